@@ -1,0 +1,133 @@
+/**
+ * The model bundle manifest (schema version "1"): the contract between a model and modelgate.
+ * The JSON Schema in `manifest.v1.schema.json` is the normative form; these types mirror it.
+ */
+
+export const MANIFEST_SCHEMA_VERSION = '1';
+
+export type Task = 'binary-classification' | 'multiclass-classification' | 'regression';
+
+export type FeatureType = 'number' | 'integer' | 'string' | 'boolean';
+
+/** A value a client may send for one feature. */
+export type FeatureValue = number | string | boolean;
+
+export interface FeatureSpec {
+  readonly name: string;
+  readonly type: FeatureType;
+  readonly description?: string;
+  /** Closed set of allowed values (string or integer features); anything else is rejected. */
+  readonly categories?: readonly (string | number)[];
+  /** Inclusive bounds for number / integer features; a value outside is rejected. */
+  readonly min?: number;
+  readonly max?: number;
+  /**
+   * A request must carry the field (default true). When false, a missing or null value takes `default`,
+   * or — for number features without a default — is passed to the model as NaN (for models that impute).
+   */
+  readonly required?: boolean;
+  readonly default?: FeatureValue;
+  /** Per-feature drift settings (monitoring); defaults follow docs/monitoring.md. */
+  readonly drift?: { readonly method?: DriftMethod; readonly threshold?: number };
+}
+
+export type DriftMethod = 'psi' | 'ks' | 'wasserstein' | 'chisquare' | 'jensenshannon';
+
+export type TensorDtype = 'float32' | 'float64' | 'int64' | 'string' | 'bool';
+
+/**
+ * One ONNX graph input and the features that fill it, in order. One input per feature
+ * (skl2onnx pipelines) has `features: [name]` and shape [N, 1] (rank 2) or [N] (rank 1);
+ * one matrix input has every feature and shape [N, F].
+ */
+export interface InputSpec {
+  readonly name: string;
+  readonly dtype: TensorDtype;
+  readonly features: readonly string[];
+  /** 2 (default): [N, features.length]; 1: [N] — only with exactly one feature. */
+  readonly rank?: 1 | 2;
+}
+
+/** Names of the ONNX graph outputs that carry each part of the answer. */
+export interface OutputSpec {
+  /** Class label per row: int64 or string tensor [N] or [N, 1]. */
+  readonly label?: string;
+  /**
+   * Class probabilities: float tensor [N, C] with C = classLabels.length, or [N, 1] holding the
+   * positive-class probability of a binary classifier (a sigmoid output).
+   */
+  readonly probabilities?: string;
+  /** Regression value: float tensor [N], [N, 1] (one value per row) or [N, K] (K values per row). */
+  readonly value?: string;
+}
+
+export interface NumericBaseline {
+  readonly kind: 'numeric';
+  /** k + 1 ascending finite edges; bin i is [edges[i], edges[i+1]), the last bin also holds edges[k]. */
+  readonly edges: readonly number[];
+  /** k counts, one per bin. */
+  readonly counts: readonly number[];
+  /** Values below edges[0] / above edges[k] (zero for the training data the edges came from). */
+  readonly underflow: number;
+  readonly overflow: number;
+  /** Rows where the value was missing. */
+  readonly missing: number;
+  readonly count: number;
+  readonly mean: number;
+  readonly std: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export interface CategoricalBaseline {
+  readonly kind: 'categorical';
+  /** Count per category as seen in training (keys are the values as strings). */
+  readonly counts: Readonly<Record<string, number>>;
+  readonly missing: number;
+  readonly count: number;
+}
+
+export type DistributionBaseline = NumericBaseline | CategoricalBaseline;
+
+export interface Baseline {
+  /** Rows of the training split the baseline was computed from. */
+  readonly rows: number;
+  readonly features: Readonly<Record<string, DistributionBaseline>>;
+  /**
+   * Distribution of the model's predictions on the training split: numeric for regression values and
+   * the positive-class probability of binary classifiers, categorical (labels) for multiclass.
+   */
+  readonly prediction?: DistributionBaseline;
+}
+
+export interface LoggingSpec {
+  /** Fraction of predictions whose inputs are stored in the log, in [0, 1] (default 1). Outputs are always stored. */
+  readonly inputSampleRate?: number;
+  /** Feature names never stored in the log (e.g. personal data). */
+  readonly redact?: readonly string[];
+}
+
+export interface Manifest {
+  readonly schemaVersion: typeof MANIFEST_SCHEMA_VERSION;
+  /** Lower-case letters, digits and dashes; names the API route /v1/models/{name}. */
+  readonly name: string;
+  readonly version: string;
+  readonly description?: string;
+  readonly task: Task;
+  readonly features: readonly FeatureSpec[];
+  readonly inputs: readonly InputSpec[];
+  readonly outputs: OutputSpec;
+  /** Class labels in the order of the probability columns (classification only). */
+  readonly classLabels?: readonly (string | number)[];
+  /** Binary classification: the label counted as positive (default classLabels[1]). */
+  readonly positiveClass?: string | number;
+  /** Binary classification: label = positive when P(positive) >= threshold (default 0.5). */
+  readonly threshold?: number;
+  /** The model accepts exactly this many rows per run (fixed batch dimension); rows are run in padded chunks. */
+  readonly batchSize?: number;
+  readonly model: { readonly file: string; readonly sha256: string };
+  readonly baseline?: Baseline;
+  readonly logging?: LoggingSpec;
+  /** Where the bundle came from: free-form provenance (training data, code revision, metrics). */
+  readonly training?: Readonly<Record<string, unknown>>;
+}
