@@ -1,0 +1,281 @@
+import Ajv, { type ErrorObject } from 'ajv';
+import { ManifestError, type Issue } from './errors';
+import type { DistributionBaseline, FeatureSpec, InputSpec, Manifest } from './manifest-types';
+import schema from './manifest.v1.schema.json';
+
+export * from './manifest-types';
+export { schema as manifestSchema };
+
+const ajv = new Ajv({ allErrors: true, discriminator: true, strict: true, allowUnionTypes: true });
+const validateSchema = ajv.compile(schema);
+
+/**
+ * Checks a parsed manifest against the JSON Schema and against itself (features referenced by the
+ * inputs exist, types agree, class labels fit the task...). Throws a ManifestError naming every bad
+ * field; returns the manifest typed when it is sound.
+ */
+export function parseManifest(raw: unknown): Manifest {
+  if (!validateSchema(raw)) {
+    throw new ManifestError(schemaIssues(validateSchema.errors ?? []));
+  }
+  const manifest = raw as unknown as Manifest;
+  const issues = [
+    ...featureIssues(manifest.features),
+    ...inputIssues(manifest),
+    ...taskIssues(manifest),
+    ...baselineIssues(manifest),
+    ...loggingIssues(manifest),
+  ];
+  if (issues.length > 0) throw new ManifestError(issues);
+  return manifest;
+}
+
+/** Parses manifest JSON text; a syntax error is reported like any other manifest problem. */
+export function parseManifestJson(text: string): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ManifestError([{ field: '(file)', reason: `not valid JSON: ${(error as Error).message}` }]);
+  }
+  return parseManifest(raw);
+}
+
+/** `/features/3/type` -> `features[3].type` */
+function fieldPath(instancePath: string, property?: string): string {
+  const parts = instancePath.split('/').slice(1);
+  if (property !== undefined) parts.push(property);
+  const path = parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : `${i === 0 ? '' : '.'}${p}`)).join('');
+  return path === '' ? '(manifest)' : path;
+}
+
+function schemaIssues(errors: readonly ErrorObject[]): Issue[] {
+  const issues: Issue[] = [];
+  for (const error of errors) {
+    // oneOf/discriminator failures repeat what the branch errors already say.
+    if (error.keyword === 'oneOf' || error.keyword === 'if') continue;
+    const params = error.params as Record<string, unknown>;
+    if (error.keyword === 'required') {
+      issues.push({ field: fieldPath(error.instancePath, String(params.missingProperty)), reason: 'is required' });
+    } else if (error.keyword === 'additionalProperties') {
+      issues.push({ field: fieldPath(error.instancePath, String(params.additionalProperty)), reason: 'is not a known field' });
+    } else if (error.keyword === 'enum') {
+      const allowed = (params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ');
+      issues.push({ field: fieldPath(error.instancePath), reason: `must be one of ${allowed}` });
+    } else if (error.keyword === 'const') {
+      issues.push({ field: fieldPath(error.instancePath), reason: `must be ${JSON.stringify(params.allowedValue)}` });
+    } else {
+      issues.push({ field: fieldPath(error.instancePath), reason: error.message ?? error.keyword });
+    }
+  }
+  // allErrors can report one problem through several keywords; keep each message once.
+  return issues.filter((issue, i) => issues.findIndex((o) => o.field === issue.field && o.reason === issue.reason) === i);
+}
+
+function featureIssues(features: readonly FeatureSpec[]): Issue[] {
+  const issues: Issue[] = [];
+  const seen = new Set<string>();
+  features.forEach((feature, i) => {
+    const at = (key: string) => `features[${i}].${key}`;
+    if (seen.has(feature.name)) issues.push({ field: at('name'), reason: `duplicate feature name "${feature.name}"` });
+    seen.add(feature.name);
+    const numeric = feature.type === 'number' || feature.type === 'integer';
+    if (feature.categories !== undefined) {
+      if (feature.type === 'string') {
+        if (feature.categories.some((c) => typeof c !== 'string')) {
+          issues.push({ field: at('categories'), reason: 'categories of a string feature must be strings' });
+        }
+      } else if (feature.type === 'integer') {
+        if (feature.categories.some((c) => typeof c !== 'number')) {
+          issues.push({ field: at('categories'), reason: 'categories of an integer feature must be integers' });
+        }
+      } else {
+        issues.push({ field: at('categories'), reason: `a ${feature.type} feature cannot have categories` });
+      }
+    }
+    if (!numeric && (feature.min !== undefined || feature.max !== undefined)) {
+      issues.push({ field: at(feature.min !== undefined ? 'min' : 'max'), reason: `a ${feature.type} feature cannot have bounds` });
+    }
+    if (feature.min !== undefined && feature.max !== undefined && feature.min > feature.max) {
+      issues.push({ field: at('min'), reason: `min ${feature.min} is greater than max ${feature.max}` });
+    }
+    if (feature.default !== undefined) {
+      if (feature.required !== false) {
+        issues.push({ field: at('default'), reason: 'a default is only used when the feature has "required": false' });
+      }
+      const problem = valueProblem(feature, feature.default);
+      if (problem) issues.push({ field: at('default'), reason: problem });
+    }
+  });
+  return issues;
+}
+
+/**
+ * Why `value` is not acceptable for `feature`, or undefined when it is. The one definition of a valid
+ * feature value, used for manifest defaults here and for request values in request.ts.
+ */
+export function valueProblem(feature: FeatureSpec, value: unknown): string | undefined {
+  switch (feature.type) {
+    case 'number':
+      if (typeof value !== 'number') return `expected a number, got ${describe(value)}`;
+      if (!Number.isFinite(value)) return `expected a finite number, got ${value}`;
+      break;
+    case 'integer':
+      if (typeof value !== 'number') return `expected an integer, got ${describe(value)}`;
+      if (!Number.isSafeInteger(value)) return `expected an integer, got ${value}`;
+      break;
+    case 'string':
+      if (typeof value !== 'string') return `expected a string, got ${describe(value)}`;
+      break;
+    case 'boolean':
+      if (typeof value !== 'boolean') return `expected true or false, got ${describe(value)}`;
+      break;
+  }
+  if (feature.categories !== undefined && !feature.categories.includes(value as string | number)) {
+    return `unknown category ${JSON.stringify(value)}; allowed: ${feature.categories.map((c) => JSON.stringify(c)).join(', ')}`;
+  }
+  if (feature.min !== undefined && (value as number) < feature.min) return `${value} is below the minimum ${feature.min}`;
+  if (feature.max !== undefined && (value as number) > feature.max) return `${value} is above the maximum ${feature.max}`;
+  return undefined;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+/** Which feature types each tensor dtype can carry (booleans become 0/1, integers fit floats). */
+const dtypeAccepts: Readonly<Record<InputSpec['dtype'], readonly FeatureSpec['type'][]>> = {
+  float32: ['number', 'integer', 'boolean'],
+  float64: ['number', 'integer', 'boolean'],
+  int64: ['integer', 'boolean'],
+  string: ['string'],
+  bool: ['boolean'],
+};
+
+function inputIssues(manifest: Manifest): Issue[] {
+  const issues: Issue[] = [];
+  const byName = new Map(manifest.features.map((f) => [f.name, f]));
+  const fed = new Map<string, string>();
+  const inputNames = new Set<string>();
+  manifest.inputs.forEach((input, i) => {
+    if (inputNames.has(input.name)) issues.push({ field: `inputs[${i}].name`, reason: `duplicate input name "${input.name}"` });
+    inputNames.add(input.name);
+    if (input.rank === 1 && input.features.length !== 1) {
+      issues.push({ field: `inputs[${i}].rank`, reason: `rank 1 takes exactly one feature, got ${input.features.length}` });
+    }
+    input.features.forEach((name, j) => {
+      const field = `inputs[${i}].features[${j}]`;
+      const feature = byName.get(name);
+      if (!feature) {
+        issues.push({ field, reason: `no feature named "${name}"` });
+        return;
+      }
+      const earlier = fed.get(name);
+      if (earlier !== undefined) issues.push({ field, reason: `feature "${name}" already feeds input "${earlier}"` });
+      fed.set(name, input.name);
+      if (!dtypeAccepts[input.dtype].includes(feature.type)) {
+        issues.push({ field, reason: `a ${feature.type} feature cannot feed a ${input.dtype} input` });
+      }
+    });
+  });
+  manifest.features.forEach((feature, i) => {
+    const input = fed.get(feature.name);
+    if (input === undefined) {
+      issues.push({ field: `features[${i}]`, reason: `feature "${feature.name}" feeds no input` });
+      return;
+    }
+    // A missing optional value without a default becomes NaN, which only a float tensor can carry.
+    const dtype = manifest.inputs.find((x) => x.name === input)?.dtype;
+    if (feature.required === false && feature.default === undefined && dtype !== 'float32' && dtype !== 'float64') {
+      issues.push({ field: `features[${i}].default`, reason: `optional feature "${feature.name}" feeds a ${dtype} input, so it needs a default` });
+    }
+  });
+  return issues;
+}
+
+function taskIssues(manifest: Manifest): Issue[] {
+  const issues: Issue[] = [];
+  const { task, outputs, classLabels, positiveClass, threshold } = manifest;
+  if (task === 'regression') {
+    if (outputs.value === undefined) issues.push({ field: 'outputs.value', reason: 'is required for regression' });
+    for (const key of ['label', 'probabilities'] as const) {
+      if (outputs[key] !== undefined) issues.push({ field: `outputs.${key}`, reason: 'is only for classification' });
+    }
+    for (const key of ['classLabels', 'positiveClass', 'threshold'] as const) {
+      if (manifest[key] !== undefined) issues.push({ field: key, reason: 'is only for classification' });
+    }
+    return issues;
+  }
+  if (outputs.label === undefined && outputs.probabilities === undefined) {
+    issues.push({ field: 'outputs', reason: 'a classifier needs a label or probabilities output' });
+  }
+  if (outputs.value !== undefined) issues.push({ field: 'outputs.value', reason: 'is only for regression' });
+  if (classLabels === undefined) {
+    issues.push({ field: 'classLabels', reason: `is required for ${task}` });
+    return issues;
+  }
+  if (task === 'binary-classification') {
+    if (classLabels.length !== 2) {
+      issues.push({ field: 'classLabels', reason: `binary classification needs 2 labels, got ${classLabels.length}` });
+    }
+    if (positiveClass !== undefined && !classLabels.includes(positiveClass)) {
+      issues.push({ field: 'positiveClass', reason: `${JSON.stringify(positiveClass)} is not one of classLabels` });
+    }
+  } else {
+    if (classLabels.length < 3) {
+      issues.push({ field: 'classLabels', reason: `multiclass classification needs 3 or more labels, got ${classLabels.length}` });
+    }
+    if (positiveClass !== undefined) issues.push({ field: 'positiveClass', reason: 'is only for binary classification' });
+    if (threshold !== undefined) issues.push({ field: 'threshold', reason: 'is only for binary classification' });
+  }
+  return issues;
+}
+
+function baselineIssues(manifest: Manifest): Issue[] {
+  if (!manifest.baseline) return [];
+  const issues: Issue[] = [];
+  const byName = new Map(manifest.features.map((f) => [f.name, f]));
+  for (const [name, distribution] of Object.entries(manifest.baseline.features)) {
+    const field = `baseline.features.${name}`;
+    const feature = byName.get(name);
+    if (!feature) {
+      issues.push({ field, reason: `no feature named "${name}"` });
+      continue;
+    }
+    const categorical = feature.type === 'string' || feature.type === 'boolean' || feature.categories !== undefined;
+    if (categorical && distribution.kind === 'numeric') {
+      issues.push({ field, reason: `feature "${name}" is categorical; its baseline must be categorical` });
+    }
+    if (!categorical && distribution.kind === 'categorical') {
+      issues.push({ field, reason: `feature "${name}" is numeric; its baseline must be numeric` });
+    }
+    issues.push(...distributionIssues(field, distribution));
+  }
+  if (manifest.baseline.prediction) issues.push(...distributionIssues('baseline.prediction', manifest.baseline.prediction));
+  return issues;
+}
+
+function distributionIssues(field: string, distribution: DistributionBaseline): Issue[] {
+  if (distribution.kind === 'categorical') return [];
+  const { edges, counts } = distribution;
+  const issues: Issue[] = [];
+  if (counts.length !== edges.length - 1) {
+    issues.push({ field: `${field}.counts`, reason: `needs ${edges.length - 1} counts for ${edges.length} edges, got ${counts.length}` });
+  }
+  if (edges.some((edge, i) => i > 0 && edge <= (edges[i - 1] as number))) {
+    issues.push({ field: `${field}.edges`, reason: 'must be strictly ascending' });
+  }
+  return issues;
+}
+
+function loggingIssues(manifest: Manifest): Issue[] {
+  const names = new Set(manifest.features.map((f) => f.name));
+  return (manifest.logging?.redact ?? [])
+    .map((name, i) => ({ name, i }))
+    .filter(({ name }) => !names.has(name))
+    .map(({ name, i }) => ({ field: `logging.redact[${i}]`, reason: `no feature named "${name}"` }));
+}

@@ -1,0 +1,186 @@
+import { ValidationError, type Issue } from './errors';
+import { valueProblem, type FeatureSpec, type FeatureValue, type Manifest } from './manifest';
+
+/** One validated instance: every feature of the manifest, `null` where an optional number is missing (fed as NaN). */
+export type Row = Record<string, FeatureValue | null>;
+
+export interface RequestLimits {
+  /** Rows per request; more is a 400. */
+  readonly maxBatchRows: number;
+  /** UTF-8 bytes per request body; more is a 400. */
+  readonly maxBodyBytes: number;
+}
+
+/** Issues reported per request at most: enough to fix a client, small enough to answer quickly. */
+const MAX_ISSUES = 50;
+
+/**
+ * Parses and validates `{"instances": [{feature: value, ...}, ...]}` against the manifest.
+ * Throws a ValidationError whose issues name the row, the field and the reason.
+ */
+export function parsePredictRequest(manifest: Manifest, body: string | null | undefined, limits: RequestLimits): Row[] {
+  const parsed = parseBody(body, limits);
+  if (!isPlainObject(parsed)) throw invalid({ field: 'body', reason: 'expected a JSON object with an "instances" array' });
+  const unknown = Object.keys(parsed).filter((key) => key !== 'instances');
+  if (unknown.length > 0) throw invalid({ field: unknown[0] as string, reason: 'is not a known field; send {"instances": [...]}' });
+  const instances = parsed.instances;
+  if (!Array.isArray(instances)) throw invalid({ field: 'instances', reason: 'is required and must be an array of objects' });
+  checkBatchSize(instances.length, 'instances', limits);
+  return validateRows(manifest, instances);
+}
+
+/** Validates raw instances (objects keyed by feature name) into rows, collecting every issue. */
+export function validateRows(manifest: Manifest, instances: readonly unknown[]): Row[] {
+  const issues: Issue[] = [];
+  const known = new Set(manifest.features.map((f) => f.name));
+  const rows: Row[] = new Array(instances.length);
+  for (let index = 0; index < instances.length && issues.length < MAX_ISSUES; index++) {
+    const instance = instances[index];
+    if (!isPlainObject(instance)) {
+      issues.push({ row: index, field: '(row)', reason: 'expected an object of feature values' });
+      continue;
+    }
+    const row: Row = {};
+    for (const feature of manifest.features) {
+      const result = featureValue(feature, instance[feature.name]);
+      if (typeof result === 'object' && result !== null) issues.push({ row: index, field: feature.name, reason: result.problem });
+      else row[feature.name] = result;
+    }
+    for (const key in instance) {
+      if (!known.has(key)) issues.push({ row: index, field: key, reason: 'is not a feature of this model' });
+    }
+    rows[index] = row;
+  }
+  if (issues.length > 0) throw new ValidationError(summary(issues), issues.slice(0, MAX_ISSUES));
+  return rows;
+}
+
+function featureValue(feature: FeatureSpec, value: unknown): FeatureValue | null | { problem: string } {
+  if (value === undefined || value === null) {
+    if (feature.required !== false) return { problem: value === null ? 'is required and cannot be null' : 'is required' };
+    return feature.default ?? null;
+  }
+  const problem = valueProblem(feature, value);
+  return problem === undefined ? (value as FeatureValue) : { problem };
+}
+
+/** Open Inference Protocol datatypes and the feature types each can carry. */
+const oipDatatypes: Readonly<Record<string, readonly FeatureSpec['type'][]>> = {
+  BOOL: ['boolean'],
+  BYTES: ['string'],
+  FP16: ['number', 'integer'],
+  FP32: ['number', 'integer'],
+  FP64: ['number', 'integer'],
+  INT8: ['integer', 'number'],
+  INT16: ['integer', 'number'],
+  INT32: ['integer', 'number'],
+  INT64: ['integer', 'number'],
+  UINT8: ['integer', 'number'],
+  UINT16: ['integer', 'number'],
+  UINT32: ['integer', 'number'],
+  UINT64: ['integer', 'number'],
+};
+
+export interface InferRequest {
+  readonly id?: string;
+  readonly rows: Row[];
+}
+
+/**
+ * Parses an Open Inference Protocol (KServe v2) infer request. Each input is either one feature
+ * (named like the feature, shape [N] or [N, 1]) or one ONNX input of the manifest (shape [N, F], the
+ * features of that input in order, row-major data). The columns become rows validated like /v1.
+ */
+export function parseInferRequest(manifest: Manifest, body: string | null | undefined, limits: RequestLimits): InferRequest {
+  const parsed = parseBody(body, limits);
+  if (!isPlainObject(parsed)) throw invalid({ field: 'body', reason: 'expected a JSON object with an "inputs" array' });
+  const { id, inputs } = parsed;
+  if (id !== undefined && typeof id !== 'string') throw invalid({ field: 'id', reason: 'must be a string' });
+  if (!Array.isArray(inputs) || inputs.length === 0) {
+    throw invalid({ field: 'inputs', reason: 'is required and must be a non-empty array of {name, shape, datatype, data}' });
+  }
+  const features = new Map(manifest.features.map((f) => [f.name, f]));
+  const columns = new Map<string, unknown[]>();
+  let rowCount: number | undefined;
+  inputs.forEach((input: unknown, i) => {
+    const at = (key: string) => `inputs[${i}].${key}`;
+    if (!isPlainObject(input)) throw invalid({ field: `inputs[${i}]`, reason: 'expected an object {name, shape, datatype, data}' });
+    const { name, shape, datatype, data } = input;
+    if (typeof name !== 'string') throw invalid({ field: at('name'), reason: 'is required and must be a string' });
+    const target = features.has(name) ? [name] : manifest.inputs.find((x) => x.name === name)?.features;
+    if (!target) {
+      throw invalid({ field: at('name'), reason: `"${name}" is neither a feature nor an input of model ${manifest.name}` });
+    }
+    if (!Array.isArray(shape) || shape.length < 1 || shape.length > 2 || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw invalid({ field: at('shape'), reason: 'must be [N] or [N, F] with non-negative integers' });
+    }
+    const [n, width = 1] = shape as number[];
+    if (width !== target.length) {
+      throw invalid({ field: at('shape'), reason: `"${name}" takes ${target.length} feature(s) per row, shape says ${width}` });
+    }
+    if (typeof datatype !== 'string' || !(datatype in oipDatatypes)) {
+      throw invalid({ field: at('datatype'), reason: `must be one of ${Object.keys(oipDatatypes).join(', ')}` });
+    }
+    for (const featureName of target) {
+      const feature = features.get(featureName) as FeatureSpec;
+      if (!oipDatatypes[datatype]?.includes(feature.type)) {
+        throw invalid({ field: at('datatype'), reason: `${datatype} cannot carry ${feature.type} feature "${featureName}"` });
+      }
+      if (columns.has(featureName)) throw invalid({ field: at('name'), reason: `feature "${featureName}" is given twice` });
+    }
+    const flat = Array.isArray(data) && data.some(Array.isArray) ? data.flat(Infinity) : data;
+    if (!Array.isArray(flat) || flat.length !== (n as number) * width) {
+      throw invalid({ field: at('data'), reason: `must hold ${(n as number) * width} values for shape [${shape.join(', ')}]` });
+    }
+    if (rowCount !== undefined && n !== rowCount) {
+      throw invalid({ field: at('shape'), reason: `has ${n} rows, earlier inputs have ${rowCount}` });
+    }
+    rowCount = n;
+    checkBatchSize(n as number, at('shape'), limits);
+    target.forEach((featureName, j) => {
+      columns.set(featureName, Array.from({ length: n as number }, (_, r) => flat[r * width + j]));
+    });
+  });
+  const instances = Array.from({ length: rowCount ?? 0 }, (_, r) => {
+    const instance: Record<string, unknown> = {};
+    for (const [name, values] of columns) instance[name] = values[r];
+    return instance;
+  });
+  if (instances.length === 0) throw invalid({ field: 'inputs', reason: 'hold no rows' });
+  return { ...(id === undefined ? {} : { id }), rows: validateRows(manifest, instances) };
+}
+
+function parseBody(body: string | null | undefined, limits: RequestLimits): unknown {
+  if (body === null || body === undefined || body.length === 0) throw invalid({ field: 'body', reason: 'is empty; send JSON' });
+  // A UTF-16 length over the limit is a cheap early answer; the byte length is exact.
+  if (body.length > limits.maxBodyBytes || Buffer.byteLength(body, 'utf8') > limits.maxBodyBytes) {
+    throw invalid({ field: 'body', reason: `is larger than the limit of ${limits.maxBodyBytes} bytes` });
+  }
+  try {
+    return JSON.parse(body);
+  } catch (error) {
+    throw invalid({ field: 'body', reason: `malformed JSON: ${(error as Error).message}` });
+  }
+}
+
+function checkBatchSize(rows: number, field: string, limits: RequestLimits): void {
+  if (rows === 0) throw invalid({ field, reason: 'must hold at least one row' });
+  if (rows > limits.maxBatchRows) {
+    throw invalid({ field, reason: `holds ${rows} rows; the limit is ${limits.maxBatchRows} per request` });
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function invalid(issue: Issue): ValidationError {
+  return new ValidationError(summary([issue]), [issue]);
+}
+
+function summary(issues: readonly Issue[]): string {
+  const [first] = issues;
+  if (!first) return 'invalid request';
+  const where = `${first.row === undefined ? '' : `row ${first.row}, `}${first.field}`;
+  return issues.length === 1 ? `invalid request: ${where}: ${first.reason}` : `invalid request: ${issues.length} problems, first: ${where}: ${first.reason}`;
+}

@@ -1,0 +1,172 @@
+import type { FeatureValue, Manifest, TensorDtype } from './manifest';
+import type { Row } from './request';
+
+export type TensorValues = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | string[] | boolean[];
+
+/** A tensor as plain data: what the runtime adapter turns into an onnxruntime tensor and back. */
+export interface TensorData {
+  readonly dtype: string;
+  readonly dims: readonly number[];
+  readonly data: TensorValues;
+}
+
+export type Feeds = Record<string, TensorData>;
+
+/** One model run: the feeds and how many of their rows are real (the rest pad a fixed batch size). */
+export interface Chunk {
+  readonly feeds: Feeds;
+  readonly rows: number;
+}
+
+/**
+ * Turns validated rows into the model's input tensors, in chunks of the manifest's fixed batch size
+ * (one chunk of all rows when the batch dimension is free). Padding rows repeat the last real row.
+ */
+export function encodeFeeds(manifest: Manifest, rows: readonly Row[]): Chunk[] {
+  const size = manifest.batchSize ?? rows.length;
+  const chunks: Chunk[] = [];
+  for (let start = 0; start < rows.length; start += size) {
+    const real = rows.slice(start, start + size);
+    const padded = real.length === size ? real : [...real, ...new Array<Row>(size - real.length).fill(real[real.length - 1] as Row)];
+    const feeds: Feeds = {};
+    for (const input of manifest.inputs) {
+      const width = input.features.length;
+      const data = allocate(input.dtype, padded.length * width);
+      for (let r = 0; r < padded.length; r++) {
+        const row = padded[r] as Row;
+        for (let f = 0; f < width; f++) write(data, r * width + f, row[input.features[f] as string] ?? null);
+      }
+      feeds[input.name] = { dtype: input.dtype, dims: input.rank === 1 ? [padded.length] : [padded.length, width], data };
+    }
+    chunks.push({ feeds, rows: real.length });
+  }
+  return chunks;
+}
+
+function allocate(dtype: TensorDtype, length: number): TensorValues {
+  switch (dtype) {
+    case 'float32':
+      return new Float32Array(length);
+    case 'float64':
+      return new Float64Array(length);
+    case 'int64':
+      return new BigInt64Array(length);
+    case 'string':
+      return new Array<string>(length);
+    case 'bool':
+      return new Array<boolean>(length);
+  }
+}
+
+function write(data: TensorValues, index: number, value: FeatureValue | null): void {
+  if (data instanceof BigInt64Array) data[index] = BigInt(value === true ? 1 : value === false ? 0 : (value as number));
+  else if (data instanceof Float32Array || data instanceof Float64Array) {
+    data[index] = value === null ? Number.NaN : value === true ? 1 : value === false ? 0 : (value as number);
+  } else (data as unknown[])[index] = value;
+}
+
+/** What the model answered for one row. */
+export interface RowPrediction {
+  label?: string | number;
+  probabilities?: Record<string, number>;
+  value?: number | number[];
+}
+
+/**
+ * Reads the model's output tensors for the first `rows` rows into predictions, per the manifest:
+ * probabilities keyed by class label, a binary label from the decision threshold, a regression value.
+ * Throws when an output does not have the shape the manifest promises (a contract violation).
+ */
+export function decodePredictions(manifest: Manifest, outputs: Readonly<Record<string, TensorData>>, rows: number): RowPrediction[] {
+  const predictions: RowPrediction[] = Array.from({ length: rows }, () => ({}));
+  if (manifest.task === 'regression') {
+    const tensor = requireOutput(outputs, manifest.outputs.value as string);
+    const width = rowWidth(tensor, rows, 'value');
+    for (let r = 0; r < rows; r++) {
+      (predictions[r] as RowPrediction).value = width === 1 ? toNumber(tensor.data[r]) : readRow(tensor, r, width);
+    }
+    return predictions;
+  }
+  const classLabels = manifest.classLabels as readonly (string | number)[];
+  const binary = manifest.task === 'binary-classification';
+  const positive = manifest.positiveClass ?? (classLabels[1] as string | number);
+  const negative = classLabels.find((label) => label !== positive) as string | number;
+  const threshold = manifest.threshold ?? 0.5;
+  const probabilityOutput = manifest.outputs.probabilities;
+  if (probabilityOutput !== undefined) {
+    const tensor = requireOutput(outputs, probabilityOutput);
+    const width = rowWidth(tensor, rows, 'probabilities');
+    const sigmoid = binary && width === 1;
+    if (!sigmoid && width !== classLabels.length) {
+      throw new ContractError(`output "${probabilityOutput}" has ${width} columns, the manifest has ${classLabels.length} class labels`);
+    }
+    for (let r = 0; r < rows; r++) {
+      const probabilities: Record<string, number> = {};
+      if (sigmoid) {
+        const p = toNumber(tensor.data[r]);
+        probabilities[String(negative)] = 1 - p;
+        probabilities[String(positive)] = p;
+      } else {
+        for (let c = 0; c < width; c++) probabilities[String(classLabels[c])] = toNumber(tensor.data[r * width + c]);
+      }
+      (predictions[r] as RowPrediction).probabilities = probabilities;
+    }
+  }
+  const labelOutput = manifest.outputs.label;
+  for (let r = 0; r < rows; r++) {
+    const prediction = predictions[r] as RowPrediction;
+    if (binary && prediction.probabilities) {
+      prediction.label = (prediction.probabilities[String(positive)] as number) >= threshold ? positive : negative;
+    } else if (labelOutput !== undefined) {
+      const tensor = requireOutput(outputs, labelOutput);
+      prediction.label = toLabel(tensor.data[r], classLabels);
+    } else {
+      prediction.label = argmax(prediction.probabilities as Record<string, number>, classLabels);
+    }
+  }
+  return predictions;
+}
+
+/** The model answered, but not in the shape its manifest declares: a bundle defect, not a client error. */
+export class ContractError extends Error {
+  override readonly name = 'ContractError';
+}
+
+function requireOutput(outputs: Readonly<Record<string, TensorData>>, name: string): TensorData {
+  const tensor = outputs[name];
+  if (!tensor) throw new ContractError(`the model has no output "${name}" (outputs: ${Object.keys(outputs).join(', ')})`);
+  return tensor;
+}
+
+function rowWidth(tensor: TensorData, rows: number, role: string): number {
+  const [n, width = 1, ...rest] = tensor.dims;
+  if (rest.length > 0 || n === undefined || n < rows) {
+    throw new ContractError(`${role} output has shape [${tensor.dims.join(', ')}], expected [N] or [N, K] with N >= ${rows}`);
+  }
+  return width;
+}
+
+function readRow(tensor: TensorData, r: number, width: number): number[] {
+  return Array.from({ length: width }, (_, c) => toNumber(tensor.data[r * width + c]));
+}
+
+function toNumber(value: unknown): number {
+  return typeof value === 'bigint' ? Number(value) : (value as number);
+}
+
+/** Maps a label tensor value to the manifest's class label (int64 labels arrive as bigint). */
+function toLabel(value: unknown, classLabels: readonly (string | number)[]): string | number {
+  const raw = typeof value === 'bigint' ? Number(value) : (value as string | number);
+  const match = classLabels.find((label) => label === raw || String(label) === String(raw));
+  if (match === undefined) throw new ContractError(`the model answered label ${JSON.stringify(raw)}, which is not in classLabels`);
+  return match;
+}
+
+function argmax(probabilities: Record<string, number>, classLabels: readonly (string | number)[]): string | number {
+  let best = classLabels[0] as string | number;
+  for (const label of classLabels) {
+    if ((probabilities[String(label)] as number) > (probabilities[String(best)] as number)) best = label;
+  }
+  return best;
+}
+
