@@ -1,0 +1,43 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+
+/**
+ * Serving metrics as CloudWatch EMF through Powertools, dimensioned by model and model version so
+ * alarms can be scoped to one version (a bad canary rolls back without touching the champion).
+ * One EMF line per invocation; errors are rare and go out as their own line with an `errorKind` dimension.
+ */
+export class ServingMetrics {
+  private readonly metrics: Metrics;
+
+  constructor(namespace: string, service: string, model: string, version: string) {
+    this.metrics = new Metrics({ namespace, serviceName: service, defaultDimensions: { model, version } });
+  }
+
+  /** Metric names may not hold every character a label can; keep a readable, safe form. */
+  static classMetricName(label: string | number): string {
+    return `PredictedClass_${String(label).replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 200)}`;
+  }
+
+  recordPredictions(rows: number, latencyMs: number, labels: readonly (string | number | undefined)[]): void {
+    this.metrics.addMetric('Predictions', MetricUnit.Count, rows);
+    this.metrics.addMetric('Latency', MetricUnit.Milliseconds, latencyMs);
+    const byClass = new Map<string | number, number>();
+    for (const label of labels) if (label !== undefined) byClass.set(label, (byClass.get(label) ?? 0) + 1);
+    for (const [label, count] of byClass) this.metrics.addMetric(ServingMetrics.classMetricName(label), MetricUnit.Count, count);
+  }
+
+  recordLogWrite(logMs: number, fallbackRecords: number): void {
+    this.metrics.addMetric('LogWriteLatency', MetricUnit.Milliseconds, logMs);
+    if (fallbackRecords > 0) this.metrics.addMetric('LogFallbacks', MetricUnit.Count, fallbackRecords);
+  }
+
+  recordError(kind: string): void {
+    const single = this.metrics.singleMetric();
+    single.addDimension('errorKind', kind);
+    single.addMetric('Errors', MetricUnit.Count, 1);
+    single.publishStoredMetrics();
+  }
+
+  flush(): void {
+    if (this.metrics.hasStoredMetrics()) this.metrics.publishStoredMetrics();
+  }
+}

@@ -1,0 +1,75 @@
+import * as ort from 'onnxruntime-node';
+import { contractIssues, exampleRow } from '../core/contract';
+import { ManifestError } from '../core/errors';
+import type { Manifest } from '../core/manifest';
+import { describeModel, removeZipMap } from '../core/onnx-graph';
+import { decodePredictions, encodeFeeds, type Feeds, type RowPrediction, type TensorData } from '../core/tensors';
+import type { Row } from '../core/request';
+
+/** The model could not be turned into a session (bad bytes, unsupported operator, missing locale...). */
+export class ModelLoadError extends Error {
+  override readonly name = 'ModelLoadError';
+}
+
+export interface LoadedModel {
+  readonly manifest: Manifest;
+  /** Runs the model on validated rows, chunked to its batch size, and decodes the answer. */
+  predict(rows: readonly Row[]): Promise<RowPrediction[]>;
+  /** Runs the session on prepared feeds; the benchmark's baseline and the building block of predict. */
+  run(feeds: Feeds): Promise<Record<string, TensorData>>;
+  release(): Promise<void>;
+}
+
+export interface LoadOptions {
+  /** Threads for one run; 1 suits Lambda's small models and avoids thread-pool hand-offs (default 1). */
+  readonly intraOpThreads?: number;
+}
+
+/**
+ * Creates an onnxruntime session for a bundle: removes ZipMap so probabilities come back as a tensor,
+ * checks the graph against the manifest's contract, and warms the session up with one example row so
+ * the first request does not pay for lazy initialisation.
+ */
+export async function loadModel(manifest: Manifest, modelBytes: Uint8Array, options: LoadOptions = {}): Promise<LoadedModel> {
+  const { bytes } = removeZipMap(modelBytes);
+  const issues = contractIssues(manifest, describeModel(bytes));
+  if (issues.length > 0) throw new ManifestError(issues);
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, {
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      intraOpNumThreads: options.intraOpThreads ?? 1,
+      interOpNumThreads: 1,
+    });
+  } catch (error) {
+    throw new ModelLoadError(`onnxruntime could not load the model: ${(error as Error).message}`);
+  }
+  const fetches = Object.values(manifest.outputs) as string[];
+  const run = async (feeds: Feeds): Promise<Record<string, TensorData>> => {
+    const tensors: Record<string, ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) {
+      tensors[name] = new ort.Tensor(tensor.dtype as ort.Tensor.Type, tensor.data as ort.Tensor.DataType, tensor.dims);
+    }
+    const results = await session.run(tensors, fetches);
+    const outputs: Record<string, TensorData> = {};
+    for (const [name, tensor] of Object.entries(results)) {
+      outputs[name] = { dtype: tensor.type, dims: tensor.dims, data: tensor.data as TensorData['data'] };
+    }
+    return outputs;
+  };
+  const predict = async (rows: readonly Row[]): Promise<RowPrediction[]> => {
+    const predictions: RowPrediction[] = [];
+    for (const chunk of encodeFeeds(manifest, rows)) {
+      predictions.push(...decodePredictions(manifest, await run(chunk.feeds), chunk.rows));
+    }
+    return predictions;
+  };
+  try {
+    await predict([exampleRow(manifest)]);
+  } catch (error) {
+    await session.release();
+    throw new ModelLoadError(`the model failed its warm-up run: ${(error as Error).message}`);
+  }
+  return { manifest, predict, run, release: () => session.release() };
+}

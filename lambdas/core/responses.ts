@@ -1,0 +1,64 @@
+import type { Manifest } from './manifest';
+import type { RowPrediction } from './tensors';
+
+/** Body of a /v1 predict answer. */
+export function predictResponse(manifest: Manifest, predictionIds: readonly string[], predictions: readonly RowPrediction[]) {
+  return {
+    model: { name: manifest.name, version: manifest.version },
+    predictions: predictions.map((prediction, i) => ({ predictionId: predictionIds[i] as string, ...prediction })),
+  };
+}
+
+interface OipTensor {
+  name: string;
+  shape: number[];
+  datatype: string;
+  data: unknown[];
+}
+
+/**
+ * Body of an Open Inference Protocol infer answer: one output tensor per part of the prediction
+ * (`prediction_id` and `label` as BYTES, `probabilities` [N, C] in classLabels order, `value`).
+ */
+export function inferResponse(manifest: Manifest, requestId: string, predictionIds: readonly string[], predictions: readonly RowPrediction[]) {
+  const n = predictions.length;
+  const outputs: OipTensor[] = [{ name: 'prediction_id', shape: [n], datatype: 'BYTES', data: [...predictionIds] }];
+  if (manifest.task === 'regression') {
+    const first = predictions[0]?.value;
+    const width = Array.isArray(first) ? first.length : 1;
+    outputs.push({ name: 'value', shape: width === 1 ? [n] : [n, width], datatype: 'FP64', data: predictions.flatMap((p) => p.value as number | number[]) });
+  } else {
+    const labels = predictions.map((p) => p.label);
+    const numeric = labels.every((l) => typeof l === 'number');
+    outputs.push({ name: 'label', shape: [n], datatype: numeric ? 'INT64' : 'BYTES', data: labels });
+    if (predictions[0]?.probabilities) {
+      const classes = (manifest.classLabels ?? []).map(String);
+      outputs.push({
+        name: 'probabilities',
+        shape: [n, classes.length],
+        datatype: 'FP32',
+        data: predictions.flatMap((p) => classes.map((c) => p.probabilities?.[c] as number)),
+      });
+    }
+  }
+  return { model_name: manifest.name, model_version: manifest.version, id: requestId, outputs };
+}
+
+const oipDatatype: Readonly<Record<string, string>> = { number: 'FP32', integer: 'INT64', string: 'BYTES', boolean: 'BOOL' };
+
+/** Body of an Open Inference Protocol model metadata answer (GET /v2/models/{name}). */
+export function modelMetadata(manifest: Manifest) {
+  return {
+    name: manifest.name,
+    versions: [manifest.version],
+    platform: 'onnxruntime',
+    inputs: manifest.features.map((f) => ({ name: f.name, datatype: oipDatatype[f.type], shape: [-1] })),
+    outputs: manifest.task === 'regression'
+      ? [{ name: 'value', datatype: 'FP64', shape: [-1] }]
+      : [
+          { name: 'label', datatype: 'BYTES', shape: [-1] },
+          { name: 'probabilities', datatype: 'FP32', shape: [-1, manifest.classLabels?.length ?? 0] },
+        ],
+    parameters: { task: manifest.task, classLabels: manifest.classLabels ?? null },
+  };
+}

@@ -1,0 +1,50 @@
+import type { AddressInfo } from 'node:net';
+import dynalite from 'dynalite';
+import S3rver from 's3rver';
+
+export interface LocalService {
+  /** http://127.0.0.1:<port> */
+  readonly endpoint: string;
+  close(): Promise<void>;
+}
+
+/** The address local services bind to unless told otherwise: loopback only. */
+export const LOOPBACK = '127.0.0.1';
+
+/**
+ * Starts dynalite (DynamoDB's protocol and validation, LevelDB storage). With `path` the data persists
+ * there; without, it lives in memory. Port 0 picks a free port.
+ */
+export async function startDynamoDb(options: { port?: number; host?: string; path?: string } = {}): Promise<LocalService> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(options.path ? { path: options.path } : {}) });
+  const host = options.host ?? LOOPBACK;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://${host}:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export interface LocalS3 extends LocalService {
+  /** s3rver itself, to subscribe to its object events (`event`). */
+  readonly server: S3rver;
+}
+
+/** Starts s3rver (S3's protocol, files under `directory`) with the given buckets created. */
+export async function startS3(options: { directory: string; buckets: readonly string[]; port?: number; host?: string }): Promise<LocalS3> {
+  const host = options.host ?? LOOPBACK;
+  const server = new S3rver({
+    address: host,
+    port: options.port ?? 0,
+    silent: true,
+    directory: options.directory,
+    allowMismatchedSignatures: true,
+    configureBuckets: options.buckets.map((name) => ({ name })),
+  });
+  const { port } = await server.run();
+  return { endpoint: `http://${host}:${port}`, server, close: () => server.close() };
+}
