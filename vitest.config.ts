@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // EMF lines would flood the test output; the metrics test turns them on for itself.
+    env: { POWERTOOLS_METRICS_DISABLED: 'true' },
   },
 });

@@ -57,6 +57,11 @@ export interface OutputSpec {
    * positive-class probability of a binary classifier (a sigmoid output).
    */
   readonly probabilities?: string;
+  /**
+   * Raw decision scores per class (margins, not probabilities — e.g. a hinge-loss linear model):
+   * float tensor [N, C] in classLabels order. Returned as they are; never used as probabilities.
+   */
+  readonly scores?: string;
   /** Regression value: float tensor [N], [N, 1] (one value per row) or [N, K] (K values per row). */
   readonly value?: string;
 }

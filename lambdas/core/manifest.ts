@@ -202,7 +202,7 @@ function taskIssues(manifest: Manifest): Issue[] {
   const { task, outputs, classLabels, positiveClass, threshold } = manifest;
   if (task === 'regression') {
     if (outputs.value === undefined) issues.push({ field: 'outputs.value', reason: 'is required for regression' });
-    for (const key of ['label', 'probabilities'] as const) {
+    for (const key of ['label', 'probabilities', 'scores'] as const) {
       if (outputs[key] !== undefined) issues.push({ field: `outputs.${key}`, reason: 'is only for classification' });
     }
     for (const key of ['classLabels', 'positiveClass', 'threshold'] as const) {
@@ -211,7 +211,7 @@ function taskIssues(manifest: Manifest): Issue[] {
     return issues;
   }
   if (outputs.label === undefined && outputs.probabilities === undefined) {
-    issues.push({ field: 'outputs', reason: 'a classifier needs a label or probabilities output' });
+    issues.push({ field: 'outputs', reason: 'a classifier needs a label or probabilities output (scores alone do not say the class)' });
   }
   if (outputs.value !== undefined) issues.push({ field: 'outputs.value', reason: 'is only for regression' });
   if (classLabels === undefined) {

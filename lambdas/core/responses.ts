@@ -31,13 +31,14 @@ export function inferResponse(manifest: Manifest, requestId: string, predictionI
     const labels = predictions.map((p) => p.label);
     const numeric = labels.every((l) => typeof l === 'number');
     outputs.push({ name: 'label', shape: [n], datatype: numeric ? 'INT64' : 'BYTES', data: labels });
-    if (predictions[0]?.probabilities) {
-      const classes = (manifest.classLabels ?? []).map(String);
+    const classes = (manifest.classLabels ?? []).map(String);
+    for (const part of ['probabilities', 'scores'] as const) {
+      if (!predictions[0]?.[part]) continue;
       outputs.push({
-        name: 'probabilities',
+        name: part,
         shape: [n, classes.length],
         datatype: 'FP32',
-        data: predictions.flatMap((p) => classes.map((c) => p.probabilities?.[c] as number)),
+        data: predictions.flatMap((p) => classes.map((c) => p[part]?.[c] as number)),
       });
     }
   }

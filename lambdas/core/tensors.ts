@@ -69,6 +69,7 @@ function write(data: TensorValues, index: number, value: FeatureValue | null): v
 export interface RowPrediction {
   label?: string | number;
   probabilities?: Record<string, number>;
+  scores?: Record<string, number>;
   value?: number | number[];
 }
 
@@ -110,6 +111,18 @@ export function decodePredictions(manifest: Manifest, outputs: Readonly<Record<s
         for (let c = 0; c < width; c++) probabilities[String(classLabels[c])] = toNumber(tensor.data[r * width + c]);
       }
       (predictions[r] as RowPrediction).probabilities = probabilities;
+    }
+  }
+  if (manifest.outputs.scores !== undefined) {
+    const tensor = requireOutput(outputs, manifest.outputs.scores);
+    const width = rowWidth(tensor, rows, 'scores');
+    if (width !== classLabels.length) {
+      throw new ContractError(`output "${manifest.outputs.scores}" has ${width} columns, the manifest has ${classLabels.length} class labels`);
+    }
+    for (let r = 0; r < rows; r++) {
+      const scores: Record<string, number> = {};
+      for (let c = 0; c < width; c++) scores[String(classLabels[c])] = toNumber(tensor.data[r * width + c]);
+      (predictions[r] as RowPrediction).scores = scores;
     }
   }
   const labelOutput = manifest.outputs.label;
