@@ -1,7 +1,7 @@
 import { CreateTableCommand, ResourceInUseException, type CreateTableCommandInput, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 /** The parts of an `AWS::DynamoDB::Table` resource's Properties that shape the table's data. */
-interface CfnTableProperties {
+export interface CfnTableProperties {
   readonly KeySchema: CreateTableCommandInput['KeySchema'];
   readonly AttributeDefinitions: CreateTableCommandInput['AttributeDefinitions'];
   readonly GlobalSecondaryIndexes?: { IndexName: string; KeySchema: unknown; Projection: unknown }[];

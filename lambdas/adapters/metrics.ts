@@ -34,7 +34,7 @@ export class ServingMetrics {
     const single = this.metrics.singleMetric();
     single.addDimension('errorKind', kind);
     single.addMetric('Errors', MetricUnit.Count, 1);
-    single.publishStoredMetrics();
+    if (single.hasStoredMetrics()) single.publishStoredMetrics();
   }
 
   flush(): void {

@@ -14,6 +14,8 @@ export interface Bundle {
   readonly modelObjectVersion?: string;
 }
 
+const DEFAULT_MODEL_FILE = 'model.onnx';
+
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -21,9 +23,13 @@ export function sha256Hex(bytes: Uint8Array): string {
 /** Reads `<prefix>manifest.json` and the model file it names from S3, and checks the model's sha256. */
 export async function fetchBundle(s3: S3Client, bucket: string, prefix: string): Promise<Bundle> {
   const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
+  // Bundles almost always name their model model.onnx: fetch it alongside the manifest to save a
+  // round trip at cold start, and fetch again only when the manifest names another file.
+  const speculative = getObject(s3, bucket, `${base}${DEFAULT_MODEL_FILE}`);
+  speculative.catch(() => undefined);
   const manifestObject = await getObject(s3, bucket, `${base}manifest.json`);
   const manifest = parseManifestJson(new TextDecoder().decode(manifestObject.bytes));
-  const modelObject = await getObject(s3, bucket, `${base}${manifest.model.file}`);
+  const modelObject = await (manifest.model.file === DEFAULT_MODEL_FILE ? speculative : getObject(s3, bucket, `${base}${manifest.model.file}`));
   const actual = sha256Hex(modelObject.bytes);
   if (actual !== manifest.model.sha256) {
     throw new BundleError(

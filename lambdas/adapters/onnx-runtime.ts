@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { contractIssues, exampleRow } from '../core/contract';
 import { ManifestError } from '../core/errors';
 import type { Manifest } from '../core/manifest';
-import { describeModel, removeZipMap } from '../core/onnx-graph';
+import { prepareModel } from '../core/onnx-graph';
 import { decodePredictions, encodeFeeds, type Feeds, type RowPrediction, type TensorData } from '../core/tensors';
 import type { Row } from '../core/request';
 
@@ -31,8 +31,8 @@ export interface LoadOptions {
  * the first request does not pay for lazy initialisation.
  */
 export async function loadModel(manifest: Manifest, modelBytes: Uint8Array, options: LoadOptions = {}): Promise<LoadedModel> {
-  const { bytes } = removeZipMap(modelBytes);
-  const issues = contractIssues(manifest, describeModel(bytes));
+  const { bytes, description } = prepareModel(modelBytes);
+  const issues = contractIssues(manifest, description);
   if (issues.length > 0) throw new ManifestError(issues);
   let session: ort.InferenceSession;
   try {

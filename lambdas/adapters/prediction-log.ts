@@ -6,7 +6,7 @@ import {
   type DynamoDBClient,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { toAttributeMap } from './attribute-values';
 import { fallbackLine, type PredictionRecord } from '../core/prediction-record';
 
 /** Where records go when the table cannot take them; must be durable before it resolves. */
@@ -66,7 +66,7 @@ export class PredictionLog {
 
   private async writeOne(record: PredictionRecord): Promise<LogWriteResult> {
     try {
-      await this.client.send(new PutItemCommand({ TableName: this.table, Item: marshall(record, { removeUndefinedValues: true }) }));
+      await this.client.send(new PutItemCommand({ TableName: this.table, Item: toAttributeMap(record) }));
       return { stored: 1, fallback: 0 };
     } catch (error) {
       await this.fallback.write([record], describe(error));
@@ -76,7 +76,7 @@ export class PredictionLog {
 
   private async writeBatch(chunk: readonly PredictionRecord[]): Promise<LogWriteResult> {
     const byId = new Map(chunk.map((r) => [r.predictionId, r]));
-    let pending: WriteRequest[] = chunk.map((r) => ({ PutRequest: { Item: marshall(r, { removeUndefinedValues: true }) } }));
+    let pending: WriteRequest[] = chunk.map((r) => ({ PutRequest: { Item: toAttributeMap(r) } }));
     let reason = 'unprocessed after retries';
     try {
       for (let attempt = 0; pending.length > 0 && attempt <= UNPROCESSED_RETRIES; attempt++) {
@@ -105,7 +105,7 @@ export class PredictionLog {
         await this.client.send(
           new PutItemCommand({
             TableName: this.table,
-            Item: marshall(record, { removeUndefinedValues: true }),
+            Item: toAttributeMap(record),
             ConditionExpression: 'attribute_not_exists(predictionId)',
           }),
         );

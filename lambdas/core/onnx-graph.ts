@@ -40,7 +40,7 @@ const elementTypes: Readonly<Record<number, string>> = {
   13: 'uint64',
 };
 
-function decode(bytes: Uint8Array): InstanceType<typeof onnx.ModelProto> {
+function decode(bytes: Uint8Array): DecodedModel {
   let model;
   try {
     model = onnx.ModelProto.decode(bytes);
@@ -60,9 +60,14 @@ function signature(info: onnxProto.onnx.IValueInfoProto): TensorSignature {
   return { name: info.name ?? '', type: type?.sequenceType ? 'sequence' : type?.mapType ? 'map' : 'unknown' };
 }
 
+type DecodedModel = InstanceType<typeof onnx.ModelProto>;
+
 /** Reads the model's inputs, outputs, opsets and declared class labels without running it. */
 export function describeModel(bytes: Uint8Array): ModelDescription {
-  const model = decode(bytes);
+  return describeDecoded(decode(bytes));
+}
+
+function describeDecoded(model: DecodedModel): ModelDescription {
   const graph = model.graph as onnxProto.onnx.IGraphProto;
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const opsets: Record<string, number> = {};
@@ -91,12 +96,20 @@ function declaredClassLabels(graph: onnxProto.onnx.IGraphProto): (string | numbe
   return undefined;
 }
 
+export interface PreparedModel {
+  /** The model to hand to onnxruntime: the input bytes, or re-encoded without ZipMap. */
+  readonly bytes: Uint8Array;
+  /** Its signature after ZipMap removal. */
+  readonly description: ModelDescription;
+  readonly zipMapsRemoved: number;
+}
+
 /**
- * Replaces every ai.onnx.ml ZipMap node with an Identity of its input (the probability tensor), so the
- * output keeps its name but becomes a float tensor [N, C] that onnxruntime-node can return (it cannot
- * return ZipMap's sequence of maps). Returns the bytes unchanged when there is no ZipMap.
+ * Makes a model servable with one protobuf decode: every ai.onnx.ml ZipMap node becomes an Identity of
+ * its input (the probability tensor), so the output keeps its name but is a float tensor [N, C] that
+ * onnxruntime-node can return (it cannot return ZipMap's sequence of maps).
  */
-export function removeZipMap(bytes: Uint8Array): { bytes: Uint8Array; removed: number } {
+export function prepareModel(bytes: Uint8Array): PreparedModel {
   const model = decode(bytes);
   const graph = model.graph as onnxProto.onnx.GraphProto;
   let removed = 0;
@@ -116,6 +129,15 @@ export function removeZipMap(bytes: Uint8Array): { bytes: Uint8Array; removed: n
       });
     }
   }
-  if (removed === 0) return { bytes, removed };
-  return { bytes: onnx.ModelProto.encode(model).finish(), removed };
+  return {
+    bytes: removed === 0 ? bytes : onnx.ModelProto.encode(model).finish(),
+    description: describeDecoded(model),
+    zipMapsRemoved: removed,
+  };
+}
+
+/** The model without ZipMap (see prepareModel); the bytes are returned unchanged when there is none. */
+export function removeZipMap(bytes: Uint8Array): { bytes: Uint8Array; removed: number } {
+  const prepared = prepareModel(bytes);
+  return { bytes: prepared.bytes, removed: prepared.zipMapsRemoved };
 }

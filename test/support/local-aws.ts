@@ -1,19 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { sha256Hex } from '../../lambdas/adapters/model-store';
 import { FileFallbackSink } from '../../lambdas/adapters/prediction-log';
 import type { Manifest } from '../../lambdas/core/manifest';
 import type { ServingConfig } from '../../lambdas/handlers/config';
 import { initServing, type Serving } from '../../lambdas/handlers/serving';
+import { localDynamoClient, localS3Client } from '../../local/aws-clients';
 import { startDynamoDb, startS3, type LocalS3, type LocalService } from '../../local/aws-services';
 import { createTableInput, ensureTable } from '../../local/dynamodb-tables';
-import { PredictionLogTable } from '../../lib/prediction-log-table';
+import { predictionTableProperties } from '../../local/template-tables';
 
 export const BUCKET = 'models';
 export const TABLE = 'predictions';
@@ -29,33 +28,14 @@ export interface LocalAws {
   close(): Promise<void>;
 }
 
-const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-
-export function s3Client(endpoint: string): S3Client {
-  return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
-}
-
-export function dynamoClient(endpoint: string, options: { maxAttempts?: number } = {}): DynamoDBClient {
-  return new DynamoDBClient({ endpoint, region: 'us-east-1', credentials, ...options });
-}
-
-/** The prediction table exactly as the CDK construct defines it, read from a synthesized template. */
-export function predictionTableProperties(): Parameters<typeof createTableInput>[1] {
-  const stack = new Stack(new App(), 'TableOnly');
-  new PredictionLogTable(stack, 'PredictionLog');
-  const tables = Template.fromStack(stack).findResources('AWS::DynamoDB::Table');
-  const [table] = Object.values(tables) as { Properties: Parameters<typeof createTableInput>[1] }[];
-  return (table as { Properties: Parameters<typeof createTableInput>[1] }).Properties;
-}
-
 export async function startLocalAws(): Promise<LocalAws> {
   const directory = mkdtempSync(join(tmpdir(), 'modelgate-test-'));
   const dynamoService = await startDynamoDb();
   const s3Service = await startS3({ directory: join(directory, 's3'), buckets: [BUCKET] });
-  const dynamodb = dynamoClient(dynamoService.endpoint);
+  const dynamodb = localDynamoClient(dynamoService.endpoint);
   await ensureTable(dynamodb, createTableInput(TABLE, predictionTableProperties()));
   return {
-    s3: s3Client(s3Service.endpoint),
+    s3: localS3Client(s3Service.endpoint),
     dynamodb,
     dynamoService,
     s3Service,

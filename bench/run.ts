@@ -1,0 +1,153 @@
+// `npm run bench`: the serving path against baselines measured in the same run (raw session.run,
+// raw session create + warm-up), as ratios, because the machines are shared and absolute times drift.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { Logger } from '@aws-lambda-powertools/logger';
+import * as ort from 'onnxruntime-node';
+import { loadModel } from '../lambdas/adapters/onnx-runtime';
+import { FileFallbackSink } from '../lambdas/adapters/prediction-log';
+import { parseCsv } from '../lambdas/core/csv';
+import { csvInstances } from '../lambdas/core/csv-instances';
+import { parseManifestJson } from '../lambdas/core/manifest';
+import { removeZipMap } from '../lambdas/core/onnx-graph';
+import { validateRows } from '../lambdas/core/request';
+import { encodeFeeds, type Feeds } from '../lambdas/core/tensors';
+import type { ServingConfig } from '../lambdas/handlers/config';
+import { initServing, type ServingDependencies } from '../lambdas/handlers/serving';
+import { proxyEvent } from '../local/api-gateway-event';
+import { localDynamoClient, localS3Client } from '../local/aws-clients';
+import { startDynamoDb, startS3 } from '../local/aws-services';
+import { createTableInput, ensureTable } from '../local/dynamodb-tables';
+import { predictionTableProperties } from '../local/template-tables';
+
+const { values: options } = parseArgs({
+  options: {
+    bundle: { type: 'string', default: 'examples/churn/v1' },
+    seconds: { type: 'string', default: '2' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const seconds = Number(options.seconds);
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
+/** Median time of `fn` in milliseconds, over as many runs as fit in the time budget (at least 20). */
+async function median(fn: () => Promise<unknown>, budgetSeconds = seconds): Promise<number> {
+  for (let i = 0; i < 20; i++) await fn();
+  const times: number[] = [];
+  const deadline = performance.now() + budgetSeconds * 1000;
+  while (times.length < 20 || performance.now() < deadline) {
+    const start = performance.now();
+    await fn();
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)] as number;
+}
+
+function toOrt(feeds: Feeds): Record<string, ort.Tensor> {
+  return Object.fromEntries(
+    Object.entries(feeds).map(([name, t]) => [name, new ort.Tensor(t.dtype as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.dims)]),
+  );
+}
+
+const dir = join(process.cwd(), options.bundle);
+const manifest = parseManifestJson(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+const modelBytes = new Uint8Array(readFileSync(join(dir, manifest.model.file)));
+const instances = csvInstances(manifest, parseCsv(readFileSync(join(dir, 'holdout.csv'), 'utf8')));
+const batch = Array.from({ length: 1000 }, (_, i) => instances[i % instances.length] as Record<string, unknown>);
+const sessionOptions: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: 1, interOpNumThreads: 1 };
+const fetches = Object.values(manifest.outputs) as string[];
+
+const work = mkdtempSync(join(tmpdir(), 'modelgate-bench-'));
+const dynamo = await startDynamoDb();
+const s3 = await startS3({ directory: join(work, 's3'), buckets: ['models'] });
+const dynamodb = localDynamoClient(dynamo.endpoint);
+await ensureTable(dynamodb, createTableInput('predictions', predictionTableProperties()));
+const s3Client = localS3Client(s3.endpoint);
+const prefix = `models/${manifest.name}/${manifest.version}/`;
+await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}manifest.json`, Body: JSON.stringify(manifest) }));
+await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${manifest.model.file}`, Body: modelBytes }));
+const config: ServingConfig = {
+  bucket: 'models', prefix, table: 'predictions', ttlDays: 90, logShards: 4, maxBatchRows: 1000,
+  maxBodyBytes: 5 * 1024 * 1024, metricsNamespace: 'modelgate', serviceName: 'bench',
+};
+const logger = new Logger({ logLevel: 'SILENT' });
+const fallback = new FileFallbackSink(join(work, 'fallback.jsonl'));
+// "Without the log write": a client that confirms every write at once, isolating the handler's own cost.
+const confirmingClient = { send: async () => ({}) } as unknown as DynamoDBClient;
+const deps = (client: DynamoDBClient): ServingDependencies => ({ s3: s3Client, dynamodb: client, fallback, logger });
+
+// Baselines: the session alone.
+const rawSession = await ort.InferenceSession.create(removeZipMap(modelBytes).bytes, sessionOptions);
+const oneRow = toOrt(encodeFeeds(manifest, validateRows(manifest, [instances[0]]))[0]!.feeds);
+const thousandRows = toOrt(encodeFeeds(manifest, validateRows(manifest, batch))[0]!.feeds);
+const rawSingle = await median(() => rawSession.run(oneRow, fetches));
+const rawBatch = await median(() => rawSession.run(thousandRows, fetches));
+
+const withoutLog = await initServing(config, deps(confirmingClient));
+const withLog = await initServing(config, deps(dynamodb));
+const context = { functionVersion: '1', awsRequestId: 'bench' };
+const singleEvent = proxyEvent({ method: 'POST', path: `/v1/models/${manifest.name}/predict`, body: JSON.stringify({ instances: [instances[0]] }) });
+const batchEvent = proxyEvent({ method: 'POST', path: `/v1/models/${manifest.name}/predict`, body: JSON.stringify({ instances: batch }) });
+const check = async (serving: typeof withLog, event: typeof singleEvent) => {
+  const response = await serving.handle(event, context);
+  if (response.statusCode !== 200) throw new Error(`bench request failed: ${response.body}`);
+};
+const handlerSingle = await median(() => check(withoutLog, singleEvent));
+const handlerSingleLogged = await median(() => check(withLog, singleEvent));
+const handlerBatch = await median(() => check(withoutLog, batchEvent));
+const handlerBatchLogged = await median(() => check(withLog, batchEvent), Math.max(seconds, 3));
+
+const rawInit = await median(async () => {
+  const session = await ort.InferenceSession.create(removeZipMap(modelBytes).bytes, sessionOptions);
+  await session.run(oneRow, fetches);
+  await session.release();
+}, seconds);
+const handlerInit = await median(async () => {
+  const serving = await initServing(config, deps(confirmingClient));
+  await serving.model.release();
+}, seconds);
+const modelOnlyInit = await median(async () => (await loadModel(manifest, modelBytes)).release(), seconds);
+
+const rowsPerSecond = (ms: number) => 1000 / (ms / 1000);
+const results = {
+  model: `${manifest.name} v${manifest.version}`,
+  rawSessionRunSingleRowMs: rawSingle,
+  handlerSingleRowMs: handlerSingle,
+  handlerSingleRowRatio: handlerSingle / rawSingle,
+  handlerSingleRowWithLogMs: handlerSingleLogged,
+  logWriteAddsMs: handlerSingleLogged - handlerSingle,
+  rawBatch1000RowsPerSecond: rowsPerSecond(rawBatch),
+  handlerBatch1000RowsPerSecond: rowsPerSecond(handlerBatch),
+  handlerBatchRatio: rawBatch / handlerBatch,
+  handlerBatch1000WithLogRowsPerSecond: rowsPerSecond(handlerBatchLogged),
+  rawCreateAndWarmupMs: rawInit,
+  handlerColdInitMs: handlerInit,
+  coldInitRatio: handlerInit / rawInit,
+  loadModelMs: modelOnlyInit,
+  peakRssMb: process.resourceUsage().maxRSS / 1024,
+};
+
+if (options.json) console.log(JSON.stringify(results, null, 2));
+else {
+  const f = (n: number, digits = 3) => n.toFixed(digits);
+  console.log(`modelgate serving benchmark — ${results.model}, medians, ${seconds}s per figure
+  raw session.run, 1 row                 ${f(rawSingle)} ms
+  handler, 1 row, no log write           ${f(handlerSingle)} ms   ${f(results.handlerSingleRowRatio, 2)}x raw   (target <= 1.5x)
+  handler, 1 row, log write (dynalite)   ${f(handlerSingleLogged)} ms   log write adds ${f(results.logWriteAddsMs)} ms
+  raw batch of 1000                      ${f(results.rawBatch1000RowsPerSecond, 0)} rows/s
+  handler batch of 1000, no log write    ${f(results.handlerBatch1000RowsPerSecond, 0)} rows/s   ${f(results.handlerBatchRatio, 2)}x raw   (target >= 0.8x)
+  handler batch of 1000, log write       ${f(results.handlerBatch1000WithLogRowsPerSecond, 0)} rows/s
+  raw session create + warm-up           ${f(rawInit, 1)} ms
+  handler cold init (S3 fetch, sha256, session, warm-up)  ${f(handlerInit, 1)} ms   ${f(results.coldInitRatio, 2)}x raw   (target <= 2x)
+  peak RSS                               ${f(results.peakRssMb, 0)} MB`);
+}
+
+await rawSession.release();
+await Promise.all([withLog.model.release(), withoutLog.model.release()]);
+await Promise.all([dynamo.close(), s3.close()]);
+rmSync(work, { recursive: true, force: true });

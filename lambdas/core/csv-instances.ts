@@ -1,0 +1,42 @@
+import { CsvError, type CsvTable } from './csv';
+import type { FeatureSpec, Manifest } from './manifest';
+
+/**
+ * Turns CSV rows (a holdout set, a replay file) into request instances for the manifest's features:
+ * numbers parsed, empty cells left out (so optional features take their default), other columns
+ * ignored. A cell that cannot be read as its feature's type throws naming the line and the column.
+ */
+export function csvInstances(manifest: Manifest, table: CsvTable, source = 'CSV'): Record<string, string | number | boolean>[] {
+  const columns = manifest.features.map((feature) => {
+    const index = table.header.indexOf(feature.name);
+    if (index === -1 && feature.required !== false) {
+      throw new CsvError(`${source}: no column "${feature.name}", which the model requires`);
+    }
+    return { feature, index };
+  });
+  return table.rows.map((cells, r) => {
+    const instance: Record<string, string | number | boolean> = {};
+    for (const { feature, index } of columns) {
+      const cell = index === -1 ? '' : (cells[index] as string);
+      if (cell === '') continue;
+      instance[feature.name] = cellValue(feature, cell, () => `${source}: line ${r + 2}, column "${feature.name}"`);
+    }
+    return instance;
+  });
+}
+
+function cellValue(feature: FeatureSpec, cell: string, where: () => string): string | number | boolean {
+  switch (feature.type) {
+    case 'string':
+      return cell;
+    case 'boolean':
+      if (/^(true|1|yes)$/i.test(cell)) return true;
+      if (/^(false|0|no)$/i.test(cell)) return false;
+      throw new CsvError(`${where()}: expected true/false, got "${cell}"`);
+    default: {
+      const value = Number(cell);
+      if (!Number.isFinite(value)) throw new CsvError(`${where()}: expected a number, got "${cell}"`);
+      return value;
+    }
+  }
+}
