@@ -1,7 +1,9 @@
 import type { Command } from './command';
+import { abtestCommand } from './commands/abtest';
+import { driftCommand } from './commands/drift';
 import { UsageError } from './usage-error';
 
-const commands: readonly Command[] = [];
+const commands: readonly Command[] = [driftCommand, abtestCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4);

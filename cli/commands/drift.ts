@@ -1,0 +1,224 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { column, CsvError, parseCsv, type CsvTable } from '../../lambdas/core/csv';
+import {
+  type Column,
+  DriftConfigError,
+  type DriftReport,
+  driftReport,
+  type DriftSettings,
+  type FeatureDrift,
+} from '../../lambdas/core/drift/report';
+import type { DriftMethod } from '../../lambdas/core/manifest-types';
+import type { Command } from '../command';
+import { UsageError } from '../usage-error';
+
+const METHODS: readonly DriftMethod[] = ['psi', 'ks', 'chisquare', 'jensenshannon', 'wasserstein'];
+
+const usage = `usage: modelgate drift --reference <a.csv> --current <b.csv> [options]
+
+Compares each column of the reference CSV with the same column of the current CSV and prints a drift
+report. A column is numeric when every non-empty cell of the reference is a number; empty cells are
+missing values. Exits 0 whether or not drift is found, 2 on bad usage or a bad file.
+
+options:
+  --reference <file>    the sample drift is measured against (e.g. the training split)
+  --current <file>      the sample to compare (e.g. recent traffic)
+  --method <method>     psi | ks | chisquare | jensenshannon | wasserstein, for every column
+                        (default: chosen per column as Evidently does, see docs/drift.md)
+  --threshold <x>       drift threshold for every column (default: the method's; p <= 0.05 for
+                        ks and chisquare, statistic >= 0.1 for psi, jensenshannon, wasserstein)
+  --columns <a,b,...>   compare only these columns (default: every column of the reference)
+  --exclude <a,b,...>   leave these columns out (e.g. identifiers)
+  --json                print the report as JSON`;
+
+export const driftCommand: Command = {
+  name: 'drift',
+  summary: 'Offline data drift between two CSV files (PSI, KS, Wasserstein, chi-squared, Jensen-Shannon)',
+  usage,
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        reference: { type: 'string' },
+        current: { type: 'string' },
+        method: { type: 'string' },
+        threshold: { type: 'string' },
+        columns: { type: 'string' },
+        exclude: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+      allowPositionals: false,
+    });
+    if (values.reference === undefined) throw new UsageError('--reference is required');
+    if (values.current === undefined) throw new UsageError('--current is required');
+    const settings = settingsFromFlags(values.method, values.threshold);
+
+    let report: DriftReport;
+    try {
+      const reference = await readTable(values.reference);
+      const current = await readTable(values.current);
+      const names = selectColumns(reference, values.reference, values.columns, values.exclude);
+      const referenceColumns: [string, Column][] = [];
+      const currentColumns: [string, Column][] = [];
+      for (const name of names) {
+        const referenceCells = column(reference, name, values.reference);
+        const currentCells = column(current, name, values.current);
+        const numeric = numbers(referenceCells);
+        if (numeric) {
+          referenceColumns.push([name, { kind: 'numeric', values: numeric }]);
+          currentColumns.push([name, { kind: 'numeric', values: numericCells(currentCells, name, values.current) }]);
+        } else {
+          referenceColumns.push([name, { kind: 'categorical', values: referenceCells.map(cellOrMissing) }]);
+          currentColumns.push([name, { kind: 'categorical', values: currentCells.map(cellOrMissing) }]);
+        }
+      }
+      report = driftReport(Object.fromEntries(referenceColumns), Object.fromEntries(currentColumns), {
+        settings: Object.fromEntries(names.map((name) => [name, settings])),
+      });
+    } catch (error) {
+      if (error instanceof CsvError || error instanceof DriftConfigError || error instanceof BadInputError) {
+        console.error(`modelgate drift: ${error.message}`);
+        return 2;
+      }
+      throw error;
+    }
+    console.log(values.json ? JSON.stringify(report, null, 2) : table(report));
+    return 0;
+  },
+};
+
+/** A file or cell the report cannot use: printed without the usage text, exit 2. */
+class BadInputError extends Error {
+  override readonly name = 'BadInputError';
+}
+
+function settingsFromFlags(method: string | undefined, threshold: string | undefined): DriftSettings {
+  if (method !== undefined && !METHODS.includes(method as DriftMethod)) {
+    throw new UsageError(`--method must be one of ${METHODS.join(', ')}, got: ${method}`);
+  }
+  let parsedThreshold: number | undefined;
+  if (threshold !== undefined) {
+    parsedThreshold = parseNumber(threshold);
+    if (parsedThreshold === undefined || parsedThreshold <= 0) {
+      throw new UsageError(`--threshold must be a number > 0, got: ${threshold}`);
+    }
+  }
+  return { method: method as DriftMethod | undefined, threshold: parsedThreshold };
+}
+
+async function readTable(path: string): Promise<CsvTable> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    throw new BadInputError(`cannot read ${path}: ${reason}`);
+  }
+  return parseCsv(text, path);
+}
+
+function selectColumns(
+  reference: CsvTable,
+  source: string,
+  columns: string | undefined,
+  exclude: string | undefined,
+): string[] {
+  const list = (flag: string | undefined) => (flag ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+  const named = [...list(columns), ...list(exclude)];
+  const unknown = named.find((name) => !reference.header.includes(name));
+  if (unknown !== undefined) {
+    throw new BadInputError(`${source}: no column "${unknown}" (columns: ${reference.header.join(', ')})`);
+  }
+  const chosen = columns === undefined ? [...reference.header] : list(columns);
+  const excluded = new Set(list(exclude));
+  const names = chosen.filter((name) => !excluded.has(name));
+  if (names.length === 0) throw new BadInputError('no columns left to compare');
+  return names;
+}
+
+const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function parseNumber(cell: string): number | undefined {
+  if (!NUMBER.test(cell)) return undefined;
+  const value = Number(cell);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+function cellOrMissing(cell: string): string | null {
+  return cell === '' ? null : cell;
+}
+
+/** The column as numbers (empty cells missing), or undefined when a non-empty cell is not a number. */
+function numbers(cells: readonly string[]): (number | null)[] | undefined {
+  const values: (number | null)[] = [];
+  for (const cell of cells) {
+    if (cell === '') {
+      values.push(null);
+      continue;
+    }
+    const value = parseNumber(cell);
+    if (value === undefined) return undefined;
+    values.push(value);
+  }
+  return values;
+}
+
+/** The current data's cells of a column that is numeric in the reference; a non-number is a bad file. */
+function numericCells(cells: readonly string[], name: string, source: string): (number | null)[] {
+  return cells.map((cell, row) => {
+    if (cell === '') return null;
+    const value = parseNumber(cell);
+    if (value === undefined) {
+      // Line numbers count the header as line 1, as parseCsv's messages do.
+      throw new BadInputError(
+        `${source}: column "${name}" is numeric in the reference, but line ${row + 2} has ${JSON.stringify(cell)}`,
+      );
+    }
+    return value;
+  });
+}
+
+function table(report: DriftReport): string {
+  const header = ['column', 'type', 'method', 'statistic', 'p-value', 'threshold', 'drift', 'notes'];
+  const rows = Object.entries(report.features).map(([name, feature]) => [
+    name,
+    feature.kind,
+    feature.method,
+    formatNumber(feature.statistic),
+    formatNumber(feature.pValue),
+    String(feature.threshold),
+    feature.drifted ? 'YES' : 'no',
+    notes(feature),
+  ]);
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] as string).length)));
+  const line = (cells: readonly string[]) => cells.map((cell, i) => cell.padEnd(widths[i] as number)).join('  ').trimEnd();
+  const features = Object.values(report.features);
+  const drifted = features.filter((f) => f.drifted).length;
+  return [
+    line(header),
+    ...rows.map(line),
+    '',
+    `${drifted} of ${features.length} columns drifted (drift share ${(report.driftShare * 100).toFixed(1)}%); ` +
+      `dataset drift: ${report.datasetDrift ? 'YES' : 'no'} (when >= 50% of the columns drift)`,
+  ].join('\n');
+}
+
+function notes(feature: FeatureDrift): string {
+  const parts: string[] = [];
+  if (feature.current.missing > 0 || feature.reference.missing > 0) {
+    parts.push(`missing ${feature.reference.missing} -> ${feature.current.missing}`);
+  }
+  if (feature.outOfRange) parts.push(`${feature.outOfRange} out of range`);
+  if (feature.unseenCategories) {
+    parts.push(`${feature.unseenCategories} in unseen categories (e.g. ${(feature.unseenExamples ?? []).join(', ')})`);
+  }
+  if (feature.statistic === null) parts.push('no values to compare');
+  return parts.join('; ');
+}
+
+function formatNumber(value: number | null): string {
+  if (value === null) return '-';
+  if (value === 0 || (Math.abs(value) >= 1e-3 && Math.abs(value) < 1e6)) return value.toFixed(4);
+  return value.toExponential(2);
+}
