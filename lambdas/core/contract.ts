@@ -62,7 +62,13 @@ export function exampleRow(manifest: Manifest): Row {
     else if (feature.categories?.[0] !== undefined) value = feature.categories[0];
     else if (feature.type === 'string') value = '';
     else if (feature.type === 'boolean') value = false;
-    else value = Math.min(Math.max(0, feature.min ?? 0), feature.max ?? Number.POSITIVE_INFINITY);
+    else {
+      // Integer features may declare fractional bounds; the example must still be an integer inside them.
+      const integer = feature.type === 'integer';
+      const min = feature.min === undefined ? 0 : integer ? Math.ceil(feature.min) : feature.min;
+      const max = feature.max === undefined ? Number.POSITIVE_INFINITY : integer ? Math.floor(feature.max) : feature.max;
+      value = Math.min(Math.max(0, min), max);
+    }
     row[feature.name] = value;
   }
   return row;

@@ -42,7 +42,8 @@ export function validateRows(manifest: Manifest, instances: readonly unknown[]):
     }
     const row: Row = {};
     for (const feature of manifest.features) {
-      const result = featureValue(feature, instance[feature.name]);
+      // Own properties only: a feature named like an Object.prototype member must not read the prototype.
+      const result = featureValue(feature, Object.hasOwn(instance, feature.name) ? instance[feature.name] : undefined);
       if (typeof result === 'object' && result !== null) issues.push({ row: index, field: feature.name, reason: result.problem });
       else row[feature.name] = result;
     }

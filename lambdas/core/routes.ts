@@ -20,8 +20,16 @@ export function matchRoute(method: string, path: string): Route {
     const match = route.pattern.exec(path);
     if (!match) continue;
     pathMatched = true;
-    if (route.method === method.toUpperCase()) return { kind: route.kind, model: decodeURIComponent(match[1] as string) };
+    if (route.method === method.toUpperCase()) return { kind: route.kind, model: decodeModelName(match[1] as string, method, path) };
   }
   if (pathMatched) throw new MethodNotAllowedError(`${method} is not allowed on ${path}`, [{ field: 'method', reason: `${method} is not allowed here` }]);
   throw new NotFoundError(`no route ${method} ${path}`, [{ field: 'path', reason: `no route ${path}` }]);
+}
+
+function decodeModelName(segment: string, method: string, path: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new NotFoundError(`no route ${method} ${path}`, [{ field: 'path', reason: `malformed percent-encoding in ${path}` }]);
+  }
 }

@@ -1,0 +1,266 @@
+import { describe, expect, it } from 'vitest';
+import { describeIssues, ValidationError, type Issue } from '../../lambdas/core/errors';
+import { parseManifest, type Manifest } from '../../lambdas/core/manifest';
+import { parseInferRequest, parsePredictRequest, validateRows, type RequestLimits } from '../../lambdas/core/request';
+
+// One feature of each kind: bounded number, integer, categorical string, boolean, optional number
+// (no default: null), optional string and integer with defaults. `dense` is one [N, 3] matrix input.
+const manifest: Manifest = parseManifest({
+  schemaVersion: '1',
+  name: 'loans',
+  version: '1',
+  task: 'binary-classification',
+  features: [
+    { name: 'age', type: 'number', min: 18, max: 120 },
+    { name: 'count', type: 'integer' },
+    { name: 'income', type: 'number', required: false },
+    { name: 'city', type: 'string', categories: ['paris', 'rome'] },
+    { name: 'member', type: 'boolean' },
+    { name: 'segment', type: 'string', required: false, default: 'a' },
+    { name: 'plan', type: 'integer', categories: [1, 2, 3], required: false, default: 1 },
+  ],
+  inputs: [
+    { name: 'dense', dtype: 'float32', features: ['age', 'count', 'income'] },
+    { name: 'city_in', dtype: 'string', features: ['city'] },
+    { name: 'member_in', dtype: 'float32', features: ['member'] },
+    { name: 'segment', dtype: 'string', features: ['segment'], rank: 1 },
+    { name: 'plan_in', dtype: 'int64', features: ['plan'] },
+  ],
+  outputs: { probabilities: 'probabilities' },
+  classLabels: [0, 1],
+  model: { file: 'model.onnx', sha256: '0'.repeat(64) },
+});
+
+const limits: RequestLimits = { maxBatchRows: 10, maxBodyBytes: 4096 };
+const valid = { age: 30, count: 2, income: 1000.5, city: 'paris', member: true };
+const predictBody = (...instances: unknown[]) => JSON.stringify({ instances });
+
+/** The issues a request is rejected with; fails when it is accepted or fails with another error. */
+function rejection(parse: () => unknown): readonly Issue[] {
+  try {
+    parse();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).statusCode).toBe(400);
+    return (error as ValidationError).issues;
+  }
+  throw new Error('the request was accepted');
+}
+
+describe('parsePredictRequest accepts', () => {
+  it('a full row as it is, filling defaults of missing optional features', () => {
+    expect(parsePredictRequest(manifest, predictBody(valid), limits)).toEqual([{ ...valid, segment: 'a', plan: 1 }]);
+  });
+
+  it.each([
+    { what: 'missing', row: { age: 30, count: 2, city: 'rome', member: false } },
+    { what: 'null', row: { age: 30, count: 2, city: 'rome', member: false, income: null, segment: null, plan: null } },
+  ])('$what optional features: number -> null, others -> default', ({ row }) => {
+    expect(parsePredictRequest(manifest, predictBody(row), limits)).toEqual([{ age: 30, count: 2, income: null, city: 'rome', member: false, segment: 'a', plan: 1 }]);
+  });
+
+  it('given optional values over their defaults', () => {
+    const [row] = parsePredictRequest(manifest, predictBody({ ...valid, segment: 'z', plan: 3 }), limits);
+    expect(row).toMatchObject({ segment: 'z', plan: 3 });
+  });
+
+  it('values on the bounds, an integer written as 2.0, and a batch at the row limit', () => {
+    const rows = parsePredictRequest(manifest, '{"instances": [' + Array(10).fill('{"age": 18, "count": 2.0, "city": "rome", "member": true}').join(',') + ']}', limits);
+    expect(rows).toHaveLength(10);
+    expect(rows[0]).toMatchObject({ age: 18, count: 2 });
+    expect(parsePredictRequest(manifest, predictBody({ ...valid, age: 120 }), limits)[0]?.age).toBe(120);
+  });
+
+  it('a body of exactly maxBodyBytes', () => {
+    const body = predictBody(valid);
+    expect(parsePredictRequest(manifest, body, { ...limits, maxBodyBytes: Buffer.byteLength(body) })).toHaveLength(1);
+  });
+});
+
+describe('parsePredictRequest rejects, naming row, field and reason', () => {
+  const cases: { problem: string; body: string | null | undefined; issue: { row?: number; field: string; reason: RegExp } }[] = [
+    { problem: 'a string for a number', body: predictBody({ ...valid, age: '30' }), issue: { row: 0, field: 'age', reason: /^expected a number, got the string "30"$/ } },
+    { problem: 'a float for an integer', body: predictBody(valid, { ...valid, count: 2.5 }), issue: { row: 1, field: 'count', reason: /^expected an integer, got 2.5$/ } },
+    { problem: 'a number for a string', body: predictBody({ ...valid, city: 7 }), issue: { row: 0, field: 'city', reason: /^expected a string, got number 7$/ } },
+    { problem: 'a string for a boolean', body: predictBody({ ...valid, member: 'true' }), issue: { row: 0, field: 'member', reason: /^expected true or false, got the string "true"$/ } },
+    { problem: '0/1 for a boolean', body: predictBody({ ...valid, member: 1 }), issue: { row: 0, field: 'member', reason: /^expected true or false, got number 1$/ } },
+    { problem: 'an unknown category', body: predictBody({ ...valid, city: 'berlin' }), issue: { row: 0, field: 'city', reason: /^unknown category "berlin"; allowed: "paris", "rome"$/ } },
+    { problem: 'an unknown integer category', body: predictBody({ ...valid, plan: 4 }), issue: { row: 0, field: 'plan', reason: /^unknown category 4; allowed: 1, 2, 3$/ } },
+    { problem: 'a value below min', body: predictBody({ ...valid, age: 17.9 }), issue: { row: 0, field: 'age', reason: /^17.9 is below the minimum 18$/ } },
+    { problem: 'a value above max', body: predictBody({ ...valid, age: 121 }), issue: { row: 0, field: 'age', reason: /^121 is above the maximum 120$/ } },
+    { problem: 'a missing required feature', body: predictBody(valid, valid, { ...valid, city: undefined }), issue: { row: 2, field: 'city', reason: /^is required$/ } },
+    { problem: 'null for a required feature', body: predictBody({ ...valid, count: null }), issue: { row: 0, field: 'count', reason: /^is required and cannot be null$/ } },
+    { problem: '1e999 (Infinity) for a number', body: predictBody(valid).replace('"age":30', '"age":1e999'), issue: { row: 0, field: 'age', reason: /^expected a finite number, got Infinity$/ } },
+    { problem: '-1e999 for an optional number', body: predictBody(valid).replace('"income":1000.5', '"income":-1e999'), issue: { row: 0, field: 'income', reason: /^expected a finite number, got -Infinity$/ } },
+    { problem: '1e999 for an integer', body: predictBody(valid).replace('"count":2', '"count":1e999'), issue: { row: 0, field: 'count', reason: /^expected an integer, got Infinity$/ } },
+    { problem: 'an unsafe integer', body: predictBody({ ...valid, count: 2 ** 53 }), issue: { row: 0, field: 'count', reason: /^expected an integer/ } },
+    { problem: 'an unknown field', body: predictBody({ ...valid, salary: 1 }), issue: { row: 0, field: 'salary', reason: /^is not a feature of this model$/ } },
+    { problem: 'a non-object row', body: predictBody(valid, [30, 2]), issue: { row: 1, field: '(row)', reason: /^expected an object of feature values$/ } },
+    { problem: 'a null row', body: predictBody(null), issue: { row: 0, field: '(row)', reason: /^expected an object/ } },
+    { problem: 'empty instances', body: predictBody(), issue: { field: 'instances', reason: /^must hold at least one row$/ } },
+    { problem: 'an oversized batch', body: predictBody(...Array(11).fill(valid)), issue: { field: 'instances', reason: /^holds 11 rows; the limit is 10 per request$/ } },
+    { problem: 'instances that are not an array', body: JSON.stringify({ instances: valid }), issue: { field: 'instances', reason: /^is required and must be an array of objects$/ } },
+    { problem: 'no instances', body: '{}', issue: { field: 'instances', reason: /^is required/ } },
+    { problem: 'malformed JSON', body: '{"instances": [', issue: { field: 'body', reason: /^malformed JSON: / } },
+    { problem: 'an empty body', body: '', issue: { field: 'body', reason: /^is empty; send JSON$/ } },
+    { problem: 'a null body', body: null, issue: { field: 'body', reason: /^is empty/ } },
+    { problem: 'an undefined body', body: undefined, issue: { field: 'body', reason: /^is empty/ } },
+    { problem: 'a top-level array', body: JSON.stringify([valid]), issue: { field: 'body', reason: /^expected a JSON object with an "instances" array$/ } },
+    { problem: 'a top-level string', body: '"hello"', issue: { field: 'body', reason: /^expected a JSON object/ } },
+    { problem: 'an extra top-level key', body: JSON.stringify({ instances: [valid], parameters: {} }), issue: { field: 'parameters', reason: /^is not a known field; send \{"instances": \[\.\.\.\]\}$/ } },
+    { problem: 'OIP inputs sent to /v1', body: JSON.stringify({ inputs: [] }), issue: { field: 'inputs', reason: /^is not a known field/ } },
+  ];
+
+  it.each(cases)('$problem', ({ body, issue }) => {
+    const issues = rejection(() => parsePredictRequest(manifest, body, limits));
+    expect(issues).toContainEqual({ ...issue, reason: expect.stringMatching(issue.reason) });
+    if (issue.row === undefined) expect(issues).toHaveLength(1);
+  });
+
+  it('counts the body limit in UTF-8 bytes, not characters', () => {
+    // "é" is one UTF-16 unit but two UTF-8 bytes: under the limit in characters, over it in bytes.
+    const body = predictBody({ ...valid, city: 'é'.repeat(100) });
+    const maxBodyBytes = body.length + 50;
+    expect(Buffer.byteLength(body)).toBe(body.length + 100);
+    const issues = rejection(() => parsePredictRequest(manifest, body, { ...limits, maxBodyBytes }));
+    expect(issues).toEqual([{ field: 'body', reason: `is larger than the limit of ${maxBodyBytes} bytes` }]);
+  });
+
+  it('rejects a body one byte over the limit', () => {
+    const body = predictBody(valid);
+    expect(rejection(() => parsePredictRequest(manifest, body, { ...limits, maxBodyBytes: Buffer.byteLength(body) - 1 }))[0]?.field).toBe('body');
+  });
+
+  it('collects every problem of every row', () => {
+    const issues = rejection(() => parsePredictRequest(manifest, predictBody({ ...valid, age: 5, city: 'x' }, valid, { count: 1.5, member: true, extra: 0 }), limits));
+    expect(issues.map((i) => `${i.row}:${i.field}`)).toEqual(['0:age', '0:city', '2:age', '2:count', '2:city', '2:extra']);
+  });
+
+  it('says where the first problem is in the message', () => {
+    expect(() => parsePredictRequest(manifest, predictBody(valid, { ...valid, age: 5 }), limits)).toThrow('invalid request: row 1, age: 5 is below the minimum 18');
+    expect(() => parsePredictRequest(manifest, predictBody({ ...valid, age: 5, city: 'x' }), limits)).toThrow(/^invalid request: 2 problems, first: row 0, age: /);
+  });
+
+  it.each([
+    { what: '60 bad rows', instances: Array.from({ length: 60 }, () => ({ ...valid, age: 1 })) },
+    { what: 'one row with 70 unknown fields', instances: [{ ...valid, ...Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`f${i}`, i])) }] },
+  ])('reports at most 50 issues: $what', ({ instances }) => {
+    const issues = rejection(() => parsePredictRequest(manifest, JSON.stringify({ instances }), { maxBatchRows: 100, maxBodyBytes: 1e6 }));
+    expect(issues).toHaveLength(50);
+  });
+});
+
+describe('parseInferRequest (Open Inference Protocol)', () => {
+  const column = (name: string, datatype: string, data: unknown[], shape: number[] = [data.length]) => ({ name, shape, datatype, data });
+  const inferBody = (inputs: unknown[], extra: Record<string, unknown> = {}) => JSON.stringify({ ...extra, inputs });
+  const validColumns = [
+    column('age', 'FP32', [30, 40]),
+    column('count', 'INT64', [2, 3]),
+    column('city', 'BYTES', ['paris', 'rome']),
+    column('member', 'BOOL', [true, false]),
+  ];
+
+  it('turns columnar inputs by feature name into validated rows', () => {
+    expect(parseInferRequest(manifest, inferBody([...validColumns, column('income', 'FP64', [1.5, 2.5], [2, 1])]), limits)).toEqual({
+      rows: [
+        { age: 30, count: 2, income: 1.5, city: 'paris', member: true, segment: 'a', plan: 1 },
+        { age: 40, count: 3, income: 2.5, city: 'rome', member: false, segment: 'a', plan: 1 },
+      ],
+    });
+  });
+
+  it.each([
+    { layout: 'flat row-major data', data: [30, 2, 100, 40, 3, 200, 50, 4, 300] },
+    { layout: 'nested data', data: [[30, 2, 100], [40, 3, 200], [50, 4, 300]] },
+  ])('reads one [N, F] input by ONNX name in the order of its features: $layout', ({ data }) => {
+    const { rows } = parseInferRequest(
+      manifest,
+      inferBody([{ name: 'dense', shape: [3, 3], datatype: 'FP32', data }, column('city_in', 'BYTES', ['rome', 'rome', 'paris']), column('member', 'BOOL', [true, true, false])]),
+      limits,
+    );
+    expect(rows.map((r) => [r.age, r.count, r.income, r.city, r.member])).toEqual([
+      [30, 2, 100, 'rome', true],
+      [40, 3, 200, 'rome', true],
+      [50, 4, 300, 'paris', false],
+    ]);
+  });
+
+  it('echoes the request id, and leaves it out when absent', () => {
+    expect(parseInferRequest(manifest, inferBody(validColumns, { id: 'req-42' }), limits).id).toBe('req-42');
+    expect(parseInferRequest(manifest, inferBody(validColumns), limits)).not.toHaveProperty('id');
+  });
+
+  const cases: { problem: string; body: string | null; issue: { row?: number; field: string; reason: RegExp }; limits?: RequestLimits }[] = [
+    { problem: 'BYTES for a number feature', body: inferBody([column('age', 'BYTES', ['30'])]), issue: { field: 'inputs[0].datatype', reason: /^BYTES cannot carry number feature "age"$/ } },
+    { problem: 'FP32 for a string feature', body: inferBody([validColumns[0], column('city', 'FP32', [1, 2])]), issue: { field: 'inputs[1].datatype', reason: /^FP32 cannot carry string feature "city"$/ } },
+    { problem: 'FP32 for a boolean feature', body: inferBody([column('member', 'FP32', [1])]), issue: { field: 'inputs[0].datatype', reason: /cannot carry boolean feature "member"/ } },
+    { problem: 'an unknown datatype', body: inferBody([column('age', 'FLOAT', [30])]), issue: { field: 'inputs[0].datatype', reason: /^must be one of BOOL, BYTES, / } },
+    { problem: 'shape / data length mismatch', body: inferBody([column('age', 'FP32', [30, 40, 50], [2])]), issue: { field: 'inputs[0].data', reason: /^must hold 2 values for shape \[2\]$/ } },
+    { problem: 'matrix data too short', body: inferBody([{ name: 'dense', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 4, 5] }]), issue: { field: 'inputs[0].data', reason: /^must hold 6 values for shape \[2, 3\]$/ } },
+    { problem: 'data that is not an array', body: inferBody([{ name: 'age', shape: [1], datatype: 'FP32', data: 30 }]), issue: { field: 'inputs[0].data', reason: /^must hold 1 values/ } },
+    { problem: 'differing row counts', body: inferBody([column('age', 'FP32', [30, 40]), column('count', 'INT64', [1, 2, 3])]), issue: { field: 'inputs[1].shape', reason: /^has 3 rows, earlier inputs have 2$/ } },
+    { problem: 'a matrix width that is not the input\'s', body: inferBody([{ name: 'dense', shape: [1, 2], datatype: 'FP32', data: [1, 2] }]), issue: { field: 'inputs[0].shape', reason: /^"dense" takes 3 feature\(s\) per row, shape says 2$/ } },
+    { problem: 'a feature with width 2', body: inferBody([column('age', 'FP32', [1, 2], [1, 2])]), issue: { field: 'inputs[0].shape', reason: /^"age" takes 1 feature\(s\) per row, shape says 2$/ } },
+    { problem: 'a rank-3 shape', body: inferBody([column('age', 'FP32', [1], [1, 1, 1])]), issue: { field: 'inputs[0].shape', reason: /^must be \[N\] or \[N, F\]/ } },
+    { problem: 'a negative dimension', body: inferBody([column('age', 'FP32', [1], [-1])]), issue: { field: 'inputs[0].shape', reason: /^must be \[N\] or \[N, F\]/ } },
+    { problem: 'zero rows', body: inferBody([column('age', 'FP32', [])]), issue: { field: 'inputs[0].shape', reason: /^must hold at least one row$/ } },
+    { problem: 'an oversized batch', body: inferBody([column('age', 'FP32', Array(11).fill(30))]), issue: { field: 'inputs[0].shape', reason: /^holds 11 rows; the limit is 10 per request$/ } },
+    { problem: 'an unknown input name', body: inferBody([column('salary', 'FP32', [1])]), issue: { field: 'inputs[0].name', reason: /^"salary" is neither a feature nor an input of model loans$/ } },
+    { problem: 'a missing input name', body: inferBody([{ shape: [1], datatype: 'FP32', data: [1] }]), issue: { field: 'inputs[0].name', reason: /^is required and must be a string$/ } },
+    { problem: 'a feature given twice (matrix, then column)', body: inferBody([{ name: 'dense', shape: [1, 3], datatype: 'FP32', data: [30, 2, 1] }, column('age', 'FP32', [30])]), issue: { field: 'inputs[1].name', reason: /^feature "age" is given twice$/ } },
+    { problem: 'a feature given twice (column, column)', body: inferBody([column('age', 'FP32', [30]), column('age', 'FP64', [31])]), issue: { field: 'inputs[1].name', reason: /^feature "age" is given twice$/ } },
+    { problem: 'a non-object input', body: inferBody([[1, 2]]), issue: { field: 'inputs[0]', reason: /^expected an object/ } },
+    { problem: 'empty inputs', body: inferBody([]), issue: { field: 'inputs', reason: /^is required and must be a non-empty array/ } },
+    { problem: 'no inputs', body: '{"id": "x"}', issue: { field: 'inputs', reason: /^is required/ } },
+    { problem: 'a numeric id', body: inferBody(validColumns, { id: 7 }), issue: { field: 'id', reason: /^must be a string$/ } },
+    { problem: 'a top-level array', body: JSON.stringify(validColumns), issue: { field: 'body', reason: /^expected a JSON object with an "inputs" array$/ } },
+    { problem: 'malformed JSON', body: '{"inputs": [}', issue: { field: 'body', reason: /^malformed JSON: / } },
+    { problem: 'an empty body', body: '', issue: { field: 'body', reason: /^is empty/ } },
+    { problem: 'a body over the byte limit', body: inferBody(validColumns), issue: { field: 'body', reason: /^is larger than the limit of 100 bytes$/ }, limits: { maxBatchRows: 10, maxBodyBytes: 100 } },
+    // Values are validated like /v1, per row and feature.
+    { problem: 'an unknown category in row 1', body: inferBody([...validColumns.slice(0, 2), column('city', 'BYTES', ['paris', 'berlin']), validColumns[3]]), issue: { row: 1, field: 'city', reason: /^unknown category "berlin"/ } },
+    { problem: '1e999 in the data', body: inferBody(validColumns).replace('[30,40]', '[30,1e999]'), issue: { row: 1, field: 'age', reason: /^expected a finite number, got Infinity$/ } },
+    { problem: 'a float for an integer feature in FP32', body: inferBody([validColumns[0], column('count', 'FP32', [2, 2.5]), validColumns[2], validColumns[3]]), issue: { row: 1, field: 'count', reason: /^expected an integer, got 2.5$/ } },
+    { problem: 'a missing required feature', body: inferBody(validColumns.slice(0, 3)), issue: { row: 0, field: 'member', reason: /^is required$/ } },
+    { problem: 'null in the data of a required feature', body: inferBody([column('age', 'FP32', [30, null]), ...validColumns.slice(1)]), issue: { row: 1, field: 'age', reason: /^is required and cannot be null$/ } },
+  ];
+
+  it.each(cases)('rejects $problem', ({ body, issue, limits: given }) => {
+    const issues = rejection(() => parseInferRequest(manifest, body, given ?? limits));
+    expect(issues).toContainEqual({ ...issue, reason: expect.stringMatching(issue.reason) });
+  });
+
+  it('reports at most 50 value issues', () => {
+    const n = 60;
+    const body = inferBody([column('age', 'FP32', Array(n).fill(1)), column('count', 'INT64', Array(n).fill(1)), column('city', 'BYTES', Array(n).fill('paris')), column('member', 'BOOL', Array(n).fill(true))]);
+    expect(rejection(() => parseInferRequest(manifest, body, { maxBatchRows: 100, maxBodyBytes: 1e6 }))).toHaveLength(50);
+  });
+});
+
+describe('validateRows', () => {
+  it('accepts every feature missing only when all are optional', () => {
+    const optional: Manifest = { ...manifest, features: manifest.features.filter((f) => f.required === false) };
+    expect(validateRows(optional, [{}])).toEqual([{ income: null, segment: 'a', plan: 1 }]);
+  });
+
+  // Feature names are data: names of Object.prototype members must behave like any other name
+  // ("constructor" is a column of the Formula 1 data sets, for one).
+  it('treats a missing feature named like an Object.prototype member as missing', () => {
+    const f1: Manifest = {
+      ...manifest,
+      features: [
+        { name: 'constructor', type: 'string', required: false, default: 'none' },
+        { name: 'valueOf', type: 'number', required: false },
+        { name: 'toString', type: 'string' },
+      ],
+    };
+    expect(validateRows(f1, [{ toString: 'x' }])).toEqual([{ constructor: 'none', valueOf: null, toString: 'x' }]);
+    expect(rejection(() => validateRows(f1, [{}]))).toEqual([{ row: 0, field: 'toString', reason: 'is required' }]);
+  });
+});
+
+describe('describeIssues', () => {
+  it('formats one issue per line, with the row when there is one', () => {
+    expect(describeIssues([{ field: 'body', reason: 'is empty' }, { row: 3, field: 'age', reason: 'is required' }])).toBe('body: is empty\nrow 3: age: is required');
+  });
+});
