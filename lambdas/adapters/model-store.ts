@@ -48,6 +48,10 @@ async function getObject(s3: S3Client, bucket: string, key: string): Promise<{ b
     if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') {
       throw new BundleError(`s3://${bucket}/${key} does not exist`);
     }
+    // Without s3:ListBucket (the function is not granted it) S3 answers a missing key with 403.
+    if ((error as { name?: string }).name === 'AccessDenied') {
+      throw new BundleError(`s3://${bucket}/${key} does not exist or this function may not read it (S3 AccessDenied)`);
+    }
     throw error;
   }
 }

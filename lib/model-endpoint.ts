@@ -1,0 +1,343 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { nagArnOf } from './nag-acknowledgements';
+import { MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN, PropErrors, show } from './prop-validation';
+
+const REPO_ROOT = path.join(import.meta.dirname, '..');
+const PREDICT_HANDLER = path.join(REPO_ROOT, 'lambdas', 'handlers', 'predict.ts');
+
+/** Lambda's synchronous invocation payload limit is 6 MB; the proxy event envelope needs headroom. */
+export const MAX_BODY_BYTES_LIMIT = 5 * 1024 * 1024;
+
+/** Traffic sent from the `live` alias to a published version other than the alias's own. */
+export interface AdditionalVersionWeight {
+  /** A published version number, e.g. "7". */
+  readonly version: string;
+  /** Share of invocations routed to `version`, in [0, 1]. */
+  readonly weight: number;
+}
+
+export interface ModelEndpointProps {
+  /** Model name: lower-case letters, digits and dashes; the API path segment under /v1/models and /v2/models. */
+  readonly modelName: string;
+  /** The model version the function serves at bootstrap (the bundle under `models/<name>/<version>/`). */
+  readonly modelVersion: string;
+  /** Bucket holding the bundle; the function may read `models/<modelName>/*` and nothing else. */
+  readonly modelBucket: s3.IBucket;
+  /** Key of the bucket, when it is KMS-encrypted (the function may decrypt through S3 only). */
+  readonly modelBucketKey?: kms.IKey;
+  /** Prediction log; the function may put items and nothing else. */
+  readonly predictionTable: dynamodb.ITable;
+  /**
+   * Instruction set. Only this architecture's onnxruntime binaries are packaged.
+   *
+   * @default lambda.Architecture.ARM_64
+   */
+  readonly architecture?: lambda.Architecture;
+  /**
+   * Memory in MB (Lambda allocates CPU in proportion; onnxruntime uses the extra cores).
+   *
+   * @default 2048
+   */
+  readonly memorySize?: number;
+  /**
+   * Function timeout. API Gateway stops waiting after 29 s by default, whatever this says.
+   *
+   * @default Duration.seconds(30)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Concurrency reserved for (and capping) this function.
+   *
+   * @default - unreserved: shares the account's pool
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * Pre-initialised environments on the `live` alias (no cold start for that many concurrent requests).
+   * This is a property of the alias resource: see the routing-ownership note on `liveAlias` before
+   * changing it after the first deploy.
+   *
+   * @default - none
+   */
+  readonly provisionedConcurrency?: number;
+  /**
+   * Weighted routing written into the `live` alias by CloudFormation. Bootstrap and break-glass only:
+   * after the first deploy the promotion pipeline owns the alias (version and routing), and any change
+   * of this prop makes CloudFormation rewrite the whole alias. Lambda allows one additional version;
+   * each weight is in [0, 1] and their sum must stay below 1.
+   *
+   * @default - no RoutingConfig in the template: CloudFormation never writes routing
+   */
+  readonly additionalVersions?: readonly AdditionalVersionWeight[];
+  /** @default 90 */
+  readonly predictionTtlDays?: number;
+  /** Partitions per model version in the byModelVersion index. @default 4 */
+  readonly predictionLogShards?: number;
+  /** @default 1000 */
+  readonly maxBatchRows?: number;
+  /** Request body limit the handler enforces (API Gateway's own hard limit is 10 MB). @default 1048576 */
+  readonly maxBodyBytes?: number;
+  /** @default 'INFO' */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** @default logs.RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * One model's inference function and its `live` alias.
+ *
+ * Who writes the alias — the "one writer" rule. CloudFormation updates an alias whenever the alias's
+ * properties in the template change, and then writes all of them (version and routing). If the alias
+ * pointed at `currentVersion`, every code or configuration change would publish a new version and point
+ * `live` back at it with CDK's routing, undoing a canary or a promotion the pipeline made. So:
+ * - CDK creates `live` once, on a bootstrap version whose template never changes (no code hash, fixed
+ *   description) and, by default, without routing. Later deploys update `$LATEST` only.
+ * - After the first deploy the promotion pipeline is the only writer: it publishes a version per model
+ *   version (from `$LATEST`, with that model's environment) and moves `live` / its weights.
+ * - `additionalVersions` and `provisionedConcurrency` live on the alias resource: changing either makes
+ *   CloudFormation rewrite the alias, pointing it back at the bootstrap version. Use them for bootstrap or
+ *   break-glass only, with the pipeline stopped.
+ */
+export class ModelEndpoint extends Construct {
+  static readonly LIVE_ALIAS_NAME = 'live';
+
+  readonly function: NodejsFunction;
+  /** The version `live` points at until the promotion pipeline moves it. */
+  readonly bootstrapVersion: lambda.Version;
+  readonly liveAlias: lambda.Alias;
+  readonly modelName: string;
+  /** S3 key prefix of the bootstrap bundle, e.g. `models/churn/1/`. */
+  readonly modelPrefix: string;
+
+  constructor(scope: Construct, id: string, props: ModelEndpointProps) {
+    super(scope, id);
+    validate(props);
+
+    const architecture = props.architecture ?? lambda.Architecture.ARM_64;
+    const onnxPlatform = architecture === lambda.Architecture.X86_64 ? 'x64' : 'arm64';
+    this.modelName = props.modelName;
+    this.modelPrefix = `models/${props.modelName}/${props.modelVersion}/`;
+
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // An explicit role instead of AWSLambdaBasicExecutionRole: logs go to this function's group only.
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `modelgate ${props.modelName} inference`,
+    });
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    // Every version of this model is under models/<name>/; the pipeline moves MODEL_PREFIX within it.
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [props.modelBucket.arnForObjects(`models/${props.modelName}/*`)],
+      }),
+    );
+    if (props.modelBucketKey) {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [props.modelBucketKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+        }),
+      );
+    }
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
+        resources: [props.predictionTable.tableArn],
+      }),
+    );
+    Validations.of(role).acknowledge(
+      {
+        id: `AwsSolutions-IAM5[Resource::${nagArnOf(props.modelBucket)}/models/${props.modelName}/*]`,
+        reason: 'Read access is scoped to this model\'s prefix; the object keys (one folder per model version) are written later by the promotion pipeline.',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'X-Ray PutTraceSegments / PutTelemetryRecords do not support resource-level permissions (added by tracing: ACTIVE).',
+      },
+    );
+
+    this.function = new NodejsFunction(this, 'Function', {
+      description: `modelgate ${props.modelName}: ONNX inference (/v1 predict, /v2 infer + metadata)`,
+      entry: PREDICT_HANDLER,
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture,
+      memorySize: props.memorySize ?? 2048,
+      timeout: props.timeout ?? Duration.seconds(30),
+      tracing: lambda.Tracing.ACTIVE,
+      reservedConcurrentExecutions: props.reservedConcurrency,
+      role,
+      logGroup,
+      environment: {
+        MODEL_BUCKET: props.modelBucket.bucketName,
+        MODEL_PREFIX: this.modelPrefix,
+        MODEL_NAME: props.modelName,
+        MODEL_VERSION: props.modelVersion,
+        PREDICTION_TABLE: props.predictionTable.tableName,
+        PREDICTION_TTL_DAYS: String(props.predictionTtlDays ?? 90),
+        PREDICTION_LOG_SHARDS: String(props.predictionLogShards ?? 4),
+        MAX_BATCH_ROWS: String(props.maxBatchRows ?? 1000),
+        MAX_BODY_BYTES: String(props.maxBodyBytes ?? 1048576),
+        POWERTOOLS_SERVICE_NAME: 'predict',
+        POWERTOOLS_METRICS_NAMESPACE: 'modelgate',
+        POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+      },
+      bundling: {
+        // The handler initialises with top-level await: ESM only. CJS dependencies still call require().
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        banner: "import { createRequire as __modelgateCreateRequire } from 'node:module'; const require = __modelgateCreateRequire(import.meta.url);",
+        // Bundle the SDK version the code was tested with instead of the one the runtime happens to carry.
+        bundleAwsSDK: true,
+        // Native addon: installed into the asset with npm, not bundled.
+        nodeModules: ['onnxruntime-node'],
+        // Its install script would download GPU binaries from outside the npm registry.
+        environment: { ONNXRUNTIME_NODE_INSTALL: 'skip' },
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir: string, outputDir: string) => keepOnlyOnnxPlatform(outputDir, onnxPlatform),
+        },
+      },
+    });
+    // The local runtime runs the handler from this source file instead of the bundle (docs/local-runtime.md).
+    const cfnFunction = this.function.node.defaultChild as lambda.CfnFunction;
+    cfnFunction.addMetadata('modelgate:entry', path.relative(REPO_ROOT, PREDICT_HANDLER).split(path.sep).join('/'));
+    cfnFunction.addMetadata('modelgate:handler', 'handler');
+
+    // Published once, when the stack is created: no codeSha256 and a constant description, so the
+    // template of this resource (and of the alias on top) never changes. See the class comment.
+    this.bootstrapVersion = new lambda.Version(this, 'BootstrapVersion', {
+      lambda: this.function,
+      description: 'bootstrap version: the promotion pipeline owns the live alias after the first deploy',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.liveAlias = new lambda.Alias(this, 'LiveAlias', {
+      aliasName: ModelEndpoint.LIVE_ALIAS_NAME,
+      version: this.bootstrapVersion,
+      provisionedConcurrentExecutions: props.provisionedConcurrency,
+      additionalVersions: props.additionalVersions?.map(({ version, weight }) => ({
+        version: lambda.Version.fromVersionAttributes(this, `RoutedVersion${version}`, {
+          lambda: this.function,
+          version,
+        }),
+        weight,
+      })),
+    });
+
+    Validations.of(this.function).acknowledge(
+      {
+        id: 'AwsSolutions-L1',
+        reason: 'Pinned to Node.js 22: the runtime the handler, onnxruntime-node binding and tests are built and tested for (node@22 devDependency).',
+      },
+      {
+        id: 'Serverless-LambdaLatestVersion',
+        reason: 'Pinned to Node.js 22: the runtime the handler, onnxruntime-node binding and tests are built and tested for (node@22 devDependency).',
+      },
+      {
+        id: 'Serverless-LambdaDLQ',
+        reason: 'Invoked synchronously by API Gateway only: failures return to the caller, there is no event to dead-letter.',
+      },
+    );
+  }
+}
+
+/**
+ * Shell commands that drop every onnxruntime binary folder except linux/<platform>: the package ships all
+ * platforms (~290 MB), which alone would break Lambda's 250 MB unzipped limit. Fails the synth if the
+ * wanted binary is missing (e.g. a new napi folder layout) rather than shipping a function that cannot load.
+ */
+function keepOnlyOnnxPlatform(outputDir: string, platform: 'arm64' | 'x64'): string[] {
+  const napi = path.join(outputDir, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6');
+  const keep = path.join(napi, 'linux', platform);
+  return [
+    `test -f "${keep}/onnxruntime_binding.node" || { echo "onnxruntime-node binary for linux/${platform} not found under ${napi}" >&2; exit 1; }`,
+    `find "${napi}" -mindepth 2 -maxdepth 2 -type d ! -path "${keep}" -exec rm -rf {} +`,
+    `find "${napi}" -mindepth 1 -maxdepth 1 -type d -empty -delete`,
+  ];
+}
+
+/**
+ * Problems with a model's name and version, which become an API path segment, S3 prefixes and DynamoDB
+ * key parts. Shared with the stack, which checks its whole model list in one pass.
+ */
+export function modelIdentityProblems(name: string, version: string): string[] {
+  const problems: string[] = [];
+  if (!(MODEL_NAME_PATTERN.test(name) && name.length <= 40)) {
+    problems.push(`model name must be 1-40 lower-case letters, digits and single dashes, got: ${show(name)}`);
+  }
+  if (!(MODEL_VERSION_PATTERN.test(version) && version.length <= 40)) {
+    problems.push(`model version must be 1-40 letters, digits, '.', '_' or '-' (no '/' or '#'), got: ${show(version)}`);
+  }
+  return problems;
+}
+
+function validate(props: ModelEndpointProps): void {
+  const errors = new PropErrors('ModelEndpoint');
+  errors.add(...modelIdentityProblems(props.modelName, props.modelVersion));
+  errors.integer('memorySize', props.memorySize, 128, 10240);
+  if (props.timeout !== undefined) {
+    const seconds = props.timeout.toMilliseconds() / 1000;
+    errors.require(
+      Number.isInteger(seconds) && seconds >= 1 && seconds <= 900,
+      `timeout must be a whole number of seconds between 1 and 900, got: ${seconds}`,
+    );
+  }
+  errors.integer('reservedConcurrency', props.reservedConcurrency, 1, 100_000);
+  errors.integer('provisionedConcurrency', props.provisionedConcurrency, 1, 100_000);
+  if (props.reservedConcurrency !== undefined && props.provisionedConcurrency !== undefined) {
+    errors.require(
+      props.provisionedConcurrency <= props.reservedConcurrency,
+      `provisionedConcurrency must not exceed reservedConcurrency (${props.reservedConcurrency}), got: ${props.provisionedConcurrency}`,
+    );
+  }
+  errors.integer('predictionTtlDays', props.predictionTtlDays, 1, 3650);
+  errors.integer('predictionLogShards', props.predictionLogShards, 1, 100);
+  errors.integer('maxBatchRows', props.maxBatchRows, 1, 100_000);
+  errors.integer('maxBodyBytes', props.maxBodyBytes, 1, MAX_BODY_BYTES_LIMIT);
+
+  const routing = props.additionalVersions ?? [];
+  errors.require(
+    routing.length <= 1,
+    `additionalVersions may hold at most 1 version (a Lambda alias routes to two versions at most), got: ${routing.length} (${show(routing.map((r) => r.version))})`,
+  );
+  for (const { version, weight } of routing) {
+    errors.require(
+      /^[1-9][0-9]*$/.test(version),
+      `additionalVersions version must be a published version number, got: ${show(version)}`,
+    );
+    errors.require(
+      Number.isFinite(weight) && weight >= 0 && weight <= 1,
+      `additionalVersions weight must be between 0 and 1, got: ${weight}`,
+    );
+  }
+  const total = routing.reduce((sum, { weight }) => sum + weight, 0);
+  errors.require(
+    routing.length === 0 || total < 1,
+    `additionalVersions weights must sum to less than 1 (the alias's own version gets the rest), got: ${total}`,
+  );
+  errors.throwIfAny();
+}
