@@ -1,0 +1,222 @@
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { startApiGateway, restApisFromTemplate, type ApiGatewayServer, type RestApiDefinition } from './api-gateway';
+import { LOCAL_CREDENTIALS, localDynamoClient, localS3Client } from './aws-clients';
+import { startDynamoDb, startS3, type LocalS3, type LocalService } from './aws-services';
+import { createTableInput, ensureTable, type CfnTableProperties } from './dynamodb-tables';
+import { LocalLambdaService, type FunctionDefinition } from './lambda-service';
+import { synthesizeLocal, type SynthesizedStack } from './synth';
+import { resolveValue, resourcesOfType, type CfnResource, type ResolutionContext } from './template';
+
+export interface RuntimeOptions {
+  /** Address every server binds to (default 127.0.0.1: nothing leaves the machine). */
+  readonly host?: string;
+  /** The API port (default 3000); 0 picks a free one. */
+  readonly port?: number;
+  /** DynamoDB and S3 ports (default 0: free ports). */
+  readonly dynamoDbPort?: number;
+  readonly s3Port?: number;
+  /** Folder holding every piece of local state (default .modelgate). */
+  readonly stateDir?: string;
+  /** Start from an empty state folder. */
+  readonly clean?: boolean;
+  /** Print function log lines (default true). */
+  readonly echoLogs?: boolean;
+  /** Uniform [0, 1) source for alias routing (seeded in tests). */
+  readonly random?: () => number;
+}
+
+export interface Runtime {
+  readonly apiUrl: string;
+  readonly stack: SynthesizedStack;
+  readonly apis: readonly RestApiDefinition[];
+  readonly lambda: LocalLambdaService;
+  readonly dynamoDbEndpoint: string;
+  readonly s3Endpoint: string;
+  readonly stateDir: string;
+  /** Physical names of the template's buckets and tables, by logical id. */
+  readonly names: ReadonlyMap<string, string>;
+  close(): Promise<void>;
+}
+
+const REGION = 'us-east-1';
+const ACCOUNT_ID = '000000000000';
+const REPO_ROOT = resolve(import.meta.dirname, '..');
+
+/** Lower-case, dash-separated, at most 63 characters: valid as a bucket name and readable as a table name. */
+function physicalName(stackName: string, logicalId: string): string {
+  return `${stackName}-${logicalId}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/-+$/, '');
+}
+
+/**
+ * Starts the synthesized stack on this machine: dynalite with the template's tables, s3rver with its
+ * buckets, its Lambda functions (versions and aliases) in worker threads, its REST API on HTTP, and the
+ * bucket deployments it declares. Everything binds to loopback and keeps its state under `stateDir`.
+ */
+export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const host = options.host ?? '127.0.0.1';
+  const stateDir = resolve(options.stateDir ?? join(REPO_ROOT, '.modelgate'));
+  if (options.clean) rmSync(stateDir, { recursive: true, force: true });
+  mkdirSync(join(stateDir, 'logs'), { recursive: true });
+
+  const stack = synthesizeLocal(join(stateDir, 'cdk.out'));
+  const { template } = stack;
+  const context: ResolutionContext = { region: REGION, accountId: ACCOUNT_ID, stackName: stack.stackName, refs: new Map(), attributes: new Map() };
+  const names = new Map<string, string>();
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    const name = physicalName(stack.stackName, logicalId);
+    names.set(logicalId, name);
+    context.refs.set(logicalId, name);
+    const service = resource.Type.split('::')[1]?.toLowerCase() ?? 'unknown';
+    context.attributes.set(`${logicalId}.Arn`, `arn:aws:${service}:${REGION}:${ACCOUNT_ID}:${name}`);
+  }
+
+  const started: LocalService[] = [];
+  try {
+    const dynamo = await startDynamoDb({ host, port: options.dynamoDbPort ?? 0, path: join(stateDir, 'dynamodb') });
+    started.push(dynamo);
+    const buckets = resourcesOfType(template, 'AWS::S3::Bucket').map(([id]) => names.get(id) as string);
+    const s3: LocalS3 = await startS3({ host, port: options.s3Port ?? 0, directory: join(stateDir, 's3'), buckets });
+    started.push(s3);
+    for (const [id] of resourcesOfType(template, 'AWS::S3::Bucket')) {
+      const name = names.get(id) as string;
+      context.attributes.set(`${id}.Arn`, `arn:aws:s3:::${name}`);
+      context.attributes.set(`${id}.RegionalDomainName`, `${name}.s3.${REGION}.amazonaws.com`);
+    }
+
+    const dynamodb = localDynamoClient(dynamo.endpoint);
+    for (const [id, table] of resourcesOfType(template, 'AWS::DynamoDB::Table')) {
+      const name = names.get(id) as string;
+      context.attributes.set(`${id}.Arn`, `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/${name}`);
+      context.attributes.set(`${id}.StreamArn`, `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/${name}/stream/local`);
+      await ensureTable(dynamodb, createTableInput(name, table.Properties as unknown as CfnTableProperties));
+    }
+
+    const lambda = new LocalLambdaService({
+      region: REGION,
+      accountId: ACCOUNT_ID,
+      stateFile: join(stateDir, 'lambda.json'),
+      baseEnvironment: {
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        AWS_ENDPOINT_URL_S3: s3.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+        PREDICTION_LOG_FALLBACK_FILE: join(stateDir, 'prediction-log-fallback.jsonl'),
+        NODE_ENV: 'production',
+      },
+      onLogLine: (fn, version, line) => {
+        if (options.echoLogs ?? true) console.log(`[${fn}:${version}] ${line}`);
+      },
+      ...(options.random ? { random: options.random } : {}),
+    });
+    const functions = resourcesOfType(template, 'AWS::Lambda::Function').filter(([, f]) => f.Metadata?.['modelgate:entry'] !== undefined);
+    for (const [id] of functions) context.attributes.set(`${id}.Arn`, lambda.functionArn(names.get(id) as string));
+    lambda.define(functions.map(([id, resource]) => functionDefinition(id, resource, names.get(id) as string, context)));
+    bootstrapVersionsAndAliases(template.Resources, lambda, context);
+    await deployBucketContents(stack, localS3Client(s3.endpoint), context);
+
+    const apis = restApisFromTemplate(template, context);
+    const api: ApiGatewayServer = await startApiGateway({ apis, lambda, host, port: options.port ?? 3000 });
+    return {
+      apiUrl: api.url,
+      stack,
+      apis,
+      lambda,
+      dynamoDbEndpoint: dynamo.endpoint,
+      s3Endpoint: s3.endpoint,
+      stateDir,
+      names,
+      async close() {
+        await api.close();
+        await lambda.close();
+        await Promise.all(started.map((service) => service.close()));
+      },
+    };
+  } catch (error) {
+    await Promise.all(started.map((service) => service.close()));
+    throw error;
+  }
+}
+
+function functionDefinition(logicalId: string, resource: CfnResource, name: string, context: ResolutionContext): FunctionDefinition {
+  const properties = resource.Properties as { Environment?: { Variables?: unknown }; Timeout?: number; MemorySize?: number };
+  const variables = resolveValue(properties.Environment?.Variables ?? {}, context, `${logicalId}.Environment.Variables`) as Record<string, unknown>;
+  return {
+    logicalId,
+    name,
+    entry: join(REPO_ROOT, String(resource.Metadata?.['modelgate:entry'])),
+    handlerExport: String(resource.Metadata?.['modelgate:handler'] ?? 'handler'),
+    environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(v)])),
+    timeoutSeconds: properties.Timeout ?? 3,
+    memoryMb: properties.MemorySize ?? 128,
+  };
+}
+
+/**
+ * What CloudFormation does for AWS::Lambda::Version and AWS::Lambda::Alias on the first deploy: publish
+ * the version, point the alias at it. Later starts keep the versions and routing saved in the state
+ * folder — after the first deploy the promotion pipeline owns alias routing (docs/infrastructure.md).
+ */
+function bootstrapVersionsAndAliases(resources: Readonly<Record<string, CfnResource>>, lambda: LocalLambdaService, context: ResolutionContext): void {
+  const functionOf = (value: unknown) => String(resolveValue(value, context)).split(':').pop() as string;
+  for (const [id, resource] of Object.entries(resources)) {
+    if (resource.Type !== 'AWS::Lambda::Version') continue;
+    const fn = functionOf((resource.Properties as { FunctionName: unknown }).FunctionName);
+    const existing = lambda.getFunction(fn).versions;
+    const version = existing[0] ?? lambda.publishVersion(fn, String((resource.Properties as { Description?: string }).Description ?? ''));
+    context.attributes.set(`${id}.Version`, version.version);
+    context.refs.set(id, lambda.functionArn(fn, version.version));
+  }
+  for (const [id, resource] of Object.entries(resources)) {
+    if (resource.Type !== 'AWS::Lambda::Alias') continue;
+    const properties = resource.Properties as { FunctionName: unknown; FunctionVersion: unknown; Name: string; RoutingConfig?: { AdditionalVersionWeights?: { FunctionVersion: unknown; FunctionWeight: number }[] } };
+    const fn = functionOf(properties.FunctionName);
+    context.refs.set(id, lambda.functionArn(fn, properties.Name));
+    if (lambda.getFunction(fn).aliases.some((alias) => alias.name === properties.Name)) continue;
+    const weights = Object.fromEntries(
+      (properties.RoutingConfig?.AdditionalVersionWeights ?? []).map((w) => [String(resolveValue(w.FunctionVersion, context)), w.FunctionWeight]),
+    );
+    lambda.putAlias(fn, { name: properties.Name, functionVersion: String(resolveValue(properties.FunctionVersion, context)), additionalVersionWeights: weights });
+  }
+}
+
+/**
+ * Custom::CDKBucketDeployment: copies the asset folder of each source into the destination bucket and
+ * prefix, skipping objects that are already there (a restart does not overwrite what the pipeline wrote).
+ */
+async function deployBucketContents(stack: SynthesizedStack, s3: ReturnType<typeof localS3Client>, context: ResolutionContext): Promise<void> {
+  for (const [id, resource] of resourcesOfType(stack.template, 'Custom::CDKBucketDeployment')) {
+    const properties = resource.Properties as { SourceObjectKeys: string[]; DestinationBucketName: unknown; DestinationBucketKeyPrefix?: string };
+    const bucket = String(resolveValue(properties.DestinationBucketName, context, `${id}.DestinationBucketName`));
+    const prefix = properties.DestinationBucketKeyPrefix ? `${properties.DestinationBucketKeyPrefix.replace(/\/$/, '')}/` : '';
+    for (const key of properties.SourceObjectKeys) {
+      const folder = join(stack.assemblyDir, `asset.${key.replace(/\.zip$/, '')}`);
+      if (!existsSync(folder)) throw new Error(`${id}: asset folder ${folder} is missing from the synthesized assembly`);
+      for (const file of listFiles(folder)) {
+        const objectKey = `${prefix}${relative(folder, file).split('\\').join('/')}`;
+        if (await objectExists(s3, bucket, objectKey)) continue;
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: objectKey, Body: await readFile(file) }));
+      }
+    }
+  }
+}
+
+function listFiles(folder: string): string[] {
+  return readdirSync(folder).flatMap((entry) => {
+    const path = join(folder, entry);
+    return statSync(path).isDirectory() ? listFiles(path) : [path];
+  });
+}
+
+async function objectExists(s3: ReturnType<typeof localS3Client>, bucket: string, key: string): Promise<boolean> {
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return true;
+  } catch (error) {
+    if ((error as { name?: string }).name === 'NotFound' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+    throw error;
+  }
+}
+

@@ -1,0 +1,97 @@
+// `npm start`: the synthesized stack on this machine. See docs/local-runtime.md.
+import { parseArgs } from 'node:util';
+import { startRuntime } from './runtime';
+
+const usage = `usage: npm start -- [options]
+
+  --port <n>          API port (default 3000)
+  --host <address>    address to bind (default 127.0.0.1)
+  --dynamodb-port <n> local DynamoDB port (default: a free port)
+  --s3-port <n>       local S3 port (default: a free port)
+  --state-dir <dir>   where models, logs and the registry persist (default .modelgate)
+  --clean             start from an empty state folder
+  --quiet             do not print function log lines`;
+
+function fail(message: string): never {
+  console.error(`modelgate local: ${message}\n\n${usage}`);
+  process.exit(2);
+}
+
+function port(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) fail(`${flag} must be a port number, got: ${value}`);
+  return parsed;
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'dynamodb-port': { type: 'string' },
+      's3-port': { type: 'string' },
+      'state-dir': { type: 'string' },
+      clean: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  }));
+} catch (error) {
+  fail((error as Error).message);
+}
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+
+const started = performance.now();
+let runtime;
+try {
+  runtime = await startRuntime({
+    port: port(values.port, '--port', 3000),
+    host: values.host ?? '127.0.0.1',
+    dynamoDbPort: port(values['dynamodb-port'], '--dynamodb-port', 0),
+    s3Port: port(values['s3-port'], '--s3-port', 0),
+    ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+    clean: values.clean,
+    echoLogs: !values.quiet,
+  });
+} catch (error) {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    console.error(`modelgate local: port already in use (${(error as Error).message}); is another \`npm start\` running? Use --port to pick another.`);
+    process.exit(1);
+  }
+  throw error;
+}
+
+const models = runtime.apis.flatMap((api) => api.routes).filter((r) => r.method === 'POST' && r.resourcePath.endsWith('/predict'));
+for (const route of models) await runtime.lambda.warm(route.functionName, route.qualifier ?? '$LATEST');
+const example = models[0];
+console.log(`
+modelgate local runtime ready in ${((performance.now() - started) / 1000).toFixed(1)} s — stack ${runtime.stack.stackName}
+  API            ${runtime.apiUrl}
+  DynamoDB       ${runtime.dynamoDbEndpoint}
+  S3             ${runtime.s3Endpoint}
+  state          ${runtime.stateDir}
+  routes         ${runtime.apis.flatMap((api) => api.routes.map((r) => `${r.method} ${r.resourcePath}`)).join('\n                 ')}
+${example ? `
+Try:
+  curl -s -X POST ${runtime.apiUrl}${example.resourcePath} \\
+    -H 'content-type: application/json' \\
+    -d '{"instances": [{"gender": "Female", "SeniorCitizen": 0, "Partner": "Yes", "Dependents": "No", "tenure": 1, "PhoneService": "No", "MultipleLines": "No phone service", "InternetService": "DSL", "OnlineSecurity": "No", "OnlineBackup": "Yes", "DeviceProtection": "No", "TechSupport": "No", "StreamingTV": "No", "StreamingMovies": "No", "Contract": "Month-to-month", "PaperlessBilling": "Yes", "PaymentMethod": "Electronic check", "MonthlyCharges": 29.85, "TotalCharges": 29.85}]}'
+` : ''}
+Ctrl-C stops everything.`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nstopping...');
+    await runtime.close();
+    process.exit(0);
+  });
+}
