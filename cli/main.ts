@@ -1,9 +1,11 @@
 import type { Command } from './command';
 import { abtestCommand } from './commands/abtest';
 import { driftCommand } from './commands/drift';
+import { reingestCommand } from './commands/reingest';
+import { packageCommand } from './commands/package';
 import { UsageError } from './usage-error';
 
-const commands: readonly Command[] = [driftCommand, abtestCommand];
+const commands: readonly Command[] = [driftCommand, abtestCommand, packageCommand, reingestCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4);

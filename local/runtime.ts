@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -38,8 +38,25 @@ export interface Runtime {
   readonly stateDir: string;
   /** Physical names of the template's buckets and tables, by logical id. */
   readonly names: ReadonlyMap<string, string>;
+  /** The stack's outputs as the local resources resolve them (ApiUrl is the local API). */
+  readonly outputs: Readonly<Record<string, string>>;
   close(): Promise<void>;
 }
+
+/**
+ * Written to `<stateDir>/endpoints.json` while the runtime runs: how the CLI and scripts find the local
+ * stack (endpoints and resolved stack outputs), as they read CloudFormation outputs for a deployed stack.
+ */
+export interface LocalEndpoints {
+  readonly apiUrl: string;
+  readonly dynamoDbEndpoint: string;
+  readonly s3Endpoint: string;
+  readonly region: string;
+  readonly stackName: string;
+  readonly outputs: Readonly<Record<string, string>>;
+}
+
+export const ENDPOINTS_FILE = 'endpoints.json';
 
 const REGION = 'us-east-1';
 const ACCOUNT_ID = '000000000000';
@@ -119,6 +136,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 
     const apis = restApisFromTemplate(template, context);
     const api: ApiGatewayServer = await startApiGateway({ apis, lambda, host, port: options.port ?? 3000 });
+    const outputs = resolveOutputs(stack, context, api.url);
+    writeFileSync(
+      join(stateDir, ENDPOINTS_FILE),
+      `${JSON.stringify({ apiUrl: api.url, dynamoDbEndpoint: dynamo.endpoint, s3Endpoint: s3.endpoint, region: REGION, stackName: stack.stackName, outputs } satisfies LocalEndpoints, null, 2)}\n`,
+    );
     return {
       apiUrl: api.url,
       stack,
@@ -128,7 +150,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       s3Endpoint: s3.endpoint,
       stateDir,
       names,
+      outputs,
       async close() {
+        rmSync(join(stateDir, ENDPOINTS_FILE), { force: true });
         await api.close();
         await lambda.close();
         await Promise.all(started.map((service) => service.close()));
@@ -138,6 +162,20 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     await Promise.all(started.map((service) => service.close()));
     throw error;
   }
+}
+
+/** The template's outputs resolved against the local resources; an output about a resource the runtime does not emulate is left out. */
+function resolveOutputs(stack: SynthesizedStack, context: ResolutionContext, apiUrl: string): Record<string, string> {
+  const outputs: Record<string, string> = {};
+  for (const [name, output] of Object.entries(stack.template.Outputs ?? {})) {
+    try {
+      outputs[name] = String(resolveValue(output.Value, context, `Outputs.${name}`));
+    } catch {
+      // e.g. an API key id: nothing local stands for it.
+    }
+  }
+  if ('ApiUrl' in outputs) outputs.ApiUrl = `${apiUrl}/`;
+  return outputs;
 }
 
 function functionDefinition(logicalId: string, resource: CfnResource, name: string, context: ResolutionContext): FunctionDefinition {

@@ -92,31 +92,32 @@ export class PredictionLog {
     await this.fallback.write(failed, reason);
     return { stored: chunk.length - failed.length, fallback: failed.length };
   }
+}
 
-  /**
-   * Puts records that went to the fallback back into the table. Idempotent: a record already there
-   * (re-ingested before, or written after all) is counted as present and left as it is.
-   */
-  async reingest(records: readonly PredictionRecord[]): Promise<{ inserted: number; alreadyPresent: number }> {
-    let inserted = 0;
-    let alreadyPresent = 0;
-    for (const record of records) {
-      try {
-        await this.client.send(
-          new PutItemCommand({
-            TableName: this.table,
-            Item: toAttributeMap(record),
-            ConditionExpression: 'attribute_not_exists(predictionId)',
-          }),
-        );
-        inserted++;
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException')) throw error;
-        alreadyPresent++;
-      }
+
+/**
+ * Puts records that went to the fallback back into the table. Idempotent: a record already there
+ * (re-ingested before, or written after all) is counted as present and left as it is.
+ */
+export async function reingestRecords(
+  client: DynamoDBClient,
+  table: string,
+  records: readonly PredictionRecord[],
+): Promise<{ inserted: number; alreadyPresent: number }> {
+  let inserted = 0;
+  let alreadyPresent = 0;
+  for (const record of records) {
+    try {
+      await client.send(
+        new PutItemCommand({ TableName: table, Item: toAttributeMap(record), ConditionExpression: 'attribute_not_exists(predictionId)' }),
+      );
+      inserted++;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException')) throw error;
+      alreadyPresent++;
     }
-    return { inserted, alreadyPresent };
   }
+  return { inserted, alreadyPresent };
 }
 
 function describe(error: unknown): string {

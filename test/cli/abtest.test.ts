@@ -1,19 +1,9 @@
 // `modelgate abtest` as users run it: a subprocess, checked on the known answers and on bad input.
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../support/cli';
 
-const cli = fileURLToPath(new URL('../../cli/modelgate.mjs', import.meta.url));
-
-async function abtest(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, 'abtest', ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout: string; stderr: string };
-    return { code: failed.code ?? -1, stdout: failed.stdout, stderr: failed.stderr };
-  }
+function abtest(...args: string[]): Promise<CliResult> {
+  return runCli(['abtest', ...args]);
 }
 
 async function abtestJson(...args: string[]): Promise<Record<string, unknown>> {

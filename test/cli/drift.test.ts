@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,25 +5,16 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../lambdas/core/csv';
 import type { DriftReport } from '../../lambdas/core/drift/report';
+import { runCli, type CliResult } from '../support/cli';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixtures = join(root, 'test/fixtures/drift');
 const directory = mkdtempSync(join(tmpdir(), 'modelgate-drift-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `modelgate drift ...` with the Node that runs the tests. */
-function drift(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(root, 'cli/modelgate.mjs'), 'drift', ...args], { cwd: root }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
+/** Runs `modelgate drift ...` from the repository root. */
+function drift(...args: string[]): Promise<CliResult> {
+  return runCli(['drift', ...args], { cwd: root });
 }
 
 async function driftJson(...args: string[]): Promise<DriftReport> {

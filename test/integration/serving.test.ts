@@ -6,7 +6,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileFallbackSink, PredictionLog } from '../../lambdas/adapters/prediction-log';
+import { FileFallbackSink, reingestRecords } from '../../lambdas/adapters/prediction-log';
 import { parseCsv } from '../../lambdas/core/csv';
 import { csvInstances } from '../../lambdas/core/csv-instances';
 import { parseManifestJson, type Manifest } from '../../lambdas/core/manifest';
@@ -230,10 +230,9 @@ describe('prediction log durability', () => {
     const inFallback = new Set(fallback.map((r) => r.predictionId));
     expect(answered.filter((id) => !inTable.has(id) && !inFallback.has(id))).toEqual([]);
 
-    const log = new PredictionLog(aws.dynamodb, TABLE, new FileFallbackSink(aws.fallbackFile));
-    const first = await log.reingest(fallback);
+    const first = await reingestRecords(aws.dynamodb, TABLE, fallback);
     expect(first.inserted).toBe(fallback.filter((r) => !inTable.has(r.predictionId)).length);
-    const again = await log.reingest(fallback);
+    const again = await reingestRecords(aws.dynamodb, TABLE, fallback);
     expect(again).toEqual({ inserted: 0, alreadyPresent: fallback.length });
     for (const id of answered) expect(await getLogged(aws, id), id).toBeDefined();
   });
