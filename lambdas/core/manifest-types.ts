@@ -112,6 +112,58 @@ export interface LoggingSpec {
   readonly redact?: readonly string[];
 }
 
+/** Holdout metrics a validation gate or the champion comparison can name (which ones apply depends on the task). */
+export type QualityMetric = 'accuracy' | 'precision' | 'recall' | 'f1' | 'rocAuc' | 'logLoss' | 'calibrationError' | 'mae' | 'rmse' | 'r2';
+
+/** Inclusive bounds a holdout metric must meet. */
+export interface MetricGate {
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/** How a candidate of this bundle is validated before it takes traffic; defaults in promotion/defaults.ts. */
+export interface ValidationSpec {
+  /** Absolute bounds on holdout metrics, e.g. `{ "rocAuc": { "min": 0.8 }, "logLoss": { "max": 0.5 } }`. */
+  readonly gates?: Readonly<Partial<Record<QualityMetric, MetricGate>>>;
+  /** The metric compared with the champion (default rocAuc for binary, accuracy for multiclass, rmse for regression). */
+  readonly primaryMetric?: QualityMetric;
+  /** How much worse than the champion the primary metric may be, absolute (default 0.01). */
+  readonly nonInferiorityMargin?: number;
+  readonly latency?: {
+    /** p99 of one-row prediction latency in milliseconds (default 50). */
+    readonly p99Ms?: number;
+    /** Cold-start budget in milliseconds: model fetch, session create, warm-up (default 10000). */
+    readonly initMs?: number;
+  };
+  readonly replay?: {
+    /** Share of replayed requests answered like the champion (default 0.95). */
+    readonly minAgreement?: number;
+    /** Share of replayed requests the candidate may fail (default 0). */
+    readonly maxErrorRate?: number;
+    /** Regression: values agree when |candidate - champion| <= valueTolerance x max(1, |champion|) (default 0.05). */
+    readonly valueTolerance?: number;
+  };
+  /** Accept input-schema changes that break clients of the live version (default false). */
+  readonly allowBreakingChanges?: boolean;
+  /** The holdout the gates are measured on: a CSV in the bundle and its target column. */
+  readonly holdout?: { readonly file?: string; readonly target: string };
+}
+
+export type RolloutStrategy = 'canary' | 'linear' | 'ab-test' | 'shadow' | 'all-at-once';
+
+/** How a validated candidate takes traffic; the settings of each strategy default as in promotion/defaults.ts. */
+export interface RolloutSpec {
+  readonly strategy: RolloutStrategy;
+  /** Candidate weight in (0, 1) for bakeMinutes while alarms are watched, then all traffic (default 0.1, 30). */
+  readonly canary?: { readonly weight?: number; readonly bakeMinutes?: number };
+  /** Traffic in `steps` equal increments, intervalMinutes apart, alarms watched (default 4, 10). */
+  readonly linear?: { readonly steps?: number; readonly intervalMinutes?: number };
+  /** Fixed candidate weight in (0, 1) until the experiment is concluded (default 0.5). */
+  readonly abTest?: { readonly weight?: number };
+  /** The candidate answers nothing; this share of requests is mirrored to it (default 1). */
+  readonly shadow?: { readonly sampleRate?: number };
+}
+
 export interface Manifest {
   readonly schemaVersion: typeof MANIFEST_SCHEMA_VERSION;
   /** Lower-case letters, digits and dashes; names the API route /v1/models/{name}. */
@@ -133,6 +185,8 @@ export interface Manifest {
   readonly model: { readonly file: string; readonly sha256: string };
   readonly baseline?: Baseline;
   readonly logging?: LoggingSpec;
+  readonly validation?: ValidationSpec;
+  readonly rollout?: RolloutSpec;
   /** Where the bundle came from: free-form provenance (training data, code revision, metrics). */
   readonly training?: Readonly<Record<string, unknown>>;
 }

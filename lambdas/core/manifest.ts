@@ -1,7 +1,8 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import { ManifestError, type Issue } from './errors';
-import type { DistributionBaseline, FeatureSpec, InputSpec, Manifest } from './manifest-types';
+import type { DistributionBaseline, FeatureSpec, InputSpec, Manifest, QualityMetric } from './manifest-types';
 import schema from './manifest.v1.schema.json';
+import { metricProblem } from './promotion/defaults';
 
 export * from './manifest-types';
 export { schema as manifestSchema };
@@ -25,6 +26,7 @@ export function parseManifest(raw: unknown): Manifest {
     ...taskIssues(manifest),
     ...baselineIssues(manifest),
     ...loggingIssues(manifest),
+    ...validationIssues(manifest),
   ];
   if (issues.length > 0) throw new ManifestError(issues);
   return manifest;
@@ -278,4 +280,27 @@ function loggingIssues(manifest: Manifest): Issue[] {
     .map((name, i) => ({ name, i }))
     .filter(({ name }) => !names.has(name))
     .map(({ name, i }) => ({ field: `logging.redact[${i}]`, reason: `no feature named "${name}"` }));
+}
+
+/** Gates and the primary metric must be metrics this model can report; the holdout target is not a feature. */
+function validationIssues(manifest: Manifest): Issue[] {
+  const validation = manifest.validation;
+  if (!validation) return [];
+  const issues: Issue[] = [];
+  for (const [metric, gate] of Object.entries(validation.gates ?? {})) {
+    const problem = metricProblem(manifest, metric as QualityMetric);
+    if (problem) issues.push({ field: `validation.gates.${metric}`, reason: problem });
+    if (gate?.min !== undefined && gate.max !== undefined && gate.min > gate.max) {
+      issues.push({ field: `validation.gates.${metric}.min`, reason: `min ${gate.min} is greater than max ${gate.max}` });
+    }
+  }
+  if (validation.primaryMetric !== undefined) {
+    const problem = metricProblem(manifest, validation.primaryMetric);
+    if (problem) issues.push({ field: 'validation.primaryMetric', reason: `${validation.primaryMetric} ${problem}` });
+  }
+  const target = validation.holdout?.target;
+  if (target !== undefined && manifest.features.some((f) => f.name === target)) {
+    issues.push({ field: 'validation.holdout.target', reason: `"${target}" is a feature; the target must be another column` });
+  }
+  return issues;
 }

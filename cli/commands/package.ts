@@ -1,0 +1,270 @@
+// `modelgate package`: builds a bundle (model.onnx without ZipMap, manifest.json, holdout.csv) from a model and
+// its training CSV. The inference rules are pure (lambdas/core/packaging.ts); this file reads and writes files
+// and runs the model through the same runtime adapter that serves it.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ModelLoadError, loadModel } from '../../lambdas/adapters/onnx-runtime';
+import { sha256Hex } from '../../lambdas/adapters/model-store';
+import { CsvError, parseCsv } from '../../lambdas/core/csv';
+import { ManifestError, describeIssues } from '../../lambdas/core/errors';
+import type { Manifest, RolloutStrategy, Task } from '../../lambdas/core/manifest';
+import { OnnxFormatError, prepareModel } from '../../lambdas/core/onnx-graph';
+import { PackagingError, draftManifest, tableRows, tableTargets, withBaseline } from '../../lambdas/core/packaging';
+import { PROMOTION_DEFAULTS } from '../../lambdas/core/promotion/defaults';
+import { evaluatePredictions, type MetricSet } from '../../lambdas/core/promotion/evaluation';
+import { ContractError } from '../../lambdas/core/tensors';
+import type { Command } from '../command';
+import { UsageError } from '../usage-error';
+
+const STRATEGIES: readonly RolloutStrategy[] = ['canary', 'linear', 'ab-test', 'shadow', 'all-at-once'];
+const TASKS: readonly Task[] = ['binary-classification', 'multiclass-classification', 'regression'];
+const MODEL_FILE = 'model.onnx';
+
+const usage = `usage: modelgate package --model <m.onnx> --train <train.csv> --target <column> --name <model>
+                        --version <v> --out <dir> [options]
+
+Builds a model bundle in <dir>: model.onnx (ZipMap removed), manifest.json (validated) and, with
+--holdout, holdout.csv. The feature schema comes from the training CSV, the feature -> input mapping
+from the model's inputs: an input named like a column takes that column; one remaining [N, F] input
+takes the remaining columns in CSV order. The baseline is computed from the training rows and the
+model's predictions on them. See docs/cli.md and docs/bundle.md.
+
+  --model <file>        the ONNX model
+  --train <file>        training CSV with a header row: the features and the target
+  --target <column>     the column holding the label (classification) or value (regression)
+  --holdout <file>      labelled holdout CSV: copied into the bundle, its metrics printed
+  --name <model>        model name: lower-case letters, digits and dashes
+  --version <v>         model version, e.g. 3 or 2024-06-01
+  --out <dir>           where to write the bundle (created if missing)
+  --strategy <s>        rollout: canary | linear | ab-test | shadow | all-at-once (default: canary)
+  --exclude <a,b,...>   columns that are neither features nor the target (identifiers...)
+  --task <task>         binary-classification | multiclass-classification | regression
+                        (default: inferred from the model's outputs and the target column)
+  --json                print the summary as JSON
+
+Exit codes: 0 bundle written, 1 the bundle could not be written, 2 bad usage or input (a model whose
+inputs do not match the CSV, a missing target column, a model that does not load).`;
+
+export const packageCommand: Command = {
+  name: 'package',
+  summary: 'Build a model bundle (model, manifest with schema and baseline, holdout) from an ONNX model and a training CSV',
+  usage,
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: 'string' },
+        train: { type: 'string' },
+        target: { type: 'string' },
+        holdout: { type: 'string' },
+        name: { type: 'string' },
+        version: { type: 'string' },
+        out: { type: 'string' },
+        strategy: { type: 'string' },
+        exclude: { type: 'string' },
+        task: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    });
+    const request = readRequest(values);
+    let bundle: Bundle;
+    try {
+      bundle = await build(request);
+    } catch (error) {
+      const message = inputProblem(error);
+      if (message === undefined) throw error;
+      console.error(`modelgate package: ${message}`);
+      return 2;
+    }
+    try {
+      await mkdir(request.out, { recursive: true });
+      await writeFile(join(request.out, MODEL_FILE), bundle.modelBytes);
+      await writeFile(join(request.out, 'manifest.json'), `${JSON.stringify(bundle.manifest, null, 2)}\n`);
+      // The bytes that were evaluated, written rather than copied: --holdout may already be <out>/holdout.csv.
+      if (bundle.holdout) await writeFile(join(request.out, PROMOTION_DEFAULTS.holdoutFile), bundle.holdout.bytes);
+    } catch (error) {
+      console.error(`modelgate package: cannot write the bundle to ${request.out}: ${(error as Error).message}`);
+      return 1;
+    }
+    console.log(values.json ? JSON.stringify(summaryJson(request, bundle), null, 2) : summaryText(request, bundle));
+    return 0;
+  },
+};
+
+interface Request {
+  readonly model: string;
+  readonly train: string;
+  readonly target: string;
+  readonly holdout?: string;
+  readonly name: string;
+  readonly version: string;
+  readonly out: string;
+  readonly strategy?: RolloutStrategy;
+  readonly exclude: readonly string[];
+  readonly task?: Task;
+}
+
+function readRequest(values: Record<string, string | boolean | undefined>): Request {
+  const required = (flag: string): string => {
+    const value = values[flag];
+    if (typeof value !== 'string' || value === '') throw new UsageError(`--${flag} is required`);
+    return value;
+  };
+  const strategy = values.strategy as string | undefined;
+  if (strategy !== undefined && !STRATEGIES.includes(strategy as RolloutStrategy)) {
+    throw new UsageError(`--strategy must be one of ${STRATEGIES.join(', ')}, got: ${strategy}`);
+  }
+  const task = values.task as string | undefined;
+  if (task !== undefined && !TASKS.includes(task as Task)) throw new UsageError(`--task must be one of ${TASKS.join(', ')}, got: ${task}`);
+  const holdout = values.holdout as string | undefined;
+  return {
+    model: required('model'),
+    train: required('train'),
+    target: required('target'),
+    name: required('name'),
+    version: required('version'),
+    out: required('out'),
+    ...(holdout !== undefined ? { holdout } : {}),
+    ...(strategy !== undefined ? { strategy: strategy as RolloutStrategy } : {}),
+    ...(task !== undefined ? { task: task as Task } : {}),
+    exclude: ((values.exclude as string | undefined) ?? '').split(',').map((c) => c.trim()).filter(Boolean),
+  };
+}
+
+interface Bundle {
+  readonly manifest: Manifest;
+  readonly modelBytes: Uint8Array;
+  readonly zipMapsRemoved: number;
+  readonly notes: readonly string[];
+  readonly holdout?: { readonly rows: number; readonly metrics: MetricSet; readonly bytes: Uint8Array };
+}
+
+async function build(request: Request): Promise<Bundle> {
+  const modelFile = await readInput(request.model);
+  const trainFile = await readInput(request.train);
+  const train = parseCsv(new TextDecoder().decode(trainFile), request.train);
+  const holdout = request.holdout === undefined ? undefined : await readHoldout(request.holdout);
+
+  const prepared = prepareModel(modelFile);
+  const sha256 = sha256Hex(prepared.bytes);
+  const { manifest: draft, notes } = draftManifest(train, prepared.description, {
+    name: request.name,
+    version: request.version,
+    target: request.target,
+    exclude: request.exclude,
+    ...(request.task ? { task: request.task } : {}),
+    ...(request.strategy ? { strategy: request.strategy } : {}),
+    holdout: holdout !== undefined,
+    modelFile: MODEL_FILE,
+    sha256,
+    training: {
+      target: request.target,
+      data: { file: basename(request.train), sha256: sha256Hex(trainFile), rows: train.rows.length },
+      model: { file: basename(request.model), producer: prepared.description.producer, zipMapsRemoved: prepared.zipMapsRemoved },
+      packagedBy: 'modelgate package',
+    },
+  });
+
+  const model = await loadModel(draft, prepared.bytes);
+  try {
+    const trainRows = tableRows(draft, train, request.train);
+    const manifest = withBaseline(draft, trainRows, await model.predict(trainRows));
+    const bundle = { manifest, modelBytes: prepared.bytes, zipMapsRemoved: prepared.zipMapsRemoved, notes };
+    if (!holdout) return bundle;
+    const actual = tableTargets(manifest, holdout.table, request.target, holdout.path);
+    const metrics = evaluatePredictions(manifest, actual, await model.predict(tableRows(manifest, holdout.table, holdout.path)));
+    const rows = holdout.table.rows.length;
+    const provenance = { file: basename(holdout.path), sha256: sha256Hex(holdout.bytes), rows, metrics };
+    return { ...bundle, manifest: { ...manifest, training: { ...manifest.training, holdout: provenance } }, holdout: { rows, metrics, bytes: holdout.bytes } };
+  } finally {
+    await model.release();
+  }
+}
+
+async function readHoldout(path: string) {
+  const bytes = await readInput(path);
+  return { path, bytes, table: parseCsv(new TextDecoder().decode(bytes), path) };
+}
+
+/** A file that cannot be read is bad input (exit 2), reported without the usage text. */
+class InputFileError extends Error {
+  override readonly name = 'InputFileError';
+}
+
+async function readInput(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    throw new InputFileError(`cannot read ${path}: ${reason}`);
+  }
+}
+
+/** The message for an error caused by the input files (exit 2), or undefined for a bug. */
+function inputProblem(error: unknown): string | undefined {
+  if (error instanceof PackagingError) return error.problems.length === 1 ? error.message : `\n  ${error.problems.join('\n  ')}`;
+  if (error instanceof ManifestError) return `the manifest built from these inputs is invalid:\n${describeIssues(error.issues)}`;
+  if (error instanceof ModelLoadError) return `the model does not load: ${error.message}`;
+  if (error instanceof ContractError) return `the model's answer does not match its outputs: ${error.message}`;
+  if (error instanceof OnnxFormatError) return `${error.message}`;
+  if (error instanceof CsvError || error instanceof InputFileError) return error.message;
+  return undefined;
+}
+
+function summaryJson(request: Request, bundle: Bundle) {
+  const { manifest } = bundle;
+  return {
+    out: request.out,
+    name: manifest.name,
+    version: manifest.version,
+    task: manifest.task,
+    features: manifest.features,
+    inputs: manifest.inputs,
+    outputs: manifest.outputs,
+    ...(manifest.classLabels ? { classLabels: manifest.classLabels } : {}),
+    sha256: manifest.model.sha256,
+    zipMapsRemoved: bundle.zipMapsRemoved,
+    baselineRows: manifest.baseline?.rows,
+    ...(bundle.holdout ? { holdout: { rows: bundle.holdout.rows, metrics: bundle.holdout.metrics } } : {}),
+    notes: bundle.notes,
+  };
+}
+
+function summaryText(request: Request, bundle: Bundle): string {
+  const { manifest } = bundle;
+  const lines: string[] = [];
+  const labels = manifest.classLabels ? `, class labels ${manifest.classLabels.map((l) => JSON.stringify(l)).join(', ')}` : '';
+  lines.push(`${manifest.name} version ${manifest.version}: ${manifest.task}${labels}`);
+  lines.push(`features (${manifest.features.length}):`);
+  const nameWidth = Math.max(...manifest.features.map((f) => f.name.length));
+  for (const feature of manifest.features) {
+    const details = [
+      feature.categories ? `categories ${feature.categories.join(', ')}` : '',
+      feature.required === false ? `optional${feature.default !== undefined ? `, default ${JSON.stringify(feature.default)}` : ' (NaN when missing)'}` : '',
+    ].filter(Boolean);
+    lines.push(`  ${feature.name.padEnd(nameWidth)}  ${feature.type.padEnd(7)}  ${details.join('; ')}`.trimEnd());
+  }
+  lines.push(`inputs (${manifest.inputs.length}):`);
+  for (const input of manifest.inputs) {
+    const rows = manifest.batchSize ?? 'N';
+    const shape = input.rank === 1 ? `[${rows}]` : `[${rows}, ${input.features.length}]`;
+    const fed = input.features.length === 1 && input.features[0] === input.name ? '' : ` <- ${input.features.join(', ')}`;
+    lines.push(`  ${input.name} ${input.dtype} ${shape}${fed}`);
+  }
+  const outputs = Object.entries(manifest.outputs).map(([role, name]) => `${role} "${name}"`).join(', ');
+  lines.push(`outputs: ${outputs}${bundle.zipMapsRemoved > 0 ? ` (ZipMap removed: ${bundle.zipMapsRemoved})` : ''}`);
+  if (manifest.batchSize !== undefined) lines.push(`batch size: ${manifest.batchSize} (fixed by the model)`);
+  const prediction = manifest.baseline?.prediction ? `, ${manifest.baseline.prediction.kind} prediction distribution` : '';
+  lines.push(`baseline: ${manifest.baseline?.rows} training rows${prediction}`);
+  if (bundle.holdout) {
+    const metrics = Object.entries(bundle.holdout.metrics).map(([metric, value]) => `${metric} ${Number((value as number).toFixed(4))}`);
+    lines.push(`holdout (${bundle.holdout.rows} rows): ${metrics.join(', ')}`);
+  }
+  for (const note of bundle.notes) lines.push(`note: ${note}`);
+  const files = [MODEL_FILE, 'manifest.json', ...(request.holdout ? [PROMOTION_DEFAULTS.holdoutFile] : [])];
+  lines.push(`wrote ${files.map((f) => join(request.out, f)).join(', ')} (model sha256 ${manifest.model.sha256})`);
+  return lines.join('\n');
+}
