@@ -1,5 +1,4 @@
 // `modelgate package` as users run it: a subprocess per case, bundles written to a temp directory.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,24 +8,15 @@ import { sha256Hex } from '../../lambdas/adapters/model-store';
 import { parseCsv } from '../../lambdas/core/csv';
 import { parseManifestJson, type DistributionBaseline, type FeatureSpec, type Manifest } from '../../lambdas/core/manifest';
 import { prepareModel } from '../../lambdas/core/onnx-graph';
+import { runCli, type CliResult } from '../support/cli';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const models = join(root, 'test/fixtures/models');
 const directory = mkdtempSync(join(tmpdir(), 'modelgate-package-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function modelgatePackage(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(root, 'cli/modelgate.mjs'), 'package', ...args], { cwd: root }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
+function modelgatePackage(...args: string[]): Promise<CliResult> {
+  return runCli(['package', ...args], { cwd: root });
 }
 
 function file(name: string, text: string): string {
