@@ -45,7 +45,7 @@ describe('modelgate package: the churn example', () => {
   const example = parseManifestJson(readFileSync(join(root, 'examples/churn/v1/manifest.json'), 'utf8'));
   const holdout = join(root, 'examples/churn/v1/holdout.csv');
   const out = join(directory, 'churn');
-  let run: Run;
+  let run: CliResult;
   let manifest: Manifest;
 
   beforeAll(async () => {
