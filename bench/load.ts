@@ -1,0 +1,213 @@
+// `npm run load`: a bounded loopback load test of the local runtime (autocannon, 32 connections, 60 s per
+// phase by default) against the churn model, then the same load against two baselines measured in the same
+// run: the inference handler behind node:http (same durable log write, no API Gateway emulation, no worker
+// thread) and a bare node:http server wrapping the same ONNX session (no log, no metrics). Checks zero errors
+// and that every answered prediction is in the log (DynamoDB, or the fallback file). Every server runs in a
+// child process; the load comes from this one.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { BatchGetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import autocannon, { type Result } from 'autocannon';
+import { parseFallbackRecords } from '../lambdas/core/prediction-record';
+import { localDynamoClient } from '../local/aws-clients';
+import type { LocalEndpoints } from '../local/runtime';
+
+const { values: options } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '60' },
+    connections: { type: 'string', default: '32' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const seconds = Number(options.seconds);
+const connections = Number(options.connections);
+if (!(seconds > 0 && seconds <= 600) || !(connections > 0 && connections <= 256)) {
+  console.error('usage: npm run load -- [--seconds 1..600] [--connections 1..256] [--json]');
+  process.exit(2);
+}
+
+const INSTANCE = {
+  gender: 'Female', SeniorCitizen: 0, Partner: 'Yes', Dependents: 'No', tenure: 1, PhoneService: 'No', MultipleLines: 'No phone service',
+  InternetService: 'DSL', OnlineSecurity: 'No', OnlineBackup: 'Yes', DeviceProtection: 'No', TechSupport: 'No', StreamingTV: 'No',
+  StreamingMovies: 'No', Contract: 'Month-to-month', PaperlessBilling: 'Yes', PaymentMethod: 'Electronic check', MonthlyCharges: 29.85, TotalCharges: 29.85,
+};
+const PATH = '/v1/models/churn/predict';
+const BODY = JSON.stringify({ instances: [INSTANCE] });
+
+/** Starts a TypeScript entry in a child process; resolves with the first stdout match of `ready`. */
+function startChild(args: string[], ready: RegExp, timeoutMs = 120_000): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const errors: string[] = [];
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => errors.push(line));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args[0]} not ready after ${timeoutMs / 1000} s: ${errors.slice(-10).join('\n')}`)), timeoutMs);
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      const match = ready.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, match });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args[0]} exited with ${code} before it was ready: ${errors.slice(-10).join('\n')}`));
+    });
+  });
+}
+
+function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
+
+/** autocannon against `url`, collecting every prediction id the server answered with. */
+async function load(url: string): Promise<{ result: Result; predictionIds: string[]; badBodies: number }> {
+  const predictionIds: string[] = [];
+  let badBodies = 0;
+  const result = await autocannon({
+    url,
+    connections,
+    duration: seconds,
+    timeout: 10,
+    requests: [
+      {
+        method: 'POST',
+        path: PATH,
+        headers: { 'content-type': 'application/json' },
+        body: BODY,
+        onResponse: (status, body) => {
+          if (status !== 200) return;
+          try {
+            for (const p of (JSON.parse(body) as { predictions: { predictionId: string }[] }).predictions) predictionIds.push(p.predictionId);
+          } catch {
+            badBodies++;
+          }
+        },
+      },
+    ],
+  });
+  return { result, predictionIds, badBodies };
+}
+
+/** Which of the ids the prediction log holds: DynamoDB items, and records in the fallback file. */
+async function checkLog(endpoints: LocalEndpoints, fallbackFile: string, ids: readonly string[]) {
+  const dynamodb = localDynamoClient(endpoints.dynamoDbEndpoint);
+  const table = endpoints.outputs.PredictionTableName as string;
+  const inTable = new Set<string>();
+  const chunks: string[][] = [];
+  for (let i = 0; i < ids.length; i += 100) chunks.push(ids.slice(i, i + 100));
+  const worker = async () => {
+    for (let chunk = chunks.shift(); chunk; chunk = chunks.shift()) {
+      let keys = chunk.map((id) => ({ predictionId: { S: id } }));
+      while (keys.length > 0) {
+        const page = await dynamodb.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: keys, ProjectionExpression: 'predictionId' } } }));
+        for (const item of page.Responses?.[table] ?? []) inTable.add(item.predictionId?.S as string);
+        keys = (page.UnprocessedKeys?.[table]?.Keys ?? []) as typeof keys;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  let tableCount = 0;
+  let startKey: Record<string, never> | undefined;
+  do {
+    const page = await dynamodb.send(new ScanCommand({ TableName: table, Select: 'COUNT', ExclusiveStartKey: startKey }));
+    tableCount += page.Count ?? 0;
+    startKey = page.LastEvaluatedKey as Record<string, never> | undefined;
+  } while (startKey);
+  const inFallback = new Set(existsSync(fallbackFile) ? parseFallbackRecords(readFileSync(fallbackFile, 'utf8')).map((r) => r.predictionId) : []);
+  const missing = ids.filter((id) => !inTable.has(id) && !inFallback.has(id));
+  return { tableCount, inTable: inTable.size, inFallback: inFallback.size, missing: missing.length };
+}
+
+const stateDir = mkdtempSync(join(tmpdir(), 'modelgate-load-'));
+let runtimeChild: ChildProcess | undefined;
+let bareChild: ChildProcess | undefined;
+try {
+  // 1. The runtime, as `npm start` runs it.
+  process.stderr.write(`starting the local runtime (state in ${stateDir})...\n`);
+  const runtime = await startChild(['local/start.ts', '--clean', '--quiet', '--port', '0', '--state-dir', stateDir], /^\s+API\s+(http:\/\/\S+)/);
+  runtimeChild = runtime.child;
+  await new Promise((resolve) => setTimeout(resolve, 500)); // let the ready banner finish
+  const endpoints = JSON.parse(readFileSync(join(stateDir, 'endpoints.json'), 'utf8')) as LocalEndpoints;
+  process.stderr.write(`loading ${endpoints.apiUrl}${PATH} for ${seconds} s with ${connections} connections...\n`);
+  const viaRuntime = await load(endpoints.apiUrl);
+  const log = await checkLog(endpoints, join(stateDir, 'prediction-log-fallback.jsonl'), viaRuntime.predictionIds);
+  await stopChild(runtimeChild, 'SIGINT');
+
+  // 2. The baselines.
+  const baseline = async (mode: 'handler' | 'bare') => {
+    process.stderr.write(`starting the ${mode} node:http server...\n`);
+    const started = await startChild(['bench/bare-server.ts', '--mode', mode], /^listening (http:\/\/\S+)/);
+    bareChild = started.child;
+    process.stderr.write(`loading ${started.match[1]}${PATH} for ${seconds} s with ${connections} connections...\n`);
+    const measured = await load(started.match[1] as string);
+    await stopChild(started.child, 'SIGTERM');
+    return measured;
+  };
+  const viaHandler = await baseline('handler');
+  const viaBare = await baseline('bare');
+
+  const summary = (r: Awaited<ReturnType<typeof load>>) => ({
+    requests: r.result.requests.total,
+    ok: r.result['2xx'],
+    non2xx: r.result.non2xx,
+    errors: r.result.errors,
+    timeouts: r.result.timeouts,
+    requestsPerSecond: r.result.requests.total / r.result.duration,
+    latencyMs: { p50: r.result.latency.p50, p90: r.result.latency.p90, p99: r.result.latency.p99, max: r.result.latency.max },
+  });
+  const report = {
+    seconds,
+    connections,
+    runtime: { ...summary(viaRuntime), answeredPredictions: viaRuntime.predictionIds.length, log },
+    handler: summary(viaHandler),
+    bare: summary(viaBare),
+    ratio: summary(viaRuntime).requestsPerSecond / summary(viaBare).requestsPerSecond,
+    runtimeOverHandler: summary(viaRuntime).requestsPerSecond / summary(viaHandler).requestsPerSecond,
+    handlerOverBare: summary(viaHandler).requestsPerSecond / summary(viaBare).requestsPerSecond,
+    loadAverage: loadavg(),
+  };
+  const failures = [
+    ...(['runtime', 'handler', 'bare'] as const).flatMap((name) => {
+      const s = report[name];
+      return s.non2xx + s.errors + s.timeouts > 0 ? [`${name}: ${s.non2xx} non-2xx, ${s.errors} errors, ${s.timeouts} timeouts`] : [];
+    }),
+    ...(viaRuntime.badBodies > 0 ? [`runtime: ${viaRuntime.badBodies} unreadable bodies`] : []),
+    ...(log.missing > 0 ? [`${log.missing} answered predictions are in neither the table nor the fallback file`] : []),
+    // More records than answers is expected: requests still in flight when autocannon stops are served and
+    // logged, but their answers are not counted. Fewer would mean a lost record.
+    ...(log.tableCount + log.inFallback < viaRuntime.predictionIds.length ? [`log holds ${log.tableCount} + ${log.inFallback} records for ${viaRuntime.predictionIds.length} answered predictions`] : []),
+  ];
+  if (options.json) console.log(JSON.stringify({ ...report, failures }, null, 2));
+  else {
+    const f = (n: number, d = 0) => n.toFixed(d);
+    const line = (name: string, s: ReturnType<typeof summary>) =>
+      `  ${name.padEnd(36)} ${f(s.requestsPerSecond).padStart(6)} req/s   p50 ${f(s.latencyMs.p50, 1)} ms  p99 ${f(s.latencyMs.p99, 1)} ms   ${s.ok} ok, ${s.non2xx} non-2xx, ${s.errors} errors, ${s.timeouts} timeouts`;
+    console.log(`modelgate load test — churn v1, one row per request, ${connections} connections, ${seconds} s each, loopback
+${line('local runtime', report.runtime)}
+${line('handler behind node:http (with log)', report.handler)}
+${line('bare node:http + same ONNX session', report.bare)}
+  runtime / bare                     ${f(report.ratio, 2)}x   (target >= 0.7x)
+  runtime / handler                  ${f(report.runtimeOverHandler, 2)}x   (API Gateway emulation, worker thread hop, EMF capture)
+  handler / bare                     ${f(report.handlerOverBare, 2)}x   (durable log write through the SDK to dynalite, metrics)
+  prediction log                     ${log.inTable} of ${viaRuntime.predictionIds.length} answered predictions in DynamoDB, ${log.inFallback} in the fallback file, ${log.missing} missing (table count ${log.tableCount})
+  load average after the run         ${report.loadAverage.map((n) => f(n, 2)).join(' ')} (${cpus().length} cores; other work on the machine skews every figure)
+${failures.length === 0 ? '  no errors; every answered prediction is logged' : failures.map((f) => `  FAIL: ${f}`).join('\n')}`);
+  }
+  process.exitCode = failures.length === 0 ? 0 : 1;
+} finally {
+  if (runtimeChild) await stopChild(runtimeChild, 'SIGINT');
+  if (bareChild) await stopChild(bareChild, 'SIGTERM');
+  rmSync(stateDir, { recursive: true, force: true });
+}

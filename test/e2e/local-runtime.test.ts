@@ -1,0 +1,214 @@
+// The local runtime end to end, as a client drives it: predict over HTTP, a weighted alias splitting traffic
+// between two model versions, the prediction log in DynamoDB, EMF metrics in the metric store, the dashboard
+// in headless Chromium, and a restart on the same state folder.
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BatchGetItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localDynamoClient, localS3Client } from '../../local/aws-clients';
+import type { AliasState } from '../../local/lambda-service';
+import { startRuntime, type Runtime } from '../../local/runtime';
+import { chromiumLaunchOptions, ensureChromium } from '../support/chromium';
+
+const INSTANCE = {
+  gender: 'Female', SeniorCitizen: 0, Partner: 'Yes', Dependents: 'No', tenure: 1, PhoneService: 'No', MultipleLines: 'No phone service',
+  InternetService: 'DSL', OnlineSecurity: 'No', OnlineBackup: 'Yes', DeviceProtection: 'No', TechSupport: 'No', StreamingTV: 'No',
+  StreamingMovies: 'No', Contract: 'Month-to-month', PaperlessBilling: 'Yes', PaymentMethod: 'Electronic check', MonthlyCharges: 29.85, TotalCharges: 29.85,
+};
+const V2_WEIGHT = 0.3;
+const SPLIT_REQUESTS = 600;
+
+/** Deterministic uniform [0, 1) for alias routing: the split is checked statistically, and reproducibly. */
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface PredictResponse {
+  model: { name: string; version: string };
+  predictions: { predictionId: string; label: string }[];
+}
+
+const stateDir = mkdtempSync(join(tmpdir(), 'modelgate-e2e-'));
+let runtime: Runtime;
+let chromiumPath: string;
+const answered: PredictResponse[] = [];
+let routing: AliasState;
+
+async function predict(apiUrl: string): Promise<PredictResponse> {
+  const response = await fetch(`${apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: [INSTANCE] }) });
+  const text = await response.text();
+  expect(response.status, text).toBe(200);
+  const body = JSON.parse(text) as PredictResponse;
+  answered.push(body);
+  return body;
+}
+
+function churnFunction(rt: Runtime): string {
+  const found = rt.lambda.listFunctions().find((f) => f.environment.MODEL_NAME === 'churn');
+  if (!found) throw new Error('no churn function in the template');
+  return found.name;
+}
+
+/** Polls until `check` passes (metric lines arrive asynchronously from the worker's stdout). */
+async function eventually(check: () => void, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+beforeAll(async () => {
+  chromiumPath = ensureChromium(); // installs Debian's chromium on a fresh root machine: see docs/local-runtime.md
+  runtime = await startRuntime({ clean: true, stateDir, port: 0, echoLogs: false, random: mulberry32(20261126) });
+}, 12 * 60_000);
+
+afterAll(async () => {
+  await runtime?.close();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe('local runtime, end to end', () => {
+  it('answers a prediction over HTTP from the bootstrap version', async () => {
+    const body = await predict(runtime.apiUrl);
+    expect(body.model).toEqual({ name: 'churn', version: '1' });
+    expect(body.predictions).toHaveLength(1);
+    expect(['Yes', 'No']).toContain(body.predictions[0]?.label);
+  });
+
+  it(`splits traffic between two versions within sampling error of the alias weights (${V2_WEIGHT} to v2)`, async () => {
+    const fn = churnFunction(runtime);
+    const s3 = localS3Client(runtime.s3Endpoint);
+    const bucket = runtime.outputs.ModelBucketName as string;
+    for (const file of readdirSync('examples/churn/v2')) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `models/churn/2/${file}`, Body: readFileSync(join('examples/churn/v2', file)) }));
+    }
+    const { environment } = runtime.lambda.getFunction(fn);
+    runtime.lambda.updateFunctionConfiguration(fn, { ...environment, MODEL_PREFIX: 'models/churn/2/', MODEL_VERSION: '2' });
+    const published = runtime.lambda.publishVersion(fn, 'churn model 2');
+    // The Lambda version serving model 1 is whatever the bootstrap (or the pipeline) made it.
+    routing = { name: 'live', functionVersion: runtime.lambda.getAlias(fn, 'live').functionVersion, additionalVersionWeights: { [published.version]: V2_WEIGHT } };
+    runtime.lambda.putAlias(fn, routing);
+
+    const versions: string[] = [];
+    const concurrency = 16;
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, worker) => {
+        for (let i = worker; i < SPLIT_REQUESTS; i += concurrency) versions.push((await predict(runtime.apiUrl)).model.version);
+      }),
+    );
+    expect(new Set(versions)).toEqual(new Set(['1', '2']));
+    const share = versions.filter((v) => v === '2').length / SPLIT_REQUESTS;
+    const standardError = Math.sqrt((V2_WEIGHT * (1 - V2_WEIGHT)) / SPLIT_REQUESTS);
+    expect(Math.abs(share - V2_WEIGHT)).toBeLessThan(4 * standardError);
+  });
+
+  it('logged every answered prediction in DynamoDB (none in the fallback file)', async () => {
+    const dynamodb = localDynamoClient(runtime.dynamoDbEndpoint);
+    const table = runtime.outputs.PredictionTableName as string;
+    const ids = answered.flatMap((a) => a.predictions.map((p) => p.predictionId));
+    const found = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += 100) {
+      let keys = ids.slice(i, i + 100).map((id) => ({ predictionId: { S: id } }));
+      while (keys.length > 0) {
+        const page = await dynamodb.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: keys, ProjectionExpression: 'predictionId, #version', ExpressionAttributeNames: { '#version': 'version' } } } }));
+        for (const item of page.Responses?.[table] ?? []) found.set(item.predictionId?.S as string, item.version?.S as string);
+        keys = (page.UnprocessedKeys?.[table]?.Keys ?? []) as typeof keys;
+      }
+    }
+    expect(found.size).toBe(ids.length);
+    const versionOf = new Map(answered.flatMap((a) => a.predictions.map((p) => [p.predictionId, a.model.version])));
+    expect([...found].filter(([id, version]) => versionOf.get(id) !== version)).toEqual([]);
+    expect(existsSync(join(stateDir, 'prediction-log-fallback.jsonl'))).toBe(false);
+  });
+
+  it('has the EMF metrics of those requests in the metric store, per model version', async () => {
+    const count = (version: string) => answered.filter((a) => a.model.version === version).length;
+    const sum = (metricName: string, version: string, statistic: 'Sum' | 'p99' = 'Sum') =>
+      runtime.metrics
+        .query({ namespace: 'modelgate', metricName, dimensions: { service: 'predict', model: 'churn', version }, statistic, period: 60, start: Date.now() - 10 * 60_000, end: Date.now() + 60_000 })
+        .reduce((total, p) => total + p.value, 0);
+    await eventually(() => {
+      expect(sum('Predictions', '1')).toBe(count('1'));
+      expect(sum('Predictions', '2')).toBe(count('2'));
+    });
+    expect(sum('Latency', '2', 'p99')).toBeGreaterThan(0);
+    expect(sum('Predictions', '2') + sum('Predictions', '1')).toBe(SPLIT_REQUESTS + 1);
+    // Exact dimension sets: the set without `service` is another metric, with no data.
+    expect(runtime.metrics.query({ namespace: 'modelgate', metricName: 'Predictions', dimensions: { model: 'churn', version: '1' }, statistic: 'Sum', period: 60, start: 0, end: Date.now() + 60_000 })).toEqual([]);
+    expect(readFileSync(join(stateDir, 'logs', `${churnFunction(runtime)}.log`), 'utf8')).toContain('"model ready"');
+  });
+
+  it('serves a dashboard showing the live model, its versions and weights, and charts (headless Chromium)', async () => {
+    const { userDataDir, ...launch } = chromiumLaunchOptions(chromiumPath);
+    const browser = await chromium.launchPersistentContext(userDataDir, { ...launch, headless: true, viewport: { width: 1280, height: 1100 } });
+    try {
+      const page = await browser.newPage();
+      const failed: string[] = [];
+      page.on('requestfailed', (request) => failed.push(request.url()));
+      page.on('pageerror', (error) => failed.push(error.message));
+      await page.goto(`${runtime.apiUrl}/dashboard`);
+      await page.waitForSelector('body[data-loaded="true"]', { timeout: 15_000 });
+      const model = page.locator('#models [data-model="churn"]');
+      await expect(model.textContent()).resolves.toMatch(/version \d+ \(model 1\) 70\.0%.*version \d+ \(model 2\) 30\.0%/);
+      await expect(page.locator('#models table').textContent()).resolves.toContain('churn model 2');
+      await page.waitForSelector('[data-chart="churn-traffic"] canvas');
+      await page.waitForSelector('[data-chart="churn-latency"] canvas');
+      expect(await page.locator('[data-chart="churn-traffic"] .u-legend').textContent()).toMatch(/model 1.*model 2/);
+      const alarmNames = runtime.alarms.describeAlarms().MetricAlarms.map((a) => a.AlarmName);
+      await expect(page.locator('#alarms').textContent()).resolves.toContain(alarmNames[0] ?? 'No CloudWatch alarms');
+      expect(failed).toEqual([]);
+      const screenshot = join(tmpdir(), 'modelgate-dashboard.png');
+      await page.screenshot({ path: screenshot, fullPage: true });
+      console.log(`dashboard screenshot: ${screenshot}`);
+      expect(existsSync(screenshot)).toBe(true);
+    } finally {
+      await browser.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start a second runtime on a busy port, before touching the state folder (even with clean)', async () => {
+    const port = Number(new URL(runtime.apiUrl).port);
+    await expect(startRuntime({ stateDir, clean: true, port, echoLogs: false })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    expect(existsSync(join(stateDir, 'lambda.json'))).toBe(true);
+    expect((await predict(runtime.apiUrl)).predictions).toHaveLength(1);
+  });
+
+  it('keeps versions, alias routing, logged predictions and metrics across a restart on the same state folder', async () => {
+    const fn = churnFunction(runtime);
+    const before = runtime.lambda.getFunction(fn);
+    const predictionsBefore = runtime.metrics.listMetrics({ namespace: 'modelgate', metricName: 'Predictions' }).length;
+    await runtime.close();
+    runtime = await startRuntime({ stateDir, port: 0, echoLogs: false });
+    const after = runtime.lambda.getFunction(fn);
+    expect(after.versions.map((v) => v.version)).toEqual(before.versions.map((v) => v.version));
+    expect(runtime.lambda.getAlias(fn, 'live')).toEqual(routing);
+    expect(runtime.metrics.listMetrics({ namespace: 'modelgate', metricName: 'Predictions' })).toHaveLength(predictionsBefore);
+
+    const dynamodb = localDynamoClient(runtime.dynamoDbEndpoint);
+    const table = runtime.outputs.PredictionTableName as string;
+    const first = answered[0]?.predictions[0]?.predictionId as string;
+    const page = await dynamodb.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: [{ predictionId: { S: first } }] } } }));
+    expect(page.Responses?.[table]).toHaveLength(1);
+
+    // Still serving both versions after the restart.
+    const seen = new Set<string>();
+    for (let i = 0; i < 40 && seen.size < 2; i++) seen.add((await predict(runtime.apiUrl)).model.version);
+    expect(seen).toEqual(new Set(['1', '2']));
+  });
+});
