@@ -1,0 +1,78 @@
+// What `GET /v1/models/{name}` and `modelgate models <name>` show: the live version(s) with their weights,
+// the shadow, and each registered version newest first with its status, reason, metrics and lineage.
+import { REASON_TEXT } from '../promotion/gate-text';
+import type { RejectionReason } from '../promotion/gates';
+import { weightsOf, type ModelRecord, type VersionRecord } from './registry-types';
+
+export interface VersionView {
+  readonly version: string;
+  readonly status: string;
+  /** The reason code of the last transition that had one (rejections, rollbacks), else null. */
+  readonly reason: string | null;
+  readonly reasons: readonly string[];
+  readonly reasonText: string | null;
+  /** Candidate holdout metrics (and the champion's, timing and replay under `validation`). */
+  readonly metrics: Readonly<Record<string, number>> | null;
+  readonly validation: VersionRecord['metrics'] | null;
+  /** Share of live traffic this version answers now (0 when not routed). */
+  readonly weight: number;
+  readonly shadow: boolean;
+  readonly strategy: string | null;
+  readonly lambdaVersion: string | null;
+  readonly sha256: string | null;
+  readonly registeredAt: string;
+  readonly updatedAt: string;
+  readonly history: VersionRecord['history'];
+}
+
+export interface ModelView {
+  readonly model: string;
+  /** The versions that answer traffic, with their weights. */
+  readonly live: readonly { readonly version: string; readonly lambdaVersion: string; readonly weight: number; readonly status: string }[];
+  readonly shadow: { readonly version: string; readonly lambdaVersion: string; readonly sampleRate: number } | null;
+  readonly routingUpdatedAt: string | null;
+  /** Newest first. */
+  readonly versions: readonly VersionView[];
+}
+
+export function modelView(model: string, record: ModelRecord | undefined, versions: readonly VersionRecord[]): ModelView {
+  const routing = record?.routing;
+  const weights = weightsOf(routing);
+  const statusOf = (version: string) => versions.find((v) => v.version === version)?.status ?? 'unknown';
+  const live = routing
+    ? [routing.primary, ...(routing.additional ? [routing.additional] : [])].map((r) => ({
+        version: r.version,
+        lambdaVersion: r.lambdaVersion,
+        weight: weights[r.version] ?? 0,
+        status: statusOf(r.version),
+      }))
+    : [];
+  return {
+    model,
+    live,
+    shadow: routing?.shadow ? { version: routing.shadow.version, lambdaVersion: routing.shadow.lambdaVersion, sampleRate: routing.shadow.sampleRate } : null,
+    routingUpdatedAt: routing?.updatedAt ?? null,
+    versions: [...versions].sort((a, b) => b.sequence - a.sequence).map((v) => versionView(v, weights[v.version] ?? 0, routing?.shadow?.version === v.version)),
+  };
+}
+
+function versionView(v: VersionRecord, weight: number, shadow: boolean): VersionView {
+  const lastReason = [...v.history].reverse().find((h) => h.reason !== undefined);
+  return {
+    version: v.version,
+    status: v.status,
+    reason: lastReason?.reason ?? null,
+    reasons: v.reasons ?? [],
+    reasonText: v.reasonText ?? (lastReason?.reason && lastReason.reason in REASON_TEXT ? REASON_TEXT[lastReason.reason as RejectionReason] : (lastReason?.detail ?? null)),
+    metrics: v.metrics?.candidate ? { ...v.metrics.candidate } as Record<string, number> : null,
+    validation: v.metrics ?? null,
+    weight,
+    shadow,
+    strategy: v.strategy ?? null,
+    lambdaVersion: v.lineage.lambdaVersion ?? null,
+    sha256: v.lineage.sha256 ?? null,
+    registeredAt: v.lineage.registeredAt,
+    updatedAt: v.updatedAt,
+    history: v.history,
+  };
+}

@@ -1,0 +1,29 @@
+// The publish function: copies an accepted bundle to models/<model>/<version>/ and publishes a Lambda
+// version of the model's function whose environment names that bundle (model version = Lambda version).
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import { CandidateStore } from '../../adapters/candidate-store';
+import { LambdaControl } from '../../adapters/lambda-control';
+import { functionFor, pipelineEnvironment } from './environment';
+import type { CandidateRef, Published } from './state';
+
+export interface PublishRequest extends CandidateRef {
+  readonly executionId: string;
+  /** The bundle's files, manifest last (from the validation). */
+  readonly files: readonly string[];
+}
+
+let clients: { s3: S3Client; lambda: LambdaControl } | undefined;
+
+export const handler = async (request: PublishRequest): Promise<Published> => {
+  const env = pipelineEnvironment(process.env, ['modelFunctions']);
+  clients ??= { s3: new S3Client({}), lambda: new LambdaControl(new LambdaClient({})) };
+  const functionName = functionFor(env.modelFunctions, request.model);
+  const objectVersions = await new CandidateStore(clients.s3, request.bucket).copy(request.candidatePrefix, request.modelPrefix, request.files);
+  const published = await clients.lambda.publishModelVersion(
+    functionName,
+    { MODEL_PREFIX: request.modelPrefix, MODEL_VERSION: request.version },
+    `modelgate ${request.model} v${request.version} (${request.executionId.split(':').pop()})`,
+  );
+  return { lambdaVersion: published.version, functionName, modelPrefix: request.modelPrefix, objectVersions };
+};

@@ -1,0 +1,323 @@
+// The promotion state machine exactly as CDK synthesizes it, executed by aws-local-stepfunctions branch by
+// branch. The routing function is the real one (real rollout plans, a recording alias); the registry and
+// validation functions are scripted per scenario, so each test says what the pipeline was told and checks
+// what it did: the states it went through, the alias writes, the notices and the lock.
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { LambdaControl } from '../../lambdas/adapters/lambda-control';
+import { notification } from '../../lambdas/core/pipeline/notification';
+import type { RoutedVersion } from '../../lambdas/core/pipeline/registry-types';
+import type { ExecutableStep } from '../../lambdas/core/pipeline/rollout';
+import type { RolloutSpec } from '../../lambdas/core/manifest';
+import type { AliasRouting } from '../../lambdas/core/promotion/rollout-plan';
+import { REJECTION_REASONS } from '../../lambdas/core/promotion/gates';
+import { routingAction, type RoutingRequest } from '../../lambdas/handlers/pipeline/routing';
+import type { RegistryRequest } from '../../lambdas/handlers/pipeline/registry';
+import { ModelRegistryTable } from '../../lib/model-registry-table';
+import { PromotionPipeline } from '../../lib/promotion-pipeline';
+import { ModelBucket } from '../../lib/model-bucket';
+import type { PredictionLogTable } from '../../lib/prediction-log-table';
+import { placeholderContext, stateMachinesFromTemplate } from '../../local/state-machine-definitions';
+import { startExecution, type ExecutionOutcome, type StateMachineDefinition } from '../../local/state-machine-runner';
+import type { CfnTemplate } from '../../local/template';
+import { endpointStack } from '../infra/support';
+
+let definition: StateMachineDefinition;
+
+beforeAll(() => {
+  const { stack, endpoint } = endpointStack();
+  const bucket = stack.node.findChild('Bucket') as ModelBucket;
+  const log = stack.node.findChild('Log') as PredictionLogTable;
+  const registry = new ModelRegistryTable(stack, 'Registry');
+  new PromotionPipeline(stack, 'Pipeline', { modelBucket: bucket.bucket, predictionTable: log.table, registryTable: registry.table, endpoints: [endpoint] });
+  const template = Template.fromStack(stack).toJSON() as CfnTemplate;
+  const [machine] = stateMachinesFromTemplate(template, placeholderContext(template));
+  definition = (machine as { definition: StateMachineDefinition }).definition;
+});
+
+const CHAMPION: RoutedVersion = { version: '1', lambdaVersion: '3' };
+const LAMBDA_VERSION = '7';
+
+const uploadEvent = (version = '2') => ({
+  version: '0',
+  id: 'event-1',
+  'detail-type': 'Object Created',
+  source: 'aws.s3',
+  time: '2025-06-01T00:00:00Z',
+  detail: { bucket: { name: 'models-bucket' }, object: { key: `candidates/churn/${version}/manifest.json`, size: 100, etag: 'abc' } },
+});
+
+interface Scenario {
+  readonly duplicate?: boolean;
+  /** acquire-lock answers, in order (then acquired). */
+  readonly lockBusy?: number;
+  readonly verdict?: 'accepted' | 'rejected';
+  readonly reasons?: readonly string[];
+  readonly rollout?: RolloutSpec;
+  readonly champion?: RoutedVersion | null;
+  /** The CheckAlarms call (1-based) at which an alarm is in ALARM. */
+  readonly alarmAtCheck?: number;
+  /** The bake tick (1-based) at which an operator asked to take over. */
+  readonly preemptAtTick?: number;
+  readonly publishFails?: boolean;
+  readonly controlFails?: boolean;
+}
+
+interface Run {
+  readonly outcome: ExecutionOutcome;
+  readonly states: string[];
+  readonly aliasWrites: AliasRouting[];
+  readonly notices: { subject: string; message: string }[];
+  readonly registryActions: string[];
+  readonly alarmsCreated: string[];
+  readonly lockHeld: () => boolean;
+}
+
+async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
+  const aliasWrites: AliasRouting[] = [];
+  const notices: { subject: string; message: string }[] = [];
+  const registryActions: string[] = [];
+  const alarmsCreated: string[] = [];
+  let lockBusy = scenario.lockBusy ?? 0;
+  let lockHolder: string | undefined;
+  let checks = 0;
+  let ticks = 0;
+  const lambda = { setRouting: async (_fn: string, routing: AliasRouting) => void aliasWrites.push(routing) } as unknown as LambdaControl;
+
+  const registry = async (request: RegistryRequest): Promise<unknown> => {
+    registryActions.push(request.action);
+    switch (request.action) {
+      case 'register':
+        return {
+          model: 'churn',
+          version: '2',
+          bucket: 'models-bucket',
+          candidatePrefix: 'candidates/churn/2/',
+          modelPrefix: 'models/churn/2/',
+          duplicate: scenario.duplicate ?? false,
+          ...(scenario.duplicate ? { notice: notification({ event: 'duplicate', model: 'churn', version: '2', reasons: ['DUPLICATE_VERSION'], summary: 'registered already' }) } : {}),
+        };
+      case 'acquire-lock':
+        if (lockBusy > 0) {
+          lockBusy--;
+          return { acquired: false, holder: 'other' };
+        }
+        lockHolder = request.executionId;
+        return { acquired: true };
+      case 'release-lock':
+        if (lockHolder === request.executionId) lockHolder = undefined;
+        return { released: true };
+      case 'mark-validating':
+        return {};
+      case 'record-validation':
+        return request.validation.verdict === 'accepted'
+          ? { accepted: true }
+          : { accepted: false, notice: notification({ event: 'rejected', model: 'churn', version: '2', reasons: request.validation.reasons, summary: 'rejected' }) };
+      case 'record-step':
+        return request.step.last ? { notice: notification({ event: 'promoted', model: 'churn', version: '2', summary: request.step.status }) } : {};
+      case 'bake-tick':
+        ticks++;
+        return { checks: request.bake.checks - 1, checkSeconds: request.bake.checkSeconds, preempted: ticks === scenario.preemptAtTick };
+      case 'record-rollback':
+        return { notice: notification({ event: 'rolled-back', model: 'churn', version: '2', reasons: ['ALARM'], summary: request.alarms.join(', ') }) };
+      case 'record-failure':
+        return { notice: notification({ event: 'failed', model: 'churn', version: '2', reasons: ['PIPELINE_ERROR'], summary: String(request.state.error?.Cause) }) };
+      case 'plan-control': {
+        if (scenario.controlFails) {
+          const error = new Error('version "9" is not registered');
+          error.name = 'ControlError';
+          throw error;
+        }
+        return { target: { version: request.request.version, lambdaVersion: '5' }, changes: [], summary: 'promoted' };
+      }
+      case 'record-control':
+        return { notice: notification({ event: 'operator', model: 'churn', version: request.control.target.version, summary: request.control.summary }) };
+    }
+  };
+
+  const execution = startExecution(
+    definition,
+    input,
+    {
+      async lambda(arn, payload) {
+        if (arn.includes('RegistryFunction')) return registry(payload as RegistryRequest);
+        if (arn.includes('RoutingFunction')) return routingAction({ lambda, modelFunctions: { churn: 'churn-fn' }, bakeCheckSeconds: 60 }, payload as RoutingRequest);
+        if (arn.includes('ValidateFunction')) {
+          return {
+            verdict: scenario.verdict ?? 'accepted',
+            reasons: scenario.reasons ?? [],
+            summary: 'report',
+            gates: [],
+            metrics: {},
+            files: ['model.onnx', 'manifest.json'],
+            rollout: scenario.rollout ?? { strategy: 'canary', canary: { weight: 0.1, bakeMinutes: 3 } },
+            champion: scenario.champion === undefined ? CHAMPION : scenario.champion,
+          };
+        }
+        if (arn.includes('PublishFunction')) {
+          if (scenario.publishFails) {
+            const error = new Error('UpdateFunctionConfiguration failed');
+            error.name = 'FunctionUpdateError';
+            throw error;
+          }
+          return { lambdaVersion: LAMBDA_VERSION, functionName: 'churn-fn', modelPrefix: 'models/churn/2/' };
+        }
+        throw new Error(`unexpected function ${arn}`);
+      },
+      async snsPublish(parameters) {
+        notices.push({ subject: String(parameters.Subject), message: String(parameters.Message) });
+        return { MessageId: `m-${notices.length}` };
+      },
+      async awsSdk(service, action, parameters) {
+        if (action === 'putMetricAlarm') {
+          alarmsCreated.push(String(parameters.AlarmName));
+          return {};
+        }
+        expect(`${service}:${action}`).toBe('cloudwatch:describeAlarms');
+        expect(parameters).toEqual({ AlarmNamePrefix: 'modelgate-churn-v2-', StateValue: 'ALARM' });
+        checks++;
+        return { MetricAlarms: checks === scenario.alarmAtCheck ? [{ AlarmName: 'modelgate-churn-v2-error-rate-critical', StateValue: 'ALARM' }] : [], CompositeAlarms: [] };
+      },
+    },
+    {
+      waitOverridesMs: { Bake: 0, WaitForLock: 0, WaitForControlLock: 0 },
+      execution: { id: 'arn:aws:states:us-east-1:000000000000:execution:Pipeline:test', name: 'test', startTime: new Date().toISOString() },
+    },
+  );
+  const outcome = await execution.done;
+  const states = outcome.events.filter((e) => e.type === 'StateEntered').map((e) => e.stateName as string);
+  return { outcome, states, aliasWrites, notices, registryActions, alarmsCreated, lockHeld: () => lockHolder !== undefined };
+}
+
+const subjects = (r: Run) => r.notices.map((n) => n.subject);
+
+describe('the promotion state machine (synthesized definition, aws-local-stepfunctions)', () => {
+  it('canary: validated, 10% for the bake with alarms checked each minute, then all traffic; lock released', async () => {
+    const r = await run(uploadEvent());
+    expect(r.outcome.status, JSON.stringify(r.outcome)).toBe('SUCCEEDED');
+    expect(r.aliasWrites).toEqual([{ version: '3', additionalVersion: '7', additionalWeight: 0.1 }, { version: '7' }]);
+    expect(r.states.filter((s) => s === 'CheckAlarms')).toHaveLength(3);
+    expect(r.states).toEqual(expect.arrayContaining(['Register', 'AcquireLock', 'MarkValidating', 'Validate', 'RecordValidation', 'Publish', 'PlanRollout', 'Bake', 'NotifyOutcome', 'ReleaseLock', 'RolledOut']));
+    expect(r.registryActions.filter((a) => a === 'record-step')).toHaveLength(2);
+    expect(subjects(r)).toEqual(['modelgate churn v2 is live']);
+    expect(r.lockHeld()).toBe(false);
+    // The new version's alarms exist before it takes traffic (the monitoring convention's names).
+    expect(r.alarmsCreated).toContain('modelgate-churn-v2-error-rate-critical');
+    expect(r.alarmsCreated.every((name) => name.startsWith('modelgate-churn-v2-'))).toBe(true);
+    expect(r.states.indexOf('CreateAlarms')).toBeLessThan(r.states.indexOf('ApplyStep'));
+  });
+
+  it('canary rolled back when a version-scoped alarm fires during the bake', async () => {
+    const r = await run(uploadEvent(), { alarmAtCheck: 2 });
+    expect(r.outcome.status).toBe('FAILED');
+    expect(r.outcome.error).toBe('RolledBack');
+    expect(r.aliasWrites).toEqual([{ version: '3', additionalVersion: '7', additionalWeight: 0.1 }, { version: '3' }]);
+    expect(r.states).toEqual(expect.arrayContaining(['AlarmFiring?', 'RollBack', 'RecordRollback', 'NotifyRollback', 'ReleaseLockAfterRollback', 'RolledBack']));
+    expect(subjects(r)).toEqual(['modelgate churn v2 rolled back (ALARM)']);
+    expect(r.lockHeld()).toBe(false);
+  });
+
+  it.each([...REJECTION_REASONS, 'BUNDLE_INCOMPLETE'])('rejects with %s: nothing published, the alias untouched, notified, lock released', async (reason) => {
+    const r = await run(uploadEvent(), { verdict: 'rejected', reasons: [reason] });
+    expect(r.outcome.status).toBe('FAILED');
+    expect(r.outcome.error).toBe('Rejected');
+    expect(r.outcome.cause).toBe(`modelgate churn v2 rejected (${reason})`);
+    expect(r.states).not.toContain('Publish');
+    expect(r.aliasWrites).toEqual([]);
+    expect(subjects(r)).toEqual([`modelgate churn v2 rejected (${reason})`]);
+    expect(r.lockHeld()).toBe(false);
+  });
+
+  it('a duplicate upload is rejected before taking the lock', async () => {
+    const r = await run(uploadEvent(), { duplicate: true });
+    expect(r.outcome.status).toBe('FAILED');
+    expect(r.outcome.error).toBe('DUPLICATE_VERSION');
+    expect(r.registryActions).toEqual(['register']);
+    expect(subjects(r)).toEqual(['modelgate churn v2 rejected as a duplicate (DUPLICATE_VERSION)']);
+  });
+
+  it('ab-test: a fixed split, no bake, the experiment stays', async () => {
+    const r = await run(uploadEvent(), { rollout: { strategy: 'ab-test', abTest: { weight: 0.5 } } });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    expect(r.aliasWrites).toEqual([{ version: '3', additionalVersion: '7', additionalWeight: 0.5 }]);
+    expect(r.states).not.toContain('Bake');
+    const [step] = r.outcome.events.filter((e) => e.type === 'StateExited' && e.stateName === 'ApplyStep').map((e) => (e.output as { step: ExecutableStep }).step);
+    expect(step?.status).toBe('experiment');
+  });
+
+  it('shadow: the champion keeps all traffic; the step records the mirror', async () => {
+    const r = await run(uploadEvent(), { rollout: { strategy: 'shadow', shadow: { sampleRate: 0.5 } } });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    expect(r.aliasWrites).toEqual([{ version: '3' }]);
+    const [step] = r.outcome.events.filter((e) => e.type === 'StateExited' && e.stateName === 'ApplyStep').map((e) => (e.output as { step: ExecutableStep }).step);
+    expect(step?.status).toBe('shadow');
+    expect(step?.routing.shadow).toEqual({ version: '2', lambdaVersion: '7', sampleRate: 0.5 });
+  });
+
+  it('linear: equal increments, each baked with alarms checked, then all traffic', async () => {
+    const r = await run(uploadEvent(), { rollout: { strategy: 'linear', linear: { steps: 4, intervalMinutes: 2 } } });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    expect(r.aliasWrites).toEqual([
+      { version: '3', additionalVersion: '7', additionalWeight: 0.25 },
+      { version: '3', additionalVersion: '7', additionalWeight: 0.5 },
+      { version: '3', additionalVersion: '7', additionalWeight: 0.75 },
+      { version: '7' },
+    ]);
+    expect(r.states.filter((s) => s === 'CheckAlarms')).toHaveLength(6);
+  });
+
+  it('all-at-once: one alias write, no bake', async () => {
+    const r = await run(uploadEvent(), { rollout: { strategy: 'all-at-once' } });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    expect(r.aliasWrites).toEqual([{ version: '7' }]);
+    expect(r.states).not.toContain('Bake');
+  });
+
+  it('a first version (no champion) goes all at once whatever its strategy', async () => {
+    const r = await run(uploadEvent('1'), { champion: null });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    expect(r.aliasWrites).toEqual([{ version: '7' }]);
+  });
+
+  it('waits for the model lock while another upload holds it', async () => {
+    const r = await run(uploadEvent(), { lockBusy: 2, rollout: { strategy: 'all-at-once' } });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    expect(r.states.filter((s) => s === 'WaitForLock')).toHaveLength(2);
+    expect(r.states.filter((s) => s === 'AcquireLock')).toHaveLength(3);
+  });
+
+  it('a task failure restores routing, records, notifies and releases the lock', async () => {
+    const r = await run(uploadEvent(), { publishFails: true });
+    expect(r.outcome.status).toBe('FAILED');
+    expect(r.outcome.error).toBe('FunctionUpdateError');
+    expect(r.states).toEqual(expect.arrayContaining(['RestoreRouting', 'RecordFailure', 'NotifyFailure', 'ReleaseLockAfterFailure', 'PipelineFailed']));
+    expect(r.aliasWrites).toEqual([]);
+    expect(subjects(r)).toEqual(['modelgate churn v2 pipeline failed (PIPELINE_ERROR)']);
+    expect(r.lockHeld()).toBe(false);
+  });
+
+  it('a bake yields to an operator who asked for the model (promote/rollback)', async () => {
+    const r = await run(uploadEvent(), { preemptAtTick: 1 });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    expect(r.states.slice(-2)).toEqual(['YieldToOperator', 'Yielded']);
+    expect(r.aliasWrites).toEqual([{ version: '3', additionalVersion: '7', additionalWeight: 0.1 }]);
+    expect(r.lockHeld()).toBe(false);
+  });
+
+  it('operator promote: lock (preempting), plan, one alias write, record, notify', async () => {
+    const r = await run({ operation: 'promote', model: 'churn', version: '2' });
+    expect(r.outcome.status).toBe('SUCCEEDED');
+    expect(r.aliasWrites).toEqual([{ version: '5' }]);
+    expect(r.registryActions).toEqual(['acquire-lock', 'plan-control', 'record-control', 'release-lock']);
+    expect(subjects(r)).toEqual(['modelgate churn v2 routing changed by an operator']);
+  });
+
+  it('an impossible operator request fails with its reason and releases the lock', async () => {
+    const r = await run({ operation: 'promote', model: 'churn', version: '9' }, { controlFails: true });
+    expect(r.outcome.status).toBe('FAILED');
+    expect(r.outcome.error).toBe('ControlError');
+    expect(r.outcome.cause).toContain('version "9" is not registered');
+    expect(r.aliasWrites).toEqual([]);
+    expect(r.lockHeld()).toBe(false);
+  });
+});
