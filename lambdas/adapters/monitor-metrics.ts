@@ -1,0 +1,34 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE, MONITOR_SERVICE } from '../core/monitoring/alarms';
+import type { MetricDatum } from '../core/monitoring/report';
+
+/**
+ * Emits a monitor report's metrics as CloudWatch EMF through Powertools: dimensions service (`monitor`),
+ * model and version, plus feature for per-feature drift — exactly the dimensions the alarms
+ * (lambdas/core/monitoring/alarms.ts) name. One EMF document for the version-level metrics, one per feature.
+ *
+ * Timestamped at the start of the period the report covers: CloudWatch datapoints stand for the period
+ * that starts at their timestamp, and an alarm then evaluates the run's values in a completed period.
+ */
+export function emitMonitorMetrics(model: string, version: string, data: readonly MetricDatum[], periodStart: Date, namespace = METRICS_NAMESPACE): void {
+  const metrics = new Metrics({ namespace, serviceName: MONITOR_SERVICE, defaultDimensions: { model, version } });
+  metrics.setTimestamp(periodStart);
+  const byFeature = new Map<string, MetricDatum[]>();
+  for (const datum of data) {
+    if (datum.feature === undefined) metrics.addMetric(datum.name, unit(datum), datum.value);
+    else byFeature.set(datum.feature, [...(byFeature.get(datum.feature) ?? []), datum]);
+  }
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  for (const [feature, featureData] of byFeature) {
+    const single = metrics.singleMetric();
+    single.addDimension('feature', feature);
+    single.setTimestamp(periodStart);
+    // A single-metric instance publishes at each addMetric: one EMF line per value, with the feature dimension.
+    for (const datum of featureData) single.addMetric(datum.name, unit(datum), datum.value);
+    if (single.hasStoredMetrics()) single.publishStoredMetrics();
+  }
+}
+
+function unit(datum: MetricDatum): (typeof MetricUnit)[keyof typeof MetricUnit] {
+  return datum.unit === 'Count' ? MetricUnit.Count : MetricUnit.NoUnit;
+}

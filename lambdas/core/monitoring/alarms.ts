@@ -1,0 +1,264 @@
+// The alarms of one model version, as plain data: names, metrics (with exactly the dimensions the functions
+// emit), thresholds by severity. The CDK construct turns them into AWS::CloudWatch::Alarm resources for the
+// versions known at synth; the promotion pipeline turns the same specs into PutMetricAlarm calls for the
+// versions it publishes later. One definition, two writers of disjoint alarms (docs/monitoring.md).
+import type { QualityMetricName } from './quality';
+
+export const METRICS_NAMESPACE = 'modelgate';
+/** `service` dimension of the inference function's EMF (POWERTOOLS_SERVICE_NAME in lib/model-endpoint.ts). */
+export const SERVING_SERVICE = 'predict';
+/** `service` dimension of the monitor's EMF. */
+export const MONITOR_SERVICE = 'monitor';
+
+/** Metric names, as emitted. */
+export const METRIC = {
+  // inference function (lambdas/adapters/metrics.ts)
+  predictions: 'Predictions',
+  requests: 'Requests',
+  errors: 'Errors',
+  latency: 'Latency',
+  logFallbacks: 'LogFallbacks',
+  // monitor (lambdas/core/monitoring/report.ts)
+  monitoredPredictions: 'MonitoredPredictions',
+  labelledPredictions: 'LabelledPredictions',
+  skippedRecords: 'SkippedRecords',
+  driftShare: 'DriftShare',
+  datasetDrift: 'DatasetDrift',
+  predictionDrift: 'PredictionDrift',
+  predictionDriftStatistic: 'PredictionDriftStatistic',
+  featureDrift: 'FeatureDrift',
+  featureDriftStatistic: 'FeatureDriftStatistic',
+  featureDriftPValue: 'FeatureDriftPValue',
+} as const;
+
+export type Severity = 'warning' | 'critical';
+export const SEVERITIES: readonly Severity[] = ['warning', 'critical'];
+
+/** A threshold per severity; a severity left out gets no alarm. */
+export type SeverityThresholds = Partial<Record<Severity, number>>;
+
+export interface AlarmThresholds {
+  /** Share of drifted features in the monitor's period (>=). */
+  readonly driftShare: SeverityThresholds;
+  /** Per-feature drift flag (>= 1 means the feature drifted in the period): the features alarmed on. */
+  readonly featureDrift: { readonly features: readonly string[]; readonly severity: Severity };
+  /** The prediction distribution drifted (flag). */
+  readonly predictionDrift?: Severity;
+  /** Degradation against the validation baseline (baseline - current for accuracy-like metrics; >=). */
+  readonly qualityDegradation: Readonly<Partial<Record<QualityMetricName, SeverityThresholds>>>;
+  /** Errors / Requests of the inference function, per minute, 3 of 5 minutes (>=). */
+  readonly errorRate: SeverityThresholds;
+  /** p99 of the model run time in ms, per minute, 3 of 5 minutes (>=). */
+  readonly latencyP99Ms: SeverityThresholds;
+  /** Prediction records written to the fallback instead of the table, per 5 minutes (>=). */
+  readonly logFallbacks: SeverityThresholds;
+  /** The monitor's period in seconds: the period of the drift and quality alarms. @default 3600 */
+  readonly monitorPeriodSeconds?: number;
+}
+
+export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
+  driftShare: { warning: 0.25, critical: 0.5 },
+  featureDrift: { features: [], severity: 'warning' },
+  predictionDrift: 'warning',
+  qualityDegradation: { accuracy: { warning: 0.05, critical: 0.1 }, rocAuc: { warning: 0.05, critical: 0.1 } },
+  errorRate: { warning: 0.01, critical: 0.05 },
+  latencyP99Ms: { warning: 250, critical: 1000 },
+  logFallbacks: { warning: 1, critical: 100 },
+};
+
+export interface MetricRef {
+  readonly namespace: string;
+  readonly metricName: string;
+  readonly dimensions: Readonly<Record<string, string>>;
+  /** 'Sum', 'Maximum', 'Average' or a percentile such as 'p99'. */
+  readonly statistic: string;
+  readonly periodSeconds: number;
+}
+
+export interface AlarmSpec {
+  /** `modelgate-<model>-v<version>-<metric>-<severity>`. */
+  readonly name: string;
+  readonly description: string;
+  readonly model: string;
+  readonly version: string;
+  /** The short metric key in the name, e.g. `drift-share`, `feature-drift-Contract`, `error-rate`. */
+  readonly metricKey: string;
+  readonly severity: Severity;
+  /** A single metric, or a metric-math expression over `metrics` (ids as in the expression). */
+  readonly metric: MetricRef | { readonly expression: string; readonly label: string; readonly metrics: Readonly<Record<string, MetricRef>>; readonly periodSeconds: number };
+  readonly comparison: 'GreaterThanOrEqualToThreshold';
+  readonly threshold: number;
+  readonly evaluationPeriods: number;
+  readonly datapointsToAlarm: number;
+  /** No data (no traffic, no labels yet) is not a reason to page. */
+  readonly treatMissingData: 'notBreaching';
+}
+
+/** The alarm naming convention the promotion pipeline relies on (canary rollback watches `modelgate-<model>-v<version>-*`). */
+export function alarmName(model: string, version: string, metricKey: string, severity: Severity): string {
+  return `modelgate-${model}-v${version}-${metricKey}-${severity}`;
+}
+
+/** The prefix of every alarm of one model version. */
+export function versionAlarmPrefix(model: string, version: string): string {
+  return `modelgate-${model}-v${version}-`;
+}
+
+/** Feature names go into alarm names: keep letters, digits, '.', '_' and '-'. */
+export function metricKeyOfFeature(feature: string): string {
+  return `feature-drift-${feature.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+}
+
+const QUALITY_KEYS: Readonly<Record<QualityMetricName, string>> = {
+  accuracy: 'accuracy',
+  precision: 'precision',
+  recall: 'recall',
+  f1: 'f1',
+  rocAuc: 'roc-auc',
+  logLoss: 'log-loss',
+  calibrationError: 'calibration-error',
+  mae: 'mae',
+  rmse: 'rmse',
+  r2: 'r2',
+};
+
+/** Metric names of the quality metrics; `<name>Degradation` is how much worse than the baseline (positive = worse). */
+export const QUALITY_METRIC_NAMES: Readonly<Record<QualityMetricName, string>> = {
+  accuracy: 'Accuracy',
+  precision: 'Precision',
+  recall: 'Recall',
+  f1: 'F1',
+  rocAuc: 'RocAuc',
+  logLoss: 'LogLoss',
+  calibrationError: 'CalibrationError',
+  mae: 'MAE',
+  rmse: 'RMSE',
+  r2: 'R2',
+};
+
+export function degradationMetricName(metric: QualityMetricName): string {
+  return `${QUALITY_METRIC_NAMES[metric]}Degradation`;
+}
+
+/**
+ * Every alarm of one model version. Drift and quality alarms read the monitor's metrics (one datapoint
+ * per monitor run, Maximum over the monitor's period, 1 of 1); serving alarms read the inference
+ * function's (per minute, 3 of 5 for error rate and latency; Sum per 5 minutes for log fallbacks).
+ */
+export function versionAlarmSpecs(model: string, version: string, thresholds: AlarmThresholds = DEFAULT_ALARM_THRESHOLDS): AlarmSpec[] {
+  const monitorPeriod = thresholds.monitorPeriodSeconds ?? 3600;
+  const monitorDimensions = { service: MONITOR_SERVICE, model, version };
+  const servingDimensions = { service: SERVING_SERVICE, model, version };
+  const monitorMetric = (metricName: string, extra: Record<string, string> = {}): MetricRef => ({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensions: { ...monitorDimensions, ...extra },
+    statistic: 'Maximum',
+    periodSeconds: monitorPeriod,
+  });
+  const servingMetric = (metricName: string, statistic: string, periodSeconds: number): MetricRef => ({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensions: servingDimensions,
+    statistic,
+    periodSeconds,
+  });
+  const specs: AlarmSpec[] = [];
+  const add = (
+    metricKey: string,
+    severity: Severity,
+    threshold: number,
+    metric: AlarmSpec['metric'],
+    what: string,
+    evaluation: { evaluationPeriods: number; datapointsToAlarm: number } = { evaluationPeriods: 1, datapointsToAlarm: 1 },
+  ) =>
+    specs.push({
+      name: alarmName(model, version, metricKey, severity),
+      description: `${severity.toUpperCase()}: ${model} v${version}: ${what} >= ${threshold}`,
+      model,
+      version,
+      metricKey,
+      severity,
+      metric,
+      comparison: 'GreaterThanOrEqualToThreshold',
+      threshold,
+      ...evaluation,
+      treatMissingData: 'notBreaching',
+    });
+  const bySeverity = (levels: SeverityThresholds, each: (severity: Severity, threshold: number) => void) => {
+    for (const severity of SEVERITIES) {
+      const threshold = levels[severity];
+      if (threshold !== undefined) each(severity, threshold);
+    }
+  };
+
+  bySeverity(thresholds.driftShare, (severity, threshold) =>
+    add('drift-share', severity, threshold, monitorMetric(METRIC.driftShare), 'share of drifted features'),
+  );
+  for (const feature of thresholds.featureDrift.features) {
+    add(metricKeyOfFeature(feature), thresholds.featureDrift.severity, 1, monitorMetric(METRIC.featureDrift, { feature }), `drift of feature ${feature} (0/1)`);
+  }
+  if (thresholds.predictionDrift) {
+    add('prediction-drift', thresholds.predictionDrift, 1, monitorMetric(METRIC.predictionDrift), 'drift of the prediction distribution (0/1)');
+  }
+  for (const [metric, levels] of Object.entries(thresholds.qualityDegradation) as [QualityMetricName, SeverityThresholds][]) {
+    bySeverity(levels, (severity, threshold) =>
+      add(`${QUALITY_KEYS[metric]}-drop`, severity, threshold, monitorMetric(degradationMetricName(metric)), `${metric} below the validation baseline by`),
+    );
+  }
+  const perMinute = { evaluationPeriods: 5, datapointsToAlarm: 3 };
+  bySeverity(thresholds.errorRate, (severity, threshold) =>
+    add(
+      'error-rate',
+      severity,
+      threshold,
+      {
+        // Requests is emitted once per invocation, errors included; no requests is no data.
+        expression: 'FILL(errors, 0) / requests',
+        label: 'error rate',
+        metrics: { errors: servingMetric(METRIC.errors, 'Sum', 60), requests: servingMetric(METRIC.requests, 'Sum', 60) },
+        periodSeconds: 60,
+      },
+      'error rate (Errors / Requests)',
+      perMinute,
+    ),
+  );
+  bySeverity(thresholds.latencyP99Ms, (severity, threshold) =>
+    add('latency-p99', severity, threshold, servingMetric(METRIC.latency, 'p99', 60), 'p99 model latency (ms)', perMinute),
+  );
+  bySeverity(thresholds.logFallbacks, (severity, threshold) =>
+    add('log-fallbacks', severity, threshold, servingMetric(METRIC.logFallbacks, 'Sum', 300), 'prediction records sent to the log fallback per 5 minutes'),
+  );
+  return specs;
+}
+
+/** Problems with a thresholds config (each with the offending value); empty when it is sound. */
+export function thresholdProblems(thresholds: AlarmThresholds): string[] {
+  const problems: string[] = [];
+  const check = (name: string, levels: SeverityThresholds, range: [number, number]) => {
+    for (const severity of SEVERITIES) {
+      const value = levels[severity];
+      if (value === undefined) continue;
+      if (!(Number.isFinite(value) && value >= range[0] && value <= range[1])) {
+        problems.push(`${name}.${severity} must be a number in [${range[0]}, ${range[1]}], got: ${JSON.stringify(value)}`);
+      }
+    }
+    const { warning, critical } = levels;
+    if (warning !== undefined && critical !== undefined && critical < warning) {
+      problems.push(`${name}.critical must be at least ${name}.warning (${warning}), got: ${critical}`);
+    }
+  };
+  check('driftShare', thresholds.driftShare, [0, 1]);
+  check('errorRate', thresholds.errorRate, [0, 1]);
+  check('latencyP99Ms', thresholds.latencyP99Ms, [0, 900_000]);
+  check('logFallbacks', thresholds.logFallbacks, [0, Number.MAX_SAFE_INTEGER]);
+  for (const [metric, levels] of Object.entries(thresholds.qualityDegradation)) {
+    if (!Object.hasOwn(QUALITY_KEYS, metric)) problems.push(`qualityDegradation.${metric} is not a quality metric (${Object.keys(QUALITY_KEYS).join(', ')})`);
+    else check(`qualityDegradation.${metric}`, levels as SeverityThresholds, [0, Number.MAX_SAFE_INTEGER]);
+  }
+  const period = thresholds.monitorPeriodSeconds;
+  if (period !== undefined && !(Number.isInteger(period) && period >= 60 && period % 60 === 0)) {
+    problems.push(`monitorPeriodSeconds must be a whole number of minutes in seconds (>= 60), got: ${period}`);
+  }
+  return problems;
+}

@@ -1,0 +1,127 @@
+// The scheduled monitor's report for one model version over one period (the merge of its windows), and
+// the CloudWatch metrics it emits. Pure: the windows come from the monitoring table, the manifest from S3.
+import { driftReportFromAggregates, driftSettings, type DriftReport } from '../drift/report';
+import type { Manifest } from '../manifest-types';
+import {
+  baselineQuality,
+  qualityDegradation,
+  qualityMetrics,
+  type QualityMetricName,
+  type QualityMetrics,
+} from './quality';
+import { mergeMonitoringWindows, type MonitoringWindow } from './window';
+import { degradationMetricName, METRIC, QUALITY_METRIC_NAMES } from './alarms';
+
+export interface MonitorSettings {
+  /** Below this many predictions in the period the drift report is not computed (too noisy). @default 100 */
+  readonly minPredictions?: number;
+  /** Below this many labelled predictions quality is not computed. @default 30 */
+  readonly minLabels?: number;
+}
+
+export const DEFAULT_MIN_PREDICTIONS = 100;
+export const DEFAULT_MIN_LABELS = 30;
+
+export interface VersionReport {
+  readonly model: string;
+  readonly version: string;
+  /** The period [from, to) the windows cover. */
+  readonly from: string;
+  readonly to: string;
+  readonly windows: number;
+  readonly predictions: number;
+  readonly labels: number;
+  /** Changes the aggregator could not count (inputs that do not fit the baseline). */
+  readonly skipped: number;
+  /** Null when the manifest has no baseline or the period has too few predictions (`reason` says which). */
+  readonly drift: DriftReport | null;
+  readonly driftSkipped?: string;
+  readonly quality: QualityMetrics | null;
+  readonly qualitySkipped?: string;
+  /** Start of the labelled period when it is longer than the drift period (the monitor's quality lookback). */
+  readonly qualityFrom?: string;
+  /** The validation baseline (holdout metrics in the manifest) and how much worse the period is (positive = worse). */
+  readonly baseline: Partial<Record<QualityMetricName, number>>;
+  readonly degradation: Partial<Record<QualityMetricName, number>>;
+}
+
+export function versionReport(
+  manifest: Manifest,
+  windows: readonly MonitoringWindow[],
+  period: { readonly from: string; readonly to: string },
+  settings: MonitorSettings = {},
+): VersionReport {
+  const merged = mergeMonitoringWindows(manifest, windows);
+  const minPredictions = settings.minPredictions ?? DEFAULT_MIN_PREDICTIONS;
+  const minLabels = settings.minLabels ?? DEFAULT_MIN_LABELS;
+  let drift: DriftReport | null = null;
+  let driftSkipped: string | undefined;
+  if (!manifest.baseline || !merged.drift) driftSkipped = 'the manifest has no baseline';
+  else if (merged.predictions < minPredictions) driftSkipped = `${merged.predictions} predictions, fewer than ${minPredictions}`;
+  else drift = driftReportFromAggregates(manifest.baseline, merged.drift, { settings: driftSettings(manifest.features) });
+  let quality: QualityMetrics | null = null;
+  let qualitySkipped: string | undefined;
+  if (merged.labels < minLabels) qualitySkipped = `${merged.labels} labelled predictions, fewer than ${minLabels}`;
+  else quality = qualityMetrics(merged.quality);
+  const baseline = baselineQuality(manifest);
+  return {
+    model: manifest.name,
+    version: manifest.version,
+    from: period.from,
+    to: period.to,
+    windows: merged.windows,
+    predictions: merged.predictions,
+    labels: merged.labels,
+    skipped: merged.skipped,
+    drift,
+    ...(driftSkipped ? { driftSkipped } : {}),
+    quality,
+    ...(qualitySkipped ? { qualitySkipped } : {}),
+    baseline,
+    degradation: quality ? qualityDegradation(quality, baseline) : {},
+  };
+}
+
+/** One CloudWatch metric value; `feature` adds the per-feature dimension. */
+export interface MetricDatum {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: 'Count' | 'None';
+  readonly feature?: string;
+}
+
+/**
+ * The metrics of a report, dimensioned by model and version by the emitter (and by feature where set).
+ * Drift flags are 0/1 so one alarm threshold fits every method (p-value tests and distances alike); the
+ * statistics go out too, for dashboards.
+ */
+export function reportMetrics(report: VersionReport): MetricDatum[] {
+  const data: MetricDatum[] = [
+    { name: METRIC.monitoredPredictions, value: report.predictions, unit: 'Count' },
+    { name: METRIC.labelledPredictions, value: report.labels, unit: 'Count' },
+    { name: METRIC.skippedRecords, value: report.skipped, unit: 'Count' },
+  ];
+  if (report.drift) {
+    data.push({ name: METRIC.driftShare, value: report.drift.driftShare, unit: 'None' });
+    data.push({ name: METRIC.datasetDrift, value: report.drift.datasetDrift ? 1 : 0, unit: 'None' });
+    if (report.drift.prediction) {
+      data.push({ name: METRIC.predictionDrift, value: report.drift.prediction.drifted ? 1 : 0, unit: 'None' });
+      if (report.drift.prediction.statistic !== null) data.push({ name: METRIC.predictionDriftStatistic, value: report.drift.prediction.statistic, unit: 'None' });
+    }
+    for (const [feature, drift] of Object.entries(report.drift.features)) {
+      data.push({ name: METRIC.featureDrift, value: drift.drifted ? 1 : 0, unit: 'None', feature });
+      if (drift.statistic !== null) data.push({ name: METRIC.featureDriftStatistic, value: drift.statistic, unit: 'None', feature });
+      if (drift.pValue !== null) data.push({ name: METRIC.featureDriftPValue, value: drift.pValue, unit: 'None', feature });
+    }
+  }
+  if (report.quality) {
+    for (const [metric, name] of Object.entries(QUALITY_METRIC_NAMES) as [QualityMetricName, string][]) {
+      const value = report.quality[metric];
+      if (value !== undefined && Number.isFinite(value)) data.push({ name, value, unit: 'None' });
+    }
+    for (const [metric, value] of Object.entries(report.degradation) as [QualityMetricName, number][]) {
+      if (Number.isFinite(value)) data.push({ name: degradationMetricName(metric), value, unit: 'None' });
+    }
+  }
+  return data;
+}
