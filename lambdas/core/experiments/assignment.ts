@@ -1,0 +1,58 @@
+// Unit-level (sticky) assignment: the arm of a unit is a pure function of (experiment id, unit id), so every
+// request of one unit meets the same version, whichever function instance routes it, with no lookup.
+
+/** FNV-1a, 32 bits, over UTF-16 code units (as GrowthBook's SDKs hash). */
+export function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/**
+ * A uniform bucket in [0, 1) for a unit in an experiment: GrowthBook's hash version 2,
+ * fnv1a32(String(fnv1a32(seed + unit))) mod 10000 / 10000. Hashing twice spreads sequential ids
+ * (user-1, user-2, ...) that a single FNV pass leaves correlated in the low digits; the experiment id as
+ * seed makes assignments of different experiments independent.
+ */
+export function unitBucket(experimentId: string, unitId: string): number {
+  return (fnv1a32(String(fnv1a32(experimentId + unitId))) % 10_000) / 10_000;
+}
+
+/** The arm of a unit: the treatment for buckets below the treatment share, else the control. */
+export function assignArm(experimentId: string, unitId: string, treatmentShare: number): 'control' | 'treatment' {
+  return unitBucket(experimentId, unitId) < treatmentShare ? 'treatment' : 'control';
+}
+
+/** Header that carries the unit id of a request (the `unitId` field of a /v1 predict body works too). */
+export const UNIT_ID_HEADER = 'x-modelgate-unit-id';
+/** Set on a request one version forwarded to another: the receiver serves it, never forwards it again. */
+export const ROUTED_HEADER = 'x-modelgate-routed-from';
+/** Unit ids longer than this are refused (they become DynamoDB key parts). */
+export const MAX_UNIT_ID_LENGTH = 256;
+
+/**
+ * The unit id of a request: the header (case-insensitive, as HTTP headers are), else a top-level string
+ * `unitId` in a JSON body. The body is parsed only when it mentions unitId at all, so requests without one
+ * pay for a substring search and nothing else.
+ */
+export function unitIdOf(headers: Readonly<Record<string, string | undefined>> | null | undefined, body: string | null | undefined): string | undefined {
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (name.toLowerCase() === UNIT_ID_HEADER && value) return value.length <= MAX_UNIT_ID_LENGTH ? value : undefined;
+  }
+  if (!body || !body.includes('"unitId"')) return undefined;
+  try {
+    const parsed = JSON.parse(body) as { unitId?: unknown };
+    const unitId = parsed?.unitId;
+    return typeof unitId === 'string' && unitId !== '' && unitId.length <= MAX_UNIT_ID_LENGTH ? unitId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a request was already forwarded by another version (loop guard). */
+export function wasRouted(headers: Readonly<Record<string, string | undefined>> | null | undefined): boolean {
+  return Object.keys(headers ?? {}).some((name) => name.toLowerCase() === ROUTED_HEADER);
+}
