@@ -1,11 +1,29 @@
 import type { Command } from './command';
 import { abtestCommand } from './commands/abtest';
 import { driftCommand } from './commands/drift';
+import { errorsCommand } from './commands/errors';
+import { experimentCommand } from './commands/experiment';
 import { reingestCommand } from './commands/reingest';
 import { packageCommand } from './commands/package';
+import { modelsCommand } from './commands/models';
+import { promoteCommand, rollbackCommand } from './commands/operate';
+import { pushCommand } from './commands/push';
+import { validateCommand } from './commands/validate';
 import { UsageError } from './usage-error';
 
-const commands: readonly Command[] = [driftCommand, abtestCommand, packageCommand, reingestCommand];
+const commands: readonly Command[] = [
+  driftCommand,
+  errorsCommand,
+  abtestCommand,
+  packageCommand,
+  reingestCommand,
+  validateCommand,
+  pushCommand,
+  modelsCommand,
+  promoteCommand,
+  rollbackCommand,
+  experimentCommand,
+];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4);

@@ -30,7 +30,7 @@ export interface Target {
   readonly s3: S3Client;
   readonly dynamodb: DynamoDBClient;
   /** Endpoint overrides to hand to any other SDK client (local only). */
-  readonly endpoints: { readonly s3?: string; readonly dynamodb?: string };
+  readonly endpoints: { readonly s3?: string; readonly dynamodb?: string; readonly stepFunctions?: string; readonly lambda?: string };
 }
 
 export interface TargetFlags {
@@ -67,7 +67,12 @@ export async function resolveTarget(flags: TargetFlags): Promise<Target> {
       region: local.region,
       s3: localS3Client(local.s3Endpoint),
       dynamodb: localDynamoClient(local.dynamoDbEndpoint),
-      endpoints: { s3: local.s3Endpoint, dynamodb: local.dynamoDbEndpoint },
+      endpoints: {
+        s3: local.s3Endpoint,
+        dynamodb: local.dynamoDbEndpoint,
+        ...(local.stepFunctionsEndpoint ? { stepFunctions: local.stepFunctionsEndpoint } : {}),
+        ...(local.lambdaEndpoint ? { lambda: local.lambdaEndpoint } : {}),
+      },
     };
   }
   if (flags.profile) process.env.AWS_PROFILE = flags.profile;

@@ -20,6 +20,13 @@ export interface StageOptions {
    * @default true
    */
   readonly deployExample?: unknown;
+  /**
+   * On-call email addresses subscribed to the notification topic (pipeline verdicts, alarms), comma-separated
+   * when given as context (`-c notificationEmails=oncall@example.com,ml@example.com`).
+   *
+   * @default - none
+   */
+  readonly notificationEmails?: unknown;
 }
 
 export type StageConfig = Omit<ModelgateStackProps, keyof StackProps> & {
@@ -48,13 +55,18 @@ export function stageConfig(stage: unknown, options: StageOptions = {}): StageCo
       );
     }
   }
+  const notificationEmails = parseEmails(options.notificationEmails);
+  for (const email of notificationEmails) {
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) problems.push(`notificationEmails must be email addresses, got: ${show(email)}`);
+  }
   if (problems.length > 0) throw new InvalidPropsError('stage config', problems);
 
   if (stage === 'prod') {
     return {
       stage,
       apiStageName: 'prod',
-      models: [{ name: 'churn', version: '1' }],
+      models: [{ name: 'churn', version: '1', alarms: CHURN_ALARMS }],
+      notificationEmails,
       logLevel: 'INFO',
       executionLogLevel: MethodLoggingLevel.ERROR,
       logRetention: RetentionDays.ONE_YEAR,
@@ -65,13 +77,23 @@ export function stageConfig(stage: unknown, options: StageOptions = {}): StageCo
   return {
     stage: 'dev',
     apiStageName: 'dev',
-    models: [{ name: 'churn', version: '1', ...(deployExample ? { bundlePath: EXAMPLE_BUNDLE } : {}) }],
+    notificationEmails,
+    models: [{ name: 'churn', version: '1', alarms: CHURN_ALARMS, ...(deployExample ? { bundlePath: EXAMPLE_BUNDLE } : {}) }],
     logLevel: 'DEBUG',
     executionLogLevel: MethodLoggingLevel.INFO,
     logRetention: RetentionDays.ONE_MONTH,
     throttle: { rateLimit: 10, burstLimit: 20 },
     stageThrottle: { rateLimit: 50, burstLimit: 100 },
   };
+}
+
+/** The churn model's alarms: the defaults, plus per-feature drift on the features its customers shift on. */
+const CHURN_ALARMS = { featureDrift: { features: ['Contract', 'MonthlyCharges', 'tenure'], severity: 'warning' } } as const;
+
+function parseEmails(value: unknown): string[] {
+  if (value === undefined || value === '') return [];
+  const list = Array.isArray(value) ? value.map(String) : String(value).split(',');
+  return list.map((email) => email.trim()).filter(Boolean);
 }
 
 function parseFlag(value: unknown): boolean | undefined {

@@ -1,5 +1,6 @@
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { ModelEndpoint } from './model-endpoint';
@@ -54,12 +55,24 @@ export interface ModelApiProps {
   /** Retention of access and execution logs. @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * Serves `GET /v1/models/<name>` (registry view: live versions, weights, history) for every model.
+   *
+   * @default - no such route
+   */
+  readonly modelsFunction?: lambda.IFunction;
+  /**
    * Create the account-wide role API Gateway needs to write execution logs (one per account and region:
    * turn this off when another stack or the platform team already manages it).
    *
    * @default true
    */
   readonly manageAccountCloudWatchRole?: boolean;
+  /**
+   * The ground-truth function: `POST /v1/feedback` (labels joined to logged predictions, docs/monitoring.md).
+   *
+   * @default - no feedback route
+   */
+  readonly feedbackFunction?: lambda.IFunction;
 }
 
 /**
@@ -152,12 +165,20 @@ export class ModelApi extends Construct {
 
     const v1Models = this.api.root.addResource('v1').addResource('models');
     const v2Models = this.api.root.addResource('v2').addResource('models');
+    const modelsIntegration = props.modelsFunction ? new apigw.LambdaIntegration(props.modelsFunction, { proxy: true, allowTestInvoke: false }) : undefined;
     for (const endpoint of props.endpoints) {
       const integration = new apigw.LambdaIntegration(endpoint.liveAlias, { proxy: true, allowTestInvoke: false });
-      v1Models.addResource(endpoint.modelName).addResource('predict').addMethod('POST', integration, postOptions);
+      const v1Model = v1Models.addResource(endpoint.modelName);
+      v1Model.addResource('predict').addMethod('POST', integration, postOptions);
+      if (modelsIntegration) v1Model.addMethod('GET', modelsIntegration);
       const v2Model = v2Models.addResource(endpoint.modelName);
       v2Model.addMethod('GET', integration);
       v2Model.addResource('infer').addMethod('POST', integration, postOptions);
+    }
+
+    if (props.feedbackFunction) {
+      const feedback = new apigw.LambdaIntegration(props.feedbackFunction, { proxy: true, allowTestInvoke: false });
+      v1Models.parentResource?.addResource('feedback').addMethod('POST', feedback, postOptions);
     }
 
     this.usagePlan = this.api.addUsagePlan('UsagePlan', {

@@ -270,7 +270,7 @@ export class ModelEndpoint extends Construct {
  * platforms (~290 MB), which alone would break Lambda's 250 MB unzipped limit. Fails the synth if the
  * wanted binary is missing (e.g. a new napi folder layout) rather than shipping a function that cannot load.
  */
-function keepOnlyOnnxPlatform(outputDir: string, platform: 'arm64' | 'x64'): string[] {
+export function keepOnlyOnnxPlatform(outputDir: string, platform: 'arm64' | 'x64'): string[] {
   const napi = path.join(outputDir, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6');
   const keep = path.join(napi, 'linux', platform);
   return [

@@ -10,6 +10,7 @@ import { ModelgateStack } from './modelgate-stack';
 export function defineApp(app: App): ModelgateStack {
   const { stage, ...config } = stageConfig(app.node.tryGetContext('stage') ?? 'dev', {
     deployExample: app.node.tryGetContext('deployExample'),
+    notificationEmails: app.node.tryGetContext('notificationEmails'),
   });
   return new ModelgateStack(app, `modelgate-${stage}`, {
     ...config,

@@ -8,9 +8,16 @@ import { Construct } from 'constructs';
 import { ModelApi, type QuotaSettings, type ThrottleSettings } from './model-api';
 import { ModelBucket, type ModelBucketEncryption } from './model-bucket';
 import { ModelEndpoint, modelIdentityProblems } from './model-endpoint';
+import { ModelRegistryTable } from './model-registry-table';
 import { acknowledgeBucketDeployment } from './nag-acknowledgements';
 import { PredictionLogTable } from './prediction-log-table';
+import { PromotionPipeline } from './promotion-pipeline';
 import { PropErrors, show } from './prop-validation';
+import { DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from '../lambdas/core/monitoring/alarms';
+import { ModelMonitoring } from './model-monitoring';
+import { MonitoringDashboard } from './monitoring-dashboard';
+import { VersionAlarms } from './monitoring-alarms';
+import { ExperimentService } from './experiment-service';
 
 /** A bundle folder holds this manifest, and the model file the manifest names (`model.file`). */
 export const MANIFEST_FILE = 'manifest.json';
@@ -22,9 +29,9 @@ export interface ModelSpec {
   /** The version served at bootstrap; its bundle lives under `models/<name>/<version>/`. */
   readonly version: string;
   /**
-   * A local bundle folder (manifest.json, the model file it names, anything else alongside) to upload to
-   * `models/<name>/<version>/` on deploy, so a fresh stack serves something. Its manifest must name the
-   * same model and version.
+   * A local bundle folder (manifest.json, the model file it names, anything else alongside) uploaded on
+   * deploy to `candidates/<name>/<version>/`, so the promotion pipeline validates and rolls it out like any
+   * upload and a fresh stack serves something. Its manifest must name the same model and version.
    *
    * @default - nothing uploaded: the bundle arrives through the promotion pipeline
    */
@@ -35,6 +42,13 @@ export interface ModelSpec {
   readonly reservedConcurrency?: number;
   /** @default - none (see ModelEndpoint: this is an alias property) */
   readonly provisionedConcurrency?: number;
+  /**
+   * Alarm thresholds of this model's versions (merged over the defaults; docs/monitoring.md). The stack
+   * creates the alarms of `version`; the promotion pipeline those of the versions it publishes.
+   *
+   * @default DEFAULT_ALARM_THRESHOLDS
+   */
+  readonly alarms?: Partial<AlarmThresholds>;
 }
 
 export interface ModelgateStackProps extends StackProps {
@@ -56,6 +70,8 @@ export interface ModelgateStackProps extends StackProps {
   readonly quota?: QuotaSettings;
   /** @default 'kms' */
   readonly bucketEncryption?: ModelBucketEncryption;
+  /** On-call addresses subscribed to the pipeline's notification topic. @default - none */
+  readonly notificationEmails?: readonly string[];
 }
 
 /**
@@ -67,6 +83,11 @@ export class ModelgateStack extends Stack {
   readonly predictionLog: PredictionLogTable;
   readonly endpoints: readonly ModelEndpoint[];
   readonly api: ModelApi;
+  readonly monitoring: ModelMonitoring;
+  readonly alarms: readonly VersionAlarms[];
+  readonly registry: ModelRegistryTable;
+  readonly pipeline: PromotionPipeline;
+  readonly experiments: ExperimentService;
 
   constructor(scope: Construct, id: string, props: ModelgateStackProps) {
     super(scope, id, props);
@@ -91,17 +112,61 @@ export class ModelgateStack extends Stack {
         }),
     );
 
+    this.registry = new ModelRegistryTable(this, 'ModelRegistry');
+    this.pipeline = new PromotionPipeline(this, 'Pipeline', {
+      modelBucket: this.modelBucket.bucket,
+      modelBucketKey: this.modelBucket.encryptionKey,
+      predictionTable: this.predictionLog.table,
+      registryTable: this.registry.table,
+      endpoints: this.endpoints,
+      notificationEmails: props.notificationEmails,
+      logRetention: props.logRetention,
+      // The alarms the pipeline creates for the versions it publishes use the same thresholds as the stack's.
+      alarmThresholds: Object.fromEntries(props.models.map((model) => [model.name, { ...model.alarms }])),
+    });
+
     for (const model of props.models) {
       if (model.bundlePath) this.deployBundle(model, model.bundlePath, props.logRetention);
     }
 
+    this.monitoring = new ModelMonitoring(this, 'Monitoring', {
+      predictionTable: this.predictionLog.table,
+      modelBucket: this.modelBucket.bucket,
+      modelBucketKey: this.modelBucket.encryptionKey,
+      logLevel: props.logLevel,
+      logRetention: props.logRetention,
+    });
+    const thresholdsOf = (model: ModelSpec): AlarmThresholds => ({ ...DEFAULT_ALARM_THRESHOLDS, ...model.alarms });
+    this.alarms = props.models.map(
+      (model) =>
+        new VersionAlarms(this, `${pascalCase(model.name)}V${pascalCase(model.version)}Alarms`, {
+          model: model.name,
+          version: model.version,
+          thresholds: { ...thresholdsOf(model), monitorPeriodSeconds: this.monitoring.monitorPeriod.toSeconds() },
+          // One on-call topic: the pipeline's (its key lets CloudWatch publish).
+          topic: this.pipeline.topic,
+        }),
+    );
+    new MonitoringDashboard(this, 'Dashboard', {
+      versions: props.models.map((model) => ({ model: model.name, version: model.version, features: thresholdsOf(model).featureDrift.features })),
+    });
+
     this.api = new ModelApi(this, 'Api', {
+      feedbackFunction: this.monitoring.feedbackFunction,
       endpoints: this.endpoints,
       stageName: props.apiStageName,
       throttle: props.throttle,
       stageThrottle: props.stageThrottle,
       quota: props.quota,
       executionLogLevel: props.executionLogLevel,
+      logRetention: props.logRetention,
+      modelsFunction: this.pipeline.modelsFunction,
+    });
+    this.experiments = new ExperimentService(this, 'Experiments', {
+      api: this.api.api,
+      predictionTable: this.predictionLog.table,
+      endpoints: this.endpoints,
+      logLevel: props.logLevel,
       logRetention: props.logRetention,
     });
 
@@ -112,6 +177,12 @@ export class ModelgateStack extends Stack {
     });
     new CfnOutput(this, 'ModelBucketName', { value: this.modelBucket.bucket.bucketName });
     new CfnOutput(this, 'PredictionTableName', { value: this.predictionLog.table.tableName });
+    new CfnOutput(this, 'ExperimentTableName', { value: this.experiments.table.table.tableName });
+    new CfnOutput(this, 'MonitoringTableName', { value: this.monitoring.table.table.tableName });
+    new CfnOutput(this, 'MonitorFunctionName', { value: this.monitoring.monitorFunction.functionName });
+    new CfnOutput(this, 'RegistryTableName', { value: this.registry.table.tableName });
+    new CfnOutput(this, 'PipelineStateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.topic.topicArn });
     for (const endpoint of this.endpoints) {
       const prefix = pascalCase(endpoint.modelName);
       new CfnOutput(this, `${prefix}FunctionArn`, { value: endpoint.function.functionArn });
@@ -119,13 +190,17 @@ export class ModelgateStack extends Stack {
     }
   }
 
-  /** Uploads a local bundle next to where the endpoint reads it; never deletes what is already there. */
+  /**
+   * Uploads a local bundle as a candidate: the pipeline validates it and rolls it out (docs/pipeline.md). The
+   * sync does not write the manifest last, so the validation waits for the files the manifest names. Never
+   * deletes what is already there.
+   */
   private deployBundle(model: ModelSpec, bundlePath: string, logRetention?: logs.RetentionDays): void {
     const id = `${pascalCase(model.name)}Bundle`;
     const deployment = new s3deploy.BucketDeployment(this, id, {
       sources: [s3deploy.Source.asset(bundlePath)],
       destinationBucket: this.modelBucket.bucket,
-      destinationKeyPrefix: `models/${model.name}/${model.version}/`,
+      destinationKeyPrefix: `candidates/${model.name}/${model.version}/`,
       prune: false,
       retainOnDelete: true,
       memoryLimit: 512,

@@ -252,6 +252,9 @@ export class LocalLambdaService {
     const variables = version === '$LATEST' ? state.environment : (state.versions.get(version) as PublishedVersion).environment;
     const { definition } = state;
     const worker = new Worker(new URL('./lambda-worker.ts', import.meta.url), {
+      // Handlers are TypeScript with extensionless imports: the worker needs tsx's loader, inherited from
+      // `tsx local/start.ts`, added when the parent runs without it (vitest, plain node).
+      execArgv: process.execArgv.some((arg) => arg.includes('tsx')) ? process.execArgv : [...process.execArgv, '--import', 'tsx'],
       workerData: {
         entry: definition.entry,
         handlerExport: definition.handlerExport,

@@ -1,13 +1,23 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startApiGateway, restApisFromTemplate, type ApiGatewayServer, type RestApiDefinition } from './api-gateway';
 import { LOCAL_CREDENTIALS, localDynamoClient, localS3Client } from './aws-clients';
 import { startDynamoDb, startS3, type LocalS3, type LocalService } from './aws-services';
 import { createTableInput, ensureTable, type CfnTableProperties } from './dynamodb-tables';
+import { startDynamoDbStreams, streamedTablesFromTemplate, streamSubscriptionsFromTemplate, type LocalDynamoDbStreams } from './dynamodb-streams';
 import { LocalLambdaService, type FunctionDefinition } from './lambda-service';
+import { startLambdaApi } from './lambda-api';
+import { startPipelineServices, type PipelineServices } from './pipeline-services';
 import { synthesizeLocal, type SynthesizedStack } from './synth';
+import { LocalAlarms, alarmsFromTemplate, registerAlarmIdentities } from './alarms';
+import { experimentTableName, experimentViews } from './experiment-views';
+import { dashboardRoutes, dynamoRegistrySource, registryTableName, type RegistrySource } from './dashboard';
+import { FunctionLogs } from './function-logs';
+import { LocalMetricStore } from './metrics-store';
+import { assertPortFree } from './ports';
+import { LocalSns, registerTopicIdentities, topicsFromTemplate } from './sns';
 import { resolveValue, resourcesOfType, type CfnResource, type ResolutionContext } from './template';
 
 export interface RuntimeOptions {
@@ -26,6 +36,16 @@ export interface RuntimeOptions {
   readonly echoLogs?: boolean;
   /** Uniform [0, 1) source for alias routing (seeded in tests). */
   readonly random?: () => number;
+  /** Every SNS notification is also POSTed here (loopback URLs only). */
+  readonly webhookUrl?: string;
+  /** How often alarms are checked for a completed period, in ms (default 5000). */
+  readonly alarmTickMs?: number;
+  /** Wait states, lock retries and scheduled rules run this many times faster (default 1; docs/local-runtime.md). */
+  readonly timeScale?: number;
+  /** Where SNS notifications, alarm changes and execution results are printed (default console.log). */
+  readonly print?: (text: string) => void;
+  /** Where the dashboard reads promotions and rejections (default: a Scan of the registry table, if any). */
+  readonly registryHistory?: RegistrySource;
 }
 
 export interface Runtime {
@@ -33,13 +53,26 @@ export interface Runtime {
   readonly stack: SynthesizedStack;
   readonly apis: readonly RestApiDefinition[];
   readonly lambda: LocalLambdaService;
+  /** Writes through this endpoint produce stream records (the DynamoDB streams proxy in front of dynalite). */
   readonly dynamoDbEndpoint: string;
+  /** DynamoDB streams of the template's tables, delivered to their event source mappings. */
+  readonly streams: LocalDynamoDbStreams;
   readonly s3Endpoint: string;
   readonly stateDir: string;
   /** Physical names of the template's buckets and tables, by logical id. */
   readonly names: ReadonlyMap<string, string>;
+  /** CloudWatch metrics from the functions' EMF lines (GetMetricStatistics-style queries). */
+  readonly metrics: LocalMetricStore;
+  /** The template's CloudWatch alarms (describeAlarms, setAlarmState, evaluate). */
+  readonly alarms: LocalAlarms;
+  /** The template's SNS topics (publish, recent notifications). */
+  readonly sns: LocalSns;
   /** The stack's outputs as the local resources resolve them (ApiUrl is the local API). */
   readonly outputs: Readonly<Record<string, string>>;
+  /** EventBridge, Step Functions (executions, history) and the promotion pipeline's state machine. */
+  readonly pipeline: PipelineServices;
+  /** The local Lambda API (AWS_ENDPOINT_URL_LAMBDA of the functions). */
+  readonly lambdaEndpoint: string;
   close(): Promise<void>;
 }
 
@@ -54,6 +87,9 @@ export interface LocalEndpoints {
   readonly region: string;
   readonly stackName: string;
   readonly outputs: Readonly<Record<string, string>>;
+  /** The local Lambda and Step Functions APIs (promote, rollback, following a push). */
+  readonly lambdaEndpoint?: string;
+  readonly stepFunctionsEndpoint?: string;
 }
 
 export const ENDPOINTS_FILE = 'endpoints.json';
@@ -75,6 +111,7 @@ function physicalName(stackName: string, logicalId: string): string {
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const host = options.host ?? '127.0.0.1';
   const stateDir = resolve(options.stateDir ?? join(REPO_ROOT, '.modelgate'));
+  await assertPortFree(host, options.port ?? 3000);
   if (options.clean) rmSync(stateDir, { recursive: true, force: true });
   mkdirSync(join(stateDir, 'logs'), { recursive: true });
 
@@ -89,6 +126,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const service = resource.Type.split('::')[1]?.toLowerCase() ?? 'unknown';
     context.attributes.set(`${logicalId}.Arn`, `arn:aws:${service}:${REGION}:${ACCOUNT_ID}:${name}`);
   }
+  registerTopicIdentities(template, names, context);
+  registerAlarmIdentities(template, names, context);
+  const metrics = new LocalMetricStore({ snapshotFile: join(stateDir, 'metrics', 'snapshot.json') });
+  const functionLogs = new FunctionLogs({ directory: join(stateDir, 'logs'), metrics, echo: options.echoLogs ?? true });
 
   const started: LocalService[] = [];
   try {
@@ -110,7 +151,15 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       context.attributes.set(`${id}.StreamArn`, `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/${name}/stream/local`);
       await ensureTable(dynamodb, createTableInput(name, table.Properties as unknown as CfnTableProperties));
     }
+    // dynalite has no streams: writes through this proxy produce them (local/dynamodb-streams.ts).
+    const streams = await startDynamoDbStreams({ target: dynamo.endpoint, host, region: REGION, tables: streamedTablesFromTemplate(template, names, context) });
+    started.push(streams);
 
+    // The functions get the Lambda API's address (shadow mirroring, the pipeline's Lambda adapter); it serves
+    // the service created just below.
+    let lambdaService: LocalLambdaService | undefined;
+    const lambdaApi = await startLambdaApi({ lambda: () => lambdaService as LocalLambdaService, host });
+    started.push(lambdaApi);
     const lambda = new LocalLambdaService({
       region: REGION,
       accountId: ACCOUNT_ID,
@@ -119,46 +168,73 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
         AWS_ENDPOINT_URL_S3: s3.endpoint,
-        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: streams.endpoint,
         PREDICTION_LOG_FALLBACK_FILE: join(stateDir, 'prediction-log-fallback.jsonl'),
+        AWS_ENDPOINT_URL_LAMBDA: lambdaApi.endpoint,
         NODE_ENV: 'production',
       },
-      onLogLine: (fn, version, line) => {
-        if (options.echoLogs ?? true) console.log(`[${fn}:${version}] ${line}`);
-      },
+      onLogLine: functionLogs.onLogLine,
       ...(options.random ? { random: options.random } : {}),
     });
     const functions = resourcesOfType(template, 'AWS::Lambda::Function').filter(([, f]) => f.Metadata?.['modelgate:entry'] !== undefined);
     for (const [id] of functions) context.attributes.set(`${id}.Arn`, lambda.functionArn(names.get(id) as string));
     lambda.define(functions.map(([id, resource]) => functionDefinition(id, resource, names.get(id) as string, context)));
     bootstrapVersionsAndAliases(template.Resources, lambda, context);
+    for (const subscription of streamSubscriptionsFromTemplate(template, context)) streams.subscribe(subscription, lambda);
+    lambdaService = lambda;
+    const sns = new LocalSns({ topics: topicsFromTemplate(template, context), historyFile: join(stateDir, 'sns', 'notifications.jsonl'), lambda, ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}), ...(options.print ? { print: options.print } : {}) });
+    const alarms = new LocalAlarms({ definitions: alarmsFromTemplate(template, context), metrics, sns, region: REGION, accountId: ACCOUNT_ID, stateFile: join(stateDir, 'alarms.json'), ...(options.print ? { print: options.print } : {}) });
+    const pipeline = await startPipelineServices({ template, context, names, lambda, s3, sns, alarms, dynamodb, host, stateDir, timeScale: options.timeScale ?? 1, ...(options.print ? { print: options.print } : {}) });
+    // A bucket deployment uploads to candidates/ (the pipeline validates and rolls it out): on a first start,
+    // wait for those executions so the runtime serves once it says it is ready.
     await deployBucketContents(stack, localS3Client(s3.endpoint), context);
+    await pipeline.settle();
+    const registryTable = registryTableName(template, context);
+    const registry = options.registryHistory ?? (registryTable ? dynamoRegistrySource(dynamodb, registryTable) : undefined);
 
     const apis = restApisFromTemplate(template, context);
-    const api: ApiGatewayServer = await startApiGateway({ apis, lambda, host, port: options.port ?? 3000 });
+    let apiUrl = '';
+    const experimentTable = experimentTableName(template, context);
+    const extraRoutes = dashboardRoutes({ stackName: stack.stackName, apiUrl: () => apiUrl, apis, lambda, metrics, alarms, sns, ...(registry ? { registry } : {}), ...(experimentTable ? { experiments: experimentViews(dynamodb, experimentTable) } : {}) });
+    const api: ApiGatewayServer = await startApiGateway({ apis, lambda, host, port: options.port ?? 3000, extraRoutes });
+    apiUrl = api.url;
+    metrics.startSnapshots();
+    alarms.start(options.alarmTickMs);
     const outputs = resolveOutputs(stack, context, api.url);
     writeFileSync(
       join(stateDir, ENDPOINTS_FILE),
-      `${JSON.stringify({ apiUrl: api.url, dynamoDbEndpoint: dynamo.endpoint, s3Endpoint: s3.endpoint, region: REGION, stackName: stack.stackName, outputs } satisfies LocalEndpoints, null, 2)}\n`,
+      `${JSON.stringify({ apiUrl: api.url, dynamoDbEndpoint: streams.endpoint, s3Endpoint: s3.endpoint, region: REGION, stackName: stack.stackName, outputs, lambdaEndpoint: lambdaApi.endpoint, stepFunctionsEndpoint: pipeline.stepFunctionsEndpoint } satisfies LocalEndpoints, null, 2)}\n`,
     );
     return {
       apiUrl: api.url,
       stack,
       apis,
       lambda,
-      dynamoDbEndpoint: dynamo.endpoint,
+      dynamoDbEndpoint: streams.endpoint,
+      streams,
       s3Endpoint: s3.endpoint,
       stateDir,
       names,
       outputs,
+      metrics,
+      alarms,
+      sns,
+      pipeline,
+      lambdaEndpoint: lambdaApi.endpoint,
       async close() {
+        await pipeline.close();
         rmSync(join(stateDir, ENDPOINTS_FILE), { force: true });
         await api.close();
         await lambda.close();
+        alarms.close();
+        await sns.flush();
+        await functionLogs.close();
+        metrics.close();
         await Promise.all(started.map((service) => service.close()));
       },
     };
   } catch (error) {
+    await functionLogs.close();
     await Promise.all(started.map((service) => service.close()));
     throw error;
   }
@@ -232,7 +308,9 @@ async function deployBucketContents(stack: SynthesizedStack, s3: ReturnType<type
     for (const key of properties.SourceObjectKeys) {
       const folder = join(stack.assemblyDir, `asset.${key.replace(/\.zip$/, '')}`);
       if (!existsSync(folder)) throw new Error(`${id}: asset folder ${folder} is missing from the synthesized assembly`);
-      for (const file of listFiles(folder)) {
+      // The manifest last, as `modelgate push` uploads: its arrival is what starts the promotion pipeline.
+      const files = listFiles(folder).sort((x, y) => Number(x.endsWith(`${sep}manifest.json`)) - Number(y.endsWith(`${sep}manifest.json`)));
+      for (const file of files) {
         const objectKey = `${prefix}${relative(folder, file).split('\\').join('/')}`;
         if (await objectExists(s3, bucket, objectKey)) continue;
         await s3.send(new PutObjectCommand({ Bucket: bucket, Key: objectKey, Body: await readFile(file) }));

@@ -1,6 +1,7 @@
 // `npm start`: the synthesized stack on this machine. See docs/local-runtime.md.
 import { parseArgs } from 'node:util';
 import { startRuntime } from './runtime';
+import { checkWebhookUrl, WebhookUrlError } from './sns';
 
 const usage = `usage: npm start -- [options]
 
@@ -10,7 +11,11 @@ const usage = `usage: npm start -- [options]
   --s3-port <n>       local S3 port (default: a free port)
   --state-dir <dir>   where models, logs and the registry persist (default .modelgate)
   --clean             start from an empty state folder
-  --quiet             do not print function log lines`;
+  --quiet             do not print function log lines
+  --time-scale <x>    run Wait states, lock retries and scheduled rules x times faster (default 1;
+                      e.g. 60 turns a 30-minute canary bake into 30 seconds)
+  --webhook <url>     also POST every SNS notification (alarm state changes) as JSON to this
+                      local URL, e.g. http://127.0.0.1:9000/hook (loopback addresses only)`;
 
 function fail(message: string): never {
   console.error(`modelgate local: ${message}\n\n${usage}`);
@@ -35,6 +40,8 @@ try {
       'state-dir': { type: 'string' },
       clean: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
+      webhook: { type: 'string' },
+      'time-scale': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   }));
@@ -44,6 +51,15 @@ try {
 if (values.help) {
   console.log(usage);
   process.exit(0);
+}
+
+if (values.webhook !== undefined) {
+  try {
+    checkWebhookUrl(values.webhook);
+  } catch (error) {
+    if (error instanceof WebhookUrlError) fail(error.message);
+    throw error;
+  }
 }
 
 const started = performance.now();
@@ -57,6 +73,8 @@ try {
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
     clean: values.clean,
     echoLogs: !values.quiet,
+    ...(values.webhook !== undefined ? { webhookUrl: values.webhook } : {}),
+    timeScale: timeScale(values['time-scale']),
   });
 } catch (error) {
   const code = (error as NodeJS.ErrnoException).code;
@@ -73,6 +91,7 @@ const example = models[0];
 console.log(`
 modelgate local runtime ready in ${((performance.now() - started) / 1000).toFixed(1)} s — stack ${runtime.stack.stackName}
   API            ${runtime.apiUrl}
+  dashboard      ${runtime.apiUrl}/dashboard
   DynamoDB       ${runtime.dynamoDbEndpoint}
   S3             ${runtime.s3Endpoint}
   state          ${runtime.stateDir}
@@ -94,4 +113,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     await runtime.close();
     process.exit(0);
   });
+}
+
+function timeScale(value: string | undefined): number {
+  if (value === undefined) return 1;
+  const parsed = Number(value);
+  if (!(Number.isFinite(parsed) && parsed > 0 && parsed <= 3600)) fail(`--time-scale must be a number in (0, 3600], got: ${value}`);
+  return parsed;
 }

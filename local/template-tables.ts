@@ -1,5 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { ExperimentTable } from '../lib/experiment-table';
+import { MonitoringTable } from '../lib/monitoring-table';
 import { PredictionLogTable } from '../lib/prediction-log-table';
 import type { CfnTableProperties } from './dynamodb-tables';
 
@@ -12,5 +14,23 @@ export function predictionTableProperties(): CfnTableProperties {
   new PredictionLogTable(stack, 'PredictionLog');
   const [table] = Object.values(Template.fromStack(stack).findResources('AWS::DynamoDB::Table')) as { Properties: CfnTableProperties }[];
   if (!table) throw new Error('PredictionLogTable synthesized no AWS::DynamoDB::Table');
+  return table.Properties;
+}
+
+/** The monitoring table's properties as the CDK construct synthesizes them (tests and benchmarks). */
+export function monitoringTableProperties(): CfnTableProperties {
+  const stack = new Stack(new App(), 'MonitoringTableOnly');
+  new MonitoringTable(stack, 'Monitoring');
+  const [table] = Object.values(Template.fromStack(stack).findResources('AWS::DynamoDB::Table')) as { Properties: CfnTableProperties }[];
+  if (!table) throw new Error('MonitoringTable synthesized no AWS::DynamoDB::Table');
+  return table.Properties;
+}
+
+/** The experiment table's properties as the CDK construct synthesizes them (tests and benchmarks). */
+export function experimentTableProperties(): CfnTableProperties {
+  const stack = new Stack(new App(), 'ExperimentTableOnly');
+  new ExperimentTable(stack, 'Experiments');
+  const [table] = Object.values(Template.fromStack(stack).findResources('AWS::DynamoDB::Table')) as { Properties: CfnTableProperties }[];
+  if (!table) throw new Error('ExperimentTable synthesized no AWS::DynamoDB::Table');
   return table.Properties;
 }

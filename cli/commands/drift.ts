@@ -11,11 +11,21 @@ import {
 } from '../../lambdas/core/drift/report';
 import type { DriftMethod } from '../../lambdas/core/manifest-types';
 import type { Command } from '../command';
+import { monitoringTargetOptions, monitoringTargetUsage } from '../monitoring-target';
 import { UsageError } from '../usage-error';
+import { onlineDrift } from './drift-online';
 
 const METHODS: readonly DriftMethod[] = ['psi', 'ks', 'chisquare', 'jensenshannon', 'wasserstein'];
 
 const usage = `usage: modelgate drift --reference <a.csv> --current <b.csv> [options]
+       modelgate drift <model> [--version <v>] [--window 1h] [--json] [target options]
+
+The second form prints the per-feature drift of a served model's recent traffic against its manifest
+baseline, from the monitoring table's window aggregates (as the scheduled monitor computes it): every
+version seen in the window, or --version; --window is 30m, 1h (default), 24h, 7d...
+${monitoringTargetUsage}
+
+The first form:
 
 Compares each column of the reference CSV with the same column of the current CSV and prints a drift
 report. A column is numeric when every non-empty cell of the reference is a number; empty cells are
@@ -34,10 +44,10 @@ options:
 
 export const driftCommand: Command = {
   name: 'drift',
-  summary: 'Offline data drift between two CSV files (PSI, KS, Wasserstein, chi-squared, Jensen-Shannon)',
+  summary: 'Data drift: of a served model against its baseline, or between two CSV files (PSI, KS, Wasserstein, chi-squared, JS)',
   usage,
   async run(args) {
-    const { values } = parseArgs({
+    const { values, positionals } = parseArgs({
       args,
       options: {
         reference: { type: 'string' },
@@ -47,9 +57,16 @@ export const driftCommand: Command = {
         columns: { type: 'string' },
         exclude: { type: 'string' },
         json: { type: 'boolean', default: false },
+        version: { type: 'string' },
+        window: { type: 'string' },
+        ...monitoringTargetOptions,
       },
-      allowPositionals: false,
+      allowPositionals: true,
     });
+    if (positionals.length > 0) {
+      if (values.reference !== undefined || values.current !== undefined) throw new UsageError('give a model, or --reference and --current, not both');
+      return onlineDrift(positionals, values);
+    }
     if (values.reference === undefined) throw new UsageError('--reference is required');
     if (values.current === undefined) throw new UsageError('--current is required');
     const settings = settingsFromFlags(values.method, values.threshold);
@@ -179,7 +196,7 @@ function numericCells(cells: readonly string[], name: string, source: string): (
   });
 }
 
-function table(report: DriftReport): string {
+export function table(report: DriftReport): string {
   const header = ['column', 'type', 'method', 'statistic', 'p-value', 'threshold', 'drift', 'notes'];
   const rows = Object.entries(report.features).map(([name, feature]) => [
     name,

@@ -30,7 +30,15 @@ export class ServingMetrics {
     if (fallbackRecords > 0) this.metrics.addMetric('LogFallbacks', MetricUnit.Count, fallbackRecords);
   }
 
+  /** Shadow version: rows compared with the champion's answers and how many agreed (agreement = agreed / compared). */
+  recordShadowAgreement(compared: number, agreed: number): void {
+    this.metrics.addMetric('ShadowCompared', MetricUnit.Count, compared);
+    this.metrics.addMetric('ShadowAgreed', MetricUnit.Count, agreed);
+  }
+
   recordError(kind: string): void {
+    // Every kind together, on the invocation's dimensions: the numerator of the error-rate alarm.
+    this.metrics.addMetric('Errors', MetricUnit.Count, 1);
     const single = this.metrics.singleMetric();
     single.addDimension('errorKind', kind);
     single.addMetric('Errors', MetricUnit.Count, 1);
@@ -38,6 +46,8 @@ export class ServingMetrics {
   }
 
   flush(): void {
+    // Every invocation ends here, answered or failed: the denominator of the error-rate alarm.
+    this.metrics.addMetric('Requests', MetricUnit.Count, 1);
     if (this.metrics.hasStoredMetrics()) this.metrics.publishStoredMetrics();
   }
 }

@@ -27,6 +27,8 @@ export interface PredictionRecord {
   /** Rows in that request. */
   readonly batchRows: number;
   readonly requestId?: string;
+  /** The experiment unit the request named (header x-modelgate-unit-id or field unitId): sticky assignment joins on it. */
+  readonly unitId?: string;
   /** Epoch seconds after which DynamoDB's TTL deletes the record. */
   readonly expiresAt: number;
 }
@@ -45,6 +47,7 @@ export interface ServedBatch {
   readonly answeredAt: Date;
   readonly latencyMs: number;
   readonly requestId?: string;
+  readonly unitId?: string;
   /** Uniform [0, 1) source deciding input sampling (Math.random in production, seeded in tests). */
   readonly random: () => number;
 }
@@ -72,6 +75,7 @@ export function buildPredictionRecords(batch: ServedBatch, settings: RecordSetti
       latencyMs: batch.latencyMs,
       batchRows: rows.length,
       ...(batch.requestId === undefined ? {} : { requestId: batch.requestId }),
+      ...(batch.unitId === undefined ? {} : { unitId: batch.unitId }),
       expiresAt,
     };
   });

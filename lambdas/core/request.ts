@@ -21,8 +21,12 @@ const MAX_ISSUES = 50;
 export function parsePredictRequest(manifest: Manifest, body: string | null | undefined, limits: RequestLimits): Row[] {
   const parsed = parseBody(body, limits);
   if (!isPlainObject(parsed)) throw invalid({ field: 'body', reason: 'expected a JSON object with an "instances" array' });
-  const unknown = Object.keys(parsed).filter((key) => key !== 'instances');
+  const unknown = Object.keys(parsed).filter((key) => key !== 'instances' && key !== 'unitId');
   if (unknown.length > 0) throw invalid({ field: unknown[0] as string, reason: 'is not a known field; send {"instances": [...]}' });
+  // The experiment unit (sticky assignment, core/experiments/assignment.ts); the header x-modelgate-unit-id works too.
+  if (parsed.unitId !== undefined && !(typeof parsed.unitId === 'string' && parsed.unitId !== '' && parsed.unitId.length <= 256)) {
+    throw invalid({ field: 'unitId', reason: 'must be a non-empty string of at most 256 characters' });
+  }
   const instances = parsed.instances;
   if (!Array.isArray(instances)) throw invalid({ field: 'instances', reason: 'is required and must be an array of objects' });
   checkBatchSize(instances.length, 'instances', limits);

@@ -8,10 +8,12 @@ import { buildPredictionRecords } from '../core/prediction-record';
 import { parseInferRequest, parsePredictRequest } from '../core/request';
 import { inferResponse, modelMetadata, predictResponse } from '../core/responses';
 import { matchRoute } from '../core/routes';
+import type { RequestRouter } from '../adapters/experiment-router';
 import { ServingMetrics } from '../adapters/metrics';
 import { fetchBundle } from '../adapters/model-store';
 import { loadModel, type LoadedModel } from '../adapters/onnx-runtime';
 import { PredictionLog, type FallbackSink } from '../adapters/prediction-log';
+import { agreement, isShadowEvent, type ShadowEvent, type ShadowMirror } from '../adapters/shadow-mirror';
 import type { ServingConfig } from './config';
 
 export interface ServingDependencies {
@@ -21,6 +23,10 @@ export interface ServingDependencies {
   readonly logger: Logger;
   /** Uniform [0, 1) source for input sampling; Math.random unless a test seeds it. */
   readonly random?: () => number;
+  /** Sticky experiment routing (adapters/experiment-router.ts): may answer with another version's response. */
+  readonly router?: RequestRouter;
+  /** Shadow rollouts (adapters/shadow-mirror.ts): mirrors answered requests to the shadow version. */
+  readonly shadow?: Pick<ShadowMirror, 'mirror'>;
 }
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Pick<Context, 'functionVersion' | 'awsRequestId'>) => Promise<APIGatewayProxyResult>;
@@ -46,8 +52,25 @@ export async function initServing(config: ServingConfig, deps: ServingDependenci
   const limits = { maxBatchRows: config.maxBatchRows, maxBodyBytes: config.maxBodyBytes };
   const random = deps.random ?? Math.random;
 
+  /** This version is the shadow: predict the champion's rows, log them, record the agreement; nobody waits. */
+  const answerShadow = async ({ modelgateShadow: mirrored }: ShadowEvent, functionVersion: string): Promise<APIGatewayProxyResult> => {
+    const predictions = await model.predict(mirrored.rows);
+    const records = buildPredictionRecords(
+      { manifest, rows: mirrored.rows, predictions, predictionIds: mirrored.rows.map(() => randomUUID()), variant: functionVersion, answeredAt: new Date(), latencyMs: 0, requestId: mirrored.requestId, random },
+      { ttlDays: config.ttlDays, shards: config.logShards },
+    );
+    await log.write(records);
+    const { compared, agreed } = agreement(predictions, mirrored.championPredictions);
+    deps.logger.info('shadow agreement', { championVersion: mirrored.championVersion, requestId: mirrored.requestId, compared, agreed });
+    metrics.recordShadowAgreement(compared, agreed);
+    return json(202, { compared, agreed });
+  };
+
   const handle: ProxyHandler = async (event, context) => {
     try {
+      if (isShadowEvent(event as unknown)) return await answerShadow(event as unknown as ShadowEvent, context.functionVersion);
+      const routing = deps.router ? await deps.router.route(event) : {};
+      if ('response' in routing) return routing.response;
       const route = matchRoute(event.httpMethod, event.path);
       if (route.model !== manifest.name) throw new UnknownModelError(route.model, manifest.name);
       if (route.kind === 'metadata') return json(200, modelMetadata(manifest));
@@ -60,11 +83,14 @@ export async function initServing(config: ServingConfig, deps: ServingDependenci
       const latencyMs = performance.now() - started;
       const predictionIds = rows.map(() => randomUUID());
       const records = buildPredictionRecords(
-        { manifest, rows, predictions, predictionIds, variant: context.functionVersion, answeredAt: new Date(), latencyMs, requestId: context.awsRequestId, random },
+        { manifest, rows, predictions, predictionIds, variant: context.functionVersion, answeredAt: new Date(), latencyMs, requestId: context.awsRequestId, random, unitId: routing.unitId },
         { ttlDays: config.ttlDays, shards: config.logShards },
       );
       const logStarted = performance.now();
-      const written = await log.write(records);
+      const [written] = await Promise.all([
+        log.write(records),
+        deps.shadow?.mirror({ model: manifest.name, championVersion: manifest.version, requestId: context.awsRequestId, rows, championPredictions: predictions, championPredictionIds: predictionIds }),
+      ]);
       metrics.recordPredictions(rows.length, latencyMs, predictions.map((p) => p.label));
       metrics.recordLogWrite(performance.now() - logStarted, written.fallback);
       if (written.fallback > 0) deps.logger.warn('prediction log fell back', { records: written.fallback });

@@ -12,19 +12,19 @@ describe('stageConfig', () => {
   it('prod serves churn without uploading local files, logging errors only', () => {
     const prod = stageConfig('prod');
     expect(prod.stage).toBe('prod');
-    expect(prod.models).toEqual([{ name: 'churn', version: '1' }]);
+    expect(prod.models).toEqual([{ name: 'churn', version: '1', alarms: expect.objectContaining({ featureDrift: expect.anything() }) }]);
     expect(prod.executionLogLevel).toBe(MethodLoggingLevel.ERROR);
   });
 
   it('dev can leave the example out (-c deployExample=false arrives as a string)', () => {
     const dev = stageConfig('dev', { deployExample: 'false' });
-    expect(dev.models).toEqual([{ name: 'churn', version: '1' }]);
+    expect(dev.models).toEqual([{ name: 'churn', version: '1', alarms: expect.anything() }]);
     expect(dev.executionLogLevel).toBe(MethodLoggingLevel.INFO);
   });
 
   // Whether examples/churn/v1 exists depends on the example generator having run; both outcomes are defined.
   it.runIf(exampleGenerated)('dev deploys the generated example bundle', () => {
-    expect(stageConfig('dev').models).toEqual([{ name: 'churn', version: '1', bundlePath: EXAMPLE_BUNDLE }]);
+    expect(stageConfig('dev').models).toEqual([{ name: 'churn', version: '1', alarms: expect.anything(), bundlePath: EXAMPLE_BUNDLE }]);
   });
 
   it.runIf(!exampleGenerated)('dev fails with the way out when the example has not been generated', () => {

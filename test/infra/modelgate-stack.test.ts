@@ -27,16 +27,19 @@ afterAll(() => {
 describe('ModelgateStack', () => {
   it('composes bucket, prediction log, one endpoint per model and the API', () => {
     const { template } = synthesized;
-    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    // The prediction log and the model registry (the monitoring and experiment tables are checked in their tests).
+    template.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'predictionId', KeyType: 'HASH' }] });
+    template.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'model', KeyType: 'HASH' }, { AttributeName: 'item', KeyType: 'RANGE' }] });
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
     template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
     template.resourceCountIs('AWS::Lambda::Alias', 1);
     template.hasResourceProperties('AWS::Lambda::Function', { ...INFERENCE, Architectures: ['arm64'] });
     template.hasResourceProperties('AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
   });
 
-  it('uploads the local bundle under models/<name>/<version>/ without pruning what is there', () => {
+  it('uploads the local bundle as a candidate (the pipeline rolls it out) without pruning what is there', () => {
     synthesized.template.hasResourceProperties('Custom::CDKBucketDeployment', {
-      DestinationBucketKeyPrefix: 'models/churn/1/',
+      DestinationBucketKeyPrefix: 'candidates/churn/1/',
       Prune: false,
       RetainOnDelete: true,
     });
@@ -50,8 +53,14 @@ describe('ModelgateStack', () => {
       'ApiUrl',
       'ChurnFunctionArn',
       'ChurnLiveAliasArn',
+      'ExperimentTableName',
       'ModelBucketName',
+      'MonitorFunctionName',
+      'MonitoringTableName',
+      'NotificationTopicArn',
+      'PipelineStateMachineArn',
       'PredictionTableName',
+      'RegistryTableName',
     ]);
     const alias = new Capture();
     template.hasOutput('ChurnLiveAliasArn', { Value: { Ref: alias } });
@@ -67,8 +76,12 @@ describe('ModelgateStack', () => {
     const actions = allows.flatMap((statement) => [statement.Action].flat());
     expect(actions.length).toBeGreaterThan(0);
     expect(actions.filter((action) => action === '*' || action.endsWith(':*'))).toEqual([]);
-    // The table is written with two actions and read by nobody in this stack.
-    const tableActions = allows
+    // The inference function only writes the log (with two actions); the monitoring functions' grants
+    // are checked in model-monitoring.test.ts.
+    const inferenceStatements = Object.values(synthesized.template.findResources('AWS::IAM::Policy'))
+      .filter((policy) => (policy.Properties.Roles as { Ref: string }[]).some((role) => /EndpointRole/.test(role.Ref)))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as { Effect: string; Action: string | string[] }[]);
+    const tableActions = inferenceStatements
       .filter((statement) => JSON.stringify(statement).includes('PredictionLog'))
       .flatMap((statement) => [statement.Action].flat());
     expect(tableActions.sort()).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:PutItem']);
