@@ -131,7 +131,7 @@ export function prepareModel(bytes: Uint8Array): PreparedModel {
   }
   // Identity lives in the default domain, which models made only of ai.onnx.ml operators do not import.
   if (removed > 0 && !model.opsetImport.some((opset) => !opset.domain || opset.domain === 'ai.onnx')) {
-    model.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: '', version: 1 }));
+    model.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: '', version: 13 }));
   }
   return {
     bytes: removed === 0 ? bytes : onnx.ModelProto.encode(model).finish(),
