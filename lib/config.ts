@@ -27,6 +27,12 @@ export interface StageOptions {
    * @default - none
    */
   readonly notificationEmails?: unknown;
+  /**
+   * The bundle folder dev deploys (manifest.json + model.onnx).
+   *
+   * @default EXAMPLE_BUNDLE
+   */
+  readonly exampleBundle?: string;
 }
 
 export type StageConfig = Omit<ModelgateStackProps, keyof StackProps> & {
@@ -46,11 +52,12 @@ export function stageConfig(stage: unknown, options: StageOptions = {}): StageCo
   if (deployExample === undefined) {
     problems.push(`deployExample must be true or false, got: ${show(options.deployExample)}`);
   }
+  const exampleBundle = options.exampleBundle ?? EXAMPLE_BUNDLE;
   if (stage === 'dev' && deployExample) {
-    if (!fs.existsSync(path.join(EXAMPLE_BUNDLE, MANIFEST_FILE))) {
+    if (!fs.existsSync(path.join(exampleBundle, MANIFEST_FILE))) {
       problems.push(
         `the dev stage deploys the example bundle, which has not been generated: no ${MANIFEST_FILE} in ` +
-          `${show(path.relative(process.cwd(), EXAMPLE_BUNDLE) || EXAMPLE_BUNDLE)}; generate the example first, ` +
+          `${show(path.relative(process.cwd(), exampleBundle) || exampleBundle)}; generate the example first, ` +
           'or synth without it (-c deployExample=false)',
       );
     }
@@ -78,7 +85,7 @@ export function stageConfig(stage: unknown, options: StageOptions = {}): StageCo
     stage: 'dev',
     apiStageName: 'dev',
     notificationEmails,
-    models: [{ name: 'churn', version: '1', alarms: CHURN_ALARMS, ...(deployExample ? { bundlePath: EXAMPLE_BUNDLE } : {}) }],
+    models: [{ name: 'churn', version: '1', alarms: CHURN_ALARMS, ...(deployExample ? { bundlePath: exampleBundle } : {}) }],
     logLevel: 'DEBUG',
     executionLogLevel: MethodLoggingLevel.INFO,
     logRetention: RetentionDays.ONE_MONTH,

@@ -1,12 +1,11 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { MethodLoggingLevel } from 'aws-cdk-lib/aws-apigateway';
 import { describe, expect, it } from 'vitest';
 import { EXAMPLE_BUNDLE, stageConfig } from '../../lib/config';
 import { InvalidPropsError } from '../../lib/prop-validation';
 import { thrownBy } from './support';
-
-const exampleGenerated = fs.existsSync(path.join(EXAMPLE_BUNDLE, 'manifest.json'));
 
 describe('stageConfig', () => {
   it('prod serves churn without uploading local files, logging errors only', () => {
@@ -22,13 +21,17 @@ describe('stageConfig', () => {
     expect(dev.executionLogLevel).toBe(MethodLoggingLevel.INFO);
   });
 
-  // Whether examples/churn/v1 exists depends on the example generator having run; both outcomes are defined.
-  it.runIf(exampleGenerated)('dev deploys the generated example bundle', () => {
+  it('dev deploys the example bundle', () => {
     expect(stageConfig('dev').models).toEqual([{ name: 'churn', version: '1', alarms: expect.anything(), bundlePath: EXAMPLE_BUNDLE }]);
   });
 
-  it.runIf(!exampleGenerated)('dev fails with the way out when the example has not been generated', () => {
-    expect(thrownBy(() => stageConfig('dev')).message).toContain('synth without it (-c deployExample=false)');
+  it('dev fails with the way out when the example bundle has not been generated', () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-no-example-'));
+    try {
+      expect(thrownBy(() => stageConfig('dev', { exampleBundle: empty })).message).toContain('synth without it (-c deployExample=false)');
+    } finally {
+      fs.rmSync(empty, { recursive: true });
+    }
   });
 
   describe('fails when', () => {
