@@ -94,8 +94,9 @@ export async function startDynamoDbStreams(options: {
   const shards = new Map<string, StreamRecord[]>(options.tables.map((table) => [table.streamArn, []]));
   const consumers: Consumer[] = [];
   let sequence = 0n;
-  // Writes to streamed tables pass one at a time, so the records' order is the order of the writes.
-  let writes: Promise<unknown> = Promise.resolve();
+  // Writes to the same item pass one at a time, so its records come in the order of its writes (the order
+  // DynamoDB Streams guarantees, per item); writes to different items run concurrently.
+  const itemTails = new Map<string, Promise<unknown>>();
 
   const append = (table: StreamedTable, eventName: StreamRecord['eventName'], keys: Record<string, AttributeValue>, newImage?: Record<string, AttributeValue>, oldImage?: Record<string, AttributeValue>) => {
     sequence += 1n;
@@ -134,7 +135,9 @@ export async function startDynamoDbStreams(options: {
         response.end(forwarded.body);
         return;
       }
-      const run = writes.then(async () => {
+      const itemIds = touched.map(({ table, key }) => `${table.tableName}\u0000${JSON.stringify(key)}`);
+      const previous = Promise.all(itemIds.map((id) => itemTails.get(id)));
+      const run = previous.then(async () => {
         const before = await Promise.all(touched.map(({ table, key }) => readItem(client, table.tableName, key)));
         const forwarded = await forward(target, request, body);
         if (forwarded.status === 200) {
@@ -148,7 +151,11 @@ export async function startDynamoDbStreams(options: {
         }
         return forwarded;
       });
-      writes = run.catch(() => undefined);
+      const settled = run.catch(() => undefined);
+      for (const id of itemIds) itemTails.set(id, settled);
+      void settled.then(() => {
+        for (const id of itemIds) if (itemTails.get(id) === settled) itemTails.delete(id);
+      });
       const forwarded = await run;
       response.writeHead(forwarded.status, forwarded.headers);
       response.end(forwarded.body);
@@ -173,7 +180,7 @@ export async function startDynamoDbStreams(options: {
       consumer.wake();
     },
     async idle() {
-      await writes;
+      await Promise.all(itemTails.values());
       await Promise.all(consumers.map((consumer) => consumer.idle()));
     },
     async close() {
