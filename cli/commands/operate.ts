@@ -2,12 +2,13 @@
 // run by the promotion state machine under the model's lock (a baking rollout yields at its next check).
 import { parseArgs } from 'node:util';
 import type { Command } from '../command';
-import { followExecution, startOperation, stepFunctionsClient } from '../pipeline-client';
-import { requireOutput, resolveTarget, targetOptions, targetUsage } from '../target';
+import { followExecution, registryOf, startOperation, stepFunctionsClient } from '../pipeline-client';
+import { requireOutput, resolveTarget, targetOptions, targetUsage, type Target } from '../target';
 import { UsageError } from '../usage-error';
 
 async function operate(values: Parameters<typeof resolveTarget>[0] & { json?: boolean }, input: Record<string, unknown>): Promise<number> {
   const target = await resolveTarget(values);
+  await requireRegistered(target, input.model as string, [input.version, input.to]);
   const sfn = stepFunctionsClient(target);
   const executionArn = await startOperation(sfn, requireOutput(target, 'PipelineStateMachineArn'), input);
   const log = values.json ? undefined : (line: string) => console.log(line);
@@ -19,13 +20,24 @@ async function operate(values: Parameters<typeof resolveTarget>[0] & { json?: bo
   return ok ? 0 : 1;
 }
 
+/** An unknown model or version is bad input (exit 2), caught before any execution starts. */
+async function requireRegistered(target: Target, model: string, versions: unknown[]): Promise<void> {
+  const registered = (await registryOf(target).listVersions(model)).map((v) => v.version);
+  if (registered.length === 0) throw new UsageError(`model "${model}" has no registered versions`);
+  for (const version of versions) {
+    if (typeof version === 'string' && !registered.includes(version)) {
+      throw new UsageError(`version "${version}" of ${model} is not registered (registered: ${registered.join(', ')})`);
+    }
+  }
+}
+
 export const promoteCommand: Command = {
   name: 'promote',
   summary: 'Give all traffic to a registered version (a canary, experiment, shadow or earlier version)',
   usage: `usage: modelgate promote <name> <version> [--json] [target options]
 
 The version takes all traffic of the model's live alias; the live version is retired, another challenger
-retired (a canary rolled back). Exit 1 when the version cannot be promoted (the reason is printed).
+retired (a canary rolled back). Exit 1 when the version cannot be promoted (the reason is printed); 2 for an unknown model or version.
 
 ${targetUsage}`,
   async run(args) {

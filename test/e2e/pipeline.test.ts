@@ -278,5 +278,12 @@ describe('the promotion pipeline in the local runtime', () => {
     const impossible = await cli('promote', 'churn', '12', '--json');
     expect(impossible.code).toBe(1);
     expect(impossible.json()).toMatchObject({ status: 'FAILED', error: 'ControlError' });
+    // An unknown version or model is bad input: refused before any execution starts.
+    const unknown = await cli('promote', 'churn', '99', '--json');
+    expect(unknown.code, unknown.out).toBe(2);
+    expect(unknown.out).toMatch(/version "99" of churn is not registered \(registered: /);
+    const unknownModel = await cli('rollback', 'fraud');
+    expect(unknownModel.code, unknownModel.out).toBe(2);
+    expect(unknownModel.out).toMatch(/model "fraud" has no registered versions/);
   });
 });
