@@ -7,15 +7,15 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ExperimentTable } from './experiment-table';
 import type { ModelEndpoint } from './model-endpoint';
 import { PropErrors } from './prop-validation';
+import { ESM_BUNDLING, markHandlerSource, REPO_ROOT } from './handler-function';
 
-const REPO_ROOT = path.join(import.meta.dirname, '..');
 const HANDLERS = path.join(REPO_ROOT, 'lambdas', 'handlers', 'experiments');
 
 export interface ExperimentServiceProps {
@@ -165,18 +165,9 @@ export class ExperimentService extends Construct {
       environment: { ...environment, POWERTOOLS_SERVICE_NAME: `experiment-${name}` },
       // The analysis is invoked asynchronously by its schedule: a run that fails its retries lands here.
       ...(name === 'analyze' ? { deadLetterQueue: this.deadLetters } : {}),
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        banner: "import { createRequire as __modelgateCreateRequire } from 'node:module'; const require = __modelgateCreateRequire(import.meta.url);",
-        bundleAwsSDK: true,
-      },
+      bundling: ESM_BUNDLING,
     });
-    // The local runtime runs the handler from this source file (docs/local-runtime.md).
-    const cfn = fn.node.defaultChild as lambda.CfnFunction;
-    cfn.addMetadata('modelgate:entry', path.relative(REPO_ROOT, entry).split(path.sep).join('/'));
-    cfn.addMetadata('modelgate:handler', 'handler');
+    markHandlerSource(fn, entry);
     Validations.of(role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray PutTraceSegments / PutTelemetryRecords do not support resource-level permissions (added by tracing: ACTIVE).' });
     Validations.of(fn).acknowledge(
       { id: 'AwsSolutions-L1', reason: 'Pinned to Node.js 22: the runtime the handlers and their tests are built and tested for (node@22 devDependency).' },

@@ -4,14 +4,14 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { nagArnOf } from './nag-acknowledgements';
 import { MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN, PropErrors, show } from './prop-validation';
+import { ESM_BUNDLING, markHandlerSource, REPO_ROOT } from './handler-function';
 
-const REPO_ROOT = path.join(import.meta.dirname, '..');
 const PREDICT_HANDLER = path.join(REPO_ROOT, 'lambdas', 'handlers', 'predict.ts');
 
 /** Lambda's synchronous invocation payload limit is 6 MB; the proxy event envelope needs headroom. */
@@ -204,13 +204,7 @@ export class ModelEndpoint extends Construct {
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
       },
       bundling: {
-        // The handler initialises with top-level await: ESM only. CJS dependencies still call require().
-        format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        banner: "import { createRequire as __modelgateCreateRequire } from 'node:module'; const require = __modelgateCreateRequire(import.meta.url);",
-        // Bundle the SDK version the code was tested with instead of the one the runtime happens to carry.
-        bundleAwsSDK: true,
+        ...ESM_BUNDLING,
         // Native addon: installed into the asset with npm, not bundled.
         nodeModules: ['onnxruntime-node'],
         // Its install script would download GPU binaries from outside the npm registry.
@@ -222,10 +216,7 @@ export class ModelEndpoint extends Construct {
         },
       },
     });
-    // The local runtime runs the handler from this source file instead of the bundle (docs/local-runtime.md).
-    const cfnFunction = this.function.node.defaultChild as lambda.CfnFunction;
-    cfnFunction.addMetadata('modelgate:entry', path.relative(REPO_ROOT, PREDICT_HANDLER).split(path.sep).join('/'));
-    cfnFunction.addMetadata('modelgate:handler', 'handler');
+    markHandlerSource(this.function, PREDICT_HANDLER);
 
     // Published once, when the stack is created: no codeSha256 and a constant description, so the
     // template of this resource (and of the alias on top) never changes. See the class comment.

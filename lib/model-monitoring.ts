@@ -7,7 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -16,8 +16,8 @@ import { DEFAULT_WINDOW_MINUTES } from '../lambdas/core/monitoring/window';
 import { MonitoringTable } from './monitoring-table';
 import { nagArnOf } from './nag-acknowledgements';
 import { PropErrors } from './prop-validation';
+import { ESM_BUNDLING, markHandlerSource, REPO_ROOT } from './handler-function';
 
-const REPO_ROOT = path.join(import.meta.dirname, '..');
 const HANDLERS = path.join(REPO_ROOT, 'lambdas', 'handlers');
 
 export interface ModelMonitoringProps {
@@ -179,18 +179,9 @@ export class ModelMonitoring extends Construct {
       environment: { ...environment, POWERTOOLS_SERVICE_NAME: name },
       // The monitor is invoked asynchronously by its schedule: a run that fails its retries lands here.
       ...(name === 'monitor' ? { deadLetterQueue: this.deadLetters } : {}),
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        banner: "import { createRequire as __modelgateCreateRequire } from 'node:module'; const require = __modelgateCreateRequire(import.meta.url);",
-        bundleAwsSDK: true,
-      },
+      bundling: ESM_BUNDLING,
     });
-    // The local runtime runs the handler from this source file (docs/local-runtime.md).
-    const cfn = fn.node.defaultChild as lambda.CfnFunction;
-    cfn.addMetadata('modelgate:entry', path.relative(REPO_ROOT, entry).split(path.sep).join('/'));
-    cfn.addMetadata('modelgate:handler', 'handler');
+    markHandlerSource(fn, entry);
     Validations.of(role).acknowledge(
       {
         id: `AwsSolutions-IAM5[Resource::${nagArnOf(props.modelBucket)}/models/*/manifest.json]`,

@@ -6,7 +6,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -19,8 +19,8 @@ import type { AlarmThresholds } from '../lambdas/core/monitoring/alarms';
 import { keepOnlyOnnxPlatform, ModelEndpoint } from './model-endpoint';
 import { nagArnOf } from './nag-acknowledgements';
 import { PropErrors, show } from './prop-validation';
+import { ESM_BUNDLING, markHandlerSource, REPO_ROOT } from './handler-function';
 
-const REPO_ROOT = path.join(import.meta.dirname, '..');
 const PIPELINE_HANDLERS = path.join(REPO_ROOT, 'lambdas', 'handlers', 'pipeline');
 
 /** A plausible email address: something@domain.tld, no spaces. */
@@ -524,11 +524,7 @@ export class PromotionPipeline extends Construct {
       logGroup,
       environment,
       bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        banner: "import { createRequire as __modelgateCreateRequire } from 'node:module'; const require = __modelgateCreateRequire(import.meta.url);",
-        bundleAwsSDK: true,
+        ...ESM_BUNDLING,
         ...(options.onnx
           ? {
               nodeModules: ['onnxruntime-node'],
@@ -543,9 +539,7 @@ export class PromotionPipeline extends Construct {
       },
     });
     // The local runtime runs the handler from its source file (docs/local-runtime.md).
-    const cfn = fn.node.defaultChild as lambda.CfnFunction;
-    cfn.addMetadata('modelgate:entry', path.relative(REPO_ROOT, entry).split(path.sep).join('/'));
-    cfn.addMetadata('modelgate:handler', 'handler');
+    markHandlerSource(fn, entry);
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'X-Ray PutTraceSegments / PutTelemetryRecords do not support resource-level permissions (added by tracing: ACTIVE).',
