@@ -19,32 +19,57 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-export function servingConfigFromEnv(env: NodeJS.ProcessEnv): ServingConfig {
-  const problems: string[] = [];
-  const required = (name: string): string => {
-    const value = env[name];
-    if (value === undefined || value === '') problems.push(`${name} is not set`);
+/**
+ * Reads a function's environment, collecting every problem so init fails once with all of them
+ * (`throwIfAny`), each naming the variable and the bad value.
+ */
+export class EnvReader {
+  private readonly problems: string[] = [];
+
+  constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  /** A variable that must be set and non-empty. */
+  required(name: string): string {
+    const value = this.env[name];
+    if (value === undefined || value === '') this.problems.push(`${name} is not set`);
     return value ?? '';
-  };
-  const positiveInt = (name: string, fallback: number): number => {
-    const raw = env[name];
+  }
+
+  /** An integer >= `min` (default 1), or `fallback` when unset. */
+  integer(name: string, fallback: number, min = 1): number {
+    const raw = this.env[name];
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
-    if (!Number.isSafeInteger(value) || value < 1) problems.push(`${name} must be a positive integer, got: ${raw}`);
+    if (!Number.isSafeInteger(value) || value < min) {
+      const kind = min === 1 ? 'a positive integer' : min === 0 ? 'a non-negative integer' : `an integer >= ${min}`;
+      this.problems.push(`${name} must be ${kind}, got: ${raw}`);
+    }
     return value;
-  };
+  }
+
+  problem(message: string): void {
+    this.problems.push(message);
+  }
+
+  throwIfAny(): void {
+    if (this.problems.length > 0) throw new ConfigError(`invalid function environment: ${this.problems.join('; ')}`);
+  }
+}
+
+export function servingConfigFromEnv(env: NodeJS.ProcessEnv): ServingConfig {
+  const read = new EnvReader(env);
   const config: ServingConfig = {
-    bucket: required('MODEL_BUCKET'),
-    prefix: required('MODEL_PREFIX'),
-    table: required('PREDICTION_TABLE'),
-    ttlDays: positiveInt('PREDICTION_TTL_DAYS', 90),
-    logShards: positiveInt('PREDICTION_LOG_SHARDS', 4),
-    maxBatchRows: positiveInt('MAX_BATCH_ROWS', 1000),
-    maxBodyBytes: positiveInt('MAX_BODY_BYTES', 1_048_576),
+    bucket: read.required('MODEL_BUCKET'),
+    prefix: read.required('MODEL_PREFIX'),
+    table: read.required('PREDICTION_TABLE'),
+    ttlDays: read.integer('PREDICTION_TTL_DAYS', 90),
+    logShards: read.integer('PREDICTION_LOG_SHARDS', 4),
+    maxBatchRows: read.integer('MAX_BATCH_ROWS', 1000),
+    maxBodyBytes: read.integer('MAX_BODY_BYTES', 1_048_576),
     metricsNamespace: env.POWERTOOLS_METRICS_NAMESPACE || 'modelgate',
     serviceName: env.POWERTOOLS_SERVICE_NAME || 'modelgate-inference',
     ...(env.PREDICTION_LOG_FALLBACK_FILE ? { fallbackFile: env.PREDICTION_LOG_FALLBACK_FILE } : {}),
   };
-  if (problems.length > 0) throw new ConfigError(`invalid function environment: ${problems.join('; ')}`);
+  read.throwIfAny();
   return config;
 }

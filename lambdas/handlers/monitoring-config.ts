@@ -1,4 +1,4 @@
-import { ConfigError } from './config';
+import { EnvReader } from './config';
 import { DEFAULT_WINDOW_MINUTES } from '../core/monitoring/window';
 
 /** Environment of the feedback, aggregator and monitor functions (each reads what it needs). */
@@ -20,18 +20,10 @@ export interface MonitoringConfig {
 }
 
 export function monitoringConfigFromEnv(env: NodeJS.ProcessEnv, needs: readonly ('bucket' | 'predictionTable' | 'monitoringTable')[]): MonitoringConfig {
-  const problems: string[] = [];
+  const read = new EnvReader(env);
   const named = { bucket: 'MODEL_BUCKET', predictionTable: 'PREDICTION_TABLE', monitoringTable: 'MONITORING_TABLE' } as const;
-  for (const need of needs) {
-    if (!env[named[need]]) problems.push(`${named[need]} is not set`);
-  }
-  const positiveInt = (name: string, fallback: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isSafeInteger(value) || value < 1) problems.push(`${name} must be a positive integer, got: ${raw}`);
-    return value;
-  };
+  for (const need of needs) read.required(named[need]);
+  const positiveInt = (name: string, fallback: number): number => read.integer(name, fallback);
   const config: MonitoringConfig = {
     bucket: env.MODEL_BUCKET ?? '',
     predictionTable: env.PREDICTION_TABLE ?? '',
@@ -45,8 +37,8 @@ export function monitoringConfigFromEnv(env: NodeJS.ProcessEnv, needs: readonly 
     metricsNamespace: env.POWERTOOLS_METRICS_NAMESPACE || 'modelgate',
   };
   if (config.periodMinutes % config.windowMinutes !== 0) {
-    problems.push(`MONITOR_PERIOD_MINUTES (${config.periodMinutes}) must be a multiple of WINDOW_MINUTES (${config.windowMinutes})`);
+    read.problem(`MONITOR_PERIOD_MINUTES (${config.periodMinutes}) must be a multiple of WINDOW_MINUTES (${config.windowMinutes})`);
   }
-  if (problems.length > 0) throw new ConfigError(`invalid function environment: ${problems.join('; ')}`);
+  read.throwIfAny();
   return config;
 }

@@ -1,6 +1,6 @@
 // The pipeline functions' settings, from their environment (set by lib/promotion-pipeline.ts).
 import type { AlarmThresholds } from '../../core/monitoring/alarms';
-import { ConfigError } from '../config';
+import { ConfigError, EnvReader } from '../config';
 
 export interface PipelineEnvironment {
   readonly registryTable: string;
@@ -22,19 +22,9 @@ export interface PipelineEnvironment {
 
 /** Reads only what a function asks for, so each function's environment carries only its own settings. */
 export function pipelineEnvironment<K extends keyof PipelineEnvironment>(env: NodeJS.ProcessEnv, keys: readonly K[]): Pick<PipelineEnvironment, K> {
-  const problems: string[] = [];
-  const text = (name: string): string => {
-    const value = env[name];
-    if (value === undefined || value === '') problems.push(`${name} is not set`);
-    return value ?? '';
-  };
-  const count = (name: string, fallback: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isSafeInteger(value) || value < 0) problems.push(`${name} must be a non-negative integer, got: ${raw}`);
-    return value;
-  };
+  const read = new EnvReader(env);
+  const text = (name: string): string => read.required(name);
+  const count = (name: string, fallback: number): number => read.integer(name, fallback, 0);
   const parse = (raw: string): unknown => {
     try {
       return JSON.parse(raw) as unknown;
@@ -45,7 +35,7 @@ export function pipelineEnvironment<K extends keyof PipelineEnvironment>(env: No
   const object = (name: string, raw: string, what: string): object => {
     const parsed = parse(raw || '{}');
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed;
-    problems.push(`${name} must be a JSON object of ${what}, got: ${raw}`);
+    read.problem(`${name} must be a JSON object of ${what}, got: ${raw}`);
     return {};
   };
   const readers: { [P in keyof PipelineEnvironment]: () => PipelineEnvironment[P] } = {
@@ -58,7 +48,7 @@ export function pipelineEnvironment<K extends keyof PipelineEnvironment>(env: No
     alarmActions: () => {
       const parsed = parse(env.ALARM_ACTIONS ?? '[]');
       if (Array.isArray(parsed) && parsed.every((a) => typeof a === 'string')) return parsed as string[];
-      problems.push(`ALARM_ACTIONS must be a JSON list of ARNs, got: ${env.ALARM_ACTIONS}`);
+      read.problem(`ALARM_ACTIONS must be a JSON list of ARNs, got: ${env.ALARM_ACTIONS}`);
       return [];
     },
     lockTtlSeconds: () => count('LOCK_TTL_SECONDS', 6 * 3600),
@@ -67,7 +57,7 @@ export function pipelineEnvironment<K extends keyof PipelineEnvironment>(env: No
     bundleWaitSeconds: () => count('BUNDLE_WAIT_SECONDS', 60),
   };
   const values = Object.fromEntries(keys.map((key) => [key, readers[key]()])) as Pick<PipelineEnvironment, K>;
-  if (problems.length > 0) throw new ConfigError(`invalid function environment: ${problems.join('; ')}`);
+  read.throwIfAny();
   return values;
 }
 
