@@ -199,7 +199,7 @@ ${line('local runtime', report.runtime)}
 ${line('handler behind node:http (with log)', report.handler)}
 ${line('bare node:http + same ONNX session', report.bare)}
   runtime / bare                     ${f(report.ratio, 2)}x   (target >= 0.7x)
-  runtime / handler                  ${f(report.runtimeOverHandler, 2)}x   (API Gateway emulation, worker thread hop, EMF capture)
+  runtime / handler                  ${f(report.runtimeOverHandler, 2)}x   (API Gateway emulation, worker hop, stream proxy and the stack's stream consumers)
   handler / bare                     ${f(report.handlerOverBare, 2)}x   (durable log write through the SDK to dynalite, metrics)
   prediction log                     ${log.inTable} of ${viaRuntime.predictionIds.length} answered predictions in DynamoDB, ${log.inFallback} in the fallback file, ${log.missing} missing (table count ${log.tableCount})
   load average after the run         ${report.loadAverage.map((n) => f(n, 2)).join(' ')} (${cpus().length} cores; other work on the machine skews every figure)
