@@ -4,6 +4,7 @@ import { ValidationError, type Issue } from '../errors';
 import { MAX_UNIT_ID_LENGTH } from './assignment';
 import { armOfVersion, METRIC_NAME_PATTERN, metricsOf, type ExperimentDefinition, type MetricDefinition } from './definition';
 import { eventValueProblem } from './tally';
+import { readJsonBody } from '../json-body';
 
 /** Events one request may carry. */
 export const MAX_EVENTS = 1000;
@@ -36,15 +37,7 @@ export interface EventResult {
  * field (`events[3].value`) and nothing is written; whether the ids exist is a per-event answer.
  */
 export function parseEventsRequest(body: string | null | undefined, newEventId: () => string): OutcomeEvent[] {
-  if (body === null || body === undefined || body.trim() === '') {
-    throw new ValidationError('the body is empty', [{ field: 'body', reason: 'expected an event object or an array of events' }]);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch (error) {
-    throw new ValidationError('the body is not JSON', [{ field: 'body', reason: `not JSON: ${(error as Error).message}` }]);
-  }
+  const parsed = readJsonBody(body, 'an event object or an array of events');
   const wrapped = isObject(parsed) && Object.hasOwn(parsed, 'events');
   const many = Array.isArray(parsed) || wrapped;
   const raw: unknown = wrapped ? (parsed as { events: unknown }).events : parsed;

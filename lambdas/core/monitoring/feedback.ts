@@ -2,6 +2,7 @@
 // model, and the per-item answer. The label is written onto the prediction item itself (docs/monitoring.md).
 import { ValidationError, type Issue } from '../errors';
 import type { Manifest } from '../manifest-types';
+import { readJsonBody } from '../json-body';
 
 /** Items one request may carry (the handler reads them with BatchGetItem, 100 keys a call). */
 export const MAX_FEEDBACK_ITEMS = 1000;
@@ -47,15 +48,7 @@ export interface LabelWrite {
  * per-item answers, not errors.
  */
 export function parseFeedbackRequest(body: string | null | undefined): FeedbackItem[] {
-  if (body === null || body === undefined || body.trim() === '') {
-    throw new ValidationError('the body is empty', [{ field: 'body', reason: 'expected a JSON object' }]);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch (error) {
-    throw new ValidationError('the body is not JSON', [{ field: 'body', reason: `not JSON: ${(error as Error).message}` }]);
-  }
+  const parsed = readJsonBody(body, 'a JSON object');
   if (!isObject(parsed)) throw new ValidationError('the body must be a JSON object', [{ field: 'body', reason: 'expected a JSON object' }]);
   const many = Object.hasOwn(parsed, 'feedback');
   const raw: unknown[] = many ? (Array.isArray(parsed.feedback) ? parsed.feedback : []) : [parsed];
