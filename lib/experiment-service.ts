@@ -6,13 +6,13 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ExperimentTable } from './experiment-table';
 import type { ModelEndpoint } from './model-endpoint';
+import { predictionStreamSource } from './prediction-log-table';
 import { PropErrors } from './prop-validation';
 import { ESM_BUNDLING, markHandlerSource, REPO_ROOT } from './handler-function';
 
@@ -87,25 +87,7 @@ export class ExperimentService extends Construct {
     allow(this.aggregatorFunction, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [table.tableArn]);
     allow(this.aggregatorFunction, ['dynamodb:Query'], [statusIndexArn]);
     this.aggregatorFunction.addEventSource(
-      new DynamoEventSource(props.predictionTable, {
-        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: props.aggregationBatchSize ?? 1000,
-        maxBatchingWindow: Duration.seconds(5),
-        // Only then does the event name its shard, which the exactly-once marks are kept per (experiment-store.ts).
-        tumblingWindow: Duration.minutes(1),
-        bisectBatchOnError: false,
-        parallelizationFactor: 1,
-        retryAttempts: 10,
-        maxRecordAge: Duration.days(1),
-        onFailure: new SqsDlq(this.deadLetters),
-        // Exposures (new predictions) and labels. `exists` matches leaves only, so the label's attribute type is named.
-        filters: [
-          lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT') }),
-          ...['S', 'N'].map((type) =>
-            lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('MODIFY'), dynamodb: { NewImage: { actual: { [type]: lambda.FilterRule.exists() } } } }),
-          ),
-        ],
-      }),
+      predictionStreamSource(props.predictionTable, { batchSize: props.aggregationBatchSize ?? 1000, maxBatchingWindow: Duration.seconds(5), deadLetters: this.deadLetters }),
     );
 
     this.analysisFunction = this.function('analyze', 'modelgate: scheduled analysis of running experiments (snapshots over time)', Duration.minutes(5), 512, environment, props);

@@ -6,7 +6,6 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -15,6 +14,7 @@ import { Construct } from 'constructs';
 import { DEFAULT_WINDOW_MINUTES } from '../lambdas/core/monitoring/window';
 import { MonitoringTable } from './monitoring-table';
 import { nagArnOf } from './nag-acknowledgements';
+import { predictionStreamSource } from './prediction-log-table';
 import { PropErrors } from './prop-validation';
 import { ESM_BUNDLING, markHandlerSource, REPO_ROOT } from './handler-function';
 
@@ -105,27 +105,7 @@ export class ModelMonitoring extends Construct {
       new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resources: [this.table.table.tableArn] }),
     );
     this.aggregatorFunction.addEventSource(
-      new DynamoEventSource(props.predictionTable, {
-        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: props.aggregationBatchSize ?? 1000,
-        maxBatchingWindow: Duration.seconds(30),
-        // Only with a tumbling window does the event name its shard, which the exactly-once marks are kept
-        // per (aggregation.ts); its length does not matter otherwise (the state it carries is not used).
-        tumblingWindow: Duration.minutes(1),
-        // Whole-batch retries only: a bisected batch would still be counted once, but there is no need.
-        bisectBatchOnError: false,
-        parallelizationFactor: 1,
-        retryAttempts: 10,
-        maxRecordAge: Duration.days(1),
-        onFailure: new SqsDlq(this.deadLetters),
-        // New predictions, and labels. `exists` matches leaves only, so the label's attribute type is named.
-        filters: [
-          lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT') }),
-          ...['S', 'N'].map((type) =>
-            lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('MODIFY'), dynamodb: { NewImage: { actual: { [type]: lambda.FilterRule.exists() } } } }),
-          ),
-        ],
-      }),
+      predictionStreamSource(props.predictionTable, { batchSize: props.aggregationBatchSize ?? 1000, maxBatchingWindow: Duration.seconds(30), deadLetters: this.deadLetters }),
     );
 
     this.monitorFunction = make('monitor', 'modelgate: scheduled drift and quality per model version -> CloudWatch metrics', Duration.minutes(5));

@@ -1,5 +1,8 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { PropErrors, show } from './prop-validation';
 
@@ -77,4 +80,35 @@ export class PredictionLogTable extends Construct {
       projectionType: dynamodb.ProjectionType.ALL,
     });
   }
+}
+
+/**
+ * The prediction log's stream as its consumers read it (monitoring aggregation, experiment tallies): new
+ * predictions and labels, whole-batch retries, failures to a dead-letter queue.
+ */
+export function predictionStreamSource(
+  table: dynamodb.ITable,
+  options: { readonly batchSize: number; readonly maxBatchingWindow: Duration; readonly deadLetters: sqs.IQueue },
+): DynamoEventSource {
+  return new DynamoEventSource(table, {
+    startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+    batchSize: options.batchSize,
+    maxBatchingWindow: options.maxBatchingWindow,
+    // Only with a tumbling window does the event name its shard, which consumers keep their exactly-once
+    // marks per; its length does not matter otherwise (the state it carries is not used).
+    tumblingWindow: Duration.minutes(1),
+    // Whole-batch retries only: a bisected batch would still be counted once, but there is no need.
+    bisectBatchOnError: false,
+    parallelizationFactor: 1,
+    retryAttempts: 10,
+    maxRecordAge: Duration.days(1),
+    onFailure: new SqsDlq(options.deadLetters),
+    // New predictions, and labels. `exists` matches leaves only, so the label's attribute type is named.
+    filters: [
+      lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT') }),
+      ...['S', 'N'].map((type) =>
+        lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('MODIFY'), dynamodb: { NewImage: { actual: { [type]: lambda.FilterRule.exists() } } } }),
+      ),
+    ],
+  });
 }
