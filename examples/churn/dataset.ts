@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseCsv, type CsvTable } from '../../lambdas/core/csv';
 import type { FeatureSpec, FeatureValue } from '../../lambdas/core/manifest-types';
+import { mulberry32 } from '../../lambdas/core/random';
 
 export const TARGET = 'Churn';
 export const CLASS_LABELS = ['No', 'Yes'] as const;
@@ -95,18 +96,6 @@ export function stratifiedSplit(churned: readonly boolean[], holdoutFraction: nu
   return {
     train: churned.map((_, index) => index).filter((index) => !inHoldout.has(index)),
     holdout: [...holdout].sort((a, b) => a - b),
-  };
-}
-
-/** A small, well-mixed 32-bit PRNG: uniform floats in [0, 1), reproducible from the seed. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

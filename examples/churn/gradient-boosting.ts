@@ -1,4 +1,4 @@
-import { mulberry32 } from './dataset';
+import { mulberry32 } from '../../lambdas/core/random';
 
 /**
  * Gradient-boosted regression trees for binary log loss, with second-order (Newton) leaf values and

@@ -4,21 +4,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fixedHorizonTest, sequentialTest } from '../../lambdas/core/experiments/frequentist';
 import { requiredSampleSizePerArm } from '../../lambdas/core/experiments/sample-size';
 import type { MeanMetricStats } from '../../lambdas/core/experiments/sufficient-statistics';
+import { mulberry32 as seededRandom } from '../../lambdas/core/random';
 
 const EXPERIMENTS = 1000;
 const ALPHA = 0.05;
-
-/** Mulberry32: a small seeded PRNG, uniform on [0, 1). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Sampler {
   private readonly uniform: () => number;

@@ -13,21 +13,11 @@ import {
   qualityMetrics,
   type QualityAggregate,
 } from '../../lambdas/core/monitoring/quality';
+import { mulberry32 as random } from '../../lambdas/core/random';
 
 const binary = { name: 'churn', version: '1', task: 'binary-classification', classLabels: ['No', 'Yes'], positiveClass: 'Yes', threshold: 0.5 } as unknown as Manifest;
 const multiclass = { name: 'iris', version: '1', task: 'multiclass-classification', classLabels: [0, 1, 2] } as unknown as Manifest;
 const regression = { name: 'price', version: '1', task: 'regression' } as unknown as Manifest;
-
-/** A deterministic pseudo-random source (mulberry32), so the samples are the same on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function binarySample(n: number, seed: number) {
   const next = random(seed);

@@ -11,18 +11,7 @@ import {
   type ServedBatch,
 } from '../../lambdas/core/prediction-record';
 import type { Row } from '../../lambdas/core/request';
-
-/** mulberry32: a seeded uniform [0, 1) source, so sampling tests are exact and repeatable. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as seeded } from '../../lambdas/core/random';
 
 const manifest = (logging?: Manifest['logging']): Manifest => ({
   schemaVersion: '1',

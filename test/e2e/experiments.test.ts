@@ -17,6 +17,7 @@ import type { AnalysisSnapshot, ExperimentReport } from '../../lambdas/core/expe
 import { parseManifestJson } from '../../lambdas/core/manifest';
 import type { VersionView } from '../../lambdas/core/pipeline/model-view';
 import { startRuntime, type Runtime } from '../../local/runtime';
+import { mulberry32 as seeded } from '../../lambdas/core/random';
 
 const EXAMPLES = join(import.meta.dirname, '..', '..', 'examples', 'churn');
 const manifest = parseManifestJson(readFileSync(join(EXAMPLES, 'v1', 'manifest.json'), 'utf8'));
@@ -27,18 +28,6 @@ const churned = holdoutCsv.rows.map((row) => row[holdoutCsv.header.indexOf('Chur
 /** The simulated truth: the chance that a customer shown a prediction of this version converts. */
 const CONVERSION = { '1': 0.2, '2': 0.35 } as const;
 const REQUESTS = 400;
-
-/** Mulberry32: seeded, so the traffic, the alias's choices and the outcomes are the same on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let runtime: Runtime;
 let stateDir: string;

@@ -12,6 +12,7 @@ import { localDynamoClient, localS3Client } from '../../local/aws-clients';
 import type { AliasState } from '../../local/lambda-service';
 import { startRuntime, type Runtime } from '../../local/runtime';
 import { chromiumLaunchOptions, ensureChromium } from '../support/chromium';
+import { mulberry32 } from '../../lambdas/core/random';
 
 const INSTANCE = {
   gender: 'Female', SeniorCitizen: 0, Partner: 'Yes', Dependents: 'No', tenure: 1, PhoneService: 'No', MultipleLines: 'No phone service',
@@ -20,17 +21,6 @@ const INSTANCE = {
 };
 const V2_WEIGHT = 0.3;
 const SPLIT_REQUESTS = 600;
-
-/** Deterministic uniform [0, 1) for alias routing: the split is checked statistically, and reproducibly. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface PredictResponse {
   model: { name: string; version: string };
