@@ -3,7 +3,7 @@ import { contractIssues, exampleRow } from '../core/contract';
 import { ManifestError } from '../core/errors';
 import type { Manifest } from '../core/manifest';
 import { prepareModel } from '../core/onnx-graph';
-import { decodePredictions, encodeFeeds, type Feeds, type RowPrediction, type TensorData } from '../core/tensors';
+import { allocateFeeds, decodePredictions, encodeFeeds, fillFeeds, type Feeds, type RowPrediction, type TensorData } from '../core/tensors';
 import type { Row } from '../core/request';
 
 /** The model could not be turned into a session (bad bytes, unsupported operator, missing locale...). */
@@ -46,19 +46,43 @@ export async function loadModel(manifest: Manifest, modelBytes: Uint8Array, opti
     throw new ModelLoadError(`onnxruntime could not load the model: ${(error as Error).message}`);
   }
   const fetches = Object.values(manifest.outputs) as string[];
-  const run = async (feeds: Feeds): Promise<Record<string, TensorData>> => {
+  const toOrt = (feeds: Feeds): Record<string, ort.Tensor> => {
     const tensors: Record<string, ort.Tensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) {
+    for (const name in feeds) {
+      const tensor = feeds[name] as TensorData;
       tensors[name] = new ort.Tensor(tensor.dtype as ort.Tensor.Type, tensor.data as ort.Tensor.DataType, tensor.dims);
     }
-    const results = await session.run(tensors, fetches);
+    return tensors;
+  };
+  const fromOrt = (results: ort.InferenceSession.ReturnType): Record<string, TensorData> => {
     const outputs: Record<string, TensorData> = {};
-    for (const [name, tensor] of Object.entries(results)) {
+    for (const name in results) {
+      const tensor = results[name] as ort.Tensor;
       outputs[name] = { dtype: tensor.type, dims: tensor.dims, data: tensor.data as TensorData['data'] };
     }
     return outputs;
   };
+  const run = async (feeds: Feeds): Promise<Record<string, TensorData>> => fromOrt(await session.run(toOrt(feeds), fetches));
+  // Online traffic is mostly one row per request (or the model's fixed batch size): for that size the input
+  // tensors are allocated once and refilled. A set is taken from the pool for the length of one run, so
+  // concurrent calls never share one; onnxruntime reads the inputs during the run and keeps no reference.
+  const pooledRows = manifest.batchSize ?? 1;
+  const pool: { feeds: Feeds; tensors: Record<string, ort.Tensor> }[] = [];
+  const runPooled = async (rows: readonly Row[]): Promise<Record<string, TensorData>> => {
+    let slot = pool.pop();
+    if (slot === undefined) {
+      const feeds = allocateFeeds(manifest, pooledRows);
+      slot = { feeds, tensors: toOrt(feeds) };
+    }
+    fillFeeds(manifest, rows, slot.feeds);
+    try {
+      return fromOrt(await session.run(slot.tensors, fetches));
+    } finally {
+      pool.push(slot);
+    }
+  };
   const predict = async (rows: readonly Row[]): Promise<RowPrediction[]> => {
+    if (rows.length > 0 && rows.length <= pooledRows) return decodePredictions(manifest, await runPooled(rows), rows.length);
     const predictions: RowPrediction[] = [];
     for (const chunk of encodeFeeds(manifest, rows)) {
       predictions.push(...decodePredictions(manifest, await run(chunk.feeds), chunk.rows));

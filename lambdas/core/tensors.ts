@@ -27,20 +27,57 @@ export function encodeFeeds(manifest: Manifest, rows: readonly Row[]): Chunk[] {
   const chunks: Chunk[] = [];
   for (let start = 0; start < rows.length; start += size) {
     const real = rows.slice(start, start + size);
-    const padded = real.length === size ? real : [...real, ...new Array<Row>(size - real.length).fill(real[real.length - 1] as Row)];
-    const feeds: Feeds = {};
-    for (const input of manifest.inputs) {
-      const width = input.features.length;
-      const data = allocate(input.dtype, padded.length * width);
-      for (let r = 0; r < padded.length; r++) {
-        const row = padded[r] as Row;
-        for (let f = 0; f < width; f++) write(data, r * width + f, row[input.features[f] as string] ?? null);
-      }
-      feeds[input.name] = { dtype: input.dtype, dims: input.rank === 1 ? [padded.length] : [padded.length, width], data };
-    }
+    const feeds = allocateFeeds(manifest, size);
+    fillFeeds(manifest, real, feeds);
     chunks.push({ feeds, rows: real.length });
   }
   return chunks;
+}
+
+/** Empty input tensors for `size` rows: what {@link fillFeeds} writes into, allocated once and reused by the runtime adapter. */
+export function allocateFeeds(manifest: Manifest, size: number): Feeds {
+  const feeds: Feeds = {};
+  for (const input of manifest.inputs) {
+    const width = input.features.length;
+    feeds[input.name] = { dtype: input.dtype, dims: input.rank === 1 ? [size] : [size, width], data: allocate(input.dtype, size * width) };
+  }
+  return feeds;
+}
+
+/**
+ * Writes rows into feeds allocated for at least as many rows ({@link allocateFeeds}); rows past the
+ * last real one repeat it (the padding of a fixed batch size).
+ */
+export function fillFeeds(manifest: Manifest, rows: readonly Row[], feeds: Feeds): void {
+  const last = rows.length - 1;
+  for (const input of manifest.inputs) {
+    const features = input.features;
+    const width = features.length;
+    const data = (feeds[input.name] as TensorData).data;
+    const size = data.length / width;
+    // One loop per kind of tensor: the type test is made once per input, not once per value.
+    if (data instanceof Float32Array || data instanceof Float64Array) {
+      for (let r = 0; r < size; r++) {
+        const row = rows[r > last ? last : r] as Row;
+        for (let f = 0; f < width; f++) data[r * width + f] = toFloat(row[features[f] as string]);
+      }
+    } else if (data instanceof BigInt64Array) {
+      for (let r = 0; r < size; r++) {
+        const row = rows[r > last ? last : r] as Row;
+        for (let f = 0; f < width; f++) data[r * width + f] = toBigInt(row[features[f] as string] ?? null);
+      }
+    } else {
+      const values = data as unknown[];
+      for (let r = 0; r < size; r++) {
+        const row = rows[r > last ? last : r] as Row;
+        for (let f = 0; f < width; f++) values[r * width + f] = row[features[f] as string] ?? null;
+      }
+    }
+  }
+}
+
+function toFloat(value: FeatureValue | null | undefined): number {
+  return value === null || value === undefined ? Number.NaN : value === true ? 1 : value === false ? 0 : (value as number);
 }
 
 function allocate(dtype: TensorDtype, length: number): TensorValues {
@@ -58,11 +95,8 @@ function allocate(dtype: TensorDtype, length: number): TensorValues {
   }
 }
 
-function write(data: TensorValues, index: number, value: FeatureValue | null): void {
-  if (data instanceof BigInt64Array) data[index] = BigInt(value === true ? 1 : value === false ? 0 : (value as number));
-  else if (data instanceof Float32Array || data instanceof Float64Array) {
-    data[index] = value === null ? Number.NaN : value === true ? 1 : value === false ? 0 : (value as number);
-  } else (data as unknown[])[index] = value;
+function toBigInt(value: FeatureValue | null): bigint {
+  return BigInt(value === true ? 1 : value === false ? 0 : (value as number));
 }
 
 /** What the model answered for one row. */
