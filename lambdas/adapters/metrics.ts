@@ -17,12 +17,24 @@ export class ServingMetrics {
     return `PredictedClass_${String(label).replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 200)}`;
   }
 
-  recordPredictions(rows: number, latencyMs: number, labels: readonly (string | number | undefined)[]): void {
+  recordPredictions(rows: number, latencyMs: number, predictions: readonly { readonly label?: string | number }[]): void {
     this.metrics.addMetric('Predictions', MetricUnit.Count, rows);
     this.metrics.addMetric('Latency', MetricUnit.Milliseconds, latencyMs);
     const byClass = new Map<string | number, number>();
-    for (const label of labels) if (label !== undefined) byClass.set(label, (byClass.get(label) ?? 0) + 1);
-    for (const [label, count] of byClass) this.metrics.addMetric(ServingMetrics.classMetricName(label), MetricUnit.Count, count);
+    for (const { label } of predictions) if (label !== undefined) byClass.set(label, (byClass.get(label) ?? 0) + 1);
+    for (const [label, count] of byClass) this.metrics.addMetric(this.classMetricName(label), MetricUnit.Count, count);
+  }
+
+  /** Class metric names per label, built once (labels are few: the manifest's classes). */
+  private readonly classNames = new Map<string | number, string>();
+
+  private classMetricName(label: string | number): string {
+    let name = this.classNames.get(label);
+    if (name === undefined) {
+      name = ServingMetrics.classMetricName(label);
+      if (this.classNames.size < 1000) this.classNames.set(label, name);
+    }
+    return name;
   }
 
   recordLogWrite(logMs: number, fallbackRecords: number): void {

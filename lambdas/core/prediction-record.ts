@@ -59,27 +59,32 @@ export function buildPredictionRecords(batch: ServedBatch, settings: RecordSetti
   const expiresAt = Math.floor(answeredAt.getTime() / 1000) + Math.round(settings.ttlDays * 86_400);
   const sampleRate = manifest.logging?.inputSampleRate ?? 1;
   const redact = manifest.logging?.redact ?? [];
-  return rows.map((row, i) => {
+  const versionShard = `${manifest.name}#${manifest.version}#`;
+  const records: PredictionRecord[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
     const predictionId = predictionIds[i] as string;
-    const sampled = sampleRate >= 1 || batch.random() < sampleRate;
-    return {
+    const record: Mutable<PredictionRecord> = {
       predictionId,
       model: manifest.name,
       version: manifest.version,
       variant: batch.variant,
       timestamp,
-      modelVersionShard: `${manifest.name}#${manifest.version}#${shardOf(predictionId, settings.shards)}`,
+      modelVersionShard: `${versionShard}${shardOf(predictionId, settings.shards)}`,
       ts: `${timestamp}#${predictionId}`,
-      ...(sampled ? { inputs: redacted(row, redact) } : {}),
       outputs: predictions[i] as RowPrediction,
       latencyMs: batch.latencyMs,
       batchRows: rows.length,
-      ...(batch.requestId === undefined ? {} : { requestId: batch.requestId }),
-      ...(batch.unitId === undefined ? {} : { unitId: batch.unitId }),
       expiresAt,
     };
-  });
+    if (sampleRate >= 1 || batch.random() < sampleRate) record.inputs = redacted(rows[i] as Row, redact);
+    if (batch.requestId !== undefined) record.requestId = batch.requestId;
+    if (batch.unitId !== undefined) record.unitId = batch.unitId;
+    records[i] = record;
+  }
+  return records;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function redacted(row: Row, redact: readonly string[]): Row {
   if (redact.length === 0) return row;

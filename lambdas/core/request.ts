@@ -21,8 +21,9 @@ const MAX_ISSUES = 50;
 export function parsePredictRequest(manifest: Manifest, body: string | null | undefined, limits: RequestLimits): Row[] {
   const parsed = parseBody(body, limits);
   if (!isPlainObject(parsed)) throw invalid({ field: 'body', reason: 'expected a JSON object with an "instances" array' });
-  const unknown = Object.keys(parsed).filter((key) => key !== 'instances' && key !== 'unitId');
-  if (unknown.length > 0) throw invalid({ field: unknown[0] as string, reason: 'is not a known field; send {"instances": [...]}' });
+  for (const key in parsed) {
+    if (key !== 'instances' && key !== 'unitId') throw invalid({ field: key, reason: 'is not a known field; send {"instances": [...]}' });
+  }
   // The experiment unit (sticky assignment, core/experiments/assignment.ts); the header x-modelgate-unit-id works too.
   if (parsed.unitId !== undefined && !(typeof parsed.unitId === 'string' && parsed.unitId !== '' && parsed.unitId.length <= 256)) {
     throw invalid({ field: 'unitId', reason: 'must be a non-empty string of at most 256 characters' });
@@ -36,7 +37,7 @@ export function parsePredictRequest(manifest: Manifest, body: string | null | un
 /** Validates raw instances (objects keyed by feature name) into rows, collecting every issue. */
 export function validateRows(manifest: Manifest, instances: readonly unknown[]): Row[] {
   const issues: Issue[] = [];
-  const known = new Set(manifest.features.map((f) => f.name));
+  const known = featureNames(manifest);
   const rows: Row[] = new Array(instances.length);
   for (let index = 0; index < instances.length && issues.length < MAX_ISSUES; index++) {
     const instance = instances[index];
@@ -58,6 +59,18 @@ export function validateRows(manifest: Manifest, instances: readonly unknown[]):
   }
   if (issues.length > 0) throw new ValidationError(summary(issues), issues.slice(0, MAX_ISSUES));
   return rows;
+}
+
+const featureNameSets = new WeakMap<Manifest, ReadonlySet<string>>();
+
+/** The manifest's feature names, computed once per manifest (validation runs on every request). */
+function featureNames(manifest: Manifest): ReadonlySet<string> {
+  let names = featureNameSets.get(manifest);
+  if (names === undefined) {
+    names = new Set(manifest.features.map((f) => f.name));
+    featureNameSets.set(manifest, names);
+  }
+  return names;
 }
 
 function featureValue(feature: FeatureSpec, value: unknown): FeatureValue | null | { problem: string } {
@@ -142,23 +155,32 @@ export function parseInferRequest(manifest: Manifest, body: string | null | unde
     }
     rowCount = n;
     checkBatchSize(n as number, at('shape'), limits);
-    target.forEach((featureName, j) => {
-      columns.set(featureName, Array.from({ length: n as number }, (_, r) => flat[r * width + j]));
-    });
+    if (width === 1) columns.set(target[0] as string, flat);
+    else {
+      target.forEach((featureName, j) => {
+        const column = new Array<unknown>(n as number);
+        for (let r = 0; r < (n as number); r++) column[r] = flat[r * width + j];
+        columns.set(featureName, column);
+      });
+    }
   });
-  const instances = Array.from({ length: rowCount ?? 0 }, (_, r) => {
+  const names = [...columns.keys()];
+  const values = [...columns.values()];
+  const instances = new Array<Record<string, unknown>>(rowCount ?? 0);
+  for (let r = 0; r < instances.length; r++) {
     const instance: Record<string, unknown> = {};
-    for (const [name, values] of columns) instance[name] = values[r];
-    return instance;
-  });
+    for (let c = 0; c < names.length; c++) instance[names[c] as string] = (values[c] as unknown[])[r];
+    instances[r] = instance;
+  }
   if (instances.length === 0) throw invalid({ field: 'inputs', reason: 'hold no rows' });
   return { ...(id === undefined ? {} : { id }), rows: validateRows(manifest, instances) };
 }
 
 function parseBody(body: string | null | undefined, limits: RequestLimits): unknown {
   if (body === null || body === undefined || body.length === 0) throw invalid({ field: 'body', reason: 'is empty; send JSON' });
-  // A UTF-16 length over the limit is a cheap early answer; the byte length is exact.
-  if (body.length > limits.maxBodyBytes || Buffer.byteLength(body, 'utf8') > limits.maxBodyBytes) {
+  // A UTF-16 length over the limit is a cheap early answer; the byte length is exact, and only needed when
+  // the body could be over the limit (a UTF-16 code unit is at most 3 UTF-8 bytes).
+  if (body.length > limits.maxBodyBytes || (body.length * 3 > limits.maxBodyBytes && Buffer.byteLength(body, 'utf8') > limits.maxBodyBytes)) {
     throw invalid({ field: 'body', reason: `is larger than the limit of ${limits.maxBodyBytes} bytes` });
   }
   try {

@@ -5,7 +5,7 @@ import type { RowPrediction } from './tensors';
 export function predictResponse(manifest: Manifest, predictionIds: readonly string[], predictions: readonly RowPrediction[]) {
   return {
     model: { name: manifest.name, version: manifest.version },
-    predictions: predictions.map((prediction, i) => ({ predictionId: predictionIds[i] as string, ...prediction })),
+    predictions: predictions.map((prediction, i) => Object.assign({ predictionId: predictionIds[i] as string }, prediction)),
   };
 }
 
