@@ -113,7 +113,8 @@ export interface RowPrediction {
  * Throws when an output does not have the shape the manifest promises (a contract violation).
  */
 export function decodePredictions(manifest: Manifest, outputs: Readonly<Record<string, TensorData>>, rows: number): RowPrediction[] {
-  const predictions: RowPrediction[] = Array.from({ length: rows }, () => ({}));
+  const predictions: RowPrediction[] = new Array(rows);
+  for (let r = 0; r < rows; r++) predictions[r] = {};
   if (manifest.task === 'regression') {
     const tensor = requireOutput(outputs, manifest.outputs.value as string);
     const width = rowWidth(tensor, rows, 'value');
@@ -135,14 +136,17 @@ export function decodePredictions(manifest: Manifest, outputs: Readonly<Record<s
     if (!sigmoid && width !== classLabels.length) {
       throw new ContractError(`output "${probabilityOutput}" has ${width} columns, the manifest has ${classLabels.length} class labels`);
     }
+    const keys = classLabels.map(String);
+    const negativeKey = String(negative);
+    const positiveKey = String(positive);
     for (let r = 0; r < rows; r++) {
       const probabilities: Record<string, number> = {};
       if (sigmoid) {
         const p = toNumber(tensor.data[r]);
-        probabilities[String(negative)] = 1 - p;
-        probabilities[String(positive)] = p;
+        probabilities[negativeKey] = 1 - p;
+        probabilities[positiveKey] = p;
       } else {
-        for (let c = 0; c < width; c++) probabilities[String(classLabels[c])] = toNumber(tensor.data[r * width + c]);
+        for (let c = 0; c < width; c++) probabilities[keys[c] as string] = toNumber(tensor.data[r * width + c]);
       }
       (predictions[r] as RowPrediction).probabilities = probabilities;
     }
@@ -160,10 +164,11 @@ export function decodePredictions(manifest: Manifest, outputs: Readonly<Record<s
     }
   }
   const labelOutput = manifest.outputs.label;
+  const positiveKey = String(positive);
   for (let r = 0; r < rows; r++) {
     const prediction = predictions[r] as RowPrediction;
     if (binary && prediction.probabilities) {
-      prediction.label = (prediction.probabilities[String(positive)] as number) >= threshold ? positive : negative;
+      prediction.label = (prediction.probabilities[positiveKey] as number) >= threshold ? positive : negative;
     } else if (labelOutput !== undefined) {
       const tensor = requireOutput(outputs, labelOutput);
       prediction.label = toLabel(tensor.data[r], classLabels);
