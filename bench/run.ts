@@ -14,6 +14,7 @@ import { FileFallbackSink } from '../lambdas/adapters/prediction-log';
 import { parseCsv } from '../lambdas/core/csv';
 import { csvInstances } from '../lambdas/core/csv-instances';
 import { parseManifestJson } from '../lambdas/core/manifest';
+import { PACKED_BUNDLE_FILE, packBundle } from '../lambdas/core/packed-bundle';
 import { removeZipMap } from '../lambdas/core/onnx-graph';
 import { validateRows } from '../lambdas/core/request';
 import { encodeFeeds, type Feeds } from '../lambdas/core/tensors';
@@ -99,8 +100,10 @@ const s3Client = localS3Client(s3.endpoint);
 const prefix = `models/${manifest.name}/${manifest.version}/`;
 await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}manifest.json`, Body: JSON.stringify(manifest) }));
 await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${manifest.model.file}`, Body: modelBytes }));
+// As the pipeline publishes a version: the bundle also packed in one object, which the function reads at init.
+await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${PACKED_BUNDLE_FILE}`, Body: packBundle(JSON.stringify(manifest), modelBytes) }));
 const config: ServingConfig = {
-  bucket: 'models', prefix, table: 'predictions', ttlDays: 90, logShards: 4, maxBatchRows: 1000,
+  bucket: 'models', prefix, packedFile: PACKED_BUNDLE_FILE, table: 'predictions', ttlDays: 90, logShards: 4, maxBatchRows: 1000,
   maxBodyBytes: 5 * 1024 * 1024, metricsNamespace: 'modelgate', serviceName: 'bench',
 };
 const logger = new Logger({ logLevel: 'SILENT' });
@@ -149,7 +152,7 @@ const initWithoutFetch = await paired(
   },
   async () => (await loadModel(manifest, modelBytes)).release(),
 );
-const bundleFetch = await median(() => fetchBundle(s3Client, config.bucket, config.prefix), seconds);
+const bundleFetch = await median(() => fetchBundle(s3Client, config.bucket, config.prefix, config.packedFile), seconds);
 
 const rowsPerSecond = (ms: number) => 1000 / (ms / 1000);
 const results = {

@@ -1,7 +1,7 @@
 // Candidate bundles in S3: reading an upload under candidates/<model>/<version>/ (tolerating files that
 // arrive after the manifest, as unordered sync tools upload them) and copying an accepted bundle to
 // models/<model>/<version>/, where the inference function reads it.
-import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 export interface StoredObject {
   readonly bytes: Uint8Array;
@@ -60,6 +60,12 @@ export class CandidateStore {
   }
 
   /** Copies files from one prefix to another, in the order given (put the manifest last). */
+  /** Writes an object; its S3 version id when the bucket is versioned. */
+  async write(key: string, bytes: Uint8Array): Promise<string | undefined> {
+    const written = await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes }));
+    return written.VersionId;
+  }
+
   async copy(fromPrefix: string, toPrefix: string, files: readonly string[]): Promise<Record<string, string | undefined>> {
     const versions: Record<string, string | undefined> = {};
     for (const file of files) {

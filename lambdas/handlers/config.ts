@@ -3,6 +3,8 @@ export interface ServingConfig {
   readonly bucket: string;
   /** S3 key prefix of the bundle (manifest.json + model file). */
   readonly prefix: string;
+  /** The bundle packed in one object under the prefix (set by the pipeline's publish step); one S3 read at init. */
+  readonly packedFile?: string;
   readonly table: string;
   readonly ttlDays: number;
   readonly logShards: number;
@@ -61,6 +63,7 @@ export function servingConfigFromEnv(env: NodeJS.ProcessEnv): ServingConfig {
   const config: ServingConfig = {
     bucket: read.required('MODEL_BUCKET'),
     prefix: read.required('MODEL_PREFIX'),
+    ...(env.MODEL_PACKED_FILE ? { packedFile: env.MODEL_PACKED_FILE } : {}),
     table: read.required('PREDICTION_TABLE'),
     ttlDays: read.integer('PREDICTION_TTL_DAYS', 90),
     logShards: read.integer('PREDICTION_LOG_SHARDS', 4),

@@ -42,7 +42,7 @@ export interface Serving {
  * missing, corrupt or does not answer its contract.
  */
 export async function initServing(config: ServingConfig, deps: ServingDependencies): Promise<Serving> {
-  const bundle = await fetchBundle(deps.s3, config.bucket, config.prefix);
+  const bundle = await fetchBundle(deps.s3, config.bucket, config.prefix, config.packedFile);
   const model = await loadModel(bundle.manifest, bundle.modelBytes);
   const { manifest } = model;
   deps.logger.appendKeys({ model: manifest.name, modelVersion: manifest.version });

@@ -87,7 +87,8 @@ describe('local runtime, end to end', () => {
     for (const file of readdirSync('examples/churn/v2')) {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `models/churn/2/${file}`, Body: readFileSync(join('examples/churn/v2', file)) }));
     }
-    const { environment } = runtime.lambda.getFunction(fn);
+    // By hand, as an operator would without the pipeline: the plain bundle files, no packed copy.
+    const { MODEL_PACKED_FILE: _packed, ...environment } = runtime.lambda.getFunction(fn).environment;
     runtime.lambda.updateFunctionConfiguration(fn, { ...environment, MODEL_PREFIX: 'models/churn/2/', MODEL_VERSION: '2' });
     const published = runtime.lambda.publishVersion(fn, 'churn model 2');
     // The Lambda version serving model 1 is whatever the bootstrap (or the pipeline) made it.

@@ -6,13 +6,16 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../lambdas/adapters/model-store';
 import { parseCsv } from '../../lambdas/core/csv';
 import { csvInstances } from '../../lambdas/core/csv-instances';
 import { parseManifestJson } from '../../lambdas/core/manifest';
+import { unpackBundle } from '../../lambdas/core/packed-bundle';
 import type { VersionView } from '../../lambdas/core/pipeline/model-view';
 import { main } from '../../cli/main';
+import { localS3Client } from '../../local/aws-clients';
 import { startRuntime, type Runtime } from '../../local/runtime';
 
 const EXAMPLES = join(import.meta.dirname, '..', '..', 'examples', 'churn');
@@ -131,6 +134,15 @@ describe('the promotion pipeline in the local runtime', () => {
     expect(v1).toMatchObject({ version: '1', status: 'retired', weight: 0 });
     expect(liveAlias()).toMatchObject({ functionVersion: v2?.lambdaVersion, additionalVersionWeights: {} });
     expect(notices()).toContain('modelgate churn v2 is live');
+    // The published version reads its bundle from the one packed object the publish step wrote.
+    const churn = runtime.lambda.getFunction([...runtime.names.values()].find((n) => n.includes('churnendpointfunction')) as string);
+    const published = churn.versions.find((v) => v.version === v2?.lambdaVersion);
+    expect(published?.environment).toMatchObject({ MODEL_PREFIX: 'models/churn/2/', MODEL_PACKED_FILE: 'bundle.packed' });
+    const s3 = localS3Client(runtime.s3Endpoint);
+    const packed = await s3.send(new GetObjectCommand({ Bucket: runtime.outputs.ModelBucketName as string, Key: 'models/churn/2/bundle.packed' }));
+    const { manifestText, modelBytes } = unpackBundle(await (packed.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    expect(JSON.parse(manifestText)).toMatchObject({ name: 'churn', version: '2' });
+    expect(Buffer.from(modelBytes).equals(readFileSync(join(EXAMPLES, 'v2', 'model.onnx')))).toBe(true);
   });
 
   it('a second upload of v2 is rejected as a duplicate; v2 stays live', async () => {

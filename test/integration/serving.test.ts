@@ -10,6 +10,7 @@ import { FileFallbackSink, reingestRecords } from '../../lambdas/adapters/predic
 import { parseCsv } from '../../lambdas/core/csv';
 import { csvInstances } from '../../lambdas/core/csv-instances';
 import { parseManifestJson, type Manifest } from '../../lambdas/core/manifest';
+import { PACKED_BUNDLE_FILE, packBundle } from '../../lambdas/core/packed-bundle';
 import { parseFallbackRecords, type PredictionRecord } from '../../lambdas/core/prediction-record';
 import { initServing } from '../../lambdas/handlers/serving';
 import { proxyEvent } from '../../local/api-gateway-event';
@@ -193,6 +194,28 @@ describe('inference handler with the churn model', () => {
 
     await aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'models/churn/bad/manifest.json', Body: JSON.stringify({ ...manifest, task: 'ranking' }) }));
     await expect(initServing(servingConfig('models/churn/bad/'), deps)).rejects.toThrow(/task: must be one of/);
+  });
+
+  it('reads the bundle packed in one object when the environment names it, with the same checks', async () => {
+    const deps = { s3: aws.s3, dynamodb: aws.dynamodb, fallback: new FileFallbackSink(aws.fallbackFile), logger: new Logger({ logLevel: 'SILENT' }) };
+    const put = (prefix: string, body: Uint8Array) => aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}${PACKED_BUNDLE_FILE}`, Body: body }));
+    const config = (prefix: string) => servingConfig(prefix, { packedFile: PACKED_BUNDLE_FILE });
+    // Only the packed object exists under this prefix: an answer proves it was read.
+    await put('models/churn/packed/', packBundle(JSON.stringify({ ...manifest, version: 'packed' }), modelBytes));
+    const serving = await initServing(config('models/churn/packed/'), deps);
+    try {
+      const response = await serving.handle(predict(holdout.slice(0, 3)), lambdaContext);
+      expect(response.statusCode, response.body).toBe(200);
+      expect(JSON.parse(response.body)).toMatchObject({ model: { name: 'churn', version: 'packed' }, predictions: [{}, {}, {}] });
+    } finally {
+      await serving.model.release();
+    }
+
+    await expect(initServing(config('models/churn/404/'), deps)).rejects.toThrow(/models\/churn\/404\/bundle.packed does not exist/);
+    await put('models/churn/packed-corrupt/', packBundle(JSON.stringify(manifest), modelBytes.slice(0, 1000)));
+    await expect(initServing(config('models/churn/packed-corrupt/'), deps)).rejects.toThrow(/bundle.packed \(model model.onnx\): sha256 is [0-9a-f]{64}, the manifest says/);
+    await put('models/churn/not-packed/', modelBytes);
+    await expect(initServing(config('models/churn/not-packed/'), deps)).rejects.toThrow(/not-packed\/bundle.packed: not a packed bundle/);
   });
 });
 
