@@ -57,7 +57,7 @@ export class PredictionLog {
   ) {}
 
   async write(records: readonly PredictionRecord[]): Promise<LogWriteResult> {
-    if (records.length === 1) return this.writeOne(records[0] as PredictionRecord);
+    if (records.length === 1) return await this.writeOne(records[0] as PredictionRecord);
     const chunks: PredictionRecord[][] = [];
     for (let i = 0; i < records.length; i += BATCH_LIMIT) chunks.push(records.slice(i, i + BATCH_LIMIT));
     const results = await Promise.all(chunks.map((chunk) => this.writeBatch(chunk)));
