@@ -1,15 +1,20 @@
 // DynamoDB Streams for the local runtime. dynalite has no streams, so a small HTTP proxy sits in front of it:
-// every request passes through unchanged, and after a successful write to a table with a stream
-// (PutItem, UpdateItem, DeleteItem, BatchWriteItem) the proxy reads the item back and appends a stream
-// record. Records are delivered in batches to the functions the template subscribes with
-// AWS::Lambda::EventSourceMapping, through the local Lambda service, one batch at a time per mapping and
-// in order, filtered, retried on failure — the parts of Lambda's stream polling the monitoring code relies on.
-// docs/monitoring.md lists what differs from the service.
-import { randomUUID } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+// reads pass through unchanged, and every successful write to a table with a stream (PutItem, UpdateItem,
+// DeleteItem, BatchWriteItem) appends a stream record. The proxy learns the item's old state from the write
+// itself where DynamoDB can return it (ReturnValues ALL_OLD on PutItem and DeleteItem, ALL_NEW on UpdateItem,
+// stripped from the answer when the caller did not ask for it) and reads only where it cannot (one read for an
+// UpdateItem, one BatchGetItem for a BatchWriteItem). Concurrent plain PutItems to a table are committed
+// together (group commit: one BatchGetItem and one BatchWriteItem of up to 25 items), each answered only once
+// its batch is stored. Records are delivered in batches to the functions the template subscribes with
+// AWS::Lambda::EventSourceMapping, through the local Lambda service, one batch at a time per mapping and in
+// order, filtered, retried on failure — the parts of Lambda's stream polling the monitoring code relies on.
+// docs/local-runtime.md describes the proxy; docs/monitoring.md lists what differs from the service.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { localDynamoClient } from './aws-clients';
+import { crc32 } from 'node:zlib';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { LocalService } from './aws-services';
 import { matchesPattern } from './event-pattern';
 import type { LocalLambdaService } from './lambda-service';
@@ -66,12 +71,57 @@ export const MAX_LOCAL_BATCHING_WINDOW_MS = 250;
 export const LOCAL_SHARD_ID = 'shardId-00000000000000000000-local';
 const LOCAL_MAX_RETRIES = 3;
 const WRITE_OPERATIONS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
+/** DynamoDB's limits: items per BatchWriteItem, keys per BatchGetItem. */
+const BATCH_WRITE_LIMIT = 25;
+const BATCH_GET_LIMIT = 100;
+/** Retries of a group commit's unprocessed items before they are written one by one. */
+const UNPROCESSED_RETRIES = 3;
+
+export interface GroupCommitOptions {
+  /** Items per BatchWriteItem, at most 25 (default 25). */
+  readonly maxBatchItems?: number;
+  /** Batches of one table in flight at once (default 2); puts arriving meanwhile wait for the next batch. */
+  readonly maxInFlight?: number;
+}
+
+/** What the proxy sent to dynalite, for tests and benchmarks. */
+export interface DynamoDbStreamsStats {
+  /** Writes the proxy recorded: PutItem, UpdateItem, DeleteItem, BatchWriteItem requests of its callers. */
+  readonly writeRequests: number;
+  /** PutItems committed in a group (BatchWriteItem of two or more). */
+  readonly groupedPuts: number;
+  /** BatchWriteItem requests a group commit sent, and how many of them failed as a whole (then written one by one). */
+  readonly groupBatches: number;
+  readonly failedGroupBatches: number;
+  /** Reads the proxy made itself to build records (GetItem, BatchGetItem). */
+  readonly reads: number;
+}
 
 export interface LocalDynamoDbStreams extends LocalService {
   /** Delivers the table's future records to a function. */
   subscribe(subscription: StreamSubscription, lambda: Pick<LocalLambdaService, 'invoke'>): void;
   /** Resolves when every record written so far has been delivered (or dropped after its retries). */
   idle(): Promise<void>;
+  stats(): DynamoDbStreamsStats;
+}
+
+type Item = Record<string, AttributeValue>;
+type Headers = Record<string, string | string[]>;
+/** An HTTP answer as dynalite gave it (or as the proxy composes it for a caller). */
+interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: Buffer;
+}
+
+/** One item a write request touches on a streamed table. */
+interface Touched {
+  readonly table: StreamedTable;
+  readonly key: Item;
+  /** Identifies the item across requests: table name and normalised key. */
+  readonly id: string;
+  /** The item a put writes; undefined for a delete or an update. */
+  readonly item?: Item;
 }
 
 /**
@@ -85,20 +135,22 @@ export async function startDynamoDbStreams(options: {
   readonly host?: string;
   readonly port?: number;
   readonly onError?: (message: string) => void;
+  /** Group commit of concurrent plain PutItems (default on); false writes each PutItem on its own. */
+  readonly groupCommit?: GroupCommitOptions | false;
 }): Promise<LocalDynamoDbStreams> {
   const tables = new Map(options.tables.map((table) => [table.tableName, table]));
   const byArn = new Map(options.tables.map((table) => [table.streamArn, table]));
-  const client = localDynamoClient(options.target);
-  const target = new URL(options.target);
+  const dynalite = new DynaliteConnection(options.target);
   const logError = options.onError ?? ((message: string) => console.error(`local DynamoDB streams: ${message}`));
   const shards = new Map<string, StreamRecord[]>(options.tables.map((table) => [table.streamArn, []]));
   const consumers: Consumer[] = [];
+  const stats = { writeRequests: 0, groupedPuts: 0, groupBatches: 0, failedGroupBatches: 0, reads: 0 };
   let sequence = 0n;
   // Writes to the same item pass one at a time, so its records come in the order of its writes (the order
   // DynamoDB Streams guarantees, per item); writes to different items run concurrently.
   const itemTails = new Map<string, Promise<unknown>>();
 
-  const append = (table: StreamedTable, eventName: StreamRecord['eventName'], keys: Record<string, AttributeValue>, newImage?: Record<string, AttributeValue>, oldImage?: Record<string, AttributeValue>) => {
+  const append = (table: StreamedTable, eventName: StreamRecord['eventName'], keys: Item, newImage?: Item, oldImage?: Item) => {
     sequence += 1n;
     const includeNew = table.viewType === 'NEW_IMAGE' || table.viewType === 'NEW_AND_OLD_IMAGES';
     const includeOld = table.viewType === 'OLD_IMAGE' || table.viewType === 'NEW_AND_OLD_IMAGES';
@@ -122,43 +174,200 @@ export async function startDynamoDbStreams(options: {
     shards.get(table.streamArn)?.push(record);
     for (const consumer of consumers) if (consumer.subscription.streamArn === table.streamArn) consumer.wake();
   };
+  /** The record of a put, given the item it replaced (if any). */
+  const appendPut = (touched: Touched, old: Item | undefined) => {
+    const item = normalizeItem(touched.item as Item);
+    append(touched.table, old ? 'MODIFY' : 'INSERT', keyOf(touched.table, item), item, old);
+  };
+
+  /** Reads the current items (consistently), by id: whole items when a view needs the old image, else keys only. */
+  const readItems = async (touched: readonly Touched[], headers: IncomingHttpHeaders): Promise<Map<string, Item>> => {
+    const found = new Map<string, Item>();
+    const byTable = new Map<StreamedTable, Touched[]>();
+    for (const t of touched) byTable.set(t.table, [...(byTable.get(t.table) ?? []), t]);
+    for (const [table, list] of byTable) {
+      for (let i = 0; i < list.length; i += BATCH_GET_LIMIT) {
+        let keys: Item[] = list.slice(i, i + BATCH_GET_LIMIT).map((t) => t.key);
+        for (let attempt = 0; keys.length > 0; attempt++) {
+          if (attempt > UNPROCESSED_RETRIES) throw new Error(`BatchGetItem left ${keys.length} keys of ${table.tableName} unprocessed`);
+          if (attempt > 0) await sleep(10 * 4 ** (attempt - 1));
+          stats.reads++;
+          const output = await dynalite.call('BatchGetItem', { RequestItems: { [table.tableName]: { Keys: keys, ConsistentRead: true, ...projection(table) } } }, headers);
+          const page = output as { Responses?: Record<string, Item[]>; UnprocessedKeys?: Record<string, { Keys?: Item[] }> };
+          for (const item of page.Responses?.[table.tableName] ?? []) found.set(itemId(table, keyOf(table, item)), item);
+          keys = page.UnprocessedKeys?.[table.tableName]?.Keys ?? [];
+        }
+      }
+    }
+    return found;
+  };
+  const readItem = async (touched: Touched, headers: IncomingHttpHeaders): Promise<Item | undefined> => {
+    stats.reads++;
+    const output = (await dynalite.call('GetItem', { TableName: touched.table.tableName, Key: touched.key, ConsistentRead: true, ...projection(touched.table) }, headers)) as { Item?: Item };
+    return output.Item;
+  };
+
+  /** PutItem or DeleteItem, with ReturnValues ALL_OLD: the old item comes with the answer, no read needed. */
+  const writeReturningOld = async (operation: 'PutItem' | 'DeleteItem', input: Record<string, unknown>, touched: Touched, headers: IncomingHttpHeaders): Promise<Answer> => {
+    const asked = input.ReturnValues ?? 'NONE';
+    const added = asked === 'NONE';
+    const answer = await dynalite.send(added ? { ...input, ReturnValues: 'ALL_OLD' } : input, headers);
+    if (answer.status !== 200) return answer;
+    const output = JSON.parse(answer.body.toString('utf8')) as { Attributes?: Item };
+    const old = asked === 'ALL_OLD' || added ? output.Attributes : undefined;
+    if (operation === 'PutItem') appendPut(touched, old);
+    else if (old) append(touched.table, 'REMOVE', touched.key, undefined, old);
+    if (!added || output.Attributes === undefined) return answer;
+    delete output.Attributes;
+    return rewritten(answer, output);
+  };
+
+  /** UpdateItem: the new item comes with the answer (ALL_NEW); whether there was an old one takes one read. */
+  /**
+   * The proxy's own read before a write. When dynalite refuses it (a key of the wrong type, an unknown table),
+   * it would refuse the write too: the caller gets dynalite's answer to the write itself, not an internal error.
+   */
+  const refusedRead = async <T>(read: () => Promise<T>, headers: IncomingHttpHeaders, body: Buffer): Promise<{ item: T } | Answer> => {
+    try {
+      return { item: await read() };
+    } catch (error) {
+      const answer = await dynalite.forward(headers, body);
+      if (answer.status !== 200) return answer;
+      throw new Error(`the write succeeded but its stream record is lost: the read before it failed: ${(error as Error).message}`);
+    }
+  };
+
+  const updateItem = async (input: Record<string, unknown>, touched: Touched, headers: IncomingHttpHeaders, body: Buffer): Promise<Answer> => {
+    const asked = String(input.ReturnValues ?? 'NONE');
+    const needsBefore = asked !== 'ALL_OLD';
+    const needsAfter = asked !== 'NONE' && asked !== 'ALL_NEW';
+    let old: Item | undefined;
+    if (needsBefore) {
+      const read = await refusedRead(() => readItem(touched, headers), headers, body);
+      if ('status' in read) return read;
+      old = read.item;
+    }
+    const added = asked === 'NONE';
+    const answer = await dynalite.send(added ? { ...input, ReturnValues: 'ALL_NEW' } : input, headers);
+    if (answer.status !== 200) return answer;
+    const output = JSON.parse(answer.body.toString('utf8')) as { Attributes?: Item };
+    const before = asked === 'ALL_OLD' ? output.Attributes : old;
+    const after = asked === 'NONE' || asked === 'ALL_NEW' ? output.Attributes : needsAfter ? await readFullItem(touched, headers) : undefined;
+    if (after) append(touched.table, before ? 'MODIFY' : 'INSERT', touched.key, after, before);
+    if (!added) return answer;
+    delete output.Attributes;
+    return rewritten(answer, output);
+  };
+  const readFullItem = async (touched: Touched, headers: IncomingHttpHeaders): Promise<Item | undefined> => {
+    stats.reads++;
+    const output = (await dynalite.call('GetItem', { TableName: touched.table.tableName, Key: touched.key, ConsistentRead: true }, headers)) as { Item?: Item };
+    return output.Item;
+  };
+
+  /** A caller's BatchWriteItem: one BatchGetItem for the old items, then the write as the caller sent it. */
+  const batchWrite = async (touched: readonly Touched[], headers: IncomingHttpHeaders, body: Buffer): Promise<Answer> => {
+    const read = await refusedRead(() => readItems(touched, headers), headers, body);
+    if ('status' in read) return read;
+    const before = read.item;
+    const answer = await dynalite.forward(headers, body);
+    if (answer.status !== 200) return answer;
+    const output = JSON.parse(answer.body.toString('utf8')) as { UnprocessedItems?: Record<string, { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }[]> };
+    const unprocessed = new Set(
+      Object.entries(output.UnprocessedItems ?? {}).flatMap(([name, list]) => {
+        const table = tables.get(name);
+        return table ? list.map((entry) => itemId(table, keyOf(table, entry.PutRequest?.Item ?? entry.DeleteRequest?.Key ?? {}))) : [];
+      }),
+    );
+    for (const t of touched) {
+      if (unprocessed.has(t.id)) continue;
+      const old = before.get(t.id);
+      if (t.item) appendPut(t, old);
+      else if (old) append(t.table, 'REMOVE', t.key, undefined, old);
+    }
+    return answer;
+  };
+
+  const groups = new Map<string, GroupCommit>();
+  const group = options.groupCommit === false ? undefined : { maxBatchItems: Math.min(options.groupCommit?.maxBatchItems ?? BATCH_WRITE_LIMIT, BATCH_WRITE_LIMIT), maxInFlight: options.groupCommit?.maxInFlight ?? 2 };
+  /** Commits a batch of plain PutItems of one table: one BatchGetItem (old items) and one BatchWriteItem. */
+  const commit = async (batch: readonly PendingPut[]): Promise<void> => {
+    if (batch.length === 1) {
+      const [only] = batch as [PendingPut];
+      await writeReturningOld('PutItem', only.input, only.touched, only.headers).then(only.resolve, only.reject);
+      return;
+    }
+    const { table } = (batch[0] as PendingPut).touched;
+    const headers = (batch[0] as PendingPut).headers;
+    let pending = [...batch];
+    let failed = false;
+    try {
+      const before = await readItems(batch.map((p) => p.touched), headers);
+      for (let attempt = 0; pending.length > 0 && attempt <= UNPROCESSED_RETRIES; attempt++) {
+        if (attempt > 0) await sleep(10 * 4 ** (attempt - 1));
+        stats.groupBatches++;
+        const answer = await dynalite.send({ RequestItems: { [table.tableName]: pending.map((p) => ({ PutRequest: { Item: p.touched.item } })) } }, headers, 'BatchWriteItem');
+        if (answer.status !== 200) {
+          failed = true;
+          break;
+        }
+        const output = JSON.parse(answer.body.toString('utf8')) as { UnprocessedItems?: Record<string, { PutRequest?: { Item: Item } }[]> };
+        const left = new Set((output.UnprocessedItems?.[table.tableName] ?? []).map((entry) => itemId(table, keyOf(table, entry.PutRequest?.Item ?? {}))));
+        for (const p of pending) {
+          if (left.has(p.touched.id)) continue;
+          stats.groupedPuts++;
+          appendPut(p.touched, before.get(p.touched.id));
+          p.resolve(emptyAnswer());
+        }
+        pending = pending.filter((p) => left.has(p.touched.id));
+      }
+    } catch {
+      failed = true; // e.g. an item dynalite refuses fails the BatchGetItem: the puts below get their own answers
+    }
+    if (failed) stats.failedGroupBatches++;
+    // Whatever the batch did not store (it failed as a whole, or left items unprocessed) is written one by one,
+    // so each caller gets its own answer or error.
+    await Promise.all(pending.map((p) => writeReturningOld('PutItem', p.input, p.touched, p.headers).then(p.resolve, p.reject)));
+  };
+
+  /** Writes a request touching streamed items, once earlier writes to the same items are done. */
+  const write = async (operation: string, input: Record<string, unknown>, touched: readonly Touched[], headers: IncomingHttpHeaders, body: Buffer): Promise<Answer> => {
+    stats.writeRequests++;
+    const previous = touched.length === 1 ? itemTails.get((touched[0] as Touched).id) : Promise.all(touched.map((t) => itemTails.get(t.id)));
+    const run = Promise.resolve(previous).then((): Promise<Answer> => {
+      const [first] = touched as [Touched];
+      if (operation === 'PutItem') {
+        if (group && isPlainPut(input, first)) {
+          let commitGroup = groups.get(first.table.tableName);
+          if (!commitGroup) groups.set(first.table.tableName, (commitGroup = new GroupCommit(group.maxBatchItems, group.maxInFlight, commit)));
+          return commitGroup.put({ input, touched: first, headers });
+        }
+        return writeReturningOld('PutItem', input, first, headers);
+      }
+      if (operation === 'DeleteItem') return writeReturningOld('DeleteItem', input, first, headers);
+      if (operation === 'UpdateItem') return updateItem(input, first, headers, body);
+      return batchWrite(touched, headers, body);
+    });
+    const settled = run.catch(() => undefined);
+    for (const t of touched) itemTails.set(t.id, settled);
+    void settled.then(() => {
+      for (const t of touched) if (itemTails.get(t.id) === settled) itemTails.delete(t.id);
+    });
+    return run;
+  };
 
   const server: Server = createServer(async (request, response) => {
     try {
       const body = await readAll(request);
       const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
-      const input = WRITE_OPERATIONS.has(operation) ? (JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>) : undefined;
-      const touched = input ? touchedKeys(operation, input, tables) : [];
-      if (touched.length === 0) {
-        const forwarded = await forward(target, request, body);
-        response.writeHead(forwarded.status, forwarded.headers);
-        response.end(forwarded.body);
-        return;
+      let answer: Answer | undefined;
+      if (WRITE_OPERATIONS.has(operation)) {
+        const input = parseObject(body);
+        const touched = input ? touchedItems(operation, input, tables) : [];
+        if (input && touched.length > 0) answer = await write(operation, input, touched, request.headers, body);
       }
-      const itemIds = touched.map(({ table, key }) => `${table.tableName}\u0000${JSON.stringify(key)}`);
-      const previous = Promise.all(itemIds.map((id) => itemTails.get(id)));
-      const run = previous.then(async () => {
-        const before = await Promise.all(touched.map(({ table, key }) => readItem(client, table.tableName, key)));
-        const forwarded = await forward(target, request, body);
-        if (forwarded.status === 200) {
-          const after = await Promise.all(touched.map(({ table, key }) => readItem(client, table.tableName, key)));
-          touched.forEach(({ table, key }, i) => {
-            const old = before[i];
-            const current = after[i];
-            if (current) append(table, old ? 'MODIFY' : 'INSERT', key, current, old);
-            else if (old) append(table, 'REMOVE', key, undefined, old);
-          });
-        }
-        return forwarded;
-      });
-      const settled = run.catch(() => undefined);
-      for (const id of itemIds) itemTails.set(id, settled);
-      void settled.then(() => {
-        for (const id of itemIds) if (itemTails.get(id) === settled) itemTails.delete(id);
-      });
-      const forwarded = await run;
-      response.writeHead(forwarded.status, forwarded.headers);
-      response.end(forwarded.body);
+      answer ??= await dynalite.forward(request.headers, body, request.url, request.method);
+      response.writeHead(answer.status, answer.headers);
+      response.end(answer.body);
     } catch (error) {
       logError(`proxy failed: ${(error as Error).message}`);
       response.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' });
@@ -183,13 +392,66 @@ export async function startDynamoDbStreams(options: {
       await Promise.all(itemTails.values());
       await Promise.all(consumers.map((consumer) => consumer.idle()));
     },
+    stats: () => ({ ...stats }),
     async close() {
       for (const consumer of consumers) consumer.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      client.destroy();
+      dynalite.close();
     },
   };
+}
+
+interface PendingPut {
+  readonly input: Record<string, unknown>;
+  readonly touched: Touched;
+  readonly headers: IncomingHttpHeaders;
+  resolve(answer: Answer): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The queue of one table's plain PutItems. Puts that arrive while the event loop turns are committed together
+ * at the end of the turn; while `maxInFlight` batches are being stored, new puts wait and form the next batch
+ * (the busier the table, the larger its batches). A put resolves only once its batch is stored.
+ */
+class GroupCommit {
+  private readonly queue: PendingPut[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly maxBatchItems: number,
+    private readonly maxInFlight: number,
+    private readonly commit: (batch: readonly PendingPut[]) => Promise<void>,
+  ) {}
+
+  put(put: Omit<PendingPut, 'resolve' | 'reject'>): Promise<Answer> {
+    return new Promise<Answer>((resolve, reject) => {
+      this.queue.push({ ...put, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
+        const batch = this.queue.splice(0, this.maxBatchItems);
+        this.inFlight++;
+        void this.commit(batch)
+          .catch((error: unknown) => {
+            for (const put of batch) put.reject(error);
+          })
+          .finally(() => {
+            this.inFlight--;
+            this.schedule();
+          });
+      }
+    });
+  }
 }
 
 /** Reads a mapping's batches off its shard and invokes the function with them, one batch at a time. */
@@ -270,42 +532,147 @@ function tumblingFields(subscription: StreamSubscription, records: readonly Stre
   };
 }
 
-/** The items a write request touches on streamed tables, by key. */
-function touchedKeys(operation: string, input: Record<string, unknown>, tables: ReadonlyMap<string, StreamedTable>): { table: StreamedTable; key: Record<string, AttributeValue> }[] {
-  const keyOf = (table: StreamedTable, item: Record<string, AttributeValue>) =>
-    Object.fromEntries(table.keys.map((name) => [name, item[name] as AttributeValue]));
+/** The items a write request touches on streamed tables, with their normalised keys (and, for a put, the item). */
+function touchedItems(operation: string, input: Record<string, unknown>, tables: ReadonlyMap<string, StreamedTable>): Touched[] {
+  const touched = (table: StreamedTable, source: Item, isPut: boolean): Touched => {
+    const key = normalizeItem(keyOf(table, source), true);
+    return { table, key, id: itemId(table, key), ...(isPut ? { item: source } : {}) };
+  };
   if (operation === 'BatchWriteItem') {
-    const requests = (input.RequestItems ?? {}) as Record<string, { PutRequest?: { Item: Record<string, AttributeValue> }; DeleteRequest?: { Key: Record<string, AttributeValue> } }[]>;
+    const requests = (input.RequestItems ?? {}) as Record<string, { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }[]>;
     return Object.entries(requests).flatMap(([name, list]) => {
       const table = tables.get(name);
-      if (!table) return [];
-      return list.map((entry) => ({ table, key: keyOf(table, entry.PutRequest?.Item ?? entry.DeleteRequest?.Key ?? {}) }));
+      if (!table || !Array.isArray(list)) return [];
+      return list.map((entry) => touched(table, entry?.PutRequest?.Item ?? entry?.DeleteRequest?.Key ?? {}, entry?.PutRequest !== undefined));
     });
   }
   const table = tables.get(String(input.TableName));
   if (!table) return [];
-  const source = (operation === 'PutItem' ? input.Item : input.Key) as Record<string, AttributeValue> | undefined;
-  return source ? [{ table, key: keyOf(table, source) }] : [];
+  const source = (operation === 'PutItem' ? input.Item : input.Key) as Item | undefined;
+  return source && typeof source === 'object' ? [touched(table, source, operation === 'PutItem')] : [];
 }
 
-async function readItem(client: DynamoDBClient, tableName: string, key: Record<string, AttributeValue>): Promise<Record<string, AttributeValue> | undefined> {
-  const { Item } = await client.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }));
-  return Item;
+/**
+ * A PutItem the proxy may commit in a group: nothing but the table and the item (ReturnValues and the
+ * capacity reports at NONE), with its key attributes present.
+ */
+function isPlainPut(input: Record<string, unknown>, touched: Touched): boolean {
+  const plain = Object.entries(input).every(([name, value]) =>
+    name === 'TableName' || name === 'Item' || ((name === 'ReturnValues' || name === 'ReturnConsumedCapacity' || name === 'ReturnItemCollectionMetrics') && value === 'NONE'),
+  );
+  return plain && touched.item !== undefined && touched.table.keys.every((name) => touched.key[name] !== undefined);
 }
 
-async function forward(target: URL, request: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string | string[]>; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const outgoing = httpRequest(
-      { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: { ...request.headers, host: target.host } },
-      (incoming) => {
+function keyOf(table: StreamedTable, item: Item): Item {
+  const key: Item = {};
+  for (const name of table.keys) key[name] = item[name] as AttributeValue;
+  return key;
+}
+
+function itemId(table: StreamedTable, key: Item): string {
+  return `${table.tableName}\u0000${JSON.stringify(key)}`;
+}
+
+/** Reads of the proxy's own: whole items when the view carries old images, else only the keys (existence). */
+function projection(table: StreamedTable): { ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> } {
+  if (table.viewType === 'OLD_IMAGE' || table.viewType === 'NEW_AND_OLD_IMAGES') return {};
+  return { ProjectionExpression: table.keys.map((_, i) => `#k${i}`).join(', '), ExpressionAttributeNames: Object.fromEntries(table.keys.map((name, i) => [`#k${i}`, name])) };
+}
+
+// dynalite stores numbers in the canonical form big.js prints (as DynamoDB does: "1.50" is stored as "1.5",
+// "1e2" as "100"); images built from a request's item are normalised the same way, with dynalite's own big.js.
+const Big = createRequire(createRequire(import.meta.url).resolve('dynalite'))('big.js') as (value: string) => { toFixed(): string };
+
+function canonicalNumber(value: string, lenient: boolean): string {
+  try {
+    return Big(value).toFixed();
+  } catch (error) {
+    if (lenient) return value; // not a number: dynalite will refuse the request
+    throw error;
+  }
+}
+
+/** The item as dynalite stores it: numbers (N, NS, nested in M and L) in canonical form. */
+function normalizeItem(item: Item, lenient = false): Item {
+  const normalized: Item = {};
+  for (const [name, value] of Object.entries(item)) normalized[name] = value === undefined ? value : normalizeValue(value, lenient);
+  return normalized;
+}
+
+function normalizeValue(value: AttributeValue, lenient: boolean): AttributeValue {
+  if (value.N !== undefined) return { N: canonicalNumber(value.N, lenient) };
+  if (value.NS !== undefined) return { NS: value.NS.map((n) => canonicalNumber(n, lenient)) };
+  if (value.M !== undefined) return { M: normalizeItem(value.M, lenient) };
+  if (value.L !== undefined) return { L: value.L.map((v) => normalizeValue(v, lenient)) };
+  return value;
+}
+
+function parseObject(body: Buffer): Record<string, unknown> | undefined {
+  try {
+    const parsed = JSON.parse(body.toString('utf8') || '{}') as unknown;
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined; // dynalite answers the SerializationException
+  }
+}
+
+/** An answer with a changed body (ReturnValues the caller did not ask for, stripped): length and checksum follow. */
+function rewritten(answer: Answer, output: unknown): Answer {
+  const body = Buffer.from(JSON.stringify(output));
+  return { status: answer.status, headers: { ...answer.headers, 'content-length': String(body.length), 'x-amz-crc32': String(crc32(body)) }, body };
+}
+
+const EMPTY_OUTPUT = Buffer.from('{}');
+
+/** What dynalite answers a plain PutItem: `{}`, with DynamoDB's headers. */
+function emptyAnswer(): Answer {
+  const requestId = randomBytes(39).toString('base64').toUpperCase().replace(/\+|\//g, '0');
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/x-amz-json-1.0', 'content-length': String(EMPTY_OUTPUT.length), 'x-amz-crc32': String(crc32(EMPTY_OUTPUT)), 'x-amzn-requestid': requestId },
+    body: EMPTY_OUTPUT,
+  };
+}
+
+/** HTTP to dynalite over kept-alive connections, with the caller's headers (dynalite checks their form, not the signature). */
+class DynaliteConnection {
+  private readonly url: URL;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+  constructor(target: string) {
+    this.url = new URL(target);
+  }
+
+  /** `input` as the body of the caller's request, or of `operation` when given. */
+  send(input: unknown, headers: IncomingHttpHeaders, operation?: string): Promise<Answer> {
+    const target = operation ? { 'x-amz-target': `DynamoDB_20120810.${operation}` } : {};
+    return this.forward({ ...headers, ...target }, Buffer.from(JSON.stringify(input)));
+  }
+
+  /** An operation of the proxy's own; rejects unless dynalite answers 200. */
+  async call(operation: string, input: unknown, headers: IncomingHttpHeaders): Promise<unknown> {
+    const answer = await this.send(input, headers, operation);
+    if (answer.status !== 200) throw new Error(`${operation} answered ${answer.status}: ${answer.body.toString('utf8')}`);
+    return JSON.parse(answer.body.toString('utf8')) as unknown;
+  }
+
+  forward(headers: IncomingHttpHeaders, body: Buffer, path = '/', method = 'POST'): Promise<Answer> {
+    const outgoingHeaders: IncomingHttpHeaders = { ...headers, host: this.url.host, 'content-length': String(body.length) };
+    delete outgoingHeaders['transfer-encoding'];
+    return new Promise((resolve, reject) => {
+      const outgoing = httpRequest({ host: this.url.hostname, port: this.url.port, method, path, headers: outgoingHeaders, agent: this.agent }, (incoming: IncomingMessage) => {
         readAll(incoming)
-          .then((data) => resolve({ status: incoming.statusCode ?? 500, headers: incoming.headers as Record<string, string | string[]>, body: data }))
+          .then((data) => resolve({ status: incoming.statusCode ?? 500, headers: incoming.headers as Headers, body: data }))
           .catch(reject);
-      },
-    );
-    outgoing.on('error', reject);
-    outgoing.end(body);
-  });
+      });
+      outgoing.on('error', reject);
+      outgoing.end(body);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
