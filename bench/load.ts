@@ -1,9 +1,10 @@
 // `npm run load`: a bounded loopback load test of the local runtime (autocannon, 32 connections, 60 s per
 // phase by default) against the churn model, then the same load against two baselines measured in the same
 // run: the inference handler behind node:http (same durable log write, no API Gateway emulation, no worker
-// thread) and a bare node:http server wrapping the same ONNX session (no log, no metrics). Checks zero errors
-// and that every answered prediction is in the log (DynamoDB, or the fallback file). Every server runs in a
-// child process; the load comes from this one.
+// thread) and a bare node:http server wrapping the same ONNX session (no log, no metrics). Each phase starts
+// with the same unmeasured warm-up (JIT, connection pools, LevelDB). Checks zero errors and that every answered
+// prediction, warm-up included, is in the log (DynamoDB, or the fallback file). Every server runs in a child
+// process; the load comes from this one.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -19,14 +20,16 @@ import type { LocalEndpoints } from '../local/runtime';
 const { values: options } = parseArgs({
   options: {
     seconds: { type: 'string', default: '60' },
+    warmup: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
     json: { type: 'boolean', default: false },
   },
 });
 const seconds = Number(options.seconds);
+const warmup = Number(options.warmup);
 const connections = Number(options.connections);
-if (!(seconds > 0 && seconds <= 600) || !(connections > 0 && connections <= 256)) {
-  console.error('usage: npm run load -- [--seconds 1..600] [--connections 1..256] [--json]');
+if (!(seconds > 0 && seconds <= 600) || !(warmup >= 0 && warmup <= 60) || !(connections > 0 && connections <= 256)) {
+  console.error('usage: npm run load -- [--seconds 1..600] [--warmup 0..60] [--connections 1..256] [--json]');
   process.exit(2);
 }
 
@@ -71,14 +74,29 @@ function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   });
 }
 
-/** autocannon against `url`, collecting every prediction id the server answered with. */
-async function load(url: string): Promise<{ result: Result; predictionIds: string[]; badBodies: number }> {
+/**
+ * CPU time (all threads) a process has used, in ms, from /proc (Linux); undefined elsewhere. Per request it
+ * says what a server costs even when other work on the machine takes cores away from one phase and not another.
+ */
+function cpuTimeMs(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** autocannon against `url` for `duration` seconds, collecting every prediction id the server answered with. */
+async function load(url: string, duration = seconds, serverPid?: number): Promise<{ result: Result; predictionIds: string[]; badBodies: number; loadAverage: number; serverCpuMs?: number }> {
   const predictionIds: string[] = [];
   let badBodies = 0;
+  const cpuBefore = cpuTimeMs(serverPid);
   const result = await autocannon({
     url,
     connections,
-    duration: seconds,
+    duration,
     timeout: 10,
     requests: [
       {
@@ -97,7 +115,19 @@ async function load(url: string): Promise<{ result: Result; predictionIds: strin
       },
     ],
   });
-  return { result, predictionIds, badBodies };
+  const cpuAfter = cpuTimeMs(serverPid);
+  return { result, predictionIds, badBodies, loadAverage: loadavg()[0] as number, ...(cpuBefore !== undefined && cpuAfter !== undefined ? { serverCpuMs: cpuAfter - cpuBefore } : {}) };
+}
+
+/** The unmeasured warm-up every phase gets; its answers must be logged too (checked with the measured ones). */
+const warmupFailures: string[] = [];
+async function warm(url: string): Promise<Awaited<ReturnType<typeof load>>> {
+  if (warmup === 0) return { result: undefined as never, predictionIds: [], badBodies: 0, loadAverage: 0 };
+  process.stderr.write(`warming up ${url}${PATH} for ${warmup} s...\n`);
+  const warmed = await load(url, warmup);
+  const failed = warmed.result.non2xx + warmed.result.errors + warmed.result.timeouts + warmed.badBodies;
+  if (failed > 0) warmupFailures.push(`warm-up of ${url}: ${failed} failed requests`);
+  return warmed;
 }
 
 /** Which of the ids the prediction log holds: DynamoDB items, and records in the fallback file. */
@@ -140,9 +170,10 @@ try {
   runtimeChild = runtime.child;
   await new Promise((resolve) => setTimeout(resolve, 500)); // let the ready banner finish
   const endpoints = JSON.parse(readFileSync(join(stateDir, 'endpoints.json'), 'utf8')) as LocalEndpoints;
+  const warmedRuntime = await warm(endpoints.apiUrl);
   process.stderr.write(`loading ${endpoints.apiUrl}${PATH} for ${seconds} s with ${connections} connections...\n`);
-  const viaRuntime = await load(endpoints.apiUrl);
-  const log = await checkLog(endpoints, join(stateDir, 'prediction-log-fallback.jsonl'), viaRuntime.predictionIds);
+  const viaRuntime = await load(endpoints.apiUrl, seconds, runtimeChild.pid);
+  const log = await checkLog(endpoints, join(stateDir, 'prediction-log-fallback.jsonl'), [...warmedRuntime.predictionIds, ...viaRuntime.predictionIds]);
   await stopChild(runtimeChild, 'SIGINT');
 
   // 2. The baselines.
@@ -150,8 +181,9 @@ try {
     process.stderr.write(`starting the ${mode} node:http server...\n`);
     const started = await startChild(['bench/bare-server.ts', '--mode', mode], /^listening (http:\/\/\S+)/);
     bareChild = started.child;
+    await warm(started.match[1] as string);
     process.stderr.write(`loading ${started.match[1]}${PATH} for ${seconds} s with ${connections} connections...\n`);
-    const measured = await load(started.match[1] as string);
+    const measured = await load(started.match[1] as string, seconds, started.child.pid);
     await stopChild(started.child, 'SIGTERM');
     return measured;
   };
@@ -165,18 +197,23 @@ try {
     errors: r.result.errors,
     timeouts: r.result.timeouts,
     requestsPerSecond: r.result.requests.total / r.result.duration,
+    ...(r.serverCpuMs === undefined ? {} : { serverCpuMsPerRequest: r.serverCpuMs / r.result.requests.total }),
+    loadAverageAfter: r.loadAverage,
     latencyMs: { p50: r.result.latency.p50, p90: r.result.latency.p90, p99: r.result.latency.p99, max: r.result.latency.max },
   });
+  const answered = warmedRuntime.predictionIds.length + viaRuntime.predictionIds.length;
   const report = {
     seconds,
     connections,
-    runtime: { ...summary(viaRuntime), answeredPredictions: viaRuntime.predictionIds.length, log },
+    warmupSeconds: warmup,
+    runtime: { ...summary(viaRuntime), answeredPredictions: answered, log },
     handler: summary(viaHandler),
     bare: summary(viaBare),
     ratio: summary(viaRuntime).requestsPerSecond / summary(viaBare).requestsPerSecond,
     runtimeOverHandler: summary(viaRuntime).requestsPerSecond / summary(viaHandler).requestsPerSecond,
     handlerOverBare: summary(viaHandler).requestsPerSecond / summary(viaBare).requestsPerSecond,
     loadAverage: loadavg(),
+    cpus: cpus().length,
   };
   const failures = [
     ...(['runtime', 'handler', 'bare'] as const).flatMap((name) => {
@@ -187,21 +224,23 @@ try {
     ...(log.missing > 0 ? [`${log.missing} answered predictions are in neither the table nor the fallback file`] : []),
     // More records than answers is expected: requests still in flight when autocannon stops are served and
     // logged, but their answers are not counted. Fewer would mean a lost record.
-    ...(log.tableCount + log.inFallback < viaRuntime.predictionIds.length ? [`log holds ${log.tableCount} + ${log.inFallback} records for ${viaRuntime.predictionIds.length} answered predictions`] : []),
+    ...(log.tableCount + log.inFallback < answered ? [`log holds ${log.tableCount} + ${log.inFallback} records for ${answered} answered predictions`] : []),
+    ...warmupFailures,
   ];
   if (options.json) console.log(JSON.stringify({ ...report, failures }, null, 2));
   else {
     const f = (n: number, d = 0) => n.toFixed(d);
     const line = (name: string, s: ReturnType<typeof summary>) =>
-      `  ${name.padEnd(36)} ${f(s.requestsPerSecond).padStart(6)} req/s   p50 ${f(s.latencyMs.p50, 1)} ms  p99 ${f(s.latencyMs.p99, 1)} ms   ${s.ok} ok, ${s.non2xx} non-2xx, ${s.errors} errors, ${s.timeouts} timeouts`;
-    console.log(`modelgate load test — churn v1, one row per request, ${connections} connections, ${seconds} s each, loopback
+      `  ${name.padEnd(36)} ${f(s.requestsPerSecond).padStart(6)} req/s   p50 ${f(s.latencyMs.p50, 1)} ms  p99 ${f(s.latencyMs.p99, 1)} ms   ${s.ok} ok, ${s.non2xx} non-2xx, ${s.errors} errors, ${s.timeouts} timeouts` +
+      `${s.serverCpuMsPerRequest === undefined ? '' : `   server CPU ${f(s.serverCpuMsPerRequest, 2)} ms/request`}   load average ${f(s.loadAverageAfter, 2)}`;
+    console.log(`modelgate load test — churn v1, one row per request, ${connections} connections, ${seconds} s each after a ${warmup} s warm-up, loopback
 ${line('local runtime', report.runtime)}
 ${line('handler behind node:http (with log)', report.handler)}
 ${line('bare node:http + same ONNX session', report.bare)}
   runtime / bare                     ${f(report.ratio, 2)}x   (target >= 0.7x)
   runtime / handler                  ${f(report.runtimeOverHandler, 2)}x   (API Gateway emulation, worker hop, stream proxy and the stack's stream consumers)
   handler / bare                     ${f(report.handlerOverBare, 2)}x   (durable log write through the SDK to dynalite, metrics)
-  prediction log                     ${log.inTable} of ${viaRuntime.predictionIds.length} answered predictions in DynamoDB, ${log.inFallback} in the fallback file, ${log.missing} missing (table count ${log.tableCount})
+  prediction log                     ${log.inTable} of ${answered} answered predictions (warm-up included) in DynamoDB, ${log.inFallback} in the fallback file, ${log.missing} missing (table count ${log.tableCount})
   load average after the run         ${report.loadAverage.map((n) => f(n, 2)).join(' ')} (${cpus().length} cores; other work on the machine skews every figure)
 ${failures.length === 0 ? '  no errors; every answered prediction is logged' : failures.map((f) => `  FAIL: ${f}`).join('\n')}`);
   }
