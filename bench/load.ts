@@ -5,15 +5,15 @@
 // with the same unmeasured warm-up (JIT, connection pools, LevelDB). Checks zero errors and that every answered
 // prediction, warm-up included, is in the log (DynamoDB, or the fallback file). Every server runs in a child
 // process; the load comes from this one.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { BatchGetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import autocannon, { type Result } from 'autocannon';
 import { parseFallbackRecords } from '../lambdas/core/prediction-record';
+import { startChild, stopChild } from './child-process';
 import { localDynamoClient } from '../local/aws-clients';
 import type { LocalEndpoints } from '../local/runtime';
 
@@ -41,38 +41,6 @@ const INSTANCE = {
 const PATH = '/v1/models/churn/predict';
 const BODY = JSON.stringify({ instances: [INSTANCE] });
 
-/** Starts a TypeScript entry in a child process; resolves with the first stdout match of `ready`. */
-function startChild(args: string[], ready: RegExp, timeoutMs = 120_000): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const errors: string[] = [];
-  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => errors.push(line));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args[0]} not ready after ${timeoutMs / 1000} s: ${errors.slice(-10).join('\n')}`)), timeoutMs);
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      const match = ready.exec(line);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, match });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${args[0]} exited with ${code} before it was ready: ${errors.slice(-10).join('\n')}`));
-    });
-  });
-}
-
-function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill(signal);
-  });
-}
 
 /**
  * CPU time (all threads) a process has used, in ms, from /proc (Linux); undefined elsewhere. Per request it

@@ -22,9 +22,9 @@ import type { ServingConfig } from '../lambdas/handlers/config';
 import { initServing, type ServingDependencies } from '../lambdas/handlers/serving';
 import { proxyEvent } from '../local/api-gateway-event';
 import { localDynamoClient, localS3Client } from '../local/aws-clients';
-import { startDynamoDb, startS3 } from '../local/aws-services';
 import { createTableInput, ensureTable } from '../local/dynamodb-tables';
 import { predictionTableProperties } from '../local/template-tables';
+import { startChild, stopChild } from './child-process';
 
 const { values: options } = parseArgs({
   options: {
@@ -92,11 +92,12 @@ const sessionOptions: ort.InferenceSession.SessionOptions = { graphOptimizationL
 const fetches = Object.values(manifest.outputs) as string[];
 
 const work = mkdtempSync(join(tmpdir(), 'modelgate-bench-'));
-const dynamo = await startDynamoDb();
-const s3 = await startS3({ directory: join(work, 's3'), buckets: ['models'] });
-const dynamodb = localDynamoClient(dynamo.endpoint);
+// S3 and DynamoDB run in their own process: their request handling is not the function's cost.
+const aws = await startChild(['bench/local-aws.ts', '--directory', work, '--bucket', 'models'], /^ready dynamodb=(\S+) s3=(\S+)$/);
+const [, dynamoEndpoint, s3Endpoint] = aws.match as unknown as [string, string, string];
+const dynamodb = localDynamoClient(dynamoEndpoint);
 await ensureTable(dynamodb, createTableInput('predictions', predictionTableProperties()));
-const s3Client = localS3Client(s3.endpoint);
+const s3Client = localS3Client(s3Endpoint);
 const prefix = `models/${manifest.name}/${manifest.version}/`;
 await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}manifest.json`, Body: JSON.stringify(manifest) }));
 await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${manifest.model.file}`, Body: modelBytes }));
@@ -193,5 +194,5 @@ else {
 
 await rawSession.release();
 await Promise.all([withLog.model.release(), withoutLog.model.release()]);
-await Promise.all([dynamo.close(), s3.close()]);
+await stopChild(aws.child, 'SIGTERM');
 rmSync(work, { recursive: true, force: true });
