@@ -142,7 +142,7 @@ export async function startDynamoDbStreams(options: {
   const byArn = new Map(options.tables.map((table) => [table.streamArn, table]));
   const dynalite = new DynaliteConnection(options.target);
   const logError = options.onError ?? ((message: string) => console.error(`local DynamoDB streams: ${message}`));
-  const shards = new Map<string, StreamRecord[]>(options.tables.map((table) => [table.streamArn, []]));
+  const shards = new Map<string, Shard>(options.tables.map((table) => [table.streamArn, new Shard(table.tableName, logError)]));
   const consumers: Consumer[] = [];
   const stats = { writeRequests: 0, groupedPuts: 0, groupBatches: 0, failedGroupBatches: 0, reads: 0 };
   let sequence = 0n;
@@ -384,7 +384,7 @@ export async function startDynamoDbStreams(options: {
     endpoint: `http://${options.host ?? '127.0.0.1'}:${port}`,
     subscribe(subscription, lambda) {
       if (!byArn.has(subscription.streamArn)) throw new Error(`no streamed table has the stream ${subscription.streamArn}`);
-      const consumer = new Consumer(subscription, shards.get(subscription.streamArn) as StreamRecord[], lambda, logError);
+      const consumer = new Consumer(subscription, shards.get(subscription.streamArn) as Shard, lambda, logError);
       consumers.push(consumer);
       consumer.wake();
     },
@@ -454,24 +454,89 @@ class GroupCommit {
   }
 }
 
+/** Records no mapping reads are kept up to this many per table, the oldest dropped first (logged once). */
+export const MAX_UNREAD_RECORDS = 100_000;
+
+/**
+ * A table's records in order. Positions are absolute (the n-th record ever appended); records every
+ * subscribed mapping has read are dropped, so a long-running stack under load keeps only what is still
+ * unread (DynamoDB keeps records 24 h; the local runtime subscribes every mapping when it starts).
+ */
+export class Shard {
+  private records: StreamRecord[] = [];
+  /** Absolute position of records[0]. */
+  private base = 0;
+  private readonly readers = new Set<{ readonly position: number }>();
+  private warned = false;
+
+  constructor(
+    private readonly tableName: string,
+    private readonly logError: (message: string) => void,
+  ) {}
+
+  /** Position after the last record. */
+  get end(): number {
+    return this.base + this.records.length;
+  }
+
+  /** Records still held: what some mapping has not read yet, or (without mappings) the newest ones. */
+  get held(): number {
+    return this.records.length;
+  }
+
+  push(record: StreamRecord): void {
+    this.records.push(record);
+    if (this.readers.size === 0 && this.records.length > MAX_UNREAD_RECORDS) {
+      if (!this.warned) this.logError(`${this.tableName}: no mapping reads this stream; keeping its newest ${MAX_UNREAD_RECORDS} records`);
+      this.warned = true;
+      this.drop(this.end - MAX_UNREAD_RECORDS);
+    }
+  }
+
+  /** Records from `from` (absolute) on, at most `count`; a reader that fell behind a drop starts at the oldest held. */
+  read(from: number, count: number): { records: StreamRecord[]; next: number } {
+    const start = Math.max(from, this.base);
+    const records = this.records.slice(start - this.base, start - this.base + count);
+    return { records, next: start + records.length };
+  }
+
+  addReader(reader: { readonly position: number }): void {
+    this.readers.add(reader);
+  }
+
+  /** Drops what every reader has passed; in steps, so the array is not shifted on every batch. */
+  compact(): void {
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const reader of this.readers) lowest = Math.min(lowest, reader.position);
+    if (lowest !== Number.POSITIVE_INFINITY && lowest - this.base >= 1024) this.drop(lowest);
+  }
+
+  private drop(upTo: number): void {
+    this.records = this.records.slice(upTo - this.base);
+    this.base = upTo;
+  }
+}
+
 /** Reads a mapping's batches off its shard and invokes the function with them, one batch at a time. */
 class Consumer {
-  private position = 0;
+  position = 0;
   private running: Promise<void> | undefined;
   private stopped = false;
 
   constructor(
     readonly subscription: StreamSubscription,
-    private readonly shard: readonly StreamRecord[],
+    private readonly shard: Shard,
     private readonly lambda: Pick<LocalLambdaService, 'invoke'>,
     private readonly logError: (message: string) => void,
-  ) {}
+  ) {
+    shard.addReader(this);
+  }
 
   wake(): void {
     if (this.running || this.stopped) return;
     this.running = this.drain().finally(() => {
       this.running = undefined;
-      if (this.position < this.shard.length && !this.stopped) this.wake();
+      if (this.position < this.shard.end && !this.stopped) this.wake();
     });
   }
 
@@ -485,12 +550,13 @@ class Consumer {
 
   private async drain(): Promise<void> {
     const { subscription } = this;
-    while (this.position < this.shard.length && !this.stopped) {
-      if (this.shard.length - this.position < subscription.batchSize) {
+    while (this.position < this.shard.end && !this.stopped) {
+      if (this.shard.end - this.position < subscription.batchSize) {
         await sleep(Math.min(subscription.batchingWindowMs, MAX_LOCAL_BATCHING_WINDOW_MS));
       }
-      const batch = this.shard.slice(this.position, this.position + subscription.batchSize);
-      this.position += batch.length;
+      const { records: batch, next } = this.shard.read(this.position, subscription.batchSize);
+      this.position = next;
+      this.shard.compact();
       const records = batch.filter((record) => subscription.filters.length === 0 || subscription.filters.some((pattern) => matchesPattern(pattern as Record<string, unknown>, record)));
       if (records.length === 0) continue;
       await this.invoke(records);
