@@ -201,9 +201,10 @@ export async function startDynamoDbStreams(options: {
     }
     return found;
   };
-  const readItem = async (touched: Touched, headers: IncomingHttpHeaders): Promise<Item | undefined> => {
+  /** Reads one item (consistently): keys only when the view needs no old image, unless `whole` asks for all of it. */
+  const readItem = async (touched: Touched, headers: IncomingHttpHeaders, whole = false): Promise<Item | undefined> => {
     stats.reads++;
-    const output = (await dynalite.call('GetItem', { TableName: touched.table.tableName, Key: touched.key, ConsistentRead: true, ...projection(touched.table) }, headers)) as { Item?: Item };
+    const output = (await dynalite.call('GetItem', { TableName: touched.table.tableName, Key: touched.key, ConsistentRead: true, ...(whole ? {} : projection(touched.table)) }, headers)) as { Item?: Item };
     return output.Item;
   };
 
@@ -222,7 +223,6 @@ export async function startDynamoDbStreams(options: {
     return rewritten(answer, output);
   };
 
-  /** UpdateItem: the new item comes with the answer (ALL_NEW); whether there was an old one takes one read. */
   /**
    * The proxy's own read before a write. When dynalite refuses it (a key of the wrong type, an unknown table),
    * it would refuse the write too: the caller gets dynalite's answer to the write itself, not an internal error.
@@ -237,6 +237,7 @@ export async function startDynamoDbStreams(options: {
     }
   };
 
+  /** UpdateItem: the new item comes with the answer (ALL_NEW); whether there was an old one takes one read. */
   const updateItem = async (input: Record<string, unknown>, touched: Touched, headers: IncomingHttpHeaders, body: Buffer): Promise<Answer> => {
     const asked = String(input.ReturnValues ?? 'NONE');
     const needsBefore = asked !== 'ALL_OLD';
@@ -252,16 +253,11 @@ export async function startDynamoDbStreams(options: {
     if (answer.status !== 200) return answer;
     const output = JSON.parse(answer.body.toString('utf8')) as { Attributes?: Item };
     const before = asked === 'ALL_OLD' ? output.Attributes : old;
-    const after = asked === 'NONE' || asked === 'ALL_NEW' ? output.Attributes : needsAfter ? await readFullItem(touched, headers) : undefined;
+    const after = asked === 'NONE' || asked === 'ALL_NEW' ? output.Attributes : needsAfter ? await readItem(touched, headers, true) : undefined;
     if (after) append(touched.table, before ? 'MODIFY' : 'INSERT', touched.key, after, before);
     if (!added) return answer;
     delete output.Attributes;
     return rewritten(answer, output);
-  };
-  const readFullItem = async (touched: Touched, headers: IncomingHttpHeaders): Promise<Item | undefined> => {
-    stats.reads++;
-    const output = (await dynalite.call('GetItem', { TableName: touched.table.tableName, Key: touched.key, ConsistentRead: true }, headers)) as { Item?: Item };
-    return output.Item;
   };
 
   /** A caller's BatchWriteItem: one BatchGetItem for the old items, then the write as the caller sent it. */
