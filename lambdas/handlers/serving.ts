@@ -80,13 +80,13 @@ export async function initServing(config: ServingConfig, deps: ServingDependenci
       const requestId = infer?.id ?? context.awsRequestId;
       const started = performance.now();
       const predictions = await model.predict(rows);
-      const answered = performance.now();
-      const latencyMs = answered - started;
+      const latencyMs = performance.now() - started;
       const predictionIds = rows.map(() => randomUUID());
       const records = buildPredictionRecords(
         { manifest, rows, predictions, predictionIds, variant: context.functionVersion, answeredAt: new Date(), latencyMs, requestId: context.awsRequestId, random, unitId: routing.unitId },
         { ttlDays: config.ttlDays, shards: config.logShards },
       );
+      const logStarted = performance.now();
       const written = deps.shadow
         ? (await Promise.all([
             log.write(records),
@@ -94,7 +94,7 @@ export async function initServing(config: ServingConfig, deps: ServingDependenci
           ]))[0]
         : await log.write(records);
       metrics.recordPredictions(rows.length, latencyMs, predictions);
-      metrics.recordLogWrite(performance.now() - answered, written.fallback);
+      metrics.recordLogWrite(performance.now() - logStarted, written.fallback);
       if (written.fallback > 0) deps.logger.warn('prediction log fell back', { records: written.fallback });
       return json(200, route.kind === 'predict' ? predictResponse(manifest, predictionIds, predictions) : inferResponse(manifest, requestId, predictionIds, predictions));
     } catch (error) {
