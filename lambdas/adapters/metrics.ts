@@ -20,11 +20,6 @@ export class ServingMetrics {
   recordPredictions(rows: number, latencyMs: number, predictions: readonly { readonly label?: string | number }[]): void {
     this.metrics.addMetric('Predictions', MetricUnit.Count, rows);
     this.metrics.addMetric('Latency', MetricUnit.Milliseconds, latencyMs);
-    if (predictions.length === 1) {
-      const { label } = predictions[0] as { readonly label?: string | number };
-      if (label !== undefined) this.metrics.addMetric(this.classMetricName(label), MetricUnit.Count, 1);
-      return;
-    }
     const byClass = new Map<string | number, number>();
     for (const { label } of predictions) if (label !== undefined) byClass.set(label, (byClass.get(label) ?? 0) + 1);
     for (const [label, count] of byClass) this.metrics.addMetric(this.classMetricName(label), MetricUnit.Count, count);
