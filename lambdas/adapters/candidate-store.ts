@@ -59,13 +59,13 @@ export class CandidateStore {
     }
   }
 
-  /** Copies files from one prefix to another, in the order given (put the manifest last). */
   /** Writes an object; its S3 version id when the bucket is versioned. */
   async write(key: string, bytes: Uint8Array): Promise<string | undefined> {
     const written = await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes }));
     return written.VersionId;
   }
 
+  /** Copies files from one prefix to another, in the order given (put the manifest last). */
   async copy(fromPrefix: string, toPrefix: string, files: readonly string[]): Promise<Record<string, string | undefined>> {
     const versions: Record<string, string | undefined> = {};
     for (const file of files) {

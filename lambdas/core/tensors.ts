@@ -128,6 +128,7 @@ export function decodePredictions(manifest: Manifest, outputs: Readonly<Record<s
   const positive = manifest.positiveClass ?? (classLabels[1] as string | number);
   const negative = classLabels.find((label) => label !== positive) as string | number;
   const threshold = manifest.threshold ?? 0.5;
+  const positiveKey = String(positive);
   const probabilityOutput = manifest.outputs.probabilities;
   if (probabilityOutput !== undefined) {
     const tensor = requireOutput(outputs, probabilityOutput);
@@ -138,7 +139,6 @@ export function decodePredictions(manifest: Manifest, outputs: Readonly<Record<s
     }
     const keys = classLabels.map(String);
     const negativeKey = String(negative);
-    const positiveKey = String(positive);
     for (let r = 0; r < rows; r++) {
       const probabilities: Record<string, number> = {};
       if (sigmoid) {
@@ -164,7 +164,6 @@ export function decodePredictions(manifest: Manifest, outputs: Readonly<Record<s
     }
   }
   const labelOutput = manifest.outputs.label;
-  const positiveKey = String(positive);
   for (let r = 0; r < rows; r++) {
     const prediction = predictions[r] as RowPrediction;
     if (binary && prediction.probabilities) {
