@@ -82,10 +82,16 @@ export async function loadModel(manifest: Manifest, modelBytes: Uint8Array, opti
     }
   };
   const predict = async (rows: readonly Row[]): Promise<RowPrediction[]> => {
-    if (rows.length > 0 && rows.length <= pooledRows) return decodePredictions(manifest, await runPooled(rows), rows.length);
     const predictions: RowPrediction[] = [];
-    for (const chunk of encodeFeeds(manifest, rows)) {
-      predictions.push(...decodePredictions(manifest, await run(chunk.feeds), chunk.rows));
+    if (rows.length === pooledRows || manifest.batchSize !== undefined) {
+      // One row, or a fixed batch size: runs of pooled tensors, the last one padded.
+      for (let start = 0; start < rows.length; start += pooledRows) {
+        const chunk = rows.slice(start, start + pooledRows);
+        predictions.push(...decodePredictions(manifest, await runPooled(chunk), chunk.length));
+      }
+    } else {
+      // A free batch dimension: one run of every row, in tensors of their size.
+      for (const chunk of encodeFeeds(manifest, rows)) predictions.push(...decodePredictions(manifest, await run(chunk.feeds), chunk.rows));
     }
     return predictions;
   };
