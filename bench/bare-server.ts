@@ -20,7 +20,7 @@ import { HttpError } from '../lambdas/core/errors';
 import { parseManifestJson } from '../lambdas/core/manifest';
 import { parsePredictRequest } from '../lambdas/core/request';
 import { predictResponse } from '../lambdas/core/responses';
-import { initServing } from '../lambdas/handlers/serving';
+import { initServing } from '../lambdas/use-cases/serve-predictions';
 import { proxyEvent } from '../local/api-gateway-event';
 import { localDynamoClient, localS3Client } from '../local/aws-clients';
 import { startDynamoDb, startS3 } from '../local/aws-services';

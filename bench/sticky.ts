@@ -23,8 +23,8 @@ import { planExperiment } from '../lambdas/core/experiments/definition';
 import { parseCsv } from '../lambdas/core/csv';
 import { csvInstances } from '../lambdas/core/csv-instances';
 import { parseManifestJson } from '../lambdas/core/manifest';
-import type { ServingConfig } from '../lambdas/handlers/config';
-import { initServing } from '../lambdas/handlers/serving';
+import type { ServingConfig } from '../lambdas/contracts/environment';
+import { initServing } from '../lambdas/use-cases/serve-predictions';
 import { proxyEvent } from '../local/api-gateway-event';
 import { localDynamoClient, localS3Client } from '../local/aws-clients';
 import { startDynamoDb, startS3 } from '../local/aws-services';
@@ -122,7 +122,7 @@ await Promise.all([dynamo.close(), s3.close()]);
 // --- 2. End to end in the local runtime ---------------------------------------------------------------------
 const stateDir = join(work, 'runtime');
 const runtime = await startRuntime({ stateDir, clean: true, port: 0, echoLogs: false, print: () => undefined, timeScale: 600, alarmTickMs: 3_600_000 });
-const functionName = [...runtime.names.values()].find((n) => n.includes('churnendpointfunction')) as string;
+const functionName = [...runtime.names.values()].find((n) => n === 'modelgate-dev-model-churn') as string;
 const live = runtime.lambda.getAlias(functionName, 'live');
 // v2 published as the pipeline would (environment naming its bundle), but not routed by the alias: only the
 // router reaches it, so each case below runs on a known version.

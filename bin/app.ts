@@ -1,8 +1,8 @@
 // The CDK app: `npx cdk synth|deploy -c stage=dev|prod [-c deployExample=false]`.
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { defineApp } from '../lib/modelgate-app';
-import { InvalidPropsError } from '../lib/prop-validation';
+import { defineApp } from '../lib/app/modelgate-app';
+import { InvalidPropsError } from '../lib/validation/prop-validation';
 
 try {
   const app = new App();

@@ -13,7 +13,7 @@ import { ConclusionError, planConclusion, type ConclusionChoice, type ControlOut
 import { EXPERIMENT_ID_PATTERN, experimentId, planExperiment, type ExperimentDefinition, type ExperimentRequest } from '../lambdas/core/experiments/definition';
 import { snapshotOf } from '../lambdas/core/experiments/report';
 import type { RoutingState, VersionRecord } from '../lambdas/core/pipeline/registry-types';
-import { currentReport } from '../lambdas/handlers/experiments/analysis';
+import { currentReport } from '../lambdas/use-cases/experiments/analyze-experiments';
 import { LOCAL_CREDENTIALS } from '../local/aws-clients';
 import { describeDefinition, describeReport } from './experiment-text';
 import { followExecution, registryOf, startOperation, stepFunctionsClient } from './pipeline-client';

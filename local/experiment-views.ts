@@ -5,7 +5,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ExperimentStore } from '../lambdas/adapters/experiment-store';
 import type { ExperimentDefinition } from '../lambdas/core/experiments/definition';
 import type { AnalysisSnapshot, ExperimentReport } from '../lambdas/core/experiments/report';
-import { currentReport } from '../lambdas/handlers/experiments/analysis';
+import { currentReport } from '../lambdas/use-cases/experiments/analyze-experiments';
 import { resolveValue, type CfnTemplate, type ResolutionContext } from './template';
 
 export interface ExperimentView {

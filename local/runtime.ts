@@ -120,7 +120,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const context: ResolutionContext = { region: REGION, accountId: ACCOUNT_ID, stackName: stack.stackName, refs: new Map(), attributes: new Map() };
   const names = new Map<string, string>();
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
-    const name = physicalName(stack.stackName, logicalId);
+    const name = explicitName(resource) ?? physicalName(stack.stackName, logicalId);
     names.set(logicalId, name);
     context.refs.set(logicalId, name);
     const service = resource.Type.split('::')[1]?.toLowerCase() ?? 'unknown';
@@ -241,6 +241,13 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 }
 
 /** The template's outputs resolved against the local resources; an output about a resource the runtime does not emulate is left out. */
+/** The name a template gives a resource itself (FunctionName, TableName...), as AWS then uses it. */
+function explicitName(resource: CfnResource): string | undefined {
+  const property = { 'AWS::Lambda::Function': 'FunctionName' }[resource.Type];
+  const value = property === undefined ? undefined : resource.Properties?.[property];
+  return typeof value === 'string' ? value : undefined;
+}
+
 function resolveOutputs(stack: SynthesizedStack, context: ResolutionContext, apiUrl: string): Record<string, string> {
   const outputs: Record<string, string> = {};
   for (const [name, output] of Object.entries(stack.template.Outputs ?? {})) {

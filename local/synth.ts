@@ -1,5 +1,5 @@
 import { App } from 'aws-cdk-lib';
-import { defineApp } from '../lib/modelgate-app';
+import { defineApp } from '../lib/app/modelgate-app';
 import type { CfnTemplate } from './template';
 
 export interface SynthesizedStack {

@@ -1,8 +1,8 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { ExperimentTable } from '../lib/experiment-table';
-import { MonitoringTable } from '../lib/monitoring-table';
-import { PredictionLogTable } from '../lib/prediction-log-table';
+import { ExperimentTable } from '../lib/experiments/experiment-table';
+import { MonitoringTable } from '../lib/monitoring/monitoring-table';
+import { PredictionLogTable } from '../lib/storage/prediction-log-table';
 import type { CfnTableProperties } from './dynamodb-tables';
 
 /**

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseManifestJson } from '../../lambdas/core/manifest';
-import { validateCandidate, type BundleSource } from '../../lambdas/handlers/pipeline/validation';
+import { validateCandidate, type BundleSource } from '../../lambdas/use-cases/validate-candidate';
 import type { Command } from '../command';
 import { UsageError } from '../usage-error';
 

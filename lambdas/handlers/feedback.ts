@@ -4,8 +4,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { FeedbackStore } from '../adapters/feedback-store';
 import { ManifestStore } from '../adapters/manifest-store';
-import { feedbackHandler } from './ground-truth';
-import { monitoringConfigFromEnv } from './monitoring-config';
+import { feedbackHandler } from '../use-cases/record-ground-truth';
+import { monitoringConfigFromEnv } from '../contracts/monitoring-environment';
 
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'feedback' });
 const config = monitoringConfigFromEnv(process.env, ['bucket', 'predictionTable']);

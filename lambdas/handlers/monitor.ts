@@ -5,8 +5,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { ManifestStore } from '../adapters/manifest-store';
 import { emitMonitorMetrics } from '../adapters/monitor-metrics';
 import { MonitoringStore } from '../adapters/monitoring-store';
-import { monitorHandler } from './monitoring';
-import { monitoringConfigFromEnv } from './monitoring-config';
+import { monitorHandler } from '../use-cases/monitor-versions';
+import { monitoringConfigFromEnv } from '../contracts/monitoring-environment';
 
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'monitor' });
 const config = monitoringConfigFromEnv(process.env, ['bucket', 'monitoringTable']);

@@ -33,7 +33,7 @@ describe('versionAlarmSpecs', () => {
       for (const ref of refs) {
         expect(ref.namespace).toBe('modelgate');
         expect(ref.dimensions).toMatchObject({ model: 'churn', version: '7' });
-        expect(['predict', 'monitor']).toContain(ref.dimensions.service);
+        expect(['inference', 'monitor']).toContain(ref.dimensions.service);
       }
     }
     const feature = specs.find((s) => s.metricKey === 'feature-drift-Monthly_Charges');

@@ -88,7 +88,7 @@ async function outcomes(served: readonly { predictionId: string; version: string
   return events;
 }
 
-const liveAlias = () => runtime.lambda.getFunction([...runtime.names.values()].find((n) => n.includes('churnendpointfunction')) as string).aliases.find((a) => a.name === 'live');
+const liveAlias = () => runtime.lambda.getFunction([...runtime.names.values()].find((n) => n === 'modelgate-dev-model-churn') as string).aliases.find((a) => a.name === 'live');
 
 describe('an A/B experiment between churn v1 and v2 in the local runtime', () => {
   let id: string;

@@ -131,7 +131,7 @@ describe('local runtime, end to end', () => {
     const count = (version: string) => answered.filter((a) => a.model.version === version).length;
     const sum = (metricName: string, version: string, statistic: 'Sum' | 'p99' = 'Sum') =>
       runtime.metrics
-        .query({ namespace: 'modelgate', metricName, dimensions: { service: 'predict', model: 'churn', version }, statistic, period: 60, start: Date.now() - 10 * 60_000, end: Date.now() + 60_000 })
+        .query({ namespace: 'modelgate', metricName, dimensions: { service: 'inference', model: 'churn', version }, statistic, period: 60, start: Date.now() - 10 * 60_000, end: Date.now() + 60_000 })
         .reduce((total, p) => total + p.value, 0);
     await eventually(() => {
       expect(sum('Predictions', '1')).toBe(count('1'));

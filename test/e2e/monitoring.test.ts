@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../lambdas/core/csv';
 import { csvInstances } from '../../lambdas/core/csv-instances';
 import { parseManifestJson } from '../../lambdas/core/manifest';
-import type { MonitorRun } from '../../lambdas/handlers/monitoring';
+import type { MonitorRun } from '../../lambdas/use-cases/monitor-versions';
 import { localDynamoClient, localS3Client } from '../../local/aws-clients';
 import { monitoringViews } from '../../local/monitoring-views';
 import { startRuntime, type Runtime } from '../../local/runtime';

@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { MethodLoggingLevel } from 'aws-cdk-lib/aws-apigateway';
 import { describe, expect, it } from 'vitest';
-import { EXAMPLE_BUNDLE, stageConfig } from '../../lib/config';
-import { InvalidPropsError } from '../../lib/prop-validation';
+import { EXAMPLE_BUNDLE, stageConfig } from '../../lib/app/stage-config';
+import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import { thrownBy } from './support';
 
 describe('stageConfig', () => {

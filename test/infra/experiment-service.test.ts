@@ -2,10 +2,10 @@ import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { ExperimentService, type ExperimentServiceProps } from '../../lib/experiment-service';
-import { ModelApi } from '../../lib/model-api';
-import { ModelEndpoint } from '../../lib/model-endpoint';
-import { InvalidPropsError } from '../../lib/prop-validation';
+import { ExperimentService, type ExperimentServiceProps } from '../../lib/experiments/experiment-service';
+import { ModelApi } from '../../lib/api/model-api';
+import { ModelEndpoint } from '../../lib/serving/model-endpoint';
+import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import { endpointDependencies, fastStack, thrownBy } from './support';
 
 function experimentStack(overrides: Partial<ExperimentServiceProps> = {}) {
@@ -37,7 +37,7 @@ function describeResource(resource: unknown): string {
   if (text.includes('ExperimentsTable')) return 'experiments';
   if (text.includes('LogTable') && text.includes('StreamArn')) return 'prediction stream';
   if (text.includes('LogTable')) return 'predictions';
-  if (text.includes('ChurnEndpointFunction')) return 'churn function versions';
+  if (text.includes('ChurnEndpointInferenceFunction')) return 'churn function versions';
   if (text.includes('Logs')) return 'own log group';
   if (text.includes('DeadLetters')) return 'dead letters';
   return text === '"*"' ? '*' : text;

@@ -2,9 +2,9 @@ import type { Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { ModelApi, type ModelApiProps } from '../../lib/model-api';
-import { ModelEndpoint } from '../../lib/model-endpoint';
-import { InvalidPropsError } from '../../lib/prop-validation';
+import { ModelApi, type ModelApiProps } from '../../lib/api/model-api';
+import { ModelEndpoint } from '../../lib/serving/model-endpoint';
+import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import { endpointDependencies, fastStack, thrownBy } from './support';
 
 function build(models: string[], props: Partial<ModelApiProps> = {}): Stack {

@@ -1,8 +1,8 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { ModelBucket, type ModelBucketEncryption } from '../../lib/model-bucket';
-import { InvalidPropsError } from '../../lib/prop-validation';
+import { ModelBucket, type ModelBucketEncryption } from '../../lib/storage/model-bucket';
+import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import { fastStack, thrownBy } from './support';
 
 function synth(props: ConstructorParameters<typeof ModelBucket>[2] = {}): Template {

@@ -2,8 +2,8 @@ import { Duration } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { MAX_BODY_BYTES_LIMIT, type ModelEndpointProps } from '../../lib/model-endpoint';
-import { InvalidPropsError } from '../../lib/prop-validation';
+import { MAX_BODY_BYTES_LIMIT, type ModelEndpointProps } from '../../lib/serving/model-endpoint';
+import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import { endpointStack, thrownBy } from './support';
 
 function synth(overrides: Partial<ModelEndpointProps> = {}): Template {
@@ -60,7 +60,7 @@ describe('ModelEndpoint', () => {
           PREDICTION_LOG_SHARDS: '4',
           MAX_BATCH_ROWS: '1000',
           MAX_BODY_BYTES: '1048576',
-          POWERTOOLS_SERVICE_NAME: 'predict',
+          POWERTOOLS_SERVICE_NAME: 'inference',
           POWERTOOLS_METRICS_NAMESPACE: 'modelgate',
           POWERTOOLS_LOG_LEVEL: 'INFO',
         },

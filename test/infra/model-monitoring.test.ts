@@ -3,12 +3,12 @@ import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ALARM_THRESHOLDS, MONITOR_SERVICE, SERVING_SERVICE } from '../../lambdas/core/monitoring/alarms';
-import { ModelApi } from '../../lib/model-api';
-import { ModelEndpoint } from '../../lib/model-endpoint';
-import { ModelMonitoring, type ModelMonitoringProps } from '../../lib/model-monitoring';
+import { ModelApi } from '../../lib/api/model-api';
+import { ModelEndpoint } from '../../lib/serving/model-endpoint';
+import { ModelMonitoring, type ModelMonitoringProps } from '../../lib/monitoring/model-monitoring';
 import { ModelgateStack } from '../../lib/modelgate-stack';
-import { VersionAlarms } from '../../lib/monitoring-alarms';
-import { InvalidPropsError } from '../../lib/prop-validation';
+import { VersionAlarms } from '../../lib/monitoring/version-alarms';
+import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import { endpointDependencies, fastStack, thrownBy } from './support';
 
 function monitoringStack(overrides: Partial<ModelMonitoringProps> = {}) {
@@ -100,7 +100,7 @@ describe('ModelMonitoring', () => {
   });
 
   it('marks each function with its source entry for the local runtime', () => {
-    for (const entry of ['feedback', 'aggregate', 'monitor']) {
+    for (const entry of ['feedback', 'aggregator', 'monitor']) {
       expect(Object.keys(template.findResources('AWS::Lambda::Function', { Metadata: { 'modelgate:entry': `lambdas/handlers/${entry}.ts` } }))).toHaveLength(1);
     }
   });
@@ -183,7 +183,7 @@ describe('VersionAlarms', () => {
         Match.objectLike({ Expression: 'FILL(errors, 0) / requests', ReturnData: true }),
         Match.objectLike({
           Id: 'errors',
-          MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'Errors', Dimensions: Match.arrayWith([{ Name: 'service', Value: 'predict' }]) }), Stat: 'Sum' }),
+          MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'Errors', Dimensions: Match.arrayWith([{ Name: 'service', Value: 'inference' }]) }), Stat: 'Sum' }),
         }),
       ]),
     });

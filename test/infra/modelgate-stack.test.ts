@@ -9,7 +9,7 @@ import { AwsSolutionsChecks, NagPack, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelgateStack, type ModelgateStackProps } from '../../lib/modelgate-stack';
-import { InvalidPropsError } from '../../lib/prop-validation';
+import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import { BUNDLED_STACK_PROPS, type BundledApp, bundledApp, directorySize, FIXTURE_BUNDLE, fastStack, thrownBy } from './support';
 
 const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
@@ -79,7 +79,7 @@ describe('ModelgateStack', () => {
     // The inference function only writes the log (with two actions); the monitoring functions' grants
     // are checked in model-monitoring.test.ts.
     const inferenceStatements = Object.values(synthesized.template.findResources('AWS::IAM::Policy'))
-      .filter((policy) => (policy.Properties.Roles as { Ref: string }[]).some((role) => /EndpointRole/.test(role.Ref)))
+      .filter((policy) => (policy.Properties.Roles as { Ref: string }[]).some((role) => /EndpointInferenceRole/.test(role.Ref)))
       .flatMap((policy) => policy.Properties.PolicyDocument.Statement as { Effect: string; Action: string | string[] }[]);
     const tableActions = inferenceStatements
       .filter((statement) => JSON.stringify(statement).includes('PredictionLog'))

@@ -1,8 +1,8 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { PredictionLogTable, type PredictionLogTableProps } from '../../lib/prediction-log-table';
-import { InvalidPropsError } from '../../lib/prop-validation';
+import { PredictionLogTable, type PredictionLogTableProps } from '../../lib/storage/prediction-log-table';
+import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import { fastStack, thrownBy } from './support';
 
 function synth(props: PredictionLogTableProps = {}): Template {

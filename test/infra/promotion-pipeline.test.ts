@@ -2,12 +2,12 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { ModelBucket } from '../../lib/model-bucket';
-import type { ModelEndpoint } from '../../lib/model-endpoint';
-import { ModelRegistryTable } from '../../lib/model-registry-table';
-import type { PredictionLogTable } from '../../lib/prediction-log-table';
-import { PromotionPipeline, type PromotionPipelineProps } from '../../lib/promotion-pipeline';
-import { InvalidPropsError } from '../../lib/prop-validation';
+import { ModelBucket } from '../../lib/storage/model-bucket';
+import type { ModelEndpoint } from '../../lib/serving/model-endpoint';
+import { ModelRegistryTable } from '../../lib/storage/model-registry-table';
+import type { PredictionLogTable } from '../../lib/storage/prediction-log-table';
+import { PromotionPipeline, type PromotionPipelineProps } from '../../lib/pipeline/promotion-pipeline';
+import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import { endpointStack, thrownBy } from './support';
 
 function synth(overrides: Partial<PromotionPipelineProps> = {}): { template: Template; stack: Stack; pipeline: PromotionPipeline; endpoint: ModelEndpoint } {
@@ -177,7 +177,7 @@ describe('PromotionPipeline', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: 'lambda:InvokeFunction', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('EndpointFunction'), 'Arn'] }, ':*']] } }),
+          Match.objectLike({ Action: 'lambda:InvokeFunction', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('EndpointInferenceFunction'), 'Arn'] }, ':*']] } }),
         ]),
       },
     });
@@ -189,12 +189,12 @@ describe('PromotionPipeline', () => {
       .filter(Boolean)
       .sort();
     expect(entries).toEqual([
-      'lambdas/handlers/models-api.ts',
-      'lambdas/handlers/pipeline/publish.ts',
-      'lambdas/handlers/pipeline/registry.ts',
-      'lambdas/handlers/pipeline/routing.ts',
-      'lambdas/handlers/pipeline/validate.ts',
-      'lambdas/handlers/predict.ts',
+      'lambdas/handlers/inference.ts',
+      'lambdas/handlers/models.ts',
+      'lambdas/handlers/publish.ts',
+      'lambdas/handlers/registry.ts',
+      'lambdas/handlers/routing.ts',
+      'lambdas/handlers/validate.ts',
     ]);
   });
 

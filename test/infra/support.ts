@@ -9,10 +9,10 @@ import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
-import { ModelBucket } from '../../lib/model-bucket';
-import { ModelEndpoint, type ModelEndpointProps } from '../../lib/model-endpoint';
+import { ModelBucket } from '../../lib/storage/model-bucket';
+import { ModelEndpoint, type ModelEndpointProps } from '../../lib/serving/model-endpoint';
 import { ModelgateStack, type ModelgateStackProps } from '../../lib/modelgate-stack';
-import { PredictionLogTable } from '../../lib/prediction-log-table';
+import { PredictionLogTable } from '../../lib/storage/prediction-log-table';
 
 export const FIXTURE_BUNDLE = path.join(import.meta.dirname, 'fixtures', 'churn-bundle');
 

@@ -12,7 +12,7 @@ import { FileFallbackSink } from '../../lambdas/adapters/prediction-log';
 import { assignArm } from '../../lambdas/core/experiments/assignment';
 import { planExperiment } from '../../lambdas/core/experiments/definition';
 import { parseManifestJson } from '../../lambdas/core/manifest';
-import { initServing } from '../../lambdas/handlers/serving';
+import { initServing } from '../../lambdas/use-cases/serve-predictions';
 import { proxyEvent } from '../../local/api-gateway-event';
 import { createTableInput, ensureTable } from '../../local/dynamodb-tables';
 import { experimentTableProperties } from '../../local/template-tables';

@@ -5,7 +5,7 @@ import { toAttributeMap } from '../../lambdas/adapters/attribute-values';
 import { EXPERIMENT_KEYS, ExperimentConflictError, ExperimentStore, predictionFacts } from '../../lambdas/adapters/experiment-store';
 import { planExperiment, type ExperimentDefinition } from '../../lambdas/core/experiments/definition';
 import type { EventWrite } from '../../lambdas/core/experiments/events';
-import { ExperimentTable } from '../../lib/experiment-table';
+import { ExperimentTable } from '../../lib/experiments/experiment-table';
 import { createTableInput, ensureTable } from '../../local/dynamodb-tables';
 import { experimentTableProperties } from '../../local/template-tables';
 import { startLocalAws, TABLE, type LocalAws } from '../support/local-aws';

@@ -5,7 +5,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry, RegistryConflictError } from '../../lambdas/adapters/registry';
 import { StatusTransitionError } from '../../lambdas/core/promotion/status';
-import { ModelRegistryTable } from '../../lib/model-registry-table';
+import { ModelRegistryTable } from '../../lib/storage/model-registry-table';
 import { localDynamoClient } from '../../local/aws-clients';
 import { startDynamoDb, type LocalService } from '../../local/aws-services';
 import { createTableInput, ensureTable, type CfnTableProperties } from '../../local/dynamodb-tables';

@@ -12,7 +12,7 @@ import { csvInstances } from '../../lambdas/core/csv-instances';
 import { parseManifestJson, type Manifest } from '../../lambdas/core/manifest';
 import { PACKED_BUNDLE_FILE, packBundle } from '../../lambdas/core/packed-bundle';
 import { parseFallbackRecords, type PredictionRecord } from '../../lambdas/core/prediction-record';
-import { initServing } from '../../lambdas/handlers/serving';
+import { initServing } from '../../lambdas/use-cases/serve-predictions';
 import { proxyEvent } from '../../local/api-gateway-event';
 import { localDynamoClient } from '../../local/aws-clients';
 import { BUCKET, TABLE, lambdaContext, serve, servingConfig, startLocalAws, uploadBundle, type LocalAws } from '../support/local-aws';

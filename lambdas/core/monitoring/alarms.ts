@@ -6,7 +6,7 @@ import type { QualityMetricName } from './quality';
 
 export const METRICS_NAMESPACE = 'modelgate';
 /** `service` dimension of the inference function's EMF (POWERTOOLS_SERVICE_NAME in lib/model-endpoint.ts). */
-export const SERVING_SERVICE = 'predict';
+export const SERVING_SERVICE = 'inference';
 /** `service` dimension of the monitor's EMF. */
 export const MONITOR_SERVICE = 'monitor';
 

@@ -1,0 +1,38 @@
+// The publish function: copies an accepted bundle to models/<model>/<version>/, adds the packed copy the
+// inference function reads at cold start (core/packed-bundle.ts), and publishes a Lambda version of the
+// model's function whose environment names that bundle (model version = Lambda version).
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import { CandidateStore } from '../adapters/candidate-store';
+import { parseManifestJson } from '../core/manifest';
+import { PACKED_BUNDLE_FILE, packBundle } from '../core/packed-bundle';
+import { MANIFEST_FILE } from '../core/pipeline/candidate';
+import { LambdaControl } from '../adapters/lambda-control';
+import { functionFor, pipelineEnvironment } from '../contracts/pipeline-environment';
+import type { CandidateRef, Published } from '../contracts/pipeline-state';
+
+export interface PublishRequest extends CandidateRef {
+  readonly executionId: string;
+  /** The bundle's files, manifest last (from the validation). */
+  readonly files: readonly string[];
+}
+
+let clients: { s3: S3Client; lambda: LambdaControl } | undefined;
+
+export const handler = async (request: PublishRequest): Promise<Published> => {
+  const env = pipelineEnvironment(process.env, ['modelFunctions']);
+  clients ??= { s3: new S3Client({}), lambda: new LambdaControl(new LambdaClient({})) };
+  const functionName = functionFor(env.modelFunctions, request.model);
+  const store = new CandidateStore(clients.s3, request.bucket);
+  const objectVersions = await store.copy(request.candidatePrefix, request.modelPrefix, request.files);
+  const manifest = await store.require(`${request.candidatePrefix}${MANIFEST_FILE}`);
+  const manifestText = new TextDecoder().decode(manifest.bytes);
+  const model = await store.require(`${request.candidatePrefix}${parseManifestJson(manifestText).model.file}`);
+  objectVersions[PACKED_BUNDLE_FILE] = await store.write(`${request.modelPrefix}${PACKED_BUNDLE_FILE}`, packBundle(manifestText, model.bytes));
+  const published = await clients.lambda.publishModelVersion(
+    functionName,
+    { MODEL_PREFIX: request.modelPrefix, MODEL_VERSION: request.version, MODEL_PACKED_FILE: PACKED_BUNDLE_FILE },
+    `modelgate ${request.model} v${request.version} (${request.executionId.split(':').pop()})`,
+  );
+  return { lambdaVersion: published.version, functionName, modelPrefix: request.modelPrefix, objectVersions };
+};

@@ -1,0 +1,301 @@
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { ModelEndpoint } from '../serving/model-endpoint';
+import { PropErrors, show } from '../validation/prop-validation';
+
+export interface ThrottleSettings {
+  /** Steady-state requests per second. */
+  readonly rateLimit: number;
+  /** Requests allowed in a burst above the rate (token bucket size). */
+  readonly burstLimit: number;
+}
+
+export interface QuotaSettings {
+  /** Requests allowed per `period` for one API key. */
+  readonly limit: number;
+  readonly period: apigw.Period;
+}
+
+export interface ModelApiProps {
+  /** The models to serve; each gets literal routes under /v1/models/<name> and /v2/models/<name>. */
+  readonly endpoints: readonly ModelEndpoint[];
+  /**
+   * Stage name: the first path segment of every URL.
+   *
+   * @default 'api'
+   */
+  readonly stageName?: string;
+  /**
+   * Throttle per API key (usage plan).
+   *
+   * @default { rateLimit: 50, burstLimit: 100 }
+   */
+  readonly throttle?: ThrottleSettings;
+  /**
+   * Throttle for the whole stage, all keys together: caps what reaches the functions.
+   *
+   * @default { rateLimit: 500, burstLimit: 1000 }
+   */
+  readonly stageThrottle?: ThrottleSettings;
+  /**
+   * Request quota per API key.
+   *
+   * @default - no quota
+   */
+  readonly quota?: QuotaSettings;
+  /**
+   * Execution log level of the stage (request/response bodies are never logged).
+   *
+   * @default apigw.MethodLoggingLevel.ERROR
+   */
+  readonly executionLogLevel?: apigw.MethodLoggingLevel.ERROR | apigw.MethodLoggingLevel.INFO;
+  /** Retention of access and execution logs. @default logs.RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Serves `GET /v1/models/<name>` (registry view: live versions, weights, history) for every model.
+   *
+   * @default - no such route
+   */
+  readonly modelsFunction?: lambda.IFunction;
+  /**
+   * Create the account-wide role API Gateway needs to write execution logs (one per account and region:
+   * turn this off when another stack or the platform team already manages it).
+   *
+   * @default true
+   */
+  readonly manageAccountCloudWatchRole?: boolean;
+  /**
+   * The ground-truth function: `POST /v1/feedback` (labels joined to logged predictions, docs/monitoring.md).
+   *
+   * @default - no feedback route
+   */
+  readonly feedbackFunction?: lambda.IFunction;
+}
+
+/**
+ * The public API: an API Gateway REST API in front of each model's `live` alias.
+ *
+ *   POST /v1/models/<name>/predict   modelgate's own protocol
+ *   POST /v2/models/<name>/infer     Open Inference Protocol (v2) inference
+ *   GET  /v2/models/<name>           Open Inference Protocol model metadata
+ *
+ * Each model has its own function, and API Gateway cannot route one `{name}` parameter to different
+ * integrations, so the name is a literal path segment per model: the proxy event carries no
+ * `pathParameters.name` (the handler routes on `event.path`).
+ *
+ * Every method requires an API key (usage plan: throttle, optional quota). Errors API Gateway produces
+ * itself (unknown route, missing key, throttling, integration failure) are JSON like the handler's
+ * errors, `{ "error": <name or API Gateway response type>, "message": <text>, "requestId": <id> }`.
+ *
+ * Size limits: API Gateway accepts REST payloads up to 10 MB, but a Lambda proxy integration is also
+ * bound by Lambda's 6 MB synchronous invocation payload, and the handler rejects bodies above
+ * MAX_BODY_BYTES (1 MiB by default) with a 400 ValidationError before parsing them.
+ */
+export class ModelApi extends Construct {
+  readonly api: apigw.RestApi;
+  readonly usagePlan: apigw.UsagePlan;
+  /** The key created for first use; its value is in API Gateway (`aws apigateway get-api-key --include-value`). */
+  readonly apiKey: apigw.IApiKey;
+  readonly accessLogGroup: logs.LogGroup;
+  /** The group API Gateway writes execution logs to, created here so it gets a retention. */
+  readonly executionLogGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ModelApiProps) {
+    super(scope, id);
+    validate(props);
+
+    const throttle = props.throttle ?? DEFAULT_THROTTLE;
+    const stageThrottle = props.stageThrottle ?? DEFAULT_STAGE_THROTTLE;
+
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.api = new apigw.RestApi(this, 'Api', {
+      description: 'modelgate: ONNX model inference',
+      endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
+      cloudWatchRole: props.manageAccountCloudWatchRole ?? true,
+      defaultMethodOptions: { apiKeyRequired: true },
+      deployOptions: {
+        stageName: props.stageName ?? 'api',
+        accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogGroup),
+        accessLogFormat: apigw.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+        loggingLevel: props.executionLogLevel ?? apigw.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        tracingEnabled: true,
+        throttlingRateLimit: stageThrottle.rateLimit,
+        throttlingBurstLimit: stageThrottle.burstLimit,
+      },
+    });
+
+    // API Gateway writes execution logs to this fixed name and, left alone, creates the group itself
+    // without retention. Created here first, it keeps logs as long as the access logs.
+    this.executionLogGroup = new logs.LogGroup(this, 'ExecutionLogs', {
+      logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${this.api.deploymentStage.stageName}`,
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // RestApi adds an `Endpoint<hash>` output of its own; the stack names the URL output itself.
+    this.api.node.tryRemoveChild('Endpoint');
+
+    addJsonGatewayResponses(this.api);
+
+    const validator = this.api.addRequestValidator('Validator', {
+      requestValidatorName: 'body-and-parameters',
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    });
+    // The handler validates against the model's manifest; this only turns away non-object bodies
+    // before they cost an invocation.
+    const jsonObject = this.api.addModel('JsonObject', {
+      contentType: 'application/json',
+      modelName: 'JsonObject',
+      schema: { schema: apigw.JsonSchemaVersion.DRAFT4, title: 'JsonObject', type: apigw.JsonSchemaType.OBJECT },
+    });
+    const postOptions: apigw.MethodOptions = {
+      requestValidator: validator,
+      requestModels: { 'application/json': jsonObject },
+    };
+
+    const v1Models = this.api.root.addResource('v1').addResource('models');
+    const v2Models = this.api.root.addResource('v2').addResource('models');
+    const modelsIntegration = props.modelsFunction ? new apigw.LambdaIntegration(props.modelsFunction, { proxy: true, allowTestInvoke: false }) : undefined;
+    for (const endpoint of props.endpoints) {
+      const integration = new apigw.LambdaIntegration(endpoint.liveAlias, { proxy: true, allowTestInvoke: false });
+      const v1Model = v1Models.addResource(endpoint.modelName);
+      v1Model.addResource('predict').addMethod('POST', integration, postOptions);
+      if (modelsIntegration) v1Model.addMethod('GET', modelsIntegration);
+      const v2Model = v2Models.addResource(endpoint.modelName);
+      v2Model.addMethod('GET', integration);
+      v2Model.addResource('infer').addMethod('POST', integration, postOptions);
+    }
+
+    if (props.feedbackFunction) {
+      const feedback = new apigw.LambdaIntegration(props.feedbackFunction, { proxy: true, allowTestInvoke: false });
+      v1Models.parentResource?.addResource('feedback').addMethod('POST', feedback, postOptions);
+    }
+
+    this.usagePlan = this.api.addUsagePlan('UsagePlan', {
+      description: 'modelgate clients',
+      throttle,
+      quota: props.quota,
+      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+    });
+    this.apiKey = this.api.addApiKey('DefaultKey', { description: 'modelgate: first client key' });
+    this.usagePlan.addApiKey(this.apiKey);
+
+    Validations.of(this.api).acknowledge(
+      {
+        id: 'AwsSolutions-APIG4',
+        reason: 'Clients are services identified by API keys with per-key usage plans; there are no end users to authorize.',
+      },
+      {
+        id: 'AwsSolutions-COG4',
+        reason: 'Clients are services identified by API keys with per-key usage plans; there are no end users, so no Cognito user pool.',
+      },
+      {
+        id: 'AwsSolutions-APIG3',
+        reason: 'Per-key throttling, stage throttling and request validation bound abuse; WAF is an account-level decision taken outside this stack.',
+      },
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: 'The account-level API Gateway logging role; this AWS managed policy is the documented way to grant it.',
+      },
+    );
+  }
+}
+
+const DEFAULT_THROTTLE: ThrottleSettings = { rateLimit: 50, burstLimit: 100 };
+const DEFAULT_STAGE_THROTTLE: ThrottleSettings = { rateLimit: 500, burstLimit: 1000 };
+
+/** Access log fields, one JSON object per request. `apiKeyId` is the key's id, never its value. */
+const ACCESS_LOG_FIELDS = {
+  requestId: apigw.AccessLogField.contextRequestId(),
+  extendedRequestId: apigw.AccessLogField.contextExtendedRequestId(),
+  requestTime: apigw.AccessLogField.contextRequestTime(),
+  ip: apigw.AccessLogField.contextIdentitySourceIp(),
+  userAgent: apigw.AccessLogField.contextIdentityUserAgent(),
+  apiKeyId: apigw.AccessLogField.contextIdentityApiKeyId(),
+  httpMethod: apigw.AccessLogField.contextHttpMethod(),
+  resourcePath: apigw.AccessLogField.contextResourcePath(),
+  path: apigw.AccessLogField.contextPath(),
+  protocol: apigw.AccessLogField.contextProtocol(),
+  status: apigw.AccessLogField.contextStatus(),
+  responseLength: apigw.AccessLogField.contextResponseLength(),
+  responseLatency: apigw.AccessLogField.contextResponseLatency(),
+  integrationStatus: apigw.AccessLogField.contextIntegrationStatus(),
+  integrationLatency: apigw.AccessLogField.contextIntegrationLatency(),
+  errorType: apigw.AccessLogField.contextErrorResponseType(),
+  errorMessage: apigw.AccessLogField.contextErrorMessage(),
+  xrayTraceId: apigw.AccessLogField.contextXrayTraceId(),
+};
+
+const JSON_CONTENT_TYPE = { 'Content-Type': "'application/json'" };
+
+function errorBody(error: string, message: string): string {
+  return `{"error":"${error}","message":${message},"requestId":"$context.requestId"}`;
+}
+
+function addJsonGatewayResponses(api: apigw.RestApi): void {
+  // REST APIs answer an unknown path or method with 403 "Missing Authentication Token"; say what it is.
+  api.addGatewayResponse('NotFound', {
+    type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+    statusCode: '404',
+    responseHeaders: JSON_CONTENT_TYPE,
+    templates: { 'application/json': errorBody('NotFoundError', '"no route $context.httpMethod $context.path"') },
+  });
+  api.addGatewayResponse('BadRequestBody', {
+    type: apigw.ResponseType.BAD_REQUEST_BODY,
+    statusCode: '400',
+    responseHeaders: JSON_CONTENT_TYPE,
+    templates: {
+      'application/json': errorBody('ValidationError', '"$util.escapeJavaScript($context.error.validationErrorString)"'),
+    },
+  });
+  for (const [id, type] of [
+    ['Default4XX', apigw.ResponseType.DEFAULT_4XX],
+    ['Default5XX', apigw.ResponseType.DEFAULT_5XX],
+  ] as const) {
+    api.addGatewayResponse(id, {
+      type,
+      responseHeaders: JSON_CONTENT_TYPE,
+      templates: { 'application/json': errorBody('$context.error.responseType', '$context.error.messageString') },
+    });
+  }
+}
+
+function validate(props: ModelApiProps): void {
+  const errors = new PropErrors('ModelApi');
+  errors.require(props.endpoints.length > 0, 'endpoints must hold at least one model endpoint, got: 0');
+  const names = props.endpoints.map((endpoint) => endpoint.modelName);
+  const duplicates = [...new Set(names.filter((name, i) => names.indexOf(name) !== i))];
+  errors.require(duplicates.length === 0, `endpoints must serve distinct model names, got duplicates: ${show(duplicates)}`);
+  if (props.stageName !== undefined) {
+    errors.require(
+      /^[A-Za-z0-9_-]{1,64}$/.test(props.stageName),
+      `stageName must be 1-64 letters, digits, '-' or '_', got: ${show(props.stageName)}`,
+    );
+  }
+  for (const [name, settings] of [
+    ['throttle', props.throttle],
+    ['stageThrottle', props.stageThrottle],
+  ] as const) {
+    if (!settings) continue;
+    errors.positive(`${name}.rateLimit`, settings.rateLimit);
+    errors.integer(`${name}.burstLimit`, settings.burstLimit, 1, Number.MAX_SAFE_INTEGER);
+  }
+  const perKeyRate = (props.throttle ?? DEFAULT_THROTTLE).rateLimit;
+  const stageRate = (props.stageThrottle ?? DEFAULT_STAGE_THROTTLE).rateLimit;
+  errors.require(
+    !(perKeyRate > stageRate),
+    `throttle.rateLimit (per key) must not exceed the stage's rateLimit (${stageRate}), got: ${perKeyRate}`,
+  );
+  if (props.quota) errors.integer('quota.limit', props.quota.limit, 1, Number.MAX_SAFE_INTEGER);
+  errors.throwIfAny();
+}
