@@ -33,8 +33,8 @@ export interface DashboardSources {
   readonly registry?: RegistrySource;
   /** Experiments with their analysis and snapshots over time (local/experiment-views.ts). */
   readonly experiments?: ExperimentViews;
-  /** The serving metrics' namespace. @default 'modelgate' */
-  readonly namespace?: string;
+  /** The serving metrics' namespace (core/naming.ts metricsNamespace). */
+  readonly namespace: string;
 }
 
 const STATIC_DIR = join(import.meta.dirname, 'dashboard');
@@ -192,7 +192,7 @@ type Series = [number, number][];
 
 /** Per model and version: traffic, latency percentiles and errors per minute over the last `minutes`. */
 export function metricsView(sources: Pick<DashboardSources, 'metrics' | 'namespace'>, minutes: number, now = Date.now()) {
-  const namespace = sources.namespace ?? 'modelgate';
+  const { namespace } = sources;
   const period = 60;
   const end = Math.floor(now / 60_000) * 60_000 + 60_000; // the current minute included: the page is live
   const start = end - minutes * 60_000;

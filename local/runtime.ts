@@ -19,6 +19,7 @@ import { LocalMetricStore } from './metrics-store';
 import { assertPortFree } from './ports';
 import { LocalSns, registerTopicIdentities, topicsFromTemplate } from './sns';
 import { resolveValue, resourcesOfType, type CfnResource, type ResolutionContext } from './template';
+import { metricsNamespace } from '../lambdas/core/naming';
 
 export interface RuntimeOptions {
   /** Address every server binds to (default 127.0.0.1: nothing leaves the machine). */
@@ -195,7 +196,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const apis = restApisFromTemplate(template, context);
     let apiUrl = '';
     const experimentTable = experimentTableName(template, context);
-    const extraRoutes = dashboardRoutes({ stackName: stack.stackName, apiUrl: () => apiUrl, apis, lambda, metrics, alarms, sns, ...(registry ? { registry } : {}), ...(experimentTable ? { experiments: experimentViews(dynamodb, experimentTable) } : {}) });
+    const extraRoutes = dashboardRoutes({ stackName: stack.stackName, namespace: metricsNamespace(stack.stackName), apiUrl: () => apiUrl, apis, lambda, metrics, alarms, sns, ...(registry ? { registry } : {}), ...(experimentTable ? { experiments: experimentViews(dynamodb, experimentTable) } : {}) });
     const api: ApiGatewayServer = await startApiGateway({ apis, lambda, host, port: options.port ?? 3000, extraRoutes });
     apiUrl = api.url;
     metrics.startSnapshots();

@@ -1,5 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { METRICS_NAMESPACE, MONITOR_SERVICE } from '../core/monitoring/alarms';
+import { MONITOR_SERVICE } from '../core/monitoring/alarms';
 import type { MetricDatum } from '../core/monitoring/report';
 
 /**
@@ -10,7 +10,7 @@ import type { MetricDatum } from '../core/monitoring/report';
  * Timestamped at the start of the period the report covers: CloudWatch datapoints stand for the period
  * that starts at their timestamp, and an alarm then evaluates the run's values in a completed period.
  */
-export function emitMonitorMetrics(model: string, version: string, data: readonly MetricDatum[], periodStart: Date, namespace = METRICS_NAMESPACE): void {
+export function emitMonitorMetrics(model: string, version: string, data: readonly MetricDatum[], periodStart: Date, namespace: string): void {
   const metrics = new Metrics({ namespace, serviceName: MONITOR_SERVICE, defaultDimensions: { model, version } });
   metrics.setTimestamp(periodStart);
   const byFeature = new Map<string, MetricDatum[]>();

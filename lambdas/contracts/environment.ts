@@ -69,7 +69,7 @@ export function servingConfigFromEnv(env: NodeJS.ProcessEnv): ServingConfig {
     logShards: read.integer('PREDICTION_LOG_SHARDS', 4),
     maxBatchRows: read.integer('MAX_BATCH_ROWS', 1000),
     maxBodyBytes: read.integer('MAX_BODY_BYTES', 1_048_576),
-    metricsNamespace: env.POWERTOOLS_METRICS_NAMESPACE || 'modelgate',
+    metricsNamespace: read.required('POWERTOOLS_METRICS_NAMESPACE'),
     serviceName: env.POWERTOOLS_SERVICE_NAME || 'modelgate-inference',
     ...(env.PREDICTION_LOG_FALLBACK_FILE ? { fallbackFile: env.PREDICTION_LOG_FALLBACK_FILE } : {}),
   };

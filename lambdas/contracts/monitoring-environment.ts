@@ -34,7 +34,7 @@ export function monitoringConfigFromEnv(env: NodeJS.ProcessEnv, needs: readonly 
     qualityLookbackHours: positiveInt('QUALITY_LOOKBACK_HOURS', 24),
     minPredictions: positiveInt('MIN_PREDICTIONS', 100),
     minLabels: positiveInt('MIN_LABELS', 30),
-    metricsNamespace: env.POWERTOOLS_METRICS_NAMESPACE || 'modelgate',
+    metricsNamespace: read.required('POWERTOOLS_METRICS_NAMESPACE'),
   };
   if (config.periodMinutes % config.windowMinutes !== 0) {
     read.problem(`MONITOR_PERIOD_MINUTES (${config.periodMinutes}) must be a multiple of WINDOW_MINUTES (${config.windowMinutes})`);

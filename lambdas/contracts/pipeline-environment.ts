@@ -3,6 +3,8 @@ import type { AlarmThresholds } from '../core/monitoring/alarms';
 import { ConfigError, EnvReader } from './environment';
 
 export interface PipelineEnvironment {
+  /** The base stack's name: every resource name derives from it (core/naming.ts). */
+  readonly deployment: string;
   readonly registryTable: string;
   readonly modelBucket: string;
   readonly predictionTable: string;
@@ -39,6 +41,7 @@ export function pipelineEnvironment<K extends keyof PipelineEnvironment>(env: No
     return {};
   };
   const readers: { [P in keyof PipelineEnvironment]: () => PipelineEnvironment[P] } = {
+    deployment: () => text('DEPLOYMENT_NAME'),
     registryTable: () => text('REGISTRY_TABLE'),
     modelBucket: () => text('MODEL_BUCKET'),
     predictionTable: () => text('PREDICTION_TABLE'),

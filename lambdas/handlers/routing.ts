@@ -21,6 +21,8 @@ export type RoutingRequest =
 
 export interface RoutingDependencies {
   readonly lambda: LambdaControl;
+  /** The deployment's name (the base stack's): alarm names and the metrics namespace derive from it. */
+  readonly deployment: string;
   readonly modelFunctions: Readonly<Record<string, string>>;
   readonly bakeCheckSeconds: number;
   /** Alarm thresholds per model (merged over the defaults) and the actions of the alarms created for published versions. */
@@ -35,8 +37,8 @@ export async function routingAction(deps: RoutingDependencies, request: RoutingR
       const thresholds = { ...DEFAULT_ALARM_THRESHOLDS, ...deps.alarmThresholds?.[request.model] };
       return {
         ...rollout,
-        alarmPrefix: rollbackAlarmPrefix(request.model, request.candidate.version),
-        alarms: versionAlarmInputs(request.model, request.candidate.version, thresholds, deps.alarmActions ?? []),
+        alarmPrefix: rollbackAlarmPrefix(deps.deployment, request.model, request.candidate.version),
+        alarms: versionAlarmInputs(deps.deployment, request.model, request.candidate.version, thresholds, deps.alarmActions ?? []),
       } satisfies PlannedRollout;
     }
     case 'apply-step': {
@@ -66,7 +68,7 @@ export async function routingAction(deps: RoutingDependencies, request: RoutingR
 let lambda: LambdaControl | undefined;
 
 export const handler = async (request: RoutingRequest): Promise<unknown> => {
-  const env = pipelineEnvironment(process.env, ['modelFunctions', 'bakeCheckSeconds', 'alarmThresholds', 'alarmActions']);
+  const env = pipelineEnvironment(process.env, ['deployment', 'modelFunctions', 'bakeCheckSeconds', 'alarmThresholds', 'alarmActions']);
   lambda ??= new LambdaControl(new LambdaClient({}));
   return routingAction({ lambda, ...env }, request);
 };

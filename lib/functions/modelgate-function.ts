@@ -6,7 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { BUNDLE_HANDLER, bundledCode, HANDLERS_DIR, REPO_ROOT } from './bundling';
-import { METRICS_NAMESPACE } from '../../lambdas/core/monitoring/alarms';
+import { functionName as deployedName, metricsNamespace } from '../../lambdas/core/naming';
 import { PropErrors, show } from '../validation/prop-validation';
 
 /**
@@ -41,10 +41,17 @@ export interface ModelgateFunctionProps {
   /** The entry `lambdas/handlers/<handler>.ts`; also the Powertools service name. */
   readonly handler: HandlerName;
   /**
+   * The deployment the function belongs to (the base stack's name): its default name and metrics
+   * namespace derive from it (core/naming.ts).
+   *
+   * @default - the name of the stack the function is defined in
+   */
+  readonly deployment?: string;
+  /**
    * The deployed name. Explicit names keep two stages in one account apart and let the pipeline and the
    * CLI find functions by convention.
    *
-   * @default `<stack name>-<handler>`
+   * @default `<deployment>-<handler>`
    */
   readonly functionName?: string;
   readonly description: string;
@@ -92,7 +99,8 @@ export class ModelgateFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ModelgateFunctionProps) {
     super(scope, id);
-    this.functionName = props.functionName ?? `${Stack.of(this).stackName}-${props.handler}`;
+    const deployment = props.deployment ?? Stack.of(this).stackName;
+    this.functionName = props.functionName ?? deployedName(deployment, props.handler);
     validate(props, this.functionName);
     const architecture = props.architecture ?? lambda.Architecture.ARM_64;
     const entry = path.join(HANDLERS_DIR, `${props.handler}.ts`);
@@ -124,7 +132,7 @@ export class ModelgateFunction extends Construct {
       environment: {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: props.handler,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_METRICS_NAMESPACE: metricsNamespace(deployment),
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
       },
       ...(props.invokedBy.kind === 'schedule' ? { deadLetterQueue: props.invokedBy.deadLetterQueue } : {}),

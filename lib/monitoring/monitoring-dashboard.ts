@@ -1,6 +1,8 @@
+import { Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import { degradationMetricName, METRIC, QUALITY_METRIC_NAMES } from '../../lambdas/core/monitoring/alarms';
+import { metricsNamespace } from '../../lambdas/core/naming';
 import { VersionMetrics } from './monitoring-metrics';
 
 export interface MonitoringDashboardProps {
@@ -18,7 +20,7 @@ export class MonitoringDashboard extends Construct {
     super(scope, id);
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: props.dashboardName });
     for (const { model, version, features } of props.versions) {
-      const metrics = new VersionMetrics(model, version);
+      const metrics = new VersionMetrics(metricsNamespace(Stack.of(this).stackName), model, version);
       this.dashboard.addWidgets(
         new cloudwatch.TextWidget({ markdown: `## ${model} v${version}`, width: 24, height: 1 }),
         new cloudwatch.GraphWidget({ title: 'Predictions / min', left: [metrics.predictions()], width: 6 }),

@@ -4,7 +4,6 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import {
   METRIC,
-  METRICS_NAMESPACE,
   MONITOR_SERVICE,
   SERVING_SERVICE,
   type AlarmSpec,
@@ -40,6 +39,8 @@ export function alarmMetricOf(spec: AlarmSpec): cloudwatch.IMetric {
 /** The metrics of one model version, for dashboards. */
 export class VersionMetrics {
   constructor(
+    /** The deployment's metrics namespace (core/naming.ts). */
+    readonly namespace: string,
     readonly model: string,
     readonly version: string,
     private readonly monitorPeriod: Duration = Duration.hours(1),
@@ -47,7 +48,7 @@ export class VersionMetrics {
 
   private serving(metricName: string, statistic: string, period = Duration.minutes(1)): cloudwatch.Metric {
     return new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
+      namespace: this.namespace,
       metricName,
       dimensionsMap: { service: SERVING_SERVICE, model: this.model, version: this.version },
       statistic,
@@ -58,7 +59,7 @@ export class VersionMetrics {
 
   monitor(metricName: string, extra: Record<string, string> = {}, label?: string): cloudwatch.Metric {
     return new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
+      namespace: this.namespace,
       metricName,
       dimensionsMap: { service: MONITOR_SERVICE, model: this.model, version: this.version, ...extra },
       statistic: 'Maximum',

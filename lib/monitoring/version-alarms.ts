@@ -1,3 +1,4 @@
+import { Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -24,7 +25,7 @@ export interface VersionAlarmsProps {
 }
 
 /**
- * The alarms of one model version, keyed by severity, named `modelgate-<model>-v<version>-<metric>-<severity>`
+ * The alarms of one model version, keyed by severity, named `<deployment>/<model>/v<version>/<metric>-<severity>`
  * and dimensioned by model and version, so a bad canary's alarms fire without touching the champion's.
  * The definitions are `versionAlarmSpecs` (lambdas/core/monitoring/alarms.ts), which the promotion
  * pipeline also uses for versions it publishes after the deploy.
@@ -41,7 +42,7 @@ export class VersionAlarms extends Construct {
     errors.add(...thresholdProblems(thresholds).map((problem) => `thresholds.${problem}`));
     errors.throwIfAny();
 
-    this.specs = versionAlarmSpecs(props.model, props.version, thresholds);
+    this.specs = versionAlarmSpecs(Stack.of(this).stackName, props.model, props.version, thresholds);
     const alarms = new Map<string, cloudwatch.Alarm>();
     const notify = new actions.SnsAction(props.topic);
     for (const spec of this.specs) {

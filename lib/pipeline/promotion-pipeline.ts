@@ -14,6 +14,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { AlarmThresholds } from '../../lambdas/core/monitoring/alarms';
+import { deploymentAlarmPrefix } from '../../lambdas/core/naming';
 import { ModelEndpoint } from '../serving/model-endpoint';
 import { nagArnOf } from '../validation/nag-acknowledgements';
 import { PropErrors, show } from '../validation/prop-validation';
@@ -159,6 +160,7 @@ export class PromotionPipeline extends Construct {
     );
 
     this.routingFunction = this.pipelineFunction('RoutingFunction', 'routing', 'the only writer of the live aliases: rollout steps, rollbacks, operator changes', {
+      DEPLOYMENT_NAME: stack.stackName,
       MODEL_FUNCTIONS: modelFunctions,
       BAKE_CHECK_SECONDS: String((props.bakeCheckInterval ?? Duration.seconds(60)).toSeconds()),
       ALARM_THRESHOLDS: JSON.stringify(props.alarmThresholds ?? {}),
@@ -345,7 +347,7 @@ export class PromotionPipeline extends Construct {
         '$.rollout',
       ),
     );
-    const alarmResources = [`arn:${Stack.of(this).partition}:cloudwatch:${Stack.of(this).region}:${Stack.of(this).account}:alarm:modelgate-*`];
+    const alarmResources = [`arn:${Stack.of(this).partition}:cloudwatch:${Stack.of(this).region}:${Stack.of(this).account}:alarm:${deploymentAlarmPrefix(Stack.of(this).stackName)}*`];
     const createAlarms = onFailure(
       new sfn.Map(this, 'CreateAlarms', { itemsPath: '$.rollout.alarms', maxConcurrency: 5, resultPath: sfn.JsonPath.DISCARD }).itemProcessor(
         new tasks.CallAwsService(this, 'PutAlarm', {
@@ -537,8 +539,8 @@ export class PromotionPipeline extends Construct {
         reason: 'CDK\'s LambdaInvoke grants the pipeline functions and their qualified ARNs; the state machine invokes $LATEST of functions of this stack only.',
       })),
       {
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:${tokenOr(stack.region, '<AWS::Region>')}:${tokenOr(stack.account, '<AWS::AccountId>')}:alarm:modelgate-*]`,
-        reason: 'Version-scoped alarms are named modelgate-<model>-v<version>-...: the pipeline creates them for each version it publishes (PutMetricAlarm) and reads their state (DescribeAlarms).',
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:${tokenOr(stack.region, '<AWS::Region>')}:${tokenOr(stack.account, '<AWS::AccountId>')}:alarm:${deploymentAlarmPrefix(stack.stackName)}*]`,
+        reason: 'Version-scoped alarms are named <deployment>/<model>/v<version>/...: the pipeline creates them for each version it publishes (PutMetricAlarm) and reads their state (DescribeAlarms).',
       },
       { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray tracing of the state machine: PutTraceSegments and GetSamplingRules have no resource-level permissions.' },
     );

@@ -1,37 +1,38 @@
 import { describe, expect, it } from 'vitest';
-import { alarmName, DEFAULT_ALARM_THRESHOLDS, thresholdProblems, versionAlarmSpecs } from '../../lambdas/core/monitoring/alarms';
+import { DEFAULT_ALARM_THRESHOLDS, thresholdProblems, versionAlarmSpecs } from '../../lambdas/core/monitoring/alarms';
+import { alarmName } from '../../lambdas/core/naming';
 
 describe('versionAlarmSpecs', () => {
-  const specs = versionAlarmSpecs('churn', '7', { ...DEFAULT_ALARM_THRESHOLDS, featureDrift: { features: ['Contract', 'Monthly Charges'], severity: 'warning' } });
+  const specs = versionAlarmSpecs('modelgate-dev', 'churn', '7', { ...DEFAULT_ALARM_THRESHOLDS, featureDrift: { features: ['Contract', 'Monthly Charges'], severity: 'warning' } });
 
   it('names every alarm modelgate-<model>-v<version>-<metric>-<severity>', () => {
     expect(specs.map((s) => s.name).sort()).toEqual(
       [
-        'modelgate-churn-v7-accuracy-drop-critical',
-        'modelgate-churn-v7-accuracy-drop-warning',
-        'modelgate-churn-v7-drift-share-critical',
-        'modelgate-churn-v7-drift-share-warning',
-        'modelgate-churn-v7-error-rate-critical',
-        'modelgate-churn-v7-error-rate-warning',
-        'modelgate-churn-v7-feature-drift-Contract-warning',
-        'modelgate-churn-v7-feature-drift-Monthly_Charges-warning',
-        'modelgate-churn-v7-latency-p99-critical',
-        'modelgate-churn-v7-latency-p99-warning',
-        'modelgate-churn-v7-log-fallbacks-critical',
-        'modelgate-churn-v7-log-fallbacks-warning',
-        'modelgate-churn-v7-prediction-drift-warning',
-        'modelgate-churn-v7-roc-auc-drop-critical',
-        'modelgate-churn-v7-roc-auc-drop-warning',
+        'modelgate-dev/churn/v7/accuracy-drop-critical',
+        'modelgate-dev/churn/v7/accuracy-drop-warning',
+        'modelgate-dev/churn/v7/drift-share-critical',
+        'modelgate-dev/churn/v7/drift-share-warning',
+        'modelgate-dev/churn/v7/error-rate-critical',
+        'modelgate-dev/churn/v7/error-rate-warning',
+        'modelgate-dev/churn/v7/feature-drift-Contract-warning',
+        'modelgate-dev/churn/v7/feature-drift-Monthly_Charges-warning',
+        'modelgate-dev/churn/v7/latency-p99-critical',
+        'modelgate-dev/churn/v7/latency-p99-warning',
+        'modelgate-dev/churn/v7/log-fallbacks-critical',
+        'modelgate-dev/churn/v7/log-fallbacks-warning',
+        'modelgate-dev/churn/v7/prediction-drift-warning',
+        'modelgate-dev/churn/v7/roc-auc-drop-critical',
+        'modelgate-dev/churn/v7/roc-auc-drop-warning',
       ].sort(),
     );
-    expect(alarmName('churn', '7', 'drift-share', 'critical')).toBe('modelgate-churn-v7-drift-share-critical');
+    expect(alarmName('modelgate-dev', 'churn', '7', 'drift-share', 'critical')).toBe('modelgate-dev/churn/v7/drift-share-critical');
   });
 
   it('scopes every metric to the model version, with the service the function emits as', () => {
     for (const spec of specs) {
       const refs = 'expression' in spec.metric ? Object.values(spec.metric.metrics) : [spec.metric];
       for (const ref of refs) {
-        expect(ref.namespace).toBe('modelgate');
+        expect(ref.namespace).toBe('modelgate-dev');
         expect(ref.dimensions).toMatchObject({ model: 'churn', version: '7' });
         expect(['inference', 'monitor']).toContain(ref.dimensions.service);
       }

@@ -131,7 +131,7 @@ describe('local runtime, end to end', () => {
     const count = (version: string) => answered.filter((a) => a.model.version === version).length;
     const sum = (metricName: string, version: string, statistic: 'Sum' | 'p99' = 'Sum') =>
       runtime.metrics
-        .query({ namespace: 'modelgate', metricName, dimensions: { service: 'inference', model: 'churn', version }, statistic, period: 60, start: Date.now() - 10 * 60_000, end: Date.now() + 60_000 })
+        .query({ namespace: 'modelgate-dev', metricName, dimensions: { service: 'inference', model: 'churn', version }, statistic, period: 60, start: Date.now() - 10 * 60_000, end: Date.now() + 60_000 })
         .reduce((total, p) => total + p.value, 0);
     await eventually(() => {
       expect(sum('Predictions', '1')).toBe(count('1'));
@@ -140,7 +140,7 @@ describe('local runtime, end to end', () => {
     expect(sum('Latency', '2', 'p99')).toBeGreaterThan(0);
     expect(sum('Predictions', '2') + sum('Predictions', '1')).toBe(SPLIT_REQUESTS + 1);
     // Exact dimension sets: the set without `service` is another metric, with no data.
-    expect(runtime.metrics.query({ namespace: 'modelgate', metricName: 'Predictions', dimensions: { model: 'churn', version: '1' }, statistic: 'Sum', period: 60, start: 0, end: Date.now() + 60_000 })).toEqual([]);
+    expect(runtime.metrics.query({ namespace: 'modelgate-dev', metricName: 'Predictions', dimensions: { model: 'churn', version: '1' }, statistic: 'Sum', period: 60, start: 0, end: Date.now() + 60_000 })).toEqual([]);
     expect(readFileSync(join(stateDir, 'logs', `${churnFunction(runtime)}.log`), 'utf8')).toContain('"model ready"');
   });
 
@@ -183,13 +183,13 @@ describe('local runtime, end to end', () => {
   it('keeps versions, alias routing, logged predictions and metrics across a restart on the same state folder', async () => {
     const fn = churnFunction(runtime);
     const before = runtime.lambda.getFunction(fn);
-    const predictionsBefore = runtime.metrics.listMetrics({ namespace: 'modelgate', metricName: 'Predictions' }).length;
+    const predictionsBefore = runtime.metrics.listMetrics({ namespace: 'modelgate-dev', metricName: 'Predictions' }).length;
     await runtime.close();
     runtime = await startRuntime({ stateDir, port: 0, echoLogs: false });
     const after = runtime.lambda.getFunction(fn);
     expect(after.versions.map((v) => v.version)).toEqual(before.versions.map((v) => v.version));
     expect(runtime.lambda.getAlias(fn, 'live')).toEqual(routing);
-    expect(runtime.metrics.listMetrics({ namespace: 'modelgate', metricName: 'Predictions' })).toHaveLength(predictionsBefore);
+    expect(runtime.metrics.listMetrics({ namespace: 'modelgate-dev', metricName: 'Predictions' })).toHaveLength(predictionsBefore);
 
     const dynamodb = localDynamoClient(runtime.dynamoDbEndpoint);
     const table = runtime.outputs.PredictionTableName as string;

@@ -29,7 +29,7 @@ const actuals = holdoutCsv.rows.map((row) => row[churnColumn] as string);
 const shiftedIndices = holdout.map((row, i) => (row.Contract === 'Month-to-month' ? i : -1)).filter((i) => i >= 0);
 const shifted = shiftedIndices.map((i) => ({ ...holdout[i], MonthlyCharges: Math.round((holdout[i]!.MonthlyCharges as number) * 130) / 100 }));
 
-const alarm = (metric: string, severity: 'warning' | 'critical') => `modelgate-churn-v${manifest.version}-${metric}-${severity}`;
+const alarm = (metric: string, severity: 'warning' | 'critical') => `modelgate-dev/churn/v${manifest.version}/${metric}-${severity}`;
 const directories: string[] = [];
 const runtimes: Runtime[] = [];
 
@@ -85,7 +85,7 @@ async function evaluateAlarms(runtime: Runtime, metricName: string, feature?: st
   const hour = 3_600_000;
   const arrived = (name: string, extra: Record<string, string> = {}) =>
     runtime.metrics.query({
-      namespace: 'modelgate',
+      namespace: 'modelgate-dev',
       metricName: name,
       dimensions: { service: 'monitor', model: 'churn', version: manifest.version, ...extra },
       statistic: 'SampleCount',

@@ -157,7 +157,7 @@ describe('the promotion pipeline in the local runtime', () => {
     const dir = bundle('v3', join(EXAMPLES, 'v2'), (m) => void (m.version = '3'));
     const pushing = cli('push', dir, '--json');
     // The pipeline creates the candidate's alarms before it takes traffic; fire one during the bake.
-    const alarm = 'modelgate-churn-v3-error-rate-critical';
+    const alarm = 'modelgate-dev/churn/v3/error-rate-critical';
     await vi.waitFor(() => expect(runtime.alarms.describeAlarms().MetricAlarms.map((a) => a.AlarmName)).toContain(alarm), { timeout: 30_000, interval: 50 });
     await vi.waitFor(() => expect(liveAlias()?.additionalVersionWeights).not.toEqual({}), { timeout: 30_000, interval: 20 });
     runtime.alarms.setAlarmState(alarm, 'ALARM', 'e2e: errors above threshold');

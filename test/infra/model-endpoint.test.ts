@@ -61,7 +61,7 @@ describe('ModelEndpoint', () => {
           MAX_BATCH_ROWS: '1000',
           MAX_BODY_BYTES: '1048576',
           POWERTOOLS_SERVICE_NAME: 'inference',
-          POWERTOOLS_METRICS_NAMESPACE: 'modelgate',
+          POWERTOOLS_METRICS_NAMESPACE: 'Test',
           POWERTOOLS_LOG_LEVEL: 'INFO',
         },
       },

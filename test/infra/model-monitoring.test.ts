@@ -138,13 +138,13 @@ describe('VersionAlarms', () => {
   }
   const template = alarms();
 
-  it('names alarms modelgate-<model>-v<version>-<metric>-<severity> and notifies the topic on ALARM and OK', () => {
+  it('names alarms <deployment>/<model>/v<version>/<metric>-<severity> and notifies the topic on ALARM and OK', () => {
     const names = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties.AlarmName as string);
-    expect(names).toContain('modelgate-churn-v3-drift-share-critical');
-    expect(names).toContain('modelgate-churn-v3-feature-drift-Contract-warning');
-    expect(names.every((name) => /^modelgate-churn-v3-[a-z0-9_.-]+?-(warning|critical)$/i.test(name))).toBe(true);
+    expect(names).toContain('Test/churn/v3/drift-share-critical');
+    expect(names).toContain('Test/churn/v3/feature-drift-Contract-warning');
+    expect(names.every((name) => /^Test\/churn\/v3\/[a-z0-9_.-]+?-(warning|critical)$/i.test(name))).toBe(true);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      AlarmName: 'modelgate-churn-v3-drift-share-warning',
+      AlarmName: 'Test/churn/v3/drift-share-warning',
       AlarmActions: [{ Ref: Match.stringLikeRegexp('OnCall') }],
       OKActions: [{ Ref: Match.stringLikeRegexp('OnCall') }],
     });
@@ -152,8 +152,8 @@ describe('VersionAlarms', () => {
 
   it('watches the monitor\'s metrics with the dimensions it emits: service monitor, model, version (and feature)', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      AlarmName: 'modelgate-churn-v3-drift-share-critical',
-      Namespace: 'modelgate',
+      AlarmName: 'Test/churn/v3/drift-share-critical',
+      Namespace: 'Test',
       MetricName: 'DriftShare',
       Dimensions: Match.arrayEquals([
         { Name: 'model', Value: 'churn' },
@@ -167,16 +167,16 @@ describe('VersionAlarms', () => {
       TreatMissingData: 'notBreaching',
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      AlarmName: 'modelgate-churn-v3-feature-drift-Contract-warning',
+      AlarmName: 'Test/churn/v3/feature-drift-Contract-warning',
       MetricName: 'FeatureDrift',
       Dimensions: Match.arrayWith([{ Name: 'feature', Value: 'Contract' }]),
     });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'modelgate-churn-v3-accuracy-drop-warning', MetricName: 'AccuracyDegradation', Threshold: 0.05 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'Test/churn/v3/accuracy-drop-warning', MetricName: 'AccuracyDegradation', Threshold: 0.05 });
   });
 
   it('computes the error rate of the inference function by metric math over its service dimension', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      AlarmName: 'modelgate-churn-v3-error-rate-critical',
+      AlarmName: 'Test/churn/v3/error-rate-critical',
       EvaluationPeriods: 5,
       DatapointsToAlarm: 3,
       Metrics: Match.arrayWith([
@@ -187,7 +187,7 @@ describe('VersionAlarms', () => {
         }),
       ]),
     });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'modelgate-churn-v3-latency-p99-warning', MetricName: 'Latency', ExtendedStatistic: 'p99' });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'Test/churn/v3/latency-p99-warning', MetricName: 'Latency', ExtendedStatistic: 'p99' });
   });
 
   it('fails on thresholds out of range, naming them', () => {
@@ -207,7 +207,7 @@ describe('ModelgateStack monitoring wiring', () => {
     const topics = Object.keys(template.findResources('AWS::SNS::Topic'));
     expect(topics).toHaveLength(1);
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms.map((a) => a.Properties.AlarmName).filter((name) => name.startsWith('modelgate-churn-v1-'))).toHaveLength(14);
+    expect(alarms.map((a) => a.Properties.AlarmName).filter((name) => name.startsWith('Wired/churn/v1/'))).toHaveLength(14);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topics[0] }]);
     template.hasOutput('MonitoringTableName', Match.anyValue());
   });

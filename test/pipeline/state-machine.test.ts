@@ -141,7 +141,7 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
     {
       async lambda(arn, payload) {
         if (arn.includes('RegistryFunction')) return registry(payload as RegistryRequest);
-        if (arn.includes('RoutingFunction')) return routingAction({ lambda, modelFunctions: { churn: 'churn-fn' }, bakeCheckSeconds: 60 }, payload as RoutingRequest);
+        if (arn.includes('RoutingFunction')) return routingAction({ lambda, deployment: 'modelgate-dev', modelFunctions: { churn: 'churn-fn' }, bakeCheckSeconds: 60 }, payload as RoutingRequest);
         if (arn.includes('ValidateFunction')) {
           return {
             verdict: scenario.verdict ?? 'accepted',
@@ -174,9 +174,9 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
           return {};
         }
         expect(`${service}:${action}`).toBe('cloudwatch:describeAlarms');
-        expect(parameters).toEqual({ AlarmNamePrefix: 'modelgate-churn-v2-', StateValue: 'ALARM' });
+        expect(parameters).toEqual({ AlarmNamePrefix: 'modelgate-dev/churn/v2/', StateValue: 'ALARM' });
         checks++;
-        return { MetricAlarms: checks === scenario.alarmAtCheck ? [{ AlarmName: 'modelgate-churn-v2-error-rate-critical', StateValue: 'ALARM' }] : [], CompositeAlarms: [] };
+        return { MetricAlarms: checks === scenario.alarmAtCheck ? [{ AlarmName: 'modelgate-dev/churn/v2/error-rate-critical', StateValue: 'ALARM' }] : [], CompositeAlarms: [] };
       },
     },
     {
@@ -202,8 +202,8 @@ describe('the promotion state machine (synthesized definition, aws-local-stepfun
     expect(subjects(r)).toEqual(['modelgate churn v2 is live']);
     expect(r.lockHeld()).toBe(false);
     // The new version's alarms exist before it takes traffic (the monitoring convention's names).
-    expect(r.alarmsCreated).toContain('modelgate-churn-v2-error-rate-critical');
-    expect(r.alarmsCreated.every((name) => name.startsWith('modelgate-churn-v2-'))).toBe(true);
+    expect(r.alarmsCreated).toContain('modelgate-dev/churn/v2/error-rate-critical');
+    expect(r.alarmsCreated.every((name) => name.startsWith('modelgate-dev/churn/v2/'))).toBe(true);
     expect(r.states.indexOf('CreateAlarms')).toBeLessThan(r.states.indexOf('ApplyStep'));
   });
 

@@ -2,9 +2,9 @@
 // emit), thresholds by severity. The CDK construct turns them into AWS::CloudWatch::Alarm resources for the
 // versions known at synth; the promotion pipeline turns the same specs into PutMetricAlarm calls for the
 // versions it publishes later. One definition, two writers of disjoint alarms (docs/monitoring.md).
+import { alarmName, metricsNamespace } from '../naming';
 import type { QualityMetricName } from './quality';
 
-export const METRICS_NAMESPACE = 'modelgate';
 /** `service` dimension of the inference function's EMF (POWERTOOLS_SERVICE_NAME in lib/model-endpoint.ts). */
 export const SERVING_SERVICE = 'inference';
 /** `service` dimension of the monitor's EMF. */
@@ -76,7 +76,7 @@ export interface MetricRef {
 }
 
 export interface AlarmSpec {
-  /** `modelgate-<model>-v<version>-<metric>-<severity>`. */
+  /** `<deployment>/<model>/v<version>/<metric>-<severity>` (core/naming.ts). */
   readonly name: string;
   readonly description: string;
   readonly model: string;
@@ -92,16 +92,6 @@ export interface AlarmSpec {
   readonly datapointsToAlarm: number;
   /** No data (no traffic, no labels yet) is not a reason to page. */
   readonly treatMissingData: 'notBreaching';
-}
-
-/** The alarm naming convention the promotion pipeline relies on (canary rollback watches `modelgate-<model>-v<version>-*`). */
-export function alarmName(model: string, version: string, metricKey: string, severity: Severity): string {
-  return `modelgate-${model}-v${version}-${metricKey}-${severity}`;
-}
-
-/** The prefix of every alarm of one model version. */
-export function versionAlarmPrefix(model: string, version: string): string {
-  return `modelgate-${model}-v${version}-`;
 }
 
 /** Feature names go into alarm names: keep letters, digits, '.', '_' and '-'. */
@@ -145,19 +135,20 @@ export function degradationMetricName(metric: QualityMetricName): string {
  * per monitor run, Maximum over the monitor's period, 1 of 1); serving alarms read the inference
  * function's (per minute, 3 of 5 for error rate and latency; Sum per 5 minutes for log fallbacks).
  */
-export function versionAlarmSpecs(model: string, version: string, thresholds: AlarmThresholds = DEFAULT_ALARM_THRESHOLDS): AlarmSpec[] {
+export function versionAlarmSpecs(deployment: string, model: string, version: string, thresholds: AlarmThresholds = DEFAULT_ALARM_THRESHOLDS): AlarmSpec[] {
+  const namespace = metricsNamespace(deployment);
   const monitorPeriod = thresholds.monitorPeriodSeconds ?? 3600;
   const monitorDimensions = { service: MONITOR_SERVICE, model, version };
   const servingDimensions = { service: SERVING_SERVICE, model, version };
   const monitorMetric = (metricName: string, extra: Record<string, string> = {}): MetricRef => ({
-    namespace: METRICS_NAMESPACE,
+    namespace,
     metricName,
     dimensions: { ...monitorDimensions, ...extra },
     statistic: 'Maximum',
     periodSeconds: monitorPeriod,
   });
   const servingMetric = (metricName: string, statistic: string, periodSeconds: number): MetricRef => ({
-    namespace: METRICS_NAMESPACE,
+    namespace,
     metricName,
     dimensions: servingDimensions,
     statistic,
@@ -173,7 +164,7 @@ export function versionAlarmSpecs(model: string, version: string, thresholds: Al
     evaluation: { evaluationPeriods: number; datapointsToAlarm: number } = { evaluationPeriods: 1, datapointsToAlarm: 1 },
   ) =>
     specs.push({
-      name: alarmName(model, version, metricKey, severity),
+      name: alarmName(deployment, model, version, metricKey, severity),
       description: `${severity.toUpperCase()}: ${model} v${version}: ${what} >= ${threshold}`,
       model,
       version,

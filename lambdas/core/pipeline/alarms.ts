@@ -1,13 +1,14 @@
 // Which alarms roll a baking candidate back. Version-scoped alarms are named by the monitoring convention
-// (core/monitoring/alarms.ts): `modelgate-<model>-v<version>-<metric>-<severity>`, <version> being the MODEL
+// (core/naming.ts): `<deployment>/<model>/v<version>/<metric>-<severity>`, <version> being the MODEL
 // version (the `version` dimension of the serving and monitor metrics). During a bake the state machine asks
 // CloudWatch for the alarms in ALARM whose names start with the candidate's prefix: any of them, warning or
 // critical, rolls the canary back — a version on trial gets no benefit of the doubt.
-import { versionAlarmPrefix, versionAlarmSpecs, type AlarmThresholds, type MetricRef } from '../monitoring/alarms';
+import { versionAlarmSpecs, type AlarmThresholds, type MetricRef } from '../monitoring/alarms';
+import { versionAlarmPrefix } from '../naming';
 
 /** The prefix whose alarms in ALARM roll a baking candidate back. */
-export function rollbackAlarmPrefix(model: string, version: string): string {
-  return versionAlarmPrefix(model, version);
+export function rollbackAlarmPrefix(deployment: string, model: string, version: string): string {
+  return versionAlarmPrefix(deployment, model, version);
 }
 
 /**
@@ -31,14 +32,14 @@ export interface PutMetricAlarmInput {
  * The alarms of a version the pipeline publishes, from the same specs the stack turns into
  * AWS::CloudWatch::Alarm for the versions it knows at synth (core/monitoring/alarms.ts).
  */
-export function versionAlarmInputs(model: string, version: string, thresholds: AlarmThresholds, actions: readonly string[]): PutMetricAlarmInput[] {
+export function versionAlarmInputs(deployment: string, model: string, version: string, thresholds: AlarmThresholds, actions: readonly string[]): PutMetricAlarmInput[] {
   const dimensions = (d: Readonly<Record<string, string>>) => Object.entries(d).map(([Name, Value]) => ({ Name, Value }));
   const metricStat = (id: string, m: MetricRef, returnData: boolean) => ({
     Id: id,
     ReturnData: returnData,
     MetricStat: { Metric: { Namespace: m.namespace, MetricName: m.metricName, Dimensions: dimensions(m.dimensions) }, Period: m.periodSeconds, Stat: m.statistic },
   });
-  return versionAlarmSpecs(model, version, thresholds).map((spec) => ({
+  return versionAlarmSpecs(deployment, model, version, thresholds).map((spec) => ({
     AlarmName: spec.name,
     AlarmDescription: spec.description,
     ComparisonOperator: spec.comparison,
