@@ -102,13 +102,18 @@ export function reportMetrics(report: VersionReport): MetricDatum[] {
     { name: METRIC.skippedRecords, value: report.skipped, unit: 'Count' },
   ];
   if (report.drift) {
-    data.push({ name: METRIC.driftShare, value: report.drift.driftShare, unit: 'None' });
-    data.push({ name: METRIC.datasetDrift, value: report.drift.datasetDrift ? 1 : 0, unit: 'None' });
-    if (report.drift.prediction) {
-      data.push({ name: METRIC.predictionDrift, value: report.drift.prediction.drifted ? 1 : 0, unit: 'None' });
-      if (report.drift.prediction.statistic !== null) data.push({ name: METRIC.predictionDriftStatistic, value: report.drift.prediction.statistic, unit: 'None' });
+    // A verdict without enough data emits nothing: an absent datapoint is not breaching, so no page.
+    if (report.drift.status !== 'not-enough-data') {
+      data.push({ name: METRIC.driftShare, value: report.drift.driftShare, unit: 'None' });
+      data.push({ name: METRIC.datasetDrift, value: report.drift.datasetDrift ? 1 : 0, unit: 'None' });
+    }
+    const prediction = report.drift.prediction;
+    if (prediction && prediction.status !== 'not-enough-data') {
+      data.push({ name: METRIC.predictionDrift, value: prediction.drifted ? 1 : 0, unit: 'None' });
+      if (prediction.statistic !== null) data.push({ name: METRIC.predictionDriftStatistic, value: prediction.statistic, unit: 'None' });
     }
     for (const [feature, drift] of Object.entries(report.drift.features)) {
+      if (drift.status === 'not-enough-data') continue;
       data.push({ name: METRIC.featureDrift, value: drift.drifted ? 1 : 0, unit: 'None', feature });
       if (drift.statistic !== null) data.push({ name: METRIC.featureDriftStatistic, value: drift.statistic, unit: 'None', feature });
       if (drift.pValue !== null) data.push({ name: METRIC.featureDriftPValue, value: drift.pValue, unit: 'None', feature });
