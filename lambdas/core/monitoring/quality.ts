@@ -40,6 +40,25 @@ export interface RegressionQuality {
 
 export type QualityAggregate = ClassificationQuality | RegressionQuality;
 
+/**
+ * A metric needs at least this many rows in each count it divides by: labelled rows for accuracy,
+ * predicted positives for precision, actual positives for recall, the smaller class for ROC AUC
+ * (docs/monitoring.md, "Minimum samples"). Below it the value is reported, but no alarm metric is emitted.
+ */
+export const MIN_METRIC_ROWS = 30;
+
+/** The sample a quality value rests on, and whether it is enough for a verdict (an alarm on it). */
+export interface SampleVerdict {
+  /** The smallest count the metric divides by (an expected count for estimated quality). */
+  readonly size: number;
+  readonly minimum: number;
+  readonly enough: boolean;
+}
+
+export function sampleVerdict(size: number, minimum = MIN_METRIC_ROWS): SampleVerdict {
+  return { size, minimum, enough: size >= minimum };
+}
+
 /** Quality metrics of a window; a metric the task or the data cannot give is absent. */
 export interface QualityMetrics {
   readonly labelled: number;
@@ -56,9 +75,11 @@ export interface QualityMetrics {
   readonly mae?: number;
   readonly rmse?: number;
   readonly r2?: number;
+  /** Per metric present, the rows it rests on (see MIN_METRIC_ROWS). */
+  readonly samples?: Readonly<Partial<Record<QualityMetricName, SampleVerdict>>>;
 }
 
-export type QualityMetricName = Exclude<keyof QualityMetrics, 'labelled' | 'rocAucMaxError'>;
+export type QualityMetricName = Exclude<keyof QualityMetrics, 'labelled' | 'rocAucMaxError' | 'samples'>;
 
 /** Metrics where larger is better; for the others (log loss, calibration error, MAE, RMSE) smaller is. */
 export const HIGHER_IS_BETTER: ReadonlySet<QualityMetricName> = new Set(['accuracy', 'precision', 'recall', 'f1', 'rocAuc', 'r2']);
@@ -177,12 +198,14 @@ export function qualityMetrics(quality: QualityAggregate): QualityMetrics {
     const n = quality.count;
     if (n === 0) return { labelled: 0 };
     const totalSumOfSquares = quality.actualSquaresSum - (quality.actualSum * quality.actualSum) / n;
+    const rows = sampleVerdict(n);
     return {
       labelled: n,
       mae: quality.absoluteErrorSum / n,
       rmse: Math.sqrt(quality.squaredErrorSum / n),
       // sklearn's force_finite: constant actuals give 1 for a perfect fit, else 0.
       r2: totalSumOfSquares <= 1e-12 * Math.max(1, quality.actualSquaresSum) ? (quality.squaredErrorSum === 0 ? 1 : 0) : 1 - quality.squaredErrorSum / totalSumOfSquares,
+      samples: { mae: rows, rmse: rows, r2: rows },
     };
   }
   const n = quality.count;
@@ -190,13 +213,23 @@ export function qualityMetrics(quality: QualityAggregate): QualityMetrics {
   const { confusion, labels } = quality;
   const correct = labels.reduce((sum, _, i) => sum + (confusion[i]?.[i] ?? 0), 0);
   const metrics: { -readonly [K in keyof QualityMetrics]: QualityMetrics[K] } = { labelled: n, accuracy: correct / n };
-  if (quality.probabilityRows > 0) metrics.logLoss = quality.logLossSum / quality.probabilityRows;
+  const samples: Partial<Record<QualityMetricName, SampleVerdict>> = { accuracy: sampleVerdict(n) };
+  if (quality.probabilityRows > 0) {
+    metrics.logLoss = quality.logLossSum / quality.probabilityRows;
+    samples.logLoss = sampleVerdict(quality.probabilityRows);
+  }
   if (quality.calibration && quality.scores) {
     // Binary: precision, recall, F1 of the positive class.
-    const counts = classCounts(confusion, quality.positiveIndex ?? 1);
-    Object.assign(metrics, counts);
+    const positive = quality.positiveIndex ?? 1;
+    Object.assign(metrics, classCounts(confusion, positive));
+    const predictedPositive = columnSum(confusion, positive);
+    const actualPositive = rowSum(confusion, positive);
+    samples.precision = sampleVerdict(predictedPositive);
+    samples.recall = sampleVerdict(actualPositive);
+    samples.f1 = sampleVerdict(Math.min(predictedPositive, actualPositive));
     const rows = quality.calibration.rows.reduce((s, x) => s + x, 0);
     if (rows > 0) {
+      samples.calibrationError = sampleVerdict(rows);
       metrics.calibrationError = quality.calibration.rows.reduce((error, count, bin) => {
         if (count === 0) return error;
         const share = (quality.calibration!.positives[bin] as number) / count;
@@ -208,24 +241,34 @@ export function qualityMetrics(quality: QualityAggregate): QualityMetrics {
     if (auc) {
       metrics.rocAuc = auc.auc;
       metrics.rocAucMaxError = auc.maxError;
+      samples.rocAuc = sampleVerdict(Math.min(sum(Object.values(quality.scores.positives)), sum(Object.values(quality.scores.negatives))));
     }
   } else {
-    // Multiclass: macro averages over every label that occurs as actual or predicted (sklearn's labels=None).
+    // Multiclass: macro averages over every label that occurs as actual or predicted (sklearn's labels=None);
+    // a macro average rests on its smallest class.
     const present = labels.map((_, i) => i).filter((i) => rowSum(confusion, i) + columnSum(confusion, i) > 0);
     const perClass = present.map((i) => classCounts(confusion, i));
     metrics.precision = mean(perClass.map((c) => c.precision));
     metrics.recall = mean(perClass.map((c) => c.recall));
     metrics.f1 = mean(perClass.map((c) => c.f1));
+    const fewestPredicted = Math.min(...present.map((i) => columnSum(confusion, i)));
+    const fewestActual = Math.min(...present.map((i) => rowSum(confusion, i)));
+    samples.precision = sampleVerdict(fewestPredicted);
+    samples.recall = sampleVerdict(fewestActual);
+    samples.f1 = sampleVerdict(Math.min(fewestPredicted, fewestActual));
   }
+  metrics.samples = samples;
   return metrics;
 }
 
 /**
- * The validation baseline: the holdout metrics the manifest records (`training.holdoutMetrics`, as the
- * packaging CLI and the example trainer write them). Only finite numbers named like QualityMetrics count.
+ * The validation baseline: the holdout metrics the manifest records — `training.holdoutMetrics` as the
+ * example trainer writes them, or `training.holdout.metrics` as `modelgate package` does. Only finite
+ * numbers named like QualityMetrics count.
  */
 export function baselineQuality(manifest: Manifest): Partial<Record<QualityMetricName, number>> {
-  const recorded = (manifest.training as { holdoutMetrics?: Record<string, unknown> } | undefined)?.holdoutMetrics ?? {};
+  const training = manifest.training as { holdoutMetrics?: Record<string, unknown>; holdout?: { metrics?: Record<string, unknown> } } | undefined;
+  const recorded = training?.holdoutMetrics ?? training?.holdout?.metrics ?? {};
   const names: QualityMetricName[] = ['accuracy', 'precision', 'recall', 'f1', 'rocAuc', 'logLoss', 'calibrationError', 'mae', 'rmse', 'r2'];
   const baseline: Partial<Record<QualityMetricName, number>> = {};
   for (const name of names) {
@@ -238,7 +281,7 @@ export function baselineQuality(manifest: Manifest): Partial<Record<QualityMetri
 /**
  * How much worse than the baseline each metric is: baseline - current for metrics where higher is
  * better, current - baseline for the others, so a positive number is always a degradation. Only metrics
- * both sides have.
+ * both sides have, and that rest on enough rows (a degradation is what the alarms watch).
  */
 export function qualityDegradation(
   current: QualityMetrics,
@@ -247,7 +290,7 @@ export function qualityDegradation(
   const degradation: Partial<Record<QualityMetricName, number>> = {};
   for (const [name, reference] of Object.entries(baseline) as [QualityMetricName, number][]) {
     const value = current[name];
-    if (value === undefined) continue;
+    if (value === undefined || current.samples?.[name]?.enough === false) continue;
     degradation[name] = HIGHER_IS_BETTER.has(name) ? reference - value : value - reference;
   }
   return degradation;

@@ -122,6 +122,7 @@ export function reportMetrics(report: VersionReport): MetricDatum[] {
   if (report.quality) {
     for (const [metric, name] of Object.entries(QUALITY_METRIC_NAMES) as [QualityMetricName, string][]) {
       const value = report.quality[metric];
+      if (report.quality.samples?.[metric]?.enough === false) continue;
       if (value !== undefined && Number.isFinite(value)) data.push({ name, value, unit: 'None' });
     }
     for (const [metric, value] of Object.entries(report.degradation) as [QualityMetricName, number][]) {
