@@ -47,7 +47,7 @@ describe('isotonic regression (pool-adjacent-violators), by hand', () => {
   it('equals the min-max formula of the least-squares monotone fit on a random sample', () => {
     const random = mulberry32(3);
     const x = Array.from({ length: 60 }, (_, i) => i / 60);
-    const y = x.map((v) => (random() < v ? 1 : 0));
+    const y = x.map((v): number => (random() < v ? 1 : 0));
     const map = fitIsotonic(x, y);
     // fit(i) = max over j <= i of min over k >= i of mean(y[j..k]) (Barlow et al. 1972).
     const mean = (j: number, k: number) => y.slice(j, k + 1).reduce((a, b) => a + b, 0) / (k - j + 1);

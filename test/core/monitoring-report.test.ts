@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseCsv } from '../../lambdas/core/csv';
 import { parseManifestJson, type Manifest } from '../../lambdas/core/manifest';
-import { baselineQuality, MIN_METRIC_ROWS } from '../../lambdas/core/monitoring/quality';
+import { MIN_METRIC_ROWS } from '../../lambdas/core/metrics/sample';
+import { baselineQuality } from '../../lambdas/core/monitoring/quality';
 import { reportMetrics, versionReport } from '../../lambdas/core/monitoring/report';
 import { emptyWindow, foldChanges, type LoggedRecord, type StreamChange } from '../../lambdas/core/monitoring/window';
 import { tableRows } from '../../lambdas/core/packaging';
@@ -84,6 +85,26 @@ describe('drift in the monitor report', () => {
     expect(flagged).toHaveLength(16);
     expect(flagged).not.toContain('tenure');
     expect(flagged).not.toContain('MonthlyCharges');
+  });
+});
+
+describe('estimated quality in the monitor report', () => {
+  it('is estimated from every folded prediction, labelled or not, and emitted with its degradation', () => {
+    const report = versionReport(manifest, [windowOf(700, 10)], period);
+    expect(report.estimated!.rows).toBe(700);
+    expect(report.estimated!.samples.accuracy).toEqual({ size: 700, minimum: 30, enough: true });
+    const accuracy = report.estimated!.estimated.accuracy!;
+    expect(report.estimatedDegradation.accuracy).toBeCloseTo(baselineQuality(manifest).accuracy! - accuracy, 12);
+    const emitted = reportMetrics(report);
+    expect(emitted).toContainEqual({ name: 'EstimatedAccuracy', value: accuracy, unit: 'None' });
+    expect(emitted.map((d) => d.name)).toEqual(expect.arrayContaining(['EstimatedRocAuc', 'EstimatedAccuracyDegradation', 'EstimatedRocAucDegradation']));
+    // 10 labels: realized quality waits, the estimate does not.
+    expect(emitted.map((d) => d.name)).not.toContain('Accuracy');
+  });
+
+  it(`waits for enough predictions: ${MIN_METRIC_ROWS - 1} emit no estimate, ${MIN_METRIC_ROWS} do`, () => {
+    expect(names(versionReport(manifest, [windowOf(MIN_METRIC_ROWS - 1)], period, { minPredictions: 1 }))).not.toContain('EstimatedAccuracy');
+    expect(names(versionReport(manifest, [windowOf(MIN_METRIC_ROWS)], period, { minPredictions: 1 }))).toContain('EstimatedAccuracy');
   });
 });
 

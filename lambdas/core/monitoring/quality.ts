@@ -2,8 +2,10 @@
 // summarised into counts and sums (confusion matrix, log-loss sum, calibration bins, a fixed histogram of
 // positive-class scores per actual class; regression error sums), two windows merge by adding them, and
 // the metrics are computed from the merged statistics. docs/monitoring.md explains the approximations.
+import { addPrediction, emptyEstimation, mergeEstimation, type EstimationAggregate } from '../estimation/estimated-quality';
 import type { Manifest } from '../manifest-types';
-import { LOG_LOSS_EPSILON } from '../metrics/classification';
+import { binnedRocAuc, LOG_LOSS_EPSILON } from '../metrics/classification';
+import { sampleVerdict, type SampleVerdict } from '../metrics/sample';
 import type { RowPrediction } from '../tensors';
 
 /** Equal-width bins of P(positive) over [0, 1] for ROC AUC (the AUC is exact on scores rounded to these). */
@@ -27,6 +29,11 @@ export interface ClassificationQuality {
   calibration?: { rows: number[]; positives: number[]; probabilitySums: number[] };
   /** Binary only: count of rows per score bin (index into SCORE_BINS), by actual class; sparse. */
   scores?: { positives: Record<string, number>; negatives: Record<string, number> };
+  /**
+   * Every prediction (labelled or not) for estimated quality, when the model has probabilities. Absent from
+   * windows stored before estimation existed; they merge with the others and estimate from what they have.
+   */
+  estimation?: EstimationAggregate;
 }
 
 export interface RegressionQuality {
@@ -39,25 +46,6 @@ export interface RegressionQuality {
 }
 
 export type QualityAggregate = ClassificationQuality | RegressionQuality;
-
-/**
- * A metric needs at least this many rows in each count it divides by: labelled rows for accuracy,
- * predicted positives for precision, actual positives for recall, the smaller class for ROC AUC
- * (docs/monitoring.md, "Minimum samples"). Below it the value is reported, but no alarm metric is emitted.
- */
-export const MIN_METRIC_ROWS = 30;
-
-/** The sample a quality value rests on, and whether it is enough for a verdict (an alarm on it). */
-export interface SampleVerdict {
-  /** The smallest count the metric divides by (an expected count for estimated quality). */
-  readonly size: number;
-  readonly minimum: number;
-  readonly enough: boolean;
-}
-
-export function sampleVerdict(size: number, minimum = MIN_METRIC_ROWS): SampleVerdict {
-  return { size, minimum, enough: size >= minimum };
-}
 
 /** Quality metrics of a window; a metric the task or the data cannot give is absent. */
 export interface QualityMetrics {
@@ -102,6 +90,23 @@ export function emptyQuality(manifest: Manifest): QualityAggregate {
     quality.calibration = { rows: zeros(CALIBRATION_BINS), positives: zeros(CALIBRATION_BINS), probabilitySums: zeros(CALIBRATION_BINS) };
     quality.scores = { positives: {}, negatives: {} };
   }
+  const estimation = emptyEstimation(manifest);
+  if (estimation) quality.estimation = estimation;
+  return quality;
+}
+
+/**
+ * Counts one served prediction, labelled or not, into the statistics of estimated quality (in place): its
+ * probabilities calibrated by the manifest. A window stored before estimation existed starts them here.
+ */
+export function addServed(quality: QualityAggregate, manifest: Manifest, outputs: RowPrediction): QualityAggregate {
+  if (quality.kind !== 'classification') return quality;
+  if (!quality.estimation) {
+    const estimation = emptyEstimation(manifest);
+    if (!estimation) return quality;
+    quality.estimation = estimation;
+  }
+  addPrediction(quality.estimation, manifest, outputs);
   return quality;
 }
 
@@ -187,6 +192,8 @@ export function mergeQuality(a: QualityAggregate, b: QualityAggregate): QualityA
     if (a.scores && b.scores) {
       merged.scores = { positives: addSparse(a.scores.positives, b.scores.positives), negatives: addSparse(a.scores.negatives, b.scores.negatives) };
     }
+    if (a.estimation && b.estimation) merged.estimation = mergeEstimation(a.estimation, b.estimation);
+    else if (a.estimation ?? b.estimation) merged.estimation = structuredClone((a.estimation ?? b.estimation) as EstimationAggregate);
     return merged;
   }
   throw new TypeError(`cannot merge ${a.kind} quality with ${b.kind} quality`);
@@ -294,34 +301,6 @@ export function qualityDegradation(
     degradation[name] = HIGHER_IS_BETTER.has(name) ? reference - value : value - reference;
   }
   return degradation;
-}
-
-/**
- * ROC AUC from score histograms: the probability that a positive scores above a negative, pairs in the
- * same bin counting one half (Mann-Whitney on binned scores). It equals the exact AUC of the scores
- * rounded to their bins; against the raw scores it can be off only through pairs that share a bin, so
- * |error| <= (sum over bins of positives x negatives) / (2 P N), returned as `maxError`.
- */
-export function binnedRocAuc(
-  positives: Readonly<Record<string, number>>,
-  negatives: Readonly<Record<string, number>>,
-): { auc: number; maxError: number } | undefined {
-  const bins = [...new Set([...Object.keys(positives), ...Object.keys(negatives)])].map(Number).sort((a, b) => a - b);
-  const totalPositives = sum(Object.values(positives));
-  const totalNegatives = sum(Object.values(negatives));
-  if (totalPositives === 0 || totalNegatives === 0) return undefined;
-  let negativesBelow = 0;
-  let wins = 0;
-  let tiedPairs = 0;
-  for (const bin of bins) {
-    const pos = positives[String(bin)] ?? 0;
-    const neg = negatives[String(bin)] ?? 0;
-    wins += pos * negativesBelow + 0.5 * pos * neg;
-    tiedPairs += pos * neg;
-    negativesBelow += neg;
-  }
-  const pairs = totalPositives * totalNegatives;
-  return { auc: wins / pairs, maxError: tiedPairs / (2 * pairs) };
 }
 
 export function scoreBin(p: number): number {

@@ -5,7 +5,7 @@ import { addRow, addValue, emptyWindowAggregate, mergeWindows, type WindowAggreg
 import type { FeatureValue, Manifest } from '../manifest-types';
 import type { PredictionRecord } from '../prediction-record';
 import type { RowPrediction } from '../tensors';
-import { addLabelled, emptyQuality, mergeQuality, positiveClass, type QualityAggregate } from './quality';
+import { addLabelled, addServed, emptyQuality, mergeQuality, positiveClass, type QualityAggregate } from './quality';
 
 /** Window length: 5 minutes, the resolution of drift and quality over time. */
 export const DEFAULT_WINDOW_MINUTES = 5;
@@ -101,7 +101,8 @@ export function windowKeyOf(change: StreamChange, windowMinutes = DEFAULT_WINDOW
 
 /**
  * Folds a window's changes into it (in place) and returns how many changes counted. An INSERT counts the
- * prediction (its inputs, when they were sampled, and its output) into the drift aggregates; a change
+ * prediction (its inputs, when they were sampled, and its output) into the drift aggregates, and its
+ * probabilities into the statistics of estimated quality; a change
  * whose item carries a label counts it into the quality statistics — a label arrives as the MODIFY that
  * feedback makes, once per prediction (the label is written under a condition). Changes at or below the
  * shard's mark are skipped (see `applied`).
@@ -123,6 +124,7 @@ export function foldChanges(window: MonitoringWindow, changes: readonly StreamCh
     counted++;
     if (change.eventName === 'INSERT') {
       window.predictions++;
+      addServed(window.quality, manifest, image.outputs);
       if (window.drift && manifest.baseline) {
         const prediction = predictionValue(manifest, image.outputs);
         if (image.inputs) addRow(window.drift, manifest.baseline, image.inputs, prediction);
