@@ -3,6 +3,7 @@
 // and window aggregates (online: the scheduled monitor). docs/drift.md explains the choices.
 import { binIndex } from '../baseline';
 import type { Baseline, DistributionBaseline, DriftMethod, FeatureSpec } from '../manifest-types';
+import { chiSquaredQuantileAbove } from '../stats/distributions';
 import { type FeatureAggregate, own, type WindowAggregate } from './aggregate';
 import {
   chiSquaredHomogeneity,
@@ -14,7 +15,6 @@ import {
   wassersteinNormalisedBinned,
   type Histogram,
 } from './statistics';
-import { chiSquaredQuantileAbove } from '../stats/distributions';
 
 export type FeatureKind = 'numeric' | 'categorical';
 

@@ -1,7 +1,9 @@
 // Model quality from ground truth, as mergeable sufficient statistics: a window's labelled predictions are
 // summarised into counts and sums (confusion matrix, log-loss sum, calibration bins, a fixed histogram of
 // positive-class scores per actual class; regression error sums), two windows merge by adding them, and
-// the metrics are computed from the merged statistics. docs/monitoring.md explains the approximations.
+// the metrics are computed from the merged statistics. Every prediction, labelled or not, also feeds the
+// statistics of estimated quality (estimation/estimated-quality.ts). docs/monitoring.md explains the
+// approximations.
 import { addPrediction, emptyEstimation, mergeEstimation, type EstimationAggregate } from '../estimation/estimated-quality';
 import type { Manifest } from '../manifest-types';
 import { binnedRocAuc, LOG_LOSS_EPSILON } from '../metrics/classification';

@@ -1,6 +1,7 @@
 // Monitoring windows: what the aggregator keeps per model version and fixed time window (drift aggregates
-// of the inputs and predictions, quality statistics of the labelled predictions), how a batch of the
-// prediction table's stream changes is folded into them exactly once, and how the monitor merges them.
+// of the inputs and predictions, quality statistics of the labelled predictions and, for estimated quality,
+// of every prediction's calibrated probabilities), how a batch of the prediction table's stream changes is
+// folded into them exactly once, and how the monitor merges them.
 import { addRow, addValue, emptyWindowAggregate, mergeWindows, type WindowAggregate } from '../drift/aggregate';
 import type { FeatureValue, Manifest } from '../manifest-types';
 import type { PredictionRecord } from '../prediction-record';
