@@ -10,7 +10,7 @@ import { CsvError, parseCsv } from '../../lambdas/core/csv';
 import { ManifestError, describeIssues } from '../../lambdas/core/errors';
 import type { Manifest, RolloutStrategy, Task } from '../../lambdas/core/manifest';
 import { OnnxFormatError, prepareModel } from '../../lambdas/core/onnx-graph';
-import { PackagingError, draftManifest, tableRows, tableTargets, withBaseline } from '../../lambdas/core/packaging';
+import { PackagingError, draftManifest, tableRows, tableTargets, withBaseline, withCalibration } from '../../lambdas/core/packaging';
 import { PROMOTION_DEFAULTS } from '../../lambdas/core/promotion/defaults';
 import { evaluatePredictions, type MetricSet } from '../../lambdas/core/promotion/evaluation';
 import { ContractError } from '../../lambdas/core/tensors';
@@ -175,10 +175,17 @@ async function build(request: Request): Promise<Bundle> {
     const bundle = { manifest, modelBytes: prepared.bytes, zipMapsRemoved: prepared.zipMapsRemoved, notes };
     if (!holdout) return bundle;
     const actual = tableTargets(manifest, holdout.table, request.target, holdout.path);
-    const metrics = evaluatePredictions(manifest, actual, await model.predict(tableRows(manifest, holdout.table, holdout.path)));
+    const holdoutPredictions = await model.predict(tableRows(manifest, holdout.table, holdout.path));
+    const metrics = evaluatePredictions(manifest, actual, holdoutPredictions);
+    const calibrated = withCalibration(manifest, actual, holdoutPredictions);
     const rows = holdout.table.rows.length;
     const provenance = { file: basename(holdout.path), sha256: sha256Hex(holdout.bytes), rows, metrics };
-    return { ...bundle, manifest: { ...manifest, training: { ...manifest.training, holdout: provenance } }, holdout: { rows, metrics, bytes: holdout.bytes } };
+    return {
+      ...bundle,
+      manifest: { ...calibrated.manifest, training: { ...manifest.training, holdout: provenance } },
+      notes: [...notes, ...calibrated.notes],
+      holdout: { rows, metrics, bytes: holdout.bytes },
+    };
   } finally {
     await model.release();
   }

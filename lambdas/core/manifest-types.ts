@@ -2,6 +2,7 @@
  * The model bundle manifest (schema version "1"): the contract between a model and modelgate.
  * The JSON Schema in `manifest.v1.schema.json` is the normative form; these types mirror it.
  */
+import type { IsotonicMap } from './estimation/isotonic';
 
 export const MANIFEST_SCHEMA_VERSION = '1';
 
@@ -164,6 +165,27 @@ export interface RolloutSpec {
   readonly shadow?: { readonly sampleRate?: number };
 }
 
+/**
+ * Calibration of a classifier's probabilities, fitted on the labelled holdout when the bundle is packaged
+ * (lambdas/core/estimation/calibration.ts). Estimated quality reads the calibrated probabilities; serving
+ * answers with the model's own.
+ */
+export interface CalibrationSpec {
+  readonly method: 'isotonic';
+  /** The holdout rows the maps were fitted and judged on. */
+  readonly holdoutRows: number;
+  /** Per class label (binary: the positive class only). A class without an entry keeps its raw probabilities. */
+  readonly classes: Readonly<Record<string, ClassCalibration>>;
+}
+
+export interface ClassCalibration {
+  /** Expected calibration error (10 bins) of the raw P(class) on the holdout, and of the calibrated P(class) out of fold. */
+  readonly rawError: number;
+  readonly calibratedError: number;
+  /** The map from the raw to the calibrated P(class); present only where it lowered the error. */
+  readonly map?: IsotonicMap;
+}
+
 export interface Manifest {
   readonly schemaVersion: typeof MANIFEST_SCHEMA_VERSION;
   /** Lower-case letters, digits and dashes; names the API route /v1/models/{name}. */
@@ -187,6 +209,7 @@ export interface Manifest {
   readonly logging?: LoggingSpec;
   readonly validation?: ValidationSpec;
   readonly rollout?: RolloutSpec;
+  readonly calibration?: CalibrationSpec;
   /** Where the bundle came from: free-form provenance (training data, code revision, metrics). */
   readonly training?: Readonly<Record<string, unknown>>;
 }

@@ -27,6 +27,7 @@ export function parseManifest(raw: unknown): Manifest {
     ...baselineIssues(manifest),
     ...loggingIssues(manifest),
     ...validationIssues(manifest),
+    ...calibrationIssues(manifest),
   ];
   if (issues.length > 0) throw new ManifestError(issues);
   return manifest;
@@ -301,6 +302,40 @@ function validationIssues(manifest: Manifest): Issue[] {
   const target = validation.holdout?.target;
   if (target !== undefined && manifest.features.some((f) => f.name === target)) {
     issues.push({ field: 'validation.holdout.target', reason: `"${target}" is a feature; the target must be another column` });
+  }
+  return issues;
+}
+
+/** Calibration is of a classifier's probabilities, keyed by its classes, with maps that are functions. */
+function calibrationIssues(manifest: Manifest): Issue[] {
+  const calibration = manifest.calibration;
+  if (!calibration) return [];
+  if (manifest.task === 'regression') return [{ field: 'calibration', reason: 'is only for classification' }];
+  const issues: Issue[] = [];
+  if (manifest.outputs.probabilities === undefined) {
+    issues.push({ field: 'calibration', reason: 'calibrates probabilities, and the model has no outputs.probabilities' });
+  }
+  const labels = (manifest.classLabels ?? []).map(String);
+  const positive = String(manifest.positiveClass ?? labels[1]);
+  for (const [label, entry] of Object.entries(calibration.classes)) {
+    // Named as schema errors name it (a label such as 1 reads as calibration.classes[1]).
+    const field = fieldPath(`/calibration/classes/${label}`);
+    if (manifest.task === 'binary-classification' && label !== positive) {
+      issues.push({ field, reason: `a binary classifier calibrates P(positive) only: the key must be the positive class ${JSON.stringify(positive)}` });
+    } else if (!labels.includes(label)) {
+      issues.push({ field, reason: `is not one of classLabels (${labels.map((l) => JSON.stringify(l)).join(', ')})` });
+    }
+    if (!entry.map) continue;
+    const { scores, probabilities } = entry.map;
+    if (probabilities.length !== scores.length) {
+      issues.push({ field: `${field}.map.probabilities`, reason: `needs one probability per score (${scores.length}), got ${probabilities.length}` });
+    }
+    if (scores.some((score, i) => i > 0 && score <= (scores[i - 1] as number))) {
+      issues.push({ field: `${field}.map.scores`, reason: 'must be strictly ascending' });
+    }
+    if (probabilities.some((p, i) => i > 0 && p < (probabilities[i - 1] as number))) {
+      issues.push({ field: `${field}.map.probabilities`, reason: 'must be non-decreasing (an isotonic map)' });
+    }
   }
   return issues;
 }

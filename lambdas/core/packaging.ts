@@ -4,6 +4,7 @@
 import { featureBaseline, categoricalBaseline, numericBaseline } from './baseline';
 import { CsvError, column, type CsvTable } from './csv';
 import { csvInstances } from './csv-instances';
+import { fitCalibration } from './estimation/calibration';
 import { ValidationError } from './errors';
 import {
   MANIFEST_SCHEMA_VERSION,
@@ -368,6 +369,20 @@ export function withBaseline(manifest: Manifest, rows: readonly Row[], predictio
   const features = Object.fromEntries(manifest.features.map((feature) => [feature.name, featureBaseline(feature, columnValues(rows, feature.name))]));
   const prediction = predictionBaseline(manifest, predictions);
   return parseManifest({ ...manifest, baseline: { rows: rows.length, features, ...(prediction ? { prediction } : {}) } });
+}
+
+/**
+ * The calibration of a classifier's probabilities, fitted on the labelled holdout (the model's predictions
+ * on it and its targets; never the training rows, whose fit would flatter the model), recorded in the
+ * manifest where it lowers the calibration error. Notes say what was decided per class.
+ */
+export function withCalibration(
+  manifest: Manifest,
+  actual: readonly Target[],
+  predictions: readonly RowPrediction[],
+): { readonly manifest: Manifest; readonly notes: readonly string[] } {
+  const { calibration, notes } = fitCalibration(manifest, actual, predictions);
+  return { manifest: calibration ? parseManifest({ ...manifest, calibration }) : manifest, notes };
 }
 
 /**

@@ -104,6 +104,17 @@ describe('modelgate package: the churn example', () => {
       expect(metrics[name], name).toBeCloseTo(expected[name] as number, 5);
     }
   });
+
+  it('records the calibration of P(Yes) fitted on the holdout, kept because it lowers the calibration error', () => {
+    const yes = manifest.calibration?.classes.Yes;
+    const holdoutMetrics = (manifest.training?.holdout as { metrics: Record<string, number> }).metrics;
+    expect(manifest.calibration).toMatchObject({ method: 'isotonic', holdoutRows: 1409 });
+    // The raw error is the holdout's calibrationError metric: one definition of the error.
+    expect(yes!.rawError).toBeCloseTo(holdoutMetrics.calibrationError as number, 12);
+    expect(yes!.calibratedError).toBeLessThan(yes!.rawError);
+    expect(yes!.map!.scores.length).toBeGreaterThan(1);
+    expect(run.stdout).toMatch(/note: calibration of "Yes": .* isotonic map kept/);
+  });
 });
 
 describe('modelgate package: exported models', () => {

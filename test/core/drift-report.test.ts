@@ -8,8 +8,11 @@ import {
   driftReport,
   driftReportFromAggregates,
   driftSettings,
+  MIN_DRIFT_VALUES,
+  minimumCurrentValues,
 } from '../../lambdas/core/drift/report';
 import { wassersteinNormalised } from '../../lambdas/core/drift/statistics';
+import { chiSquaredQuantileAbove } from '../../lambdas/core/stats/distributions';
 import type { Baseline, FeatureSpec } from '../../lambdas/core/manifest-types';
 
 const categories = (counts: readonly number[], names = ['a', 'b', 'c', 'd', 'e', 'f']): Column => ({
@@ -48,8 +51,9 @@ describe('driftReport on raw columns', () => {
     expect(psi).toMatchObject({ pValue: null, threshold: 0.1, drifted: false });
     const js = driftReport(reference, current, { settings: { color: { method: 'jensenshannon', threshold: 0.05 } } });
     expect(js.features.color!.statistic).toBeCloseTo(0.06805, 5);
-    expect(js.features.color!.drifted).toBe(true);
-    expect(js).toMatchObject({ driftShare: 1, datasetDrift: true });
+    // 88 against 88 values: sampling noise alone puts JS around 0.12, so 0.068 >= 0.05 is no verdict.
+    expect(js.features.color).toMatchObject({ status: 'not-enough-data', drifted: false, minimum: null });
+    expect(js).toMatchObject({ assessed: 0, status: 'not-enough-data', datasetDrift: false });
   });
 
   it('numeric: KS and Wasserstein on the samples, PSI and Jensen-Shannon over Sturges bins (numpy/scipy numbers)', () => {
@@ -63,7 +67,7 @@ describe('driftReport on raw columns', () => {
     expect(report('psi').statistic).toBeCloseTo(0.9884954487390126, 12);
     expect(report('jensenshannon').statistic).toBeCloseTo(0.24569805309626205, 12);
     // 150 reference values, 101 distinct: the default is KS, and it drifts at p <= 0.05
-    expect(driftReport(reference, current).features.x).toMatchObject({ method: 'ks', drifted: true, outOfRange: 22 });
+    expect(driftReport(reference, current).features.x).toMatchObject({ method: 'ks', drifted: true, status: 'drift', outOfRange: 22 });
   });
 
   it('counts missing values, out-of-range values and unseen categories instead of dropping them', () => {
@@ -93,17 +97,19 @@ describe('driftReport on raw columns', () => {
     });
   });
 
-  it('a side without values gives a null statistic and no drift', () => {
+  it('a side without values gives a null statistic and no verdict', () => {
     expect(driftReport({ x: numbers([1, 2, 3]) }, { x: numbers([null, null]) }).features.x).toMatchObject({
       statistic: null,
       pValue: null,
       drifted: false,
+      status: 'not-enough-data',
+      current: { values: 0, missing: 2 },
     });
   });
 
   it('dataset drift when at least half of the features drift', () => {
-    const same = categories([10, 10]);
-    const shifted = categories([18, 2]);
+    const same = categories([30, 30]);
+    const shifted = categories([54, 6]);
     const report = driftReport({ a: same, b: same, c: same, d: same }, { a: shifted, b: shifted, c: same, d: same });
     expect(report).toMatchObject({ driftShare: 0.5, datasetDrift: true });
     expect(driftReport({ a: same, b: same, c: same }, { a: shifted, b: same, c: same }).datasetDrift).toBe(false);
@@ -144,7 +150,7 @@ describe('driftReportFromAggregates (baseline vs window)', () => {
   it('traffic like training: no drift, with the manifest settings applied', () => {
     const window = windowOf(training.slice(0, 1500), (i) => plans[i] as string);
     const report = driftReportFromAggregates(baseline, window, { settings: driftSettings(features) });
-    expect(report.features.amount).toMatchObject({ method: 'wasserstein', drifted: false, outOfRange: 0 });
+    expect(report.features.amount).toMatchObject({ method: 'wasserstein', drifted: false, status: 'no-drift', outOfRange: 0 });
     expect(report.features.plan).toMatchObject({ method: 'chisquare', threshold: 0.01, drifted: false, unseenCategories: 0 });
     expect(report.prediction).toMatchObject({ method: 'jensenshannon', drifted: false });
     expect(report).toMatchObject({ driftShare: 0, datasetDrift: false });
@@ -175,5 +181,71 @@ describe('driftReportFromAggregates (baseline vs window)', () => {
     const window = emptyWindowAggregate(baseline, ['plan']);
     expect(Object.keys(driftReportFromAggregates(baseline, window).features)).toEqual(['plan']);
     expect(() => driftReportFromAggregates({ ...baseline, features: {} }, window)).toThrow(/baseline has no such feature/);
+  });
+});
+
+describe('minimum samples: no verdict on a handful of values', () => {
+  it('chi-squared quantiles the distance minimums rest on (R: qchisq(0.95, df))', () => {
+    expect(chiSquaredQuantileAbove(0.05, 1)).toBeCloseTo(3.841459, 6);
+    expect(chiSquaredQuantileAbove(0.05, 2)).toBeCloseTo(5.991465, 6);
+    expect(chiSquaredQuantileAbove(0.05, 9)).toBeCloseTo(16.918978, 6);
+    expect(chiSquaredQuantileAbove(0.001, 1)).toBeCloseTo(10.827566, 5);
+  });
+
+  it.each([
+    // method, reference values, reference categories, threshold, minimum (worked out in docs/drift.md)
+    ['ks', 5000, 0, 0.05, 30],
+    ['chisquare', 5000, 3, 0.05, 30],
+    ['chisquare', 5000, 10, 0.05, 50],
+    ['jensenshannon', 1e12, 10, 0.1, 212], // 16.919 / (8 x 0.01) = 211.5
+    ['jensenshannon', 5634, 3, 0.1, 76], // 5.9915 / 0.08 = 74.9 effective; 74.9 x 5634 / (5634 - 74.9) = 75.9
+    ['jensenshannon', 1e12, 2, 0.1, 49], // 3.8415 / 0.08 = 48.0
+    ['psi', 1e12, 10, 0.1, 170], // 16.919 / 0.1 = 169.2
+    ['psi', 1e12, 2, 0.25, MIN_DRIFT_VALUES], // 3.84 / 0.25 = 15.4: the floor of 30 holds
+    ['wasserstein', 1e12, 0, 0.1, 463], // (2.15 / 0.1)^2 = 462.25
+    ['wasserstein', 5634, 0, 0.1, 504],
+    ['jensenshannon', 200, 10, 0.1, null], // a reference of 200 is below the 211.5 effective values needed
+  ] as const)('%s, reference %d values in %d categories, threshold %d: %s', (method, reference, categoriesCount, threshold, minimum) => {
+    expect(minimumCurrentValues(method, reference, categoriesCount, threshold)).toBe(minimum);
+  });
+
+  const plans = Array.from({ length: 3000 }, (_, i) => ['basic', 'plus', 'pro'][i % 3] as string);
+  const baseline: Baseline = { rows: 3000, features: { plan: categoricalBaseline(plans) } };
+  const windowOf = (n: number) => {
+    const window = emptyWindowAggregate(baseline);
+    for (let i = 0; i < n; i++) addRow(window, baseline, { plan: 'basic' }, null);
+    return window;
+  };
+
+  it('online, at the boundary: one value short of the minimum is no verdict, the minimum gets one', () => {
+    const minimum = minimumCurrentValues('jensenshannon', 3000, 3, 0.1) as number;
+    expect(minimum).toBe(77);
+    const short = driftReportFromAggregates(baseline, windowOf(minimum - 1));
+    // Every value in one category: the statistic is far above the threshold, and still no verdict.
+    expect(short.features.plan!.statistic).toBeGreaterThan(0.5);
+    expect(short.features.plan).toMatchObject({ method: 'jensenshannon', status: 'not-enough-data', drifted: false, minimum, current: { values: minimum - 1 } });
+    expect(short).toMatchObject({ assessed: 0, driftShare: 0, status: 'not-enough-data', datasetDrift: false });
+    const enough = driftReportFromAggregates(baseline, windowOf(minimum));
+    expect(enough.features.plan).toMatchObject({ status: 'drift', drifted: true, current: { values: minimum } });
+    expect(enough).toMatchObject({ assessed: 1, driftShare: 1, status: 'drift', datasetDrift: true });
+  });
+
+  it('offline, at the boundary: KS on 29 values is no verdict, on 30 it is one', () => {
+    const reference = numbers(Array.from({ length: 500 }, (_, i) => i / 5));
+    const shiftedBy = (n: number) => numbers(Array.from({ length: n }, (_, i) => 200 + i));
+    const short = driftReport({ x: reference }, { x: shiftedBy(MIN_DRIFT_VALUES - 1) }).features.x!;
+    expect(short).toMatchObject({ method: 'ks', status: 'not-enough-data', drifted: false, minimum: 30 });
+    expect(short.pValue).toBeLessThan(1e-6);
+    expect(driftReport({ x: reference }, { x: shiftedBy(MIN_DRIFT_VALUES) }).features.x).toMatchObject({ status: 'drift', drifted: true });
+  });
+
+  it('the dataset needs a verdict on at least half of its features; the share is over those', () => {
+    const enough = categories([40, 40]);
+    const shifted = categories([75, 5]);
+    const few = categories([5, 5]);
+    const half = driftReport({ a: enough, b: enough, c: enough, d: enough }, { a: shifted, b: enough, c: few, d: few });
+    expect(half).toMatchObject({ assessed: 2, driftShare: 0.5, status: 'drift', datasetDrift: true });
+    const third = driftReport({ a: enough, b: enough, c: enough }, { a: shifted, b: few, c: few });
+    expect(third).toMatchObject({ assessed: 1, driftShare: 1, status: 'not-enough-data', datasetDrift: false });
   });
 });

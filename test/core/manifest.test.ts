@@ -70,6 +70,13 @@ function edit(base: () => Draft, change: (m: Draft) => void): Draft {
 }
 
 describe('parseManifest accepts', () => {
+  it('a calibration per class, with or without a map (a class whose raw probabilities were kept)', () => {
+    const manifest = edit(multiclass, (m) => {
+      m.calibration = calibration({ setosa: calibrated([0.05, 0.4, 0.9], [0.01, 0.5, 0.97]), virginica: { rawError: 0.01, calibratedError: 0.02 } });
+    });
+    expect(parseManifest(manifest).calibration?.classes.setosa?.map?.scores).toEqual([0.05, 0.4, 0.9]);
+  });
+
   const full = edit(binary, (m) => {
     m.model = { file: 'churn.onnx', sha256 };
     m.description = 'Churn within 30 days';
@@ -106,6 +113,14 @@ describe('parseManifest accepts', () => {
     expect(parseManifest(manifest)).toEqual(before);
   });
 });
+
+function calibration(classes: Draft): Draft {
+  return { method: 'isotonic', holdoutRows: 1000, classes };
+}
+
+function calibrated(scores: number[], probabilities: number[]): Draft {
+  return { rawError: 0.08, calibratedError: 0.02, map: { scores, probabilities } };
+}
 
 describe('parseManifest rejects each broken field, naming it', () => {
   const withModel = () => ({ ...binary(), model: { file: 'model.onnx', sha256 } });
@@ -236,6 +251,18 @@ describe('parseManifest rejects each broken field, naming it', () => {
 
     // Logging against features.
     { problem: 'logging.redact unknown feature', manifest: edit(regression, (m) => (m.logging = { redact: ['x', 'ssn'] })), field: 'logging.redact[1]', reason: /no feature named "ssn"/ },
+
+    // Calibration: of a classifier's probabilities, per class, with maps that are non-decreasing functions.
+    { problem: 'calibration without a method', manifest: edit(withModel, (m) => (m.calibration = { holdoutRows: 10, classes: {} })), field: 'calibration.method', reason: /^is required$/ },
+    { problem: 'calibration of a regression', manifest: edit(regression, (m) => (m.calibration = calibration({ '1': calibrated([0.1, 0.9], [0.2, 0.8]) }))), field: 'calibration', reason: /only for classification/ },
+    { problem: 'calibration without probabilities', manifest: edit(withModel, (m) => { m.outputs = { label: 'label' }; m.calibration = calibration({ '1': calibrated([0.1], [0.2]) }); }), field: 'calibration', reason: /no outputs.probabilities/ },
+    { problem: 'binary calibration of the negative class', manifest: edit(withModel, (m) => (m.calibration = calibration({ '0': calibrated([0.1], [0.2]) }))), field: 'calibration.classes[0]', reason: /the key must be the positive class "1"/ },
+    { problem: 'multiclass calibration of an unknown class', manifest: edit(multiclass, (m) => (m.calibration = calibration({ rose: calibrated([0.1], [0.2]) }))), field: 'calibration.classes.rose', reason: /is not one of classLabels/ },
+    { problem: 'map scores not ascending', manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': calibrated([0.5, 0.5], [0.2, 0.3]) }))), field: 'calibration.classes[1].map.scores', reason: /strictly ascending/ },
+    { problem: 'map probabilities decreasing', manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': calibrated([0.2, 0.5], [0.3, 0.2]) }))), field: 'calibration.classes[1].map.probabilities', reason: /non-decreasing/ },
+    { problem: 'map lengths differ', manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': calibrated([0.2, 0.5], [0.3]) }))), field: 'calibration.classes[1].map.probabilities', reason: /one probability per score \(2\), got 1/ },
+    { problem: 'map probability above 1', manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': calibrated([0.2, 0.5], [0.3, 1.2]) }))), field: 'calibration.classes[1].map.probabilities[1]', reason: /must be <= 1/ },
+    { problem: 'calibration without its errors', manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': { map: { scores: [0.1], probabilities: [0.2] } } }))), field: 'calibration.classes[1].rawError', reason: /^is required$/ },
   ];
 
   it.each(cases)('$problem -> $field', ({ manifest, field, reason }) => {

@@ -1,12 +1,11 @@
 // Quality from mergeable statistics must agree with the metrics on raw arrays (lambdas/core/metrics/).
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../lambdas/core/manifest-types';
-import { binaryClassificationMetrics, expectedCalibrationError, macroF1 } from '../../lambdas/core/metrics/classification';
+import { binaryClassificationMetrics, binnedRocAuc, expectedCalibrationError, macroF1 } from '../../lambdas/core/metrics/classification';
 import { meanAbsoluteError, r2Score, rootMeanSquaredError } from '../../lambdas/core/metrics/regression';
 import {
   addLabelled,
   baselineQuality,
-  binnedRocAuc,
   emptyQuality,
   mergeQuality,
   qualityDegradation,
@@ -15,9 +14,10 @@ import {
 } from '../../lambdas/core/monitoring/quality';
 import { mulberry32 as random } from '../../lambdas/core/random';
 
-const binary = { name: 'churn', version: '1', task: 'binary-classification', classLabels: ['No', 'Yes'], positiveClass: 'Yes', threshold: 0.5 } as unknown as Manifest;
-const multiclass = { name: 'iris', version: '1', task: 'multiclass-classification', classLabels: [0, 1, 2] } as unknown as Manifest;
-const regression = { name: 'price', version: '1', task: 'regression' } as unknown as Manifest;
+const outputs = { label: 'label', probabilities: 'probabilities' };
+const binary = { name: 'churn', version: '1', task: 'binary-classification', outputs, classLabels: ['No', 'Yes'], positiveClass: 'Yes', threshold: 0.5 } as unknown as Manifest;
+const multiclass = { name: 'iris', version: '1', task: 'multiclass-classification', outputs, classLabels: [0, 1, 2] } as unknown as Manifest;
+const regression = { name: 'price', version: '1', task: 'regression', outputs: { value: 'value' } } as unknown as Manifest;
 
 function binarySample(n: number, seed: number) {
   const next = random(seed);

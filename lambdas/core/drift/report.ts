@@ -3,6 +3,7 @@
 // and window aggregates (online: the scheduled monitor). docs/drift.md explains the choices.
 import { binIndex } from '../baseline';
 import type { Baseline, DistributionBaseline, DriftMethod, FeatureSpec } from '../manifest-types';
+import { chiSquaredQuantileAbove } from '../stats/distributions';
 import { type FeatureAggregate, own, type WindowAggregate } from './aggregate';
 import {
   chiSquaredHomogeneity,
@@ -38,6 +39,12 @@ export interface SampleCounts {
   readonly missing: number;
 }
 
+/**
+ * A verdict, or none: below the method's minimum sample (`minimumCurrentValues`) the statistic is still
+ * computed, but it says more about sampling noise than about drift, so there is no verdict and no alarm.
+ */
+export type DriftStatus = 'drift' | 'no-drift' | 'not-enough-data';
+
 export interface FeatureDrift {
   readonly kind: FeatureKind;
   readonly method: DriftMethod;
@@ -46,8 +53,14 @@ export interface FeatureDrift {
   /** For ks and chisquare; null for the distances (psi, wasserstein, jensenshannon). */
   readonly pValue: number | null;
   readonly threshold: number;
-  /** p-value methods: pValue <= threshold; distances: statistic >= threshold. */
+  /** p-value methods: pValue <= threshold; distances: statistic >= threshold. False without a verdict. */
   readonly drifted: boolean;
+  readonly status: DriftStatus;
+  /**
+   * The fewest current values (not missing) this method's verdict needs here (`minimumCurrentValues`);
+   * null when the reference itself is too small for the method at this threshold.
+   */
+  readonly minimum: number | null;
   readonly reference: SampleCounts;
   readonly current: SampleCounts;
   /** Numeric: current values outside the reference range (offline [min, max]; online the baseline's edges). */
@@ -59,8 +72,13 @@ export interface FeatureDrift {
 
 export interface DriftReport {
   readonly features: Readonly<Record<string, FeatureDrift>>;
-  /** Share of the reported features that drifted (0 when there are none). */
+  /** Features with a verdict (enough data): the denominator of driftShare. */
+  readonly assessed: number;
+  /** Share of the assessed features that drifted (0 when none is assessed). */
   readonly driftShare: number;
+  /** 'not-enough-data' when fewer than half of the features have a verdict. */
+  readonly status: DriftStatus;
+  /** status === 'drift'. */
   readonly datasetDrift: boolean;
   /** Drift of the model's output distribution (online, when the baseline has it); not part of driftShare. */
   readonly prediction?: FeatureDrift;
@@ -96,6 +114,50 @@ const BIN_ABOVE_DISTINCT = 20;
 const UNSEEN_EXAMPLES = 5;
 
 const P_VALUE_METHODS: ReadonlySet<DriftMethod> = new Set(['ks', 'chisquare']);
+
+/** No drift verdict on fewer current values than this, whatever the method (docs/drift.md, "Minimum samples"). */
+export const MIN_DRIFT_VALUES = 30;
+/** Chi-squared: current values per compared category, on average (Cochran's rule: expected counts of 5). */
+const CHI_SQUARED_VALUES_PER_CATEGORY = 5;
+/** A distance's minimum sample is where sampling noise alone reaches its threshold in at most this share of windows. */
+const NOISE_FALSE_ALARMS = 0.05;
+/**
+ * The 95th percentile of sqrt(n) x W1 / std between n draws of a normal distribution and the distribution
+ * itself (simulated, 2 000 draws at each n from 30 to 500: 2.10 to 2.21, no trend in n).
+ */
+const WASSERSTEIN_NOISE_QUANTILE = 2.15;
+
+/**
+ * The fewest current values (not missing) for a verdict of `method` against a reference of
+ * `referenceValues` values in `referenceCategories` bins or categories (those with reference values),
+ * at `threshold`; null when no current sample is enough (the reference itself is too small).
+ * - ks: MIN_DRIFT_VALUES. The exact test holds its 5% false alarms at any size, but a handful of values
+ *   can only show gross shifts, and one out-of-range value moves D by 1/n.
+ * - chisquare: 5 per compared category (Cochran's rule for the chi-squared approximation), at least 30.
+ * - psi, jensenshannon, wasserstein have no p-value: with n_eff = 1 / (1/current + 1/reference), sampling
+ *   noise alone is PSI ~ chi2(k-1) / n_eff and JS^2 ~ chi2(k-1) / (8 n_eff) over k categories, and
+ *   sqrt(n_eff) W1 / std has the 95th percentile WASSERSTEIN_NOISE_QUANTILE for a normal distribution. The
+ *   minimum is the n at which that noise reaches the threshold in at most 5% of windows without drift
+ *   (and at least 30).
+ */
+export function minimumCurrentValues(
+  method: DriftMethod,
+  referenceValues: number,
+  referenceCategories: number,
+  threshold: number,
+): number | null {
+  if (method === 'ks') return MIN_DRIFT_VALUES;
+  if (method === 'chisquare') return Math.max(MIN_DRIFT_VALUES, CHI_SQUARED_VALUES_PER_CATEGORY * referenceCategories);
+  let effective: number;
+  if (method === 'wasserstein') effective = (WASSERSTEIN_NOISE_QUANTILE / threshold) ** 2;
+  else {
+    const noise = chiSquaredQuantileAbove(NOISE_FALSE_ALARMS, Math.max(1, referenceCategories - 1));
+    effective = method === 'psi' ? noise / threshold : noise / (8 * threshold * threshold);
+  }
+  // n_eff >= effective  <=>  current >= effective x reference / (reference - effective)
+  if (referenceValues <= effective) return null;
+  return Math.max(MIN_DRIFT_VALUES, Math.ceil((effective * referenceValues) / (referenceValues - effective) - 1e-9));
+}
 const NUMERIC_ONLY_METHODS: ReadonlySet<DriftMethod> = new Set(['ks', 'wasserstein']);
 
 /**
@@ -169,11 +231,22 @@ export function driftReportFromAggregates(
   return assemble(Object.fromEntries(features), options, prediction);
 }
 
+/**
+ * The dataset's verdict: drift when at least the threshold share of the assessed features drifted; no
+ * verdict when fewer than half of the features have one (the share of a few would stand for all of them).
+ */
 function assemble(features: Record<string, FeatureDrift>, options: DriftOptions, prediction?: FeatureDrift): DriftReport {
   const results = Object.values(features);
-  const driftShare = results.length === 0 ? 0 : results.filter((f) => f.drifted).length / results.length;
-  const datasetDrift = results.length > 0 && driftShare >= (options.driftShareThreshold ?? DEFAULT_DRIFT_SHARE);
-  return prediction ? { features, driftShare, datasetDrift, prediction } : { features, driftShare, datasetDrift };
+  const assessed = results.filter((f) => f.status !== 'not-enough-data');
+  const driftShare = assessed.length === 0 ? 0 : assessed.filter((f) => f.drifted).length / assessed.length;
+  const status: DriftStatus =
+    assessed.length === 0 || 2 * assessed.length < results.length
+      ? 'not-enough-data'
+      : driftShare >= (options.driftShareThreshold ?? DEFAULT_DRIFT_SHARE)
+        ? 'drift'
+        : 'no-drift';
+  const report = { features, assessed: assessed.length, driftShare, status, datasetDrift: status === 'drift' };
+  return prediction ? { ...report, prediction } : report;
 }
 
 function numericColumnDrift(
@@ -187,11 +260,13 @@ function numericColumnDrift(
   const distinct = new Set([...reference, ...current]).size;
   const method = chooseMethod(name, 'numeric', settings, reference.length, distinct);
   let result: { statistic: number; pValue: number | null };
+  let referenceCategories = 0;
   if (method === 'ks') result = ksTwoSample(reference, current);
   else if (method === 'wasserstein') result = { statistic: wassersteinNormalised(reference, current), pValue: null };
   else {
     const [referenceCounts, currentCounts] = evidentlyBins(reference, current);
     result = countsStatistic(method, referenceCounts, currentCounts);
+    referenceCategories = occupied(referenceCounts);
   }
   let low = Number.POSITIVE_INFINITY;
   let high = Number.NEGATIVE_INFINITY;
@@ -200,7 +275,7 @@ function numericColumnDrift(
     high = Math.max(high, value);
   }
   return {
-    ...verdict('numeric', method, result, settings),
+    ...verdict('numeric', method, result, settings, { current: current.length, reference: reference.length, referenceCategories }),
     reference: { values: reference.length, missing: referenceColumn.length - reference.length },
     current: { values: current.length, missing: currentColumn.length - current.length },
     outOfRange: reference.length === 0 ? 0 : current.filter((value) => value < low || value > high).length,
@@ -225,8 +300,9 @@ function categoricalColumnDrift(
     categories.map((category) => currentCounts.get(category) ?? 0),
   );
   const unseen = [...currentCounts].filter(([category]) => !referenceCounts.has(category));
+  const sample = { current: currentValues, reference: referenceValues, referenceCategories: referenceCounts.size };
   return {
-    ...verdict('categorical', method, result, settings),
+    ...verdict('categorical', method, result, settings, sample),
     reference: { values: referenceValues, missing: referenceColumn.length - referenceValues },
     current: { values: currentValues, missing: currentColumn.length - currentValues },
     ...unseenSummary(unseen),
@@ -255,10 +331,11 @@ function aggregateDrift(name: string, baseline: DistributionBaseline, aggregate:
       const indices = referenceCounts.map((_, i) => i).filter(keep);
       result = countsStatistic(method, indices.map((i) => referenceCounts[i]!), indices.map((i) => currentCounts[i]!));
     }
+    const sample = { current: sum(currentCounts), reference: referenceValues, referenceCategories: occupied(referenceCounts) };
     return {
-      ...verdict('numeric', method, result, settings),
+      ...verdict('numeric', method, result, settings, sample),
       reference: { values: referenceValues, missing: baseline.missing },
-      current: { values: sum(currentCounts), missing: aggregate.missing },
+      current: { values: sample.current, missing: aggregate.missing },
       outOfRange: aggregate.underflow + aggregate.overflow,
     };
   }
@@ -272,13 +349,14 @@ function aggregateDrift(name: string, baseline: DistributionBaseline, aggregate:
       currentCounts.push(aggregate.otherUnseen);
     }
     const referenceValues = sum(referenceCounts);
-    const occupied = referenceCounts.filter((count, i) => count + (currentCounts[i] as number) > 0).length;
-    const method = chooseMethod(name, 'categorical', settings, referenceValues, occupied);
+    const occupiedCategories = referenceCounts.filter((count, i) => count + (currentCounts[i] as number) > 0).length;
+    const method = chooseMethod(name, 'categorical', settings, referenceValues, occupiedCategories);
     const summary = unseenSummary(unseen);
+    const sample = { current: sum(currentCounts), reference: referenceValues, referenceCategories: occupied(referenceCounts) };
     return {
-      ...verdict('categorical', method, countsStatistic(method, referenceCounts, currentCounts), settings),
+      ...verdict('categorical', method, countsStatistic(method, referenceCounts, currentCounts), settings, sample),
       reference: { values: referenceValues, missing: baseline.missing },
-      current: { values: sum(currentCounts), missing: aggregate.missing },
+      current: { values: sample.current, missing: aggregate.missing },
       unseenCategories: summary.unseenCategories + aggregate.otherUnseen,
       unseenExamples: summary.unseenExamples,
     };
@@ -313,14 +391,24 @@ function verdict(
   method: DriftMethod,
   result: { statistic: number; pValue: number | null },
   settings: DriftSettings,
-): Pick<FeatureDrift, 'kind' | 'method' | 'statistic' | 'pValue' | 'threshold' | 'drifted'> {
+  sample: { readonly current: number; readonly reference: number; readonly referenceCategories: number },
+): Pick<FeatureDrift, 'kind' | 'method' | 'statistic' | 'pValue' | 'threshold' | 'drifted' | 'status' | 'minimum'> {
   const threshold = settings.threshold ?? DEFAULT_THRESHOLDS[method];
   const statistic = Number.isNaN(result.statistic) ? null : result.statistic;
   const pValue = result.pValue === null || Number.isNaN(result.pValue) ? null : result.pValue;
+  const minimum = minimumCurrentValues(method, sample.reference, sample.referenceCategories, threshold);
+  if (minimum === null || sample.current < minimum) {
+    return { kind, method, statistic, pValue, threshold, drifted: false, status: 'not-enough-data', minimum };
+  }
   const drifted = P_VALUE_METHODS.has(method)
     ? pValue !== null && pValue <= threshold
     : statistic !== null && statistic >= threshold;
-  return { kind, method, statistic, pValue, threshold, drifted };
+  return { kind, method, statistic, pValue, threshold, drifted, status: drifted ? 'drift' : 'no-drift', minimum };
+}
+
+/** Bins or categories that hold values. */
+function occupied(counts: readonly number[]): number {
+  return counts.filter((count) => count > 0).length;
 }
 
 /** PSI, Jensen-Shannon or chi-squared (homogeneity: see docs/drift.md) on aligned counts. */

@@ -185,6 +185,35 @@ export function binaryClassificationMetrics(
   };
 }
 
+/**
+ * ROC AUC from score histograms: the probability that a positive scores above a negative, pairs in the
+ * same bin counting one half (Mann-Whitney on binned scores). Counts may be fractional (expected counts).
+ * It equals the exact AUC of the scores rounded to their bins; against the raw scores it can be off only
+ * through pairs that share a bin, so |error| <= (sum over bins of positives x negatives) / (2 P N),
+ * returned as `maxError`. Undefined when a class has no weight.
+ */
+export function binnedRocAuc(
+  positives: Readonly<Record<string, number>>,
+  negatives: Readonly<Record<string, number>>,
+): { auc: number; maxError: number } | undefined {
+  const bins = [...new Set([...Object.keys(positives), ...Object.keys(negatives)])].map(Number).sort((a, b) => a - b);
+  const totalPositives = Object.values(positives).reduce((total, x) => total + x, 0);
+  const totalNegatives = Object.values(negatives).reduce((total, x) => total + x, 0);
+  if (!(totalPositives > 0 && totalNegatives > 0)) return undefined;
+  let negativesBelow = 0;
+  let wins = 0;
+  let tiedPairs = 0;
+  for (const bin of bins) {
+    const pos = positives[String(bin)] ?? 0;
+    const neg = negatives[String(bin)] ?? 0;
+    wins += pos * negativesBelow + 0.5 * pos * neg;
+    tiedPairs += pos * neg;
+    negativesBelow += neg;
+  }
+  const pairs = totalPositives * totalNegatives;
+  return { auc: wins / pairs, maxError: tiedPairs / (2 * pairs) };
+}
+
 function clipProbability(p: number): number {
   return Math.min(Math.max(p, LOG_LOSS_EPSILON), 1 - LOG_LOSS_EPSILON);
 }

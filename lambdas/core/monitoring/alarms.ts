@@ -126,8 +126,14 @@ export const QUALITY_METRIC_NAMES: Readonly<Record<QualityMetricName, string>> =
   r2: 'R2',
 };
 
-export function degradationMetricName(metric: QualityMetricName): string {
-  return `${QUALITY_METRIC_NAMES[metric]}Degradation`;
+/** `<Metric>Degradation`, or `Estimated<Metric>Degradation` for the estimate (positive = worse than the baseline). */
+export function degradationMetricName(metric: QualityMetricName, kind: 'realized' | 'estimated' = 'realized'): string {
+  return `${kind === 'estimated' ? estimatedMetricName(metric) : QUALITY_METRIC_NAMES[metric]}Degradation`;
+}
+
+/** `Estimated<Metric>`: the metric estimated from the probabilities before labels arrive (CBPE). */
+export function estimatedMetricName(metric: QualityMetricName): string {
+  return `Estimated${QUALITY_METRIC_NAMES[metric]}`;
 }
 
 /**

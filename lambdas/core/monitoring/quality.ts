@@ -1,9 +1,13 @@
 // Model quality from ground truth, as mergeable sufficient statistics: a window's labelled predictions are
 // summarised into counts and sums (confusion matrix, log-loss sum, calibration bins, a fixed histogram of
 // positive-class scores per actual class; regression error sums), two windows merge by adding them, and
-// the metrics are computed from the merged statistics. docs/monitoring.md explains the approximations.
+// the metrics are computed from the merged statistics. Every prediction, labelled or not, also feeds the
+// statistics of estimated quality (estimation/estimated-quality.ts). docs/monitoring.md explains the
+// approximations.
+import { addPrediction, emptyEstimation, mergeEstimation, type EstimationAggregate } from '../estimation/estimated-quality';
 import type { Manifest } from '../manifest-types';
-import { LOG_LOSS_EPSILON } from '../metrics/classification';
+import { binnedRocAuc, LOG_LOSS_EPSILON } from '../metrics/classification';
+import { sampleVerdict, type SampleVerdict } from '../metrics/sample';
 import type { RowPrediction } from '../tensors';
 
 /** Equal-width bins of P(positive) over [0, 1] for ROC AUC (the AUC is exact on scores rounded to these). */
@@ -27,6 +31,11 @@ export interface ClassificationQuality {
   calibration?: { rows: number[]; positives: number[]; probabilitySums: number[] };
   /** Binary only: count of rows per score bin (index into SCORE_BINS), by actual class; sparse. */
   scores?: { positives: Record<string, number>; negatives: Record<string, number> };
+  /**
+   * Every prediction (labelled or not) for estimated quality, when the model has probabilities. Absent from
+   * windows stored before estimation existed; they merge with the others and estimate from what they have.
+   */
+  estimation?: EstimationAggregate;
 }
 
 export interface RegressionQuality {
@@ -56,9 +65,11 @@ export interface QualityMetrics {
   readonly mae?: number;
   readonly rmse?: number;
   readonly r2?: number;
+  /** Per metric present, the rows it rests on (see MIN_METRIC_ROWS). */
+  readonly samples?: Readonly<Partial<Record<QualityMetricName, SampleVerdict>>>;
 }
 
-export type QualityMetricName = Exclude<keyof QualityMetrics, 'labelled' | 'rocAucMaxError'>;
+export type QualityMetricName = Exclude<keyof QualityMetrics, 'labelled' | 'rocAucMaxError' | 'samples'>;
 
 /** Metrics where larger is better; for the others (log loss, calibration error, MAE, RMSE) smaller is. */
 export const HIGHER_IS_BETTER: ReadonlySet<QualityMetricName> = new Set(['accuracy', 'precision', 'recall', 'f1', 'rocAuc', 'r2']);
@@ -81,6 +92,23 @@ export function emptyQuality(manifest: Manifest): QualityAggregate {
     quality.calibration = { rows: zeros(CALIBRATION_BINS), positives: zeros(CALIBRATION_BINS), probabilitySums: zeros(CALIBRATION_BINS) };
     quality.scores = { positives: {}, negatives: {} };
   }
+  const estimation = emptyEstimation(manifest);
+  if (estimation) quality.estimation = estimation;
+  return quality;
+}
+
+/**
+ * Counts one served prediction, labelled or not, into the statistics of estimated quality (in place): its
+ * probabilities calibrated by the manifest. A window stored before estimation existed starts them here.
+ */
+export function addServed(quality: QualityAggregate, manifest: Manifest, outputs: RowPrediction): QualityAggregate {
+  if (quality.kind !== 'classification') return quality;
+  if (!quality.estimation) {
+    const estimation = emptyEstimation(manifest);
+    if (!estimation) return quality;
+    quality.estimation = estimation;
+  }
+  addPrediction(quality.estimation, manifest, outputs);
   return quality;
 }
 
@@ -166,6 +194,8 @@ export function mergeQuality(a: QualityAggregate, b: QualityAggregate): QualityA
     if (a.scores && b.scores) {
       merged.scores = { positives: addSparse(a.scores.positives, b.scores.positives), negatives: addSparse(a.scores.negatives, b.scores.negatives) };
     }
+    if (a.estimation && b.estimation) merged.estimation = mergeEstimation(a.estimation, b.estimation);
+    else if (a.estimation ?? b.estimation) merged.estimation = structuredClone((a.estimation ?? b.estimation) as EstimationAggregate);
     return merged;
   }
   throw new TypeError(`cannot merge ${a.kind} quality with ${b.kind} quality`);
@@ -177,12 +207,14 @@ export function qualityMetrics(quality: QualityAggregate): QualityMetrics {
     const n = quality.count;
     if (n === 0) return { labelled: 0 };
     const totalSumOfSquares = quality.actualSquaresSum - (quality.actualSum * quality.actualSum) / n;
+    const rows = sampleVerdict(n);
     return {
       labelled: n,
       mae: quality.absoluteErrorSum / n,
       rmse: Math.sqrt(quality.squaredErrorSum / n),
       // sklearn's force_finite: constant actuals give 1 for a perfect fit, else 0.
       r2: totalSumOfSquares <= 1e-12 * Math.max(1, quality.actualSquaresSum) ? (quality.squaredErrorSum === 0 ? 1 : 0) : 1 - quality.squaredErrorSum / totalSumOfSquares,
+      samples: { mae: rows, rmse: rows, r2: rows },
     };
   }
   const n = quality.count;
@@ -190,13 +222,23 @@ export function qualityMetrics(quality: QualityAggregate): QualityMetrics {
   const { confusion, labels } = quality;
   const correct = labels.reduce((sum, _, i) => sum + (confusion[i]?.[i] ?? 0), 0);
   const metrics: { -readonly [K in keyof QualityMetrics]: QualityMetrics[K] } = { labelled: n, accuracy: correct / n };
-  if (quality.probabilityRows > 0) metrics.logLoss = quality.logLossSum / quality.probabilityRows;
+  const samples: Partial<Record<QualityMetricName, SampleVerdict>> = { accuracy: sampleVerdict(n) };
+  if (quality.probabilityRows > 0) {
+    metrics.logLoss = quality.logLossSum / quality.probabilityRows;
+    samples.logLoss = sampleVerdict(quality.probabilityRows);
+  }
   if (quality.calibration && quality.scores) {
     // Binary: precision, recall, F1 of the positive class.
-    const counts = classCounts(confusion, quality.positiveIndex ?? 1);
-    Object.assign(metrics, counts);
+    const positive = quality.positiveIndex ?? 1;
+    Object.assign(metrics, classCounts(confusion, positive));
+    const predictedPositive = columnSum(confusion, positive);
+    const actualPositive = rowSum(confusion, positive);
+    samples.precision = sampleVerdict(predictedPositive);
+    samples.recall = sampleVerdict(actualPositive);
+    samples.f1 = sampleVerdict(Math.min(predictedPositive, actualPositive));
     const rows = quality.calibration.rows.reduce((s, x) => s + x, 0);
     if (rows > 0) {
+      samples.calibrationError = sampleVerdict(rows);
       metrics.calibrationError = quality.calibration.rows.reduce((error, count, bin) => {
         if (count === 0) return error;
         const share = (quality.calibration!.positives[bin] as number) / count;
@@ -208,24 +250,34 @@ export function qualityMetrics(quality: QualityAggregate): QualityMetrics {
     if (auc) {
       metrics.rocAuc = auc.auc;
       metrics.rocAucMaxError = auc.maxError;
+      samples.rocAuc = sampleVerdict(Math.min(sum(Object.values(quality.scores.positives)), sum(Object.values(quality.scores.negatives))));
     }
   } else {
-    // Multiclass: macro averages over every label that occurs as actual or predicted (sklearn's labels=None).
+    // Multiclass: macro averages over every label that occurs as actual or predicted (sklearn's labels=None);
+    // a macro average rests on its smallest class.
     const present = labels.map((_, i) => i).filter((i) => rowSum(confusion, i) + columnSum(confusion, i) > 0);
     const perClass = present.map((i) => classCounts(confusion, i));
     metrics.precision = mean(perClass.map((c) => c.precision));
     metrics.recall = mean(perClass.map((c) => c.recall));
     metrics.f1 = mean(perClass.map((c) => c.f1));
+    const fewestPredicted = Math.min(...present.map((i) => columnSum(confusion, i)));
+    const fewestActual = Math.min(...present.map((i) => rowSum(confusion, i)));
+    samples.precision = sampleVerdict(fewestPredicted);
+    samples.recall = sampleVerdict(fewestActual);
+    samples.f1 = sampleVerdict(Math.min(fewestPredicted, fewestActual));
   }
+  metrics.samples = samples;
   return metrics;
 }
 
 /**
- * The validation baseline: the holdout metrics the manifest records (`training.holdoutMetrics`, as the
- * packaging CLI and the example trainer write them). Only finite numbers named like QualityMetrics count.
+ * The validation baseline: the holdout metrics the manifest records — `training.holdoutMetrics` as the
+ * example trainer writes them, or `training.holdout.metrics` as `modelgate package` does. Only finite
+ * numbers named like QualityMetrics count.
  */
 export function baselineQuality(manifest: Manifest): Partial<Record<QualityMetricName, number>> {
-  const recorded = (manifest.training as { holdoutMetrics?: Record<string, unknown> } | undefined)?.holdoutMetrics ?? {};
+  const training = manifest.training as { holdoutMetrics?: Record<string, unknown>; holdout?: { metrics?: Record<string, unknown> } } | undefined;
+  const recorded = training?.holdoutMetrics ?? training?.holdout?.metrics ?? {};
   const names: QualityMetricName[] = ['accuracy', 'precision', 'recall', 'f1', 'rocAuc', 'logLoss', 'calibrationError', 'mae', 'rmse', 'r2'];
   const baseline: Partial<Record<QualityMetricName, number>> = {};
   for (const name of names) {
@@ -238,7 +290,7 @@ export function baselineQuality(manifest: Manifest): Partial<Record<QualityMetri
 /**
  * How much worse than the baseline each metric is: baseline - current for metrics where higher is
  * better, current - baseline for the others, so a positive number is always a degradation. Only metrics
- * both sides have.
+ * both sides have, and that rest on enough rows (a degradation is what the alarms watch).
  */
 export function qualityDegradation(
   current: QualityMetrics,
@@ -247,38 +299,10 @@ export function qualityDegradation(
   const degradation: Partial<Record<QualityMetricName, number>> = {};
   for (const [name, reference] of Object.entries(baseline) as [QualityMetricName, number][]) {
     const value = current[name];
-    if (value === undefined) continue;
+    if (value === undefined || current.samples?.[name]?.enough === false) continue;
     degradation[name] = HIGHER_IS_BETTER.has(name) ? reference - value : value - reference;
   }
   return degradation;
-}
-
-/**
- * ROC AUC from score histograms: the probability that a positive scores above a negative, pairs in the
- * same bin counting one half (Mann-Whitney on binned scores). It equals the exact AUC of the scores
- * rounded to their bins; against the raw scores it can be off only through pairs that share a bin, so
- * |error| <= (sum over bins of positives x negatives) / (2 P N), returned as `maxError`.
- */
-export function binnedRocAuc(
-  positives: Readonly<Record<string, number>>,
-  negatives: Readonly<Record<string, number>>,
-): { auc: number; maxError: number } | undefined {
-  const bins = [...new Set([...Object.keys(positives), ...Object.keys(negatives)])].map(Number).sort((a, b) => a - b);
-  const totalPositives = sum(Object.values(positives));
-  const totalNegatives = sum(Object.values(negatives));
-  if (totalPositives === 0 || totalNegatives === 0) return undefined;
-  let negativesBelow = 0;
-  let wins = 0;
-  let tiedPairs = 0;
-  for (const bin of bins) {
-    const pos = positives[String(bin)] ?? 0;
-    const neg = negatives[String(bin)] ?? 0;
-    wins += pos * negativesBelow + 0.5 * pos * neg;
-    tiedPairs += pos * neg;
-    negativesBelow += neg;
-  }
-  const pairs = totalPositives * totalNegatives;
-  return { auc: wins / pairs, maxError: tiedPairs / (2 * pairs) };
 }
 
 export function scoreBin(p: number): number {

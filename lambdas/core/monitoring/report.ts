@@ -1,6 +1,7 @@
 // The scheduled monitor's report for one model version over one period (the merge of its windows), and
 // the CloudWatch metrics it emits. Pure: the windows come from the monitoring table, the manifest from S3.
 import { driftReportFromAggregates, driftSettings, type DriftReport } from '../drift/report';
+import { ESTIMATED_METRICS, estimateQuality, type EstimatedMetricName, type EstimatedQuality } from '../estimation/estimated-quality';
 import type { Manifest } from '../manifest-types';
 import {
   baselineQuality,
@@ -10,7 +11,7 @@ import {
   type QualityMetrics,
 } from './quality';
 import { mergeMonitoringWindows, type MonitoringWindow } from './window';
-import { degradationMetricName, METRIC, QUALITY_METRIC_NAMES } from './alarms';
+import { degradationMetricName, estimatedMetricName, METRIC, QUALITY_METRIC_NAMES } from './alarms';
 
 export interface MonitorSettings {
   /** Below this many predictions in the period the drift report is not computed (too noisy). @default 100 */
@@ -43,6 +44,12 @@ export interface VersionReport {
   /** The validation baseline (holdout metrics in the manifest) and how much worse the period is (positive = worse). */
   readonly baseline: Partial<Record<QualityMetricName, number>>;
   readonly degradation: Partial<Record<QualityMetricName, number>>;
+  /**
+   * Quality estimated from the period's predictions without labels (CBPE); null for a model without
+   * probabilities. Its degradation against the same baseline, for the metrics with enough rows.
+   */
+  readonly estimated: EstimatedQuality | null;
+  readonly estimatedDegradation: Partial<Record<EstimatedMetricName, number>>;
 }
 
 export function versionReport(
@@ -64,6 +71,8 @@ export function versionReport(
   if (merged.labels < minLabels) qualitySkipped = `${merged.labels} labelled predictions, fewer than ${minLabels}`;
   else quality = qualityMetrics(merged.quality);
   const baseline = baselineQuality(manifest);
+  const estimation = merged.quality.kind === 'classification' ? merged.quality.estimation : undefined;
+  const estimated = estimation ? estimateQuality(estimation) : null;
   return {
     model: manifest.name,
     version: manifest.version,
@@ -79,7 +88,20 @@ export function versionReport(
     ...(qualitySkipped ? { qualitySkipped } : {}),
     baseline,
     degradation: quality ? qualityDegradation(quality, baseline) : {},
+    estimated,
+    estimatedDegradation: estimated ? estimatedDegradation(estimated, baseline) : {},
   };
+}
+
+/** baseline - estimate (higher is better for every estimated metric), where the estimate rests on enough rows. */
+function estimatedDegradation(estimated: EstimatedQuality, baseline: Partial<Record<QualityMetricName, number>>): Partial<Record<EstimatedMetricName, number>> {
+  const degradation: Partial<Record<EstimatedMetricName, number>> = {};
+  for (const name of ESTIMATED_METRICS) {
+    const value = estimated.estimated[name];
+    const reference = baseline[name];
+    if (value !== undefined && reference !== undefined && estimated.samples[name]?.enough) degradation[name] = reference - value;
+  }
+  return degradation;
 }
 
 /** One CloudWatch metric value; `feature` adds the per-feature dimension. */
@@ -102,13 +124,18 @@ export function reportMetrics(report: VersionReport): MetricDatum[] {
     { name: METRIC.skippedRecords, value: report.skipped, unit: 'Count' },
   ];
   if (report.drift) {
-    data.push({ name: METRIC.driftShare, value: report.drift.driftShare, unit: 'None' });
-    data.push({ name: METRIC.datasetDrift, value: report.drift.datasetDrift ? 1 : 0, unit: 'None' });
-    if (report.drift.prediction) {
-      data.push({ name: METRIC.predictionDrift, value: report.drift.prediction.drifted ? 1 : 0, unit: 'None' });
-      if (report.drift.prediction.statistic !== null) data.push({ name: METRIC.predictionDriftStatistic, value: report.drift.prediction.statistic, unit: 'None' });
+    // A verdict without enough data emits nothing: an absent datapoint is not breaching, so no page.
+    if (report.drift.status !== 'not-enough-data') {
+      data.push({ name: METRIC.driftShare, value: report.drift.driftShare, unit: 'None' });
+      data.push({ name: METRIC.datasetDrift, value: report.drift.datasetDrift ? 1 : 0, unit: 'None' });
+    }
+    const prediction = report.drift.prediction;
+    if (prediction && prediction.status !== 'not-enough-data') {
+      data.push({ name: METRIC.predictionDrift, value: prediction.drifted ? 1 : 0, unit: 'None' });
+      if (prediction.statistic !== null) data.push({ name: METRIC.predictionDriftStatistic, value: prediction.statistic, unit: 'None' });
     }
     for (const [feature, drift] of Object.entries(report.drift.features)) {
+      if (drift.status === 'not-enough-data') continue;
       data.push({ name: METRIC.featureDrift, value: drift.drifted ? 1 : 0, unit: 'None', feature });
       if (drift.statistic !== null) data.push({ name: METRIC.featureDriftStatistic, value: drift.statistic, unit: 'None', feature });
       if (drift.pValue !== null) data.push({ name: METRIC.featureDriftPValue, value: drift.pValue, unit: 'None', feature });
@@ -117,10 +144,20 @@ export function reportMetrics(report: VersionReport): MetricDatum[] {
   if (report.quality) {
     for (const [metric, name] of Object.entries(QUALITY_METRIC_NAMES) as [QualityMetricName, string][]) {
       const value = report.quality[metric];
+      if (report.quality.samples?.[metric]?.enough === false) continue;
       if (value !== undefined && Number.isFinite(value)) data.push({ name, value, unit: 'None' });
     }
     for (const [metric, value] of Object.entries(report.degradation) as [QualityMetricName, number][]) {
       if (Number.isFinite(value)) data.push({ name: degradationMetricName(metric), value, unit: 'None' });
+    }
+  }
+  if (report.estimated) {
+    for (const metric of ESTIMATED_METRICS) {
+      const value = report.estimated.estimated[metric];
+      if (value === undefined || !report.estimated.samples[metric]?.enough) continue;
+      data.push({ name: estimatedMetricName(metric), value, unit: 'None' });
+      const degradation = report.estimatedDegradation[metric];
+      if (degradation !== undefined) data.push({ name: degradationMetricName(metric, 'estimated'), value: degradation, unit: 'None' });
     }
   }
   return data;

@@ -1,11 +1,12 @@
 // Monitoring windows: what the aggregator keeps per model version and fixed time window (drift aggregates
-// of the inputs and predictions, quality statistics of the labelled predictions), how a batch of the
-// prediction table's stream changes is folded into them exactly once, and how the monitor merges them.
+// of the inputs and predictions, quality statistics of the labelled predictions and, for estimated quality,
+// of every prediction's calibrated probabilities), how a batch of the prediction table's stream changes is
+// folded into them exactly once, and how the monitor merges them.
 import { addRow, addValue, emptyWindowAggregate, mergeWindows, type WindowAggregate } from '../drift/aggregate';
 import type { FeatureValue, Manifest } from '../manifest-types';
 import type { PredictionRecord } from '../prediction-record';
 import type { RowPrediction } from '../tensors';
-import { addLabelled, emptyQuality, mergeQuality, positiveClass, type QualityAggregate } from './quality';
+import { addLabelled, addServed, emptyQuality, mergeQuality, positiveClass, type QualityAggregate } from './quality';
 
 /** Window length: 5 minutes, the resolution of drift and quality over time. */
 export const DEFAULT_WINDOW_MINUTES = 5;
@@ -101,7 +102,8 @@ export function windowKeyOf(change: StreamChange, windowMinutes = DEFAULT_WINDOW
 
 /**
  * Folds a window's changes into it (in place) and returns how many changes counted. An INSERT counts the
- * prediction (its inputs, when they were sampled, and its output) into the drift aggregates; a change
+ * prediction (its inputs, when they were sampled, and its output) into the drift aggregates, and its
+ * probabilities into the statistics of estimated quality; a change
  * whose item carries a label counts it into the quality statistics — a label arrives as the MODIFY that
  * feedback makes, once per prediction (the label is written under a condition). Changes at or below the
  * shard's mark are skipped (see `applied`).
@@ -123,6 +125,7 @@ export function foldChanges(window: MonitoringWindow, changes: readonly StreamCh
     counted++;
     if (change.eventName === 'INSERT') {
       window.predictions++;
+      addServed(window.quality, manifest, image.outputs);
       if (window.drift && manifest.baseline) {
         const prediction = predictionValue(manifest, image.outputs);
         if (image.inputs) addRow(window.drift, manifest.baseline, image.inputs, prediction);

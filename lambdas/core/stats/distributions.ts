@@ -38,6 +38,23 @@ export function chiSquaredSurvival(x: number, df: number): number {
 }
 
 /**
+ * The x with P(X >= x) = p for the chi-squared distribution with `df` degrees of freedom (p in (0, 1)):
+ * bisection on `chiSquaredSurvival`, which is monotone, to the precision of a double.
+ */
+export function chiSquaredQuantileAbove(p: number, df: number): number {
+  if (!(p > 0 && p < 1) || !(df > 0)) throw new RangeError(`need p in (0, 1) and df > 0, got p ${p}, df ${df}`);
+  let low = 0;
+  let high = Math.max(1, df);
+  while (chiSquaredSurvival(high, df) > p) high *= 2;
+  for (let i = 0; i < 200 && high - low > 1e-12 * high; i++) {
+    const middle = (low + high) / 2;
+    if (chiSquaredSurvival(middle, df) > p) low = middle;
+    else high = middle;
+  }
+  return (low + high) / 2;
+}
+
+/**
  * Upper tail P(K > x) of the Kolmogorov distribution: the limit of sqrt(n) * D_n for the
  * Kolmogorov-Smirnov statistic (scipy's `kstwobign.sf`). Kolmogorov's (1933) alternating series
  * 2 * sum_k (-1)^(k-1) exp(-2 k^2 x^2) converges fast for large x; for small x it cancels badly, so the
