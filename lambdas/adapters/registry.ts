@@ -126,8 +126,8 @@ export class Registry {
   async getModel(model: string): Promise<ModelRecord | undefined> {
     const { Item } = await this.client.send(new GetItemCommand({ TableName: this.table, Key: this.key(model, MODEL_ITEM), ConsistentRead: true }));
     if (!Item) return undefined;
-    const raw = unmarshall(Item) as { sequence?: number; routing?: RoutingState };
-    return { model, sequence: raw.sequence ?? 0, ...(raw.routing ? { routing: raw.routing } : {}) };
+    const raw = unmarshall(Item) as { sequence?: number; routing?: RoutingState; retired?: ModelRecord['retired'] };
+    return { model, sequence: raw.sequence ?? 0, ...(raw.routing ? { routing: raw.routing } : {}), ...(raw.retired ? { retired: raw.retired } : {}) };
   }
 
   /** Moves a version to `to` (checked against the status model), appending to its history. */
@@ -176,9 +176,23 @@ export class Registry {
       new UpdateItemCommand({
         TableName: this.table,
         Key: this.key(model, MODEL_ITEM),
-        UpdateExpression: 'SET #routing = :routing',
-        ExpressionAttributeNames: { '#routing': 'routing' },
+        // Routing again after a retirement: the model serves again.
+        UpdateExpression: 'SET #routing = :routing REMOVE #retired',
+        ExpressionAttributeNames: { '#routing': 'routing', '#retired': 'retired' },
         ExpressionAttributeValues: { ':routing': { M: marshall(routing, { removeUndefinedValues: true }) } },
+      }),
+    );
+  }
+
+  /** The whole model is retired: it has no routing any more, and the record says when and by whom. */
+  async retireModel(model: string, executionId: string, now: Date): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(model, MODEL_ITEM),
+        UpdateExpression: 'SET #retired = :retired REMOVE #routing',
+        ExpressionAttributeNames: { '#routing': 'routing', '#retired': 'retired' },
+        ExpressionAttributeValues: { ':retired': { M: marshall({ at: now.toISOString(), executionId }) } },
       }),
     );
   }

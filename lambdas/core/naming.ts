@@ -51,3 +51,6 @@ export function modelAlarmPrefix(deployment: string, model: string): string {
 export function deploymentAlarmPrefix(deployment: string): string {
   return `${deployment}/`;
 }
+
+/** The alias of every inference function that API Gateway calls and the pipeline moves between versions. */
+export const LIVE_ALIAS_NAME = 'live';

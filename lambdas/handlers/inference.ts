@@ -9,7 +9,7 @@ import { ExperimentStore } from '../adapters/experiment-store';
 import { FileFallbackSink, StdoutFallbackSink } from '../adapters/prediction-log';
 import { Registry } from '../adapters/registry';
 import { ShadowMirror } from '../adapters/shadow-mirror';
-import { servingConfigFromEnv } from '../contracts/environment';
+import { INFERENCE_VARIABLES, servingConfigFromEnv } from '../contracts/environment';
 import { initServing, type ProxyHandler } from '../use-cases/serve-predictions';
 
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'modelgate-inference' });
@@ -18,18 +18,18 @@ async function init(): Promise<ProxyHandler> {
   try {
     const config = servingConfigFromEnv(process.env);
     // Sticky (unit-level) experiments: present when the stack has an experiment table (lib/experiment-service.ts).
-    const experimentTable = process.env.EXPERIMENT_TABLE;
+    const experimentTable = process.env[INFERENCE_VARIABLES.experimentTable];
     const router = experimentTable
       ? new ExperimentRouter({ store: new ExperimentStore(new DynamoDBClient({}), experimentTable), lambda: new LambdaClient({}), functionName: process.env.AWS_LAMBDA_FUNCTION_NAME ?? '', logger })
       : undefined;
     // Shadow rollouts: the registry says which version (if any) mirrors this model's traffic.
-    const registryTable = process.env.REGISTRY_TABLE;
+    const registryTable = process.env[INFERENCE_VARIABLES.registryTable];
     const shadow = registryTable
       ? new ShadowMirror({
           registry: new Registry(new DynamoDBClient({ maxAttempts: 2 }), registryTable),
           lambda: new LambdaClient({ maxAttempts: 2 }),
           functionName: process.env.AWS_LAMBDA_FUNCTION_NAME ?? '',
-          model: process.env.MODEL_NAME ?? '',
+          model: process.env[INFERENCE_VARIABLES.modelName] ?? '',
           logger,
         })
       : undefined;

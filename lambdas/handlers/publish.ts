@@ -8,7 +8,9 @@ import { parseManifestJson } from '../core/manifest';
 import { PACKED_BUNDLE_FILE, packBundle } from '../core/packed-bundle';
 import { MANIFEST_FILE } from '../core/pipeline/candidate';
 import { LambdaControl } from '../adapters/lambda-control';
-import { functionFor, pipelineEnvironment } from '../contracts/pipeline-environment';
+import { INFERENCE_VARIABLES } from '../contracts/environment';
+import { pipelineEnvironment } from '../contracts/pipeline-environment';
+import { modelFunctionName } from '../core/naming';
 import type { CandidateRef, Published } from '../contracts/pipeline-state';
 
 export interface PublishRequest extends CandidateRef {
@@ -20,9 +22,9 @@ export interface PublishRequest extends CandidateRef {
 let clients: { s3: S3Client; lambda: LambdaControl } | undefined;
 
 export const handler = async (request: PublishRequest): Promise<Published> => {
-  const env = pipelineEnvironment(process.env, ['modelFunctions']);
+  const env = pipelineEnvironment(process.env, ['deployment']);
   clients ??= { s3: new S3Client({}), lambda: new LambdaControl(new LambdaClient({})) };
-  const functionName = functionFor(env.modelFunctions, request.model);
+  const functionName = modelFunctionName(env.deployment, request.model);
   const store = new CandidateStore(clients.s3, request.bucket);
   const objectVersions = await store.copy(request.candidatePrefix, request.modelPrefix, request.files);
   const manifest = await store.require(`${request.candidatePrefix}${MANIFEST_FILE}`);
@@ -31,7 +33,7 @@ export const handler = async (request: PublishRequest): Promise<Published> => {
   objectVersions[PACKED_BUNDLE_FILE] = await store.write(`${request.modelPrefix}${PACKED_BUNDLE_FILE}`, packBundle(manifestText, model.bytes));
   const published = await clients.lambda.publishModelVersion(
     functionName,
-    { MODEL_PREFIX: request.modelPrefix, MODEL_VERSION: request.version, MODEL_PACKED_FILE: PACKED_BUNDLE_FILE },
+    { [INFERENCE_VARIABLES.prefix]: request.modelPrefix, [INFERENCE_VARIABLES.modelVersion]: request.version, [INFERENCE_VARIABLES.packedFile]: PACKED_BUNDLE_FILE },
     `modelgate ${request.model} v${request.version} (${request.executionId.split(':').pop()})`,
   );
   return { lambdaVersion: published.version, functionName, modelPrefix: request.modelPrefix, objectVersions };

@@ -16,6 +16,7 @@ import { describeReport } from '../core/promotion/gate-text';
 import { validationReport, type ValidationEvidence, type ValidationReport } from '../core/promotion/gates';
 import { rolloutSpec } from '../core/promotion/rollout-plan';
 import { MANIFEST_FILE, UPLOAD_METADATA } from '../core/pipeline/candidate';
+import type { MemoryEvidence } from '../core/pipeline/provisioning';
 import type { GateOutcome, ReasonCode, ValidationMetrics } from '../core/pipeline/registry-types';
 import { validateRows, type Row } from '../core/request';
 import type { RowPrediction } from '../core/tensors';
@@ -42,6 +43,8 @@ export interface ValidationInput {
   readonly replay?: readonly PredictionRecord[];
   /** One-row predictions timed for the p99 (default 200). */
   readonly latencySamples?: number;
+  /** The rollout the model's declaration makes the default (the manifest's own wins). */
+  readonly declaredRollout?: RolloutSpec;
 }
 
 export interface ValidationResult {
@@ -58,6 +61,8 @@ export interface ValidationResult {
   readonly rollout?: RolloutSpec;
   /** The bundle's files, manifest last: what the pipeline copies to models/<model>/<version>/. */
   readonly files: readonly string[];
+  /** What sizes the model's function (core/pipeline/provisioning.ts rightSizeMemory); absent when the model never loaded. */
+  readonly memory?: MemoryEvidence;
 }
 
 export async function validateCandidate(input: ValidationInput): Promise<ValidationResult> {
@@ -87,7 +92,7 @@ export async function validateCandidate(input: ValidationInput): Promise<Validat
   if (metadata[UPLOAD_METADATA.allowBreakingChanges] === 'true') {
     manifest = { ...manifest, validation: { ...manifest.validation, allowBreakingChanges: true } };
   }
-  const rollout = rolloutSpec(manifest, override as RolloutStrategy | undefined);
+  const rollout = rolloutSpec(manifest, override as RolloutStrategy | undefined, input.declaredRollout);
   const holdoutFile = manifest.validation?.holdout ? (manifest.validation.holdout.file ?? PROMOTION_DEFAULTS.holdoutFile) : undefined;
   const files = [manifest.model.file, ...(holdoutFile ? [holdoutFile] : []), MANIFEST_FILE];
 
@@ -100,6 +105,7 @@ export async function validateCandidate(input: ValidationInput): Promise<Validat
   if (sha256 !== manifest.model.sha256) return finish(validationReport(evidence), {}, { ...extra, sha256 });
 
   let candidate: LoadedModel;
+  const residentBefore = process.memoryUsage().rss;
   try {
     candidate = await loadModel(manifest, modelObject.bytes);
     evidence.load = {};
@@ -116,8 +122,11 @@ export async function validateCandidate(input: ValidationInput): Promise<Validat
     return finish(validationReport(evidence), {}, { ...extra, sha256 });
   }
   const initMs = performance.now() - fetchStarted;
+  // What the model adds to a process: its session and a first answer (before the champion is loaded beside it).
+  await candidate.predict([exampleRow(manifest)]).catch(() => undefined);
+  const footprintMb = Math.max(0, (process.memoryUsage().rss - residentBefore) / (1024 * 1024));
 
-  const metrics: Mutable<ValidationMetrics> = { initMs: round(initMs) };
+  const metrics: Mutable<ValidationMetrics> = { initMs: round(initMs), footprintMb: round(footprintMb) };
   let champion: LoadedModel | undefined;
   try {
     if (input.champion) {
@@ -170,7 +179,14 @@ export async function validateCandidate(input: ValidationInput): Promise<Validat
     await candidate.release();
     await champion?.release();
   }
-  return finish(validationReport(evidence), metrics, { ...extra, sha256 });
+  const memory: MemoryEvidence = {
+    footprintMb,
+    initMs,
+    ...(metrics.p99Ms !== undefined ? { p99Ms: metrics.p99Ms } : {}),
+    initBudgetMs: manifest.validation?.latency?.initMs ?? PROMOTION_DEFAULTS.initMs,
+    latencyBudgetMs: manifest.validation?.latency?.p99Ms ?? PROMOTION_DEFAULTS.p99Ms,
+  };
+  return finish(validationReport(evidence), metrics, { ...extra, sha256, memory });
 }
 
 async function championHoldoutMetrics(champion: LoadedModel, table: CsvTable, target: string, source: string): Promise<MetricSet | undefined> {

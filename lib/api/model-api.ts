@@ -1,9 +1,10 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { ModelEndpoint } from '../serving/model-endpoint';
+import { ModelgateFunction, type LogLevel } from '../functions/modelgate-function';
 import { PropErrors, show } from '../validation/prop-validation';
 
 export interface ThrottleSettings {
@@ -20,8 +21,6 @@ export interface QuotaSettings {
 }
 
 export interface ModelApiProps {
-  /** The models to serve; each gets literal routes under /v1/models/<name> and /v2/models/<name>. */
-  readonly endpoints: readonly ModelEndpoint[];
   /**
    * Stage name: the first path segment of every URL.
    *
@@ -54,12 +53,10 @@ export interface ModelApiProps {
   readonly executionLogLevel?: apigw.MethodLoggingLevel.ERROR | apigw.MethodLoggingLevel.INFO;
   /** Retention of access and execution logs. @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
-  /**
-   * Serves `GET /v1/models/<name>` (registry view: live versions, weights, history) for every model.
-   *
-   * @default - no such route
-   */
-  readonly modelsFunction?: lambda.IFunction;
+  /** The model registry: `GET /v1/models/{name}` shows a model's versions, weights and history from it (read only). */
+  readonly registryTable: dynamodb.ITable;
+  /** @default 'INFO' */
+  readonly logLevel?: LogLevel;
   /**
    * Create the account-wide role API Gateway needs to write execution logs (one per account and region:
    * turn this off when another stack or the platform team already manages it).
@@ -76,15 +73,18 @@ export interface ModelApiProps {
 }
 
 /**
- * The public API: an API Gateway REST API in front of each model's `live` alias.
+ * The public API, one for every model: an API Gateway REST API whose model routes each model's own stack adds
+ * (lib/serving/model-stack.ts) below the `/v1/models` and `/v2/models` resources created here:
  *
  *   POST /v1/models/<name>/predict   modelgate's own protocol
  *   POST /v2/models/<name>/infer     Open Inference Protocol (v2) inference
  *   GET  /v2/models/<name>           Open Inference Protocol model metadata
+ *   GET  /v1/models/<name>           the registry's view (also for models that no longer serve)
  *
  * Each model has its own function, and API Gateway cannot route one `{name}` parameter to different
- * integrations, so the name is a literal path segment per model: the proxy event carries no
- * `pathParameters.name` (the handler routes on `event.path`).
+ * integrations, so the name is a literal path segment per model (the proxy event carries no
+ * `pathParameters.name`; the handler routes on `event.path`). A literal resource wins over `{name}`: `GET
+ * /v1/models/{name}` answers for names without a stack of their own (unknown or retired models).
  *
  * Every method requires an API key (usage plan: throttle, optional quota). Errors API Gateway produces
  * itself (unknown route, missing key, throttling, integration failure) are JSON like the handler's
@@ -100,6 +100,14 @@ export class ModelApi extends Construct {
   /** The key created for first use; its value is in API Gateway (`aws apigateway get-api-key --include-value`). */
   readonly apiKey: apigw.IApiKey;
   readonly accessLogGroup: logs.LogGroup;
+  /** Serves `GET /v1/models/{name}` for every model (read-only access to the registry). */
+  readonly modelsFunction: lambda.Function;
+  /** Model stacks add their routes below these (ParentId). */
+  readonly v1Models: apigw.Resource;
+  readonly v2Models: apigw.Resource;
+  /** POST methods validate that the body is a JSON object with this validator and model. */
+  readonly validator: apigw.RequestValidator;
+  readonly jsonObjectModel: apigw.Model;
   /** The group API Gateway writes execution logs to, created here so it gets a retention. */
   readonly executionLogGroup: logs.LogGroup;
 
@@ -146,39 +154,45 @@ export class ModelApi extends Construct {
 
     addJsonGatewayResponses(this.api);
 
-    const validator = this.api.addRequestValidator('Validator', {
+    const validator = (this.validator = this.api.addRequestValidator('Validator', {
       requestValidatorName: 'body-and-parameters',
       validateRequestBody: true,
       validateRequestParameters: true,
-    });
+    }));
     // The handler validates against the model's manifest; this only turns away non-object bodies
     // before they cost an invocation.
-    const jsonObject = this.api.addModel('JsonObject', {
+    const jsonObject = (this.jsonObjectModel = this.api.addModel('JsonObject', {
       contentType: 'application/json',
       modelName: 'JsonObject',
       schema: { schema: apigw.JsonSchemaVersion.DRAFT4, title: 'JsonObject', type: apigw.JsonSchemaType.OBJECT },
-    });
+    }));
     const postOptions: apigw.MethodOptions = {
       requestValidator: validator,
       requestModels: { 'application/json': jsonObject },
     };
 
-    const v1Models = this.api.root.addResource('v1').addResource('models');
-    const v2Models = this.api.root.addResource('v2').addResource('models');
-    const modelsIntegration = props.modelsFunction ? new apigw.LambdaIntegration(props.modelsFunction, { proxy: true, allowTestInvoke: false }) : undefined;
-    for (const endpoint of props.endpoints) {
-      const integration = new apigw.LambdaIntegration(endpoint.liveAlias, { proxy: true, allowTestInvoke: false });
-      const v1Model = v1Models.addResource(endpoint.modelName);
-      v1Model.addResource('predict').addMethod('POST', integration, postOptions);
-      if (modelsIntegration) v1Model.addMethod('GET', modelsIntegration);
-      const v2Model = v2Models.addResource(endpoint.modelName);
-      v2Model.addMethod('GET', integration);
-      v2Model.addResource('infer').addMethod('POST', integration, postOptions);
-    }
+    this.v1Models = this.api.root.addResource('v1').addResource('models');
+    this.v2Models = this.api.root.addResource('v2').addResource('models');
+    // The registry view of any model; models with a stack of their own also route their literal path here.
+    const modelsFunction = new ModelgateFunction(this, 'Models', {
+      handler: 'models',
+      description: 'modelgate: GET /v1/models/{name}: live versions, weights and history from the registry (read only)',
+      environment: { REGISTRY_TABLE: props.registryTable.tableName },
+      invokedBy: { kind: 'api-gateway' },
+      timeout: Duration.seconds(29),
+      ...(props.logLevel ? { logLevel: props.logLevel } : {}),
+      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+    });
+    modelsFunction.allow(['dynamodb:GetItem'], [props.registryTable.tableArn]);
+    modelsFunction.allow(['dynamodb:Query'], [`${props.registryTable.tableArn}/index/bySequence`]);
+    this.modelsFunction = modelsFunction.function;
+    const models = new apigw.LambdaIntegration(this.modelsFunction, { proxy: true, allowTestInvoke: false });
+    // Its invoke permission (GET/v1/models/*) also covers the literal /v1/models/<m> of each model stack.
+    this.v1Models.addResource('{name}').addMethod('GET', models);
 
     if (props.feedbackFunction) {
       const feedback = new apigw.LambdaIntegration(props.feedbackFunction, { proxy: true, allowTestInvoke: false });
-      v1Models.parentResource?.addResource('feedback').addMethod('POST', feedback, postOptions);
+      this.api.root.getResource('v1')?.addResource('feedback').addMethod('POST', feedback, postOptions);
     }
 
     this.usagePlan = this.api.addUsagePlan('UsagePlan', {
@@ -272,10 +286,6 @@ function addJsonGatewayResponses(api: apigw.RestApi): void {
 
 function validate(props: ModelApiProps): void {
   const errors = new PropErrors('ModelApi');
-  errors.require(props.endpoints.length > 0, 'endpoints must hold at least one model endpoint, got: 0');
-  const names = props.endpoints.map((endpoint) => endpoint.modelName);
-  const duplicates = [...new Set(names.filter((name, i) => names.indexOf(name) !== i))];
-  errors.require(duplicates.length === 0, `endpoints must serve distinct model names, got duplicates: ${show(duplicates)}`);
   if (props.stageName !== undefined) {
     errors.require(
       /^[A-Za-z0-9_-]{1,64}$/.test(props.stageName),

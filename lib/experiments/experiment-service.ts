@@ -9,7 +9,6 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ExperimentTable } from './experiment-table';
-import type { ModelEndpoint } from '../serving/model-endpoint';
 import { predictionStreamSource } from '../storage/prediction-log-table';
 import { PropErrors } from '../validation/prop-validation';
 import { ModelgateFunction, type Invoker } from '../functions/modelgate-function';
@@ -19,8 +18,6 @@ export interface ExperimentServiceProps {
   readonly api: apigw.RestApi;
   /** The prediction log: events join to it by predictionId; its stream carries exposures and labels. */
   readonly predictionTable: dynamodb.ITable;
-  /** The model functions: they get the table's name and the rights sticky (unit-level) routing needs. */
-  readonly endpoints: readonly ModelEndpoint[];
   /** How often the scheduled analysis snapshots every running experiment. @default Duration.hours(1) */
   readonly analysisPeriod?: Duration;
   /** Predictions the aggregator takes per invocation (1 to 10000). @default 1000 */
@@ -54,7 +51,6 @@ export class ExperimentService extends Construct {
     const periodMinutes = analysisPeriod.toMinutes({ integral: false });
     errors.require(Number.isInteger(periodMinutes) && periodMinutes >= 1, `analysisPeriod must be a whole number of minutes >= 1, got: ${periodMinutes} minutes`);
     errors.integer('aggregationBatchSize', props.aggregationBatchSize, 1, 10_000);
-    errors.require(props.endpoints.length > 0, 'endpoints must hold at least one model endpoint, got: 0');
     errors.throwIfAny();
 
     this.table = new ExperimentTable(this, 'Table');
@@ -107,24 +103,8 @@ export class ExperimentService extends Construct {
       targets: [new targets.LambdaFunction(this.analysisFunction, { deadLetterQueue: this.deadLetters, retryAttempts: 2 })],
     });
 
-    // Sticky routing runs in the inference functions (lambdas/adapters/experiment-router.ts): they read the
-    // running experiments and invoke their own function's other version. A separate policy, not the role's
-    // default one: the function depends on its default policy, and this one names the function's ARN.
-    for (const endpoint of props.endpoints) {
-      endpoint.function.addEnvironment('EXPERIMENT_TABLE', table.tableName);
-      const policy = new iam.Policy(this, `${endpoint.node.id}Routing`, {
-        statements: [
-          new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [statusIndexArn] }),
-          new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [`${endpoint.function.functionArn}:*`] }),
-        ],
-      });
-      endpoint.function.role?.attachInlinePolicy(policy);
-      Validations.of(policy).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(endpoint.function.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
-        reason: 'The router invokes the published version of the other experiment arm; versions are published after the deploy by the promotion pipeline, so they are named by wildcard within this one function.',
-      });
-    }
-
+    // Sticky routing runs in the inference functions (lambdas/adapters/experiment-router.ts): each model's stack
+    // gives its function this table's name and the rights it needs (lib/serving/model-stack.ts).
     const integration = (fn: lambda.IFunction) => new apigw.LambdaIntegration(fn, { proxy: true, allowTestInvoke: false });
     const v1 = props.api.root.resourceForPath('v1');
     v1.addResource('events').addMethod('POST', integration(this.eventsFunction));

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { AssetHashType, DockerImage, type ILocalBundling } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, type AssetOptions, type ILocalBundling } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { BuildOptions } from 'esbuild';
 
@@ -89,19 +89,26 @@ function isPackageRoot(dir: string, name: string): boolean {
 }
 
 /**
- * The Lambda code of one handler, bundled on this machine at synth (no Docker: esbuild runs in-process). The
+ * Asset options that bundle one handler on this machine at synth (no Docker: esbuild runs in-process). The
  * asset hash is the bundle's, so unchanged code does not redeploy. Skipped, like every CDK bundling, for
  * stacks outside `aws:cdk:bundling-stacks` (the local runtime runs the sources).
  */
-export function bundledCode(options: BundleOptions): lambda.Code {
+export function bundlingOptions(options: BundleOptions): { path: string } & AssetOptions {
   const local: ILocalBundling = {
     tryBundle(outputDir) {
       bundleFunction(outputDir, options);
       return true;
     },
   };
-  return lambda.Code.fromAsset(REPO_ROOT, {
+  return {
+    path: REPO_ROOT,
     assetHashType: AssetHashType.OUTPUT,
     bundling: { image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22'), local },
-  });
+  };
+}
+
+/** The Lambda code of one handler (see bundlingOptions). */
+export function bundledCode(options: BundleOptions): lambda.Code {
+  const { path: source, ...assetOptions } = bundlingOptions(options);
+  return lambda.Code.fromAsset(source, assetOptions);
 }

@@ -23,6 +23,7 @@ export type HandlerName =
   | 'validate'
   | 'publish'
   | 'routing'
+  | 'provision'
   | 'experiment-events'
   | 'experiments'
   | 'experiment-aggregator'
@@ -85,8 +86,8 @@ const PINNED_RUNTIME_REASON =
 const XRAY_REASON = 'X-Ray PutTraceSegments / PutTelemetryRecords do not support resource-level permissions (added by tracing: ACTIVE).';
 
 /**
- * One Lambda function of modelgate, built the same way for every handler: its own log group (named like
- * the function, with retention), its own role (logs to that group only, no AWS managed policy; grants are
+ * One Lambda function of modelgate, built the same way for every handler: its own log group (with
+ * retention, kept when the stack goes), its own role (logs to that group only, no AWS managed policy; grants are
  * added with `allow`), Node.js 22 on arm64 with X-Ray, the esbuild bundle of `lambdas/handlers/<handler>.ts`
  * (onnxruntime-node beside it when asked), the cdk-nag acknowledgements every function shares, and the
  * metadata by which the local runtime runs the handler's source instead of the bundle.
@@ -105,8 +106,8 @@ export class ModelgateFunction extends Construct {
     const architecture = props.architecture ?? lambda.Architecture.ARM_64;
     const entry = path.join(HANDLERS_DIR, `${props.handler}.ts`);
 
+    // No explicit name: a retained group with a fixed name would make re-creating the stack fail.
     this.logGroup = new logs.LogGroup(this, 'Logs', {
-      logGroupName: `/aws/lambda/${this.functionName}`,
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -180,11 +181,12 @@ function validate(props: ModelgateFunctionProps, functionName: string): void {
     Token.isUnresolved(functionName) || /^[A-Za-z0-9_-]{1,64}$/.test(functionName),
     `functionName must be 1-64 letters, digits, '-' or '_' (Lambda's rule), got: ${show(functionName)} (${functionName.length} characters)`,
   );
-  errors.integer('memorySize', props.memorySize, 128, 10240);
+  const literal = (value: number | undefined) => (value === undefined || Token.isUnresolved(value) ? undefined : value);
+  errors.integer('memorySize', literal(props.memorySize), 128, 10240);
   if (props.timeout !== undefined) {
     const seconds = props.timeout.toMilliseconds() / 1000;
     errors.require(Number.isInteger(seconds) && seconds >= 1 && seconds <= 900, `timeout must be a whole number of seconds between 1 and 900, got: ${seconds}`);
   }
-  errors.integer('reservedConcurrency', props.reservedConcurrency, 0, 100_000);
+  errors.integer('reservedConcurrency', literal(props.reservedConcurrency), 0, 100_000);
   errors.throwIfAny();
 }
