@@ -149,8 +149,7 @@ export class ModelgateStack extends Stack {
   /**
    * Uploads a declared model's local bundle as a candidate: the pipeline validates it and rolls it out (and
    * creates the model's stack). The sync does not write the manifest last, so the validation waits for the
-   * files the manifest names. Never deletes what is already there. Runs after the template and declarations
-   * are published, which the pipeline reads.
+   * files the manifest names. Never deletes what is already there.
    */
   private uploadBundle(name: string, bundlePath: string, logRetention?: logs.RetentionDays): void {
     const version = (JSON.parse(fs.readFileSync(path.join(bundlePath, MANIFEST_FILE), 'utf8')) as { version: string }).version;
@@ -164,7 +163,9 @@ export class ModelgateStack extends Stack {
       memoryLimit: 512,
       logGroup: new logs.LogGroup(this, `${id}Logs`, { retention: logRetention ?? logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY }),
     });
-    deployment.node.addDependency(this.serving.publication);
+    // The pipeline must be listening (its upload rule) and reading what it needs (template, declarations) before the
+    // candidate arrives.
+    deployment.node.addDependency(this.serving.publication, this.pipeline.rule);
     acknowledgeBucketDeployment(deployment, this.modelBucket.bucket, this.modelBucket.encryptionKey !== undefined);
   }
 }

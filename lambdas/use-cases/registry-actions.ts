@@ -195,10 +195,9 @@ export async function registryAction(registry: Registry, settings: RegistrySetti
       await registry.retireModel(request.model, request.executionId, now);
       return {
         notice: notification({
-          event: 'operator',
+          event: 'retired',
           model: request.model,
           version: versions[0]?.version ?? 'none',
-          reasons: ['MODEL_RETIRED'],
           summary: `${request.model} retired: its stack, routes and alarms are removed; its ${versions.length} registered version(s), their history and the prediction log are kept`,
           executionId: request.executionId,
         }),
@@ -252,11 +251,13 @@ async function recordFailure(registry: Registry, executionId: string, state: Pip
   const model = state.candidate?.model ?? state.model ?? 'unknown';
   const version = state.candidate?.version ?? state.control?.target.version ?? state.version ?? 'unknown';
   const cause = [state.error?.Error, state.error?.Cause].filter(Boolean).join(': ') || 'unknown error';
+  // The model's stack could not be brought up to date: CloudFormation's reason is in the cause.
+  const reason: ReasonCode = state.error?.Error === 'ProvisioningError' ? 'PROVISIONING_FAILED' : 'PIPELINE_ERROR';
   const detail = `the pipeline failed: ${cause.slice(0, 1000)}`;
   const record: VersionRecord | undefined = state.candidate && !state.candidate.duplicate ? await registry.getVersion(model, version) : undefined;
   if (record && record.lineage.executionId === executionId) {
-    const entry = { executionId, reason: 'PIPELINE_ERROR' as const, detail };
-    const update = { reasons: ['PIPELINE_ERROR' as const], reasonText: detail };
+    const entry = { executionId, reason, detail };
+    const update = { reasons: [reason], reasonText: detail };
     if (record.status === 'candidate') {
       await registry.transition(model, version, 'validating', { executionId }, now);
       await registry.transition(model, version, 'rejected', entry, now, update);
@@ -267,7 +268,7 @@ async function recordFailure(registry: Registry, executionId: string, state: Pip
       if (state.rollout?.rollback) await registry.setRouting(model, routingState(state.rollout.rollback.routing, executionId, now));
     }
   }
-  return { notice: notification({ event: 'failed', model, version, reasons: ['PIPELINE_ERROR'], summary: detail, executionId }) };
+  return { notice: notification({ event: 'failed', model, version, reasons: [reason], summary: detail, executionId }) };
 }
 
 function routingState(routing: Omit<RoutingState, 'updatedAt' | 'executionId'>, executionId: string, now: Date): RoutingState {

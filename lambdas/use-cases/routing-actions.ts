@@ -51,10 +51,11 @@ export async function routingAction(deps: RoutingDependencies, request: RoutingR
       return { restored: request.rollout.rollback !== undefined };
     }
     case 'restore': {
-      // Only after a step moved traffic: before that the alias still routes as it did.
+      // Whenever a rollout was planned: a step may have moved the alias and then failed before reporting back
+      // (no $.step), so the champion's routing is written again; a no-op when the alias never moved.
       const { state } = request;
       const model = state.candidate?.model;
-      if (!model || !state.step || !state.rollout?.rollback) return { restored: false };
+      if (!model || !state.rollout?.rollback) return { restored: false };
       await deps.lambda.setRouting(modelFunctionName(deps.deployment, model), state.rollout.rollback.alias);
       return { restored: true };
     }

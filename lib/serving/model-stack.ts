@@ -168,19 +168,20 @@ export class ModelServingStack extends Stack {
     method('V1PredictPost', 'POST', v1Predict, aliasInvocation);
     method('V2ModelGet', 'GET', v2Model, aliasInvocation);
     method('V2InferPost', 'POST', v2Infer, aliasInvocation);
-    // API Gateway may invoke the alias for these three methods only, from any stage of this API.
+    // API Gateway may invoke the alias for these three methods only, from any stage of this API. Not under the
+    // Serving condition: retiring removes the methods first, and the stage's deployment goes on calling the alias
+    // until the next deployment without them; the permissions go with the stack, after that deployment.
     for (const [id, route] of [
       ['PredictPermission', 'POST/v1/models/${ModelName}/predict'],
       ['InferPermission', 'POST/v2/models/${ModelName}/infer'],
       ['MetadataPermission', 'GET/v2/models/${ModelName}'],
     ] as const) {
-      const permission = new lambda.CfnPermission(this, id, {
+      new lambda.CfnPermission(this, id, {
         action: 'lambda:InvokeFunction',
         functionName: this.liveAlias.ref,
         principal: 'apigateway.amazonaws.com',
         sourceArn: Fn.sub(`arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${RestApiId}/*/${route}`),
       });
-      permission.cfnOptions.condition = serving;
     }
   }
 

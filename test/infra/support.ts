@@ -9,10 +9,7 @@ import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
-import { ModelBucket } from '../../lib/storage/model-bucket';
-import { ModelEndpoint, type ModelEndpointProps } from '../../lib/serving/model-endpoint';
 import { ModelgateStack, type ModelgateStackProps } from '../../lib/modelgate-stack';
-import { PredictionLogTable } from '../../lib/storage/prediction-log-table';
 
 export const FIXTURE_BUNDLE = path.join(import.meta.dirname, 'fixtures', 'churn-bundle');
 
@@ -21,23 +18,10 @@ export function fastStack(): Stack {
   return new Stack(app, 'Test');
 }
 
-/** A model endpoint with its bucket and table, in a stack of its own. */
-export function endpointStack(overrides: Partial<ModelEndpointProps> = {}): { stack: Stack; endpoint: ModelEndpoint } {
-  const stack = fastStack();
-  const endpoint = new ModelEndpoint(stack, 'Endpoint', { ...endpointDependencies(stack), ...overrides });
-  return { stack, endpoint };
-}
-
-export function endpointDependencies(stack: Stack): ModelEndpointProps {
-  const bucket = new ModelBucket(stack, 'Bucket');
-  const table = new PredictionLogTable(stack, 'Log');
-  return {
-    modelName: 'churn',
-    modelVersion: '1',
-    modelBucket: bucket.bucket,
-    modelBucketKey: bucket.encryptionKey,
-    predictionTable: table.table,
-  };
+/** A whole deployment named like the dev stage, bundling skipped (the template and validation tests). */
+export function fastDeployment(props: ModelgateStackProps = {}, stackName = 'modelgate-dev'): ModelgateStack {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  return new ModelgateStack(app, stackName, { env: { account: '123456789012', region: 'eu-west-1' }, ...props });
 }
 
 export interface BundledApp {
@@ -51,7 +35,8 @@ export interface BundledApp {
 
 /** Like a deploy: an environment (account and region appear literally in some ARNs) and a local bundle. */
 export const BUNDLED_STACK_PROPS: ModelgateStackProps = {
-  models: [{ name: 'churn', version: '1', bundlePath: FIXTURE_BUNDLE }],
+  models: { churn: { bundlePath: FIXTURE_BUNDLE } },
+  allowUndeclaredModels: true,
   env: { account: '123456789012', region: 'eu-west-1' },
 };
 

@@ -8,12 +8,13 @@ import type { PipelineTasks } from './tasks';
 /** Deletes every alarm under each prefix listed at `prefixesPath`, then goes on to `next`. */
 export function deleteAlarmsUnder(scope: Construct, id: string, tasks: PipelineTasks, prefixesPath: string, next: sfn.IChainable): sfn.Chain {
   const list = tasks.cloudWatch(`${id}List`, 'describeAlarms', { AlarmNamePrefix: sfn.JsonPath.stringAt('$.prefix'), MaxRecords: 100 }, {
-    resultSelector: { 'names.$': '$.MetricAlarms[*].AlarmName' },
+    resultSelector: { 'alarms.$': '$.MetricAlarms' },
     resultPath: '$.found',
   });
-  const remove = tasks.cloudWatch(`${id}Delete`, 'deleteAlarms', { AlarmNames: sfn.JsonPath.listAt('$.found.names') });
+  // Only when some were found: a JSONPath over an empty list points to no value.
+  const remove = tasks.cloudWatch(`${id}Delete`, 'deleteAlarms', { AlarmNames: sfn.JsonPath.listAt('$.found.alarms[*].AlarmName') });
   remove.next(list);
-  const perPrefix = list.next(new sfn.Choice(scope, `${id}Any?`).when(sfn.Condition.isPresent('$.found.names[0]'), remove).otherwise(new sfn.Succeed(scope, `${id}Cleared`)));
+  const perPrefix = list.next(new sfn.Choice(scope, `${id}Any?`).when(sfn.Condition.isPresent('$.found.alarms[0]'), remove).otherwise(new sfn.Succeed(scope, `${id}Cleared`)));
   const map = new sfn.Map(scope, id, {
     itemsPath: prefixesPath,
     itemSelector: { 'prefix.$': '$$.Map.Item.Value' },
