@@ -4,7 +4,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { localDynamoClient, localS3Client } from '../local/aws-clients';
-import { ENDPOINTS_FILE, type LocalEndpoints } from '../local/runtime';
+import { ENDPOINTS_FILE, type LocalEndpoints } from '../local/state-files';
 import { UsageError } from './usage-error';
 
 /** Options every command that talks to a stack accepts (merge into its parseArgs options). */

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { reingestRecords } from '../../lambdas/adapters/prediction-log';
 import { parseFallbackRecords } from '../../lambdas/core/prediction-record';
+import { PREDICTION_LOG_FALLBACK_FILE } from '../../local/state-files';
 import type { Command } from '../command';
 import { requireOutput, resolveTarget, targetOptions, targetUsage } from '../target';
 import { UsageError } from '../usage-error';
@@ -22,7 +23,7 @@ export const reingestCommand: Command = {
   usage,
   async run(args) {
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...targetOptions, json: { type: 'boolean', default: false } } });
-    const files = positionals.length > 0 ? positionals : [join(resolve(values['state-dir'] ?? '.modelgate'), 'prediction-log-fallback.jsonl')];
+    const files = positionals.length > 0 ? positionals : [join(resolve(values['state-dir'] ?? '.modelgate'), PREDICTION_LOG_FALLBACK_FILE)];
     const records = files.flatMap((file) => {
       let text: string;
       try {

@@ -9,7 +9,7 @@ import { main } from '../../cli/main';
 import { ExperimentStore } from '../../lambdas/adapters/experiment-store';
 import { planExperiment } from '../../lambdas/core/experiments/definition';
 import { createTableInput, ensureTable } from '../../local/dynamodb-tables';
-import { ENDPOINTS_FILE } from '../../local/runtime';
+import { ENDPOINTS_FILE } from '../../local/state-files';
 import { experimentTableProperties } from '../../local/template-tables';
 import { startLocalAws, type LocalAws } from '../support/local-aws';
 

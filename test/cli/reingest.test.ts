@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fallbackLine, type PredictionRecord } from '../../lambdas/core/prediction-record';
-import type { LocalEndpoints } from '../../local/runtime';
+import type { LocalEndpoints } from '../../local/state-files';
 import { runCli } from '../support/cli';
 import { TABLE, startLocalAws, type LocalAws } from '../support/local-aws';
 
