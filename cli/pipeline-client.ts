@@ -1,18 +1,13 @@
-// What the pipeline commands share: the Step Functions client of the target, following an execution to its
-// end with progress, and the registry.
+// What the pipeline commands share: the Step Functions client of the target, and following an execution to its
+// end with progress.
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
-import { Registry } from '../lambdas/adapters/registry';
 import { LOCAL_CREDENTIALS } from '../local/aws-clients';
-import { requireOutput, type Target } from './target';
+import type { Target } from './target';
 
 export function stepFunctionsClient(target: Target): SFNClient {
   return target.endpoints.stepFunctions
     ? new SFNClient({ endpoint: target.endpoints.stepFunctions, region: target.region, credentials: LOCAL_CREDENTIALS })
     : new SFNClient({ region: target.region });
-}
-
-export function registryOf(target: Target): Registry {
-  return new Registry(target.dynamodb, requireOutput(target, 'RegistryTableName'));
 }
 
 export interface FollowOptions {
