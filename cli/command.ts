@@ -2,6 +2,7 @@
 // print help and parse flags, and loads a command's implementation (cli/commands/) only when it runs, so
 // `--help` and a typo never load the AWS SDK, onnxruntime or the local runtime.
 import type { parseArgs } from 'node:util';
+import { UsageError } from './usage-error';
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -45,4 +46,13 @@ export interface CommandSpec<O extends OptionSpecs = OptionSpecs> {
  */
 export function defineCommand<O extends OptionSpecs>(spec: CommandSpec<O>): CommandSpec {
   return spec as unknown as CommandSpec;
+}
+
+/** The one model a command names (`modelgate models churn`); none or several is bad usage showing `example`. */
+export function oneModel(command: string, positionals: readonly string[], example: string): string {
+  const [model, ...extra] = positionals;
+  if (model === undefined || extra.length > 0) {
+    throw new UsageError(`${command} takes one model name${extra.length > 0 ? `, got: ${positionals.join(' ')}` : ''}`, `e.g. \`${example}\``);
+  }
+  return model;
 }

@@ -3,11 +3,13 @@
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { LOCAL_CREDENTIALS } from '../local/aws-clients';
 import type { Target } from './target';
+import { UsageError } from './usage-error';
 
+/** The target's Step Functions; a local runtime without one (started without its pipeline) is bad usage, never AWS. */
 export function stepFunctionsClient(target: Target): SFNClient {
-  return target.endpoints.stepFunctions
-    ? new SFNClient({ endpoint: target.endpoints.stepFunctions, region: target.region, credentials: LOCAL_CREDENTIALS })
-    : new SFNClient({ region: target.region });
+  if (target.endpoints.stepFunctions) return new SFNClient({ endpoint: target.endpoints.stepFunctions, region: target.region, credentials: LOCAL_CREDENTIALS });
+  if (target.kind === 'local') throw new UsageError(`the local runtime (${target.description}) runs no promotion pipeline`, 'restart it with `npm start`, which starts the pipeline');
+  return new SFNClient({ region: target.region });
 }
 
 export interface FollowOptions {

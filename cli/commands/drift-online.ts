@@ -1,5 +1,6 @@
 import { versionReport, type VersionReport } from '../../lambdas/core/monitoring/report';
 import { windowStartOf } from '../../lambdas/core/monitoring/window';
+import { oneModel } from '../command';
 import { parseDuration, resolveMonitoringTarget, versionsOf } from '../monitoring-target';
 import { UsageError } from '../usage-error';
 import { table, type DriftInput } from './drift';
@@ -9,10 +10,9 @@ import { table, type DriftInput } from './drift';
  * computed by the monitor's own code from the monitoring table (no log scan).
  */
 export async function onlineDrift({ values: flags, positionals }: DriftInput): Promise<number> {
-  if (positionals.length > 1) throw new UsageError(`one model at a time, got: ${positionals.join(' ')}`, `e.g. \`modelgate drift ${positionals[0]}\``);
+  const model = oneModel('drift', positionals, 'modelgate drift churn --since 1h');
   const fileFlag = (['method', 'threshold', 'columns', 'exclude'] as const).find((flag) => flags[flag] !== undefined);
   if (fileFlag) throw new UsageError(`--${fileFlag} applies to two CSV files; a served model uses its manifest's drift settings`, `drop --${fileFlag}`);
-  const model = positionals[0] as string;
   const periodMs = parseDuration(flags.since ?? '1h', '--since');
   const now = new Date();
   const from = windowStartOf(now.getTime() - periodMs);

@@ -1,14 +1,13 @@
 import { queryLabelledPredictions } from '../../lambdas/adapters/prediction-query';
 import { errorAnalysis, type ErrorAnalysis } from '../../lambdas/core/monitoring/error-analysis';
-import type { CommandRun } from '../command';
+import { oneModel, type CommandRun } from '../command';
 import { parseDuration, resolveMonitoringTarget, versionsOf } from '../monitoring-target';
 import type { errorsOptions } from '../specs/errors';
 import { nearest } from '../suggest';
 import { UsageError } from '../usage-error';
 
 export const runErrors: CommandRun<typeof errorsOptions> = async ({ values, positionals }) => {
-  if (positionals.length !== 1) throw new UsageError(`name one model${positionals.length > 1 ? `, got: ${positionals.join(' ')}` : ''}`, 'e.g. `modelgate errors churn --since 24h`');
-  const model = positionals[0] as string;
+  const model = oneModel('errors', positionals, 'modelgate errors churn --since 24h');
   const limit = Number(values.limit);
   if (!Number.isInteger(limit) || limit < 0) throw new UsageError(`--limit must be a whole number, got: ${values.limit}`);
   const shards = Number(values.shards);

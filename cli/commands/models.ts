@@ -1,14 +1,13 @@
 // `modelgate models <name>`: the registry's view of a model: every version with its status, reason,
 // metrics and share of traffic.
 import { modelView } from '../../lambdas/core/pipeline/model-view';
-import type { CommandRun } from '../command';
+import { oneModel, type CommandRun } from '../command';
 import { registryOf, requireRegistered } from '../registry';
-import { modelArgument, type modelsOptions } from '../specs/models';
+import type { modelsOptions } from '../specs/models';
 import { resolveTarget } from '../target';
 
-export const runModels: CommandRun<typeof modelsOptions> = async (input) => {
-  const { values } = input;
-  const name = modelArgument(input);
+export const runModels: CommandRun<typeof modelsOptions> = async ({ values, positionals }) => {
+  const name = oneModel('models', positionals, 'modelgate models churn');
   const registry = registryOf(await resolveTarget(values));
   const [record, versions] = await Promise.all([registry.getModel(name), requireRegistered(registry, name)]);
   const view = modelView(name, record, versions);

@@ -1,4 +1,4 @@
-import { defineCommand } from '../command';
+import { defineCommand, oneModel } from '../command';
 import { checkTarget, jsonOption, monitoringTargetOptions, monitoringTargetUsage, SINCE_RENAMED, sinceOption } from '../target-options';
 
 export const driftOptions = {
@@ -51,7 +51,9 @@ Exit codes: 0 report printed (drift or not, or no traffic in the period), 1 data
   renamed: SINCE_RENAMED,
   positionals: true,
   preflight: ({ values, positionals }) => {
-    if (positionals.length > 0 && values['dynamodb-endpoint'] === undefined) checkTarget(values);
+    if (positionals.length === 0) return;
+    oneModel('drift', positionals, 'modelgate drift churn --since 1h');
+    if (values['dynamodb-endpoint'] === undefined) checkTarget(values);
   },
   load: () => import('../commands/drift').then((m) => m.runDrift),
 });

@@ -1,4 +1,4 @@
-import { defineCommand } from '../command';
+import { defineCommand, oneModel } from '../command';
 import { checkTarget, jsonOption, monitoringTargetOptions, monitoringTargetUsage, SINCE_RENAMED, sinceOption } from '../target-options';
 
 export const errorsOptions = {
@@ -34,7 +34,8 @@ feature, or an unreachable target.`,
   options: errorsOptions,
   renamed: SINCE_RENAMED,
   positionals: true,
-  preflight: ({ values }) => {
+  preflight: ({ values, positionals }) => {
+    oneModel('errors', positionals, 'modelgate errors churn --since 24h');
     if (values['dynamodb-endpoint'] === undefined) checkTarget(values);
   },
   load: () => import('../commands/errors').then((m) => m.runErrors),

@@ -1,6 +1,5 @@
-import { defineCommand, type CommandInput } from '../command';
+import { defineCommand, oneModel } from '../command';
 import { checkTarget, jsonOption, targetOptions, targetUsage } from '../target-options';
-import { UsageError } from '../usage-error';
 
 export const modelsOptions = { ...jsonOption, ...targetOptions } as const;
 
@@ -19,16 +18,10 @@ target.
 ${targetUsage}`,
   options: modelsOptions,
   positionals: true,
-  preflight: (input) => {
-    modelArgument(input);
-    checkTarget(input.values);
+  preflight: ({ values, positionals }) => {
+    oneModel('models', positionals, 'modelgate models churn');
+    checkTarget(values);
   },
   load: () => import('../commands/models').then((m) => m.runModels),
 });
 
-/** The one model `models` shows. */
-export function modelArgument({ positionals }: CommandInput<typeof modelsOptions>): string {
-  const [name, ...extra] = positionals;
-  if (name === undefined || extra.length > 0) throw new UsageError('models takes one model name', 'e.g. `modelgate models churn`');
-  return name;
-}
