@@ -3,7 +3,7 @@
 // `npm ci` / `npm install` and before `npm pack` (the `prepare` script), and before the tests (vitest's global
 // setup). `npx tsx cli/build.ts` builds by hand.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 
@@ -45,7 +45,8 @@ export async function buildCli(): Promise<Metafile> {
     metafile: true,
     logLevel: 'warning',
   });
-  writeFileSync(join(staging, 'meta.json'), JSON.stringify(result.metafile));
+  // Output paths as they will be once the folder is swapped in.
+  writeFileSync(join(staging, 'meta.json'), JSON.stringify(result.metafile).replaceAll(relative(ROOT, staging), relative(ROOT, CLI_DIST)));
   mkdirSync(DIST, { recursive: true });
   // dist/ ignores itself in git; the root .gitignore does not list it, because npm packs nothing the root
   // .gitignore excludes, while an .npmignore in a folder overrides that folder's .gitignore.
