@@ -6,7 +6,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { bundlePrefixes, MANIFEST_FILE, UPLOAD_METADATA } from '../../lambdas/core/pipeline/candidate';
 import { modelView } from '../../lambdas/core/pipeline/model-view';
 import { ROLLOUT_STRATEGIES } from '../../lambdas/core/manifest-types';
-import { readBundleManifest } from '../bundle-folder';
+import { oneBundleFolder, readBundleManifest } from '../bundle-folder';
 import type { CommandRun } from '../command';
 import { findUploadExecution, followExecution, stepFunctionsClient } from '../pipeline-client';
 import { registryOf } from '../registry';
@@ -19,8 +19,7 @@ import { UsageError } from '../usage-error';
 const TAKING_TRAFFIC = new Set(['canary', 'experiment', 'shadow', 'live']);
 
 export const runPush: CommandRun<typeof pushOptions> = async ({ values, positionals }) => {
-  const [dir, ...extra] = positionals;
-  if (dir === undefined || extra.length > 0) throw new UsageError('push takes one bundle folder', 'e.g. `modelgate push examples/churn/v2`');
+  const dir = oneBundleFolder('push', positionals, 'modelgate push examples/churn/v2');
   const strategy = values.strategy === undefined ? undefined : requireOneOf('--strategy', values.strategy, ROLLOUT_STRATEGIES);
   const { model, version, files } = await readBundle(dir);
 

@@ -4,14 +4,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseManifestJson, type Manifest } from '../../lambdas/core/manifest';
 import { validateCandidate, type BundleSource } from '../../lambdas/handlers/pipeline/validation';
-import { readBundleManifest } from '../bundle-folder';
+import { oneBundleFolder, readBundleManifest } from '../bundle-folder';
 import type { CommandRun } from '../command';
-import type { validateOptions } from '../specs/validate';
+import { VALIDATE_EXAMPLE, type validateOptions } from '../specs/validate';
 import { UsageError } from '../usage-error';
 
 export const runValidate: CommandRun<typeof validateOptions> = async ({ values, positionals }) => {
-  const [dir, ...extra] = positionals;
-  if (dir === undefined || extra.length > 0) throw new UsageError('validate takes one bundle folder', 'e.g. `modelgate validate examples/churn/v2 --champion examples/churn/v1`');
+  const dir = oneBundleFolder('validate', positionals, VALIDATE_EXAMPLE);
   const raw = await readBundleManifest(dir);
   const identity = safeIdentity(raw);
   let champion;

@@ -1,5 +1,6 @@
+import { oneBundleFolder } from '../bundle-folder';
 import { defineCommand } from '../command';
-import { jsonOption, targetOptions, targetUsage } from '../target-options';
+import { checkTarget, jsonOption, targetOptions, targetUsage } from '../target-options';
 
 export const pushOptions = {
   strategy: { type: 'string' },
@@ -30,5 +31,9 @@ not a bundle, a model the stack does not serve, or an unreachable target.
 ${targetUsage}`,
   options: pushOptions,
   positionals: true,
+  preflight: ({ values, positionals }) => {
+    oneBundleFolder('push', positionals, 'modelgate push examples/churn/v2');
+    checkTarget(values);
+  },
   load: () => import('../commands/push').then((m) => m.runPush),
 });

@@ -1,5 +1,8 @@
+import { oneBundleFolder, requireBundleFolder } from '../bundle-folder';
 import { defineCommand } from '../command';
 import { jsonOption } from '../target-options';
+
+export const VALIDATE_EXAMPLE = 'modelgate validate examples/churn/v2 --champion examples/churn/v1';
 
 export const validateOptions = { champion: { type: 'string' }, ...jsonOption } as const;
 
@@ -20,5 +23,9 @@ Exit codes: 0 the bundle would be accepted, 1 rejected (every failed gate printe
 folder that is not a bundle.`,
   options: validateOptions,
   positionals: true,
+  preflight: ({ values, positionals }) => {
+    oneBundleFolder('validate', positionals, VALIDATE_EXAMPLE);
+    if (values.champion !== undefined) requireBundleFolder(values.champion, '--champion');
+  },
   load: () => import('../commands/validate').then((m) => m.runValidate),
 });

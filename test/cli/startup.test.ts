@@ -42,7 +42,7 @@ async function loadedOutputs(args: readonly string[], expectedCode: number): Pro
   const log = join(directory, `loaded-${args.join('-').replace(/[^a-z0-9-]/gi, '')}.txt`);
   const hook = `import { registerHooks } from 'node:module'; import { appendFileSync } from 'node:fs';
 registerHooks({ load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); } });`;
-  const run = await runCli(args, { env: { NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(hook)}` } });
+  const run = await runCli(args, { cwd: root, env: { NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(hook)}` } });
   expect(run.code, run.stderr).toBe(expectedCode);
   const files = readFileSync(log, 'utf8').split('\n').filter((url) => url.startsWith('file:')).map((url) => fileURLToPath(url));
   return {
@@ -72,6 +72,7 @@ describe('the built CLI', () => {
     [['models', '--help'], 0],
     [['drift', 'churn', '--state-dir', directory], 2],
     [['push', '--stratgy', 'canary'], 2],
+    [['validate', 'examples/churn'], 2],
   ])('modelgate %j loads none of it', async (args, code) => {
     const { outputs, externals } = await loadedOutputs(args, code);
     expect(outputs.has(relative(root, CLI_ENTRY))).toBe(true);
