@@ -75,12 +75,12 @@ async function start({ values }: Input<'start'>): Promise<number> {
   if (target.outputs.RegistryTableName) await requireRegistered(registryOf(target), checked.model, [checked.control.version, checked.treatment.version]);
   const live = await liveRouting(target, checked.model);
   const arms = checkRouting(checked, live, values.split !== undefined);
-  if ('refusal' in arms) return fail(arms.refusal, values.json);
+  if ('refusal' in arms) return fail(arms.refusal.message, arms.refusal.nextStep, values.json);
   const definition = plan({ ...request, split: arms.split }, arms.lambdaVersions);
   try {
     await store.create(definition, operator());
   } catch (error) {
-    if (error instanceof ExperimentConflictError) return fail(error.message, values.json);
+    if (error instanceof ExperimentConflictError) return fail(error.message, '`modelgate experiment list` shows the experiments', values.json);
     throw error;
   }
   if (values.json) console.log(JSON.stringify({ experiment: definition }));
@@ -136,25 +136,41 @@ async function liveRouting(target: Target, model: string): Promise<LiveRouting> 
 }
 
 /** Whether the live routing can carry the experiment, the split it gives, and the arms' Lambda versions. */
-function checkRouting(definition: ExperimentDefinition, live: LiveRouting, splitGiven: boolean): { split: number; lambdaVersions: { control?: string; treatment?: string } } | { refusal: string } {
+type Refusal = { readonly message: string; readonly nextStep: string };
+
+function checkRouting(definition: ExperimentDefinition, live: LiveRouting, splitGiven: boolean): { split: number; lambdaVersions: { control?: string; treatment?: string } } | { refusal: Refusal } {
   const { routing } = live;
   const { model, control, treatment } = definition;
-  if (!routing) return { refusal: `cannot read how ${model}'s live alias routes (no registry entry and no Lambda API to ask): deploy or start the stack with its promotion pipeline` };
+  if (!routing) return { refusal: { message: `cannot read how ${model}'s live alias routes (no registry entry and no Lambda API to ask)`, nextStep: 'deploy or start the stack with its promotion pipeline' } };
   const lambdaVersionOf = (version: string) =>
     [routing.primary, routing.additional].find((r) => r?.version === version)?.lambdaVersion ?? live.versions.find((v) => v.version === version)?.lineage.lambdaVersion;
   const lambdaVersions = { control: lambdaVersionOf(control.version), treatment: lambdaVersionOf(treatment.version) };
   const routed = `the live alias routes ${routing.primary.version} (${round(1 - (routing.additional?.weight ?? 0))})${routing.additional ? ` and ${routing.additional.version} (${round(routing.additional.weight)})` : ' only'}`;
-  if (routing.primary.version !== control.version) return { refusal: `the control must be the live version: ${routed}` };
+  if (routing.primary.version !== control.version) {
+    return { refusal: { message: `the control must be the live version: ${routed}`, nextStep: `use --control ${routing.primary.version}, or make v${control.version} live first (\`modelgate promote ${model} ${control.version}\`)` } };
+  }
   if (definition.assignment === 'request') {
     if (routing.additional?.version !== treatment.version) {
-      return { refusal: `a request-level experiment splits traffic with the live alias, but ${routed}: roll ${model} v${treatment.version} out with the ab-test strategy first (or use --assignment unit)` };
+      return {
+        refusal: {
+          message: `a request-level experiment splits traffic with the live alias, but ${routed}`,
+          nextStep: `roll ${model} v${treatment.version} out with the ab-test strategy first (\`modelgate push <its bundle> --strategy ab-test\`), or use --assignment unit`,
+        },
+      };
     }
     if (splitGiven && Math.abs(routing.additional.weight - definition.split) > 1e-6) {
-      return { refusal: `--split ${definition.split} does not match the alias, which gives v${treatment.version} ${round(routing.additional.weight)}: the sample ratio check would flag every analysis` };
+      return {
+        refusal: {
+          message: `--split ${definition.split} does not match the alias, which gives v${treatment.version} ${round(routing.additional.weight)}: the sample ratio check would flag every analysis`,
+          nextStep: "leave --split out to use the alias's weight",
+        },
+      };
     }
     return { split: routing.additional.weight, lambdaVersions };
   }
-  if (!lambdaVersions.treatment) return { refusal: `unit-level routing invokes the treatment's Lambda version, but ${model} v${treatment.version} has none (publish it through the pipeline first)` };
+  if (!lambdaVersions.treatment) {
+    return { refusal: { message: `unit-level routing invokes the treatment's Lambda version, but ${model} v${treatment.version} has none`, nextStep: 'publish it through the pipeline first (`modelgate push <its bundle>`)' } };
+  }
   return { split: definition.split, lambdaVersions };
 }
 
@@ -187,7 +203,7 @@ async function stop({ values, positionals }: Input<'stop'>): Promise<number> {
   } catch (error) {
     if (!(error instanceof ConclusionError)) throw error;
     if (!values.json) console.log(describeReport(report).join('\n'));
-    return fail(error.message, values.json);
+    return fail(error.message, `\`modelgate experiment status ${id}\` shows the analysis`, values.json);
   }
   const log = values.json ? undefined : (line: string) => console.log(line);
   let outcome: ControlOutcome | undefined;
@@ -195,7 +211,7 @@ async function stop({ values, positionals }: Input<'stop'>): Promise<number> {
     const pipeline = pipelineControl(target, log);
     log?.(conclusion.action.kind === 'promote' ? `promoting ${definition.model} v${conclusion.action.version} through the pipeline` : `rolling back ${definition.model} v${definition.treatment.version} through the pipeline`);
     outcome = conclusion.action.kind === 'promote' ? await pipeline.promote(definition.model, conclusion.action.version) : await pipeline.rollback(definition.model);
-    if (!outcome.succeeded) return fail(`the pipeline did not ${conclusion.action.kind}: ${outcome.summary} (the experiment keeps running; fix the cause and stop it again)`, values.json);
+    if (!outcome.succeeded) return fail(`the pipeline did not ${conclusion.action.kind}: ${outcome.summary} (the experiment keeps running)`, 'fix the cause and stop it again', values.json);
   } else {
     log?.(conclusion.action.why);
   }
@@ -286,9 +302,10 @@ async function requireExperiment(store: ExperimentStore, id: string): Promise<No
   throw unknownName('experiment', id, (await allExperiments(store)).map((d) => d.id), { whenNone: 'start one with `modelgate experiment start`' });
 }
 
-function fail(message: string, json: boolean | undefined): number {
-  if (json) console.log(JSON.stringify({ error: message }));
-  console.error(`modelgate experiment: ${message}`);
+/** A refusal or failure of the outcome (exit 1), printed as cli/failure.ts prints the others. */
+function fail(message: string, nextStep: string, json: boolean | undefined): number {
+  if (json) console.log(JSON.stringify({ error: message, nextStep, exitCode: 1 }));
+  console.error(`modelgate experiment: ${message}; ${nextStep}`);
   return 1;
 }
 
