@@ -12,7 +12,8 @@ import { UsageError } from './usage-error';
 export const EXIT = { ok: 0, failed: 1, noOutcome: 2 } as const;
 
 export interface FailureContext {
-  readonly command: string;
+  /** The command that failed; none when the command itself is unknown. */
+  readonly command?: string;
   /** The command's parsed flags, when parsing got that far: they say which target was meant. */
   readonly values?: Readonly<Record<string, unknown>>;
   readonly debug: boolean;
@@ -27,7 +28,7 @@ export interface Failure {
 /** Prints the failure (stderr; also a JSON object on stdout under --json) and returns the exit code. */
 export function reportFailure(error: unknown, context: FailureContext): number {
   const failure = describeFailure(error, context);
-  console.error(`modelgate ${context.command}: ${failure.message}; ${failure.nextStep}`);
+  console.error(`modelgate${context.command ? ` ${context.command}` : ''}: ${failure.message}; ${failure.nextStep}`);
   if (context.debug && error instanceof Error && error.stack) console.error(error.stack);
   if (context.values?.json === true) console.log(JSON.stringify({ error: failure.message, nextStep: failure.nextStep, exitCode: failure.exitCode }));
   return failure.exitCode;
@@ -39,7 +40,8 @@ const PERMISSION_ERRORS = new Set(['AccessDenied', 'AccessDeniedException', 'Una
 
 export function describeFailure(error: unknown, context: FailureContext): Failure {
   if (error instanceof UsageError) {
-    return { message: error.message, nextStep: error.nextStep ?? `see \`modelgate ${context.command} --help\``, exitCode: EXIT.noOutcome };
+    const help = context.command ? `modelgate ${context.command} --help` : 'modelgate --help';
+    return { message: error.message, nextStep: error.nextStep ?? `see \`${help}\``, exitCode: EXIT.noOutcome };
   }
   const e = (error ?? {}) as { name?: string; message?: string; code?: string; address?: string; port?: number; hostname?: string };
   const code = e.code ?? (error as { cause?: { code?: string } } | undefined)?.cause?.code;

@@ -62,8 +62,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const spec = COMMANDS.find((c) => c.name === name);
   if (!spec) {
     const guess = nearest(name, COMMANDS.map((c) => c.name));
-    console.error(`modelgate: unknown command "${name}"; ${guess ? `did you mean "${guess}"?` : 'run `modelgate --help` for the commands'}`);
-    return 2;
+    const error = new UsageError(`unknown command "${name}"`, guess ? `did you mean "${guess}"?` : 'run `modelgate --help` for the commands');
+    return reportFailure(error, { values: { json: rest.includes('--json') }, debug });
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(spec.usage);
