@@ -55,9 +55,11 @@ export function describeFailure(error: unknown, context: FailureContext): Failur
   if (e.name === 'ResourceNotFoundException') {
     return { message: `the target has no such resource (${firstLine(e.message)})`, nextStep: 'check that --state-dir or --stack names the stack you mean, and that it is deployed or running', exitCode: EXIT.noOutcome };
   }
+  const message = `unexpected error: ${e.name ?? 'Error'}: ${firstLine(e.message ?? String(error))}`;
+  if (context.debug) return { message, nextStep: 'the full trace follows; please report it', exitCode: EXIT.noOutcome };
   const trace = writeTrace(error);
   return {
-    message: `unexpected error: ${e.name ?? 'Error'}: ${firstLine(e.message ?? String(error))}`,
+    message,
     nextStep: trace ? `the full trace is in ${trace} (--debug prints it); please report it` : 'rerun with --debug for the full trace; please report it',
     exitCode: EXIT.noOutcome,
   };

@@ -271,6 +271,7 @@ describe.concurrent('exit codes and next steps of the documented cases', () => {
     rmSync(trace as string);
     const debug = await cli('models', 'broken', '--debug');
     expect(debug.code).toBe(2);
+    expect(debug.stderr).toMatch(/^modelgate models: unexpected error: [^\n]+; the full trace follows; please report it\n/);
     expect(debug.stderr).toMatch(/\n\s+at .*cli\/commands\/models\.ts/);
   });
 });
