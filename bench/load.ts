@@ -15,7 +15,7 @@ import autocannon, { type Result } from 'autocannon';
 import { parseFallbackRecords } from '../lambdas/core/prediction-record';
 import { startChild, stopChild } from './child-process';
 import { localDynamoClient } from '../local/aws-clients';
-import type { LocalEndpoints } from '../local/runtime';
+import type { LocalEndpoints } from '../local/state-files';
 
 const { values: options } = parseArgs({
   options: {

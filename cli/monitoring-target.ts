@@ -3,27 +3,13 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ManifestStore } from '../lambdas/adapters/manifest-store';
 import { MonitoringStore } from '../lambdas/adapters/monitoring-store';
 import { parseManifestJson, type Manifest } from '../lambdas/core/manifest';
+import { Registry } from '../lambdas/adapters/registry';
 import { localDynamoClient, localS3Client } from '../local/aws-clients';
-import { requireOutput, resolveTarget, targetOptions, targetUsage, type TargetFlags } from './target';
+import { registeredModels } from './registry';
+import { unknownName } from './suggest';
+import { requireOutput, resolveTarget } from './target';
+import type { TargetFlags } from './target-options';
 import { UsageError } from './usage-error';
-
-/** Options of the commands that read monitoring data (`drift <model>`, `errors`). */
-export const monitoringTargetOptions = {
-  ...targetOptions,
-  'dynamodb-endpoint': { type: 'string' },
-  's3-endpoint': { type: 'string' },
-  table: { type: 'string' },
-  'prediction-table': { type: 'string' },
-  bucket: { type: 'string' },
-  manifest: { type: 'string' },
-} as const;
-
-export const monitoringTargetUsage = `${targetUsage}
-  without a running runtime, name the servers and tables yourself:
-  --dynamodb-endpoint <url>  a DynamoDB endpoint (local credentials)
-  --table <name>             the monitoring table; --prediction-table <name> the prediction log
-  --s3-endpoint <url> --bucket <name>   where the manifests are, or
-  --manifest <file>          the model version's manifest.json`;
 
 export interface MonitoringTargetFlags extends TargetFlags {
   readonly 'dynamodb-endpoint'?: string;
@@ -38,6 +24,8 @@ export interface MonitoringTarget {
   readonly dynamodb: DynamoDBClient;
   readonly store: MonitoringStore;
   readonly predictionTable?: string;
+  /** The stack's registry, when there is a stack: it knows models and versions that have no traffic yet. */
+  readonly registry?: Registry;
   manifestOf(model: string, version: string): Promise<Manifest>;
 }
 
@@ -53,18 +41,20 @@ export async function resolveMonitoringTarget(flags: MonitoringTargetFlags): Pro
     if (!fixedManifest && !(flags['s3-endpoint'] && flags.bucket)) throw new UsageError('--dynamodb-endpoint needs --manifest, or --s3-endpoint and --bucket');
     const dynamodb = localDynamoClient(flags['dynamodb-endpoint']);
     const manifests = flags['s3-endpoint'] && flags.bucket ? new ManifestStore(localS3Client(flags['s3-endpoint']), flags.bucket, 0) : undefined;
-    return target(dynamodb, flags.table, flags['prediction-table'], fixedManifest, manifests);
+    return target(dynamodb, flags.table, flags['prediction-table'], fixedManifest, manifests, undefined);
   }
   const stack = await resolveTarget(flags);
   const manifests = new ManifestStore(stack.s3, requireOutput(stack, 'ModelBucketName'), 0);
-  return target(stack.dynamodb, flags.table ?? requireOutput(stack, 'MonitoringTableName'), flags['prediction-table'] ?? stack.outputs.PredictionTableName, fixedManifest, manifests);
+  const registry = stack.outputs.RegistryTableName ? new Registry(stack.dynamodb, stack.outputs.RegistryTableName) : undefined;
+  return target(stack.dynamodb, flags.table ?? requireOutput(stack, 'MonitoringTableName'), flags['prediction-table'] ?? stack.outputs.PredictionTableName, fixedManifest, manifests, registry);
 }
 
-function target(dynamodb: DynamoDBClient, table: string, predictionTable: string | undefined, fixed: Manifest | undefined, manifests: ManifestStore | undefined): MonitoringTarget {
+function target(dynamodb: DynamoDBClient, table: string, predictionTable: string | undefined, fixed: Manifest | undefined, manifests: ManifestStore | undefined, registry: Registry | undefined): MonitoringTarget {
   return {
     dynamodb,
     store: new MonitoringStore(dynamodb, table),
     ...(predictionTable ? { predictionTable } : {}),
+    ...(registry ? { registry } : {}),
     async manifestOf(model, version) {
       if (fixed && fixed.name === model && fixed.version === version) return fixed;
       if (!manifests) throw new UsageError(`--manifest describes ${fixed?.name} v${fixed?.version}, not ${model} v${version}`);
@@ -90,9 +80,22 @@ export function parseDuration(text: string, flag: string): number {
   return Number(match[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'];
 }
 
-/** The versions of `model` the monitoring table has seen since `since` (or just `version`). */
-export async function versionsOf(store: MonitoringStore, model: string, version: string | undefined, since: string): Promise<string[]> {
-  if (version !== undefined) return [version];
-  const seen = (await store.listVersions()).filter((v) => v.model === model && v.lastSeen >= since);
-  return seen.map((v) => v.version).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+/**
+ * The versions of `model` the monitoring table has seen since `since`, or just `version`. A model or version
+ * that neither the monitoring table nor the registry knows is refused (exit 2), naming the known ones.
+ */
+export async function versionsOf(target: MonitoringTarget, model: string, version: string | undefined, since: string): Promise<string[]> {
+  const seen = await target.store.listVersions();
+  const byVersion = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
+  const registered = target.registry ? await target.registry.listVersions(model) : [];
+  if (registered.length === 0 && !seen.some((v) => v.model === model)) {
+    const known = new Set([...seen.map((v) => v.model), ...((target.registry && (await registeredModels(target.registry))) ?? [])]);
+    throw unknownName('model', model, [...known].sort(), { whenNone: 'serve one and send it traffic first (docs/monitoring.md)' });
+  }
+  if (version !== undefined) {
+    const versions = new Set([...seen.filter((v) => v.model === model).map((v) => v.version), ...registered.map((v) => v.version)]);
+    if (!versions.has(version)) throw unknownName(`${model} version`, version, [...versions].sort(byVersion));
+    return [version];
+  }
+  return seen.filter((v) => v.model === model && v.lastSeen >= since).map((v) => v.version).sort(byVersion);
 }

@@ -1,18 +1,15 @@
-// What the pipeline commands share: the Step Functions client of the target, following an execution to its
-// end with progress, and the registry.
+// What the pipeline commands share: the Step Functions client of the target, and following an execution to its
+// end with progress.
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
-import { Registry } from '../lambdas/adapters/registry';
 import { LOCAL_CREDENTIALS } from '../local/aws-clients';
-import { requireOutput, type Target } from './target';
+import type { Target } from './target';
+import { UsageError } from './usage-error';
 
+/** The target's Step Functions; a local runtime without one (started without its pipeline) is bad usage, never AWS. */
 export function stepFunctionsClient(target: Target): SFNClient {
-  return target.endpoints.stepFunctions
-    ? new SFNClient({ endpoint: target.endpoints.stepFunctions, region: target.region, credentials: LOCAL_CREDENTIALS })
-    : new SFNClient({ region: target.region });
-}
-
-export function registryOf(target: Target): Registry {
-  return new Registry(target.dynamodb, requireOutput(target, 'RegistryTableName'));
+  if (target.endpoints.stepFunctions) return new SFNClient({ endpoint: target.endpoints.stepFunctions, region: target.region, credentials: LOCAL_CREDENTIALS });
+  if (target.kind === 'local') throw new UsageError(`the local runtime (${target.description}) runs no promotion pipeline`, 'restart it with `npm start`, which starts the pipeline');
+  return new SFNClient({ region: target.region });
 }
 
 export interface FollowOptions {

@@ -6,6 +6,7 @@ import { startApiGateway, restApisFromTemplate, type ApiGatewayServer, type Rest
 import { LOCAL_CREDENTIALS, localDynamoClient, localS3Client } from './aws-clients';
 import { startDynamoDb, startS3, type LocalS3, type LocalService } from './aws-services';
 import { createTableInput, ensureTable, type CfnTableProperties } from './dynamodb-tables';
+import { ENDPOINTS_FILE, PREDICTION_LOG_FALLBACK_FILE, type LocalEndpoints } from './state-files';
 import { startDynamoDbStreams, streamedTablesFromTemplate, streamSubscriptionsFromTemplate, type LocalDynamoDbStreams } from './dynamodb-streams';
 import { LocalLambdaService, type FunctionDefinition } from './lambda-service';
 import { startLambdaApi } from './lambda-api';
@@ -76,24 +77,6 @@ export interface Runtime {
   readonly lambdaEndpoint: string;
   close(): Promise<void>;
 }
-
-/**
- * Written to `<stateDir>/endpoints.json` while the runtime runs: how the CLI and scripts find the local
- * stack (endpoints and resolved stack outputs), as they read CloudFormation outputs for a deployed stack.
- */
-export interface LocalEndpoints {
-  readonly apiUrl: string;
-  readonly dynamoDbEndpoint: string;
-  readonly s3Endpoint: string;
-  readonly region: string;
-  readonly stackName: string;
-  readonly outputs: Readonly<Record<string, string>>;
-  /** The local Lambda and Step Functions APIs (promote, rollback, following a push). */
-  readonly lambdaEndpoint?: string;
-  readonly stepFunctionsEndpoint?: string;
-}
-
-export const ENDPOINTS_FILE = 'endpoints.json';
 
 const REGION = 'us-east-1';
 const ACCOUNT_ID = '000000000000';
@@ -170,7 +153,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
         AWS_ENDPOINT_URL_S3: s3.endpoint,
         AWS_ENDPOINT_URL_DYNAMODB: streams.endpoint,
-        PREDICTION_LOG_FALLBACK_FILE: join(stateDir, 'prediction-log-fallback.jsonl'),
+        PREDICTION_LOG_FALLBACK_FILE: join(stateDir, PREDICTION_LOG_FALLBACK_FILE),
         AWS_ENDPOINT_URL_LAMBDA: lambdaApi.endpoint,
         NODE_ENV: 'production',
       },

@@ -1,31 +1,28 @@
 import { versionReport, type VersionReport } from '../../lambdas/core/monitoring/report';
 import { windowStartOf } from '../../lambdas/core/monitoring/window';
-import { parseDuration, resolveMonitoringTarget, versionsOf, type MonitoringTargetFlags } from '../monitoring-target';
+import { oneModel } from '../command';
+import { parseDuration, resolveMonitoringTarget, versionsOf } from '../monitoring-target';
 import { UsageError } from '../usage-error';
-import { table } from './drift';
+import { table, type DriftInput } from './drift';
 
 /**
  * `modelgate drift <model>`: the drift of a served model's recent windows against its baseline, per version,
  * computed by the monitor's own code from the monitoring table (no log scan).
  */
-export async function onlineDrift(
-  positionals: readonly string[],
-  flags: MonitoringTargetFlags & { version?: string; window?: string; json?: boolean; method?: string; threshold?: string },
-): Promise<number> {
-  if (positionals.length > 1) throw new UsageError(`one model at a time, got: ${positionals.join(' ')}`);
-  if (flags.method !== undefined || flags.threshold !== undefined) {
-    throw new UsageError('--method and --threshold apply to the file form; a served model uses its manifest\'s drift settings');
-  }
-  const model = positionals[0] as string;
-  const windowMs = parseDuration(flags.window ?? '1h', '--window');
+export async function onlineDrift({ values: flags, positionals }: DriftInput): Promise<number> {
+  const model = oneModel('drift', positionals, 'modelgate drift churn --since 1h');
+  const fileFlag = (['method', 'threshold', 'columns', 'exclude'] as const).find((flag) => flags[flag] !== undefined);
+  if (fileFlag) throw new UsageError(`--${fileFlag} applies to two CSV files; a served model uses its manifest's drift settings`, `drop --${fileFlag}`);
+  const periodMs = parseDuration(flags.since ?? '1h', '--since');
   const now = new Date();
-  const from = windowStartOf(now.getTime() - windowMs);
+  const from = windowStartOf(now.getTime() - periodMs);
   const to = now.toISOString();
   const target = await resolveMonitoringTarget(flags);
-  const versions = await versionsOf(target.store, model, flags.version, from);
+  const versions = await versionsOf(target, model, flags.version, from);
   if (versions.length === 0) {
-    console.error(`modelgate drift: no windows for model ${model} since ${from} (no traffic, or not aggregated yet)`);
-    return 1;
+    if (flags.json) console.log(JSON.stringify({ model, from, to, versions: [] }, null, 2));
+    else console.log(`${model}: no traffic aggregated since ${from}, so nothing to compare; send predictions, or look further back with --since`);
+    return 0;
   }
   const reports: VersionReport[] = [];
   for (const version of versions) {
@@ -33,6 +30,7 @@ export async function onlineDrift(
     const windows = await target.store.queryWindows(model, version, from, to);
     reports.push(versionReport(manifest, windows, { from, to }, { minPredictions: 1, minLabels: 1 }));
   }
+  const outcome = flags['fail-on-drift'] && reports.some((r) => r.drift?.datasetDrift) ? 1 : 0;
   if (flags.json) {
     console.log(
       JSON.stringify(
@@ -51,7 +49,7 @@ export async function onlineDrift(
         2,
       ),
     );
-    return 0;
+    return outcome;
   }
   for (const report of reports) {
     console.log(`${model} v${report.version}: ${report.predictions} predictions in ${report.windows} windows, ${from} .. ${to}`);
@@ -66,5 +64,5 @@ export async function onlineDrift(
     }
     console.log('');
   }
-  return 0;
+  return outcome;
 }

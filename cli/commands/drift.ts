@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { column, CsvError, parseCsv, type CsvTable } from '../../lambdas/core/csv';
 import {
   type Column,
@@ -10,110 +9,77 @@ import {
   type FeatureDrift,
 } from '../../lambdas/core/drift/report';
 import type { DriftMethod } from '../../lambdas/core/manifest-types';
-import type { Command } from '../command';
-import { monitoringTargetOptions, monitoringTargetUsage } from '../monitoring-target';
+import type { CommandInput, CommandRun } from '../command';
+import type { driftOptions } from '../specs/drift';
+import { nearest, requireOneOf } from '../suggest';
 import { UsageError } from '../usage-error';
-import { onlineDrift } from './drift-online';
 
 const METHODS: readonly DriftMethod[] = ['psi', 'ks', 'chisquare', 'jensenshannon', 'wasserstein'];
 
-const usage = `usage: modelgate drift --reference <a.csv> --current <b.csv> [options]
-       modelgate drift <model> [--version <v>] [--window 1h] [--json] [target options]
+/** The options of `modelgate drift`, both forms. */
+export type DriftInput = CommandInput<typeof driftOptions>;
 
-The second form prints the per-feature drift of a served model's recent traffic against its manifest
-baseline, from the monitoring table's window aggregates (as the scheduled monitor computes it): every
-version seen in the window, or --version; --window is 30m, 1h (default), 24h, 7d...
-${monitoringTargetUsage}
+export const runDrift: CommandRun<typeof driftOptions> = async (input) => {
+  const { values, positionals } = input;
+  if (positionals.length > 0) {
+    if (values.reference !== undefined || values.current !== undefined) throw new UsageError('give a model, or --reference and --current, not both');
+    // The served-model form needs the SDK clients; the file form does not load them.
+    const { onlineDrift } = await import('./drift-online');
+    return onlineDrift(input);
+  }
+  if (values.reference === undefined || values.current === undefined) {
+    throw new UsageError(`${values.reference === undefined ? '--reference' : '--current'} is required`, 'give a served model (`modelgate drift churn`) or two CSV files (--reference <a.csv> --current <b.csv>)');
+  }
+  const served = (['since', 'version'] as const).find((flag) => values[flag] !== undefined);
+  if (served) throw new UsageError(`--${served} applies to a served model, not to two CSV files`, 'drop it, or name the model: `modelgate drift <model>`');
+  const settings = settingsFromFlags(values.method, values.threshold);
 
-The first form:
-
-Compares each column of the reference CSV with the same column of the current CSV and prints a drift
-report. A column is numeric when every non-empty cell of the reference is a number; empty cells are
-missing values. Exits 0 whether or not drift is found, 2 on bad usage or a bad file.
-
-options:
-  --reference <file>    the sample drift is measured against (e.g. the training split)
-  --current <file>      the sample to compare (e.g. recent traffic)
-  --method <method>     psi | ks | chisquare | jensenshannon | wasserstein, for every column
-                        (default: chosen per column as Evidently does, see docs/drift.md)
-  --threshold <x>       drift threshold for every column (default: the method's; p <= 0.05 for
-                        ks and chisquare, statistic >= 0.1 for psi, jensenshannon, wasserstein)
-  --columns <a,b,...>   compare only these columns (default: every column of the reference)
-  --exclude <a,b,...>   leave these columns out (e.g. identifiers)
-  --json                print the report as JSON`;
-
-export const driftCommand: Command = {
-  name: 'drift',
-  summary: 'Data drift: of a served model against its baseline, or between two CSV files (PSI, KS, Wasserstein, chi-squared, JS)',
-  usage,
-  async run(args) {
-    const { values, positionals } = parseArgs({
-      args,
-      options: {
-        reference: { type: 'string' },
-        current: { type: 'string' },
-        method: { type: 'string' },
-        threshold: { type: 'string' },
-        columns: { type: 'string' },
-        exclude: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        version: { type: 'string' },
-        window: { type: 'string' },
-        ...monitoringTargetOptions,
-      },
-      allowPositionals: true,
+  let report: DriftReport;
+  try {
+    const reference = await readTable(values.reference);
+    const current = await readTable(values.current);
+    const names = selectColumns(reference, values.reference, values.columns, values.exclude);
+    const referenceColumns: [string, Column][] = [];
+    const currentColumns: [string, Column][] = [];
+    for (const name of names) {
+      const referenceCells = column(reference, name, values.reference);
+      const currentCells = column(current, name, values.current);
+      const numeric = numbers(referenceCells);
+      if (numeric) {
+        referenceColumns.push([name, { kind: 'numeric', values: numeric }]);
+        currentColumns.push([name, { kind: 'numeric', values: numericCells(currentCells, name, values.current) }]);
+      } else {
+        referenceColumns.push([name, { kind: 'categorical', values: referenceCells.map(cellOrMissing) }]);
+        currentColumns.push([name, { kind: 'categorical', values: currentCells.map(cellOrMissing) }]);
+      }
+    }
+    report = driftReport(Object.fromEntries(referenceColumns), Object.fromEntries(currentColumns), {
+      settings: Object.fromEntries(names.map((name) => [name, settings])),
     });
-    if (positionals.length > 0) {
-      if (values.reference !== undefined || values.current !== undefined) throw new UsageError('give a model, or --reference and --current, not both');
-      return onlineDrift(positionals, values);
+  } catch (error) {
+    if (error instanceof CsvError || error instanceof DriftConfigError || error instanceof BadInputError) {
+      throw new UsageError(error.message, error instanceof BadInputError ? error.nextStep : 'fix the file, or leave the column out with --exclude');
     }
-    if (values.reference === undefined) throw new UsageError('--reference is required');
-    if (values.current === undefined) throw new UsageError('--current is required');
-    const settings = settingsFromFlags(values.method, values.threshold);
-
-    let report: DriftReport;
-    try {
-      const reference = await readTable(values.reference);
-      const current = await readTable(values.current);
-      const names = selectColumns(reference, values.reference, values.columns, values.exclude);
-      const referenceColumns: [string, Column][] = [];
-      const currentColumns: [string, Column][] = [];
-      for (const name of names) {
-        const referenceCells = column(reference, name, values.reference);
-        const currentCells = column(current, name, values.current);
-        const numeric = numbers(referenceCells);
-        if (numeric) {
-          referenceColumns.push([name, { kind: 'numeric', values: numeric }]);
-          currentColumns.push([name, { kind: 'numeric', values: numericCells(currentCells, name, values.current) }]);
-        } else {
-          referenceColumns.push([name, { kind: 'categorical', values: referenceCells.map(cellOrMissing) }]);
-          currentColumns.push([name, { kind: 'categorical', values: currentCells.map(cellOrMissing) }]);
-        }
-      }
-      report = driftReport(Object.fromEntries(referenceColumns), Object.fromEntries(currentColumns), {
-        settings: Object.fromEntries(names.map((name) => [name, settings])),
-      });
-    } catch (error) {
-      if (error instanceof CsvError || error instanceof DriftConfigError || error instanceof BadInputError) {
-        console.error(`modelgate drift: ${error.message}`);
-        return 2;
-      }
-      throw error;
-    }
-    console.log(values.json ? JSON.stringify(report, null, 2) : table(report));
-    return 0;
-  },
+    throw error;
+  }
+  console.log(values.json ? JSON.stringify(report, null, 2) : table(report));
+  return values['fail-on-drift'] && report.datasetDrift ? 1 : 0;
 };
 
-/** A file or cell the report cannot use: printed without the usage text, exit 2. */
+/** A file or cell the report cannot use (exit 2), with what to do about it. */
 class BadInputError extends Error {
   override readonly name = 'BadInputError';
+
+  constructor(
+    message: string,
+    readonly nextStep: string,
+  ) {
+    super(message);
+  }
 }
 
 function settingsFromFlags(method: string | undefined, threshold: string | undefined): DriftSettings {
-  if (method !== undefined && !METHODS.includes(method as DriftMethod)) {
-    throw new UsageError(`--method must be one of ${METHODS.join(', ')}, got: ${method}`);
-  }
+  const chosen = method === undefined ? undefined : requireOneOf('--method', method, METHODS);
   let parsedThreshold: number | undefined;
   if (threshold !== undefined) {
     parsedThreshold = parseNumber(threshold);
@@ -121,7 +87,7 @@ function settingsFromFlags(method: string | undefined, threshold: string | undef
       throw new UsageError(`--threshold must be a number > 0, got: ${threshold}`);
     }
   }
-  return { method: method as DriftMethod | undefined, threshold: parsedThreshold };
+  return { method: chosen, threshold: parsedThreshold };
 }
 
 async function readTable(path: string): Promise<CsvTable> {
@@ -130,7 +96,7 @@ async function readTable(path: string): Promise<CsvTable> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    throw new BadInputError(`cannot read ${path}: ${reason}`);
+    throw new BadInputError(`cannot read ${path}: ${reason}`, 'check the path');
   }
   return parseCsv(text, path);
 }
@@ -145,12 +111,13 @@ function selectColumns(
   const named = [...list(columns), ...list(exclude)];
   const unknown = named.find((name) => !reference.header.includes(name));
   if (unknown !== undefined) {
-    throw new BadInputError(`${source}: no column "${unknown}" (columns: ${reference.header.join(', ')})`);
+    const guess = nearest(unknown, reference.header);
+    throw new BadInputError(`${source}: no column "${unknown}" (columns: ${reference.header.join(', ')})`, guess ? `did you mean "${guess}"?` : 'name columns of the reference file');
   }
   const chosen = columns === undefined ? [...reference.header] : list(columns);
   const excluded = new Set(list(exclude));
   const names = chosen.filter((name) => !excluded.has(name));
-  if (names.length === 0) throw new BadInputError('no columns left to compare');
+  if (names.length === 0) throw new BadInputError('no columns left to compare', 'exclude fewer columns');
   return names;
 }
 
@@ -190,6 +157,7 @@ function numericCells(cells: readonly string[], name: string, source: string): (
       // Line numbers count the header as line 1, as parseCsv's messages do.
       throw new BadInputError(
         `${source}: column "${name}" is numeric in the reference, but line ${row + 2} has ${JSON.stringify(cell)}`,
+        'fix that cell, or leave the column out with --exclude',
       );
     }
     return value;

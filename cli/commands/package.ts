@@ -3,95 +3,48 @@
 // and runs the model through the same runtime adapter that serves it.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ModelLoadError, loadModel } from '../../lambdas/adapters/onnx-runtime';
 import { sha256Hex } from '../../lambdas/adapters/model-store';
 import { CsvError, parseCsv } from '../../lambdas/core/csv';
 import { ManifestError, describeIssues } from '../../lambdas/core/errors';
 import type { Manifest, RolloutStrategy, Task } from '../../lambdas/core/manifest';
+import { ROLLOUT_STRATEGIES } from '../../lambdas/core/manifest-types';
 import { OnnxFormatError, prepareModel } from '../../lambdas/core/onnx-graph';
 import { PackagingError, draftManifest, tableRows, tableTargets, withBaseline, withCalibration } from '../../lambdas/core/packaging';
 import { PROMOTION_DEFAULTS } from '../../lambdas/core/promotion/defaults';
 import { evaluatePredictions, type MetricSet } from '../../lambdas/core/promotion/evaluation';
 import { ContractError } from '../../lambdas/core/tensors';
-import type { Command } from '../command';
+import type { CommandInput, CommandRun } from '../command';
+import type { packageOptions } from '../specs/package';
+import { requireOneOf } from '../suggest';
 import { UsageError } from '../usage-error';
 
-const STRATEGIES: readonly RolloutStrategy[] = ['canary', 'linear', 'ab-test', 'shadow', 'all-at-once'];
 const TASKS: readonly Task[] = ['binary-classification', 'multiclass-classification', 'regression'];
 const MODEL_FILE = 'model.onnx';
 
-const usage = `usage: modelgate package --model <m.onnx> --train <train.csv> --target <column> --name <model>
-                        --version <v> --out <dir> [options]
-
-Builds a model bundle in <dir>: model.onnx (ZipMap removed), manifest.json (validated) and, with
---holdout, holdout.csv. The feature schema comes from the training CSV, the feature -> input mapping
-from the model's inputs: an input named like a column takes that column; one remaining [N, F] input
-takes the remaining columns in CSV order. The baseline is computed from the training rows and the
-model's predictions on them. See docs/cli.md and docs/bundle.md.
-
-  --model <file>        the ONNX model
-  --train <file>        training CSV with a header row: the features and the target
-  --target <column>     the column holding the label (classification) or value (regression)
-  --holdout <file>      labelled holdout CSV: copied into the bundle, its metrics printed
-  --name <model>        model name: lower-case letters, digits and dashes
-  --version <v>         model version, e.g. 3 or 2024-06-01
-  --out <dir>           where to write the bundle (created if missing)
-  --strategy <s>        rollout: canary | linear | ab-test | shadow | all-at-once (default: canary)
-  --exclude <a,b,...>   columns that are neither features nor the target (identifiers...)
-  --task <task>         binary-classification | multiclass-classification | regression
-                        (default: inferred from the model's outputs and the target column)
-  --json                print the summary as JSON
-
-Exit codes: 0 bundle written, 1 the bundle could not be written, 2 bad usage or input (a model whose
-inputs do not match the CSV, a missing target column, a model that does not load).`;
-
-export const packageCommand: Command = {
-  name: 'package',
-  summary: 'Build a model bundle (model, manifest with schema and baseline, holdout) from an ONNX model and a training CSV',
-  usage,
-  async run(args) {
-    const { values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        model: { type: 'string' },
-        train: { type: 'string' },
-        target: { type: 'string' },
-        holdout: { type: 'string' },
-        name: { type: 'string' },
-        version: { type: 'string' },
-        out: { type: 'string' },
-        strategy: { type: 'string' },
-        exclude: { type: 'string' },
-        task: { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-    });
-    const request = readRequest(values);
-    let bundle: Bundle;
-    try {
-      bundle = await build(request);
-    } catch (error) {
-      const message = inputProblem(error);
-      if (message === undefined) throw error;
-      console.error(`modelgate package: ${message}`);
-      return 2;
-    }
-    try {
-      await mkdir(request.out, { recursive: true });
-      await writeFile(join(request.out, MODEL_FILE), bundle.modelBytes);
-      await writeFile(join(request.out, 'manifest.json'), `${JSON.stringify(bundle.manifest, null, 2)}\n`);
-      // The bytes that were evaluated, written rather than copied: --holdout may already be <out>/holdout.csv.
-      if (bundle.holdout) await writeFile(join(request.out, PROMOTION_DEFAULTS.holdoutFile), bundle.holdout.bytes);
-    } catch (error) {
-      console.error(`modelgate package: cannot write the bundle to ${request.out}: ${(error as Error).message}`);
-      return 1;
-    }
-    console.log(values.json ? JSON.stringify(summaryJson(request, bundle), null, 2) : summaryText(request, bundle));
-    return 0;
-  },
+export const runPackage: CommandRun<typeof packageOptions> = async ({ values }) => {
+  const request = readRequest(values);
+  let bundle: Bundle;
+  try {
+    bundle = await build(request);
+  } catch (error) {
+    const problem = inputProblem(error);
+    if (problem === undefined) throw error;
+    throw new UsageError(problem.message, problem.nextStep);
+  }
+  try {
+    await mkdir(request.out, { recursive: true });
+    await writeFile(join(request.out, MODEL_FILE), bundle.modelBytes);
+    await writeFile(join(request.out, 'manifest.json'), `${JSON.stringify(bundle.manifest, null, 2)}\n`);
+    // The bytes that were evaluated, written rather than copied: --holdout may already be <out>/holdout.csv.
+    if (bundle.holdout) await writeFile(join(request.out, PROMOTION_DEFAULTS.holdoutFile), bundle.holdout.bytes);
+  } catch (error) {
+    console.error(`modelgate package: cannot write the bundle to ${request.out}: ${(error as Error).message}; choose another --out, or free the disk space`);
+    if (values.json) console.log(JSON.stringify({ error: `cannot write the bundle to ${request.out}: ${(error as Error).message}` }));
+    return 1;
+  }
+  console.log(values.json ? JSON.stringify(summaryJson(request, bundle), null, 2) : summaryText(request, bundle));
+  return 0;
 };
 
 interface Request {
@@ -107,30 +60,26 @@ interface Request {
   readonly task?: Task;
 }
 
-function readRequest(values: Record<string, string | boolean | undefined>): Request {
-  const required = (flag: string): string => {
+function readRequest(values: CommandInput<typeof packageOptions>['values']): Request {
+  const required = (flag: 'onnx' | 'train' | 'target' | 'name' | 'version' | 'out'): string => {
     const value = values[flag];
-    if (typeof value !== 'string' || value === '') throw new UsageError(`--${flag} is required`);
+    if (value === undefined || value === '') throw new UsageError(`--${flag} is required`, 'e.g. `modelgate package --onnx model.onnx --train train.csv --target Churn --name churn --version 1 --out bundle/`');
     return value;
   };
-  const strategy = values.strategy as string | undefined;
-  if (strategy !== undefined && !STRATEGIES.includes(strategy as RolloutStrategy)) {
-    throw new UsageError(`--strategy must be one of ${STRATEGIES.join(', ')}, got: ${strategy}`);
-  }
-  const task = values.task as string | undefined;
-  if (task !== undefined && !TASKS.includes(task as Task)) throw new UsageError(`--task must be one of ${TASKS.join(', ')}, got: ${task}`);
-  const holdout = values.holdout as string | undefined;
+  const strategy = values.strategy === undefined ? undefined : requireOneOf('--strategy', values.strategy, ROLLOUT_STRATEGIES);
+  const task = values.task === undefined ? undefined : requireOneOf('--task', values.task, TASKS);
+  const holdout = values.holdout;
   return {
-    model: required('model'),
+    model: required('onnx'),
     train: required('train'),
     target: required('target'),
     name: required('name'),
     version: required('version'),
     out: required('out'),
     ...(holdout !== undefined ? { holdout } : {}),
-    ...(strategy !== undefined ? { strategy: strategy as RolloutStrategy } : {}),
-    ...(task !== undefined ? { task: task as Task } : {}),
-    exclude: ((values.exclude as string | undefined) ?? '').split(',').map((c) => c.trim()).filter(Boolean),
+    ...(strategy !== undefined ? { strategy } : {}),
+    ...(task !== undefined ? { task } : {}),
+    exclude: (values.exclude ?? '').split(',').map((c) => c.trim()).filter(Boolean),
   };
 }
 
@@ -210,14 +159,16 @@ async function readInput(path: string): Promise<Uint8Array> {
   }
 }
 
-/** The message for an error caused by the input files (exit 2), or undefined for a bug. */
-function inputProblem(error: unknown): string | undefined {
-  if (error instanceof PackagingError) return error.problems.length === 1 ? error.message : `\n  ${error.problems.join('\n  ')}`;
-  if (error instanceof ManifestError) return `the manifest built from these inputs is invalid:\n${describeIssues(error.issues)}`;
-  if (error instanceof ModelLoadError) return `the model does not load: ${error.message}`;
-  if (error instanceof ContractError) return `the model's answer does not match its outputs: ${error.message}`;
-  if (error instanceof OnnxFormatError) return `${error.message}`;
-  if (error instanceof CsvError || error instanceof InputFileError) return error.message;
+/** The problem an error of the input files is (exit 2), with what to do about it; undefined for a bug. */
+function inputProblem(error: unknown): { message: string; nextStep: string } | undefined {
+  const inference = 'fix the model, the CSV or the flags (docs/cli.md, "package", says how the manifest is inferred)';
+  if (error instanceof PackagingError) return { message: error.problems.length === 1 ? error.message : `\n  ${error.problems.join('\n  ')}`, nextStep: inference };
+  if (error instanceof ManifestError) return { message: `the manifest built from these inputs is invalid:\n${describeIssues(error.issues)}`, nextStep: inference };
+  if (error instanceof ModelLoadError) return { message: `the model does not load: ${error.message}`, nextStep: 'check that --onnx is a model onnxruntime can load (docs/cli.md, "package")' };
+  if (error instanceof ContractError) return { message: `the model's answer does not match its outputs: ${error.message}`, nextStep: inference };
+  if (error instanceof OnnxFormatError) return { message: error.message, nextStep: 'give an ONNX model file with --onnx' };
+  if (error instanceof CsvError) return { message: error.message, nextStep: 'fix the CSV file' };
+  if (error instanceof InputFileError) return { message: error.message, nextStep: 'check the path' };
   return undefined;
 }
 

@@ -1,46 +1,40 @@
 // `modelgate validate <dir>`: the pipeline's validation, in-process, on a bundle folder: what CI runs before
-// `modelgate push` (the same code as the validation function: lambdas/handlers/pipeline/validation.ts).
+// `modelgate push` (the same code as the validation function: lambdas/use-cases/validate-candidate.ts).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { parseManifestJson } from '../../lambdas/core/manifest';
+import { parseManifestJson, type Manifest } from '../../lambdas/core/manifest';
 import { validateCandidate, type BundleSource } from '../../lambdas/use-cases/validate-candidate';
-import type { Command } from '../command';
+import { oneBundleFolder, readBundleManifest } from '../bundle-folder';
+import type { CommandRun } from '../command';
+import { VALIDATE_EXAMPLE, type validateOptions } from '../specs/validate';
 import { UsageError } from '../usage-error';
 
-const usage = `usage: modelgate validate <dir> [--champion <dir>] [--json]
-
-Runs the promotion pipeline's validation on a bundle folder: manifest, checksum, the model loads and
-answers its contract, init time and p99 latency, holdout metrics against the manifest's gates and, with
---champion (the live version's bundle), schema compatibility and non-inferiority on the same holdout.
-(Replay of logged requests needs the deployed prediction log: the pipeline does it.)
-Exit 0 when the bundle would be accepted, 1 when rejected (every failed gate printed), 2 on bad usage.
-
-  --champion <dir>   the bundle it will be compared with
-  --json             print the result as JSON`;
-
-export const validateCommand: Command = {
-  name: 'validate',
-  summary: "Run the pipeline's validation gates on a bundle folder, locally (CI, before push)",
-  usage,
-  async run(args) {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { champion: { type: 'string' }, json: { type: 'boolean', default: false } } });
-    const [dir, ...extra] = positionals;
-    if (dir === undefined || extra.length > 0) throw new UsageError('validate takes one bundle folder');
-    const raw = await readFile(join(dir, 'manifest.json'), 'utf8').catch(() => {
-      throw new UsageError(`${dir} has no readable manifest.json`);
+export const runValidate: CommandRun<typeof validateOptions> = async ({ values, positionals }) => {
+  const dir = oneBundleFolder('validate', positionals, VALIDATE_EXAMPLE);
+  const raw = await readBundleManifest(dir);
+  const identity = safeIdentity(raw);
+  let champion;
+  if (values.champion) {
+    const manifest = parseChampion(await readBundleManifest(values.champion, '--champion'), values.champion);
+    const modelFile = join(values.champion, manifest.model.file);
+    const modelBytes = await readFile(modelFile).catch(() => {
+      throw new UsageError(`--champion ${values.champion}: cannot read ${modelFile}, the model its manifest names`, 'give the live version\'s complete bundle folder');
     });
-    const identity = safeIdentity(raw);
-    let champion;
-    if (values.champion) {
-      const manifest = parseManifestJson(await readFile(join(values.champion, 'manifest.json'), 'utf8'));
-      champion = { manifest, modelBytes: new Uint8Array(await readFile(join(values.champion, manifest.model.file))) };
-    }
-    const result = await validateCandidate({ model: identity.name, version: identity.version, candidate: folder(dir), ...(champion ? { champion } : {}) });
-    console.log(values.json ? JSON.stringify(result, null, 2) : result.summary);
-    return result.verdict === 'accepted' ? 0 : 1;
-  },
+    champion = { manifest, modelBytes: new Uint8Array(modelBytes) };
+  }
+  const result = await validateCandidate({ model: identity.name, version: identity.version, candidate: folder(dir), ...(champion ? { champion } : {}) });
+  console.log(values.json ? JSON.stringify(result, null, 2) : result.summary);
+  if (!values.json && result.verdict !== 'accepted') console.log('\nfix what the FAIL lines name, rebuild the bundle, and validate it again before `modelgate push`');
+  return result.verdict === 'accepted' ? 0 : 1;
 };
+
+function parseChampion(raw: string, dir: string): Manifest {
+  try {
+    return parseManifestJson(raw);
+  } catch (error) {
+    throw new UsageError(`--champion ${dir}: its manifest is invalid: ${(error as Error).message}`, 'give the live version\'s bundle folder');
+  }
+}
 
 function folder(dir: string): BundleSource {
   return {

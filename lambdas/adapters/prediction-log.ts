@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import {
   BatchWriteItemCommand,
   ConditionalCheckFailedException,
+  GetItemCommand,
   PutItemCommand,
   type DynamoDBClient,
   type WriteRequest,
@@ -95,29 +96,50 @@ export class PredictionLog {
 }
 
 
+export interface ReingestResult {
+  readonly inserted: number;
+  readonly alreadyPresent: number;
+  /** Records the table will not take as they are (a number DynamoDB cannot store...), with its reason. */
+  readonly refused: readonly { readonly record: PredictionRecord; readonly reason: string }[];
+}
+
 /**
  * Puts records that went to the fallback back into the table. Idempotent: a record already there
- * (re-ingested before, or written after all) is counted as present and left as it is.
+ * (re-ingested before, or written after all) is counted as present and left as it is, so running it again
+ * resumes an interrupted run. A record the table refuses for what it holds is skipped and returned with
+ * the reason (unless a corrected copy is in the table already); any other failure (the table unreachable,
+ * throttled past the SDK's retries) stops the run.
  */
-export async function reingestRecords(
-  client: DynamoDBClient,
-  table: string,
-  records: readonly PredictionRecord[],
-): Promise<{ inserted: number; alreadyPresent: number }> {
+export async function reingestRecords(client: DynamoDBClient, table: string, records: readonly PredictionRecord[]): Promise<ReingestResult> {
   let inserted = 0;
   let alreadyPresent = 0;
+  const refused: { record: PredictionRecord; reason: string }[] = [];
   for (const record of records) {
+    let item;
     try {
-      await client.send(
-        new PutItemCommand({ TableName: table, Item: toAttributeMap(record), ConditionExpression: 'attribute_not_exists(predictionId)' }),
-      );
+      item = toAttributeMap(record);
+    } catch (error) {
+      refused.push({ record, reason: describe(error) });
+      continue;
+    }
+    try {
+      await client.send(new PutItemCommand({ TableName: table, Item: item, ConditionExpression: 'attribute_not_exists(predictionId)' }));
       inserted++;
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException')) throw error;
-      alreadyPresent++;
+      const name = (error as Error).name;
+      if (error instanceof ConditionalCheckFailedException || name === 'ConditionalCheckFailedException') alreadyPresent++;
+      else if (name !== 'ValidationException') throw error;
+      // The table validates the item before the condition: a corrected copy may be in already.
+      else if (await isStored(client, table, record.predictionId)) alreadyPresent++;
+      else refused.push({ record, reason: describe(error) });
     }
   }
-  return { inserted, alreadyPresent };
+  return { inserted, alreadyPresent, refused };
+}
+
+async function isStored(client: DynamoDBClient, table: string, predictionId: string): Promise<boolean> {
+  const { Item } = await client.send(new GetItemCommand({ TableName: table, Key: { predictionId: { S: predictionId } }, ProjectionExpression: 'predictionId', ConsistentRead: true }));
+  return Item !== undefined;
 }
 
 function describe(error: unknown): string {

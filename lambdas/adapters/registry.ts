@@ -10,6 +10,7 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  ScanCommand,
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
@@ -121,6 +122,30 @@ export class Registry {
       start = page.LastEvaluatedKey;
     } while (start && (limit === undefined || records.length < limit));
     return records;
+  }
+
+  /**
+   * Every model with a registration, sorted: a scan that keeps the one model item per model. The registry
+   * holds a few items per version, so this stays small; the CLI lists these when a name is unknown.
+   */
+  async listModels(): Promise<string[]> {
+    const models: string[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: '#item = :model',
+          ProjectionExpression: '#model',
+          ExpressionAttributeNames: { '#item': REGISTRY_KEYS.sort, '#model': REGISTRY_KEYS.partition },
+          ExpressionAttributeValues: { ':model': { S: MODEL_ITEM } },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      models.push(...(page.Items ?? []).map((item) => item[REGISTRY_KEYS.partition]?.S as string));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return models.sort();
   }
 
   async getModel(model: string): Promise<ModelRecord | undefined> {

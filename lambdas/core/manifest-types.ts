@@ -150,7 +150,8 @@ export interface ValidationSpec {
   readonly holdout?: { readonly file?: string; readonly target: string };
 }
 
-export type RolloutStrategy = 'canary' | 'linear' | 'ab-test' | 'shadow' | 'all-at-once';
+export const ROLLOUT_STRATEGIES = ['canary', 'linear', 'ab-test', 'shadow', 'all-at-once'] as const;
+export type RolloutStrategy = (typeof ROLLOUT_STRATEGIES)[number];
 
 /** How a validated candidate takes traffic; the settings of each strategy default as in promotion/defaults.ts. */
 export interface RolloutSpec {

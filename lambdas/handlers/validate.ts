@@ -1,5 +1,5 @@
 // The validation function: loads the candidate (and the live champion) with onnxruntime, measures it, and
-// judges it with the promotion gates (handlers/pipeline/validation.ts). Reads S3, the registry (who is
+// judges it with the promotion gates (lambdas/use-cases/validate-candidate.ts). Reads S3, the registry (who is
 // live) and the prediction log (requests to replay); writes nothing.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';

@@ -7,6 +7,7 @@ import { exampleRow } from '../core/contract';
 import { CsvError, parseCsv, type CsvTable } from '../core/csv';
 import { ManifestError, type Issue } from '../core/errors';
 import { parseManifestJson, type Manifest, type RolloutSpec, type RolloutStrategy } from '../core/manifest';
+import { ROLLOUT_STRATEGIES } from '../core/manifest-types';
 import { OnnxFormatError } from '../core/onnx-graph';
 import { PackagingError, tableRows, tableTargets } from '../core/packaging';
 import type { PredictionRecord } from '../core/prediction-record';
@@ -21,7 +22,6 @@ import type { GateOutcome, ReasonCode, ValidationMetrics } from '../core/pipelin
 import { validateRows, type Row } from '../core/request';
 import type { RowPrediction } from '../core/tensors';
 
-const STRATEGIES: readonly RolloutStrategy[] = ['canary', 'linear', 'ab-test', 'shadow', 'all-at-once'];
 
 /** Where a bundle's files come from: an S3 prefix, or a folder. */
 export interface BundleSource {
@@ -85,8 +85,8 @@ export async function validateCandidate(input: ValidationInput): Promise<Validat
   if (pathIssues.length > 0) return finish(validationReport({ manifestIssues: pathIssues }), {}, { files: [MANIFEST_FILE], manifestObjectVersion });
 
   const override = metadata[UPLOAD_METADATA.strategy];
-  if (override !== undefined && !STRATEGIES.includes(override as RolloutStrategy)) {
-    const issues = [{ field: `x-amz-meta-${UPLOAD_METADATA.strategy}`, reason: `must be one of ${STRATEGIES.join(', ')}, got: "${override}"` }];
+  if (override !== undefined && !(ROLLOUT_STRATEGIES as readonly string[]).includes(override)) {
+    const issues = [{ field: `x-amz-meta-${UPLOAD_METADATA.strategy}`, reason: `must be one of ${ROLLOUT_STRATEGIES.join(', ')}, got: "${override}"` }];
     return finish(validationReport({ manifestIssues: issues }), {}, { files: [MANIFEST_FILE], manifestObjectVersion });
   }
   if (metadata[UPLOAD_METADATA.allowBreakingChanges] === 'true') {

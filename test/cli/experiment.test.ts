@@ -9,7 +9,7 @@ import { main } from '../../cli/main';
 import { ExperimentStore } from '../../lambdas/adapters/experiment-store';
 import { planExperiment } from '../../lambdas/core/experiments/definition';
 import { createTableInput, ensureTable } from '../../local/dynamodb-tables';
-import { ENDPOINTS_FILE } from '../../local/runtime';
+import { ENDPOINTS_FILE } from '../../local/state-files';
 import { experimentTableProperties } from '../../local/template-tables';
 import { startLocalAws, type LocalAws } from '../support/local-aws';
 
@@ -45,12 +45,14 @@ async function cli(...args: string[]): Promise<{ code: number; out: string }> {
 
 describe('modelgate experiment', () => {
   it.each([
-    [['experiment'], 'which subcommand: start, status, stop or list?'],
-    [['experiment', 'begin'], 'unknown subcommand "begin" (start, status, stop, list)'],
+    [['experiment'], 'which sub-command: start, status, stop or list?'],
+    [['experiment', 'begin'], 'unknown sub-command "begin" (start, status, stop, list)'],
+    [['experiment', 'stats', 'bank-a-vs-b'], 'did you mean "status"?'],
+    [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metrc', 'conversion'], 'unknown option --metrc; did you mean --metric?'],
     [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2'], 'start needs --metric'],
     [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--split', '1.5', '--mde', '0'], '--split: must be between 0 and 1 (the treatment share), got 1.5; --mde: must be a relative effect greater than 0 (0.05 = 5%) and at most 10, got 0'],
     [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--max-days', '0'], '--max-days: must be greater than 0 and at most 365, got 0'],
-    [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--direction', 'up'], '--direction: must be increase or decrease, got "up"'],
+    [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--direction', 'up'], '--direction must be one of increase, decrease, got "up"'],
     [['experiment', 'status'], 'status takes one experiment id'],
     [['experiment', 'status', 'Not An Id'], '"Not An Id" is not an experiment id'],
     [['experiment', 'stop', 'bank-a-vs-b', '--ship', '--keep-control'], '--ship and --keep-control exclude each other'],
@@ -60,7 +62,7 @@ describe('modelgate experiment', () => {
     expect(out).toContain(message);
   });
 
-  it('lists experiments, and reads one (exit 0); an unknown id exits 1', async () => {
+  it('lists experiments, and reads one (exit 0); an unknown id exits 2 naming the known ones', async () => {
     const list = await cli('experiment', 'list', '--json');
     expect(list.code).toBe(0);
     expect(JSON.parse(list.out)).toEqual({ experiments: [expect.objectContaining({ id: 'bank-a-vs-b', status: 'running', model: 'bank' })] });
@@ -69,8 +71,11 @@ describe('modelgate experiment', () => {
     expect(status.out).toContain('sample ratio   no traffic yet');
     expect(status.out).toContain('decision: Keep the experiment running.');
     const unknown = await cli('experiment', 'status', 'no-such-experiment');
-    expect(unknown.code).toBe(1);
-    expect(unknown.out).toContain('no experiment "no-such-experiment"');
+    expect(unknown.code).toBe(2);
+    expect(unknown.out).toContain('unknown experiment "no-such-experiment" (known experiments: bank-a-vs-b)');
+    const typo = await cli('experiment', 'stop', 'bank-a-vs-c');
+    expect(typo.code).toBe(2);
+    expect(typo.out).toContain('did you mean "bank-a-vs-b"?');
   });
 
   it('refuses to start without a readable live routing, and to stop while the analysis says keep running (exit 1)', async () => {

@@ -63,7 +63,7 @@ const servers = () => ['--dynamodb-endpoint', aws.dynamoService.endpoint, '--tab
 
 describe('modelgate drift <model>', () => {
   it('prints the report the monitor computes, from the monitoring table', async () => {
-    const run = await runCli(['drift', 'churn', '--window', '1h', '--json', ...servers(), '--s3-endpoint', aws.s3Service.endpoint, '--bucket', BUCKET], { cwd: root });
+    const run = await runCli(['drift', 'churn', '--since', '1h', '--json', ...servers(), '--s3-endpoint', aws.s3Service.endpoint, '--bucket', BUCKET], { cwd: root });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const output = JSON.parse(run.stdout) as { model: string; versions: { version: string; predictions: number; features: Record<string, { statistic: number; drifted: boolean }>; driftShare: number }[] };
@@ -85,8 +85,8 @@ describe('modelgate drift <model>', () => {
     expect(run.stdout).toMatch(/Contract\s+categorical/);
   });
 
-  it('exits 2 on bad usage: a bad window, both forms at once, no runtime and no servers', async () => {
-    expect((await runCli(['drift', 'churn', '--window', 'soon', ...servers(), '--manifest', manifestPath], { cwd: root })).code).toBe(2);
+  it('exits 2 on bad usage: a bad period, both forms at once, no runtime and no servers', async () => {
+    expect((await runCli(['drift', 'churn', '--since', 'soon', ...servers(), '--manifest', manifestPath], { cwd: root })).code).toBe(2);
     expect((await runCli(['drift', 'churn', '--reference', 'a.csv', '--current', 'b.csv'], { cwd: root })).code).toBe(2);
     const none = await runCli(['drift', 'churn', '--state-dir', emptyState], { cwd: root });
     expect(none.code).toBe(2);

@@ -51,7 +51,7 @@ describe('modelgate package: the churn example', () => {
   beforeAll(async () => {
     const train = file('telco-train.csv', withoutColumn(readFileSync(join(root, 'examples/churn/data/telco-customer-churn.csv'), 'utf8'), 'customerID'));
     run = await modelgatePackage(
-      ...['--model', join(root, 'examples/churn/v1/model.onnx'), '--train', train, '--target', 'Churn', '--holdout', holdout],
+      ...['--onnx', join(root, 'examples/churn/v1/model.onnx'), '--train', train, '--target', 'Churn', '--holdout', holdout],
       ...['--name', 'churn', '--version', '1', '--strategy', 'canary', '--out', out],
     );
     manifest = readManifest(out);
@@ -141,7 +141,7 @@ describe('modelgate package: exported models', () => {
 
   it('removes the ZipMap of a scikit-learn pipeline and declares its probabilities', async () => {
     const out = join(directory, 'titanic');
-    const run = await modelgatePackage('--model', join(models, 'pipeline_titanic.onnx'), '--train', titanic, '--target', 'survived', '--name', 'titanic', '--version', '1', '--out', out);
+    const run = await modelgatePackage('--onnx', join(models, 'pipeline_titanic.onnx'), '--train', titanic, '--target', 'survived', '--name', 'titanic', '--version', '1', '--out', out);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('(ZipMap removed: 1)');
@@ -164,7 +164,7 @@ describe('modelgate package: exported models', () => {
 
   it('maps the columns of a 4-column CSV onto one [1, 4] tensor with a batch size of 1', async () => {
     const out = join(directory, 'iris');
-    const run = await modelgatePackage('--model', join(models, 'logreg_iris.onnx'), '--train', iris, '--target', 'species', '--holdout', iris, '--name', 'iris', '--version', '2', '--out', out, '--json');
+    const run = await modelgatePackage('--onnx', join(models, 'logreg_iris.onnx'), '--train', iris, '--target', 'species', '--holdout', iris, '--name', 'iris', '--version', '2', '--out', out, '--json');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const summary = JSON.parse(run.stdout) as { holdout: { rows: number; metrics: Record<string, number> } };
@@ -189,47 +189,47 @@ describe('modelgate package: bad input exits 2 and says why', () => {
   it.each([
     {
       name: 'a model whose input matches no column',
-      args: () => ['--model', join(models, 'logreg_iris.onnx'), '--train', titanic(), '--target', 'survived'],
+      args: () => ['--onnx', join(models, 'logreg_iris.onnx'), '--train', titanic(), '--target', 'survived'],
       message: 'model input "float_input" [1, 4] takes 4 values per row, but 5 column(s) are left: "pclass", "sex", "age", "fare", "embarked"',
     },
     {
       name: 'named inputs missing from the CSV',
-      args: () => ['--model', join(models, 'pipeline_titanic.onnx'), '--train', join(directory, 'iris.csv'), '--target', 'species'],
+      args: () => ['--onnx', join(models, 'pipeline_titanic.onnx'), '--train', join(directory, 'iris.csv'), '--target', 'species'],
       message: 'model input(s) "pclass" [?, 1], "sex" [?, 1], "age" [?, 1], "fare" [?, 1], "embarked" [?, 1] match no CSV column',
     },
     {
       name: 'a column the model has no input for',
-      args: () => ['--model', join(root, 'examples/churn/v1/model.onnx'), '--train', join(root, 'examples/churn/v1/holdout.csv'), '--target', 'Churn'],
+      args: () => ['--onnx', join(root, 'examples/churn/v1/model.onnx'), '--train', join(root, 'examples/churn/v1/holdout.csv'), '--target', 'Churn'],
       message: 'the model has no input for column(s) "customerID"',
     },
     {
       name: 'a missing target column',
-      args: () => ['--model', join(models, 'logreg_iris.onnx'), '--train', join(directory, 'iris.csv'), '--target', 'variety'],
+      args: () => ['--onnx', join(models, 'logreg_iris.onnx'), '--train', join(directory, 'iris.csv'), '--target', 'variety'],
       message: 'the CSV has no column "variety"',
     },
     {
       name: 'an empty CSV',
-      args: () => ['--model', join(models, 'logreg_iris.onnx'), '--train', file('empty.csv', ''), '--target', 'y'],
+      args: () => ['--onnx', join(models, 'logreg_iris.onnx'), '--train', file('empty.csv', ''), '--target', 'y'],
       message: 'empty file (no header row)',
     },
     {
       name: 'a CSV with a header only',
-      args: () => ['--model', join(models, 'logreg_iris.onnx'), '--train', file('header.csv', 'a,b,c,d,y\n'), '--target', 'y'],
+      args: () => ['--onnx', join(models, 'logreg_iris.onnx'), '--train', file('header.csv', 'a,b,c,d,y\n'), '--target', 'y'],
       message: 'no data rows after the header',
     },
     {
       name: 'a model that fails to load',
-      args: () => ['--model', join(models, 'text_pipeline_tfidf.onnx'), '--train', file('text.csv', 'x0,x1,text,y\n1,2,good day,0\n3,4,bad day,1\n5,6,so so,2\n'), '--target', 'y'],
+      args: () => ['--onnx', join(models, 'text_pipeline_tfidf.onnx'), '--train', file('text.csv', 'x0,x1,text,y\n1,2,good day,0\n3,4,bad day,1\n5,6,so so,2\n'), '--target', 'y'],
       message: 'the model does not load: onnxruntime could not load the model',
     },
     {
       name: 'a file that is not a model',
-      args: () => ['--model', titanic(), '--train', titanic(), '--target', 'survived'],
+      args: () => ['--onnx', titanic(), '--train', titanic(), '--target', 'survived'],
       message: 'not an ONNX model',
     },
     {
       name: 'a missing file',
-      args: () => ['--model', join(directory, 'nope.onnx'), '--train', titanic(), '--target', 'survived'],
+      args: () => ['--onnx', join(directory, 'nope.onnx'), '--train', titanic(), '--target', 'survived'],
       message: `cannot read ${join(directory, 'nope.onnx')}: no such file`,
     },
   ])('$name', async ({ args, message }) => {
@@ -240,14 +240,22 @@ describe('modelgate package: bad input exits 2 and says why', () => {
   });
 
   it.each([
-    { args: ['--train', 'x.csv', '--target', 'y', ...common], message: '--model is required' },
-    { args: ['--model', 'm.onnx', '--train', 'x.csv', '--target', 'y', '--strategy', 'blue-green', ...common], message: '--strategy must be one of canary, linear, ab-test, shadow, all-at-once, got: blue-green' },
-    { args: ['--model', 'm.onnx', '--train', 'x.csv', '--target', 'y', '--task', 'ranking', ...common], message: '--task must be one of' },
-    { args: ['--model', 'm.onnx', '--bogus'], message: "Unknown option '--bogus'" },
+    { args: ['--train', 'x.csv', '--target', 'y', ...common], message: '--onnx is required' },
+    { args: ['--onnx', 'm.onnx', '--train', 'x.csv', '--target', 'y', '--strategy', 'blue-green', ...common], message: '--strategy must be one of canary, linear, ab-test, shadow, all-at-once, got "blue-green"' },
+    { args: ['--onnx', 'm.onnx', '--train', 'x.csv', '--target', 'y', '--strategy', 'canery', ...common], message: 'did you mean "canary"?' },
+    { args: ['--onnx', 'm.onnx', '--train', 'x.csv', '--target', 'y', '--task', 'ranking', ...common], message: '--task must be one of' },
+    { args: ['--onnx', 'm.onnx', '--bogus'], message: 'unknown option --bogus' },
   ])('bad usage: $message', async ({ args, message }) => {
     const run = await modelgatePackage(...args);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(message);
-    expect(run.stderr).toContain('usage: modelgate package');
+    expect(run.stderr).toMatch(/^modelgate package: [^\n]+; [^\n]+\n$/);
+  });
+
+  it('accepts --model, the old name of --onnx, with a note', async () => {
+    const run = await modelgatePackage('--model', 'm.onnx', '--train', 'x.csv', '--target', 'y', ...common);
+    expect(run.stderr).toContain('modelgate package: --model is now --onnx (same meaning)');
+    expect(run.stderr).toContain(`cannot read m.onnx: no such file`);
+    expect(run.code).toBe(2);
   });
 });

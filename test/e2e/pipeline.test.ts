@@ -293,9 +293,9 @@ describe('the promotion pipeline in the local runtime', () => {
     // An unknown version or model is bad input: refused before any execution starts.
     const unknown = await cli('promote', 'churn', '99', '--json');
     expect(unknown.code, unknown.out).toBe(2);
-    expect(unknown.out).toMatch(/version "99" of churn is not registered \(registered: /);
+    expect(unknown.out).toMatch(/unknown churn version "99" \(known churn versions: /);
     const unknownModel = await cli('rollback', 'fraud');
     expect(unknownModel.code, unknownModel.out).toBe(2);
-    expect(unknownModel.out).toMatch(/model "fraud" has no registered versions/);
+    expect(unknownModel.out).toMatch(/unknown model "fraud" \(known models: churn\)/);
   });
 });

@@ -256,7 +256,7 @@ describe('prediction log durability', () => {
     const first = await reingestRecords(aws.dynamodb, TABLE, fallback);
     expect(first.inserted).toBe(fallback.filter((r) => !inTable.has(r.predictionId)).length);
     const again = await reingestRecords(aws.dynamodb, TABLE, fallback);
-    expect(again).toEqual({ inserted: 0, alreadyPresent: fallback.length });
+    expect(again).toEqual({ inserted: 0, alreadyPresent: fallback.length, refused: [] });
     for (const id of answered) expect(await getLogged(aws, id), id).toBeDefined();
   });
 });

@@ -1,0 +1,27 @@
+import { defineCommand, oneModel } from '../command';
+import { checkTarget, jsonOption, targetOptions, targetUsage } from '../target-options';
+
+export const modelsOptions = { ...jsonOption, ...targetOptions } as const;
+
+export const modelsSpec = defineCommand({
+  name: 'models',
+  summary: 'Show the registered versions of a model: status, weight, reason, metrics',
+  usage: `usage: modelgate models <name> [--json] [target options]
+
+Lists the registered versions of a model, newest first: status, share of live traffic, the reason of the
+last transition that had one (rejections, rollbacks), holdout metrics. --json prints an array of
+{"version", "status", "reason", "reasons", "metrics", "weight", "shadow", "lambdaVersion", ...}.
+
+Exit codes: 0 listed, 2 bad usage, an unknown model (the registered ones are named), or an unreachable
+target.
+
+${targetUsage}`,
+  options: modelsOptions,
+  positionals: true,
+  preflight: ({ values, positionals }) => {
+    oneModel('models', positionals, 'modelgate models churn');
+    checkTarget(values);
+  },
+  load: () => import('../commands/models').then((m) => m.runModels),
+});
+
