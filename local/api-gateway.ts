@@ -547,7 +547,7 @@ export async function startApiGateway(options: {
         headers: request.headers,
         body: body.toString('utf8'),
         resource: route.resourcePath,
-        pathParameters: matched.pathParameters,
+        ...(Object.keys(matched.pathParameters).length > 0 ? { pathParameters: matched.pathParameters } : {}),
         sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
         stage: stage.stageName,
       });
