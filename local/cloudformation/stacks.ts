@@ -388,7 +388,10 @@ export class LocalCloudFormation {
       stack.status = 'ROLLBACK_IN_PROGRESS';
       stack.statusReason = failure.logicalId === stack.stackName ? failure.message : `The following resource(s) failed to create: [${failure.logicalId}]. Rollback requested by user.`;
       this.stackEvent(stack, 'ROLLBACK_IN_PROGRESS', stack.statusReason);
-      for (const logicalId of created.reverse()) await this.deleteResource(stack, stack.resources[logicalId] as ResourceRecord, false);
+      for (const logicalId of created.reverse()) {
+        await this.deleteResource(stack, stack.resources[logicalId] as ResourceRecord, false);
+        delete stack.resources[logicalId];
+      }
       stack.status = 'ROLLBACK_COMPLETE';
       this.stackEvent(stack, 'ROLLBACK_COMPLETE');
     }

@@ -193,6 +193,7 @@ describe('local CloudFormation', () => {
     expect(StackEvents.find((e) => e.ResourceStatus === 'CREATE_FAILED')?.ResourceStatusReason).toMatch(/Resource type AWS::Kinesis::Stream \(Stream\) is not emulated by the local runtime/);
     expect(() => runtime.lambda.getFunction('test-model-broken')).toThrow(/Function not found/);
     await cloudFormation.send(new DeleteStackCommand({ StackName: 'test-model-broken' }));
+    expect((await settled(stack.StackId as string)).StackStatus).toBe('DELETE_COMPLETE');
     expect((await cloudFormation.send(new ListStacksCommand({ StackStatusFilter: ['DELETE_COMPLETE'] }))).StackSummaries?.map((s) => s.StackName)).toContain('test-model-broken');
   });
 
