@@ -122,46 +122,52 @@ export function alarmsFromTemplate(template: CfnTemplate, context: ResolutionCon
       return unsupportedAlarm(id, context, `its properties cannot be resolved locally: ${error.message}`);
     }
     const alarmName = typeof p.AlarmName === 'string' ? p.AlarmName : (context.refs.get(id) as string);
+    const definition = alarmDefinition(id, p, alarmName, context.region, context.accountId);
     context.refs.set(id, alarmName);
-    const alarmArn = `arn:aws:cloudwatch:${context.region}:${context.accountId}:alarm:${alarmName}`;
-    context.attributes.set(`${id}.Arn`, alarmArn);
-    const evaluationPeriods = Number(p.EvaluationPeriods);
-    const statistic = (p.ExtendedStatistic ?? p.Statistic) as string | undefined;
-    const metrics = p.Metrics as MetricDataQuery[] | undefined;
-    const problems: string[] = [];
-    if (!COMPARISON_OPERATORS.includes(p.ComparisonOperator as ComparisonOperator)) problems.push(`ComparisonOperator ${String(p.ComparisonOperator)} (anomaly detection bands are not evaluated locally)`);
-    if (p.TreatMissingData !== undefined && !TREAT_MISSING_DATA.includes(p.TreatMissingData as TreatMissingData)) problems.push(`TreatMissingData ${String(p.TreatMissingData)}`);
-    if (metrics === undefined && (statistic === undefined || !isStatistic(statistic))) problems.push(`statistic ${String(statistic)}`);
-    if (metrics !== undefined && metrics.filter((q) => q.ReturnData !== false).length !== 1) problems.push('Metrics must return exactly one query');
-    for (const q of metrics ?? []) if (q.MetricStat && !isStatistic(q.MetricStat.Stat)) problems.push(`statistic ${q.MetricStat.Stat} of ${q.Id}`);
-    if (p.ThresholdMetricId !== undefined) problems.push('ThresholdMetricId');
-    const period = Number(p.Period ?? metrics?.find((q) => q.MetricStat)?.MetricStat?.Period ?? 60);
-    if (!(period > 0 && period % 60 === 0)) problems.push(`Period ${period} (the local metric store keeps 1-minute resolution)`);
-    const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
-    return {
-      logicalId: id,
-      alarmName,
-      alarmArn,
-      ...(typeof p.AlarmDescription === 'string' ? { description: p.AlarmDescription } : {}),
-      ...(typeof p.Namespace === 'string' ? { namespace: p.Namespace } : {}),
-      ...(typeof p.MetricName === 'string' ? { metricName: p.MetricName } : {}),
-      dimensions: ((p.Dimensions as Dimension[] | undefined) ?? []).map((d) => ({ Name: String(d.Name), Value: String(d.Value) })),
-      ...(statistic !== undefined && isStatistic(statistic) ? { statistic } : {}),
-      extendedStatistic: p.ExtendedStatistic !== undefined,
-      period,
-      ...(metrics ? { metrics } : {}),
-      comparisonOperator: p.ComparisonOperator as ComparisonOperator,
-      threshold: Number(p.Threshold ?? 0),
-      evaluationPeriods,
-      datapointsToAlarm: Number(p.DatapointsToAlarm ?? evaluationPeriods),
-      treatMissingData: (p.TreatMissingData as TreatMissingData | undefined) ?? 'missing',
-      actionsEnabled: p.ActionsEnabled !== false,
-      alarmActions: list(p.AlarmActions),
-      okActions: list(p.OKActions),
-      insufficientDataActions: list(p.InsufficientDataActions),
-      ...(problems.length > 0 ? { unsupported: `not evaluated locally: unsupported ${problems.join(', ')}` } : {}),
-    };
+    context.attributes.set(`${id}.Arn`, definition.alarmArn);
+    return definition;
   });
+}
+
+/** An AWS::CloudWatch::Alarm's resolved properties (or PutMetricAlarm's parameters) as the local alarms evaluate it. */
+export function alarmDefinition(id: string, p: Readonly<Record<string, unknown>>, alarmName: string, region: string, accountId: string): AlarmDefinition {
+  const alarmArn = `arn:aws:cloudwatch:${region}:${accountId}:alarm:${alarmName}`;
+  const evaluationPeriods = Number(p.EvaluationPeriods);
+  const statistic = (p.ExtendedStatistic ?? p.Statistic) as string | undefined;
+  const metrics = p.Metrics as MetricDataQuery[] | undefined;
+  const problems: string[] = [];
+  if (!COMPARISON_OPERATORS.includes(p.ComparisonOperator as ComparisonOperator)) problems.push(`ComparisonOperator ${String(p.ComparisonOperator)} (anomaly detection bands are not evaluated locally)`);
+  if (p.TreatMissingData !== undefined && !TREAT_MISSING_DATA.includes(p.TreatMissingData as TreatMissingData)) problems.push(`TreatMissingData ${String(p.TreatMissingData)}`);
+  if (metrics === undefined && (statistic === undefined || !isStatistic(statistic))) problems.push(`statistic ${String(statistic)}`);
+  if (metrics !== undefined && metrics.filter((q) => q.ReturnData !== false).length !== 1) problems.push('Metrics must return exactly one query');
+  for (const q of metrics ?? []) if (q.MetricStat && !isStatistic(q.MetricStat.Stat)) problems.push(`statistic ${q.MetricStat.Stat} of ${q.Id}`);
+  if (p.ThresholdMetricId !== undefined) problems.push('ThresholdMetricId');
+  const period = Number(p.Period ?? metrics?.find((q) => q.MetricStat)?.MetricStat?.Period ?? 60);
+  if (!(period > 0 && period % 60 === 0)) problems.push(`Period ${period} (the local metric store keeps 1-minute resolution)`);
+  const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
+  return {
+    logicalId: id,
+    alarmName,
+    alarmArn,
+    ...(typeof p.AlarmDescription === 'string' ? { description: p.AlarmDescription } : {}),
+    ...(typeof p.Namespace === 'string' ? { namespace: p.Namespace } : {}),
+    ...(typeof p.MetricName === 'string' ? { metricName: p.MetricName } : {}),
+    dimensions: ((p.Dimensions as Dimension[] | undefined) ?? []).map((d) => ({ Name: String(d.Name), Value: String(d.Value) })),
+    ...(statistic !== undefined && isStatistic(statistic) ? { statistic } : {}),
+    extendedStatistic: p.ExtendedStatistic !== undefined,
+    period,
+    ...(metrics ? { metrics } : {}),
+    comparisonOperator: p.ComparisonOperator as ComparisonOperator,
+    threshold: Number(p.Threshold ?? 0),
+    evaluationPeriods,
+    datapointsToAlarm: Number(p.DatapointsToAlarm ?? evaluationPeriods),
+    treatMissingData: (p.TreatMissingData as TreatMissingData | undefined) ?? 'missing',
+    actionsEnabled: p.ActionsEnabled !== false,
+    alarmActions: list(p.AlarmActions),
+    okActions: list(p.OKActions),
+    insufficientDataActions: list(p.InsufficientDataActions),
+    ...(problems.length > 0 ? { unsupported: `not evaluated locally: unsupported ${problems.join(', ')}` } : {}),
+  };
 }
 
 function unsupportedAlarm(id: string, context: ResolutionContext, why: string): AlarmDefinition {
@@ -220,28 +226,37 @@ export class LocalAlarms {
   private readonly configuredAt: number;
   private timer: NodeJS.Timeout | undefined;
 
+  /** Alarm states an earlier run saved, for alarms put again after a restart. */
+  private readonly saved: Record<string, AlarmStatus>;
+
   constructor(private readonly options: LocalAlarmsOptions) {
-    this.definitions = new Map(options.definitions.map((d) => [d.alarmName, d]));
+    this.definitions = new Map();
     this.now = options.now ?? Date.now;
     this.print = options.print ?? ((text) => console.log(text));
     this.configuredAt = this.now();
-    const saved: Record<string, AlarmStatus> =
-      options.stateFile && existsSync(options.stateFile) ? (JSON.parse(readFileSync(options.stateFile, 'utf8')) as Record<string, AlarmStatus>) : {};
-    for (const definition of options.definitions) {
-      const previous = saved[definition.alarmName];
-      this.status.set(
-        definition.alarmName,
-        previous && !definition.unsupported
-          ? previous
-          : {
-              state: 'INSUFFICIENT_DATA',
-              reason: definition.unsupported ?? 'Unchecked: Initial alarm creation',
-              updatedAt: this.configuredAt,
-              transitionedAt: this.configuredAt,
-              evaluatedThrough: 0,
-            },
-      );
+    this.saved = options.stateFile && existsSync(options.stateFile) ? (JSON.parse(readFileSync(options.stateFile, 'utf8')) as Record<string, AlarmStatus>) : {};
+    for (const definition of options.definitions) this.putAlarm(definition);
+  }
+
+  /** PutMetricAlarm: a new alarm starts INSUFFICIENT_DATA (or with the state an earlier run saved); a re-put keeps its state. */
+  putAlarm(definition: AlarmDefinition): void {
+    this.definitions.set(definition.alarmName, definition);
+    const previous = this.status.get(definition.alarmName) ?? this.saved[definition.alarmName];
+    this.status.set(
+      definition.alarmName,
+      previous && !definition.unsupported
+        ? previous
+        : { state: 'INSUFFICIENT_DATA', reason: definition.unsupported ?? 'Unchecked: Initial alarm creation', updatedAt: this.now(), transitionedAt: this.now(), evaluatedThrough: 0 },
+    );
+  }
+
+  /** DeleteAlarms: unknown names are ignored, as CloudWatch does. */
+  deleteAlarms(names: readonly string[]): void {
+    for (const name of names) {
+      this.definitions.delete(name);
+      this.status.delete(name);
     }
+    this.save();
   }
 
   /** Evaluates every alarm whose next period has completed, every `tickMs`, until close(). */

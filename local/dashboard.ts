@@ -6,11 +6,10 @@ import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { LocalAlarms } from './alarms';
 import type { ExperimentViews } from './experiment-views';
-import type { RestApiDefinition } from './api-gateway';
+import type { ApiRoute } from './api-gateway';
 import type { LocalLambdaService } from './lambda-service';
 import type { LocalMetricStore, MetricIdentity } from './metrics-store';
 import type { LocalSns } from './sns';
-import { resolveValue, type CfnTemplate, type ResolutionContext } from './template';
 
 /**
  * Where the dashboard reads promotions and rejections. The default reads the registry table generically
@@ -25,7 +24,8 @@ export interface RegistrySource {
 export interface DashboardSources {
   readonly stackName: string;
   readonly apiUrl: () => string;
-  readonly apis: readonly RestApiDefinition[];
+  /** The routes the API's stages serve now. */
+  readonly routes: () => readonly ApiRoute[];
   readonly lambda: LocalLambdaService;
   readonly metrics: LocalMetricStore;
   readonly alarms: LocalAlarms;
@@ -75,14 +75,8 @@ export function dynamoRegistrySource(client: DynamoDBClient, tableName: string):
  * The model registry table, if the stack has one: the table an output named like `...Registry...Table...`
  * names (the promotion pipeline's convention). Undefined when there is none yet.
  */
-export function registryTableName(template: CfnTemplate, context: ResolutionContext): string | undefined {
-  const entry = Object.entries(template.Outputs ?? {}).find(([name]) => /registry/i.test(name) && /table/i.test(name));
-  if (!entry) return undefined;
-  try {
-    return String(resolveValue(entry[1].Value, context, `Outputs.${entry[0]}`));
-  } catch {
-    return undefined;
-  }
+export function registryTableName(outputs: Readonly<Record<string, string>>): string | undefined {
+  return Object.entries(outputs).find(([name]) => /registry/i.test(name) && /table/i.test(name))?.[1];
 }
 
 /**
@@ -132,7 +126,7 @@ function bundleOf(environment: Record<string, string>): string {
   return segments[segments.length - 1] ?? environment.MODEL_VERSION ?? '?';
 }
 
-export function modelsView(sources: Pick<DashboardSources, 'lambda' | 'apis'>): ModelView[] {
+export function modelsView(sources: Pick<DashboardSources, 'lambda' | 'routes'>): ModelView[] {
   return sources.lambda
     .listFunctions()
     .filter((definition) => definition.environment.MODEL_NAME !== undefined)
@@ -143,7 +137,7 @@ export function modelsView(sources: Pick<DashboardSources, 'lambda' | 'apis'>): 
       return {
         functionName: definition.name,
         model: definition.environment.MODEL_NAME as string,
-        routes: sources.apis.flatMap((api) => api.routes.filter((r) => r.functionName === definition.name).map((r) => `${r.method} ${r.resourcePath}${r.qualifier ? ` -> ${r.qualifier}` : ''}`)),
+        routes: sources.routes().filter((r) => r.functionName === definition.name).map((r) => `${r.method} ${r.resourcePath}${r.qualifier ? ` -> ${r.qualifier}` : ''}`),
         aliases: fn.aliases.map((alias) => {
           const additional = Object.entries(alias.additionalVersionWeights);
           const primaryWeight = 1 - additional.reduce((sum, [, w]) => sum + w, 0);

@@ -18,7 +18,6 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { LocalService } from './aws-services';
 import { matchesPattern } from './event-pattern';
 import type { LocalLambdaService } from './lambda-service';
-import { resolveValue, resourcesOfType, type CfnTemplate, type ResolutionContext } from './template';
 
 export type StreamViewType = 'NEW_IMAGE' | 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES' | 'KEYS_ONLY';
 
@@ -43,6 +42,8 @@ export interface StreamSubscription {
   readonly tumblingWindowSeconds?: number;
   /** Retries of a failed batch before it is dropped (logged); -1 in the template means "until it expires". */
   readonly retryAttempts: number;
+  /** LATEST: only records written after the mapping is created; TRIM_HORIZON (default): every record still held. */
+  readonly startingPosition?: 'LATEST' | 'TRIM_HORIZON';
   /** Event patterns (FilterCriteria, matched as EventBridge does: local/event-pattern.ts); a record is delivered when any matches, or always when there are none. */
   readonly filters: readonly unknown[];
 }
@@ -98,8 +99,12 @@ export interface DynamoDbStreamsStats {
 }
 
 export interface LocalDynamoDbStreams extends LocalService {
-  /** Delivers the table's future records to a function. */
-  subscribe(subscription: StreamSubscription, lambda: Pick<LocalLambdaService, 'invoke'>): void;
+  /** Writes to this table produce records from now on (a table created with a StreamSpecification). */
+  addTable(table: StreamedTable): void;
+  /** The table's stream ends (the table was deleted): its mappings stop. */
+  removeTable(tableName: string): void;
+  /** Delivers the table's future records to a function; returns what ends the delivery (DeleteEventSourceMapping). */
+  subscribe(subscription: StreamSubscription, lambda: Pick<LocalLambdaService, 'invoke'>): () => void;
   /** Resolves when every record written so far has been delivered (or dropped after its retries). */
   idle(): Promise<void>;
   stats(): DynamoDbStreamsStats;
@@ -378,11 +383,30 @@ export async function startDynamoDbStreams(options: {
 
   return {
     endpoint: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    addTable(table) {
+      tables.set(table.tableName, table);
+      byArn.set(table.streamArn, table);
+      if (!shards.has(table.streamArn)) shards.set(table.streamArn, new Shard(table.tableName, logError));
+    },
+    removeTable(tableName) {
+      const table = tables.get(tableName);
+      if (!table) return;
+      tables.delete(tableName);
+      byArn.delete(table.streamArn);
+      shards.delete(table.streamArn);
+      for (const consumer of consumers.filter((c) => c.subscription.streamArn === table.streamArn)) consumer.stop();
+    },
     subscribe(subscription, lambda) {
       if (!byArn.has(subscription.streamArn)) throw new Error(`no streamed table has the stream ${subscription.streamArn}`);
-      const consumer = new Consumer(subscription, shards.get(subscription.streamArn) as Shard, lambda, logError);
+      const shard = shards.get(subscription.streamArn) as Shard;
+      const consumer = new Consumer(subscription, shard, lambda, logError);
+      if (subscription.startingPosition === 'LATEST') consumer.position = shard.end;
       consumers.push(consumer);
       consumer.wake();
+      return () => {
+        consumer.stop();
+        consumers.splice(consumers.indexOf(consumer), 1);
+      };
     },
     async idle() {
       await Promise.all(itemTails.values());
@@ -500,6 +524,10 @@ export class Shard {
     this.readers.add(reader);
   }
 
+  removeReader(reader: { readonly position: number }): void {
+    this.readers.delete(reader);
+  }
+
   /** Drops what every reader has passed; in steps, so the array is not shifted on every batch. */
   compact(): void {
     let lowest = Number.POSITIVE_INFINITY;
@@ -542,6 +570,7 @@ class Consumer {
 
   stop(): void {
     this.stopped = true;
+    this.shard.removeReader(this);
   }
 
   private async drain(): Promise<void> {
@@ -747,46 +776,37 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** The template's tables with a StreamSpecification, by physical name. */
-export function streamedTablesFromTemplate(template: CfnTemplate, names: ReadonlyMap<string, string>, context: ResolutionContext): StreamedTable[] {
-  return resourcesOfType(template, 'AWS::DynamoDB::Table').flatMap(([id, resource]) => {
-    const properties = resource.Properties as { StreamSpecification?: { StreamViewType: StreamViewType }; KeySchema: { AttributeName: string; KeyType: string }[] };
-    if (!properties.StreamSpecification) return [];
-    const keys = [...properties.KeySchema].sort((a, b) => (a.KeyType === 'HASH' ? -1 : b.KeyType === 'HASH' ? 1 : 0)).map((k) => k.AttributeName);
-    return [{ tableName: names.get(id) as string, streamArn: String(context.attributes.get(`${id}.StreamArn`)), viewType: properties.StreamSpecification.StreamViewType, keys }];
-  });
+/** The stream of an AWS::DynamoDB::Table (resolved properties), if it has a StreamSpecification. */
+export function streamedTable(tableName: string, streamArn: string, properties: Readonly<Record<string, unknown>>): StreamedTable | undefined {
+  const { StreamSpecification, KeySchema } = properties as { StreamSpecification?: { StreamViewType: StreamViewType }; KeySchema: { AttributeName: string; KeyType: string }[] };
+  if (!StreamSpecification) return undefined;
+  const keys = [...KeySchema].sort((a, b) => (a.KeyType === 'HASH' ? -1 : b.KeyType === 'HASH' ? 1 : 0)).map((k) => k.AttributeName);
+  return { tableName, streamArn, viewType: StreamSpecification.StreamViewType, keys };
 }
 
-/** The template's event source mappings on DynamoDB streams, resolved to local function names. */
-export function streamSubscriptionsFromTemplate(template: CfnTemplate, context: ResolutionContext): StreamSubscription[] {
-  return resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').flatMap(([id, resource]) => {
-    const properties = resource.Properties as {
-      EventSourceArn?: unknown;
-      FunctionName: unknown;
-      BatchSize?: number;
-      MaximumBatchingWindowInSeconds?: number;
-      TumblingWindowInSeconds?: number;
-      MaximumRetryAttempts?: number;
-      FilterCriteria?: { Filters?: { Pattern: string }[] };
-    };
-    const streamArn = String(resolveValue(properties.EventSourceArn, context, `${id}.EventSourceArn`));
-    if (!streamArn.includes(':dynamodb:')) return [];
-    // A function name (Ref) or an ARN, possibly with a version or alias.
-    const target = String(resolveValue(properties.FunctionName, context, `${id}.FunctionName`));
-    const arn = /:function:([^:]+)(?::(.+))?$/.exec(target);
-    const functionName = arn ? (arn[1] as string) : target;
-    const qualifier = arn?.[2];
-    return [
-      {
-        streamArn,
-        functionName,
-        ...(qualifier ? { qualifier } : {}),
-        batchSize: properties.BatchSize ?? 100,
-        batchingWindowMs: (properties.MaximumBatchingWindowInSeconds ?? 0) * 1000,
-        ...(properties.TumblingWindowInSeconds ? { tumblingWindowSeconds: properties.TumblingWindowInSeconds } : {}),
-        retryAttempts: properties.MaximumRetryAttempts ?? -1,
-        filters: (properties.FilterCriteria?.Filters ?? []).map((filter) => JSON.parse(filter.Pattern) as unknown),
-      },
-    ];
-  });
+/** An AWS::Lambda::EventSourceMapping (resolved properties) on a DynamoDB stream, its function as a local name and qualifier. */
+export function streamSubscription(properties: Readonly<Record<string, unknown>>): StreamSubscription {
+  const p = properties as {
+    EventSourceArn?: string;
+    FunctionName: string;
+    BatchSize?: number;
+    MaximumBatchingWindowInSeconds?: number;
+    TumblingWindowInSeconds?: number;
+    MaximumRetryAttempts?: number;
+    StartingPosition?: string;
+    FilterCriteria?: { Filters?: { Pattern: string }[] };
+  };
+  // A function name or an ARN, possibly with a version or alias.
+  const arn = /:function:([^:]+)(?::(.+))?$/.exec(p.FunctionName);
+  return {
+    streamArn: String(p.EventSourceArn),
+    functionName: arn ? (arn[1] as string) : p.FunctionName,
+    ...(arn?.[2] ? { qualifier: arn[2] } : {}),
+    batchSize: Number(p.BatchSize ?? 100),
+    batchingWindowMs: Number(p.MaximumBatchingWindowInSeconds ?? 0) * 1000,
+    ...(p.TumblingWindowInSeconds ? { tumblingWindowSeconds: Number(p.TumblingWindowInSeconds) } : {}),
+    retryAttempts: Number(p.MaximumRetryAttempts ?? -1),
+    ...(p.StartingPosition === 'LATEST' ? { startingPosition: 'LATEST' as const } : {}),
+    filters: (p.FilterCriteria?.Filters ?? []).map((filter) => JSON.parse(filter.Pattern) as unknown),
+  };
 }

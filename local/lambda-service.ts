@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import type { FromWorker, SerializedError, ToWorker, WorkerSetup } from './lambda-worker';
@@ -36,6 +36,15 @@ interface FunctionState {
   environment: Record<string, string>;
   readonly versions: Map<string, PublishedVersion>;
   readonly aliases: Map<string, AliasState>;
+}
+
+/** One statement of a function's resource-based policy (AddPermission). */
+export interface PermissionStatement {
+  readonly sid: string;
+  readonly action: string;
+  readonly principal: string;
+  readonly sourceArn?: string;
+  readonly sourceAccount?: string;
 }
 
 /** A request Lambda itself would refuse (unknown function, version or alias; bad routing). */
@@ -80,6 +89,10 @@ interface Environment {
   readonly worker: Worker;
   readonly ready: Promise<void>;
   readonly pending: Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>;
+  /** Invocations using it (waiting for init included). */
+  inUse: number;
+  /** Replaced by a newer configuration: ends once its invocations in flight have answered. */
+  draining: boolean;
 }
 
 /**
@@ -90,6 +103,8 @@ interface Environment {
 export class LocalLambdaService {
   private readonly functions = new Map<string, FunctionState>();
   private readonly environments = new Map<string, Environment>();
+  /** Resource-based policy statements, by qualified function name (`name` or `name:qualifier`). */
+  private readonly permissions = new Map<string, PermissionStatement[]>();
   private nextInvocation = 1;
   private readonly random: () => number;
 
@@ -97,20 +112,82 @@ export class LocalLambdaService {
     this.random = options.random ?? Math.random;
   }
 
-  /** Registers the template's functions, restoring versions and aliases saved by an earlier run. */
-  define(definitions: readonly FunctionDefinition[]): void {
-    const saved = existsSync(this.options.stateFile)
-      ? (JSON.parse(readFileSync(this.options.stateFile, 'utf8')) as Record<string, { versions: PublishedVersion[]; aliases: AliasState[]; environment?: Record<string, string> }>)
-      : {};
-    for (const definition of definitions) {
-      const state = saved[definition.name];
-      this.functions.set(definition.name, {
-        definition,
-        environment: { ...definition.environment },
-        versions: new Map((state?.versions ?? []).map((v) => [v.version, v])),
-        aliases: new Map((state?.aliases ?? []).map((a) => [a.name, a])),
-      });
-    }
+  /** AddPermission on the function or one of its versions or aliases. */
+  addPermission(name: string, qualifier: string | undefined, statement: PermissionStatement): void {
+    this.state(name);
+    const key = qualifier ? `${name}:${qualifier}` : name;
+    const statements = this.permissions.get(key) ?? [];
+    if (statements.some((s) => s.sid === statement.sid)) throw new LambdaApiError('ResourceConflictException', `The statement id (${statement.sid}) provided already exists. Please provide a new statement id, or remove the existing statement.`);
+    this.permissions.set(key, [...statements, statement]);
+  }
+
+  removePermission(name: string, qualifier: string | undefined, sid: string): void {
+    const key = qualifier ? `${name}:${qualifier}` : name;
+    this.permissions.set(key, (this.permissions.get(key) ?? []).filter((s) => s.sid !== sid));
+  }
+
+  /** Whether the resource policy of exactly this function, version or alias lets `principal` invoke it from `sourceArn`. */
+  allows(principal: string, name: string, qualifier: string | undefined, sourceArn: string, sourceAccount: string, arnMatches: (pattern: string, arn: string) => boolean): boolean {
+    return (this.permissions.get(qualifier ? `${name}:${qualifier}` : name) ?? []).some(
+      (s) =>
+        (s.action === 'lambda:InvokeFunction' || s.action === 'lambda:*') &&
+        (s.principal === principal || s.principal === '*') &&
+        (s.sourceArn === undefined || arnMatches(s.sourceArn, sourceArn)) &&
+        (s.sourceAccount === undefined || s.sourceAccount === sourceAccount),
+    );
+  }
+
+  /** CreateFunction: a new function with no published version. */
+  createFunction(definition: FunctionDefinition): void {
+    if (this.functions.has(definition.name)) throw new LambdaApiError('ResourceConflictException', `Function already exist: ${definition.name}`);
+    this.functions.set(definition.name, { definition, environment: { ...definition.environment }, versions: new Map(), aliases: new Map() });
+    this.save();
+  }
+
+  /** Brings back a function an earlier run created, with the versions and aliases it saved. */
+  restoreFunction(definition: FunctionDefinition): void {
+    const state = this.saved()[definition.name];
+    this.functions.set(definition.name, {
+      definition,
+      environment: { ...(state?.environment ?? definition.environment) },
+      versions: new Map((state?.versions ?? []).map((v) => [v.version, v])),
+      aliases: new Map((state?.aliases ?? []).map((a) => [a.name, a])),
+    });
+  }
+
+  /**
+   * UpdateFunctionCode / UpdateFunctionConfiguration as CloudFormation calls them: $LATEST gets the new
+   * definition (source, environment, memory, timeout); published versions and aliases stay as they are.
+   */
+  updateFunction(definition: FunctionDefinition): void {
+    const state = this.state(definition.name);
+    this.functions.set(definition.name, { ...state, definition, environment: { ...definition.environment } });
+    this.drain(definition.name, '$LATEST');
+    this.save();
+  }
+
+  /** DeleteFunction: the function, its versions and aliases; running environments end. */
+  deleteFunction(name: string): void {
+    const state = this.state(name);
+    for (const version of ['$LATEST', ...state.versions.keys()]) this.drain(name, version);
+    this.functions.delete(name);
+    for (const key of [...this.permissions.keys()]) if (key === name || key.startsWith(`${name}:`)) this.permissions.delete(key);
+    this.save();
+  }
+
+  /** DeleteFunction of one version (refused while an alias routes to it, as Lambda does). */
+  deleteVersion(name: string, version: string): void {
+    const state = this.state(name);
+    const routing = [...state.aliases.values()].find((a) => a.functionVersion === version || version in a.additionalVersionWeights);
+    if (routing) throw new LambdaApiError('ResourceConflictException', `Unable to delete version because the following aliases reference it: [${routing.name}]`);
+    state.versions.delete(version);
+    this.drain(name, version);
+    this.save();
+  }
+
+  deleteAlias(name: string, alias: string): void {
+    this.state(name).aliases.delete(alias);
+    this.save();
   }
 
   functionArn(name: string, qualifier?: string): string {
@@ -128,6 +205,8 @@ export class LocalLambdaService {
 
   updateFunctionConfiguration(name: string, environment: Record<string, string>): void {
     this.state(name).environment = { ...environment };
+    // New invocations of $LATEST run with the new configuration, as on Lambda.
+    this.drain(name, '$LATEST');
     this.save();
   }
 
@@ -183,15 +262,25 @@ export class LocalLambdaService {
     const state = this.state(name);
     const version = this.pickVersion(state, qualifier);
     const environment = this.environmentFor(state, version);
-    await environment.ready;
+    environment.inUse++;
+    try {
+      await environment.ready;
+      return { result: await this.run(name, qualifier, version, state.definition.timeoutSeconds, environment, event), executedVersion: version };
+    } finally {
+      environment.inUse--;
+      if (environment.draining && environment.inUse === 0) void environment.worker.terminate();
+    }
+  }
+
+  private run(name: string, qualifier: string | undefined, version: string, timeoutSeconds: number, environment: Environment, event: unknown): Promise<unknown> {
     const id = this.nextInvocation++;
-    const timeoutMs = state.definition.timeoutSeconds * 1000;
-    const result = await new Promise<unknown>((resolve, reject) => {
+    const timeoutMs = timeoutSeconds * 1000;
+    return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         environment.pending.delete(id);
         // Lambda ends the sandbox of a timed-out invocation; the next one starts fresh.
         this.retire(name, version);
-        reject(new FunctionError({ name: 'TimeoutError', message: `Task timed out after ${state.definition.timeoutSeconds} seconds` }, 'Timeout'));
+        reject(new FunctionError({ name: 'TimeoutError', message: `Task timed out after ${timeoutSeconds} seconds` }, 'Timeout'));
       }, timeoutMs);
       environment.pending.set(id, { resolve, reject, timer });
       environment.worker.postMessage({
@@ -202,7 +291,6 @@ export class LocalLambdaService {
         deadline: Date.now() + timeoutMs,
       } satisfies ToWorker);
     });
-    return { result, executedVersion: version };
   }
 
   /** Starts the execution environment of a version ahead of traffic (what provisioned concurrency does). */
@@ -305,9 +393,19 @@ export class LocalLambdaService {
       });
     });
     ready.catch(() => undefined);
-    const environment = { worker, ready, pending };
+    const environment: Environment = { worker, ready, pending, inUse: 0, draining: false };
     this.environments.set(key, environment);
     return environment;
+  }
+
+  /** New invocations get a fresh environment; the current one ends once it has answered those in flight. */
+  private drain(name: string, version: string): void {
+    const key = `${name}:${version}`;
+    const environment = this.environments.get(key);
+    if (!environment) return;
+    this.environments.delete(key);
+    environment.draining = true;
+    if (environment.inUse === 0) void environment.worker.terminate();
   }
 
   private retire(name: string, version: string): void {
@@ -316,10 +414,15 @@ export class LocalLambdaService {
     this.environments.delete(key);
   }
 
+  private saved(): Record<string, { versions: PublishedVersion[]; aliases: AliasState[]; environment?: Record<string, string> }> {
+    return existsSync(this.options.stateFile) ? (JSON.parse(readFileSync(this.options.stateFile, 'utf8')) as ReturnType<LocalLambdaService['saved']>) : {};
+  }
+
   private save(): void {
     const state = Object.fromEntries(
-      [...this.functions.entries()].map(([name, f]) => [name, { versions: [...f.versions.values()], aliases: [...f.aliases.values()] }]),
+      [...this.functions.entries()].map(([name, f]) => [name, { versions: [...f.versions.values()], aliases: [...f.aliases.values()], environment: f.environment }]),
     );
-    writeFileSync(this.options.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+    writeFileSync(`${this.options.stateFile}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
+    renameSync(`${this.options.stateFile}.tmp`, this.options.stateFile);
   }
 }

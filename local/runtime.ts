@@ -1,25 +1,25 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { startApiGateway, restApisFromTemplate, type ApiGatewayServer, type RestApiDefinition } from './api-gateway';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { startApiGateway, LocalApiGateway, type ApiGatewayServer } from './api-gateway';
+import { startApiGatewayApi } from './api-gateway-api';
 import { LOCAL_CREDENTIALS, localDynamoClient, localS3Client } from './aws-clients';
 import { startDynamoDb, startS3, type LocalS3, type LocalService } from './aws-services';
-import { createTableInput, ensureTable, type CfnTableProperties } from './dynamodb-tables';
+import { startCloudFormationApi } from './cloudformation/api';
+import { apiGatewayMayInvoke, provisioners } from './cloudformation/provisioners';
+import { LocalCloudFormation, type StackState } from './cloudformation/stacks';
+import { startDynamoDbStreams, type LocalDynamoDbStreams } from './dynamodb-streams';
+import { LocalLambdaService } from './lambda-service';
 import { ENDPOINTS_FILE, PREDICTION_LOG_FALLBACK_FILE, type LocalEndpoints } from './state-files';
-import { startDynamoDbStreams, streamedTablesFromTemplate, streamSubscriptionsFromTemplate, type LocalDynamoDbStreams } from './dynamodb-streams';
-import { LocalLambdaService, type FunctionDefinition } from './lambda-service';
 import { startLambdaApi } from './lambda-api';
 import { startPipelineServices, type PipelineServices } from './pipeline-services';
 import { synthesizeLocal, type SynthesizedStack } from './synth';
-import { LocalAlarms, alarmsFromTemplate, registerAlarmIdentities } from './alarms';
-import { experimentTableName, experimentViews } from './experiment-views';
+import { LocalAlarms } from './alarms';
+import { experimentViews } from './experiment-views';
 import { dashboardRoutes, dynamoRegistrySource, registryTableName, type RegistrySource } from './dashboard';
 import { FunctionLogs } from './function-logs';
 import { LocalMetricStore } from './metrics-store';
 import { assertPortFree } from './ports';
-import { LocalSns, registerTopicIdentities, topicsFromTemplate } from './sns';
-import { resolveValue, resourcesOfType, type CfnResource, type ResolutionContext } from './template';
+import { LocalSns } from './sns';
 import { metricsNamespace } from '../lambdas/core/naming';
 
 export interface RuntimeOptions {
@@ -53,65 +53,62 @@ export interface RuntimeOptions {
 export interface Runtime {
   readonly apiUrl: string;
   readonly stack: SynthesizedStack;
-  readonly apis: readonly RestApiDefinition[];
+  /** API Gateway: the REST APIs of every stack, their deployments and the routes the stages serve. */
+  readonly gateway: LocalApiGateway;
+  /** CloudFormation: the base stack and every stack created through its API. */
+  readonly cloudFormation: LocalCloudFormation;
   readonly lambda: LocalLambdaService;
   /** Writes through this endpoint produce stream records (the DynamoDB streams proxy in front of dynalite). */
   readonly dynamoDbEndpoint: string;
-  /** DynamoDB streams of the template's tables, delivered to their event source mappings. */
+  /** DynamoDB streams of the stacks' tables, delivered to their event source mappings. */
   readonly streams: LocalDynamoDbStreams;
   readonly s3Endpoint: string;
   readonly stateDir: string;
-  /** Physical names of the template's buckets and tables, by logical id. */
+  /** Physical names of the base stack's resources, by logical id. */
   readonly names: ReadonlyMap<string, string>;
   /** CloudWatch metrics from the functions' EMF lines (GetMetricStatistics-style queries). */
   readonly metrics: LocalMetricStore;
-  /** The template's CloudWatch alarms (describeAlarms, setAlarmState, evaluate). */
+  /** The stacks' CloudWatch alarms and those the pipeline puts (describeAlarms, setAlarmState, evaluate). */
   readonly alarms: LocalAlarms;
-  /** The template's SNS topics (publish, recent notifications). */
+  /** The stacks' SNS topics (publish, recent notifications). */
   readonly sns: LocalSns;
-  /** The stack's outputs as the local resources resolve them (ApiUrl is the local API). */
+  /** The base stack's outputs (ApiUrl is the local API). */
   readonly outputs: Readonly<Record<string, string>>;
   /** EventBridge, Step Functions (executions, history) and the promotion pipeline's state machine. */
   readonly pipeline: PipelineServices;
   /** The local Lambda API (AWS_ENDPOINT_URL_LAMBDA of the functions). */
   readonly lambdaEndpoint: string;
+  /** The local CloudFormation API (AWS_ENDPOINT_URL_CLOUDFORMATION of the functions). */
+  readonly cloudFormationEndpoint: string;
+  /** The local API Gateway API (AWS_ENDPOINT_URL_API_GATEWAY of the functions). */
+  readonly apiGatewayEndpoint: string;
   close(): Promise<void>;
 }
 
 const REGION = 'us-east-1';
 const ACCOUNT_ID = '000000000000';
 const REPO_ROOT = resolve(import.meta.dirname, '..');
-
-/** Lower-case, dash-separated, at most 63 characters: valid as a bucket name and readable as a table name. */
-function physicalName(stackName: string, logicalId: string): string {
-  return `${stackName}-${logicalId}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/-+$/, '');
-}
+/** What `cdk deploy` acknowledges for the base stack. */
+const DEPLOY_CAPABILITIES = ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND'];
 
 /**
- * Starts the synthesized stack on this machine: dynalite with the template's tables, s3rver with its
- * buckets, its Lambda functions (versions and aliases) in worker threads, its REST API on HTTP, and the
- * bucket deployments it declares. Everything binds to loopback and keeps its state under `stateDir`.
+ * Starts the synthesized stack on this machine: the local AWS services (dynalite, s3rver, Lambda in worker
+ * threads, API Gateway, CloudWatch alarms, SNS, EventBridge, Step Functions, CloudFormation), then the base
+ * stack through the local CloudFormation — created, or updated when the state folder holds it — after the
+ * stacks an earlier run created are brought back. Everything binds to loopback and keeps its state under
+ * `stateDir`.
  */
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const host = options.host ?? '127.0.0.1';
   const stateDir = resolve(options.stateDir ?? join(REPO_ROOT, '.modelgate'));
   await assertPortFree(host, options.port ?? 3000);
   if (options.clean) rmSync(stateDir, { recursive: true, force: true });
+  if (existsSync(join(stateDir, 'lambda.json')) && !existsSync(join(stateDir, 'cloudformation'))) {
+    throw new Error(`${stateDir} was written by an earlier local runtime that kept no stacks: start once with --clean`);
+  }
   mkdirSync(join(stateDir, 'logs'), { recursive: true });
 
   const stack = synthesizeLocal(join(stateDir, 'cdk.out'));
-  const { template } = stack;
-  const context: ResolutionContext = { region: REGION, accountId: ACCOUNT_ID, stackName: stack.stackName, refs: new Map(), attributes: new Map() };
-  const names = new Map<string, string>();
-  for (const [logicalId, resource] of Object.entries(template.Resources)) {
-    const name = explicitName(resource) ?? physicalName(stack.stackName, logicalId);
-    names.set(logicalId, name);
-    context.refs.set(logicalId, name);
-    const service = resource.Type.split('::')[1]?.toLowerCase() ?? 'unknown';
-    context.attributes.set(`${logicalId}.Arn`, `arn:aws:${service}:${REGION}:${ACCOUNT_ID}:${name}`);
-  }
-  registerTopicIdentities(template, names, context);
-  registerAlarmIdentities(template, names, context);
   const metrics = new LocalMetricStore({ snapshotFile: join(stateDir, 'metrics', 'snapshot.json') });
   const functionLogs = new FunctionLogs({ directory: join(stateDir, 'logs'), metrics, echo: options.echoLogs ?? true });
 
@@ -119,31 +116,24 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   try {
     const dynamo = await startDynamoDb({ host, port: options.dynamoDbPort ?? 0, path: join(stateDir, 'dynamodb') });
     started.push(dynamo);
-    const buckets = resourcesOfType(template, 'AWS::S3::Bucket').map(([id]) => names.get(id) as string);
-    const s3: LocalS3 = await startS3({ host, port: options.s3Port ?? 0, directory: join(stateDir, 's3'), buckets });
+    const s3: LocalS3 = await startS3({ host, port: options.s3Port ?? 0, directory: join(stateDir, 's3'), buckets: [] });
     started.push(s3);
-    for (const [id] of resourcesOfType(template, 'AWS::S3::Bucket')) {
-      const name = names.get(id) as string;
-      context.attributes.set(`${id}.Arn`, `arn:aws:s3:::${name}`);
-      context.attributes.set(`${id}.RegionalDomainName`, `${name}.s3.${REGION}.amazonaws.com`);
-    }
-
     const dynamodb = localDynamoClient(dynamo.endpoint);
-    for (const [id, table] of resourcesOfType(template, 'AWS::DynamoDB::Table')) {
-      const name = names.get(id) as string;
-      context.attributes.set(`${id}.Arn`, `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/${name}`);
-      context.attributes.set(`${id}.StreamArn`, `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/${name}/stream/local`);
-      await ensureTable(dynamodb, createTableInput(name, table.Properties as unknown as CfnTableProperties));
-    }
     // dynalite has no streams: writes through this proxy produce them (local/dynamodb-streams.ts).
-    const streams = await startDynamoDbStreams({ target: dynamo.endpoint, host, region: REGION, tables: streamedTablesFromTemplate(template, names, context) });
+    const streams = await startDynamoDbStreams({ target: dynamo.endpoint, host, region: REGION, tables: [] });
     started.push(streams);
 
-    // The functions get the Lambda API's address (shadow mirroring, the pipeline's Lambda adapter); it serves
-    // the service created just below.
+    // The functions get the Lambda, CloudFormation and API Gateway APIs' addresses; those serve the services
+    // created just below.
     let lambdaService: LocalLambdaService | undefined;
     const lambdaApi = await startLambdaApi({ lambda: () => lambdaService as LocalLambdaService, host });
     started.push(lambdaApi);
+    const gateway = new LocalApiGateway({ stateFile: join(stateDir, 'apigateway.json'), region: REGION, accountId: ACCOUNT_ID });
+    const gatewayApi = await startApiGatewayApi({ gateway, host });
+    started.push(gatewayApi);
+    let cloudFormationService: LocalCloudFormation | undefined;
+    const cloudFormationApi = await startCloudFormationApi({ cloudFormation: () => cloudFormationService as LocalCloudFormation, host });
+    started.push(cloudFormationApi);
     const lambda = new LocalLambdaService({
       region: REGION,
       accountId: ACCOUNT_ID,
@@ -155,56 +145,100 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         AWS_ENDPOINT_URL_DYNAMODB: streams.endpoint,
         PREDICTION_LOG_FALLBACK_FILE: join(stateDir, PREDICTION_LOG_FALLBACK_FILE),
         AWS_ENDPOINT_URL_LAMBDA: lambdaApi.endpoint,
+        AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormationApi.endpoint,
+        AWS_ENDPOINT_URL_API_GATEWAY: gatewayApi.endpoint,
         NODE_ENV: 'production',
       },
       onLogLine: functionLogs.onLogLine,
       ...(options.random ? { random: options.random } : {}),
     });
-    const functions = resourcesOfType(template, 'AWS::Lambda::Function').filter(([, f]) => f.Metadata?.['modelgate:entry'] !== undefined);
-    for (const [id] of functions) context.attributes.set(`${id}.Arn`, lambda.functionArn(names.get(id) as string));
-    lambda.define(functions.map(([id, resource]) => functionDefinition(id, resource, names.get(id) as string, context)));
-    bootstrapVersionsAndAliases(template.Resources, lambda, context);
-    for (const subscription of streamSubscriptionsFromTemplate(template, context)) streams.subscribe(subscription, lambda);
     lambdaService = lambda;
-    const sns = new LocalSns({ topics: topicsFromTemplate(template, context), historyFile: join(stateDir, 'sns', 'notifications.jsonl'), lambda, ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}), ...(options.print ? { print: options.print } : {}) });
-    const alarms = new LocalAlarms({ definitions: alarmsFromTemplate(template, context), metrics, sns, region: REGION, accountId: ACCOUNT_ID, stateFile: join(stateDir, 'alarms.json'), ...(options.print ? { print: options.print } : {}) });
-    const pipeline = await startPipelineServices({ template, context, names, lambda, s3, sns, alarms, dynamodb, host, stateDir, timeScale: options.timeScale ?? 1, ...(options.print ? { print: options.print } : {}) });
-    // A bucket deployment uploads to candidates/ (the pipeline validates and rolls it out): on a first start,
-    // wait for those executions so the runtime serves once it says it is ready.
-    await deployBucketContents(stack, localS3Client(s3.endpoint), context);
-    await pipeline.settle();
-    const registryTable = registryTableName(template, context);
-    const registry = options.registryHistory ?? (registryTable ? dynamoRegistrySource(dynamodb, registryTable) : undefined);
+    const sns = new LocalSns({ topics: [], historyFile: join(stateDir, 'sns', 'notifications.jsonl'), lambda, ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}), ...(options.print ? { print: options.print } : {}) });
+    const alarms = new LocalAlarms({ definitions: [], metrics, sns, region: REGION, accountId: ACCOUNT_ID, stateFile: join(stateDir, 'alarms.json'), ...(options.print ? { print: options.print } : {}) });
+    const pipeline = await startPipelineServices({ region: REGION, accountId: ACCOUNT_ID, lambda, s3, sns, alarms, dynamodb, host, stateDir, timeScale: options.timeScale ?? 1, ...(options.print ? { print: options.print } : {}) });
+    const cloudFormation: LocalCloudFormation = new LocalCloudFormation({
+      region: REGION,
+      accountId: ACCOUNT_ID,
+      directory: join(stateDir, 'cloudformation'),
+      provisioners: provisioners({
+        region: REGION,
+        accountId: ACCOUNT_ID,
+        repoRoot: REPO_ROOT,
+        assetDirectory: () => stack.assemblyDir,
+        lambda,
+        gateway,
+        s3: localS3Client(s3.endpoint),
+        dynamodb,
+        streams,
+        sns,
+        alarms,
+        eventBridge: pipeline.eventBridge,
+        stepFunctions: pipeline.stepFunctions,
+        dashboards: new Map(),
+      }),
+      roleExists: (arn) => cloudFormation.resources('AWS::IAM::Role').some((role) => role.attributes.Arn === arn),
+    });
+    cloudFormationService = cloudFormation;
 
-    const apis = restApisFromTemplate(template, context);
+    // The stacks an earlier run created come back first; the base stack is then deployed over them (an update
+    // when the state folder holds it, nothing to do when its template has not changed).
+    await cloudFormation.restore();
+    await pipeline.releaseInterrupted(registryTableName(outputsOf(cloudFormation, stack.stackName)));
+    // A bucket deployment uploads to candidates/ (the pipeline validates and rolls it out): on a first start,
+    // the runtime waits for those executions so it serves once it says it is ready.
+    const base = await cloudFormation.deploy({ stackName: stack.stackName, templateBody: JSON.stringify(stack.template), capabilities: DEPLOY_CAPABILITIES });
+    pipeline.eventBridge.startSchedules();
+    await pipeline.settle();
+
+    const baseOutputs = Object.fromEntries(base.outputs.map((o) => [o.OutputKey, o.OutputValue]));
+    const registryTable = registryTableName(baseOutputs);
+    const registry = options.registryHistory ?? (registryTable ? dynamoRegistrySource(dynamodb, registryTable) : undefined);
     let apiUrl = '';
-    const experimentTable = experimentTableName(template, context);
-    const extraRoutes = dashboardRoutes({ stackName: stack.stackName, namespace: metricsNamespace(stack.stackName), apiUrl: () => apiUrl, apis, lambda, metrics, alarms, sns, ...(registry ? { registry } : {}), ...(experimentTable ? { experiments: experimentViews(dynamodb, experimentTable) } : {}) });
-    const api: ApiGatewayServer = await startApiGateway({ apis, lambda, host, port: options.port ?? 3000, extraRoutes });
+    const experimentTable = baseOutputs.ExperimentTableName;
+    const extraRoutes = dashboardRoutes({ stackName: stack.stackName, namespace: metricsNamespace(stack.stackName), apiUrl: () => apiUrl, routes: () => gateway.routes(), lambda, metrics, alarms, sns, ...(registry ? { registry } : {}), ...(experimentTable ? { experiments: experimentViews(dynamodb, experimentTable) } : {}) });
+    const api: ApiGatewayServer = await startApiGateway({ gateway, lambda, canInvoke: apiGatewayMayInvoke(lambda, ACCOUNT_ID), region: REGION, accountId: ACCOUNT_ID, host, port: options.port ?? 3000, extraRoutes });
     apiUrl = api.url;
     metrics.startSnapshots();
     alarms.start(options.alarmTickMs);
-    const outputs = resolveOutputs(stack, context, api.url);
+    const outputs = { ...baseOutputs, ...('ApiUrl' in baseOutputs ? { ApiUrl: `${api.url}/` } : {}) };
     writeFileSync(
       join(stateDir, ENDPOINTS_FILE),
-      `${JSON.stringify({ apiUrl: api.url, dynamoDbEndpoint: streams.endpoint, s3Endpoint: s3.endpoint, region: REGION, stackName: stack.stackName, outputs, lambdaEndpoint: lambdaApi.endpoint, stepFunctionsEndpoint: pipeline.stepFunctionsEndpoint } satisfies LocalEndpoints, null, 2)}\n`,
+      `${JSON.stringify(
+        {
+          apiUrl: api.url,
+          dynamoDbEndpoint: streams.endpoint,
+          s3Endpoint: s3.endpoint,
+          region: REGION,
+          stackName: stack.stackName,
+          outputs,
+          lambdaEndpoint: lambdaApi.endpoint,
+          stepFunctionsEndpoint: pipeline.stepFunctionsEndpoint,
+          cloudFormationEndpoint: cloudFormationApi.endpoint,
+          apiGatewayEndpoint: gatewayApi.endpoint,
+        } satisfies LocalEndpoints,
+        null,
+        2,
+      )}\n`,
     );
     return {
       apiUrl: api.url,
       stack,
-      apis,
+      gateway,
+      cloudFormation,
       lambda,
       dynamoDbEndpoint: streams.endpoint,
       streams,
       s3Endpoint: s3.endpoint,
       stateDir,
-      names,
+      names: new Map(Object.values(base.resources).map((r) => [r.logicalId, r.physicalName])),
       outputs,
       metrics,
       alarms,
       sns,
       pipeline,
       lambdaEndpoint: lambdaApi.endpoint,
+      cloudFormationEndpoint: cloudFormationApi.endpoint,
+      apiGatewayEndpoint: gatewayApi.endpoint,
       async close() {
         await pipeline.close();
         rmSync(join(stateDir, ENDPOINTS_FILE), { force: true });
@@ -224,106 +258,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   }
 }
 
-/** The template's outputs resolved against the local resources; an output about a resource the runtime does not emulate is left out. */
-/** The name a template gives a resource itself (FunctionName, TableName...), as AWS then uses it. */
-function explicitName(resource: CfnResource): string | undefined {
-  const property = { 'AWS::Lambda::Function': 'FunctionName' }[resource.Type];
-  const value = property === undefined ? undefined : resource.Properties?.[property];
-  return typeof value === 'string' ? value : undefined;
+/** A live stack's outputs, by key (none when there is no such stack). */
+function outputsOf(cloudFormation: LocalCloudFormation, stackName: string): Record<string, string> {
+  const stack: StackState | undefined = cloudFormation.listStacks().find((s) => s.stackName === stackName);
+  return Object.fromEntries((stack?.outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
 }
-
-function resolveOutputs(stack: SynthesizedStack, context: ResolutionContext, apiUrl: string): Record<string, string> {
-  const outputs: Record<string, string> = {};
-  for (const [name, output] of Object.entries(stack.template.Outputs ?? {})) {
-    try {
-      outputs[name] = String(resolveValue(output.Value, context, `Outputs.${name}`));
-    } catch {
-      // e.g. an API key id: nothing local stands for it.
-    }
-  }
-  if ('ApiUrl' in outputs) outputs.ApiUrl = `${apiUrl}/`;
-  return outputs;
-}
-
-function functionDefinition(logicalId: string, resource: CfnResource, name: string, context: ResolutionContext): FunctionDefinition {
-  const properties = resource.Properties as { Environment?: { Variables?: unknown }; Timeout?: number; MemorySize?: number };
-  const variables = resolveValue(properties.Environment?.Variables ?? {}, context, `${logicalId}.Environment.Variables`) as Record<string, unknown>;
-  return {
-    logicalId,
-    name,
-    entry: join(REPO_ROOT, String(resource.Metadata?.['modelgate:entry'])),
-    handlerExport: String(resource.Metadata?.['modelgate:handler'] ?? 'handler'),
-    environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(v)])),
-    timeoutSeconds: properties.Timeout ?? 3,
-    memoryMb: properties.MemorySize ?? 128,
-  };
-}
-
-/**
- * What CloudFormation does for AWS::Lambda::Version and AWS::Lambda::Alias on the first deploy: publish
- * the version, point the alias at it. Later starts keep the versions and routing saved in the state
- * folder — after the first deploy the promotion pipeline owns alias routing (docs/infrastructure.md).
- */
-function bootstrapVersionsAndAliases(resources: Readonly<Record<string, CfnResource>>, lambda: LocalLambdaService, context: ResolutionContext): void {
-  const functionOf = (value: unknown) => String(resolveValue(value, context)).split(':').pop() as string;
-  for (const [id, resource] of Object.entries(resources)) {
-    if (resource.Type !== 'AWS::Lambda::Version') continue;
-    const fn = functionOf((resource.Properties as { FunctionName: unknown }).FunctionName);
-    const existing = lambda.getFunction(fn).versions;
-    const version = existing[0] ?? lambda.publishVersion(fn, String((resource.Properties as { Description?: string }).Description ?? ''));
-    context.attributes.set(`${id}.Version`, version.version);
-    context.refs.set(id, lambda.functionArn(fn, version.version));
-  }
-  for (const [id, resource] of Object.entries(resources)) {
-    if (resource.Type !== 'AWS::Lambda::Alias') continue;
-    const properties = resource.Properties as { FunctionName: unknown; FunctionVersion: unknown; Name: string; RoutingConfig?: { AdditionalVersionWeights?: { FunctionVersion: unknown; FunctionWeight: number }[] } };
-    const fn = functionOf(properties.FunctionName);
-    context.refs.set(id, lambda.functionArn(fn, properties.Name));
-    if (lambda.getFunction(fn).aliases.some((alias) => alias.name === properties.Name)) continue;
-    const weights = Object.fromEntries(
-      (properties.RoutingConfig?.AdditionalVersionWeights ?? []).map((w) => [String(resolveValue(w.FunctionVersion, context)), w.FunctionWeight]),
-    );
-    lambda.putAlias(fn, { name: properties.Name, functionVersion: String(resolveValue(properties.FunctionVersion, context)), additionalVersionWeights: weights });
-  }
-}
-
-/**
- * Custom::CDKBucketDeployment: copies the asset folder of each source into the destination bucket and
- * prefix, skipping objects that are already there (a restart does not overwrite what the pipeline wrote).
- */
-async function deployBucketContents(stack: SynthesizedStack, s3: ReturnType<typeof localS3Client>, context: ResolutionContext): Promise<void> {
-  for (const [id, resource] of resourcesOfType(stack.template, 'Custom::CDKBucketDeployment')) {
-    const properties = resource.Properties as { SourceObjectKeys: string[]; DestinationBucketName: unknown; DestinationBucketKeyPrefix?: string };
-    const bucket = String(resolveValue(properties.DestinationBucketName, context, `${id}.DestinationBucketName`));
-    const prefix = properties.DestinationBucketKeyPrefix ? `${properties.DestinationBucketKeyPrefix.replace(/\/$/, '')}/` : '';
-    for (const key of properties.SourceObjectKeys) {
-      const folder = join(stack.assemblyDir, `asset.${key.replace(/\.zip$/, '')}`);
-      if (!existsSync(folder)) throw new Error(`${id}: asset folder ${folder} is missing from the synthesized assembly`);
-      // The manifest last, as `modelgate push` uploads: its arrival is what starts the promotion pipeline.
-      const files = listFiles(folder).sort((x, y) => Number(x.endsWith(`${sep}manifest.json`)) - Number(y.endsWith(`${sep}manifest.json`)));
-      for (const file of files) {
-        const objectKey = `${prefix}${relative(folder, file).split('\\').join('/')}`;
-        if (await objectExists(s3, bucket, objectKey)) continue;
-        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: objectKey, Body: await readFile(file) }));
-      }
-    }
-  }
-}
-
-function listFiles(folder: string): string[] {
-  return readdirSync(folder).flatMap((entry) => {
-    const path = join(folder, entry);
-    return statSync(path).isDirectory() ? listFiles(path) : [path];
-  });
-}
-
-async function objectExists(s3: ReturnType<typeof localS3Client>, bucket: string, key: string): Promise<boolean> {
-  try {
-    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
-  } catch (error) {
-    if ((error as { name?: string }).name === 'NotFound' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
-    throw error;
-  }
-}
-

@@ -8,6 +8,8 @@ import { resolveValue, resourcesOfType, TemplateError, type CfnTemplate, type Re
 export interface TopicSubscription {
   readonly protocol: string;
   readonly endpoint: string;
+  /** The subscription ARN of one made by Subscribe (AWS::SNS::Subscription); inline subscriptions have none. */
+  readonly id?: string;
 }
 
 export interface TopicDefinition {
@@ -143,6 +145,32 @@ export class LocalSns {
 
   listTopics(): TopicDefinition[] {
     return [...this.topics.values()];
+  }
+
+  /** CreateTopic (or its update): the topic with its inline subscriptions; subscriptions added by Subscribe stay. */
+  putTopic(topic: TopicDefinition): void {
+    const previous = this.topics.get(topic.arn);
+    const added = previous ? previous.subscriptions.filter((s) => s.id !== undefined) : [];
+    this.topics.set(topic.arn, { ...topic, subscriptions: [...topic.subscriptions, ...added] });
+  }
+
+  deleteTopic(arn: string): void {
+    this.topics.delete(arn);
+  }
+
+  /** Subscribe: returns the subscription ARN. */
+  subscribe(topicArn: string, subscription: Omit<TopicSubscription, 'id'>): string {
+    const topic = this.topics.get(topicArn);
+    if (!topic) throw Object.assign(new Error(`Topic does not exist: ${topicArn}`), { name: 'NotFoundException' });
+    const id = `${topicArn}:${randomUUID()}`;
+    this.topics.set(topicArn, { ...topic, subscriptions: [...topic.subscriptions, { ...subscription, id }] });
+    return id;
+  }
+
+  unsubscribe(subscriptionArn: string): void {
+    for (const topic of this.topics.values()) {
+      if (topic.subscriptions.some((s) => s.id === subscriptionArn)) this.topics.set(topic.arn, { ...topic, subscriptions: topic.subscriptions.filter((s) => s.id !== subscriptionArn) });
+    }
   }
 
   /** Most recent first. */

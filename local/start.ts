@@ -85,7 +85,7 @@ try {
   throw error;
 }
 
-const models = runtime.apis.flatMap((api) => api.routes).filter((r) => r.method === 'POST' && r.resourcePath.endsWith('/predict'));
+const models = runtime.gateway.routes().filter((r) => r.method === 'POST' && r.resourcePath.endsWith('/predict'));
 for (const route of models) await runtime.lambda.warm(route.functionName, route.qualifier ?? '$LATEST');
 const example = models[0];
 console.log(`
@@ -95,7 +95,7 @@ modelgate local runtime ready in ${((performance.now() - started) / 1000).toFixe
   DynamoDB       ${runtime.dynamoDbEndpoint}
   S3             ${runtime.s3Endpoint}
   state          ${runtime.stateDir}
-  routes         ${runtime.apis.flatMap((api) => api.routes.map((r) => `${r.method} ${r.resourcePath}`)).join('\n                 ')}
+  routes         ${runtime.gateway.routes().map((r) => `${r.method} ${r.resourcePath}`).join('\n                 ')}
 ${example ? `
 Try:
   curl -s -X POST ${runtime.apiUrl}${example.resourcePath} \\

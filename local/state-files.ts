@@ -15,6 +15,9 @@ export interface LocalEndpoints {
   /** The local Lambda and Step Functions APIs (promote, rollback, following a push). */
   readonly lambdaEndpoint?: string;
   readonly stepFunctionsEndpoint?: string;
+  /** The local CloudFormation and API Gateway APIs (stacks of models, deployments, API keys). */
+  readonly cloudFormationEndpoint?: string;
+  readonly apiGatewayEndpoint?: string;
 }
 
 export const ENDPOINTS_FILE = 'endpoints.json';

@@ -64,6 +64,15 @@ export class LocalStepFunctions {
     }
   }
 
+  /** CreateStateMachine / UpdateStateMachine: executions started from now on run this definition. */
+  putMachine(machine: LocalStateMachine): void {
+    this.machines.set(machine.arn, machine);
+  }
+
+  deleteMachine(arn: string): void {
+    this.machines.delete(arn);
+  }
+
   listStateMachines(): LocalStateMachine[] {
     return [...this.machines.values()];
   }
