@@ -26,6 +26,8 @@ export interface PipelineServicesOptions {
   readonly stateDir: string;
   readonly timeScale: number;
   readonly print?: (text: string) => void;
+  /** The API Gateway the state machine redeploys when a model's routes come or go (CreateDeployment). */
+  readonly createDeployment?: (restApiId: string, stageName: string, description?: string) => { id: string };
 }
 
 export interface PipelineServices {
@@ -70,6 +72,14 @@ export async function startPipelineServices(options: PipelineServicesOptions): P
       if (service === 'cloudwatch' && action === 'deleteAlarms') {
         options.alarms.deleteAlarms((parameters.AlarmNames as string[] | undefined) ?? []);
         return {};
+      }
+      if (service === 'apigateway' && action === 'createDeployment' && options.createDeployment) {
+        try {
+          return options.createDeployment(String(parameters.RestApiId), String(parameters.StageName), parameters.Description === undefined ? undefined : String(parameters.Description));
+        } catch (error) {
+          // The SDK integration names service errors `ApiGateway.<ExceptionName>`.
+          throw Object.assign(new Error((error as Error).message), { name: `ApiGateway.${(error as Error).name}` });
+        }
       }
       throw Object.assign(new Error(`the local runtime does not implement ${service}:${action}`), { name: 'States.TaskFailed' });
     },

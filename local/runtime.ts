@@ -155,7 +155,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     lambdaService = lambda;
     const sns = new LocalSns({ topics: [], historyFile: join(stateDir, 'sns', 'notifications.jsonl'), lambda, ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}), ...(options.print ? { print: options.print } : {}) });
     const alarms = new LocalAlarms({ definitions: [], metrics, sns, region: REGION, accountId: ACCOUNT_ID, stateFile: join(stateDir, 'alarms.json'), ...(options.print ? { print: options.print } : {}) });
-    const pipeline = await startPipelineServices({ region: REGION, accountId: ACCOUNT_ID, lambda, s3, sns, alarms, dynamodb, host, stateDir, timeScale: options.timeScale ?? 1, ...(options.print ? { print: options.print } : {}) });
+    const pipeline = await startPipelineServices({ region: REGION, accountId: ACCOUNT_ID, lambda, s3, sns, alarms, dynamodb, host, stateDir, timeScale: options.timeScale ?? 1, createDeployment: (restApiId, stageName, description) => gateway.createDeployment(restApiId, { stageName, ...(description ? { description } : {}) }), ...(options.print ? { print: options.print } : {}) });
     const cloudFormation: LocalCloudFormation = new LocalCloudFormation({
       region: REGION,
       accountId: ACCOUNT_ID,

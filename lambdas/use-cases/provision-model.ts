@@ -41,6 +41,14 @@ export interface ProvisionDependencies {
   readonly deployment: DeploymentParameters;
   /** The CloudFormation service role for model stacks. */
   readonly roleArn: string;
+  /**
+   * How long an operation it starts is watched before the state machine takes over polling: a quick one (an
+   * update that changes nothing CloudFormation must wait for) ends within the task.
+   *
+   * @default 10000
+   */
+  readonly settleMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** Used when nothing sizes the memory (a stack created without validation evidence). */
@@ -50,7 +58,7 @@ export async function provisionModel(deps: ProvisionDependencies, request: Provi
   const stackName = modelStackName(deps.deployment.Deployment, request.model);
   switch (request.action) {
     case 'ensure':
-      return ensureStack(deps, stackName, request.model, request.memory ?? undefined);
+      return settle(deps, request.model, await ensureStack(deps, stackName, request.model, request.memory ?? undefined));
     case 'progress': {
       const state = await deps.stacks.describe(stackName);
       const progress = stackProgress(state, request.expect);
@@ -69,15 +77,28 @@ export async function provisionModel(deps: ProvisionDependencies, request: Provi
         roleArn: deps.roleArn,
         tags: { 'modelgate:deployment': deps.deployment.Deployment, 'modelgate:model': request.model },
       });
-      return { stackName, pending: started, ...(started ? { expect: 'update' as const } : {}), again: false };
+      return settle(deps, request.model, { stackName, pending: started, ...(started ? { expect: 'update' as const } : {}), again: false });
     }
     case 'delete': {
       const current = await deps.stacks.describe(stackName);
       if (!current) return { stackName, pending: false, again: false };
       await deps.stacks.delete(stackName, deps.roleArn);
-      return { stackName, pending: true, expect: 'delete', again: false };
+      return settle(deps, request.model, { stackName, pending: true, expect: 'delete', again: false });
     }
   }
+}
+
+/** Watches an operation just started for a while; done within that time, nothing is left pending. */
+async function settle(deps: ProvisionDependencies, model: string, provisioned: Provisioned): Promise<Provisioned> {
+  if (!provisioned.pending || !provisioned.expect || provisioned.again) return provisioned;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const deadline = Date.now() + (deps.settleMs ?? 10_000);
+  for (let wait = 250; Date.now() < deadline; wait = Math.min(wait * 2, 2000)) {
+    await sleep(wait);
+    const progress = await provisionModel(deps, { action: 'progress', model, expect: provisioned.expect });
+    if ((progress as { done: boolean }).done) return { ...provisioned, pending: false };
+  }
+  return provisioned;
 }
 
 async function ensureStack(deps: ProvisionDependencies, stackName: string, model: string, memory: MemoryEvidence | undefined): Promise<Provisioned> {
