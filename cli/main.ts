@@ -13,6 +13,7 @@ import { packageSpec } from './specs/package';
 import { promoteSpec } from './specs/promote';
 import { pushSpec } from './specs/push';
 import { reingestSpec } from './specs/reingest';
+import { retireSpec } from './specs/retire';
 import { rollbackSpec } from './specs/rollback';
 import { validateSpec } from './specs/validate';
 import { nearest } from './suggest';
@@ -26,6 +27,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   modelsSpec,
   promoteSpec,
   rollbackSpec,
+  retireSpec,
   driftSpec,
   errorsSpec,
   experimentSpec,

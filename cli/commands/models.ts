@@ -15,8 +15,16 @@ export const runModels: CommandRun<typeof modelsOptions> = async ({ values, posi
     console.log(JSON.stringify(view.versions, null, 2));
     return 0;
   }
-  const live = view.live.map((l) => `v${l.version} ${Math.round(l.weight * 100)}%`).join(', ') || 'none';
-  console.log(`${name}: live ${live}${view.shadow ? `; shadow v${view.shadow.version} (${Math.round(view.shadow.sampleRate * 100)}% mirrored)` : ''}\n`);
+  const live = view.live.map((l) => `v${l.version} ${Math.round(l.weight * 100)}%`).join(', ') || (record?.retired ? `none (retired ${record.retired.at.slice(0, 19).replace('T', ' ')} UTC)` : 'none');
+  console.log(`${name}: live ${live}${view.shadow ? `; shadow v${view.shadow.version} (${Math.round(view.shadow.sampleRate * 100)}% mirrored)` : ''}`);
+  // What the version that answers most traffic runs on, and what it costs (docs/cost.md).
+  const serving = view.versions.find((v) => v.version === view.live[0]?.version)?.memory;
+  if (serving) {
+    const cost = serving.costPerMillion;
+    console.log(`memory ${serving.memoryMb} MB${serving.reason ? ` (${serving.reason.replace(/^\d+ MB: /, '').replace(/^\d+ MB, /, '')})` : ''}`);
+    if (cost) console.log(`cost per million predictions: $${cost.total.toFixed(2)} (Lambda $${(cost.lambdaRequests + cost.lambdaCompute).toFixed(2)} at ${cost.billedMs} ms billed, prediction log $${cost.predictionLog.toFixed(2)}) + API Gateway $3.50`);
+  }
+  console.log('');
   const rows = view.versions.map((v) => [
     v.version,
     v.status,

@@ -22,6 +22,9 @@ export interface Published {
   readonly functionName: string;
   readonly modelPrefix: string;
   readonly objectVersions?: Readonly<Record<string, string | undefined>>;
+  /** The function's memory when the version was published, and why that size. */
+  readonly memoryMb?: number;
+  readonly memoryReason?: string;
 }
 
 export type PlannedRollout = ExecutableRollout & { readonly alarmPrefix: string; readonly alarms: readonly PutMetricAlarmInput[] };

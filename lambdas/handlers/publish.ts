@@ -17,6 +17,8 @@ export interface PublishRequest extends CandidateRef {
   readonly executionId: string;
   /** The bundle's files, manifest last (from the validation). */
   readonly files: readonly string[];
+  /** The memory the model's stack gave its function, and why (the provision step's choice), recorded with the version. */
+  readonly memory?: { readonly memoryMb?: number; readonly memoryReason?: string } | null;
 }
 
 let clients: { s3: S3Client; lambda: LambdaControl } | undefined;
@@ -36,5 +38,11 @@ export const handler = async (request: PublishRequest): Promise<Published> => {
     { [INFERENCE_VARIABLES.prefix]: request.modelPrefix, [INFERENCE_VARIABLES.modelVersion]: request.version, [INFERENCE_VARIABLES.packedFile]: PACKED_BUNDLE_FILE },
     `modelgate ${request.model} v${request.version} (${request.executionId.split(':').pop()})`,
   );
-  return { lambdaVersion: published.version, functionName, modelPrefix: request.modelPrefix, objectVersions };
+  return {
+    lambdaVersion: published.version,
+    functionName,
+    modelPrefix: request.modelPrefix,
+    objectVersions,
+    ...(request.memory?.memoryMb ? { memoryMb: request.memory.memoryMb, ...(request.memory.memoryReason ? { memoryReason: request.memory.memoryReason } : {}) } : {}),
+  };
 };

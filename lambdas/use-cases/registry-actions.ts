@@ -215,7 +215,13 @@ async function recordStep(registry: Registry, request: Extract<RegistryRequest, 
   const { model, version, executionId, rollout, step, published } = request;
   const candidate = await registry.getVersion(model, version);
   if (!candidate) throw new Error(`${model} version ${version} is not registered`);
-  const lineage = { lambdaVersion: published.lambdaVersion, functionName: published.functionName, modelPrefix: published.modelPrefix };
+  const lineage = {
+    lambdaVersion: published.lambdaVersion,
+    functionName: published.functionName,
+    modelPrefix: published.modelPrefix,
+    ...(published.memoryMb ? { memoryMb: published.memoryMb } : {}),
+    ...(published.memoryReason ? { memoryReason: published.memoryReason } : {}),
+  };
   const entry = { executionId, detail: describeStep(step) };
   if (candidate.status !== step.status) await registry.transition(model, version, step.status, entry, now, { lineage, strategy: rollout.strategy });
   else await registry.annotate(model, version, now, { lineage });

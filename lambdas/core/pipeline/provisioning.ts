@@ -1,5 +1,6 @@
 // A model's CloudFormation stack, as plain decisions: what to do given the stack's state and the parameters
 // it should have, whether an operation is done, and how much memory the model's function gets.
+import { FULL_VCPU_MB } from '../cost';
 import { LAMBDA_MEMORY_RANGE } from './declarations';
 
 /** The parts of DescribeStacks the pipeline reads. */
@@ -52,8 +53,6 @@ export function stackProgress(state: StackState | undefined, expect: 'create' | 
 export const RUNTIME_BASE_MB = 160;
 /** Headroom over the measured model footprint: batches, the arena's growth, a second concurrent request. */
 export const MEMORY_HEADROOM = 1.5;
-/** Lambda gives a function one full vCPU at this memory; below it, CPU (and so init and inference time) scales down. */
-export const FULL_VCPU_MB = 1769;
 /** Below this the function's CPU share is small enough that onnxruntime's own threads would starve. */
 export const MEMORY_FLOOR_MB = 256;
 
@@ -98,17 +97,4 @@ export function rightSizeMemory(evidence: MemoryEvidence): MemoryChoice {
       `${byInit > 0 ? `; init ${Math.round(evidence.initMs ?? 0)} ms on a full vCPU needs >= ${byInit} MB for ${evidence.initBudgetMs} ms` : ''}` +
       `${byLatency > 0 ? `; p99 ${evidence.p99Ms} ms needs >= ${byLatency} MB for ${evidence.latencyBudgetMs} ms` : ''}; bound by ${binding}`,
   };
-}
-
-/** Pricing anchors (us-east-1, arm64): docs/cost.md. */
-export const LAMBDA_PRICE = { perMillionRequests: 0.2, perGbSecond: 0.0000133334 } as const;
-
-/**
- * What a million predictions cost in Lambda (requests and GB-seconds, billed per 1 ms) at `memoryMb` and a
- * duration scaled from the full-vCPU measurement to that memory's CPU share.
- */
-export function lambdaCostPerMillion(memoryMb: number, fullCpuDurationMs: number): { readonly dollars: number; readonly durationMs: number } {
-  const durationMs = Math.max(1, Math.ceil(fullCpuDurationMs * Math.max(1, FULL_VCPU_MB / memoryMb)));
-  const dollars = LAMBDA_PRICE.perMillionRequests + (memoryMb / 1024) * (durationMs / 1000) * 1e6 * LAMBDA_PRICE.perGbSecond;
-  return { dollars: Math.round(dollars * 10_000) / 10_000, durationMs };
 }

@@ -57,6 +57,9 @@ export interface Lineage {
   /** The Lambda version published for this model version. */
   readonly lambdaVersion?: string;
   readonly functionName?: string;
+  /** The function's memory when this version was published (MB), and why (right-sized or declared). */
+  readonly memoryMb?: number;
+  readonly memoryReason?: string;
   /** The execution that registered the version. */
   readonly executionId: string;
   readonly uploadedAt?: string;

@@ -42,7 +42,9 @@ export function uploadPath(scope: Construct, tasks: PipelineTasks, onFailure: On
   releaseAfterRejection.next(new sfn.Fail(scope, 'Rejected', { error: 'Rejected', causePath: '$.recorded.notice.subject' }));
   const rejected = tasks.notify('NotifyRejection', '$.recorded.notice', releaseAfterRejection);
 
-  const publish = onFailure(tasks.publish('Publish', { ...candidate, ...location, files: sfn.JsonPath.listAt('$.validation.files'), executionId }, '$.published'));
+  const publish = onFailure(
+    tasks.publish('Publish', { ...candidate, ...location, files: sfn.JsonPath.listAt('$.validation.files'), executionId, memory: sfn.JsonPath.objectAt('$.provisioned') }, '$.published'),
+  );
   const provision = tasks.provision('Provision', { action: 'ensure', model: candidate.model, memory: sfn.JsonPath.objectAt('$.validation.memory') }, '$.provisioned');
   const provisioned = provisioningLoop(scope, 'Stack', tasks, onFailure, { start: provision, resultPath: '$.provisioned' }, '$.candidate.model', settings.stackPollInterval, publish);
   publish.next(rolloutPath(scope, tasks, onFailure));
