@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startApiGateway, LocalApiGateway, type ApiGatewayServer } from './api-gateway';
@@ -160,6 +161,19 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       region: REGION,
       accountId: ACCOUNT_ID,
       directory: join(stateDir, 'cloudformation'),
+      // As CloudFormation does since 2023: every stack status change is an event on the default bus.
+      onStackStatus: (changed, status, reason) =>
+        pipeline.eventBridge.put({
+          version: '0',
+          id: randomUUID(),
+          'detail-type': 'CloudFormation Stack Status Change',
+          source: 'aws.cloudformation',
+          account: ACCOUNT_ID,
+          time: new Date().toISOString(),
+          region: REGION,
+          resources: [changed.stackId],
+          detail: { 'stack-id': changed.stackId, 'status-details': { status, ...(reason ? { 'status-reason': reason } : {}) } },
+        }),
       provisioners: provisioners({
         region: REGION,
         accountId: ACCOUNT_ID,

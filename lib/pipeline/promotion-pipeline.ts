@@ -21,7 +21,7 @@ import { ModelgateFunction, type HandlerName, type Invoker, type LogLevel } from
 import type { ModelServingTemplate } from '../serving/model-serving-template';
 import { nagArnOf } from '../validation/nag-acknowledgements';
 import { PropErrors, show } from '../validation/prop-validation';
-import { pipelineDefinition } from './state-machine';
+import { pipelineDefinition, REDEPLOY_ROUTES } from './state-machine';
 
 /** A plausible email address: something@domain.tld, no spaces. */
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -105,6 +105,8 @@ export class PromotionPipeline extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly topic: sns.ITopic;
   readonly rule: events.Rule;
+  /** Redeploys the API's stage after each update of the base stack. */
+  readonly baseStackRule: events.Rule;
   readonly registryFunction: ModelgateFunction;
   readonly validateFunction: ModelgateFunction;
   readonly publishFunction: ModelgateFunction;
@@ -224,6 +226,18 @@ export class PromotionPipeline extends Construct {
         detail: { bucket: { name: [bucket.bucketName] }, object: { key: events.Match.wildcard(`${CANDIDATES_PREFIX}*/*/${MANIFEST_FILE}`) } },
       },
       targets: [new targets.SfnStateMachine(this.stateMachine, { deadLetterQueue: deadLetters, retryAttempts: 8, maxEventAge: Duration.hours(2) })],
+    });
+
+    // The base stack's own updates (and their rollbacks) may put the API's stage back on a deployment without the
+    // model stacks' routes: each one is followed by a new deployment.
+    this.baseStackRule = new events.Rule(this, 'BaseStackUpdatedRule', {
+      description: 'modelgate: after an update of this stack, redeploy the API stage so the routes of every model stack stay live',
+      eventPattern: {
+        source: ['aws.cloudformation'],
+        detailType: ['CloudFormation Stack Status Change'],
+        detail: { 'stack-id': [stack.stackId], 'status-details': { status: ['UPDATE_COMPLETE', 'UPDATE_ROLLBACK_COMPLETE'] } },
+      },
+      targets: [new targets.SfnStateMachine(this.stateMachine, { input: events.RuleTargetInput.fromObject({ operation: REDEPLOY_ROUTES }), deadLetterQueue: deadLetters, retryAttempts: 8, maxEventAge: Duration.hours(2) })],
     });
 
     Validations.of(deadLetters).acknowledge(

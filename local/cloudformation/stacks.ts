@@ -96,6 +96,8 @@ export interface LocalCloudFormationOptions {
   readonly provisioners: ReadonlyMap<string, Provisioner>;
   /** Whether an IAM role ARN exists (RoleARN of CreateStack / UpdateStack must name one). */
   readonly roleExists?: (arn: string) => boolean;
+  /** Each stack status change, as CloudFormation sends it to EventBridge ("CloudFormation Stack Status Change"). */
+  readonly onStackStatus?: (stack: StackState, status: string, reason?: string) => void;
 }
 
 /** CloudFormation's quota on a TemplateBody passed inline. */
@@ -593,6 +595,7 @@ export class LocalCloudFormation {
 
   private stackEvent(stack: StackState, status: string, reason?: string): void {
     this.events(stack).push(this.event(stack, stack.stackName, stack.stackId, 'AWS::CloudFormation::Stack', status, reason));
+    this.options.onStackStatus?.(stack, status, reason);
   }
 
   private resourceEvent(stack: StackState, resource: DesiredResource, physicalId: string, status: string, reason?: string): void {

@@ -1,6 +1,7 @@
 // The promotion state machine's definition, composed from its named parts: an upload (the EventBridge event
 // of a candidate manifest) takes the upload path; an operator's request (`{"operation": ...}`) the operator
-// path. Each part lives in its own file next to this one.
+// path; an update of the base stack (`{"operation": "redeploy-routes"}`) redeploys the API's stage. Each part
+// lives in its own file next to this one.
 import type { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
@@ -8,6 +9,9 @@ import { failurePath } from './failure-path';
 import { operatorPath } from './operator-path';
 import { PipelineTasks, type PipelineTaskSettings } from './tasks';
 import { uploadPath } from './upload-path';
+
+/** The input that redeploys the API's stage with every route its resources hold now. */
+export const REDEPLOY_ROUTES = 'redeploy-routes';
 
 export interface PipelineDefinitionSettings extends PipelineTaskSettings {
   readonly lockRetryInterval: Duration;
@@ -18,7 +22,11 @@ export interface PipelineDefinitionSettings extends PipelineTaskSettings {
 export function pipelineDefinition(scope: Construct, settings: PipelineDefinitionSettings): sfn.IChainable {
   const tasks = new PipelineTasks(scope, settings);
   const onFailure = failurePath(scope, tasks);
+  // A base stack update that touches the API's stage points it back at the base stack's own deployment, which
+  // lacks the routes model stacks added since: a new deployment puts them back (docs/infrastructure.md).
+  const redeploy = tasks.deployApi('RedeployRoutes').next(new sfn.Succeed(scope, 'RoutesRedeployed'));
   return new sfn.Choice(scope, 'Operation?')
+    .when(sfn.Condition.stringEquals('$.operation', REDEPLOY_ROUTES), redeploy)
     .when(sfn.Condition.isPresent('$.operation'), operatorPath(scope, tasks, settings))
     .otherwise(uploadPath(scope, tasks, onFailure, settings));
 }
