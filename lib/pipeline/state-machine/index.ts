@@ -25,8 +25,6 @@ export function pipelineDefinition(scope: Construct, settings: PipelineDefinitio
   // A base stack update that touches the API's stage points it back at the base stack's own deployment, which
   // lacks the routes model stacks added since: a new deployment puts them back (docs/infrastructure.md).
   const redeploy = tasks.deployApi('RedeployRoutes').next(new sfn.Succeed(scope, 'RoutesRedeployed'));
-  return new sfn.Choice(scope, 'Operation?')
-    .when(sfn.Condition.stringEquals('$.operation', REDEPLOY_ROUTES), redeploy)
-    .when(sfn.Condition.isPresent('$.operation'), operatorPath(scope, tasks, settings))
-    .otherwise(uploadPath(scope, tasks, onFailure, settings));
+  const operation = new sfn.Choice(scope, 'Redeploy?').when(sfn.Condition.stringEquals('$.operation', REDEPLOY_ROUTES), redeploy).otherwise(operatorPath(scope, tasks, settings));
+  return new sfn.Choice(scope, 'Operation?').when(sfn.Condition.isPresent('$.operation'), operation).otherwise(uploadPath(scope, tasks, onFailure, settings));
 }
