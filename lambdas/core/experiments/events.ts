@@ -3,7 +3,7 @@
 import { ValidationError, type Issue } from '../errors';
 import { MAX_UNIT_ID_LENGTH } from './assignment';
 import { armOfVersion, METRIC_NAME_PATTERN, metricsOf, type ExperimentDefinition, type MetricDefinition } from './definition';
-import { eventValueProblem } from './tally';
+import { eventValueProblem, talliedValueProblem } from './tally';
 import { readJsonBody } from '../json-body';
 
 /** Events one request may carry. */
@@ -70,7 +70,10 @@ export function parseEventsRequest(body: string | null | undefined, newEventId: 
     }
     if (name === undefined) issues.push({ field: at('name'), reason: 'is required, e.g. "conversion"' });
     else if (typeof name !== 'string' || !METRIC_NAME_PATTERN.test(name)) issues.push({ field: at('name'), reason: `must be a letter then up to 63 letters, digits, '_' or '-', got ${JSON.stringify(name)}` });
-    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value))) issues.push({ field: at('value'), reason: `must be a finite number, got ${JSON.stringify(value)}` });
+    if (value !== undefined) {
+      const problem = typeof value === 'number' ? talliedValueProblem(value) : `must be a finite number, got ${JSON.stringify(value)}`;
+      if (problem) issues.push({ field: at('value'), reason: problem });
+    }
     if (eventId !== undefined && !(typeof eventId === 'string' && eventId !== '' && eventId.length <= MAX_ID_LENGTH)) {
       issues.push({ field: at('eventId'), reason: `must be a non-empty string of at most ${MAX_ID_LENGTH} characters` });
     }

@@ -1,5 +1,6 @@
 // Ground truth: the body of POST /v1/feedback, the per-item checks against the logged prediction and its
 // model, and the per-item answer. The label is written onto the prediction item itself (docs/monitoring.md).
+import { dynamoNumberProblem } from '../dynamodb-number';
 import { ValidationError, type Issue } from '../errors';
 import type { Manifest } from '../manifest-types';
 import { readJsonBody } from '../json-body';
@@ -68,10 +69,8 @@ export function parseFeedbackRequest(body: string | null | undefined): FeedbackI
     if (typeof predictionId !== 'string' || predictionId === '' || predictionId.length > 256) {
       issues.push({ field: at('predictionId'), reason: 'expected the predictionId the API answered with (a non-empty string)' });
     }
-    if (!Object.hasOwn(item, 'actual')) issues.push({ field: at('actual'), reason: 'is required' });
-    else if (!(typeof actual === 'string' || (typeof actual === 'number' && Number.isFinite(actual)))) {
-      issues.push({ field: at('actual'), reason: `expected a class label (string or number) or a finite number, got: ${JSON.stringify(actual)}` });
-    }
+    const actualIssue = Object.hasOwn(item, 'actual') ? actualProblem(actual) : 'is required';
+    if (actualIssue) issues.push({ field: at('actual'), reason: actualIssue });
     if (eventId !== undefined && (typeof eventId !== 'string' || eventId.length > 256)) {
       issues.push({ field: at('eventId'), reason: 'expected a string of at most 256 characters' });
     }
@@ -89,6 +88,13 @@ export function parseFeedbackRequest(body: string | null | undefined): FeedbackI
   });
   if (issues.length > 0) throw new ValidationError(`invalid feedback: ${issues.map((x) => `${x.field}: ${x.reason}`).join('; ')}`, issues);
   return items;
+}
+
+function actualProblem(actual: unknown): string | undefined {
+  if (typeof actual === 'string') return undefined;
+  if (typeof actual !== 'number' || !Number.isFinite(actual)) return `expected a class label (string or number) or a finite number, got: ${JSON.stringify(actual)}`;
+  // The label is stored on the prediction item: a number DynamoDB refuses would fail the write.
+  return dynamoNumberProblem(actual);
 }
 
 /**
