@@ -8,6 +8,7 @@ import { buildPredictionRecords } from '../core/prediction-record';
 import { parseInferRequest, parsePredictRequest } from '../core/request';
 import { inferResponse, modelMetadata, predictResponse } from '../core/responses';
 import { matchRoute } from '../core/routes';
+import { checkFinitePredictions } from '../core/tensors';
 import type { RequestRouter } from '../adapters/experiment-router';
 import { ServingMetrics } from '../adapters/metrics';
 import { fetchBundle } from '../adapters/model-store';
@@ -55,6 +56,7 @@ export async function initServing(config: ServingConfig, deps: ServingDependenci
   /** This version is the shadow: predict the champion's rows, log them, record the agreement; nobody waits. */
   const answerShadow = async ({ modelgateShadow: mirrored }: ShadowEvent, functionVersion: string): Promise<APIGatewayProxyResult> => {
     const predictions = await model.predict(mirrored.rows);
+    checkFinitePredictions(manifest, mirrored.rows, predictions);
     const records = buildPredictionRecords(
       { manifest, rows: mirrored.rows, predictions, predictionIds: mirrored.rows.map(() => randomUUID()), variant: functionVersion, answeredAt: new Date(), latencyMs: 0, requestId: mirrored.requestId, random },
       { ttlDays: config.ttlDays, shards: config.logShards },
@@ -81,6 +83,7 @@ export async function initServing(config: ServingConfig, deps: ServingDependenci
       const started = performance.now();
       const predictions = await model.predict(rows);
       const latencyMs = performance.now() - started;
+      checkFinitePredictions(manifest, rows, predictions);
       const predictionIds = rows.map(() => randomUUID());
       const records = buildPredictionRecords(
         { manifest, rows, predictions, predictionIds, variant: context.functionVersion, answeredAt: new Date(), latencyMs, requestId: context.awsRequestId, random, unitId: routing.unitId },
