@@ -3,7 +3,7 @@
 // promote/rollback target with one UpdateAlias each.
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { LambdaControl } from '../adapters/lambda-control';
-import { rollbackAlarmPrefix, versionAlarmInputs } from '../core/pipeline/alarms';
+import { rollbackAlarmNames, rollbackAlarmPrefix, versionAlarmInputs } from '../core/pipeline/alarms';
 import { DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from '../core/monitoring/alarms';
 import type { ControlPlan } from '../core/pipeline/control';
 import type { RoutedVersion } from '../core/pipeline/registry-types';
@@ -35,10 +35,13 @@ export async function routingAction(deps: RoutingDependencies, request: RoutingR
     case 'plan': {
       const rollout = executableRollout(request.spec, request.candidate, request.champion ?? undefined, deps.bakeCheckSeconds);
       const thresholds = { ...DEFAULT_ALARM_THRESHOLDS, ...deps.alarmThresholds?.[request.model] };
+      const { model, candidate } = request;
+      const alarms = versionAlarmInputs(deps.deployment, model, candidate.version, thresholds, deps.alarmActions ?? []);
       return {
         ...rollout,
-        alarmPrefix: rollbackAlarmPrefix(deps.deployment, request.model, request.candidate.version),
-        alarms: versionAlarmInputs(deps.deployment, request.model, request.candidate.version, thresholds, deps.alarmActions ?? []),
+        alarmPrefix: rollbackAlarmPrefix(deps.deployment, model, candidate.version),
+        alarms,
+        rollbackAlarms: rollbackAlarmNames(alarms, deps.deployment, model, candidate.version),
       } satisfies PlannedRollout;
     }
     case 'apply-step': {
