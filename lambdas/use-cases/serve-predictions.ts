@@ -123,7 +123,8 @@ function json(statusCode: number, body: unknown): APIGatewayProxyResult {
 
 function errorResponse(error: unknown, metrics: ServingMetrics, logger: Logger): APIGatewayProxyResult {
   if (error instanceof HttpError) {
-    metrics.recordError(error.name);
+    if (error.statusCode < 500) metrics.recordClientError(error.name);
+    else metrics.recordError(error.name);
     return json(error.statusCode, { error: error.name, message: error.message, issues: error.issues });
   }
   // Not the client's fault: a bundle that breaks its contract, or the log and its fallback both down.
