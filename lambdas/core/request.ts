@@ -151,17 +151,18 @@ export function parseInferRequest(manifest: Manifest, body: string | null | unde
     if (width !== target.length) {
       throw invalid({ field: at('shape'), reason: `"${name}" takes ${target.length} feature(s) per row, shape says ${width}` });
     }
-    if (typeof datatype !== 'string' || !(datatype in oipDatatypes)) {
-      throw invalid({ field: at('datatype'), reason: `must be one of ${Object.keys(oipDatatypes).join(', ')}` });
-    }
+    // An own key only: "toString" or "__proto__" must not find Object.prototype's members.
+    const carries = typeof datatype === 'string' && Object.hasOwn(oipDatatypes, datatype) ? oipDatatypes[datatype] : undefined;
+    if (!carries) throw invalid({ field: at('datatype'), reason: `must be one of ${Object.keys(oipDatatypes).join(', ')}` });
     for (const featureName of target) {
       const feature = features.get(featureName) as FeatureSpec;
-      if (!oipDatatypes[datatype]?.includes(feature.type)) {
+      if (!carries.includes(feature.type)) {
         throw invalid({ field: at('datatype'), reason: `${datatype} cannot carry ${feature.type} feature "${featureName}"` });
       }
       if (columns.has(featureName)) throw invalid({ field: at('name'), reason: `feature "${featureName}" is given twice` });
     }
-    const flat = Array.isArray(data) && data.some(Array.isArray) ? data.flat(Infinity) : data;
+    const flat = flatData(data);
+    if (flat === 'nested') throw invalid({ field: at('data'), reason: 'must be a flat array, or an array of rows that are arrays of values (nested at most two deep)' });
     if (!Array.isArray(flat) || flat.length !== (n as number) * width) {
       throw invalid({ field: at('data'), reason: `must hold ${(n as number) * width} values for shape [${shape.join(', ')}]` });
     }
@@ -189,6 +190,18 @@ export function parseInferRequest(manifest: Manifest, body: string | null | unde
   }
   if (instances.length === 0) throw invalid({ field: 'inputs', reason: 'hold no rows' });
   return { ...(id === undefined ? {} : { id }), rows: validateRows(manifest, instances) };
+}
+
+/**
+ * The values of an input's `data`, row-major: a flat array as it is, an array of rows (arrays of values)
+ * flattened one level; 'nested' when anything is deeper. Iterative on purpose: `flat(Infinity)` recurses, and
+ * 10,000 nested arrays (a 20 KB body) overflow the stack.
+ */
+function flatData(data: unknown): unknown[] | 'nested' | undefined {
+  if (!Array.isArray(data)) return undefined;
+  if (!data.some(Array.isArray)) return data;
+  for (const row of data) if (Array.isArray(row) && row.some(Array.isArray)) return 'nested';
+  return data.flat();
 }
 
 function parseBody(body: string | null | undefined, limits: RequestLimits): unknown {

@@ -88,6 +88,9 @@ describe('POST /v1/events body', () => {
     ['{"unitId":"u","name":"revenue","value":-5e-324}', 'value: must be 0 or have a magnitude between 1e-30 and 1e+30'],
     ['[{"unitId":"u","name":"revenue","value":1},{"unitId":"u","name":"revenue","value":1e31}]', 'events[1].value: must be 0 or have a magnitude between'],
     ['{"predictionId":"p","name":"has space"}', 'name: must be a letter then up to 63 letters'],
+    // Described without JSON.stringify, which recursed and threw (a 500) on 10,000 nested arrays.
+    [`{"predictionId":"p","name":${'['.repeat(10_000)}${']'.repeat(10_000)}}`, 'name: must be a letter then up to 63 letters, digits, \'_\' or \'-\', got an array of 1'],
+    [`{"predictionId":"p","name":"x","value":${'['.repeat(10_000)}${']'.repeat(10_000)}}`, 'value: must be a finite number, got an array of 1'],
     ['{"predictionId":"p","name":"x","colour":"red"}', 'colour: is not a field of an event'],
     ['{"predictionId":"p","name":"x","eventId":""}', 'eventId: must be a non-empty string'],
   ])('400 naming the field for %j', (body, issue) => {

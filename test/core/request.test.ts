@@ -208,6 +208,15 @@ describe('parseInferRequest (Open Inference Protocol)', () => {
     { problem: 'FP32 for a string feature', body: inferBody([validColumns[0], column('city', 'FP32', [1, 2])]), issue: { field: 'inputs[1].datatype', reason: /^FP32 cannot carry string feature "city"$/ } },
     { problem: 'FP32 for a boolean feature', body: inferBody([column('member', 'FP32', [1])]), issue: { field: 'inputs[0].datatype', reason: /cannot carry boolean feature "member"/ } },
     { problem: 'an unknown datatype', body: inferBody([column('age', 'FLOAT', [30])]), issue: { field: 'inputs[0].datatype', reason: /^must be one of BOOL, BYTES, / } },
+    // Names of Object.prototype members are not datatypes (an `in` check found them, and the 500 followed).
+    ...['toString', '__proto__', 'constructor', 'hasOwnProperty', 'valueOf'].map((datatype) => ({
+      problem: `the datatype "${datatype}"`,
+      body: inferBody([column('age', datatype, [30])]),
+      issue: { field: 'inputs[0].datatype', reason: /^must be one of BOOL, BYTES, / },
+    })),
+    // flat(Infinity) recursed: 10,000 nested arrays (a 20 KB body) overflowed the stack.
+    { problem: 'data nested 10,000 deep', body: inferBody([{ name: 'age', shape: [1], datatype: 'FP32', data: 'x' }]).replace('"x"', `${'['.repeat(10_000)}30${']'.repeat(10_000)}`), issue: { field: 'inputs[0].data', reason: /^must be a flat array, or an array of rows that are arrays of values \(nested at most two deep\)$/ }, limits: { maxBatchRows: 10, maxBodyBytes: 1e6 } },
+    { problem: 'data nested three deep', body: inferBody([{ name: 'dense', shape: [1, 3], datatype: 'FP32', data: [[[30], 2, 1]] }]), issue: { field: 'inputs[0].data', reason: /^must be a flat array, or an array of rows/ } },
     { problem: 'shape / data length mismatch', body: inferBody([column('age', 'FP32', [30, 40, 50], [2])]), issue: { field: 'inputs[0].data', reason: /^must hold 2 values for shape \[2\]$/ } },
     { problem: 'matrix data too short', body: inferBody([{ name: 'dense', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 4, 5] }]), issue: { field: 'inputs[0].data', reason: /^must hold 6 values for shape \[2, 3\]$/ } },
     { problem: 'data that is not an array', body: inferBody([{ name: 'age', shape: [1], datatype: 'FP32', data: 30 }]), issue: { field: 'inputs[0].data', reason: /^must hold 1 values/ } },

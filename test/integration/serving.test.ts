@@ -165,6 +165,26 @@ describe('inference handler with the churn model', () => {
     }
   });
 
+  it('never answers 5xx to hostile /v2 bodies', async () => {
+    const input = (fields: Record<string, unknown>) => JSON.stringify({ inputs: [{ name: 'tenure', shape: [1], datatype: 'INT64', data: [1], ...fields }] });
+    const bodies = [
+      input({ datatype: 'toString' }),
+      input({ datatype: '__proto__' }),
+      input({ datatype: 'constructor' }),
+      input({ data: 'x' }).replace('"x"', `${'['.repeat(10_000)}1${']'.repeat(10_000)}`),
+      input({ name: '__proto__' }),
+      input({ shape: { length: 1 } }),
+      '{"inputs": [null]}',
+      '{"inputs": {}}',
+      '{"__proto__": {"inputs": []}}',
+    ];
+    for (const body of bodies) {
+      const response = await handle(proxyEvent({ method: 'POST', path: '/v2/models/churn/infer', body }), lambdaContext);
+      expect(response.statusCode, body.slice(0, 100)).toBe(400);
+      expect(JSON.parse(response.body).issues[0], body.slice(0, 100)).toMatchObject({ field: expect.stringMatching(/^(inputs|body)/), reason: expect.any(String) });
+    }
+  });
+
   it('samples and redacts logged inputs as the manifest says', async () => {
     const redacting: Manifest = { ...manifest, version: `${manifest.version}-redacted`, logging: { redact: ['gender', 'SeniorCitizen'] } };
     const serving = await serve(aws, redacting, modelBytes);

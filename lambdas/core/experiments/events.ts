@@ -4,7 +4,7 @@ import { ValidationError, type Issue } from '../errors';
 import { MAX_UNIT_ID_LENGTH } from './assignment';
 import { armOfVersion, METRIC_NAME_PATTERN, metricsOf, type ExperimentDefinition, type MetricDefinition } from './definition';
 import { eventValueProblem, talliedValueProblem } from './tally';
-import { readJsonBody } from '../json-body';
+import { describeJsonValue, readJsonBody } from '../json-body';
 
 /** Events one request may carry. */
 export const MAX_EVENTS = 1000;
@@ -69,9 +69,9 @@ export function parseEventsRequest(body: string | null | undefined, newEventId: 
       issues.push({ field: at('unitId'), reason: `expected a non-empty string of at most ${MAX_UNIT_ID_LENGTH} characters` });
     }
     if (name === undefined) issues.push({ field: at('name'), reason: 'is required, e.g. "conversion"' });
-    else if (typeof name !== 'string' || !METRIC_NAME_PATTERN.test(name)) issues.push({ field: at('name'), reason: `must be a letter then up to 63 letters, digits, '_' or '-', got ${JSON.stringify(name)}` });
+    else if (typeof name !== 'string' || !METRIC_NAME_PATTERN.test(name)) issues.push({ field: at('name'), reason: `must be a letter then up to 63 letters, digits, '_' or '-', got ${describeJsonValue(name)}` });
     if (value !== undefined) {
-      const problem = typeof value === 'number' ? talliedValueProblem(value) : `must be a finite number, got ${JSON.stringify(value)}`;
+      const problem = typeof value === 'number' ? talliedValueProblem(value) : `must be a finite number, got ${describeJsonValue(value)}`;
       if (problem) issues.push({ field: at('value'), reason: problem });
     }
     if (eventId !== undefined && !(typeof eventId === 'string' && eventId !== '' && eventId.length <= MAX_ID_LENGTH)) {

@@ -3,7 +3,7 @@
 import { dynamoNumberProblem } from '../dynamodb-number';
 import { ValidationError, type Issue } from '../errors';
 import type { Manifest } from '../manifest-types';
-import { readJsonBody } from '../json-body';
+import { describeJsonValue, readJsonBody } from '../json-body';
 
 /** Items one request may carry (the handler reads them with BatchGetItem, 100 keys a call). */
 export const MAX_FEEDBACK_ITEMS = 1000;
@@ -75,7 +75,7 @@ export function parseFeedbackRequest(body: string | null | undefined): FeedbackI
       issues.push({ field: at('eventId'), reason: 'expected a string of at most 256 characters' });
     }
     if (timestamp !== undefined && (typeof timestamp !== 'string' || Number.isNaN(Date.parse(timestamp)))) {
-      issues.push({ field: at('timestamp'), reason: `expected an ISO-8601 time, got: ${JSON.stringify(timestamp)}` });
+      issues.push({ field: at('timestamp'), reason: `expected an ISO-8601 time, got: ${describeJsonValue(timestamp)}` });
     }
     if (issues.length === before) {
       items.push({
@@ -92,7 +92,7 @@ export function parseFeedbackRequest(body: string | null | undefined): FeedbackI
 
 function actualProblem(actual: unknown): string | undefined {
   if (typeof actual === 'string') return undefined;
-  if (typeof actual !== 'number' || !Number.isFinite(actual)) return `expected a class label (string or number) or a finite number, got: ${JSON.stringify(actual)}`;
+  if (typeof actual !== 'number' || !Number.isFinite(actual)) return `expected a class label (string or number) or a finite number, got: ${describeJsonValue(actual)}`;
   // The label is stored on the prediction item: a number DynamoDB refuses would fail the write.
   return dynamoNumberProblem(actual);
 }
@@ -105,12 +105,12 @@ export function checkActual(manifest: Manifest, actual: string | number): { actu
   if (manifest.task === 'regression') {
     return typeof actual === 'number' && Number.isFinite(actual)
       ? { actual }
-      : { reason: `actual must be a number for the regression model ${manifest.name}, got: ${JSON.stringify(actual)}` };
+      : { reason: `actual must be a number for the regression model ${manifest.name}, got: ${describeJsonValue(actual)}` };
   }
   const labels = manifest.classLabels ?? [];
   const match = labels.find((label) => String(label) === String(actual));
   return match === undefined
-    ? { reason: `actual must be one of the class labels of ${manifest.name} v${manifest.version} (${labels.map((l) => JSON.stringify(l)).join(', ')}), got: ${JSON.stringify(actual)}` }
+    ? { reason: `actual must be one of the class labels of ${manifest.name} v${manifest.version} (${labels.map((l) => JSON.stringify(l)).join(', ')}), got: ${describeJsonValue(actual)}` }
     : { actual: match };
 }
 

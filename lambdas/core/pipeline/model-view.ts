@@ -63,7 +63,7 @@ function versionView(v: VersionRecord, weight: number, shadow: boolean): Version
     status: v.status,
     reason: lastReason?.reason ?? null,
     reasons: v.reasons ?? [],
-    reasonText: v.reasonText ?? (lastReason?.reason && lastReason.reason in REASON_TEXT ? REASON_TEXT[lastReason.reason as RejectionReason] : (lastReason?.detail ?? null)),
+    reasonText: v.reasonText ?? (lastReason?.reason && Object.hasOwn(REASON_TEXT, lastReason.reason) ? REASON_TEXT[lastReason.reason as RejectionReason] : (lastReason?.detail ?? null)),
     metrics: v.metrics?.candidate ? { ...v.metrics.candidate } as Record<string, number> : null,
     validation: v.metrics ?? null,
     weight,
