@@ -32,3 +32,11 @@ export function describeJsonValue(value: unknown): string {
   }
   return text.length > QUOTED_LENGTH ? `${text.slice(0, QUOTED_LENGTH)}...` : text;
 }
+
+/**
+ * A key of a client's object as the field an issue names: as it is when it reads plainly, else as a JSON
+ * string (cut), so an empty key, spaces or control characters still name something a person can find.
+ */
+export function describeJsonKey(key: string): string {
+  return /^[A-Za-z_$][\w$.-]{0,59}$/.test(key) ? key : describeJsonValue(key);
+}

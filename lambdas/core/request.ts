@@ -1,4 +1,5 @@
 import { ValidationError, type Issue } from './errors';
+import { describeJsonKey } from './json-body';
 import { valueProblem, type FeatureSpec, type FeatureValue, type Manifest } from './manifest';
 
 /** One validated instance: every feature of the manifest, `null` where an optional number is missing (fed as NaN). */
@@ -22,7 +23,7 @@ export function parsePredictRequest(manifest: Manifest, body: string | null | un
   const parsed = parseBody(body, limits);
   if (!isPlainObject(parsed)) throw invalid({ field: 'body', reason: 'expected a JSON object with an "instances" array' });
   for (const key of Object.keys(parsed)) {
-    if (key !== 'instances' && key !== 'unitId') throw invalid({ field: key, reason: 'is not a known field; send {"instances": [...]}' });
+    if (key !== 'instances' && key !== 'unitId') throw invalid({ field: describeJsonKey(key), reason: 'is not a known field; send {"instances": [...]}' });
   }
   // The experiment unit (sticky assignment, core/experiments/assignment.ts); the header x-modelgate-unit-id works too.
   if (parsed.unitId !== undefined && !(typeof parsed.unitId === 'string' && parsed.unitId !== '' && parsed.unitId.length <= 256)) {
@@ -53,7 +54,7 @@ export function validateRows(manifest: Manifest, instances: readonly unknown[]):
       else row[feature.name] = result;
     }
     for (const key of Object.keys(instance)) {
-      if (!shape.names.has(key)) issues.push({ row: index, field: key, reason: 'is not a feature of this model' });
+      if (!shape.names.has(key)) issues.push({ row: index, field: describeJsonKey(key), reason: 'is not a feature of this model' });
     }
     rows[index] = row;
   }

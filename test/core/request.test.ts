@@ -108,6 +108,10 @@ describe('parsePredictRequest rejects, naming row, field and reason', () => {
     // Within DynamoDB's range, but Infinity once it is a float32 in the model's input tensor.
     { problem: '1e39 for a float32 input', body: predictBody({ ...valid, income: 1e39 }), issue: { row: 0, field: 'income', reason: /^1e\+39 is outside the range of float32, the type of the model input "dense"/ } },
     { problem: 'an unknown field', body: predictBody({ ...valid, salary: 1 }), issue: { row: 0, field: 'salary', reason: /^is not a feature of this model$/ } },
+    // A key that does not read plainly is named as a JSON string: an empty field name names nothing.
+    { problem: 'an empty key', body: predictBody({ ...valid, '': 1 }), issue: { row: 0, field: '""', reason: /^is not a feature of this model$/ } },
+    { problem: 'a key of spaces and a control character', body: predictBody({ ...valid, ' \u0007 ': 1 }), issue: { row: 0, field: '" \\u0007 "', reason: /^is not a feature/ } },
+    { problem: 'an empty top-level key', body: JSON.stringify({ instances: [valid], '': 1 }), issue: { field: '""', reason: /^is not a known field/ } },
     { problem: 'a non-object row', body: predictBody(valid, [30, 2]), issue: { row: 1, field: '(row)', reason: /^expected an object of feature values$/ } },
     { problem: 'a null row', body: predictBody(null), issue: { row: 0, field: '(row)', reason: /^expected an object/ } },
     { problem: 'empty instances', body: predictBody(), issue: { field: 'instances', reason: /^must hold at least one row$/ } },

@@ -4,7 +4,7 @@ import { ValidationError, type Issue } from '../errors';
 import { MAX_UNIT_ID_LENGTH } from './assignment';
 import { armOfVersion, METRIC_NAME_PATTERN, metricsOf, type ExperimentDefinition, type MetricDefinition } from './definition';
 import { eventValueProblem, talliedValueProblem } from './tally';
-import { describeJsonValue, readJsonBody } from '../json-body';
+import { describeJsonKey, describeJsonValue, readJsonBody } from '../json-body';
 
 /** Events one request may carry. */
 export const MAX_EVENTS = 1000;
@@ -58,7 +58,7 @@ export function parseEventsRequest(body: string | null | undefined, newEventId: 
     const before = issues.length;
     const { predictionId, unitId, name, value, eventId } = item;
     for (const key of Object.keys(item)) {
-      if (!['predictionId', 'unitId', 'name', 'value', 'eventId'].includes(key)) issues.push({ field: at(key), reason: 'is not a field of an event (predictionId, unitId, name, value, eventId)' });
+      if (!['predictionId', 'unitId', 'name', 'value', 'eventId'].includes(key)) issues.push({ field: at(describeJsonKey(key)), reason: 'is not a field of an event (predictionId, unitId, name, value, eventId)' });
     }
     if (predictionId === undefined && unitId === undefined) issues.push({ field: at('predictionId'), reason: 'one of predictionId or unitId is required' });
     if (predictionId !== undefined && unitId !== undefined) issues.push({ field: at('unitId'), reason: 'give predictionId or unitId, not both' });

@@ -1,7 +1,7 @@
 // Per-arm sufficient statistics: three running sums per arm are all the analysis needs, so the cost of
 // reading an experiment does not grow with its traffic.
 import type { Issue } from '../errors';
-import { describeJsonValue } from '../json-body';
+import { describeJsonKey, describeJsonValue } from '../json-body';
 
 /** A mean metric (revenue, latency, score): units, sum of the metric, sum of its squares. */
 export interface MeanMetricStats {
@@ -103,7 +103,7 @@ export function toArmStats(value: unknown): ArmStats {
     }
   }
   for (const field of Object.keys(record)) {
-    if (!fields.includes(field)) issues.push({ field, reason: `is not a field of ${describeShape(fields)}` });
+    if (!fields.includes(field)) issues.push({ field: describeJsonKey(field), reason: `is not a field of ${describeShape(fields)}` });
   }
   if (issues.length > 0) throw new ExperimentDataError(issues);
   const stats = Object.fromEntries(fields.map((f) => [f, record[f]])) as unknown as ArmStats;
