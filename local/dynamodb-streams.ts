@@ -43,6 +43,13 @@ export interface StreamSubscription {
   readonly tumblingWindowSeconds?: number;
   /** Retries of a failed batch before it is dropped (logged); -1 in the template means "until it expires". */
   readonly retryAttempts: number;
+  /**
+   * FunctionResponseTypes has ReportBatchItemFailures: the function's `batchItemFailures` name the first record
+   * it could not process; the records before it are done and the batch is delivered again from it.
+   */
+  readonly reportBatchItemFailures?: boolean;
+  /** BisectBatchOnFunctionError: a batch whose invocation fails is halved and each half delivered (not counted as a retry). */
+  readonly bisectOnError?: boolean;
   /** Event patterns (FilterCriteria, matched as EventBridge does: local/event-pattern.ts); a record is delivered when any matches, or always when there are none. */
   readonly filters: readonly unknown[];
 }
@@ -95,6 +102,8 @@ export interface DynamoDbStreamsStats {
   readonly failedGroupBatches: number;
   /** Reads the proxy made itself to build records (GetItem, BatchGetItem). */
   readonly reads: number;
+  /** Records every mapping dropped after their retries, summed over the mappings. */
+  readonly discardedRecords: number;
 }
 
 export interface LocalDynamoDbStreams extends LocalService {
@@ -388,7 +397,7 @@ export async function startDynamoDbStreams(options: {
       await Promise.all(itemTails.values());
       await Promise.all(consumers.map((consumer) => consumer.idle()));
     },
-    stats: () => ({ ...stats }),
+    stats: () => ({ ...stats, discardedRecords: consumers.reduce((sum, consumer) => sum + consumer.discarded, 0) }),
     async close() {
       for (const consumer of consumers) consumer.stop();
       server.closeAllConnections();
@@ -516,6 +525,8 @@ export class Shard {
 /** Reads a mapping's batches off its shard and invokes the function with them, one batch at a time. */
 class Consumer {
   position = 0;
+  /** Records dropped after their retries (what AWS sends to the on-failure destination). */
+  discarded = 0;
   private running: Promise<void> | undefined;
   private stopped = false;
 
@@ -559,26 +570,61 @@ class Consumer {
     }
   }
 
-  private async invoke(records: readonly StreamRecord[]): Promise<void> {
+  /**
+   * Delivers a batch as Lambda's stream polling does: a failed invocation is retried (halved first with
+   * bisectOnError); with reportBatchItemFailures a partial answer completes the records before the first it
+   * names and delivers the rest again. A batch out of retries is dropped (logged: the on-failure destination).
+   */
+  private async invoke(records: readonly StreamRecord[], attempt = 0): Promise<void> {
     const { subscription } = this;
     const event = {
       Records: records,
       ...(subscription.tumblingWindowSeconds === undefined ? {} : tumblingFields(subscription, records)),
     };
-    const attempts = subscription.retryAttempts < 0 ? LOCAL_MAX_RETRIES : Math.min(subscription.retryAttempts, LOCAL_MAX_RETRIES);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.lambda.invoke(subscription.functionName, subscription.qualifier, event);
-        return;
-      } catch (error) {
-        if (attempt >= attempts || this.stopped) {
-          this.logError(`${subscription.functionName}: dropped a batch of ${records.length} records after ${attempt + 1} attempts: ${(error as Error).message}`);
-          return;
-        }
-        await sleep(100 * 2 ** attempt);
-      }
+    let outcome: BatchOutcome;
+    try {
+      const { result } = await this.lambda.invoke(subscription.functionName, subscription.qualifier, event);
+      outcome = subscription.reportBatchItemFailures ? partialOutcome(result, records) : { done: true };
+    } catch (error) {
+      outcome = { error: (error as Error).message };
     }
+    if ('done' in outcome) return;
+    if ('error' in outcome && subscription.bisectOnError && records.length > 1) {
+      const middle = Math.ceil(records.length / 2);
+      await this.invoke(records.slice(0, middle), attempt);
+      await this.invoke(records.slice(middle), attempt);
+      return;
+    }
+    const rest = 'failedAt' in outcome ? records.slice(outcome.failedAt) : records;
+    const reason = 'error' in outcome ? outcome.error : outcome.reason;
+    const retries = subscription.retryAttempts < 0 ? LOCAL_MAX_RETRIES : Math.min(subscription.retryAttempts, LOCAL_MAX_RETRIES);
+    if (attempt >= retries || this.stopped) {
+      this.discarded += rest.length;
+      const range = `${rest[0]?.dynamodb.SequenceNumber}..${rest[rest.length - 1]?.dynamodb.SequenceNumber}`;
+      this.logError(`${subscription.functionName}: dropped ${rest.length} records (${range}) after ${attempt + 1} attempts (on AWS: to the on-failure destination): ${reason}`);
+      return;
+    }
+    await sleep(100 * 2 ** attempt);
+    await this.invoke(rest, attempt + 1);
   }
+}
+
+type BatchOutcome = { readonly done: true } | { readonly error: string } | { readonly failedAt: number; readonly reason: string };
+
+/**
+ * A function's answer under ReportBatchItemFailures: done when `batchItemFailures` is absent or empty; else the
+ * position of the lowest sequence number it names. An identifier that is not one of the batch's sequence
+ * numbers fails the whole batch, as on AWS.
+ */
+function partialOutcome(result: unknown, records: readonly StreamRecord[]): BatchOutcome {
+  const failures = (result as { batchItemFailures?: unknown } | null | undefined)?.batchItemFailures;
+  if (failures === undefined || failures === null || (Array.isArray(failures) && failures.length === 0)) return { done: true };
+  const positions = Array.isArray(failures)
+    ? failures.map((failure) => records.findIndex((r) => r.dynamodb.SequenceNumber === (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier))
+    : [-1];
+  if (positions.includes(-1)) return { error: `batchItemFailures names no record of the batch: ${JSON.stringify(failures).slice(0, 200)}` };
+  const failedAt = Math.min(...positions);
+  return { failedAt, reason: `the function reported record ${records[failedAt]?.dynamodb.SequenceNumber} failed` };
 }
 
 function tumblingFields(subscription: StreamSubscription, records: readonly StreamRecord[]) {
@@ -767,6 +813,8 @@ export function streamSubscriptionsFromTemplate(template: CfnTemplate, context: 
       MaximumBatchingWindowInSeconds?: number;
       TumblingWindowInSeconds?: number;
       MaximumRetryAttempts?: number;
+      FunctionResponseTypes?: string[];
+      BisectBatchOnFunctionError?: boolean;
       FilterCriteria?: { Filters?: { Pattern: string }[] };
     };
     const streamArn = String(resolveValue(properties.EventSourceArn, context, `${id}.EventSourceArn`));
@@ -785,6 +833,8 @@ export function streamSubscriptionsFromTemplate(template: CfnTemplate, context: 
         batchingWindowMs: (properties.MaximumBatchingWindowInSeconds ?? 0) * 1000,
         ...(properties.TumblingWindowInSeconds ? { tumblingWindowSeconds: properties.TumblingWindowInSeconds } : {}),
         retryAttempts: properties.MaximumRetryAttempts ?? -1,
+        reportBatchItemFailures: (properties.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'),
+        bisectOnError: properties.BisectBatchOnFunctionError === true,
         filters: (properties.FilterCriteria?.Filters ?? []).map((filter) => JSON.parse(filter.Pattern) as unknown),
       },
     ];
