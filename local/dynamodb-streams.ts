@@ -104,6 +104,9 @@ export interface DynamoDbStreamsStats {
   readonly reads: number;
   /** Records every mapping dropped after their retries, summed over the mappings. */
   readonly discardedRecords: number;
+  /** Records the shards hold now (unread by some mapping), and how many were trimmed before a mapping read them. */
+  readonly retainedRecords: number;
+  readonly trimmedUnread: number;
 }
 
 export interface LocalDynamoDbStreams extends LocalService {
@@ -146,12 +149,14 @@ export async function startDynamoDbStreams(options: {
   readonly onError?: (message: string) => void;
   /** Group commit of concurrent plain PutItems (default on); false writes each PutItem on its own. */
   readonly groupCommit?: GroupCommitOptions | false;
+  /** Records a table's shard holds at most (its retention as a count). @default SHARD_RETENTION_RECORDS */
+  readonly shardRetentionRecords?: number;
 }): Promise<LocalDynamoDbStreams> {
   const tables = new Map(options.tables.map((table) => [table.tableName, table]));
   const byArn = new Map(options.tables.map((table) => [table.streamArn, table]));
   const dynalite = new DynaliteConnection(options.target);
   const logError = options.onError ?? ((message: string) => console.error(`local DynamoDB streams: ${message}`));
-  const shards = new Map<string, Shard>(options.tables.map((table) => [table.streamArn, new Shard(table.tableName, logError)]));
+  const shards = new Map<string, Shard>(options.tables.map((table) => [table.streamArn, new Shard(table.tableName, logError, options.shardRetentionRecords)]));
   const consumers: Consumer[] = [];
   const stats = { writeRequests: 0, groupedPuts: 0, groupBatches: 0, failedGroupBatches: 0, reads: 0 };
   let sequence = 0n;
@@ -397,7 +402,12 @@ export async function startDynamoDbStreams(options: {
       await Promise.all(itemTails.values());
       await Promise.all(consumers.map((consumer) => consumer.idle()));
     },
-    stats: () => ({ ...stats, discardedRecords: consumers.reduce((sum, consumer) => sum + consumer.discarded, 0) }),
+    stats: () => ({
+      ...stats,
+      discardedRecords: consumers.reduce((sum, consumer) => sum + consumer.discarded, 0),
+      retainedRecords: [...shards.values()].reduce((sum, shard) => sum + shard.held, 0),
+      trimmedUnread: [...shards.values()].reduce((sum, shard) => sum + shard.trimmedUnread, 0),
+    }),
     async close() {
       for (const consumer of consumers) consumer.stop();
       server.closeAllConnections();
@@ -459,61 +469,96 @@ class GroupCommit {
   }
 }
 
-/** Records no mapping reads are kept up to this many per table, the oldest dropped first (logged once). */
-export const MAX_UNREAD_RECORDS = 100_000;
+/**
+ * The local stream's retention, as a count: DynamoDB Streams trims a record 24 hours after it was written;
+ * locally a table's shard holds at most this many records and trims the oldest beyond them. A mapping that
+ * had not read a trimmed record loses it, as a mapping more than 24 hours behind does on AWS (logged, and
+ * counted in stats().trimmedUnread). A stream record of a prediction takes a few kilobytes: 100,000 of
+ * them bound the local runtime's memory to a few hundred megabytes however far its consumers fall behind,
+ * where 24 hours of records would be millions (docs/local-runtime.md).
+ */
+export const SHARD_RETENTION_RECORDS = 100_000;
+/** The most records a shard drops at once (and at most an eighth of its retention). */
+const MAX_DROP_STEP = 1024;
+
+/** A mapping's place in a shard: the absolute position of the next record it reads. */
+export interface ShardReader {
+  readonly position: number;
+  /** Who reads (the mapping's function), for the log. */
+  readonly name: string;
+}
 
 /**
- * A table's records in order. Positions are absolute (the n-th record ever appended); records every
- * subscribed mapping has read are dropped, so a long-running stack under load keeps only what is still
- * unread (DynamoDB keeps records 24 h; the local runtime subscribes every mapping when it starts).
+ * A table's records in order. Positions are absolute (the n-th record ever appended). Records every
+ * subscribed mapping has read are dropped, and the shard never holds more than its retention, so a
+ * long-running stack under load keeps only what is still unread, and at most that.
  */
 export class Shard {
   private records: StreamRecord[] = [];
   /** Absolute position of records[0]. */
   private base = 0;
-  private readonly readers = new Set<{ readonly position: number }>();
-  private warned = false;
+  private readonly readers = new Set<ShardReader>();
+  private readonly warned = new Set<string>();
+  /** Records trimmed before some mapping had read them. */
+  trimmedUnread = 0;
+  /** Records dropped at once: the array is cut in steps, not shifted on every write or batch. */
+  private readonly step: number;
 
   constructor(
     private readonly tableName: string,
     private readonly logError: (message: string) => void,
-  ) {}
+    private readonly retention = SHARD_RETENTION_RECORDS,
+  ) {
+    this.step = Math.min(MAX_DROP_STEP, Math.ceil(retention / 8));
+  }
 
   /** Position after the last record. */
   get end(): number {
     return this.base + this.records.length;
   }
 
-  /** Records still held: what some mapping has not read yet, or (without mappings) the newest ones. */
+  /** Records still held: what some mapping has not read yet, at most the retention. */
   get held(): number {
     return this.records.length;
   }
 
   push(record: StreamRecord): void {
     this.records.push(record);
-    if (this.readers.size === 0 && this.records.length > MAX_UNREAD_RECORDS) {
-      if (!this.warned) this.logError(`${this.tableName}: no mapping reads this stream; keeping its newest ${MAX_UNREAD_RECORDS} records`);
-      this.warned = true;
-      this.drop(this.end - MAX_UNREAD_RECORDS);
-    }
+    if (this.records.length > this.retention) this.trim(this.end - (this.retention - this.step));
   }
 
-  /** Records from `from` (absolute) on, at most `count`; a reader that fell behind a drop starts at the oldest held. */
+  /** Records from `from` (absolute) on, at most `count`; a reader that fell behind a trim starts at the oldest held. */
   read(from: number, count: number): { records: StreamRecord[]; next: number } {
     const start = Math.max(from, this.base);
     const records = this.records.slice(start - this.base, start - this.base + count);
     return { records, next: start + records.length };
   }
 
-  addReader(reader: { readonly position: number }): void {
+  addReader(reader: ShardReader): void {
     this.readers.add(reader);
   }
 
-  /** Drops what every reader has passed; in steps, so the array is not shifted on every batch. */
+  /** Drops what every reader has passed. */
   compact(): void {
     let lowest = Number.POSITIVE_INFINITY;
     for (const reader of this.readers) lowest = Math.min(lowest, reader.position);
-    if (lowest !== Number.POSITIVE_INFINITY && lowest - this.base >= 1024) this.drop(lowest);
+    if (lowest !== Number.POSITIVE_INFINITY && lowest - this.base >= this.step) this.drop(lowest);
+  }
+
+  /** Drops the records before `upTo` past the retention, saying (once per reader) who had not read them. */
+  private trim(upTo: number): void {
+    const unread = [...this.readers].filter((reader) => reader.position < upTo);
+    if (this.readers.size === 0 && !this.warned.has('')) {
+      this.warned.add('');
+      this.logError(`${this.tableName}: no mapping reads this stream; keeping its newest ${this.retention} records`);
+    }
+    for (const reader of unread) {
+      this.trimmedUnread += upTo - Math.max(reader.position, this.base);
+      if (this.warned.has(reader.name)) continue;
+      this.warned.add(reader.name);
+      this.logError(`${this.tableName}: the stream holds at most ${this.retention} records (its local retention; 24 hours on AWS): ${reader.name} fell behind and loses the oldest it had not read`);
+    }
+    this.drop(upTo);
   }
 
   private drop(upTo: number): void {
@@ -523,7 +568,7 @@ export class Shard {
 }
 
 /** Reads a mapping's batches off its shard and invokes the function with them, one batch at a time. */
-class Consumer {
+class Consumer implements ShardReader {
   position = 0;
   /** Records dropped after their retries (what AWS sends to the on-failure destination). */
   discarded = 0;
@@ -537,6 +582,10 @@ class Consumer {
     private readonly logError: (message: string) => void,
   ) {
     shard.addReader(this);
+  }
+
+  get name(): string {
+    return this.subscription.functionName;
   }
 
   wake(): void {
