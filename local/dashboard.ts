@@ -200,15 +200,19 @@ export function metricsView(sources: Pick<DashboardSources, 'metrics' | 'namespa
     const latency = { ...identity, metricName: 'Latency' };
     entry.versions[version] = { predictions: points(identity, 'Sum'), p50: points(latency, 'p50'), p99: points(latency, 'p99') };
   }
-  for (const identity of sources.metrics.listMetrics({ namespace, metricName: 'Errors' })) {
-    const { model, version, errorKind } = identity.dimensions;
-    if (model === undefined || version === undefined || errorKind === undefined) continue;
-    const entry = (models[model] ??= { versions: {}, errors: {}, errorSeries: {} });
-    const series = points(identity, 'Sum');
-    const total = series.reduce((sum, [, v]) => sum + v, 0);
-    if (total === 0) continue;
-    (entry.errors[version] ??= {})[errorKind] = total;
-    entry.errorSeries[`${version} ${errorKind}`] = series;
+  // Server errors by kind, and the client's (4xx) beside them, marked: only the first count toward the error rate.
+  const errorMetrics = [['Errors', ''], ['ClientErrors', ' (client)']] as const;
+  for (const [metricName, mark] of errorMetrics) {
+    for (const identity of sources.metrics.listMetrics({ namespace, metricName })) {
+      const { model, version, errorKind } = identity.dimensions;
+      if (model === undefined || version === undefined || errorKind === undefined) continue;
+      const entry = (models[model] ??= { versions: {}, errors: {}, errorSeries: {} });
+      const series = points(identity, 'Sum');
+      const total = series.reduce((sum, [, v]) => sum + v, 0);
+      if (total === 0) continue;
+      (entry.errors[version] ??= {})[`${errorKind}${mark}`] = total;
+      entry.errorSeries[`${version} ${errorKind}${mark}`] = series;
+    }
   }
   return { namespace, period, start: start / 1000, end: end / 1000, models };
 }

@@ -44,6 +44,13 @@ export interface StreamSubscription {
   readonly retryAttempts: number;
   /** LATEST: only records written after the mapping is created; TRIM_HORIZON (default): every record still held. */
   readonly startingPosition?: 'LATEST' | 'TRIM_HORIZON';
+  /**
+   * FunctionResponseTypes has ReportBatchItemFailures: the function's `batchItemFailures` name the first record
+   * it could not process; the records before it are done and the batch is delivered again from it.
+   */
+  readonly reportBatchItemFailures?: boolean;
+  /** BisectBatchOnFunctionError: a batch whose invocation fails is halved and each half delivered (not counted as a retry). */
+  readonly bisectOnError?: boolean;
   /** Event patterns (FilterCriteria, matched as EventBridge does: local/event-pattern.ts); a record is delivered when any matches, or always when there are none. */
   readonly filters: readonly unknown[];
 }
@@ -96,6 +103,11 @@ export interface DynamoDbStreamsStats {
   readonly failedGroupBatches: number;
   /** Reads the proxy made itself to build records (GetItem, BatchGetItem). */
   readonly reads: number;
+  /** Records every mapping dropped after their retries, summed over the mappings. */
+  readonly discardedRecords: number;
+  /** Records the shards hold now (unread by some mapping), and how many were trimmed before a mapping read them. */
+  readonly retainedRecords: number;
+  readonly trimmedUnread: number;
 }
 
 export interface LocalDynamoDbStreams extends LocalService {
@@ -142,12 +154,14 @@ export async function startDynamoDbStreams(options: {
   readonly onError?: (message: string) => void;
   /** Group commit of concurrent plain PutItems (default on); false writes each PutItem on its own. */
   readonly groupCommit?: GroupCommitOptions | false;
+  /** Records a table's shard holds at most (its retention as a count). @default SHARD_RETENTION_RECORDS */
+  readonly shardRetentionRecords?: number;
 }): Promise<LocalDynamoDbStreams> {
   const tables = new Map(options.tables.map((table) => [table.tableName, table]));
   const byArn = new Map(options.tables.map((table) => [table.streamArn, table]));
   const dynalite = new DynaliteConnection(options.target);
   const logError = options.onError ?? ((message: string) => console.error(`local DynamoDB streams: ${message}`));
-  const shards = new Map<string, Shard>(options.tables.map((table) => [table.streamArn, new Shard(table.tableName, logError)]));
+  const shards = new Map<string, Shard>(options.tables.map((table) => [table.streamArn, new Shard(table.tableName, logError, options.shardRetentionRecords)]));
   const consumers: Consumer[] = [];
   const stats = { writeRequests: 0, groupedPuts: 0, groupBatches: 0, failedGroupBatches: 0, reads: 0 };
   let sequence = 0n;
@@ -412,7 +426,12 @@ export async function startDynamoDbStreams(options: {
       await Promise.all(itemTails.values());
       await Promise.all(consumers.map((consumer) => consumer.idle()));
     },
-    stats: () => ({ ...stats }),
+    stats: () => ({
+      ...stats,
+      discardedRecords: consumers.reduce((sum, consumer) => sum + consumer.discarded, 0),
+      retainedRecords: [...shards.values()].reduce((sum, shard) => sum + shard.held, 0),
+      trimmedUnread: [...shards.values()].reduce((sum, shard) => sum + shard.trimmedUnread, 0),
+    }),
     async close() {
       for (const consumer of consumers) consumer.stop();
       server.closeAllConnections();
@@ -474,65 +493,100 @@ class GroupCommit {
   }
 }
 
-/** Records no mapping reads are kept up to this many per table, the oldest dropped first (logged once). */
-export const MAX_UNREAD_RECORDS = 100_000;
+/**
+ * The local stream's retention, as a count: DynamoDB Streams trims a record 24 hours after it was written;
+ * locally a table's shard holds at most this many records and trims the oldest beyond them. A mapping that
+ * had not read a trimmed record loses it, as a mapping more than 24 hours behind does on AWS (logged, and
+ * counted in stats().trimmedUnread). A stream record of a prediction takes a few kilobytes: 100,000 of
+ * them bound the local runtime's memory to a few hundred megabytes however far its consumers fall behind,
+ * where 24 hours of records would be millions (docs/local-runtime.md).
+ */
+export const SHARD_RETENTION_RECORDS = 100_000;
+/** The most records a shard drops at once (and at most an eighth of its retention). */
+const MAX_DROP_STEP = 1024;
+
+/** A mapping's place in a shard: the absolute position of the next record it reads. */
+export interface ShardReader {
+  readonly position: number;
+  /** Who reads (the mapping's function), for the log. */
+  readonly name: string;
+}
 
 /**
- * A table's records in order. Positions are absolute (the n-th record ever appended); records every
- * subscribed mapping has read are dropped, so a long-running stack under load keeps only what is still
- * unread (DynamoDB keeps records 24 h; the local runtime subscribes every mapping when it starts).
+ * A table's records in order. Positions are absolute (the n-th record ever appended). Records every
+ * subscribed mapping has read are dropped, and the shard never holds more than its retention, so a
+ * long-running stack under load keeps only what is still unread, and at most that.
  */
 export class Shard {
   private records: StreamRecord[] = [];
   /** Absolute position of records[0]. */
   private base = 0;
-  private readonly readers = new Set<{ readonly position: number }>();
-  private warned = false;
+  private readonly readers = new Set<ShardReader>();
+  private readonly warned = new Set<string>();
+  /** Records trimmed before some mapping had read them. */
+  trimmedUnread = 0;
+  /** Records dropped at once: the array is cut in steps, not shifted on every write or batch. */
+  private readonly step: number;
 
   constructor(
     private readonly tableName: string,
     private readonly logError: (message: string) => void,
-  ) {}
+    private readonly retention = SHARD_RETENTION_RECORDS,
+  ) {
+    this.step = Math.min(MAX_DROP_STEP, Math.ceil(retention / 8));
+  }
 
   /** Position after the last record. */
   get end(): number {
     return this.base + this.records.length;
   }
 
-  /** Records still held: what some mapping has not read yet, or (without mappings) the newest ones. */
+  /** Records still held: what some mapping has not read yet, at most the retention. */
   get held(): number {
     return this.records.length;
   }
 
   push(record: StreamRecord): void {
     this.records.push(record);
-    if (this.readers.size === 0 && this.records.length > MAX_UNREAD_RECORDS) {
-      if (!this.warned) this.logError(`${this.tableName}: no mapping reads this stream; keeping its newest ${MAX_UNREAD_RECORDS} records`);
-      this.warned = true;
-      this.drop(this.end - MAX_UNREAD_RECORDS);
-    }
+    if (this.records.length > this.retention) this.trim(this.end - (this.retention - this.step));
   }
 
-  /** Records from `from` (absolute) on, at most `count`; a reader that fell behind a drop starts at the oldest held. */
+  /** Records from `from` (absolute) on, at most `count`; a reader that fell behind a trim starts at the oldest held. */
   read(from: number, count: number): { records: StreamRecord[]; next: number } {
     const start = Math.max(from, this.base);
     const records = this.records.slice(start - this.base, start - this.base + count);
     return { records, next: start + records.length };
   }
 
-  addReader(reader: { readonly position: number }): void {
+  addReader(reader: ShardReader): void {
     this.readers.add(reader);
   }
 
-  removeReader(reader: { readonly position: number }): void {
+  removeReader(reader: ShardReader): void {
     this.readers.delete(reader);
   }
 
-  /** Drops what every reader has passed; in steps, so the array is not shifted on every batch. */
+  /** Drops what every reader has passed. */
   compact(): void {
     let lowest = Number.POSITIVE_INFINITY;
     for (const reader of this.readers) lowest = Math.min(lowest, reader.position);
-    if (lowest !== Number.POSITIVE_INFINITY && lowest - this.base >= 1024) this.drop(lowest);
+    if (lowest !== Number.POSITIVE_INFINITY && lowest - this.base >= this.step) this.drop(lowest);
+  }
+
+  /** Drops the records before `upTo` past the retention, saying (once per reader) who had not read them. */
+  private trim(upTo: number): void {
+    const unread = [...this.readers].filter((reader) => reader.position < upTo);
+    if (this.readers.size === 0 && !this.warned.has('')) {
+      this.warned.add('');
+      this.logError(`${this.tableName}: no mapping reads this stream; keeping its newest ${this.retention} records`);
+    }
+    for (const reader of unread) {
+      this.trimmedUnread += upTo - Math.max(reader.position, this.base);
+      if (this.warned.has(reader.name)) continue;
+      this.warned.add(reader.name);
+      this.logError(`${this.tableName}: the stream holds at most ${this.retention} records (its local retention; 24 hours on AWS): ${reader.name} fell behind and loses the oldest it had not read`);
+    }
+    this.drop(upTo);
   }
 
   private drop(upTo: number): void {
@@ -542,8 +596,10 @@ export class Shard {
 }
 
 /** Reads a mapping's batches off its shard and invokes the function with them, one batch at a time. */
-class Consumer {
+class Consumer implements ShardReader {
   position = 0;
+  /** Records dropped after their retries (what AWS sends to the on-failure destination). */
+  discarded = 0;
   private running: Promise<void> | undefined;
   private stopped = false;
 
@@ -554,6 +610,10 @@ class Consumer {
     private readonly logError: (message: string) => void,
   ) {
     shard.addReader(this);
+  }
+
+  get name(): string {
+    return this.subscription.functionName;
   }
 
   wake(): void {
@@ -588,26 +648,61 @@ class Consumer {
     }
   }
 
-  private async invoke(records: readonly StreamRecord[]): Promise<void> {
+  /**
+   * Delivers a batch as Lambda's stream polling does: a failed invocation is retried (halved first with
+   * bisectOnError); with reportBatchItemFailures a partial answer completes the records before the first it
+   * names and delivers the rest again. A batch out of retries is dropped (logged: the on-failure destination).
+   */
+  private async invoke(records: readonly StreamRecord[], attempt = 0): Promise<void> {
     const { subscription } = this;
     const event = {
       Records: records,
       ...(subscription.tumblingWindowSeconds === undefined ? {} : tumblingFields(subscription, records)),
     };
-    const attempts = subscription.retryAttempts < 0 ? LOCAL_MAX_RETRIES : Math.min(subscription.retryAttempts, LOCAL_MAX_RETRIES);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.lambda.invoke(subscription.functionName, subscription.qualifier, event);
-        return;
-      } catch (error) {
-        if (attempt >= attempts || this.stopped) {
-          this.logError(`${subscription.functionName}: dropped a batch of ${records.length} records after ${attempt + 1} attempts: ${(error as Error).message}`);
-          return;
-        }
-        await sleep(100 * 2 ** attempt);
-      }
+    let outcome: BatchOutcome;
+    try {
+      const { result } = await this.lambda.invoke(subscription.functionName, subscription.qualifier, event);
+      outcome = subscription.reportBatchItemFailures ? partialOutcome(result, records) : { done: true };
+    } catch (error) {
+      outcome = { error: (error as Error).message };
     }
+    if ('done' in outcome) return;
+    if ('error' in outcome && subscription.bisectOnError && records.length > 1) {
+      const middle = Math.ceil(records.length / 2);
+      await this.invoke(records.slice(0, middle), attempt);
+      await this.invoke(records.slice(middle), attempt);
+      return;
+    }
+    const rest = 'failedAt' in outcome ? records.slice(outcome.failedAt) : records;
+    const reason = 'error' in outcome ? outcome.error : outcome.reason;
+    const retries = subscription.retryAttempts < 0 ? LOCAL_MAX_RETRIES : Math.min(subscription.retryAttempts, LOCAL_MAX_RETRIES);
+    if (attempt >= retries || this.stopped) {
+      this.discarded += rest.length;
+      const range = `${rest[0]?.dynamodb.SequenceNumber}..${rest[rest.length - 1]?.dynamodb.SequenceNumber}`;
+      this.logError(`${subscription.functionName}: dropped ${rest.length} records (${range}) after ${attempt + 1} attempts (on AWS: to the on-failure destination): ${reason}`);
+      return;
+    }
+    await sleep(100 * 2 ** attempt);
+    await this.invoke(rest, attempt + 1);
   }
+}
+
+type BatchOutcome = { readonly done: true } | { readonly error: string } | { readonly failedAt: number; readonly reason: string };
+
+/**
+ * A function's answer under ReportBatchItemFailures: done when `batchItemFailures` is absent or empty; else the
+ * position of the lowest sequence number it names. An identifier that is not one of the batch's sequence
+ * numbers fails the whole batch, as on AWS.
+ */
+function partialOutcome(result: unknown, records: readonly StreamRecord[]): BatchOutcome {
+  const failures = (result as { batchItemFailures?: unknown } | null | undefined)?.batchItemFailures;
+  if (failures === undefined || failures === null || (Array.isArray(failures) && failures.length === 0)) return { done: true };
+  const positions = Array.isArray(failures)
+    ? failures.map((failure) => records.findIndex((r) => r.dynamodb.SequenceNumber === (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier))
+    : [-1];
+  if (positions.includes(-1)) return { error: `batchItemFailures names no record of the batch: ${JSON.stringify(failures).slice(0, 200)}` };
+  const failedAt = Math.min(...positions);
+  return { failedAt, reason: `the function reported record ${records[failedAt]?.dynamodb.SequenceNumber} failed` };
 }
 
 function tumblingFields(subscription: StreamSubscription, records: readonly StreamRecord[]) {
@@ -794,6 +889,8 @@ export function streamSubscription(properties: Readonly<Record<string, unknown>>
     TumblingWindowInSeconds?: number;
     MaximumRetryAttempts?: number;
     StartingPosition?: string;
+    FunctionResponseTypes?: string[];
+    BisectBatchOnFunctionError?: boolean;
     FilterCriteria?: { Filters?: { Pattern: string }[] };
   };
   // A function name or an ARN, possibly with a version or alias.
@@ -807,6 +904,8 @@ export function streamSubscription(properties: Readonly<Record<string, unknown>>
     ...(p.TumblingWindowInSeconds ? { tumblingWindowSeconds: Number(p.TumblingWindowInSeconds) } : {}),
     retryAttempts: Number(p.MaximumRetryAttempts ?? -1),
     ...(p.StartingPosition === 'LATEST' ? { startingPosition: 'LATEST' as const } : {}),
+    reportBatchItemFailures: (p.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'),
+    bisectOnError: p.BisectBatchOnFunctionError === true,
     filters: (p.FilterCriteria?.Filters ?? []).map((filter) => JSON.parse(filter.Pattern) as unknown),
   };
 }

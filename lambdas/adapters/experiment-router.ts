@@ -7,7 +7,7 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { assignArm, ROUTED_HEADER, unitIdOf, wasRouted } from '../core/experiments/assignment';
+import { assignArm, ROUTED_MARKER, unitIdOf, wasRouted } from '../core/experiments/assignment';
 import type { ExperimentDefinition } from '../core/experiments/definition';
 import type { ExperimentStore } from './experiment-store';
 
@@ -72,7 +72,7 @@ export class ExperimentRouter implements RequestRouter {
     const experiment = this.experiment;
     if (!experiment) return {};
     const unitId = unitIdOf(event.headers, event.body);
-    if (unitId === undefined || wasRouted(event.headers)) return unitId === undefined ? {} : { unitId };
+    if (unitId === undefined || wasRouted(event)) return unitId === undefined ? {} : { unitId };
     const arm = assignArm(experiment.id, unitId, experiment.split);
     const target = experiment[arm];
     if (target.version === this.identity.version) return { unitId };
@@ -81,7 +81,7 @@ export class ExperimentRouter implements RequestRouter {
       return { unitId };
     }
     try {
-      const forwarded: APIGatewayProxyEvent = { ...event, headers: { ...event.headers, [ROUTED_HEADER]: this.identity.version } };
+      const forwarded = { ...event, [ROUTED_MARKER]: this.identity.version };
       const answer = await this.options.lambda.send(
         new InvokeCommand({ FunctionName: this.options.functionName, Qualifier: target.lambdaVersion, Payload: new TextEncoder().encode(JSON.stringify(forwarded)) }),
       );

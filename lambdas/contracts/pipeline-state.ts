@@ -27,7 +27,11 @@ export interface Published {
   readonly memoryReason?: string;
 }
 
-export type PlannedRollout = ExecutableRollout & { readonly alarmPrefix: string; readonly alarms: readonly PutMetricAlarmInput[] };
+export type PlannedRollout = ExecutableRollout & {
+  readonly alarms: readonly PutMetricAlarmInput[];
+  /** The alarms whose ALARM state rolls the candidate back during a bake (its critical ones; core/pipeline/alarms.ts). */
+  readonly rollbackAlarms: readonly string[];
+};
 
 /** The whole execution state, as the failure handler receives it. */
 export interface PipelineState {

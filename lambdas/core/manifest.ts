@@ -1,4 +1,5 @@
 import Ajv, { type ErrorObject } from 'ajv';
+import { dynamoNumberProblem } from './dynamodb-number';
 import { ManifestError, type Issue } from './errors';
 import type { DistributionBaseline, FeatureSpec, InputSpec, Manifest, QualityMetric } from './manifest-types';
 import schema from './manifest.v1.schema.json';
@@ -119,10 +120,13 @@ function featureIssues(features: readonly FeatureSpec[]): Issue[] {
  */
 export function valueProblem(feature: FeatureSpec, value: unknown): string | undefined {
   switch (feature.type) {
-    case 'number':
+    case 'number': {
       if (typeof value !== 'number') return `expected a number, got ${describe(value)}`;
-      if (!Number.isFinite(value)) return `expected a finite number, got ${value}`;
+      // Logged values are stored in DynamoDB: a number it refuses would fail the log write.
+      const problem = dynamoNumberProblem(value);
+      if (problem) return problem;
       break;
+    }
     case 'integer':
       if (typeof value !== 'number') return `expected an integer, got ${describe(value)}`;
       if (!Number.isSafeInteger(value)) return `expected an integer, got ${value}`;

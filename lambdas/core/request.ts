@@ -1,4 +1,5 @@
 import { ValidationError, type Issue } from './errors';
+import { describeJsonKey } from './json-body';
 import { valueProblem, type FeatureSpec, type FeatureValue, type Manifest } from './manifest';
 
 /** One validated instance: every feature of the manifest, `null` where an optional number is missing (fed as NaN). */
@@ -21,8 +22,8 @@ const MAX_ISSUES = 50;
 export function parsePredictRequest(manifest: Manifest, body: string | null | undefined, limits: RequestLimits): Row[] {
   const parsed = parseBody(body, limits);
   if (!isPlainObject(parsed)) throw invalid({ field: 'body', reason: 'expected a JSON object with an "instances" array' });
-  for (const key in parsed) {
-    if (key !== 'instances' && key !== 'unitId') throw invalid({ field: key, reason: 'is not a known field; send {"instances": [...]}' });
+  for (const key of Object.keys(parsed)) {
+    if (key !== 'instances' && key !== 'unitId') throw invalid({ field: describeJsonKey(key), reason: 'is not a known field; send {"instances": [...]}' });
   }
   // The experiment unit (sticky assignment, core/experiments/assignment.ts); the header x-modelgate-unit-id works too.
   if (parsed.unitId !== undefined && !(typeof parsed.unitId === 'string' && parsed.unitId !== '' && parsed.unitId.length <= 256)) {
@@ -37,7 +38,7 @@ export function parsePredictRequest(manifest: Manifest, body: string | null | un
 /** Validates raw instances (objects keyed by feature name) into rows, collecting every issue. */
 export function validateRows(manifest: Manifest, instances: readonly unknown[]): Row[] {
   const issues: Issue[] = [];
-  const known = featureNames(manifest);
+  const shape = rowShape(manifest);
   const rows: Row[] = new Array(instances.length);
   for (let index = 0; index < instances.length && issues.length < MAX_ISSUES; index++) {
     const instance = instances[index];
@@ -48,12 +49,12 @@ export function validateRows(manifest: Manifest, instances: readonly unknown[]):
     const row: Row = {};
     for (const feature of manifest.features) {
       // Own properties only: a feature named like an Object.prototype member must not read the prototype.
-      const result = featureValue(feature, Object.hasOwn(instance, feature.name) ? instance[feature.name] : undefined);
+      const result = featureValue(feature, Object.hasOwn(instance, feature.name) ? instance[feature.name] : undefined, shape.float32Inputs.get(feature.name));
       if (typeof result === 'object' && result !== null) issues.push({ row: index, field: feature.name, reason: result.problem });
       else row[feature.name] = result;
     }
-    for (const key in instance) {
-      if (!known.has(key)) issues.push({ row: index, field: key, reason: 'is not a feature of this model' });
+    for (const key of Object.keys(instance)) {
+      if (!shape.names.has(key)) issues.push({ row: index, field: describeJsonKey(key), reason: 'is not a feature of this model' });
     }
     rows[index] = row;
   }
@@ -61,25 +62,40 @@ export function validateRows(manifest: Manifest, instances: readonly unknown[]):
   return rows;
 }
 
-const featureNameSets = new WeakMap<Manifest, ReadonlySet<string>>();
-
-/** The manifest's feature names, computed once per manifest (validation runs on every request). */
-function featureNames(manifest: Manifest): ReadonlySet<string> {
-  let names = featureNameSets.get(manifest);
-  if (names === undefined) {
-    names = new Set(manifest.features.map((f) => f.name));
-    featureNameSets.set(manifest, names);
-  }
-  return names;
+/** What validation needs from a manifest besides its features, computed once per manifest (validation runs on every request). */
+interface RowShape {
+  readonly names: ReadonlySet<string>;
+  /** Number features fed to a float32 input -> that input's name. */
+  readonly float32Inputs: ReadonlyMap<string, string>;
 }
 
-function featureValue(feature: FeatureSpec, value: unknown): FeatureValue | null | { problem: string } {
+const rowShapes = new WeakMap<Manifest, RowShape>();
+
+function rowShape(manifest: Manifest): RowShape {
+  let shape = rowShapes.get(manifest);
+  if (shape === undefined) {
+    const float32Inputs = new Map<string, string>();
+    for (const input of manifest.inputs) {
+      if (input.dtype === 'float32') for (const name of input.features) float32Inputs.set(name, input.name);
+    }
+    shape = { names: new Set(manifest.features.map((f) => f.name)), float32Inputs };
+    rowShapes.set(manifest, shape);
+  }
+  return shape;
+}
+
+function featureValue(feature: FeatureSpec, value: unknown, float32Input: string | undefined): FeatureValue | null | { problem: string } {
   if (value === undefined || value === null) {
     if (feature.required !== false) return { problem: value === null ? 'is required and cannot be null' : 'is required' };
     return feature.default ?? null;
   }
   const problem = valueProblem(feature, value);
-  return problem === undefined ? (value as FeatureValue) : { problem };
+  if (problem !== undefined) return { problem };
+  // A number beyond float32's range reaches the model as Infinity, and its answer as NaN.
+  if (float32Input !== undefined && typeof value === 'number' && !Number.isFinite(Math.fround(value))) {
+    return { problem: `${value} is outside the range of float32, the type of the model input "${float32Input}" (magnitude at most 3.4028235e38)` };
+  }
+  return value as FeatureValue;
 }
 
 /** Open Inference Protocol datatypes and the feature types each can carry. */
@@ -136,17 +152,18 @@ export function parseInferRequest(manifest: Manifest, body: string | null | unde
     if (width !== target.length) {
       throw invalid({ field: at('shape'), reason: `"${name}" takes ${target.length} feature(s) per row, shape says ${width}` });
     }
-    if (typeof datatype !== 'string' || !(datatype in oipDatatypes)) {
-      throw invalid({ field: at('datatype'), reason: `must be one of ${Object.keys(oipDatatypes).join(', ')}` });
-    }
+    // An own key only: "toString" or "__proto__" must not find Object.prototype's members.
+    const carries = typeof datatype === 'string' && Object.hasOwn(oipDatatypes, datatype) ? oipDatatypes[datatype] : undefined;
+    if (!carries) throw invalid({ field: at('datatype'), reason: `must be one of ${Object.keys(oipDatatypes).join(', ')}` });
     for (const featureName of target) {
       const feature = features.get(featureName) as FeatureSpec;
-      if (!oipDatatypes[datatype]?.includes(feature.type)) {
+      if (!carries.includes(feature.type)) {
         throw invalid({ field: at('datatype'), reason: `${datatype} cannot carry ${feature.type} feature "${featureName}"` });
       }
       if (columns.has(featureName)) throw invalid({ field: at('name'), reason: `feature "${featureName}" is given twice` });
     }
-    const flat = Array.isArray(data) && data.some(Array.isArray) ? data.flat(Infinity) : data;
+    const flat = flatData(data);
+    if (flat === 'nested') throw invalid({ field: at('data'), reason: 'must be a flat array, or an array of rows that are arrays of values (nested at most two deep)' });
     if (!Array.isArray(flat) || flat.length !== (n as number) * width) {
       throw invalid({ field: at('data'), reason: `must hold ${(n as number) * width} values for shape [${shape.join(', ')}]` });
     }
@@ -174,6 +191,18 @@ export function parseInferRequest(manifest: Manifest, body: string | null | unde
   }
   if (instances.length === 0) throw invalid({ field: 'inputs', reason: 'hold no rows' });
   return { ...(id === undefined ? {} : { id }), rows: validateRows(manifest, instances) };
+}
+
+/**
+ * The values of an input's `data`, row-major: a flat array as it is, an array of rows (arrays of values)
+ * flattened one level; 'nested' when anything is deeper. Iterative on purpose: `flat(Infinity)` recurses, and
+ * 10,000 nested arrays (a 20 KB body) overflow the stack.
+ */
+function flatData(data: unknown): unknown[] | 'nested' | undefined {
+  if (!Array.isArray(data)) return undefined;
+  if (!data.some(Array.isArray)) return data;
+  for (const row of data) if (Array.isArray(row) && row.some(Array.isArray)) return 'nested';
+  return data.flat();
 }
 
 function parseBody(body: string | null | undefined, limits: RequestLimits): unknown {

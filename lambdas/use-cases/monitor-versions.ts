@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Manifest } from '../core/manifest';
 import { reportMetrics, versionReport, type MetricDatum, type VersionReport } from '../core/monitoring/report';
 import { windowStartOf } from '../core/monitoring/window';
-import type { ManifestStore } from '../adapters/manifest-store';
+import { ManifestUnavailableError, type ManifestStore } from '../adapters/manifest-store';
 import type { MonitoringStore } from '../adapters/monitoring-store';
 import type { MonitoringConfig } from '../contracts/monitoring-environment';
 
@@ -52,7 +52,11 @@ export function monitorHandler(config: MonitoringConfig, deps: MonitorDependenci
     const reports: VersionReport[] = [];
     const skipped: MonitorRun['skipped'][number][] = [];
     for (const { model, version } of versions) {
-      const manifest: Manifest | { reason: string } = await deps.manifests.get(model, version);
+      // S3 failing for one version's manifest must not cost the others their report; the next run tries again.
+      const manifest: Manifest | { reason: string } = await deps.manifests.get(model, version).catch((error: unknown) => {
+        if (error instanceof ManifestUnavailableError) return { reason: error.message };
+        throw error;
+      });
       if ('reason' in manifest) {
         skipped.push({ model, version, reason: manifest.reason });
         continue;

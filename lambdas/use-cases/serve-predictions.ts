@@ -8,6 +8,7 @@ import { buildPredictionRecords } from '../core/prediction-record';
 import { parseInferRequest, parsePredictRequest } from '../core/request';
 import { inferResponse, modelMetadata, predictResponse } from '../core/responses';
 import { matchRoute } from '../core/routes';
+import { checkFinitePredictions } from '../core/tensors';
 import type { RequestRouter } from '../adapters/experiment-router';
 import { ServingMetrics } from '../adapters/metrics';
 import { fetchBundle } from '../adapters/model-store';
@@ -55,6 +56,7 @@ export async function initServing(config: ServingConfig, deps: ServingDependenci
   /** This version is the shadow: predict the champion's rows, log them, record the agreement; nobody waits. */
   const answerShadow = async ({ modelgateShadow: mirrored }: ShadowEvent, functionVersion: string): Promise<APIGatewayProxyResult> => {
     const predictions = await model.predict(mirrored.rows);
+    checkFinitePredictions(manifest, mirrored.rows, predictions);
     const records = buildPredictionRecords(
       { manifest, rows: mirrored.rows, predictions, predictionIds: mirrored.rows.map(() => randomUUID()), variant: functionVersion, answeredAt: new Date(), latencyMs: 0, requestId: mirrored.requestId, random },
       { ttlDays: config.ttlDays, shards: config.logShards },
@@ -81,6 +83,7 @@ export async function initServing(config: ServingConfig, deps: ServingDependenci
       const started = performance.now();
       const predictions = await model.predict(rows);
       const latencyMs = performance.now() - started;
+      checkFinitePredictions(manifest, rows, predictions);
       const predictionIds = rows.map(() => randomUUID());
       const records = buildPredictionRecords(
         { manifest, rows, predictions, predictionIds, variant: context.functionVersion, answeredAt: new Date(), latencyMs, requestId: context.awsRequestId, random, unitId: routing.unitId },
@@ -120,7 +123,8 @@ function json(statusCode: number, body: unknown): APIGatewayProxyResult {
 
 function errorResponse(error: unknown, metrics: ServingMetrics, logger: Logger): APIGatewayProxyResult {
   if (error instanceof HttpError) {
-    metrics.recordError(error.name);
+    if (error.statusCode < 500) metrics.recordClientError(error.name);
+    else metrics.recordError(error.name);
     return json(error.statusCode, { error: error.name, message: error.message, issues: error.issues });
   }
   // Not the client's fault: a bundle that breaks its contract, or the log and its fallback both down.

@@ -20,7 +20,7 @@ export interface ExperimentServiceProps {
   readonly predictionTable: dynamodb.ITable;
   /** How often the scheduled analysis snapshots every running experiment. @default Duration.hours(1) */
   readonly analysisPeriod?: Duration;
-  /** Predictions the aggregator takes per invocation (1 to 10000). @default 1000 */
+  /** Predictions the aggregator takes per invocation (1 to 10000); smaller batches bisect to a poison record sooner. @default 100 */
   readonly aggregationBatchSize?: number;
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
@@ -90,7 +90,7 @@ export class ExperimentService extends Construct {
     aggregator.allow(['dynamodb:Query'], [statusIndexArn]);
     this.aggregatorFunction = aggregator.function;
     this.aggregatorFunction.addEventSource(
-      predictionStreamSource(props.predictionTable, { batchSize: props.aggregationBatchSize ?? 1000, maxBatchingWindow: Duration.seconds(5), deadLetters: this.deadLetters }),
+      predictionStreamSource(props.predictionTable, { batchSize: props.aggregationBatchSize ?? 100, maxBatchingWindow: Duration.seconds(5), deadLetters: this.deadLetters }),
     );
 
     const analysis = make('Analyze', 'experiment-analysis', 'modelgate: scheduled analysis of running experiments (snapshots over time)', Duration.minutes(5), 512, { kind: 'schedule', deadLetterQueue: this.deadLetters });

@@ -27,7 +27,7 @@ export interface ModelMonitoringProps {
   readonly monitorPeriod?: Duration;
   /** How far back quality looks for (late) labels. @default Duration.hours(24) */
   readonly qualityLookback?: Duration;
-  /** Predictions the aggregator takes per invocation (1 to 10000). @default 1000 */
+  /** Predictions the aggregator takes per invocation (1 to 10000); smaller batches bisect to a poison record sooner. @default 100 */
   readonly aggregationBatchSize?: number;
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
@@ -116,7 +116,7 @@ export class ModelMonitoring extends Construct {
     aggregator.allow(['dynamodb:GetItem', 'dynamodb:PutItem'], [this.table.table.tableArn]);
     this.aggregatorFunction = aggregator.function;
     this.aggregatorFunction.addEventSource(
-      predictionStreamSource(props.predictionTable, { batchSize: props.aggregationBatchSize ?? 1000, maxBatchingWindow: Duration.seconds(30), deadLetters: this.deadLetters }),
+      predictionStreamSource(props.predictionTable, { batchSize: props.aggregationBatchSize ?? 100, maxBatchingWindow: Duration.seconds(30), deadLetters: this.deadLetters }),
     );
 
     const monitor = make('Monitor', 'monitor', 'modelgate: scheduled drift and quality per model version -> CloudWatch metrics', Duration.minutes(5), { kind: 'schedule', deadLetterQueue: this.deadLetters });

@@ -97,8 +97,11 @@ export function predictionStreamSource(
     // Only with a tumbling window does the event name its shard, which consumers keep their exactly-once
     // marks per; its length does not matter otherwise (the state it carries is not used).
     tumblingWindow: Duration.minutes(1),
-    // Whole-batch retries only: a bisected batch would still be counted once, but there is no need.
-    bisectBatchOnError: false,
+    // One poison record must not block the shard: the consumers report the first record they could not
+    // process (the records before it are done), and a batch whose invocation fails is halved until the bad
+    // record is alone; after its retries it goes to the dead-letter queue, the rest are counted once.
+    reportBatchItemFailures: true,
+    bisectBatchOnError: true,
     parallelizationFactor: 1,
     retryAttempts: 10,
     maxRecordAge: Duration.days(1),

@@ -6,7 +6,7 @@ import { eventResult, eventsResponse, exposureKey, exposuresToLookUp, parseEvent
 import { sightingKey, streamDeltas, unitSightings, type UnitExposure } from '../../lambdas/core/experiments/exposure';
 import { fixedHorizonTest } from '../../lambdas/core/experiments/frequentist';
 import { analyzeExperiment, snapshotOf } from '../../lambdas/core/experiments/report';
-import { addDelta, eventDelta, metricStats, TALLY, type TallyDelta } from '../../lambdas/core/experiments/tally';
+import { addDelta, eventDelta, groundTruthDelta, metricStats, TALLY, type TallyDelta } from '../../lambdas/core/experiments/tally';
 import type { StreamChange } from '../../lambdas/core/monitoring/window';
 import type { PredictionRecord } from '../../lambdas/core/prediction-record';
 
@@ -42,6 +42,28 @@ describe('event deltas', () => {
   });
 });
 
+describe('ground-truth deltas', () => {
+  const errors = [{ name: 'absoluteError', source: 'ground-truth' as const }, { name: 'squaredError', source: 'ground-truth' as const }];
+
+  it('tally the errors of a labelled regression prediction', () => {
+    expect(groundTruthDelta(errors, { value: 10 }, 13)).toEqual({
+      'g:absoluteError:n': 1, 'g:absoluteError:sum': 3, 'g:absoluteError:sq': 9,
+      'g:squaredError:n': 1, 'g:squaredError:sum': 9, 'g:squaredError:sq': 81,
+    });
+  });
+
+  // Counters are DynamoDB numbers: an error of 1e100 squared (1e200) would fail the stream batch's write
+  // every time it is retried, and one of 1e-70 squared (1e-140) is below the smallest number it stores.
+  it('leave out an error too large for the counters and count one too small as 0', () => {
+    expect(groundTruthDelta(errors, { value: 0 }, 1e100)).toEqual({});
+    expect(groundTruthDelta(errors, { value: 0 }, 1e16)).toEqual({ 'g:absoluteError:n': 1, 'g:absoluteError:sum': 1e16, 'g:absoluteError:sq': 1e32 });
+    expect(groundTruthDelta(errors, { value: 0 }, 1e-70)).toEqual({
+      'g:absoluteError:n': 1, 'g:absoluteError:sum': 0, 'g:absoluteError:sq': 0,
+      'g:squaredError:n': 1, 'g:squaredError:sum': 0, 'g:squaredError:sq': 0,
+    });
+  });
+});
+
 describe('POST /v1/events body', () => {
   let n = 0;
   const ids = () => `generated-${++n}`;
@@ -50,6 +72,7 @@ describe('POST /v1/events body', () => {
     expect(parseEventsRequest('{"predictionId":"p1","name":"conversion"}', ids)).toEqual([{ predictionId: 'p1', name: 'conversion', value: 1, eventId: 'generated-1' }]);
     expect(parseEventsRequest('[{"unitId":"u1","name":"revenue","value":12.5,"eventId":"e1"}]', ids)).toEqual([{ unitId: 'u1', name: 'revenue', value: 12.5, eventId: 'e1' }]);
     expect(parseEventsRequest('{"events":[{"predictionId":"p","name":"click"},{"predictionId":"q","name":"click"}]}', ids)).toHaveLength(2);
+    expect(parseEventsRequest('[{"unitId":"u","name":"revenue","value":1e30},{"unitId":"u","name":"revenue","value":-1e-30},{"unitId":"u","name":"revenue","value":0}]', ids).map((e) => e.value)).toEqual([1e30, -1e-30, 0]);
   });
 
   it.each([
@@ -60,7 +83,14 @@ describe('POST /v1/events body', () => {
     ['{"name":"conversion"}', 'predictionId: one of predictionId or unitId is required'],
     ['{"predictionId":"p","unitId":"u","name":"conversion"}', 'unitId: give predictionId or unitId, not both'],
     ['[{"predictionId":"p","name":"conversion"},{"predictionId":"p","name":"conversion","value":"1"}]', 'events[1].value: must be a finite number, got "1"'],
+    // The unit's total and its square are stored as DynamoDB numbers: a value must keep them in its range.
+    ['{"predictionId":"p","name":"revenue","value":1e308}', 'value: must be 0 or have a magnitude between 1e-30 and 1e+30 (sums of values and of their squares are stored), got 1e+308'],
+    ['{"unitId":"u","name":"revenue","value":-5e-324}', 'value: must be 0 or have a magnitude between 1e-30 and 1e+30'],
+    ['[{"unitId":"u","name":"revenue","value":1},{"unitId":"u","name":"revenue","value":1e31}]', 'events[1].value: must be 0 or have a magnitude between'],
     ['{"predictionId":"p","name":"has space"}', 'name: must be a letter then up to 63 letters'],
+    // Described without JSON.stringify, which recursed and threw (a 500) on 10,000 nested arrays.
+    [`{"predictionId":"p","name":${'['.repeat(10_000)}${']'.repeat(10_000)}}`, 'name: must be a letter then up to 63 letters, digits, \'_\' or \'-\', got an array of 1'],
+    [`{"predictionId":"p","name":"x","value":${'['.repeat(10_000)}${']'.repeat(10_000)}}`, 'value: must be a finite number, got an array of 1'],
     ['{"predictionId":"p","name":"x","colour":"red"}', 'colour: is not a field of an event'],
     ['{"predictionId":"p","name":"x","eventId":""}', 'eventId: must be a non-empty string'],
   ])('400 naming the field for %j', (body, issue) => {

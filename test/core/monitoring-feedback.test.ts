@@ -36,7 +36,13 @@ describe('parseFeedbackRequest', () => {
     ['no actual', '{"predictionId":"a"}', 'actual'],
     ['null actual', '{"predictionId":"a","actual":null}', 'actual'],
     ['object actual', '{"predictionId":"a","actual":{"x":1}}', 'actual'],
+    // The label is written onto the prediction item: DynamoDB stores magnitudes in [1e-130, 1e126) and 0.
+    ['an actual DynamoDB cannot store (1e308)', '{"predictionId":"a","actual":1e308}', 'actual'],
+    ['an actual DynamoDB cannot store (5e-324)', '{"feedback":[{"predictionId":"a","actual":1},{"predictionId":"b","actual":5e-324}]}', 'feedback[1].actual'],
     ['bad timestamp', '{"predictionId":"a","actual":"Yes","timestamp":"yesterday"}', 'timestamp'],
+    // Described without JSON.stringify, which recursed and threw (a 500) on 10,000 nested arrays.
+    ['an actual nested 10,000 deep', `{"predictionId":"a","actual":${'['.repeat(10_000)}${']'.repeat(10_000)}}`, 'actual'],
+    ['a timestamp nested 10,000 deep', `{"predictionId":"a","actual":"Yes","timestamp":${'['.repeat(10_000)}${']'.repeat(10_000)}}`, 'timestamp'],
     ['bad item in a list', '{"feedback":[{"predictionId":"a","actual":"Yes"},{"predictionId":7,"actual":"No"}]}', 'feedback[1].predictionId'],
     ['feedback not a list', '{"feedback":{"predictionId":"a"}}', 'feedback'],
     ['empty list', '{"feedback":[]}', 'feedback'],

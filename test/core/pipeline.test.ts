@@ -1,5 +1,8 @@
-// The pipeline's pure rules: candidate keys, rollout steps in Lambda versions, operator promote/rollback.
+// The pipeline's pure rules: candidate keys, rollout steps in Lambda versions, operator promote/rollback,
+// which alarms roll a baking candidate back.
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_ALARM_THRESHOLDS } from '../../lambdas/core/monitoring/alarms';
+import { rollbackAlarmNames, rollsBack, versionAlarmInputs } from '../../lambdas/core/pipeline/alarms';
 import { CandidateKeyError, parseCandidateKey } from '../../lambdas/core/pipeline/candidate';
 import { ControlError, planControl } from '../../lambdas/core/pipeline/control';
 import { modelView } from '../../lambdas/core/pipeline/model-view';
@@ -119,5 +122,41 @@ describe('modelView', () => {
       ['2', 0.9, null],
     ]);
     expect(view.versions[0]?.reasonText).toBe("the model file's sha256 differs from the manifest's");
+  });
+});
+
+describe('rollback alarms', () => {
+  const alarms = versionAlarmInputs('modelgate-dev', 'churn', '7', DEFAULT_ALARM_THRESHOLDS, []);
+
+  it('are the candidate version\'s critical alarms: warnings page, they do not roll back', () => {
+    const names = rollbackAlarmNames(alarms, 'modelgate-dev', 'churn', '7');
+    expect(names.sort()).toEqual([
+      'modelgate-dev/churn/v7/accuracy-drop-critical',
+      'modelgate-dev/churn/v7/drift-share-critical',
+      'modelgate-dev/churn/v7/error-rate-critical',
+      'modelgate-dev/churn/v7/latency-p99-critical',
+      'modelgate-dev/churn/v7/log-fallbacks-critical',
+      'modelgate-dev/churn/v7/roc-auc-drop-critical',
+    ]);
+    expect(alarms.map((a) => a.AlarmName)).toContain('modelgate-dev/churn/v7/log-fallbacks-warning');
+  });
+
+  it.each([
+    ['modelgate-dev/churn/v7/error-rate-critical', true],
+    ['modelgate-dev/churn/v7/log-fallbacks-warning', false],
+    ['modelgate-dev/churn/v7/latency-p99-warning', false],
+    // Another version, model or stage: never this candidate's.
+    ['modelgate-dev/churn/v70/error-rate-critical', false],
+    ['modelgate-dev/churn-v7/v7/error-rate-critical', false],
+    ['modelgate-prod/churn/v7/error-rate-critical', false],
+    ['modelgate-dev/churn/v7/error-rate-critical-copy', false],
+  ])('%s rolls churn v7 back: %s', (name, expected) => {
+    expect(rollsBack(name, 'modelgate-dev', 'churn', '7')).toBe(expected);
+  });
+
+  it('refuse more than one DescribeAlarms call can check, naming the way out', () => {
+    const features = Array.from({ length: 100 }, (_, i) => `f${i}`);
+    const many = versionAlarmInputs('modelgate-dev', 'churn', '7', { ...DEFAULT_ALARM_THRESHOLDS, featureDrift: { features, severity: 'critical' } }, []);
+    expect(() => rollbackAlarmNames(many, 'modelgate-dev', 'churn', '7')).toThrow('churn v7 has 106 critical alarms; a bake checks at most 100: give fewer features a critical drift alarm');
   });
 });

@@ -71,6 +71,12 @@ describe('parsePredictRequest accepts', () => {
     expect(parsePredictRequest(manifest, predictBody({ ...valid, age: 120 }), limits)[0]?.age).toBe(120);
   });
 
+  it('numbers at the edges of DynamoDB\'s and float32\'s ranges, and 0', () => {
+    for (const income of [0, 1e-130, -1e-130, 3.4028234663852886e38, -3.4028234663852886e38]) {
+      expect(parsePredictRequest(manifest, predictBody({ ...valid, income }), limits)[0]?.income).toBe(income);
+    }
+  });
+
   it('a body of exactly maxBodyBytes', () => {
     const body = predictBody(valid);
     expect(parsePredictRequest(manifest, body, { ...limits, maxBodyBytes: Buffer.byteLength(body) })).toHaveLength(1);
@@ -94,7 +100,18 @@ describe('parsePredictRequest rejects, naming row, field and reason', () => {
     { problem: '-1e999 for an optional number', body: predictBody(valid).replace('"income":1000.5', '"income":-1e999'), issue: { row: 0, field: 'income', reason: /^expected a finite number, got -Infinity$/ } },
     { problem: '1e999 for an integer', body: predictBody(valid).replace('"count":2', '"count":1e999'), issue: { row: 0, field: 'count', reason: /^expected an integer, got Infinity$/ } },
     { problem: 'an unsafe integer', body: predictBody({ ...valid, count: 2 ** 53 }), issue: { row: 0, field: 'count', reason: /^expected an integer/ } },
+    // DynamoDB stores magnitudes in [1e-130, 1e126) and 0: anything else would fail the prediction log's write.
+    { problem: '1e308, beyond DynamoDB\'s numbers', body: predictBody(valid, { ...valid, income: 1e308 }), issue: { row: 1, field: 'income', reason: /^1e\+308 is too large to store: the magnitude must be below 1e126$/ } },
+    { problem: '-1e126, beyond DynamoDB\'s numbers', body: predictBody({ ...valid, income: -1e126 }), issue: { row: 0, field: 'income', reason: /^-1e\+126 is too large to store/ } },
+    { problem: '5e-324, below DynamoDB\'s smallest number', body: predictBody({ ...valid, income: 5e-324 }), issue: { row: 0, field: 'income', reason: /^5e-324 is too small to store: a number other than 0 must have a magnitude of at least 1e-130$/ } },
+    { problem: '-1e-131, below DynamoDB\'s smallest number', body: predictBody({ ...valid, income: -1e-131 }), issue: { row: 0, field: 'income', reason: /^-1e-131 is too small to store/ } },
+    // Within DynamoDB's range, but Infinity once it is a float32 in the model's input tensor.
+    { problem: '1e39 for a float32 input', body: predictBody({ ...valid, income: 1e39 }), issue: { row: 0, field: 'income', reason: /^1e\+39 is outside the range of float32, the type of the model input "dense"/ } },
     { problem: 'an unknown field', body: predictBody({ ...valid, salary: 1 }), issue: { row: 0, field: 'salary', reason: /^is not a feature of this model$/ } },
+    // A key that does not read plainly is named as a JSON string: an empty field name names nothing.
+    { problem: 'an empty key', body: predictBody({ ...valid, '': 1 }), issue: { row: 0, field: '""', reason: /^is not a feature of this model$/ } },
+    { problem: 'a key of spaces and a control character', body: predictBody({ ...valid, ' \u0007 ': 1 }), issue: { row: 0, field: '" \\u0007 "', reason: /^is not a feature/ } },
+    { problem: 'an empty top-level key', body: JSON.stringify({ instances: [valid], '': 1 }), issue: { field: '""', reason: /^is not a known field/ } },
     { problem: 'a non-object row', body: predictBody(valid, [30, 2]), issue: { row: 1, field: '(row)', reason: /^expected an object of feature values$/ } },
     { problem: 'a null row', body: predictBody(null), issue: { row: 0, field: '(row)', reason: /^expected an object/ } },
     { problem: 'empty instances', body: predictBody(), issue: { field: 'instances', reason: /^must hold at least one row$/ } },
@@ -195,6 +212,15 @@ describe('parseInferRequest (Open Inference Protocol)', () => {
     { problem: 'FP32 for a string feature', body: inferBody([validColumns[0], column('city', 'FP32', [1, 2])]), issue: { field: 'inputs[1].datatype', reason: /^FP32 cannot carry string feature "city"$/ } },
     { problem: 'FP32 for a boolean feature', body: inferBody([column('member', 'FP32', [1])]), issue: { field: 'inputs[0].datatype', reason: /cannot carry boolean feature "member"/ } },
     { problem: 'an unknown datatype', body: inferBody([column('age', 'FLOAT', [30])]), issue: { field: 'inputs[0].datatype', reason: /^must be one of BOOL, BYTES, / } },
+    // Names of Object.prototype members are not datatypes (an `in` check found them, and the 500 followed).
+    ...['toString', '__proto__', 'constructor', 'hasOwnProperty', 'valueOf'].map((datatype) => ({
+      problem: `the datatype "${datatype}"`,
+      body: inferBody([column('age', datatype, [30])]),
+      issue: { field: 'inputs[0].datatype', reason: /^must be one of BOOL, BYTES, / },
+    })),
+    // flat(Infinity) recursed: 10,000 nested arrays (a 20 KB body) overflowed the stack.
+    { problem: 'data nested 10,000 deep', body: inferBody([{ name: 'age', shape: [1], datatype: 'FP32', data: 'x' }]).replace('"x"', `${'['.repeat(10_000)}30${']'.repeat(10_000)}`), issue: { field: 'inputs[0].data', reason: /^must be a flat array, or an array of rows that are arrays of values \(nested at most two deep\)$/ }, limits: { maxBatchRows: 10, maxBodyBytes: 1e6 } },
+    { problem: 'data nested three deep', body: inferBody([{ name: 'dense', shape: [1, 3], datatype: 'FP32', data: [[[30], 2, 1]] }]), issue: { field: 'inputs[0].data', reason: /^must be a flat array, or an array of rows/ } },
     { problem: 'shape / data length mismatch', body: inferBody([column('age', 'FP32', [30, 40, 50], [2])]), issue: { field: 'inputs[0].data', reason: /^must hold 2 values for shape \[2\]$/ } },
     { problem: 'matrix data too short', body: inferBody([{ name: 'dense', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 4, 5] }]), issue: { field: 'inputs[0].data', reason: /^must hold 6 values for shape \[2, 3\]$/ } },
     { problem: 'data that is not an array', body: inferBody([{ name: 'age', shape: [1], datatype: 'FP32', data: 30 }]), issue: { field: 'inputs[0].data', reason: /^must hold 1 values/ } },

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { InputSpec, Manifest } from '../../lambdas/core/manifest';
 import type { Row } from '../../lambdas/core/request';
-import { ContractError, decodePredictions, encodeFeeds, type TensorData } from '../../lambdas/core/tensors';
+import { ValidationError } from '../../lambdas/core/errors';
+import { checkFinitePredictions, ContractError, decodePredictions, encodeFeeds, ModelOutputError, type TensorData } from '../../lambdas/core/tensors';
 
 const base = {
   schemaVersion: '1',
@@ -240,5 +241,37 @@ describe('decodePredictions', () => {
       const regression: Manifest = { ...base, task: 'regression', features: [{ name: 'x', type: 'number' }], inputs: [{ name: 'in', dtype: 'float32', features: ['x'] }], outputs: { value: 'variable' } };
       expect(() => decodePredictions(regression, { v: f64([1], [1]) }, 1)).toThrow(/the model has no output "variable"/);
     });
+  });
+});
+
+describe('checkFinitePredictions', () => {
+  const numeric = (min: number, max: number) => ({ kind: 'numeric' as const, edges: [min, max], counts: [1], underflow: 0, overflow: 0, missing: 0, count: 1, mean: min, std: 0, min, max });
+  const manifest: Manifest = {
+    ...withInputs([{ name: 'x', dtype: 'float32', features: ['a', 'b', 'c', 'opt'] }]),
+    baseline: { rows: 1, features: { a: numeric(0, 10), opt: numeric(-1, 1) } },
+  };
+  const row = (a: number, opt: number | null = 0): Row => ({ a, b: 1, c: true, s: 'x', opt });
+
+  it('passes finite answers whatever the inputs', () => {
+    expect(() => checkFinitePredictions(manifest, [row(1), row(1e30)], [{ value: 1 }, { value: [2, 3] }])).not.toThrow();
+  });
+
+  // NaN from an overflow inside the model: a label decided on NaN, and a log record DynamoDB refuses.
+  it('blames the client (400, naming row and feature) when an input lies outside the training data', () => {
+    try {
+      checkFinitePredictions(manifest, [row(1), row(3e38)], [{ value: 1 }, { value: [1, Number.NaN] }]);
+      throw new Error('accepted');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).issues).toEqual([
+        { row: 1, field: 'a', reason: 'the model computes no finite prediction for this row (value[1] is NaN); 3e+38 is far outside the training data of a (0 to 10)' },
+      ]);
+    }
+  });
+
+  it('blames the model (ModelOutputError, a 500) when every input lies inside the training data', () => {
+    expect(() => checkFinitePredictions(manifest, [row(5, null)], [{ probabilities: { no: Number.NaN, yes: Number.NaN }, label: 'no' }])).toThrow(ModelOutputError);
+    expect(() => checkFinitePredictions(manifest, [row(5)], [{ value: Number.POSITIVE_INFINITY }])).toThrow('row 0: the model answered value is Infinity for inputs inside its training data');
+    expect(() => checkFinitePredictions({ ...manifest, baseline: undefined }, [row(3e38)], [{ scores: { no: Number.NEGATIVE_INFINITY } }])).toThrow(ModelOutputError);
   });
 });

@@ -34,8 +34,8 @@ function recordingLambda(fail = false) {
   const client = {
     send: async (command: { input: { Qualifier: string; Payload: Uint8Array } }) => {
       if (fail) throw Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' });
-      const event = JSON.parse(new TextDecoder().decode(command.input.Payload)) as { headers: Record<string, string> };
-      calls.push({ qualifier: command.input.Qualifier, routedFrom: event.headers['x-modelgate-routed-from'], unit: event.headers['x-modelgate-unit-id'] });
+      const event = JSON.parse(new TextDecoder().decode(command.input.Payload)) as { headers: Record<string, string>; modelgateRoutedFrom?: string };
+      calls.push({ qualifier: command.input.Qualifier, routedFrom: event.modelgateRoutedFrom, unit: event.headers['x-modelgate-unit-id'] });
       return { Payload: new TextEncoder().encode(JSON.stringify({ statusCode: 200, headers: {}, body: `{"servedBy":"${command.input.Qualifier}"}` })) };
     },
   };
@@ -81,8 +81,19 @@ describe('ExperimentRouter', () => {
     await router.start('churn', '1');
     const body = proxyEvent({ method: 'POST', path: '/v1/models/churn/predict', body: JSON.stringify({ instances: [], unitId: treated[0] }) });
     expect(await router.route(body)).toMatchObject({ routedTo: '2' });
-    expect(await router.route(request(treated[0], { 'X-Modelgate-Routed-From': '2' }))).toEqual({ unitId: treated[0] });
+    expect(await router.route({ ...request(treated[0]), modelgateRoutedFrom: '2' } as ReturnType<typeof request>)).toEqual({ unitId: treated[0] });
     expect(lambda.calls).toHaveLength(1);
+  });
+
+  // The marker of a forwarded request used to be a header: any client could send it and pick its arm.
+  it('ignores a routed marker a client sends as a header: the unit still goes to its arm', async () => {
+    const lambda = recordingLambda();
+    const router = new ExperimentRouter({ store, lambda: lambda.client, functionName: 'churn-fn', logger });
+    await router.start('churn', '1');
+    for (const header of ['x-modelgate-routed-from', 'X-Modelgate-Routed-From', 'modelgateRoutedFrom']) {
+      expect(await router.route(request(treated[0], { [header]: '2' }))).toMatchObject({ routedTo: '2' });
+    }
+    expect(lambda.calls).toEqual(Array.from({ length: 3 }, () => ({ qualifier: '4', routedFrom: '1', unit: treated[0] })));
   });
 
   it('serves the request itself when the other version cannot be invoked (availability first; counted as a crossover)', async () => {

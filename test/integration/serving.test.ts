@@ -15,7 +15,7 @@ import { parseFallbackRecords, type PredictionRecord } from '../../lambdas/core/
 import { initServing } from '../../lambdas/use-cases/serve-predictions';
 import { proxyEvent } from '../../local/api-gateway-event';
 import { localDynamoClient } from '../../local/aws-clients';
-import { BUCKET, TABLE, lambdaContext, serve, servingConfig, startLocalAws, uploadBundle, type LocalAws } from '../support/local-aws';
+import { BUCKET, TABLE, lambdaContext, serve, servingConfig, startLocalAws, uploadBundle, withChecksum, type LocalAws } from '../support/local-aws';
 import { startTcpProxy } from '../support/tcp-proxy';
 
 const bundleDir = new URL('../../examples/churn/v1/', import.meta.url);
@@ -165,6 +165,26 @@ describe('inference handler with the churn model', () => {
     }
   });
 
+  it('never answers 5xx to hostile /v2 bodies', async () => {
+    const input = (fields: Record<string, unknown>) => JSON.stringify({ inputs: [{ name: 'tenure', shape: [1], datatype: 'INT64', data: [1], ...fields }] });
+    const bodies = [
+      input({ datatype: 'toString' }),
+      input({ datatype: '__proto__' }),
+      input({ datatype: 'constructor' }),
+      input({ data: 'x' }).replace('"x"', `${'['.repeat(10_000)}1${']'.repeat(10_000)}`),
+      input({ name: '__proto__' }),
+      input({ shape: { length: 1 } }),
+      '{"inputs": [null]}',
+      '{"inputs": {}}',
+      '{"__proto__": {"inputs": []}}',
+    ];
+    for (const body of bodies) {
+      const response = await handle(proxyEvent({ method: 'POST', path: '/v2/models/churn/infer', body }), lambdaContext);
+      expect(response.statusCode, body.slice(0, 100)).toBe(400);
+      expect(JSON.parse(response.body).issues[0], body.slice(0, 100)).toMatchObject({ field: expect.stringMatching(/^(inputs|body)/), reason: expect.any(String) });
+    }
+  });
+
   it('samples and redacts logged inputs as the manifest says', async () => {
     const redacting: Manifest = { ...manifest, version: `${manifest.version}-redacted`, logging: { redact: ['gender', 'SeniorCitizen'] } };
     const serving = await serve(aws, redacting, modelBytes);
@@ -258,5 +278,37 @@ describe('prediction log durability', () => {
     const again = await reingestRecords(aws.dynamodb, TABLE, fallback);
     expect(again).toEqual({ inserted: 0, alreadyPresent: fallback.length, refused: [] });
     for (const id of answered) expect(await getLogged(aws, id), id).toBeDefined();
+  });
+});
+
+// A standard scaler divides by a scale below 1: an input near float32's limit overflows to Infinity inside the
+// model. Such an answer was served (a label decided on NaN) and its log record refused by DynamoDB: the
+// fallback, and a log-fallbacks alarm, from one client's request.
+describe('answers that are not finite', () => {
+  const scalerBytes = new Uint8Array(readFileSync(new URL('../fixtures/models/SklearnStandardScalerFloat32.model.onnx', import.meta.url)));
+  const features = ['x0', 'x1', 'x2'].map((name) => ({ name, type: 'number' as const }));
+  const scaler = (version: string, baseline?: Manifest['baseline']) =>
+    withChecksum({ schemaVersion: '1', name: 'scaler', version, task: 'regression', features, inputs: [{ name: 'input', dtype: 'float32', features: ['x0', 'x1', 'x2'] }], outputs: { value: 'variable' }, batchSize: 4, ...(baseline ? { baseline } : {}) }, scalerBytes);
+  const numeric = { kind: 'numeric' as const, edges: [0, 10], counts: [1], underflow: 0, overflow: 0, missing: 0, count: 1, mean: 5, std: 1, min: 0, max: 10 };
+  const request = (...instances: unknown[]) => proxyEvent({ method: 'POST', path: '/v1/models/scaler/predict', body: JSON.stringify({ instances }) });
+  let aws: LocalAws;
+  beforeAll(async () => {
+    aws = await startLocalAws();
+  });
+  afterAll(async () => aws?.close());
+
+  it('are refused, not served and not logged: 400 when an input is outside the training data, else 500', async () => {
+    const trained = await serve(aws, scaler('trained', { rows: 1, features: { x0: numeric, x1: numeric, x2: numeric } }), scalerBytes);
+    const fine = await trained.handle(request({ x0: 1, x1: 2, x2: 3 }), lambdaContext);
+    expect(fine.statusCode, fine.body).toBe(200);
+    for (const instances of [[{ x0: 3.4e38, x1: 1, x2: 1 }], [{ x0: 1, x1: 2, x2: 3 }, { x0: 3.4e38, x1: 1, x2: 1 }]]) {
+      const refused = await trained.handle(request(...instances), lambdaContext);
+      expect(refused.statusCode, refused.body).toBe(400);
+      expect(JSON.parse(refused.body).issues).toEqual([{ row: instances.length - 1, field: 'x0', reason: expect.stringMatching(/^the model computes no finite prediction for this row \(value\[0\] is -?Infinity\); 3\.4e\+38 is far outside the training data of x0 \(0 to 10\)$/) }]);
+    }
+    // Without a baseline to tell whose fault it is, the model failed.
+    const untrained = await serve(aws, scaler('untrained'), scalerBytes);
+    expect((await untrained.handle(request({ x0: 3.4e38, x1: 1, x2: 1 }), lambdaContext)).statusCode).toBe(500);
+    expect(existsSync(aws.fallbackFile) ? readFileSync(aws.fallbackFile, 'utf8') : '').toBe('');
   });
 });

@@ -2,6 +2,7 @@
 // measured and what would count as a win. `planExperiment` turns a request (CLI flags, API body) into a
 // definition, naming every bad field at once; the sample size comes from sample-size.ts.
 import { ValidationError, type Issue } from '../errors';
+import { describeJsonValue } from '../json-body';
 import { MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN } from '../pipeline/identity';
 import { ENGINES, type Engine } from './analysis';
 import { EXPERIMENT_DEFAULTS } from './defaults';
@@ -280,15 +281,15 @@ export function readMetric(value: unknown, field: string, issues: Issue[]): Metr
   } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     ({ name, kind, direction } = value as Record<string, unknown>);
   } else {
-    issues.push({ field, reason: `must be a metric name like "conversion" or "revenue:mean", got ${JSON.stringify(value)}` });
+    issues.push({ field, reason: `must be a metric name like "conversion" or "revenue:mean", got ${describeJsonValue(value)}` });
     return undefined;
   }
   const before = issues.length;
   if (typeof name !== 'string' || !METRIC_NAME_PATTERN.test(name)) {
-    issues.push({ field: `${field}.name`, reason: `must be a letter then up to 63 letters, digits, '_' or '-', got ${JSON.stringify(name)}` });
+    issues.push({ field: `${field}.name`, reason: `must be a letter then up to 63 letters, digits, '_' or '-', got ${describeJsonValue(name)}` });
   }
-  if (kind !== undefined && kind !== 'proportion' && kind !== 'mean') issues.push({ field: `${field}.kind`, reason: `must be proportion or mean, got ${JSON.stringify(kind)}` });
-  if (direction !== undefined && direction !== 'increase' && direction !== 'decrease') issues.push({ field: `${field}.direction`, reason: `must be increase or decrease, got ${JSON.stringify(direction)}` });
+  if (kind !== undefined && kind !== 'proportion' && kind !== 'mean') issues.push({ field: `${field}.kind`, reason: `must be proportion or mean, got ${describeJsonValue(kind)}` });
+  if (direction !== undefined && direction !== 'increase' && direction !== 'decrease') issues.push({ field: `${field}.direction`, reason: `must be increase or decrease, got ${describeJsonValue(direction)}` });
   if (issues.length > before) return undefined;
   const groundTruth = GROUND_TRUTH_METRICS[name as string];
   if (groundTruth && kind !== undefined && kind !== groundTruth.kind) {
@@ -318,7 +319,7 @@ function readBaseline(value: unknown, primary: MetricDefinition, issues: Issue[]
   if (primary.kind === 'proportion') {
     const rate = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
     if (typeof rate !== 'number' || !(rate > 0 && rate < 1)) {
-      issues.push({ field: 'baseline', reason: `the primary metric ${primary.name} is a proportion: the baseline is its rate, between 0 and 1, got ${JSON.stringify(value)}` });
+      issues.push({ field: 'baseline', reason: `the primary metric ${primary.name} is a proportion: the baseline is its rate, between 0 and 1, got ${describeJsonValue(value)}` });
       return undefined;
     }
     return { kind: 'proportion', rate };
@@ -326,7 +327,7 @@ function readBaseline(value: unknown, primary: MetricDefinition, issues: Issue[]
   const parsed = typeof value === 'string' ? Object.fromEntries(value.split(',').map((part) => part.split('=')).map(([k, v]) => [k?.trim(), v === undefined ? NaN : Number(v)])) : value;
   const { mean, standardDeviation } = (parsed ?? {}) as { mean?: unknown; standardDeviation?: unknown };
   if (typeof mean !== 'number' || !Number.isFinite(mean) || typeof standardDeviation !== 'number' || !(standardDeviation > 0)) {
-    issues.push({ field: 'baseline', reason: `the primary metric ${primary.name} is a mean: the baseline is {mean, standardDeviation > 0} ("mean=12.5,standardDeviation=30"), got ${JSON.stringify(value)}` });
+    issues.push({ field: 'baseline', reason: `the primary metric ${primary.name} is a mean: the baseline is {mean, standardDeviation > 0} ("mean=12.5,standardDeviation=30"), got ${describeJsonValue(value)}` });
     return undefined;
   }
   if (mean === 0) {
@@ -342,12 +343,12 @@ function text(value: unknown, field: string, issues: Issue[], check: (v: string)
     return undefined;
   }
   if (typeof value !== 'string' || value === '') {
-    issues.push({ field, reason: `must be a non-empty string, got ${JSON.stringify(value)}` });
+    issues.push({ field, reason: `must be a non-empty string, got ${describeJsonValue(value)}` });
     return undefined;
   }
   const problem = check(value);
   if (problem) {
-    issues.push({ field, reason: `${problem}, got ${JSON.stringify(value)}` });
+    issues.push({ field, reason: `${problem}, got ${describeJsonValue(value)}` });
     return undefined;
   }
   return value;
@@ -358,7 +359,7 @@ function number(value: unknown, field: string, fallback: number, issues: Issue[]
   if (value === undefined) return fallback;
   const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof parsed !== 'number' || !Number.isFinite(parsed)) {
-    issues.push({ field, reason: `must be a number, got ${JSON.stringify(value)}` });
+    issues.push({ field, reason: `must be a number, got ${describeJsonValue(value)}` });
     return fallback;
   }
   const problem = check(parsed);
@@ -369,6 +370,6 @@ function number(value: unknown, field: string, fallback: number, issues: Issue[]
 function choice<T extends string>(value: unknown, field: string, allowed: readonly T[], fallback: T, issues: Issue[]): T {
   if (value === undefined) return fallback;
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
-  issues.push({ field, reason: `must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}` });
+  issues.push({ field, reason: `must be one of ${allowed.join(', ')}, got ${describeJsonValue(value)}` });
   return fallback;
 }

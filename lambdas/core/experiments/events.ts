@@ -3,8 +3,8 @@
 import { ValidationError, type Issue } from '../errors';
 import { MAX_UNIT_ID_LENGTH } from './assignment';
 import { armOfVersion, METRIC_NAME_PATTERN, metricsOf, type ExperimentDefinition, type MetricDefinition } from './definition';
-import { eventValueProblem } from './tally';
-import { readJsonBody } from '../json-body';
+import { eventValueProblem, talliedValueProblem } from './tally';
+import { describeJsonKey, describeJsonValue, readJsonBody } from '../json-body';
 
 /** Events one request may carry. */
 export const MAX_EVENTS = 1000;
@@ -58,7 +58,7 @@ export function parseEventsRequest(body: string | null | undefined, newEventId: 
     const before = issues.length;
     const { predictionId, unitId, name, value, eventId } = item;
     for (const key of Object.keys(item)) {
-      if (!['predictionId', 'unitId', 'name', 'value', 'eventId'].includes(key)) issues.push({ field: at(key), reason: 'is not a field of an event (predictionId, unitId, name, value, eventId)' });
+      if (!['predictionId', 'unitId', 'name', 'value', 'eventId'].includes(key)) issues.push({ field: at(describeJsonKey(key)), reason: 'is not a field of an event (predictionId, unitId, name, value, eventId)' });
     }
     if (predictionId === undefined && unitId === undefined) issues.push({ field: at('predictionId'), reason: 'one of predictionId or unitId is required' });
     if (predictionId !== undefined && unitId !== undefined) issues.push({ field: at('unitId'), reason: 'give predictionId or unitId, not both' });
@@ -69,8 +69,11 @@ export function parseEventsRequest(body: string | null | undefined, newEventId: 
       issues.push({ field: at('unitId'), reason: `expected a non-empty string of at most ${MAX_UNIT_ID_LENGTH} characters` });
     }
     if (name === undefined) issues.push({ field: at('name'), reason: 'is required, e.g. "conversion"' });
-    else if (typeof name !== 'string' || !METRIC_NAME_PATTERN.test(name)) issues.push({ field: at('name'), reason: `must be a letter then up to 63 letters, digits, '_' or '-', got ${JSON.stringify(name)}` });
-    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value))) issues.push({ field: at('value'), reason: `must be a finite number, got ${JSON.stringify(value)}` });
+    else if (typeof name !== 'string' || !METRIC_NAME_PATTERN.test(name)) issues.push({ field: at('name'), reason: `must be a letter then up to 63 letters, digits, '_' or '-', got ${describeJsonValue(name)}` });
+    if (value !== undefined) {
+      const problem = typeof value === 'number' ? talliedValueProblem(value) : `must be a finite number, got ${describeJsonValue(value)}`;
+      if (problem) issues.push({ field: at('value'), reason: problem });
+    }
     if (eventId !== undefined && !(typeof eventId === 'string' && eventId !== '' && eventId.length <= MAX_ID_LENGTH)) {
       issues.push({ field: at('eventId'), reason: `must be a non-empty string of at most ${MAX_ID_LENGTH} characters` });
     }

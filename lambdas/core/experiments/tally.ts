@@ -29,6 +29,23 @@ export const TALLY = {
   truthSquares: (metric: string) => `g:${metric}:sq`,
 } as const;
 
+/**
+ * Magnitudes a counter takes. Counters are DynamoDB numbers (magnitudes in [1e-130, 1e126)); they hold sums
+ * of values and of their squares over an experiment, so a value is kept well inside: event values outside are
+ * refused at the request (events.ts), ground-truth values above are left out and those below count as 0.
+ */
+export const TALLIED_MAGNITUDE = { max: 1e30, min: 1e-30 } as const;
+
+/** Why an event value cannot be counted, or undefined when it can (any metric; see eventValueProblem). */
+export function talliedValueProblem(value: number): string | undefined {
+  if (!Number.isFinite(value)) return `must be a finite number, got ${value}`;
+  const magnitude = Math.abs(value);
+  if (magnitude > TALLIED_MAGNITUDE.max || (magnitude !== 0 && magnitude < TALLIED_MAGNITUDE.min)) {
+    return `must be 0 or have a magnitude between ${TALLIED_MAGNITUDE.min} and ${TALLIED_MAGNITUDE.max} (sums of values and of their squares are stored), got ${value}`;
+  }
+  return undefined;
+}
+
 /** Adds `delta` into `into` (in place) and returns it. */
 export function addDelta(into: TallyDelta, delta: Readonly<TallyDelta>): TallyDelta {
   for (const [name, amount] of Object.entries(delta)) into[name] = (into[name] ?? 0) + amount;
@@ -84,8 +101,9 @@ export function groundTruthDelta(
   actual: string | number,
 ): TallyDelta {
   const delta: TallyDelta = {};
-  const add = (name: string, value: number | undefined) => {
-    if (value === undefined || !Number.isFinite(value)) return;
+  const add = (name: string, raw: number | undefined) => {
+    if (raw === undefined || !Number.isFinite(raw) || Math.abs(raw) > TALLIED_MAGNITUDE.max) return;
+    const value = Math.abs(raw) < TALLIED_MAGNITUDE.min ? 0 : raw;
     addDelta(delta, { [TALLY.truthN(name)]: 1, [TALLY.truthSum(name)]: value, [TALLY.truthSquares(name)]: value * value });
   };
   for (const { name, source } of metrics) {

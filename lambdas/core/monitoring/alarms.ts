@@ -15,7 +15,10 @@ export const METRIC = {
   // inference function (lambdas/adapters/metrics.ts)
   predictions: 'Predictions',
   requests: 'Requests',
+  /** Server-side failures only (model, bundle, log and fallback): client errors are `ClientErrors`. */
   errors: 'Errors',
+  /** 4xx answers: watched by no alarm, so bad requests cannot roll a version back. */
+  clientErrors: 'ClientErrors',
   latency: 'Latency',
   logFallbacks: 'LogFallbacks',
   // monitor (lambdas/core/monitoring/report.ts)
@@ -46,7 +49,7 @@ export interface AlarmThresholds {
   readonly predictionDrift?: Severity;
   /** Degradation against the validation baseline (baseline - current for accuracy-like metrics; >=). */
   readonly qualityDegradation: Readonly<Partial<Record<QualityMetricName, SeverityThresholds>>>;
-  /** Errors / Requests of the inference function, per minute, 3 of 5 minutes (>=). */
+  /** Errors / Requests of the inference function (server-side failures; client errors are not errors here), per minute, 3 of 5 minutes (>=). */
   readonly errorRate: SeverityThresholds;
   /** p99 of the model run time in ms, per minute, 3 of 5 minutes (>=). */
   readonly latencyP99Ms: SeverityThresholds;

@@ -1,8 +1,9 @@
 // Ground truth: the body of POST /v1/feedback, the per-item checks against the logged prediction and its
 // model, and the per-item answer. The label is written onto the prediction item itself (docs/monitoring.md).
+import { dynamoNumberProblem } from '../dynamodb-number';
 import { ValidationError, type Issue } from '../errors';
 import type { Manifest } from '../manifest-types';
-import { readJsonBody } from '../json-body';
+import { describeJsonValue, readJsonBody } from '../json-body';
 
 /** Items one request may carry (the handler reads them with BatchGetItem, 100 keys a call). */
 export const MAX_FEEDBACK_ITEMS = 1000;
@@ -68,15 +69,13 @@ export function parseFeedbackRequest(body: string | null | undefined): FeedbackI
     if (typeof predictionId !== 'string' || predictionId === '' || predictionId.length > 256) {
       issues.push({ field: at('predictionId'), reason: 'expected the predictionId the API answered with (a non-empty string)' });
     }
-    if (!Object.hasOwn(item, 'actual')) issues.push({ field: at('actual'), reason: 'is required' });
-    else if (!(typeof actual === 'string' || (typeof actual === 'number' && Number.isFinite(actual)))) {
-      issues.push({ field: at('actual'), reason: `expected a class label (string or number) or a finite number, got: ${JSON.stringify(actual)}` });
-    }
+    const actualIssue = Object.hasOwn(item, 'actual') ? actualProblem(actual) : 'is required';
+    if (actualIssue) issues.push({ field: at('actual'), reason: actualIssue });
     if (eventId !== undefined && (typeof eventId !== 'string' || eventId.length > 256)) {
       issues.push({ field: at('eventId'), reason: 'expected a string of at most 256 characters' });
     }
     if (timestamp !== undefined && (typeof timestamp !== 'string' || Number.isNaN(Date.parse(timestamp)))) {
-      issues.push({ field: at('timestamp'), reason: `expected an ISO-8601 time, got: ${JSON.stringify(timestamp)}` });
+      issues.push({ field: at('timestamp'), reason: `expected an ISO-8601 time, got: ${describeJsonValue(timestamp)}` });
     }
     if (issues.length === before) {
       items.push({
@@ -91,6 +90,13 @@ export function parseFeedbackRequest(body: string | null | undefined): FeedbackI
   return items;
 }
 
+function actualProblem(actual: unknown): string | undefined {
+  if (typeof actual === 'string') return undefined;
+  if (typeof actual !== 'number' || !Number.isFinite(actual)) return `expected a class label (string or number) or a finite number, got: ${describeJsonValue(actual)}`;
+  // The label is stored on the prediction item: a number DynamoDB refuses would fail the write.
+  return dynamoNumberProblem(actual);
+}
+
 /**
  * The actual as the model's own label (`"Yes"`, or the number 1 for numeric class labels; a numeric
  * string matches a numeric label and the other way round), or the reason it does not fit the model.
@@ -99,12 +105,12 @@ export function checkActual(manifest: Manifest, actual: string | number): { actu
   if (manifest.task === 'regression') {
     return typeof actual === 'number' && Number.isFinite(actual)
       ? { actual }
-      : { reason: `actual must be a number for the regression model ${manifest.name}, got: ${JSON.stringify(actual)}` };
+      : { reason: `actual must be a number for the regression model ${manifest.name}, got: ${describeJsonValue(actual)}` };
   }
   const labels = manifest.classLabels ?? [];
   const match = labels.find((label) => String(label) === String(actual));
   return match === undefined
-    ? { reason: `actual must be one of the class labels of ${manifest.name} v${manifest.version} (${labels.map((l) => JSON.stringify(l)).join(', ')}), got: ${JSON.stringify(actual)}` }
+    ? { reason: `actual must be one of the class labels of ${manifest.name} v${manifest.version} (${labels.map((l) => JSON.stringify(l)).join(', ')}), got: ${describeJsonValue(actual)}` }
     : { actual: match };
 }
 

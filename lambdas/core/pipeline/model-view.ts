@@ -64,7 +64,7 @@ function versionView(v: VersionRecord, weight: number, shadow: boolean): Version
   // The reasons recorded with a rejection or a rollback describe that status only: once the version moves on
   // (an operator promotes it again), the latest transition's reason speaks for it.
   const recordedReasons = v.status === 'rejected' || v.status === 'rolled-back';
-  const textOf = (code: string | undefined) => (code && code in REASON_TEXT ? REASON_TEXT[code as RejectionReason] : null);
+  const textOf = (code: string | undefined) => (code && Object.hasOwn(REASON_TEXT, code) ? REASON_TEXT[code as RejectionReason] : null);
   const memoryMb = v.lineage.memoryMb;
   return {
     version: v.version,

@@ -66,7 +66,8 @@ export function rolloutPath(scope: Construct, tasks: PipelineTasks, onFailure: O
   // Baking: wait a check interval, look at the candidate's alarms, keep baking, roll back, or yield.
   const bakeWait = new sfn.Wait(scope, 'Bake', { time: sfn.WaitTime.secondsPath('$.step.bake.checkSeconds') });
   const checkAlarms = onFailure(
-    tasks.cloudWatch('CheckAlarms', 'describeAlarms', { AlarmNamePrefix: sfn.JsonPath.stringAt('$.rollout.alarmPrefix'), StateValue: 'ALARM' }, {
+    // Only the candidate's critical alarms roll it back (lambdas/core/pipeline/alarms.ts): a warning pages, it does not undo a rollout.
+    tasks.cloudWatch('CheckAlarms', 'describeAlarms', { AlarmNames: sfn.JsonPath.listAt('$.rollout.rollbackAlarms'), StateValue: 'ALARM' }, {
       resultSelector: { 'metricAlarms.$': '$.MetricAlarms' },
       resultPath: '$.alarms',
     }),
