@@ -245,7 +245,9 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
           const prefix = String(parameters.AlarmNamePrefix);
           return { MetricAlarms: [...existingAlarms].filter((name) => name.startsWith(prefix)).map((AlarmName) => ({ AlarmName })), CompositeAlarms: [] };
         }
-        expect(parameters).toEqual({ AlarmNamePrefix: 'modelgate-dev/churn/v2/', StateValue: 'ALARM' });
+        expect(parameters.StateValue).toBe('ALARM');
+        expect(parameters.AlarmNames).toContain('modelgate-dev/churn/v2/error-rate-critical');
+        expect((parameters.AlarmNames as string[]).every((name) => name.startsWith('modelgate-dev/churn/v2/') && name.endsWith('-critical'))).toBe(true);
         checks++;
         return { MetricAlarms: checks === scenario.alarmAtCheck ? [{ AlarmName: 'modelgate-dev/churn/v2/error-rate-critical', StateValue: 'ALARM' }] : [], CompositeAlarms: [] };
       },
