@@ -10,7 +10,7 @@ import { ManifestError, describeIssues } from '../../lambdas/core/errors';
 import type { Manifest, RolloutStrategy, Task } from '../../lambdas/core/manifest';
 import { ROLLOUT_STRATEGIES } from '../../lambdas/core/manifest-types';
 import { OnnxFormatError, prepareModel } from '../../lambdas/core/onnx-graph';
-import { PackagingError, draftManifest, tableRows, tableTargets, withBaseline, withCalibration } from '../../lambdas/core/packaging';
+import { PackagingError, draftManifest, tableRows, tableTargets, withBaseline, withCalibration, withDefaultGates } from '../../lambdas/core/packaging';
 import { PROMOTION_DEFAULTS } from '../../lambdas/core/promotion/defaults';
 import { evaluatePredictions, type MetricSet } from '../../lambdas/core/promotion/evaluation';
 import { ContractError } from '../../lambdas/core/tensors';
@@ -21,6 +21,7 @@ import { UsageError } from '../usage-error';
 
 const TASKS: readonly Task[] = ['binary-classification', 'multiclass-classification', 'regression'];
 const MODEL_FILE = 'model.onnx';
+const NO_HOLDOUT_NOTE = 'no --holdout: no quality gate is written, so a first version goes live without one (give --holdout, docs/bundle.md)';
 
 export const runPackage: CommandRun<typeof packageOptions> = async ({ values }) => {
   const request = readRequest(values);
@@ -122,17 +123,18 @@ async function build(request: Request): Promise<Bundle> {
     const trainRows = tableRows(draft, train, request.train);
     const manifest = withBaseline(draft, trainRows, await model.predict(trainRows));
     const bundle = { manifest, modelBytes: prepared.bytes, zipMapsRemoved: prepared.zipMapsRemoved, notes };
-    if (!holdout) return bundle;
+    if (!holdout) return { ...bundle, notes: [...notes, NO_HOLDOUT_NOTE] };
     const actual = tableTargets(manifest, holdout.table, request.target, holdout.path);
     const holdoutPredictions = await model.predict(tableRows(manifest, holdout.table, holdout.path));
     const metrics = evaluatePredictions(manifest, actual, holdoutPredictions);
     const calibrated = withCalibration(manifest, actual, holdoutPredictions);
+    const gated = withDefaultGates(calibrated.manifest, tableTargets(manifest, train, request.target, request.train), metrics);
     const rows = holdout.table.rows.length;
     const provenance = { file: basename(holdout.path), sha256: sha256Hex(holdout.bytes), rows, metrics };
     return {
       ...bundle,
-      manifest: { ...calibrated.manifest, training: { ...manifest.training, holdout: provenance } },
-      notes: [...notes, ...calibrated.notes],
+      manifest: { ...gated.manifest, training: { ...manifest.training, holdout: provenance } },
+      notes: [...notes, ...calibrated.notes, ...gated.notes],
       holdout: { rows, metrics, bytes: holdout.bytes },
     };
   } finally {
@@ -187,6 +189,7 @@ function summaryJson(request: Request, bundle: Bundle) {
     zipMapsRemoved: bundle.zipMapsRemoved,
     baselineRows: manifest.baseline?.rows,
     ...(bundle.holdout ? { holdout: { rows: bundle.holdout.rows, metrics: bundle.holdout.metrics } } : {}),
+    ...(manifest.validation?.gates ? { gates: manifest.validation.gates } : {}),
     notes: bundle.notes,
   };
 }

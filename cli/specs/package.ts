@@ -30,7 +30,8 @@ model's predictions on them. See docs/cli.md and docs/bundle.md.
   --onnx <file>         the ONNX model (--model is its old name)
   --train <file>        training CSV with a header row: the features and the target
   --target <column>     the column holding the label (classification) or value (regression)
-  --holdout <file>      labelled holdout CSV: copied into the bundle, its metrics printed
+  --holdout <file>      labelled holdout CSV: copied into the bundle, its metrics printed, and
+                        default gates written (better than chance; docs/bundle.md)
   --name <model>        model name: lower-case letters, digits and dashes
   --version <v>         model version, e.g. 3 or 2024-06-01
   --out <dir>           where to write the bundle (created if missing)

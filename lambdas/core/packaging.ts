@@ -14,14 +14,17 @@ import {
   type FeatureValue,
   type InputSpec,
   type Manifest,
+  type MetricGate,
   type OutputSpec,
+  type QualityMetric,
   type RolloutStrategy,
   type Task,
   type TensorDtype,
 } from './manifest';
 import type { ModelDescription, TensorSignature } from './onnx-graph';
+import { multiclassLogLoss } from './metrics/classification';
 import { PROMOTION_DEFAULTS } from './promotion/defaults';
-import { holdoutTargets, type Target } from './promotion/evaluation';
+import { holdoutTargets, type MetricSet, type Target } from './promotion/evaluation';
 import { validateRows, type Row } from './request';
 import type { RowPrediction } from './tensors';
 
@@ -383,6 +386,63 @@ export function withCalibration(
 ): { readonly manifest: Manifest; readonly notes: readonly string[] } {
   const { calibration, notes } = fitCalibration(manifest, actual, predictions);
   return { manifest: calibration ? parseManifest({ ...manifest, calibration }) : manifest, notes };
+}
+
+/**
+ * The holdout gates a bundle gets by default, so that a first version — with no champion to be compared
+ * with — still has to beat a constant predictor by a margin (PROMOTION_DEFAULTS.defaultGates):
+ * - a classifier with probabilities or scores: ROC AUC >= 0.55 (one-vs-rest macro average for multiclass);
+ * - a classifier with probabilities: log loss at most the prior's — the log loss of predicting the training
+ *   class frequencies for every row — rounded down to 4 decimals;
+ * - regression with one value per row: R2 >= 0.01.
+ * Only metrics this holdout gives are gated (a gate on a metric it cannot give would reject every upload).
+ * Notes say which gates were written, and which of them the holdout fails already.
+ */
+export function withDefaultGates(
+  manifest: Manifest,
+  trainingTargets: readonly Target[],
+  holdoutMetrics: MetricSet,
+): { readonly manifest: Manifest; readonly notes: readonly string[] } {
+  const { rocAucMin, r2Min } = PROMOTION_DEFAULTS.defaultGates;
+  const wanted: [QualityMetric, MetricGate, string][] =
+    manifest.task === 'regression'
+      ? [['r2', { min: r2Min }, 'R2 of a constant: at most 0']]
+      : [
+          ['rocAuc', { min: rocAucMin }, 'a constant scores 0.5'],
+          ['logLoss', { max: floorTo4(priorLogLoss(manifest, trainingTargets)) }, "the training prior's log loss"],
+        ];
+  const gates: Partial<Record<QualityMetric, MetricGate>> = {};
+  const notes: string[] = [];
+  const written: string[] = [];
+  const skipped: string[] = [];
+  for (const [metric, gate, why] of wanted) {
+    const observed = holdoutMetrics[metric];
+    if (observed === undefined) {
+      skipped.push(metric);
+      continue;
+    }
+    gates[metric] = gate;
+    written.push(`${metric} ${gate.min !== undefined ? `>= ${gate.min}` : `<= ${gate.max}`} (${why})`);
+    const fails = gate.min !== undefined ? observed < gate.min : observed > (gate.max as number);
+    if (fails) {
+      notes.push(`the holdout's ${metric} ${Number(observed.toFixed(4))} fails its default gate: validation will reject this bundle (${gate.min !== undefined ? 'METRIC_BELOW_GATE' : 'METRIC_ABOVE_GATE'})`);
+    }
+  }
+  if (written.length > 0) notes.unshift(`default holdout gates: ${written.join(', ')}; edit validation.gates to change them (docs/bundle.md)`);
+  if (skipped.length > 0) notes.push(`no default gate on ${skipped.join(', ')}: the model's outputs or this holdout do not give ${skipped.length === 1 ? 'it' : 'them'}`);
+  if (written.length === 0) return { manifest, notes };
+  return { manifest: parseManifest({ ...manifest, validation: { ...manifest.validation, gates } }), notes };
+}
+
+/** The log loss of predicting the training class frequencies for every row: the prior's, the bound to beat. */
+function priorLogLoss(manifest: Manifest, targets: readonly Target[]): number {
+  const labels = manifest.classLabels as readonly (string | number)[];
+  const frequencies = labels.map((label) => targets.filter((target) => target === label).length / targets.length);
+  return multiclassLogLoss(targets, targets.map(() => frequencies), labels);
+}
+
+function floorTo4(value: number): number {
+  return Math.floor(value * 1e4) / 1e4;
 }
 
 /**

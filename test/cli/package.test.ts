@@ -79,7 +79,7 @@ describe('modelgate package: the churn example', () => {
     expect(manifest.model).toEqual({ file: 'model.onnx', sha256: sha256Hex(bytes) });
     expect(manifest.model.sha256).toBe(example.model.sha256);
     expect(readFileSync(join(out, 'holdout.csv'))).toEqual(readFileSync(holdout));
-    expect(manifest.validation).toEqual({ holdout: { file: 'holdout.csv', target: 'Churn' } });
+    expect(manifest.validation).toEqual({ holdout: { file: 'holdout.csv', target: 'Churn' }, gates: { rocAuc: { min: 0.55 }, logLoss: { max: expect.any(Number) } } });
     expect(manifest.rollout).toEqual({ strategy: 'canary' });
   });
 
