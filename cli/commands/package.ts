@@ -58,6 +58,7 @@ interface Request {
   readonly out: string;
   readonly strategy?: RolloutStrategy;
   readonly exclude: readonly string[];
+  readonly passThrough: readonly string[];
   readonly task?: Task;
 }
 
@@ -80,8 +81,13 @@ function readRequest(values: CommandInput<typeof packageOptions>['values']): Req
     ...(holdout !== undefined ? { holdout } : {}),
     ...(strategy !== undefined ? { strategy } : {}),
     ...(task !== undefined ? { task } : {}),
-    exclude: (values.exclude ?? '').split(',').map((c) => c.trim()).filter(Boolean),
+    exclude: columnList(values.exclude),
+    passThrough: columnList(values.passthrough),
   };
+}
+
+function columnList(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((c) => c.trim()).filter(Boolean);
 }
 
 interface Bundle {
@@ -105,6 +111,7 @@ async function build(request: Request): Promise<Bundle> {
     version: request.version,
     target: request.target,
     exclude: request.exclude,
+    passThrough: request.passThrough,
     ...(request.task ? { task: request.task } : {}),
     ...(request.strategy ? { strategy: request.strategy } : {}),
     holdout: holdout !== undefined,
@@ -182,6 +189,7 @@ function summaryJson(request: Request, bundle: Bundle) {
     version: manifest.version,
     task: manifest.task,
     features: manifest.features,
+    ...(manifest.passThrough ? { passThrough: manifest.passThrough } : {}),
     inputs: manifest.inputs,
     outputs: manifest.outputs,
     ...(manifest.classLabels ? { classLabels: manifest.classLabels } : {}),
@@ -207,6 +215,9 @@ function summaryText(request: Request, bundle: Bundle): string {
       feature.required === false ? `optional${feature.default !== undefined ? `, default ${JSON.stringify(feature.default)}` : ' (NaN when missing)'}` : '',
     ].filter(Boolean);
     lines.push(`  ${feature.name.padEnd(nameWidth)}  ${feature.type.padEnd(7)}  ${details.join('; ')}`.trimEnd());
+  }
+  if (manifest.passThrough) {
+    lines.push(`pass-through: ${manifest.passThrough.map((f) => (f.joinKey ? `${f.name} (join key)` : f.name)).join(', ')}`);
   }
   lines.push(`inputs (${manifest.inputs.length}):`);
   for (const input of manifest.inputs) {

@@ -11,6 +11,7 @@ export const packageOptions = {
   out: { type: 'string' },
   strategy: { type: 'string' },
   exclude: { type: 'string' },
+  passthrough: { type: 'string' },
   task: { type: 'string' },
   ...jsonOption,
 } as const;
@@ -36,7 +37,10 @@ model's predictions on them. See docs/cli.md and docs/bundle.md.
   --version <v>         model version, e.g. 3 or 2024-06-01
   --out <dir>           where to write the bundle (created if missing)
   --strategy <s>        rollout: canary | linear | ab-test | shadow | all-at-once (default: canary)
-  --exclude <a,b,...>   columns that are neither features nor the target (identifiers...)
+  --exclude <a,b,...>   columns that are neither features nor the target, dropped
+  --passthrough <a,...> columns that are not features but pass through requests to the log
+                        and the answer (an entity id); the first is the join key feedback
+                        may name instead of a predictionId
   --task <task>         binary-classification | multiclass-classification | regression
                         (default: inferred from the model's outputs and the target column)
   --json                print the summary as JSON

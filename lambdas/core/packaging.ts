@@ -49,6 +49,11 @@ export interface PackageOptions {
   readonly target: string;
   /** Columns that are neither features nor the target (identifiers...). */
   readonly exclude?: readonly string[];
+  /**
+   * Columns that are not features but pass through requests to the log and the answer (an entity id): the
+   * manifest's `passThrough`, the first one its join key (ground truth may name it instead of a predictionId).
+   */
+  readonly passThrough?: readonly string[];
   /** Inferred when absent (see inferTask). */
   readonly task?: Task;
   readonly strategy?: RolloutStrategy;
@@ -106,7 +111,8 @@ function profileColumn(table: CsvTable, name: string, source = 'CSV'): ColumnPro
 
 /**
  * Drafts the manifest for a model trained on `table` (which has a header, the target column and the features):
- * 1. features: every column but the target and the excluded ones, in CSV order;
+ * 1. features: every column but the target, the excluded and the pass-through ones, in CSV order (the first
+ *    pass-through column is the join key);
  * 2. inputs: each model input named like a column takes that column; the one input left, if any, is an
  *    [N, F] tensor taking the remaining columns in CSV order (F must match when the model fixes it);
  * 3. feature types from the cells and the input's dtype: a string input makes a string feature; int64 needs
@@ -121,13 +127,16 @@ export function draftManifest(table: CsvTable, model: ModelDescription, options:
   const problems: string[] = [];
   const notes: string[] = [];
   const exclude = options.exclude ?? [];
-  for (const name of [options.target, ...exclude]) {
+  const passThrough = options.passThrough ?? [];
+  for (const name of [options.target, ...exclude, ...passThrough]) {
     if (!table.header.includes(name)) problems.push(`the CSV has no column "${name}" (columns: ${table.header.join(', ')})`);
   }
   if (exclude.includes(options.target)) problems.push(`the target "${options.target}" cannot also be excluded`);
+  if (passThrough.includes(options.target)) problems.push(`the target "${options.target}" cannot also pass through`);
+  for (const name of passThrough.filter((column) => exclude.includes(column))) problems.push(`column "${name}" is both excluded and passed through: give it to one of them`);
   if (problems.length > 0) throw new PackagingError(problems);
 
-  const featureColumns = table.header.filter((name) => name !== options.target && !exclude.includes(name));
+  const featureColumns = table.header.filter((name) => name !== options.target && !exclude.includes(name) && !passThrough.includes(name));
   if (featureColumns.length === 0) throw new PackagingError(['the CSV has no feature columns besides the target']);
   const mapping = mapInputs(featureColumns, model.inputs);
   const profiles = new Map(featureColumns.map((name) => [name, profileColumn(table, name)]));
@@ -157,6 +166,7 @@ export function draftManifest(table: CsvTable, model: ModelDescription, options:
     version: options.version,
     task,
     features,
+    ...(passThrough.length > 0 ? { passThrough: passThrough.map((name, i) => (i === 0 ? { name, joinKey: true } : { name })) } : {}),
     inputs: mapping.inputs,
     outputs,
     ...(classLabels ? { classLabels } : {}),

@@ -117,6 +117,32 @@ describe('modelgate package: the churn example', () => {
   });
 });
 
+describe('modelgate package --passthrough', () => {
+  it('keeps customerID as the pass-through join key instead of a feature', async () => {
+    const out = join(directory, 'churn-passthrough');
+    const run = await modelgatePackage(
+      ...['--onnx', join(root, 'examples/churn/v1/model.onnx'), '--train', join(root, 'examples/churn/data/telco-customer-churn.csv'), '--target', 'Churn'],
+      ...['--passthrough', 'customerID', '--name', 'churn', '--version', '1', '--out', out],
+    );
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('pass-through: customerID (join key)');
+    const manifest = readManifest(out);
+    expect(manifest.passThrough).toEqual([{ name: 'customerID', joinKey: true }]);
+    expect(manifest.features.map((f) => f.name)).not.toContain('customerID');
+    expect(manifest.features).toHaveLength(19);
+  });
+
+  it('exits 2 for a column given to --exclude and --passthrough both', async () => {
+    const run = await modelgatePackage(
+      ...['--onnx', join(root, 'examples/churn/v1/model.onnx'), '--train', join(root, 'examples/churn/v1/holdout.csv'), '--target', 'Churn'],
+      ...['--exclude', 'customerID', '--passthrough', 'customerID', '--name', 'churn', '--version', '1', '--out', join(directory, 'both')],
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('column "customerID" is both excluded and passed through: give it to one of them');
+  });
+});
+
 describe('modelgate package: exported models', () => {
   const titanic = file(
     'titanic.csv',

@@ -148,6 +148,16 @@ describe('feature -> input mapping', () => {
     expect(problems(csv, classifier(inputs))).toEqual([problem]);
   });
 
+  it('keeps pass-through columns out of the features, the first one as the join key', () => {
+    const { manifest } = draft('id,region,a,b,y\nc1,n,1,2,0\nc2,s,3,4,1\n', classifier([column('x', 'float32', ['N', 2])]), { passThrough: ['id', 'region'] });
+    expect(manifest.features.map((f) => f.name)).toEqual(['a', 'b']);
+    expect(manifest.passThrough).toEqual([{ name: 'id', joinKey: true }, { name: 'region' }]);
+    expect(problems('id,a,b,y\nc1,1,2,0\n', classifier([column('x', 'float32', ['N', 2])]), { passThrough: ['id', 'crm'], exclude: ['id'] })).toEqual([
+      'the CSV has no column "crm" (columns: id, a, b, y)',
+      'column "id" is both excluded and passed through: give it to one of them',
+    ]);
+  });
+
   it('leaves out excluded columns, and needs the target and excluded columns to exist', () => {
     expect(draft('id,a,y\n1,2,0\n2,3,1\n', classifier([column('a')]), { exclude: ['id'] }).manifest.features).toEqual([{ name: 'a', type: 'integer' }]);
     expect(problems('a,y\n1,0\n', classifier([column('a')]), { target: 'churn', exclude: ['id'] })).toEqual([
