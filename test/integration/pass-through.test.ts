@@ -15,7 +15,11 @@ import { parseManifest, parseManifestJson, type Manifest } from '../../lambdas/c
 import type { PredictionRecord } from '../../lambdas/core/prediction-record';
 import { feedbackHandler } from '../../lambdas/use-cases/record-ground-truth';
 import { proxyEvent } from '../../local/api-gateway-event';
+import { localDynamoClient } from '../../local/aws-clients';
+import type { DesiredResource, Provisioner } from '../../local/cloudformation/provisioner';
+import { provisioners, type ProvisionerServices } from '../../local/cloudformation/provisioners';
 import { createTableInput, ensureTable, type CfnTableProperties } from '../../local/dynamodb-tables';
+import { startDynamoDbStreams, type LocalDynamoDbStreams } from '../../local/dynamodb-streams';
 import { predictionTableProperties } from '../../local/template-tables';
 import { BUCKET, TABLE, lambdaContext, serve, startLocalAws, type LocalAws } from '../support/local-aws';
 
@@ -148,26 +152,59 @@ describe('pass-through fields: served, logged, indexed, joined by feedback', () 
 
 describe('the local runtime gives a kept table the index the template added', () => {
   let aws: LocalAws;
+  let streams: LocalDynamoDbStreams;
+  let tables: Provisioner;
   beforeAll(async () => {
     aws = await startLocalAws();
+    streams = await startDynamoDbStreams({ target: aws.dynamoService.endpoint, region: 'us-east-1', tables: [] });
+    // The table provisioner of the local CloudFormation, with the services it uses (the others are for other types).
+    const services = { region: 'us-east-1', accountId: '000000000000', dynamodb: aws.dynamodb, streams } as unknown as ProvisionerServices;
+    tables = provisioners(services).get('AWS::DynamoDB::Table') as Provisioner;
   });
-  afterAll(async () => aws?.close());
+  afterAll(async () => {
+    await streams?.close();
+    await aws?.close();
+  });
 
-  it('rebuilds a table created before byJoinKey with both indexes, its items kept', async () => {
-    const properties = predictionTableProperties();
-    const before: CfnTableProperties = { ...properties, GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes?.filter((index) => index.IndexName !== 'byJoinKey') };
-    await ensureTable(aws.dynamodb, createTableInput('older-log', before));
-    const item = { predictionId: { S: 'p-1' }, modelVersionShard: { S: 'churn#1#0' }, ts: { S: '2026-01-01T00:00:00.000Z#p-1' }, joinKey: { S: 'churn#customerID#c-1' } };
-    await aws.dynamodb.send(new PutItemCommand({ TableName: 'older-log', Item: item }));
+  const properties = predictionTableProperties();
+  const before = { ...properties, GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes?.filter((index) => index.IndexName !== 'byJoinKey') };
+  const item = { predictionId: { S: 'p-1' }, modelVersionShard: { S: 'churn#1#0' }, ts: { S: '2026-01-01T00:00:00.000Z#p-1' }, joinKey: { S: 'churn#customerID#c-1' } };
+  const indexes = async (table: string) => (await aws.dynamodb.send(new DescribeTableCommand({ TableName: table }))).Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName).sort();
+  const joined = async (table: string) =>
+    (
+      await aws.dynamodb.send(
+        new QueryCommand({ TableName: table, IndexName: 'byJoinKey', KeyConditionExpression: 'joinKey = :key', ExpressionAttributeValues: { ':key': { S: 'churn#customerID#c-1' } } }),
+      )
+    ).Items?.map((found) => found.predictionId?.S);
+  const desired = (table: string, props: CfnTableProperties) =>
+    ({ stackName: 'modelgate-dev', logicalId: 'PredictionLogTable', type: 'AWS::DynamoDB::Table', properties: { ...props, TableName: table }, metadata: {}, physicalName: table }) as DesiredResource;
 
-    await ensureTable(aws.dynamodb, createTableInput('older-log', properties));
-    const { Table } = await aws.dynamodb.send(new DescribeTableCommand({ TableName: 'older-log' }));
-    expect(Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName).sort()).toEqual(['byJoinKey', 'byModelVersion']);
-    const { Items } = await aws.dynamodb.send(
-      new QueryCommand({ TableName: 'older-log', IndexName: 'byJoinKey', KeyConditionExpression: 'joinKey = :key', ExpressionAttributeValues: { ':key': { S: 'churn#customerID#c-1' } } }),
-    );
-    expect(Items?.map((found) => found.predictionId?.S)).toEqual(['p-1']);
-    const { Item } = await aws.dynamodb.send(new GetItemCommand({ TableName: 'older-log', Key: { predictionId: { S: 'p-1' } } }));
+  it('adds byJoinKey on a stack update, as CloudFormation would, keeping the items and the stream', async () => {
+    const created = await tables.create(desired('update-log', before as CfnTableProperties));
+    await aws.dynamodb.send(new PutItemCommand({ TableName: 'update-log', Item: item }));
+    expect(await indexes('update-log')).toEqual(['byModelVersion']);
+
+    await tables.update?.({ ...desired('update-log', before as CfnTableProperties), ...created, attributes: created.attributes ?? {} }, desired('update-log', properties));
+    expect(await indexes('update-log')).toEqual(['byJoinKey', 'byModelVersion']);
+    expect(await joined('update-log')).toEqual(['p-1']);
+    const { Item } = await aws.dynamodb.send(new GetItemCommand({ TableName: 'update-log', Key: { predictionId: { S: 'p-1' } } }));
     expect(Item).toEqual(item);
+    // The stream goes on: a prediction written through the streams proxy after the rebuild reaches a consumer.
+    const delivered: unknown[] = [];
+    streams.subscribe(
+      { streamArn: String(created.attributes?.StreamArn), functionName: 'consumer', batchSize: 10, batchingWindowMs: 0, retryAttempts: 0, startingPosition: 'LATEST', filters: [] },
+      { invoke: async (_name, _qualifier, event) => (delivered.push(...(event as { Records: unknown[] }).Records), { result: {}, executedVersion: '$LATEST' }) },
+    );
+    await localDynamoClient(streams.endpoint).send(new PutItemCommand({ TableName: 'update-log', Item: { ...item, predictionId: { S: 'p-2' } } }));
+    await streams.idle();
+    expect(delivered).toEqual([expect.objectContaining({ eventName: 'INSERT', dynamodb: expect.objectContaining({ Keys: { predictionId: { S: 'p-2' } } }) })]);
+  });
+
+  it('gives a table kept from an earlier runtime the index when the stack creates it again', async () => {
+    await ensureTable(aws.dynamodb, createTableInput('kept-log', before as CfnTableProperties));
+    await aws.dynamodb.send(new PutItemCommand({ TableName: 'kept-log', Item: item }));
+    await tables.create(desired('kept-log', properties));
+    expect(await indexes('kept-log')).toEqual(['byJoinKey', 'byModelVersion']);
+    expect(await joined('kept-log')).toEqual(['p-1']);
   });
 });
