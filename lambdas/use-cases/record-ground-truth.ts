@@ -84,7 +84,7 @@ export function feedbackHandler(deps: FeedbackDependencies): FeedbackHandler {
         if ('reason' in manifest) deps.logger.warn('manifest not available', { reason: manifest.reason });
         else manifests.set(key, manifest);
       }
-      const plan = planFeedback(items, logged, (model, version) => manifests.get(`${model}#${version}`), joined, receivedAt);
+      const plan = planFeedback(items, logged, (model, version) => manifests.get(`${model}#${version}`), { joined, receivedAt });
       const [onlyResult] = plan.results;
       if (single && items[0]?.key && onlyResult?.status === 'not_found') {
         throw new NotFoundError(onlyResult.reason as string, [{ field: items[0].key.field, reason: onlyResult.reason as string }]);

@@ -115,7 +115,7 @@ describe('feedback by join key', () => {
       { key: { ...key, value: 'c-2' }, actual: 'No', timestamp: '2026-01-02T00:00:00.000Z' },
       { key, actual: 'Yes' },
     ];
-    const { results, writes } = planFeedback(items, logged, () => churn, new Map([[0, 'p1'], [2, 'p1']]), '2026-01-03T00:00:00.000Z');
+    const { results, writes } = planFeedback(items, logged, () => churn, { joined: new Map([[0, 'p1'], [2, 'p1']]), receivedAt: '2026-01-03T00:00:00.000Z' });
     expect(writes).toEqual([{ index: 0, predictionId: 'p1', actual: 'Yes' }]);
     expect(results[1]).toEqual({
       index: 1,

@@ -200,26 +200,26 @@ export function checkActual(manifest: Manifest, actual: string | number): { actu
 /**
  * Decides each item: unknown prediction, actual that does not fit the model, a label the prediction
  * already has (the same: duplicate; another: conflict — the first label stands), or a label to write.
- * A by-key item goes to the prediction its key joined (`joined`, by item index), and is not found when
- * none did. A prediction named twice within the request is decided once; its later copies are duplicates
+ * A by-key item goes to the prediction its key joined (`byKey.joined`, by item index; the use case queries
+ * them at `byKey.receivedAt` unless the item has a timestamp), and is not found when none did. A prediction named twice within the request is decided once; its later copies are duplicates
  * (or conflicts).
  */
 export function planFeedback(
   items: readonly FeedbackItem[],
   logged: ReadonlyMap<string, LoggedPrediction>,
   manifestOf: (model: string, version: string) => Manifest | undefined,
-  joined: ReadonlyMap<number, string> = new Map(),
-  receivedAt = new Date().toISOString(),
+  byKey?: { readonly joined: ReadonlyMap<number, string>; readonly receivedAt: string },
 ): { results: (FeedbackResult | undefined)[]; writes: LabelWrite[] } {
   const results: (FeedbackResult | undefined)[] = [];
   const writes: LabelWrite[] = [];
   const planned = new Map<string, string | number>();
   items.forEach((item, index) => {
-    const predictionId = item.predictionId ?? joined.get(index);
+    const predictionId = item.predictionId ?? byKey?.joined.get(index);
     const base = { index, ...(predictionId === undefined ? {} : { predictionId }), ...(item.key ? { key: keyOf(item.key) } : {}) };
     if (predictionId === undefined) {
       const key = item.key as JoinKeyReference;
-      results.push({ ...base, status: 'not_found', reason: `no prediction of ${describeKey(key)} at or before ${labelTime(item, receivedAt)} in the prediction log (unknown, or expired)` });
+      const at = labelTime(item, byKey?.receivedAt ?? 'the time the label arrived');
+      results.push({ ...base, status: 'not_found', reason: `no prediction of ${describeKey(key)} at or before ${at} in the prediction log (unknown, or expired)` });
       return;
     }
     const prediction = logged.get(predictionId);
