@@ -91,10 +91,11 @@ describe('ExperimentService', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [predictionTable(), 'StreamArn'] },
       FunctionName: { Ref: functionWithEntry(raw, 'experiment-aggregator') },
-      BatchSize: 1000,
+      BatchSize: 100,
       MaximumBatchingWindowInSeconds: 5,
       TumblingWindowInSeconds: 60,
-      BisectBatchOnFunctionError: false,
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
       FilterCriteria: {
         Filters: [
           { Pattern: '{"eventName":["INSERT"]}' },

@@ -47,16 +47,17 @@ describe('ModelMonitoring', () => {
     });
   });
 
-  it('feeds the aggregator from the prediction stream in batches, one shard batch at a time, with a tumbling window', () => {
+  it('feeds the aggregator from the prediction stream in batches of 100, one shard batch at a time, with a tumbling window; a poison record is bisected out and reported', () => {
     const aggregator = functionWithEntry(raw, 'aggregator');
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: aggregator },
       EventSourceArn: { 'Fn::GetAtt': [only('AWS::DynamoDB::Table', { Properties: { KeySchema: [{ AttributeName: 'predictionId', KeyType: 'HASH' }] } }), 'StreamArn'] },
-      BatchSize: 1000,
+      BatchSize: 100,
       MaximumBatchingWindowInSeconds: 30,
       TumblingWindowInSeconds: 60,
       ParallelizationFactor: 1,
-      BisectBatchOnFunctionError: false,
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
       StartingPosition: 'TRIM_HORIZON',
       DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
       FilterCriteria: {
@@ -97,7 +98,16 @@ describe('ModelMonitoring', () => {
       return { own: grants(dev, roleStatements(raw, roleOf(raw, fn))), shared };
     };
     const feedback = of('feedback');
-    expect(feedback.own).toEqual([...feedback.shared, `dynamodb:BatchGetItem on ${predictions}`, `dynamodb:UpdateItem on ${predictions}`].sort());
+    // Labels by a pass-through key: the join-key index, and the served versions' manifests (which declare the key).
+    expect(feedback.own).toEqual(
+      [
+        ...feedback.shared,
+        `dynamodb:BatchGetItem on ${predictions}`,
+        `dynamodb:UpdateItem on ${predictions}`,
+        `dynamodb:Query on ${predictions}/index/byJoinKey`,
+        `s3:ListBucket on ${bucket} if {"StringLike":{"s3:prefix":"models/*"}}`,
+      ].sort(),
+    );
     const monitor = of('monitor');
     expect(monitor.own).toEqual([...monitor.shared, `dynamodb:Query on ${windows}`, `sqs:SendMessage on ${deadLetters}`].sort());
     const aggregator = of('aggregator');
