@@ -107,8 +107,11 @@ export async function startApiGateway(options: {
   readonly port: number;
   /** Extra pages the runtime serves itself (dashboard, health); return false to fall through to the API. */
   readonly extraRoutes?: (request: IncomingMessage, response: ServerResponse) => boolean | Promise<boolean>;
+  /** Checks API Gateway may invoke the route's function (local/iam); a refusal is API Gateway's 500. */
+  readonly authorizeInvoke?: (api: RestApiDefinition, route: ApiRoute, method: string, path: string) => Promise<void>;
 }): Promise<ApiGatewayServer> {
   const routes = options.apis.flatMap((api) => api.routes);
+  const apiOf = new Map(options.apis.flatMap((api) => api.routes.map((route) => [route, api] as const)));
   const stages = new Set(options.apis.map((api) => api.stageName));
   const server = createServer(async (request, response) => {
     try {
@@ -131,6 +134,14 @@ export async function startApiGateway(options: {
         pathParameters: matched.pathParameters,
         sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
       });
+      if (options.authorizeInvoke) {
+        try {
+          await options.authorizeInvoke(apiOf.get(matched.route) as RestApiDefinition, matched.route, request.method ?? 'GET', path);
+        } catch (error) {
+          console.error(`local API Gateway: ${(error as Error).message}`);
+          return send(response, 500, { message: 'Internal server error' });
+        }
+      }
       const { result } = await options.lambda.invoke(matched.route.functionName, matched.route.qualifier, event);
       const answer = result as APIGatewayProxyResult;
       if (!answer || typeof answer.statusCode !== 'number') return send(response, 502, { message: 'Internal server error' });

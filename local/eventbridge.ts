@@ -42,7 +42,7 @@ export interface LocalEventBridgeOptions {
   readonly region: string;
   readonly accountId: string;
   /** Delivers to a target ARN (state machine or function). */
-  readonly deliver: (target: RuleTarget, event: unknown) => Promise<void>;
+  readonly deliver: (target: RuleTarget, event: unknown, rule: RuleDefinition) => Promise<void>;
   /** Schedules run this many times faster (default 1). */
   readonly timeScale?: number;
   readonly print?: (text: string) => void;
@@ -157,7 +157,7 @@ export class LocalEventBridge {
   }
 
   private track(rule: RuleDefinition, target: RuleTarget, input: unknown): void {
-    const delivery = this.options.deliver(target, input).catch((error: Error) => this.print(`local EventBridge: ${rule.logicalId} -> ${target.arn} failed: ${error.message}`));
+    const delivery = this.options.deliver(target, input, rule).catch((error: Error) => this.print(`local EventBridge: ${rule.logicalId} -> ${target.arn} failed: ${error.message}`));
     this.inFlight.add(delivery);
     void delivery.finally(() => this.inFlight.delete(delivery));
   }

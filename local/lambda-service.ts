@@ -74,6 +74,11 @@ export interface LambdaServiceOptions {
   readonly onLogLine: (functionName: string, version: string, line: string) => void;
   /** Uniform [0, 1) source for weighted alias routing (seeded in tests). */
   readonly random?: () => number;
+  /**
+   * The credentials a function's code runs with (its execution role's session, local/iam), over those of
+   * `baseEnvironment`. @default baseEnvironment's
+   */
+  readonly credentials?: (functionName: string) => { readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
 interface Environment {
@@ -251,6 +256,7 @@ export class LocalLambdaService {
     if (existing) return existing;
     const variables = version === '$LATEST' ? state.environment : (state.versions.get(version) as PublishedVersion).environment;
     const { definition } = state;
+    const credentials = this.options.credentials?.(definition.name);
     const worker = new Worker(new URL('./lambda-worker.ts', import.meta.url), {
       // Handlers are TypeScript with extensionless imports: the worker needs tsx's loader, inherited from
       // `tsx local/start.ts`, added when the parent runs without it (vitest, plain node).
@@ -265,6 +271,7 @@ export class LocalLambdaService {
       env: {
         ...this.options.baseEnvironment,
         ...variables,
+        ...(credentials ? { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey } : {}),
         AWS_LAMBDA_FUNCTION_NAME: definition.name,
         AWS_LAMBDA_FUNCTION_VERSION: version,
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(definition.memoryMb),

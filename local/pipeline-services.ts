@@ -8,6 +8,7 @@ import { parseCandidateKey } from '../lambdas/core/pipeline/candidate';
 import { alarmsFromTemplate, type LocalAlarms } from './alarms';
 import type { LocalS3 } from './aws-services';
 import { eventBridgeBuckets, LocalEventBridge, rulesFromTemplate } from './eventbridge';
+import type { LocalIam } from './iam/local-iam';
 import { FunctionError, type LocalLambdaService } from './lambda-service';
 import type { LocalSns } from './sns';
 import { stateMachinesFromTemplate } from './state-machine-definitions';
@@ -28,6 +29,8 @@ export interface PipelineServicesOptions {
   readonly stateDir: string;
   readonly timeScale: number;
   readonly print?: (text: string) => void;
+  /** Checks each Task call against its state machine's role and each rule target delivery (local/iam). */
+  readonly iam?: LocalIam;
 }
 
 export interface PipelineServices {
@@ -74,11 +77,10 @@ export async function startPipelineServices(options: PipelineServicesOptions): P
     },
   };
 
-  const machines = stateMachinesFromTemplate(template, context).map((m) => ({
-    arn: stateMachineArns.get(m.logicalId) as string,
-    name: options.names.get(m.logicalId) as string,
-    definition: m.definition,
-  }));
+  const machines = stateMachinesFromTemplate(template, context).map((m) => {
+    const arn = stateMachineArns.get(m.logicalId) as string;
+    return { arn, name: options.names.get(m.logicalId) as string, definition: m.definition, ...(options.iam ? { bindings: options.iam.guardTaskBindings(arn, bindings) } : {}) };
+  });
   const stepFunctions = new LocalStepFunctions({ machines, bindings, directory: `${options.stateDir}/executions`, timeScale: options.timeScale, print });
   await releaseInterrupted(stepFunctions, template, options);
   const api: StepFunctionsApiServer = await startStepFunctionsApi({ stepFunctions, host });
@@ -89,7 +91,8 @@ export async function startPipelineServices(options: PipelineServicesOptions): P
     accountId: context.accountId,
     timeScale: options.timeScale,
     print,
-    async deliver(target, event) {
+    async deliver(target, event, rule) {
+      await options.iam?.authorizeRuleTarget(rule.logicalId, target.id, target.arn);
       if (target.arn.includes(':states:') && target.arn.includes(':stateMachine:')) {
         stepFunctions.start(target.arn, event);
       } else if (target.arn.includes(':lambda:')) {

@@ -18,6 +18,8 @@ import { FunctionLogs } from './function-logs';
 import { LocalMetricStore } from './metrics-store';
 import { assertPortFree } from './ports';
 import { LocalSns, registerTopicIdentities, topicsFromTemplate } from './sns';
+import { LocalIam } from './iam/local-iam';
+import { registerIamIdentities, stackResourcesFromTemplate } from './iam/iam-model';
 import { resolveValue, resourcesOfType, type CfnResource, type ResolutionContext } from './template';
 import { metricsNamespace } from '../lambdas/core/naming';
 
@@ -74,6 +76,8 @@ export interface Runtime {
   readonly pipeline: PipelineServices;
   /** The local Lambda API (AWS_ENDPOINT_URL_LAMBDA of the functions). */
   readonly lambdaEndpoint: string;
+  /** Permissions: the running stacks' IAM model, the functions' identities, the authorizer (docs/local-runtime.md). */
+  readonly iam: LocalIam;
   close(): Promise<void>;
 }
 
@@ -129,6 +133,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   }
   registerTopicIdentities(template, names, context);
   registerAlarmIdentities(template, names, context);
+  // --- IAM: every call a function, the state machine or a service makes is checked (local/iam) ---
+  registerIamIdentities(template, names, context);
+  const print = options.print ?? ((text: string) => console.log(text));
+  const iam = new LocalIam({ region: REGION, accountId: ACCOUNT_ID, print });
   const metrics = new LocalMetricStore({ snapshotFile: join(stateDir, 'metrics', 'snapshot.json') });
   const functionLogs = new FunctionLogs({ directory: join(stateDir, 'logs'), metrics, echo: options.echoLogs ?? true });
 
@@ -155,11 +163,14 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     // dynalite has no streams: writes through this proxy produce them (local/dynamodb-streams.ts).
     const streams = await startDynamoDbStreams({ target: dynamo.endpoint, host, region: REGION, tables: streamedTablesFromTemplate(template, names, context) });
     started.push(streams);
+    // Functions and the CLI reach S3 and DynamoDB through the IAM gateways; the runtime's own seeding does not.
+    const gateways = await iam.startGateways({ s3: s3.endpoint, dynamodb: streams.endpoint, host });
+    started.push(gateways.s3, gateways.dynamodb);
 
     // The functions get the Lambda API's address (shadow mirroring, the pipeline's Lambda adapter); it serves
     // the service created just below.
     let lambdaService: LocalLambdaService | undefined;
-    const lambdaApi = await startLambdaApi({ lambda: () => lambdaService as LocalLambdaService, host });
+    const lambdaApi = await startLambdaApi({ lambda: () => lambdaService as LocalLambdaService, host, authorize: (headers, action, arn) => iam.lambdaApiRefusal(headers, action, arn) });
     started.push(lambdaApi);
     const lambda = new LocalLambdaService({
       region: REGION,
@@ -168,27 +179,33 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       baseEnvironment: {
         AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-        AWS_ENDPOINT_URL_S3: s3.endpoint,
-        AWS_ENDPOINT_URL_DYNAMODB: streams.endpoint,
+        AWS_ENDPOINT_URL_S3: gateways.s3.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: gateways.dynamodb.endpoint,
         PREDICTION_LOG_FALLBACK_FILE: join(stateDir, 'prediction-log-fallback.jsonl'),
         AWS_ENDPOINT_URL_LAMBDA: lambdaApi.endpoint,
         NODE_ENV: 'production',
       },
       onLogLine: functionLogs.onLogLine,
+      credentials: (functionName) => iam.functionCredentials(functionName),
       ...(options.random ? { random: options.random } : {}),
     });
     const functions = resourcesOfType(template, 'AWS::Lambda::Function').filter(([, f]) => f.Metadata?.['modelgate:entry'] !== undefined);
     for (const [id] of functions) context.attributes.set(`${id}.Arn`, lambda.functionArn(names.get(id) as string));
     lambda.define(functions.map(([id, resource]) => functionDefinition(id, resource, names.get(id) as string, context)));
     bootstrapVersionsAndAliases(template.Resources, lambda, context);
-    for (const subscription of streamSubscriptionsFromTemplate(template, context)) streams.subscribe(subscription, lambda);
     lambdaService = lambda;
-    const sns = new LocalSns({ topics: topicsFromTemplate(template, context), historyFile: join(stateDir, 'sns', 'notifications.jsonl'), lambda, ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}), ...(options.print ? { print: options.print } : {}) });
+    const sns = new LocalSns({ topics: topicsFromTemplate(template, context), historyFile: join(stateDir, 'sns', 'notifications.jsonl'), lambda, authorizePublish: (caller, topicArn) => iam.authorizePublish(caller, topicArn), ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}), ...(options.print ? { print: options.print } : {}) });
     const alarms = new LocalAlarms({ definitions: alarmsFromTemplate(template, context), metrics, sns, region: REGION, accountId: ACCOUNT_ID, stateFile: join(stateDir, 'alarms.json'), ...(options.print ? { print: options.print } : {}) });
-    const pipeline = await startPipelineServices({ template, context, names, lambda, s3, sns, alarms, dynamodb, host, stateDir, timeScale: options.timeScale ?? 1, ...(options.print ? { print: options.print } : {}) });
+    const pipeline = await startPipelineServices({ template, context, names, lambda, s3, sns, alarms, dynamodb, host, stateDir, timeScale: options.timeScale ?? 1, iam, ...(options.print ? { print: options.print } : {}) });
+    // Every name and ARN is known now (the state machines' last): the stack's permissions go into the model.
+    iam.addStack(stack.stackName, stackResourcesFromTemplate(template, context, (problem) => print(`local IAM: ${problem}`)));
+    for (const subscription of streamSubscriptionsFromTemplate(template, context)) {
+      await iam.checkStreamMapping(subscription.functionName, subscription.streamArn);
+      streams.subscribe(subscription, lambda);
+    }
     // A bucket deployment uploads to candidates/ (the pipeline validates and rolls it out): on a first start,
     // wait for those executions so the runtime serves once it says it is ready.
-    await deployBucketContents(stack, localS3Client(s3.endpoint), context);
+    await deployBucketContents(stack, localS3Client(gateways.s3.endpoint), context);
     await pipeline.settle();
     const registryTable = registryTableName(template, context);
     const registry = options.registryHistory ?? (registryTable ? dynamoRegistrySource(dynamodb, registryTable) : undefined);
@@ -197,23 +214,31 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     let apiUrl = '';
     const experimentTable = experimentTableName(template, context);
     const extraRoutes = dashboardRoutes({ stackName: stack.stackName, namespace: metricsNamespace(stack.stackName), apiUrl: () => apiUrl, apis, lambda, metrics, alarms, sns, ...(registry ? { registry } : {}), ...(experimentTable ? { experiments: experimentViews(dynamodb, experimentTable) } : {}) });
-    const api: ApiGatewayServer = await startApiGateway({ apis, lambda, host, port: options.port ?? 3000, extraRoutes });
+    const api: ApiGatewayServer = await startApiGateway({
+      apis,
+      lambda,
+      host,
+      port: options.port ?? 3000,
+      extraRoutes,
+      authorizeInvoke: (restApi, route, method, path) =>
+        iam.authorizeApiInvoke({ restApiId: context.refs.get(restApi.logicalId) as string, stage: restApi.stageName, method, path, functionArn: lambda.functionArn(route.functionName, route.qualifier) }),
+    });
     apiUrl = api.url;
     metrics.startSnapshots();
     alarms.start(options.alarmTickMs);
     const outputs = resolveOutputs(stack, context, api.url);
     writeFileSync(
       join(stateDir, ENDPOINTS_FILE),
-      `${JSON.stringify({ apiUrl: api.url, dynamoDbEndpoint: streams.endpoint, s3Endpoint: s3.endpoint, region: REGION, stackName: stack.stackName, outputs, lambdaEndpoint: lambdaApi.endpoint, stepFunctionsEndpoint: pipeline.stepFunctionsEndpoint } satisfies LocalEndpoints, null, 2)}\n`,
+      `${JSON.stringify({ apiUrl: api.url, dynamoDbEndpoint: gateways.dynamodb.endpoint, s3Endpoint: gateways.s3.endpoint, region: REGION, stackName: stack.stackName, outputs, lambdaEndpoint: lambdaApi.endpoint, stepFunctionsEndpoint: pipeline.stepFunctionsEndpoint } satisfies LocalEndpoints, null, 2)}\n`,
     );
     return {
       apiUrl: api.url,
       stack,
       apis,
       lambda,
-      dynamoDbEndpoint: streams.endpoint,
+      dynamoDbEndpoint: gateways.dynamodb.endpoint,
       streams,
-      s3Endpoint: s3.endpoint,
+      s3Endpoint: gateways.s3.endpoint,
       stateDir,
       names,
       outputs,
@@ -222,6 +247,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       sns,
       pipeline,
       lambdaEndpoint: lambdaApi.endpoint,
+      iam,
       async close() {
         await pipeline.close();
         rmSync(join(stateDir, ENDPOINTS_FILE), { force: true });

@@ -29,6 +29,8 @@ export interface LocalStateMachine {
   readonly arn: string;
   readonly name: string;
   readonly definition: StateMachineDefinition;
+  /** This machine's Task bindings (e.g. checked against its role), instead of the shared ones. */
+  readonly bindings?: TaskBindings;
 }
 
 export interface LocalStepFunctionsOptions {
@@ -92,7 +94,7 @@ export class LocalStepFunctions {
     const record: ExecutionRecord = { executionArn, stateMachineArn, name, status: 'RUNNING', startDate, input, events: [] };
     this.executions.set(executionArn, record);
     this.save(record);
-    const execution = startExecution(machine.definition, input, this.options.bindings, {
+    const execution = startExecution(machine.definition, input, machine.bindings ?? this.options.bindings, {
       timeScale: this.options.timeScale ?? 1,
       execution: { id: executionArn, name, startTime: startDate },
       onEvent: (event) => {

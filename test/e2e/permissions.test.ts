@@ -1,0 +1,133 @@
+// Permissions in the local runtime, end to end: the synthesized template's roles, key policies, topic policy and
+// function permissions, enforced on every call (local/iam). On-call must be paged: the pipeline's notifications
+// and the alarms' actions reach the encrypted topic. Each interception point refuses what AWS would refuse, with
+// the service's own error: the S3 and DynamoDB gateways, the KMS key behind the bucket, the Lambda API.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetItemCommand, PutItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalCredentials } from '../../local/iam/identities';
+import { startRuntime, type Runtime } from '../../local/runtime';
+
+let runtime: Runtime;
+let stateDir: string;
+const printed: string[] = [];
+
+beforeAll(async () => {
+  stateDir = mkdtempSync(join(tmpdir(), 'modelgate-permissions-'));
+  // The first start runs the pipeline once (churn v1 from the bucket deployment), notifications included.
+  runtime = await startRuntime({ stateDir, clean: true, port: 0, echoLogs: false, timeScale: 600, alarmTickMs: 3_600_000, print: (line) => void printed.push(line) });
+});
+
+afterAll(async () => {
+  await runtime?.close();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+const REGION = 'us-east-1';
+const s3As = (credentials: LocalCredentials) => new S3Client({ endpoint: runtime.s3Endpoint, region: REGION, forcePathStyle: true, credentials, maxAttempts: 1 });
+const dynamoAs = (credentials: LocalCredentials) => new DynamoDBClient({ endpoint: runtime.dynamoDbEndpoint, region: REGION, credentials, maxAttempts: 1 });
+const lambdaAs = (credentials: LocalCredentials) => new LambdaClient({ endpoint: runtime.lambdaEndpoint, region: REGION, credentials, maxAttempts: 1 });
+const functionName = (suffix: string) => `${runtime.stack.stackName}-${suffix}`;
+const bucket = () => runtime.outputs.ModelBucketName as string;
+const topicArn = () => runtime.outputs.NotificationTopicArn as string;
+
+async function failure(promise: Promise<unknown>): Promise<{ name: string; message: string; status?: number }> {
+  try {
+    await promise;
+  } catch (error) {
+    const e = error as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
+    return { name: e.name, message: e.message, ...(e.$metadata?.httpStatusCode !== undefined ? { status: e.$metadata.httpStatusCode } : {}) };
+  }
+  throw new Error('expected the call to be refused');
+}
+
+// Fails on the template as it is: the topic key's policy trusts only the account root, the state machine role has
+// sns:Publish but no key grant, and nothing lets CloudWatch publish or use the key.
+describe('on-call is paged', () => {
+  it.fails('a pipeline notification reaches the encrypted topic: the state machine may use its key', async () => {
+    const [bootstrap] = runtime.pipeline.stepFunctions.list();
+    expect(bootstrap?.cause ?? '').not.toMatch(/KMS|not authorized/);
+    expect(bootstrap?.status).toBe('SUCCEEDED');
+    expect(runtime.sns.recentNotifications().some((n) => n.TopicArn === topicArn() && /churn/.test(n.Subject ?? ''))).toBe(true);
+  });
+
+  it.fails("an alarm's action reaches the encrypted topic: CloudWatch may publish and use the key", async () => {
+    const alarm = runtime.alarms.describeAlarms().MetricAlarms.find((a) => a.AlarmActions.includes(topicArn()));
+    expect(alarm).toBeDefined();
+    runtime.alarms.setAlarmState(alarm?.AlarmName as string, 'ALARM', 'e2e: paging on-call');
+    await runtime.alarms.settle();
+    expect(printed.filter((line) => line.includes('Failed to execute action'))).toEqual([]);
+    expect(runtime.sns.recentNotifications()[0]?.Subject).toBe(`ALARM: "${alarm?.AlarmName}" in US East (N. Virginia)`);
+  });
+});
+
+describe('every call is checked against the template', () => {
+  it('S3: the inference function reads its model, and is refused outside models/<its model>/ with AccessDenied', async () => {
+    const s3 = s3As(runtime.iam.functionCredentials(functionName('model-churn')));
+    const manifest = await s3.send(new GetObjectCommand({ Bucket: bucket(), Key: 'models/churn/1/manifest.json' }));
+    expect(JSON.parse(await (manifest.Body?.transformToString() ?? '')).name).toBe('churn');
+
+    const refused = await failure(s3.send(new GetObjectCommand({ Bucket: bucket(), Key: 'candidates/churn/1/manifest.json' })));
+    expect(refused).toMatchObject({ name: 'AccessDenied', status: 403 });
+    expect(refused.message).toContain(`assumed-role/`);
+    expect(refused.message).toContain(`is not authorized to perform: s3:GetObject on resource: arn:aws:s3:::${bucket()}/candidates/churn/1/manifest.json because no identity-based policy allows the s3:GetObject action`);
+    expect(printed.some((line) => line.startsWith('local IAM: denied:') && line.includes('s3:GetObject') && line.includes("no Allow in the role's policies"))).toBe(true);
+  });
+
+  it('S3: a missing key the caller may not list is a 403, as S3 answers it without s3:ListBucket', async () => {
+    const s3 = s3As(runtime.iam.functionCredentials(functionName('model-churn')));
+    expect(await failure(s3.send(new HeadObjectCommand({ Bucket: bucket(), Key: 'models/churn/999/manifest.json' })))).toMatchObject({ status: 403 });
+    expect(await failure(s3.send(new GetObjectCommand({ Bucket: bucket(), Key: 'models/churn/999/manifest.json' })))).toMatchObject({ name: 'AccessDenied', status: 403 });
+  });
+
+  it('DynamoDB: the read-only models function may read the registry and may not write it (AccessDeniedException)', async () => {
+    const dynamodb = dynamoAs(runtime.iam.functionCredentials(functionName('models')));
+    const table = runtime.outputs.RegistryTableName as string;
+    await dynamodb.send(new GetItemCommand({ TableName: table, Key: { model: { S: 'churn' }, item: { S: 'MODEL' } } }));
+    const refused = await failure(dynamodb.send(new PutItemCommand({ TableName: table, Item: { model: { S: 'churn' }, item: { S: 'FORGED' } } })));
+    expect(refused).toMatchObject({ name: 'AccessDeniedException', status: 400 });
+    expect(refused.message).toContain(`is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:${REGION}:000000000000:table/${table}`);
+  });
+
+  it('KMS: s3:GetObject without kms:Decrypt on the bucket key is refused; the key policy leaves it to IAM', async () => {
+    // A stack added at run time (as a model stack would be): a role that may read objects but not use the key.
+    const roleArn = 'arn:aws:iam::000000000000:role/iam-probe';
+    runtime.iam.addStack('iam-probe', {
+      ProbeRole: { type: 'AWS::IAM::Role', ref: 'iam-probe', arn: roleArn, properties: {} },
+      ProbePolicy: {
+        type: 'AWS::IAM::Policy',
+        properties: { Roles: ['iam-probe'], PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket()}/models/*` }] } },
+      },
+    });
+    try {
+      const s3 = s3As(runtime.iam.identities.issue(roleArn, 'probe'));
+      const refused = await failure(s3.send(new GetObjectCommand({ Bucket: bucket(), Key: 'models/churn/1/manifest.json' })));
+      expect(refused).toMatchObject({ name: 'AccessDenied', status: 403 });
+      expect(refused.message).toMatch(/is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:us-east-1:000000000000:key\/[0-9a-f-]+ because no identity-based policy allows the kms:Decrypt action/);
+      expect(refused.message).toContain('trusts only the account root');
+    } finally {
+      runtime.iam.removeStack('iam-probe');
+    }
+    // Gone with its stack: the same credentials now belong to no role the runtime runs.
+    const after = await failure(s3As(runtime.iam.identities.issue(roleArn, 'probe')).send(new GetObjectCommand({ Bucket: bucket(), Key: 'models/churn/1/manifest.json' })));
+    expect(after.message).toContain('is in no stack the runtime runs');
+  });
+
+  it('Lambda API: a function may not invoke a function it has no grant for (AccessDeniedException)', async () => {
+    const lambda = lambdaAs(runtime.iam.functionCredentials(functionName('models')));
+    const refused = await failure(lambda.send(new InvokeCommand({ FunctionName: functionName('model-churn'), Qualifier: 'live', Payload: Buffer.from('{}') })));
+    expect(refused).toMatchObject({ name: 'AccessDeniedException', status: 403 });
+    expect(refused.message).toContain(`is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:${REGION}:000000000000:function:${functionName('model-churn')}:live`);
+  });
+
+  it('unknown credentials are refused by every gateway', async () => {
+    const stranger = { accessKeyId: 'AKIAUNKNOWN000000000', secretAccessKey: 'x' };
+    expect(await failure(s3As(stranger).send(new GetObjectCommand({ Bucket: bucket(), Key: 'models/churn/1/manifest.json' })))).toMatchObject({ name: 'InvalidAccessKeyId', status: 403 });
+    expect(await failure(dynamoAs(stranger).send(new GetItemCommand({ TableName: runtime.outputs.RegistryTableName as string, Key: { model: { S: 'x' }, item: { S: 'x' } } })))).toMatchObject({ name: 'UnrecognizedClientException' });
+    expect(await failure(lambdaAs(stranger).send(new InvokeCommand({ FunctionName: functionName('models') })))).toMatchObject({ name: 'UnrecognizedClientException' });
+  });
+});
