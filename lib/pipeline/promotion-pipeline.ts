@@ -219,6 +219,9 @@ export class PromotionPipeline extends Construct {
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
+    // The Notify states publish as this role: with an encrypted topic that takes kms:GenerateDataKey* and
+    // kms:Decrypt on its key too, which grantPublish adds and SnsPublish's own sns:Publish grant does not.
+    this.topic.grantPublish(this.stateMachine);
 
     // --- trigger -------------------------------------------------------------------------------------
     const deadLetters = new sqs.Queue(this, 'TriggerDeadLetters', {
@@ -485,6 +488,16 @@ export class PromotionPipeline extends Construct {
   private ownTopic(emails: readonly string[]): sns.Topic {
     const key = new kms.Key(this, 'TopicKey', { description: 'modelgate pipeline notifications', enableKeyRotation: true, removalPolicy: RemovalPolicy.DESTROY });
     const topic = new sns.Topic(this, 'Notifications', { displayName: 'modelgate pipeline', masterKey: key, enforceSSL: true });
+    // The alarms of this deployment page on-call through this topic: CloudWatch publishes as itself, so the
+    // topic policy and the key policy must let it in (a key policy naming only the account root does not).
+    const stack = Stack.of(this);
+    const cloudWatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+    const alarmsOfThisDeployment = {
+      ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:${deploymentAlarmPrefix(stack.stackName)}*` },
+      StringEquals: { 'aws:SourceAccount': stack.account },
+    };
+    key.addToResourcePolicy(new iam.PolicyStatement({ sid: 'AllowCloudWatchAlarms', principals: [cloudWatch], actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['*'], conditions: alarmsOfThisDeployment }));
+    topic.addToResourcePolicy(new iam.PolicyStatement({ sid: 'AllowCloudWatchAlarms', principals: [cloudWatch], actions: ['sns:Publish'], resources: [topic.topicArn], conditions: alarmsOfThisDeployment }));
     for (const email of emails) {
       const subscription = topic.addSubscription(new subscriptions.EmailSubscription(email));
       Validations.of(subscription).acknowledge({
@@ -543,6 +556,9 @@ export class PromotionPipeline extends Construct {
         reason: 'Version-scoped alarms are named <deployment>/<model>/v<version>/...: the pipeline creates them for each version it publishes (PutMetricAlarm) and reads their state (DescribeAlarms).',
       },
       { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray tracing of the state machine: PutTraceSegments and GetSamplingRules have no resource-level permissions.' },
+      ...(props.topic
+        ? []
+        : [{ id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', reason: "grantPublish on the pipeline's encrypted topic: SNS takes a data key of the topic's own key for each message it encrypts; the grant names that one key." }]),
     );
   }
 }

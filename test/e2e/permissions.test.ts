@@ -45,17 +45,17 @@ async function failure(promise: Promise<unknown>): Promise<{ name: string; messa
   throw new Error('expected the call to be refused');
 }
 
-// Fails on the template as it is: the topic key's policy trusts only the account root, the state machine role has
-// sns:Publish but no key grant, and nothing lets CloudWatch publish or use the key.
+// Failed before the topic key's policy let CloudWatch in and the state machine role got the key grants (the key
+// policy trusted only the account root; the role had sns:Publish alone; the topic policy had no Allow).
 describe('on-call is paged', () => {
-  it.fails('a pipeline notification reaches the encrypted topic: the state machine may use its key', async () => {
+  it('a pipeline notification reaches the encrypted topic: the state machine may use its key', async () => {
     const [bootstrap] = runtime.pipeline.stepFunctions.list();
     expect(bootstrap?.cause ?? '').not.toMatch(/KMS|not authorized/);
     expect(bootstrap?.status).toBe('SUCCEEDED');
     expect(runtime.sns.recentNotifications().some((n) => n.TopicArn === topicArn() && /churn/.test(n.Subject ?? ''))).toBe(true);
   });
 
-  it.fails("an alarm's action reaches the encrypted topic: CloudWatch may publish and use the key", async () => {
+  it("an alarm's action reaches the encrypted topic: CloudWatch may publish and use the key", async () => {
     const alarm = runtime.alarms.describeAlarms().MetricAlarms.find((a) => a.AlarmActions.includes(topicArn()));
     expect(alarm).toBeDefined();
     runtime.alarms.setAlarmState(alarm?.AlarmName as string, 'ALARM', 'e2e: paging on-call');
