@@ -31,21 +31,29 @@ export interface GatewayOptions {
 
 export async function startGateway(options: GatewayOptions): Promise<LocalService & { readonly server: Server }> {
   const target = new URL(options.target);
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  // Idle connections are dropped before the servers behind (Node's 5 s keep-alive) drop them.
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 4_000 });
   const logError = options.onError ?? ((message: string) => console.error(message));
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const body = options.bufferBody ? await readAll(request) : undefined;
     const verdict = await options.decide(request, body);
     if (!verdict.forward) return refuse(response, verdict.refusal);
-    const answer = await new Promise<IncomingMessage>((resolve, reject) => {
-      const outgoing = httpRequest(
-        { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: { ...verdict.headers, host: target.host }, agent },
-        resolve,
-      );
-      outgoing.once('error', reject);
-      if (verdict.body ?? body) outgoing.end(verdict.body ?? body);
-      else request.pipe(outgoing);
+    const buffered = verdict.body ?? body;
+    const send = () =>
+      new Promise<IncomingMessage>((resolve, reject) => {
+        const outgoing = httpRequest(
+          { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: { ...verdict.headers, host: target.host }, agent },
+          resolve,
+        );
+        outgoing.once('error', (error: NodeJS.ErrnoException) => reject(Object.assign(error, { reusedSocket: outgoing.reusedSocket })));
+        if (buffered) outgoing.end(buffered);
+        else request.pipe(outgoing);
+      });
+    // A kept-alive connection the server closed as the request went out: sent again once, when the body is at hand.
+    const answer = await send().catch((error: NodeJS.ErrnoException & { reusedSocket?: boolean }) => {
+      if (buffered && error.reusedSocket && error.code === 'ECONNRESET') return send();
+      throw error;
     });
     const replaced = verdict.onAnswer ? await verdict.onAnswer(answer) : undefined;
     if (replaced) {
