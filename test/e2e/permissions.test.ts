@@ -2,13 +2,13 @@
 // function permissions, enforced on every call (local/iam). On-call must be paged: the pipeline's notifications
 // and the alarms' actions reach the encrypted topic. Each interception point refuses what AWS would refuse, with
 // the service's own error: the S3 and DynamoDB gateways, the KMS key behind the bucket, the Lambda API.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetItemCommand, PutItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalCredentials } from '../../local/iam/identities';
 import { startRuntime, type Runtime } from '../../local/runtime';
 
@@ -44,6 +44,15 @@ async function failure(promise: Promise<unknown>): Promise<{ name: string; messa
   }
   throw new Error('expected the call to be refused');
 }
+
+describe("the template's own calls", () => {
+  it('are all allowed: the first start (a whole pipeline execution) and the scheduled rules deny nothing', async () => {
+    // rate(1 hour) runs every 6 s at this time scale: both schedules have fired once their functions have logged.
+    await vi.waitFor(() => expect(['monitor', 'experiment-analysis'].every((fn) => existsSync(join(stateDir, 'logs', `${functionName(fn)}.log`)))).toBe(true), { timeout: 30_000, interval: 250 });
+    await runtime.pipeline.settle();
+    expect(printed.filter((line) => line.startsWith('local IAM') || line.includes('local EventBridge'))).toEqual([]);
+  });
+});
 
 // Failed before the topic key's policy let CloudWatch in and the state machine role got the key grants (the key
 // policy trusted only the account root; the role had sns:Publish alone; the topic policy had no Allow).

@@ -230,6 +230,40 @@ describe('the IAM model across stacks', () => {
   });
 });
 
+describe('services acting on functions and streams', () => {
+  const fn = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:predict`;
+  const api = (path: string) => ({ restApiId: 'api123', stage: 'dev', method: 'POST', path, functionArn: `${fn}:live` });
+
+  it("API Gateway may invoke a route's function only where its permission's SourceArn matches the method and path", async () => {
+    const iam = new LocalIam({ region: REGION, accountId: ACCOUNT, print: () => undefined });
+    iam.addStack('s', {
+      Permission: {
+        type: 'AWS::Lambda::Permission',
+        properties: { Action: 'lambda:InvokeFunction', FunctionName: `${fn}:live`, Principal: 'apigateway.amazonaws.com', SourceArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:api123/dev/POST/v1/models/churn/predict` },
+      },
+    });
+    await iam.authorizeApiInvoke(api('/v1/models/churn/predict'));
+    await expect(iam.authorizeApiInvoke(api('/v1/feedback'))).rejects.toThrow(/Execution failed due to configuration error: Invalid permissions on Lambda function .*allows it only under a condition/);
+    await expect(iam.authorizeApiInvoke({ ...api('/v1/models/churn/predict'), functionArn: fn })).rejects.toThrow(/Invalid permissions on Lambda function/);
+  });
+
+  it("an event source mapping needs the function's role to read the stream", async () => {
+    const iam = new LocalIam({ region: REGION, accountId: ACCOUNT, print: () => undefined });
+    const stream = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/log/stream/local`;
+    const roleArn = `arn:aws:iam::${ACCOUNT}:role/aggregator`;
+    const reads = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'];
+    const stack = (actions: readonly string[]) => ({
+      Fn: { type: 'AWS::Lambda::Function', properties: { FunctionName: 'aggregator', Role: roleArn } },
+      Role: { type: 'AWS::IAM::Role', ref: 'aggregator', arn: roleArn, properties: {} },
+      Grant: { type: 'AWS::IAM::Policy', properties: { Roles: ['aggregator'], PolicyDocument: { Statement: [{ Effect: 'Allow', Action: [...actions], Resource: stream }, { Effect: 'Allow', Action: 'dynamodb:ListStreams', Resource: '*' }] } } },
+    });
+    iam.addStack('s', stack(reads.slice(0, 2)));
+    await expect(iam.checkStreamMapping('aggregator', stream)).rejects.toThrow(/Cannot access stream .*may not dynamodb:GetShardIterator/);
+    iam.addStack('s', stack(reads));
+    await iam.checkStreamMapping('aggregator', stream);
+  });
+});
+
 describe('requests -> IAM actions', () => {
   const headers = {};
   const q = (text = '') => new URLSearchParams(text);
