@@ -199,6 +199,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const pipeline = await startPipelineServices({ template, context, names, lambda, s3, sns, alarms, dynamodb, host, stateDir, timeScale: options.timeScale ?? 1, iam, ...(options.print ? { print: options.print } : {}) });
     // Every name and ARN is known now (the state machines' last): the stack's permissions go into the model.
     iam.addStack(stack.stackName, stackResourcesFromTemplate(template, context, (problem) => print(`local IAM: ${problem}`)));
+    await iam.checkRoleTrust();
     for (const subscription of streamSubscriptionsFromTemplate(template, context)) {
       await iam.checkStreamMapping(subscription.functionName, subscription.streamArn);
       streams.subscribe(subscription, lambda);

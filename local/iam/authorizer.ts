@@ -10,7 +10,7 @@ export type Caller =
   /** A role session: a function's execution role, the state machine's role, an EventBridge target role. */
   | { readonly kind: 'role'; readonly principal: string; readonly roleArn: string }
   /** An AWS service acting on its own behalf (CloudWatch alarm actions, EventBridge invoking a function). */
-  | { readonly kind: 'service'; readonly principal: string; readonly sourceArn: string; readonly sourceAccount: string }
+  | { readonly kind: 'service'; readonly principal: string; readonly sourceArn?: string; readonly sourceAccount: string }
   /** The operator or the deploying user: every action, subject to resource policies' explicit denies. */
   | { readonly kind: 'admin'; readonly principal: string };
 
@@ -70,7 +70,7 @@ export class Authorizer {
       this.cache.clear();
       this.cachedRevision = this.options.model.revision;
     }
-    const key = JSON.stringify([request.caller.principal, request.caller.kind === 'service' ? request.caller.sourceArn : '', request.action, request.resource, request.context ?? {}]);
+    const key = JSON.stringify([request.caller.principal, request.caller.kind === 'service' ? (request.caller.sourceArn ?? '') : '', request.action, request.resource, request.context ?? {}]);
     let decision = this.cache.get(key);
     if (!decision) {
       if (this.cache.size >= MAX_CACHED) this.cache.clear();
@@ -103,7 +103,7 @@ export class Authorizer {
     const resourcePolicy = model.resourcePolicy(resource);
     const context: Record<string, string | string[]> = { 'aws:SecureTransport': 'true' };
     if (caller.kind === 'service') {
-      Object.assign(context, { 'aws:SourceArn': caller.sourceArn, 'aws:SourceAccount': caller.sourceAccount, 'aws:SourceOwner': caller.sourceAccount });
+      Object.assign(context, { 'aws:SourceAccount': caller.sourceAccount, 'aws:SourceOwner': caller.sourceAccount }, caller.sourceArn ? { 'aws:SourceArn': caller.sourceArn } : {});
     } else {
       Object.assign(context, { 'aws:PrincipalArn': caller.kind === 'role' ? caller.roleArn : caller.principal, 'aws:PrincipalAccount': accountId });
     }
@@ -131,7 +131,7 @@ export class Authorizer {
 
 /** "arn:...:assumed-role/R/fn may not kms:Decrypt on arn:...:key/..." */
 export function describe(request: AccessRequest): string {
-  const who = request.caller.kind === 'service' ? `${request.caller.principal} (for ${request.caller.sourceArn})` : request.caller.principal;
+  const who = request.caller.kind === 'service' && request.caller.sourceArn ? `${request.caller.principal} (for ${request.caller.sourceArn})` : request.caller.principal;
   return `${who} may not ${request.action} on ${request.resource}`;
 }
 

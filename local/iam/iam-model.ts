@@ -183,8 +183,22 @@ export class IamModel {
     if (this.stacks.delete(stackName)) this.changes++;
   }
 
-  stackNames(): string[] {
-    return [...this.stacks.keys()];
+  /**
+   * Every role a service assumes for a resource of the stacks: a function's execution role (Lambda), a state
+   * machine's role (Step Functions, for that machine), an EventBridge target's role (for that rule).
+   */
+  assumedRoles(): { readonly roleArn: string; readonly service: string; readonly sourceArn?: string; readonly resource: string }[] {
+    return [
+      ...this.all('AWS::Lambda::Function')
+        .filter(([, , fn]) => typeof fn.properties.Role === 'string')
+        .map(([stack, id, fn]) => ({ roleArn: fn.properties.Role as string, service: 'lambda.amazonaws.com', resource: `${stack}/${id}` })),
+      ...this.all('AWS::StepFunctions::StateMachine')
+        .filter(([, , machine]) => typeof machine.properties.RoleArn === 'string')
+        .map(([stack, id, machine]) => ({ roleArn: machine.properties.RoleArn as string, service: 'states.amazonaws.com', ...(machine.ref ? { sourceArn: machine.ref } : {}), resource: `${stack}/${id}` })),
+      ...this.all('AWS::Events::Rule').flatMap(([stack, id, rule]) =>
+        this.ruleTargets(rule.arn ?? '').flatMap((t) => (t.roleArn ? [{ roleArn: t.roleArn, service: 'events.amazonaws.com', ...(rule.arn ? { sourceArn: rule.arn } : {}), resource: `${stack}/${id}/${t.id}` }] : [])),
+      ),
+    ];
   }
 
   /** A role by ARN, with every policy attached to it from any stack. */
@@ -242,6 +256,10 @@ export class IamModel {
    */
   resourcePolicy(resourceArn: string): NamedPolicy | undefined {
     const [, , service, , , rest = ''] = resourceArn.split(':');
+    if (service === 'iam' && rest.startsWith('role/')) {
+      const trust = this.role(resourceArn)?.trust;
+      return trust ? { name: `the trust policy of ${rest}`, document: trust } : undefined;
+    }
     if (service === 's3') {
       const bucket = resourceArn.slice('arn:aws:s3:::'.length).split('/')[0] as string;
       const statements = this.all('AWS::S3::BucketPolicy')

@@ -184,6 +184,21 @@ export class LocalIam {
   }
 
   /**
+   * What Lambda, Step Functions and EventBridge check when a function, a state machine or a rule target is
+   * created: the service may assume the role (its trust policy). On AWS the deploy fails otherwise ("The role
+   * defined for the function cannot be assumed by Lambda."); here the runtime does not start.
+   */
+  async checkRoleTrust(): Promise<void> {
+    for (const assumption of this.model.assumedRoles()) {
+      const caller: Caller = { kind: 'service', principal: assumption.service, ...(assumption.sourceArn ? { sourceArn: assumption.sourceArn } : {}), sourceAccount: this.options.accountId };
+      const decision = await this.authorizer.decide({ caller, action: 'sts:AssumeRole', resource: assumption.roleArn });
+      if (!decision.allowed) {
+        throw new AccessDeniedError(decision, 'InvalidParameterValueException', `${assumption.resource}: the role ${assumption.roleArn} cannot be assumed by ${assumption.service} (local IAM: ${decision.explanation})`);
+      }
+    }
+  }
+
+  /**
    * What Lambda checks when it creates an event source mapping on a DynamoDB stream: the function's role may
    * read the stream. On AWS the deploy fails otherwise; here the runtime does not start.
    */

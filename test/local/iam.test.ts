@@ -247,6 +247,26 @@ describe('services acting on functions and streams', () => {
     await expect(iam.authorizeApiInvoke({ ...api('/v1/models/churn/predict'), functionArn: fn })).rejects.toThrow(/Invalid permissions on Lambda function/);
   });
 
+  it("a function's role must trust lambda.amazonaws.com, a state machine's role states.amazonaws.com for that machine", async () => {
+    const iam = new LocalIam({ region: REGION, accountId: ACCOUNT, print: () => undefined });
+    const machineArn = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:pipeline`;
+    const trust = (service: string, sourceArn?: string) => ({
+      Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole', ...(sourceArn ? { Condition: { ArnLike: { 'aws:SourceArn': sourceArn } } } : {}) }],
+    });
+    const stack = (functionTrust: string, machineSource: string) => ({
+      FnRole: { type: 'AWS::IAM::Role', ref: 'fn-role', arn: `arn:aws:iam::${ACCOUNT}:role/fn-role`, properties: { AssumeRolePolicyDocument: trust(functionTrust) } },
+      Fn: { type: 'AWS::Lambda::Function', properties: { FunctionName: 'fn', Role: `arn:aws:iam::${ACCOUNT}:role/fn-role` } },
+      MachineRole: { type: 'AWS::IAM::Role', ref: 'machine-role', arn: `arn:aws:iam::${ACCOUNT}:role/machine-role`, properties: { AssumeRolePolicyDocument: trust('states.amazonaws.com', machineSource) } },
+      Machine: { type: 'AWS::StepFunctions::StateMachine', ref: machineArn, properties: { RoleArn: `arn:aws:iam::${ACCOUNT}:role/machine-role` } },
+    });
+    iam.addStack('s', stack('lambda.amazonaws.com', `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:*`));
+    await iam.checkRoleTrust();
+    iam.addStack('s', stack('ec2.amazonaws.com', `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:*`));
+    await expect(iam.checkRoleTrust()).rejects.toThrow(/s\/Fn: the role arn:aws:iam::000000000000:role\/fn-role cannot be assumed by lambda\.amazonaws\.com/);
+    iam.addStack('s', stack('lambda.amazonaws.com', `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:other`));
+    await expect(iam.checkRoleTrust()).rejects.toThrow(/s\/Machine: the role .*machine-role cannot be assumed by states\.amazonaws\.com .*allows it only under a condition/);
+  });
+
   it("an event source mapping needs the function's role to read the stream", async () => {
     const iam = new LocalIam({ region: REGION, accountId: ACCOUNT, print: () => undefined });
     const stream = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/log/stream/local`;
