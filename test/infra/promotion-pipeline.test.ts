@@ -119,6 +119,38 @@ describe('PromotionPipeline', () => {
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
   });
 
+  it("pages on-call through the encrypted topic: the state machine may use its key, CloudWatch alarms of this deployment may publish", () => {
+    const keyId = Object.keys(template.findResources('AWS::KMS::Key', { Properties: { Description: 'modelgate pipeline notifications' } }))[0] as string;
+    const topicId = Object.keys(template.findResources('AWS::SNS::Topic'))[0] as string;
+    const alarmsOfThisDeployment = {
+      ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:alarm:${stack.stackName}/*`]] } },
+      StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+    };
+    // The key policy: the root (IAM decides for the account's roles) and CloudWatch, for this deployment's alarms.
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { AWS: Match.anyValue() }, Action: 'kms:*' }),
+          { Sid: 'AllowCloudWatchAlarms', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: '*', Condition: alarmsOfThisDeployment },
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topicId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          { Sid: 'AllowCloudWatchAlarms', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Resource: { Ref: topicId }, Condition: alarmsOfThisDeployment },
+        ]),
+      },
+    });
+    // The Notify states publish as the state machine's role: sns:Publish, and the key that encrypts the topic.
+    const machine = statementsOf(template, 'StateMachineRole');
+    expect(machine).toContainEqual(expect.objectContaining({ Action: 'sns:Publish', Resource: { Ref: topicId } }));
+    const keyGrant = machine.find((s) => [s.Action].flat().includes('kms:GenerateDataKey*'));
+    expect(keyGrant).toMatchObject({ Resource: { 'Fn::GetAtt': [keyId, 'Arn'] } });
+    expect([keyGrant?.Action].flat().sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+  });
+
   it('lets only the routing function write the live alias, and only that alias', () => {
     const aliasWriters = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p).includes('lambda:UpdateAlias'));
     expect(aliasWriters).toHaveLength(1);
