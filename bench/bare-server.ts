@@ -42,7 +42,7 @@ if (values.mode === 'bare') {
   const model = await loadModel(manifest, new Uint8Array(readFileSync(join(values.bundle, manifest.model.file))));
   answer = async (_path, body) => {
     try {
-      const rows = parsePredictRequest(manifest, body, limits);
+      const { rows } = parsePredictRequest(manifest, body, limits);
       const predictions = await model.predict(rows);
       return { status: 200, body: JSON.stringify(predictResponse(manifest, rows.map(() => randomUUID()), predictions)) };
     } catch (error) {

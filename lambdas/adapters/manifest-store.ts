@@ -1,4 +1,4 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { parseManifestJson, type Manifest } from '../core/manifest';
 
 /** Reading a manifest kept failing in a way a later try may not (throttling, a 5xx, a timeout, the network). */
@@ -24,6 +24,7 @@ export interface ManifestReadRetries {
 export class ManifestStore {
   private readonly found = new Map<string, Manifest>();
   private readonly missing = new Map<string, { at: number; reason: string }>();
+  private readonly listed = new Map<string, { at: number; versions: readonly string[] }>();
 
   constructor(
     private readonly s3: S3Client,
@@ -31,6 +32,32 @@ export class ManifestStore {
     private readonly retryAfterMs = 60_000,
     private readonly retries: ManifestReadRetries = { attempts: 4, baseDelayMs: 100 },
   ) {}
+
+  /**
+   * The manifests of every version of `model` in `models/<model>/` — every version the pipeline accepted —
+   * skipping any that cannot be read. The listing is kept for `retryAfterMs` (new versions appear), each
+   * manifest for good.
+   */
+  async servedManifests(model: string): Promise<Manifest[]> {
+    const versions = await this.versions(model);
+    const manifests = await Promise.all(versions.map((version) => this.get(model, version)));
+    return manifests.filter((manifest): manifest is Manifest => !('reason' in manifest));
+  }
+
+  private async versions(model: string): Promise<readonly string[]> {
+    const cached = this.listed.get(model);
+    if (cached && Date.now() - cached.at < this.retryAfterMs) return cached.versions;
+    const prefix = `models/${model}/`;
+    const versions: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: '/', ...(token ? { ContinuationToken: token } : {}) }));
+      for (const common of page.CommonPrefixes ?? []) versions.push((common.Prefix as string).slice(prefix.length, -1));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    this.listed.set(model, { at: Date.now(), versions });
+    return versions;
+  }
 
   /** The manifest, or the reason it is missing; throws ManifestUnavailableError when S3 keeps failing. */
   async get(model: string, version: string): Promise<Manifest | { reason: string }> {

@@ -32,6 +32,21 @@ export interface FeatureSpec {
   readonly drift?: { readonly method?: DriftMethod; readonly threshold?: number };
 }
 
+/**
+ * A request field that is not a feature — an entity id such as `customerID`: accepted in requests (a string of
+ * at most 256 characters or a finite number, optional), never given to the model, logged with the prediction
+ * (whatever the input sampling) and returned with it.
+ */
+export interface PassThroughField {
+  readonly name: string;
+  readonly description?: string;
+  /**
+   * Ground truth may name the model and this field's value instead of a predictionId: the label joins the
+   * latest prediction of that value at or before the label's time (docs/monitoring.md). At most one field.
+   */
+  readonly joinKey?: boolean;
+}
+
 export type DriftMethod = 'psi' | 'ks' | 'wasserstein' | 'chisquare' | 'jensenshannon';
 
 export type TensorDtype = 'float32' | 'float64' | 'int64' | 'string' | 'bool';
@@ -195,6 +210,8 @@ export interface Manifest {
   readonly description?: string;
   readonly task: Task;
   readonly features: readonly FeatureSpec[];
+  /** Request fields that are not features: accepted, logged and returned with each prediction. */
+  readonly passThrough?: readonly PassThroughField[];
   readonly inputs: readonly InputSpec[];
   readonly outputs: OutputSpec;
   /** Class labels in the order of the probability columns (classification only). */

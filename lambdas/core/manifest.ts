@@ -3,7 +3,9 @@ import { dynamoNumberProblem } from './dynamodb-number';
 import { ManifestError, type Issue } from './errors';
 import type { DistributionBaseline, FeatureSpec, InputSpec, Manifest, QualityMetric } from './manifest-types';
 import schema from './manifest.v1.schema.json';
+import { FEEDBACK_FIELDS } from './monitoring/feedback';
 import { metricProblem } from './promotion/defaults';
+import { INFER_OUTPUT_NAMES } from './responses';
 
 export * from './manifest-types';
 export { schema as manifestSchema };
@@ -23,6 +25,7 @@ export function parseManifest(raw: unknown): Manifest {
   const manifest = raw as unknown as Manifest;
   const issues = [
     ...featureIssues(manifest.features),
+    ...passThroughIssues(manifest),
     ...inputIssues(manifest),
     ...taskIssues(manifest),
     ...baselineIssues(manifest),
@@ -109,6 +112,39 @@ function featureIssues(features: readonly FeatureSpec[]): Issue[] {
       }
       const problem = valueProblem(feature, feature.default);
       if (problem) issues.push({ field: at('default'), reason: problem });
+    }
+  });
+  return issues;
+}
+
+/**
+ * Names a pass-through field cannot take: the fields of a feedback item (a join key is sent beside them) and
+ * the output tensors of an Open Inference Protocol answer (each pass-through field is returned as one).
+ */
+const RESERVED_PASS_THROUGH_NAMES: ReadonlySet<string> = new Set([...FEEDBACK_FIELDS, ...INFER_OUTPUT_NAMES]);
+
+/** Pass-through fields are unique, are not features or graph inputs (a /v2 input names either), and one at most is the join key. */
+function passThroughIssues(manifest: Manifest): Issue[] {
+  const fields = manifest.passThrough ?? [];
+  const issues: Issue[] = [];
+  const features = new Set(manifest.features.map((f) => f.name));
+  const inputs = new Set(manifest.inputs.map((i) => i.name));
+  const seen = new Set<string>();
+  let joinKey: string | undefined;
+  fields.forEach((field, i) => {
+    const at = `passThrough[${i}].name`;
+    if (seen.has(field.name)) issues.push({ field: at, reason: `duplicate pass-through field "${field.name}"` });
+    seen.add(field.name);
+    if (features.has(field.name)) issues.push({ field: at, reason: `"${field.name}" is a feature; a pass-through field is a request field the model does not take` });
+    else if (inputs.has(field.name)) issues.push({ field: at, reason: `"${field.name}" names a model input; /v2 requests could not tell them apart` });
+    // `#` separates the parts of the log's join key (`<model>#<field>#<value>`).
+    if (field.name.includes('#')) issues.push({ field: at, reason: 'cannot contain "#"' });
+    if (RESERVED_PASS_THROUGH_NAMES.has(field.name)) {
+      issues.push({ field: at, reason: `"${field.name}" is reserved (${[...RESERVED_PASS_THROUGH_NAMES].join(', ')})` });
+    }
+    if (field.joinKey) {
+      if (joinKey !== undefined) issues.push({ field: `passThrough[${i}].joinKey`, reason: `only one field can be the join key, and "${joinKey}" is already` });
+      joinKey ??= field.name;
     }
   });
   return issues;

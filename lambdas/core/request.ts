@@ -1,9 +1,17 @@
 import { ValidationError, type Issue } from './errors';
 import { describeJsonKey } from './json-body';
 import { valueProblem, type FeatureSpec, type FeatureValue, type Manifest } from './manifest';
+import { passThroughProblem, type PassThroughValues } from './pass-through';
 
 /** One validated instance: every feature of the manifest, `null` where an optional number is missing (fed as NaN). */
 export type Row = Record<string, FeatureValue | null>;
+
+/** Validated instances: the rows for the model and, when the manifest declares pass-through fields, their values per row. */
+export interface ValidatedInstances {
+  readonly rows: Row[];
+  /** One entry per row (undefined where the row carried none); absent when the manifest declares no pass-through fields. */
+  readonly passThrough?: readonly (PassThroughValues | undefined)[];
+}
 
 export interface RequestLimits {
   /** Rows per request; more is a 400. */
@@ -19,7 +27,7 @@ const MAX_ISSUES = 50;
  * Parses and validates `{"instances": [{feature: value, ...}, ...]}` against the manifest.
  * Throws a ValidationError whose issues name the row, the field and the reason.
  */
-export function parsePredictRequest(manifest: Manifest, body: string | null | undefined, limits: RequestLimits): Row[] {
+export function parsePredictRequest(manifest: Manifest, body: string | null | undefined, limits: RequestLimits): ValidatedInstances {
   const parsed = parseBody(body, limits);
   if (!isPlainObject(parsed)) throw invalid({ field: 'body', reason: 'expected a JSON object with an "instances" array' });
   for (const key of Object.keys(parsed)) {
@@ -32,13 +40,24 @@ export function parsePredictRequest(manifest: Manifest, body: string | null | un
   const instances = parsed.instances;
   if (!Array.isArray(instances)) throw invalid({ field: 'instances', reason: 'is required and must be an array of objects' });
   checkBatchSize(instances.length, 'instances', limits);
-  return validateRows(manifest, instances);
+  return validateInstances(manifest, instances);
 }
 
-/** Validates raw instances (objects keyed by feature name) into rows, collecting every issue. */
+/** Validates raw instances (objects keyed by feature name) into rows for the model, collecting every issue. */
 export function validateRows(manifest: Manifest, instances: readonly unknown[]): Row[] {
+  return validateInstances(manifest, instances).rows;
+}
+
+/**
+ * Validates raw instances into rows and their pass-through values, collecting every issue: a field that is
+ * neither a feature nor a pass-through field of the manifest is named, as is a pass-through value that is
+ * not an identifier. A missing or null pass-through field is simply not carried.
+ */
+export function validateInstances(manifest: Manifest, instances: readonly unknown[]): ValidatedInstances {
   const issues: Issue[] = [];
   const shape = rowShape(manifest);
+  const passThroughNames = manifest.passThrough?.map((f) => f.name);
+  const passThrough: (PassThroughValues | undefined)[] | undefined = passThroughNames ? new Array(instances.length) : undefined;
   const rows: Row[] = new Array(instances.length);
   for (let index = 0; index < instances.length && issues.length < MAX_ISSUES; index++) {
     const instance = instances[index];
@@ -54,12 +73,25 @@ export function validateRows(manifest: Manifest, instances: readonly unknown[]):
       else row[feature.name] = result;
     }
     for (const key of Object.keys(instance)) {
-      if (!shape.names.has(key)) issues.push({ row: index, field: describeJsonKey(key), reason: 'is not a feature of this model' });
+      if (!shape.names.has(key) && !passThroughNames?.includes(key)) {
+        issues.push({ row: index, field: describeJsonKey(key), reason: passThroughNames ? `is neither a feature nor a pass-through field (${passThroughNames.join(', ')}) of this model` : 'is not a feature of this model' });
+      }
+    }
+    if (passThrough && passThroughNames) {
+      let values: Record<string, string | number> | undefined;
+      for (const name of passThroughNames) {
+        const value = Object.hasOwn(instance, name) ? instance[name] : undefined;
+        if (value === undefined || value === null) continue;
+        const problem = passThroughProblem(value);
+        if (problem) issues.push({ row: index, field: name, reason: problem });
+        else (values ??= {})[name] = value as string | number;
+      }
+      passThrough[index] = values;
     }
     rows[index] = row;
   }
   if (issues.length > 0) throw new ValidationError(summary(issues), issues.slice(0, MAX_ISSUES));
-  return rows;
+  return passThrough ? { rows, passThrough } : { rows };
 }
 
 /** What validation needs from a manifest besides its features, computed once per manifest (validation runs on every request). */
@@ -115,9 +147,8 @@ const oipDatatypes: Readonly<Record<string, readonly FeatureSpec['type'][]>> = {
   UINT64: ['integer', 'number'],
 };
 
-export interface InferRequest {
+export interface InferRequest extends ValidatedInstances {
   readonly id?: string;
-  readonly rows: Row[];
 }
 
 /**
@@ -141,9 +172,11 @@ export function parseInferRequest(manifest: Manifest, body: string | null | unde
     if (!isPlainObject(input)) throw invalid({ field: `inputs[${i}]`, reason: 'expected an object {name, shape, datatype, data}' });
     const { name, shape, datatype, data } = input;
     if (typeof name !== 'string') throw invalid({ field: at('name'), reason: 'is required and must be a string' });
-    const target = features.has(name) ? [name] : manifest.inputs.find((x) => x.name === name)?.features;
+    const passingThrough = manifest.passThrough?.some((f) => f.name === name) === true;
+    const target = features.has(name) || passingThrough ? [name] : manifest.inputs.find((x) => x.name === name)?.features;
     if (!target) {
-      throw invalid({ field: at('name'), reason: `"${name}" is neither a feature nor an input of model ${manifest.name}` });
+      const kinds = manifest.passThrough ? 'a feature, an input nor a pass-through field' : 'a feature nor an input';
+      throw invalid({ field: at('name'), reason: `"${name}" is neither ${kinds} of model ${manifest.name}` });
     }
     if (!Array.isArray(shape) || shape.length < 1 || shape.length > 2 || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw invalid({ field: at('shape'), reason: 'must be [N] or [N, F] with non-negative integers' });
@@ -156,11 +189,15 @@ export function parseInferRequest(manifest: Manifest, body: string | null | unde
     const carries = typeof datatype === 'string' && Object.hasOwn(oipDatatypes, datatype) ? oipDatatypes[datatype] : undefined;
     if (!carries) throw invalid({ field: at('datatype'), reason: `must be one of ${Object.keys(oipDatatypes).join(', ')}` });
     for (const featureName of target) {
+      if (columns.has(featureName)) throw invalid({ field: at('name'), reason: `${passingThrough ? 'pass-through field' : 'feature'} "${featureName}" is given twice` });
+      if (passingThrough) {
+        if (datatype === 'BOOL') throw invalid({ field: at('datatype'), reason: `pass-through field "${featureName}" takes BYTES (strings) or a number datatype` });
+        continue;
+      }
       const feature = features.get(featureName) as FeatureSpec;
       if (!carries.includes(feature.type)) {
         throw invalid({ field: at('datatype'), reason: `${datatype} cannot carry ${feature.type} feature "${featureName}"` });
       }
-      if (columns.has(featureName)) throw invalid({ field: at('name'), reason: `feature "${featureName}" is given twice` });
     }
     const flat = flatData(data);
     if (flat === 'nested') throw invalid({ field: at('data'), reason: 'must be a flat array, or an array of rows that are arrays of values (nested at most two deep)' });
@@ -190,7 +227,7 @@ export function parseInferRequest(manifest: Manifest, body: string | null | unde
     instances[r] = instance;
   }
   if (instances.length === 0) throw invalid({ field: 'inputs', reason: 'hold no rows' });
-  return { ...(id === undefined ? {} : { id }), rows: validateRows(manifest, instances) };
+  return { ...(id === undefined ? {} : { id }), ...validateInstances(manifest, instances) };
 }
 
 /**

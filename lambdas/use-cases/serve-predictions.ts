@@ -78,7 +78,7 @@ export async function initServing(config: ServingConfig, deps: ServingDependenci
       if (route.kind === 'metadata') return json(200, modelMetadata(manifest));
       const body = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
       const infer = route.kind === 'infer' ? parseInferRequest(manifest, body, limits) : undefined;
-      const rows = infer ? infer.rows : parsePredictRequest(manifest, body, limits);
+      const { rows, passThrough } = infer ?? parsePredictRequest(manifest, body, limits);
       const requestId = infer?.id ?? context.awsRequestId;
       const started = performance.now();
       const predictions = await model.predict(rows);
@@ -86,7 +86,7 @@ export async function initServing(config: ServingConfig, deps: ServingDependenci
       checkFinitePredictions(manifest, rows, predictions);
       const predictionIds = rows.map(() => randomUUID());
       const records = buildPredictionRecords(
-        { manifest, rows, predictions, predictionIds, variant: context.functionVersion, answeredAt: new Date(), latencyMs, requestId: context.awsRequestId, random, unitId: routing.unitId },
+        { manifest, rows, predictions, predictionIds, variant: context.functionVersion, answeredAt: new Date(), latencyMs, requestId: context.awsRequestId, random, unitId: routing.unitId, passThrough },
         { ttlDays: config.ttlDays, shards: config.logShards },
       );
       const logStarted = performance.now();
@@ -99,7 +99,7 @@ export async function initServing(config: ServingConfig, deps: ServingDependenci
       metrics.recordPredictions(rows.length, latencyMs, predictions);
       metrics.recordLogWrite(performance.now() - logStarted, written.fallback);
       if (written.fallback > 0) deps.logger.warn('prediction log fell back', { records: written.fallback });
-      return json(200, route.kind === 'predict' ? predictResponse(manifest, predictionIds, predictions) : inferResponse(manifest, requestId, predictionIds, predictions));
+      return json(200, route.kind === 'predict' ? predictResponse(manifest, predictionIds, predictions, passThrough) : inferResponse(manifest, requestId, predictionIds, predictions, passThrough));
     } catch (error) {
       return errorResponse(error, metrics, deps.logger);
     } finally {

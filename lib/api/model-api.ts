@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -124,6 +124,8 @@ export class ModelApi extends Construct {
     });
 
     this.api = new apigw.RestApi(this, 'Api', {
+      // Named after the deployment: API Gateway keys its metrics by ApiName, and every stage's API would otherwise be "Api".
+      restApiName: Stack.of(this).stackName,
       description: 'modelgate: ONNX model inference',
       endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
       cloudWatchRole: props.manageAccountCloudWatchRole ?? true,

@@ -5,6 +5,7 @@ import { MethodLoggingLevel } from 'aws-cdk-lib/aws-apigateway';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ModelgateStackProps } from '../modelgate-stack';
 import { InvalidPropsError, show } from '../validation/prop-validation';
+import { MANIFEST_FILE } from '../../lambdas/core/pipeline/candidate';
 import { CONFIG_FILE, readStageModels, type DeclaredModel } from './model-declarations';
 
 export const STAGES = ['dev', 'prod'] as const;
@@ -62,9 +63,10 @@ export function stageConfig(stage: unknown, options: StageOptions = {}): StageCo
   for (const [name, model] of Object.entries(declared.models.models)) {
     const { bundlePath, ...settings } = model;
     const upload = deployExample === true && bundlePath !== undefined;
-    if (upload && !fs.existsSync(path.join(bundlePath, 'manifest.json'))) {
+    if (upload && !fs.existsSync(path.join(bundlePath, MANIFEST_FILE))) {
       problems.push(
-        `model ${name} uploads the bundle ${show(path.relative(process.cwd(), bundlePath) || bundlePath)}, which has no manifest.json: ` +
+        `${path.basename(configFile)}: stages.${stage as StageName}.models.${name}.bundle must be a bundle folder holding ${MANIFEST_FILE}, ` +
+          `got: ${show(path.relative(path.dirname(configFile), bundlePath))} (${fs.existsSync(bundlePath) ? `no ${MANIFEST_FILE} in it` : 'not found'}): ` +
           'generate it first (npm run train:churn for the example), or synth without uploading bundles (-c deployExample=false)',
       );
     }

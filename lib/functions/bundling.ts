@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { AssetHashType, DockerImage, type AssetOptions, type ILocalBundling } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, type AssetOptions, type FingerprintOptions, type ILocalBundling } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { BuildOptions } from 'esbuild';
 
@@ -93,7 +93,7 @@ function isPackageRoot(dir: string, name: string): boolean {
  * asset hash is the bundle's, so unchanged code does not redeploy. Skipped, like every CDK bundling, for
  * stacks outside `aws:cdk:bundling-stacks` (the local runtime runs the sources).
  */
-export function bundlingOptions(options: BundleOptions): { path: string } & AssetOptions {
+export function bundlingOptions(options: BundleOptions): { path: string } & AssetOptions & Pick<FingerprintOptions, 'extraHash'> {
   const local: ILocalBundling = {
     tryBundle(outputDir) {
       bundleFunction(outputDir, options);
@@ -103,6 +103,9 @@ export function bundlingOptions(options: BundleOptions): { path: string } & Asse
   return {
     path: REPO_ROOT,
     assetHashType: AssetHashType.OUTPUT,
+    // CDK reuses a bundling for every asset with the same source path and options, and the local bundler (a
+    // function) is not part of that key: without what is bundled in it, every function got the first one's code.
+    extraHash: JSON.stringify({ entry: path.relative(REPO_ROOT, options.entry), onnxPlatform: options.onnxPlatform ?? null }),
     bundling: { image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22'), local },
   };
 }

@@ -8,6 +8,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { PREDICTION_LOG_KEYS } from '../../lambdas/contracts/prediction-log';
 import { DEFAULT_WINDOW_MINUTES } from '../../lambdas/core/monitoring/window';
 import { MonitoringTable } from './monitoring-table';
 import { nagArnOf } from '../validation/nag-acknowledgements';
@@ -110,6 +111,9 @@ export class ModelMonitoring extends Construct {
 
     const feedback = make('Feedback', 'feedback', 'modelgate: ground truth (POST /v1/feedback) onto the prediction log', Duration.seconds(29), { kind: 'api-gateway' });
     feedback.allow(['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], [props.predictionTable.tableArn]);
+    // Feedback by join key: the latest prediction of the key, and — when none — which served versions declare the key.
+    feedback.allow(['dynamodb:Query'], [`${props.predictionTable.tableArn}/index/${PREDICTION_LOG_KEYS.byJoinKey.index}`]);
+    feedback.allow(['s3:ListBucket'], [props.modelBucket.bucketArn], { StringLike: { 's3:prefix': 'models/*' } });
     this.feedbackFunction = feedback.function;
 
     const aggregator = make('Aggregate', 'aggregator', 'modelgate: prediction log stream -> per-window monitoring aggregates', Duration.minutes(2), { kind: 'stream', deadLetterQueue: this.deadLetters });

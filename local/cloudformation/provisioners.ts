@@ -231,7 +231,9 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
       streamOf(r);
       return tableIdentity(r.physicalName);
     },
-    update(previous, r) {
+    async update(previous, r) {
+      // An index added to (or dropped from) the template, as CloudFormation's UpdateTable would.
+      await ensureTable(services.dynamodb, createTableInput(previous.physicalId, r.properties as unknown as CfnTableProperties));
       streamOf(r);
       return tableIdentity(previous.physicalId);
     },

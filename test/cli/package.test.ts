@@ -79,7 +79,7 @@ describe('modelgate package: the churn example', () => {
     expect(manifest.model).toEqual({ file: 'model.onnx', sha256: sha256Hex(bytes) });
     expect(manifest.model.sha256).toBe(example.model.sha256);
     expect(readFileSync(join(out, 'holdout.csv'))).toEqual(readFileSync(holdout));
-    expect(manifest.validation).toEqual({ holdout: { file: 'holdout.csv', target: 'Churn' } });
+    expect(manifest.validation).toEqual({ holdout: { file: 'holdout.csv', target: 'Churn' }, gates: { rocAuc: { min: 0.55 }, logLoss: { max: expect.any(Number) } } });
     expect(manifest.rollout).toEqual({ strategy: 'canary' });
   });
 
@@ -114,6 +114,32 @@ describe('modelgate package: the churn example', () => {
     expect(yes!.calibratedError).toBeLessThan(yes!.rawError);
     expect(yes!.map!.scores.length).toBeGreaterThan(1);
     expect(run.stdout).toMatch(/note: calibration of "Yes": .* isotonic map kept/);
+  });
+});
+
+describe('modelgate package --passthrough', () => {
+  it('keeps customerID as the pass-through join key instead of a feature', async () => {
+    const out = join(directory, 'churn-passthrough');
+    const run = await modelgatePackage(
+      ...['--onnx', join(root, 'examples/churn/v1/model.onnx'), '--train', join(root, 'examples/churn/data/telco-customer-churn.csv'), '--target', 'Churn'],
+      ...['--passthrough', 'customerID', '--name', 'churn', '--version', '1', '--out', out],
+    );
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('pass-through: customerID (join key)');
+    const manifest = readManifest(out);
+    expect(manifest.passThrough).toEqual([{ name: 'customerID', joinKey: true }]);
+    expect(manifest.features.map((f) => f.name)).not.toContain('customerID');
+    expect(manifest.features).toHaveLength(19);
+  });
+
+  it('exits 2 for a column given to --exclude and --passthrough both', async () => {
+    const run = await modelgatePackage(
+      ...['--onnx', join(root, 'examples/churn/v1/model.onnx'), '--train', join(root, 'examples/churn/v1/holdout.csv'), '--target', 'Churn'],
+      ...['--exclude', 'customerID', '--passthrough', 'customerID', '--name', 'churn', '--version', '1', '--out', join(directory, 'both')],
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('column "customerID" is both excluded and passed through: give it to one of them');
   });
 });
 

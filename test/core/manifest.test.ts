@@ -100,6 +100,7 @@ describe('parseManifest accepts', () => {
     };
     m.logging = { inputSampleRate: 0.25, redact: ['age'] };
     m.training = { data: 's3://bucket/train.csv', auc: 0.81 };
+    m.passThrough = [{ name: 'customerID', joinKey: true, description: 'the CRM id' }, { name: 'campaign' }];
   });
 
   it.each([
@@ -168,6 +169,16 @@ describe('parseManifest rejects each broken field, naming it', () => {
     { problem: 'default of the wrong type', manifest: edit(regression, (m) => Object.assign(m.features[0], { required: false, default: 'zero' })), field: 'features[0].default', reason: /expected a number, got the string "zero"/ },
     { problem: 'default out of bounds', manifest: edit(regression, (m) => Object.assign(m.features[1], { required: false, default: 21 })), field: 'features[1].default', reason: /21 is above the maximum 20/ },
     { problem: 'fractional default of an integer feature', manifest: edit(regression, (m) => Object.assign(m.features[1], { required: false, default: 2.5 })), field: 'features[1].default', reason: /expected an integer, got 2.5/ },
+
+    // Pass-through fields against features, inputs and each other.
+    { problem: 'a pass-through field without a name', manifest: edit(regression, (m) => (m.passThrough = [{ joinKey: true }])), field: 'passThrough[0].name', reason: /^is required$/ },
+    { problem: 'an unknown pass-through field key', manifest: edit(regression, (m) => (m.passThrough = [{ name: 'id', key: true }])), field: 'passThrough[0].key', reason: /^is not a known field$/ },
+    { problem: 'a pass-through field named like a feature', manifest: edit(regression, (m) => (m.passThrough = [{ name: 'rooms' }])), field: 'passThrough[0].name', reason: /"rooms" is a feature/ },
+    { problem: 'a pass-through field named like an input', manifest: edit(regression, (m) => (m.passThrough = [{ name: 'input' }])), field: 'passThrough[0].name', reason: /"input" names a model input/ },
+    { problem: 'a duplicate pass-through field', manifest: edit(regression, (m) => (m.passThrough = [{ name: 'id' }, { name: 'id' }])), field: 'passThrough[1].name', reason: /duplicate pass-through field "id"/ },
+    { problem: 'a reserved pass-through name', manifest: edit(regression, (m) => (m.passThrough = [{ name: 'actual' }])), field: 'passThrough[0].name', reason: /"actual" is reserved \(predictionId, model, actual, eventId, timestamp, feedback, prediction_id, label, probabilities, scores, value\)/ },
+    { problem: 'a pass-through name with #', manifest: edit(regression, (m) => (m.passThrough = [{ name: 'crm#id' }])), field: 'passThrough[0].name', reason: /cannot contain "#"/ },
+    { problem: 'two join keys', manifest: edit(regression, (m) => (m.passThrough = [{ name: 'a', joinKey: true }, { name: 'b', joinKey: true }])), field: 'passThrough[1].joinKey', reason: /only one field can be the join key, and "a" is already/ },
 
     // Inputs against features.
     { problem: 'input naming an unknown feature', manifest: edit(regression, (m) => m.inputs[0].features.push('y')), field: 'inputs[0].features[2]', reason: /no feature named "y"/ },

@@ -49,37 +49,37 @@ function rejection(parse: () => unknown): readonly Issue[] {
 
 describe('parsePredictRequest accepts', () => {
   it('a full row as it is, filling defaults of missing optional features', () => {
-    expect(parsePredictRequest(manifest, predictBody(valid), limits)).toEqual([{ ...valid, segment: 'a', plan: 1 }]);
+    expect(parsePredictRequest(manifest, predictBody(valid), limits).rows).toEqual([{ ...valid, segment: 'a', plan: 1 }]);
   });
 
   it.each([
     { what: 'missing', row: { age: 30, count: 2, city: 'rome', member: false } },
     { what: 'null', row: { age: 30, count: 2, city: 'rome', member: false, income: null, segment: null, plan: null } },
   ])('$what optional features: number -> null, others -> default', ({ row }) => {
-    expect(parsePredictRequest(manifest, predictBody(row), limits)).toEqual([{ age: 30, count: 2, income: null, city: 'rome', member: false, segment: 'a', plan: 1 }]);
+    expect(parsePredictRequest(manifest, predictBody(row), limits).rows).toEqual([{ age: 30, count: 2, income: null, city: 'rome', member: false, segment: 'a', plan: 1 }]);
   });
 
   it('given optional values over their defaults', () => {
-    const [row] = parsePredictRequest(manifest, predictBody({ ...valid, segment: 'z', plan: 3 }), limits);
+    const [row] = parsePredictRequest(manifest, predictBody({ ...valid, segment: 'z', plan: 3 }), limits).rows;
     expect(row).toMatchObject({ segment: 'z', plan: 3 });
   });
 
   it('values on the bounds, an integer written as 2.0, and a batch at the row limit', () => {
-    const rows = parsePredictRequest(manifest, '{"instances": [' + Array(10).fill('{"age": 18, "count": 2.0, "city": "rome", "member": true}').join(',') + ']}', limits);
+    const rows = parsePredictRequest(manifest, '{"instances": [' + Array(10).fill('{"age": 18, "count": 2.0, "city": "rome", "member": true}').join(',') + ']}', limits).rows;
     expect(rows).toHaveLength(10);
     expect(rows[0]).toMatchObject({ age: 18, count: 2 });
-    expect(parsePredictRequest(manifest, predictBody({ ...valid, age: 120 }), limits)[0]?.age).toBe(120);
+    expect(parsePredictRequest(manifest, predictBody({ ...valid, age: 120 }), limits).rows[0]?.age).toBe(120);
   });
 
   it('numbers at the edges of DynamoDB\'s and float32\'s ranges, and 0', () => {
     for (const income of [0, 1e-130, -1e-130, 3.4028234663852886e38, -3.4028234663852886e38]) {
-      expect(parsePredictRequest(manifest, predictBody({ ...valid, income }), limits)[0]?.income).toBe(income);
+      expect(parsePredictRequest(manifest, predictBody({ ...valid, income }), limits).rows[0]?.income).toBe(income);
     }
   });
 
   it('a body of exactly maxBodyBytes', () => {
     const body = predictBody(valid);
-    expect(parsePredictRequest(manifest, body, { ...limits, maxBodyBytes: Buffer.byteLength(body) })).toHaveLength(1);
+    expect(parsePredictRequest(manifest, body, { ...limits, maxBodyBytes: Buffer.byteLength(body) }).rows).toHaveLength(1);
   });
 });
 
@@ -260,6 +260,56 @@ describe('parseInferRequest (Open Inference Protocol)', () => {
     const n = 60;
     const body = inferBody([column('age', 'FP32', Array(n).fill(1)), column('count', 'INT64', Array(n).fill(1)), column('city', 'BYTES', Array(n).fill('paris')), column('member', 'BOOL', Array(n).fill(true))]);
     expect(rejection(() => parseInferRequest(manifest, body, { maxBatchRows: 100, maxBodyBytes: 1e6 }))).toHaveLength(50);
+  });
+});
+
+describe('pass-through fields', () => {
+  // customerID is the join key; campaign is returned and logged only.
+  const withIds: Manifest = parseManifest({ ...manifest, passThrough: [{ name: 'customerID', joinKey: true }, { name: 'campaign' }] });
+
+  it('accepts them beside the features, keeps them out of the rows, and returns them per row', () => {
+    const parsed = parsePredictRequest(withIds, predictBody({ ...valid, customerID: '7590-VHVEG' }, { ...valid, customerID: 42, campaign: 'spring' }, valid), limits);
+    expect(parsed.rows).toEqual(parsePredictRequest(manifest, predictBody(valid, valid, valid), limits).rows);
+    expect(parsed.passThrough).toEqual([{ customerID: '7590-VHVEG' }, { customerID: 42, campaign: 'spring' }, undefined]);
+  });
+
+  it('carries nothing for a model without them', () => {
+    expect(parsePredictRequest(manifest, predictBody(valid), limits)).not.toHaveProperty('passThrough');
+  });
+
+  it.each([
+    { problem: 'an unknown field next to them', instance: { ...valid, customerID: 'a', salary: 1 }, issue: { row: 0, field: 'salary', reason: 'is neither a feature nor a pass-through field (customerID, campaign) of this model' } },
+    { problem: 'an object', instance: { ...valid, customerID: { id: 1 } }, issue: { row: 0, field: 'customerID', reason: 'expected a string or a number, got object' } },
+    { problem: 'a boolean', instance: { ...valid, campaign: true }, issue: { row: 0, field: 'campaign', reason: 'expected a string or a number, got boolean' } },
+    { problem: 'an empty string', instance: { ...valid, customerID: '' }, issue: { row: 0, field: 'customerID', reason: 'expected a non-empty string of at most 256 characters' } },
+    { problem: 'a 257-character string', instance: { ...valid, customerID: 'x'.repeat(257) }, issue: { row: 0, field: 'customerID', reason: 'expected a non-empty string of at most 256 characters' } },
+  ])('rejects $problem with a 400 naming the field', ({ instance, issue }) => {
+    expect(rejection(() => parsePredictRequest(withIds, predictBody(instance), limits))).toEqual([issue]);
+  });
+
+  it('still rejects them, as unknown fields, for a model that does not declare them', () => {
+    expect(rejection(() => parsePredictRequest(manifest, predictBody({ ...valid, customerID: 'a' }), limits))).toEqual([{ row: 0, field: 'customerID', reason: 'is not a feature of this model' }]);
+  });
+
+  it('takes /v2 inputs named like them, as BYTES or a number datatype, and nothing else unknown', () => {
+    const inputs = [
+      { name: 'age', shape: [2], datatype: 'FP32', data: [30, 40] },
+      { name: 'count', shape: [2], datatype: 'INT64', data: [2, 3] },
+      { name: 'city', shape: [2], datatype: 'BYTES', data: ['paris', 'rome'] },
+      { name: 'member', shape: [2], datatype: 'BOOL', data: [true, false] },
+      { name: 'customerID', shape: [2, 1], datatype: 'BYTES', data: ['a-1', 'b-2'] },
+    ];
+    const parsed = parseInferRequest(withIds, JSON.stringify({ inputs }), limits);
+    expect(parsed.passThrough).toEqual([{ customerID: 'a-1' }, { customerID: 'b-2' }]);
+    expect(parsed.rows).toHaveLength(2);
+    const bool = [...inputs.slice(0, 4), { name: 'campaign', shape: [2], datatype: 'BOOL', data: [true, false] }];
+    expect(rejection(() => parseInferRequest(withIds, JSON.stringify({ inputs: bool }), limits))).toEqual([
+      { field: 'inputs[4].datatype', reason: 'pass-through field "campaign" takes BYTES (strings) or a number datatype' },
+    ]);
+    const unknown = [...inputs.slice(0, 4), { name: 'salary', shape: [2], datatype: 'FP32', data: [1, 2] }];
+    expect(rejection(() => parseInferRequest(withIds, JSON.stringify({ inputs: unknown }), limits))).toEqual([
+      { field: 'inputs[4].name', reason: '"salary" is neither a feature, an input nor a pass-through field of model loans' },
+    ]);
   });
 });
 

@@ -100,6 +100,27 @@ describe('inferResponse', () => {
   });
 });
 
+describe('pass-through values in the answer', () => {
+  const withIds: Manifest = { ...regression, passThrough: [{ name: 'customerID', joinKey: true }, { name: 'campaign' }] };
+  const predictions: RowPrediction[] = [{ value: 1.5 }, { value: -2 }];
+
+  it('/v1: each prediction carries the values its instance sent, under passThrough', () => {
+    expect(predictResponse(withIds, ids, predictions, [{ customerID: 'c-1', campaign: 'spring' }, undefined]).predictions).toEqual([
+      { predictionId: 'id-1', value: 1.5, passThrough: { customerID: 'c-1', campaign: 'spring' } },
+      { predictionId: 'id-2', value: -2 },
+    ]);
+  });
+
+  it('/v2: one [N] tensor per field sent, BYTES when any value is a string, null where a row had none', () => {
+    const outputs = inferResponse(withIds, 'r', ids, predictions, [{ customerID: 'c-1', campaign: 7 }, { customerID: 42 }]).outputs;
+    expect(outputs.slice(2)).toEqual([
+      { name: 'customerID', shape: [2], datatype: 'BYTES', data: ['c-1', '42'] },
+      { name: 'campaign', shape: [2], datatype: 'INT64', data: [7, null] },
+    ]);
+    expect(inferResponse(withIds, 'r', ids, predictions, [undefined, undefined]).outputs.map((o) => o.name)).toEqual(['prediction_id', 'value']);
+  });
+});
+
 describe('modelMetadata', () => {
   it('lists one input per feature with its OIP datatype, and the classifier outputs', () => {
     expect(modelMetadata(multiclass)).toEqual({

@@ -36,7 +36,7 @@ const RULE_TEXT: Readonly<Record<RuleId, string>> = {
 const SKIP_TEXT: Readonly<Record<SkipReason, string>> = {
   EARLIER_STAGE_FAILED: 'an earlier stage failed',
   NO_CHAMPION: 'no live champion',
-  NO_GATES: 'the manifest declares no gates',
+  NO_GATES: 'the manifest declares no gates (`modelgate package --holdout` writes default ones)',
   CHAMPION_NOT_EVALUATED: 'the champion could not be evaluated on this holdout',
   NOT_MEASURED: 'not measured',
   NO_REPLAY_TRAFFIC: 'no logged requests to replay',
