@@ -225,6 +225,8 @@ export class LocalAlarms {
   private readonly print: (text: string) => void;
   private readonly configuredAt: number;
   private timer: NodeJS.Timeout | undefined;
+  /** SNS actions under way (a checked publish completes after the state change). */
+  private readonly actions = new Set<Promise<void>>();
 
   /** Alarm states an earlier run saved, for alarms put again after a restart. */
   private readonly saved: Record<string, AlarmStatus>;
@@ -306,6 +308,11 @@ export class LocalAlarms {
     }
     if (changes.length > 0) this.save();
     return changes;
+  }
+
+  /** Waits for the SNS actions of the state changes so far. */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.actions]);
   }
 
   /** DescribeAlarms (metric alarms only): the named alarms, or all. */
@@ -413,11 +420,14 @@ export class LocalAlarms {
     });
     for (const action of actions) {
       if (action.startsWith('arn:aws:sns:')) {
-        try {
-          this.options.sns.publish(action, subject, message);
-        } catch (error) {
-          this.print(`local CloudWatch: action ${action} of ${definition.alarmName} failed: ${(error as Error).message}`);
-        }
+        // CloudWatch publishes as itself, for this alarm: the topic policy and the topic's key policy must let it.
+        const cloudWatch = { kind: 'service', principal: 'cloudwatch.amazonaws.com', sourceArn: definition.alarmArn, sourceAccount: this.options.accountId } as const;
+        const run = this.options.sns.publishAs(cloudWatch, action, subject, message).then(
+          () => undefined,
+          (error: Error) => this.print(`local CloudWatch: Failed to execute action ${action} of ${definition.alarmName}. Received error: "${error.message}"`),
+        );
+        this.actions.add(run);
+        void run.finally(() => this.actions.delete(run));
       } else {
         this.print(`local CloudWatch: would run action ${action} for ${definition.alarmName} (only SNS actions run locally)`);
       }

@@ -19,12 +19,20 @@ export interface ApiGatewayApiServer {
   close(): Promise<void>;
 }
 
-export async function startApiGatewayApi(options: { gateway: LocalApiGateway; host: string; port?: number }): Promise<ApiGatewayApiServer> {
+export async function startApiGatewayApi(options: {
+  gateway: LocalApiGateway;
+  host: string;
+  port?: number;
+  /** Checked before each request (local/iam): `apigateway:<METHOD>` on the path, as API Gateway authorizes its own API. */
+  authorize?: (headers: IncomingMessage['headers'], method: string, path: string) => Promise<{ status: number; type: string; message: string } | undefined>;
+}): Promise<ApiGatewayApiServer> {
   const { gateway } = options;
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://local');
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const method = request.method ?? 'GET';
+    const refusal = await options.authorize?.(request.headers, method, url.pathname);
+    if (refusal) return json(response, refusal.status, { message: refusal.message }, refusal.type);
     const route = `${method} /${parts.map((part, i) => (i % 2 === 1 ? '*' : part)).join('/')}`;
     const body = await readJson(request);
     switch (route) {

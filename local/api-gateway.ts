@@ -134,8 +134,8 @@ interface RoutingTable {
   readonly fallback?: DeployedStage;
 }
 
-/** A permission check of the Lambda resource policy: may API Gateway invoke this function from this method? */
-export type InvokePermission = (functionName: string, qualifier: string | undefined, sourceArn: string) => boolean;
+/** A permission check of the Lambda resource policy (local/iam): may API Gateway invoke this function from this method? */
+export type InvokePermission = (functionName: string, qualifier: string | undefined, sourceArn: string) => Promise<boolean>;
 
 const identifier = (length: number) => {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -535,7 +535,7 @@ export async function startApiGateway(options: {
       const invalid = validateBody(stage, route, request.headers['content-type'], body);
       if (invalid !== undefined) return fail({ type: 'BAD_REQUEST_BODY', validationErrorString: invalid });
       const sourceArn = `arn:aws:execute-api:${options.region}:${options.accountId}:${stage.apiId}/${stage.stageName}/${route.method}${route.resourcePath}`;
-      if (!options.canInvoke(route.functionName, route.qualifier, sourceArn)) {
+      if (!(await options.canInvoke(route.functionName, route.qualifier, sourceArn))) {
         // What API Gateway logs as "Invalid permissions on Lambda function" and answers as a 500.
         console.error(`local API Gateway: ${route.method} ${route.resourcePath}: no permission lets API Gateway invoke ${route.functionName}${route.qualifier ? `:${route.qualifier}` : ''} from ${sourceArn}`);
         return fail({ type: 'API_CONFIGURATION_ERROR' });
@@ -646,10 +646,4 @@ async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
-}
-
-/** `*` and `?` wildcards of an IAM-style ARN pattern. */
-export function arnMatches(pattern: string, arn: string): boolean {
-  const regex = new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`);
-  return regex.test(arn);
 }

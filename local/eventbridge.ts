@@ -12,6 +12,8 @@ export interface RuleTarget {
   readonly arn: string;
   /** Constant input instead of the event (Input). */
   readonly input?: unknown;
+  /** The role EventBridge assumes to deliver (RoleArn); without one it acts as itself. */
+  readonly roleArn?: string;
 }
 
 export interface RuleDefinition {
@@ -40,7 +42,7 @@ export interface LocalEventBridgeOptions {
   readonly region: string;
   readonly accountId: string;
   /** Delivers to a target ARN (state machine or function). */
-  readonly deliver: (target: RuleTarget, event: unknown) => Promise<void>;
+  readonly deliver: (target: RuleTarget, event: unknown, rule: RuleDefinition) => Promise<void>;
   /** Schedules run this many times faster (default 1). */
   readonly timeScale?: number;
   readonly print?: (text: string) => void;
@@ -50,7 +52,7 @@ const UNITS: Readonly<Record<string, number>> = { minute: 60_000, minutes: 60_00
 
 /** An AWS::Events::Rule's resolved properties as the local EventBridge runs it. */
 export function ruleDefinition(name: string, properties: Readonly<Record<string, unknown>>): RuleDefinition {
-  const p = properties as { EventPattern?: Record<string, unknown> | string; ScheduleExpression?: string; State?: string; Targets?: { Id: string; Arn: string; Input?: string }[] };
+  const p = properties as { EventPattern?: Record<string, unknown> | string; ScheduleExpression?: string; State?: string; Targets?: { Id: string; Arn: string; Input?: string; RoleArn?: string }[] };
   const rate = /^rate\((\d+)\s+(minutes?|hours?|days?)\)$/.exec(p.ScheduleExpression ?? '');
   return {
     logicalId: name,
@@ -58,7 +60,7 @@ export function ruleDefinition(name: string, properties: Readonly<Record<string,
     ...(p.ScheduleExpression ? { schedule: p.ScheduleExpression } : {}),
     ...(rate ? { rateMs: Number(rate[1]) * (UNITS[rate[2] as string] as number) } : {}),
     enabled: (p.State ?? 'ENABLED') === 'ENABLED',
-    targets: (p.Targets ?? []).map((t) => ({ id: t.Id, arn: t.Arn, ...(t.Input !== undefined ? { input: JSON.parse(t.Input) as unknown } : {}) })),
+    targets: (p.Targets ?? []).map((t) => ({ id: t.Id, arn: t.Arn, ...(t.Input !== undefined ? { input: JSON.parse(t.Input) as unknown } : {}), ...(t.RoleArn !== undefined ? { roleArn: t.RoleArn } : {}) })),
   };
 }
 
@@ -165,7 +167,7 @@ export class LocalEventBridge {
   }
 
   private track(rule: RuleDefinition, target: RuleTarget, input: unknown): void {
-    const delivery = this.options.deliver(target, input).catch((error: Error) => this.print(`local EventBridge: ${rule.logicalId} -> ${target.arn} failed: ${error.message}`));
+    const delivery = this.options.deliver(target, input, rule).catch((error: Error) => this.print(`local EventBridge: ${rule.logicalId} -> ${target.arn} failed: ${error.message}`));
     this.inFlight.add(delivery);
     void delivery.finally(() => this.inFlight.delete(delivery));
   }

@@ -83,6 +83,11 @@ export interface LambdaServiceOptions {
   readonly onLogLine: (functionName: string, version: string, line: string) => void;
   /** Uniform [0, 1) source for weighted alias routing (seeded in tests). */
   readonly random?: () => number;
+  /**
+   * The credentials a function's code runs with (its execution role's session, local/iam), over those of
+   * `baseEnvironment`. @default baseEnvironment's
+   */
+  readonly credentials?: (functionName: string) => { readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
 interface Environment {
@@ -126,15 +131,9 @@ export class LocalLambdaService {
     this.permissions.set(key, (this.permissions.get(key) ?? []).filter((s) => s.sid !== sid));
   }
 
-  /** Whether the resource policy of exactly this function, version or alias lets `principal` invoke it from `sourceArn`. */
-  allows(principal: string, name: string, qualifier: string | undefined, sourceArn: string, sourceAccount: string, arnMatches: (pattern: string, arn: string) => boolean): boolean {
-    return (this.permissions.get(qualifier ? `${name}:${qualifier}` : name) ?? []).some(
-      (s) =>
-        (s.action === 'lambda:InvokeFunction' || s.action === 'lambda:*') &&
-        (s.principal === principal || s.principal === '*') &&
-        (s.sourceArn === undefined || arnMatches(s.sourceArn, sourceArn)) &&
-        (s.sourceAccount === undefined || s.sourceAccount === sourceAccount),
-    );
+  /** The statements of the resource-based policy of exactly this function, version or alias (GetPolicy). */
+  policy(name: string, qualifier: string | undefined): readonly PermissionStatement[] {
+    return this.permissions.get(qualifier ? `${name}:${qualifier}` : name) ?? [];
   }
 
   /** CreateFunction: a new function with no published version. */
@@ -339,6 +338,7 @@ export class LocalLambdaService {
     if (existing) return existing;
     const variables = version === '$LATEST' ? state.environment : (state.versions.get(version) as PublishedVersion).environment;
     const { definition } = state;
+    const credentials = this.options.credentials?.(definition.name);
     const worker = new Worker(new URL('./lambda-worker.ts', import.meta.url), {
       // Handlers are TypeScript with extensionless imports: the worker needs tsx's loader, inherited from
       // `tsx local/start.ts`, added when the parent runs without it (vitest, plain node).
@@ -353,6 +353,7 @@ export class LocalLambdaService {
       env: {
         ...this.options.baseEnvironment,
         ...variables,
+        ...(credentials ? { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey } : {}),
         AWS_LAMBDA_FUNCTION_NAME: definition.name,
         AWS_LAMBDA_FUNCTION_VERSION: version,
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(definition.memoryMb),

@@ -9,6 +9,7 @@ import { parseCandidateKey } from '../lambdas/core/pipeline/candidate';
 import { alarmDefinition, type LocalAlarms } from './alarms';
 import type { LocalS3 } from './aws-services';
 import { LocalEventBridge } from './eventbridge';
+import type { LocalIam } from './iam/local-iam';
 import { FunctionError, type LocalLambdaService } from './lambda-service';
 import type { LocalSns } from './sns';
 import type { TaskBindings } from './state-machine-runner';
@@ -28,6 +29,8 @@ export interface PipelineServicesOptions {
   readonly print?: (text: string) => void;
   /** The API Gateway the state machine redeploys when a model's routes come or go (CreateDeployment). */
   readonly createDeployment?: (restApiId: string, stageName: string, description?: string) => { id: string };
+  /** Checks each Task call against its state machine's role and each rule target delivery (local/iam). */
+  readonly iam?: LocalIam;
 }
 
 export interface PipelineServices {
@@ -85,7 +88,15 @@ export async function startPipelineServices(options: PipelineServicesOptions): P
     },
   };
 
-  const stepFunctions = new LocalStepFunctions({ machines: [], bindings, directory: `${options.stateDir}/executions`, timeScale: options.timeScale, print });
+  const { iam } = options;
+  const stepFunctions = new LocalStepFunctions({
+    machines: [],
+    bindings,
+    ...(iam ? { bindingsFor: (stateMachineArn: string, unchecked: TaskBindings) => iam.guardTaskBindings(stateMachineArn, unchecked) } : {}),
+    directory: `${options.stateDir}/executions`,
+    timeScale: options.timeScale,
+    print,
+  });
   const api: StepFunctionsApiServer = await startStepFunctionsApi({ stepFunctions, host });
 
   const eventBridge = new LocalEventBridge({
@@ -93,7 +104,8 @@ export async function startPipelineServices(options: PipelineServicesOptions): P
     accountId: options.accountId,
     timeScale: options.timeScale,
     print,
-    async deliver(target, event) {
+    async deliver(target, event, rule) {
+      await iam?.authorizeRuleTarget(rule, target);
       if (target.arn.includes(':states:') && target.arn.includes(':stateMachine:')) {
         stepFunctions.start(target.arn, event);
       } else if (target.arn.includes(':lambda:')) {

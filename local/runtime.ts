@@ -6,7 +6,7 @@ import { startApiGatewayApi } from './api-gateway-api';
 import { LOCAL_CREDENTIALS, localDynamoClient, localS3Client } from './aws-clients';
 import { startDynamoDb, startS3, type LocalS3, type LocalService } from './aws-services';
 import { startCloudFormationApi } from './cloudformation/api';
-import { apiGatewayMayInvoke, provisioners } from './cloudformation/provisioners';
+import { provisioners } from './cloudformation/provisioners';
 import { LocalCloudFormation, type StackState } from './cloudformation/stacks';
 import { startDynamoDbStreams, type LocalDynamoDbStreams } from './dynamodb-streams';
 import { LocalLambdaService } from './lambda-service';
@@ -18,6 +18,7 @@ import { LocalAlarms } from './alarms';
 import { experimentViews } from './experiment-views';
 import { dashboardRoutes, dynamoRegistrySource, registryTableName, type RegistrySource } from './dashboard';
 import { FunctionLogs } from './function-logs';
+import { LocalIam } from './iam/local-iam';
 import { LocalMetricStore } from './metrics-store';
 import { assertPortFree } from './ports';
 import { LocalSns } from './sns';
@@ -83,6 +84,8 @@ export interface Runtime {
   readonly cloudFormationEndpoint: string;
   /** The local API Gateway API (AWS_ENDPOINT_URL_API_GATEWAY of the functions). */
   readonly apiGatewayEndpoint: string;
+  /** Permissions: the running stacks' IAM model, the functions' identities, the authorizer (docs/local-runtime.md). */
+  readonly iam: LocalIam;
   close(): Promise<void>;
 }
 
@@ -110,6 +113,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   mkdirSync(join(stateDir, 'logs'), { recursive: true });
 
   const stack = synthesizeLocal(join(stateDir, 'cdk.out'));
+  const print = options.print ?? ((text: string) => console.log(text));
+  // Every call a function, the state machine, CloudFormation or a service makes is checked against the
+  // stacks' permissions (local/iam); the model follows the stacks as the local CloudFormation changes them.
+  let lambdaService: LocalLambdaService | undefined;
+  const iam = new LocalIam({ region: REGION, accountId: ACCOUNT_ID, print, functionPolicy: (name, qualifier) => lambdaService?.policy(name, qualifier) ?? [] });
   const metrics = new LocalMetricStore({ snapshotFile: join(stateDir, 'metrics', 'snapshot.json') });
   const functionLogs = new FunctionLogs({ directory: join(stateDir, 'logs'), metrics, echo: options.echoLogs ?? true });
 
@@ -123,17 +131,19 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     // dynalite has no streams: writes through this proxy produce them (local/dynamodb-streams.ts).
     const streams = await startDynamoDbStreams({ target: dynamo.endpoint, host, region: REGION, tables: [] });
     started.push(streams);
+    // Functions and the CLI reach S3 and DynamoDB through the IAM gateways; the runtime's own provisioning does not.
+    const gateways = await iam.startGateways({ s3: s3.endpoint, dynamodb: streams.endpoint, host });
+    started.push(gateways.s3, gateways.dynamodb);
 
     // The functions get the Lambda, CloudFormation and API Gateway APIs' addresses; those serve the services
     // created just below.
-    let lambdaService: LocalLambdaService | undefined;
-    const lambdaApi = await startLambdaApi({ lambda: () => lambdaService as LocalLambdaService, host });
+    const lambdaApi = await startLambdaApi({ lambda: () => lambdaService as LocalLambdaService, host, authorize: (headers, action, arn) => iam.lambdaApiRefusal(headers, action, arn) });
     started.push(lambdaApi);
     const gateway = new LocalApiGateway({ stateFile: join(stateDir, 'apigateway.json'), region: REGION, accountId: ACCOUNT_ID });
-    const gatewayApi = await startApiGatewayApi({ gateway, host });
+    const gatewayApi = await startApiGatewayApi({ gateway, host, authorize: (headers, method, path) => iam.apiGatewayApiRefusal(headers, method, path) });
     started.push(gatewayApi);
     let cloudFormationService: LocalCloudFormation | undefined;
-    const cloudFormationApi = await startCloudFormationApi({ cloudFormation: () => cloudFormationService as LocalCloudFormation, host });
+    const cloudFormationApi = await startCloudFormationApi({ cloudFormation: () => cloudFormationService as LocalCloudFormation, host, authorize: (headers, call) => iam.cloudFormationRefusal(headers, call) });
     started.push(cloudFormationApi);
     const lambda = new LocalLambdaService({
       region: REGION,
@@ -142,8 +152,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       baseEnvironment: {
         AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-        AWS_ENDPOINT_URL_S3: s3.endpoint,
-        AWS_ENDPOINT_URL_DYNAMODB: streams.endpoint,
+        AWS_ENDPOINT_URL_S3: gateways.s3.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: gateways.dynamodb.endpoint,
         PREDICTION_LOG_FALLBACK_FILE: join(stateDir, PREDICTION_LOG_FALLBACK_FILE),
         AWS_ENDPOINT_URL_LAMBDA: lambdaApi.endpoint,
         AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormationApi.endpoint,
@@ -151,12 +161,13 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         NODE_ENV: 'production',
       },
       onLogLine: functionLogs.onLogLine,
+      credentials: (functionName) => iam.functionCredentials(functionName),
       ...(options.random ? { random: options.random } : {}),
     });
     lambdaService = lambda;
-    const sns = new LocalSns({ topics: [], historyFile: join(stateDir, 'sns', 'notifications.jsonl'), lambda, ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}), ...(options.print ? { print: options.print } : {}) });
+    const sns = new LocalSns({ topics: [], historyFile: join(stateDir, 'sns', 'notifications.jsonl'), lambda, authorizePublish: (caller, topicArn) => iam.authorizePublish(caller, topicArn), ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}), ...(options.print ? { print: options.print } : {}) });
     const alarms = new LocalAlarms({ definitions: [], metrics, sns, region: REGION, accountId: ACCOUNT_ID, stateFile: join(stateDir, 'alarms.json'), ...(options.print ? { print: options.print } : {}) });
-    const pipeline = await startPipelineServices({ region: REGION, accountId: ACCOUNT_ID, lambda, s3, sns, alarms, dynamodb, host, stateDir, timeScale: options.timeScale ?? 1, createDeployment: (restApiId, stageName, description) => gateway.createDeployment(restApiId, { stageName, ...(description ? { description } : {}) }), ...(options.print ? { print: options.print } : {}) });
+    const pipeline = await startPipelineServices({ region: REGION, accountId: ACCOUNT_ID, lambda, s3, sns, alarms, dynamodb, host, stateDir, timeScale: options.timeScale ?? 1, createDeployment: (restApiId, stageName, description) => gateway.createDeployment(restApiId, { stageName, ...(description ? { description } : {}) }), iam, ...(options.print ? { print: options.print } : {}) });
     const cloudFormation: LocalCloudFormation = new LocalCloudFormation({
       region: REGION,
       accountId: ACCOUNT_ID,
@@ -191,6 +202,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         dashboards: new Map(),
       }),
       roleExists: (arn) => cloudFormation.resources('AWS::IAM::Role').some((role) => role.attributes.Arn === arn),
+      authorizeResource: (change) => iam.authorizeResourceChange(change),
+      onResourcesChanged: (changed) => iam.followStack(changed),
     });
     cloudFormationService = cloudFormation;
 
@@ -210,7 +223,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     let apiUrl = '';
     const experimentTable = baseOutputs.ExperimentTableName;
     const extraRoutes = dashboardRoutes({ stackName: stack.stackName, namespace: metricsNamespace(stack.stackName), apiUrl: () => apiUrl, routes: () => gateway.routes(), lambda, metrics, alarms, sns, ...(registry ? { registry } : {}), ...(experimentTable ? { experiments: experimentViews(dynamodb, experimentTable) } : {}) });
-    const api: ApiGatewayServer = await startApiGateway({ gateway, lambda, canInvoke: apiGatewayMayInvoke(lambda, ACCOUNT_ID), region: REGION, accountId: ACCOUNT_ID, host, port: options.port ?? 3000, extraRoutes });
+    const api: ApiGatewayServer = await startApiGateway({ gateway, lambda, canInvoke: (name, qualifier, sourceArn) => iam.apiGatewayMayInvoke(name, qualifier, sourceArn), region: REGION, accountId: ACCOUNT_ID, host, port: options.port ?? 3000, extraRoutes });
     apiUrl = api.url;
     metrics.startSnapshots();
     alarms.start(options.alarmTickMs);
@@ -220,8 +233,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       `${JSON.stringify(
         {
           apiUrl: api.url,
-          dynamoDbEndpoint: streams.endpoint,
-          s3Endpoint: s3.endpoint,
+          dynamoDbEndpoint: gateways.dynamodb.endpoint,
+          s3Endpoint: gateways.s3.endpoint,
           region: REGION,
           stackName: stack.stackName,
           outputs,
@@ -240,9 +253,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       gateway,
       cloudFormation,
       lambda,
-      dynamoDbEndpoint: streams.endpoint,
+      dynamoDbEndpoint: gateways.dynamodb.endpoint,
       streams,
-      s3Endpoint: s3.endpoint,
+      s3Endpoint: gateways.s3.endpoint,
       stateDir,
       names: new Map(Object.values(base.resources).map((r) => [r.logicalId, r.physicalName])),
       outputs,
@@ -253,6 +266,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       lambdaEndpoint: lambdaApi.endpoint,
       cloudFormationEndpoint: cloudFormationApi.endpoint,
       apiGatewayEndpoint: gatewayApi.endpoint,
+      iam,
       async close() {
         await pipeline.close();
         rmSync(join(stateDir, ENDPOINTS_FILE), { force: true });

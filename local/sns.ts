@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isIP } from 'node:net';
+import type { Caller } from './iam/authorizer';
 import type { LocalLambdaService } from './lambda-service';
 import { resolveValue, resourcesOfType, TemplateError, type CfnTemplate, type ResolutionContext } from './template';
 
@@ -103,6 +104,8 @@ export interface LocalSnsOptions {
   readonly print?: (text: string) => void;
   /** How many recent notifications are kept. @default 100 */
   readonly keep?: number;
+  /** Checks a publish by a caller other than the runtime (local/iam); throws the error the publisher gets. */
+  readonly authorizePublish?: (caller: Caller, topicArn: string) => Promise<void>;
 }
 
 export interface PublishedNotification extends Notification {
@@ -178,7 +181,7 @@ export class LocalSns {
     return this.recent.slice(-limit).reverse();
   }
 
-  /** SNS Publish: resolves once the notification is recorded; webhook and Lambda deliveries run in the background. */
+  /** SNS Publish by the runtime itself (no permission check: see publishAs): resolves once the notification is recorded; webhook and Lambda deliveries run in the background. */
   publish(topicArn: string, subject: string | undefined, message: string): { MessageId: string } {
     const topic = this.topics.get(topicArn);
     if (!topic) throw Object.assign(new Error(`Topic does not exist: ${topicArn}`), { name: 'NotFoundException' });
@@ -212,6 +215,18 @@ export class LocalSns {
     }
     this.print(formatNotification(published));
     return { MessageId: notification.MessageId };
+  }
+
+  /** SNS Publish by `caller` (the state machine's role, CloudWatch for an alarm): authorized as on AWS first. */
+  publishAs(caller: Caller, topicArn: string, subject: string | undefined, message: string): Promise<{ MessageId: string }> {
+    const { authorizePublish } = this.options;
+    if (authorizePublish) return authorizePublish(caller, topicArn).then(() => this.publish(topicArn, subject, message));
+    // Unchecked, it publishes before it returns, as publish() does.
+    try {
+      return Promise.resolve(this.publish(topicArn, subject, message));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 
   /** Waits for webhook posts and Lambda deliveries still under way. */

@@ -34,6 +34,8 @@ export interface LocalStateMachine {
 export interface LocalStepFunctionsOptions {
   readonly machines: readonly LocalStateMachine[];
   readonly bindings: TaskBindings;
+  /** The bindings an execution of this machine runs with (local/iam: each Task call checked against the machine's role). @default bindings */
+  readonly bindingsFor?: (stateMachineArn: string, bindings: TaskBindings) => TaskBindings;
   /** Executions persist here, one JSON file each. */
   readonly directory: string;
   readonly timeScale?: number;
@@ -101,7 +103,8 @@ export class LocalStepFunctions {
     const record: ExecutionRecord = { executionArn, stateMachineArn, name, status: 'RUNNING', startDate, input, events: [] };
     this.executions.set(executionArn, record);
     this.save(record);
-    const execution = startExecution(machine.definition, input, this.options.bindings, {
+    const bindings = this.options.bindingsFor ? this.options.bindingsFor(stateMachineArn, this.options.bindings) : this.options.bindings;
+    const execution = startExecution(machine.definition, input, bindings, {
       timeScale: this.options.timeScale ?? 1,
       execution: { id: executionArn, name, startTime: startDate },
       onEvent: (event) => {

@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib'
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -215,6 +216,9 @@ export class PromotionPipeline extends Construct {
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
+    // The Notify states publish as this role: with an encrypted topic that takes kms:GenerateDataKey* and
+    // kms:Decrypt on its key too, which grantPublish adds and SnsPublish's own sns:Publish grant does not.
+    this.topic.grantPublish(this.stateMachine);
 
     // Any model's candidate manifest starts an execution: the pipeline itself decides whether the model may be served.
     const deadLetters = new sqs.Queue(this, 'TriggerDeadLetters', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
@@ -250,6 +254,16 @@ export class PromotionPipeline extends Construct {
   private ownTopic(emails: readonly string[]): sns.Topic {
     const key = new kms.Key(this, 'TopicKey', { description: 'modelgate pipeline notifications', enableKeyRotation: true, removalPolicy: RemovalPolicy.DESTROY });
     const topic = new sns.Topic(this, 'Notifications', { displayName: 'modelgate pipeline', masterKey: key, enforceSSL: true });
+    // The alarms of this deployment page on-call through this topic: CloudWatch publishes as itself, so the
+    // topic policy and the key policy must let it in (a key policy naming only the account root does not).
+    const stack = Stack.of(this);
+    const cloudWatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+    const alarmsOfThisDeployment = {
+      ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:${deploymentAlarmPrefix(stack.stackName)}*` },
+      StringEquals: { 'aws:SourceAccount': stack.account },
+    };
+    key.addToResourcePolicy(new iam.PolicyStatement({ sid: 'AllowCloudWatchAlarms', principals: [cloudWatch], actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['*'], conditions: alarmsOfThisDeployment }));
+    topic.addToResourcePolicy(new iam.PolicyStatement({ sid: 'AllowCloudWatchAlarms', principals: [cloudWatch], actions: ['sns:Publish'], resources: [topic.topicArn], conditions: alarmsOfThisDeployment }));
     for (const email of emails) {
       const subscription = topic.addSubscription(new subscriptions.EmailSubscription(email));
       Validations.of(subscription).acknowledge({
@@ -290,6 +304,9 @@ export class PromotionPipeline extends Construct {
         reason: 'Version-scoped alarms are named <deployment>/<model>/v<version>/...: the pipeline creates them for each version it publishes, reads their state, and deletes them when the version leaves traffic.',
       },
       { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray tracing of the state machine: PutTraceSegments and GetSamplingRules have no resource-level permissions.' },
+      ...(props.topic
+        ? []
+        : [{ id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', reason: "grantPublish on the pipeline's encrypted topic: SNS takes a data key of the topic's own key for each message it encrypts; the grant names that one key." }]),
     );
   }
 }

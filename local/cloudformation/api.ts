@@ -5,9 +5,10 @@
 //   CreateStack (TemplateBody, Parameters, Capabilities, RoleARN, Tags)   UpdateStack (+ UsePreviousTemplate,
 //   UsePreviousValue)   DeleteStack   DescribeStacks   DescribeStackEvents   ListStacks   GetTemplate
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CloudFormationError } from './errors';
+import { accessKeyIdOf } from '../iam/identities';
+import { CloudFormationError, type CloudFormationErrorCode } from './errors';
 import { MAX_TEMPLATE_BODY_BYTES, type LocalCloudFormation, type StackState } from './stacks';
 
 const NAMESPACE = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
@@ -18,10 +19,40 @@ export interface CloudFormationApiServer {
   close(): Promise<void>;
 }
 
+/** What an API call acts on, as IAM authorizes it. */
+export interface CloudFormationCall {
+  readonly action: string;
+  /** The stack's ARN (`stack/<name>/*` for one that does not exist yet), or `*` for calls on every stack. */
+  readonly stackArn: string;
+  /** The service role the call passes (RoleARN). */
+  readonly roleArn?: string;
+}
+
+/** A call refused before it acts (unknown credentials, a denied action, a role that cannot be passed or assumed). */
+export interface CloudFormationRefusal {
+  readonly status: number;
+  readonly code: CloudFormationErrorCode;
+  readonly message: string;
+}
+
 /** `cloudFormation` is read on each request: the server can start before the service it fronts (whose functions need its address). */
-export async function startCloudFormationApi(options: { cloudFormation: () => LocalCloudFormation; host: string; port?: number }): Promise<CloudFormationApiServer> {
-  const handle = (action: string, params: URLSearchParams): string => {
+export async function startCloudFormationApi(options: {
+  cloudFormation: () => LocalCloudFormation;
+  host: string;
+  port?: number;
+  /** Checked before each call (local/iam): the caller, from the request's signature, may make it. */
+  authorize?: (headers: IncomingHttpHeaders, call: CloudFormationCall) => Promise<CloudFormationRefusal | undefined>;
+}): Promise<CloudFormationApiServer> {
+  const handle = async (action: string, params: URLSearchParams, headers: IncomingHttpHeaders): Promise<string> => {
     const cloudFormation = options.cloudFormation();
+    const requestedBy = accessKeyIdOf(headers);
+    if (options.authorize) {
+      const name = params.get('StackName');
+      const stackArn = name === null ? '*' : cloudFormation.stackArn(name);
+      const roleArn = params.get('RoleARN');
+      const refusal = await options.authorize(headers, { action, stackArn, ...(roleArn ? { roleArn } : {}) });
+      if (refusal) throw new CloudFormationError(refusal.code, refusal.message, refusal.status);
+    }
     const required = (name: string) => {
       const value = params.get(name);
       if (value === null) throw new CloudFormationError('ValidationError', `1 validation error detected: Value null at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must not be null`);
@@ -41,6 +72,7 @@ export async function startCloudFormationApi(options: { cloudFormation: () => Lo
         capabilities: scalarMembers(params, 'Capabilities'),
         ...(params.get('RoleARN') ? { roleArn: params.get('RoleARN') as string } : {}),
         ...(params.has('Tags.member.1.Key') || params.get('Tags') === '' ? { tags: members(params, 'Tags').map((t) => ({ Key: t.Key ?? '', Value: t.Value ?? '' })) } : {}),
+        ...(requestedBy !== undefined ? { requestedBy } : {}),
       };
     };
     switch (action) {
@@ -49,7 +81,7 @@ export async function startCloudFormationApi(options: { cloudFormation: () => Lo
       case 'UpdateStack':
         return result(action, leaf('StackId', cloudFormation.updateStack(stackRequest())));
       case 'DeleteStack':
-        cloudFormation.deleteStack(required('StackName'));
+        cloudFormation.deleteStack(required('StackName'), { ...(params.get('RoleARN') ? { roleArn: params.get('RoleARN') as string } : {}), ...(requestedBy !== undefined ? { requestedBy } : {}) });
         return result(action, '');
       case 'DescribeStacks': {
         const name = params.get('StackName');
@@ -97,7 +129,7 @@ export async function startCloudFormationApi(options: { cloudFormation: () => Lo
       const params = new URLSearchParams(await readText(request));
       for (const [key, value] of new URL(request.url ?? '/', 'http://local').searchParams) if (!params.has(key)) params.set(key, value);
       const action = params.get('Action') ?? '';
-      body = `<${action}Response xmlns="${NAMESPACE}">${handle(action, params)}${element('ResponseMetadata', leaf('RequestId', requestId))}</${action}Response>`;
+      body = `<${action}Response xmlns="${NAMESPACE}">${await handle(action, params, request.headers)}${element('ResponseMetadata', leaf('RequestId', requestId))}</${action}Response>`;
       response.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
     } catch (error) {
       const known = error instanceof CloudFormationError;

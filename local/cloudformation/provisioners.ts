@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { CreateBucketCommand, DeleteBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteTableCommand, ResourceNotFoundException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { alarmDefinition, type LocalAlarms } from '../alarms';
-import { arnMatches, type LocalApiGateway, type MethodDefinition } from '../api-gateway';
+import type { LocalApiGateway, MethodDefinition } from '../api-gateway';
 import { createTableInput, ensureTable, type CfnTableProperties } from '../dynamodb-tables';
 import { streamedTable, streamSubscription, type LocalDynamoDbStreams } from '../dynamodb-streams';
 import { ruleDefinition, type LocalEventBridge } from '../eventbridge';
@@ -43,13 +43,19 @@ export interface ProvisionerServices {
  */
 export const RECORDED_TYPES: Readonly<Record<string, { readonly why: string; readonly identity: (r: DesiredResource, s: ProvisionerServices) => Provisioned }>> = {
   'AWS::IAM::Role': {
-    why: 'kept for IAM enforcement (roles are not assumed locally: every function runs with the local credentials)',
-    identity: (r, s) => ({ physicalId: r.physicalName, attributes: { Arn: `arn:aws:iam::${s.accountId}:role/${r.physicalName}`, RoleId: `AROA${r.physicalName.toUpperCase().replace(/[^A-Z0-9]/g, '').slice(0, 17)}` } }),
+    why: 'kept for IAM enforcement (local/iam): each function signs with credentials of its role, each call is checked against it',
+    identity: (r, s) => ({
+      physicalId: r.physicalName,
+      attributes: { Arn: `arn:aws:iam::${s.accountId}:role${iamPath(r)}${r.physicalName}`, RoleId: `AROA${r.physicalName.toUpperCase().replace(/[^A-Z0-9]/g, '').slice(0, 17)}` },
+    }),
   },
   'AWS::IAM::Policy': { why: 'kept for IAM enforcement', identity: (r) => ({ physicalId: r.physicalName, attributes: { Id: r.physicalName } }) },
   'AWS::IAM::ManagedPolicy': {
-    why: 'kept for IAM enforcement',
-    identity: (r, s) => ({ physicalId: `arn:aws:iam::${s.accountId}:policy/${r.physicalName}`, attributes: { PolicyArn: `arn:aws:iam::${s.accountId}:policy/${r.physicalName}` } }),
+    why: 'kept for IAM enforcement (attached policies, permissions boundaries)',
+    identity: (r, s) => {
+      const arn = `arn:aws:iam::${s.accountId}:policy${iamPath(r)}${r.physicalName}`;
+      return { physicalId: arn, attributes: { PolicyArn: arn } };
+    },
   },
   'AWS::KMS::Key': {
     why: 'kept for IAM enforcement (key policies); S3 and SNS do not encrypt locally',
@@ -82,6 +88,11 @@ export const RECORDED_TYPES: Readonly<Record<string, { readonly why: string; rea
   'AWS::XRay::Group': { why: 'no tracing locally', identity: (r) => ({ physicalId: r.physicalName }) },
   'AWS::XRay::SamplingRule': { why: 'no tracing locally', identity: (r) => ({ physicalId: r.physicalName }) },
 };
+
+/** An IAM resource's Path ("/" unless the template sets one): part of its ARN. */
+function iamPath(r: DesiredResource): string {
+  return typeof r.properties.Path === 'string' ? r.properties.Path : '/';
+}
 
 const recorded = (type: string, services: ProvisionerServices): Provisioner => {
   const { identity } = RECORDED_TYPES[type] as (typeof RECORDED_TYPES)[string];
@@ -499,11 +510,6 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
     delete: (record) => gateway.removeUsagePlanKey(String(record.properties.UsagePlanId), record.physicalId),
   });
   return map;
-}
-
-/** Whether a function's resource policy lets API Gateway invoke it from a method's execute-api ARN. */
-export function apiGatewayMayInvoke(lambda: LocalLambdaService, accountId: string) {
-  return (name: string, qualifier: string | undefined, sourceArn: string) => lambda.allows('apigateway.amazonaws.com', name, qualifier, sourceArn, accountId, arnMatches);
 }
 
 /** A function name, partial or full ARN ("my-fn", "my-fn:live", "arn:aws:lambda:r:a:function:my-fn:7") -> the name. */

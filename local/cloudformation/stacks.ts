@@ -85,6 +85,23 @@ export interface StackRequest {
   readonly capabilities?: readonly string[];
   readonly roleArn?: string;
   readonly tags?: readonly Tag[];
+  /**
+   * Who asked: the access key id the API call was signed with (undefined: the runtime deploying its own base
+   * stack, as the operator). A stack without a service role is operated on with the caller's permissions.
+   */
+  readonly requestedBy?: string;
+}
+
+/** One resource about to be created, updated or deleted, and on whose behalf. */
+export interface ResourceChange {
+  readonly action: 'create' | 'update' | 'delete';
+  readonly stack: StackState;
+  /** The access key id the operation was requested with (StackRequest.requestedBy), when the stack has no role. */
+  readonly requestedBy?: string;
+  /** The resource as it will be (create, update) or as it is (delete). */
+  readonly resource: DesiredResource;
+  /** Update: the resource as it is. */
+  readonly previous?: ResourceRecord;
 }
 
 export interface LocalCloudFormationOptions {
@@ -98,6 +115,17 @@ export interface LocalCloudFormationOptions {
   readonly roleExists?: (arn: string) => boolean;
   /** Each stack status change, as CloudFormation sends it to EventBridge ("CloudFormation Stack Status Change"). */
   readonly onStackStatus?: (stack: StackState, status: string, reason?: string) => void;
+  /**
+   * Asked before each resource is created, updated or deleted (local/iam: what the stack's service role, or
+   * the caller for a stack without one, may do, and what the resource's own service checks). A rejection fails
+   * the resource with the error's message as its reason, as the service's refusal does on AWS.
+   */
+  readonly authorizeResource?: (change: ResourceChange) => Promise<void>;
+  /**
+   * After each change to a stack's resources (one created, updated, replaced or deleted), for each stack
+   * brought back by restore(), and when a stack is deleted: what follows the running stacks (local/iam).
+   */
+  readonly onResourcesChanged?: (stack: StackState) => void;
 }
 
 /** CloudFormation's quota on a TemplateBody passed inline. */
@@ -159,6 +187,7 @@ export class LocalCloudFormation {
         stack.statusReason = 'the local runtime stopped during the operation';
       }
       this.stacks.set(stack.stackName, stack);
+      this.options.onResourcesChanged?.(stack);
       const template = this.template(stack);
       for (const logicalId of dependencyOrder(template, Object.keys(stack.resources))) {
         const record = stack.resources[logicalId] as ResourceRecord;
@@ -193,7 +222,7 @@ export class LocalCloudFormation {
     this.stacks.set(stack.stackName, stack);
     this.templates.set(stackId, prepared.template);
     this.stackEvent(stack, 'CREATE_IN_PROGRESS', 'User Initiated');
-    this.run(stack, () => this.create(stack, prepared));
+    this.run(stack, () => this.create(stack, prepared, request.requestedBy));
     return stackId;
   }
 
@@ -211,20 +240,29 @@ export class LocalCloudFormation {
     }
     stack.status = 'UPDATE_IN_PROGRESS';
     delete stack.statusReason;
+    // The operation, and its rollback, run as the role it names: from now on the stack's role.
+    if (request.roleArn !== undefined) stack.roleArn = request.roleArn;
     this.stackEvent(stack, 'UPDATE_IN_PROGRESS', 'User Initiated');
     this.run(stack, () => this.update(stack, prepared, request));
     return stack.stackId;
   }
 
-  /** DeleteStack: deletes in the background, in reverse dependency order, keeping what DeletionPolicy Retain keeps. */
-  deleteStack(stackName: string): void {
+  /**
+   * DeleteStack: deletes in the background, in reverse dependency order, keeping what DeletionPolicy Retain
+   * keeps; as `roleArn` when given (it becomes the stack's role), else as the stack's role or the caller.
+   */
+  deleteStack(stackName: string, request: { readonly roleArn?: string; readonly requestedBy?: string } = {}): void {
     const stack = this.stacks.get(stackName) ?? this.findById(stackName);
     if (!stack || stack.status === 'DELETE_COMPLETE' || stack.status === 'DELETE_IN_PROGRESS') return;
     if (stack.status.endsWith('_IN_PROGRESS')) throw new CloudFormationError('ValidationError', `Stack [${stack.stackName}] cannot be deleted while in status ${stack.status}`);
+    if (request.roleArn !== undefined) {
+      if (!(this.options.roleExists?.(request.roleArn) ?? false)) throw new CloudFormationError('ValidationError', `Role ${request.roleArn} is invalid or cannot be assumed`);
+      stack.roleArn = request.roleArn;
+    }
     stack.status = 'DELETE_IN_PROGRESS';
     delete stack.statusReason;
     this.stackEvent(stack, 'DELETE_IN_PROGRESS', 'User Initiated');
-    this.run(stack, () => this.delete(stack));
+    this.run(stack, () => this.delete(stack, request.requestedBy));
   }
 
   /** A stack by name (live stacks) or stack id (deleted ones too); a ValidationError when there is none. */
@@ -232,6 +270,12 @@ export class LocalCloudFormation {
     const stack = this.stacks.get(nameOrId) ?? this.findById(nameOrId) ?? this.deleted.get(nameOrId);
     if (!stack) throw new CloudFormationError('ValidationError', `Stack with id ${nameOrId} does not exist`);
     return stack;
+  }
+
+  /** The ARN IAM authorizes a call on this stack against: its id, or `stack/<name>/*` while there is none of that name. */
+  stackArn(nameOrId: string): string {
+    if (nameOrId.startsWith('arn:')) return nameOrId;
+    return this.stacks.get(nameOrId)?.stackId ?? `arn:aws:cloudformation:${this.options.region}:${this.options.accountId}:stack/${nameOrId}/*`;
   }
 
   /** Every live stack, oldest first. */
@@ -369,15 +413,15 @@ export class LocalCloudFormation {
     this.operations.set(stack.stackName, done);
   }
 
-  private async create(stack: StackState, prepared: PreparedTemplate): Promise<void> {
+  private async create(stack: StackState, prepared: PreparedTemplate, requestedBy: string | undefined): Promise<void> {
     const context = this.context(stack.stackName, stack.stackId, prepared.refs, prepared.template, prepared.conditions);
     const created: string[] = [];
     try {
       for (const logicalId of prepared.order) {
         const desired = this.desired(stack, prepared.template, logicalId, context);
         this.resourceEvent(stack, desired, '', 'CREATE_IN_PROGRESS');
-        const record = await this.createResource(desired, prepared.template);
-        stack.resources[logicalId] = record;
+        const record = await this.createResource(stack, requestedBy, desired, prepared.template);
+        this.setResource(stack, logicalId, record);
         created.push(logicalId);
         register(context, record);
         this.resourceEvent(stack, desired, record.physicalId, 'CREATE_COMPLETE');
@@ -391,8 +435,8 @@ export class LocalCloudFormation {
       stack.statusReason = failure.logicalId === stack.stackName ? failure.message : `The following resource(s) failed to create: [${failure.logicalId}]. Rollback requested by user.`;
       this.stackEvent(stack, 'ROLLBACK_IN_PROGRESS', stack.statusReason);
       for (const logicalId of created.reverse()) {
-        await this.deleteResource(stack, stack.resources[logicalId] as ResourceRecord, false);
-        delete stack.resources[logicalId];
+        await this.deleteResource(stack, requestedBy, stack.resources[logicalId] as ResourceRecord, false);
+        this.setResource(stack, logicalId, undefined);
       }
       stack.status = 'ROLLBACK_COMPLETE';
       this.stackEvent(stack, 'ROLLBACK_COMPLETE');
@@ -412,8 +456,8 @@ export class LocalCloudFormation {
         const current = stack.resources[logicalId];
         if (!current) {
           this.resourceEvent(stack, desired, '', 'CREATE_IN_PROGRESS');
-          const record = await this.createResource(desired, prepared.template);
-          stack.resources[logicalId] = record;
+          const record = await this.createResource(stack, request.requestedBy, desired, prepared.template);
+          this.setResource(stack, logicalId, record);
           undo.push({ logicalId, before: undefined });
           register(context, record);
           this.resourceEvent(stack, desired, record.physicalId, 'CREATE_COMPLETE');
@@ -429,14 +473,14 @@ export class LocalCloudFormation {
           if (name !== undefined && name === explicitName(current.type, current.properties)) {
             throw new ResourceFailure(logicalId, desired.type, `CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename ${name} and update the stack again.`);
           }
-          record = await this.createResource(desired, prepared.template);
+          record = await this.createResource(stack, request.requestedBy, desired, prepared.template);
           replaced.push(current);
           undo.push({ logicalId, before: current, replacedBy: record });
         } else {
-          record = await this.attempt(desired, () => provisioner.update?.(current, desired) as ReturnType<NonNullable<Provisioner['update']>>, prepared.template);
+          record = await this.attempt({ action: 'update', stack, ...by(request.requestedBy), resource: desired, previous: current }, () => provisioner.update?.(current, desired) as ReturnType<NonNullable<Provisioner['update']>>, prepared.template);
           undo.push({ logicalId, before: current });
         }
-        stack.resources[logicalId] = record;
+        this.setResource(stack, logicalId, record);
         register(context, record);
         this.resourceEvent(stack, desired, record.physicalId, 'UPDATE_COMPLETE');
       }
@@ -449,15 +493,16 @@ export class LocalCloudFormation {
       for (const step of undo.reverse()) {
         const now = stack.resources[step.logicalId] as ResourceRecord;
         if (step.before === undefined) {
-          await this.deleteResource(stack, now, false);
-          delete stack.resources[step.logicalId];
+          await this.deleteResource(stack, request.requestedBy, now, false);
+          this.setResource(stack, step.logicalId, undefined);
         } else if (step.replacedBy) {
-          await this.deleteResource(stack, step.replacedBy, false);
-          stack.resources[step.logicalId] = step.before;
+          await this.deleteResource(stack, request.requestedBy, step.replacedBy, false);
+          this.setResource(stack, step.logicalId, step.before);
         } else {
           this.resourceEvent(stack, step.before, now.physicalId, 'UPDATE_IN_PROGRESS');
+          await this.options.authorizeResource?.({ action: 'update', stack, ...by(request.requestedBy), resource: step.before, previous: now });
           await this.provisioner(now.type, step.logicalId).update?.(now, step.before);
-          stack.resources[step.logicalId] = step.before;
+          this.setResource(stack, step.logicalId, step.before);
           this.resourceEvent(stack, step.before, step.before.physicalId, 'UPDATE_COMPLETE');
         }
       }
@@ -476,7 +521,6 @@ export class LocalCloudFormation {
     stack.parameters = prepared.parameters;
     stack.noEcho = noEchoParameters(prepared.template);
     if (request.tags !== undefined) stack.tags = [...request.tags];
-    if (request.roleArn !== undefined) stack.roleArn = request.roleArn;
     if (prepared.template.Description) stack.description = prepared.template.Description;
     stack.lastUpdatedTime = new Date().toISOString();
     stack.status = 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS';
@@ -484,24 +528,24 @@ export class LocalCloudFormation {
     // Cleanup: replaced resources, then those the new template no longer has (in reverse dependency order of the old one).
     for (const old of replaced) {
       if (old.updateReplacePolicy === 'Retain') continue;
-      await this.deleteResource(stack, old, true);
+      await this.deleteResource(stack, request.requestedBy, old, true);
     }
     const removed = dependencyOrder(previous.template, Object.keys(previous.resources).filter((id) => !prepared.order.includes(id))).reverse();
     for (const logicalId of removed) {
-      await this.deleteResource(stack, previous.resources[logicalId] as ResourceRecord, true);
-      delete stack.resources[logicalId];
+      await this.deleteResource(stack, request.requestedBy, previous.resources[logicalId] as ResourceRecord, true);
+      this.setResource(stack, logicalId, undefined);
     }
     stack.status = 'UPDATE_COMPLETE';
     this.stackEvent(stack, stack.status);
   }
 
-  private async delete(stack: StackState): Promise<void> {
+  private async delete(stack: StackState, requestedBy: string | undefined): Promise<void> {
     const order = dependencyOrder(this.template(stack), Object.keys(stack.resources)).reverse();
     for (const logicalId of order) {
       const record = stack.resources[logicalId] as ResourceRecord;
       try {
-        await this.deleteResource(stack, record, true);
-        delete stack.resources[logicalId];
+        await this.deleteResource(stack, requestedBy, record, true);
+        this.setResource(stack, logicalId, undefined);
       } catch (error) {
         stack.status = 'DELETE_FAILED';
         stack.statusReason = `The following resource(s) failed to delete: [${logicalId}]. `;
@@ -515,6 +559,14 @@ export class LocalCloudFormation {
     this.stackEvent(stack, 'DELETE_COMPLETE');
     this.stacks.delete(stack.stackName);
     this.deleted.set(stack.stackId, stack);
+    this.options.onResourcesChanged?.(stack);
+  }
+
+  /** Records (or forgets) a stack's resource and says so to whoever follows the stacks. */
+  private setResource(stack: StackState, logicalId: string, record: ResourceRecord | undefined): void {
+    if (record) stack.resources[logicalId] = record;
+    else delete stack.resources[logicalId];
+    this.options.onResourcesChanged?.(stack);
   }
 
   private desired(stack: StackState, template: CfnTemplate, logicalId: string, context: ResolutionContext): DesiredResource {
@@ -536,14 +588,17 @@ export class LocalCloudFormation {
     };
   }
 
-  private async createResource(desired: DesiredResource, template: CfnTemplate): Promise<ResourceRecord> {
+  private async createResource(stack: StackState, requestedBy: string | undefined, desired: DesiredResource, template: CfnTemplate): Promise<ResourceRecord> {
     const provisioner = this.provisioner(desired.type, desired.logicalId);
-    return this.attempt(desired, () => provisioner.create(desired), template);
+    return this.attempt({ action: 'create', stack, ...by(requestedBy), resource: desired }, () => provisioner.create(desired), template);
   }
 
-  private async attempt(desired: DesiredResource, step: () => ReturnType<Provisioner['create']>, template: CfnTemplate): Promise<ResourceRecord> {
+  /** Authorizes the change, then makes it: a refusal or a failure of the step fails the resource. */
+  private async attempt(change: ResourceChange, step: () => ReturnType<Provisioner['create']>, template: CfnTemplate): Promise<ResourceRecord> {
+    const desired = change.resource;
     const resource = template.Resources[desired.logicalId] as CfnTemplate['Resources'][string];
     try {
+      await this.options.authorizeResource?.(change);
       const provisioned = await step();
       return {
         ...desired,
@@ -557,12 +612,13 @@ export class LocalCloudFormation {
     }
   }
 
-  private async deleteResource(stack: StackState, record: ResourceRecord, honourRetain: boolean): Promise<void> {
+  private async deleteResource(stack: StackState, requestedBy: string | undefined, record: ResourceRecord, honourRetain: boolean): Promise<void> {
     if (honourRetain && record.deletionPolicy === 'Retain') {
       this.resourceEvent(stack, record, record.physicalId, 'DELETE_SKIPPED');
       return;
     }
     this.resourceEvent(stack, record, record.physicalId, 'DELETE_IN_PROGRESS');
+    await this.options.authorizeResource?.({ action: 'delete', stack, ...by(requestedBy), resource: record });
     await this.provisioner(record.type, record.logicalId).delete(record);
     this.resourceEvent(stack, record, record.physicalId, 'DELETE_COMPLETE');
   }
@@ -627,6 +683,10 @@ export class LocalCloudFormation {
     writeFileSync(`${file}.tmp`, JSON.stringify(stack));
     renameSync(`${file}.tmp`, file);
   }
+}
+
+function by(requestedBy: string | undefined): { requestedBy?: string } {
+  return requestedBy === undefined ? {} : { requestedBy };
 }
 
 /** Registers what a resource's Ref and Fn::GetAtt stand for. */

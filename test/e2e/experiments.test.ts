@@ -15,6 +15,7 @@ import { csvInstances } from '../../lambdas/core/csv-instances';
 import type { ExperimentDefinition } from '../../lambdas/core/experiments/definition';
 import type { AnalysisSnapshot, ExperimentReport } from '../../lambdas/core/experiments/report';
 import { parseManifestJson } from '../../lambdas/core/manifest';
+import { modelFunctionName } from '../../lambdas/core/naming';
 import type { VersionView } from '../../lambdas/core/pipeline/model-view';
 import { startRuntime, type Runtime } from '../../local/runtime';
 import { mulberry32 as seeded } from '../../lambdas/core/random';
@@ -88,7 +89,7 @@ async function outcomes(served: readonly { predictionId: string; version: string
   return events;
 }
 
-const liveAlias = () => runtime.lambda.getFunction([...runtime.names.values()].find((n) => n === 'modelgate-dev-model-churn') as string).aliases.find((a) => a.name === 'live');
+const liveAlias = () => runtime.lambda.getFunction(modelFunctionName(runtime.stack.stackName, 'churn')).aliases.find((a) => a.name === 'live');
 
 describe('an A/B experiment between churn v1 and v2 in the local runtime', () => {
   let id: string;

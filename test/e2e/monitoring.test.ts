@@ -98,6 +98,8 @@ async function evaluateAlarms(runtime: Runtime, metricName: string, feature?: st
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   runtime.alarms.evaluate();
+  // Alarm actions publish as CloudWatch once the topic and its key allow it: after the state change, as on AWS.
+  await runtime.alarms.settle();
 }
 
 function stateOf(runtime: Runtime, name: string): string | undefined {

@@ -12,6 +12,7 @@ import { sha256Hex } from '../../lambdas/adapters/model-store';
 import { parseCsv } from '../../lambdas/core/csv';
 import { csvInstances } from '../../lambdas/core/csv-instances';
 import { parseManifestJson } from '../../lambdas/core/manifest';
+import { modelFunctionName } from '../../lambdas/core/naming';
 import { unpackBundle } from '../../lambdas/core/packed-bundle';
 import type { VersionView } from '../../lambdas/core/pipeline/model-view';
 import { main } from '../../cli/main';
@@ -98,7 +99,7 @@ function bundle(name: string, from: string, change: (manifest: Record<string, un
   return dir;
 }
 
-const liveAlias = () => runtime.lambda.getFunction([...runtime.names.values()].find((n) => n === 'modelgate-dev-model-churn') as string).aliases.find((a) => a.name === 'live');
+const liveAlias = () => runtime.lambda.getFunction(modelFunctionName(runtime.stack.stackName, 'churn')).aliases.find((a) => a.name === 'live');
 const notices = () => runtime.sns.recentNotifications().map((n) => n.Subject ?? '');
 
 describe('the promotion pipeline in the local runtime', () => {
@@ -135,7 +136,7 @@ describe('the promotion pipeline in the local runtime', () => {
     expect(liveAlias()).toMatchObject({ functionVersion: v2?.lambdaVersion, additionalVersionWeights: {} });
     expect(notices()).toContain('modelgate churn v2 is live');
     // The published version reads its bundle from the one packed object the publish step wrote.
-    const churn = runtime.lambda.getFunction([...runtime.names.values()].find((n) => n === 'modelgate-dev-model-churn') as string);
+    const churn = runtime.lambda.getFunction(modelFunctionName(runtime.stack.stackName, 'churn'));
     const published = churn.versions.find((v) => v.version === v2?.lambdaVersion);
     expect(published?.environment).toMatchObject({ MODEL_PREFIX: 'models/churn/2/', MODEL_PACKED_FILE: 'bundle.packed' });
     const s3 = localS3Client(runtime.s3Endpoint);

@@ -69,6 +69,7 @@ describe('PromotionPipeline', () => {
   };
   const bucket = () => dev.arn(only('AWS::S3::Bucket', { Properties: { VersioningConfiguration: { Status: 'Enabled' } } }));
   const bucketKey = () => dev.arn(only('AWS::KMS::Key', { Properties: { Description: 'modelgate model bundles' } }));
+  const topicKey = () => only('AWS::KMS::Key', { Properties: { Description: 'modelgate pipeline notifications' } });
   const viaS3 = `if {"StringEquals":{"kms:ViaService":"s3.${REGION}.amazonaws.com"}}`;
   const stateMachine = () => only('AWS::StepFunctions::StateMachine');
   const stateMachineRole = () => (raw.Resources[stateMachine()]?.Properties?.RoleArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
@@ -140,7 +141,7 @@ describe('PromotionPipeline', () => {
     expect(denied).toEqual([]);
   });
 
-  it('scopes the state machine role to the pipeline\'s functions, the topic, this deployment\'s alarms and its API\'s deployments', () => {
+  it('scopes the state machine role to the pipeline\'s functions, the topic and its key, this deployment\'s alarms and its API\'s deployments', () => {
     const functions = ['registry', 'validate', 'publish', 'routing', 'provision'].map((handler) => dev.arn(functionWithEntry(raw, handler)));
     const alarms = `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:modelgate-dev/*`;
     const logDelivery = grants(dev, roleStatements(raw, stateMachineRole())).filter((grant) => grant.startsWith('logs:'));
@@ -148,6 +149,9 @@ describe('PromotionPipeline', () => {
       [
         ...functions.flatMap((arn) => [`lambda:InvokeFunction on ${arn}`, `lambda:InvokeFunction on ${arn}:*`]),
         `sns:Publish on ${dev.ref(only('AWS::SNS::Topic'))}`,
+        // The Notify states publish to an encrypted topic: SNS uses its key on the publisher's behalf (grantPublish).
+        `kms:Decrypt on ${dev.arn(topicKey())}`,
+        `kms:GenerateDataKey* on ${dev.arn(topicKey())}`,
         `cloudwatch:DescribeAlarms on ${alarms}`,
         `cloudwatch:PutMetricAlarm on ${alarms}`,
         `cloudwatch:DeleteAlarms on ${alarms}`,
@@ -223,6 +227,21 @@ describe('PromotionPipeline', () => {
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
     });
+  });
+
+  // On AWS, CloudWatch publishes an alarm's action as itself: a key policy naming only the account root and CDK's
+  // TLS-only topic policy (which replaces SNS's default one) would let no alarm page on-call.
+  it("lets this deployment's alarms, and only them, publish to the topic and use its key", () => {
+    const alarmsOfThisDeployment = { ArnLike: { 'aws:SourceArn': `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:modelgate-dev/*` }, StringEquals: { 'aws:SourceAccount': ACCOUNT } };
+    const cloudWatch = (statements: Statement[]) => statements.filter((s) => JSON.stringify(s.Principal ?? {}).includes('cloudwatch.amazonaws.com')).map((s) => dev.resolve(s));
+    const keyPolicy = raw.Resources[topicKey()]?.Properties?.KeyPolicy as { Statement: Statement[] };
+    expect(cloudWatch(keyPolicy.Statement)).toEqual([
+      { Sid: 'AllowCloudWatchAlarms', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: '*', Condition: alarmsOfThisDeployment },
+    ]);
+    const topicPolicy = raw.Resources[only('AWS::SNS::TopicPolicy')]?.Properties?.PolicyDocument as { Statement: Statement[] };
+    expect(cloudWatch(topicPolicy.Statement)).toEqual([
+      { Sid: 'AllowCloudWatchAlarms', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Resource: dev.ref(only('AWS::SNS::Topic')), Condition: alarmsOfThisDeployment },
+    ]);
   });
 
   describe('fails when', () => {

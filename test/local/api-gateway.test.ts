@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { arnMatches, LocalApiGateway, startApiGateway, type ApiGatewayServer } from '../../local/api-gateway';
+import { LocalApiGateway, startApiGateway, type ApiGatewayServer } from '../../local/api-gateway';
+import { LocalIam } from '../../local/iam/local-iam';
 import { LocalLambdaService } from '../../local/lambda-service';
 
 const REGION = 'us-east-1';
@@ -14,6 +15,8 @@ const ACCOUNT = '000000000000';
 const dir = mkdtempSync(join(tmpdir(), 'modelgate-apigw-'));
 const gateway = new LocalApiGateway({ stateFile: join(dir, 'apigateway.json'), region: REGION, accountId: ACCOUNT });
 const lambda = new LocalLambdaService({ region: REGION, accountId: ACCOUNT, stateFile: join(dir, 'lambda.json'), baseEnvironment: {}, onLogLine: () => undefined });
+// API Gateway's permission to invoke is the function's resource policy, as local IAM evaluates it.
+const iam = new LocalIam({ region: REGION, accountId: ACCOUNT, functionPolicy: (name, qualifier) => lambda.policy(name, qualifier), print: () => undefined });
 let server: ApiGatewayServer;
 
 const api = gateway.createRestApi('test');
@@ -50,7 +53,7 @@ beforeAll(async () => {
   server = await startApiGateway({
     gateway,
     lambda,
-    canInvoke: (name, qualifier, sourceArn) => lambda.allows('apigateway.amazonaws.com', name, qualifier, sourceArn, ACCOUNT, arnMatches),
+    canInvoke: (name, qualifier, sourceArn) => iam.apiGatewayMayInvoke(name, qualifier, sourceArn),
     region: REGION,
     accountId: ACCOUNT,
     host: '127.0.0.1',
