@@ -1,14 +1,11 @@
-import Ajv, { type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { validateManifestSchema as validateSchema } from '#manifest-schema-validator';
 import { ManifestError, type Issue } from './errors';
 import type { DistributionBaseline, FeatureSpec, InputSpec, Manifest, QualityMetric } from './manifest-types';
-import schema from './manifest.v1.schema.json';
 import { metricProblem } from './promotion/defaults';
 
 export * from './manifest-types';
-export { schema as manifestSchema };
-
-const ajv = new Ajv({ allErrors: true, discriminator: true, strict: true, allowUnionTypes: true });
-const validateSchema = ajv.compile(schema);
+export { manifestSchema } from './manifest-schema';
 
 /**
  * Checks a parsed manifest against the JSON Schema and against itself (features referenced by the
