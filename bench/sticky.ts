@@ -12,10 +12,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ExperimentRouter } from '../lambdas/adapters/experiment-router';
+import type { FunctionInvoker } from '../lambdas/adapters/function-invoker';
 import { ExperimentStore } from '../lambdas/adapters/experiment-store';
 import { FileFallbackSink } from '../lambdas/adapters/prediction-log';
 import { assignArm } from '../lambdas/core/experiments/assignment';
@@ -88,7 +88,7 @@ const config: ServingConfig = { bucket: 'models', prefix, table: 'predictions', 
 const deps = { s3: s3Client, dynamodb, fallback: new FileFallbackSink(join(work, 'fallback.jsonl')), logger };
 const store = new ExperimentStore(dynamodb, 'experiments');
 // The hop itself is measured end to end below; here a unit of the serving arm never leaves the function.
-const unusedLambda = {} as LambdaClient;
+const unusedLambda = {} as FunctionInvoker;
 const router = new ExperimentRouter({ store, lambda: unusedLambda, functionName: 'churn', logger });
 const plain = await initServing(config, deps);
 const routed = await initServing(config, { ...deps, router });

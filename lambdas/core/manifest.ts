@@ -1,17 +1,14 @@
-import Ajv, { type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { validateManifestSchema as validateSchema } from '#manifest-schema-validator';
 import { dynamoNumberProblem } from './dynamodb-number';
 import { ManifestError, type Issue } from './errors';
 import type { DistributionBaseline, FeatureSpec, InputSpec, Manifest, QualityMetric } from './manifest-types';
-import schema from './manifest.v1.schema.json';
 import { FEEDBACK_FIELDS } from './monitoring/feedback';
 import { metricProblem } from './promotion/defaults';
 import { INFER_OUTPUT_NAMES } from './responses';
 
 export * from './manifest-types';
-export { schema as manifestSchema };
-
-const ajv = new Ajv({ allErrors: true, discriminator: true, strict: true, allowUnionTypes: true });
-const validateSchema = ajv.compile(schema);
+export { manifestSchema } from './manifest-schema';
 
 /**
  * Checks a parsed manifest against the JSON Schema and against itself (features referenced by the

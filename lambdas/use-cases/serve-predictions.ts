@@ -12,7 +12,7 @@ import { checkFinitePredictions } from '../core/tensors';
 import type { RequestRouter } from '../adapters/experiment-router';
 import { ServingMetrics } from '../adapters/metrics';
 import { fetchBundle } from '../adapters/model-store';
-import { loadModel, type LoadedModel } from '../adapters/onnx-runtime';
+import { loadModel, loadOnnxRuntime, type LoadedModel } from '../adapters/onnx-runtime';
 import { PredictionLog, type FallbackSink } from '../adapters/prediction-log';
 import { agreement, isShadowEvent, type ShadowEvent, type ShadowMirror } from '../adapters/shadow-mirror';
 import type { ServingConfig } from '../contracts/environment';
@@ -43,7 +43,8 @@ export interface Serving {
  * missing, corrupt or does not answer its contract.
  */
 export async function initServing(config: ServingConfig, deps: ServingDependencies): Promise<Serving> {
-  const bundle = await fetchBundle(deps.s3, config.bucket, config.prefix, config.packedFile);
+  // onnxruntime's native library loads while the bundle downloads.
+  const [bundle] = await Promise.all([fetchBundle(deps.s3, config.bucket, config.prefix, config.packedFile), loadOnnxRuntime()]);
   const model = await loadModel(bundle.manifest, bundle.modelBytes);
   const { manifest } = model;
   deps.logger.appendKeys({ model: manifest.name, modelVersion: manifest.version });

@@ -3,11 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExperimentRouter } from '../../lambdas/adapters/experiment-router';
 import { ExperimentStore } from '../../lambdas/adapters/experiment-store';
+import type { FunctionInvoker } from '../../lambdas/adapters/function-invoker';
 import { FileFallbackSink } from '../../lambdas/adapters/prediction-log';
 import { assignArm } from '../../lambdas/core/experiments/assignment';
 import { planExperiment } from '../../lambdas/core/experiments/definition';
@@ -31,15 +31,15 @@ const controlled = units.filter((u) => assignArm(experiment.id, u, 0.5) === 'con
 /** Records invocations; answers like the other version would, or fails when told to. */
 function recordingLambda(fail = false) {
   const calls: { qualifier: string; routedFrom: string | undefined; unit: string | undefined }[] = [];
-  const client = {
-    send: async (command: { input: { Qualifier: string; Payload: Uint8Array } }) => {
+  const client: FunctionInvoker = {
+    invoke: async (input) => {
       if (fail) throw Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' });
-      const event = JSON.parse(new TextDecoder().decode(command.input.Payload)) as { headers: Record<string, string>; modelgateRoutedFrom?: string };
-      calls.push({ qualifier: command.input.Qualifier, routedFrom: event.modelgateRoutedFrom, unit: event.headers['x-modelgate-unit-id'] });
-      return { Payload: new TextEncoder().encode(JSON.stringify({ statusCode: 200, headers: {}, body: `{"servedBy":"${command.input.Qualifier}"}` })) };
+      const event = JSON.parse(new TextDecoder().decode(input.Payload)) as { headers: Record<string, string>; modelgateRoutedFrom?: string };
+      calls.push({ qualifier: input.Qualifier, routedFrom: event.modelgateRoutedFrom, unit: event.headers['x-modelgate-unit-id'] });
+      return { Payload: new TextEncoder().encode(JSON.stringify({ statusCode: 200, headers: {}, body: `{"servedBy":"${input.Qualifier}"}` })) };
     },
   };
-  return { client: client as unknown as LambdaClient, calls };
+  return { client, calls };
 }
 
 function request(unit?: string, extraHeaders: Record<string, string> = {}) {
