@@ -140,7 +140,7 @@ try {
 
   const config = {
     bucket: BUCKET, predictionTable: 'unused', monitoringTable: TABLE, windowMinutes: WINDOW_MINUTES, windowTtlDays: 1,
-    periodMinutes: PERIOD_MINUTES, qualityLookbackHours: 1, minPredictions: 100, minLabels: 30, metricsNamespace: 'modelgate',
+    driftWindowMinutes: PERIOD_MINUTES, qualityLookbackHours: 1, minPredictions: 100, minLabels: 30, metricsNamespace: 'modelgate', minuteMs: 60_000,
   };
   const monitor = monitorHandler(config, { store, manifests, logger, emit: () => undefined });
   const timeMonitor = async (version: string) => {

@@ -13,7 +13,15 @@ import { functionFor, pipelineEnvironment } from '../contracts/pipeline-environm
 import type { PipelineState, PlannedRollout } from '../contracts/pipeline-state';
 
 export type RoutingRequest =
-  | { readonly action: 'plan'; readonly model: string; readonly spec: RolloutSpec; readonly candidate: RoutedVersion; readonly champion?: RoutedVersion | null }
+  | {
+      readonly action: 'plan';
+      readonly model: string;
+      readonly spec: RolloutSpec;
+      readonly candidate: RoutedVersion;
+      readonly champion?: RoutedVersion | null;
+      /** The candidate manifest's alarm settings (ValidationResult.alarms), over the model's configured thresholds. */
+      readonly alarms?: Partial<AlarmThresholds>;
+    }
   | { readonly action: 'apply-step'; readonly model: string; readonly rollout: PlannedRollout; readonly stepIndex: number }
   | { readonly action: 'rollback'; readonly model: string; readonly rollout: PlannedRollout }
   | { readonly action: 'restore'; readonly state: PipelineState }
@@ -34,7 +42,7 @@ export async function routingAction(deps: RoutingDependencies, request: RoutingR
   switch (request.action) {
     case 'plan': {
       const rollout = executableRollout(request.spec, request.candidate, request.champion ?? undefined, deps.bakeCheckSeconds);
-      const thresholds = { ...DEFAULT_ALARM_THRESHOLDS, ...deps.alarmThresholds?.[request.model] };
+      const thresholds = { ...DEFAULT_ALARM_THRESHOLDS, ...deps.alarmThresholds?.[request.model], ...request.alarms };
       return {
         ...rollout,
         alarmPrefix: rollbackAlarmPrefix(deps.deployment, request.model, request.candidate.version),

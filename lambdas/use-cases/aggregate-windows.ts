@@ -25,6 +25,8 @@ export interface AggregatorDependencies {
   readonly manifests: ManifestStore;
   readonly logger: Logger;
   readonly windowMinutes: number;
+  /** The length of a minute in ms: 60000, shorter under the local runtime's time scale. @default 60000 */
+  readonly minuteMs?: number;
   readonly windowTtlDays: number;
   readonly now?: () => Date;
 }
@@ -55,7 +57,7 @@ export function aggregatorHandler(deps: AggregatorDependencies): (event: StreamB
     for (const record of event.Records) {
       const change = toChange(record, shardId);
       if (!change) continue;
-      const key = windowKeyOf(change, deps.windowMinutes);
+      const key = windowKeyOf(change, deps.windowMinutes, deps.minuteMs);
       if (!key) continue;
       const id = `${key.model}#${key.version}#${key.windowStart}`;
       const group = groups.get(id) ?? { ...key, changes: [] };

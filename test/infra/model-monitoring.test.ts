@@ -74,12 +74,18 @@ describe('ModelMonitoring', () => {
     });
   });
 
-  it('runs the monitor hourly by default, with a dead-letter queue', () => {
+  it('runs the monitor every 5 minutes over a sliding hour by default, with a dead-letter queue', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
-      ScheduleExpression: 'rate(1 hour)',
+      ScheduleExpression: 'rate(5 minutes)',
       Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: { MaximumRetryAttempts: 2 } })],
     });
-    monitoringStack({ monitorPeriod: Duration.minutes(15) }).template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^modelgate: scheduled'),
+      Environment: { Variables: Match.objectLike({ WINDOW_MINUTES: '5', DRIFT_WINDOW_MINUTES: '60', QUALITY_LOOKBACK_HOURS: '24' }) },
+    });
+    const configured = monitoringStack({ monitorPeriod: Duration.minutes(15), driftWindow: Duration.minutes(30) }).template;
+    configured.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
+    configured.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ DRIFT_WINDOW_MINUTES: '30' }) } });
   });
 
   it('grants each function only what it does', () => {
@@ -121,10 +127,11 @@ describe('ModelMonitoring', () => {
 });
 
 describe('ModelMonitoring fails when', () => {
-  it('the monitor period is not a whole number of windows, or the batch size out of range', () => {
-    const error = thrownBy(() => monitoringStack({ windowMinutes: 7, monitorPeriod: Duration.minutes(60), aggregationBatchSize: 20_000 }));
+  it('the drift window is not a whole number of windows, the period not whole minutes, or the batch size out of range', () => {
+    const error = thrownBy(() => monitoringStack({ windowMinutes: 7, driftWindow: Duration.minutes(60), monitorPeriod: Duration.seconds(90), aggregationBatchSize: 20_000 }));
     expect(error).toBeInstanceOf(InvalidPropsError);
-    expect(error.message).toContain('monitorPeriod must be a whole multiple of windowMinutes (7), got: 60 minutes');
+    expect(error.message).toContain('driftWindow must be a whole multiple of windowMinutes (7) of at most 24 hours, got: 60 minutes');
+    expect(error.message).toContain('monitorPeriod must be a whole number of minutes >= 1, got: 1.5 minutes');
     expect(error.message).toContain('aggregationBatchSize must be an integer between 1 and 10000, got: 20000');
   });
 });
@@ -161,7 +168,9 @@ describe('VersionAlarms', () => {
         { Name: 'version', Value: '3' },
       ]),
       Statistic: 'Maximum',
-      Period: 3600,
+      Period: 300,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
       Threshold: 0.5,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       TreatMissingData: 'notBreaching',
@@ -172,6 +181,13 @@ describe('VersionAlarms', () => {
       Dimensions: Match.arrayWith([{ Name: 'feature', Value: 'Contract' }]),
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'Test/churn/v3/accuracy-drop-warning', MetricName: 'AccuracyDegradation', Threshold: 0.05 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'Test/churn/v3/estimated-roc-auc-drop-critical',
+      MetricName: 'EstimatedRocAucDegradation',
+      Period: 300,
+      DatapointsToAlarm: 2,
+      Threshold: 0.1,
+    });
   });
 
   it('computes the error rate of the inference function by metric math over its service dimension', () => {
@@ -207,7 +223,7 @@ describe('ModelgateStack monitoring wiring', () => {
     const topics = Object.keys(template.findResources('AWS::SNS::Topic'));
     expect(topics).toHaveLength(1);
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms.map((a) => a.Properties.AlarmName).filter((name) => name.startsWith('Wired/churn/v1/'))).toHaveLength(14);
+    expect(alarms.map((a) => a.Properties.AlarmName).filter((name) => name.startsWith('Wired/churn/v1/'))).toHaveLength(18);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topics[0] }]);
     template.hasOutput('MonitoringTableName', Match.anyValue());
   });

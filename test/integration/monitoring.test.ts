@@ -83,7 +83,7 @@ describe('monitoring: feedback, stream aggregation, monitor', () => {
     feedback = feedbackHandler({ store: new FeedbackStore(viaStreams, TABLE), manifests, logger: silent });
     const config: MonitoringConfig = {
       bucket: BUCKET, predictionTable: TABLE, monitoringTable: MONITORING_TABLE, windowMinutes: 5, windowTtlDays: 30,
-      periodMinutes: 60, qualityLookbackHours: 24, minPredictions: 100, minLabels: 30, metricsNamespace: 'modelgate',
+      driftWindowMinutes: 60, qualityLookbackHours: 24, minPredictions: 100, minLabels: 30, metricsNamespace: 'modelgate', minuteMs: 60_000,
     };
     monitor = monitorHandler(config, { store, manifests, logger: silent, emit: (model, version, data) => emitted.push({ model, version, data }) });
   });
