@@ -190,12 +190,16 @@ async function overview(sources: DashboardSources) {
 
 type Series = [number, number][];
 
-/** Per model and version: traffic, latency percentiles and errors per minute over the last `minutes`. */
+/**
+ * Per model and version: traffic, latency percentiles and errors per minute over the last `minutes` (minutes
+ * of the runtime's time scale; `period` is a minute in wall-clock seconds, the charts' step).
+ */
 export function metricsView(sources: Pick<DashboardSources, 'metrics' | 'namespace'>, minutes: number, now = Date.now()) {
   const { namespace } = sources;
   const period = 60;
-  const end = Math.floor(now / 60_000) * 60_000 + 60_000; // the current minute included: the page is live
-  const start = end - minutes * 60_000;
+  const minute = sources.metrics.minuteMs;
+  const end = Math.floor(now / minute) * minute + minute; // the current minute included: the page is live
+  const start = end - minutes * minute;
   const points = (identity: MetricIdentity, statistic: 'Sum' | 'p50' | 'p99'): Series =>
     sources.metrics.query({ ...identity, statistic, period, start, end }).map((p) => [p.timestamp / 1000, p.value]);
   const models: Record<string, { versions: Record<string, { predictions: Series; p50: Series; p99: Series }>; errors: Record<string, Record<string, number>>; errorSeries: Record<string, Series> }> = {};
@@ -216,7 +220,7 @@ export function metricsView(sources: Pick<DashboardSources, 'metrics' | 'namespa
     (entry.errors[version] ??= {})[errorKind] = total;
     entry.errorSeries[`${version} ${errorKind}`] = series;
   }
-  return { namespace, period, start: start / 1000, end: end / 1000, models };
+  return { namespace, period: minute / 1000, start: start / 1000, end: end / 1000, models };
 }
 
 function send(response: ServerResponse, status: number, type: string, body: Buffer | string): true {

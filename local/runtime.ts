@@ -20,6 +20,7 @@ import { assertPortFree } from './ports';
 import { LocalSns, registerTopicIdentities, topicsFromTemplate } from './sns';
 import { resolveValue, resourcesOfType, type CfnResource, type ResolutionContext } from './template';
 import { metricsNamespace } from '../lambdas/core/naming';
+import { scaledMinuteMs, TIME_SCALE_VARIABLE } from '../lambdas/contracts/monitoring-environment';
 
 export interface RuntimeOptions {
   /** Address every server binds to (default 127.0.0.1: nothing leaves the machine). */
@@ -39,9 +40,13 @@ export interface RuntimeOptions {
   readonly random?: () => number;
   /** Every SNS notification is also POSTed here (loopback URLs only). */
   readonly webhookUrl?: string;
-  /** How often alarms are checked for a completed period, in ms (default 5000). */
+  /** How often alarms are checked for a new minute to evaluate, in ms (default a twelfth of a minute, scaled). */
   readonly alarmTickMs?: number;
-  /** Wait states, lock retries and scheduled rules run this many times faster (default 1; docs/local-runtime.md). */
+  /**
+   * Time runs this many times faster (default 1; docs/local-runtime.md): Wait states, lock retries, scheduled
+   * rules, and a minute of monitoring time — aggregation windows, the monitor's sliding window, metric
+   * periods and alarm evaluation.
+   */
   readonly timeScale?: number;
   /** Where SNS notifications, alarm changes and execution results are printed (default console.log). */
   readonly print?: (text: string) => void;
@@ -129,7 +134,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   }
   registerTopicIdentities(template, names, context);
   registerAlarmIdentities(template, names, context);
-  const metrics = new LocalMetricStore({ snapshotFile: join(stateDir, 'metrics', 'snapshot.json') });
+  // Time scale: metrics and alarms keep minutes of this length, and the monitoring functions read the scale.
+  const timeScale = options.timeScale ?? 1;
+  const metrics = new LocalMetricStore({ snapshotFile: join(stateDir, 'metrics', 'snapshot.json'), minuteMs: scaledMinuteMs(timeScale) });
   const functionLogs = new FunctionLogs({ directory: join(stateDir, 'logs'), metrics, echo: options.echoLogs ?? true });
 
   const started: LocalService[] = [];
@@ -173,6 +180,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         PREDICTION_LOG_FALLBACK_FILE: join(stateDir, 'prediction-log-fallback.jsonl'),
         AWS_ENDPOINT_URL_LAMBDA: lambdaApi.endpoint,
         NODE_ENV: 'production',
+        // Time scale: read by the monitoring functions (lambdas/contracts/monitoring-environment.ts).
+        ...(timeScale !== 1 ? { [TIME_SCALE_VARIABLE]: String(timeScale) } : {}),
       },
       onLogLine: functionLogs.onLogLine,
       ...(options.random ? { random: options.random } : {}),
@@ -185,7 +194,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     lambdaService = lambda;
     const sns = new LocalSns({ topics: topicsFromTemplate(template, context), historyFile: join(stateDir, 'sns', 'notifications.jsonl'), lambda, ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}), ...(options.print ? { print: options.print } : {}) });
     const alarms = new LocalAlarms({ definitions: alarmsFromTemplate(template, context), metrics, sns, region: REGION, accountId: ACCOUNT_ID, stateFile: join(stateDir, 'alarms.json'), ...(options.print ? { print: options.print } : {}) });
-    const pipeline = await startPipelineServices({ template, context, names, lambda, s3, sns, alarms, dynamodb, host, stateDir, timeScale: options.timeScale ?? 1, ...(options.print ? { print: options.print } : {}) });
+    const pipeline = await startPipelineServices({ template, context, names, lambda, s3, sns, alarms, dynamodb, host, stateDir, timeScale, ...(options.print ? { print: options.print } : {}) });
     // A bucket deployment uploads to candidates/ (the pipeline validates and rolls it out): on a first start,
     // wait for those executions so the runtime serves once it says it is ready.
     await deployBucketContents(stack, localS3Client(s3.endpoint), context);
