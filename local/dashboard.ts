@@ -6,6 +6,7 @@ import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { LocalAlarms } from './alarms';
 import type { ExperimentViews } from './experiment-views';
+import type { MonitoringViews } from './monitoring-views';
 import type { RestApiDefinition } from './api-gateway';
 import type { LocalLambdaService } from './lambda-service';
 import type { LocalMetricStore, MetricIdentity } from './metrics-store';
@@ -33,6 +34,8 @@ export interface DashboardSources {
   readonly registry?: RegistrySource;
   /** Experiments with their analysis and snapshots over time (local/experiment-views.ts). */
   readonly experiments?: ExperimentViews;
+  /** Drift and quality per model version (local/monitoring-views.ts). */
+  readonly monitoring?: MonitoringViews;
   /** The serving metrics' namespace (core/naming.ts metricsNamespace). */
   readonly namespace: string;
 }
@@ -42,6 +45,7 @@ const require = createRequire(import.meta.url);
 const STATIC_FILES: Record<string, { path: () => string; type: string }> = {
   '/dashboard/static/dashboard.js': { path: () => join(STATIC_DIR, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/static/experiments.js': { path: () => join(STATIC_DIR, 'experiments.js'), type: 'text/javascript; charset=utf-8' },
+  '/dashboard/static/monitoring.js': { path: () => join(STATIC_DIR, 'monitoring.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/static/dashboard.css': { path: () => join(STATIC_DIR, 'dashboard.css'), type: 'text/css; charset=utf-8' },
   // Served from node_modules: the page needs no network.
   '/dashboard/static/uPlot.iife.min.js': { path: () => require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
@@ -86,7 +90,8 @@ export function registryTableName(template: CfnTemplate, context: ResolutionCont
 }
 
 /**
- * The dashboard: GET /dashboard (a plain page), /dashboard/api/overview and /dashboard/api/metrics (JSON),
+ * The dashboard: GET /dashboard (a plain page), /dashboard/api/overview, /dashboard/api/metrics,
+ * /dashboard/api/experiments and /dashboard/api/monitoring (JSON),
  * /dashboard/static/* (its script, style and the chart library from node_modules). Pass as the API
  * server's `extraRoutes`; anything else falls through to the API.
  */
@@ -103,6 +108,10 @@ export function dashboardRoutes(sources: DashboardSources): (request: IncomingMe
       if (file) return send(response, 200, file.type, await readFile(file.path()));
       if (url.pathname === '/dashboard/api/overview') return json(response, 200, await overview(sources));
       if (url.pathname === '/dashboard/api/experiments') return json(response, 200, sources.experiments ? await sources.experiments.list() : { experiments: [] });
+      if (url.pathname === '/dashboard/api/monitoring') {
+        const minutes = Math.min(24 * 60, Math.max(15, Number(url.searchParams.get('minutes') ?? 360) || 360));
+        return json(response, 200, { minutes, versions: sources.monitoring ? await sources.monitoring.all(minutes) : [] });
+      }
       if (url.pathname === '/dashboard/api/metrics') {
         const minutes = Math.min(24 * 60, Math.max(5, Number(url.searchParams.get('minutes') ?? 60) || 60));
         return json(response, 200, metricsView(sources, minutes));

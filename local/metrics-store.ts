@@ -260,8 +260,8 @@ export class LocalMetricStore {
     renameSync(`${file}.tmp`, file);
   }
 
-  /** Saves a snapshot every `intervalMs` (default a minute) until close(). */
-  startSnapshots(intervalMs = this.minuteMs): void {
+  /** Saves a snapshot every `intervalMs` (default a minute of the wall clock, whatever the time scale) until close(). */
+  startSnapshots(intervalMs = MINUTE_MS): void {
     this.timer ??= setInterval(() => this.save(), intervalMs);
     this.timer.unref();
   }

@@ -14,6 +14,7 @@ import { synthesizeLocal, type SynthesizedStack } from './synth';
 import { LocalAlarms, alarmsFromTemplate, registerAlarmIdentities } from './alarms';
 import { experimentTableName, experimentViews } from './experiment-views';
 import { dashboardRoutes, dynamoRegistrySource, registryTableName, type RegistrySource } from './dashboard';
+import { monitoringViewsOfStack } from './monitoring-views';
 import { FunctionLogs } from './function-logs';
 import { LocalMetricStore } from './metrics-store';
 import { assertPortFree } from './ports';
@@ -205,7 +206,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const apis = restApisFromTemplate(template, context);
     let apiUrl = '';
     const experimentTable = experimentTableName(template, context);
-    const extraRoutes = dashboardRoutes({ stackName: stack.stackName, namespace: metricsNamespace(stack.stackName), apiUrl: () => apiUrl, apis, lambda, metrics, alarms, sns, ...(registry ? { registry } : {}), ...(experimentTable ? { experiments: experimentViews(dynamodb, experimentTable) } : {}) });
+    // Dashboard monitoring section: the monitor's own settings and the runtime's time scale.
+    const monitoring = monitoringViewsOfStack({ lambda, dynamodb, s3: localS3Client(s3.endpoint), deployment: stack.stackName, timeScale, alarms: () => alarms.describeAlarms().MetricAlarms });
+    const extraRoutes = dashboardRoutes({ stackName: stack.stackName, namespace: metricsNamespace(stack.stackName), apiUrl: () => apiUrl, apis, lambda, metrics, alarms, sns, ...(registry ? { registry } : {}), ...(experimentTable ? { experiments: experimentViews(dynamodb, experimentTable) } : {}), ...(monitoring ? { monitoring } : {}) });
     const api: ApiGatewayServer = await startApiGateway({ apis, lambda, host, port: options.port ?? 3000, extraRoutes });
     apiUrl = api.url;
     metrics.startSnapshots();

@@ -6,12 +6,20 @@ import type { ManifestStore } from '../adapters/manifest-store';
 import type { MonitoringStore } from '../adapters/monitoring-store';
 import type { MonitoringConfig } from '../contracts/monitoring-environment';
 /**
- * What starts a monitor run: the EventBridge scheduled event (its `time`), or a direct invocation naming
- * the end of the period and optionally one model / version (tests, the CLI, a backfill).
+ * What starts a monitor run: the EventBridge scheduled event (its `time`; its `version` is the event format's,
+ * "0", not a model version), or a direct invocation naming the end of the period and optionally one model /
+ * version (tests, the CLI, a backfill).
  */
-export interface MonitorEvent {
-  readonly time?: string;
+export type MonitorEvent = ScheduledEvent | DirectMonitorEvent;
+
+export interface ScheduledEvent {
+  readonly 'detail-type': string;
+  readonly time: string;
+}
+
+export interface DirectMonitorEvent {
   readonly at?: string;
+  readonly time?: string;
   readonly model?: string;
   readonly version?: string;
 }
@@ -48,13 +56,14 @@ export function monitorHandler(config: MonitoringConfig, deps: MonitorDependenci
   const windowMs = config.windowMinutes * minute;
   const startOf = (ms: number) => windowStartOf(ms, config.windowMinutes, minute);
   return async (event) => {
-    const at = new Date(event?.at ?? event?.time ?? now().toISOString());
+    const direct: DirectMonitorEvent = event && !('detail-type' in event) ? event : {};
+    const at = new Date(direct.at ?? event?.time ?? now().toISOString());
     const to = at.toISOString();
     const current = Date.parse(startOf(at.getTime()));
     const qualityFrom = startOf(at.getTime() - config.qualityLookbackHours * 60 * minute);
     const seenSince = startOf(Math.min(Date.parse(qualityFrom), at.getTime() - MAX_WINDOW_MINUTES * minute));
     const versions = (await deps.store.listVersions()).filter(
-      (v) => (event?.model === undefined || v.model === event.model) && (event?.version === undefined || v.version === event.version) && v.lastSeen >= seenSince,
+      (v) => (direct.model === undefined || v.model === direct.model) && (direct.version === undefined || v.version === direct.version) && v.lastSeen >= seenSince,
     );
     const reports: VersionReport[] = [];
     const skipped: MonitorRun['skipped'][number][] = [];

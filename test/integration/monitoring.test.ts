@@ -109,6 +109,13 @@ describe('monitoring: feedback, stream aggregation, monitor', () => {
     expect(report?.quality).toBeNull();
   });
 
+  it('reports every version when the EventBridge schedule starts it (whose event has a "version" of its own)', async () => {
+    const scheduled = { version: '0', id: 'e1', 'detail-type': 'Scheduled Event', source: 'aws.events', account: '0', region: 'us-east-1', resources: [], detail: {}, time: new Date(Date.now() + 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') };
+    const run = await monitor(scheduled);
+    expect(run.reports.map((r) => `${r.model} v${r.version}`)).toEqual([`churn v${manifest.version}`]);
+    expect(run.reports[0]?.predictions).toBe(1200);
+  });
+
   it('records labels once, and answers each item: accepted, duplicate, conflict, not found, invalid', async () => {
     const [first, second] = predictions as [Predicted, Predicted];
     const response = await post({

@@ -143,6 +143,11 @@ const QUALITY_KEYS: Readonly<Record<QualityMetricName, string>> = {
   r2: 'r2',
 };
 
+/** The `<metric>` of a quality alarm's name: `accuracy-drop`, `roc-auc-drop`, `estimated-roc-auc-drop`... */
+export function qualityAlarmKey(metric: QualityMetricName, kind: 'realized' | 'estimated' = 'realized'): string {
+  return `${kind === 'estimated' ? 'estimated-' : ''}${QUALITY_KEYS[metric]}-drop`;
+}
+
 /** Metric names of the quality metrics; `<name>Degradation` is how much worse than the baseline (positive = worse). */
 export const QUALITY_METRIC_NAMES: Readonly<Record<QualityMetricName, string>> = {
   accuracy: 'Accuracy',
@@ -242,14 +247,14 @@ export function versionAlarmSpecs(deployment: string, model: string, version: st
   }
   for (const [metric, levels] of Object.entries(thresholds.qualityDegradation) as [QualityMetricName, SeverityThresholds][]) {
     bySeverity(levels, (severity, threshold) =>
-      add(`${QUALITY_KEYS[metric]}-drop`, severity, threshold, monitorMetric(degradationMetricName(metric)), `${metric} below the validation baseline by`, monitorEvaluation),
+      add(qualityAlarmKey(metric), severity, threshold, monitorMetric(degradationMetricName(metric)), `${metric} below the validation baseline by`, monitorEvaluation),
     );
   }
   const estimated = thresholds.estimatedQualityDegradation ?? DEFAULT_ESTIMATED_QUALITY_DROP;
   for (const [metric, levels] of Object.entries(estimated) as [EstimatedMetricName, SeverityThresholds][]) {
     bySeverity(levels, (severity, threshold) =>
       add(
-        `estimated-${QUALITY_KEYS[metric]}-drop`,
+        qualityAlarmKey(metric, 'estimated'),
         severity,
         threshold,
         monitorMetric(degradationMetricName(metric, 'estimated')),
