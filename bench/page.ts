@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MONITOR_EVALUATION, DEFAULT_MONITOR_PERIOD_SECONDS } from '../lambdas/core/monitoring/alarms';
 import { DEFAULT_DRIFT_WINDOW_MINUTES } from '../lambdas/contracts/monitoring-environment';
+import type { ReplayReport } from '../cli/replay-engine';
 import { startRuntime } from '../local/runtime';
 import { churnStreams, measurePageLoop, serveChurnBundle, startOnCallWebhook } from './time-to-page';
 
@@ -59,20 +60,29 @@ try {
     timeToPageMinutes: result.timeToPageMinutes,
     page: result.page?.alarmName ?? null,
     falsePages: result.falsePages.map((p) => p.alarmName),
-    noDriftReplay: { sent: result.noDriftReplay.sent, failed: result.noDriftReplay.failed, achievedRowsPerSecond: result.noDriftReplay.achievedRate, behind: result.noDriftReplay.lag.behind },
-    driftReplay: { sent: result.driftReplay.sent, failed: result.driftReplay.failed, achievedRowsPerSecond: result.driftReplay.achievedRate, behind: result.driftReplay.lag.behind },
+    servingAlarms: [...new Set(result.servingPages.map((p) => p.alarmName))],
+    noDriftReplay: replaySummary(result.noDriftReplay),
+    driftReplay: replaySummary(result.driftReplay),
     loadAverage: [load, loadavg()[0] as number],
   };
   if (options.json) console.log(JSON.stringify({ settings, ...figures }, null, 2));
   else {
     console.log(`settings: ${Object.entries(settings).map(([k, v]) => `${k} ${v}`).join('; ')}`);
     console.log(`time to page: ${result.timeToPageMinutes === null ? `no page in ${maxDriftMinutes} scaled minutes` : `${result.timeToPageMinutes.toFixed(1)} scaled minutes`} (${figures.page ?? '-'})`);
-    console.log(`false pages during ${noDriftMinutes} scaled minutes without drift: ${result.falsePages.length}${result.falsePages.length > 0 ? ` (${figures.falsePages.join(', ')})` : ''}`);
-    console.log(`replay: no drift ${figures.noDriftReplay.sent} rows at ${figures.noDriftReplay.achievedRowsPerSecond.toFixed(1)}/s (${figures.noDriftReplay.failed} failed${figures.noDriftReplay.behind ? ', BEHIND' : ''}); drift ${figures.driftReplay.sent} rows at ${figures.driftReplay.achievedRowsPerSecond.toFixed(1)}/s (${figures.driftReplay.failed} failed${figures.driftReplay.behind ? ', BEHIND' : ''}); load average ${figures.loadAverage.map((l) => l.toFixed(1)).join(' -> ')}`);
+    console.log(`false pages (drift and quality alarms) during ${noDriftMinutes} scaled minutes without drift: ${result.falsePages.length}${result.falsePages.length > 0 ? ` (${figures.falsePages.join(', ')})` : ''}`);
+    if (figures.servingAlarms.length > 0) console.log(`serving alarms that fired meanwhile (real latencies in scaled minutes; not drift): ${figures.servingAlarms.join(', ')}`);
+    for (const [phase, r] of [['no drift', figures.noDriftReplay], ['drift', figures.driftReplay]] as const) {
+      console.log(`replay, ${phase}: ${r.sent} rows at ${r.achievedRowsPerSecond.toFixed(1)}/s${r.behind ? ` (BEHIND: lag up to ${r.maxLagMs.toFixed(0)} ms)` : ''}, ${r.failed} failed${r.failed > 0 ? ` (${Object.entries(r.failures).map(([k, n]) => `${n} ${k}`).join('; ')})` : ''}; latency p50 ${r.latencyMs?.p50.toFixed(0)} ms, p99 ${r.latencyMs?.p99.toFixed(0)} ms`);
+    }
+    console.log(`load average ${figures.loadAverage.map((l) => l.toFixed(1)).join(' -> ')}`);
   }
   process.exitCode = result.falsePages.length === 0 && result.timeToPageMinutes !== null ? 0 : 1;
 } finally {
   await runtime.close();
   await webhook.close();
   rmSync(stateDir, { recursive: true, force: true });
+}
+
+function replaySummary(report: ReplayReport) {
+  return { sent: report.sent, failed: report.failed, failures: report.failures, achievedRowsPerSecond: report.achievedRate, behind: report.lag.behind, maxLagMs: report.lag.maxMs, latencyMs: report.latencyMs };
 }

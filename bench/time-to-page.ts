@@ -145,6 +145,18 @@ export function isDriftPage(deployment: string, model: string, version: string):
   return (page) => page.newState === 'ALARM' && page.alarmName.startsWith(prefix) && /^(drift-share|feature-drift-.+|prediction-drift)-(warning|critical)$/.test(page.alarmName.slice(prefix.length));
 }
 
+/**
+ * A page about drift or quality of one model version (not a serving alarm: latency and errors are real,
+ * unscaled durations, which a time scale squeezes into scaled minutes; a loaded laptop can trip them).
+ */
+export function isMonitorPage(deployment: string, model: string, version: string): (page: Page) => boolean {
+  const prefix = versionAlarmPrefix(deployment, model, version);
+  return (page) =>
+    page.newState === 'ALARM' &&
+    page.alarmName.startsWith(prefix) &&
+    /^(drift-share|feature-drift-.+|prediction-drift|[a-z0-9-]+-drop)-(warning|critical)$/.test(page.alarmName.slice(prefix.length));
+}
+
 export interface PageLoopOptions {
   readonly runtime: Runtime;
   readonly webhook: OnCallWebhook;
@@ -164,8 +176,10 @@ export interface PageMeasurement {
   /** Scaled minutes from the first drifted row to the first drift page; null when none came in maxDriftMinutes. */
   readonly timeToPageMinutes: number | null;
   readonly page: Page | null;
-  /** Every ALARM notification during the no-drift traffic (any alarm of the deployment): each one a false page. */
+  /** Drift and quality pages during the no-drift traffic: each one a false page. */
   readonly falsePages: readonly Page[];
+  /** Serving alarms that fired during the no-drift traffic (latency, errors, log fallbacks: the machine, not drift). */
+  readonly servingPages: readonly Page[];
   readonly noDriftReplay: ReplayReport;
   readonly driftReplay: ReplayReport;
   readonly minuteMs: number;
@@ -177,10 +191,13 @@ export async function measurePageLoop(options: PageLoopOptions): Promise<PageMea
   const minuteMs = runtime.metrics.minuteMs;
   const target = httpReplayTarget({ apiUrl: runtime.apiUrl, model: manifest.name });
   const common = { target, rate: options.rate, rowsPerRequest: options.rowsPerRequest ?? 1 };
+  // Warm the model's execution environment, unmeasured: a cold start is not part of the loop.
+  await replay({ ...common, rows: options.noDrift.slice(0, 50), rate: Math.min(options.rate, 50) });
   const quietFrom = Date.now();
   const noDriftReplay = await replay({ ...common, rows: options.noDrift, durationMs: options.noDriftMinutes * minuteMs });
-  const falsePages = webhook.pages.filter((page) => page.receivedAt >= quietFrom && page.newState === 'ALARM');
   const driftFrom = Date.now();
+  const quiet = webhook.pages.filter((page) => page.receivedAt >= quietFrom && page.receivedAt < driftFrom && page.newState === 'ALARM');
+  const monitorPage = isMonitorPage(runtime.stack.stackName, manifest.name, manifest.version);
   const stop = new AbortController();
   const paged = webhook.waitFor(isDriftPage(runtime.stack.stackName, manifest.name, manifest.version), { since: driftFrom, signal: stop.signal }).then(
     (page) => {
@@ -197,7 +214,8 @@ export async function measurePageLoop(options: PageLoopOptions): Promise<PageMea
   return {
     timeToPageMinutes: page ? (page.receivedAt - driftFrom) / minuteMs : null,
     page,
-    falsePages,
+    falsePages: quiet.filter(monitorPage),
+    servingPages: quiet.filter((page) => !monitorPage(page)),
     noDriftReplay,
     driftReplay,
     minuteMs,

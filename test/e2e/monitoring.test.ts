@@ -14,7 +14,7 @@ import { httpReplayTarget, replay, type ReplayRow } from '../../cli/replay-engin
 import { DEFAULT_MONITOR_EVALUATION, DEFAULT_MONITOR_PERIOD_SECONDS } from '../../lambdas/core/monitoring/alarms';
 import { startRuntime, type Runtime } from '../../local/runtime';
 import type { VersionMonitoring } from '../../local/monitoring-views';
-import { churnStreams, isDriftPage, serveChurnBundle, startOnCallWebhook, type OnCallWebhook, type Page } from '../../bench/time-to-page';
+import { churnStreams, isDriftPage, isMonitorPage, serveChurnBundle, startOnCallWebhook, type OnCallWebhook } from '../../bench/time-to-page';
 import { chromiumLaunchOptions, ensureChromium } from '../support/chromium';
 
 const SCALE = 60;
@@ -38,8 +38,7 @@ let chromiumPath: string;
 let minute: number;
 const deployment = 'modelgate-dev';
 const prefix = `${deployment}/churn/v${manifest.version}/`;
-/** Alarms about drift and quality (not the serving alarms, whose latencies are real and not scaled). */
-const isMonitorPage = (page: Page) => page.newState === 'ALARM' && page.alarmName.startsWith(prefix) && /(drift|-drop)-(warning|critical)$/.test(page.alarmName);
+const monitorPage = isMonitorPage(deployment, 'churn', manifest.version);
 
 beforeAll(async () => {
   chromiumPath = ensureChromium(); // installs Debian's chromium on a fresh root machine: see docs/local-runtime.md
@@ -85,7 +84,7 @@ describe('the on-call loop in scaled minutes', () => {
     expect(report.failed).toBe(0);
     // Three runs whose sliding window holds every row sent: 2 of 3 would have paged on any drift they saw.
     await until('three monitor runs over the whole stream', () => monitorRuns(quietFrom).filter((n) => n >= report.sent).length >= 3, 40 * minute);
-    expect(webhook.pages.filter(isMonitorPage), JSON.stringify(webhook.pages.filter(isMonitorPage))).toEqual([]);
+    expect(webhook.pages.filter(monitorPage), JSON.stringify(webhook.pages.filter(monitorPage))).toEqual([]);
     for (const alarm of runtime.alarms.describeAlarms().MetricAlarms.filter((a) => a.AlarmName.startsWith(prefix) && /drift/.test(a.AlarmName))) {
       expect(alarm.StateValue, alarm.AlarmName).toBe('OK');
     }
