@@ -277,6 +277,7 @@ export interface ReplayReport {
 const LAG_TOLERANCE_MS = 1000;
 const BAD_EXAMPLES = 10;
 const FEEDBACK_BATCH = 1000;
+const LABEL_BATCHING_MS = 100;
 
 /**
  * Sends the rows at `rate` rows per second, open loop: request k goes out at start + k x rowsPerRequest /
@@ -365,7 +366,11 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
   };
 }
 
-/** Labels wait for their time (answer + delay), then go out in batches of up to 1000 per feedback request. */
+/**
+ * Labels wait for their time (answer + delay), then go out in batches of up to 1000 per feedback request: a
+ * flush waits LABEL_BATCHING_MS past the first label's time and takes every label due by then, so at a high
+ * rate labels share requests, and none goes out before its delay.
+ */
 class LabelPoster {
   private readonly due: { predictionId: string; actual: string | number; at: number }[] = [];
   private readonly posting = new Set<Promise<void>>();
@@ -385,7 +390,7 @@ class LabelPoster {
 
   async finish(): Promise<{ posted: number; accepted: number; rejected: number; failed: number }> {
     while (this.due.length > 0 || this.posting.size > 0 || this.timer) {
-      await (this.posting.size > 0 ? Promise.all(this.posting) : sleep(Math.max(1, (this.due[0]?.at ?? 0) - performance.now())));
+      await (this.posting.size > 0 ? Promise.all(this.posting) : sleep(Math.max(1, (this.due[0]?.at ?? 0) + LABEL_BATCHING_MS - performance.now())));
       this.flush();
     }
     return { ...this.counts };
@@ -393,7 +398,7 @@ class LabelPoster {
 
   private schedule(): void {
     if (this.timer || this.due.length === 0) return;
-    this.timer = setTimeout(() => this.flush(), Math.max(0, (this.due[0]?.at ?? 0) - performance.now()));
+    this.timer = setTimeout(() => this.flush(), Math.max(0, (this.due[0]?.at ?? 0) + LABEL_BATCHING_MS - performance.now()));
   }
 
   private flush(): void {

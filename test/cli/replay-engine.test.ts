@@ -18,6 +18,8 @@ interface Arrival {
   readonly at: number;
   readonly path: string;
   readonly body: { instances?: Record<string, unknown>[]; feedback?: { predictionId: string; actual: string }[] };
+  /** The prediction ids a predict request was answered with. */
+  ids?: string[];
 }
 
 /** Answers predict with one id per row (after `delayMs`), 400 for a row whose tenure is 99, and feedback with a summary. */
@@ -50,7 +52,8 @@ class FakeApi {
     let text = '';
     for await (const chunk of request) text += chunk;
     const body = JSON.parse(text) as Arrival['body'];
-    this.arrivals.push({ at, path: request.url ?? '', body });
+    const arrival: Arrival = { at, path: request.url ?? '', body };
+    this.arrivals.push(arrival);
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     response.setHeader('content-type', 'application/json');
     if (request.url === '/v1/feedback') {
@@ -62,7 +65,8 @@ class FakeApi {
       response.end(JSON.stringify({ error: 'ValidationError', message: 'invalid request: tenure 99' }));
       return;
     }
-    response.end(JSON.stringify({ predictions: (body.instances ?? []).map(() => ({ predictionId: `p${this.next++}`, label: 'No' })) }));
+    arrival.ids = (body.instances ?? []).map(() => `p${this.next++}`);
+    response.end(JSON.stringify({ predictions: arrival.ids.map((predictionId) => ({ predictionId, label: 'No' })) }));
   }
 }
 
@@ -182,13 +186,16 @@ describe('labels', () => {
     expect(report.labels).toEqual({ posted: 20, accepted: 20, rejected: 0, failed: 0 });
     const predicts = api.arrivals.filter((a) => a.path.endsWith('/predict'));
     const feedback = api.arrivals.filter((a) => a.path === '/v1/feedback');
-    const items = feedback.flatMap((a) => a.body.feedback ?? []);
-    expect(items.map((i) => i.actual)).toEqual(some.map((r) => r.actual));
-    // Each label went out no sooner than 300 ms after its prediction arrived (and was answered).
-    const ids = new Map<string, number>();
-    let n = Number(/\d+/.exec(items[0]!.predictionId)![0]);
-    for (const p of predicts) ids.set(`p${n++}`, p.at);
-    for (const arrival of feedback) for (const item of arrival.body.feedback ?? []) expect(arrival.at - (ids.get(item.predictionId) as number)).toBeGreaterThanOrEqual(295);
+    // Each label is its row's, under the id its prediction was answered with, posted no sooner than 300 ms after.
+    const predicted = new Map(predicts.map((p) => [p.ids?.[0] as string, p]));
+    const items = feedback.flatMap((a) => (a.body.feedback ?? []).map((item) => ({ ...item, postedAt: a.at })));
+    expect(items).toHaveLength(20);
+    for (const item of items) {
+      const prediction = predicted.get(item.predictionId)!;
+      const row = some.find((r) => JSON.stringify(r.instance) === JSON.stringify(prediction.body.instances?.[0]))!;
+      expect(item.actual).toBe(row.actual);
+      expect(item.postedAt - prediction.at).toBeGreaterThanOrEqual(295);
+    }
     expect(feedback.length).toBeLessThan(20);
   });
 });
