@@ -21,7 +21,7 @@ import { qualityAlarmKey, type Severity, type SeverityThresholds } from '../lamb
 import { errorAnalysis, type SliceErrors } from '../lambdas/core/monitoring/error-analysis';
 import type { QualityMetricName, QualityMetrics } from '../lambdas/core/monitoring/quality';
 import { monitorReport, versionReport } from '../lambdas/core/monitoring/report';
-import { mergeMonitoringWindows, monitoredFeatures, windowStartOf, type MonitoringWindow } from '../lambdas/core/monitoring/window';
+import { mergeMonitoringWindows, monitoredFeatures, slidingWindow, windowStartOf, type MonitoringWindow } from '../lambdas/core/monitoring/window';
 import { versionAlarmPrefix } from '../lambdas/core/naming';
 import type { MetricAlarm } from './alarms';
 import type { LocalLambdaService } from './lambda-service';
@@ -143,9 +143,8 @@ export function monitoringViews(options: MonitoringViewsOptions): MonitoringView
     const manifest = await manifestOf(model, version);
     const at = now();
     const to = new Date(at).toISOString();
-    const count = Math.max(1, Math.ceil((manifest.monitoring?.windowMinutes ?? config.driftWindowMinutes) / config.windowMinutes));
-    const current = Date.parse(startOf(at));
-    const from = new Date(current - (count - 1) * windowMs).toISOString();
+    const slidingMinutes = manifest.monitoring?.windowMinutes ?? config.driftWindowMinutes;
+    const { from, count } = slidingWindow(at, slidingMinutes, config.windowMinutes, minute);
     const qualityFrom = startOf(at - config.qualityLookbackHours * 60 * minute);
     const spanFrom = startOf(at - minutes * minute);
     const oldest = [from, qualityFrom, new Date(Date.parse(spanFrom) - (count - 1) * windowMs).toISOString()].sort()[0] as string;
@@ -172,7 +171,7 @@ export function monitoringViews(options: MonitoringViewsOptions): MonitoringView
       estimated: report.estimated ? { ...report.estimated, realized: report.estimateCheck?.realized ?? {}, labels: report.estimateCheck?.labels ?? 0 } : null,
       quality: { from: qualityFrom, labels: report.labels, metrics: report.quality, ...(report.qualitySkipped ? { skipped: report.qualitySkipped } : {}) },
       baseline: report.baseline,
-      timeline: timeline(manifest, windows, spanFrom, count, windowMs, at, config),
+      timeline: timeline(manifest, windows, spanFrom, slidingMinutes, at, config),
       thresholds: thresholdsOf(alarms),
       alarms,
       errors: await errorSlices(options, manifest, spanFrom, to),
@@ -228,16 +227,16 @@ function timeline(
   manifest: Manifest,
   windows: readonly MonitoringWindow[],
   spanFrom: string,
-  count: number,
-  windowMs: number,
+  slidingMinutes: number,
   at: number,
   settings: MonitoringConfig,
 ): TimelinePoint[] {
+  const windowMs = settings.windowMinutes * settings.minuteMs;
   const points: TimelinePoint[] = [];
   for (const window of windows) {
     if (window.windowStart < spanFrom) continue;
     const end = Date.parse(window.windowStart);
-    const from = new Date(end - (count - 1) * windowMs).toISOString();
+    const { from } = slidingWindow(end, slidingMinutes, settings.windowMinutes, settings.minuteMs);
     const slice = windows.filter((w) => w.windowStart >= from && w.windowStart <= window.windowStart);
     const pointAt = new Date(Math.min(at, end + windowMs)).toISOString();
     const report = versionReport(manifest, slice, { from, to: pointAt }, settings);

@@ -1,10 +1,11 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Manifest } from '../core/manifest';
 import { monitorReport, reportMetrics, type MetricDatum, type VersionReport } from '../core/monitoring/report';
-import { windowStartOf } from '../core/monitoring/window';
+import { slidingWindow, windowStartOf } from '../core/monitoring/window';
 import type { ManifestStore } from '../adapters/manifest-store';
 import type { MonitoringStore } from '../adapters/monitoring-store';
 import type { MonitoringConfig } from '../contracts/monitoring-environment';
+
 /**
  * What starts a monitor run: the EventBridge scheduled event (its `time`; its `version` is the event format's,
  * "0", not a model version), or a direct invocation naming the end of the period and optionally one model /
@@ -53,13 +54,11 @@ const MAX_WINDOW_MINUTES = 1440;
 export function monitorHandler(config: MonitoringConfig, deps: MonitorDependencies): (event?: MonitorEvent | null) => Promise<MonitorRun> {
   const now = deps.now ?? (() => new Date());
   const minute = config.minuteMs;
-  const windowMs = config.windowMinutes * minute;
   const startOf = (ms: number) => windowStartOf(ms, config.windowMinutes, minute);
   return async (event) => {
     const direct: DirectMonitorEvent = event && !('detail-type' in event) ? event : {};
     const at = new Date(direct.at ?? event?.time ?? now().toISOString());
     const to = at.toISOString();
-    const current = Date.parse(startOf(at.getTime()));
     const qualityFrom = startOf(at.getTime() - config.qualityLookbackHours * 60 * minute);
     const seenSince = startOf(Math.min(Date.parse(qualityFrom), at.getTime() - MAX_WINDOW_MINUTES * minute));
     const versions = (await deps.store.listVersions()).filter(
@@ -73,9 +72,7 @@ export function monitorHandler(config: MonitoringConfig, deps: MonitorDependenci
         skipped.push({ model, version, reason: manifest.reason });
         continue;
       }
-      // The newest whole windows that make up the sliding window, the one in progress included.
-      const count = Math.max(1, Math.ceil((manifest.monitoring?.windowMinutes ?? config.driftWindowMinutes) / config.windowMinutes));
-      const from = new Date(current - (count - 1) * windowMs).toISOString();
+      const { from } = slidingWindow(at.getTime(), manifest.monitoring?.windowMinutes ?? config.driftWindowMinutes, config.windowMinutes, minute);
       const oldest = from < qualityFrom ? from : qualityFrom;
       const windows = await deps.store.queryWindows(model, version, oldest, to);
       let report: VersionReport;

@@ -59,6 +59,16 @@ export function windowStartOf(timestamp: string | number | Date, windowMinutes =
   return new Date(Math.floor(ms / size) * size).toISOString();
 }
 
+/**
+ * The sliding window a monitor run at `at` reads: the newest whole windows covering `minutes`, the window in
+ * progress included — `from` is the start of the oldest of them, `count` how many there are.
+ */
+export function slidingWindow(at: number, minutes: number, windowMinutes = DEFAULT_WINDOW_MINUTES, minuteMs = MINUTE_MS): { from: string; count: number } {
+  const count = Math.max(1, Math.ceil(minutes / windowMinutes));
+  const current = Date.parse(windowStartOf(at, windowMinutes, minuteMs));
+  return { from: new Date(current - (count - 1) * windowMinutes * minuteMs).toISOString(), count };
+}
+
 /** The features a window aggregates: the baseline's, less the ones the log never stores (redacted). */
 export function monitoredFeatures(manifest: Manifest): string[] {
   const redacted = new Set(manifest.logging?.redact ?? []);
