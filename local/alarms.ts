@@ -90,7 +90,7 @@ interface AlarmStatus {
   reasonData?: string;
   updatedAt: number;
   transitionedAt: number;
-  /** End of the last period evaluated (epoch ms), so the timer evaluates each period once. */
+  /** The minute (epoch ms) the alarm was last evaluated through, so the timer evaluates it once a minute. */
   evaluatedThrough: number;
 }
 
@@ -200,6 +200,11 @@ export interface LocalAlarmsOptions {
   readonly accountId: string;
   /** Alarm states persist here across restarts. */
   readonly stateFile?: string;
+  /**
+   * How long a minute lasts, in ms: alarms are evaluated once a minute and periods are minutes of this
+   * length (the runtime's `--time-scale`). @default the metric store's minute
+   */
+  readonly minuteMs?: number;
   /** Clock (tests). @default Date.now */
   readonly now?: () => number;
   /** Where state changes are logged. @default console.log */
@@ -214,14 +219,17 @@ export interface StateChange {
 }
 
 /**
- * CloudWatch metric alarms on one machine: each alarm is evaluated once per completed period (a timer
- * checks every few seconds) and on demand, against the local metric store; a state change runs the
- * alarm's SNS actions with CloudWatch's notification JSON.
+ * CloudWatch metric alarms on one machine: each alarm is evaluated once a minute (a timer checks a dozen
+ * times a minute) and on demand, against the local metric store, over CloudWatch's default sliding
+ * evaluation window — the last periods up to the evaluation's minute, so a datapoint counts at the first
+ * evaluation after its minute ends, whatever its period. A state change runs the alarm's SNS actions with
+ * CloudWatch's notification JSON.
  */
 export class LocalAlarms {
   private readonly definitions: Map<string, AlarmDefinition>;
   private readonly status = new Map<string, AlarmStatus>();
   private readonly now: () => number;
+  private readonly minuteMs: number;
   private readonly print: (text: string) => void;
   private readonly configuredAt: number;
   private timer: NodeJS.Timeout | undefined;
@@ -234,6 +242,7 @@ export class LocalAlarms {
   constructor(private readonly options: LocalAlarmsOptions) {
     this.definitions = new Map();
     this.now = options.now ?? Date.now;
+    this.minuteMs = options.minuteMs ?? options.metrics.minuteMs;
     this.print = options.print ?? ((text) => console.log(text));
     this.configuredAt = this.now();
     this.saved = options.stateFile && existsSync(options.stateFile) ? (JSON.parse(readFileSync(options.stateFile, 'utf8')) as Record<string, AlarmStatus>) : {};
@@ -261,8 +270,8 @@ export class LocalAlarms {
     this.save();
   }
 
-  /** Evaluates every alarm whose next period has completed, every `tickMs`, until close(). */
-  start(tickMs = 5_000): void {
+  /** Checks every `tickMs` (default a twelfth of a minute) for alarms due at a new minute, until close(). */
+  start(tickMs = this.minuteMs / 12): void {
     this.timer ??= setInterval(() => this.evaluate({ dueOnly: true }), tickMs);
     this.timer.unref();
   }
@@ -273,15 +282,17 @@ export class LocalAlarms {
     this.save();
   }
 
-  /** Evaluates the named alarms (default all) now; returns the state changes (actions already run). */
+  /**
+   * Evaluates the named alarms (default all) now, over the periods that end at the start of this minute;
+   * with `dueOnly`, only those not evaluated in this minute yet. Returns the state changes (actions already run).
+   */
   evaluate(options: { names?: readonly string[]; dueOnly?: boolean } = {}): StateChange[] {
     const changes: StateChange[] = [];
     const now = this.now();
+    const through = Math.floor(now / this.minuteMs) * this.minuteMs;
     for (const definition of this.selected(options.names)) {
       if (definition.unsupported) continue;
       const status = this.status.get(definition.alarmName) as AlarmStatus;
-      const periodMs = definition.period * 1000;
-      const through = Math.floor(now / periodMs) * periodMs;
       if (options.dueOnly && through <= status.evaluatedThrough) continue;
       status.evaluatedThrough = through;
       let range: PeriodValue[];
@@ -340,7 +351,7 @@ export class LocalAlarms {
 
   /** One value per period of the evaluation range ending at `through`, oldest first. */
   private evaluationRange(definition: AlarmDefinition, through: number): PeriodValue[] {
-    const periodMs = definition.period * 1000;
+    const periodMs = (definition.period / 60) * this.minuteMs;
     const length = evaluationRangeLength(definition.evaluationPeriods);
     const start = through - length * periodMs;
     const timestamps = Array.from({ length }, (_, i) => start + i * periodMs);

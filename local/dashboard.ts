@@ -6,6 +6,7 @@ import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { LocalAlarms } from './alarms';
 import type { ExperimentViews } from './experiment-views';
+import type { MonitoringViews } from './monitoring-views';
 import type { ApiRoute } from './api-gateway';
 import type { LocalLambdaService } from './lambda-service';
 import type { LocalMetricStore, MetricIdentity } from './metrics-store';
@@ -33,6 +34,8 @@ export interface DashboardSources {
   readonly registry?: RegistrySource;
   /** Experiments with their analysis and snapshots over time (local/experiment-views.ts). */
   readonly experiments?: ExperimentViews;
+  /** Drift and quality per model version (local/monitoring-views.ts). */
+  readonly monitoring?: MonitoringViews;
   /** The serving metrics' namespace (core/naming.ts metricsNamespace). */
   readonly namespace: string;
 }
@@ -42,6 +45,7 @@ const require = createRequire(import.meta.url);
 const STATIC_FILES: Record<string, { path: () => string; type: string }> = {
   '/dashboard/static/dashboard.js': { path: () => join(STATIC_DIR, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/static/experiments.js': { path: () => join(STATIC_DIR, 'experiments.js'), type: 'text/javascript; charset=utf-8' },
+  '/dashboard/static/monitoring.js': { path: () => join(STATIC_DIR, 'monitoring.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/static/dashboard.css': { path: () => join(STATIC_DIR, 'dashboard.css'), type: 'text/css; charset=utf-8' },
   // Served from node_modules: the page needs no network.
   '/dashboard/static/uPlot.iife.min.js': { path: () => require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
@@ -80,7 +84,8 @@ export function registryTableName(outputs: Readonly<Record<string, string>>): st
 }
 
 /**
- * The dashboard: GET /dashboard (a plain page), /dashboard/api/overview and /dashboard/api/metrics (JSON),
+ * The dashboard: GET /dashboard (a plain page), /dashboard/api/overview, /dashboard/api/metrics,
+ * /dashboard/api/experiments and /dashboard/api/monitoring (JSON),
  * /dashboard/static/* (its script, style and the chart library from node_modules). Pass as the API
  * server's `extraRoutes`; anything else falls through to the API.
  */
@@ -97,6 +102,10 @@ export function dashboardRoutes(sources: DashboardSources): (request: IncomingMe
       if (file) return send(response, 200, file.type, await readFile(file.path()));
       if (url.pathname === '/dashboard/api/overview') return json(response, 200, await overview(sources));
       if (url.pathname === '/dashboard/api/experiments') return json(response, 200, sources.experiments ? await sources.experiments.list() : { experiments: [] });
+      if (url.pathname === '/dashboard/api/monitoring') {
+        const minutes = Math.min(24 * 60, Math.max(15, Number(url.searchParams.get('minutes') ?? 360) || 360));
+        return json(response, 200, { minutes, versions: sources.monitoring ? await sources.monitoring.all(minutes) : [] });
+      }
       if (url.pathname === '/dashboard/api/metrics') {
         const minutes = Math.min(24 * 60, Math.max(5, Number(url.searchParams.get('minutes') ?? 60) || 60));
         return json(response, 200, metricsView(sources, minutes));
@@ -184,12 +193,16 @@ async function overview(sources: DashboardSources) {
 
 type Series = [number, number][];
 
-/** Per model and version: traffic, latency percentiles and errors per minute over the last `minutes`. */
+/**
+ * Per model and version: traffic, latency percentiles and errors per minute over the last `minutes` (minutes
+ * of the runtime's time scale; `period` is a minute in wall-clock seconds, the charts' step).
+ */
 export function metricsView(sources: Pick<DashboardSources, 'metrics' | 'namespace'>, minutes: number, now = Date.now()) {
   const { namespace } = sources;
   const period = 60;
-  const end = Math.floor(now / 60_000) * 60_000 + 60_000; // the current minute included: the page is live
-  const start = end - minutes * 60_000;
+  const minute = sources.metrics.minuteMs;
+  const end = Math.floor(now / minute) * minute + minute; // the current minute included: the page is live
+  const start = end - minutes * minute;
   const points = (identity: MetricIdentity, statistic: 'Sum' | 'p50' | 'p99'): Series =>
     sources.metrics.query({ ...identity, statistic, period, start, end }).map((p) => [p.timestamp / 1000, p.value]);
   const models: Record<string, { versions: Record<string, { predictions: Series; p50: Series; p99: Series }>; errors: Record<string, Record<string, number>>; errorSeries: Record<string, Series> }> = {};
@@ -214,7 +227,7 @@ export function metricsView(sources: Pick<DashboardSources, 'metrics' | 'namespa
       entry.errorSeries[`${version} ${errorKind}${mark}`] = series;
     }
   }
-  return { namespace, period, start: start / 1000, end: end / 1000, models };
+  return { namespace, period: minute / 1000, start: start / 1000, end: end / 1000, models };
 }
 
 function send(response: ServerResponse, status: number, type: string, body: Buffer | string): true {

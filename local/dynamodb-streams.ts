@@ -845,15 +845,22 @@ class DynaliteConnection {
   forward(headers: IncomingHttpHeaders, body: Buffer, path = '/', method = 'POST'): Promise<Answer> {
     const outgoingHeaders: IncomingHttpHeaders = { ...headers, host: this.url.host, 'content-length': String(body.length) };
     delete outgoingHeaders['transfer-encoding'];
-    return new Promise((resolve, reject) => {
-      const outgoing = httpRequest({ host: this.url.hostname, port: this.url.port, method, path, headers: outgoingHeaders, agent: this.agent }, (incoming: IncomingMessage) => {
-        readAll(incoming)
-          .then((data) => resolve({ status: incoming.statusCode ?? 500, headers: incoming.headers as Headers, body: data }))
-          .catch(reject);
+    const attempt = (): Promise<Answer> =>
+      new Promise((resolve, reject) => {
+        const outgoing = httpRequest({ host: this.url.hostname, port: this.url.port, method, path, headers: outgoingHeaders, agent: this.agent }, (incoming: IncomingMessage) => {
+          readAll(incoming)
+            .then((data) => resolve({ status: incoming.statusCode ?? 500, headers: incoming.headers as Headers, body: data }))
+            .catch(reject);
+        });
+        outgoing.on('error', (error: NodeJS.ErrnoException) => {
+          // A kept-alive socket dynalite closed as idle just as the request went out: the request never
+          // reached it, so sending it again on a fresh socket is safe, writes included (Node's documented idiom).
+          if (outgoing.reusedSocket && error.code === 'ECONNRESET') attempt().then(resolve, reject);
+          else reject(error);
+        });
+        outgoing.end(body);
       });
-      outgoing.on('error', reject);
-      outgoing.end(body);
-    });
+    return attempt();
   }
 
   close(): void {

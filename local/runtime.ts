@@ -17,12 +17,14 @@ import { synthesizeLocal, type SynthesizedStack } from './synth';
 import { LocalAlarms } from './alarms';
 import { experimentViews } from './experiment-views';
 import { dashboardRoutes, dynamoRegistrySource, registryTableName, type RegistrySource } from './dashboard';
+import { monitoringViewsOfStack } from './monitoring-views';
 import { FunctionLogs } from './function-logs';
 import { LocalIam } from './iam/local-iam';
 import { LocalMetricStore } from './metrics-store';
 import { assertPortFree } from './ports';
 import { LocalSns } from './sns';
 import { metricsNamespace } from '../lambdas/core/naming';
+import { scaledMinuteMs, TIME_SCALE_VARIABLE } from '../lambdas/contracts/monitoring-environment';
 
 export interface RuntimeOptions {
   /** Address every server binds to (default 127.0.0.1: nothing leaves the machine). */
@@ -42,9 +44,13 @@ export interface RuntimeOptions {
   readonly random?: () => number;
   /** Every SNS notification is also POSTed here (loopback URLs only). */
   readonly webhookUrl?: string;
-  /** How often alarms are checked for a completed period, in ms (default 5000). */
+  /** How often alarms are checked for a new minute to evaluate, in ms (default a twelfth of a minute, scaled). */
   readonly alarmTickMs?: number;
-  /** Wait states, lock retries and scheduled rules run this many times faster (default 1; docs/local-runtime.md). */
+  /**
+   * Time runs this many times faster (default 1; docs/local-runtime.md): Wait states, lock retries, scheduled
+   * rules, and a minute of monitoring time — aggregation windows, the monitor's sliding window, metric
+   * periods and alarm evaluation.
+   */
   readonly timeScale?: number;
   /** Where SNS notifications, alarm changes and execution results are printed (default console.log). */
   readonly print?: (text: string) => void;
@@ -118,7 +124,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   // stacks' permissions (local/iam); the model follows the stacks as the local CloudFormation changes them.
   let lambdaService: LocalLambdaService | undefined;
   const iam = new LocalIam({ region: REGION, accountId: ACCOUNT_ID, print, functionPolicy: (name, qualifier) => lambdaService?.policy(name, qualifier) ?? [] });
-  const metrics = new LocalMetricStore({ snapshotFile: join(stateDir, 'metrics', 'snapshot.json') });
+  // Time scale: metrics and alarms keep minutes of this length, and the monitoring functions read the scale.
+  const timeScale = options.timeScale ?? 1;
+  const metrics = new LocalMetricStore({ snapshotFile: join(stateDir, 'metrics', 'snapshot.json'), minuteMs: scaledMinuteMs(timeScale) });
   const functionLogs = new FunctionLogs({ directory: join(stateDir, 'logs'), metrics, echo: options.echoLogs ?? true });
 
   const started: LocalService[] = [];
@@ -159,6 +167,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormationApi.endpoint,
         AWS_ENDPOINT_URL_API_GATEWAY: gatewayApi.endpoint,
         NODE_ENV: 'production',
+        // Time scale: read by the monitoring functions (lambdas/contracts/monitoring-environment.ts).
+        ...(timeScale !== 1 ? { [TIME_SCALE_VARIABLE]: String(timeScale) } : {}),
       },
       onLogLine: functionLogs.onLogLine,
       credentials: (functionName) => iam.functionCredentials(functionName),
@@ -167,7 +177,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     lambdaService = lambda;
     const sns = new LocalSns({ topics: [], historyFile: join(stateDir, 'sns', 'notifications.jsonl'), lambda, authorizePublish: (caller, topicArn) => iam.authorizePublish(caller, topicArn), ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}), ...(options.print ? { print: options.print } : {}) });
     const alarms = new LocalAlarms({ definitions: [], metrics, sns, region: REGION, accountId: ACCOUNT_ID, stateFile: join(stateDir, 'alarms.json'), ...(options.print ? { print: options.print } : {}) });
-    const pipeline = await startPipelineServices({ region: REGION, accountId: ACCOUNT_ID, lambda, s3, sns, alarms, dynamodb, host, stateDir, timeScale: options.timeScale ?? 1, createDeployment: (restApiId, stageName, description) => gateway.createDeployment(restApiId, { stageName, ...(description ? { description } : {}) }), iam, ...(options.print ? { print: options.print } : {}) });
+    const pipeline = await startPipelineServices({ region: REGION, accountId: ACCOUNT_ID, lambda, s3, sns, alarms, dynamodb, host, stateDir, timeScale, createDeployment: (restApiId, stageName, description) => gateway.createDeployment(restApiId, { stageName, ...(description ? { description } : {}) }), iam, ...(options.print ? { print: options.print } : {}) });
     const cloudFormation: LocalCloudFormation = new LocalCloudFormation({
       region: REGION,
       accountId: ACCOUNT_ID,
@@ -222,7 +232,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const registry = options.registryHistory ?? (registryTable ? dynamoRegistrySource(dynamodb, registryTable) : undefined);
     let apiUrl = '';
     const experimentTable = baseOutputs.ExperimentTableName;
-    const extraRoutes = dashboardRoutes({ stackName: stack.stackName, namespace: metricsNamespace(stack.stackName), apiUrl: () => apiUrl, routes: () => gateway.routes(), lambda, metrics, alarms, sns, ...(registry ? { registry } : {}), ...(experimentTable ? { experiments: experimentViews(dynamodb, experimentTable) } : {}) });
+    // Dashboard monitoring section: the monitor's own settings and the runtime's time scale.
+    const monitoring = monitoringViewsOfStack({ lambda, dynamodb, s3: localS3Client(s3.endpoint), deployment: stack.stackName, timeScale, alarms: () => alarms.describeAlarms().MetricAlarms });
+    const extraRoutes = dashboardRoutes({ stackName: stack.stackName, namespace: metricsNamespace(stack.stackName), apiUrl: () => apiUrl, routes: () => gateway.routes(), lambda, metrics, alarms, sns, ...(registry ? { registry } : {}), ...(experimentTable ? { experiments: experimentViews(dynamodb, experimentTable) } : {}), ...(monitoring ? { monitoring } : {}) });
     const api: ApiGatewayServer = await startApiGateway({ gateway, lambda, canInvoke: (name, qualifier, sourceArn) => iam.apiGatewayMayInvoke(name, qualifier, sourceArn), region: REGION, accountId: ACCOUNT_ID, host, port: options.port ?? 3000, extraRoutes });
     apiUrl = api.url;
     metrics.startSnapshots();

@@ -12,8 +12,10 @@ const usage = `usage: npm start -- [options]
   --state-dir <dir>   where models, logs and the registry persist (default .modelgate)
   --clean             start from an empty state folder
   --quiet             do not print function log lines
-  --time-scale <x>    run Wait states, lock retries and scheduled rules x times faster (default 1;
-                      e.g. 60 turns a 30-minute canary bake into 30 seconds)
+  --time-scale <x>    run time x times faster (default 1): Wait states, lock retries, scheduled rules,
+                      and monitoring's minutes: windows, the monitor's sliding window, metric periods,
+                      alarm evaluation. 60 turns a 30-minute canary bake into 30 seconds, and pages a
+                      drift within about 12 seconds (docs/local-runtime.md, "Time scale")
   --webhook <url>     also POST every SNS notification (alarm state changes) as JSON to this
                       local URL, e.g. http://127.0.0.1:9000/hook (loopback addresses only)`;
 

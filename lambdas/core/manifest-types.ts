@@ -202,6 +202,29 @@ export interface ClassCalibration {
   readonly map?: IsotonicMap;
 }
 
+/** An alarm's thresholds per severity; a severity left out gets no alarm. */
+export interface DropThresholds {
+  readonly warning?: number;
+  readonly critical?: number;
+}
+
+/** The metrics estimated quality (CBPE) has; lambdas/core/estimation/estimated-quality.ts. */
+export type EstimatedQualityMetric = 'accuracy' | 'precision' | 'recall' | 'f1' | 'rocAuc';
+
+/** How the monitor watches versions of this bundle (docs/monitoring.md). */
+export interface MonitoringSpec {
+  /**
+   * Minutes of the most recent traffic that drift, prediction drift and estimated quality cover: a sliding
+   * window, recomputed at every monitor run (default 60). Whole aggregation windows (5 minutes) are read.
+   */
+  readonly windowMinutes?: number;
+  /**
+   * Alarms on estimated quality: a drop below the holdout value (`training.holdout.metrics`), holdout -
+   * estimate, of at least `warning` / `critical` (default accuracy and rocAuc: 0.05 / 0.10; {} for none).
+   */
+  readonly estimatedQualityDrop?: Readonly<Partial<Record<EstimatedQualityMetric, DropThresholds>>>;
+}
+
 export interface Manifest {
   readonly schemaVersion: typeof MANIFEST_SCHEMA_VERSION;
   /** Lower-case letters, digits and dashes; names the API route /v1/models/{name}. */
@@ -228,6 +251,7 @@ export interface Manifest {
   readonly validation?: ValidationSpec;
   readonly rollout?: RolloutSpec;
   readonly calibration?: CalibrationSpec;
+  readonly monitoring?: MonitoringSpec;
   /** Where the bundle came from: free-form provenance (training data, code revision, metrics). */
   readonly training?: Readonly<Record<string, unknown>>;
 }

@@ -4,6 +4,7 @@ import { dynamoNumberProblem } from './dynamodb-number';
 import { ManifestError, type Issue } from './errors';
 import type { DistributionBaseline, FeatureSpec, InputSpec, Manifest, QualityMetric } from './manifest-types';
 import { FEEDBACK_FIELDS } from './monitoring/feedback';
+import { baselineQuality } from './monitoring/quality';
 import { metricProblem } from './promotion/defaults';
 import { INFER_OUTPUT_NAMES } from './responses';
 
@@ -29,6 +30,7 @@ export function parseManifest(raw: unknown): Manifest {
     ...loggingIssues(manifest),
     ...validationIssues(manifest),
     ...calibrationIssues(manifest),
+    ...monitoringIssues(manifest),
   ];
   if (issues.length > 0) throw new ManifestError(issues);
   return manifest;
@@ -372,6 +374,29 @@ function calibrationIssues(manifest: Manifest): Issue[] {
     }
     if (probabilities.some((p, i) => i > 0 && p < (probabilities[i - 1] as number))) {
       issues.push({ field: `${field}.map.probabilities`, reason: 'must be non-decreasing (an isotonic map)' });
+    }
+  }
+  return issues;
+}
+
+/**
+ * Estimated-quality alarms need a model whose quality can be estimated (a classifier with probabilities) and
+ * the holdout value each threshold is relative to; a critical drop is at least the warning one.
+ */
+function monitoringIssues(manifest: Manifest): Issue[] {
+  const drops = manifest.monitoring?.estimatedQualityDrop;
+  if (!drops) return [];
+  const field = 'monitoring.estimatedQualityDrop';
+  if (manifest.task === 'regression') return [{ field, reason: 'quality is estimated for classifiers only; this model is a regression' }];
+  if (manifest.outputs.probabilities === undefined) return [{ field, reason: 'quality is estimated from probabilities, and the model has no outputs.probabilities' }];
+  const issues: Issue[] = [];
+  const holdout = baselineQuality(manifest);
+  for (const [metric, levels] of Object.entries(drops)) {
+    if (holdout[metric as QualityMetric] === undefined) {
+      issues.push({ field: `${field}.${metric}`, reason: `is relative to the holdout value, and the manifest records none (training.holdout.metrics.${metric})` });
+    }
+    if (levels?.warning !== undefined && levels.critical !== undefined && levels.critical < levels.warning) {
+      issues.push({ field: `${field}.${metric}.critical`, reason: `must be at least the warning drop (${levels.warning}), got: ${levels.critical}` });
     }
   }
   return issues;

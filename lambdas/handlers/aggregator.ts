@@ -16,6 +16,7 @@ const aggregate = aggregatorHandler({
   manifests: new ManifestStore(new S3Client({}), config.bucket),
   logger,
   windowMinutes: config.windowMinutes,
+  minuteMs: config.minuteMs,
   windowTtlDays: config.windowTtlDays,
 });
 

@@ -26,6 +26,8 @@ export interface AggregatorDependencies {
   readonly manifests: ManifestStore;
   readonly logger: Logger;
   readonly windowMinutes: number;
+  /** The length of a minute in ms: 60000, shorter under the local runtime's time scale. @default 60000 */
+  readonly minuteMs?: number;
   readonly windowTtlDays: number;
   readonly now?: () => Date;
 }
@@ -63,7 +65,7 @@ export function aggregatorHandler(deps: AggregatorDependencies): (event: StreamB
       let key: ReturnType<typeof windowKeyOf>;
       try {
         change = toChange(record, shardId);
-        if (change) key = windowKeyOf(change, deps.windowMinutes);
+        if (change) key = windowKeyOf(change, deps.windowMinutes, deps.minuteMs);
       } catch (error) {
         failed = firstFailure(failed, { index, sequenceNumber: record.dynamodb?.SequenceNumber ?? '', reason: `the record cannot be read: ${describe(error)}` });
         return;

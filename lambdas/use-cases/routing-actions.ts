@@ -12,7 +12,15 @@ import { modelFunctionName } from '../core/naming';
 import type { PipelineState, PlannedRollout } from '../contracts/pipeline-state';
 
 export type RoutingRequest =
-  | { readonly action: 'plan'; readonly model: string; readonly spec: RolloutSpec; readonly candidate: RoutedVersion; readonly champion?: RoutedVersion | null }
+  | {
+      readonly action: 'plan';
+      readonly model: string;
+      readonly spec: RolloutSpec;
+      readonly candidate: RoutedVersion;
+      readonly champion?: RoutedVersion | null;
+      /** The candidate manifest's alarm settings (ValidationResult.alarms), over the model's declared thresholds. */
+      readonly alarms?: Partial<AlarmThresholds>;
+    }
   | { readonly action: 'apply-step'; readonly model: string; readonly rollout: PlannedRollout; readonly stepIndex: number }
   | { readonly action: 'rollback'; readonly model: string; readonly rollout: PlannedRollout }
   | { readonly action: 'restore'; readonly state: PipelineState }
@@ -33,7 +41,7 @@ export async function routingAction(deps: RoutingDependencies, request: RoutingR
   switch (request.action) {
     case 'plan': {
       const rollout = executableRollout(request.spec, request.candidate, request.champion ?? undefined, deps.bakeCheckSeconds);
-      const thresholds = { ...DEFAULT_ALARM_THRESHOLDS, ...(await deps.alarmThresholds(request.model)) };
+      const thresholds = { ...DEFAULT_ALARM_THRESHOLDS, ...(await deps.alarmThresholds(request.model)), ...request.alarms };
       const { model, candidate } = request;
       const alarms = versionAlarmInputs(deps.deployment, model, candidate.version, thresholds, deps.alarmActions ?? []);
       return { ...rollout, alarms, rollbackAlarms: rollbackAlarmNames(alarms, deps.deployment, model, candidate.version) } satisfies PlannedRollout;

@@ -18,6 +18,7 @@ import { validationReport, type ValidationEvidence, type ValidationReport } from
 import { rolloutSpec } from '../core/promotion/rollout-plan';
 import { MANIFEST_FILE, UPLOAD_METADATA } from '../core/pipeline/candidate';
 import type { MemoryEvidence } from '../core/pipeline/provisioning';
+import { estimatedQualityThresholds, type AlarmThresholds } from '../core/monitoring/alarms';
 import type { GateOutcome, ReasonCode, ValidationMetrics } from '../core/pipeline/registry-types';
 import { validateRows, type Row } from '../core/request';
 import type { RowPrediction } from '../core/tensors';
@@ -59,6 +60,8 @@ export interface ValidationResult {
   readonly manifestObjectVersion?: string;
   /** The rollout the bundle asks for (manifest, with the upload's strategy override). */
   readonly rollout?: RolloutSpec;
+  /** The alarm settings the bundle's manifest sets (estimated-quality drops), for the alarms of the version. */
+  readonly alarms?: Partial<AlarmThresholds>;
   /** The bundle's files, manifest last: what the pipeline copies to models/<model>/<version>/. */
   readonly files: readonly string[];
   /** What sizes the model's function (core/pipeline/provisioning.ts rightSizeMemory); absent when the model never loaded. */
@@ -99,7 +102,7 @@ export async function validateCandidate(input: ValidationInput): Promise<Validat
   const fetchStarted = performance.now();
   const modelObject = await input.candidate.read(manifest.model.file);
   if (!modelObject) return incomplete(`the model file "${manifest.model.file}" the manifest names is not in the bundle`, manifest);
-  const extra = { files, manifestObjectVersion, rollout, ...(modelObject.versionId ? { modelObjectVersion: modelObject.versionId } : {}) };
+  const extra = { files, manifestObjectVersion, rollout, alarms: estimatedQualityThresholds(manifest), ...(modelObject.versionId ? { modelObjectVersion: modelObject.versionId } : {}) };
   const sha256 = sha256Hex(modelObject.bytes);
   const evidence: Mutable<ValidationEvidence> = { candidate: manifest, checksum: { expected: manifest.model.sha256, actual: sha256 } };
   if (sha256 !== manifest.model.sha256) return finish(validationReport(evidence), {}, { ...extra, sha256 });

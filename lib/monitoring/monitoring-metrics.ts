@@ -3,6 +3,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import {
+  DEFAULT_MONITOR_PERIOD_SECONDS,
   METRIC,
   MONITOR_SERVICE,
   SERVING_SERVICE,
@@ -43,7 +44,8 @@ export class VersionMetrics {
     readonly namespace: string,
     readonly model: string,
     readonly version: string,
-    private readonly monitorPeriod: Duration = Duration.hours(1),
+    /** The monitor's period: one datapoint per run. */
+    private readonly monitorPeriod: Duration = Duration.seconds(DEFAULT_MONITOR_PERIOD_SECONDS),
   ) {}
 
   private serving(metricName: string, statistic: string, period = Duration.minutes(1)): cloudwatch.Metric {

@@ -12,6 +12,7 @@ import { SERVING_SERVICE } from '../../lambdas/core/monitoring/alarms';
 import { LIVE_ALIAS_NAME, modelFunctionName } from '../../lambdas/core/naming';
 
 import { ModelgateFunction } from '../functions/modelgate-function';
+import { monitoringWidgets } from '../monitoring/monitoring-widgets';
 
 /** Lambda's synchronous invocation payload limit is 6 MB; the proxy event envelope needs headroom. */
 export const MAX_BODY_BYTES_LIMIT = 5 * 1024 * 1024;
@@ -206,6 +207,8 @@ export class ModelServingStack extends Stack {
           graph('p99 latency (ms)', 'Latency', 'p99'),
           graph('Log fallbacks', 'LogFallbacks', 'Sum'),
         ],
+        // Drift, estimated and realized quality per version, from the monitor's metrics (docs/monitoring.md).
+        monitoringWidgets({ namespace: deployment, model }),
       ],
     });
   }

@@ -99,7 +99,8 @@ describe('parseManifest accepts', () => {
       prediction: { kind: 'numeric', edges: [0, 0.5, 1], counts: [80, 20], underflow: 0, overflow: 0, missing: 0, count: 100, mean: 0.3, std: 0.2, min: 0, max: 1 },
     };
     m.logging = { inputSampleRate: 0.25, redact: ['age'] };
-    m.training = { data: 's3://bucket/train.csv', auc: 0.81 };
+    m.training = { data: 's3://bucket/train.csv', auc: 0.81, holdout: { metrics: { accuracy: 0.8, rocAuc: 0.85 } } };
+    m.monitoring = { windowMinutes: 15, estimatedQualityDrop: { rocAuc: { warning: 0.03, critical: 0.08 }, accuracy: { critical: 0.1 } } };
     m.passThrough = [{ name: 'customerID', joinKey: true, description: 'the CRM id' }, { name: 'campaign' }];
   });
 
@@ -273,6 +274,16 @@ describe('parseManifest rejects each broken field, naming it', () => {
     { problem: 'map probabilities decreasing', manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': calibrated([0.2, 0.5], [0.3, 0.2]) }))), field: 'calibration.classes[1].map.probabilities', reason: /non-decreasing/ },
     { problem: 'map lengths differ', manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': calibrated([0.2, 0.5], [0.3]) }))), field: 'calibration.classes[1].map.probabilities', reason: /one probability per score \(2\), got 1/ },
     { problem: 'map probability above 1', manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': calibrated([0.2, 0.5], [0.3, 1.2]) }))), field: 'calibration.classes[1].map.probabilities[1]', reason: /must be <= 1/ },
+    // Monitoring: the sliding window, and estimated-quality alarms relative to recorded holdout values.
+    { problem: 'monitoring window under 5 minutes', manifest: edit(withModel, (m) => (m.monitoring = { windowMinutes: 1 })), field: 'monitoring.windowMinutes', reason: /must be >= 5/ },
+    { problem: 'monitoring window over a day', manifest: edit(withModel, (m) => (m.monitoring = { windowMinutes: 2000 })), field: 'monitoring.windowMinutes', reason: /must be <= 1440/ },
+    { problem: 'estimated drop of a metric CBPE has not', manifest: edit(withModel, (m) => (m.monitoring = { estimatedQualityDrop: { logLoss: { warning: 0.1 } } })), field: 'monitoring.estimatedQualityDrop.logLoss', reason: /^is not a known field$/ },
+    { problem: 'estimated drop of 0', manifest: edit(withModel, (m) => (m.monitoring = { estimatedQualityDrop: { rocAuc: { warning: 0 } } })), field: 'monitoring.estimatedQualityDrop.rocAuc.warning', reason: /must be > 0/ },
+    { problem: 'estimated drop with no severity', manifest: edit(withModel, (m) => (m.monitoring = { estimatedQualityDrop: { rocAuc: {} } })), field: 'monitoring.estimatedQualityDrop.rocAuc', reason: /must NOT have fewer than 1 properties/ },
+    { problem: 'estimated drop without a holdout value', manifest: edit(withModel, (m) => (m.monitoring = { estimatedQualityDrop: { rocAuc: { warning: 0.05 } } })), field: 'monitoring.estimatedQualityDrop.rocAuc', reason: /relative to the holdout value, and the manifest records none \(training.holdout.metrics.rocAuc\)/ },
+    { problem: 'estimated critical drop below the warning', manifest: edit(withModel, (m) => { m.training = { holdoutMetrics: { f1: 0.6 } }; m.monitoring = { estimatedQualityDrop: { f1: { warning: 0.1, critical: 0.05 } } }; }), field: 'monitoring.estimatedQualityDrop.f1.critical', reason: /must be at least the warning drop \(0.1\), got: 0.05/ },
+    { problem: 'estimated drop of a regression', manifest: edit(regression, (m) => (m.monitoring = { estimatedQualityDrop: { accuracy: { warning: 0.05 } } })), field: 'monitoring.estimatedQualityDrop', reason: /classifiers only; this model is a regression/ },
+    { problem: 'estimated drop without probabilities', manifest: edit(withModel, (m) => { m.outputs = { label: 'label' }; m.monitoring = { estimatedQualityDrop: { accuracy: { warning: 0.05 } } }; }), field: 'monitoring.estimatedQualityDrop', reason: /no outputs.probabilities/ },
     { problem: 'calibration without its errors', manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': { map: { scores: [0.1], probabilities: [0.2] } } }))), field: 'calibration.classes[1].rawError', reason: /^is required$/ },
   ];
 

@@ -10,6 +10,7 @@ import {
   foldChanges,
   mergeMonitoringWindows,
   predictionValue,
+  slidingWindow,
   windowKeyOf,
   windowStartOf,
   type LoggedRecord,
@@ -125,5 +126,19 @@ describe('foldChanges', () => {
     const rounded = (value: unknown) => JSON.parse(JSON.stringify(value, (_, x) => (typeof x === 'number' ? Number(x.toPrecision(12)) : x)));
     expect(rounded(merged.drift)).toEqual(rounded(whole));
     expect(merged.predictions).toBe(60);
+  });
+});
+
+describe('slidingWindow', () => {
+  it('is the newest whole windows covering the minutes, the window in progress included', () => {
+    const at = Date.parse('2026-01-15T10:07:30.000Z');
+    expect(slidingWindow(at, 60)).toEqual({ from: '2026-01-15T09:10:00.000Z', count: 12 });
+    expect(slidingWindow(at, 10)).toEqual({ from: '2026-01-15T10:00:00.000Z', count: 2 });
+    expect(slidingWindow(at, 7)).toEqual({ from: '2026-01-15T10:00:00.000Z', count: 2 });
+    expect(slidingWindow(at, 1)).toEqual({ from: '2026-01-15T10:05:00.000Z', count: 1 });
+  });
+
+  it('counts scaled minutes: at time scale 60, an hour of 5-minute windows is a minute of 5-second ones', () => {
+    expect(slidingWindow(Date.parse('2026-01-15T10:07:31.500Z'), 60, 5, 1000)).toEqual({ from: '2026-01-15T10:06:35.000Z', count: 12 });
   });
 });

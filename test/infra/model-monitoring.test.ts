@@ -70,12 +70,18 @@ describe('ModelMonitoring', () => {
     });
   });
 
-  it('runs the monitor hourly by default, with retries and a dead-letter queue', () => {
+  it('runs the monitor every 5 minutes over a sliding hour by default, with a dead-letter queue', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
-      ScheduleExpression: 'rate(1 hour)',
+      ScheduleExpression: 'rate(5 minutes)',
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [functionWithEntry(raw, 'monitor'), 'Arn'] }, DeadLetterConfig: Match.anyValue(), RetryPolicy: { MaximumRetryAttempts: 2 } })],
     });
-    monitoringStack({ monitorPeriod: Duration.minutes(15) }).template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^modelgate: scheduled'),
+      Environment: { Variables: Match.objectLike({ WINDOW_MINUTES: '5', DRIFT_WINDOW_MINUTES: '60', QUALITY_LOOKBACK_HOURS: '24' }) },
+    });
+    const configured = monitoringStack({ monitorPeriod: Duration.minutes(15), driftWindow: Duration.minutes(30) }).template;
+    configured.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
+    configured.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ DRIFT_WINDOW_MINUTES: '30' }) } });
   });
 
   it('grants each function only what it does, manifests read through S3 only', () => {
@@ -146,14 +152,12 @@ describe('ModelMonitoring', () => {
 });
 
 describe('ModelMonitoring fails when', () => {
-  it('the monitor period is not a whole number of windows, the lookback not whole hours, or the batch size out of range, reporting all', () => {
-    const error = thrownBy(() => monitoringStack({ windowMinutes: 7, monitorPeriod: Duration.minutes(60), qualityLookback: Duration.minutes(90), aggregationBatchSize: 20_000 })) as InvalidPropsError;
+  it('the drift window is not a whole number of windows, the period not whole minutes, or the batch size out of range', () => {
+    const error = thrownBy(() => monitoringStack({ windowMinutes: 7, driftWindow: Duration.minutes(60), monitorPeriod: Duration.seconds(90), aggregationBatchSize: 20_000 }));
     expect(error).toBeInstanceOf(InvalidPropsError);
-    expect(error.problems).toEqual([
-      'monitorPeriod must be a whole multiple of windowMinutes (7), got: 60 minutes',
-      'qualityLookback must be a whole number of hours >= 1, got: 1.5 hours',
-      'aggregationBatchSize must be an integer between 1 and 10000, got: 20000',
-    ]);
+    expect(error.message).toContain('driftWindow must be a whole multiple of windowMinutes (7) of at most 24 hours, got: 60 minutes');
+    expect(error.message).toContain('monitorPeriod must be a whole number of minutes >= 1, got: 1.5 minutes');
+    expect(error.message).toContain('aggregationBatchSize must be an integer between 1 and 10000, got: 20000');
   });
 });
 

@@ -321,9 +321,13 @@ describe('ModelServingStack dashboard and template', () => {
     expect(dashboard.DashboardName).toBe('modelgate-dev-churn');
     const body = JSON.parse(dashboard.DashboardBody) as { widgets: { type: string; properties: { region?: string; metrics?: [{ expression: string }][] } }[] };
     const expressions = body.widgets.flatMap((w) => w.properties.metrics ?? []).map(([metric]) => metric.expression);
-    expect(expressions).toEqual(
+    expect(expressions.slice(0, 4)).toEqual(
       ['Predictions', 'Errors', 'Latency', 'LogFallbacks'].map((metric) => expect.stringContaining(`SEARCH('{modelgate-dev,service,model,version} service="inference" model="churn" MetricName="${metric}"'`)),
     );
+    // The monitor's metrics (lib/monitoring/monitoring-widgets.ts): drift, estimated and realized quality, every version.
+    const monitor = expressions.slice(4).map((e) => /MetricName="(\w+)" service="monitor" model="churn"', 'Maximum', 300\)$/.exec(e)?.[1]);
+    expect(monitor).toEqual(expect.arrayContaining(['DriftShare', 'EstimatedRocAuc', 'RocAuc', 'EstimatedRocAucDegradation']));
+    expect(monitor).not.toContain(undefined);
     expect(body.widgets.filter((w) => w.type === 'metric').every((w) => w.properties.region === REGION)).toBe(true);
   });
 

@@ -223,6 +223,55 @@ describe('LocalAlarms', () => {
   });
 });
 
+describe('LocalAlarms under a time scale (CloudWatch\'s sliding evaluation window)', () => {
+  // A monitor alarm as versionAlarmSpecs makes it: 5-minute periods, 2 of the last 3, missing data not breaching.
+  const monitorTemplate: CfnTemplate = {
+    Resources: {
+      DriftAlarm: {
+        Type: 'AWS::CloudWatch::Alarm',
+        Properties: {
+          AlarmName: 'scaled/churn/v1/drift-share-warning',
+          Namespace: 'modelgate',
+          MetricName: 'DriftShare',
+          Dimensions: [{ Name: 'model', Value: 'churn' }],
+          Statistic: 'Maximum',
+          Period: 300,
+          EvaluationPeriods: 3,
+          DatapointsToAlarm: 2,
+          Threshold: 0.25,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          TreatMissingData: 'notBreaching',
+        },
+      },
+    },
+  };
+  const second = 1000; // a minute at time scale 60
+  const clock = { now: T0 };
+  const context: ResolutionContext = { region: 'us-east-1', accountId: '000000000000', stackName: 'scaled', refs: new Map(), attributes: new Map() };
+  const metrics = new LocalMetricStore({ now: () => clock.now, minuteMs: second });
+  const alarms = new LocalAlarms({ definitions: alarmsFromTemplate(monitorTemplate, context), metrics, sns: new LocalSns({ topics: [], print: () => undefined }), region: 'us-east-1', accountId: '000000000000', now: () => clock.now, print: () => undefined });
+  const run = (atMinute: number, driftShare: number) => metrics.ingestLine(emf(T0 + atMinute * second, { model: 'churn' }, { DriftShare: driftShare }));
+  const evaluateAt = (minute: number) => {
+    clock.now = T0 + minute * second;
+    alarms.evaluate({ dueOnly: true });
+    return state(alarms, 'scaled/churn/v1/drift-share-warning');
+  };
+
+  it('reads periods of scaled minutes ending at the evaluation, so a run counts at the next minute, not at a period boundary', () => {
+    run(2.5, 0.6); // one breaching run: not enough
+    expect(evaluateAt(3)).toBe('OK');
+    run(7.5, 0.1);
+    expect(evaluateAt(8)).toBe('OK');
+    run(12.5, 0.1);
+    run(17.5, 0.7); // breaching runs 15 minutes apart: never 2 of the last 3, so a lone noisy run never pages
+    expect(evaluateAt(18)).toBe('OK');
+    run(22.5, 0.8);
+    expect(evaluateAt(22.9)).toBe('OK'); // the run's minute is not over yet
+    expect(evaluateAt(23)).toBe('ALARM'); // 17.5 and 22.5 breach: at the first evaluation after 22.5's minute, not at a period boundary
+    expect(JSON.parse(alarms.describeAlarms(['scaled/churn/v1/drift-share-warning']).MetricAlarms[0]?.StateReasonData as string)).toMatchObject({ period: 300, recentDatapoints: [0.6, 0.1, 0.1, 0.7, 0.8] });
+  });
+});
+
 describe('LocalSns', () => {
   it('accepts loopback webhooks only', () => {
     for (const ok of ['http://127.0.0.1:9000/hook', 'http://localhost:1/', 'https://[::1]:8443/x', 'http://127.1.2.3/']) expect(() => checkWebhookUrl(ok), ok).not.toThrow();

@@ -206,6 +206,7 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
             rollout: scenario.rollout ?? { strategy: 'canary', canary: { weight: 0.1, bakeMinutes: 3 } },
             champion: scenario.champion === undefined ? CHAMPION : scenario.champion,
             memory: { footprintMb: 12, initMs: 80, p99Ms: 0.2, initBudgetMs: 10_000, latencyBudgetMs: 50 },
+            alarms: { estimatedQualityDegradation: {} },
           };
         }
         if (arn.includes('PublishFunction')) {

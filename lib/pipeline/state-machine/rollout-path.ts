@@ -19,6 +19,8 @@ export function rolloutPath(scope: Construct, tasks: PipelineTasks, onFailure: O
         spec: sfn.JsonPath.objectAt('$.validation.rollout'),
         candidate: { version: candidate.version, lambdaVersion: sfn.JsonPath.stringAt('$.published.lambdaVersion') },
         champion: sfn.JsonPath.objectAt('$.validation.champion'),
+        // The bundle's own alarm settings (its manifest's estimated-quality drops), over the declared thresholds.
+        alarms: sfn.JsonPath.objectAt('$.validation.alarms'),
       },
       '$.rollout',
     ),
