@@ -11,7 +11,7 @@ import type { CommandRun } from '../command';
 import { findUploadExecution, followExecution, stepFunctionsClient } from '../pipeline-client';
 import { registryOf } from '../registry';
 import type { pushOptions } from '../specs/push';
-import { requireOneOf, unknownName } from '../suggest';
+import { requireOneOf } from '../suggest';
 import { requireOutput, resolveTarget } from '../target';
 import { UsageError } from '../usage-error';
 
@@ -26,11 +26,6 @@ export const runPush: CommandRun<typeof pushOptions> = async ({ values, position
   const target = await resolveTarget(values);
   const bucket = requireOutput(target, 'ModelBucketName');
   const stateMachineArn = requireOutput(target, 'PipelineStateMachineArn');
-  const served = Object.keys(target.outputs).filter((k) => k.endsWith('FunctionArn')).map((k) => k.slice(0, -'FunctionArn'.length).toLowerCase());
-  if (served.length > 0 && !served.includes(model.replace(/-/g, ''))) {
-    const error = unknownName('model', model, served, { plural: `models the ${target.kind} stack serves` });
-    throw new UsageError(error.message, `${error.nextStep} (a new model is declared in the stack first: docs/pipeline.md)`);
-  }
 
   const { candidatePrefix } = bundlePrefixes(model, version);
   const log = values.json ? () => undefined : (line: string) => console.log(line);

@@ -91,10 +91,18 @@ export function rightSizeMemory(evidence: MemoryEvidence): MemoryChoice {
   const byLatency = forBudget(evidence.p99Ms, evidence.latencyBudgetMs);
   const memoryMb = Math.min(LAMBDA_MEMORY_RANGE.max, Math.max(byFootprint, byInit, byLatency));
   const binding = memoryMb === byInit && byInit > byFootprint ? 'the init-time budget' : memoryMb === byLatency && byLatency > byFootprint ? 'the p99 latency budget' : 'the model footprint';
+  const footprint = `${RUNTIME_BASE_MB} MB runtime + ${approximately(Math.max(0, evidence.footprintMb))} MB model x ${MEMORY_HEADROOM}`;
+  const budget = (what: string, measured: number | undefined, budgetMs: number | undefined, needs: number) =>
+    needs === 0 ? '' : `; ${what} ${approximately(measured ?? 0)} ms ${needs >= FULL_VCPU_MB ? `is over its ${budgetMs} ms budget even on a full vCPU` : `fits its ${budgetMs} ms budget from ${needs} MB`}`;
   return {
     memoryMb,
-    reason: `${memoryMb} MB: footprint ${Math.round(evidence.footprintMb)} MB x ${MEMORY_HEADROOM} + ${RUNTIME_BASE_MB} MB runtime` +
-      `${byInit > 0 ? `; init ${Math.round(evidence.initMs ?? 0)} ms on a full vCPU needs >= ${byInit} MB for ${evidence.initBudgetMs} ms` : ''}` +
-      `${byLatency > 0 ? `; p99 ${evidence.p99Ms} ms needs >= ${byLatency} MB for ${evidence.latencyBudgetMs} ms` : ''}; bound by ${binding}`,
+    reason:
+      `${memoryMb} MB: ${footprint}` +
+      `${budget('init', evidence.initMs, evidence.initBudgetMs, byInit)}${budget('p99', evidence.p99Ms, evidence.latencyBudgetMs, byLatency)}; bound by ${binding}`,
   };
+}
+
+/** A measurement as people read it: whole numbers from 10 up, one decimal below. */
+function approximately(value: number): number {
+  return value >= 10 ? Math.round(value) : Math.round(value * 10) / 10;
 }
