@@ -192,6 +192,12 @@ describe('bring your own model: credit, next to churn, on the local runtime', ()
     expect(run.stdout).toMatch(new RegExp(`^memory ${memory?.memoryMb} MB \\(`, 'm'));
     expect(run.stdout).toContain(`cost per million predictions: $${memory?.costPerMillion?.total.toFixed(2)} (`);
     expect(run.stdout).toMatch(/^1 +live +100%/m);
+    // Without a name: every model of the stage, each with what serves it and what that costs.
+    const all = await modelgate('models', '--json');
+    expect(all.code, all.stderr).toBe(0);
+    const summaries = JSON.parse(all.stdout) as { model: string; live: { version: string; weight: number }[]; memoryMb: number | null; costPerMillion: number | null }[];
+    expect(summaries.map((s) => s.model)).toEqual(['churn', 'credit']);
+    expect(summaries.find((s) => s.model === 'credit')).toMatchObject({ live: [{ version: '1', weight: 1 }], memoryMb: memory?.memoryMb, costPerMillion: memory?.costPerMillion?.total });
   });
 
   it('a restart keeps it', async () => {
