@@ -24,7 +24,7 @@ export const runModels: CommandRun<typeof modelsOptions> = async ({ values, posi
   if (serving) {
     const cost = serving.costPerMillion;
     console.log(`memory ${serving.memoryMb} MB${serving.reason ? ` (${serving.reason.replace(/^\d+ MB: /, '').replace(/^\d+ MB, /, '')})` : ''}`);
-    if (cost) console.log(`cost per million predictions: $${cost.total.toFixed(2)} (Lambda $${(cost.lambdaRequests + cost.lambdaCompute).toFixed(2)} at ${cost.billedMs} ms billed, prediction log $${cost.predictionLog.toFixed(2)}) + API Gateway $3.50`);
+    if (cost) console.log(`cost per million predictions: $${cost.total.toFixed(2)} (Lambda $${(cost.lambdaRequests + cost.lambdaCompute).toFixed(2)} at ${cost.billedMs} ms billed, prediction log $${cost.predictionLog.toFixed(2)}, logs $${cost.logs.toFixed(2)}, X-Ray $${cost.traces.toFixed(2)}) + API Gateway $3.50`);
   }
   console.log('');
   const rows = view.versions.map((v) => [

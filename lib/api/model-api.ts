@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as xray from 'aws-cdk-lib/aws-xray';
 import { Construct } from 'constructs';
 import { ModelgateFunction, type LogLevel } from '../functions/modelgate-function';
 import { PropErrors, show } from '../validation/prop-validation';
@@ -51,6 +53,13 @@ export interface ModelApiProps {
    * @default apigw.MethodLoggingLevel.ERROR
    */
   readonly executionLogLevel?: apigw.MethodLoggingLevel.ERROR | apigw.MethodLoggingLevel.INFO;
+  /**
+   * Share of requests X-Ray traces (API Gateway decides; the functions behind follow its decision). X-Ray's
+   * default, 5% beyond one a second, would cost $0.25 per million predictions (docs/cost.md).
+   *
+   * @default 0.01
+   */
+  readonly traceSampleRate?: number;
   /** Retention of access and execution logs. @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
   /** The model registry: `GET /v1/models/{name}` shows a model's versions, weights and history from it (read only). */
@@ -149,6 +158,25 @@ export class ModelApi extends Construct {
       logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${this.api.deploymentStage.stageName}`,
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // API Gateway makes the sampling decision for the whole request (X-Ray's service name of a stage is
+    // `<api name>/<stage>`); Lambda's active tracing follows an upstream decision.
+    const stage = props.stageName ?? 'api';
+    new xray.CfnSamplingRule(this, 'TraceSampling', {
+      samplingRule: {
+        ruleName: samplingRuleName(Stack.of(this).stackName),
+        priority: 9000,
+        fixedRate: props.traceSampleRate ?? DEFAULT_TRACE_SAMPLE_RATE,
+        reservoirSize: 1,
+        serviceName: `${Stack.of(this).stackName}/${stage}`,
+        serviceType: 'AWS::ApiGateway::Stage',
+        host: '*',
+        httpMethod: '*',
+        urlPath: '*',
+        resourceArn: '*',
+        version: 1,
+      },
     });
 
     // RestApi adds an `Endpoint<hash>` output of its own; the stack names the URL output itself.
@@ -286,6 +314,15 @@ function addJsonGatewayResponses(api: apigw.RestApi): void {
   }
 }
 
+const DEFAULT_TRACE_SAMPLE_RATE = 0.01;
+
+/** X-Ray rule names are unique per account and region, at most 32 characters: the deployment's, shortened by a hash. */
+function samplingRuleName(deployment: string): string {
+  const name = `${deployment}-api`;
+  if (name.length <= 32) return name;
+  return `${deployment.slice(0, 23)}-${createHash('sha256').update(deployment).digest('hex').slice(0, 8)}`;
+}
+
 function validate(props: ModelApiProps): void {
   const errors = new PropErrors('ModelApi');
   if (props.stageName !== undefined) {
@@ -309,5 +346,8 @@ function validate(props: ModelApiProps): void {
     `throttle.rateLimit (per key) must not exceed the stage's rateLimit (${stageRate}), got: ${perKeyRate}`,
   );
   if (props.quota) errors.integer('quota.limit', props.quota.limit, 1, Number.MAX_SAFE_INTEGER);
+  if (props.traceSampleRate !== undefined) {
+    errors.require(props.traceSampleRate >= 0 && props.traceSampleRate <= 1, `traceSampleRate must be a share between 0 and 1, got: ${show(props.traceSampleRate)}`);
+  }
   errors.throwIfAny();
 }

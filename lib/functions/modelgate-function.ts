@@ -71,6 +71,13 @@ export interface ModelgateFunctionProps {
   readonly reservedConcurrency?: number;
   /** @default 'INFO' */
   readonly logLevel?: LogLevel;
+  /**
+   * Lambda's own log lines (START, END, REPORT: ~0.4 KB per invocation). The inference function keeps only
+   * warnings: at one invocation per prediction they would cost $0.20 per million in ingestion (docs/cost.md);
+   * Lambda's Duration and Invocations metrics do not need them.
+   * @default lambda.SystemLogLevel.INFO
+   */
+  readonly systemLogLevel?: lambda.SystemLogLevel;
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -130,6 +137,10 @@ export class ModelgateFunction extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrency,
       role: this.role,
       logGroup: this.logGroup,
+      // JSON, so Lambda can filter its own lines by level; the handlers' lines are JSON already (Powertools writes
+      // its logs and EMF metrics straight to stdout, which Lambda does not wrap).
+      loggingFormat: lambda.LoggingFormat.JSON,
+      systemLogLevelV2: props.systemLogLevel ?? lambda.SystemLogLevel.INFO,
       environment: {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: props.handler,

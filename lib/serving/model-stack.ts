@@ -65,6 +65,7 @@ export class ModelServingStack extends Stack {
       timeout: Duration.seconds(30),
       invokedBy: { kind: 'api-gateway' },
       logLevel: p('LogLevel') as 'INFO',
+      systemLogLevel: lambda.SystemLogLevel.WARN,
       logRetention: this.parameters.LogRetentionDays.valueAsNumber,
       environment: inferenceEnvironment({
         bucket: p('ModelBucketName'),

@@ -59,6 +59,17 @@ describe('ModelApi', () => {
     withFeedback.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', RequestValidatorId: Match.anyValue(), RequestModels: { 'application/json': Match.anyValue() } });
   });
 
+  it('traces 1% of requests by an X-Ray sampling rule on its stage, named within X-Ray\'s 32 characters', () => {
+    template.hasResourceProperties('AWS::XRay::SamplingRule', {
+      SamplingRule: Match.objectLike({ RuleName: `${stack.stackName}-api`, FixedRate: 0.01, ReservoirSize: 1, ServiceName: `${stack.stackName}/api`, ServiceType: 'AWS::ApiGateway::Stage' }),
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: true });
+    const long = build({ traceSampleRate: 0.2 });
+    const rule = Object.values(long.template.findResources('AWS::XRay::SamplingRule'))[0]?.Properties?.SamplingRule as { RuleName: string; FixedRate: number };
+    expect(rule.FixedRate).toBe(0.2);
+    expect(rule.RuleName.length).toBeLessThanOrEqual(32);
+  });
+
   it('names the REST API after its deployment, so two stages in one account are told apart', () => {
     template.hasResourceProperties('AWS::ApiGateway::RestApi', { Name: stack.stackName });
   });
@@ -194,6 +205,7 @@ describe('ModelApi', () => {
           throttle: { rateLimit: -1, burstLimit: 2.5 },
           stageThrottle: { rateLimit: 100, burstLimit: 0 },
           quota: { limit: 0, period: apigw.Period.MONTH },
+          traceSampleRate: 1.5,
         }),
       ) as InvalidPropsError;
       expect(error).toBeInstanceOf(InvalidPropsError);
@@ -203,6 +215,7 @@ describe('ModelApi', () => {
         `throttle.burstLimit must be an integer between 1 and ${Number.MAX_SAFE_INTEGER}, got: 2.5`,
         `stageThrottle.burstLimit must be an integer between 1 and ${Number.MAX_SAFE_INTEGER}, got: 0`,
         `quota.limit must be an integer between 1 and ${Number.MAX_SAFE_INTEGER}, got: 0`,
+        'traceSampleRate must be a share between 0 and 1, got: 1.5',
       ]);
     });
 

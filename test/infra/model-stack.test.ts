@@ -166,6 +166,10 @@ describe('ModelServingStack inference function', () => {
     expect(variables).toMatchObject({ MODEL_NAME: 'churn', REGISTRY_TABLE: 'registry', EXPERIMENT_TABLE: 'experiments', POWERTOOLS_LOG_LEVEL: 'DEBUG' });
   });
 
+  it('keeps only warnings of Lambda\'s own lines (no START/END/REPORT per prediction), in JSON', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: Match.objectLike({ LogFormat: 'JSON', SystemLogLevel: 'WARN' }) });
+  });
+
   it('logs to a group of its own, with the retention the deployment asks for and no fixed name', () => {
     const group = new Capture();
     template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: group } } });
