@@ -208,7 +208,12 @@ export class LocalApiGateway {
     const doomed = new Set([resourceId]);
     for (let grew = true; grew; ) {
       grew = false;
-      for (const r of Object.values(api.resources)) if (r.parentId && doomed.has(r.parentId) && !doomed.has(r.id)) (doomed.add(r.id), (grew = true));
+      for (const r of Object.values(api.resources)) {
+        if (r.parentId && doomed.has(r.parentId) && !doomed.has(r.id)) {
+          doomed.add(r.id);
+          grew = true;
+        }
+      }
     }
     for (const id of doomed) delete api.resources[id];
     for (const key of Object.keys(api.methods)) if (doomed.has(key.split(' ')[0] as string)) delete api.methods[key];
@@ -623,9 +628,9 @@ function sendGatewayResponse(response: ServerResponse, responses: Readonly<Recor
     '$context.error.messageString': JSON.stringify(defaults.message),
     '$context.error.validationErrorString': error.validationErrorString ?? '',
   };
-  const escape = (text: string) => JSON.stringify(text).slice(1, -1).replace(/'/g, "\\'");
+  const escapeJavaScript = (text: string) => JSON.stringify(text).slice(1, -1).replace(/'/g, "\\'");
   const body = template
-    .replace(/\$util\.escapeJavaScript\((\$context(?:\.[A-Za-z]+)+)\)/g, (_, name: string) => escape(variables[name] ?? ''))
+    .replace(/\$util\.escapeJavaScript\((\$context(?:\.[A-Za-z]+)+)\)/g, (_, name: string) => escapeJavaScript(variables[name] ?? ''))
     .replace(/\$context(?:\.[A-Za-z]+)+/g, (name) => variables[name] ?? '');
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-amzn-errortype': error.type === 'MISSING_AUTHENTICATION_TOKEN' ? 'MissingAuthenticationTokenException' : error.type };
   for (const [key, value] of Object.entries({ ...fallback?.responseParameters, ...own?.responseParameters })) {

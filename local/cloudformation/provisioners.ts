@@ -15,7 +15,7 @@ import type { FunctionDefinition, LocalLambdaService } from '../lambda-service';
 import type { LocalSns, TopicSubscription } from '../sns';
 import { stateMachine } from '../state-machine-definitions';
 import type { LocalStepFunctions } from '../step-functions';
-import { UnsupportedResourceError, type DesiredResource, type Provisioned, type Provisioner, type ResourceRecord } from './provisioner';
+import { UnsupportedResourceError, type DesiredResource, type Provisioned, type Provisioner, } from './provisioner';
 
 export interface ProvisionerServices {
   readonly region: string;
@@ -536,7 +536,7 @@ async function deployBucketContents(r: DesiredResource, services: ProvisionerSer
     const folder = join(services.assetDirectory(), `asset.${key.replace(/\.zip$/, '')}`);
     if (!existsSync(folder)) throw new Error(`asset folder ${folder} is missing from the synthesized assembly`);
     const markers = Object.entries(p.SourceMarkers?.[index] ?? {});
-    const escape = p.SourceMarkersConfig?.[index]?.jsonEscape === true;
+    const jsonEscape = p.SourceMarkersConfig?.[index]?.jsonEscape === true;
     // The manifest last, as `modelgate push` uploads: its arrival is what starts the promotion pipeline.
     const files = listFiles(folder).sort((x, y) => Number(x.endsWith('manifest.json')) - Number(y.endsWith('manifest.json')));
     for (const file of files) {
@@ -545,7 +545,7 @@ async function deployBucketContents(r: DesiredResource, services: ProvisionerSer
       let body: Buffer | string = readFileSync(file);
       if (markers.length > 0) {
         let text = body.toString('utf8');
-        for (const [marker, value] of markers) text = text.split(marker).join(escape ? JSON.stringify(String(value)).slice(1, -1) : String(value));
+        for (const [marker, value] of markers) text = text.split(marker).join(jsonEscape ? JSON.stringify(String(value)).slice(1, -1) : String(value));
         body = text;
       }
       await services.s3.send(new PutObjectCommand({ Bucket: p.DestinationBucketName, Key: objectKey, Body: body }));

@@ -4,7 +4,7 @@
 // drift share over time with the alarm thresholds drawn, the version's alarms, and the error rate per slice.
 // Reads /dashboard/api/monitoring (local/monitoring-views.ts); plain DOM, SVG and uPlot, like dashboard.js.
 (() => {
-  'use strict';
+  
   const REFRESH_MS = 10_000;
   const section = document.querySelector('#monitoring .content');
   if (!section) return;
@@ -175,7 +175,7 @@
       .map((m) => {
         const realized = estimated.realized[m];
         // Below the minimum sample the estimate is not shown, as the monitor emits no metric for it (docs/drift.md).
-        const sample = estimated.samples && estimated.samples[m];
+        const sample = estimated.samples?.[m];
         if (sample && !sample.enough) return `estimated ${METRIC_NAMES[m]}: not enough data (${Math.round(sample.size)} of ${sample.minimum} needed)`;
         return `estimated ${METRIC_NAMES[m]} ${num(estimated.estimated[m])} (${num(estimated.interval[m].lower)}–${num(estimated.interval[m].upper)})${realized !== undefined ? `, realized ${num(realized)}` : ''}${version.baseline[m] !== undefined ? `, holdout ${num(version.baseline[m])}` : ''}`;
       });

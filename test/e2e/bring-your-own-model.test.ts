@@ -169,7 +169,9 @@ describe('bring your own model: credit, next to churn, on the local runtime', ()
     const outputs = ((await infer.json()) as { outputs: { name: string; shape: number[]; data: number[] }[] }).outputs;
     const probabilities = outputs.find((o) => o.name === 'probabilities');
     expect(probabilities?.shape).toEqual([ROWS, 2]);
-    probabilities?.data.forEach((p, i) => expect(p).toBeCloseTo(expected[Math.floor(i / 2)]?.[i % 2] as number, FLOAT_DIGITS));
+    probabilities?.data.forEach((p, i) => {
+      expect(p).toBeCloseTo(expected[Math.floor(i / 2)]?.[i % 2] as number, FLOAT_DIGITS);
+    });
 
     const metadata = await fetch(`${runtime.apiUrl}/v2/models/credit`);
     expect(metadata.status).toBe(200);

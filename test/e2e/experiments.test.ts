@@ -73,7 +73,9 @@ async function traffic(from: number, count: number): Promise<{ predictionId: str
     const rows = [(2 * request) % holdout.length, (2 * request + 1) % holdout.length];
     const answer = await post('/v1/models/churn/predict', { instances: rows.map((row) => holdout[row]) });
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-    answer.body.predictions.forEach((p: { predictionId: string }, i: number) => served.push({ predictionId: p.predictionId, version: answer.body.model.version, row: rows[i] as number }));
+    answer.body.predictions.forEach((p: { predictionId: string }, i: number) => {
+      served.push({ predictionId: p.predictionId, version: answer.body.model.version, row: rows[i] as number });
+    });
   }
   return served;
 }

@@ -35,7 +35,7 @@ function invertedHoldout(): string {
   const target = table.header.indexOf('Churn');
   const quote = (cell: string) => (/[",]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell);
   const rows = table.rows.map((cells) => cells.map((cell, i) => (i === target ? (cell === 'Yes' ? 'No' : 'Yes') : cell)));
-  return [table.header, ...rows].map((cells) => cells.map(quote).join(',')).join('\n') + '\n';
+  return `${[table.header, ...rows].map((cells) => cells.map(quote).join(',')).join('\n')}\n`;
 }
 
 async function packageChurn(out: string, holdout: string): Promise<CliResult> {
