@@ -31,7 +31,7 @@ export type DeploymentParameters = {
 /** Settings of one model. */
 export type ModelParameters = {
   readonly ModelName: string;
-  /** 'false' takes the model's routes and invoke permissions out (retire, before the stack is deleted). */
+  /** 'false' takes the model's routes out (retire, before the stack is deleted); its invoke permissions stay until the stack goes. */
   readonly Serving: 'true' | 'false';
   /** MB, in Lambda's range. */
   readonly MemorySize: string;

@@ -168,7 +168,7 @@ export class ModelApi extends Construct {
         ruleName: samplingRuleName(Stack.of(this).stackName),
         priority: 9000,
         fixedRate: props.traceSampleRate ?? DEFAULT_TRACE_SAMPLE_RATE,
-        reservoirSize: 1,
+        reservoirSize: 0,
         serviceName: `${Stack.of(this).stackName}/${stage}`,
         serviceType: 'AWS::ApiGateway::Stage',
         host: '*',

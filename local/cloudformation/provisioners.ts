@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { CreateBucketCommand, DeleteBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteTableCommand, ResourceNotFoundException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { alarmDefinition, type LocalAlarms } from '../alarms';
 import type { LocalApiGateway, MethodDefinition } from '../api-gateway';
@@ -526,8 +526,10 @@ function qualifierOf(value: string): string | undefined {
 
 /**
  * Custom::CDKBucketDeployment: copies the asset folder of each source into the destination bucket and
- * prefix, with the source's markers (Source.jsonData / Source.data tokens) replaced by their values, skipping
- * objects that are already there (a restart does not overwrite what the pipeline wrote).
+ * prefix, with the source's markers (Source.jsonData / Source.data tokens) replaced by their values, as CDK's
+ * handler syncs them: a changed object is written again (a deploy republishes the model stack's template and
+ * the declarations), an object already there with the same bytes is left alone, so an unchanged bundle's
+ * manifest does not start the pipeline again.
  */
 async function deployBucketContents(r: DesiredResource, services: ProvisionerServices): Promise<void> {
   const p = r.properties as { SourceObjectKeys: string[]; DestinationBucketName: string; DestinationBucketKeyPrefix?: string; SourceMarkers?: Record<string, string>[]; SourceMarkersConfig?: { jsonEscape?: boolean }[] };
@@ -541,13 +543,13 @@ async function deployBucketContents(r: DesiredResource, services: ProvisionerSer
     const files = listFiles(folder).sort((x, y) => Number(x.endsWith('manifest.json')) - Number(y.endsWith('manifest.json')));
     for (const file of files) {
       const objectKey = `${prefix}${relative(folder, file).split('\\').join('/')}`;
-      if (await objectExists(services.s3, p.DestinationBucketName, objectKey)) continue;
-      let body: Buffer | string = readFileSync(file);
+      let body = readFileSync(file);
       if (markers.length > 0) {
         let text = body.toString('utf8');
         for (const [marker, value] of markers) text = text.split(marker).join(jsonEscape ? JSON.stringify(String(value)).slice(1, -1) : String(value));
-        body = text;
+        body = Buffer.from(text);
       }
+      if ((await objectBytes(services.s3, p.DestinationBucketName, objectKey))?.equals(body)) continue;
       await services.s3.send(new PutObjectCommand({ Bucket: p.DestinationBucketName, Key: objectKey, Body: body }));
     }
   }
@@ -560,12 +562,13 @@ function listFiles(folder: string): string[] {
   });
 }
 
-async function objectExists(s3: S3Client, bucket: string, key: string): Promise<boolean> {
+/** The object's content, or undefined when there is no such object. */
+async function objectBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer | undefined> {
   try {
-    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return Buffer.from((await object.Body?.transformToByteArray()) ?? []);
   } catch (error) {
-    if ((error as { name?: string }).name === 'NotFound' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+    if ((error as { name?: string }).name === 'NoSuchKey' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
     throw error;
   }
 }

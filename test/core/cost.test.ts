@@ -10,11 +10,11 @@ describe('predictionCost', () => {
     expect(cost.lambdaCompute).toBeCloseTo(0.25 * 0.02 * 1e6 * PRICES.lambdaPerGbSecond, 4);
     // A 1 KB item written to the table and to the byModelVersion index: 2 write units.
     expect(cost.predictionLog).toBe(1.25);
-    // 0.6 KB of metrics and 0.5 KB of access log per request, at $0.50 per GB.
-    expect(cost.logs).toBe(0.55);
+    // 600 bytes of metrics and 550 of access log per request, at $0.50 per GB.
+    expect(cost.logs).toBe(0.575);
     // 1% of requests traced at $5 per million traces.
     expect(cost.traces).toBe(0.05);
-    expect(cost.total).toBeCloseTo(0.2 + cost.lambdaCompute + 1.25 + 0.55 + 0.05, 3);
+    expect(cost.total).toBeCloseTo(0.2 + cost.lambdaCompute + 1.25 + 0.575 + 0.05, 3);
   });
 
   it('charges every started KB of the log item in the table and again in each index', () => {

@@ -61,7 +61,7 @@ describe('ModelApi', () => {
 
   it('traces 1% of requests by an X-Ray sampling rule on its stage, named within X-Ray\'s 32 characters', () => {
     template.hasResourceProperties('AWS::XRay::SamplingRule', {
-      SamplingRule: Match.objectLike({ RuleName: `${stack.stackName}-api`, FixedRate: 0.01, ReservoirSize: 1, ServiceName: `${stack.stackName}/api`, ServiceType: 'AWS::ApiGateway::Stage' }),
+      SamplingRule: Match.objectLike({ RuleName: `${stack.stackName}-api`, FixedRate: 0.01, ReservoirSize: 0, ServiceName: `${stack.stackName}/api`, ServiceType: 'AWS::ApiGateway::Stage' }),
     });
     template.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: true });
     const long = build({ traceSampleRate: 0.2 });

@@ -2,7 +2,7 @@
 // model-stack-like template (function, version, alias, API resources under the base stack's /v1/models from a
 // parameter, a permission, a Condition) created, described, updated, rolled back, deleted and kept across a
 // restart; its routes go live through API Gateway's CreateDeployment.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APIGatewayClient, CreateDeploymentCommand, GetApiKeyCommand, GetRestApisCommand, GetUsagePlanKeysCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
@@ -18,8 +18,9 @@ import {
   type Parameter,
   type Stack,
 } from '@aws-sdk/client-cloudformation';
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS } from '../../local/aws-clients';
+import { LOCAL_CREDENTIALS, localS3Client } from '../../local/aws-clients';
 import { startRuntime, type Runtime } from '../../local/runtime';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'modelgate-cfn-'));
@@ -195,6 +196,46 @@ describe('local CloudFormation', () => {
     await cloudFormation.send(new DeleteStackCommand({ StackName: 'test-model-broken' }));
     expect((await settled(stack.StackId as string)).StackStatus).toBe('DELETE_COMPLETE');
     expect((await cloudFormation.send(new ListStacksCommand({ StackStatusFilter: ['DELETE_COMPLETE'] }))).StackSummaries?.map((s) => s.StackName)).toContain('test-model-broken');
+  });
+
+  it('updates a bucket deployment as CDK does: changed objects are written again, unchanged ones left alone', async () => {
+    // A BucketDeployment of Source.jsonData and an asset file, as the deployment publishes its template and declarations.
+    const asset = 'asset.test-publication';
+    mkdirSync(join(runtime.stack.assemblyDir, asset), { recursive: true });
+    writeFileSync(join(runtime.stack.assemblyDir, asset, 'declarations.json'), '{"allowUndeclaredModels":<<marker:0xbaba:0>>}');
+    writeFileSync(join(runtime.stack.assemblyDir, asset, 'readme.txt'), 'unchanged');
+    const bucket = runtime.outputs.ModelBucketName as string;
+    const publication = (allow: boolean) => ({
+      Resources: {
+        Publication: {
+          Type: 'Custom::CDKBucketDeployment',
+          Properties: {
+            ServiceToken: 'arn:aws:lambda:us-east-1:000000000000:function:test-bucket-deployment-provider',
+            SourceBucketNames: ['assets'],
+            SourceObjectKeys: ['test-publication.zip'],
+            SourceMarkers: [{ '<<marker:0xbaba:0>>': String(allow) }],
+            DestinationBucketName: bucket,
+            DestinationBucketKeyPrefix: 'test-publication',
+            Prune: false,
+          },
+        },
+      },
+    });
+    const s3 = localS3Client(runtime.s3Endpoint);
+    const read = async (key: string) => (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `test-publication/${key}` }))).Body?.transformToString();
+    const modified = async (key: string) => (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `test-publication/${key}` }))).LastModified?.getTime();
+
+    await cloudFormation.send(new CreateStackCommand({ StackName: 'test-publication', TemplateBody: JSON.stringify(publication(false)) }));
+    expect((await settled('test-publication')).StackStatus).toBe('CREATE_COMPLETE');
+    expect(await read('declarations.json')).toBe('{"allowUndeclaredModels":false}');
+    const untouched = await modified('readme.txt');
+
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // S3 times are in whole seconds
+    await cloudFormation.send(new UpdateStackCommand({ StackName: 'test-publication', TemplateBody: JSON.stringify(publication(true)) }));
+    expect((await settled('test-publication')).StackStatus).toBe('UPDATE_COMPLETE');
+    expect(await read('declarations.json')).toBe('{"allowUndeclaredModels":true}');
+    expect(await read('readme.txt')).toBe('unchanged');
+    expect(await modified('readme.txt')).toBe(untouched);
   });
 
   it('serves the API Gateway calls of the pipeline: REST APIs, usage plan keys, API keys', async () => {

@@ -53,10 +53,7 @@ export interface PutMetricAlarmInput {
   readonly Metrics: readonly Record<string, unknown>[];
 }
 
-/**
- * The alarms of a version the pipeline publishes, from the same specs the stack turns into
- * AWS::CloudWatch::Alarm for the versions it knows at synth (core/monitoring/alarms.ts).
- */
+/** The alarms of a version the pipeline publishes, from its specs (core/monitoring/alarms.ts). */
 export function versionAlarmInputs(deployment: string, model: string, version: string, thresholds: AlarmThresholds, actions: readonly string[]): PutMetricAlarmInput[] {
   const dimensions = (d: Readonly<Record<string, string>>) => Object.entries(d).map(([Name, Value]) => ({ Name, Value }));
   const metricStat = (id: string, m: MetricRef, returnData: boolean) => ({
