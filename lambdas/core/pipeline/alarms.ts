@@ -50,6 +50,8 @@ export interface PutMetricAlarmInput {
   readonly DatapointsToAlarm: number;
   readonly TreatMissingData: string;
   readonly AlarmActions: readonly string[];
+  /** The same actions when the alarm clears: on-call hears that it is over, not only that it began. */
+  readonly OKActions: readonly string[];
   readonly Metrics: readonly Record<string, unknown>[];
 }
 
@@ -70,6 +72,7 @@ export function versionAlarmInputs(deployment: string, model: string, version: s
     DatapointsToAlarm: spec.datapointsToAlarm,
     TreatMissingData: spec.treatMissingData,
     AlarmActions: actions,
+    OKActions: actions,
     Metrics:
       'expression' in spec.metric
         ? [
