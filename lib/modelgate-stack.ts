@@ -5,7 +5,7 @@ import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import type { Construct } from 'constructs';
-import { API_CLIENTS } from '../lambdas/core/api-clients';
+import { API_CLIENTS, apiKeyOutputName } from '../lambdas/core/api-clients';
 import type { DeploymentDeclarations } from '../lambdas/core/pipeline/declarations';
 import { bundlePrefixes, MANIFEST_FILE } from '../lambdas/core/pipeline/candidate';
 import type { DeclaredModel } from './app/model-declarations';
@@ -137,7 +137,7 @@ export class ModelgateStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL (stage included)' });
     for (const client of API_CLIENTS) {
-      new CfnOutput(this, `${client[0]?.toUpperCase()}${client.slice(1)}ApiKeyId`, { value: this.api.apiKeys[client].keyId, description: `The first ${client} key: aws apigateway get-api-key --include-value --api-key <id>` });
+      new CfnOutput(this, apiKeyOutputName(client), { value: this.api.apiKeys[client].keyId, description: `The first ${client} key: aws apigateway get-api-key --include-value --api-key <id>` });
     }
     new CfnOutput(this, 'ModelBucketName', { value: this.modelBucket.bucket.bucketName });
     new CfnOutput(this, 'PredictionTableName', { value: this.predictionLog.table.tableName });

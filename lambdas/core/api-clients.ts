@@ -18,6 +18,21 @@ export const CLIENT_ROUTES: Readonly<Record<ApiClient, readonly string[]>> = {
   events: ['POST/v1/events', 'GET/v1/experiments', 'GET/v1/experiments/*'],
 };
 
+/** The kind of client whose key a request takes (`path` from the stage on, `/v1/feedback`), or undefined for no route of ours. */
+export function clientOfRoute(method: string, path: string): ApiClient | undefined {
+  const route = `${method.toUpperCase()}${path}`;
+  return API_CLIENTS.find((client) => CLIENT_ROUTES[client].some((pattern) => routePattern(pattern).test(route)));
+}
+
+function routePattern(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}
+
+/** The base stack's output naming each kind's first key: `PredictApiKeyId`, `FeedbackApiKeyId`, `EventsApiKeyId`. */
+export function apiKeyOutputName(client: ApiClient): string {
+  return `${client[0]?.toUpperCase()}${client.slice(1)}ApiKeyId`;
+}
+
 /** The header API Gateway reads API keys from (the stage's key source is HEADER). */
 export const API_KEY_HEADER = 'x-api-key';
 

@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { CreateBucketCommand, DeleteBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteTableCommand, ResourceNotFoundException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { alarmDefinition, type LocalAlarms } from '../alarms';
-import type { LocalApiGateway, MethodDefinition } from '../api-gateway';
+import type { AuthorizerDefinition, LocalApiGateway, MethodDefinition } from '../api-gateway';
 import { createTableInput, ensureTable, type CfnTableProperties } from '../dynamodb-tables';
 import { streamedTable, streamSubscription, type LocalDynamoDbStreams } from '../dynamodb-streams';
 import { ruleDefinition, type LocalEventBridge } from '../eventbridge';
@@ -397,13 +397,16 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
     delete: (record) => gateway.deleteResource(apiId(record), record.physicalId),
   });
   const putMethod = (r: DesiredResource): Provisioned => {
-    const p = r.properties as { HttpMethod: string; ResourceId: string; ApiKeyRequired?: boolean | string; RequestValidatorId?: string; RequestModels?: Record<string, string>; Integration?: { Type?: string; Uri?: string } };
-    const uri = /^arn:aws:apigateway:[^:]+:lambda:path\/2015-03-31\/functions\/(.+)\/invocations$/.exec(String(p.Integration?.Uri ?? ''));
+    const p = r.properties as { HttpMethod: string; ResourceId: string; ApiKeyRequired?: boolean | string; AuthorizationType?: string; AuthorizerId?: string; RequestValidatorId?: string; RequestModels?: Record<string, string>; Integration?: { Type?: string; Uri?: string } };
+    const uri = lambdaInvocationUri(p.Integration?.Uri);
     if (p.Integration?.Type !== 'AWS_PROXY' || !uri) throw new UnsupportedResourceError(`integration ${p.Integration?.Type ?? '(none)'} ${String(p.Integration?.Uri ?? '')}: only Lambda proxy (AWS_PROXY) integrations are emulated locally`);
-    const target = uri[1] as string;
+    const authorization = p.AuthorizationType ?? 'NONE';
+    if (authorization !== 'NONE' && authorization !== 'CUSTOM') throw new UnsupportedResourceError(`authorization ${authorization}: only API keys and Lambda (CUSTOM) authorizers are emulated locally`);
+    const target = uri;
     const method: MethodDefinition = {
       httpMethod: p.HttpMethod.toUpperCase(),
       apiKeyRequired: p.ApiKeyRequired === true || p.ApiKeyRequired === 'true',
+      ...(authorization === 'CUSTOM' ? { authorizationType: 'CUSTOM' as const, authorizerId: String(p.AuthorizerId) } : {}),
       functionName: functionName(target),
       ...(qualifierOf(target) ? { qualifier: qualifierOf(target) as string } : {}),
       ...(p.RequestValidatorId ? { requestValidatorId: p.RequestValidatorId } : {}),
@@ -418,6 +421,36 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
     create: putMethod,
     update: (_, r) => putMethod(r),
     delete: (record) => gateway.deleteMethod(apiId(record), String(record.properties.ResourceId), String(record.properties.HttpMethod).toUpperCase()),
+  });
+  const authorizer = (r: DesiredResource): AuthorizerDefinition => {
+    const p = r.properties as { Name?: string; Type?: string; AuthorizerUri?: string; IdentitySource?: string; AuthorizerResultTtlInSeconds?: number | string; AuthorizerCredentials?: string };
+    if (p.Type !== 'REQUEST') throw new UnsupportedResourceError(`authorizer type ${String(p.Type)}: only REQUEST Lambda authorizers are emulated locally`);
+    if (p.AuthorizerCredentials) throw new UnsupportedResourceError('an authorizer invoked with a role (AuthorizerCredentials) is not emulated locally: give the function a resource policy');
+    const uri = lambdaInvocationUri(p.AuthorizerUri);
+    if (!uri) throw new UnsupportedResourceError(`authorizer URI ${String(p.AuthorizerUri)}: not a Lambda function`);
+    const sources = String(p.IdentitySource ?? '').split(',').map((source) => source.trim()).filter(Boolean);
+    const unsupported = sources.find((source) => !/^method\.request\.(header|querystring)\./i.test(source));
+    if (unsupported) throw new UnsupportedResourceError(`identity source ${unsupported}: only headers and query strings are emulated locally`);
+    return {
+      name: String(p.Name ?? r.physicalName),
+      functionName: functionName(uri),
+      ...(qualifierOf(uri) ? { qualifier: qualifierOf(uri) as string } : {}),
+      identitySources: sources,
+      // API Gateway's default TTL is 300 s.
+      ttlSeconds: p.AuthorizerResultTtlInSeconds === undefined ? 300 : Number(p.AuthorizerResultTtlInSeconds),
+    };
+  };
+  map.set('AWS::ApiGateway::Authorizer', {
+    replaceOn: ['RestApiId'],
+    create(r) {
+      const id = gateway.createAuthorizer(apiId(r), authorizer(r));
+      return { physicalId: id, attributes: { AuthorizerId: id } };
+    },
+    update(previous, r) {
+      gateway.updateAuthorizer(apiId(r), previous.physicalId, authorizer(r));
+      return previous;
+    },
+    delete: (record) => gateway.deleteAuthorizer(apiId(record), record.physicalId),
   });
   map.set('AWS::ApiGateway::Deployment', {
     create(r) {
@@ -510,6 +543,11 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
     delete: (record) => gateway.removeUsagePlanKey(String(record.properties.UsagePlanId), record.physicalId),
   });
   return map;
+}
+
+/** The function (name or ARN, with its qualifier) of a Lambda invocation URI API Gateway calls, or undefined. */
+function lambdaInvocationUri(uri: unknown): string | undefined {
+  return /^arn:aws:apigateway:[^:]+:lambda:path\/2015-03-31\/functions\/(.+)\/invocations$/.exec(String(uri ?? ''))?.[1];
 }
 
 /** A function name, partial or full ARN ("my-fn", "my-fn:live", "arn:aws:lambda:r:a:function:my-fn:7") -> the name. */
