@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { CreateBucketCommand, DeleteBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, HeadObjectCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteTableCommand, ResourceNotFoundException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { alarmDefinition, type LocalAlarms } from '../alarms';
 import type { AuthorizerDefinition, LocalApiGateway, MethodDefinition } from '../api-gateway';
@@ -252,6 +252,12 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
     physicalId: name,
     attributes: { Arn: `arn:aws:s3:::${name}`, DomainName: `${name}.s3.amazonaws.com`, RegionalDomainName: `${name}.s3.${region}.amazonaws.com`, WebsiteURL: `http://${name}.s3-website-${region}.amazonaws.com` },
   });
+  // As CloudFormation does: VersioningConfiguration is a PutBucketVersioning (a versioned bucket stays versioned,
+  // or suspended, once enabled).
+  const versioning = async (bucket: string, r: DesiredResource) => {
+    const status = (r.properties.VersioningConfiguration as { Status?: string } | undefined)?.Status;
+    if (status === 'Enabled' || status === 'Suspended') await services.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: status } }));
+  };
   map.set('AWS::S3::Bucket', {
     replaceOn: ['BucketName'],
     async create(r) {
@@ -261,9 +267,15 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
         // A bucket kept by DeletionPolicy Retain (or an earlier runtime) is taken over with its objects.
         if ((error as Error).name !== 'BucketAlreadyOwnedByYou' && (error as Error).name !== 'BucketAlreadyExists') throw error;
       }
+      await versioning(r.physicalName, r);
       return bucketIdentity(r.physicalName);
     },
-    update: (previous) => bucketIdentity(previous.physicalId),
+    async update(previous, r) {
+      await versioning(previous.physicalId, r);
+      return bucketIdentity(previous.physicalId);
+    },
+    // A state folder from before the local S3 kept versions: its versioned buckets start keeping them now.
+    restore: (record) => versioning(record.physicalId, record),
     async delete(record) {
       await services.s3.send(new DeleteBucketCommand({ Bucket: record.physicalId }));
     },
