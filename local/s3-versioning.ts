@@ -11,8 +11,9 @@
 //   DeleteObject [?versionId]                      a delete marker; or that version removed (the previous one
 //                                                  current again)
 //
-// Not emulated (docs/local-runtime.md): ListObjectVersions, range and conditional reads of a non-current version,
-// Suspended versioning's "null" version, MFA delete, lifecycle expiry of noncurrent versions.
+// Not emulated (docs/local-runtime.md): ListObjectVersions, range and conditional reads of a named version,
+// delete markers for DeleteObjects (multi-object delete), Suspended versioning's "null" version, MFA delete,
+// lifecycle expiry of noncurrent versions.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,7 +26,6 @@ export interface S3Context {
   readonly method: string;
   readonly path: string;
   readonly query: Record<string, string | string[] | undefined>;
-  querystring: string;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly ip: string;
   readonly app: { emit(event: string, payload: unknown): boolean };
@@ -143,13 +143,13 @@ export class S3Versioning {
     // A read does not see a write half done (s3rver written, the version not yet kept).
     await this.writes.get(`${bucket}/${key}`)?.catch(() => undefined);
     const versions = this.versionsOf(bucket, key);
-    if (versionId === undefined || versionId === versions?.current) {
-      if (versionId !== undefined) withoutVersionId(ctx);
+    if (versionId === undefined) {
       await next();
       const current = versions?.versions.find((v) => v.id === versions.current);
       if (ctx.status < 300 && current && !current.deleteMarker) ctx.set('x-amz-version-id', current.id);
       return;
     }
+    // A named version, current or not, is served from the versions kept here.
     const version = versions?.versions.find((v) => v.id === versionId);
     if (!version) throw new S3Error('NoSuchVersion', 'The specified version does not exist.', { Key: key, VersionId: versionId });
     if (version.deleteMarker) {
@@ -173,12 +173,9 @@ export class S3Versioning {
     const versionId = keeps ? newVersionId() : undefined;
     if (versionId) this.pending.set(`${bucket}/${key}`, versionId);
     try {
-      if (source?.versionId !== undefined && source.versionId !== sourceVersions?.current) {
-        await this.copyVersion(ctx, source as Required<CopySource>, bucket, key);
-      } else {
-        if (source?.versionId !== undefined) (ctx.headers as Record<string, string>)['x-amz-copy-source'] = `${encodeURI(`${source.bucket}/${source.key}`)}`;
-        await next();
-      }
+      // A named version, current or not, is copied from the versions kept here; s3rver copies the current object.
+      if (source?.versionId !== undefined) await this.copyVersion(ctx, source as Required<CopySource>, bucket, key);
+      else await next();
     } finally {
       if (versionId) this.pending.delete(`${bucket}/${key}`);
     }
@@ -192,7 +189,7 @@ export class S3Versioning {
     ctx.set('x-amz-version-id', versionId);
   }
 
-  /** CopyObject of a version that is not the current one: s3rver only has the current, so the copy is made here. */
+  /** CopyObject of a named version: s3rver knows none, so the copy is made here, from the version kept. */
   private async copyVersion(ctx: S3Context, source: Required<CopySource>, bucket: string, key: string): Promise<void> {
     const version = this.versionsOf(source.bucket, source.key)?.versions.find((v) => v.id === source.versionId);
     if (!version || version.deleteMarker) throw new S3Error('NoSuchVersion', 'The specified version does not exist.', { Key: source.key, VersionId: source.versionId });
@@ -291,13 +288,6 @@ function parseCopySource(header: string): CopySource {
   const slash = decoded.indexOf('/');
   const versionId = new URLSearchParams(query).get('versionId') ?? undefined;
   return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1), ...(versionId ? { versionId } : {}) };
-}
-
-/** The request as s3rver should see it: the current version is what it holds. */
-function withoutVersionId(ctx: S3Context): void {
-  const query = new URLSearchParams(ctx.querystring);
-  query.delete('versionId');
-  ctx.querystring = query.toString();
 }
 
 /** S3 version ids: 32 URL-safe characters. */

@@ -75,7 +75,7 @@ describe('local S3 versioning', () => {
     const copied = await client.send(new CopyObjectCommand({ Bucket: 'models', Key: 'models/x', CopySource: `models/x?versionId=${first}`, MetadataDirective: 'COPY' }));
     expect(copied.CopySourceVersionId).toBe(first);
     expect(await text(new GetObjectCommand({ Bucket: 'models', Key: 'models/x' }))).toMatchObject({ body: 'x1', versionId: copied.VersionId });
-    // The current version named explicitly is copied by s3rver itself.
+    // The current version, named, is copied the same way.
     const current = await client.send(new CopyObjectCommand({ Bucket: 'models', Key: 'models/y', CopySource: `models/${key}?versionId=${older.VersionId}` }));
     expect(current.CopySourceVersionId).toBe(older.VersionId);
     expect((await text(new GetObjectCommand({ Bucket: 'models', Key: 'models/y' }))).body).toBe('replaced after validation');
