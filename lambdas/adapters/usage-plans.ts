@@ -2,7 +2,7 @@
 // (use-cases/authorize-api-key.ts) through the API Gateway API: GetUsagePlans finds the plans by name (the
 // authorizer cannot be given their ids: the plans depend on the stage, the stage on its methods, the methods
 // on the authorizer), GetUsagePlanKeys lists each plan's keys with their values.
-import { APIGatewayClient, GetUsagePlanKeysCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
+import { GetUsagePlanKeysCommand, GetUsagePlansCommand, type APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { API_CLIENTS, type ApiClient } from '../core/api-clients';
 
 export interface PlanKey {
