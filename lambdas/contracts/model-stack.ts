@@ -20,6 +20,8 @@ export type DeploymentParameters = {
   readonly V2ModelsResourceId: string;
   readonly RequestValidatorId: string;
   readonly JsonObjectModelName: string;
+  /** Admits each API key to its kind of client's routes (lib/api/model-api.ts): every method uses it. */
+  readonly AuthorizerId: string;
   /** Serves `GET /v1/models/<name>` (the registry's view) for every model. */
   readonly ModelsFunctionArn: string;
   /** Every role a model stack creates carries this boundary; the CloudFormation role may create no other. */
@@ -62,6 +64,7 @@ export const MODEL_STACK_PARAMETER_NAMES: readonly ModelStackParameterName[] = [
   'V2ModelsResourceId',
   'RequestValidatorId',
   'JsonObjectModelName',
+  'AuthorizerId',
   'ModelsFunctionArn',
   'PermissionsBoundaryArn',
   'LogLevel',

@@ -27,7 +27,8 @@ export type HandlerName =
   | 'experiment-events'
   | 'experiments'
   | 'experiment-aggregator'
-  | 'experiment-analysis';
+  | 'experiment-analysis'
+  | 'api-key-authorizer';
 
 /** Who invokes the function: decides whether it needs a dead-letter queue, and says why not. */
 export type Invoker =

@@ -55,7 +55,7 @@ afterAll(async () => {
 /** The compiled CLI against this runtime, as a user runs it. */
 const modelgate = (...args: string[]) => runCli(args, { env: { MODELGATE_STATE_DIR: stateDir } });
 
-const post = (path: string, body: unknown) => fetch(`${runtime.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (path: string, body: unknown) => fetch(`${runtime.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict }, body: JSON.stringify(body) });
 
 /**
  * A client calling churn at a steady pace until stopped; every answer that is not a 200 is a failure. Paced, not
@@ -116,7 +116,7 @@ interface RegistryView {
 }
 
 async function registryView(): Promise<RegistryView> {
-  const response = await fetch(`${runtime.apiUrl}/v1/models/credit`);
+  const response = await fetch(`${runtime.apiUrl}/v1/models/credit`, { headers: { 'x-api-key': runtime.apiKeys.predict } });
   expect(response.status).toBe(200);
   return (await response.json()) as RegistryView;
 }
@@ -173,7 +173,7 @@ describe('bring your own model: credit, next to churn, on the local runtime', ()
       expect(p).toBeCloseTo(expected[Math.floor(i / 2)]?.[i % 2] as number, FLOAT_DIGITS);
     });
 
-    const metadata = await fetch(`${runtime.apiUrl}/v2/models/credit`);
+    const metadata = await fetch(`${runtime.apiUrl}/v2/models/credit`, { headers: { 'x-api-key': runtime.apiKeys.predict } });
     expect(metadata.status).toBe(200);
     expect(await metadata.json()).toMatchObject({ name: 'credit', versions: ['1'] });
   });

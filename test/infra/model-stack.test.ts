@@ -36,6 +36,7 @@ const PARAMETERS = {
   V2ModelsResourceId: 'v2-models-id',
   RequestValidatorId: 'validator-id',
   JsonObjectModelName: 'JsonObject',
+  AuthorizerId: 'auth01',
   ModelsFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:modelgate-dev-models`,
   PermissionsBoundaryArn: `arn:aws:iam::${ACCOUNT}:policy/model-role-boundary`,
   LogLevel: 'DEBUG',
@@ -263,14 +264,15 @@ describe('ModelServingStack live alias and routes', () => {
     ]);
   });
 
-  it('proxies every method (AWS_PROXY) with an API key required, on the deployment\'s API', () => {
+  it('proxies every method (AWS_PROXY) with an API key and the deployment\'s key authorizer required, on the deployment\'s API', () => {
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method'));
     expect(methods).toHaveLength(4);
     for (const method of methods) {
       expect(method.Properties).toMatchObject({
         RestApiId: { Ref: 'RestApiId' },
         ApiKeyRequired: true,
-        AuthorizationType: 'NONE',
+        AuthorizationType: 'CUSTOM',
+        AuthorizerId: { Ref: 'AuthorizerId' },
         Integration: { Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' },
       });
     }

@@ -143,7 +143,7 @@ describe('local CloudFormation', () => {
     const answer = await predict('fraud');
     expect(answer.status).toBe(200);
     expect(await answer.json()).toMatchObject({ model: 'fraud', greeting: 'hello', version: '1', resource: '/v1/models/fraud/predict' });
-    expect((await fetch(`${runtime.apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"instances":[]}' })).status).toBe(400); // churn untouched
+    expect((await fetch(`${runtime.apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict }, body: '{"instances":[]}' })).status).toBe(400); // churn untouched
   });
 
   it('refuses what CloudFormation refuses: a second stack of the name, bad parameters, missing capabilities, a no-op update', async () => {
@@ -238,13 +238,16 @@ describe('local CloudFormation', () => {
     expect(await modified('readme.txt')).toBe(untouched);
   });
 
-  it('serves the API Gateway calls of the pipeline: REST APIs, usage plan keys, API keys', async () => {
+  it('serves the API Gateway calls of the pipeline and the key authorizer: REST APIs, usage plans and their keys, API keys', async () => {
     const { items = [] } = await apiGateway.send(new GetRestApisCommand({}));
     expect(items.map((a) => a.id)).toContain(base.restApiId);
     const { items: plans = [] } = await apiGateway.send(new GetUsagePlansCommand({}));
-    const { items: keys = [] } = await apiGateway.send(new GetUsagePlanKeysCommand({ usagePlanId: plans[0]?.id as string }));
+    expect(plans.map((p) => p.name).sort()).toEqual(['events', 'feedback', 'predict'].map((client) => `${runtime.stack.stackName}-${client}`));
+    const predictPlan = plans.find((p) => p.name === `${runtime.stack.stackName}-predict`);
+    const { items: keys = [] } = await apiGateway.send(new GetUsagePlanKeysCommand({ usagePlanId: predictPlan?.id as string }));
+    expect(keys.map((k) => [k.id, k.value])).toEqual([[runtime.outputs.PredictApiKeyId, runtime.apiKeys.predict]]);
     const key = await apiGateway.send(new GetApiKeyCommand({ apiKey: keys[0]?.id as string, includeValue: true }));
-    expect(key).toMatchObject({ id: runtime.outputs.ApiKeyId, enabled: true });
+    expect(key).toMatchObject({ id: runtime.outputs.PredictApiKeyId, enabled: true, value: runtime.apiKeys.predict });
     expect(key.value).toMatch(/^[a-z0-9]{40}$/);
   });
 
