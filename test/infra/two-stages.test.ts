@@ -122,7 +122,7 @@ describe('dev and prod in one account and region', () => {
     expect(duplicates).toEqual([]);
     // Enough of each kind that the comparison means something.
     const count = (kind: string) => all.filter((name) => name.startsWith(`${kind}: `)).length;
-    expect(count('function')).toBe(2 * 13 + 3);
+    expect(count('function')).toBe(2 * 14 + 3); // 14 in each base stack (the key authorizer the 14th), 1 per model stack
     expect(count('stack')).toBe(2 + 3);
     expect(count('dashboard')).toBe(2 + 3);
     expect(count('API')).toBe(2);
