@@ -326,8 +326,8 @@ const ACCESS_LOG_FIELDS = {
 
 const JSON_CONTENT_TYPE = { 'Content-Type': "'application/json'" };
 
-function errorBody(error: string, message: string): string {
-  return `{"error":"${error}","message":${message},"requestId":"$context.requestId"}`;
+function errorBody(error: string, message: string, issues?: string): string {
+  return `{"error":"${error}","message":${message},${issues ? `"issues":${issues},` : ''}"requestId":"$context.requestId"}`;
 }
 
 function addJsonGatewayResponses(api: apigw.RestApi): void {
@@ -356,7 +356,12 @@ function addJsonGatewayResponses(api: apigw.RestApi): void {
     statusCode: '400',
     responseHeaders: JSON_CONTENT_TYPE,
     templates: {
-      'application/json': errorBody('ValidationError', '"$util.escapeJavaScript($context.error.validationErrorString)"'),
+      // Like the handlers' 400s, it names the field and the reason: the body, which is not a JSON object.
+      'application/json': errorBody(
+        'ValidationError',
+        '"$util.escapeJavaScript($context.error.validationErrorString)"',
+        '[{"field":"(body)","reason":"must be a JSON object: $util.escapeJavaScript($context.error.validationErrorString)"}]',
+      ),
     },
   });
   for (const [id, type] of [

@@ -146,6 +146,12 @@ describe('ModelApi', () => {
     });
   });
 
+  it('answers a body that is not a JSON object with a 400 naming the body and the reason, like the handlers', () => {
+    const body = new Capture();
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'BAD_REQUEST_BODY', StatusCode: '400', ResponseTemplates: { 'application/json': body } });
+    expect(renderGatewayResponse(body.asString())).toEqual({ error: 'ValidationError', message: 'value', issues: [{ field: '(body)', reason: 'must be a JSON object: value' }], requestId: 'value' });
+  });
+
   it('answers every other gateway error in JSON too', () => {
     for (const type of ['DEFAULT_4XX', 'DEFAULT_5XX', 'BAD_REQUEST_BODY']) {
       const body = new Capture();
