@@ -1,6 +1,7 @@
 // `npm start`: the synthesized stack on this machine. See docs/local-runtime.md.
 import { parseArgs } from 'node:util';
-import { startRuntime } from './runtime';
+import { InvalidPropsError } from '../lib/validation/prop-validation';
+import { RuntimeStartError, startRuntime } from './runtime';
 import { checkWebhookUrl, WebhookUrlError } from './sns';
 
 const usage = `usage: npm start -- [options]
@@ -10,6 +11,7 @@ const usage = `usage: npm start -- [options]
   --dynamodb-port <n> local DynamoDB port (default: a free port)
   --s3-port <n>       local S3 port (default: a free port)
   --state-dir <dir>   where models, logs and the registry persist (default .modelgate)
+  --config <file>     the models-as-data file (default modelgate.config.json): the models the stack declares
   --clean             start from an empty state folder
   --quiet             do not print function log lines
   --time-scale <x>    run time x times faster (default 1): Wait states, lock retries, scheduled rules,
@@ -40,6 +42,7 @@ try {
       'dynamodb-port': { type: 'string' },
       's3-port': { type: 'string' },
       'state-dir': { type: 'string' },
+      config: { type: 'string' },
       clean: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       webhook: { type: 'string' },
@@ -73,6 +76,7 @@ try {
     dynamoDbPort: port(values['dynamodb-port'], '--dynamodb-port', 0),
     s3Port: port(values['s3-port'], '--s3-port', 0),
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+    ...(values.config !== undefined ? { configFile: values.config } : {}),
     clean: values.clean,
     echoLogs: !values.quiet,
     ...(values.webhook !== undefined ? { webhookUrl: values.webhook } : {}),
@@ -82,6 +86,15 @@ try {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') {
     console.error(`modelgate local: port already in use (${(error as Error).message}); is another \`npm start\` running? Use --port to pick another.`);
+    process.exit(1);
+  }
+  // Bad configuration (e.g. a declared model whose bundle is missing): one line per problem, no trace.
+  if (error instanceof InvalidPropsError) {
+    for (const problem of error.problems) console.error(`modelgate local: cannot start: ${problem}`);
+    process.exit(2);
+  }
+  if (error instanceof RuntimeStartError) {
+    console.error(`modelgate local: cannot start: ${error.message}`);
     process.exit(1);
   }
   throw error;
