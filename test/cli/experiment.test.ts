@@ -23,7 +23,7 @@ beforeAll(async () => {
   await ensureTable(aws.dynamodb, createTableInput('registry', registryTableProperties()));
   // Registered: churn v1 and v2 (both published), v1 live alone; and fraud v1 live with v2 at half the traffic.
   const registry = new Registry(aws.dynamodb, 'registry');
-  const lineage = (lambdaVersion: string) => ({ bucket: 'models', candidatePrefix: 'candidates/x/', executionId: 'test', lambdaVersion });
+  const lineage = (lambdaVersion: string) => ({ bucket: 'models', candidatePrefix: 'candidates/x/', executionId: 'test', registeredAt: new Date().toISOString(), lambdaVersion });
   for (const [model, version, lambdaVersion] of [['churn', '1', '2'], ['churn', '2', '3'], ['fraud', '1', '1'], ['fraud', '2', '2']] as const) {
     await registry.register(model, version, lineage(lambdaVersion), new Date());
   }
