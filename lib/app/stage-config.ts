@@ -3,16 +3,15 @@ import type { StackProps } from 'aws-cdk-lib';
 import { MethodLoggingLevel } from 'aws-cdk-lib/aws-apigateway';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ModelgateStackProps } from '../modelgate-stack';
+import { PACKAGE_ROOT } from '../package-root';
 import { InvalidPropsError, show } from '../validation/prop-validation';
 import { bundleProblems, CONFIG_FILE, readStageModels, type DeclaredModel } from './model-declarations';
 
 export const STAGES = ['dev', 'prod'] as const;
 export type StageName = (typeof STAGES)[number];
 
-const REPO_ROOT = path.join(import.meta.dirname, '..', '..');
-
 /** The models each stage declares (models as data): modelgate.config.json at the repository's root. */
-export const DEFAULT_CONFIG_FILE = path.join(REPO_ROOT, CONFIG_FILE);
+export const DEFAULT_CONFIG_FILE = path.join(PACKAGE_ROOT, CONFIG_FILE);
 
 export interface StageOptions {
   /**
