@@ -2,27 +2,12 @@
 import { parseArgs } from 'node:util';
 import { InvalidPropsError } from '../lib/validation/prop-validation';
 import { RuntimeStartError, startRuntime } from './runtime';
+import { START_OPTIONS, START_USAGE } from './start-options';
 import { checkWebhookUrl, WebhookUrlError } from './sns';
 
-const usage = `usage: npm start -- [options]
-
-  --port <n>          API port (default 3000)
-  --host <address>    address to bind (default 127.0.0.1)
-  --dynamodb-port <n> local DynamoDB port (default: a free port)
-  --s3-port <n>       local S3 port (default: a free port)
-  --state-dir <dir>   where models, logs and the registry persist (default .modelgate)
-  --config <file>     the models-as-data file (default modelgate.config.json): the models the stack declares
-  --clean             start from an empty state folder
-  --quiet             do not print function log lines
-  --time-scale <x>    run time x times faster (default 1): Wait states, lock retries, scheduled rules,
-                      and monitoring's minutes: windows, the monitor's sliding window, metric periods,
-                      alarm evaluation. 60 turns a 30-minute canary bake into 30 seconds, and pages a
-                      drift within about 12 seconds (docs/local-runtime.md, "Time scale")
-  --webhook <url>     also POST every SNS notification (alarm state changes) as JSON to this
-                      local URL, e.g. http://127.0.0.1:9000/hook (loopback addresses only)`;
 
 function fail(message: string): never {
-  console.error(`modelgate local: ${message}\n\n${usage}`);
+  console.error(`modelgate local: ${message}\n\n${START_USAGE}`);
   process.exit(2);
 }
 
@@ -36,25 +21,13 @@ function port(value: string | undefined, flag: string, fallback: number): number
 let values;
 try {
   ({ values } = parseArgs({
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'dynamodb-port': { type: 'string' },
-      's3-port': { type: 'string' },
-      'state-dir': { type: 'string' },
-      config: { type: 'string' },
-      clean: { type: 'boolean', default: false },
-      quiet: { type: 'boolean', default: false },
-      webhook: { type: 'string' },
-      'time-scale': { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+    options: START_OPTIONS,
   }));
 } catch (error) {
   fail((error as Error).message);
 }
 if (values.help) {
-  console.log(usage);
+  console.log(START_USAGE);
   process.exit(0);
 }
 
