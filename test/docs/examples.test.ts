@@ -138,19 +138,32 @@ describe('the docs, read without running', () => {
   });
 });
 
+/** Files run two at a time, each on its own runtime: most of a file's time is waiting for the pipeline. */
+const slots = { free: 2, waiting: [] as (() => void)[] };
+async function slot(): Promise<() => void> {
+  if (slots.free > 0) slots.free--;
+  else await new Promise<void>((resolve) => slots.waiting.push(resolve));
+  return () => {
+    const next = slots.waiting.shift();
+    if (next) next();
+    else slots.free++;
+  };
+}
+
 describe('the docs, run in the order written', () => {
   for (const file of FILES) {
     const fileBlocks = blocks.filter((b) => b.file === file);
     const runnable = fileBlocks.flatMap((block) => block.examples.filter((example) => isRunnable(block, example)).map((example) => ({ block, example })));
     if (runnable.length === 0) continue;
-    it(`${file}: ${runnable.length} example(s)`, async () => {
-      const folder = join(work, file.replace(/[/.]/g, '-'));
-      mkdirSync(folder);
-      for (const shared of ['examples', 'test']) symlinkSync(join(ROOT, shared), join(folder, shared));
+    it.concurrent(`${file}: ${runnable.length} example(s)`, async ({ expect }) => {
+      const release = await slot();
       let runtime: Runtime | undefined;
       const ids = new Map<string, string>();
       let predictionId: string | undefined;
       try {
+        const folder = join(work, file.replace(/[/.]/g, '-'));
+        mkdirSync(folder);
+        for (const shared of ['examples', 'test']) symlinkSync(join(ROOT, shared), join(folder, shared));
         if (runnable.some(({ example }) => needsRuntime(example))) {
           const stateDir = join(folder, '.modelgate');
           cpSync(golden, stateDir, { recursive: true });
@@ -179,6 +192,7 @@ describe('the docs, run in the order written', () => {
         }
       } finally {
         await runtime?.close();
+        release();
       }
     }, 600_000);
   }

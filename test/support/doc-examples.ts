@@ -107,14 +107,17 @@ function textCommands(body: readonly string[]): Example[] {
   return examples;
 }
 
-/** Whether the shell reads on: a line ending in `\`, or a quote still open. */
+/** Whether the shell reads on: a line ending in `\`, or a quote still open (a `#` comment quotes nothing). */
 function continues(command: string): boolean {
   if (command.endsWith('\\')) return true;
   let quote: string | undefined;
+  let previous = '\n';
   for (const char of command) {
     if (quote) {
       if (char === quote) quote = undefined;
     } else if (char === "'" || char === '"') quote = char;
+    else if (char === '#' && /\s/.test(previous)) return false;
+    previous = char;
   }
   return quote !== undefined;
 }
