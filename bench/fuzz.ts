@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ExperimentStore } from '../lambdas/adapters/experiment-store';
 import { parseCsv } from '../lambdas/core/csv';
+import { clientOfRoute } from '../lambdas/core/api-clients';
 import { csvInstances } from '../lambdas/core/csv-instances';
 import { planExperiment } from '../lambdas/core/experiments/definition';
 import { parseManifestJson } from '../lambdas/core/manifest';
@@ -44,12 +45,13 @@ const bundleDir = new URL('../examples/churn/v1/', import.meta.url);
 const manifest = parseManifestJson(readFileSync(new URL('manifest.json', bundleDir), 'utf8'));
 const rows = csvInstances(manifest, parseCsv(readFileSync(new URL('holdout.csv', bundleDir), 'utf8'))).slice(0, 50);
 
-/** One HTTP exchange; a connection the server drops counts as an answer of 0. */
+/** One HTTP exchange, with the key of the kind of client the route takes; a connection the server drops counts as an answer of 0. */
 function send(base: URL, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
+  const apiKey = apiKeys[clientOfRoute(method, (path.slice(prefix.length).split('?')[0] as string)) ?? 'predict'];
   return new Promise((resolve) => {
     const payload = body === undefined ? undefined : Buffer.from(body, 'utf8');
     const outgoing = request(
-      { host: base.hostname, port: base.port, method, path, headers: { 'content-type': 'application/json', ...(payload ? { 'content-length': payload.length } : {}) } },
+      { host: base.hostname, port: base.port, method, path, headers: { 'content-type': 'application/json', ...(apiKey ? { 'x-api-key': apiKey } : {}), ...(payload ? { 'content-length': payload.length } : {}) } },
       (incoming) => {
         const chunks: Buffer[] = [];
         incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -72,11 +74,11 @@ async function pool(count: number, job: (index: number) => Promise<void>): Promi
 
 type Outcome = AnswerClass | 'gateway' | 'dropped';
 
-/** API Gateway's own answer for a path no route matches: `{message}` naming the method and path, as on AWS. */
+/** API Gateway's own answer for a path no route matches (`{message}` naming the method and path, as on AWS), or a key a decoded path's route does not admit. */
 function classify(status: number, body: string): Outcome {
   if (status === 0) return 'dropped';
   const kind = classifyAnswer(status, body);
-  if (kind !== 'unnamed' || (status !== 404 && status !== 405 && status !== 413)) return kind;
+  if (kind !== 'unnamed' || ![401, 403, 404, 405, 413].includes(status)) return kind;
   try {
     const { message, issues } = JSON.parse(body) as { message?: unknown; issues?: unknown };
     return typeof message === 'string' && message !== '' && issues === undefined ? 'gateway' : kind;
@@ -95,6 +97,9 @@ function residentMb(pid: number | undefined): number | undefined {
 }
 
 const stateDir = mkdtempSync(join(tmpdir(), 'modelgate-fuzz-'));
+/** The runtime's path prefix and its keys, once it runs. */
+let prefix = '';
+let apiKeys: LocalEndpoints['apiKeys'] & object = {};
 let child: ChildProcess | undefined;
 try {
   process.stderr.write(`starting the local runtime (state in ${stateDir})...\n`);
@@ -103,7 +108,8 @@ try {
   await new Promise((resolve) => setTimeout(resolve, 500));
   const endpoints = JSON.parse(readFileSync(join(stateDir, 'endpoints.json'), 'utf8')) as LocalEndpoints;
   const base = new URL(endpoints.apiUrl);
-  const prefix = base.pathname.replace(/\/$/, '');
+  prefix = base.pathname.replace(/\/$/, '');
+  apiKeys = endpoints.apiKeys ?? {};
 
   // An experiment on churn (events on its predictions count) and a unit-level one (unit events look up exposures).
   const experiments = new ExperimentStore(localDynamoClient(endpoints.dynamoDbEndpoint), endpoints.outputs.ExperimentTableName as string);

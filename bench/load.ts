@@ -56,8 +56,8 @@ function cpuTimeMs(pid: number | undefined): number | undefined {
 }
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-/** autocannon against `url` for `duration` seconds, collecting every prediction id the server answered with. */
-async function load(url: string, duration = seconds, serverPid?: number): Promise<{ result: Result; predictionIds: string[]; badBodies: number; loadAverage: number; serverCpuMs?: number }> {
+/** autocannon against `url` for `duration` seconds (with the runtime's predict key), collecting every prediction id the server answered with. */
+async function load(url: string, apiKey: string | undefined, duration = seconds, serverPid?: number): Promise<{ result: Result; predictionIds: string[]; badBodies: number; loadAverage: number; serverCpuMs?: number }> {
   const predictionIds: string[] = [];
   let badBodies = 0;
   const cpuBefore = cpuTimeMs(serverPid);
@@ -70,7 +70,7 @@ async function load(url: string, duration = seconds, serverPid?: number): Promis
       {
         method: 'POST',
         path: PATH,
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...(apiKey ? { 'x-api-key': apiKey } : {}) },
         body: BODY,
         onResponse: (status, body) => {
           if (status !== 200) return;
@@ -89,10 +89,10 @@ async function load(url: string, duration = seconds, serverPid?: number): Promis
 
 /** The unmeasured warm-up every phase gets; its answers must be logged too (checked with the measured ones). */
 const warmupFailures: string[] = [];
-async function warm(url: string): Promise<Awaited<ReturnType<typeof load>>> {
+async function warm(url: string, apiKey?: string): Promise<Awaited<ReturnType<typeof load>>> {
   if (warmup === 0) return { result: undefined as never, predictionIds: [], badBodies: 0, loadAverage: 0 };
   process.stderr.write(`warming up ${url}${PATH} for ${warmup} s...\n`);
-  const warmed = await load(url, warmup);
+  const warmed = await load(url, apiKey, warmup);
   const failed = warmed.result.non2xx + warmed.result.errors + warmed.result.timeouts + warmed.badBodies;
   if (failed > 0) warmupFailures.push(`warm-up of ${url}: ${failed} failed requests`);
   return warmed;
@@ -138,9 +138,9 @@ try {
   runtimeChild = runtime.child;
   await new Promise((resolve) => setTimeout(resolve, 500)); // let the ready banner finish
   const endpoints = JSON.parse(readFileSync(join(stateDir, 'endpoints.json'), 'utf8')) as LocalEndpoints;
-  const warmedRuntime = await warm(endpoints.apiUrl);
+  const warmedRuntime = await warm(endpoints.apiUrl, endpoints.apiKeys?.predict);
   process.stderr.write(`loading ${endpoints.apiUrl}${PATH} for ${seconds} s with ${connections} connections...\n`);
-  const viaRuntime = await load(endpoints.apiUrl, seconds, runtimeChild.pid);
+  const viaRuntime = await load(endpoints.apiUrl, endpoints.apiKeys?.predict, seconds, runtimeChild.pid);
   const log = await checkLog(endpoints, join(stateDir, 'prediction-log-fallback.jsonl'), [...warmedRuntime.predictionIds, ...viaRuntime.predictionIds]);
   await stopChild(runtimeChild, 'SIGINT');
 
@@ -151,7 +151,7 @@ try {
     bareChild = started.child;
     await warm(started.match[1] as string);
     process.stderr.write(`loading ${started.match[1]}${PATH} for ${seconds} s with ${connections} connections...\n`);
-    const measured = await load(started.match[1] as string, seconds, started.child.pid);
+    const measured = await load(started.match[1] as string, undefined, seconds, started.child.pid);
     await stopChild(started.child, 'SIGTERM');
     return measured;
   };

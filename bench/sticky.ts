@@ -135,7 +135,7 @@ runtime.lambda.updateFunctionConfiguration(functionName, { ...current.environmen
 const published = runtime.lambda.publishVersion(functionName, 'bench: churn v2');
 const runtimeStore = new ExperimentStore(localDynamoClient(runtime.dynamoDbEndpoint), runtime.outputs.ExperimentTableName as string);
 const post = (headers: Record<string, string> = {}) => async () => {
-  const response = await fetch(`${runtime.apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  const response = await fetch(`${runtime.apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict, ...headers }, body });
   const answer = (await response.json()) as { model?: { version: string } };
   if (response.status !== 200) throw new Error(`bench request failed: ${JSON.stringify(answer)}`);
   return answer.model?.version;

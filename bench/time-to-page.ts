@@ -189,7 +189,7 @@ export interface PageMeasurement {
 export async function measurePageLoop(options: PageLoopOptions): Promise<PageMeasurement> {
   const { runtime, webhook, manifest } = options;
   const minuteMs = runtime.metrics.minuteMs;
-  const target = httpReplayTarget({ apiUrl: runtime.apiUrl, model: manifest.name });
+  const target = httpReplayTarget({ apiUrl: runtime.apiUrl, model: manifest.name, apiKeys: runtime.apiKeys });
   const common = { target, rate: options.rate, rowsPerRequest: options.rowsPerRequest ?? 1 };
   // Warm the model's execution environment, unmeasured: a cold start is not part of the loop.
   await replay({ ...common, rows: options.noDrift.slice(0, 50), rate: Math.min(options.rate, 50) });

@@ -164,17 +164,23 @@ export interface ReplayTarget {
 /**
  * The model API over HTTP(S): `POST <api>/v1/models/<model>/predict` and `POST <api>/v1/feedback`, on
  * keep-alive connections through node:http (about a third of fetch's CPU per request, measured: the
- * replayer's own cost is what limits the rate it can keep).
+ * replayer's own cost is what limits the rate it can keep). Predicting and posting labels each take their
+ * own API key (docs/serving.md): `apiKeys.predict` and `apiKeys.feedback`.
  */
-export function httpReplayTarget(options: { readonly apiUrl: string; readonly model: string; readonly apiKey?: string; readonly timeoutMs?: number }): ReplayTarget {
+export function httpReplayTarget(options: {
+  readonly apiUrl: string;
+  readonly model: string;
+  readonly apiKeys?: Readonly<Partial<Record<'predict' | 'feedback', string>>>;
+  readonly timeoutMs?: number;
+}): ReplayTarget {
   const base = new URL(options.apiUrl.replace(/\/*$/, '/'));
   const secure = base.protocol === 'https:';
   const agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const post = (path: string, payload: unknown): Promise<{ status: number; body: unknown; error?: string }> =>
+  const post = (path: string, payload: unknown, apiKey: string | undefined): Promise<{ status: number; body: unknown; error?: string }> =>
     new Promise((resolve) => {
       const body = JSON.stringify(payload);
-      const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(options.apiKey ? { 'x-api-key': options.apiKey } : {}) };
+      const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(apiKey ? { 'x-api-key': apiKey } : {}) };
       const request = (secure ? https : http).request(new URL(path, base), { method: 'POST', agent, headers }, (response) => {
         let text = '';
         response.setEncoding('utf8');
@@ -197,7 +203,7 @@ export function httpReplayTarget(options: { readonly apiUrl: string; readonly mo
   const message = (body: unknown) => (typeof body === 'object' && body !== null && 'message' in body ? String((body as { message: unknown }).message) : String(body).slice(0, 200));
   return {
     async predict(instances) {
-      const answer = await post(`v1/models/${encodeURIComponent(options.model)}/predict`, { instances });
+      const answer = await post(`v1/models/${encodeURIComponent(options.model)}/predict`, { instances }, options.apiKeys?.predict);
       if (answer.status === 200) {
         const predictions = (answer.body as { predictions?: { predictionId?: string }[] }).predictions ?? [];
         return { status: 200, predictionIds: predictions.map((p) => String(p.predictionId)) };
@@ -205,7 +211,7 @@ export function httpReplayTarget(options: { readonly apiUrl: string; readonly mo
       return { status: answer.status, error: answer.error ?? message(answer.body) };
     },
     async feedback(items) {
-      const answer = await post('v1/feedback', { feedback: items });
+      const answer = await post('v1/feedback', { feedback: items }, options.apiKeys?.feedback);
       if (answer.status !== 200) return { accepted: 0, rejected: 0, error: `${answer.status || 'no answer'}: ${answer.error ?? message(answer.body)}` };
       const summary = (answer.body as { summary?: Record<string, number> }).summary ?? {};
       const accepted = summary.accepted ?? 0;

@@ -5,6 +5,7 @@ import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import type { Construct } from 'constructs';
+import { API_CLIENTS, apiKeyOutputName } from '../lambdas/core/api-clients';
 import type { DeploymentDeclarations } from '../lambdas/core/pipeline/declarations';
 import { bundlePrefixes, MANIFEST_FILE } from '../lambdas/core/pipeline/candidate';
 import { bundleProblems, type DeclaredModel } from './app/model-declarations';
@@ -60,7 +61,7 @@ export interface ModelgateStackProps extends StackProps {
 
 /**
  * A modelgate deployment, `modelgate-<stage>`: everything models share — the model bucket, the prediction
- * log, the registry, the API (one URL and key set for every model), monitoring, experiments, the promotion
+ * log, the registry, the API (one URL and one key per kind of client for every model), monitoring, experiments, the promotion
  * pipeline and the on-call topic — and no model. Each model gets a CloudFormation stack of its own
  * (lib/serving/model-stack.ts), created by the pipeline when its first version is accepted, from the template
  * this stack publishes (docs/infrastructure.md).
@@ -135,7 +136,9 @@ export class ModelgateStack extends Stack {
     }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL (stage included)' });
-    new CfnOutput(this, 'ApiKeyId', { value: this.api.apiKey.keyId, description: 'aws apigateway get-api-key --include-value --api-key <id>' });
+    for (const client of API_CLIENTS) {
+      new CfnOutput(this, apiKeyOutputName(client), { value: this.api.apiKeys[client].keyId, description: `The first ${client} key: aws apigateway get-api-key --include-value --api-key <id>` });
+    }
     new CfnOutput(this, 'ModelBucketName', { value: this.modelBucket.bucket.bucketName });
     new CfnOutput(this, 'PredictionTableName', { value: this.predictionLog.table.tableName });
     new CfnOutput(this, 'ExperimentTableName', { value: this.experiments.table.table.tableName });

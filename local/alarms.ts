@@ -94,6 +94,11 @@ interface AlarmStatus {
   evaluatedThrough: number;
 }
 
+/** One alarm in the state file. */
+interface SavedAlarm extends AlarmStatus {
+  readonly definition?: AlarmDefinition;
+}
+
 const REGION_NAMES: Record<string, string> = { 'us-east-1': 'US East (N. Virginia)' };
 
 /** Name and ARN of each alarm: what Ref (the name) and Fn::GetAtt Arn stand for. */
@@ -236,8 +241,8 @@ export class LocalAlarms {
   /** SNS actions under way (a checked publish completes after the state change). */
   private readonly actions = new Set<Promise<void>>();
 
-  /** Alarm states an earlier run saved, for alarms put again after a restart. */
-  private readonly saved: Record<string, AlarmStatus>;
+  /** What an earlier run saved: each alarm's state, for alarms put again after a restart, and its definition. */
+  private readonly saved: Record<string, SavedAlarm>;
 
   constructor(private readonly options: LocalAlarmsOptions) {
     this.definitions = new Map();
@@ -245,14 +250,23 @@ export class LocalAlarms {
     this.minuteMs = options.minuteMs ?? options.metrics.minuteMs;
     this.print = options.print ?? ((text) => console.log(text));
     this.configuredAt = this.now();
-    this.saved = options.stateFile && existsSync(options.stateFile) ? (JSON.parse(readFileSync(options.stateFile, 'utf8')) as Record<string, AlarmStatus>) : {};
-    for (const definition of options.definitions) this.putAlarm(definition);
+    this.saved = options.stateFile && existsSync(options.stateFile) ? (JSON.parse(readFileSync(options.stateFile, 'utf8')) as Record<string, SavedAlarm>) : {};
+    for (const definition of options.definitions) this.put(definition);
+    // An alarm PutMetricAlarm created (the pipeline's, per published version) has no stack to put it again: it
+    // comes back from the state file, as CloudWatch keeps it until DeleteAlarms.
+    for (const { definition } of Object.values(this.saved)) if (definition && !this.definitions.has(definition.alarmName)) this.put(definition);
   }
 
   /** PutMetricAlarm: a new alarm starts INSUFFICIENT_DATA (or with the state an earlier run saved); a re-put keeps its state. */
   putAlarm(definition: AlarmDefinition): void {
+    this.put(definition);
+    this.save();
+  }
+
+  private put(definition: AlarmDefinition): void {
     this.definitions.set(definition.alarmName, definition);
-    const previous = this.status.get(definition.alarmName) ?? this.saved[definition.alarmName];
+    const saved = this.saved[definition.alarmName];
+    const previous = this.status.get(definition.alarmName) ?? (saved ? statusOf(saved) : undefined);
     this.status.set(
       definition.alarmName,
       previous && !definition.unsupported
@@ -477,7 +491,13 @@ export class LocalAlarms {
   private save(): void {
     const file = this.options.stateFile;
     if (!file) return;
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(Object.fromEntries(this.status), null, 2)}\n`);
+    const saved: Record<string, SavedAlarm> = Object.fromEntries([...this.status].map(([name, status]) => [name, { ...status, definition: this.definitions.get(name) }]));
+    writeFileSync(`${file}.tmp`, `${JSON.stringify(saved, null, 2)}\n`);
     renameSync(`${file}.tmp`, file);
   }
+}
+
+function statusOf(saved: SavedAlarm): AlarmStatus {
+  const { definition: _definition, ...status } = saved;
+  return status;
 }

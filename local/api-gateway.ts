@@ -1,16 +1,19 @@
 // API Gateway (REST APIs) on one machine. The control plane (LocalApiGateway) holds the APIs, their resource
-// trees, methods, gateway responses, validators, models, deployments, stages, API keys and usage plans, as the
-// stacks' resources and the API Gateway API create them; it persists in `<stateDir>/apigateway.json`. A stage
-// serves what its deployment snapshotted: a method added later answers like an unknown path until a new
-// deployment of the stage includes it. The data plane (startApiGateway) routes each request through an
-// immutable routing table, replaced as a whole when a stage's deployment changes.
+// trees, methods, Lambda authorizers, gateway responses, validators, models, deployments, stages, API keys and
+// usage plans, as the stacks' resources and the API Gateway API create them; it persists in
+// `<stateDir>/apigateway.json`. A stage serves what its deployment snapshotted: a method added later answers like
+// an unknown path until a new deployment of the stage includes it. The data plane (startApiGateway) routes each
+// request through an immutable routing table, replaced as a whole when a stage's deployment changes; API keys and
+// usage plans are read live, as API Gateway reads them (no deployment needed).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { proxyEvent } from './api-gateway-event';
+import { proxyEvent, type HttpRequestParts } from './api-gateway-event';
+import { executeApiDecision } from './iam/authorizer';
+import type { PolicyDocument } from './iam/iam-model';
 import { FunctionError, type LocalLambdaService } from './lambda-service';
 
 /** API Gateway REST's hard payload limit. */
@@ -19,6 +22,9 @@ export const API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 export interface MethodDefinition {
   readonly httpMethod: string;
   readonly apiKeyRequired: boolean;
+  /** NONE (the default) or CUSTOM: a Lambda authorizer of the API decides first. */
+  readonly authorizationType?: 'NONE' | 'CUSTOM';
+  readonly authorizerId?: string;
   /** The Lambda function of an AWS_PROXY integration, and the alias or version its URI names. */
   readonly functionName: string;
   readonly qualifier?: string;
@@ -33,6 +39,17 @@ export interface GatewayResponseDefinition {
   readonly responseTemplates?: Readonly<Record<string, string>>;
 }
 
+/** A Lambda authorizer of the REQUEST type. */
+export interface AuthorizerDefinition {
+  readonly name: string;
+  readonly functionName: string;
+  readonly qualifier?: string;
+  /** Request parameters whose values identify the caller: `method.request.header.<name>` or `method.request.querystring.<name>`. */
+  readonly identitySources: readonly string[];
+  /** How long an answer is kept per identity (0: never). */
+  readonly ttlSeconds: number;
+}
+
 interface ResourceState {
   readonly id: string;
   readonly parentId?: string;
@@ -45,6 +62,8 @@ interface Snapshot {
   readonly gatewayResponses: Readonly<Record<string, GatewayResponseDefinition>>;
   readonly validators: Readonly<Record<string, { readonly validateRequestBody: boolean }>>;
   readonly models: Readonly<Record<string, { readonly schema: unknown }>>;
+  /** Absent in snapshots written before authorizers were emulated. */
+  readonly authorizers?: Readonly<Record<string, AuthorizerDefinition>>;
 }
 
 interface RestApiState {
@@ -59,6 +78,8 @@ interface RestApiState {
   readonly gatewayResponses: Record<string, GatewayResponseDefinition>;
   readonly validators: Record<string, { readonly name: string; readonly validateRequestBody: boolean; readonly validateRequestParameters: boolean }>;
   readonly models: Record<string, { readonly contentType: string; readonly schema: unknown }>;
+  /** Absent in state written before authorizers were emulated. */
+  authorizers?: Record<string, AuthorizerDefinition>;
   readonly deployments: Record<string, { readonly id: string; readonly description?: string; readonly createdDate: number; readonly snapshot: Snapshot }>;
   readonly stages: Record<string, { readonly deploymentId: string; readonly createdDate: number }>;
 }
@@ -208,7 +229,12 @@ export class LocalApiGateway {
     const doomed = new Set([resourceId]);
     for (let grew = true; grew; ) {
       grew = false;
-      for (const r of Object.values(api.resources)) if (r.parentId && doomed.has(r.parentId) && !doomed.has(r.id)) (doomed.add(r.id), (grew = true));
+      for (const r of Object.values(api.resources)) {
+        if (r.parentId && doomed.has(r.parentId) && !doomed.has(r.id)) {
+          doomed.add(r.id);
+          grew = true;
+        }
+      }
     }
     for (const id of doomed) delete api.resources[id];
     for (const key of Object.keys(api.methods)) if (doomed.has(key.split(' ')[0] as string)) delete api.methods[key];
@@ -220,6 +246,7 @@ export class LocalApiGateway {
     if (!api.resources[resourceId]) throw new ApiGatewayError('NotFoundException', 'Invalid Resource identifier specified');
     if (method.requestValidatorId !== undefined && !api.validators[method.requestValidatorId]) throw new ApiGatewayError('BadRequestException', `Invalid Request Validator identifier specified`);
     for (const model of Object.values(method.requestModels ?? {})) if (!api.models[model]) throw new ApiGatewayError('BadRequestException', `Invalid model identifier specified: ${model}`);
+    if (method.authorizationType === 'CUSTOM' && (method.authorizerId === undefined || !api.authorizers?.[method.authorizerId])) throw new ApiGatewayError('BadRequestException', 'Invalid authorizer ID specified');
     api.methods[`${resourceId} ${method.httpMethod}`] = method;
     this.save();
   }
@@ -236,6 +263,30 @@ export class LocalApiGateway {
 
   deleteGatewayResponse(apiId: string, responseType: string): void {
     delete this.state.apis[apiId]?.gatewayResponses[responseType];
+    this.save();
+  }
+
+  createAuthorizer(apiId: string, authorizer: AuthorizerDefinition): string {
+    const api = this.api(apiId);
+    if (Object.values(api.authorizers ?? {}).some((a) => a.name === authorizer.name)) throw new ApiGatewayError('ConflictException', `Authorizer name already exists: ${authorizer.name}`);
+    const id = identifier(6);
+    (api.authorizers ??= {})[id] = authorizer;
+    this.save();
+    return id;
+  }
+
+  updateAuthorizer(apiId: string, id: string, authorizer: AuthorizerDefinition): void {
+    const api = this.api(apiId);
+    if (!api.authorizers?.[id]) throw new ApiGatewayError('NotFoundException', 'Invalid Authorizer identifier specified');
+    api.authorizers[id] = authorizer;
+    this.save();
+  }
+
+  deleteAuthorizer(apiId: string, id: string): void {
+    const api = this.state.apis[apiId];
+    if (!api) return;
+    if (Object.values(api.methods).some((m) => m.authorizerId === id)) throw new ApiGatewayError('ConflictException', `Cannot delete authorizer, is referenced in method`);
+    delete api.authorizers?.[id];
     this.save();
   }
 
@@ -277,6 +328,7 @@ export class LocalApiGateway {
         gatewayResponses: structuredClone(api.gatewayResponses),
         validators: Object.fromEntries(Object.entries(api.validators).map(([id, v]) => [id, { validateRequestBody: v.validateRequestBody }])),
         models: Object.fromEntries(Object.entries(api.models).map(([name, m]) => [name, { schema: m.schema }])),
+        authorizers: structuredClone(api.authorizers ?? {}),
       },
     };
     api.deployments[deployment.id] = deployment;
@@ -355,6 +407,9 @@ export class LocalApiGateway {
     const plan = this.usagePlan(planId);
     this.getApiKey(keyId);
     if (plan.keyIds.includes(keyId)) throw new ApiGatewayError('ConflictException', 'Usage Plan already contains this key');
+    // A key may be in one plan per API stage: that is what lets a plan stand for one kind of client.
+    const shared = Object.values(this.state.usagePlans).find((other) => other.keyIds.includes(keyId) && other.apiStages.some((s) => plan.apiStages.some((t) => s.apiId === t.apiId && s.stage === t.stage)));
+    if (shared) throw new ApiGatewayError('ConflictException', `API Key ${keyId} already associated with Usage Plan ${shared.id}, which has the same API stage`);
     plan.keyIds.push(keyId);
     this.save();
   }
@@ -363,6 +418,18 @@ export class LocalApiGateway {
     const plan = this.state.usagePlans[planId];
     if (plan) plan.keyIds.splice(0, plan.keyIds.length, ...plan.keyIds.filter((k) => k !== keyId));
     this.save();
+  }
+
+  /**
+   * The key of a request to an `apiKeyRequired` method, as API Gateway accepts it: its value is a key's, the key is
+   * enabled, and one of its usage plans includes this API's stage. Undefined otherwise (403 INVALID_API_KEY).
+   */
+  acceptedApiKey(value: string | undefined, apiId: string, stageName: string): ApiKeyState | undefined {
+    if (!value) return undefined;
+    const key = Object.values(this.state.apiKeys).find((k) => k.value === value);
+    if (!key?.enabled) return undefined;
+    const inPlan = Object.values(this.state.usagePlans).some((plan) => plan.keyIds.includes(key.id) && plan.apiStages.some((s) => s.apiId === apiId && s.stage === stageName));
+    return inPlan ? key : undefined;
   }
 
   /** GetResources: every resource of the API with its full path and methods. */
@@ -477,19 +544,40 @@ function decodeSegment(segment: string): string {
   }
 }
 
-/** Response types with their default status and message (API Gateway's documented defaults). */
-const RESPONSE_TYPES: Readonly<Record<string, { status: number; message: string }>> = {
-  MISSING_AUTHENTICATION_TOKEN: { status: 403, message: 'Missing Authentication Token' },
-  BAD_REQUEST_BODY: { status: 400, message: 'Invalid request body' },
-  REQUEST_TOO_LARGE: { status: 413, message: 'Request Too Long' },
-  API_CONFIGURATION_ERROR: { status: 500, message: 'Internal server error' },
-  INTEGRATION_FAILURE: { status: 502, message: 'Internal server error' },
+/**
+ * Response types with their default status, message and `x-amzn-ErrorType` (API Gateway's documented defaults;
+ * a failed authorizer answers `{"message": null}`).
+ */
+const RESPONSE_TYPES: Readonly<Record<string, { status: number; message: string | null; errorType: string }>> = {
+  MISSING_AUTHENTICATION_TOKEN: { status: 403, message: 'Missing Authentication Token', errorType: 'MissingAuthenticationTokenException' },
+  UNAUTHORIZED: { status: 401, message: 'Unauthorized', errorType: 'UnauthorizedException' },
+  ACCESS_DENIED: { status: 403, message: 'User is not authorized to access this resource', errorType: 'AccessDeniedException' },
+  INVALID_API_KEY: { status: 403, message: 'Forbidden', errorType: 'ForbiddenException' },
+  BAD_REQUEST_BODY: { status: 400, message: 'Invalid request body', errorType: 'BadRequestException' },
+  REQUEST_TOO_LARGE: { status: 413, message: 'Request Too Long', errorType: 'RequestTooLargeException' },
+  AUTHORIZER_FAILURE: { status: 500, message: null, errorType: 'AuthorizerConfigurationException' },
+  AUTHORIZER_CONFIGURATION_ERROR: { status: 500, message: null, errorType: 'AuthorizerConfigurationException' },
+  API_CONFIGURATION_ERROR: { status: 500, message: 'Internal server error', errorType: 'InternalServerErrorException' },
+  INTEGRATION_FAILURE: { status: 502, message: 'Internal server error', errorType: 'InternalServerErrorException' },
 };
 
 interface GatewayError {
   readonly type: keyof typeof RESPONSE_TYPES;
   readonly validationErrorString?: string;
+  /** Replaces the type's default message (ACCESS_DENIED says whether a Deny matched). */
+  readonly message?: string;
 }
+
+/** What a Lambda authorizer answered for one identity, kept for its TTL. */
+interface AuthorizerAnswer {
+  readonly principalId: string;
+  readonly policy: PolicyDocument;
+  readonly context: Readonly<Record<string, string | number | boolean>>;
+  readonly expiresAt: number;
+}
+
+/** Answers kept at most (API Gateway's cache is bounded too; an evicted identity asks the authorizer again). */
+const MAX_AUTHORIZER_ANSWERS = 10_000;
 
 export interface ApiGatewayServer {
   readonly url: string;
@@ -515,6 +603,54 @@ export async function startApiGateway(options: {
   /** Extra pages the runtime serves itself (dashboard, health); return false to fall through to the API. */
   readonly extraRoutes?: (request: IncomingMessage, response: ServerResponse) => boolean | Promise<boolean>;
 }): Promise<ApiGatewayServer> {
+  const answers = new Map<string, AuthorizerAnswer>();
+
+  /**
+   * A CUSTOM method's Lambda authorizer (REQUEST type), as API Gateway runs it: a missing identity source is a
+   * 401 without invoking it; an answer is kept per identity for the authorizer's TTL and applies to every method
+   * of the stage; the answer's policy must allow execute-api:Invoke on the method ARN; a thrown "Unauthorized"
+   * is a 401, any other failure or a malformed answer a 500. Its context reaches the integration.
+   */
+  async function authorize(stage: DeployedStage, route: ApiRoute, parts: HttpRequestParts & { readonly path: string; readonly method: string }): Promise<{ context: Record<string, string | number | boolean> } | GatewayError> {
+    const authorizer = route.authorizerId === undefined ? undefined : stage.snapshot.authorizers?.[route.authorizerId];
+    if (!authorizer || route.authorizerId === undefined) return { type: 'AUTHORIZER_CONFIGURATION_ERROR' };
+    const identity = authorizer.identitySources.map((source) => identityValue(source, parts));
+    if (identity.some((value) => !value)) return { type: 'UNAUTHORIZED' };
+    const methodArn = `arn:aws:execute-api:${options.region}:${options.accountId}:${stage.apiId}/${stage.stageName}/${parts.method}${parts.path}`;
+    const cacheKey = JSON.stringify([stage.apiId, stage.stageName, route.authorizerId, ...identity]);
+    let answer = answers.get(cacheKey);
+    if (!answer || answer.expiresAt <= Date.now()) {
+      const authorizerArn = `arn:aws:execute-api:${options.region}:${options.accountId}:${stage.apiId}/authorizers/${route.authorizerId}`;
+      if (!(await options.canInvoke(authorizer.functionName, authorizer.qualifier, authorizerArn))) {
+        console.error(`local API Gateway: authorizer ${authorizer.name}: no permission lets API Gateway invoke ${authorizer.functionName} from ${authorizerArn}`);
+        return { type: 'AUTHORIZER_CONFIGURATION_ERROR' };
+      }
+      const { body: _body, isBase64Encoded: _encoding, ...request } = proxyEvent(parts);
+      let result: unknown;
+      try {
+        ({ result } = await options.lambda.invoke(authorizer.functionName, authorizer.qualifier, { type: 'REQUEST', methodArn, ...request }));
+      } catch (error) {
+        if (error instanceof FunctionError && error.error.message === 'Unauthorized') return { type: 'UNAUTHORIZED' };
+        if (!(error instanceof FunctionError)) console.error(`local API Gateway: authorizer ${authorizer.name}:`, error);
+        return { type: 'AUTHORIZER_FAILURE' };
+      }
+      const parsed = authorizerAnswer(result, Date.now() + authorizer.ttlSeconds * 1000);
+      if (typeof parsed === 'string') {
+        console.error(`local API Gateway: authorizer ${authorizer.name} answered ${parsed}`);
+        return { type: 'AUTHORIZER_CONFIGURATION_ERROR' };
+      }
+      answer = parsed;
+      if (authorizer.ttlSeconds > 0) {
+        if (answers.size >= MAX_AUTHORIZER_ANSWERS) answers.clear();
+        answers.set(cacheKey, answer);
+      }
+    }
+    const decision = await executeApiDecision(answer.policy, methodArn, options.accountId);
+    if (decision === 'ExplicitlyDenied') return { type: 'ACCESS_DENIED', message: 'User is not authorized to access this resource with an explicit deny' };
+    if (decision !== 'Allowed') return { type: 'ACCESS_DENIED' };
+    return { context: { ...answer.context, principalId: answer.principalId } };
+  }
+
   const server = createServer(async (request, response) => {
     const requestId = randomUUID();
     const table = options.gateway.table();
@@ -532,6 +668,21 @@ export async function startApiGateway(options: {
       const matched = stage ? findRoute(stage.root, method, path) : undefined;
       if (!stage || !matched) return fail({ type: 'MISSING_AUTHENTICATION_TOKEN' });
       const { route } = matched;
+      const requestParts = {
+        method,
+        path,
+        query: url.searchParams,
+        headers: request.headers,
+        resource: route.resourcePath,
+        ...(Object.keys(matched.pathParameters).length > 0 ? { pathParameters: matched.pathParameters } : {}),
+        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+        stage: stage.stageName,
+      };
+      // API Gateway's order: the authorizer, then the API key, then the request validator.
+      const authorized = route.authorizationType === 'CUSTOM' ? await authorize(stage, route, requestParts) : { context: undefined };
+      if ('type' in authorized) return fail(authorized);
+      const apiKey = route.apiKeyRequired ? options.gateway.acceptedApiKey(headerValue(request.headers, 'x-api-key'), stage.apiId, stage.stageName) : undefined;
+      if (route.apiKeyRequired && !apiKey) return fail({ type: 'INVALID_API_KEY' });
       const invalid = validateBody(stage, route, request.headers['content-type'], body);
       if (invalid !== undefined) return fail({ type: 'BAD_REQUEST_BODY', validationErrorString: invalid });
       const sourceArn = `arn:aws:execute-api:${options.region}:${options.accountId}:${stage.apiId}/${stage.stageName}/${route.method}${route.resourcePath}`;
@@ -541,15 +692,10 @@ export async function startApiGateway(options: {
         return fail({ type: 'API_CONFIGURATION_ERROR' });
       }
       const event = proxyEvent({
-        method,
-        path,
-        query: url.searchParams,
-        headers: request.headers,
+        ...requestParts,
         body: body.toString('utf8'),
-        resource: route.resourcePath,
-        ...(Object.keys(matched.pathParameters).length > 0 ? { pathParameters: matched.pathParameters } : {}),
-        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
-        stage: stage.stageName,
+        ...(apiKey ? { apiKey: { id: apiKey.id, value: apiKey.value } } : {}),
+        ...(authorized.context ? { authorizer: authorized.context } : {}),
       });
       const { result } = await options.lambda.invoke(route.functionName, route.qualifier, event);
       const answer = result as APIGatewayProxyResult;
@@ -609,7 +755,8 @@ function validateBody(stage: DeployedStage, route: ApiRoute, contentType: string
 
 /** The API's gateway response for an error (its own type, else DEFAULT_4XX / DEFAULT_5XX, else API Gateway's default), rendered. */
 function sendGatewayResponse(response: ServerResponse, responses: Readonly<Record<string, GatewayResponseDefinition>>, error: GatewayError, request: { method: string; path: string; requestId: string }): void {
-  const defaults = RESPONSE_TYPES[error.type] as { status: number; message: string };
+  const defaults = RESPONSE_TYPES[error.type] as { status: number; message: string | null; errorType: string };
+  const message = error.message ?? defaults.message;
   const fallback = responses[defaults.status >= 500 ? 'DEFAULT_5XX' : 'DEFAULT_4XX'];
   const own = responses[error.type];
   const status = Number(own?.statusCode ?? defaults.status);
@@ -619,15 +766,15 @@ function sendGatewayResponse(response: ServerResponse, responses: Readonly<Recor
     '$context.path': request.path,
     '$context.requestId': request.requestId,
     '$context.error.responseType': error.type,
-    '$context.error.message': defaults.message,
-    '$context.error.messageString': JSON.stringify(defaults.message),
+    '$context.error.message': message ?? '',
+    '$context.error.messageString': JSON.stringify(message),
     '$context.error.validationErrorString': error.validationErrorString ?? '',
   };
-  const escape = (text: string) => JSON.stringify(text).slice(1, -1).replace(/'/g, "\\'");
+  const escapeJavaScript = (text: string) => JSON.stringify(text).slice(1, -1).replace(/'/g, "\\'");
   const body = template
-    .replace(/\$util\.escapeJavaScript\((\$context(?:\.[A-Za-z]+)+)\)/g, (_, name: string) => escape(variables[name] ?? ''))
+    .replace(/\$util\.escapeJavaScript\((\$context(?:\.[A-Za-z]+)+)\)/g, (_, name: string) => escapeJavaScript(variables[name] ?? ''))
     .replace(/\$context(?:\.[A-Za-z]+)+/g, (name) => variables[name] ?? '');
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-amzn-errortype': error.type === 'MISSING_AUTHENTICATION_TOKEN' ? 'MissingAuthenticationTokenException' : error.type };
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-amzn-errortype': defaults.errorType };
   for (const [key, value] of Object.entries({ ...fallback?.responseParameters, ...own?.responseParameters })) {
     const header = /^gatewayresponse\.header\.(.+)$/.exec(key);
     if (header) headers[(header[1] as string).toLowerCase()] = value.replace(/^'|'$/g, '');
@@ -646,4 +793,31 @@ async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
+}
+
+/** A request header's value (the last one when repeated), by case-insensitive name. */
+function headerValue(headers: IncomingMessage['headers'], name: string): string | undefined {
+  const value = headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[value.length - 1] : value;
+}
+
+/** The value of an authorizer's identity source in a request (`method.request.header.<h>` / `.querystring.<q>`). */
+function identityValue(source: string, parts: HttpRequestParts): string | undefined {
+  const header = /^method\.request\.header\.(.+)$/i.exec(source);
+  if (header) return headerValue(parts.headers ?? {}, header[1] as string);
+  const query = /^method\.request\.querystring\.(.+)$/i.exec(source);
+  return query ? (parts.query?.get(query[1] as string) ?? undefined) : undefined;
+}
+
+/** A Lambda authorizer's output checked as API Gateway checks it, or what is wrong with it. */
+function authorizerAnswer(result: unknown, expiresAt: number): AuthorizerAnswer | string {
+  const output = result as { principalId?: unknown; policyDocument?: { Statement?: unknown }; context?: unknown } | null;
+  if (!output || typeof output !== 'object') return `no object: ${JSON.stringify(result)}`;
+  if (typeof output.principalId !== 'string' || output.principalId === '') return 'no principalId';
+  if (!output.policyDocument || !Array.isArray(output.policyDocument.Statement)) return 'no policyDocument with a Statement list';
+  const context = output.context ?? {};
+  if (typeof context !== 'object' || Array.isArray(context) || Object.values(context).some((v) => !['string', 'number', 'boolean'].includes(typeof v))) {
+    return 'a context that is not a map of strings, numbers and booleans';
+  }
+  return { principalId: output.principalId, policy: output.policyDocument as PolicyDocument, context: context as Record<string, string | number | boolean>, expiresAt };
 }

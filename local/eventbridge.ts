@@ -124,21 +124,27 @@ export class LocalEventBridge {
     this.timers.set(rule.logicalId, timer);
   }
 
-  /** Turns s3rver's object events into EventBridge "Object Created" events for the buckets that send them. */
-  connectS3(server: S3rver): void {
+  /**
+   * Turns s3rver's object events into EventBridge "Object Created" events for the buckets that send them, with
+   * the object's `version-id` in a versioned bucket (`versionOf`: the version the write is creating).
+   */
+  connectS3(server: S3rver, versionOf: (bucket: string, key: string) => string | undefined = () => undefined): void {
     server.on('event', (notification: { Records?: S3Record[] }) => {
       for (const record of notification.Records ?? []) {
         const bucket = record.s3.bucket.name;
         if (!this.buckets.has(bucket) || !record.eventName.startsWith('ObjectCreated:')) continue;
         const reason = { Put: 'PutObject', Post: 'PostObject', Copy: 'CopyObject', CompleteMultipartUpload: 'CompleteMultipartUpload' }[record.eventName.split(':')[1] as string] ?? 'PutObject';
+        const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
+        const versionId = versionOf(bucket, key);
         this.put(
           this.event('Object Created', 'aws.s3', [`arn:aws:s3:::${bucket}`], {
             version: '0',
             bucket: { name: bucket },
             object: {
-              key: decodeURIComponent(record.s3.object.key.replace(/\+/g, ' ')),
+              key,
               ...(record.s3.object.size !== undefined ? { size: record.s3.object.size } : {}),
               ...(record.s3.object.eTag ? { etag: record.s3.object.eTag } : {}),
+              ...(versionId ? { 'version-id': versionId } : {}),
               sequencer: record.s3.object.sequencer,
             },
             'request-id': record.responseElements?.['x-amz-request-id'] ?? randomUUID(),

@@ -116,7 +116,7 @@ export async function startPipelineServices(options: PipelineServicesOptions): P
       }
     },
   });
-  eventBridge.connectS3(options.s3.server);
+  eventBridge.connectS3(options.s3.server, (bucket, key) => options.s3.versioning.versionBeingWritten(bucket, key));
 
   return {
     stepFunctions,

@@ -24,6 +24,7 @@ import { LocalMetricStore } from './metrics-store';
 import { answers, assertPortFree } from './ports';
 import { LocalSns } from './sns';
 import { metricsNamespace } from '../lambdas/core/naming';
+import { API_CLIENTS, apiKeyOutputName, type ApiClient } from '../lambdas/core/api-clients';
 import { scaledMinuteMs, TIME_SCALE_VARIABLE } from '../lambdas/contracts/monitoring-environment';
 
 export interface RuntimeOptions {
@@ -62,6 +63,8 @@ export interface RuntimeOptions {
 
 export interface Runtime {
   readonly apiUrl: string;
+  /** The value of the base stack's first key of each kind of client (its `<Kind>ApiKeyId` outputs). */
+  readonly apiKeys: Readonly<Record<ApiClient, string>>;
   readonly stack: SynthesizedStack;
   /** API Gateway: the REST APIs of every stack, their deployments and the routes the stages serve. */
   readonly gateway: LocalApiGateway;
@@ -259,11 +262,16 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     metrics.startSnapshots();
     alarms.start(options.alarmTickMs);
     const outputs = { ...baseOutputs, ...('ApiUrl' in baseOutputs ? { ApiUrl: `${api.url}/` } : {}) };
+    const apiKeys = Object.fromEntries(API_CLIENTS.flatMap((client) => {
+      const id = baseOutputs[apiKeyOutputName(client)];
+      return id ? [[client, gateway.getApiKey(id).value]] : [];
+    })) as Record<ApiClient, string>;
     writeFileSync(
       join(stateDir, ENDPOINTS_FILE),
       `${JSON.stringify(
         {
           apiUrl: api.url,
+          apiKeys,
           dynamoDbEndpoint: gateways.dynamodb.endpoint,
           s3Endpoint: gateways.s3.endpoint,
           region: REGION,
@@ -280,6 +288,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     );
     return {
       apiUrl: api.url,
+      apiKeys,
       stack,
       gateway,
       cloudFormation,

@@ -3,7 +3,7 @@
 // folder, and the subset of the Step Functions API (AWS JSON 1.0) the CLI uses, on loopback, so
 // `modelgate push` follows a local execution with the same @aws-sdk/client-sfn code as a deployed one.
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';

@@ -250,7 +250,10 @@ export function evaluateConditions(template: CfnTemplate, context: ResolutionCon
 export function referencedNames(value: unknown): Set<string> {
   const found = new Set<string>();
   const walk = (item: unknown): void => {
-    if (Array.isArray(item)) return item.forEach(walk);
+    if (Array.isArray(item)) {
+      for (const inner of item) walk(inner);
+      return;
+    }
     if (item === null || typeof item !== 'object') return;
     for (const [key, inner] of Object.entries(item as Record<string, unknown>)) {
       if (key === 'Ref' && typeof inner === 'string') found.add(inner);

@@ -3,8 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseManifestJson, type Manifest } from '../../lambdas/core/manifest';
-import { validateCandidate, type BundleSource } from '../../lambdas/use-cases/validate-candidate';
-import { oneBundleFolder, readBundleManifest } from '../bundle-folder';
+import { validateCandidate } from '../../lambdas/use-cases/validate-candidate';
+import { bundleFolderSource, oneBundleFolder, readBundleManifest } from '../bundle-folder';
 import type { CommandRun } from '../command';
 import { VALIDATE_EXAMPLE, type validateOptions } from '../specs/validate';
 import { UsageError } from '../usage-error';
@@ -22,7 +22,7 @@ export const runValidate: CommandRun<typeof validateOptions> = async ({ values, 
     });
     champion = { manifest, modelBytes: new Uint8Array(modelBytes) };
   }
-  const result = await validateCandidate({ model: identity.name, version: identity.version, candidate: folder(dir), ...(champion ? { champion } : {}) });
+  const result = await validateCandidate({ model: identity.name, version: identity.version, candidate: bundleFolderSource(dir), ...(champion ? { champion } : {}) });
   console.log(values.json ? JSON.stringify(result, null, 2) : result.summary);
   if (!values.json && result.verdict !== 'accepted') console.log('\nfix what the FAIL lines name, rebuild the bundle, and validate it again before `modelgate push`');
   return result.verdict === 'accepted' ? 0 : 1;
@@ -34,18 +34,6 @@ function parseChampion(raw: string, dir: string): Manifest {
   } catch (error) {
     throw new UsageError(`--champion ${dir}: its manifest is invalid: ${(error as Error).message}`, 'give the live version\'s bundle folder');
   }
-}
-
-function folder(dir: string): BundleSource {
-  return {
-    read: async (file) => {
-      try {
-        return { bytes: new Uint8Array(await readFile(join(dir, file))) };
-      } catch {
-        return undefined;
-      }
-    },
-  };
 }
 
 /** The name and version the bundle says it is (the manifest check reports anything else wrong with it). */

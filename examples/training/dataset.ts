@@ -104,5 +104,5 @@ function shuffle<T>(items: T[], random: () => number): void {
 /** Rows of the table as CSV text with its header; cells are quoted only when they must be. */
 export function toCsv(table: CsvTable, rowIndices: readonly number[]): string {
   const line = (cells: readonly string[]) => cells.map((cell) => (/[",\r\n]/.test(cell) ? `"${cell.replaceAll('"', '""')}"` : cell)).join(',');
-  return [table.header, ...rowIndices.map((index) => table.rows[index] as readonly string[])].map(line).join('\n') + '\n';
+  return `${[table.header, ...rowIndices.map((index) => table.rows[index] as readonly string[])].map(line).join('\n')}\n`;
 }

@@ -14,7 +14,7 @@ export class DeploymentConfig {
 
   constructor(
     s3: S3Client,
-    private readonly bucket: string,
+    bucket: string,
     private readonly now: () => number = Date.now,
   ) {
     this.store = new CandidateStore(s3, bucket);

@@ -20,6 +20,8 @@ export type DeploymentParameters = {
   readonly V2ModelsResourceId: string;
   readonly RequestValidatorId: string;
   readonly JsonObjectModelName: string;
+  /** Admits each API key to its kind of client's routes (lib/api/model-api.ts): every method uses it. */
+  readonly AuthorizerId: string;
   /** Serves `GET /v1/models/<name>` (the registry's view) for every model. */
   readonly ModelsFunctionArn: string;
   /** Every role a model stack creates carries this boundary; the CloudFormation role may create no other. */
@@ -31,7 +33,7 @@ export type DeploymentParameters = {
 /** Settings of one model. */
 export type ModelParameters = {
   readonly ModelName: string;
-  /** 'false' takes the model's routes and invoke permissions out (retire, before the stack is deleted). */
+  /** 'false' takes the model's routes out (retire, before the stack is deleted); its invoke permissions stay until the stack goes. */
   readonly Serving: 'true' | 'false';
   /** MB, in Lambda's range. */
   readonly MemorySize: string;
@@ -62,6 +64,7 @@ export const MODEL_STACK_PARAMETER_NAMES: readonly ModelStackParameterName[] = [
   'V2ModelsResourceId',
   'RequestValidatorId',
   'JsonObjectModelName',
+  'AuthorizerId',
   'ModelsFunctionArn',
   'PermissionsBoundaryArn',
   'LogLevel',

@@ -8,7 +8,24 @@ export const PRICES = {
   dynamoDbPerMillionWriteUnits: 0.625,
   apiGatewayRestPerMillion: 3.5,
   apiGatewayHttpPerMillion: 1.0,
+  /** CloudWatch Logs ingestion (Standard log class), per GB. */
+  logsPerGbIngested: 0.5,
+  /** X-Ray, per million traces recorded. */
+  xrayPerMillionTraces: 5.0,
 } as const;
+
+/**
+ * What the inference function writes to CloudWatch Logs per invocation: one EMF line of serving metrics
+ * (~0.55 KB measured for churn: predictions, latency, a count per predicted class, log write latency, requests).
+ * Lambda's START/END/REPORT lines are filtered out (system log level WARN).
+ */
+export const LOG_BYTES_PER_INVOCATION = 600;
+
+/** The API stage's access log line (lib/api/model-api.ts ACCESS_LOG_FIELDS, 18 fields), ~550 bytes measured. */
+export const ACCESS_LOG_BYTES_PER_REQUEST = 550;
+
+/** The share of requests traced: the API's X-Ray sampling rule (ModelApi traceSampleRate). */
+export const XRAY_SAMPLED_SHARE = 0.01;
 
 /** Lambda gives a function one full vCPU at this memory; below it, CPU (and so compute time) scales down. */
 export const FULL_VCPU_MB = 1769;
@@ -35,6 +52,10 @@ export interface PredictionCost {
   readonly lambdaRequests: number;
   readonly lambdaCompute: number;
   readonly predictionLog: number;
+  /** CloudWatch Logs ingestion of the function's metrics line and the API's access log line. */
+  readonly logs: number;
+  /** X-Ray traces of the sampled requests. */
+  readonly traces: number;
   /** Everything above: what modelgate adds beyond API Gateway's own price. */
   readonly total: number;
   /** Billed duration per prediction (1 ms steps) at this memory. */
@@ -49,6 +70,16 @@ export function predictionCost(input: PredictionCostInput): PredictionCost {
   const lambdaCompute = (input.memoryMb / 1024) * (billedMs / 1000) * 1e6 * PRICES.lambdaPerGbSecond;
   const writeUnits = Math.max(1, Math.ceil((input.logItemBytes ?? 1024) / 1024)) * (1 + (input.indexWrites ?? 1));
   const predictionLog = writeUnits * PRICES.dynamoDbPerMillionWriteUnits;
-  const total = PRICES.lambdaPerMillionRequests + lambdaCompute + predictionLog;
-  return { lambdaRequests: PRICES.lambdaPerMillionRequests, lambdaCompute: cents(lambdaCompute), predictionLog: cents(predictionLog), total: cents(total), billedMs };
+  const logs = ((LOG_BYTES_PER_INVOCATION + ACCESS_LOG_BYTES_PER_REQUEST) * 1e6 * PRICES.logsPerGbIngested) / 1e9;
+  const traces = XRAY_SAMPLED_SHARE * PRICES.xrayPerMillionTraces;
+  const total = PRICES.lambdaPerMillionRequests + lambdaCompute + predictionLog + logs + traces;
+  return {
+    lambdaRequests: PRICES.lambdaPerMillionRequests,
+    lambdaCompute: cents(lambdaCompute),
+    predictionLog: cents(predictionLog),
+    logs: cents(logs),
+    traces: cents(traces),
+    total: cents(total),
+    billedMs,
+  };
 }

@@ -245,7 +245,12 @@ export interface Manifest {
   readonly threshold?: number;
   /** The model accepts exactly this many rows per run (fixed batch dimension); rows are run in padded chunks. */
   readonly batchSize?: number;
-  readonly model: { readonly file: string; readonly sha256: string };
+  readonly model: {
+    readonly file: string;
+    readonly sha256: string;
+    /** The largest the model file may be, bytes: bigger is refused before it is read (MODEL_TOO_LARGE). Default MODEL_SIZE.defaultMaxBytes. */
+    readonly maxBytes?: number;
+  };
   readonly baseline?: Baseline;
   readonly logging?: LoggingSpec;
   readonly validation?: ValidationSpec;

@@ -11,6 +11,22 @@ import { INFER_OUTPUT_NAMES } from './responses';
 export * from './manifest-types';
 export { manifestSchema } from './manifest-schema';
 
+const MIB = 1024 * 1024;
+
+/**
+ * How large a model file may be (docs/bundle.md, `model.maxBytes`). The model is read into memory — by the
+ * validation function beside the live champion, by the publish step to pack it, by the inference function at
+ * every cold start — never into /tmp: memory and the cold-start budget bound it, not /tmp's 512 MB. The default
+ * keeps a candidate and a champion of that size, each with its session, well inside the validation function's
+ * 3,008 MB, and its download a few seconds of a 10 s init budget; the ceiling is what the schema admits at all.
+ */
+export const MODEL_SIZE = { defaultMaxBytes: 256 * MIB, ceilingBytes: 512 * MIB } as const;
+
+/** The size limit of a manifest's model file, bytes. */
+export function modelSizeLimit(manifest: Pick<Manifest, 'model'>): number {
+  return manifest.model.maxBytes ?? MODEL_SIZE.defaultMaxBytes;
+}
+
 /**
  * Checks a parsed manifest against the JSON Schema and against itself (features referenced by the
  * inputs exist, types agree, class labels fit the task...). Throws a ManifestError naming every bad

@@ -43,7 +43,7 @@ export const handler = async (request: ValidateRequest): Promise<ValidationOutpu
   // The manifest's arrival started the pipeline; a sync tool may still be uploading the files it names.
   const waitMs = env.bundleWaitSeconds * 1000;
   const source: BundleSource = {
-    read: (file) => store.read(`${request.candidatePrefix}${file}`, file === MANIFEST_FILE ? 0 : waitMs),
+    read: (file, options) => store.read(`${request.candidatePrefix}${file}`, { waitMs: file === MANIFEST_FILE ? 0 : waitMs, ...options }),
   };
   const result = await validateCandidate({ model: request.model, version: request.version, candidate: source, ...(champion ? { champion } : {}), replay, ...(declaredRollout ? { declaredRollout } : {}) });
   // Always present (null for a first version): the state machine passes it on with a JSONPath.

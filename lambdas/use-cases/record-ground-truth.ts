@@ -52,7 +52,7 @@ export function feedbackHandler(deps: FeedbackDependencies): FeedbackHandler {
 
   /** Per model of the unjoined items, the join-key fields its served versions declare. */
   const declaredJoinKeys = async (items: readonly FeedbackItem[], unjoined: readonly number[]): Promise<Map<string, Set<string>>> => {
-    const models = new Set(unjoined.map((index) => (items[index]?.key as JoinKeyReference).model));
+    const models = new Set(unjoined.map((index) => (items[index] as FeedbackItem & { key: JoinKeyReference }).key.model));
     const declared = new Map<string, Set<string>>();
     for (const model of models) {
       const fields = (await deps.manifests.servedManifests(model)).map(joinKeyField).filter((field): field is string => field !== undefined);

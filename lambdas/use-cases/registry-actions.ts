@@ -3,7 +3,7 @@
 // access in adapters/registry.ts; the entry is lambdas/handlers/registry.ts.
 import { modelAlarmPrefix, versionAlarmPrefix } from '../core/naming';
 import { admission, type DeploymentDeclarations } from '../core/pipeline/declarations';
-import { Registry } from '../adapters/registry';
+import type { Registry } from '../adapters/registry';
 import { parseCandidateKey, type ObjectCreatedEvent } from '../core/pipeline/candidate';
 import { ControlError, planControl, type ControlPlan } from '../core/pipeline/control';
 import { notification, type Notification } from '../core/pipeline/notification';

@@ -5,8 +5,8 @@ import { sha256Hex } from '../adapters/model-store';
 import { loadModel, type LoadedModel } from '../adapters/onnx-runtime';
 import { exampleRow } from '../core/contract';
 import { CsvError, parseCsv, type CsvTable } from '../core/csv';
-import { ManifestError, type Issue } from '../core/errors';
-import { parseManifestJson, type Manifest, type RolloutSpec, type RolloutStrategy } from '../core/manifest';
+import { ManifestError, ModelTooLargeError, type Issue } from '../core/errors';
+import { modelSizeLimit, parseManifestJson, type Manifest, type RolloutSpec, type RolloutStrategy } from '../core/manifest';
 import { ROLLOUT_STRATEGIES } from '../core/manifest-types';
 import { OnnxFormatError } from '../core/onnx-graph';
 import { PackagingError, tableRows, tableTargets } from '../core/packaging';
@@ -26,8 +26,11 @@ import type { RowPrediction } from '../core/tensors';
 
 /** Where a bundle's files come from: an S3 prefix, or a folder. */
 export interface BundleSource {
-  /** The file's bytes, or undefined when it is not there. */
-  read(file: string): Promise<{ bytes: Uint8Array; versionId?: string; metadata?: Readonly<Record<string, string>> } | undefined>;
+  /**
+   * The file's bytes (and S3 object version), or undefined when it is not there. With `maxBytes`, a larger file
+   * is refused from its size before it is read: ModelTooLargeError.
+   */
+  read(file: string, options?: { readonly maxBytes?: number }): Promise<{ bytes: Uint8Array; versionId?: string; metadata?: Readonly<Record<string, string>> } | undefined>;
 }
 
 export interface Champion {
@@ -58,11 +61,16 @@ export interface ValidationResult {
   readonly sha256?: string;
   readonly modelObjectVersion?: string;
   readonly manifestObjectVersion?: string;
+  /**
+   * The S3 object version of each file validation read, by file name (empty for a folder): publish copies exactly
+   * these, so an upload over the candidate after validation does not change what goes live.
+   */
+  readonly objectVersions: Readonly<Record<string, string>>;
   /** The rollout the bundle asks for (manifest, with the upload's strategy override). */
   readonly rollout?: RolloutSpec;
   /** The alarm settings the bundle's manifest sets (estimated-quality drops), for the alarms of the version. */
   readonly alarms?: Partial<AlarmThresholds>;
-  /** The bundle's files, manifest last: what the pipeline copies to models/<model>/<version>/. */
+  /** The bundle's files validation read, manifest last: what the pipeline copies to models/<model>/<version>/. */
   readonly files: readonly string[];
   /** What sizes the model's function (core/pipeline/provisioning.ts rightSizeMemory); absent when the model never loaded. */
   readonly memory?: MemoryEvidence;
@@ -73,38 +81,49 @@ export async function validateCandidate(input: ValidationInput): Promise<Validat
   if (!manifestObject) return incomplete(`no ${MANIFEST_FILE} in the bundle`);
   const metadata = manifestObject.metadata ?? {};
   const manifestObjectVersion = manifestObject.versionId;
+  const objectVersions: Record<string, string> = manifestObjectVersion ? { [MANIFEST_FILE]: manifestObjectVersion } : {};
 
   let manifest: Manifest;
   try {
     manifest = parseManifestJson(new TextDecoder().decode(manifestObject.bytes));
   } catch (error) {
     const issues: Issue[] = error instanceof ManifestError ? [...error.issues] : [{ field: '(manifest)', reason: (error as Error).message }];
-    return finish(validationReport({ manifestIssues: issues }), {}, { files: [MANIFEST_FILE], manifestObjectVersion });
+    return finish(validationReport({ manifestIssues: issues }), {}, { files: [MANIFEST_FILE], manifestObjectVersion, objectVersions });
   }
   const pathIssues: Issue[] = [
     ...(manifest.name === input.model ? [] : [{ field: 'name', reason: `"${manifest.name}" differs from the upload path's model "${input.model}"` }]),
     ...(manifest.version === input.version ? [] : [{ field: 'version', reason: `"${manifest.version}" differs from the upload path's version "${input.version}"` }]),
   ];
-  if (pathIssues.length > 0) return finish(validationReport({ manifestIssues: pathIssues }), {}, { files: [MANIFEST_FILE], manifestObjectVersion });
+  if (pathIssues.length > 0) return finish(validationReport({ manifestIssues: pathIssues }), {}, { files: [MANIFEST_FILE], manifestObjectVersion, objectVersions });
 
   const override = metadata[UPLOAD_METADATA.strategy];
   if (override !== undefined && !(ROLLOUT_STRATEGIES as readonly string[]).includes(override)) {
     const issues = [{ field: `x-amz-meta-${UPLOAD_METADATA.strategy}`, reason: `must be one of ${ROLLOUT_STRATEGIES.join(', ')}, got: "${override}"` }];
-    return finish(validationReport({ manifestIssues: issues }), {}, { files: [MANIFEST_FILE], manifestObjectVersion });
+    return finish(validationReport({ manifestIssues: issues }), {}, { files: [MANIFEST_FILE], manifestObjectVersion, objectVersions });
   }
   if (metadata[UPLOAD_METADATA.allowBreakingChanges] === 'true') {
     manifest = { ...manifest, validation: { ...manifest.validation, allowBreakingChanges: true } };
   }
   const rollout = rolloutSpec(manifest, override as RolloutStrategy | undefined, input.declaredRollout);
   const holdoutFile = manifest.validation?.holdout ? (manifest.validation.holdout.file ?? PROMOTION_DEFAULTS.holdoutFile) : undefined;
-  const files = [manifest.model.file, ...(holdoutFile ? [holdoutFile] : []), MANIFEST_FILE];
+  const files = [manifest.model.file, MANIFEST_FILE];
 
   const fetchStarted = performance.now();
-  const modelObject = await input.candidate.read(manifest.model.file);
+  const sizeLimit = modelSizeLimit(manifest);
+  let modelObject: Awaited<ReturnType<BundleSource['read']>>;
+  try {
+    modelObject = await input.candidate.read(manifest.model.file, { maxBytes: sizeLimit });
+  } catch (error) {
+    // Refused from its size, before a byte of it was read: nothing else can be judged without reading it.
+    if (!(error instanceof ModelTooLargeError)) throw error;
+    const report = validationReport({ candidate: manifest, modelSize: { bytes: error.bytes, limit: error.limit } });
+    return finish(report, {}, { files, manifestObjectVersion, objectVersions, rollout });
+  }
   if (!modelObject) return incomplete(`the model file "${manifest.model.file}" the manifest names is not in the bundle`, manifest);
-  const extra = { files, manifestObjectVersion, rollout, alarms: estimatedQualityThresholds(manifest), ...(modelObject.versionId ? { modelObjectVersion: modelObject.versionId } : {}) };
+  if (modelObject.versionId) objectVersions[manifest.model.file] = modelObject.versionId;
+  const extra = { files, manifestObjectVersion, objectVersions, rollout, alarms: estimatedQualityThresholds(manifest), ...(modelObject.versionId ? { modelObjectVersion: modelObject.versionId } : {}) };
   const sha256 = sha256Hex(modelObject.bytes);
-  const evidence: Mutable<ValidationEvidence> = { candidate: manifest, checksum: { expected: manifest.model.sha256, actual: sha256 } };
+  const evidence: Mutable<ValidationEvidence> = { candidate: manifest, modelSize: { bytes: modelObject.bytes.length, limit: sizeLimit }, checksum: { expected: manifest.model.sha256, actual: sha256 } };
   if (sha256 !== manifest.model.sha256) return finish(validationReport(evidence), {}, { ...extra, sha256 });
 
   let candidate: LoadedModel;
@@ -142,6 +161,9 @@ export async function validateCandidate(input: ValidationInput): Promise<Validat
     if (holdoutFile) {
       const object = await input.candidate.read(holdoutFile);
       if (object) {
+        // Read, so published with the bundle: exactly this version of it.
+        files.splice(files.length - 1, 0, holdoutFile);
+        if (object.versionId) objectVersions[holdoutFile] = object.versionId;
         try {
           const table = parseCsv(new TextDecoder().decode(object.bytes), holdoutFile);
           const target = manifest.validation?.holdout?.target as string;
@@ -217,7 +239,7 @@ async function replayRequests(manifest: Manifest, candidate: LoadedModel, record
   return summarizeReplay(manifest, answers, records.map((r) => r.outputs));
 }
 
-function finish(report: ValidationReport, metrics: ValidationMetrics, extra: Partial<ValidationResult> & { files: readonly string[] }): ValidationResult {
+function finish(report: ValidationReport, metrics: ValidationMetrics, extra: Partial<ValidationResult> & { files: readonly string[]; objectVersions: Readonly<Record<string, string>> }): ValidationResult {
   return {
     verdict: report.verdict,
     reasons: report.reasons,
@@ -244,6 +266,7 @@ function incomplete(detail: string, manifest?: Manifest): ValidationResult {
     gates: [{ rule: 'bundle', passed: false, reason: 'BUNDLE_INCOMPLETE' }],
     metrics: {},
     files: manifest ? [manifest.model.file, MANIFEST_FILE] : [MANIFEST_FILE],
+    objectVersions: {},
   };
 }
 

@@ -28,7 +28,8 @@ export type HandlerName =
   | 'experiment-events'
   | 'experiments'
   | 'experiment-aggregator'
-  | 'experiment-analysis';
+  | 'experiment-analysis'
+  | 'api-key-authorizer';
 
 /** Who invokes the function: decides whether it needs a dead-letter queue, and says why not. */
 export type Invoker =
@@ -72,6 +73,13 @@ export interface ModelgateFunctionProps {
   readonly reservedConcurrency?: number;
   /** @default 'INFO' */
   readonly logLevel?: LogLevel;
+  /**
+   * Lambda's own log lines (START, END, REPORT: ~0.4 KB per invocation). The inference function keeps only
+   * warnings: at one invocation per prediction they would cost $0.20 per million in ingestion (docs/cost.md);
+   * Lambda's Duration and Invocations metrics do not need them.
+   * @default lambda.SystemLogLevel.INFO
+   */
+  readonly systemLogLevel?: lambda.SystemLogLevel;
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -131,6 +139,10 @@ export class ModelgateFunction extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrency,
       role: this.role,
       logGroup: this.logGroup,
+      // JSON, so Lambda can filter its own lines by level; the handlers' lines are JSON already (Powertools writes
+      // its logs and EMF metrics straight to stdout, which Lambda does not wrap).
+      loggingFormat: lambda.LoggingFormat.JSON,
+      systemLogLevelV2: props.systemLogLevel ?? lambda.SystemLogLevel.INFO,
       environment: {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: props.handler,

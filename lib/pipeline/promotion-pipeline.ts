@@ -166,8 +166,10 @@ export class PromotionPipeline extends Construct {
     this.validateFunction.allow(['dynamodb:Query'], [`${props.predictionTable.tableArn}/index/byModelVersion`]);
 
     const modelFunctions = `arn:${partition}:lambda:${region}:${account}:function:${modelFunctionName(deployment, '*')}`;
-    this.publishFunction = make('PublishFunction', 'publish', 'copies an accepted bundle to models/ and publishes a Lambda version of the model function for it', {});
-    this.publishFunction.allow(['s3:GetObject'], [bucket.arnForObjects(`${CANDIDATES_PREFIX}*`)]);
+    // Memory for the packed copy: a model at the manifest's size ceiling (512 MiB) held twice, with room to spare.
+    this.publishFunction = make('PublishFunction', 'publish', 'copies an accepted bundle (the object versions validated) to models/ and publishes a Lambda version of the model function for it', {}, { memorySize: 1536 });
+    // The versions validation read: CopyObject and GetObject of a version are s3:GetObjectVersion.
+    this.publishFunction.allow(['s3:GetObjectVersion'], [bucket.arnForObjects(`${CANDIDATES_PREFIX}*`)]);
     this.publishFunction.allow(['s3:PutObject'], [bucket.arnForObjects(`${MODELS_PREFIX}*`)]);
     this.publishFunction.allow(['lambda:GetFunctionConfiguration', 'lambda:UpdateFunctionConfiguration', 'lambda:PublishVersion'], [modelFunctions]);
     if (props.modelBucketKey) this.publishFunction.allow(['kms:GenerateDataKey'], [props.modelBucketKey.keyArn], viaS3(stack));

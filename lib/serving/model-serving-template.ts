@@ -121,6 +121,7 @@ export class ModelServingTemplate extends Construct {
       V2ModelsResourceId: props.api.v2Models.resourceId,
       RequestValidatorId: props.api.validator.requestValidatorId,
       JsonObjectModelName: props.api.jsonObjectModel.modelId,
+      AuthorizerId: props.api.authorizer.authorizerId,
       ModelsFunctionArn: props.api.modelsFunction.functionArn,
       PermissionsBoundaryArn: this.boundary.managedPolicyArn,
       LogLevel: props.logLevel ?? 'INFO',

@@ -65,6 +65,7 @@ export class ModelServingStack extends Stack {
       timeout: Duration.seconds(30),
       invokedBy: { kind: 'api-gateway' },
       logLevel: p('LogLevel') as 'INFO',
+      systemLogLevel: lambda.SystemLogLevel.WARN,
       logRetention: this.parameters.LogRetentionDays.valueAsNumber,
       environment: inferenceEnvironment({
         bucket: p('ModelBucketName'),
@@ -149,16 +150,18 @@ export class ModelServingStack extends Stack {
         restApiId: p('RestApiId'),
         resourceId: on.ref,
         httpMethod,
-        authorizationType: 'NONE',
+        // The key must be in a usage plan of the stage, and the authorizer must admit its plan to this route.
+        authorizationType: 'CUSTOM',
+        authorizerId: p('AuthorizerId'),
         apiKeyRequired: true,
         integration: { type: 'AWS_PROXY', integrationHttpMethod: 'POST', uri },
         ...(httpMethod === 'POST' ? { requestValidatorId: p('RequestValidatorId'), requestModels: { 'application/json': p('JsonObjectModelName') } } : {}),
       });
       m.cfnOptions.condition = serving;
-      Validations.of(m).acknowledge(
-        { id: 'AwsSolutions-APIG4', reason: 'Clients are services identified by API keys (usage plans per kind of client); there are no end users to authorize.' },
-        { id: 'AwsSolutions-COG4', reason: 'Clients are services identified by API keys (usage plans per kind of client); there are no end users, so no Cognito user pool.' },
-      );
+      Validations.of(m).acknowledge({
+        id: 'AwsSolutions-COG4',
+        reason: 'Clients are services identified by API keys, one usage plan per kind of client, admitted to their kind\'s routes by the deployment\'s Lambda authorizer; there are no end users, so no Cognito user pool.',
+      });
       return m;
     };
     const v1Model = resource('V1Model', p('V1ModelsResourceId'), p('ModelName'));

@@ -4,10 +4,10 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { CreateBucketCommand, DeleteBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, GetObjectCommand, HeadObjectCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteTableCommand, ResourceNotFoundException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { alarmDefinition, type LocalAlarms } from '../alarms';
-import type { LocalApiGateway, MethodDefinition } from '../api-gateway';
+import type { AuthorizerDefinition, LocalApiGateway, MethodDefinition } from '../api-gateway';
 import { createTableInput, ensureTable, type CfnTableProperties } from '../dynamodb-tables';
 import { streamedTable, streamSubscription, type LocalDynamoDbStreams } from '../dynamodb-streams';
 import { ruleDefinition, type LocalEventBridge } from '../eventbridge';
@@ -15,7 +15,7 @@ import type { FunctionDefinition, LocalLambdaService } from '../lambda-service';
 import type { LocalSns, TopicSubscription } from '../sns';
 import { stateMachine } from '../state-machine-definitions';
 import type { LocalStepFunctions } from '../step-functions';
-import { UnsupportedResourceError, type DesiredResource, type Provisioned, type Provisioner, type ResourceRecord } from './provisioner';
+import { UnsupportedResourceError, type DesiredResource, type Provisioned, type Provisioner, } from './provisioner';
 
 export interface ProvisionerServices {
   readonly region: string;
@@ -252,6 +252,12 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
     physicalId: name,
     attributes: { Arn: `arn:aws:s3:::${name}`, DomainName: `${name}.s3.amazonaws.com`, RegionalDomainName: `${name}.s3.${region}.amazonaws.com`, WebsiteURL: `http://${name}.s3-website-${region}.amazonaws.com` },
   });
+  // As CloudFormation does: VersioningConfiguration is a PutBucketVersioning (a versioned bucket stays versioned,
+  // or suspended, once enabled).
+  const versioning = async (bucket: string, r: DesiredResource) => {
+    const status = (r.properties.VersioningConfiguration as { Status?: string } | undefined)?.Status;
+    if (status === 'Enabled' || status === 'Suspended') await services.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: status } }));
+  };
   map.set('AWS::S3::Bucket', {
     replaceOn: ['BucketName'],
     async create(r) {
@@ -261,9 +267,15 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
         // A bucket kept by DeletionPolicy Retain (or an earlier runtime) is taken over with its objects.
         if ((error as Error).name !== 'BucketAlreadyOwnedByYou' && (error as Error).name !== 'BucketAlreadyExists') throw error;
       }
+      await versioning(r.physicalName, r);
       return bucketIdentity(r.physicalName);
     },
-    update: (previous) => bucketIdentity(previous.physicalId),
+    async update(previous, r) {
+      await versioning(previous.physicalId, r);
+      return bucketIdentity(previous.physicalId);
+    },
+    // A state folder from before the local S3 kept versions: its versioned buckets start keeping them now.
+    restore: (record) => versioning(record.physicalId, record),
     async delete(record) {
       await services.s3.send(new DeleteBucketCommand({ Bucket: record.physicalId }));
     },
@@ -397,13 +409,16 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
     delete: (record) => gateway.deleteResource(apiId(record), record.physicalId),
   });
   const putMethod = (r: DesiredResource): Provisioned => {
-    const p = r.properties as { HttpMethod: string; ResourceId: string; ApiKeyRequired?: boolean | string; RequestValidatorId?: string; RequestModels?: Record<string, string>; Integration?: { Type?: string; Uri?: string } };
-    const uri = /^arn:aws:apigateway:[^:]+:lambda:path\/2015-03-31\/functions\/(.+)\/invocations$/.exec(String(p.Integration?.Uri ?? ''));
+    const p = r.properties as { HttpMethod: string; ResourceId: string; ApiKeyRequired?: boolean | string; AuthorizationType?: string; AuthorizerId?: string; RequestValidatorId?: string; RequestModels?: Record<string, string>; Integration?: { Type?: string; Uri?: string } };
+    const uri = lambdaInvocationUri(p.Integration?.Uri);
     if (p.Integration?.Type !== 'AWS_PROXY' || !uri) throw new UnsupportedResourceError(`integration ${p.Integration?.Type ?? '(none)'} ${String(p.Integration?.Uri ?? '')}: only Lambda proxy (AWS_PROXY) integrations are emulated locally`);
-    const target = uri[1] as string;
+    const authorization = p.AuthorizationType ?? 'NONE';
+    if (authorization !== 'NONE' && authorization !== 'CUSTOM') throw new UnsupportedResourceError(`authorization ${authorization}: only API keys and Lambda (CUSTOM) authorizers are emulated locally`);
+    const target = uri;
     const method: MethodDefinition = {
       httpMethod: p.HttpMethod.toUpperCase(),
       apiKeyRequired: p.ApiKeyRequired === true || p.ApiKeyRequired === 'true',
+      ...(authorization === 'CUSTOM' ? { authorizationType: 'CUSTOM' as const, authorizerId: String(p.AuthorizerId) } : {}),
       functionName: functionName(target),
       ...(qualifierOf(target) ? { qualifier: qualifierOf(target) as string } : {}),
       ...(p.RequestValidatorId ? { requestValidatorId: p.RequestValidatorId } : {}),
@@ -418,6 +433,36 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
     create: putMethod,
     update: (_, r) => putMethod(r),
     delete: (record) => gateway.deleteMethod(apiId(record), String(record.properties.ResourceId), String(record.properties.HttpMethod).toUpperCase()),
+  });
+  const authorizer = (r: DesiredResource): AuthorizerDefinition => {
+    const p = r.properties as { Name?: string; Type?: string; AuthorizerUri?: string; IdentitySource?: string; AuthorizerResultTtlInSeconds?: number | string; AuthorizerCredentials?: string };
+    if (p.Type !== 'REQUEST') throw new UnsupportedResourceError(`authorizer type ${String(p.Type)}: only REQUEST Lambda authorizers are emulated locally`);
+    if (p.AuthorizerCredentials) throw new UnsupportedResourceError('an authorizer invoked with a role (AuthorizerCredentials) is not emulated locally: give the function a resource policy');
+    const uri = lambdaInvocationUri(p.AuthorizerUri);
+    if (!uri) throw new UnsupportedResourceError(`authorizer URI ${String(p.AuthorizerUri)}: not a Lambda function`);
+    const sources = String(p.IdentitySource ?? '').split(',').map((source) => source.trim()).filter(Boolean);
+    const unsupported = sources.find((source) => !/^method\.request\.(header|querystring)\./i.test(source));
+    if (unsupported) throw new UnsupportedResourceError(`identity source ${unsupported}: only headers and query strings are emulated locally`);
+    return {
+      name: String(p.Name ?? r.physicalName),
+      functionName: functionName(uri),
+      ...(qualifierOf(uri) ? { qualifier: qualifierOf(uri) as string } : {}),
+      identitySources: sources,
+      // API Gateway's default TTL is 300 s.
+      ttlSeconds: p.AuthorizerResultTtlInSeconds === undefined ? 300 : Number(p.AuthorizerResultTtlInSeconds),
+    };
+  };
+  map.set('AWS::ApiGateway::Authorizer', {
+    replaceOn: ['RestApiId'],
+    create(r) {
+      const id = gateway.createAuthorizer(apiId(r), authorizer(r));
+      return { physicalId: id, attributes: { AuthorizerId: id } };
+    },
+    update(previous, r) {
+      gateway.updateAuthorizer(apiId(r), previous.physicalId, authorizer(r));
+      return previous;
+    },
+    delete: (record) => gateway.deleteAuthorizer(apiId(record), record.physicalId),
   });
   map.set('AWS::ApiGateway::Deployment', {
     create(r) {
@@ -512,6 +557,11 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
   return map;
 }
 
+/** The function (name or ARN, with its qualifier) of a Lambda invocation URI API Gateway calls, or undefined. */
+function lambdaInvocationUri(uri: unknown): string | undefined {
+  return /^arn:aws:apigateway:[^:]+:lambda:path\/2015-03-31\/functions\/(.+)\/invocations$/.exec(String(uri ?? ''))?.[1];
+}
+
 /** A function name, partial or full ARN ("my-fn", "my-fn:live", "arn:aws:lambda:r:a:function:my-fn:7") -> the name. */
 function functionName(value: string): string {
   const arn = /^arn:aws:lambda:[^:]*:[^:]*:function:([^:]+)(?::[^:]+)?$/.exec(value);
@@ -526,8 +576,10 @@ function qualifierOf(value: string): string | undefined {
 
 /**
  * Custom::CDKBucketDeployment: copies the asset folder of each source into the destination bucket and
- * prefix, with the source's markers (Source.jsonData / Source.data tokens) replaced by their values, skipping
- * objects that are already there (a restart does not overwrite what the pipeline wrote).
+ * prefix, with the source's markers (Source.jsonData / Source.data tokens) replaced by their values, as CDK's
+ * handler syncs them: a changed object is written again (a deploy republishes the model stack's template and
+ * the declarations), an object already there with the same bytes is left alone, so an unchanged bundle's
+ * manifest does not start the pipeline again.
  */
 async function deployBucketContents(r: DesiredResource, services: ProvisionerServices): Promise<void> {
   const p = r.properties as { SourceObjectKeys: string[]; DestinationBucketName: string; DestinationBucketKeyPrefix?: string; SourceMarkers?: Record<string, string>[]; SourceMarkersConfig?: { jsonEscape?: boolean }[] };
@@ -536,18 +588,18 @@ async function deployBucketContents(r: DesiredResource, services: ProvisionerSer
     const folder = join(services.assetDirectory(), `asset.${key.replace(/\.zip$/, '')}`);
     if (!existsSync(folder)) throw new Error(`asset folder ${folder} is missing from the synthesized assembly`);
     const markers = Object.entries(p.SourceMarkers?.[index] ?? {});
-    const escape = p.SourceMarkersConfig?.[index]?.jsonEscape === true;
+    const jsonEscape = p.SourceMarkersConfig?.[index]?.jsonEscape === true;
     // The manifest last, as `modelgate push` uploads: its arrival is what starts the promotion pipeline.
     const files = listFiles(folder).sort((x, y) => Number(x.endsWith('manifest.json')) - Number(y.endsWith('manifest.json')));
     for (const file of files) {
       const objectKey = `${prefix}${relative(folder, file).split('\\').join('/')}`;
-      if (await objectExists(services.s3, p.DestinationBucketName, objectKey)) continue;
-      let body: Buffer | string = readFileSync(file);
+      let body = readFileSync(file);
       if (markers.length > 0) {
         let text = body.toString('utf8');
-        for (const [marker, value] of markers) text = text.split(marker).join(escape ? JSON.stringify(String(value)).slice(1, -1) : String(value));
-        body = text;
+        for (const [marker, value] of markers) text = text.split(marker).join(jsonEscape ? JSON.stringify(String(value)).slice(1, -1) : String(value));
+        body = Buffer.from(text);
       }
+      if ((await objectBytes(services.s3, p.DestinationBucketName, objectKey))?.equals(body)) continue;
       await services.s3.send(new PutObjectCommand({ Bucket: p.DestinationBucketName, Key: objectKey, Body: body }));
     }
   }
@@ -560,12 +612,13 @@ function listFiles(folder: string): string[] {
   });
 }
 
-async function objectExists(s3: S3Client, bucket: string, key: string): Promise<boolean> {
+/** The object's content, or undefined when there is no such object. */
+async function objectBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer | undefined> {
   try {
-    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return Buffer.from((await object.Body?.transformToByteArray()) ?? []);
   } catch (error) {
-    if ((error as { name?: string }).name === 'NotFound' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+    if ((error as { name?: string }).name === 'NoSuchKey' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
     throw error;
   }
 }

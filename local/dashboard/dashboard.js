@@ -1,7 +1,7 @@
 // The local dashboard's page script: fetches /dashboard/api/* every few seconds and renders plain DOM and
 // uPlot charts. No framework and no build step; every text goes through textContent.
 (() => {
-  'use strict';
+  
   const REFRESH_MS = 5000;
   const palette = ['#2563eb', '#ea580c', '#16a34a', '#9333ea', '#db2777', '#0891b2', '#ca8a04', '#4b5563'];
   const colors = new Map();

@@ -2,7 +2,7 @@
 // relative lift with its interval over time (one point per analysis snapshot). Reads /dashboard/api/experiments
 // (local/experiment-views.ts); plain DOM and uPlot, like dashboard.js.
 (() => {
-  'use strict';
+  
   const REFRESH_MS = 5000;
   const section = document.querySelector('#experiments .content');
   if (!section) return;
@@ -35,7 +35,7 @@
   /** Lift and its interval of the primary metric per snapshot, as uPlot series (seconds on x). */
   function liftChart(view, container) {
     const metric = view.experiment.primaryMetric.name;
-    const points = view.snapshots.filter((s) => s.metrics[metric] && s.metrics[metric].ci);
+    const points = view.snapshots.filter((s) => s.metrics[metric]?.ci);
     const key = view.id;
     const existing = charts.get(key);
     if (existing) existing.destroy();

@@ -4,7 +4,7 @@
 // drift share over time with the alarm thresholds drawn, the version's alarms, and the error rate per slice.
 // Reads /dashboard/api/monitoring (local/monitoring-views.ts); plain DOM, SVG and uPlot, like dashboard.js.
 (() => {
-  'use strict';
+  
   const REFRESH_MS = 10_000;
   const section = document.querySelector('#monitoring .content');
   if (!section) return;
@@ -89,8 +89,10 @@
       wrapper.append(el('p', { class: 'empty' }, 'No windows yet.'));
       return;
     }
-    const xs = points.map((p) => Date.parse(p.at) / 1000);
-    const data = [xs, ...series.map((s) => points.map(s.value)), ...lines.map((l) => points.map(() => l.value))];
+    // One point (a version's first window) would stretch uPlot's time axis over years: start it half an hour before.
+    const shown = points.length === 1 ? [{ at: new Date(Date.parse(points[0].at) - 1_800_000).toISOString(), empty: true }, ...points] : points;
+    const xs = shown.map((p) => Date.parse(p.at) / 1000);
+    const data = [xs, ...series.map((s) => shown.map((p) => (p.empty ? null : s.value(p)))), ...lines.map((l) => shown.map(() => l.value))];
     const plot = new uPlot(
       {
         width: Math.max(320, wrapper.clientWidth || 480),
@@ -172,6 +174,9 @@
       .filter((m) => estimated && estimated.estimated[m] !== undefined)
       .map((m) => {
         const realized = estimated.realized[m];
+        // Below the minimum sample the estimate is not shown, as the monitor emits no metric for it (docs/drift.md).
+        const sample = estimated.samples?.[m];
+        if (sample && !sample.enough) return `estimated ${METRIC_NAMES[m]}: not enough data (${Math.round(sample.size)} of ${sample.minimum} needed)`;
         return `estimated ${METRIC_NAMES[m]} ${num(estimated.estimated[m])} (${num(estimated.interval[m].lower)}–${num(estimated.interval[m].upper)})${realized !== undefined ? `, realized ${num(realized)}` : ''}${version.baseline[m] !== undefined ? `, holdout ${num(version.baseline[m])}` : ''}`;
       });
     return el(

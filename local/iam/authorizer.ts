@@ -147,6 +147,24 @@ export class Authorizer {
   }
 }
 
+/**
+ * How API Gateway reads the policy a Lambda authorizer returns: execute-api:Invoke on the method ARN
+ * (`arn:aws:execute-api:<region>:<account>:<api>/<stage>/<METHOD>/<path>`), an explicit Deny winning.
+ */
+export async function executeApiDecision(policy: PolicyDocument, methodArn: string, accountId: string): Promise<'Allowed' | 'ExplicitlyDenied' | 'ImplicitlyDenied'> {
+  const outcome = await runSimulation(
+    {
+      request: { principal: `arn:aws:iam::${accountId}:root`, action: 'execute-api:Invoke', resource: { resource: methodArn, accountId }, contextVariables: {} },
+      identityPolicies: [{ name: 'authorizer', policy }],
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+    },
+    {},
+  );
+  // A policy the evaluator refuses (malformed) allows nothing, as API Gateway denies on it.
+  return outcome.resultType === 'error' ? 'ImplicitlyDenied' : (outcome.overallResult as 'Allowed' | 'ExplicitlyDenied' | 'ImplicitlyDenied');
+}
+
 /** "arn:...:assumed-role/R/fn may not kms:Decrypt on arn:...:key/..." */
 export function describe(request: AccessRequest): string {
   const who = request.caller.kind === 'service' && request.caller.sourceArn ? `${request.caller.principal} (for ${request.caller.sourceArn})` : request.caller.principal;

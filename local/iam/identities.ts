@@ -26,7 +26,7 @@ export function roleSession(roleArn: string, sessionName: string): Caller {
 export class LocalIdentities {
   private readonly byKey = new Map<string, Caller>();
 
-  constructor(private readonly accountId: string) {
+  constructor(accountId: string) {
     this.byKey.set(LOCAL_CREDENTIALS.accessKeyId, administrator(accountId));
   }
 

@@ -237,6 +237,7 @@ const CHECKS: Readonly<Record<string, Checks>> = {
     return [check(change.action === 'delete' ? 'apigateway:DELETE' : 'apigateway:PUT', apiArn(scope, `/restapis/${String(p.RestApiId)}/gatewayresponses/${String(p.ResponseType)}`))];
   },
   'AWS::ApiGateway::RequestValidator': apiChild('requestvalidators'),
+  'AWS::ApiGateway::Authorizer': apiChild('authorizers'),
   'AWS::ApiGateway::Model': apiChild('models'),
   'AWS::ApiGateway::ApiKey'(change, scope) {
     return [change.action === 'create' ? check('apigateway:POST', apiArn(scope, '/apikeys')) : check(change.action === 'update' ? 'apigateway:PATCH' : 'apigateway:DELETE', apiArn(scope, `/apikeys/${physicalId(change)}`))];

@@ -19,7 +19,9 @@ const meanTreatment = JSON.stringify({ n: 3461, sum: 2422.7, sumSquares: 134698.
 function expectClose(actual: unknown, expected: readonly number[]): void {
   const values = actual as number[];
   expect(values).toHaveLength(expected.length);
-  expected.forEach((e, i) => expect(values[i]).toBeCloseTo(e, 4));
+  expected.forEach((e, i) => {
+    expect(values[i]).toBeCloseTo(e, 4);
+  });
 }
 
 describe.concurrent('abtest --json on the known answers', () => {

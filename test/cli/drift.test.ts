@@ -33,7 +33,7 @@ function file(name: string, text: string): string {
 /** A one-column CSV with each category repeated its count of times. */
 function categoryCsv(name: string, counts: readonly number[]): string {
   const cells = counts.flatMap((count, i) => new Array<string>(count).fill(`c${i + 1}`));
-  return file(name, ['color', ...cells].join('\n') + '\n');
+  return file(name, `${['color', ...cells].join('\n')}\n`);
 }
 
 describe('modelgate drift: output', () => {
@@ -141,7 +141,7 @@ describe('modelgate drift on the telco churn data (a 1 200-row training sample a
       .filter((row) => row[contract] === 'Month-to-month')
       .slice(0, rows)
       .map((row) => row.map((cell, i) => (i === charges ? (Number(cell) * 1.3).toFixed(2) : cell)));
-    return file(`telco-shifted-${rows ?? 'all'}.csv`, [table.header, ...kept].map((row) => row.join(',')).join('\n') + '\n');
+    return file(`telco-shifted-${rows ?? 'all'}.csv`, `${[table.header, ...kept].map((row) => row.join(',')).join('\n')}\n`);
   }
 
   it('the holdout against itself: every statistic 0, no drift', async () => {
@@ -178,7 +178,7 @@ describe('modelgate drift on the telco churn data (a 1 200-row training sample a
   });
 
   it('the same shift on small samples (<= 1000 rows): KS and chi-squared flag it', async () => {
-    const smallReference = file('telco-small-ref.csv', readFileSync(reference, 'utf8').split('\n').slice(0, 401).join('\n') + '\n');
+    const smallReference = file('telco-small-ref.csv', `${readFileSync(reference, 'utf8').split('\n').slice(0, 401).join('\n')}\n`);
     const report = await driftJson('--reference', smallReference, '--current', shifted(300), '--columns', 'gender,Contract,MonthlyCharges');
     expect(report.features.Contract).toMatchObject({ method: 'chisquare', drifted: true });
     expect(report.features.MonthlyCharges).toMatchObject({ method: 'ks', drifted: true });

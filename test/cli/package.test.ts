@@ -38,7 +38,7 @@ function withoutColumn(text: string, name: string): string {
   const table = parseCsv(text);
   const drop = table.header.indexOf(name);
   const keep = (cells: readonly string[]) => cells.filter((_, i) => i !== drop).map((c) => (/[",]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c));
-  return [keep(table.header), ...table.rows.map(keep)].map((cells) => cells.join(',')).join('\n') + '\n';
+  return `${[keep(table.header), ...table.rows.map(keep)].map((cells) => cells.join(',')).join('\n')}\n`;
 }
 
 describe('modelgate package: the churn example', () => {

@@ -18,6 +18,8 @@ interface Arrival {
   readonly at: number;
   readonly path: string;
   readonly body: { instances?: Record<string, unknown>[]; feedback?: { predictionId: string; actual: string }[] };
+  /** The x-api-key header it came with. */
+  readonly apiKey: string | undefined;
   /** The prediction ids a predict request was answered with. */
   ids?: string[];
 }
@@ -52,7 +54,7 @@ class FakeApi {
     let text = '';
     for await (const chunk of request) text += chunk;
     const body = JSON.parse(text) as Arrival['body'];
-    const arrival: Arrival = { at, path: request.url ?? '', body };
+    const arrival: Arrival = { at, path: request.url ?? '', body, apiKey: request.headers['x-api-key'] as string | undefined };
     this.arrivals.push(arrival);
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     response.setHeader('content-type', 'application/json');
@@ -74,7 +76,7 @@ const api = new FakeApi();
 beforeAll(() => api.start());
 afterAll(() => api.close());
 
-const target = () => httpReplayTarget({ apiUrl: `${api.url}/`, model: 'churn' });
+const target = () => httpReplayTarget({ apiUrl: `${api.url}/`, model: 'churn', apiKeys: { predict: 'predict-key', feedback: 'feedback-key' } });
 const { rows } = readReplayInput(manifest, holdoutText, { format: 'csv', source: 'holdout.csv', target: 'Churn' });
 
 describe('replay rate', () => {
@@ -179,7 +181,7 @@ describe('bad rows', () => {
 });
 
 describe('labels', () => {
-  it('posts each answered row\'s label as feedback after the delay, in batches', async () => {
+  it('posts each answered row\'s label as feedback after the delay, in batches, with the feedback key', async () => {
     api.reset();
     const some: ReplayRow[] = rows.slice(0, 20);
     const report = await replay({ rows: some, target: target(), rate: 100, labelDelayMs: 300 });
@@ -197,5 +199,8 @@ describe('labels', () => {
       expect(item.postedAt - prediction.at).toBeGreaterThanOrEqual(295);
     }
     expect(feedback.length).toBeLessThan(20);
+    // Predicting and posting labels each take their own key.
+    expect(new Set(predicts.map((a) => a.apiKey))).toEqual(new Set(['predict-key']));
+    expect(new Set(feedback.map((a) => a.apiKey))).toEqual(new Set(['feedback-key']));
   });
 });

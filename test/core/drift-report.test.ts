@@ -143,7 +143,9 @@ describe('driftReportFromAggregates (baseline vs window)', () => {
   };
   const windowOf = (amounts: readonly number[], planOf: (i: number) => string, predictionOf = (i: number) => (i % 3 === 2 ? 'yes' : 'no')) => {
     const window: WindowAggregate = emptyWindowAggregate(baseline);
-    amounts.forEach((amount, i) => addRow(window, baseline, { amount, plan: planOf(i) }, predictionOf(i)));
+    amounts.forEach((amount, i) => {
+      addRow(window, baseline, { amount, plan: planOf(i) }, predictionOf(i));
+    });
     return window;
   };
 

@@ -209,13 +209,17 @@ describe('multiple testing corrections (match R p.adjust)', () => {
   it('Holm: step-down, family-wise error', () => {
     // Sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04, then a running maximum.
     const adjusted = adjustPValues(pValues, 'holm');
-    [0.03, 0.06, 0.06, 0.02].forEach((p, i) => expect(adjusted[i]).toBeCloseTo(p, 12));
+    [0.03, 0.06, 0.06, 0.02].forEach((p, i) => {
+      expect(adjusted[i]).toBeCloseTo(p, 12);
+    });
   });
 
   it('Benjamini-Hochberg: step-up, false discovery rate', () => {
     // Sorted times 4/1, 4/2, 4/3, 4/4 = 0.02, 0.02, 0.04, 0.04, then a running minimum from the top.
     const adjusted = adjustPValues(pValues, 'benjamini-hochberg');
-    [0.02, 0.04, 0.04, 0.02].forEach((p, i) => expect(adjusted[i]).toBeCloseTo(p, 12));
+    [0.02, 0.04, 0.04, 0.02].forEach((p, i) => {
+      expect(adjusted[i]).toBeCloseTo(p, 12);
+    });
   });
 
   it("Benjamini & Hochberg (1995)'s 15 p-values: BH rejects 4 at 0.05, Holm 3", () => {

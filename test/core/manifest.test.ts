@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManifestError, type Issue } from '../../lambdas/core/errors';
-import { parseManifest, parseManifestJson, valueProblem, type FeatureSpec } from '../../lambdas/core/manifest';
+import { MODEL_SIZE, modelSizeLimit, parseManifest, parseManifestJson, valueProblem, type FeatureSpec } from '../../lambdas/core/manifest';
+import { manifestSchema } from '../../lambdas/core/manifest-schema';
 
 // Manifests are built as loose JSON drafts: the point of these tests is what a hand-written file may contain.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -149,6 +150,9 @@ describe('parseManifest rejects each broken field, naming it', () => {
     { problem: 'unknown drift method', manifest: edit(regression, (m) => (m.features[0].drift = { method: 'kl' })), field: 'features[0].drift.method', reason: /must be one of "psi"/ },
     { problem: 'upper-case sha256', manifest: edit(regression, (m) => (m.model.sha256 = 'AB'.repeat(32))), field: 'model.sha256', reason: /must match pattern/ },
     { problem: 'model file in a folder', manifest: edit(regression, (m) => (m.model.file = 'models/model.onnx')), field: 'model.file', reason: /must match pattern/ },
+    { problem: 'a model size limit of 0', manifest: edit(regression, (m) => (m.model.maxBytes = 0)), field: 'model.maxBytes', reason: /must be >= 1/ },
+    { problem: 'a model size limit above the ceiling', manifest: edit(regression, (m) => (m.model.maxBytes = 512 * 1024 * 1024 + 1)), field: 'model.maxBytes', reason: /must be <= 536870912/ },
+    { problem: 'a fractional model size limit', manifest: edit(regression, (m) => (m.model.maxBytes = 1.5)), field: 'model.maxBytes', reason: /must be integer/ },
     { problem: 'threshold above 1', manifest: edit(withModel, (m) => (m.threshold = 1.5)), field: 'threshold', reason: /must be <= 1/ },
     { problem: 'batchSize 0', manifest: edit(regression, (m) => (m.batchSize = 0)), field: 'batchSize', reason: /must be >= 1/ },
     { problem: 'sample rate above 1', manifest: edit(regression, (m) => (m.logging = { inputSampleRate: 1.5 })), field: 'logging.inputSampleRate', reason: /must be <= 1/ },
@@ -401,5 +405,15 @@ describe('valueProblem', () => {
 
   it('shortens long strings in the reason', () => {
     expect(valueProblem({ name: 'n', type: 'number' }, 'y'.repeat(100))).toBe(`expected a number, got the string "${'y'.repeat(40)}..."`);
+  });
+});
+
+describe('model size limit', () => {
+  it('defaults to 256 MiB, takes the manifest\'s model.maxBytes up to the 512 MiB the schema admits', () => {
+    expect(modelSizeLimit(parseManifest(regression()))).toBe(256 * 1024 * 1024);
+    expect(modelSizeLimit(parseManifest(edit(regression, (m) => (m.model.maxBytes = 1_000_000))))).toBe(1_000_000);
+    expect(modelSizeLimit(parseManifest(edit(regression, (m) => (m.model.maxBytes = MODEL_SIZE.ceilingBytes))))).toBe(MODEL_SIZE.ceilingBytes);
+    const schema = manifestSchema as { properties: { model: { properties: { maxBytes: { maximum: number } } } } };
+    expect(schema.properties.model.properties.maxBytes.maximum).toBe(MODEL_SIZE.ceilingBytes);
   });
 });

@@ -119,6 +119,8 @@ describe('versionAlarmSpecs', () => {
       { lambda: {} as LambdaControl, deployment: 'modelgate-dev', bakeCheckSeconds: 60, alarmThresholds: async () => undefined, alarmActions: ['arn:aws:sns:us-east-1:1:oncall'] },
       { action: 'plan', model: 'churn', spec: { strategy: 'all-at-once' }, candidate: { version: '9', lambdaVersion: '4' }, alarms: estimatedQualityThresholds(tuned) },
     )) as PlannedRollout;
+    // On-call hears when an alarm fires and when it clears.
+    for (const alarm of plan.alarms) expect([alarm.AlarmActions, alarm.OKActions]).toEqual([['arn:aws:sns:us-east-1:1:oncall'], ['arn:aws:sns:us-east-1:1:oncall']]);
     const estimated = plan.alarms.filter((a) => a.AlarmName.includes('/estimated-'));
     expect(estimated.map((a) => [a.AlarmName, a.Threshold, a.DatapointsToAlarm, a.EvaluationPeriods])).toEqual([
       ['modelgate-dev/churn/v9/estimated-roc-auc-drop-warning', 0.02, 2, 3],

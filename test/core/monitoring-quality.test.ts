@@ -86,7 +86,9 @@ describe('multiclass and regression quality', () => {
     const actual = [0, 1, 2, 2, 1, 0, 0, 2];
     const predicted = [0, 2, 2, 2, 1, 1, 0, 0];
     const quality = emptyQuality(multiclass);
-    actual.forEach((a, i) => addLabelled(quality, multiclass, { label: predicted[i] }, a));
+    actual.forEach((a, i) => {
+      addLabelled(quality, multiclass, { label: predicted[i] }, a);
+    });
     const metrics = qualityMetrics(quality);
     expect(metrics.accuracy).toBeCloseTo(5 / 8, 12);
     expect(metrics.f1).toBeCloseTo(macroF1(actual, predicted), 12);
@@ -96,7 +98,9 @@ describe('multiclass and regression quality', () => {
     const actual = [3, -0.5, 2, 7];
     const predicted = [2.5, 0, 2, 8];
     const quality = emptyQuality(regression);
-    actual.forEach((a, i) => addLabelled(quality, regression, { value: predicted[i] }, a));
+    actual.forEach((a, i) => {
+      addLabelled(quality, regression, { value: predicted[i] }, a);
+    });
     const metrics = qualityMetrics(quality);
     // sklearn's documented examples: MAE 0.5, RMSE sqrt(0.375), R2 0.9486...
     expect(metrics.mae).toBeCloseTo(meanAbsoluteError(actual, predicted), 12);

@@ -9,7 +9,7 @@ const fixture = (file: string) => new Uint8Array(readFileSync(new URL(`../fixtur
 const opTypes = (bytes: Uint8Array) => (onnx.ModelProto.decode(bytes).graph?.node ?? []).map((n) => n.opType);
 
 const FLOAT = 1;
-const INT64 = 7;
+const _INT64 = 7;
 const STRING = 8;
 const tensorInfo = (name: string, elemType: number, dims: (number | string)[]) => ({
   name,

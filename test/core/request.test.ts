@@ -65,7 +65,7 @@ describe('parsePredictRequest accepts', () => {
   });
 
   it('values on the bounds, an integer written as 2.0, and a batch at the row limit', () => {
-    const rows = parsePredictRequest(manifest, '{"instances": [' + Array(10).fill('{"age": 18, "count": 2.0, "city": "rome", "member": true}').join(',') + ']}', limits).rows;
+    const rows = parsePredictRequest(manifest, `{"instances": [${Array(10).fill('{"age": 18, "count": 2.0, "city": "rome", "member": true}').join(',')}]}`, limits).rows;
     expect(rows).toHaveLength(10);
     expect(rows[0]).toMatchObject({ age: 18, count: 2 });
     expect(parsePredictRequest(manifest, predictBody({ ...valid, age: 120 }), limits).rows[0]?.age).toBe(120);

@@ -55,7 +55,7 @@ afterAll(async () => {
 /** The compiled CLI against this runtime, as a user runs it. */
 const modelgate = (...args: string[]) => runCli(args, { env: { MODELGATE_STATE_DIR: stateDir } });
 
-const post = (path: string, body: unknown) => fetch(`${runtime.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (path: string, body: unknown) => fetch(`${runtime.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict }, body: JSON.stringify(body) });
 
 /**
  * A client calling churn at a steady pace until stopped; every answer that is not a 200 is a failure. Paced, not
@@ -116,7 +116,7 @@ interface RegistryView {
 }
 
 async function registryView(): Promise<RegistryView> {
-  const response = await fetch(`${runtime.apiUrl}/v1/models/credit`);
+  const response = await fetch(`${runtime.apiUrl}/v1/models/credit`, { headers: { 'x-api-key': runtime.apiKeys.predict } });
   expect(response.status).toBe(200);
   return (await response.json()) as RegistryView;
 }
@@ -169,9 +169,11 @@ describe('bring your own model: credit, next to churn, on the local runtime', ()
     const outputs = ((await infer.json()) as { outputs: { name: string; shape: number[]; data: number[] }[] }).outputs;
     const probabilities = outputs.find((o) => o.name === 'probabilities');
     expect(probabilities?.shape).toEqual([ROWS, 2]);
-    probabilities?.data.forEach((p, i) => expect(p).toBeCloseTo(expected[Math.floor(i / 2)]?.[i % 2] as number, FLOAT_DIGITS));
+    probabilities?.data.forEach((p, i) => {
+      expect(p).toBeCloseTo(expected[Math.floor(i / 2)]?.[i % 2] as number, FLOAT_DIGITS);
+    });
 
-    const metadata = await fetch(`${runtime.apiUrl}/v2/models/credit`);
+    const metadata = await fetch(`${runtime.apiUrl}/v2/models/credit`, { headers: { 'x-api-key': runtime.apiKeys.predict } });
     expect(metadata.status).toBe(200);
     expect(await metadata.json()).toMatchObject({ name: 'credit', versions: ['1'] });
   });
@@ -192,12 +194,20 @@ describe('bring your own model: credit, next to churn, on the local runtime', ()
     expect(run.stdout).toMatch(new RegExp(`^memory ${memory?.memoryMb} MB \\(`, 'm'));
     expect(run.stdout).toContain(`cost per million predictions: $${memory?.costPerMillion?.total.toFixed(2)} (`);
     expect(run.stdout).toMatch(/^1 +live +100%/m);
+    // Without a name: every model of the stage, each with what serves it and what that costs.
+    const all = await modelgate('models', '--json');
+    expect(all.code, all.stderr).toBe(0);
+    const summaries = JSON.parse(all.stdout) as { model: string; live: { version: string; weight: number }[]; memoryMb: number | null; costPerMillion: number | null }[];
+    expect(summaries.map((s) => s.model)).toEqual(['churn', 'credit']);
+    expect(summaries.find((s) => s.model === 'credit')).toMatchObject({ live: [{ version: '1', weight: 1 }], memoryMb: memory?.memoryMb, costPerMillion: memory?.costPerMillion?.total });
   });
 
   it('a restart keeps it', async () => {
     await runtime.close();
     runtime = await startRuntime(options);
     expect(runtime.gateway.routes().map((r) => `${r.method} ${r.resourcePath}`)).toContain('POST /v1/models/credit/predict');
+    // The version's alarms are the pipeline's (PutMetricAlarm): no stack puts them back, the alarm store keeps them.
+    expect(runtime.alarms.describeAlarms().MetricAlarms.filter((a) => a.AlarmName.startsWith(modelAlarmPrefix(DEPLOYMENT, 'credit')))).toHaveLength(17);
     expectOnnxProbabilities(await predictCredit());
     expect((await registryView()).live).toEqual([expect.objectContaining({ version: '1', weight: 1 })]);
   });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main';
+import { clientOfRoute, type ApiClient } from '../../lambdas/core/api-clients';
 import { parseCsv } from '../../lambdas/core/csv';
 import { csvInstances } from '../../lambdas/core/csv-instances';
 import type { ExperimentDefinition } from '../../lambdas/core/experiments/definition';
@@ -58,7 +59,7 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; json
 }
 
 async function post(path: string, body: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${runtime.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(`${runtime.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys[clientOfRoute('POST', path) as ApiClient] }, body: JSON.stringify(body) });
   return { status: response.status, body: await response.json() };
 }
 
@@ -73,7 +74,9 @@ async function traffic(from: number, count: number): Promise<{ predictionId: str
     const rows = [(2 * request) % holdout.length, (2 * request + 1) % holdout.length];
     const answer = await post('/v1/models/churn/predict', { instances: rows.map((row) => holdout[row]) });
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-    answer.body.predictions.forEach((p: { predictionId: string }, i: number) => served.push({ predictionId: p.predictionId, version: answer.body.model.version, row: rows[i] as number }));
+    answer.body.predictions.forEach((p: { predictionId: string }, i: number) => {
+      served.push({ predictionId: p.predictionId, version: answer.body.model.version, row: rows[i] as number });
+    });
   }
   return served;
 }
@@ -126,7 +129,7 @@ describe('an A/B experiment between churn v1 and v2 in the local runtime', () =>
     expect(resent.body.summary).toMatchObject({ accepted: 0, duplicate: 50 });
     const unknown = await post('/v1/events', [{ predictionId: 'no-such-prediction', name: 'conversion' }, { predictionId: served[0]!.predictionId, name: 'conversion', value: 3 }]);
     expect(unknown.body.results.map((r: { status: string }) => r.status)).toEqual(['not_found', 'invalid']);
-    const malformed = await fetch(`${runtime.apiUrl}/v1/events`, { method: 'POST', body: '[{"name": 5}]' });
+    const malformed = await fetch(`${runtime.apiUrl}/v1/events`, { method: 'POST', headers: { 'x-api-key': runtime.apiKeys.events }, body: '[{"name": 5}]' });
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as { issues: { field: string }[] }).issues.map((i) => i.field)).toEqual(['events[0].predictionId', 'events[0].name']);
     await runtime.streams.idle();
@@ -174,7 +177,7 @@ describe('an A/B experiment between churn v1 and v2 in the local runtime', () =>
   });
 
   it('serves the experiment with its analysis and CIs over time (API and dashboard)', async () => {
-    const response = await fetch(`${runtime.apiUrl}/v1/experiments/${id}`);
+    const response = await fetch(`${runtime.apiUrl}/v1/experiments/${id}`, { headers: { 'x-api-key': runtime.apiKeys.events } });
     expect(response.status).toBe(200);
     const body = (await response.json()) as { experiment: ExperimentDefinition; analysis: ExperimentReport; snapshots: AnalysisSnapshot[] };
     expect(body.analysis.decision).toBe('ship-treatment');

@@ -34,7 +34,7 @@ const answered: PredictResponse[] = [];
 let routing: AliasState;
 
 async function predict(apiUrl: string): Promise<PredictResponse> {
-  const response = await fetch(`${apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: [INSTANCE] }) });
+  const response = await fetch(`${apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict }, body: JSON.stringify({ instances: [INSTANCE] }) });
   const text = await response.text();
   expect(response.status, text).toBe(200);
   const body = JSON.parse(text) as PredictResponse;

@@ -56,7 +56,7 @@ afterAll(async () => {
   rmSync(stateDir, { recursive: true, force: true });
 });
 
-const target = () => httpReplayTarget({ apiUrl: runtime.apiUrl, model: 'churn' });
+const target = () => httpReplayTarget({ apiUrl: runtime.apiUrl, model: 'churn', apiKeys: runtime.apiKeys });
 
 /** The monitor's runs since `from` (one MonitoredPredictions datapoint each), with the predictions each saw. */
 function monitorRuns(from: number): number[] {

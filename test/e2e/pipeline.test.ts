@@ -61,7 +61,7 @@ async function versions(): Promise<VersionView[]> {
 }
 
 const predict = (rows: unknown[]) =>
-  fetch(`${runtime.apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: rows }) });
+  fetch(`${runtime.apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict }, body: JSON.stringify({ instances: rows }) });
 
 /** Clients calling the API until stopped: every status is counted, by the model version that answered. */
 function traffic(clients = 2): { stop: () => Promise<{ total: number; failed: number; byVersion: Record<string, number> }> } {
@@ -109,7 +109,7 @@ describe('the promotion pipeline in the local runtime', () => {
     expect(v1?.history.map((h) => h.status)).toEqual(['candidate', 'validating', 'live']);
     const response = await predict([holdout[0]]);
     expect(response.status).toBe(200);
-    const registry = (await (await fetch(`${runtime.apiUrl}/v1/models/churn`)).json()) as { live: { version: string; weight: number }[] };
+    const registry = (await (await fetch(`${runtime.apiUrl}/v1/models/churn`, { headers: { 'x-api-key': runtime.apiKeys.predict } })).json()) as { live: { version: string; weight: number }[] };
     expect(registry.live).toEqual([expect.objectContaining({ version: '1', weight: 1 })]);
   });
 
@@ -259,7 +259,7 @@ describe('the promotion pipeline in the local runtime', () => {
     const push = await cli('push', dir, '--strategy', 'shadow', '--json');
     expect(push.code, push.out).toBe(0);
     expect(push.json()).toMatchObject({ status: 'shadow', weight: 0 });
-    const registry = (await (await fetch(`${runtime.apiUrl}/v1/models/churn`)).json()) as { live: { version: string }[]; shadow: { version: string; sampleRate: number } };
+    const registry = (await (await fetch(`${runtime.apiUrl}/v1/models/churn`, { headers: { 'x-api-key': runtime.apiKeys.predict } })).json()) as { live: { version: string }[]; shadow: { version: string; sampleRate: number } };
     expect(registry.live.map((l) => l.version)).toEqual(['2']);
     expect(registry.shadow).toMatchObject({ version: '4', sampleRate: 1 });
     // The inference function reads the shadow setting at init and every 15 s: a fresh environment sees it now.

@@ -1,5 +1,6 @@
 // The one API of a deployment: the base routes, what model stacks attach their routes to (the /v1/models and
-// /v2/models resources, the validator, the JsonObject model, the models function), keys and throttling, logs,
+// /v2/models resources, the validator, the JsonObject model, the models function), keys per kind of client,
+// the key authorizer and throttling, logs,
 // JSON gateway errors, and prop validation.
 import type { Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
@@ -7,6 +8,7 @@ import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { ModelApi, type ModelApiProps } from '../../lib/api/model-api';
+import { API_CLIENTS } from '../../lambdas/core/api-clients';
 import { ModelRegistryTable } from '../../lib/storage/model-registry-table';
 import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import type { CfnTemplate } from '../../local/template';
@@ -59,6 +61,17 @@ describe('ModelApi', () => {
     withFeedback.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', RequestValidatorId: Match.anyValue(), RequestModels: { 'application/json': Match.anyValue() } });
   });
 
+  it('traces 1% of requests by an X-Ray sampling rule on its stage, named within X-Ray\'s 32 characters', () => {
+    template.hasResourceProperties('AWS::XRay::SamplingRule', {
+      SamplingRule: Match.objectLike({ RuleName: `${stack.stackName}-api`, FixedRate: 0.01, ReservoirSize: 0, ServiceName: `${stack.stackName}/api`, ServiceType: 'AWS::ApiGateway::Stage' }),
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: true });
+    const long = build({ traceSampleRate: 0.2 });
+    const rule = Object.values(long.template.findResources('AWS::XRay::SamplingRule'))[0]?.Properties?.SamplingRule as { RuleName: string; FixedRate: number };
+    expect(rule.FixedRate).toBe(0.2);
+    expect(rule.RuleName.length).toBeLessThanOrEqual(32);
+  });
+
   it('names the REST API after its deployment, so two stages in one account are told apart', () => {
     template.hasResourceProperties('AWS::ApiGateway::RestApi', { Name: stack.stackName });
   });
@@ -83,7 +96,9 @@ describe('ModelApi', () => {
   it('lets API Gateway invoke the models function for GET on any path below /v1/models of the stage: the literal /v1/models/<m> of each model stack too', () => {
     const dev = deployed(raw, { stackName: 'modelgate-dev' });
     const models = functionWithEntry(raw, 'models');
-    const permissions = Object.values(template.findResources('AWS::Lambda::Permission')).map((p) => dev.resolve(p.Properties) as Record<string, string>);
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'))
+      .map((p) => dev.resolve(p.Properties) as Record<string, string>)
+      .filter((p) => p.FunctionName === dev.arn(models));
     const restApi = Object.keys(template.findResources('AWS::ApiGateway::RestApi'))[0] as string;
     expect(permissions).toEqual([
       {
@@ -117,6 +132,20 @@ describe('ModelApi', () => {
     expect(renderGatewayResponse(body.asString())).toEqual({ error: 'NotFoundError', message: 'no route value value', requestId: 'value' });
   });
 
+  it('says what is wrong with a missing key (401) and with a key of another kind of client (403), naming the route', () => {
+    const messages: Record<string, unknown> = {};
+    for (const [type, status] of [['UNAUTHORIZED', '401'], ['ACCESS_DENIED', '403']] as const) {
+      const body = new Capture();
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: type, StatusCode: status, ResponseTemplates: { 'application/json': body } });
+      messages[type] = renderGatewayResponse(body.asString());
+      if (type === 'ACCESS_DENIED') expect(body.asString()).toContain('$context.httpMethod $context.path');
+    }
+    expect(messages).toEqual({
+      UNAUTHORIZED: { error: 'UnauthorizedError', message: expect.stringContaining('x-api-key header'), requestId: 'value' },
+      ACCESS_DENIED: { error: 'ForbiddenError', message: expect.stringContaining('may not call value value'), requestId: 'value' },
+    });
+  });
+
   it('answers every other gateway error in JSON too', () => {
     for (const type of ['DEFAULT_4XX', 'DEFAULT_5XX', 'BAD_REQUEST_BODY']) {
       const body = new Capture();
@@ -125,25 +154,57 @@ describe('ModelApi', () => {
     }
   });
 
-  it('throttles per key through a usage plan bound to the stage, quota only when asked', () => {
+  it('has one usage plan per kind of client, each bound to the stage with its own first key, throttled per key, quota only when asked', () => {
     const stage = new Capture();
-    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+    const plans = template.findResources('AWS::ApiGateway::UsagePlan');
+    expect(Object.values(plans).map((p) => p.Properties.UsagePlanName).sort()).toEqual(API_CLIENTS.map((client) => `${stack.stackName}-${client}`).sort());
+    template.allResourcesProperties('AWS::ApiGateway::UsagePlan', {
       Throttle: { RateLimit: 50, BurstLimit: 100 },
       Quota: Match.absent(),
       ApiStages: [Match.objectLike({ Stage: { Ref: stage } })],
     });
     expect(raw.Resources[stage.asString()]?.Type).toBe('AWS::ApiGateway::Stage');
-    template.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
-    template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
+    template.resourceCountIs('AWS::ApiGateway::ApiKey', 3);
+    // Each key is in exactly one plan: API Gateway allows a key in one plan per stage, which is what tells the kinds apart.
+    const planOfKey = Object.values(template.findResources('AWS::ApiGateway::UsagePlanKey')).map((k) => [k.Properties.KeyId.Ref, k.Properties.UsagePlanId.Ref] as const);
+    expect(new Set(planOfKey.map(([key]) => key)).size).toBe(3);
+    expect(new Set(planOfKey.map(([, plan]) => plan))).toEqual(new Set(Object.keys(plans)));
+    for (const client of API_CLIENTS) expect(stack.resolve(api.apiKeys[client].keyId)).toEqual({ Ref: planOfKey.find(([, plan]) => plan === (stack.resolve(api.usagePlans[client].usagePlanId) as { Ref: string }).Ref)?.[0] });
 
-    build({ throttle: { rateLimit: 5, burstLimit: 10 }, quota: { limit: 10_000, period: apigw.Period.DAY } }).template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+    build({ throttle: { rateLimit: 5, burstLimit: 10 }, quota: { limit: 10_000, period: apigw.Period.DAY } }).template.allResourcesProperties('AWS::ApiGateway::UsagePlan', {
       Throttle: { RateLimit: 5, BurstLimit: 10 },
       Quota: { Limit: 10_000, Period: 'DAY' },
     });
   });
 
-  it('requires an API key on every method', () => {
-    for (const method of Object.values(template.findResources('AWS::ApiGateway::Method'))) expect(method.Properties).toMatchObject({ ApiKeyRequired: true, AuthorizationType: 'NONE' });
+  it('requires an API key and the key authorizer on every method', () => {
+    const authorizer = (stack.resolve(api.authorizer.authorizerId) as { Ref: string }).Ref;
+    for (const method of Object.values(build({}, { feedback: true }).template.findResources('AWS::ApiGateway::Method'))) {
+      expect(method.Properties).toMatchObject({ ApiKeyRequired: true, AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: authorizer } });
+    }
+  });
+
+  it('authorizes by the key header, caches the answer per key for five minutes, and may read the usage plans\' keys, nothing else', () => {
+    const fn = new Capture();
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      Type: 'REQUEST',
+      IdentitySource: 'method.request.header.x-api-key',
+      AuthorizerResultTtlInSeconds: 300,
+      AuthorizerUri: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.objectLike({ 'Fn::GetAtt': [fn, 'Arn'] })])] }),
+    });
+    expect(fn.asString()).toBe(functionWithEntry(raw, 'api-key-authorizer'));
+    const dev = deployed(raw, { stackName: 'modelgate-dev' });
+    const authorizer = Object.keys(template.findResources('AWS::ApiGateway::Authorizer'))[0] as string;
+    const restApi = Object.keys(template.findResources('AWS::ApiGateway::RestApi'))[0] as string;
+    const invoke = Object.values(template.findResources('AWS::Lambda::Permission'))
+      .map((p) => dev.resolve(p.Properties) as Record<string, string>)
+      .filter((p) => p.FunctionName === dev.arn(fn.asString()));
+    expect(invoke).toEqual([{ Action: 'lambda:InvokeFunction', FunctionName: dev.arn(fn.asString()), Principal: 'apigateway.amazonaws.com', SourceArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:${dev.ref(restApi)}/authorizers/${dev.ref(authorizer)}` }]);
+    expect(grants(dev, roleStatements(raw, roleOf(raw, fn.asString()))).filter((grant) => !grant.startsWith('logs:') && !grant.startsWith('xray:'))).toEqual([
+      `apigateway:GET on arn:aws:apigateway:${REGION}::/usageplans`,
+      `apigateway:GET on arn:aws:apigateway:${REGION}::/usageplans/*/keys`,
+    ]);
+    expect(raw.Resources[fn.asString()]?.Properties?.Environment).toMatchObject({ Variables: { DEPLOYMENT_NAME: stack.stackName } });
   });
 
   it('logs access as JSON, execution errors, metrics and traces on the stage, never bodies', () => {
@@ -194,6 +255,7 @@ describe('ModelApi', () => {
           throttle: { rateLimit: -1, burstLimit: 2.5 },
           stageThrottle: { rateLimit: 100, burstLimit: 0 },
           quota: { limit: 0, period: apigw.Period.MONTH },
+          traceSampleRate: 1.5,
         }),
       ) as InvalidPropsError;
       expect(error).toBeInstanceOf(InvalidPropsError);
@@ -203,6 +265,7 @@ describe('ModelApi', () => {
         `throttle.burstLimit must be an integer between 1 and ${Number.MAX_SAFE_INTEGER}, got: 2.5`,
         `stageThrottle.burstLimit must be an integer between 1 and ${Number.MAX_SAFE_INTEGER}, got: 0`,
         `quota.limit must be an integer between 1 and ${Number.MAX_SAFE_INTEGER}, got: 0`,
+        'traceSampleRate must be a share between 0 and 1, got: 1.5',
       ]);
     });
 

@@ -36,6 +36,7 @@ const PARAMETERS = {
   V2ModelsResourceId: 'v2-models-id',
   RequestValidatorId: 'validator-id',
   JsonObjectModelName: 'JsonObject',
+  AuthorizerId: 'auth01',
   ModelsFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:modelgate-dev-models`,
   PermissionsBoundaryArn: `arn:aws:iam::${ACCOUNT}:policy/model-role-boundary`,
   LogLevel: 'DEBUG',
@@ -166,6 +167,10 @@ describe('ModelServingStack inference function', () => {
     expect(variables).toMatchObject({ MODEL_NAME: 'churn', REGISTRY_TABLE: 'registry', EXPERIMENT_TABLE: 'experiments', POWERTOOLS_LOG_LEVEL: 'DEBUG' });
   });
 
+  it('keeps only warnings of Lambda\'s own lines (no START/END/REPORT per prediction), in JSON', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: Match.objectLike({ LogFormat: 'JSON', SystemLogLevel: 'WARN' }) });
+  });
+
   it('logs to a group of its own, with the retention the deployment asks for and no fixed name', () => {
     const group = new Capture();
     template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: group } } });
@@ -259,14 +264,15 @@ describe('ModelServingStack live alias and routes', () => {
     ]);
   });
 
-  it('proxies every method (AWS_PROXY) with an API key required, on the deployment\'s API', () => {
+  it('proxies every method (AWS_PROXY) with an API key and the deployment\'s key authorizer required, on the deployment\'s API', () => {
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method'));
     expect(methods).toHaveLength(4);
     for (const method of methods) {
       expect(method.Properties).toMatchObject({
         RestApiId: { Ref: 'RestApiId' },
         ApiKeyRequired: true,
-        AuthorizationType: 'NONE',
+        AuthorizationType: 'CUSTOM',
+        AuthorizerId: { Ref: 'AuthorizerId' },
         Integration: { Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' },
       });
     }

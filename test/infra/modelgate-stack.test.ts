@@ -32,6 +32,7 @@ const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
 /** Every function the base stack deploys, by entry: no model's inference function among them. */
 const BASE_HANDLERS: readonly HandlerName[] = [
   'aggregator',
+  'api-key-authorizer',
   'experiment-aggregator',
   'experiment-analysis',
   'experiment-events',
@@ -92,12 +93,14 @@ describe('ModelgateStack', () => {
 
   it('outputs what operators and the CLI look up, each naming the resource it says', () => {
     const expected: Record<string, string> = {
-      ApiKeyId: 'AWS::ApiGateway::ApiKey',
+      EventsApiKeyId: 'AWS::ApiGateway::ApiKey',
       ExperimentTableName: 'AWS::DynamoDB::Table',
       ModelBucketName: 'AWS::S3::Bucket',
       MonitorFunctionName: 'AWS::Lambda::Function',
       MonitoringTableName: 'AWS::DynamoDB::Table',
+      FeedbackApiKeyId: 'AWS::ApiGateway::ApiKey',
       NotificationTopicArn: 'AWS::SNS::Topic',
+      PredictApiKeyId: 'AWS::ApiGateway::ApiKey',
       PipelineStateMachineArn: 'AWS::StepFunctions::StateMachine',
       PredictionTableName: 'AWS::DynamoDB::Table',
       RegistryTableName: 'AWS::DynamoDB::Table',

@@ -190,16 +190,19 @@ describe('PromotionPipeline', () => {
     expect(JSON.parse(variables.Variables[PIPELINE_VARIABLES.alarmActions] as string)).toEqual([dev.ref(only('AWS::SNS::Topic'))]);
   });
 
-  it('lets the publish function copy accepted bundles and publish versions of model functions', () => {
+  it('lets the publish function copy the validated object versions of accepted bundles and publish versions of model functions', () => {
     expect(grantsOf('publish')).toEqual(
       [
         ...common('publish'),
-        `s3:GetObject on ${bucket()}/candidates/*`,
+        // CopyObject and GetObject of a named version: publish reads no candidate's current object.
+        `s3:GetObjectVersion on ${bucket()}/candidates/*`,
         `s3:PutObject on ${bucket()}/models/*`,
         `kms:GenerateDataKey on ${bucketKey()} ${viaS3}`,
         ...['GetFunctionConfiguration', 'UpdateFunctionConfiguration', 'PublishVersion'].map((action) => `lambda:${action} on ${modelFunctions}`),
       ].sort(),
     );
+    // It packs the model into one object: a model at the manifest's size ceiling (512 MiB) is held twice.
+    expect(raw.Resources[functionWithEntry(raw, 'publish')]?.Properties?.MemorySize).toBe(1536);
   });
 
   it('lets the validation and registry functions read and write what their steps need, and nothing on functions or stacks', () => {

@@ -2,7 +2,7 @@
 // model-stack-like template (function, version, alias, API resources under the base stack's /v1/models from a
 // parameter, a permission, a Condition) created, described, updated, rolled back, deleted and kept across a
 // restart; its routes go live through API Gateway's CreateDeployment.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APIGatewayClient, CreateDeploymentCommand, GetApiKeyCommand, GetRestApisCommand, GetUsagePlanKeysCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
@@ -18,8 +18,9 @@ import {
   type Parameter,
   type Stack,
 } from '@aws-sdk/client-cloudformation';
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS } from '../../local/aws-clients';
+import { LOCAL_CREDENTIALS, localS3Client } from '../../local/aws-clients';
 import { startRuntime, type Runtime } from '../../local/runtime';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'modelgate-cfn-'));
@@ -142,7 +143,7 @@ describe('local CloudFormation', () => {
     const answer = await predict('fraud');
     expect(answer.status).toBe(200);
     expect(await answer.json()).toMatchObject({ model: 'fraud', greeting: 'hello', version: '1', resource: '/v1/models/fraud/predict' });
-    expect((await fetch(`${runtime.apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"instances":[]}' })).status).toBe(400); // churn untouched
+    expect((await fetch(`${runtime.apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict }, body: '{"instances":[]}' })).status).toBe(400); // churn untouched
   });
 
   it('refuses what CloudFormation refuses: a second stack of the name, bad parameters, missing capabilities, a no-op update', async () => {
@@ -197,13 +198,56 @@ describe('local CloudFormation', () => {
     expect((await cloudFormation.send(new ListStacksCommand({ StackStatusFilter: ['DELETE_COMPLETE'] }))).StackSummaries?.map((s) => s.StackName)).toContain('test-model-broken');
   });
 
-  it('serves the API Gateway calls of the pipeline: REST APIs, usage plan keys, API keys', async () => {
+  it('updates a bucket deployment as CDK does: changed objects are written again, unchanged ones left alone', async () => {
+    // A BucketDeployment of Source.jsonData and an asset file, as the deployment publishes its template and declarations.
+    const asset = 'asset.test-publication';
+    mkdirSync(join(runtime.stack.assemblyDir, asset), { recursive: true });
+    writeFileSync(join(runtime.stack.assemblyDir, asset, 'declarations.json'), '{"allowUndeclaredModels":<<marker:0xbaba:0>>}');
+    writeFileSync(join(runtime.stack.assemblyDir, asset, 'readme.txt'), 'unchanged');
+    const bucket = runtime.outputs.ModelBucketName as string;
+    const publication = (allow: boolean) => ({
+      Resources: {
+        Publication: {
+          Type: 'Custom::CDKBucketDeployment',
+          Properties: {
+            ServiceToken: 'arn:aws:lambda:us-east-1:000000000000:function:test-bucket-deployment-provider',
+            SourceBucketNames: ['assets'],
+            SourceObjectKeys: ['test-publication.zip'],
+            SourceMarkers: [{ '<<marker:0xbaba:0>>': String(allow) }],
+            DestinationBucketName: bucket,
+            DestinationBucketKeyPrefix: 'test-publication',
+            Prune: false,
+          },
+        },
+      },
+    });
+    const s3 = localS3Client(runtime.s3Endpoint);
+    const read = async (key: string) => (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `test-publication/${key}` }))).Body?.transformToString();
+    const modified = async (key: string) => (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `test-publication/${key}` }))).LastModified?.getTime();
+
+    await cloudFormation.send(new CreateStackCommand({ StackName: 'test-publication', TemplateBody: JSON.stringify(publication(false)) }));
+    expect((await settled('test-publication')).StackStatus).toBe('CREATE_COMPLETE');
+    expect(await read('declarations.json')).toBe('{"allowUndeclaredModels":false}');
+    const untouched = await modified('readme.txt');
+
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // S3 times are in whole seconds
+    await cloudFormation.send(new UpdateStackCommand({ StackName: 'test-publication', TemplateBody: JSON.stringify(publication(true)) }));
+    expect((await settled('test-publication')).StackStatus).toBe('UPDATE_COMPLETE');
+    expect(await read('declarations.json')).toBe('{"allowUndeclaredModels":true}');
+    expect(await read('readme.txt')).toBe('unchanged');
+    expect(await modified('readme.txt')).toBe(untouched);
+  });
+
+  it('serves the API Gateway calls of the pipeline and the key authorizer: REST APIs, usage plans and their keys, API keys', async () => {
     const { items = [] } = await apiGateway.send(new GetRestApisCommand({}));
     expect(items.map((a) => a.id)).toContain(base.restApiId);
     const { items: plans = [] } = await apiGateway.send(new GetUsagePlansCommand({}));
-    const { items: keys = [] } = await apiGateway.send(new GetUsagePlanKeysCommand({ usagePlanId: plans[0]?.id as string }));
+    expect(plans.map((p) => p.name).sort()).toEqual(['events', 'feedback', 'predict'].map((client) => `${runtime.stack.stackName}-${client}`));
+    const predictPlan = plans.find((p) => p.name === `${runtime.stack.stackName}-predict`);
+    const { items: keys = [] } = await apiGateway.send(new GetUsagePlanKeysCommand({ usagePlanId: predictPlan?.id as string }));
+    expect(keys.map((k) => [k.id, k.value])).toEqual([[runtime.outputs.PredictApiKeyId, runtime.apiKeys.predict]]);
     const key = await apiGateway.send(new GetApiKeyCommand({ apiKey: keys[0]?.id as string, includeValue: true }));
-    expect(key).toMatchObject({ id: runtime.outputs.ApiKeyId, enabled: true });
+    expect(key).toMatchObject({ id: runtime.outputs.PredictApiKeyId, enabled: true, value: runtime.apiKeys.predict });
     expect(key.value).toMatch(/^[a-z0-9]{40}$/);
   });
 

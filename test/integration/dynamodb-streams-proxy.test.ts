@@ -282,7 +282,9 @@ describe('local DynamoDB streams proxy', () => {
       expect(chain[0]?.eventName).toBe('INSERT');
       expect(chain.slice(1).every((r) => r.eventName === 'MODIFY')).toBe(true);
       // Each record's old image is the previous record's new image, and the last new image is what is stored.
-      chain.slice(1).forEach((record, i) => expect(record.dynamodb.OldImage).toEqual(chain[i]?.dynamodb.NewImage));
+      chain.slice(1).forEach((record, i) => {
+        expect(record.dynamodb.OldImage).toEqual(chain[i]?.dynamodb.NewImage);
+      });
       expect(chain.at(-1)?.dynamodb.NewImage).toEqual(await stored(table, id));
     }
   });

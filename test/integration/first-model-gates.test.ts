@@ -3,31 +3,20 @@
 // holdout and once with the holdout's labels inverted, and each bundle goes through the validation the pipeline
 // runs (validateCandidate, no champion).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../lambdas/core/csv';
 import { parseManifestJson, type Manifest } from '../../lambdas/core/manifest';
-import { validateCandidate, type BundleSource, type ValidationResult } from '../../lambdas/use-cases/validate-candidate';
+import { validateCandidate, type ValidationResult } from '../../lambdas/use-cases/validate-candidate';
+import { bundleFolderSource } from '../../cli/bundle-folder';
 import { runCli, type CliResult } from '../support/cli';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const directory = mkdtempSync(join(tmpdir(), 'modelgate-first-gates-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-function folder(dir: string): BundleSource {
-  return {
-    read: async (file) => {
-      try {
-        return { bytes: new Uint8Array(await readFile(join(dir, file))) };
-      } catch {
-        return undefined;
-      }
-    },
-  };
-}
 
 /** The holdout with every Churn label swapped: the same model is now worse than chance on it. */
 function invertedHoldout(): string {
@@ -35,7 +24,7 @@ function invertedHoldout(): string {
   const target = table.header.indexOf('Churn');
   const quote = (cell: string) => (/[",]/.test(cell) ? `"${cell.replace(/"/g, '""')}"` : cell);
   const rows = table.rows.map((cells) => cells.map((cell, i) => (i === target ? (cell === 'Yes' ? 'No' : 'Yes') : cell)));
-  return [table.header, ...rows].map((cells) => cells.map(quote).join(',')).join('\n') + '\n';
+  return `${[table.header, ...rows].map((cells) => cells.map(quote).join(',')).join('\n')}\n`;
 }
 
 async function packageChurn(out: string, holdout: string): Promise<CliResult> {
@@ -78,7 +67,7 @@ describe('default gates on a first version', () => {
   });
 
   it('accepts the model on its own holdout, with both gates run', async () => {
-    const result = await validateCandidate({ model: 'churn', version: '1', candidate: folder(good), latencySamples: 20 });
+    const result = await validateCandidate({ model: 'churn', version: '1', candidate: bundleFolderSource(good), latencySamples: 20 });
     expect(result.reasons).toEqual([]);
     expect(result.verdict).toBe('accepted');
     expect(metricGates(result)).toEqual([
@@ -88,7 +77,7 @@ describe('default gates on a first version', () => {
   });
 
   it('rejects the model worse than chance, naming each metric, its value and its bound', async () => {
-    const result = await validateCandidate({ model: 'churn', version: '1', candidate: folder(inverted), latencySamples: 20 });
+    const result = await validateCandidate({ model: 'churn', version: '1', candidate: bundleFolderSource(inverted), latencySamples: 20 });
     expect(result.verdict).toBe('rejected');
     expect(result.reasons).toEqual(['METRIC_BELOW_GATE', 'METRIC_ABOVE_GATE']);
     const [rocAuc, logLoss] = metricGates(result);

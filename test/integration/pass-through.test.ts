@@ -193,7 +193,12 @@ describe('the local runtime gives a kept table the index the template added', ()
     const delivered: unknown[] = [];
     streams.subscribe(
       { streamArn: String(created.attributes?.StreamArn), functionName: 'consumer', batchSize: 10, batchingWindowMs: 0, retryAttempts: 0, startingPosition: 'LATEST', filters: [] },
-      { invoke: async (_name, _qualifier, event) => (delivered.push(...(event as { Records: unknown[] }).Records), { result: {}, executedVersion: '$LATEST' }) },
+      {
+        invoke: async (_name, _qualifier, event) => {
+          delivered.push(...(event as { Records: unknown[] }).Records);
+          return { result: {}, executedVersion: '$LATEST' };
+        },
+      },
     );
     await localDynamoClient(streams.endpoint).send(new PutItemCommand({ TableName: 'update-log', Item: { ...item, predictionId: { S: 'p-2' } } }));
     await streams.idle();

@@ -14,7 +14,8 @@ import { PACKED_BUNDLE_FILE, packBundle } from '../../lambdas/core/packed-bundle
 import { parseFallbackRecords, type PredictionRecord } from '../../lambdas/core/prediction-record';
 import { initServing } from '../../lambdas/use-cases/serve-predictions';
 import { proxyEvent } from '../../local/api-gateway-event';
-import { localDynamoClient } from '../../local/aws-clients';
+import { localDynamoClient, localS3Client } from '../../local/aws-clients';
+import { sha256Hex } from '../../lambdas/adapters/model-store';
 import { BUCKET, TABLE, lambdaContext, serve, servingConfig, startLocalAws, uploadBundle, withChecksum, type LocalAws } from '../support/local-aws';
 import { startTcpProxy } from '../support/tcp-proxy';
 
@@ -22,6 +23,8 @@ const bundleDir = new URL('../../examples/churn/v1/', import.meta.url);
 const manifest = parseManifestJson(readFileSync(new URL('manifest.json', bundleDir), 'utf8'));
 const modelBytes = new Uint8Array(readFileSync(new URL(manifest.model.file, bundleDir)));
 const holdout = csvInstances(manifest, parseCsv(readFileSync(new URL('holdout.csv', bundleDir), 'utf8')));
+
+const MIB = 1024 * 1024;
 
 type Body = { model: { name: string; version: string }; predictions: { predictionId: string; label: string; probabilities: Record<string, number> }[] };
 
@@ -236,6 +239,31 @@ describe('inference handler with the churn model', () => {
     await expect(initServing(config('models/churn/packed-corrupt/'), deps)).rejects.toThrow(/bundle.packed \(model model.onnx\): sha256 is [0-9a-f]{64}, the manifest says/);
     await put('models/churn/not-packed/', modelBytes);
     await expect(initServing(config('models/churn/not-packed/'), deps)).rejects.toThrow(/not-packed\/bundle.packed: not a packed bundle/);
+  });
+
+  it("refuses at init a model larger than its manifest's limit from its size, without downloading it (plain and packed)", async () => {
+    // S3 behind a proxy that counts what it hands the function: the refusal must come before the bytes do.
+    const proxy = await startTcpProxy(aws.s3Service.endpoint);
+    const deps = { s3: localS3Client(proxy.endpoint), dynamodb: aws.dynamodb, fallback: new FileFallbackSink(aws.fallbackFile), logger: new Logger({ logLevel: 'SILENT' }) };
+    const large = new Uint8Array(64 * MIB).fill(7); // never loaded: refused before
+    const limited = (version: string): Manifest => ({ ...withChecksum({ ...manifest, version }, large), model: { file: 'model.onnx', sha256: sha256Hex(large), maxBytes: MIB } });
+    try {
+      const prefix = await uploadBundle(aws, limited('large'), large);
+      await aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `models/churn/large-packed/${PACKED_BUNDLE_FILE}`, Body: packBundle(JSON.stringify(limited('large-packed')), large) }));
+      const cases = [
+        [servingConfig(prefix), `s3://${BUCKET}/${prefix}model.onnx`],
+        [servingConfig('models/churn/large-packed/', { packedFile: PACKED_BUNDLE_FILE }), `s3://${BUCKET}/models/churn/large-packed/${PACKED_BUNDLE_FILE} (model model.onnx)`],
+      ] as const;
+      for (const [config, where] of cases) {
+        const before = proxy.bytesToClient;
+        await expect(initServing(config, deps)).rejects.toThrow(`MODEL_TOO_LARGE: ${where} is 64 MiB (67108864 bytes), above the model size limit of 1 MiB (1048576 bytes) (model.maxBytes); refused before reading it`);
+        const downloaded = proxy.bytesToClient - before;
+        console.log(`${where}: ${(downloaded / MIB).toFixed(1)} MiB of 64 MiB through the proxy before the refusal`);
+        expect(downloaded).toBeLessThan(4 * MIB);
+      }
+    } finally {
+      await proxy.close();
+    }
   });
 });
 

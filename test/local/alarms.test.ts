@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalAlarms, alarmsFromTemplate, registerAlarmIdentities } from '../../local/alarms';
+import { LocalAlarms, alarmDefinition, alarmsFromTemplate, registerAlarmIdentities } from '../../local/alarms';
 import { LocalMetricStore } from '../../local/metrics-store';
 import { LocalSns, checkWebhookUrl, registerTopicIdentities, topicsFromTemplate } from '../../local/sns';
 import type { CfnTemplate, ResolutionContext } from '../../local/template';
@@ -220,6 +220,26 @@ describe('LocalAlarms', () => {
     const again = setup(clock);
     expect(state(again.alarms, `${STACK}-errorratealarm`)).toBe('ALARM');
     expect(again.sns.recentNotifications().length).toBe(sns.recentNotifications().length);
+    again.alarms.close();
+  });
+
+  it('keeps the alarms PutMetricAlarm created across a restart, as CloudWatch does; deleted ones stay deleted', () => {
+    // As the promotion pipeline creates a published version's alarms: no stack declares them, so nothing else brings them back.
+    const put = (name: string) =>
+      alarmDefinition(name, { Namespace: 'modelgate', MetricName: 'Errors', Dimensions: [{ Name: 'model', Value: 'fraud' }], Statistic: 'Sum', Period: 60, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }, name, 'us-east-1', '000000000000');
+    const before = setup(clock);
+    before.alarms.putAlarm(put('alarm-test/fraud/v1/errors-critical'));
+    before.alarms.putAlarm(put('alarm-test/fraud/v1/errors-warning'));
+    before.alarms.setAlarmState('alarm-test/fraud/v1/errors-critical', 'ALARM', 'testing a restart');
+    before.alarms.deleteAlarms(['alarm-test/fraud/v1/errors-warning']);
+    const after = setup(clock);
+    expect(after.alarms.describeAlarms(['alarm-test/fraud/v1/errors-critical']).MetricAlarms[0]).toMatchObject({
+      StateValue: 'ALARM',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'model', Value: 'fraud' }],
+    });
+    expect(after.alarms.describeAlarms(['alarm-test/fraud/v1/errors-warning']).MetricAlarms).toEqual([]);
+    after.alarms.close();
   });
 });
 

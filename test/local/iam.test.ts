@@ -380,7 +380,7 @@ describe('CloudFormation with a service role', () => {
   });
 
   it.each([
-    ['lambda:CreateFunction', (grants: object[]) => grants.map((g) => (JSON.stringify(g).includes('lambda:CreateFunction') ? { ...g, Action: ['lambda:DeleteFunction'] } : g)), 'Fn', 'lambda:CreateFunction on resource: ' + FUNCTION],
+    ['lambda:CreateFunction', (grants: object[]) => grants.map((g) => (JSON.stringify(g).includes('lambda:CreateFunction') ? { ...g, Action: ['lambda:DeleteFunction'] } : g)), 'Fn', `lambda:CreateFunction on resource: ${FUNCTION}`],
     ['iam:PassRole of the function role', (grants: object[]) => grants.filter((g) => !JSON.stringify(g).includes('iam:PassRole')), 'Fn', 'iam:PassRole on resource: arn:aws:iam::000000000000:role/model-role'],
     ['s3:GetObject of the code', (grants: object[]) => grants.filter((g) => !JSON.stringify(g).includes('s3:GetObject')), 'Fn', 's3:GetObject on resource: arn:aws:s3:::assets/code.zip'],
     ['iam:CreateRole without its boundary condition met', (grants: object[]) => grants.map((g) => (JSON.stringify(g).includes('iam:CreateRole') ? { ...g, Condition: { StringEquals: { 'iam:PermissionsBoundary': `arn:aws:iam::${ACCOUNT}:policy/other` } } } : g)), 'Role', 'iam:CreateRole on resource: arn:aws:iam::000000000000:role/model-role'],

@@ -80,6 +80,8 @@ interface Run {
   readonly alarmsCreated: string[];
   readonly alarmsDeleted: string[];
   readonly provisions: string[];
+  /** What the publish function was asked to copy: the files and the object versions validation read. */
+  readonly publishRequests: { files: string[]; objectVersions: Record<string, string> }[];
   readonly apiDeployments: number;
   readonly lockHeld: () => boolean;
 }
@@ -91,6 +93,7 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
   const alarmsCreated: string[] = [];
   const alarmsDeleted: string[] = [];
   const provisions: string[] = [];
+  const publishRequests: Run['publishRequests'] = [];
   const existingAlarms = new Set(['modelgate-dev/churn/v1/error-rate-critical', 'modelgate-dev/churn/v1/drift-share-warning', 'modelgate-dev/churn-v1/vx/error-rate-critical']);
   let apiDeployments = 0;
   let polls = 0;
@@ -203,6 +206,7 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
             gates: [],
             metrics: {},
             files: ['model.onnx', 'manifest.json'],
+            objectVersions: { 'model.onnx': 'model-version-validated', 'manifest.json': 'manifest-version-validated' },
             rollout: scenario.rollout ?? { strategy: 'canary', canary: { weight: 0.1, bakeMinutes: 3 } },
             champion: scenario.champion === undefined ? CHAMPION : scenario.champion,
             memory: { footprintMb: 12, initMs: 80, p99Ms: 0.2, initBudgetMs: 10_000, latencyBudgetMs: 50 },
@@ -210,6 +214,8 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
           };
         }
         if (arn.includes('PublishFunction')) {
+          const { files, objectVersions } = payload as { files: string[]; objectVersions: Record<string, string> };
+          publishRequests.push({ files, objectVersions });
           if (scenario.publishFails) {
             const error = new Error('UpdateFunctionConfiguration failed');
             error.name = 'FunctionUpdateError';
@@ -260,7 +266,7 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
   );
   const outcome = await execution.done;
   const states = outcome.events.filter((e) => e.type === 'StateEntered').map((e) => e.stateName as string);
-  return { outcome, states, aliasWrites, notices, registryActions, alarmsCreated, alarmsDeleted, provisions, apiDeployments, lockHeld: () => lockHolder !== undefined };
+  return { outcome, states, aliasWrites, notices, registryActions, alarmsCreated, alarmsDeleted, provisions, publishRequests, apiDeployments, lockHeld: () => lockHolder !== undefined };
 }
 
 const subjects = (r: Run) => r.notices.map((n) => n.subject);
@@ -279,6 +285,8 @@ describe('the promotion state machine (synthesized definition, aws-local-stepfun
     expect(r.alarmsCreated).toContain('modelgate-dev/churn/v2/error-rate-critical');
     expect(r.alarmsCreated.every((name) => name.startsWith('modelgate-dev/churn/v2/'))).toBe(true);
     expect(r.states.indexOf('CreateAlarms')).toBeLessThan(r.states.indexOf('ApplyStep'));
+    // Publish copies the object versions validation read, not whatever is under candidates/ by then.
+    expect(r.publishRequests).toEqual([{ files: ['model.onnx', 'manifest.json'], objectVersions: { 'model.onnx': 'model-version-validated', 'manifest.json': 'manifest-version-validated' } }]);
   });
 
   it('canary rolled back when a version-scoped alarm fires during the bake', async () => {

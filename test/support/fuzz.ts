@@ -27,6 +27,7 @@ const chance = (random: Random, p: number) => random() < p;
 
 const NUMBERS = [
   0, -0, 1, -1, 0.5, 2.5, 42, 1e308, -1e308, 5e-324, -5e-324, 1e126, -1e126, 9.999999999999999e125, 1e-130, 1e-131, -1e-200,
+  // biome-ignore lint/correctness/noPrecisionLoss: a literal with more digits than a double holds is the point of the case
   3.4028234663852886e38, 3.5e38, -1e39, 1e39, 2 ** 53, 2 ** 53 + 2, -(2 ** 63), 1e21, 123456789.123456789, Number.MAX_SAFE_INTEGER, 1e-7,
 ];
 const STRINGS = [
@@ -125,7 +126,9 @@ function mutate(value: unknown, random: Random): unknown {
   const paths: (string | number)[][] = [];
   const walk = (node: unknown, path: (string | number)[]) => {
     paths.push(path);
-    if (Array.isArray(node)) node.forEach((child, i) => walk(child, [...path, i]));
+    if (Array.isArray(node)) node.forEach((child, i) => {
+      walk(child, [...path, i]);
+    });
     else if (node !== null && typeof node === 'object') for (const key of Object.keys(node)) walk((node as Record<string, unknown>)[key], [...path, key]);
   };
   walk(value, []);

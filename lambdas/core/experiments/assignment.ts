@@ -47,7 +47,7 @@ export function unitIdOf(headers: Readonly<Record<string, string | undefined>> |
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (name.toLowerCase() === UNIT_ID_HEADER && value) return value.length <= MAX_UNIT_ID_LENGTH ? value : undefined;
   }
-  if (!body || !body.includes('"unitId"')) return undefined;
+  if (!body?.includes('"unitId"')) return undefined;
   try {
     const parsed = JSON.parse(body) as { unitId?: unknown };
     const unitId = parsed?.unitId;

@@ -187,7 +187,8 @@ export function planExperiment(
   if (request.sequentialTuning !== undefined && engine !== 'sequential') issues.push({ field: 'sequentialTuning', reason: 'applies to the sequential engine only' });
   const startDelay = number(request.startDelaySeconds, 'startDelaySeconds', EXPERIMENT_PLAN_DEFAULTS.startDelaySeconds, issues, (v) => (v >= 0 && v <= 3600 ? undefined : 'must be between 0 and 3600 seconds'));
 
-  const primary = request.metric === undefined ? (issues.push({ field: 'metric', reason: 'is required: the primary metric, e.g. "conversion"' }), undefined) : readMetric(request.metric, 'metric', issues);
+  if (request.metric === undefined) issues.push({ field: 'metric', reason: 'is required: the primary metric, e.g. "conversion"' });
+  const primary = request.metric === undefined ? undefined : readMetric(request.metric, 'metric', issues);
   const secondary = readMetricList(request.secondary, 'secondary', issues);
   const guardrails = readMetricList(request.guardrails, 'guardrails', issues);
   const names = [primary, ...secondary, ...guardrails].filter((m): m is MetricDefinition => m !== undefined).map((m) => m.name);

@@ -125,7 +125,9 @@ export function analyzeExperiment(definition: ExperimentDefinition, tallies: Arm
   const adjusted = new Map<string, number>();
   if (family.length > 0) {
     const values = adjustPValues(family.map((m) => (m.result as { pValue: number }).pValue), definition.correction);
-    family.forEach((m, i) => adjusted.set(m.metric.name, values[i]!));
+    family.forEach((m, i) => {
+      adjusted.set(m.metric.name, values[i]!);
+    });
   }
 
   const primary = analysed[0]!;

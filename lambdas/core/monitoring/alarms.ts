@@ -1,13 +1,13 @@
 // The alarms of one model version, as plain data: names, metrics (with exactly the dimensions the functions
-// emit), thresholds by severity. The CDK construct turns them into AWS::CloudWatch::Alarm resources for the
-// versions known at synth; the promotion pipeline turns the same specs into PutMetricAlarm calls for the
-// versions it publishes later. One definition, two writers of disjoint alarms (docs/monitoring.md).
+// emit), thresholds by severity. The promotion pipeline turns them into PutMetricAlarm calls for each version it
+// publishes and deletes them when the version leaves traffic; no stack holds a version's alarms
+// (docs/monitoring.md).
 import { emptyEstimation, ESTIMATED_METRICS, type EstimatedMetricName } from '../estimation/estimated-quality';
 import type { Manifest } from '../manifest-types';
 import { alarmName, metricsNamespace } from '../naming';
 import type { QualityMetricName } from './quality';
 
-/** `service` dimension of the inference function's EMF (POWERTOOLS_SERVICE_NAME in lib/model-endpoint.ts). */
+/** `service` dimension of the inference function's EMF (POWERTOOLS_SERVICE_NAME, set by lib/functions/modelgate-function.ts). */
 export const SERVING_SERVICE = 'inference';
 /** `service` dimension of the monitor's EMF. */
 export const MONITOR_SERVICE = 'monitor';

@@ -50,13 +50,12 @@ export interface PutMetricAlarmInput {
   readonly DatapointsToAlarm: number;
   readonly TreatMissingData: string;
   readonly AlarmActions: readonly string[];
+  /** The same actions when the alarm clears: on-call hears that it is over, not only that it began. */
+  readonly OKActions: readonly string[];
   readonly Metrics: readonly Record<string, unknown>[];
 }
 
-/**
- * The alarms of a version the pipeline publishes, from the same specs the stack turns into
- * AWS::CloudWatch::Alarm for the versions it knows at synth (core/monitoring/alarms.ts).
- */
+/** The alarms of a version the pipeline publishes, from its specs (core/monitoring/alarms.ts). */
 export function versionAlarmInputs(deployment: string, model: string, version: string, thresholds: AlarmThresholds, actions: readonly string[]): PutMetricAlarmInput[] {
   const dimensions = (d: Readonly<Record<string, string>>) => Object.entries(d).map(([Name, Value]) => ({ Name, Value }));
   const metricStat = (id: string, m: MetricRef, returnData: boolean) => ({
@@ -73,6 +72,7 @@ export function versionAlarmInputs(deployment: string, model: string, version: s
     DatapointsToAlarm: spec.datapointsToAlarm,
     TreatMissingData: spec.treatMissingData,
     AlarmActions: actions,
+    OKActions: actions,
     Metrics:
       'expression' in spec.metric
         ? [

@@ -1,10 +1,11 @@
 // Words for the results of gates.ts and the changes of compatibility.ts, kept apart from the rules.
-import { describeIssues } from '../errors';
+import { describeBytes, describeIssues } from '../errors';
 import type { ChangeKind, SchemaChange } from './compatibility';
 import type { RejectionReason, RuleId, RuleResult, SkippedRule, SkipReason, ValidationReport } from './gates';
 
 export const REASON_TEXT: Readonly<Record<RejectionReason, string>> = {
   MANIFEST_INVALID: 'the manifest is invalid',
+  MODEL_TOO_LARGE: 'the model file is larger than its size limit',
   CHECKSUM_MISMATCH: "the model file's sha256 differs from the manifest's",
   MODEL_LOAD_FAILED: 'onnxruntime cannot load the model',
   CONTRACT_MISMATCH: "the model does not answer the manifest's contract",
@@ -21,6 +22,7 @@ export const REASON_TEXT: Readonly<Record<RejectionReason, string>> = {
 
 const RULE_TEXT: Readonly<Record<RuleId, string>> = {
   manifest: 'manifest',
+  'model-size': 'model size',
   checksum: 'checksum',
   'model-load': 'model loads',
   contract: 'contract',
@@ -55,6 +57,8 @@ function details(result: RuleResult): string {
     case 'manifest':
     case 'contract':
       return result.issues ? `${result.issues.length} problem(s)\n${indent(describeIssues(result.issues))}` : 'ok';
+    case 'model-size':
+      return `${describeBytes(Number(observed))}, ${result.passed ? 'within' : 'above'} the limit of ${describeBytes(Number(threshold))} (model.maxBytes)`;
     case 'checksum':
       return result.passed ? `sha256 ${observed}` : `sha256 ${observed}, the manifest says ${threshold}`;
     case 'model-load':

@@ -29,7 +29,7 @@ export function rolloutPath(scope: Construct, tasks: PipelineTasks, onFailure: O
     'PutAlarm',
     'putMetricAlarm',
     Object.fromEntries(
-      ['AlarmName', 'AlarmDescription', 'ComparisonOperator', 'Threshold', 'EvaluationPeriods', 'DatapointsToAlarm', 'TreatMissingData', 'AlarmActions', 'Metrics'].map((field) => [
+      ['AlarmName', 'AlarmDescription', 'ComparisonOperator', 'Threshold', 'EvaluationPeriods', 'DatapointsToAlarm', 'TreatMissingData', 'AlarmActions', 'OKActions', 'Metrics'].map((field) => [
         field,
         sfn.JsonPath.objectAt(`$.${field}`),
       ]),

@@ -43,7 +43,7 @@ export function uploadPath(scope: Construct, tasks: PipelineTasks, onFailure: On
   const rejected = tasks.notify('NotifyRejection', '$.recorded.notice', releaseAfterRejection);
 
   const publish = onFailure(
-    tasks.publish('Publish', { ...candidate, ...location, files: sfn.JsonPath.listAt('$.validation.files'), executionId, memory: sfn.JsonPath.objectAt('$.provisioned') }, '$.published'),
+    tasks.publish('Publish', { ...candidate, ...location, files: sfn.JsonPath.listAt('$.validation.files'), objectVersions: sfn.JsonPath.objectAt('$.validation.objectVersions'), executionId, memory: sfn.JsonPath.objectAt('$.provisioned') }, '$.published'),
   );
   const provision = tasks.provision('Provision', { action: 'ensure', model: candidate.model, memory: sfn.JsonPath.objectAt('$.validation.memory') }, '$.provisioned');
   const provisioned = provisioningLoop(scope, 'Stack', tasks, onFailure, { start: provision, resultPath: '$.provisioned' }, '$.candidate.model', settings.stackPollInterval, publish);
