@@ -21,7 +21,7 @@ import { COMMANDS } from '../../cli/main';
 import { STAGES } from '../../lib/app/stage-config';
 import { startRuntime, type Runtime, type RuntimeOptions } from '../../local/runtime';
 import { START_OPTIONS } from '../../local/start-options';
-import { blocksOf, isSynopsis, jsonShapeProblem, matchShape, type Block, type Example } from '../support/doc-examples';
+import { assignmentOf, blocksOf, isSynopsis, jsonShapeProblem, matchShape, type Block, type Example } from '../support/doc-examples';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'cli', 'modelgate.mjs');
@@ -74,7 +74,8 @@ function staticProblem(command: string, block: Block): string | undefined {
     return `npm ${second}: not an npm command the docs test knows`;
   }
   if (first === 'curl' || first === 'sleep') return undefined;
-  if ((first === 'export' || first === 'aws' || /^[A-Z_]+=/.test(first as string)) && block.mark?.kind === 'aws-only') return undefined;
+  if (assignmentOf(command) !== undefined) return /\baws\s/.test(command) && block.mark?.kind !== 'aws-only' ? 'an AWS call: mark the block aws-only' : undefined;
+  if ((first === 'export' || first === 'aws') && block.mark?.kind === 'aws-only') return undefined;
   return `${first}: not a command the docs test knows (teach it, or mark the block)`;
 }
 
@@ -102,7 +103,8 @@ function needsAws(block: Block): boolean {
 }
 
 function isRunnable(block: Block, example: Example): boolean {
-  return block.lang !== 'text' && block.mark === undefined && !isSynopsis(example.command, PREDICTION_ID_PLACEHOLDERS) && /^(npx modelgate|curl|sleep)\b/.test(example.command);
+  const command = /^(npx modelgate|curl|sleep)\b/.test(example.command) || assignmentOf(example.command) !== undefined;
+  return block.lang !== 'text' && block.mark === undefined && command && !isSynopsis(example.command, PREDICTION_ID_PLACEHOLDERS);
 }
 
 /** The documented output is a CLI failure line: `modelgate <command>: <what went wrong>; <next step>`. */
@@ -112,7 +114,7 @@ function isDocumentedFailure(example: Example): boolean {
 
 function needsRuntime(example: Example): boolean {
   const [, , name, next] = words(example.command);
-  return example.command.startsWith('curl') || STACK_COMMANDS.has(name as string) || (name === 'drift' && next !== undefined && !next.startsWith('-'));
+  return /\bcurl\b|\.modelgate\//.test(example.command) || STACK_COMMANDS.has(name as string) || (name === 'drift' && next !== undefined && !next.startsWith('-'));
 }
 
 describe('the docs, read without running', () => {
@@ -159,6 +161,8 @@ describe('the docs, run in the order written', () => {
       const release = await slot();
       let runtime: Runtime | undefined;
       const ids = new Map<string, string>();
+      /** Shell variables the file's commands set (`KEY=$(...)`), for the commands after them. */
+      const variables: Record<string, string> = {};
       let predictionId: string | undefined;
       try {
         const folder = join(work, file.replace(/[/.]/g, '-'));
@@ -174,15 +178,20 @@ describe('the docs, run in the order written', () => {
           for (const [documented, printed] of ids) command = command.replaceAll(documented, printed);
           for (const placeholder of PREDICTION_ID_PLACEHOLDERS) if (predictionId) command = command.replaceAll(placeholder, predictionId);
           if (runtime) command = command.replace(DOCUMENTED_ADDRESS, runtime.apiUrl);
-          const result = await shell(command, folder, runtime);
+          const variable = assignmentOf(command);
+          const result = await shell(variable ? `${command}\nprintf %s "$${variable}"` : command, folder, runtime, variables);
+          if (variable) variables[variable] = result.output;
           const where = `${file}:${block.line}: ${example.command}\nran: ${command}\nexit ${result.code}, printed:\n${result.output}`;
           const failure = isDocumentedFailure(example);
           expect(failure ? result.code !== 0 : result.code === 0, `${where}\n(expected exit ${failure ? 'non-zero' : '0'})`).toBe(true);
-          if (example.output.length > 0) {
-            const shape = matchShape(example.output, result.output.split('\n'));
+          const documented = example === block.examples.at(-1) && block.outputAfter ? block.outputAfter : example.output;
+          if (documented.length > 0) {
+            const shape = matchShape(documented, result.output.split('\n'));
             expect(shape.ok ? '' : shape.reason, where).toBe('');
             if (shape.ok) for (const [documented, printed] of shape.ids) ids.set(documented, printed);
           }
+          // An answer the docs do not show must not be an error (a missing API key answers {"message":"Forbidden"}).
+          if (example.command.startsWith('curl') && documented.length === 0 && block.jsonAfter === undefined) expect(result.output, where).not.toMatch(/^\{"(error|message)"/);
           if (block.jsonAfter !== undefined && example === block.examples.at(-1)) {
             let printed: unknown;
             expect(() => (printed = JSON.parse(result.output)), where).not.toThrow();
@@ -199,7 +208,7 @@ describe('the docs, run in the order written', () => {
 });
 
 /** Runs a command as the docs write it, in bash, with `npx modelgate` the built CLI; stdout and stderr in order. */
-function shell(command: string, cwd: string, runtime: Runtime | undefined): Promise<{ code: number; output: string }> {
+function shell(command: string, cwd: string, runtime: Runtime | undefined, variables: Readonly<Record<string, string>>): Promise<{ code: number; output: string }> {
   const prelude = [
     'exec 2>&1',
     'npx() { if [ "$1" = modelgate ]; then shift; "$DOCS_NODE" "$DOCS_CLI" "$@"; else echo "npx $1: not run by the docs test"; return 127; fi; }',
@@ -208,6 +217,7 @@ function shell(command: string, cwd: string, runtime: Runtime | undefined): Prom
     ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('MODELGATE_'))),
     DOCS_NODE: process.execPath,
     DOCS_CLI: CLI,
+    ...variables,
     ...(runtime ? { MODELGATE_STATE_DIR: runtime.stateDir } : {}),
   };
   return new Promise((resolve, reject) => {

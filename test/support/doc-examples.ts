@@ -22,11 +22,13 @@ export interface Block {
   readonly examples: readonly Example[];
   /** The JSON block right after this one, if any: the shape of its last command's output. */
   readonly jsonAfter?: string;
+  /** The `text` block right after an `sh` one, if any: the output of its last command. */
+  readonly outputAfter?: readonly string[];
   readonly text: string;
 }
 
 /** What starts a shell command in the docs. */
-const COMMAND_START = /^(npx|npm|curl|sleep|export|aws|[A-Z_]+=)\b/;
+const COMMAND_START = /^(npx|npm|curl|sleep|export|aws|[A-Za-z_][A-Za-z0-9_]*=)/;
 
 /** Fenced blocks of a markdown text: sh and console ones parsed into examples, text ones kept for their synopses. */
 export function blocksOf(file: string, markdown: string): { blocks: Block[]; untagged: number[] } {
@@ -45,14 +47,22 @@ export function blocksOf(file: string, markdown: string): { blocks: Block[]; unt
     if (lang === '' && body.some((l) => l.startsWith('$ ') || COMMAND_START.test(l))) untagged.push(start + 1);
     if (lang !== 'sh' && lang !== 'console' && lang !== 'text') continue;
     const examples = lang === 'console' ? consoleExamples(body) : lang === 'sh' ? shExamples(body) : textCommands(body);
-    let jsonAfter: string | undefined;
     const next = lines.slice(i + 1).findIndex((l) => l.trim() !== '');
-    if (next >= 0 && lines[i + 1 + next] === '```json') {
-      const json: string[] = [];
-      for (let j = i + 2 + next; j < lines.length && !(lines[j] as string).startsWith('```'); j++) json.push(lines[j] as string);
-      jsonAfter = json.join('\n');
+    const following = next < 0 ? undefined : lines[i + 1 + next];
+    const after: string[] = [];
+    if (following === '```json' || (following === '```text' && lang === 'sh')) {
+      for (let j = i + 2 + next; j < lines.length && !(lines[j] as string).startsWith('```'); j++) after.push(lines[j] as string);
     }
-    blocks.push({ file, line: start + 1, lang, ...(mark ? { mark } : {}), examples, ...(jsonAfter !== undefined ? { jsonAfter } : {}), text: body.join('\n') });
+    blocks.push({
+      file,
+      line: start + 1,
+      lang,
+      ...(mark ? { mark } : {}),
+      examples,
+      ...(following === '```json' ? { jsonAfter: after.join('\n') } : {}),
+      ...(following === '```text' && lang === 'sh' ? { outputAfter: after } : {}),
+      text: body.join('\n'),
+    });
   }
   return { blocks, untagged };
 }
@@ -128,6 +138,11 @@ function trimBlank(lines: readonly string[]): string[] {
   return out;
 }
 
+/** `NAME=value`: a shell variable the next commands of the file read. */
+export function assignmentOf(command: string): string | undefined {
+  return /^([A-Za-z_][A-Za-z0-9_]*)=\S/.exec(command)?.[1];
+}
+
 /** A `<placeholder>` or an optional `[--flag]`: a synopsis, not a command to run. */
 export function isSynopsis(command: string, substitutable: readonly string[]): boolean {
   const rest = substitutable.reduce((text, token) => text.replaceAll(token, ''), command);
@@ -183,7 +198,7 @@ function linePattern(line: string): { regex: RegExp; tokens: string[] } {
   let source = '^';
   let last = 0;
   for (const match of line.matchAll(TOKEN)) {
-    source += escape(line.slice(last, match.index));
+    source += escapeRegExp(line.slice(last, match.index));
     const [text, iso, hex, number, ellipsis] = match;
     if (iso) source += '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(?:\\.\\d+)?Z';
     else if (hex) {
@@ -194,11 +209,11 @@ function linePattern(line: string): { regex: RegExp; tokens: string[] } {
     else source += '\\s+';
     last = (match.index as number) + text.length;
   }
-  source += `${escape(line.slice(last))}$`;
+  source += `${escapeRegExp(line.slice(last))}$`;
   return { regex: new RegExp(source), tokens };
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
