@@ -71,8 +71,13 @@ export function cliBuildIsCurrent(): boolean {
   );
 }
 
+// `--if-stale` (the prepare script): nothing to do when the build is current, so `npm pack` during a test run
+// does not swap the build under the CLI tests.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const started = Date.now();
-  await buildCli();
-  console.log(`modelgate CLI built in ${CLI_DIST} (${Date.now() - started} ms)`);
+  if (process.argv.includes('--if-stale') && cliBuildIsCurrent()) console.log(`modelgate CLI in ${CLI_DIST} is up to date`);
+  else {
+    await buildCli();
+    console.log(`modelgate CLI built in ${CLI_DIST} (${Date.now() - started} ms)`);
+  }
 }

@@ -32,6 +32,10 @@ export function describeReport(report: ExperimentReport): string[] {
   } else {
     row('sample ratio', 'no traffic yet');
   }
+  const early = control.earlyEvents + treatment.earlyEvents;
+  if (early > 0) {
+    row('too early', `${early} event(s) about predictions served before counting began (not counted): control ${control.earlyEvents}, treatment ${treatment.earlyEvents}`);
+  }
   row('sample size', report.requiredUnitsPerArm === null ? `${report.unitsPerArm} units per arm; cannot plan yet` : `${report.unitsPerArm} of ${report.requiredUnitsPerArm} units per arm (${report.plannedFrom === 'baseline' ? 'planned from the baseline' : 'planned from the control so far'})`);
   const interval = report.engine === 'bayesian' ? 'credible interval' : report.engine === 'sequential' ? 'confidence sequence' : 'confidence interval';
   lines.push(`  ${'metric'.padEnd(18)}${'role'.padEnd(11)}${'control'.padEnd(11)}${'treatment'.padEnd(11)}${'lift'.padEnd(10)}${`${Math.round((1 - report.alpha) * 100)}% ${interval}`.padEnd(26)}evidence`);

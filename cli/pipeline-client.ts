@@ -22,12 +22,16 @@ export interface FollowOptions {
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);
 
-/** Polls an execution until it ends, printing each state it enters. */
+/**
+ * Polls an execution until it ends, printing each state it enters, the last one included: the history is read
+ * after the status, so the read that follows a terminal status holds every state.
+ */
 export async function followExecution(sfn: SFNClient, executionArn: string, options: FollowOptions = {}): Promise<DescribeExecutionCommandOutput> {
   const deadline = Date.now() + (options.timeoutMs ?? 3_600_000);
   let seen = 0;
   const counts = new Map<string, number>();
   for (;;) {
+    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
     const events: HistoryEvent[] = [];
     let nextToken: string | undefined;
     do {
@@ -40,7 +44,6 @@ export async function followExecution(sfn: SFNClient, executionArn: string, opti
       if (line && options.progress) options.progress(`${new Date(event.timestamp ?? Date.now()).toISOString().slice(11, 19)}  ${line}`);
     }
     seen = events.length;
-    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
     if (TERMINAL.has(execution.status ?? '')) return execution;
     if (Date.now() > deadline) throw new Error(`gave up following ${executionArn} after ${(options.timeoutMs ?? 0) / 1000} s (it goes on)`);
     await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 1000));

@@ -8,7 +8,7 @@ import type { Construct } from 'constructs';
 import { API_CLIENTS, apiKeyOutputName } from '../lambdas/core/api-clients';
 import type { DeploymentDeclarations } from '../lambdas/core/pipeline/declarations';
 import { bundlePrefixes, MANIFEST_FILE } from '../lambdas/core/pipeline/candidate';
-import type { DeclaredModel } from './app/model-declarations';
+import { bundleProblems, type DeclaredModel } from './app/model-declarations';
 import { ModelApi, type QuotaSettings, type ThrottleSettings } from './api/model-api';
 import { ExperimentService } from './experiments/experiment-service';
 import type { LogLevel } from './functions/modelgate-function';
@@ -20,7 +20,7 @@ import { ModelBucket, type ModelBucketEncryption } from './storage/model-bucket'
 import { ModelRegistryTable } from './storage/model-registry-table';
 import { PredictionLogTable } from './storage/prediction-log-table';
 import { acknowledgeBucketDeployment } from './validation/nag-acknowledgements';
-import { PropErrors, show } from './validation/prop-validation';
+import { PropErrors } from './validation/prop-validation';
 import { declarationProblems } from '../lambdas/core/pipeline/declarations';
 
 export interface ModelgateStackProps extends StackProps {
@@ -178,31 +178,7 @@ function validate(models: Readonly<Record<string, DeclaredModel>>): void {
   for (const [name, model] of Object.entries(models)) {
     const { bundlePath, ...settings } = model;
     errors.add(...declarationProblems(`models.${name}`, name, settings));
-    if (bundlePath !== undefined) errors.add(...bundleProblems(name, bundlePath));
+    if (bundlePath !== undefined) errors.add(...bundleProblems(`models.${name}.bundlePath`, name, bundlePath));
   }
   errors.throwIfAny();
-}
-
-/** A bundle folder must exist, hold its manifest and model file, and describe the model it is uploaded as. */
-function bundleProblems(name: string, bundlePath: string): string[] {
-  const where = `models.${name}.bundlePath`;
-  const manifestPath = path.join(bundlePath, MANIFEST_FILE);
-  if (!fs.existsSync(manifestPath)) {
-    const found = fs.existsSync(bundlePath) ? `no ${MANIFEST_FILE} in it` : 'not found';
-    return [`${where} must be a bundle folder holding ${MANIFEST_FILE} and the model file, got: ${show(bundlePath)} (${found})`];
-  }
-  let manifest: { name?: unknown; version?: unknown; model?: { file?: unknown } };
-  try {
-    manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as typeof manifest;
-  } catch (error) {
-    return [`${where}/${MANIFEST_FILE} must be JSON, got: ${(error as Error).message}`];
-  }
-  const problems: string[] = [];
-  if (manifest.name !== name) problems.push(`${where}/${MANIFEST_FILE} must name model ${show(name)}, got: ${show(manifest.name)}`);
-  if (typeof manifest.version !== 'string' || manifest.version === '') problems.push(`${where}/${MANIFEST_FILE} must have a version, got: ${show(manifest.version)}`);
-  const modelFile = manifest.model?.file ?? 'model.onnx';
-  if (typeof modelFile !== 'string' || !fs.existsSync(path.join(bundlePath, modelFile))) {
-    problems.push(`${where} must hold the model file its manifest names, got: ${show(modelFile)} (not found)`);
-  }
-  return problems;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startApiGateway, LocalApiGateway, type ApiGatewayServer } from './api-gateway';
 import { startApiGatewayApi } from './api-gateway-api';
@@ -21,7 +21,7 @@ import { monitoringViewsOfStack } from './monitoring-views';
 import { FunctionLogs } from './function-logs';
 import { LocalIam } from './iam/local-iam';
 import { LocalMetricStore } from './metrics-store';
-import { assertPortFree } from './ports';
+import { answers, assertPortFree } from './ports';
 import { LocalSns } from './sns';
 import { metricsNamespace } from '../lambdas/core/naming';
 import { API_CLIENTS, apiKeyOutputName, type ApiClient } from '../lambdas/core/api-clients';
@@ -39,6 +39,8 @@ export interface RuntimeOptions {
   readonly stateDir?: string;
   /** Start from an empty state folder. */
   readonly clean?: boolean;
+  /** The models-as-data file (default modelgate.config.json at the repository's root; `npm start -- --config`). */
+  readonly configFile?: string;
   /** Print function log lines (default true). */
   readonly echoLogs?: boolean;
   /** Uniform [0, 1) source for alias routing (seeded in tests). */
@@ -98,6 +100,11 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** A start the runtime refuses for a reason the message gives (npm start prints it, without a trace). */
+export class RuntimeStartError extends Error {
+  override readonly name = 'RuntimeStartError';
+}
+
 const REGION = 'us-east-1';
 const ACCOUNT_ID = '000000000000';
 const REPO_ROOT = resolve(import.meta.dirname, '..');
@@ -115,13 +122,25 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const host = options.host ?? '127.0.0.1';
   const stateDir = resolve(options.stateDir ?? join(REPO_ROOT, '.modelgate'));
   await assertPortFree(host, options.port ?? 3000);
-  if (options.clean) rmSync(stateDir, { recursive: true, force: true });
-  if (existsSync(join(stateDir, 'lambda.json')) && !existsSync(join(stateDir, 'cloudformation'))) {
-    throw new Error(`${stateDir} was written by an earlier local runtime that kept no stacks: start once with --clean`);
+  await removeStaleEndpoints(stateDir);
+  if (!options.clean && existsSync(join(stateDir, 'lambda.json')) && !existsSync(join(stateDir, 'cloudformation'))) {
+    throw new RuntimeStartError(`${stateDir} was written by an earlier local runtime that kept no stacks: start once with --clean`);
+  }
+  // Synthesized before the state folder is cleaned or written: bad configuration (a declared model without its
+  // bundle) stops the start with the state as it was.
+  const assemblyDir = join(stateDir, 'cdk.out');
+  const createdByThisStart = [stateDir, assemblyDir].find((dir) => !existsSync(dir));
+  let stack: SynthesizedStack;
+  try {
+    stack = synthesizeLocal(assemblyDir, options.configFile);
+  } catch (error) {
+    if (createdByThisStart) rmSync(createdByThisStart, { recursive: true, force: true });
+    throw error;
+  }
+  if (options.clean) {
+    for (const entry of readdirSync(stateDir)) if (join(stateDir, entry) !== assemblyDir) rmSync(join(stateDir, entry), { recursive: true, force: true });
   }
   mkdirSync(join(stateDir, 'logs'), { recursive: true });
-
-  const stack = synthesizeLocal(join(stateDir, 'cdk.out'));
   const print = options.print ?? ((text: string) => console.log(text));
   // Every call a function, the state machine, CloudFormation or a service makes is checked against the
   // stacks' permissions (local/iam); the model follows the stacks as the local CloudFormation changes them.
@@ -311,4 +330,23 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 function outputsOf(cloudFormation: LocalCloudFormation, stackName: string): Record<string, string> {
   const stack: StackState | undefined = cloudFormation.listStacks().find((s) => s.stackName === stackName);
   return Object.fromEntries((stack?.outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
+}
+
+/**
+ * The endpoints file of a runtime that is gone (killed, crashed) would send the CLI to dead addresses: it is
+ * removed before anything else. One whose API still answers belongs to a runtime using this state folder.
+ */
+async function removeStaleEndpoints(stateDir: string): Promise<void> {
+  const file = join(stateDir, ENDPOINTS_FILE);
+  if (!existsSync(file)) return;
+  let apiUrl: unknown;
+  try {
+    ({ apiUrl } = JSON.parse(readFileSync(file, 'utf8')) as Partial<LocalEndpoints>);
+  } catch {
+    apiUrl = undefined;
+  }
+  if (typeof apiUrl === 'string' && (await answers(apiUrl))) {
+    throw new RuntimeStartError(`another local runtime uses ${stateDir} (its API answers at ${apiUrl}): stop it first, or give another --state-dir`);
+  }
+  rmSync(file, { force: true });
 }

@@ -4,6 +4,7 @@ import {
   type Column,
   DriftConfigError,
   type DriftReport,
+  type DriftStatus,
   driftReport,
   type DriftSettings,
   type FeatureDrift,
@@ -164,33 +165,53 @@ function numericCells(cells: readonly string[], name: string, source: string): (
   });
 }
 
+/**
+ * The report as a table: per column its sample size (current values, missing ones aside) and verdict — "not
+ * enough data" below the method's minimum, which the notes give — then the dataset's verdict.
+ */
 export function table(report: DriftReport): string {
-  const header = ['column', 'type', 'method', 'statistic', 'p-value', 'threshold', 'drift', 'notes'];
+  const header = ['column', 'type', 'method', 'values', 'statistic', 'p-value', 'threshold', 'drift', 'notes'];
   const rows = Object.entries(report.features).map(([name, feature]) => [
     name,
     feature.kind,
     feature.method,
+    String(feature.current.values),
     formatNumber(feature.statistic),
     formatNumber(feature.pValue),
     String(feature.threshold),
-    feature.drifted ? 'YES' : 'no',
+    VERDICT[feature.status],
     notes(feature),
   ]);
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] as string).length)));
   const line = (cells: readonly string[]) => cells.map((cell, i) => cell.padEnd(widths[i] as number)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line), '', datasetLine(report)].join('\n');
+}
+
+const VERDICT: Readonly<Record<DriftStatus, string>> = { drift: 'YES', 'no-drift': 'no', 'not-enough-data': 'not enough data' };
+
+/** The dataset's verdict: the share of the columns with a verdict that drifted, or why there is none. */
+function datasetLine(report: DriftReport): string {
   const features = Object.values(report.features);
   const drifted = features.filter((f) => f.drifted).length;
-  return [
-    line(header),
-    ...rows.map(line),
-    '',
-    `${drifted} of ${features.length} columns drifted (drift share ${(report.driftShare * 100).toFixed(1)}%); ` +
-      `dataset drift: ${report.datasetDrift ? 'YES' : 'no'} (when >= 50% of the columns drift)`,
-  ].join('\n');
+  const waiting = features.length - report.assessed;
+  if (report.status === 'not-enough-data') {
+    return (
+      `${report.assessed} of ${features.length} columns have the values a verdict needs; ` +
+      'dataset drift: not enough data (a verdict needs half of the columns; the notes give each minimum)'
+    );
+  }
+  const columns = waiting === 0 ? `${features.length} columns` : `${report.assessed} assessed columns (${waiting} with not enough data)`;
+  return (
+    `${drifted} of ${columns} drifted (drift share ${(report.driftShare * 100).toFixed(1)}%); ` +
+    `dataset drift: ${report.datasetDrift ? 'YES' : 'no'} (when >= 50% of the columns drift)`
+  );
 }
 
 function notes(feature: FeatureDrift): string {
   const parts: string[] = [];
+  if (feature.status === 'not-enough-data') {
+    parts.push(feature.minimum === null ? `the reference is too small for ${feature.method} at this threshold` : `needs ${feature.minimum} values`);
+  }
   if (feature.current.missing > 0 || feature.reference.missing > 0) {
     parts.push(`missing ${feature.reference.missing} -> ${feature.current.missing}`);
   }

@@ -84,8 +84,17 @@ async function start({ values }: Input<'start'>): Promise<number> {
     throw error;
   }
   if (values.json) console.log(JSON.stringify({ experiment: definition }));
-  else console.log([...describeDefinition(definition), '', `Started. Read it with: npx modelgate experiment status ${definition.id}`].join('\n'));
+  else console.log([...describeDefinition(definition), '', countingLine(definition, new Date()), `Started. Read it with: npx modelgate experiment status ${definition.id}`].join('\n'));
   return 0;
+}
+
+/** When counting begins: before it, predictions are not counted and events about them are refused (docs/experiments.md). */
+function countingLine(definition: ExperimentDefinition, now: Date): string {
+  const seconds = Math.max(0, Math.round((Date.parse(definition.startedAt) - now.getTime()) / 1000));
+  return (
+    `Counting starts at ${definition.startedAt}${seconds > 0 ? `, in ${seconds} s (every reader learns of the experiment first)` : ''}: ` +
+    'predictions served before are not counted, and events about them are answered not_in_experiment (status counts them as too early).'
+  );
 }
 
 /** The definition, or a usage error naming every bad flag. */
@@ -151,12 +160,11 @@ function checkRouting(definition: ExperimentDefinition, live: LiveRouting, split
   }
   if (definition.assignment === 'request') {
     if (routing.additional?.version !== treatment.version) {
-      return {
-        refusal: {
-          message: `a request-level experiment splits traffic with the live alias, but ${routed}`,
-          nextStep: `roll ${model} v${treatment.version} out with the ab-test strategy first (\`modelgate push <its bundle> --strategy ab-test\`), or use --assignment unit`,
-        },
-      };
+      // A version is pushed once: a published treatment cannot be rolled out again, but unit assignment can reach it.
+      const nextStep = lambdaVersions.treatment
+        ? `v${treatment.version} was pushed already (a version is pushed once), so use --assignment unit (requests carrying an x-modelgate-unit-id header are split by a hash), or push its model as a new version with --strategy ab-test`
+        : `roll ${model} v${treatment.version} out with the ab-test strategy first (\`modelgate push <its bundle> --strategy ab-test\`), or use --assignment unit once it is published`;
+      return { refusal: { message: `a request-level experiment splits traffic with the live alias, but ${routed}`, nextStep } };
     }
     if (splitGiven && Math.abs(routing.additional.weight - definition.split) > 1e-6) {
       return {

@@ -21,10 +21,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { fnv1a32 } from '../core/experiments/assignment';
 import type { ExperimentDefinition, ExperimentStatus } from '../core/experiments/definition';
-import type { EventWrite, PredictionFacts } from '../core/experiments/events';
+import type { EarlyEvent, EventWrite, PredictionFacts } from '../core/experiments/events';
 import type { UnitExposure, UnitSighting } from '../core/experiments/exposure';
 import type { AnalysisSnapshot, ArmTallies } from '../core/experiments/report';
-import { eventDelta, sumTallies, type TallyDelta } from '../core/experiments/tally';
+import { eventDelta, sumTallies, TALLY, type TallyDelta } from '../core/experiments/tally';
 
 export const EXPERIMENT_KEYS = {
   partition: 'pk',
@@ -247,6 +247,14 @@ export class ExperimentStore {
         .catch(() => undefined);
       return { status: 'retry', reason: `the arm's counters could not be updated (${describe(error)}): send the event again` };
     }
+  }
+
+  /**
+   * Counts an event that came before the experiment started counting (`TALLY.earlyEvents`), for the analysis
+   * to report: one ADD, not idempotent (a resend counts again; the number is for people, not statistics).
+   */
+  async countEarlyEvent(early: EarlyEvent): Promise<void> {
+    await this.addToArm(early.experimentId, early.arm, counterShard(early.eventId), { [TALLY.earlyEvents]: 1 });
   }
 
   /**

@@ -1,10 +1,11 @@
 // The manifest's JSON Schema and the ajv options it is checked with: one definition for the validator that
 // compiles it when it loads (manifest-schema-validator.ts) and for the standalone code that bundles carry
 // instead (lib/functions/bundling.ts).
-import type { Options } from 'ajv';
+import type { AnySchemaObject, Options } from 'ajv';
 import schema from './manifest.v1.schema.json';
 
-export { schema as manifestSchema };
+/** Typed as a schema, not as the JSON file: the package's declarations then need no JSON module. */
+export const manifestSchema: AnySchemaObject = schema;
 
 export const MANIFEST_SCHEMA_OPTIONS: Readonly<Options> = { allErrors: true, discriminator: true, strict: true, allowUnionTypes: true };
 

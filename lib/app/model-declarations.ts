@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { MANIFEST_FILE } from '../../lambdas/core/pipeline/candidate';
 import { declarationProblems, type ModelDeclaration } from '../../lambdas/core/pipeline/declarations';
 import { show } from '../validation/prop-validation';
 
@@ -60,4 +61,32 @@ export function readStageModels(file: string, stage: string): { models: StageMod
     declared[name] = { ...settingsOnly, ...(typeof bundle === 'string' ? { bundlePath: path.resolve(path.dirname(file), bundle) } : {}) };
   }
   return { models: { allowUndeclaredModels: allowUndeclaredModels === true, models: declared }, problems };
+}
+
+/**
+ * What keeps a declared model's bundle folder from being uploaded as that model: it must exist, hold its
+ * manifest and the model file the manifest names, and describe the model. `where` names the setting in the
+ * messages; `shown` is the folder as the user wrote it (default: `bundlePath`).
+ */
+export function bundleProblems(where: string, name: string, bundlePath: string, shown = bundlePath): string[] {
+  const manifestPath = path.join(bundlePath, MANIFEST_FILE);
+  if (!fs.existsSync(manifestPath)) {
+    const found = fs.existsSync(bundlePath) ? `no ${MANIFEST_FILE} in it` : 'not found';
+    return [`${where} must be a bundle folder holding ${MANIFEST_FILE} and the model file, got: ${show(shown)} (${found})`];
+  }
+  let manifest: { name?: unknown; version?: unknown; model?: { file?: unknown } };
+  try {
+    manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as typeof manifest;
+  } catch (error) {
+    return [`${where}/${MANIFEST_FILE} must be JSON, got: ${(error as Error).message}`];
+  }
+  const problems: string[] = [];
+  if (manifest.name !== name) problems.push(`${where}/${MANIFEST_FILE} must name model ${show(name)}, got: ${show(manifest.name)}`);
+  if (typeof manifest.version !== 'string' || manifest.version === '') problems.push(`${where}/${MANIFEST_FILE} must have a version, got: ${show(manifest.version)}`);
+  const modelFile = manifest.model?.file ?? 'model.onnx';
+  if (typeof modelFile !== 'string') problems.push(`${where}/${MANIFEST_FILE} must name the model file (model.file), got: ${show(modelFile)}`);
+  else if (!fs.existsSync(path.join(bundlePath, modelFile))) {
+    problems.push(`${where} must hold the model file its manifest names, got: ${show(path.join(shown, modelFile))} (not found)`);
+  }
+  return problems;
 }

@@ -1,20 +1,17 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { StackProps } from 'aws-cdk-lib';
 import { MethodLoggingLevel } from 'aws-cdk-lib/aws-apigateway';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ModelgateStackProps } from '../modelgate-stack';
+import { PACKAGE_ROOT } from '../package-root';
 import { InvalidPropsError, show } from '../validation/prop-validation';
-import { MANIFEST_FILE } from '../../lambdas/core/pipeline/candidate';
-import { CONFIG_FILE, readStageModels, type DeclaredModel } from './model-declarations';
+import { bundleProblems, CONFIG_FILE, readStageModels, type DeclaredModel } from './model-declarations';
 
 export const STAGES = ['dev', 'prod'] as const;
 export type StageName = (typeof STAGES)[number];
 
-const REPO_ROOT = path.join(import.meta.dirname, '..', '..');
-
 /** The models each stage declares (models as data): modelgate.config.json at the repository's root. */
-export const DEFAULT_CONFIG_FILE = path.join(REPO_ROOT, CONFIG_FILE);
+export const DEFAULT_CONFIG_FILE = path.join(PACKAGE_ROOT, CONFIG_FILE);
 
 export interface StageOptions {
   /**
@@ -32,11 +29,12 @@ export interface StageOptions {
    */
   readonly notificationEmails?: unknown;
   /**
-   * The models-as-data file (stages -> allowUndeclaredModels, models).
+   * The models-as-data file (stages -> allowUndeclaredModels, models): a path, relative to the working folder
+   * (context values arrive as strings: `-c config=models.json`).
    *
    * @default DEFAULT_CONFIG_FILE
    */
-  readonly configFile?: string;
+  readonly configFile?: unknown;
 }
 
 export type StageConfig = Omit<ModelgateStackProps, keyof StackProps> & {
@@ -56,18 +54,22 @@ export function stageConfig(stage: unknown, options: StageOptions = {}): StageCo
   if (deployExample === undefined) {
     problems.push(`deployExample must be true or false, got: ${show(options.deployExample)}`);
   }
-  const configFile = options.configFile ?? DEFAULT_CONFIG_FILE;
+  let configFile = DEFAULT_CONFIG_FILE;
+  if (typeof options.configFile === 'string' && options.configFile !== '') configFile = path.resolve(options.configFile);
+  else if (options.configFile !== undefined) problems.push(`config must be the path of a models-as-data file, got: ${show(options.configFile)}`);
   const declared = STAGES.includes(stage as StageName) ? readStageModels(configFile, stage as StageName) : { models: { allowUndeclaredModels: false, models: {} }, problems: [] };
   problems.push(...declared.problems);
   const models: Record<string, DeclaredModel> = {};
   for (const [name, model] of Object.entries(declared.models.models)) {
     const { bundlePath, ...settings } = model;
     const upload = deployExample === true && bundlePath !== undefined;
-    if (upload && !fs.existsSync(path.join(bundlePath, MANIFEST_FILE))) {
+    if (upload) {
+      const where = `${path.basename(configFile)}: stages.${stage as StageName}.models.${name}.bundle`;
+      const shown = path.relative(path.dirname(configFile), bundlePath);
       problems.push(
-        `${path.basename(configFile)}: stages.${stage as StageName}.models.${name}.bundle must be a bundle folder holding ${MANIFEST_FILE}, ` +
-          `got: ${show(path.relative(path.dirname(configFile), bundlePath))} (${fs.existsSync(bundlePath) ? `no ${MANIFEST_FILE} in it` : 'not found'}): ` +
-          'generate it first (npm run train:churn for the example), or synth without uploading bundles (-c deployExample=false)',
+        ...bundleProblems(where, name, bundlePath, shown).map(
+          (problem) => `${problem}: build the bundle there (modelgate package; npm run train:churn for the example), or leave "bundle" out and push the model with modelgate push`,
+        ),
       );
     }
     models[name] = upload ? { ...settings, bundlePath } : settings;

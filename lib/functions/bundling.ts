@@ -6,11 +6,10 @@ import { AssetHashType, DockerImage, type AssetOptions, type FingerprintOptions,
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { BuildOptions } from 'esbuild';
 import { MANIFEST_SCHEMA_OPTIONS, MANIFEST_SCHEMA_VALIDATOR_MODULE, manifestSchema } from '../../lambdas/core/manifest-schema';
-
-export const REPO_ROOT = path.join(import.meta.dirname, '..', '..');
+import { PACKAGE_ROOT } from '../package-root';
 
 /** Where the entry file of every deployed function lives: `lambdas/handlers/<handler>.ts`. */
-export const HANDLERS_DIR = path.join(REPO_ROOT, 'lambdas', 'handlers');
+export const HANDLERS_DIR = path.join(PACKAGE_ROOT, 'lambdas', 'handlers');
 
 /** The bundle's file and export: Lambda's handler setting `index.handler`. */
 export const BUNDLE_HANDLER = 'index.handler';
@@ -62,7 +61,7 @@ export function bundleFunction(outputDir: string, options: BundleOptions): void 
   esbuild.buildSync({
     ...ESBUILD_OPTIONS,
     // Chunk names hash their inputs' paths, relative to this folder: the same code bundles alike from anywhere.
-    absWorkingDir: REPO_ROOT,
+    absWorkingDir: PACKAGE_ROOT,
     entryPoints: [options.entry],
     outdir: outputDir,
     external: options.onnxPlatform ? ['onnxruntime-node'] : [],
@@ -84,7 +83,7 @@ function generatedModules(): Record<string, string> {
   for (const { file, code } of Object.values(modules)) files.set(file, code);
   const hash = crypto.createHash('sha256');
   for (const [file, code] of [...files].sort(([a], [b]) => a.localeCompare(b))) hash.update(`${file}\0${code}\0`);
-  const cache = path.join(REPO_ROOT, 'node_modules', '.cache');
+  const cache = path.join(PACKAGE_ROOT, 'node_modules', '.cache');
   const directory = path.join(cache, `modelgate-bundling-${hash.digest('hex').slice(0, 16)}`);
   if (!fs.existsSync(directory)) {
     fs.mkdirSync(cache, { recursive: true });
@@ -178,11 +177,11 @@ export function bundlingOptions(options: BundleOptions): { path: string } & Asse
     },
   };
   return {
-    path: REPO_ROOT,
+    path: PACKAGE_ROOT,
     assetHashType: AssetHashType.OUTPUT,
     // CDK reuses a bundling for every asset with the same source path and options, and the local bundler (a
     // function) is not part of that key: without what is bundled in it, every function got the first one's code.
-    extraHash: JSON.stringify({ entry: path.relative(REPO_ROOT, options.entry), onnxPlatform: options.onnxPlatform ?? null }),
+    extraHash: JSON.stringify({ entry: path.relative(PACKAGE_ROOT, options.entry), onnxPlatform: options.onnxPlatform ?? null }),
     bundling: { image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22'), local },
   };
 }

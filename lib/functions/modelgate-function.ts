@@ -5,7 +5,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { BUNDLE_HANDLER, bundledCode, HANDLERS_DIR, REPO_ROOT } from './bundling';
+import { PACKAGE_ROOT } from '../package-root';
+import { BUNDLE_HANDLER, bundledCode, HANDLERS_DIR } from './bundling';
 import { functionName as deployedName, metricsNamespace } from '../../lambdas/core/naming';
 import { PropErrors, show } from '../validation/prop-validation';
 
@@ -152,7 +153,7 @@ export class ModelgateFunction extends Construct {
     });
     // The local runtime runs this source file instead of the bundle (docs/local-runtime.md).
     const cfn = this.function.node.defaultChild as lambda.CfnFunction;
-    cfn.addMetadata('modelgate:entry', path.relative(REPO_ROOT, entry).split(path.sep).join('/'));
+    cfn.addMetadata('modelgate:entry', path.relative(PACKAGE_ROOT, entry).split(path.sep).join('/'));
     cfn.addMetadata('modelgate:handler', 'handler');
 
     Validations.of(this.role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: XRAY_REASON });

@@ -82,7 +82,14 @@ describe('modelgate drift <model>', () => {
     const run = await runCli(['drift', 'churn', ...servers(), '--manifest', manifestPath], { cwd: root });
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('churn v1: 300 predictions in 1 windows');
-    expect(run.stdout).toMatch(/Contract\s+categorical/);
+    expect(run.stdout).toMatch(/^Contract\s+categorical\s+jensenshannon\s+300\s.*\s(YES|no)\b/m);
+    // Wasserstein against the 5 634-value baseline needs 504 values (docs/drift.md, "Minimum samples").
+    expect(run.stdout).toMatch(/^tenure\s+numeric\s+wasserstein\s+300\s.*\snot enough data\s+needs 504 values/m);
+    const store = new MonitoringStore(aws.dynamodb, MONITORING);
+    const windows = await store.queryWindows('churn', '1', '2000-01-01T00:00:00.000Z', new Date().toISOString());
+    const expected = versionReport(manifest, windows, { from: '', to: '' }, { minPredictions: 1 }).drift!;
+    const features = Object.keys(expected.features).length;
+    expect(run.stdout).toContain(`${expected.assessed} assessed columns (${features - expected.assessed} with not enough data) drifted`);
   });
 
   it('exits 2 on bad usage: a bad period, both forms at once, no runtime and no servers', async () => {

@@ -148,10 +148,14 @@ describe('attributing events', () => {
   it('decides every event, in order, with a reason', () => {
     // u7 was first exposed to the control, although this prediction was served by b: intention to treat.
     const exposures = new Map([[exposureKey('exp-unit', 'u7'), 'control' as const]]);
-    const { results, writes } = planEvents(events, { predictions, experiments, exposures });
+    const { results, writes, early } = planEvents(events, { predictions, experiments, exposures });
     expect(results.map((r) => r?.status ?? 'write')).toEqual([
       'write', 'not_found', 'not_in_experiment', 'not_in_experiment', 'ignored', 'invalid', 'write', 'write', 'not_found', 'retry', 'write',
     ]);
+    // Served by the treatment a minute before the experiment started counting: too early, and said so.
+    expect(results[2]?.reason).toBe(`the prediction was served at ${at(-1)}, before experiment exp-request started counting at ${requestExperiment.startedAt}: events about it are not counted`);
+    expect(early).toEqual([{ index: 2, experimentId: 'exp-request', arm: 'treatment', eventId: 'e2' }]);
+    expect(results[3]?.reason).toBe('the prediction was not served by an arm of a running experiment after its start');
     expect(results[4]?.reason).toBe('no running experiment measures "pageview" (exp-request: conversion, revenue)');
     expect(results[5]?.reason).toBe('conversion is a proportion metric: value must be 1 (it happened) or 0, got 3');
     expect(writes.map((w) => `${w.index} ${w.experimentId} ${w.arm} ${w.unitKey} ${w.metric.name} ${w.value}`)).toEqual([
@@ -160,6 +164,19 @@ describe('attributing events', () => {
       '7 exp-unit control u7 conversion 1',
       '10 exp-unit control u7 conversion 1',
     ]);
+  });
+
+  it('counts as early only events the experiment measures, about predictions one of its arms served', () => {
+    const before = parseEventsRequest(
+      JSON.stringify([
+        { predictionId: 'before-start', name: 'pageview', eventId: 'p1' },
+        { predictionId: 'before-start', name: 'revenue', value: 5, eventId: 'r1' },
+      ]),
+      () => 'unused',
+    );
+    const { results, early } = planEvents(before, { predictions, experiments, exposures: new Map() });
+    expect(results.map((r) => r?.status)).toEqual(['not_in_experiment', 'not_in_experiment']);
+    expect(early).toEqual([{ index: 1, experimentId: 'exp-request', arm: 'treatment', eventId: 'r1' }]);
   });
 
   it('answers accepted / duplicate / retry from the outcome of the writes', () => {

@@ -7,7 +7,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ManifestError } from '../../lambdas/core/errors';
 import * as source from '../../lambdas/core/manifest';
-import { REPO_ROOT, bundleFunction } from '../../lib/functions/bundling';
+import { bundleFunction } from '../../lib/functions/bundling';
+import { PACKAGE_ROOT } from '../../lib/package-root';
 
 let outputDir: string;
 let bundled: typeof source;
@@ -15,14 +16,14 @@ let bundleText: string;
 
 beforeAll(async () => {
   outputDir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-bundling-'));
-  bundleFunction(outputDir, { entry: path.join(REPO_ROOT, 'lambdas', 'core', 'manifest.ts') });
+  bundleFunction(outputDir, { entry: path.join(PACKAGE_ROOT, 'lambdas', 'core', 'manifest.ts') });
   bundleText = fs.readFileSync(path.join(outputDir, 'index.mjs'), 'utf8');
   bundled = (await import(pathToFileURL(path.join(outputDir, 'index.mjs')).href)) as typeof source;
 });
 afterAll(() => fs.rmSync(outputDir, { recursive: true, force: true }));
 
 /** The churn example, its baseline cut to one numeric and one categorical feature (the rest repeat their shape). */
-const example = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'examples', 'churn', 'v1', 'manifest.json'), 'utf8')) as Record<string, unknown> & {
+const example = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'examples', 'churn', 'v1', 'manifest.json'), 'utf8')) as Record<string, unknown> & {
   baseline: { features: Record<string, { kind: string }> };
 };
 example.baseline.features = Object.fromEntries(['numeric', 'categorical'].map((kind) => Object.entries(example.baseline.features).find(([, f]) => f.kind === kind)!));

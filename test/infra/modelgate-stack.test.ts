@@ -240,7 +240,7 @@ describe('ModelgateStack fails when', () => {
         'models.churn.memorySize must be an integer between 128 and 10240, got: 64',
         'models.churn.rollout.strategy must be one of canary, linear, ab-test, shadow, all-at-once, got: "big-bang"',
         'models.fraud.bundlePath/manifest.json must have a version, got: 1',
-        'models.fraud.bundlePath must hold the model file its manifest names, got: "fraud.onnx" (not found)',
+        `models.fraud.bundlePath must hold the model file its manifest names, got: ${JSON.stringify(path.join(incomplete, 'fraud.onnx'))} (not found)`,
         'models.Bad_Name: model name must be 1-40 lower-case letters, digits and single dashes, got: "Bad_Name"',
         'models.lost.bundlePath must be a bundle folder holding manifest.json and the model file, got: "/nonexistent/bundle" (not found)',
         'models.other.bundlePath/manifest.json must name model "other", got: "churn"',

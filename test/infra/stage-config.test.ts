@@ -67,6 +67,13 @@ describe('the repository\'s stages', () => {
     expect(dev.models?.churn?.alarms).toBeDefined();
   });
 
+  it('-c config=<file> reads another models-as-data file, relative to the working folder; a non-path is refused', () => {
+    const file = configFile({ stages: { prod: { allowUndeclaredModels: true, models: { fraud: {} } } } });
+    const relative = path.relative(process.cwd(), file);
+    expect(stageConfig('prod', { configFile: relative })).toMatchObject({ models: { fraud: {} }, allowUndeclaredModels: true });
+    expect((thrownBy(() => stageConfig('prod', { configFile: true })) as InvalidPropsError).problems).toEqual(['config must be the path of a models-as-data file, got: true']);
+  });
+
   it('-c notificationEmails subscribes each comma-separated address', () => {
     expect(stageConfig('prod', { notificationEmails: 'oncall@example.com, ml@example.com' }).notificationEmails).toEqual(['oncall@example.com', 'ml@example.com']);
   });
@@ -125,8 +132,8 @@ describe('stage config fails when', () => {
       'modelgate.config.json: stages.dev.models.churn.strategy is not a model setting (known: memorySize, reservedConcurrency, alarms, rollout, bundle)',
       'modelgate.config.json: stages.dev.models.Bad_Name: model name must be 1-40 lower-case letters, digits and single dashes, got: "Bad_Name"',
       'modelgate.config.json: stages.dev.models.fraud.bundle must be a folder path, got: 7',
-      'modelgate.config.json: stages.dev.models.lost.bundle must be a bundle folder holding manifest.json, got: "no/such/folder" (not found): ' +
-        'generate it first (npm run train:churn for the example), or synth without uploading bundles (-c deployExample=false)',
+      'modelgate.config.json: stages.dev.models.lost.bundle must be a bundle folder holding manifest.json and the model file, got: "no/such/folder" (not found): ' +
+        'build the bundle there (modelgate package; npm run train:churn for the example), or leave "bundle" out and push the model with modelgate push',
     ]);
   });
 
@@ -134,8 +141,8 @@ describe('stage config fails when', () => {
     const file = configFile({ stages: { dev: { models: { churn: { bundle: 'churn-v1' } } } } });
     fs.mkdirSync(path.join(path.dirname(file), 'churn-v1'));
     expect((thrownBy(() => stageConfig('dev', { configFile: file })) as InvalidPropsError).problems).toEqual([
-      'modelgate.config.json: stages.dev.models.churn.bundle must be a bundle folder holding manifest.json, got: "churn-v1" (no manifest.json in it): ' +
-        'generate it first (npm run train:churn for the example), or synth without uploading bundles (-c deployExample=false)',
+      'modelgate.config.json: stages.dev.models.churn.bundle must be a bundle folder holding manifest.json and the model file, got: "churn-v1" (no manifest.json in it): ' +
+        'build the bundle there (modelgate package; npm run train:churn for the example), or leave "bundle" out and push the model with modelgate push',
     ]);
     // Without uploads the bundle is not needed.
     expect(stageConfig('dev', { configFile: file, deployExample: false }).models).toEqual({ churn: {} });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toAttributeMap } from '../../lambdas/adapters/attribute-values';
 import { ExperimentStore, predictionFacts } from '../../lambdas/adapters/experiment-store';
 import { planExperiment } from '../../lambdas/core/experiments/definition';
+import { analyzeExperiment } from '../../lambdas/core/experiments/report';
 import type { LoggedRecord, StreamChange } from '../../lambdas/core/monitoring/window';
 import { aggregateForExperiments } from '../../lambdas/use-cases/experiments/aggregate-exposures';
 import { analyzeRunning } from '../../lambdas/use-cases/experiments/analyze-experiments';
@@ -129,5 +130,23 @@ describe('GET /v1/experiments and the scheduled analysis', () => {
     [{ httpMethod: 'DELETE', path: '/v1/experiments/churn-exp', pathParameters: { id: 'churn-exp' } }, 405],
   ])('%j -> %i', async (event, statusCode) => {
     expect((await experimentsApi(store, event, new Date())).statusCode).toBe(statusCode);
+  });
+});
+
+// Last: a second running experiment, which the analysis above does not expect.
+describe('POST /v1/events before an experiment counts', () => {
+  it('counts events about predictions served before counting began as too early, in their arm, and the analysis reports them', async () => {
+    const early = planExperiment({ id: 'late-exp', model: 'late', control: '1', treatment: '2', metric: 'conversion' }, new Date());
+    await store.create(early, 'test');
+    const served = new Date().toISOString();
+    const prediction = { ...logged[1]!, predictionId: 'late-pred', model: 'late', version: '2', timestamp: served, ts: `${served}#late-pred`, modelVersionShard: 'late#2#0' };
+    await aws.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [TABLE]: [{ PutRequest: { Item: toAttributeMap(prediction) } }] } }));
+    const answer = JSON.parse((await post([{ predictionId: 'late-pred', name: 'conversion', eventId: 'too-soon' }, { predictionId: 'late-pred', name: 'pageview' }])).body) as { results: { status: string; reason: string }[] };
+    expect(answer.results.map((r) => r.status)).toEqual(['not_in_experiment', 'not_in_experiment']);
+    expect(answer.results[0]?.reason).toBe(`the prediction was served at ${served}, before experiment late-exp started counting at ${early.startedAt}: events about it are not counted`);
+    const tallies = await store.tallies('late-exp');
+    expect([tallies.control.early, tallies.treatment.early, tallies.treatment['e:conversion:events']]).toEqual([undefined, 1, undefined]);
+    const report = analyzeExperiment(early, tallies, new Date());
+    expect([report.arms.control.earlyEvents, report.arms.treatment.earlyEvents]).toEqual([0, 1]);
   });
 });

@@ -123,6 +123,18 @@ export interface EventWrite {
   readonly value: number;
 }
 
+/**
+ * An event that came too early: its prediction was served by an arm of a running experiment that measures the
+ * event, but before the experiment started counting (`startedAt`). Not counted; the arm keeps how many there
+ * were (`TALLY.earlyEvents`), so the analysis can say why they are missing.
+ */
+export interface EarlyEvent {
+  readonly index: number;
+  readonly experimentId: string;
+  readonly arm: 'control' | 'treatment';
+  readonly eventId: string;
+}
+
 /** The (experiment, unit) assignments the planner needs: look them up before calling `planEvents`. */
 export function exposuresToLookUp(events: readonly OutcomeEvent[], context: Omit<AttributionContext, 'exposures'>): { experimentId: string; unitId: string }[] {
   const wanted = new Map<string, { experimentId: string; unitId: string }>();
@@ -139,10 +151,12 @@ export function exposuresToLookUp(events: readonly OutcomeEvent[], context: Omit
  * experiment after its start, or its unit was never exposed (not_in_experiment, or retry while the exposure
  * may still be on its way from the prediction log's stream); no experiment measures the event's name
  * (ignored); the value does not fit the metric (invalid); or counts to make (one per experiment measuring it).
+ * A not_in_experiment whose prediction an arm served before the experiment started counting is also `early`.
  */
-export function planEvents(events: readonly OutcomeEvent[], context: AttributionContext): { results: (EventResult | undefined)[]; writes: EventWrite[] } {
+export function planEvents(events: readonly OutcomeEvent[], context: AttributionContext): { results: (EventResult | undefined)[]; writes: EventWrite[]; early: EarlyEvent[] } {
   const results: (EventResult | undefined)[] = [];
   const writes: EventWrite[] = [];
+  const early: EarlyEvent[] = [];
   events.forEach((event, index) => {
     const base = { index, eventId: event.eventId };
     if (event.predictionId !== undefined && !context.predictions.has(event.predictionId)) {
@@ -164,11 +178,16 @@ export function planEvents(events: readonly OutcomeEvent[], context: Attribution
     if (inExperiment.length === 0) {
       if (waitingForExposure) {
         results.push({ ...base, status: 'retry', reason: "the unit's exposure is not recorded yet (exposures arrive from the prediction log's stream within seconds): send the event again" });
+      } else if (event.unitId !== undefined) {
+        results.push({ ...base, status: 'not_found', reason: `unit ${JSON.stringify(event.unitId)} has not been exposed to a running unit-level experiment` });
       } else {
-        const reason = event.unitId !== undefined
-          ? `unit ${JSON.stringify(event.unitId)} has not been exposed to a running unit-level experiment`
+        const tooEarly = earlyCandidates(event, context);
+        early.push(...tooEarly.map(({ experiment, arm }) => ({ index, experimentId: experiment.id, arm, eventId: event.eventId })));
+        const served = context.predictions.get(event.predictionId as string)?.timestamp;
+        const reason = tooEarly.length > 0
+          ? `the prediction was served at ${served}, before experiment ${tooEarly.map((c) => c.experiment.id).join(', ')} started counting at ${tooEarly.map((c) => c.experiment.startedAt).join(', ')}: events about it are not counted`
           : 'the prediction was not served by an arm of a running experiment after its start';
-        results.push({ ...base, status: event.unitId !== undefined ? 'not_found' : 'not_in_experiment', reason });
+        results.push({ ...base, status: 'not_in_experiment', reason });
       }
       return;
     }
@@ -191,7 +210,7 @@ export function planEvents(events: readonly OutcomeEvent[], context: Attribution
       results.push({ ...base, status: 'ignored', reason: `no running experiment measures "${event.name}" (${measured.join('; ')})` });
     }
   });
-  return { results, writes };
+  return { results, writes, early };
 }
 
 /** The answer for one event from the outcome of its writes (one per experiment that measures it). */
@@ -231,6 +250,19 @@ function candidates(event: OutcomeEvent, context: Omit<AttributionContext, 'expo
     .filter((e) => e.model === prediction.model && prediction.timestamp >= e.startedAt)
     .map((experiment) => ({ experiment, arm: armOfVersion(experiment, prediction.version), unitId: prediction.unitId }))
     .filter((c) => c.arm !== undefined && (c.experiment.assignment === 'request' || c.unitId !== undefined));
+}
+
+/** The running experiments measuring the event whose arm served its prediction before they started counting. */
+function earlyCandidates(event: OutcomeEvent, context: Omit<AttributionContext, 'exposures'>): { experiment: ExperimentDefinition; arm: 'control' | 'treatment' }[] {
+  const prediction = context.predictions.get(event.predictionId as string);
+  if (!prediction) return [];
+  return context.experiments
+    .filter((e) => e.model === prediction.model && prediction.timestamp < e.startedAt)
+    .filter((e) => metricsOf(e).some((m) => m.metric.source === 'event' && m.metric.name === event.name))
+    .flatMap((experiment) => {
+      const arm = armOfVersion(experiment, prediction.version);
+      return arm === undefined || (experiment.assignment === 'unit' && prediction.unitId === undefined) ? [] : [{ experiment, arm }];
+    });
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

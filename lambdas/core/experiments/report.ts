@@ -21,6 +21,11 @@ export interface ArmSummary {
   readonly requests: number;
   /** Unit assignment: predictions of a unit served by the other arm (stickiness broken). */
   readonly crossovers: number;
+  /**
+   * Outcome events about predictions this arm served before the experiment started counting: answered
+   * not_in_experiment and not counted (every attempt counts, resends included).
+   */
+  readonly earlyEvents: number;
 }
 
 export interface MetricReport {
@@ -88,6 +93,7 @@ export function analyzeExperiment(definition: ExperimentDefinition, tallies: Arm
     units: tallies[side][TALLY.units] ?? 0,
     requests: round6(tallies[side][TALLY.requests] ?? 0),
     crossovers: tallies[side][TALLY.crossovers] ?? 0,
+    earlyEvents: tallies[side][TALLY.earlyEvents] ?? 0,
   });
   const arms = { control: arm('control'), treatment: arm('treatment') };
   const warnings: string[] = [];

@@ -6,6 +6,7 @@
 //   e:<metric>:sum, e:<metric>:sq    sum over units of the unit's total, and of its square (mean metrics)
 //   e:<metric>:events                events counted (for people, not for tests)
 //   g:<metric>:n, :sum, :sq          ground truth: labelled predictions, sum of the per-prediction value and of its square
+//   early                            events about predictions served before the experiment started counting (not counted)
 import { LOG_LOSS_EPSILON } from '../metrics/classification';
 import type { RowPrediction } from '../tensors';
 import type { AssignmentMode, MetricDefinition } from './definition';
@@ -27,6 +28,7 @@ export const TALLY = {
   truthN: (metric: string) => `g:${metric}:n`,
   truthSum: (metric: string) => `g:${metric}:sum`,
   truthSquares: (metric: string) => `g:${metric}:sq`,
+  earlyEvents: 'early',
 } as const;
 
 /**

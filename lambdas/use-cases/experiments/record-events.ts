@@ -8,7 +8,7 @@ import type { ExperimentStore } from '../../adapters/experiment-store';
 import { mapLimit } from '../../contracts/experiment-environment';
 
 export interface EventsDependencies {
-  readonly store: Pick<ExperimentStore, 'list' | 'exposures' | 'countEvent'>;
+  readonly store: Pick<ExperimentStore, 'list' | 'exposures' | 'countEvent' | 'countEarlyEvent'>;
   readonly predictions: (ids: readonly string[]) => Promise<Map<string, PredictionFacts>>;
   readonly logger: Logger;
   readonly newEventId: () => string;
@@ -35,6 +35,8 @@ export function eventsHandler(deps: EventsDependencies): (event: APIGatewayProxy
       const plan = planEvents(events, { predictions, experiments, exposures });
       const byId = new Map(experiments.map((e) => [e.id, e]));
       const outcomes = await mapLimit(plan.writes, WRITE_CONCURRENCY, async (write) => ({ write, ...(await deps.store.countEvent(write, byId.get(write.experimentId)!)) }));
+      // Counted for the analysis to explain the events it is missing; losing one of these costs no statistic.
+      await mapLimit(plan.early, WRITE_CONCURRENCY, (early) => deps.store.countEarlyEvent(early).catch((error: unknown) => deps.logger.warn('early event not counted', { error: String(error) })));
       const results = [...plan.results];
       const byIndex = new Map<number, typeof outcomes>();
       for (const outcome of outcomes) byIndex.set(outcome.write.index, [...(byIndex.get(outcome.write.index) ?? []), outcome]);
