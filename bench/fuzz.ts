@@ -17,9 +17,9 @@ import { planExperiment } from '../lambdas/core/experiments/definition';
 import { parseManifestJson } from '../lambdas/core/manifest';
 import { mulberry32 } from '../lambdas/core/random';
 import { localDynamoClient } from '../local/aws-clients';
-import type { LocalEndpoints } from '../local/state-files';
 import { classifyAnswer, fuzzBody, fuzzPath, type AnswerClass, type FuzzContext, type Route } from '../test/support/fuzz';
-import { startChild, stopChild } from './child-process';
+import { startRuntimeChild, stopChild } from './child-process';
+import { residentMb } from './load-driver';
 
 const { values: options } = parseArgs({
   options: {
@@ -85,23 +85,13 @@ function classify(status: number, body: string): Outcome {
   }
 }
 
-function residentMb(pid: number | undefined): number | undefined {
-  try {
-    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? undefined : Number(kb) / 1024;
-  } catch {
-    return undefined;
-  }
-}
-
 const stateDir = mkdtempSync(join(tmpdir(), 'modelgate-fuzz-'));
 let child: ChildProcess | undefined;
 try {
   process.stderr.write(`starting the local runtime (state in ${stateDir})...\n`);
-  const started = await startChild(['local/start.ts', '--clean', '--quiet', '--port', '0', '--state-dir', stateDir], /^\s+API\s+(http:\/\/\S+)/);
+  const started = await startRuntimeChild(stateDir);
   child = started.child;
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const endpoints = JSON.parse(readFileSync(join(stateDir, 'endpoints.json'), 'utf8')) as LocalEndpoints;
+  const { endpoints } = started;
   const base = new URL(endpoints.apiUrl);
   const prefix = base.pathname.replace(/\/$/, '');
 
