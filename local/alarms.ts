@@ -94,6 +94,9 @@ interface AlarmStatus {
   evaluatedThrough: number;
 }
 
+/** What the state file keeps of an alarm: its state, and its definition (absent in files of earlier runs). */
+type SavedAlarm = AlarmStatus & { readonly definition?: AlarmDefinition };
+
 const REGION_NAMES: Record<string, string> = { 'us-east-1': 'US East (N. Virginia)' };
 
 /** Name and ARN of each alarm: what Ref (the name) and Fn::GetAtt Arn stand for. */
@@ -237,7 +240,7 @@ export class LocalAlarms {
   private readonly actions = new Set<Promise<void>>();
 
   /** Alarm states an earlier run saved, for alarms put again after a restart. */
-  private readonly saved: Record<string, AlarmStatus>;
+  private readonly saved: Record<string, AlarmStatus> = {};
 
   constructor(private readonly options: LocalAlarmsOptions) {
     this.definitions = new Map();
@@ -245,12 +248,21 @@ export class LocalAlarms {
     this.minuteMs = options.minuteMs ?? options.metrics.minuteMs;
     this.print = options.print ?? ((text) => console.log(text));
     this.configuredAt = this.now();
-    this.saved = options.stateFile && existsSync(options.stateFile) ? (JSON.parse(readFileSync(options.stateFile, 'utf8')) as Record<string, AlarmStatus>) : {};
-    for (const definition of options.definitions) this.putAlarm(definition);
+    const saved = options.stateFile && existsSync(options.stateFile) ? (JSON.parse(readFileSync(options.stateFile, 'utf8')) as Record<string, SavedAlarm>) : {};
+    for (const [name, { definition: _, ...status }] of Object.entries(saved)) this.saved[name] = status;
+    // Alarms exist until they are deleted, whoever put them: those the pipeline put (PutMetricAlarm) come back
+    // with their definitions; those of the stacks are put again by CloudFormation as it restores them.
+    for (const { definition } of Object.values(saved)) if (definition) this.define(definition);
+    for (const definition of options.definitions) this.define(definition);
   }
 
   /** PutMetricAlarm: a new alarm starts INSUFFICIENT_DATA (or with the state an earlier run saved); a re-put keeps its state. */
   putAlarm(definition: AlarmDefinition): void {
+    this.define(definition);
+    this.save();
+  }
+
+  private define(definition: AlarmDefinition): void {
     this.definitions.set(definition.alarmName, definition);
     const previous = this.status.get(definition.alarmName) ?? this.saved[definition.alarmName];
     this.status.set(
@@ -477,7 +489,8 @@ export class LocalAlarms {
   private save(): void {
     const file = this.options.stateFile;
     if (!file) return;
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(Object.fromEntries(this.status), null, 2)}\n`);
+    const alarms: Record<string, SavedAlarm> = Object.fromEntries([...this.status].map(([name, status]) => [name, { ...status, definition: this.definitions.get(name) as AlarmDefinition }]));
+    writeFileSync(`${file}.tmp`, `${JSON.stringify(alarms, null, 2)}\n`);
     renameSync(`${file}.tmp`, file);
   }
 }

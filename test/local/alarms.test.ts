@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalAlarms, alarmsFromTemplate, registerAlarmIdentities } from '../../local/alarms';
+import { LocalAlarms, alarmDefinition, alarmsFromTemplate, registerAlarmIdentities } from '../../local/alarms';
 import { LocalMetricStore } from '../../local/metrics-store';
 import { LocalSns, checkWebhookUrl, registerTopicIdentities, topicsFromTemplate } from '../../local/sns';
 import type { CfnTemplate, ResolutionContext } from '../../local/template';
@@ -220,6 +220,22 @@ describe('LocalAlarms', () => {
     const again = setup(clock);
     expect(state(again.alarms, `${STACK}-errorratealarm`)).toBe('ALARM');
     expect(again.sns.recentNotifications().length).toBe(sns.recentNotifications().length);
+    again.alarms.close();
+  });
+
+  // Failed before: only states were saved, so the alarms the pipeline puts for each version it rolls out were
+  // gone after a restart (the live version unwatched, a canary's bake checking alarms that no longer existed).
+  it('keeps an alarm put through PutMetricAlarm (as the pipeline puts them), definition and state, until it is deleted', () => {
+    const name = `${STACK}/churn/v9/errors-critical`;
+    const first = setup(clock);
+    first.alarms.putAlarm(alarmDefinition(name, { Namespace: 'modelgate', MetricName: 'Errors', Dimensions: [{ Name: 'version', Value: '9' }], Statistic: 'Sum', Period: 60, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }, name, 'us-east-1', '000000000000'));
+    first.alarms.setAlarmState(name, 'ALARM', 'errors');
+    first.alarms.close();
+    const again = setup(clock);
+    expect(again.alarms.describeAlarms([name]).MetricAlarms[0]).toMatchObject({ AlarmName: name, MetricName: 'Errors', Dimensions: [{ Name: 'version', Value: '9' }], StateValue: 'ALARM' });
+    again.alarms.deleteAlarms([name]);
+    again.alarms.close();
+    expect(setup(clock).alarms.describeAlarms().MetricAlarms.map((a) => a.AlarmName)).not.toContain(name);
   });
 });
 
