@@ -20,7 +20,8 @@ import { mulberry32 } from '../lambdas/core/random';
 import { localDynamoClient } from '../local/aws-clients';
 import type { LocalEndpoints } from '../local/state-files';
 import { classifyAnswer, fuzzBody, fuzzPath, type AnswerClass, type FuzzContext, type Route } from '../test/support/fuzz';
-import { startChild, stopChild } from './child-process';
+import { startRuntimeChild, stopChild } from './child-process';
+import { residentMb } from './load-driver';
 
 const { values: options } = parseArgs({
   options: {
@@ -87,15 +88,6 @@ function classify(status: number, body: string): Outcome {
   }
 }
 
-function residentMb(pid: number | undefined): number | undefined {
-  try {
-    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? undefined : Number(kb) / 1024;
-  } catch {
-    return undefined;
-  }
-}
-
 const stateDir = mkdtempSync(join(tmpdir(), 'modelgate-fuzz-'));
 /** The runtime's path prefix and its keys, once it runs. */
 let prefix = '';
@@ -103,10 +95,9 @@ let apiKeys: LocalEndpoints['apiKeys'] & object = {};
 let child: ChildProcess | undefined;
 try {
   process.stderr.write(`starting the local runtime (state in ${stateDir})...\n`);
-  const started = await startChild(['local/start.ts', '--clean', '--quiet', '--port', '0', '--state-dir', stateDir], /^\s+API\s+(http:\/\/\S+)/);
+  const started = await startRuntimeChild(stateDir);
   child = started.child;
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const endpoints = JSON.parse(readFileSync(join(stateDir, 'endpoints.json'), 'utf8')) as LocalEndpoints;
+  const { endpoints } = started;
   const base = new URL(endpoints.apiUrl);
   prefix = base.pathname.replace(/\/$/, '');
   apiKeys = endpoints.apiKeys ?? {};

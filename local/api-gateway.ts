@@ -14,7 +14,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { proxyEvent, type HttpRequestParts } from './api-gateway-event';
 import { executeApiDecision } from './iam/authorizer';
 import type { PolicyDocument } from './iam/iam-model';
-import { FunctionError, type LocalLambdaService } from './lambda-service';
+import { FunctionError, LambdaApiError, type LocalLambdaService } from './lambda-service';
 
 /** API Gateway REST's hard payload limit. */
 export const API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -703,6 +703,8 @@ export async function startApiGateway(options: {
       response.writeHead(answer.statusCode, { ...(answer.headers as Record<string, string> | undefined) });
       response.end(answer.isBase64Encoded ? Buffer.from(answer.body, 'base64') : answer.body);
     } catch (error) {
+      // The Lambda API refused the invocation (throttled): API Gateway answers 500, a configuration error.
+      if (error instanceof LambdaApiError) return fail({ type: 'API_CONFIGURATION_ERROR' });
       // API Gateway's answer to a failed Lambda integration; the reason is in the function's log.
       if (!(error instanceof FunctionError)) console.error('local API Gateway:', error);
       fail({ type: 'INTEGRATION_FAILURE' });

@@ -132,7 +132,7 @@ export async function startLambdaApi(options: {
   const server = createServer((request, response) => {
     handle(request, response).catch((e: unknown) => {
       if (e instanceof LambdaApiError) {
-        const status = e.code === 'ResourceNotFoundException' ? 404 : e.code === 'ResourceConflictException' ? 409 : 400;
+        const status = e.code === 'ResourceNotFoundException' ? 404 : e.code === 'ResourceConflictException' ? 409 : e.code === 'TooManyRequestsException' ? 429 : 400;
         return error(response, status, e.code, e.message);
       }
       error(response, 500, 'ServiceException', (e as Error).message);

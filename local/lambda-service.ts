@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
+import type { LocalFaults } from './faults';
 import type { FromWorker, SerializedError, ToWorker, WorkerSetup } from './lambda-worker';
 
 /** A function as the template defines it: its source and its $LATEST configuration. */
@@ -47,10 +48,10 @@ export interface PermissionStatement {
   readonly sourceAccount?: string;
 }
 
-/** A request Lambda itself would refuse (unknown function, version or alias; bad routing). */
+/** A request Lambda itself would refuse (unknown function, version or alias; bad routing; throttled). */
 export class LambdaApiError extends Error {
   constructor(
-    readonly code: 'ResourceNotFoundException' | 'InvalidParameterValueException' | 'ResourceConflictException',
+    readonly code: 'ResourceNotFoundException' | 'InvalidParameterValueException' | 'ResourceConflictException' | 'TooManyRequestsException',
     message: string,
   ) {
     super(message);
@@ -88,6 +89,8 @@ export interface LambdaServiceOptions {
    * `baseEnvironment`. @default baseEnvironment's
    */
   readonly credentials?: (functionName: string) => { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /** Invocations a `lambda` fault rule matches are throttled (local/faults.ts). */
+  readonly faults?: LocalFaults;
 }
 
 interface Environment {
@@ -260,6 +263,8 @@ export class LocalLambdaService {
   async invoke(name: string, qualifier: string | undefined, event: unknown): Promise<InvocationResult> {
     const state = this.state(name);
     const version = this.pickVersion(state, qualifier);
+    // Lambda refuses an invocation beyond the function's concurrency before it runs anything.
+    if (this.options.faults?.meet({ service: 'lambda', actions: ['InvokeFunction'], functionName: name })) throw new LambdaApiError('TooManyRequestsException', 'Rate Exceeded.');
     const environment = this.environmentFor(state, version);
     environment.inUse++;
     try {

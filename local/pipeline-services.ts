@@ -10,7 +10,7 @@ import { alarmDefinition, type LocalAlarms } from './alarms';
 import type { LocalS3 } from './aws-services';
 import { LocalEventBridge } from './eventbridge';
 import type { LocalIam } from './iam/local-iam';
-import { FunctionError, type LocalLambdaService } from './lambda-service';
+import { FunctionError, LambdaApiError, type LocalLambdaService } from './lambda-service';
 import type { LocalSns } from './sns';
 import type { TaskBindings } from './state-machine-runner';
 import { LocalStepFunctions, startStepFunctionsApi, type StepFunctionsApiServer } from './step-functions';
@@ -57,8 +57,10 @@ export async function startPipelineServices(options: PipelineServicesOptions): P
       try {
         return (await lambda.invoke(name as string, qualifier, payload)).result;
       } catch (error) {
-        // What Step Functions sees of a function error: its errorType as the error name.
+        // What Step Functions sees of a function error: its errorType as the error name; of the Lambda API
+        // refusing the invocation, the exception prefixed with the service (Lambda.TooManyRequestsException).
         if (error instanceof FunctionError) throw Object.assign(new Error(error.error.message), { name: error.error.name });
+        if (error instanceof LambdaApiError) throw Object.assign(new Error(error.message), { name: `Lambda.${error.code}` });
         throw error;
       }
     },

@@ -9,6 +9,7 @@ import { startCloudFormationApi } from './cloudformation/api';
 import { provisioners } from './cloudformation/provisioners';
 import { LocalCloudFormation, type StackState } from './cloudformation/stacks';
 import { startDynamoDbStreams, type LocalDynamoDbStreams } from './dynamodb-streams';
+import { LocalFaults } from './faults';
 import { LocalLambdaService } from './lambda-service';
 import { ENDPOINTS_FILE, PREDICTION_LOG_FALLBACK_FILE, type LocalEndpoints } from './state-files';
 import { startLambdaApi } from './lambda-api';
@@ -97,6 +98,8 @@ export interface Runtime {
   readonly apiGatewayEndpoint: string;
   /** Permissions: the running stacks' IAM model, the functions' identities, the authorizer (docs/local-runtime.md). */
   readonly iam: LocalIam;
+  /** Faults injected into S3, DynamoDB and Lambda calls (none unless a test injects them; docs/local-runtime.md). */
+  readonly faults: LocalFaults;
   close(): Promise<void>;
 }
 
@@ -151,6 +154,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const metrics = new LocalMetricStore({ snapshotFile: join(stateDir, 'metrics', 'snapshot.json'), minuteMs: scaledMinuteMs(timeScale) });
   const functionLogs = new FunctionLogs({ directory: join(stateDir, 'logs'), metrics, echo: options.echoLogs ?? true });
 
+  const faults = new LocalFaults();
   const started: LocalService[] = [];
   try {
     const dynamo = await startDynamoDb({ host, port: options.dynamoDbPort ?? 0, path: join(stateDir, 'dynamodb') });
@@ -162,7 +166,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const streams = await startDynamoDbStreams({ target: dynamo.endpoint, host, region: REGION, tables: [] });
     started.push(streams);
     // Functions and the CLI reach S3 and DynamoDB through the IAM gateways; the runtime's own provisioning does not.
-    const gateways = await iam.startGateways({ s3: s3.endpoint, dynamodb: streams.endpoint, host });
+    const gateways = await iam.startGateways({ s3: s3.endpoint, dynamodb: streams.endpoint, host, faults });
     started.push(gateways.s3, gateways.dynamodb);
 
     // The functions get the Lambda, CloudFormation and API Gateway APIs' addresses; those serve the services
@@ -194,6 +198,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       },
       onLogLine: functionLogs.onLogLine,
       credentials: (functionName) => iam.functionCredentials(functionName),
+      faults,
       ...(options.random ? { random: options.random } : {}),
     });
     lambdaService = lambda;
@@ -307,6 +312,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       cloudFormationEndpoint: cloudFormationApi.endpoint,
       apiGatewayEndpoint: gatewayApi.endpoint,
       iam,
+      faults,
       async close() {
         await pipeline.close();
         rmSync(join(stateDir, ENDPOINTS_FILE), { force: true });

@@ -2,8 +2,9 @@
 // X-Amz-Target, the tables and indexes from the body; a denial is DynamoDB's 400 AccessDeniedException JSON.
 import { randomUUID } from 'node:crypto';
 import type { LocalService } from '../aws-services';
+import type { FaultKind, LocalFaults } from '../faults';
 import { AccessDeniedError, type AccessRequest, type Authorizer } from './authorizer';
-import { accessKeyIdOf, type LocalIdentities } from './identities';
+import { accessKeyIdOf, sessionNameOf, type LocalIdentities } from './identities';
 import { passHeaders, startGateway, type Refusal } from './gateway';
 
 type Check = Omit<AccessRequest, 'caller'>;
@@ -16,6 +17,8 @@ export interface DynamoDbGatewayOptions {
   readonly accountId: string;
   readonly identities: LocalIdentities;
   readonly authorizer: Authorizer;
+  /** Faults to inject into the calls IAM allows (local/faults.ts). */
+  readonly faults?: LocalFaults;
 }
 
 const TRANSACT_WRITE_ACTIONS: Readonly<Record<string, string>> = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem' };
@@ -64,14 +67,23 @@ export async function startDynamoDbGateway(options: DynamoDbGatewayOptions): Pro
       const checks = operation === '' ? [] : dynamoDbChecks(operation, input, options.region, options.accountId);
       const denial = await authorizer.firstDenial(checks.map((c) => ({ ...c, caller })));
       if (denial) return { forward: false, refusal: dynamoError('AccessDeniedException', new AccessDeniedError(denial).message) };
+      const fault = operation === '' ? undefined : options.faults?.meet({ service: 'dynamodb', actions: [operation], caller: sessionNameOf(caller) });
+      if (fault) return { forward: false, refusal: fault === 'unreachable' ? 'connection-reset' : dynamoFault(fault) };
       return { forward: true, headers: passHeaders(request.headers) };
     },
   });
 }
 
-function dynamoError(type: string, message: string): Refusal {
+/** DynamoDB's answers when it sheds load (an on-demand table's message) or fails. */
+function dynamoFault(kind: Exclude<FaultKind, 'unreachable'>): Refusal {
+  return kind === 'throttle'
+    ? dynamoError('ProvisionedThroughputExceededException', 'Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your table or index so please try again shortly. If exceptions persist, check if you have a hot key: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html')
+    : dynamoError('InternalServerError', 'Internal server error', 500);
+}
+
+function dynamoError(type: string, message: string, status = 400): Refusal {
   return {
-    status: 400,
+    status,
     headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': randomUUID(), 'x-amzn-errortype': type },
     body: JSON.stringify({ __type: `com.amazon.coral.service#${type}`, message }),
   };

@@ -9,8 +9,8 @@ import type { LocalService } from '../aws-services';
 export type GatewayVerdict =
   /** Pass it on, with these headers (e.g. the credential rewritten for the server behind). */
   | { readonly forward: true; readonly headers: OutgoingHttpHeaders; readonly body?: Buffer; readonly onAnswer?: (answer: IncomingMessage) => Promise<Refusal | undefined> }
-  /** Answer it here. */
-  | { readonly forward: false; readonly refusal: Refusal };
+  /** Answer it here; `connection-reset` answers nothing and resets the connection, as an unreachable service does. */
+  | { readonly forward: false; readonly refusal: Refusal | 'connection-reset' };
 
 export interface Refusal {
   readonly status: number;
@@ -38,7 +38,10 @@ export async function startGateway(options: GatewayOptions): Promise<LocalServic
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const body = options.bufferBody ? await readAll(request) : undefined;
     const verdict = await options.decide(request, body);
-    if (!verdict.forward) return refuse(response, verdict.refusal);
+    if (!verdict.forward) {
+      if (verdict.refusal === 'connection-reset') return void request.socket.resetAndDestroy();
+      return refuse(response, verdict.refusal);
+    }
     const buffered = verdict.body ?? body;
     const send = () =>
       new Promise<IncomingMessage>((resolve, reject) => {

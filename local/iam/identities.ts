@@ -23,6 +23,11 @@ export function roleSession(roleArn: string, sessionName: string): Caller {
   return { kind: 'role', principal: `arn:aws:sts::${account}:assumed-role/${roleName}/${sessionName}`, roleArn };
 }
 
+/** The session name of a role session (a function's calls carry the function's name); undefined for other callers. */
+export function sessionNameOf(caller: Caller): string | undefined {
+  return caller.kind === 'role' ? caller.principal.split('/').pop() : undefined;
+}
+
 export class LocalIdentities {
   private readonly byKey = new Map<string, Caller>();
 

@@ -10,6 +10,7 @@ import type { LocalService } from '../aws-services';
 import type { CloudFormationCall, CloudFormationRefusal } from '../cloudformation/api';
 import type { ResourceChange, StackState } from '../cloudformation/stacks';
 import type { RuleDefinition, RuleTarget } from '../eventbridge';
+import type { LocalFaults } from '../faults';
 import type { PermissionStatement } from '../lambda-service';
 import type { TaskBindings } from '../state-machine-runner';
 import { AccessDeniedError, Authorizer, describe, type AccessRequest, type Caller, type Decision } from './authorizer';
@@ -72,9 +73,12 @@ export class LocalIam {
     return this.identities.issue(caller.roleArn, functionName);
   }
 
-  /** Gateways that check every request to S3 and DynamoDB before it reaches the local servers. */
-  async startGateways(options: { readonly s3: string; readonly dynamodb: string; readonly host: string }): Promise<{ s3: LocalService; dynamodb: LocalService }> {
-    const common = { host: options.host, region: this.options.region, accountId: this.options.accountId, identities: this.identities, authorizer: this.authorizer };
+  /**
+   * Gateways that check every request to S3 and DynamoDB before it reaches the local servers; the calls they
+   * allow meet the injected `faults`, if any.
+   */
+  async startGateways(options: { readonly s3: string; readonly dynamodb: string; readonly host: string; readonly faults?: LocalFaults }): Promise<{ s3: LocalService; dynamodb: LocalService }> {
+    const common = { host: options.host, region: this.options.region, accountId: this.options.accountId, identities: this.identities, authorizer: this.authorizer, ...(options.faults ? { faults: options.faults } : {}) };
     const s3 = await startS3Gateway({ ...common, target: options.s3, model: this.model });
     try {
       return { s3, dynamodb: await startDynamoDbGateway({ ...common, target: options.dynamodb }) };

@@ -7,9 +7,10 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { LocalService } from '../aws-services';
 import { LOCAL_CREDENTIALS } from '../aws-clients';
+import type { FaultKind, LocalFaults } from '../faults';
 import { AccessDeniedError, type AccessRequest, type Authorizer, type Caller } from './authorizer';
 import type { IamModel } from './iam-model';
-import { accessKeyIdOf, type LocalIdentities } from './identities';
+import { accessKeyIdOf, sessionNameOf, type LocalIdentities } from './identities';
 import { passHeaders, startGateway, type Refusal } from './gateway';
 
 type Check = Omit<AccessRequest, 'caller'>;
@@ -23,6 +24,8 @@ export interface S3GatewayOptions {
   readonly model: IamModel;
   readonly identities: LocalIdentities;
   readonly authorizer: Authorizer;
+  /** Faults to inject into the calls IAM allows (local/faults.ts). */
+  readonly faults?: LocalFaults;
 }
 
 /** Object-level sub-resources and the actions they are authorized as, by method. */
@@ -152,6 +155,8 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<LocalSe
       const checks = [...s3Checks(method, decodeURIComponent(bucket), key, url.searchParams, request.headers, deleteKeys), ...kmsChecks(method, decodeURIComponent(bucket), key, url.searchParams, request.headers, model, options.region, options.accountId)];
       const denial = await authorizer.firstDenial(checks.map((c) => ({ ...c, caller })));
       if (denial) return { forward: false, refusal: s3Error('AccessDenied', new AccessDeniedError(denial).message, head) };
+      const fault = options.faults?.meet({ service: 's3', actions: checks.filter((c) => c.action.startsWith('s3:')).map((c) => c.action.slice('s3:'.length)), caller: sessionNameOf(caller) });
+      if (fault) return { forward: false, refusal: fault === 'unreachable' ? 'connection-reset' : s3Fault(fault, head) };
       const headers = passHeaders(request.headers);
       // s3rver knows one account: the request goes on signed as it (it does not check v4 signatures).
       if (typeof headers.authorization === 'string') headers.authorization = headers.authorization.replace(/Credential=[^/]+\//, `Credential=${LOCAL_CREDENTIALS.accessKeyId}/`);
@@ -175,12 +180,17 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<LocalSe
   }
 }
 
-function s3Error(code: string, message: string, head: boolean): Refusal {
+/** S3's answers when it sheds load or fails. */
+function s3Fault(kind: Exclude<FaultKind, 'unreachable'>, head: boolean): Refusal {
+  return kind === 'throttle' ? s3Error('SlowDown', 'Please reduce your request rate.', head, 503) : s3Error('InternalError', 'We encountered an internal error. Please try again.', head, 500);
+}
+
+function s3Error(code: string, message: string, head: boolean, status = 403): Refusal {
   const requestId = randomBytes(8).toString('hex').toUpperCase();
   const body = head
     ? ''
     : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${encodeXml(message)}</Message><RequestId>${requestId}</RequestId><HostId>${randomBytes(24).toString('base64')}</HostId></Error>`;
-  return { status: 403, headers: { 'content-type': 'application/xml', 'x-amz-request-id': requestId }, body };
+  return { status, headers: { 'content-type': 'application/xml', 'x-amz-request-id': requestId }, body };
 }
 
 function encodeXml(text: string): string {

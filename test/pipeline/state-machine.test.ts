@@ -69,6 +69,8 @@ interface Scenario {
   readonly preemptAtTick?: number;
   readonly publishFails?: boolean;
   readonly controlFails?: boolean;
+  /** Lambda refuses this many task invocations (the account's concurrency used up) before it runs them. */
+  readonly throttledInvocations?: number;
 }
 
 interface Run {
@@ -101,6 +103,7 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
   let lockHolder: string | undefined;
   let checks = 0;
   let ticks = 0;
+  let throttled = scenario.throttledInvocations ?? 0;
   const lambda = {
     setRouting: async (fn: string, routing: AliasRouting) => {
       expect(fn).toBe('modelgate-dev-model-churn');
@@ -195,6 +198,7 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
     input,
     {
       async lambda(arn, payload) {
+        if (throttled-- > 0) throw Object.assign(new Error('Rate Exceeded.'), { name: 'Lambda.TooManyRequestsException' });
         if (arn.includes('RegistryFunction')) return registry(payload as RegistryRequest);
         if (arn.includes('RoutingFunction')) return routingAction({ lambda, deployment: 'modelgate-dev', bakeCheckSeconds: 60, alarmThresholds: async () => undefined }, payload as RoutingRequest);
         if (arn.includes('ProvisionFunction')) return provision(payload as ProvisionRequest);
@@ -467,12 +471,22 @@ describe('the promotion state machine (synthesized definition, aws-local-stepfun
       expect(r.outcome.status).toBe('SUCCEEDED');
       expect(r.states.filter((s) => s === 'NotifyOutcome')).toHaveLength(1);
       expect(r.lockHeld()).toBe(false);
+      // The notice that could not be sent is recorded in the execution's output, with the reason.
+      expect((r.outcome.output as { notifyErrors?: Record<string, { Error?: string }> }).notifyErrors?.NotifyOutcome?.Error).toBe('SNS.KMSAccessDeniedException');
     });
 
     it('on-call unreachable during a failure: the lock is still released', async () => {
       const r = await run(uploadEvent(), { snsDown: true, publishFails: true });
       expect(r.outcome.status).toBe('FAILED');
       expect(r.states).toEqual(expect.arrayContaining(['NotifyFailure', 'ReleaseLockAfterFailure']));
+      expect(r.lockHeld()).toBe(false);
+    });
+
+    it('Lambda throttling a pipeline function: the task waits for capacity and the rollout goes on', async () => {
+      const r = await run(uploadEvent(), { throttledInvocations: 2, rollout: { strategy: 'all-at-once' } });
+      expect(r.outcome.status, JSON.stringify(r.outcome.cause)).toBe('SUCCEEDED');
+      expect(r.registryActions[0]).toBe('register');
+      expect(r.aliasWrites).toEqual([{ version: '7' }]);
       expect(r.lockHeld()).toBe(false);
     });
 

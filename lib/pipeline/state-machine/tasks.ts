@@ -128,6 +128,9 @@ export class PipelineTasks {
       taskTimeout: sfn.Timeout.duration(timeout),
     });
     task.addRetry({ errors: ['RegistryConflictError'], interval: Duration.seconds(1), maxAttempts: 3, backoffRate: 2 });
+    // Lambda refuses invocations once the account's concurrency is used up, the inference functions' traffic
+    // included: wait for capacity (about 4 minutes in all) rather than fail the upload and burn its version.
+    task.addRetry({ errors: ['Lambda.TooManyRequestsException'], interval: Duration.seconds(2), maxAttempts: 8, backoffRate: 2, maxDelay: Duration.minutes(1), jitterStrategy: sfn.JitterType.FULL });
     return task;
   }
 }
