@@ -88,7 +88,10 @@ export async function measureColdStart(options: ColdStartOptions): Promise<ColdS
   writeFileSync(modelFile, prepareModel(options.modelBytes).bytes);
   const [chunk] = encodeFeeds(manifest, validateRows(manifest, [options.instance]));
   const feeds = Object.fromEntries(
-    Object.entries(chunk!.feeds).map(([name, t]) => [name, { dtype: t.dtype, dims: t.dims, data: Array.from(t.data as ArrayLike<unknown>, (v) => (typeof v === 'bigint' ? Number(v) : v)) }]),
+    Object.entries(chunk!.feeds).map(([name, t]) => [
+      name,
+      { dtype: t.dtype, dims: t.dims, data: Array.from(t.data as ArrayLike<unknown>, (v) => (typeof v === 'bigint' ? Number(v) : v)) },
+    ]),
   );
   const feedsFile = join(options.directory, 'feeds.json');
   writeFileSync(feedsFile, JSON.stringify({ feeds, fetches: Object.values(manifest.outputs) }));
@@ -99,7 +102,8 @@ export async function measureColdStart(options: ColdStartOptions): Promise<ColdS
   const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' };
   const contenders = {
     baseline: () => probe(['baseline', join(assetDir, 'node_modules', 'onnxruntime-node'), modelFile, feedsFile], base),
-    floor: () => probe(['function', join(floorDir, 'index.mjs'), eventFile], { ...base, ...options.environment, COLD_START_MODEL_FILE: modelFile, COLD_START_FEEDS_FILE: feedsFile }),
+    floor: () =>
+      probe(['function', join(floorDir, 'index.mjs'), eventFile], { ...base, ...options.environment, COLD_START_MODEL_FILE: modelFile, COLD_START_FEEDS_FILE: feedsFile }),
     asset: () => probe(['function', join(assetDir, 'index.mjs'), eventFile], { ...base, ...options.environment }),
   };
   const order = Object.keys(contenders) as (keyof typeof contenders)[];

@@ -48,11 +48,17 @@ const rows = csvInstances(manifest, parseCsv(readFileSync(new URL('holdout.csv',
 
 /** One HTTP exchange, with the key of the kind of client the route takes; a connection the server drops counts as an answer of 0. */
 function send(base: URL, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
-  const apiKey = apiKeys[clientOfRoute(method, (path.slice(prefix.length).split('?')[0] as string)) ?? 'predict'];
+  const apiKey = apiKeys[clientOfRoute(method, path.slice(prefix.length).split('?')[0] as string) ?? 'predict'];
   return new Promise((resolve) => {
     const payload = body === undefined ? undefined : Buffer.from(body, 'utf8');
     const outgoing = request(
-      { host: base.hostname, port: base.port, method, path, headers: { 'content-type': 'application/json', ...(apiKey ? { 'x-api-key': apiKey } : {}), ...(payload ? { 'content-length': payload.length } : {}) } },
+      {
+        host: base.hostname,
+        port: base.port,
+        method,
+        path,
+        headers: { 'content-type': 'application/json', ...(apiKey ? { 'x-api-key': apiKey } : {}), ...(payload ? { 'content-length': payload.length } : {}) },
+      },
       (incoming) => {
         const chunks: Buffer[] = [];
         incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -68,9 +74,11 @@ function send(base: URL, method: string, path: string, body?: string): Promise<{
 /** Runs `count` jobs, `connections` at a time. */
 async function pool(count: number, job: (index: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: connections }, async () => {
-    for (let i = next++; i < count; i = next++) await job(i);
-  }));
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      for (let i = next++; i < count; i = next++) await job(i);
+    }),
+  );
 }
 
 type Outcome = AnswerClass | 'gateway' | 'dropped';
@@ -105,12 +113,24 @@ try {
   // An experiment on churn (events on its predictions count) and a unit-level one (unit events look up exposures).
   const experiments = new ExperimentStore(localDynamoClient(endpoints.dynamoDbEndpoint), endpoints.outputs.ExperimentTableName as string);
   const start = new Date(Date.now() - 60_000);
-  await experiments.create(planExperiment({ id: 'churn-fuzz', model: 'churn', control: '1', treatment: '2', metric: 'conversion', guardrails: 'revenue:mean', startDelaySeconds: 0 }, start), 'fuzz');
-  await experiments.create(planExperiment({ id: 'bank-fuzz', model: 'bank', control: 'a', treatment: 'b', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 }, start), 'fuzz');
+  await experiments.create(
+    planExperiment({ id: 'churn-fuzz', model: 'churn', control: '1', treatment: '2', metric: 'conversion', guardrails: 'revenue:mean', startDelaySeconds: 0 }, start),
+    'fuzz',
+  );
+  await experiments.create(
+    planExperiment({ id: 'bank-fuzz', model: 'bank', control: 'a', treatment: 'b', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 }, start),
+    'fuzz',
+  );
   const first = await send(base, 'POST', `${prefix}${ROUTES.predict}`, JSON.stringify({ instances: rows.slice(0, 20) }));
   if (first.status !== 200) throw new Error(`the runtime does not serve churn: ${first.status} ${first.body}`);
   const predictionIds = (JSON.parse(first.body) as { predictions: { predictionId: string }[] }).predictions.map((p) => p.predictionId);
-  const context: FuzzContext = { manifest, rows, predictionIds: [...predictionIds, randomUUID()], unitIds: ['user-1', 'user-2', 'u'.repeat(256)], eventNames: ['conversion', 'revenue', 'click'] };
+  const context: FuzzContext = {
+    manifest,
+    rows,
+    predictionIds: [...predictionIds, randomUUID()],
+    unitIds: ['user-1', 'user-2', 'u'.repeat(256)],
+    eventNames: ['conversion', 'revenue', 'click'],
+  };
   const memoryBefore = residentMb(child.pid);
 
   const results: Record<string, Record<Outcome, number> & { statuses: Record<string, number>; examples: string[]; seconds: number }> = {};
@@ -119,7 +139,8 @@ try {
     const outcome = classify(status, body);
     entry[outcome]++;
     entry.statuses[status] = (entry.statuses[status] ?? 0) + 1;
-    if ((outcome === 'unnamed' || outcome === 'server-error' || outcome === 'dropped') && entry.examples.length < 5) entry.examples.push(`${status} for ${what.slice(0, 200)}: ${body.slice(0, 200)}`);
+    if ((outcome === 'unnamed' || outcome === 'server-error' || outcome === 'dropped') && entry.examples.length < 5)
+      entry.examples.push(`${status} for ${what.slice(0, 200)}: ${body.slice(0, 200)}`);
   };
 
   for (const route of Object.keys(ROUTES) as Route[]) {
@@ -141,7 +162,12 @@ try {
     const { method, path } = paths[i] as { method: string; path: string };
     const answer = await send(base, method, `${prefix}${path}`, method === 'GET' || method === 'HEAD' ? undefined : JSON.stringify({ instances: [rows[0]] }));
     // HEAD has no body to name anything in: only its status counts.
-    record('paths', answer.status, method === 'HEAD' && answer.status >= 400 && answer.status < 500 ? '{"issues":[{"field":"method","reason":"HEAD"}]}' : answer.body, `${method} ${path}`);
+    record(
+      'paths',
+      answer.status,
+      method === 'HEAD' && answer.status >= 400 && answer.status < 500 ? '{"issues":[{"field":"method","reason":"HEAD"}]}' : answer.body,
+      `${method} ${path}`,
+    );
   });
   (results.paths as { seconds: number }).seconds = (performance.now() - began) / 1000;
 
@@ -149,21 +175,26 @@ try {
   const memoryAfter = residentMb(child.pid);
   const stillUp = after.status === 200 && child.exitCode === null;
   const failures = [
-    ...Object.entries(results).flatMap(([name, r]) => (r['server-error'] + r.unnamed + r.dropped > 0 ? [`${name}: ${r['server-error']} 5xx, ${r.unnamed} 4xx naming no field, ${r.dropped} dropped`, ...r.examples] : [])),
+    ...Object.entries(results).flatMap(([name, r]) =>
+      r['server-error'] + r.unnamed + r.dropped > 0 ? [`${name}: ${r['server-error']} 5xx, ${r.unnamed} 4xx naming no field, ${r.dropped} dropped`, ...r.examples] : [],
+    ),
     ...(stillUp ? [] : [`the runtime stopped answering (${after.status}, exit code ${child.exitCode})`]),
   ];
-  if (options.json) console.log(JSON.stringify({ bodies, paths: pathCount, connections, seed, results, memoryMb: { before: memoryBefore, after: memoryAfter }, stillUp, failures }, null, 2));
+  if (options.json)
+    console.log(JSON.stringify({ bodies, paths: pathCount, connections, seed, results, memoryMb: { before: memoryBefore, after: memoryAfter }, stillUp, failures }, null, 2));
   else {
     const line = (name: string) => {
       const r = results[name] as (typeof results)[string];
       const total = r.ok + r.named + r.unnamed + r['server-error'] + r.gateway + r.dropped;
-      const statuses = Object.entries(r.statuses).map(([status, n]) => `${status}: ${n}`).join(', ');
+      const statuses = Object.entries(r.statuses)
+        .map(([status, n]) => `${status}: ${n}`)
+        .join(', ');
       return `  ${name.padEnd(9)} ${String(total).padStart(6)} sent in ${r.seconds.toFixed(0).padStart(4)} s   ${String(r.ok).padStart(5)} 2xx   ${String(r.named).padStart(5)} 4xx naming field+reason   ${String(r.gateway).padStart(4)} API Gateway 4xx   ${r.unnamed} unnamed 4xx   ${r['server-error']} 5xx   ${r.dropped} dropped   (${statuses})`;
     };
     console.log(`modelgate fuzz — the local runtime over HTTP, seed ${seed}, ${connections} connections
 ${[...Object.keys(ROUTES), 'paths'].map(line).join('\n')}
   runtime after the run      ${stillUp ? 'answers a valid prediction (200)' : 'NOT ANSWERING'}; resident memory ${memoryBefore?.toFixed(0)} MB before, ${memoryAfter?.toFixed(0)} MB after
-${failures.length === 0 ? '  no 5xx; every 4xx names a field and a reason (API Gateway\'s own 404/405 for unmatched paths name the path)' : failures.map((f) => `  FAIL: ${f}`).join('\n')}`);
+${failures.length === 0 ? "  no 5xx; every 4xx names a field and a reason (API Gateway's own 404/405 for unmatched paths name the path)" : failures.map((f) => `  FAIL: ${f}`).join('\n')}`);
   }
   process.exitCode = failures.length === 0 ? 0 : 1;
 } finally {

@@ -10,9 +10,25 @@ import { localDynamoClient } from '../local/aws-clients';
 import type { LocalEndpoints } from '../local/state-files';
 
 const INSTANCE = {
-  gender: 'Female', SeniorCitizen: 0, Partner: 'Yes', Dependents: 'No', tenure: 1, PhoneService: 'No', MultipleLines: 'No phone service',
-  InternetService: 'DSL', OnlineSecurity: 'No', OnlineBackup: 'Yes', DeviceProtection: 'No', TechSupport: 'No', StreamingTV: 'No',
-  StreamingMovies: 'No', Contract: 'Month-to-month', PaperlessBilling: 'Yes', PaymentMethod: 'Electronic check', MonthlyCharges: 29.85, TotalCharges: 29.85,
+  gender: 'Female',
+  SeniorCitizen: 0,
+  Partner: 'Yes',
+  Dependents: 'No',
+  tenure: 1,
+  PhoneService: 'No',
+  MultipleLines: 'No phone service',
+  InternetService: 'DSL',
+  OnlineSecurity: 'No',
+  OnlineBackup: 'Yes',
+  DeviceProtection: 'No',
+  TechSupport: 'No',
+  StreamingTV: 'No',
+  StreamingMovies: 'No',
+  Contract: 'Month-to-month',
+  PaperlessBilling: 'Yes',
+  PaymentMethod: 'Electronic check',
+  MonthlyCharges: 29.85,
+  TotalCharges: 29.85,
 };
 export const PREDICT_PATH = '/v1/models/churn/predict';
 const BODY = JSON.stringify({ instances: [INSTANCE] });
@@ -91,7 +107,13 @@ export async function loadPredictions(url: string, options: LoadOptions): Promis
     ],
   });
   const cpuAfter = cpuTimeMs(options.serverPid);
-  return { result, predictionIds, badBodies, loadAverage: loadavg()[0] as number, ...(cpuBefore !== undefined && cpuAfter !== undefined ? { serverCpuMs: cpuAfter - cpuBefore } : {}) };
+  return {
+    result,
+    predictionIds,
+    badBodies,
+    loadAverage: loadavg()[0] as number,
+    ...(cpuBefore !== undefined && cpuAfter !== undefined ? { serverCpuMs: cpuAfter - cpuBefore } : {}),
+  };
 }
 
 export interface LogCheck {

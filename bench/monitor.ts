@@ -141,8 +141,17 @@ try {
   }
 
   const config = {
-    bucket: BUCKET, predictionTable: 'unused', monitoringTable: TABLE, windowMinutes: WINDOW_MINUTES, windowTtlDays: 1,
-    driftWindowMinutes: PERIOD_MINUTES, qualityLookbackHours: 1, minPredictions: 100, minLabels: 30, metricsNamespace: 'modelgate', minuteMs: 60_000,
+    bucket: BUCKET,
+    predictionTable: 'unused',
+    monitoringTable: TABLE,
+    windowMinutes: WINDOW_MINUTES,
+    windowTtlDays: 1,
+    driftWindowMinutes: PERIOD_MINUTES,
+    qualityLookbackHours: 1,
+    minPredictions: 100,
+    minLabels: 30,
+    metricsNamespace: 'modelgate',
+    minuteMs: 60_000,
   };
   const monitor = monitorHandler(config, { store, manifests, logger, emit: () => undefined });
   const timeMonitor = async (version: string) => {
@@ -233,11 +242,17 @@ try {
     console.log(`  ${m.largePredictions.toLocaleString('en')} predictions  ${m.largeMs.toFixed(1)} ms  (windows ${(m.storedBytes.large ?? 0) / 1000} kB)`);
     console.log(`  ratio ${m.ratio.toFixed(2)} (target <= 1.5)`);
     const c = results.cadenceRun;
-    console.log(`a run every 5 minutes: ${c.windows} windows read (24 h quality lookback; the newest ${c.slidingWindows} the sliding window), ${(c.storedBytes / 1e6).toFixed(2)} MB stored`);
-    console.log(`  ${c.ms.toFixed(1)} ms (median of ${options.runs}); sliding window ${c.predictions?.toLocaleString('en')} predictions, lookback ${c.labels?.toLocaleString('en')} labels`);
+    console.log(
+      `a run every 5 minutes: ${c.windows} windows read (24 h quality lookback; the newest ${c.slidingWindows} the sliding window), ${(c.storedBytes / 1e6).toFixed(2)} MB stored`,
+    );
+    console.log(
+      `  ${c.ms.toFixed(1)} ms (median of ${options.runs}); sliding window ${c.predictions?.toLocaleString('en')} predictions, lookback ${c.labels?.toLocaleString('en')} labels`,
+    );
     console.log('aggregation:');
     console.log(`  fold (core)                       ${results.aggregation.foldRecordsPerSecond.toLocaleString('en')} records/s`);
-    console.log(`  aggregator handler (dynalite)     ${results.aggregation.handlerRecordsPerSecond.toLocaleString('en')} records/s (${results.aggregation.handlerBatchMs.toFixed(1)} ms per batch of 1000)`);
+    console.log(
+      `  aggregator handler (dynalite)     ${results.aggregation.handlerRecordsPerSecond.toLocaleString('en')} records/s (${results.aggregation.handlerBatchMs.toFixed(1)} ms per batch of 1000)`,
+    );
   }
   if (results.monitor.ratio > 1.5) process.exitCode = 1;
 } finally {

@@ -30,7 +30,9 @@ const rowsPerRequest = Number(options['rows-per-request']);
 const noDriftMinutes = Number(options['no-drift-minutes']);
 const maxDriftMinutes = Number(options['max-drift-minutes']);
 if (!(scale > 0 && scale <= 600) || !(rate > 0) || !(Number.isInteger(rowsPerRequest) && rowsPerRequest >= 1) || !(noDriftMinutes > 0) || !(maxDriftMinutes > 0)) {
-  console.error('usage: npm run bench:page -- [--time-scale 20] [--rate 10 (rows per scaled second)] [--rows-per-request 10] [--no-drift-minutes 70] [--max-drift-minutes 30] [--json]');
+  console.error(
+    'usage: npm run bench:page -- [--time-scale 20] [--rate 10 (rows per scaled second)] [--rows-per-request 10] [--no-drift-minutes 70] [--max-drift-minutes 30] [--json]',
+  );
   process.exit(2);
 }
 
@@ -43,7 +45,9 @@ try {
   await serveChurnBundle(runtime, manifest, bundle);
   const wallRate = rate * scale;
   const load = loadavg()[0] as number;
-  console.error(`time scale ${scale}: ${noDriftMinutes} scaled minutes of no-drift traffic (${((noDriftMinutes * runtime.metrics.minuteMs) / 1000).toFixed(0)} s), then the drift; ${wallRate} rows/s sent, ${rowsPerRequest} a request...`);
+  console.error(
+    `time scale ${scale}: ${noDriftMinutes} scaled minutes of no-drift traffic (${((noDriftMinutes * runtime.metrics.minuteMs) / 1000).toFixed(0)} s), then the drift; ${wallRate} rows/s sent, ${rowsPerRequest} a request...`,
+  );
   const result = await measurePageLoop({ runtime, webhook, manifest, noDrift, drifted, rate: wallRate, rowsPerRequest, noDriftMinutes, maxDriftMinutes });
   const settings = {
     timeScale: scale,
@@ -67,12 +71,31 @@ try {
   };
   if (options.json) console.log(JSON.stringify({ settings, ...figures }, null, 2));
   else {
-    console.log(`settings: ${Object.entries(settings).map(([k, v]) => `${k} ${v}`).join('; ')}`);
-    console.log(`time to page: ${result.timeToPageMinutes === null ? `no page in ${maxDriftMinutes} scaled minutes` : `${result.timeToPageMinutes.toFixed(1)} scaled minutes`} (${figures.page ?? '-'})`);
-    console.log(`false pages (drift and quality alarms) during ${noDriftMinutes} scaled minutes without drift: ${result.falsePages.length}${result.falsePages.length > 0 ? ` (${figures.falsePages.join(', ')})` : ''}`);
+    console.log(
+      `settings: ${Object.entries(settings)
+        .map(([k, v]) => `${k} ${v}`)
+        .join('; ')}`,
+    );
+    console.log(
+      `time to page: ${result.timeToPageMinutes === null ? `no page in ${maxDriftMinutes} scaled minutes` : `${result.timeToPageMinutes.toFixed(1)} scaled minutes`} (${figures.page ?? '-'})`,
+    );
+    console.log(
+      `false pages (drift and quality alarms) during ${noDriftMinutes} scaled minutes without drift: ${result.falsePages.length}${result.falsePages.length > 0 ? ` (${figures.falsePages.join(', ')})` : ''}`,
+    );
     if (figures.servingAlarms.length > 0) console.log(`serving alarms that fired meanwhile (real latencies in scaled minutes; not drift): ${figures.servingAlarms.join(', ')}`);
-    for (const [phase, r] of [['no drift', figures.noDriftReplay], ['drift', figures.driftReplay]] as const) {
-      console.log(`replay, ${phase}: ${r.sent} rows at ${r.achievedRowsPerSecond.toFixed(1)}/s${r.behind ? ` (BEHIND: lag up to ${r.maxLagMs.toFixed(0)} ms)` : ''}, ${r.failed} failed${r.failed > 0 ? ` (${Object.entries(r.failures).map(([k, n]) => `${n} ${k}`).join('; ')})` : ''}; latency p50 ${r.latencyMs?.p50.toFixed(0)} ms, p99 ${r.latencyMs?.p99.toFixed(0)} ms`);
+    for (const [phase, r] of [
+      ['no drift', figures.noDriftReplay],
+      ['drift', figures.driftReplay],
+    ] as const) {
+      console.log(
+        `replay, ${phase}: ${r.sent} rows at ${r.achievedRowsPerSecond.toFixed(1)}/s${r.behind ? ` (BEHIND: lag up to ${r.maxLagMs.toFixed(0)} ms)` : ''}, ${r.failed} failed${
+          r.failed > 0
+            ? ` (${Object.entries(r.failures)
+                .map(([k, n]) => `${n} ${k}`)
+                .join('; ')})`
+            : ''
+        }; latency p50 ${r.latencyMs?.p50.toFixed(0)} ms, p99 ${r.latencyMs?.p99.toFixed(0)} ms`,
+      );
     }
     console.log(`load average ${figures.loadAverage.map((l) => l.toFixed(1)).join(' -> ')}`);
   }
@@ -84,5 +107,13 @@ try {
 }
 
 function replaySummary(report: ReplayReport) {
-  return { sent: report.sent, failed: report.failed, failures: report.failures, achievedRowsPerSecond: report.achievedRate, behind: report.lag.behind, maxLagMs: report.lag.maxMs, latencyMs: report.latencyMs };
+  return {
+    sent: report.sent,
+    failed: report.failed,
+    failures: report.failures,
+    achievedRowsPerSecond: report.achievedRate,
+    behind: report.lag.behind,
+    maxLagMs: report.lag.maxMs,
+    latencyMs: report.latencyMs,
+  };
 }

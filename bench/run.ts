@@ -81,9 +81,7 @@ async function paired(baseline: () => Promise<unknown>, candidate: () => Promise
 }
 
 function toOrt(feeds: Feeds): Record<string, ort.Tensor> {
-  return Object.fromEntries(
-    Object.entries(feeds).map(([name, t]) => [name, new ort.Tensor(t.dtype as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.dims)]),
-  );
+  return Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, new ort.Tensor(t.dtype as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.dims)]));
 }
 
 const dir = join(process.cwd(), options.bundle);
@@ -107,8 +105,16 @@ await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${ma
 // As the pipeline publishes a version: the bundle also packed in one object, which the function reads at init.
 await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${PACKED_BUNDLE_FILE}`, Body: packBundle(JSON.stringify(manifest), modelBytes) }));
 const config: ServingConfig = {
-  bucket: 'models', prefix, packedFile: PACKED_BUNDLE_FILE, table: 'predictions', ttlDays: 90, logShards: 4, maxBatchRows: 1000,
-  maxBodyBytes: 5 * 1024 * 1024, metricsNamespace: 'modelgate', serviceName: 'bench',
+  bucket: 'models',
+  prefix,
+  packedFile: PACKED_BUNDLE_FILE,
+  table: 'predictions',
+  ttlDays: 90,
+  logShards: 4,
+  maxBatchRows: 1000,
+  maxBodyBytes: 5 * 1024 * 1024,
+  metricsNamespace: 'modelgate',
+  serviceName: 'bench',
 };
 const logger = new Logger({ logLevel: 'SILENT' });
 const fallback = new FileFallbackSink(join(work, 'fallback.jsonl'));
@@ -129,9 +135,15 @@ const check = async (serving: typeof withLog, event: typeof singleEvent) => {
   const response = await serving.handle(event, context);
   if (response.statusCode !== 200) throw new Error(`bench request failed: ${response.body}`);
 };
-const single = await paired(() => rawSession.run(oneRow, fetches), () => check(withoutLog, singleEvent));
+const single = await paired(
+  () => rawSession.run(oneRow, fetches),
+  () => check(withoutLog, singleEvent),
+);
 const handlerSingleLogged = await median(() => check(withLog, singleEvent));
-const batched = await paired(() => rawSession.run(thousandRows, fetches), () => check(withoutLog, batchEvent));
+const batched = await paired(
+  () => rawSession.run(thousandRows, fetches),
+  () => check(withoutLog, batchEvent),
+);
 const handlerBatchLogged = await median(() => check(withLog, batchEvent), Math.max(seconds, 3));
 const init = await paired(
   async () => {
@@ -171,8 +183,17 @@ const coldStart = await measureColdStart({
   rounds: Number(options['cold-start-rounds']),
   environment: {
     ...inferenceEnvironment({
-      bucket: config.bucket, prefix, modelName: manifest.name, modelVersion: manifest.version, table: config.table, ttlDays: 90, logShards: 4,
-      maxBatchRows: 1000, maxBodyBytes: 1_048_576, registryTable: 'registry', experimentTable: 'experiments',
+      bucket: config.bucket,
+      prefix,
+      modelName: manifest.name,
+      modelVersion: manifest.version,
+      table: config.table,
+      ttlDays: 90,
+      logShards: 4,
+      maxBatchRows: 1000,
+      maxBodyBytes: 1_048_576,
+      registryTable: 'registry',
+      experimentTable: 'experiments',
     }),
     [INFERENCE_VARIABLES.packedFile]: PACKED_BUNDLE_FILE,
     POWERTOOLS_SERVICE_NAME: 'inference',

@@ -99,14 +99,30 @@ try {
       if (mb !== undefined) resident[pid] = mb;
     }
     const threads = threadCount(runtimePid);
-    samples.push({ seconds: (performance.now() - began) / 1000, answered: predictionIds.length, residentMb: resident, ...(threads === undefined ? {} : { runtimeThreads: threads }), loadAverage: loadavg()[0] as number });
+    samples.push({
+      seconds: (performance.now() - began) / 1000,
+      answered: predictionIds.length,
+      residentMb: resident,
+      ...(threads === undefined ? {} : { runtimeThreads: threads }),
+      loadAverage: loadavg()[0] as number,
+    });
     const last = samples.at(-1) as Sample;
-    process.stderr.write(`  ${last.seconds.toFixed(0).padStart(5)} s  ${String(last.answered).padStart(8)} answered  ${Object.entries(resident).map(([pid, mb]) => `${processNames.get(Number(pid))} ${mb.toFixed(0)} MB`).join(', ')}  load ${last.loadAverage.toFixed(1)}\n`);
+    process.stderr.write(
+      `  ${last.seconds.toFixed(0).padStart(5)} s  ${String(last.answered).padStart(8)} answered  ${Object.entries(resident)
+        .map(([pid, mb]) => `${processNames.get(Number(pid))} ${mb.toFixed(0)} MB`)
+        .join(', ')}  load ${last.loadAverage.toFixed(1)}\n`,
+    );
   };
   sample();
   const sampler = setInterval(sample, sampleSeconds * 1000);
   process.stderr.write(`loading ${runtime.endpoints.apiUrl} for ${minutes} min with ${connections} connections...\n`);
-  const run = await loadPredictions(runtime.endpoints.apiUrl, { connections, seconds: minutes * 60, serverPid: runtimePid, predictionIds, ...(runtime.endpoints.apiKeys?.predict ? { apiKey: runtime.endpoints.apiKeys.predict } : {}) });
+  const run = await loadPredictions(runtime.endpoints.apiUrl, {
+    connections,
+    seconds: minutes * 60,
+    serverPid: runtimePid,
+    predictionIds,
+    ...(runtime.endpoints.apiKeys?.predict ? { apiKey: runtime.endpoints.apiKeys.predict } : {}),
+  });
   clearInterval(sampler);
   sample();
   process.stderr.write(`checking ${predictionIds.length} prediction ids in the log...\n`);
@@ -119,7 +135,15 @@ try {
     const first = baseline.residentMb[pid];
     const peak = Math.max(...after);
     const last = after.at(-1);
-    return { pid, name, startMb: samples[0]?.residentMb[pid], afterFirstMinuteMb: first, peakMb: peak, lastMb: last, peakOverFirstMinute: first === undefined ? undefined : peak / first };
+    return {
+      pid,
+      name,
+      startMb: samples[0]?.residentMb[pid],
+      afterFirstMinuteMb: first,
+      peakMb: peak,
+      lastMb: last,
+      peakOverFirstMinute: first === undefined ? undefined : peak / first,
+    };
   });
   const { result } = run;
   const answered = predictionIds.length;
@@ -130,8 +154,16 @@ try {
     ...(log.missing > 0 ? [`${log.missing} answered predictions are in neither the table nor the fallback file`] : []),
     // Requests in flight when autocannon stops are served and logged, but their answers are not counted: at most
     // one a connection. Fewer records than answers would be a lost record; more than that, records from nowhere.
-    ...(logged < answered || logged > answered + connections ? [`the log holds ${log.tableCount} + ${log.inFallback} records for ${answered} answered predictions (${connections} may be in flight at the stop)`] : []),
-    ...memory.flatMap((m) => (m.peakOverFirstMinute === undefined || m.peakOverFirstMinute > GROWTH_LIMIT ? [`${m.name}: resident memory peaked at ${m.peakMb.toFixed(0)} MB, ${m.peakOverFirstMinute?.toFixed(2) ?? '?'}x its ${m.afterFirstMinuteMb?.toFixed(0) ?? '?'} MB after the first minute (limit ${GROWTH_LIMIT}x)`] : [])),
+    ...(logged < answered || logged > answered + connections
+      ? [`the log holds ${log.tableCount} + ${log.inFallback} records for ${answered} answered predictions (${connections} may be in flight at the stop)`]
+      : []),
+    ...memory.flatMap((m) =>
+      m.peakOverFirstMinute === undefined || m.peakOverFirstMinute > GROWTH_LIMIT
+        ? [
+            `${m.name}: resident memory peaked at ${m.peakMb.toFixed(0)} MB, ${m.peakOverFirstMinute?.toFixed(2) ?? '?'}x its ${m.afterFirstMinuteMb?.toFixed(0) ?? '?'} MB after the first minute (limit ${GROWTH_LIMIT}x)`,
+          ]
+        : [],
+    ),
     ...(child.exitCode === null ? [] : [`the runtime exited with ${child.exitCode}`]),
   ];
   const report = {
@@ -163,7 +195,14 @@ try {
   prediction log           ${log.inTable} of ${answered} answered predictions in DynamoDB, ${log.inFallback} in the fallback file, ${log.missing} missing; table count ${log.tableCount} (${log.tableCount + log.inFallback - answered} served while the load stopped)
   runtime CPU              ${f(report.runtimeCpuMsPerRequest, 2)} ms per request
   resident memory          ${memory.map((m) => `${m.name}: ${f(m.startMb)} MB at the start, ${f(m.afterFirstMinuteMb)} MB after the first minute, peak ${f(m.peakMb)} MB (${f(m.peakOverFirstMinute, 2)}x), ${f(m.lastMb)} MB at the end`).join('\n                           ')}
-  by minute                ${perMinute.map((s) => `${f(s.seconds).padStart(5)} s ${String(s.answered).padStart(8)} answered  ${Object.entries(s.residentMb).map(([pid, mb]) => `${processNames.get(Number(pid))} ${f(mb)} MB`).join(', ')}  ${s.runtimeThreads ?? '?'} threads  load ${f(s.loadAverage, 1)}`).join('\n                           ')}
+  by minute                ${perMinute
+    .map(
+      (s) =>
+        `${f(s.seconds).padStart(5)} s ${String(s.answered).padStart(8)} answered  ${Object.entries(s.residentMb)
+          .map(([pid, mb]) => `${processNames.get(Number(pid))} ${f(mb)} MB`)
+          .join(', ')}  ${s.runtimeThreads ?? '?'} threads  load ${f(s.loadAverage, 1)}`,
+    )
+    .join('\n                           ')}
   load average after       ${report.loadAverage.map((n) => f(n, 2)).join(' ')} (${cpus().length} cores; other work on the machine skews every figure)
 ${failures.length === 0 ? `  no errors; every answered prediction is logged; every process within ${GROWTH_LIMIT}x of its memory after the first minute` : failures.map((line) => `  FAIL: ${line}`).join('\n')}`);
   }

@@ -41,7 +41,9 @@ type Dimension = { name?: string; value?: string; Name?: string; Value?: string 
  * The alarm metric's dimensions from a notification's Trigger: top-level for a single-metric alarm, on the
  * returned metric of an alarm in the Metrics form (as the pipeline creates them: PutMetricAlarm with Metrics).
  */
-function triggerDimensions(trigger: { Dimensions?: Dimension[]; Metrics?: { ReturnData?: boolean; MetricStat?: { Metric?: { Dimensions?: Dimension[] } } }[] } | undefined): Record<string, string> {
+function triggerDimensions(
+  trigger: { Dimensions?: Dimension[]; Metrics?: { ReturnData?: boolean; MetricStat?: { Metric?: { Dimensions?: Dimension[] } } }[] } | undefined,
+): Record<string, string> {
   const returned = trigger?.Metrics?.find((m) => m.ReturnData !== false && m.MetricStat)?.MetricStat?.Metric?.Dimensions;
   const dimensions = trigger?.Dimensions?.length ? trigger.Dimensions : (returned ?? []);
   return Object.fromEntries(dimensions.map((d) => [String(d.name ?? d.Name), String(d.value ?? d.Value)]));
@@ -142,7 +144,10 @@ export async function serveChurnBundle(runtime: Runtime, manifest: Manifest, bun
 /** A drift alarm of one model version: dataset share, a configured feature, or the prediction distribution. */
 export function isDriftPage(deployment: string, model: string, version: string): (page: Page) => boolean {
   const prefix = versionAlarmPrefix(deployment, model, version);
-  return (page) => page.newState === 'ALARM' && page.alarmName.startsWith(prefix) && /^(drift-share|feature-drift-.+|prediction-drift)-(warning|critical)$/.test(page.alarmName.slice(prefix.length));
+  return (page) =>
+    page.newState === 'ALARM' &&
+    page.alarmName.startsWith(prefix) &&
+    /^(drift-share|feature-drift-.+|prediction-drift)-(warning|critical)$/.test(page.alarmName.slice(prefix.length));
 }
 
 /**

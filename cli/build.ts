@@ -66,9 +66,7 @@ export function cliBuildIsCurrent(): boolean {
   if (!existsSync(CLI_METAFILE)) return false;
   const built = statSync(CLI_METAFILE).mtimeMs;
   const metafile = JSON.parse(readFileSync(CLI_METAFILE, 'utf8')) as Metafile;
-  return [fileURLToPath(import.meta.url), ...Object.keys(metafile.inputs).map((input) => join(ROOT, input))].every(
-    (path) => existsSync(path) && statSync(path).mtimeMs <= built,
-  );
+  return [fileURLToPath(import.meta.url), ...Object.keys(metafile.inputs).map((input) => join(ROOT, input))].every((path) => existsSync(path) && statSync(path).mtimeMs <= built);
 }
 
 // `--if-stale` (the prepare script): nothing to do when the build is current, so `npm pack` during a test run

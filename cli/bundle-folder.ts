@@ -13,7 +13,8 @@ import { UsageError } from './usage-error';
  */
 export function oneBundleFolder(command: string, positionals: readonly string[], example: string): string {
   const [dir, ...extra] = positionals;
-  if (dir === undefined || extra.length > 0) throw new UsageError(`${command} takes one bundle folder${extra.length > 0 ? `, got: ${positionals.join(' ')}` : ''}`, `e.g. \`${example}\``);
+  if (dir === undefined || extra.length > 0)
+    throw new UsageError(`${command} takes one bundle folder${extra.length > 0 ? `, got: ${positionals.join(' ')}` : ''}`, `e.g. \`${example}\``);
   requireBundleFolder(dir);
   return dir;
 }
@@ -42,7 +43,10 @@ export function bundleFolderSource(dir: string): BundleSource {
   return {
     read: async (file, options) => {
       const path = join(dir, file);
-      const size = await stat(path).then((s) => s.size, () => undefined);
+      const size = await stat(path).then(
+        (s) => s.size,
+        () => undefined,
+      );
       if (size === undefined) return undefined;
       if (options?.maxBytes !== undefined && size > options.maxBytes) throw new ModelTooLargeError(path, size, options.maxBytes);
       try {

@@ -63,7 +63,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const spec = COMMANDS.find((c) => c.name === name);
   if (!spec) {
-    const guess = nearest(name, COMMANDS.map((c) => c.name));
+    const guess = nearest(
+      name,
+      COMMANDS.map((c) => c.name),
+    );
     const error = new UsageError(`unknown command "${name}"`, guess ? `did you mean "${guess}"?` : 'run `modelgate --help` for the commands');
     return reportFailure(error, { values: { json: rest.includes('--json') }, debug });
   }

@@ -1,6 +1,14 @@
 // What the pipeline commands share: the Step Functions client of the target, and following an execution to its
 // end with progress.
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  SFNClient,
+  StartExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  type HistoryEvent,
+} from '@aws-sdk/client-sfn';
 import { LOCAL_CREDENTIALS } from '../local/aws-clients';
 import type { Target } from './target';
 import { UsageError } from './usage-error';
@@ -8,7 +16,8 @@ import { UsageError } from './usage-error';
 /** The target's Step Functions; a local runtime without one (started without its pipeline) is bad usage, never AWS. */
 export function stepFunctionsClient(target: Target): SFNClient {
   if (target.endpoints.stepFunctions) return new SFNClient({ endpoint: target.endpoints.stepFunctions, region: target.region, credentials: LOCAL_CREDENTIALS });
-  if (target.kind === 'local') throw new UsageError(`the local runtime (${target.description}) runs no promotion pipeline`, 'restart it with `npm start`, which starts the pipeline');
+  if (target.kind === 'local')
+    throw new UsageError(`the local runtime (${target.description}) runs no promotion pipeline`, 'restart it with `npm start`, which starts the pipeline');
   return new SFNClient({ region: target.region });
 }
 

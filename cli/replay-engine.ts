@@ -324,7 +324,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
         });
       } else {
         failed += batch.length;
-        const key = answer.status === 200 ? '200 without a prediction id per row' : answer.status === 0 ? `no answer: ${answer.error ?? ''}` : `${answer.status}: ${answer.error ?? ''}`;
+        const key =
+          answer.status === 200 ? '200 without a prediction id per row' : answer.status === 0 ? `no answer: ${answer.error ?? ''}` : `${answer.status}: ${answer.error ?? ''}`;
         failures[key] = (failures[key] ?? 0) + batch.length;
       }
     });

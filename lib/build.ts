@@ -63,7 +63,10 @@ function emitDeclarations(outDir: string): string[] {
     const path = join(outDir, file);
     writeFileSync(path, withJsExtensions(readFileSync(path, 'utf8'), dirname(path)));
   }
-  return program.getSourceFiles().map((file) => relative(ROOT, file.fileName)).filter((file) => !file.startsWith('..'));
+  return program
+    .getSourceFiles()
+    .map((file) => relative(ROOT, file.fileName))
+    .filter((file) => !file.startsWith('..'));
 }
 
 /**

@@ -137,7 +137,10 @@ export class ModelgateStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL (stage included)' });
     for (const client of API_CLIENTS) {
-      new CfnOutput(this, apiKeyOutputName(client), { value: this.api.apiKeys[client].keyId, description: `The first ${client} key: aws apigateway get-api-key --include-value --api-key <id>` });
+      new CfnOutput(this, apiKeyOutputName(client), {
+        value: this.api.apiKeys[client].keyId,
+        description: `The first ${client} key: aws apigateway get-api-key --include-value --api-key <id>`,
+      });
     }
     new CfnOutput(this, 'ModelBucketName', { value: this.modelBucket.bucket.bucketName });
     new CfnOutput(this, 'PredictionTableName', { value: this.predictionLog.table.tableName });
@@ -156,7 +159,10 @@ export class ModelgateStack extends Stack {
    */
   private uploadBundle(name: string, bundlePath: string, logRetention?: logs.RetentionDays): void {
     const version = (JSON.parse(fs.readFileSync(path.join(bundlePath, MANIFEST_FILE), 'utf8')) as { version: string }).version;
-    const id = `${name.split('-').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('')}Bundle`;
+    const id = `${name
+      .split('-')
+      .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+      .join('')}Bundle`;
     const deployment = new s3deploy.BucketDeployment(this, id, {
       sources: [s3deploy.Source.asset(bundlePath)],
       destinationBucket: this.modelBucket.bucket,

@@ -141,7 +141,8 @@ export function alarmDefinition(id: string, p: Readonly<Record<string, unknown>>
   const statistic = (p.ExtendedStatistic ?? p.Statistic) as string | undefined;
   const metrics = p.Metrics as MetricDataQuery[] | undefined;
   const problems: string[] = [];
-  if (!COMPARISON_OPERATORS.includes(p.ComparisonOperator as ComparisonOperator)) problems.push(`ComparisonOperator ${String(p.ComparisonOperator)} (anomaly detection bands are not evaluated locally)`);
+  if (!COMPARISON_OPERATORS.includes(p.ComparisonOperator as ComparisonOperator))
+    problems.push(`ComparisonOperator ${String(p.ComparisonOperator)} (anomaly detection bands are not evaluated locally)`);
   if (p.TreatMissingData !== undefined && !TREAT_MISSING_DATA.includes(p.TreatMissingData as TreatMissingData)) problems.push(`TreatMissingData ${String(p.TreatMissingData)}`);
   if (metrics === undefined && (statistic === undefined || !isStatistic(statistic))) problems.push(`statistic ${String(statistic)}`);
   if (metrics !== undefined && metrics.filter((q) => q.ReturnData !== false).length !== 1) problems.push('Metrics must return exactly one query');
@@ -271,7 +272,13 @@ export class LocalAlarms {
       definition.alarmName,
       previous && !definition.unsupported
         ? previous
-        : { state: 'INSUFFICIENT_DATA', reason: definition.unsupported ?? 'Unchecked: Initial alarm creation', updatedAt: this.now(), transitionedAt: this.now(), evaluatedThrough: 0 },
+        : {
+            state: 'INSUFFICIENT_DATA',
+            reason: definition.unsupported ?? 'Unchecked: Initial alarm creation',
+            updatedAt: this.now(),
+            transitionedAt: this.now(),
+            evaluatedThrough: 0,
+          },
     );
   }
 
@@ -349,7 +356,8 @@ export class LocalAlarms {
   setAlarmState(name: string, state: AlarmState, reason: string, reasonData?: string): void {
     const definition = this.definitions.get(name);
     if (!definition) throw Object.assign(new Error(`Alarm ${name} does not exist`), { name: 'ResourceNotFound' });
-    if (!['OK', 'ALARM', 'INSUFFICIENT_DATA'].includes(state)) throw Object.assign(new Error(`StateValue must be OK, ALARM or INSUFFICIENT_DATA, got: ${state}`), { name: 'InvalidParameterValue' });
+    if (!['OK', 'ALARM', 'INSUFFICIENT_DATA'].includes(state))
+      throw Object.assign(new Error(`StateValue must be OK, ALARM or INSUFFICIENT_DATA, got: ${state}`), { name: 'InvalidParameterValue' });
     this.transition(definition, state, reason, reasonData, true);
     this.save();
   }

@@ -37,9 +37,15 @@ export async function startApiGatewayApi(options: {
     const body = await readJson(request);
     switch (route) {
       case 'GET /restapis':
-        return json(response, 200, { item: gateway.getRestApis().map((api) => ({ id: api.id, name: api.name, description: api.description, createdDate: api.createdDate, rootResourceId: api.rootResourceId })) });
+        return json(response, 200, {
+          item: gateway
+            .getRestApis()
+            .map((api) => ({ id: api.id, name: api.name, description: api.description, createdDate: api.createdDate, rootResourceId: api.rootResourceId })),
+        });
       case 'GET /restapis/*/resources':
-        return json(response, 200, { item: gateway.getResources(parts[1] as string).map((r) => ({ ...r, resourceMethods: Object.fromEntries(r.resourceMethods.map((m) => [m, {}])) })) });
+        return json(response, 200, {
+          item: gateway.getResources(parts[1] as string).map((r) => ({ ...r, resourceMethods: Object.fromEntries(r.resourceMethods.map((m) => [m, {}])) })),
+        });
       case 'GET /restapis/*/stages/*':
         return json(response, 200, gateway.getStage(parts[1] as string, parts[3] as string));
       case 'POST /restapis/*/deployments': {

@@ -214,10 +214,15 @@ export class LocalApiGateway {
   createResource(apiId: string, parentId: string, pathPart: string): ResourceState {
     const api = this.api(apiId);
     if (!api.resources[parentId]) throw new ApiGatewayError('NotFoundException', `Invalid Resource identifier specified`);
-    if (!/^(\{[A-Za-z0-9._-]+\+?\}|[A-Za-z0-9._~:@!$&'()*+,;=-]+)$/.test(pathPart)) throw new ApiGatewayError('BadRequestException', `Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning and the end and an optional plus sign before the closing brace.`);
+    if (!/^(\{[A-Za-z0-9._-]+\+?\}|[A-Za-z0-9._~:@!$&'()*+,;=-]+)$/.test(pathPart))
+      throw new ApiGatewayError(
+        'BadRequestException',
+        `Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning and the end and an optional plus sign before the closing brace.`,
+      );
     const siblings = Object.values(api.resources).filter((r) => r.parentId === parentId);
     if (siblings.some((r) => r.pathPart === pathPart)) throw new ApiGatewayError('ConflictException', `Another resource with the same parent already has this name: ${pathPart}`);
-    if (pathPart.startsWith('{') && siblings.some((r) => r.pathPart?.startsWith('{'))) throw new ApiGatewayError('BadRequestException', `A sibling ({${pathPart}}) of this resource already has a variable path part -- only one is allowed`);
+    if (pathPart.startsWith('{') && siblings.some((r) => r.pathPart?.startsWith('{')))
+      throw new ApiGatewayError('BadRequestException', `A sibling ({${pathPart}}) of this resource already has a variable path part -- only one is allowed`);
     const resource: ResourceState = { id: identifier(6), parentId, pathPart };
     api.resources[resource.id] = resource;
     this.save();
@@ -244,9 +249,12 @@ export class LocalApiGateway {
   putMethod(apiId: string, resourceId: string, method: MethodDefinition): void {
     const api = this.api(apiId);
     if (!api.resources[resourceId]) throw new ApiGatewayError('NotFoundException', 'Invalid Resource identifier specified');
-    if (method.requestValidatorId !== undefined && !api.validators[method.requestValidatorId]) throw new ApiGatewayError('BadRequestException', `Invalid Request Validator identifier specified`);
-    for (const model of Object.values(method.requestModels ?? {})) if (!api.models[model]) throw new ApiGatewayError('BadRequestException', `Invalid model identifier specified: ${model}`);
-    if (method.authorizationType === 'CUSTOM' && (method.authorizerId === undefined || !api.authorizers?.[method.authorizerId])) throw new ApiGatewayError('BadRequestException', 'Invalid authorizer ID specified');
+    if (method.requestValidatorId !== undefined && !api.validators[method.requestValidatorId])
+      throw new ApiGatewayError('BadRequestException', `Invalid Request Validator identifier specified`);
+    for (const model of Object.values(method.requestModels ?? {}))
+      if (!api.models[model]) throw new ApiGatewayError('BadRequestException', `Invalid model identifier specified: ${model}`);
+    if (method.authorizationType === 'CUSTOM' && (method.authorizerId === undefined || !api.authorizers?.[method.authorizerId]))
+      throw new ApiGatewayError('BadRequestException', 'Invalid authorizer ID specified');
     api.methods[`${resourceId} ${method.httpMethod}`] = method;
     this.save();
   }
@@ -268,7 +276,8 @@ export class LocalApiGateway {
 
   createAuthorizer(apiId: string, authorizer: AuthorizerDefinition): string {
     const api = this.api(apiId);
-    if (Object.values(api.authorizers ?? {}).some((a) => a.name === authorizer.name)) throw new ApiGatewayError('ConflictException', `Authorizer name already exists: ${authorizer.name}`);
+    if (Object.values(api.authorizers ?? {}).some((a) => a.name === authorizer.name))
+      throw new ApiGatewayError('ConflictException', `Authorizer name already exists: ${authorizer.name}`);
     const id = identifier(6);
     (api.authorizers ??= {})[id] = authorizer;
     this.save();
@@ -318,7 +327,7 @@ export class LocalApiGateway {
   createDeployment(apiId: string, options: { stageName?: string; description?: string } = {}): { id: string; description?: string; createdDate: number } {
     const api = this.api(apiId);
     const routes = Object.entries(api.methods).map(([key, method]) => ({ ...method, method: method.httpMethod, resourcePath: this.pathOf(api, key.split(' ')[0] as string) }));
-    if (routes.length === 0) throw new ApiGatewayError('BadRequestException', 'The REST API doesn\'t contain any methods');
+    if (routes.length === 0) throw new ApiGatewayError('BadRequestException', "The REST API doesn't contain any methods");
     const deployment = {
       id: identifier(6),
       ...(options.description ? { description: options.description } : {}),
@@ -341,7 +350,9 @@ export class LocalApiGateway {
 
   deleteDeployment(apiId: string, deploymentId: string): void {
     const api = this.api(apiId);
-    const using = Object.entries(api.stages).filter(([, s]) => s.deploymentId === deploymentId).map(([name]) => name);
+    const using = Object.entries(api.stages)
+      .filter(([, s]) => s.deploymentId === deploymentId)
+      .map(([name]) => name);
     if (using.length > 0) throw new ApiGatewayError('BadRequestException', `Active stages pointing to this deployment must be moved or deleted: ${using.join(', ')}`);
     delete api.deployments[deploymentId];
     this.save();
@@ -363,7 +374,15 @@ export class LocalApiGateway {
   }
 
   createApiKey(options: { name: string; value?: string; enabled: boolean; description?: string; stageKeys: readonly string[] }): ApiKeyState {
-    const key: ApiKeyState = { id: identifier(10), name: options.name, value: options.value ?? identifier(40), enabled: options.enabled, ...(options.description ? { description: options.description } : {}), createdDate: now(), stageKeys: options.stageKeys };
+    const key: ApiKeyState = {
+      id: identifier(10),
+      name: options.name,
+      value: options.value ?? identifier(40),
+      enabled: options.enabled,
+      ...(options.description ? { description: options.description } : {}),
+      createdDate: now(),
+      stageKeys: options.stageKeys,
+    };
     this.state.apiKeys[key.id] = key;
     this.save();
     return key;
@@ -408,7 +427,9 @@ export class LocalApiGateway {
     this.getApiKey(keyId);
     if (plan.keyIds.includes(keyId)) throw new ApiGatewayError('ConflictException', 'Usage Plan already contains this key');
     // A key may be in one plan per API stage: that is what lets a plan stand for one kind of client.
-    const shared = Object.values(this.state.usagePlans).find((other) => other.keyIds.includes(keyId) && other.apiStages.some((s) => plan.apiStages.some((t) => s.apiId === t.apiId && s.stage === t.stage)));
+    const shared = Object.values(this.state.usagePlans).find(
+      (other) => other.keyIds.includes(keyId) && other.apiStages.some((s) => plan.apiStages.some((t) => s.apiId === t.apiId && s.stage === t.stage)),
+    );
     if (shared) throw new ApiGatewayError('ConflictException', `API Key ${keyId} already associated with Usage Plan ${shared.id}, which has the same API stage`);
     plan.keyIds.push(keyId);
     this.save();
@@ -438,7 +459,9 @@ export class LocalApiGateway {
     return Object.values(api.resources).map((r) => ({
       ...r,
       path: this.pathOf(api, r.id),
-      resourceMethods: Object.keys(api.methods).filter((k) => k.startsWith(`${r.id} `)).map((k) => k.split(' ')[1] as string),
+      resourceMethods: Object.keys(api.methods)
+        .filter((k) => k.startsWith(`${r.id} `))
+        .map((k) => k.split(' ')[1] as string),
     }));
   }
 
@@ -473,7 +496,9 @@ export class LocalApiGateway {
   private rebuild(): void {
     const stages = new Map<string, DeployedStage>();
     let fallback: DeployedStage | undefined;
-    const byAge = Object.values(this.state.apis).flatMap((api) => Object.entries(api.stages).map(([stageName, stage]) => ({ api, stageName, stage }))).sort((a, b) => a.stage.createdDate - b.stage.createdDate);
+    const byAge = Object.values(this.state.apis)
+      .flatMap((api) => Object.entries(api.stages).map(([stageName, stage]) => ({ api, stageName, stage })))
+      .sort((a, b) => a.stage.createdDate - b.stage.createdDate);
     for (const { api, stageName, stage } of byAge) {
       const deployment = api.deployments[stage.deploymentId];
       if (!deployment) continue;
@@ -611,7 +636,11 @@ export async function startApiGateway(options: {
    * of the stage; the answer's policy must allow execute-api:Invoke on the method ARN; a thrown "Unauthorized"
    * is a 401, any other failure or a malformed answer a 500. Its context reaches the integration.
    */
-  async function authorize(stage: DeployedStage, route: ApiRoute, parts: HttpRequestParts & { readonly path: string; readonly method: string }): Promise<{ context: Record<string, string | number | boolean> } | GatewayError> {
+  async function authorize(
+    stage: DeployedStage,
+    route: ApiRoute,
+    parts: HttpRequestParts & { readonly path: string; readonly method: string },
+  ): Promise<{ context: Record<string, string | number | boolean> } | GatewayError> {
     const authorizer = route.authorizerId === undefined ? undefined : stage.snapshot.authorizers?.[route.authorizerId];
     if (!authorizer || route.authorizerId === undefined) return { type: 'AUTHORIZER_CONFIGURATION_ERROR' };
     const identity = authorizer.identitySources.map((source) => identityValue(source, parts));
@@ -660,7 +689,8 @@ export async function startApiGateway(options: {
     const stage = named ?? table.fallback;
     const path = named ? `/${rest.join('/')}` : url.pathname;
     const method = request.method ?? 'GET';
-    const fail = (error: GatewayError) => sendGatewayResponse(response, stage?.snapshot.gatewayResponses ?? {}, error, { method, path: `/${stage?.stageName ?? ''}${path}`, requestId });
+    const fail = (error: GatewayError) =>
+      sendGatewayResponse(response, stage?.snapshot.gatewayResponses ?? {}, error, { method, path: `/${stage?.stageName ?? ''}${path}`, requestId });
     try {
       if (options.extraRoutes && (await options.extraRoutes(request, response))) return;
       const body = await readBody(request);
@@ -688,7 +718,9 @@ export async function startApiGateway(options: {
       const sourceArn = `arn:aws:execute-api:${options.region}:${options.accountId}:${stage.apiId}/${stage.stageName}/${route.method}${route.resourcePath}`;
       if (!(await options.canInvoke(route.functionName, route.qualifier, sourceArn))) {
         // What API Gateway logs as "Invalid permissions on Lambda function" and answers as a 500.
-        console.error(`local API Gateway: ${route.method} ${route.resourcePath}: no permission lets API Gateway invoke ${route.functionName}${route.qualifier ? `:${route.qualifier}` : ''} from ${sourceArn}`);
+        console.error(
+          `local API Gateway: ${route.method} ${route.resourcePath}: no permission lets API Gateway invoke ${route.functionName}${route.qualifier ? `:${route.qualifier}` : ''} from ${sourceArn}`,
+        );
         return fail({ type: 'API_CONFIGURATION_ERROR' });
       }
       const event = proxyEvent({
@@ -756,7 +788,12 @@ function validateBody(stage: DeployedStage, route: ApiRoute, contentType: string
 }
 
 /** The API's gateway response for an error (its own type, else DEFAULT_4XX / DEFAULT_5XX, else API Gateway's default), rendered. */
-function sendGatewayResponse(response: ServerResponse, responses: Readonly<Record<string, GatewayResponseDefinition>>, error: GatewayError, request: { method: string; path: string; requestId: string }): void {
+function sendGatewayResponse(
+  response: ServerResponse,
+  responses: Readonly<Record<string, GatewayResponseDefinition>>,
+  error: GatewayError,
+  request: { method: string; path: string; requestId: string },
+): void {
   const defaults = RESPONSE_TYPES[error.type] as { status: number; message: string | null; errorType: string };
   const message = error.message ?? defaults.message;
   const fallback = responses[defaults.status >= 500 ? 'DEFAULT_5XX' : 'DEFAULT_4XX'];

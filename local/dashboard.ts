@@ -146,7 +146,10 @@ export function modelsView(sources: Pick<DashboardSources, 'lambda' | 'routes'>)
       return {
         functionName: definition.name,
         model: definition.environment.MODEL_NAME as string,
-        routes: sources.routes().filter((r) => r.functionName === definition.name).map((r) => `${r.method} ${r.resourcePath}${r.qualifier ? ` -> ${r.qualifier}` : ''}`),
+        routes: sources
+          .routes()
+          .filter((r) => r.functionName === definition.name)
+          .map((r) => `${r.method} ${r.resourcePath}${r.qualifier ? ` -> ${r.qualifier}` : ''}`),
         aliases: fn.aliases.map((alias) => {
           const additional = Object.entries(alias.additionalVersionWeights);
           const primaryWeight = 1 - additional.reduce((sum, [, w]) => sum + w, 0);
@@ -186,7 +189,9 @@ async function overview(sources: DashboardSources) {
       Metric: a.MetricName ?? (a.Metrics ? 'metric math' : ''),
       Dimensions: a.Dimensions,
     })),
-    notifications: sources.sns.recentNotifications(20).map((n) => ({ topicName: n.topicName, Subject: n.Subject, Message: n.Message, Timestamp: n.Timestamp, deliveries: n.deliveries })),
+    notifications: sources.sns
+      .recentNotifications(20)
+      .map((n) => ({ topicName: n.topicName, Subject: n.Subject, Message: n.Message, Timestamp: n.Timestamp, deliveries: n.deliveries })),
     registry,
   };
 }
@@ -205,7 +210,10 @@ export function metricsView(sources: Pick<DashboardSources, 'metrics' | 'namespa
   const start = end - minutes * minute;
   const points = (identity: MetricIdentity, statistic: 'Sum' | 'p50' | 'p99'): Series =>
     sources.metrics.query({ ...identity, statistic, period, start, end }).map((p) => [p.timestamp / 1000, p.value]);
-  const models: Record<string, { versions: Record<string, { predictions: Series; p50: Series; p99: Series }>; errors: Record<string, Record<string, number>>; errorSeries: Record<string, Series> }> = {};
+  const models: Record<
+    string,
+    { versions: Record<string, { predictions: Series; p50: Series; p99: Series }>; errors: Record<string, Record<string, number>>; errorSeries: Record<string, Series> }
+  > = {};
   for (const identity of sources.metrics.listMetrics({ namespace, metricName: 'Predictions' })) {
     const { model, version } = identity.dimensions;
     if (model === undefined || version === undefined) continue;
@@ -214,7 +222,10 @@ export function metricsView(sources: Pick<DashboardSources, 'metrics' | 'namespa
     entry.versions[version] = { predictions: points(identity, 'Sum'), p50: points(latency, 'p50'), p99: points(latency, 'p99') };
   }
   // Server errors by kind, and the client's (4xx) beside them, marked: only the first count toward the error rate.
-  const errorMetrics = [['Errors', ''], ['ClientErrors', ' (client)']] as const;
+  const errorMetrics = [
+    ['Errors', ''],
+    ['ClientErrors', ' (client)'],
+  ] as const;
   for (const [metricName, mark] of errorMetrics) {
     for (const identity of sources.metrics.listMetrics({ namespace, metricName })) {
       const { model, version, errorKind } = identity.dimensions;

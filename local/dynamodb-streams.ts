@@ -223,7 +223,11 @@ export async function startDynamoDbStreams(options: {
   /** Reads one item (consistently): keys only when the view needs no old image, unless `whole` asks for all of it. */
   const readItem = async (touched: Touched, headers: IncomingHttpHeaders, whole = false): Promise<Item | undefined> => {
     stats.reads++;
-    const output = (await dynalite.call('GetItem', { TableName: touched.table.tableName, Key: touched.key, ConsistentRead: true, ...(whole ? {} : projection(touched.table)) }, headers)) as { Item?: Item };
+    const output = (await dynalite.call(
+      'GetItem',
+      { TableName: touched.table.tableName, Key: touched.key, ConsistentRead: true, ...(whole ? {} : projection(touched.table)) },
+      headers,
+    )) as { Item?: Item };
     return output.Item;
   };
 
@@ -303,7 +307,10 @@ export async function startDynamoDbStreams(options: {
   };
 
   const groups = new Map<string, GroupCommit>();
-  const group = options.groupCommit === false ? undefined : { maxBatchItems: Math.min(options.groupCommit?.maxBatchItems ?? BATCH_WRITE_LIMIT, BATCH_WRITE_LIMIT), maxInFlight: options.groupCommit?.maxInFlight ?? 2 };
+  const group =
+    options.groupCommit === false
+      ? undefined
+      : { maxBatchItems: Math.min(options.groupCommit?.maxBatchItems ?? BATCH_WRITE_LIMIT, BATCH_WRITE_LIMIT), maxInFlight: options.groupCommit?.maxInFlight ?? 2 };
   /** Commits a batch of plain PutItems of one table: one BatchGetItem (old items) and one BatchWriteItem. */
   const commit = async (batch: readonly PendingPut[]): Promise<void> => {
     if (batch.length === 1) {
@@ -316,7 +323,10 @@ export async function startDynamoDbStreams(options: {
     let pending = [...batch];
     let failed = false;
     try {
-      const before = await readItems(batch.map((p) => p.touched), headers);
+      const before = await readItems(
+        batch.map((p) => p.touched),
+        headers,
+      );
       for (let attempt = 0; pending.length > 0 && attempt <= UNPROCESSED_RETRIES; attempt++) {
         if (attempt > 0) await sleep(10 * 4 ** (attempt - 1));
         stats.groupBatches++;
@@ -584,7 +594,9 @@ export class Shard {
       this.trimmedUnread += upTo - Math.max(reader.position, this.base);
       if (this.warned.has(reader.name)) continue;
       this.warned.add(reader.name);
-      this.logError(`${this.tableName}: the stream holds at most ${this.retention} records (its local retention; 24 hours on AWS): ${reader.name} fell behind and loses the oldest it had not read`);
+      this.logError(
+        `${this.tableName}: the stream holds at most ${this.retention} records (its local retention; 24 hours on AWS): ${reader.name} fell behind and loses the oldest it had not read`,
+      );
     }
     this.drop(upTo);
   }
@@ -642,7 +654,9 @@ class Consumer implements ShardReader {
       const { records: batch, next } = this.shard.read(this.position, subscription.batchSize);
       this.position = next;
       this.shard.compact();
-      const records = batch.filter((record) => subscription.filters.length === 0 || subscription.filters.some((pattern) => matchesPattern(pattern as Record<string, unknown>, record)));
+      const records = batch.filter(
+        (record) => subscription.filters.length === 0 || subscription.filters.some((pattern) => matchesPattern(pattern as Record<string, unknown>, record)),
+      );
       if (records.length === 0) continue;
       await this.invoke(records);
     }
@@ -743,8 +757,9 @@ function touchedItems(operation: string, input: Record<string, unknown>, tables:
  * capacity reports at NONE), with its key attributes present.
  */
 function isPlainPut(input: Record<string, unknown>, touched: Touched): boolean {
-  const plain = Object.entries(input).every(([name, value]) =>
-    name === 'TableName' || name === 'Item' || ((name === 'ReturnValues' || name === 'ReturnConsumedCapacity' || name === 'ReturnItemCollectionMetrics') && value === 'NONE'),
+  const plain = Object.entries(input).every(
+    ([name, value]) =>
+      name === 'TableName' || name === 'Item' || ((name === 'ReturnValues' || name === 'ReturnConsumedCapacity' || name === 'ReturnItemCollectionMetrics') && value === 'NONE'),
   );
   return plain && touched.item !== undefined && touched.table.keys.every((name) => touched.key[name] !== undefined);
 }
@@ -815,7 +830,12 @@ function emptyAnswer(): Answer {
   const requestId = randomBytes(39).toString('base64').toUpperCase().replace(/\+|\//g, '0');
   return {
     status: 200,
-    headers: { 'content-type': 'application/x-amz-json-1.0', 'content-length': String(EMPTY_OUTPUT.length), 'x-amz-crc32': String(crc32(EMPTY_OUTPUT)), 'x-amzn-requestid': requestId },
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'content-length': String(EMPTY_OUTPUT.length),
+      'x-amz-crc32': String(crc32(EMPTY_OUTPUT)),
+      'x-amzn-requestid': requestId,
+    },
     body: EMPTY_OUTPUT,
   };
 }

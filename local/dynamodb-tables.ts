@@ -64,11 +64,15 @@ export async function reconcileIndexes(client: DynamoDBClient, input: CreateTabl
   const shape = (indexes?: readonly { IndexName?: string; KeySchema?: unknown; Projection?: { ProjectionType?: string; NonKeyAttributes?: readonly string[] } }[]) =>
     JSON.stringify(
       (indexes ?? [])
-        .map((index) => ({ name: index.IndexName, keys: index.KeySchema, projection: index.Projection?.ProjectionType, include: [...(index.Projection?.NonKeyAttributes ?? [])].sort() }))
+        .map((index) => ({
+          name: index.IndexName,
+          keys: index.KeySchema,
+          projection: index.Projection?.ProjectionType,
+          include: [...(index.Projection?.NonKeyAttributes ?? [])].sort(),
+        }))
         .sort((a, b) => String(a.name).localeCompare(String(b.name))),
     );
-  const same =
-    shape(table?.GlobalSecondaryIndexes) === shape(input.GlobalSecondaryIndexes) && shape(table?.LocalSecondaryIndexes) === shape(input.LocalSecondaryIndexes);
+  const same = shape(table?.GlobalSecondaryIndexes) === shape(input.GlobalSecondaryIndexes) && shape(table?.LocalSecondaryIndexes) === shape(input.LocalSecondaryIndexes);
   if (same) return false;
   const items: Record<string, AttributeValue>[] = [];
   let start: Record<string, AttributeValue> | undefined;

@@ -52,7 +52,12 @@ const UNITS: Readonly<Record<string, number>> = { minute: 60_000, minutes: 60_00
 
 /** An AWS::Events::Rule's resolved properties as the local EventBridge runs it. */
 export function ruleDefinition(name: string, properties: Readonly<Record<string, unknown>>): RuleDefinition {
-  const p = properties as { EventPattern?: Record<string, unknown> | string; ScheduleExpression?: string; State?: string; Targets?: { Id: string; Arn: string; Input?: string; RoleArn?: string }[] };
+  const p = properties as {
+    EventPattern?: Record<string, unknown> | string;
+    ScheduleExpression?: string;
+    State?: string;
+    Targets?: { Id: string; Arn: string; Input?: string; RoleArn?: string }[];
+  };
   const rate = /^rate\((\d+)\s+(minutes?|hours?|days?)\)$/.exec(p.ScheduleExpression ?? '');
   return {
     logicalId: name,
@@ -60,7 +65,12 @@ export function ruleDefinition(name: string, properties: Readonly<Record<string,
     ...(p.ScheduleExpression ? { schedule: p.ScheduleExpression } : {}),
     ...(rate ? { rateMs: Number(rate[1]) * (UNITS[rate[2] as string] as number) } : {}),
     enabled: (p.State ?? 'ENABLED') === 'ENABLED',
-    targets: (p.Targets ?? []).map((t) => ({ id: t.Id, arn: t.Arn, ...(t.Input !== undefined ? { input: JSON.parse(t.Input) as unknown } : {}), ...(t.RoleArn !== undefined ? { roleArn: t.RoleArn } : {}) })),
+    targets: (p.Targets ?? []).map((t) => ({
+      id: t.Id,
+      arn: t.Arn,
+      ...(t.Input !== undefined ? { input: JSON.parse(t.Input) as unknown } : {}),
+      ...(t.RoleArn !== undefined ? { roleArn: t.RoleArn } : {}),
+    })),
   };
 }
 
@@ -116,10 +126,13 @@ export class LocalEventBridge {
       this.print(`local EventBridge: ${rule.logicalId} has schedule ${rule.schedule}; only rate(...) schedules run locally`);
       return;
     }
-    const timer = setInterval(() => {
-      const event = this.event('Scheduled Event', 'aws.events', [`arn:aws:events:${this.options.region}:${this.options.accountId}:rule/${rule.logicalId}`], {});
-      for (const target of rule.targets) this.track(rule, target, target.input ?? event);
-    }, Math.max(1, rule.rateMs / (this.options.timeScale ?? 1)));
+    const timer = setInterval(
+      () => {
+        const event = this.event('Scheduled Event', 'aws.events', [`arn:aws:events:${this.options.region}:${this.options.accountId}:rule/${rule.logicalId}`], {});
+        for (const target of rule.targets) this.track(rule, target, target.input ?? event);
+      },
+      Math.max(1, rule.rateMs / (this.options.timeScale ?? 1)),
+    );
     timer.unref();
     this.timers.set(rule.logicalId, timer);
   }
@@ -133,7 +146,8 @@ export class LocalEventBridge {
       for (const record of notification.Records ?? []) {
         const bucket = record.s3.bucket.name;
         if (!this.buckets.has(bucket) || !record.eventName.startsWith('ObjectCreated:')) continue;
-        const reason = { Put: 'PutObject', Post: 'PostObject', Copy: 'CopyObject', CompleteMultipartUpload: 'CompleteMultipartUpload' }[record.eventName.split(':')[1] as string] ?? 'PutObject';
+        const reason =
+          { Put: 'PutObject', Post: 'PostObject', Copy: 'CopyObject', CompleteMultipartUpload: 'CompleteMultipartUpload' }[record.eventName.split(':')[1] as string] ?? 'PutObject';
         const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
         const versionId = versionOf(bucket, key);
         this.put(
@@ -169,11 +183,23 @@ export class LocalEventBridge {
   }
 
   private event(detailType: string, source: string, resources: string[], detail: Record<string, unknown>): EventBridgeEvent {
-    return { version: '0', id: randomUUID(), 'detail-type': detailType, source, account: this.options.accountId, time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), region: this.options.region, resources, detail };
+    return {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': detailType,
+      source,
+      account: this.options.accountId,
+      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      region: this.options.region,
+      resources,
+      detail,
+    };
   }
 
   private track(rule: RuleDefinition, target: RuleTarget, input: unknown): void {
-    const delivery = this.options.deliver(target, input, rule).catch((error: Error) => this.print(`local EventBridge: ${rule.logicalId} -> ${target.arn} failed: ${error.message}`));
+    const delivery = this.options
+      .deliver(target, input, rule)
+      .catch((error: Error) => this.print(`local EventBridge: ${rule.logicalId} -> ${target.arn} failed: ${error.message}`));
     this.inFlight.add(delivery);
     void delivery.finally(() => this.inFlight.delete(delivery));
   }
@@ -183,5 +209,8 @@ interface S3Record {
   readonly eventName: string;
   readonly requestParameters?: { readonly sourceIPAddress?: string };
   readonly responseElements?: Readonly<Record<string, string>>;
-  readonly s3: { readonly bucket: { readonly name: string }; readonly object: { readonly key: string; readonly size?: number; readonly eTag?: string; readonly sequencer: string } };
+  readonly s3: {
+    readonly bucket: { readonly name: string };
+    readonly object: { readonly key: string; readonly size?: number; readonly eTag?: string; readonly sequencer: string };
+  };
 }

@@ -30,10 +30,14 @@ export function experimentViews(client: DynamoDBClient, tableName: string, now: 
       const ended = [...stopped, ...concluded].sort((a, b) => (b.endedAt ?? '').localeCompare(a.endedAt ?? '')).slice(0, RECENTLY_ENDED);
       const at = now();
       const experiments = await Promise.all(
-        [...running, ...ended].map(async (experiment) => ({ id: experiment.id, experiment, analysis: await currentReport(store, experiment, at), snapshots: await store.snapshots(experiment.id) })),
+        [...running, ...ended].map(async (experiment) => ({
+          id: experiment.id,
+          experiment,
+          analysis: await currentReport(store, experiment, at),
+          snapshots: await store.snapshots(experiment.id),
+        })),
       );
       return { generatedAt: at.toISOString(), experiments };
     },
   };
 }
-

@@ -73,10 +73,14 @@ export class LocalFaults {
   inject(rule: FaultRule): InjectedFault {
     const problems = [
       ...(KINDS[rule.service] === undefined ? [`service must be one of ${Object.keys(KINDS).join(', ')}, got: ${String(rule.service)}`] : []),
-      ...(KINDS[rule.service] !== undefined && !KINDS[rule.service].includes(rule.kind) ? [`kind must be one of ${KINDS[rule.service].join(', ')} for ${rule.service}, got: ${String(rule.kind)}`] : []),
+      ...(KINDS[rule.service] !== undefined && !KINDS[rule.service].includes(rule.kind)
+        ? [`kind must be one of ${KINDS[rule.service].join(', ')} for ${rule.service}, got: ${String(rule.kind)}`]
+        : []),
       ...(rule.times !== undefined && !(Number.isInteger(rule.times) && rule.times > 0) ? [`times must be a positive integer, got: ${rule.times}`] : []),
       ...(rule.caller !== undefined && rule.service === 'lambda' ? ['caller applies to S3 and DynamoDB calls; for Lambda name the function invoked (functionName)'] : []),
-      ...(rule.functionName !== undefined && rule.service !== 'lambda' ? ['functionName applies to Lambda invocations; for S3 and DynamoDB name the calling function (caller)'] : []),
+      ...(rule.functionName !== undefined && rule.service !== 'lambda'
+        ? ['functionName applies to Lambda invocations; for S3 and DynamoDB name the calling function (caller)']
+        : []),
     ];
     if (problems.length > 0) throw new FaultRuleError(`invalid fault rule: ${problems.join('; ')}`);
     const active: ActiveRule = { rule, hits: 0 };
@@ -99,11 +103,13 @@ export class LocalFaults {
 
   /** The fault this call meets (counted against its rule), or undefined: the call goes on. */
   meet(call: FaultCall): FaultKind | undefined {
-    const active = this.rules.find(({ rule }) =>
-      rule.service === call.service &&
-      (rule.actions === undefined || call.actions.some((action) => rule.actions?.includes(action))) &&
-      (rule.caller === undefined || rule.caller === call.caller) &&
-      (rule.functionName === undefined || rule.functionName === call.functionName));
+    const active = this.rules.find(
+      ({ rule }) =>
+        rule.service === call.service &&
+        (rule.actions === undefined || call.actions.some((action) => rule.actions?.includes(action))) &&
+        (rule.caller === undefined || rule.caller === call.caller) &&
+        (rule.functionName === undefined || rule.functionName === call.functionName),
+    );
     if (!active) return undefined;
     active.hits++;
     if (active.rule.times !== undefined && active.hits >= active.rule.times) this.rules.splice(this.rules.indexOf(active), 1);

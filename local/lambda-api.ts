@@ -160,11 +160,17 @@ export async function startLambdaApi(options: {
 /** The IAM action of a Lambda API request and the ARN Lambda authorizes it on (qualified for an alias, a version, an invocation with a qualifier). */
 function iamAction(resource: string | undefined, method: string, lambda: LocalLambdaService, name: string, qualifier: string | undefined): [string, string] {
   const action =
-    resource === 'invocations' ? 'InvokeFunction'
-    : resource === 'versions' ? 'PublishVersion'
-    : resource === 'aliases' ? (method === 'GET' ? 'GetAlias' : 'UpdateAlias')
-    : method === 'GET' ? 'GetFunctionConfiguration'
-    : 'UpdateFunctionConfiguration';
+    resource === 'invocations'
+      ? 'InvokeFunction'
+      : resource === 'versions'
+        ? 'PublishVersion'
+        : resource === 'aliases'
+          ? method === 'GET'
+            ? 'GetAlias'
+            : 'UpdateAlias'
+          : method === 'GET'
+            ? 'GetFunctionConfiguration'
+            : 'UpdateFunctionConfiguration';
   const qualified = resource === 'versions' || (resource === 'configuration' && method === 'PUT') ? undefined : qualifier;
   return [action, lambda.functionArn(name, qualified)];
 }

@@ -61,7 +61,10 @@ export class LambdaApiError extends Error {
 
 /** The function ran and failed (or timed out, or failed init): what Lambda reports as a function error. */
 export class FunctionError extends Error {
-  constructor(readonly error: SerializedError, readonly kind: 'Unhandled' | 'InitError' | 'Timeout') {
+  constructor(
+    readonly error: SerializedError,
+    readonly kind: 'Unhandled' | 'InitError' | 'Timeout',
+  ) {
     super(`${error.name}: ${error.message}`);
     this.name = 'FunctionError';
   }
@@ -125,13 +128,20 @@ export class LocalLambdaService {
     this.state(name);
     const key = qualifier ? `${name}:${qualifier}` : name;
     const statements = this.permissions.get(key) ?? [];
-    if (statements.some((s) => s.sid === statement.sid)) throw new LambdaApiError('ResourceConflictException', `The statement id (${statement.sid}) provided already exists. Please provide a new statement id, or remove the existing statement.`);
+    if (statements.some((s) => s.sid === statement.sid))
+      throw new LambdaApiError(
+        'ResourceConflictException',
+        `The statement id (${statement.sid}) provided already exists. Please provide a new statement id, or remove the existing statement.`,
+      );
     this.permissions.set(key, [...statements, statement]);
   }
 
   removePermission(name: string, qualifier: string | undefined, sid: string): void {
     const key = qualifier ? `${name}:${qualifier}` : name;
-    this.permissions.set(key, (this.permissions.get(key) ?? []).filter((s) => s.sid !== sid));
+    this.permissions.set(
+      key,
+      (this.permissions.get(key) ?? []).filter((s) => s.sid !== sid),
+    );
   }
 
   /** The statements of the resource-based policy of exactly this function, version or alias (GetPolicy). */

@@ -108,7 +108,9 @@ export function isStatistic(value: string): value is Statistic {
 }
 
 function seriesKey(namespace: string, metricName: string, dimensions: Readonly<Record<string, string>>): string {
-  const sorted = Object.keys(dimensions).sort().map((k) => [k, dimensions[k]]);
+  const sorted = Object.keys(dimensions)
+    .sort()
+    .map((k) => [k, dimensions[k]]);
   return JSON.stringify([namespace, metricName, sorted]);
 }
 

@@ -223,14 +223,7 @@ function byConcern(a: FeatureView, b: FeatureView): number {
 }
 
 /** Per aggregation window in the span, what the monitor would have read at its end: the sliding window ending there. */
-function timeline(
-  manifest: Manifest,
-  windows: readonly MonitoringWindow[],
-  spanFrom: string,
-  slidingMinutes: number,
-  at: number,
-  settings: MonitoringConfig,
-): TimelinePoint[] {
+function timeline(manifest: Manifest, windows: readonly MonitoringWindow[], spanFrom: string, slidingMinutes: number, at: number, settings: MonitoringConfig): TimelinePoint[] {
   const windowMs = settings.windowMinutes * settings.minuteMs;
   const points: TimelinePoint[] = [];
   for (const window of windows) {
@@ -271,7 +264,9 @@ function versionAlarms(options: MonitoringViewsOptions, model: string, version: 
     .flatMap((alarm) => {
       const match = /^(.+)-(warning|critical)$/.exec(alarm.AlarmName.slice(prefix.length));
       if (!match) return [];
-      return [{ name: alarm.AlarmName, metricKey: match[1] as string, severity: match[2] as Severity, state: alarm.StateValue, reason: alarm.StateReason, threshold: alarm.Threshold }];
+      return [
+        { name: alarm.AlarmName, metricKey: match[1] as string, severity: match[2] as Severity, state: alarm.StateValue, reason: alarm.StateReason, threshold: alarm.Threshold },
+      ];
     });
 }
 

@@ -80,7 +80,11 @@ export async function startPipelineServices(options: PipelineServicesOptions): P
       }
       if (service === 'apigateway' && action === 'createDeployment' && options.createDeployment) {
         try {
-          return options.createDeployment(String(parameters.RestApiId), String(parameters.StageName), parameters.Description === undefined ? undefined : String(parameters.Description));
+          return options.createDeployment(
+            String(parameters.RestApiId),
+            String(parameters.StageName),
+            parameters.Description === undefined ? undefined : String(parameters.Description),
+          );
         } catch (error) {
           // The SDK integration names service errors `ApiGateway.<ExceptionName>`.
           throw Object.assign(new Error((error as Error).message), { name: `ApiGateway.${(error as Error).name}` });

@@ -171,13 +171,21 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 
     // The functions get the Lambda, CloudFormation and API Gateway APIs' addresses; those serve the services
     // created just below.
-    const lambdaApi = await startLambdaApi({ lambda: () => lambdaService as LocalLambdaService, host, authorize: (headers, action, arn) => iam.lambdaApiRefusal(headers, action, arn) });
+    const lambdaApi = await startLambdaApi({
+      lambda: () => lambdaService as LocalLambdaService,
+      host,
+      authorize: (headers, action, arn) => iam.lambdaApiRefusal(headers, action, arn),
+    });
     started.push(lambdaApi);
     const gateway = new LocalApiGateway({ stateFile: join(stateDir, 'apigateway.json'), region: REGION, accountId: ACCOUNT_ID });
     const gatewayApi = await startApiGatewayApi({ gateway, host, authorize: (headers, method, path) => iam.apiGatewayApiRefusal(headers, method, path) });
     started.push(gatewayApi);
     let cloudFormationService: LocalCloudFormation | undefined;
-    const cloudFormationApi = await startCloudFormationApi({ cloudFormation: () => cloudFormationService as LocalCloudFormation, host, authorize: (headers, call) => iam.cloudFormationRefusal(headers, call) });
+    const cloudFormationApi = await startCloudFormationApi({
+      cloudFormation: () => cloudFormationService as LocalCloudFormation,
+      host,
+      authorize: (headers, call) => iam.cloudFormationRefusal(headers, call),
+    });
     started.push(cloudFormationApi);
     const lambda = new LocalLambdaService({
       region: REGION,
@@ -202,9 +210,38 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...(options.random ? { random: options.random } : {}),
     });
     lambdaService = lambda;
-    const sns = new LocalSns({ topics: [], historyFile: join(stateDir, 'sns', 'notifications.jsonl'), lambda, authorizePublish: (caller, topicArn) => iam.authorizePublish(caller, topicArn), ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}), ...(options.print ? { print: options.print } : {}) });
-    const alarms = new LocalAlarms({ definitions: [], metrics, sns, region: REGION, accountId: ACCOUNT_ID, stateFile: join(stateDir, 'alarms.json'), ...(options.print ? { print: options.print } : {}) });
-    const pipeline = await startPipelineServices({ region: REGION, accountId: ACCOUNT_ID, lambda, s3, sns, alarms, dynamodb, host, stateDir, timeScale, createDeployment: (restApiId, stageName, description) => gateway.createDeployment(restApiId, { stageName, ...(description ? { description } : {}) }), iam, ...(options.print ? { print: options.print } : {}) });
+    const sns = new LocalSns({
+      topics: [],
+      historyFile: join(stateDir, 'sns', 'notifications.jsonl'),
+      lambda,
+      authorizePublish: (caller, topicArn) => iam.authorizePublish(caller, topicArn),
+      ...(options.webhookUrl ? { webhookUrl: options.webhookUrl } : {}),
+      ...(options.print ? { print: options.print } : {}),
+    });
+    const alarms = new LocalAlarms({
+      definitions: [],
+      metrics,
+      sns,
+      region: REGION,
+      accountId: ACCOUNT_ID,
+      stateFile: join(stateDir, 'alarms.json'),
+      ...(options.print ? { print: options.print } : {}),
+    });
+    const pipeline = await startPipelineServices({
+      region: REGION,
+      accountId: ACCOUNT_ID,
+      lambda,
+      s3,
+      sns,
+      alarms,
+      dynamodb,
+      host,
+      stateDir,
+      timeScale,
+      createDeployment: (restApiId, stageName, description) => gateway.createDeployment(restApiId, { stageName, ...(description ? { description } : {}) }),
+      iam,
+      ...(options.print ? { print: options.print } : {}),
+    });
     const cloudFormation: LocalCloudFormation = new LocalCloudFormation({
       region: REGION,
       accountId: ACCOUNT_ID,
@@ -260,17 +297,47 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     let apiUrl = '';
     const experimentTable = baseOutputs.ExperimentTableName;
     // Dashboard monitoring section: the monitor's own settings and the runtime's time scale.
-    const monitoring = monitoringViewsOfStack({ lambda, dynamodb, s3: localS3Client(s3.endpoint), deployment: stack.stackName, timeScale, alarms: () => alarms.describeAlarms().MetricAlarms });
-    const extraRoutes = dashboardRoutes({ stackName: stack.stackName, namespace: metricsNamespace(stack.stackName), apiUrl: () => apiUrl, routes: () => gateway.routes(), lambda, metrics, alarms, sns, ...(registry ? { registry } : {}), ...(experimentTable ? { experiments: experimentViews(dynamodb, experimentTable) } : {}), ...(monitoring ? { monitoring } : {}) });
-    const api: ApiGatewayServer = await startApiGateway({ gateway, lambda, canInvoke: (name, qualifier, sourceArn) => iam.apiGatewayMayInvoke(name, qualifier, sourceArn), region: REGION, accountId: ACCOUNT_ID, host, port: options.port ?? 3000, extraRoutes });
+    const monitoring = monitoringViewsOfStack({
+      lambda,
+      dynamodb,
+      s3: localS3Client(s3.endpoint),
+      deployment: stack.stackName,
+      timeScale,
+      alarms: () => alarms.describeAlarms().MetricAlarms,
+    });
+    const extraRoutes = dashboardRoutes({
+      stackName: stack.stackName,
+      namespace: metricsNamespace(stack.stackName),
+      apiUrl: () => apiUrl,
+      routes: () => gateway.routes(),
+      lambda,
+      metrics,
+      alarms,
+      sns,
+      ...(registry ? { registry } : {}),
+      ...(experimentTable ? { experiments: experimentViews(dynamodb, experimentTable) } : {}),
+      ...(monitoring ? { monitoring } : {}),
+    });
+    const api: ApiGatewayServer = await startApiGateway({
+      gateway,
+      lambda,
+      canInvoke: (name, qualifier, sourceArn) => iam.apiGatewayMayInvoke(name, qualifier, sourceArn),
+      region: REGION,
+      accountId: ACCOUNT_ID,
+      host,
+      port: options.port ?? 3000,
+      extraRoutes,
+    });
     apiUrl = api.url;
     metrics.startSnapshots();
     alarms.start(options.alarmTickMs);
     const outputs = { ...baseOutputs, ...('ApiUrl' in baseOutputs ? { ApiUrl: `${api.url}/` } : {}) };
-    const apiKeys = Object.fromEntries(API_CLIENTS.flatMap((client) => {
-      const id = baseOutputs[apiKeyOutputName(client)];
-      return id ? [[client, gateway.getApiKey(id).value]] : [];
-    })) as Record<ApiClient, string>;
+    const apiKeys = Object.fromEntries(
+      API_CLIENTS.flatMap((client) => {
+        const id = baseOutputs[apiKeyOutputName(client)];
+        return id ? [[client, gateway.getApiKey(id).value]] : [];
+      }),
+    ) as Record<ApiClient, string>;
     writeFileSync(
       join(stateDir, ENDPOINTS_FILE),
       `${JSON.stringify(

@@ -122,7 +122,8 @@ export class S3Versioning {
     if (ctx.method !== 'PUT') return next();
     const body = (await readAll(ctx.req as unknown as Readable)).toString('utf8');
     const status = /<Status>\s*([^<]*?)\s*<\/Status>/.exec(body)?.[1];
-    if (status !== 'Enabled' && status !== 'Suspended') throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
+    if (status !== 'Enabled' && status !== 'Suspended')
+      throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
     this.status[bucket] = status;
     writeAtomically(this.configFile, JSON.stringify(this.status));
     ctx.status = 200;
@@ -197,7 +198,10 @@ export class S3Versioning {
     const replace = ctx.get('x-amz-metadata-directive') === 'REPLACE';
     const metadata = replace ? (ctx.headers as Record<string, string>) : { ...version.metadata };
     const { size, md5 } = await ctx.store.putObject(new S3Object(bucket, key, createReadStream(this.contentFile(source.bucket, source.key, source.versionId)), metadata));
-    ctx.app.emit('event', new S3Event({ bucket, eventType: 'Copy', S3Item: { key, size, metadata: { etag: JSON.stringify(md5) } } }, { reqHeaders: ctx.headers, sourceIp: ctx.ip }));
+    ctx.app.emit(
+      'event',
+      new S3Event({ bucket, eventType: 'Copy', S3Item: { key, size, metadata: { etag: JSON.stringify(md5) } } }, { reqHeaders: ctx.headers, sourceIp: ctx.ip }),
+    );
     ctx.status = 200;
     ctx.set('content-type', 'application/xml');
     ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<CopyObjectResult><LastModified>${new Date().toISOString()}</LastModified><ETag>&quot;${md5}&quot;</ETag></CopyObjectResult>`;
@@ -221,7 +225,8 @@ export class S3Versioning {
       // The previous version becomes the current one again: back into s3rver, or nothing there behind a marker.
       const previous = remaining[remaining.length - 1];
       await ctx.store.deleteObject(bucket, key);
-      if (previous && !previous.deleteMarker) await ctx.store.putObject(new S3Object(bucket, key, createReadStream(this.contentFile(bucket, key, previous.id)), { ...previous.metadata }));
+      if (previous && !previous.deleteMarker)
+        await ctx.store.putObject(new S3Object(bucket, key, createReadStream(this.contentFile(bucket, key, previous.id)), { ...previous.metadata }));
       versions.current = previous?.id;
     }
     versions.versions = remaining;

@@ -172,7 +172,8 @@ export class LocalSns {
 
   unsubscribe(subscriptionArn: string): void {
     for (const topic of this.topics.values()) {
-      if (topic.subscriptions.some((s) => s.id === subscriptionArn)) this.topics.set(topic.arn, { ...topic, subscriptions: topic.subscriptions.filter((s) => s.id !== subscriptionArn) });
+      if (topic.subscriptions.some((s) => s.id === subscriptionArn))
+        this.topics.set(topic.arn, { ...topic, subscriptions: topic.subscriptions.filter((s) => s.id !== subscriptionArn) });
     }
   }
 
@@ -199,7 +200,9 @@ export class LocalSns {
         deliveries.push(`invoked ${subscription.endpoint}`);
         this.track(this.invokeLambda(subscription.endpoint, notification));
       } else {
-        deliveries.push(`would ${subscription.protocol === 'email' || subscription.protocol === 'email-json' ? 'email' : `deliver (${subscription.protocol}) to`} ${subscription.endpoint}`);
+        deliveries.push(
+          `would ${subscription.protocol === 'email' || subscription.protocol === 'email-json' ? 'email' : `deliver (${subscription.protocol}) to`} ${subscription.endpoint}`,
+        );
       }
     }
     if (this.webhook) {

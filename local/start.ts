@@ -5,7 +5,6 @@ import { RuntimeStartError, startRuntime } from './runtime';
 import { START_OPTIONS, START_USAGE } from './start-options';
 import { checkWebhookUrl, WebhookUrlError } from './sns';
 
-
 function fail(message: string): never {
   console.error(`modelgate local: ${message}\n\n${START_USAGE}`);
   process.exit(2);
@@ -83,15 +82,24 @@ modelgate local runtime ready in ${((performance.now() - started) / 1000).toFixe
   DynamoDB       ${runtime.dynamoDbEndpoint}
   S3             ${runtime.s3Endpoint}
   state          ${runtime.stateDir}
-  API keys       ${Object.entries(runtime.apiKeys).map(([client, key]) => `${client.padEnd(9)}${key}`).join('\n                 ')}
+  API keys       ${Object.entries(runtime.apiKeys)
+    .map(([client, key]) => `${client.padEnd(9)}${key}`)
+    .join('\n                 ')}
                  (x-api-key: each kind of client has its own — predict, feedback, events)
-  routes         ${runtime.gateway.routes().map((r) => `${r.method} ${r.resourcePath}`).join('\n                 ')}
-${example ? `
+  routes         ${runtime.gateway
+    .routes()
+    .map((r) => `${r.method} ${r.resourcePath}`)
+    .join('\n                 ')}
+${
+  example
+    ? `
 Try:
   curl -s -X POST ${runtime.apiUrl}${example.resourcePath} \\
     -H 'content-type: application/json' -H 'x-api-key: ${runtime.apiKeys.predict}' \\
     -d '{"instances": [{"gender": "Female", "SeniorCitizen": 0, "Partner": "Yes", "Dependents": "No", "tenure": 1, "PhoneService": "No", "MultipleLines": "No phone service", "InternetService": "DSL", "OnlineSecurity": "No", "OnlineBackup": "Yes", "DeviceProtection": "No", "TechSupport": "No", "StreamingTV": "No", "StreamingMovies": "No", "Contract": "Month-to-month", "PaperlessBilling": "Yes", "PaymentMethod": "Electronic check", "MonthlyCharges": 29.85, "TotalCharges": 29.85}]}'
-` : ''}
+`
+    : ''
+}
 Ctrl-C stops everything.`);
 
 let stopping = false;

@@ -199,16 +199,29 @@ export async function startStepFunctionsApi(options: { stepFunctions: LocalStepF
   });
   const operations: Record<string, (body: Record<string, unknown>) => unknown> = {
     StartExecution: (body) => {
-      const record = sfn.start(String(body.stateMachineArn), body.input === undefined ? {} : JSON.parse(String(body.input)), body.name === undefined ? undefined : String(body.name));
+      const record = sfn.start(
+        String(body.stateMachineArn),
+        body.input === undefined ? {} : JSON.parse(String(body.input)),
+        body.name === undefined ? undefined : String(body.name),
+      );
       return { executionArn: record.executionArn, startDate: epoch(record.startDate) };
     },
     DescribeExecution: (body) => describe(sfn.describe(String(body.executionArn))),
-    StopExecution: (body) => ({ stopDate: epoch(sfn.stop(String(body.executionArn), body.error as string | undefined, body.cause as string | undefined).stopDate ?? new Date().toISOString()) }),
+    StopExecution: (body) => ({
+      stopDate: epoch(sfn.stop(String(body.executionArn), body.error as string | undefined, body.cause as string | undefined).stopDate ?? new Date().toISOString()),
+    }),
     ListExecutions: (body) => ({
       executions: sfn
         .list(body.stateMachineArn as string | undefined, body.statusFilter as ExecutionStatus | undefined)
         .slice(0, Number(body.maxResults ?? 100) || 100)
-        .map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: epoch(e.startDate), ...(e.stopDate ? { stopDate: epoch(e.stopDate) } : {}) })),
+        .map((e) => ({
+          executionArn: e.executionArn,
+          stateMachineArn: e.stateMachineArn,
+          name: e.name,
+          status: e.status,
+          startDate: epoch(e.startDate),
+          ...(e.stopDate ? { stopDate: epoch(e.stopDate) } : {}),
+        })),
     }),
     GetExecutionHistory: (body) => {
       const events = sfn.describe(String(body.executionArn)).events.map(historyEvent);

@@ -257,7 +257,7 @@ export function referencedNames(value: unknown): Set<string> {
     if (item === null || typeof item !== 'object') return;
     for (const [key, inner] of Object.entries(item as Record<string, unknown>)) {
       if (key === 'Ref' && typeof inner === 'string') found.add(inner);
-      else if (key === 'Fn::GetAtt') found.add(Array.isArray(inner) ? String(inner[0]) : String(inner).split('.')[0] as string);
+      else if (key === 'Fn::GetAtt') found.add(Array.isArray(inner) ? String(inner[0]) : (String(inner).split('.')[0] as string));
       else if (key === 'Fn::Sub') {
         const [text, variables] = typeof inner === 'string' ? [inner, {}] : (inner as [string, Record<string, unknown>]);
         for (const [, name] of String(text).matchAll(/\$\{([^!}][^}]*)\}/g)) {

@@ -43,7 +43,14 @@ export async function onlineDrift({ values: flags, positionals }: DriftInput): P
             predictions: r.predictions,
             windows: r.windows,
             ...(r.drift
-              ? { features: r.drift.features, assessed: r.drift.assessed, driftShare: r.drift.driftShare, status: r.drift.status, datasetDrift: r.drift.datasetDrift, prediction: r.drift.prediction ?? null }
+              ? {
+                  features: r.drift.features,
+                  assessed: r.drift.assessed,
+                  driftShare: r.drift.driftShare,
+                  status: r.drift.status,
+                  datasetDrift: r.drift.datasetDrift,
+                  prediction: r.drift.prediction ?? null,
+                }
               : { features: {}, skipped: r.driftSkipped }),
           })),
         },
@@ -62,7 +69,12 @@ export async function onlineDrift({ values: flags, positionals }: DriftInput): P
     console.log(table(report.drift));
     const prediction = report.drift.prediction;
     if (prediction) {
-      const verdict = prediction.status === 'not-enough-data' ? `not enough data (${prediction.current.values} values, needs ${prediction.minimum ?? 'a larger reference'})` : prediction.drifted ? 'DRIFT' : 'no drift';
+      const verdict =
+        prediction.status === 'not-enough-data'
+          ? `not enough data (${prediction.current.values} values, needs ${prediction.minimum ?? 'a larger reference'})`
+          : prediction.drifted
+            ? 'DRIFT'
+            : 'no drift';
       console.log(`prediction distribution: ${prediction.method} ${prediction.statistic?.toFixed(4) ?? '-'} (threshold ${prediction.threshold}): ${verdict}`);
     }
     console.log('');

@@ -1,14 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { column, CsvError, parseCsv, type CsvTable } from '../../lambdas/core/csv';
-import {
-  type Column,
-  DriftConfigError,
-  type DriftReport,
-  type DriftStatus,
-  driftReport,
-  type DriftSettings,
-  type FeatureDrift,
-} from '../../lambdas/core/drift/report';
+import { type Column, DriftConfigError, type DriftReport, type DriftStatus, driftReport, type DriftSettings, type FeatureDrift } from '../../lambdas/core/drift/report';
 import type { DriftMethod } from '../../lambdas/core/manifest-types';
 import type { CommandInput, CommandRun } from '../command';
 import type { driftOptions } from '../specs/drift';
@@ -29,7 +21,10 @@ export const runDrift: CommandRun<typeof driftOptions> = async (input) => {
     return onlineDrift(input);
   }
   if (values.reference === undefined || values.current === undefined) {
-    throw new UsageError(`${values.reference === undefined ? '--reference' : '--current'} is required`, 'give a served model (`modelgate drift churn`) or two CSV files (--reference <a.csv> --current <b.csv>)');
+    throw new UsageError(
+      `${values.reference === undefined ? '--reference' : '--current'} is required`,
+      'give a served model (`modelgate drift churn`) or two CSV files (--reference <a.csv> --current <b.csv>)',
+    );
   }
   const served = (['since', 'version'] as const).find((flag) => values[flag] !== undefined);
   if (served) throw new UsageError(`--${served} applies to a served model, not to two CSV files`, 'drop it, or name the model: `modelgate drift <model>`');
@@ -102,18 +97,20 @@ async function readTable(path: string): Promise<CsvTable> {
   return parseCsv(text, path);
 }
 
-function selectColumns(
-  reference: CsvTable,
-  source: string,
-  columns: string | undefined,
-  exclude: string | undefined,
-): string[] {
-  const list = (flag: string | undefined) => (flag ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+function selectColumns(reference: CsvTable, source: string, columns: string | undefined, exclude: string | undefined): string[] {
+  const list = (flag: string | undefined) =>
+    (flag ?? '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean);
   const named = [...list(columns), ...list(exclude)];
   const unknown = named.find((name) => !reference.header.includes(name));
   if (unknown !== undefined) {
     const guess = nearest(unknown, reference.header);
-    throw new BadInputError(`${source}: no column "${unknown}" (columns: ${reference.header.join(', ')})`, guess ? `did you mean "${guess}"?` : 'name columns of the reference file');
+    throw new BadInputError(
+      `${source}: no column "${unknown}" (columns: ${reference.header.join(', ')})`,
+      guess ? `did you mean "${guess}"?` : 'name columns of the reference file',
+    );
   }
   const chosen = columns === undefined ? [...reference.header] : list(columns);
   const excluded = new Set(list(exclude));
@@ -183,7 +180,11 @@ export function table(report: DriftReport): string {
     notes(feature),
   ]);
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] as string).length)));
-  const line = (cells: readonly string[]) => cells.map((cell, i) => cell.padEnd(widths[i] as number)).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] as number))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line), '', datasetLine(report)].join('\n');
 }
 

@@ -17,14 +17,19 @@ export const runModels: CommandRun<typeof modelsOptions> = async ({ values, posi
     console.log(JSON.stringify(view.versions, null, 2));
     return 0;
   }
-  const live = view.live.map((l) => `v${l.version} ${Math.round(l.weight * 100)}%`).join(', ') || (record?.retired ? `none (retired ${record.retired.at.slice(0, 19).replace('T', ' ')} UTC)` : 'none');
+  const live =
+    view.live.map((l) => `v${l.version} ${Math.round(l.weight * 100)}%`).join(', ') ||
+    (record?.retired ? `none (retired ${record.retired.at.slice(0, 19).replace('T', ' ')} UTC)` : 'none');
   console.log(`${name}: live ${live}${view.shadow ? `; shadow v${view.shadow.version} (${Math.round(view.shadow.sampleRate * 100)}% mirrored)` : ''}`);
   // What the version that answers most traffic runs on, and what it costs (docs/cost.md).
   const serving = view.versions.find((v) => v.version === view.live[0]?.version)?.memory;
   if (serving) {
     const cost = serving.costPerMillion;
     console.log(`memory ${serving.memoryMb} MB${serving.reason ? ` (${serving.reason.replace(/^\d+ MB: /, '').replace(/^\d+ MB, /, '')})` : ''}`);
-    if (cost) console.log(`cost per million predictions: $${cost.total.toFixed(2)} (Lambda $${(cost.lambdaRequests + cost.lambdaCompute).toFixed(2)} at ${cost.billedMs} ms billed, prediction log $${cost.predictionLog.toFixed(2)}, logs $${cost.logs.toFixed(2)}, X-Ray $${cost.traces.toFixed(2)}) + API Gateway $3.50`);
+    if (cost)
+      console.log(
+        `cost per million predictions: $${cost.total.toFixed(2)} (Lambda $${(cost.lambdaRequests + cost.lambdaCompute).toFixed(2)} at ${cost.billedMs} ms billed, prediction log $${cost.predictionLog.toFixed(2)}, logs $${cost.logs.toFixed(2)}, X-Ray $${cost.traces.toFixed(2)}) + API Gateway $3.50`,
+      );
   }
   console.log('');
   const rows = view.versions.map((v) => [
@@ -38,7 +43,13 @@ export const runModels: CommandRun<typeof modelsOptions> = async ({ values, posi
   ]);
   const header = ['VERSION', 'STATUS', 'WEIGHT', 'LAMBDA', 'METRIC', 'UPDATED (UTC)', 'REASON'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  for (const row of [header, ...rows]) console.log(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] as number))).join('  ').trimEnd());
+  for (const row of [header, ...rows])
+    console.log(
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] as number)))
+        .join('  ')
+        .trimEnd(),
+    );
   return 0;
 };
 
@@ -78,7 +89,13 @@ async function listModels(registry: Registry, json: boolean): Promise<number> {
   ]);
   const header = ['MODEL', 'LIVE', 'NEWEST', 'MEMORY', 'COST/M (+ API GATEWAY)'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  for (const row of [header, ...rows]) console.log(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] as number))).join('  ').trimEnd());
+  for (const row of [header, ...rows])
+    console.log(
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] as number)))
+        .join('  ')
+        .trimEnd(),
+    );
   return 0;
 }
 

@@ -14,7 +14,8 @@ export const runPromote: CommandRun<typeof promoteOptions> = async (input) => op
 
 export const runRollback: CommandRun<typeof rollbackOptions> = async (input) => operate(input.values, { operation: 'rollback', ...rollbackArguments(input) });
 
-export const runRetire: CommandRun<typeof retireOptions> = async (input) => operate(input.values, { operation: 'retire', model: oneModel('retire', input.positionals, 'modelgate retire fraud') });
+export const runRetire: CommandRun<typeof retireOptions> = async (input) =>
+  operate(input.values, { operation: 'retire', model: oneModel('retire', input.positionals, 'modelgate retire fraud') });
 
 async function operate(values: CommandInput<typeof rollbackOptions>['values'], input: { operation: string; model: string; version?: string; to?: string }): Promise<number> {
   const target = await resolveTarget(values);
@@ -32,6 +33,11 @@ async function operate(values: CommandInput<typeof rollbackOptions>['values'], i
       ? `\`modelgate models ${input.model}\` shows the model's history; the execution's history (its error) says which step failed`
       : `\`modelgate models ${input.model}\` shows each version's status and what can be ${input.operation === 'promote' ? 'promoted' : 'rolled back to'}`;
   if (values.json) console.log(JSON.stringify({ ...input, executionArn, status: execution.status, error: execution.error ?? null, cause: execution.cause ?? null, nextStep }));
-  else console.log(ok ? `\n${input.operation} of ${input.model}: done` : `\n${input.operation} of ${input.model} failed: ${execution.error ?? execution.status}${execution.cause ? `: ${execution.cause}` : ''}\nnext: ${nextStep}`);
+  else
+    console.log(
+      ok
+        ? `\n${input.operation} of ${input.model}: done`
+        : `\n${input.operation} of ${input.model} failed: ${execution.error ?? execution.status}${execution.cause ? `: ${execution.cause}` : ''}\nnext: ${nextStep}`,
+    );
   return ok ? 0 : 1;
 }

@@ -65,7 +65,8 @@ interface Request {
 function readRequest(values: CommandInput<typeof packageOptions>['values']): Request {
   const required = (flag: 'onnx' | 'train' | 'target' | 'name' | 'version' | 'out'): string => {
     const value = values[flag];
-    if (value === undefined || value === '') throw new UsageError(`--${flag} is required`, 'e.g. `modelgate package --onnx model.onnx --train train.csv --target Churn --name churn --version 1 --out bundle/`');
+    if (value === undefined || value === '')
+      throw new UsageError(`--${flag} is required`, 'e.g. `modelgate package --onnx model.onnx --train train.csv --target Churn --name churn --version 1 --out bundle/`');
     return value;
   };
   const strategy = values.strategy === undefined ? undefined : requireOneOf('--strategy', values.strategy, ROLLOUT_STRATEGIES);
@@ -87,7 +88,10 @@ function readRequest(values: CommandInput<typeof packageOptions>['values']): Req
 }
 
 function columnList(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+  return (value ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
 }
 
 interface Bundle {
@@ -173,7 +177,8 @@ function inputProblem(error: unknown): { message: string; nextStep: string } | u
   const inference = 'fix the model, the CSV or the flags (docs/cli.md, "package", says how the manifest is inferred)';
   if (error instanceof PackagingError) return { message: error.problems.length === 1 ? error.message : `\n  ${error.problems.join('\n  ')}`, nextStep: inference };
   if (error instanceof ManifestError) return { message: `the manifest built from these inputs is invalid:\n${describeIssues(error.issues)}`, nextStep: inference };
-  if (error instanceof ModelLoadError) return { message: `the model does not load: ${error.message}`, nextStep: 'check that --onnx is a model onnxruntime can load (docs/cli.md, "package")' };
+  if (error instanceof ModelLoadError)
+    return { message: `the model does not load: ${error.message}`, nextStep: 'check that --onnx is a model onnxruntime can load (docs/cli.md, "package")' };
   if (error instanceof ContractError) return { message: `the model's answer does not match its outputs: ${error.message}`, nextStep: inference };
   if (error instanceof OnnxFormatError) return { message: error.message, nextStep: 'give an ONNX model file with --onnx' };
   if (error instanceof CsvError) return { message: error.message, nextStep: 'fix the CSV file' };
@@ -226,7 +231,9 @@ function summaryText(request: Request, bundle: Bundle): string {
     const fed = input.features.length === 1 && input.features[0] === input.name ? '' : ` <- ${input.features.join(', ')}`;
     lines.push(`  ${input.name} ${input.dtype} ${shape}${fed}`);
   }
-  const outputs = Object.entries(manifest.outputs).map(([role, name]) => `${role} "${name}"`).join(', ');
+  const outputs = Object.entries(manifest.outputs)
+    .map(([role, name]) => `${role} "${name}"`)
+    .join(', ');
   lines.push(`outputs: ${outputs}${bundle.zipMapsRemoved > 0 ? ` (ZipMap removed: ${bundle.zipMapsRemoved})` : ''}`);
   if (manifest.batchSize !== undefined) lines.push(`batch size: ${manifest.batchSize} (fixed by the model)`);
   const prediction = manifest.baseline?.prediction ? `, ${manifest.baseline.prediction.kind} prediction distribution` : '';

@@ -33,7 +33,9 @@ export const runPush: CommandRun<typeof pushOptions> = async ({ values, position
   log(`uploading ${dir} to s3://${bucket}/${candidatePrefix}`);
   for (const file of [...files.filter((f) => f !== MANIFEST_FILE), MANIFEST_FILE]) {
     const metadata = file === MANIFEST_FILE ? uploadMetadata(strategy, values['allow-breaking-changes']) : undefined;
-    await target.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${candidatePrefix}${file}`, Body: readFileSync(join(dir, file)), ...(metadata ? { Metadata: metadata } : {}) }));
+    await target.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: `${candidatePrefix}${file}`, Body: readFileSync(join(dir, file)), ...(metadata ? { Metadata: metadata } : {}) }),
+    );
     log(`  ${file}`);
   }
   const sfn = stepFunctionsClient(target);
@@ -50,15 +52,32 @@ export const runPush: CommandRun<typeof pushOptions> = async ({ values, position
   const view = modelView(model, record, versions).versions.find((v) => v.version === version);
   const duplicate = execution.error === 'DUPLICATE_VERSION';
   const status = duplicate ? 'rejected' : (view?.status ?? 'unknown');
-  const reason = duplicate ? 'DUPLICATE_VERSION' : view?.reason ?? (execution.status === 'SUCCEEDED' ? null : (execution.error ?? null));
+  const reason = duplicate ? 'DUPLICATE_VERSION' : (view?.reason ?? (execution.status === 'SUCCEEDED' ? null : (execution.error ?? null)));
   const ok = !duplicate && execution.status === 'SUCCEEDED' && TAKING_TRAFFIC.has(status);
   const next = ok ? null : nextStepAfter(model, version, dir, duplicate, status);
   if (values.json) {
-    console.log(JSON.stringify({ model, version, executionArn, executionStatus: execution.status, status, reason, reasons: duplicate ? ['DUPLICATE_VERSION'] : (view?.reasons ?? []), weight: view?.weight ?? 0, metrics: view?.metrics ?? null, error: execution.error ?? null, cause: execution.cause ?? null, nextStep: next }));
+    console.log(
+      JSON.stringify({
+        model,
+        version,
+        executionArn,
+        executionStatus: execution.status,
+        status,
+        reason,
+        reasons: duplicate ? ['DUPLICATE_VERSION'] : (view?.reasons ?? []),
+        weight: view?.weight ?? 0,
+        metrics: view?.metrics ?? null,
+        error: execution.error ?? null,
+        cause: execution.cause ?? null,
+        nextStep: next,
+      }),
+    );
   } else if (ok) {
     console.log(`\n${model} v${version}: ${status} (${Math.round((view?.weight ?? 0) * 100)}% of traffic${view?.shadow ? ', shadowing' : ''})`);
   } else {
-    console.log(`\n${model} v${version}: ${duplicate ? 'rejected as a duplicate (DUPLICATE_VERSION): this version is registered already' : `${status}${reason ? ` (${reason})` : ''}`}`);
+    console.log(
+      `\n${model} v${version}: ${duplicate ? 'rejected as a duplicate (DUPLICATE_VERSION): this version is registered already' : `${status}${reason ? ` (${reason})` : ''}`}`,
+    );
     const detail = [...(view?.history ?? [])].reverse().find((h) => h.detail)?.detail ?? execution.cause;
     if (!duplicate && detail) console.log(detail);
     console.log(`next: ${next}`);

@@ -18,7 +18,7 @@ export const runValidate: CommandRun<typeof validateOptions> = async ({ values, 
     const manifest = parseChampion(await readBundleManifest(values.champion, '--champion'), values.champion);
     const modelFile = join(values.champion, manifest.model.file);
     const modelBytes = await readFile(modelFile).catch(() => {
-      throw new UsageError(`--champion ${values.champion}: cannot read ${modelFile}, the model its manifest names`, 'give the live version\'s complete bundle folder');
+      throw new UsageError(`--champion ${values.champion}: cannot read ${modelFile}, the model its manifest names`, "give the live version's complete bundle folder");
     });
     champion = { manifest, modelBytes: new Uint8Array(modelBytes) };
   }
@@ -32,7 +32,7 @@ function parseChampion(raw: string, dir: string): Manifest {
   try {
     return parseManifestJson(raw);
   } catch (error) {
-    throw new UsageError(`--champion ${dir}: its manifest is invalid: ${(error as Error).message}`, 'give the live version\'s bundle folder');
+    throw new UsageError(`--champion ${dir}: its manifest is invalid: ${(error as Error).message}`, "give the live version's bundle folder");
   }
 }
 

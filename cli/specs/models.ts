@@ -28,4 +28,3 @@ ${targetUsage}`,
   },
   load: () => import('../commands/models').then((m) => m.runModels),
 });
-

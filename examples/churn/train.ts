@@ -176,13 +176,14 @@ async function main(): Promise<void> {
   }
 
   console.log(`train ${split.train.length} rows, holdout ${split.holdout.length} rows (seed ${SPLIT.seed})`);
-  console.table(
-    Object.fromEntries(results.map(({ version, metrics, bytes }) => [`v${version}`, { ...roundValues(metrics, 4), modelBytes: bytes }])),
-  );
+  console.table(Object.fromEntries(results.map(({ version, metrics, bytes }) => [`v${version}`, { ...roundValues(metrics, 4), modelBytes: bytes }])));
 }
 
 function baselineOf(feature: FeatureSpec, rows: readonly Row[]) {
-  return featureBaseline(feature, rows.map((row) => row[feature.name] as FeatureValue | null));
+  return featureBaseline(
+    feature,
+    rows.map((row) => row[feature.name] as FeatureValue | null),
+  );
 }
 
 function describePreprocessing(encoding: Encoding) {

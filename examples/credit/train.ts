@@ -91,7 +91,11 @@ async function main(): Promise<void> {
 /** data/train.csv and data/holdout.csv from the original file's first SOURCE_ROWS rows. */
 function writeSplit(source: CsvTable): void {
   const table = { header: source.header, rows: source.rows.slice(0, SOURCE_ROWS) };
-  const split = stratifiedSplit(column(table, TARGET).map((label) => label === '1'), SPLIT.holdoutFraction, SPLIT.seed);
+  const split = stratifiedSplit(
+    column(table, TARGET).map((label) => label === '1'),
+    SPLIT.holdoutFraction,
+    SPLIT.seed,
+  );
   writeFileSync(TRAIN_FILE, toCsv(table, split.train));
   writeFileSync(HOLDOUT_FILE, toCsv(table, split.holdout));
 }

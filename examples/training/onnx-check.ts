@@ -35,7 +35,11 @@ export async function checkedProbabilities(
     feeds[feature.name] =
       inputDtype(feature) === 'string'
         ? new ort.Tensor('string', values as string[], [rows.length, 1])
-        : new ort.Tensor('float32', Float32Array.from(values, (value) => (value === null ? NaN : (value as number))), [rows.length, 1]);
+        : new ort.Tensor(
+            'float32',
+            Float32Array.from(values, (value) => (value === null ? NaN : (value as number))),
+            [rows.length, 1],
+          );
   }
   const output = await session.run(feeds);
   const probabilities = output.probabilities?.data as Float32Array;

@@ -67,7 +67,15 @@ export function logisticRegressionOnnx(features: readonly FeatureSpec[], encodin
  * by s > 0.5, as if s were a probability, so label and probabilities disagree (checked).
  */
 export function gradientBoostingOnnx(features: readonly FeatureSpec[], encoding: Encoding, model: GradientBoostingModel, description: ModelDescription): Uint8Array {
-  const nodes = { treeIds: [] as number[], nodeIds: [] as number[], featureIds: [] as number[], modes: [] as string[], values: [] as number[], trueIds: [] as number[], falseIds: [] as number[] };
+  const nodes = {
+    treeIds: [] as number[],
+    nodeIds: [] as number[],
+    featureIds: [] as number[],
+    modes: [] as string[],
+    values: [] as number[],
+    trueIds: [] as number[],
+    falseIds: [] as number[],
+  };
   const leaves = { treeIds: [] as number[], nodeIds: [] as number[], weights: [] as number[] };
   model.trees.forEach((tree, treeId) => {
     tree.forEach((treeNode, nodeId) => {
@@ -104,7 +112,10 @@ export function gradientBoostingOnnx(features: readonly FeatureSpec[], encoding:
     ints('nodes_falsenodeids', nodes.falseIds),
     ints('class_treeids', leaves.treeIds),
     ints('class_nodeids', leaves.nodeIds),
-    ints('class_ids', leaves.weights.map(() => 0)),
+    ints(
+      'class_ids',
+      leaves.weights.map(() => 0),
+    ),
     floats('class_weights', leaves.weights),
     classLabels(description),
     floats('base_values', [model.baseScore]),
@@ -155,9 +166,7 @@ function encodeModel(
       name: description.name,
       node: nodes.map((n, i) => ({ ...n, name: `${n.opType}_${i}` })),
       initializer: [{ name: 'onehot_shape', dataType: DataType.INT64, dims: [2], int64Data: [-1, oneHotWidth(encoding)] }],
-      input: features.map((feature) =>
-        tensorInfo(feature.name, inputDtype(feature) === 'string' ? DataType.STRING : DataType.FLOAT, [{ dimParam: 'N' }, { dimValue: 1 }]),
-      ),
+      input: features.map((feature) => tensorInfo(feature.name, inputDtype(feature) === 'string' ? DataType.STRING : DataType.FLOAT, [{ dimParam: 'N' }, { dimValue: 1 }])),
       output: [
         tensorInfo('label', labelsAreStrings(description) ? DataType.STRING : DataType.INT64, [{ dimParam: 'N' }]),
         tensorInfo('probabilities', DataType.FLOAT, [{ dimParam: 'N' }, { dimValue: description.classLabels.length }]),

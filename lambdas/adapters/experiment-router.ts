@@ -21,7 +21,6 @@ export interface RequestRouter {
   route(event: APIGatewayProxyEvent): Promise<RouteDecision>;
 }
 
-
 export interface ExperimentRouterOptions {
   readonly store: Pick<ExperimentStore, 'list'>;
   readonly lambda: FunctionInvoker;
@@ -82,7 +81,11 @@ export class ExperimentRouter implements RequestRouter {
     }
     try {
       const forwarded = { ...event, [ROUTED_MARKER]: this.identity.version };
-      const answer = await this.options.lambda.invoke({ FunctionName: this.options.functionName, Qualifier: target.lambdaVersion, Payload: new TextEncoder().encode(JSON.stringify(forwarded)) });
+      const answer = await this.options.lambda.invoke({
+        FunctionName: this.options.functionName,
+        Qualifier: target.lambdaVersion,
+        Payload: new TextEncoder().encode(JSON.stringify(forwarded)),
+      });
       if (answer.FunctionError) throw new Error(`${answer.FunctionError}: ${new TextDecoder().decode(answer.Payload)}`);
       return { response: JSON.parse(new TextDecoder().decode(answer.Payload)) as APIGatewayProxyResult, routedTo: target.version };
     } catch (error) {

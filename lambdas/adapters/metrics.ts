@@ -14,7 +14,9 @@ export class ServingMetrics {
 
   /** Metric names may not hold every character a label can; keep a readable, safe form. */
   static classMetricName(label: string | number): string {
-    return `PredictedClass_${String(label).replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 200)}`;
+    return `PredictedClass_${String(label)
+      .replace(/[^A-Za-z0-9_.-]/g, '_')
+      .slice(0, 200)}`;
   }
 
   recordPredictions(rows: number, latencyMs: number, predictions: readonly { readonly label?: string | number }[]): void {

@@ -56,7 +56,11 @@ export async function fetchBundle(s3: S3Client, bucket: string, prefix: string, 
   const manifestObject = await getObject(s3, bucket, `${base}manifest.json`);
   const manifest = parseManifestJson(new TextDecoder().decode(await readObjectBody(manifestObject, `s3://${bucket}/${base}manifest.json`)));
   const where = `s3://${bucket}/${base}${manifest.model.file}`;
-  if (manifest.model.file !== DEFAULT_MODEL_FILE) void speculative.then((unused) => (unused.Body as { destroy?(): void } | undefined)?.destroy?.(), () => undefined);
+  if (manifest.model.file !== DEFAULT_MODEL_FILE)
+    void speculative.then(
+      (unused) => (unused.Body as { destroy?(): void } | undefined)?.destroy?.(),
+      () => undefined,
+    );
   const modelObject = await (manifest.model.file === DEFAULT_MODEL_FILE ? speculative : getObject(s3, bucket, `${base}${manifest.model.file}`));
   const modelBytes = await readObjectBody(modelObject, where, modelSizeLimit(manifest));
   checkSha256(manifest, modelBytes, where);

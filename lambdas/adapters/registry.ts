@@ -156,7 +156,14 @@ export class Registry {
   }
 
   /** Moves a version to `to` (checked against the status model), appending to its history. */
-  async transition(model: string, version: string, to: VersionRecord['status'], entry: Omit<HistoryEntry, 'status' | 'at'>, now: Date, update: VersionUpdate = {}): Promise<VersionRecord> {
+  async transition(
+    model: string,
+    version: string,
+    to: VersionRecord['status'],
+    entry: Omit<HistoryEntry, 'status' | 'at'>,
+    now: Date,
+    update: VersionUpdate = {},
+  ): Promise<VersionRecord> {
     const current = await this.getVersion(model, version);
     if (!current) throw new RegistryConflictError(`${model} version ${version} is not registered`);
     transition(current.status, to);
@@ -251,18 +258,20 @@ export class Registry {
     const busy = await this.getLock(model);
     if (!busy) return this.acquireLock(model, holder, now, ttlSeconds, preempt);
     if (preempt && busy.preemptRequestedBy === undefined) {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(model, LOCK_ITEM),
-          UpdateExpression: 'SET #preempt = :holder',
-          ConditionExpression: 'attribute_exists(#holder)',
-          ExpressionAttributeNames: { '#holder': 'holder', '#preempt': 'preemptRequestedBy' },
-          ExpressionAttributeValues: { ':holder': { S: holder } },
-        }),
-      ).catch((error: unknown) => {
-        if (!isConditionFailure(error)) throw error;
-      });
+      await this.client
+        .send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: this.key(model, LOCK_ITEM),
+            UpdateExpression: 'SET #preempt = :holder',
+            ConditionExpression: 'attribute_exists(#holder)',
+            ExpressionAttributeNames: { '#holder': 'holder', '#preempt': 'preemptRequestedBy' },
+            ExpressionAttributeValues: { ':holder': { S: holder } },
+          }),
+        )
+        .catch((error: unknown) => {
+          if (!isConditionFailure(error)) throw error;
+        });
     }
     return { acquired: false, holder: busy.holder, expiresAt: busy.expiresAt };
   }

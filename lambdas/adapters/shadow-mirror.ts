@@ -84,7 +84,12 @@ export function agreement(shadow: readonly RowPrediction[], champion: readonly R
   for (let i = 0; i < compared; i++) {
     const a = shadow[i] as RowPrediction;
     const b = champion[i] as RowPrediction;
-    if (a.label !== undefined || b.label !== undefined ? String(a.label) === String(b.label) : typeof a.value === 'number' && typeof b.value === 'number' && Math.abs(a.value - b.value) <= 0.05 * Math.max(1, Math.abs(b.value))) agreed++;
+    if (
+      a.label !== undefined || b.label !== undefined
+        ? String(a.label) === String(b.label)
+        : typeof a.value === 'number' && typeof b.value === 'number' && Math.abs(a.value - b.value) <= 0.05 * Math.max(1, Math.abs(b.value))
+    )
+      agreed++;
   }
   return { compared, agreed };
 }

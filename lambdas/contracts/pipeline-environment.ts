@@ -42,7 +42,10 @@ export const PIPELINE_VARIABLES: { readonly [K in keyof PipelineEnvironment]: st
  * A function's environment from its settings, objects and lists as JSON (`json` lets CDK render values that
  * are not known until deploy time: Stack.toJsonString).
  */
-export function pipelineVariables(settings: { readonly [K in keyof PipelineEnvironment]?: PipelineEnvironment[K] }, json: (value: unknown) => string = JSON.stringify): Record<string, string> {
+export function pipelineVariables(
+  settings: { readonly [K in keyof PipelineEnvironment]?: PipelineEnvironment[K] },
+  json: (value: unknown) => string = JSON.stringify,
+): Record<string, string> {
   return Object.fromEntries(
     Object.entries(settings).map(([key, value]) => [PIPELINE_VARIABLES[key as keyof PipelineEnvironment], typeof value === 'object' ? json(value) : String(value)]),
   );
@@ -85,7 +88,8 @@ export function pipelineEnvironment<K extends keyof PipelineEnvironment>(env: No
     modelStackParameters: () => {
       const parsed = object(PIPELINE_VARIABLES.modelStackParameters, text(PIPELINE_VARIABLES.modelStackParameters), 'model stack parameters') as Record<string, unknown>;
       for (const name of MODEL_STACK_PARAMETER_NAMES) {
-        if (DEPLOYMENT_PARAMETER_NAMES.includes(name) && typeof parsed[name] !== 'string') read.problem(`MODEL_STACK_PARAMETERS.${name} must be a string, got: ${JSON.stringify(parsed[name])}`);
+        if (DEPLOYMENT_PARAMETER_NAMES.includes(name) && typeof parsed[name] !== 'string')
+          read.problem(`MODEL_STACK_PARAMETERS.${name} must be a string, got: ${JSON.stringify(parsed[name])}`);
       }
       return parsed as DeploymentParameters;
     },

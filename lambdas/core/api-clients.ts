@@ -25,7 +25,12 @@ export function clientOfRoute(method: string, path: string): ApiClient | undefin
 }
 
 function routePattern(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 /** The base stack's output naming each kind's first key: `PredictApiKeyId`, `FeedbackApiKeyId`, `EventsApiKeyId`. */
@@ -62,7 +67,10 @@ export function clientPolicy(methodArn: string, key: ClientKey | undefined): Aut
   if (!key) return { principalId: 'unknown-api-key', policyDocument: document('Deny', [`${stage}/*`]) };
   return {
     principalId: key.id,
-    policyDocument: document('Allow', CLIENT_ROUTES[key.client].map((route) => `${stage}/${route}`)),
+    policyDocument: document(
+      'Allow',
+      CLIENT_ROUTES[key.client].map((route) => `${stage}/${route}`),
+    ),
     context: { client: key.client, apiKeyId: key.id },
   };
 }

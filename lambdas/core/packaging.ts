@@ -216,8 +216,7 @@ function mapInputs(columns: readonly string[], modelInputs: readonly TensorSigna
   } else if (leftInputs.length > 0) {
     const why =
       matrix && leftColumns.length > 0
-        ? `model input "${matrix.name}" ${shape(matrix)} takes ${matrix.dims?.[1] ?? 1} values per row, ` +
-          `but ${leftColumns.length} column(s) are left: ${quoted(leftColumns)}`
+        ? `model input "${matrix.name}" ${shape(matrix)} takes ${matrix.dims?.[1] ?? 1} values per row, ` + `but ${leftColumns.length} column(s) are left: ${quoted(leftColumns)}`
         : `model input(s) ${leftInputs.map((i) => `"${i.name}" ${shape(i)}`).join(', ')} match no CSV column` +
           (leftColumns.length > 0 ? ` (columns left: ${quoted(leftColumns)})` : ' and no column is left to fill them') +
           '; name the columns like the inputs, or give one [N, F] input the columns in order';
@@ -257,17 +256,11 @@ function inferFeature(profile: ColumnProfile, dtype: TensorDtype, input: string)
   else if (dtype === 'int64' && kind === 'integer') type = 'integer';
   else if (dtype === 'int64') {
     return `column "${name}" holds ${kind === 'number' ? 'non-integer numbers' : 'text'} (e.g. "${example}"), but model input "${input}" is int64`;
-  }
-  else if (kind === 'string') return `column "${name}" holds text (e.g. "${example}"), but model input "${input}" is ${dtype}`;
+  } else if (kind === 'string') return `column "${name}" holds text (e.g. "${example}"), but model input "${input}" is ${dtype}`;
   else type = kind;
 
   const present = profile.cells.length - profile.missing;
-  const categories =
-    type === 'string' && values.length <= MAX_CATEGORIES && values.length * 2 <= present
-      ? [...values].sort()
-      : type === 'integer' && flag
-        ? [0, 1]
-        : undefined;
+  const categories = type === 'string' && values.length <= MAX_CATEGORIES && values.length * 2 <= present ? [...values].sort() : type === 'integer' && flag ? [0, 1] : undefined;
   const feature: FeatureSpec = { name, type, ...(categories ? { categories } : {}) };
   if (profile.missing === 0) return { feature };
   if (dtype === 'float32' || dtype === 'float64') {
@@ -435,7 +428,9 @@ export function withDefaultGates(
     written.push(`${metric} ${gate.min !== undefined ? `>= ${gate.min}` : `<= ${gate.max}`} (${why})`);
     const fails = gate.min !== undefined ? observed < gate.min : observed > (gate.max as number);
     if (fails) {
-      notes.push(`the holdout's ${metric} ${Number(observed.toFixed(4))} fails its default gate: validation will reject this bundle (${gate.min !== undefined ? 'METRIC_BELOW_GATE' : 'METRIC_ABOVE_GATE'})`);
+      notes.push(
+        `the holdout's ${metric} ${Number(observed.toFixed(4))} fails its default gate: validation will reject this bundle (${gate.min !== undefined ? 'METRIC_BELOW_GATE' : 'METRIC_ABOVE_GATE'})`,
+      );
     }
   }
   if (written.length > 0) notes.unshift(`default holdout gates: ${written.join(', ')}; edit validation.gates to change them (docs/bundle.md)`);
@@ -448,7 +443,11 @@ export function withDefaultGates(
 function priorLogLoss(manifest: Manifest, targets: readonly Target[]): number {
   const labels = manifest.classLabels as readonly (string | number)[];
   const frequencies = labels.map((label) => targets.filter((target) => target === label).length / targets.length);
-  return multiclassLogLoss(targets, targets.map(() => frequencies), labels);
+  return multiclassLogLoss(
+    targets,
+    targets.map(() => frequencies),
+    labels,
+  );
 }
 
 function floorTo4(value: number): number {
@@ -469,7 +468,10 @@ export function predictionBaseline(manifest: Manifest, predictions: readonly Row
     const positive = String(manifest.positiveClass ?? labels[1]);
     return numericBaseline(predictions.map((p) => p.probabilities?.[positive] ?? null));
   }
-  return categoricalBaseline(predictions.map((p) => p.label ?? null), labels);
+  return categoricalBaseline(
+    predictions.map((p) => p.label ?? null),
+    labels,
+  );
 }
 
 function isFloat(output: TensorSignature): boolean {

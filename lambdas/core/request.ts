@@ -74,7 +74,11 @@ export function validateInstances(manifest: Manifest, instances: readonly unknow
     }
     for (const key of Object.keys(instance)) {
       if (!shape.names.has(key) && !passThroughNames?.includes(key)) {
-        issues.push({ row: index, field: describeJsonKey(key), reason: passThroughNames ? `is neither a feature nor a pass-through field (${passThroughNames.join(', ')}) of this model` : 'is not a feature of this model' });
+        issues.push({
+          row: index,
+          field: describeJsonKey(key),
+          reason: passThroughNames ? `is neither a feature nor a pass-through field (${passThroughNames.join(', ')}) of this model` : 'is not a feature of this model',
+        });
       }
     }
     if (passThrough && passThroughNames) {

@@ -81,12 +81,13 @@ export function modelMetadata(manifest: Manifest) {
     versions: [manifest.version],
     platform: 'onnxruntime',
     inputs: manifest.features.map((f) => ({ name: f.name, datatype: oipDatatype[f.type], shape: [-1] })),
-    outputs: manifest.task === 'regression'
-      ? [{ name: 'value', datatype: 'FP64', shape: [-1] }]
-      : [
-          { name: 'label', datatype: 'BYTES', shape: [-1] },
-          { name: 'probabilities', datatype: 'FP32', shape: [-1, manifest.classLabels?.length ?? 0] },
-        ],
+    outputs:
+      manifest.task === 'regression'
+        ? [{ name: 'value', datatype: 'FP64', shape: [-1] }]
+        : [
+            { name: 'label', datatype: 'BYTES', shape: [-1] },
+            { name: 'probabilities', datatype: 'FP32', shape: [-1, manifest.classLabels?.length ?? 0] },
+          ],
     parameters: { task: manifest.task, classLabels: manifest.classLabels ?? null },
   };
 }

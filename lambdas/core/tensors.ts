@@ -213,7 +213,10 @@ function nonFiniteOutput(prediction: RowPrediction): string | undefined {
     const i = value.findIndex((v) => !Number.isFinite(v));
     if (i !== -1) return `value[${i}] is ${value[i]}`;
   }
-  for (const [part, values] of [['probabilities', probabilities], ['scores', scores]] as const) {
+  for (const [part, values] of [
+    ['probabilities', probabilities],
+    ['scores', scores],
+  ] as const) {
     for (const key in values) if (!Number.isFinite(values[key])) return `${part}.${key} is ${values[key]}`;
   }
   return undefined;
@@ -261,4 +264,3 @@ function argmax(probabilities: Record<string, number>, classLabels: readonly (st
   }
   return best;
 }
-

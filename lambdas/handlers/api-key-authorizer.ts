@@ -19,6 +19,7 @@ export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<
     });
   }
   const answer = await authorizeApiKey(directory, event);
-  if (answer.policyDocument.Statement[0]?.Effect === 'Deny') console.info(JSON.stringify({ level: 'INFO', message: 'API key in no usage plan of the deployment: denied', methodArn: event.methodArn }));
+  if (answer.policyDocument.Statement[0]?.Effect === 'Deny')
+    console.info(JSON.stringify({ level: 'INFO', message: 'API key in no usage plan of the deployment: denied', methodArn: event.methodArn }));
   return answer;
 };

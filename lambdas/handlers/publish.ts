@@ -39,7 +39,10 @@ export const handler = async (request: PublishRequest): Promise<Published> => {
   const validated = request.files.map((file) => {
     const versionId = request.objectVersions[file];
     // Copying the current object instead would publish what nobody validated: refuse.
-    if (!versionId) throw new UnvalidatedVersionError(`validation recorded no S3 object version of ${request.candidatePrefix}${file}: only validated versions are published (is the model bucket versioned?)`);
+    if (!versionId)
+      throw new UnvalidatedVersionError(
+        `validation recorded no S3 object version of ${request.candidatePrefix}${file}: only validated versions are published (is the model bucket versioned?)`,
+      );
     return { file, versionId };
   });
   const objectVersions = await store.copy(request.candidatePrefix, request.modelPrefix, validated);

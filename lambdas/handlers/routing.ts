@@ -13,7 +13,13 @@ export const handler = async (request: RoutingRequest): Promise<unknown> => {
   clients ??= { lambda: new LambdaControl(new LambdaClient({})), config: new DeploymentConfig(new S3Client({}), env.modelBucket) };
   const { lambda, config } = clients;
   return routingAction(
-    { lambda, deployment: env.deployment, bakeCheckSeconds: env.bakeCheckSeconds, alarmActions: env.alarmActions, alarmThresholds: async (model) => (await config.declarations()).models[model]?.alarms },
+    {
+      lambda,
+      deployment: env.deployment,
+      bakeCheckSeconds: env.bakeCheckSeconds,
+      alarmActions: env.alarmActions,
+      alarmThresholds: async (model) => (await config.declarations()).models[model]?.alarms,
+    },
     request,
   );
 };

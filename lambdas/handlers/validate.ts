@@ -36,16 +36,24 @@ export const handler = async (request: ValidateRequest): Promise<ValidationOutpu
     const bundle = await fetchBundle(clients.s3, request.bucket, record?.lineage.modelPrefix ?? `models/${request.model}/${routing.primary.version}/`);
     champion = { manifest: bundle.manifest, modelBytes: bundle.modelBytes, routed: routing.primary };
   }
-  const replay = champion && env.replayLimit > 0
-    ? await recentRequests(clients.dynamodb, env.predictionTable, request.model, champion.routed.version, env.predictionLogShards, env.replayLimit)
-    : [];
+  const replay =
+    champion && env.replayLimit > 0
+      ? await recentRequests(clients.dynamodb, env.predictionTable, request.model, champion.routed.version, env.predictionLogShards, env.replayLimit)
+      : [];
 
   // The manifest's arrival started the pipeline; a sync tool may still be uploading the files it names.
   const waitMs = env.bundleWaitSeconds * 1000;
   const source: BundleSource = {
     read: (file, options) => store.read(`${request.candidatePrefix}${file}`, { waitMs: file === MANIFEST_FILE ? 0 : waitMs, ...options }),
   };
-  const result = await validateCandidate({ model: request.model, version: request.version, candidate: source, ...(champion ? { champion } : {}), replay, ...(declaredRollout ? { declaredRollout } : {}) });
+  const result = await validateCandidate({
+    model: request.model,
+    version: request.version,
+    candidate: source,
+    ...(champion ? { champion } : {}),
+    replay,
+    ...(declaredRollout ? { declaredRollout } : {}),
+  });
   // Always present (null for a first version): the state machine passes it on with a JSONPath.
   return { ...result, champion: champion?.routed ?? null };
 };

@@ -93,7 +93,11 @@ export function aggregatorHandler(deps: AggregatorDependencies): (event: StreamB
         counted += folded.counted;
         failed = firstFailure(failed, folded.failed);
       } catch (error) {
-        failed = firstFailure(failed, { index: head.index, sequenceNumber: head.change.sequenceNumber, reason: `window ${group.model} v${group.version} ${group.windowStart}: ${describe(error)}` });
+        failed = firstFailure(failed, {
+          index: head.index,
+          sequenceNumber: head.change.sequenceNumber,
+          reason: `window ${group.model} v${group.version} ${group.windowStart}: ${describe(error)}`,
+        });
         continue;
       }
       touched.set(`${group.model}#${group.version}`, { model: group.model, version: group.version });
@@ -116,7 +120,12 @@ interface IndexedChange {
  * record is malformed) is found by folding one change at a time; the changes before it are written and it is
  * returned as failed, so the batch comes again from it and it reaches the on-failure destination alone.
  */
-async function foldIntoStore(deps: AggregatorDependencies, manifest: Manifest, windowStart: string, changes: readonly IndexedChange[]): Promise<{ counted: number; failed?: FailedRecord }> {
+async function foldIntoStore(
+  deps: AggregatorDependencies,
+  manifest: Manifest,
+  windowStart: string,
+  changes: readonly IndexedChange[],
+): Promise<{ counted: number; failed?: FailedRecord }> {
   const expiresAt = Math.floor(Date.parse(windowStart) / 1000) + deps.windowTtlDays * 86_400;
   for (let attempt = 0; attempt <= MAX_CONFLICT_RETRIES; attempt++) {
     const stored = await deps.store.getWindow(manifest.name, manifest.version, windowStart);
@@ -124,7 +133,11 @@ async function foldIntoStore(deps: AggregatorDependencies, manifest: Manifest, w
     let counted: number;
     let failed: FailedRecord | undefined;
     try {
-      counted = foldChanges(window, changes.map((c) => c.change), manifest);
+      counted = foldChanges(
+        window,
+        changes.map((c) => c.change),
+        manifest,
+      );
     } catch {
       window = stored?.window ?? emptyWindow(manifest, windowStart, deps.windowMinutes);
       counted = 0;

@@ -97,7 +97,14 @@ export function monitorHandler(config: MonitoringConfig, deps: MonitorDependenci
     }
     deps.logger.info('monitor run', {
       at: to,
-      versions: reports.map((r) => ({ model: r.model, version: r.version, predictions: r.predictions, labels: r.labels, driftShare: r.drift?.driftShare, accuracy: r.quality?.accuracy })),
+      versions: reports.map((r) => ({
+        model: r.model,
+        version: r.version,
+        predictions: r.predictions,
+        labels: r.labels,
+        driftShare: r.drift?.driftShare,
+        accuracy: r.quality?.accuracy,
+      })),
       skipped,
     });
     return { at: to, reports, skipped };

@@ -104,13 +104,14 @@ async function settle(deps: ProvisionDependencies, model: string, provisioned: P
 async function ensureStack(deps: ProvisionDependencies, stackName: string, model: string, memory: MemoryEvidence | undefined): Promise<Provisioned> {
   const [current, declarations, template] = await Promise.all([deps.stacks.describe(stackName), deps.declarations(), deps.template()]);
   const declared = declarations.models[model];
-  const sized = declared?.memorySize !== undefined
-    ? { memoryMb: declared.memorySize, reason: `${declared.memorySize} MB, fixed by the model's declaration` }
-    : memory
-      ? rightSizeMemory(memory)
-      : current?.parameters.MemorySize
-        ? { memoryMb: Number(current.parameters.MemorySize), reason: `${current.parameters.MemorySize} MB, kept (no new measurement)` }
-        : { memoryMb: DEFAULT_MEMORY_MB, reason: `${DEFAULT_MEMORY_MB} MB, the default (nothing measured)` };
+  const sized =
+    declared?.memorySize !== undefined
+      ? { memoryMb: declared.memorySize, reason: `${declared.memorySize} MB, fixed by the model's declaration` }
+      : memory
+        ? rightSizeMemory(memory)
+        : current?.parameters.MemorySize
+          ? { memoryMb: Number(current.parameters.MemorySize), reason: `${current.parameters.MemorySize} MB, kept (no new measurement)` }
+          : { memoryMb: DEFAULT_MEMORY_MB, reason: `${DEFAULT_MEMORY_MB} MB, the default (nothing measured)` };
   const parameters: ModelStackParameters = {
     ...deps.deployment,
     ModelName: model,
@@ -141,7 +142,13 @@ async function ensureStack(deps: ProvisionDependencies, stackName: string, model
       return { stackName, pending: true, expect: 'delete', again: true, ...chosen };
     case 'wait':
       // Someone else's operation is running: wait for it to end whatever it was, then decide again.
-      return { stackName, pending: true, expect: current?.status.startsWith('DELETE') ? 'delete' : current?.status.startsWith('CREATE') ? 'create' : 'update', again: true, ...chosen };
+      return {
+        stackName,
+        pending: true,
+        expect: current?.status.startsWith('DELETE') ? 'delete' : current?.status.startsWith('CREATE') ? 'create' : 'update',
+        again: true,
+        ...chosen,
+      };
     case 'none':
       return { stackName, pending: false, again: false, ...chosen };
   }
@@ -154,8 +161,8 @@ function stackProgressReason(status: string | undefined, reason: string | undefi
 /** Templates compared as JSON (CloudFormation may return the body re-serialized). */
 function sameTemplate(a: string, b: string): boolean {
   try {
-  return JSON.stringify(JSON.parse(a)) === JSON.stringify(JSON.parse(b));
+    return JSON.stringify(JSON.parse(a)) === JSON.stringify(JSON.parse(b));
   } catch {
-  return a === b;
+    return a === b;
   }
 }

@@ -64,7 +64,8 @@ export function feedbackHandler(deps: FeedbackDependencies): FeedbackHandler {
   return async (event) => {
     try {
       if (!/^\/v1\/feedback\/?$/.test(event.path)) throw new NotFoundError(`no route ${event.httpMethod} ${event.path}`, [{ field: 'path', reason: `no route ${event.path}` }]);
-      if (event.httpMethod.toUpperCase() !== 'POST') throw new MethodNotAllowedError(`${event.httpMethod} is not allowed on ${event.path}`, [{ field: 'method', reason: 'POST only' }]);
+      if (event.httpMethod.toUpperCase() !== 'POST')
+        throw new MethodNotAllowedError(`${event.httpMethod} is not allowed on ${event.path}`, [{ field: 'method', reason: 'POST only' }]);
       const body = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
       const { items, single } = parseFeedbackRequest(body);
       const receivedAt = now().toISOString();

@@ -28,7 +28,14 @@ export type RegistryRequest =
       readonly published: Published;
     }
   | { readonly action: 'bake-tick'; readonly model: string; readonly executionId: string; readonly bake: ExecutableStep['bake'] }
-  | { readonly action: 'record-rollback'; readonly model: string; readonly version: string; readonly executionId: string; readonly alarms: readonly string[]; readonly rollout: PlannedRollout }
+  | {
+      readonly action: 'record-rollback';
+      readonly model: string;
+      readonly version: string;
+      readonly executionId: string;
+      readonly alarms: readonly string[];
+      readonly rollout: PlannedRollout;
+    }
   | { readonly action: 'record-failure'; readonly executionId: string; readonly state: PipelineState }
   | { readonly action: 'plan-control'; readonly request: ControlRequest }
   | { readonly action: 'record-control'; readonly model: string; readonly executionId: string; readonly control: ControlPlan }
@@ -57,7 +64,13 @@ export async function registryAction(registry: Registry, settings: RegistrySetti
     case 'register': {
       const { detail } = request.event;
       const location = parseCandidateKey(detail.bucket.name, detail.object.key);
-      const ref: CandidateRef = { model: location.model, version: location.version, bucket: location.bucket, candidatePrefix: location.candidatePrefix, modelPrefix: location.modelPrefix };
+      const ref: CandidateRef = {
+        model: location.model,
+        version: location.version,
+        bucket: location.bucket,
+        candidatePrefix: location.candidatePrefix,
+        modelPrefix: location.modelPrefix,
+      };
       const result = await registry.register(
         location.model,
         location.version,
@@ -80,7 +93,14 @@ export async function registryAction(registry: Registry, settings: RegistrySetti
           reasons: ['MODEL_NOT_DECLARED'],
           reasonText: admitted.reason,
         });
-        const notice = notification({ event: 'rejected', model: ref.model, version: ref.version, reasons: ['MODEL_NOT_DECLARED'], summary: admitted.reason, executionId: request.executionId });
+        const notice = notification({
+          event: 'rejected',
+          model: ref.model,
+          version: ref.version,
+          reasons: ['MODEL_NOT_DECLARED'],
+          summary: admitted.reason,
+          executionId: request.executionId,
+        });
         return { ...ref, duplicate: false, admitted: false, notice };
       }
       const notice = notification({
@@ -154,17 +174,27 @@ export async function registryAction(registry: Registry, settings: RegistrySetti
       if (request.rollout.rollback) await registry.setRouting(request.model, routingState(request.rollout.rollback.routing, request.executionId, now));
       return withRetiredAlarms(settings, request.model, {
         retiredVersions: [request.version],
-        notice: notification({ event: 'rolled-back', model: request.model, version: request.version, reasons: ['ALARM'], summary: detail, executionId: request.executionId, details: { alarms: request.alarms } }),
+        notice: notification({
+          event: 'rolled-back',
+          model: request.model,
+          version: request.version,
+          reasons: ['ALARM'],
+          summary: detail,
+          executionId: request.executionId,
+          details: { alarms: request.alarms },
+        }),
       });
     }
     case 'record-failure':
       return recordFailure(registry, request.executionId, request.state, now);
     case 'plan-control': {
       const { request: control } = request;
-      if (control.operation !== 'promote' && control.operation !== 'rollback') throw new ControlError(`operation must be promote or rollback, got: ${JSON.stringify(control.operation)}`);
+      if (control.operation !== 'promote' && control.operation !== 'rollback')
+        throw new ControlError(`operation must be promote or rollback, got: ${JSON.stringify(control.operation)}`);
       const record = await registry.getModel(control.model);
       const versions = await registry.listVersions(control.model);
-      const operation = control.operation === 'promote' ? { kind: 'promote' as const, version: control.version ?? '' } : { kind: 'rollback' as const, ...(control.to ? { to: control.to } : {}) };
+      const operation =
+        control.operation === 'promote' ? { kind: 'promote' as const, version: control.version ?? '' } : { kind: 'rollback' as const, ...(control.to ? { to: control.to } : {}) };
       if (operation.kind === 'promote' && !operation.version) throw new ControlError('promote needs a version');
       return planControl(operation, record?.routing, versions);
     }
@@ -190,7 +220,15 @@ export async function registryAction(registry: Registry, settings: RegistrySetti
     case 'record-retire': {
       const versions = await registry.listVersions(request.model);
       for (const record of versions) {
-        await retire(registry, request.model, record.version, 'MODEL_RETIRED', 'the model was retired (modelgate retire): its serving stack, routes and alarms are gone', request.executionId, now);
+        await retire(
+          registry,
+          request.model,
+          record.version,
+          'MODEL_RETIRED',
+          'the model was retired (modelgate retire): its serving stack, routes and alarms are gone',
+          request.executionId,
+          now,
+        );
       }
       await registry.retireModel(request.model, request.executionId, now);
       return {
@@ -211,7 +249,11 @@ function withRetiredAlarms<T extends { retiredVersions?: readonly string[] }>(se
   return { ...result, retiredAlarmPrefixes: (result.retiredVersions ?? []).map((version) => versionAlarmPrefix(settings.deployment, model, version)) };
 }
 
-async function recordStep(registry: Registry, request: Extract<RegistryRequest, { action: 'record-step' }>, now: Date): Promise<{ notice?: Notification; retiredVersions: string[] }> {
+async function recordStep(
+  registry: Registry,
+  request: Extract<RegistryRequest, { action: 'record-step' }>,
+  now: Date,
+): Promise<{ notice?: Notification; retiredVersions: string[] }> {
   const { model, version, executionId, rollout, step, published } = request;
   const candidate = await registry.getVersion(model, version);
   if (!candidate) throw new Error(`${model} version ${version} is not registered`);
@@ -238,7 +280,8 @@ async function recordStep(registry: Registry, request: Extract<RegistryRequest, 
   if (!step.last) return { retiredVersions };
   if (step.status === 'live') {
     const champion = rollout.champion?.version ?? previous?.primary.version;
-    if (champion !== undefined && champion !== version && (await retire(registry, model, champion, undefined, `replaced by ${version}`, executionId, now))) retiredVersions.push(champion);
+    if (champion !== undefined && champion !== version && (await retire(registry, model, champion, undefined, `replaced by ${version}`, executionId, now)))
+      retiredVersions.push(champion);
   }
   const event = step.status === 'live' ? 'promoted' : step.status === 'experiment' ? 'experiment' : 'shadow';
   return { retiredVersions, notice: notification({ event, model, version, summary: `${model} version ${version}: ${describeStep(step)}`, executionId }) };

@@ -59,7 +59,17 @@ export async function initServing(config: ServingConfig, deps: ServingDependenci
     const predictions = await model.predict(mirrored.rows);
     checkFinitePredictions(manifest, mirrored.rows, predictions);
     const records = buildPredictionRecords(
-      { manifest, rows: mirrored.rows, predictions, predictionIds: mirrored.rows.map(() => randomUUID()), variant: functionVersion, answeredAt: new Date(), latencyMs: 0, requestId: mirrored.requestId, random },
+      {
+        manifest,
+        rows: mirrored.rows,
+        predictions,
+        predictionIds: mirrored.rows.map(() => randomUUID()),
+        variant: functionVersion,
+        answeredAt: new Date(),
+        latencyMs: 0,
+        requestId: mirrored.requestId,
+        random,
+      },
       { ttlDays: config.ttlDays, shards: config.logShards },
     );
     await log.write(records);
@@ -87,20 +97,44 @@ export async function initServing(config: ServingConfig, deps: ServingDependenci
       checkFinitePredictions(manifest, rows, predictions);
       const predictionIds = rows.map(() => randomUUID());
       const records = buildPredictionRecords(
-        { manifest, rows, predictions, predictionIds, variant: context.functionVersion, answeredAt: new Date(), latencyMs, requestId: context.awsRequestId, random, unitId: routing.unitId, passThrough },
+        {
+          manifest,
+          rows,
+          predictions,
+          predictionIds,
+          variant: context.functionVersion,
+          answeredAt: new Date(),
+          latencyMs,
+          requestId: context.awsRequestId,
+          random,
+          unitId: routing.unitId,
+          passThrough,
+        },
         { ttlDays: config.ttlDays, shards: config.logShards },
       );
       const logStarted = performance.now();
       const written = deps.shadow
-        ? (await Promise.all([
-            log.write(records),
-            deps.shadow.mirror({ model: manifest.name, championVersion: manifest.version, requestId: context.awsRequestId, rows, championPredictions: predictions, championPredictionIds: predictionIds }),
-          ]))[0]
+        ? (
+            await Promise.all([
+              log.write(records),
+              deps.shadow.mirror({
+                model: manifest.name,
+                championVersion: manifest.version,
+                requestId: context.awsRequestId,
+                rows,
+                championPredictions: predictions,
+                championPredictionIds: predictionIds,
+              }),
+            ])
+          )[0]
         : await log.write(records);
       metrics.recordPredictions(rows.length, latencyMs, predictions);
       metrics.recordLogWrite(performance.now() - logStarted, written.fallback);
       if (written.fallback > 0) deps.logger.warn('prediction log fell back', { records: written.fallback });
-      return json(200, route.kind === 'predict' ? predictResponse(manifest, predictionIds, predictions, passThrough) : inferResponse(manifest, requestId, predictionIds, predictions, passThrough));
+      return json(
+        200,
+        route.kind === 'predict' ? predictResponse(manifest, predictionIds, predictions, passThrough) : inferResponse(manifest, requestId, predictionIds, predictions, passThrough),
+      );
     } catch (error) {
       return errorResponse(error, metrics, deps.logger);
     } finally {

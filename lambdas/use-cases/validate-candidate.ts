@@ -23,7 +23,6 @@ import type { GateOutcome, ReasonCode, ValidationMetrics } from '../core/pipelin
 import { validateRows, type Row } from '../core/request';
 import type { RowPrediction } from '../core/tensors';
 
-
 /** Where a bundle's files come from: an S3 prefix, or a folder. */
 export interface BundleSource {
   /**
@@ -121,9 +120,20 @@ export async function validateCandidate(input: ValidationInput): Promise<Validat
   }
   if (!modelObject) return incomplete(`the model file "${manifest.model.file}" the manifest names is not in the bundle`, manifest);
   if (modelObject.versionId) objectVersions[manifest.model.file] = modelObject.versionId;
-  const extra = { files, manifestObjectVersion, objectVersions, rollout, alarms: estimatedQualityThresholds(manifest), ...(modelObject.versionId ? { modelObjectVersion: modelObject.versionId } : {}) };
+  const extra = {
+    files,
+    manifestObjectVersion,
+    objectVersions,
+    rollout,
+    alarms: estimatedQualityThresholds(manifest),
+    ...(modelObject.versionId ? { modelObjectVersion: modelObject.versionId } : {}),
+  };
   const sha256 = sha256Hex(modelObject.bytes);
-  const evidence: Mutable<ValidationEvidence> = { candidate: manifest, modelSize: { bytes: modelObject.bytes.length, limit: sizeLimit }, checksum: { expected: manifest.model.sha256, actual: sha256 } };
+  const evidence: Mutable<ValidationEvidence> = {
+    candidate: manifest,
+    modelSize: { bytes: modelObject.bytes.length, limit: sizeLimit },
+    checksum: { expected: manifest.model.sha256, actual: sha256 },
+  };
   if (sha256 !== manifest.model.sha256) return finish(validationReport(evidence), {}, { ...extra, sha256 });
 
   let candidate: LoadedModel;
@@ -236,10 +246,18 @@ async function replayRequests(manifest: Manifest, candidate: LoadedModel, record
       answers.push(null);
     }
   }
-  return summarizeReplay(manifest, answers, records.map((r) => r.outputs));
+  return summarizeReplay(
+    manifest,
+    answers,
+    records.map((r) => r.outputs),
+  );
 }
 
-function finish(report: ValidationReport, metrics: ValidationMetrics, extra: Partial<ValidationResult> & { files: readonly string[]; objectVersions: Readonly<Record<string, string>> }): ValidationResult {
+function finish(
+  report: ValidationReport,
+  metrics: ValidationMetrics,
+  extra: Partial<ValidationResult> & { files: readonly string[]; objectVersions: Readonly<Record<string, string>> },
+): ValidationResult {
   return {
     verdict: report.verdict,
     reasons: report.reasons,

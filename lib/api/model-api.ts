@@ -280,7 +280,8 @@ export class ModelApi extends Construct {
     Validations.of(this.api).acknowledge(
       {
         id: 'AwsSolutions-COG4',
-        reason: 'Clients are services identified by API keys, one usage plan per kind of client, admitted to their kind\'s routes by a Lambda authorizer; there are no end users, so no Cognito user pool.',
+        reason:
+          "Clients are services identified by API keys, one usage plan per kind of client, admitted to their kind's routes by a Lambda authorizer; there are no end users, so no Cognito user pool.",
       },
       {
         id: 'AwsSolutions-APIG3',
@@ -343,13 +344,20 @@ function addJsonGatewayResponses(api: apigw.RestApi): void {
     type: apigw.ResponseType.UNAUTHORIZED,
     statusCode: '401',
     responseHeaders: JSON_CONTENT_TYPE,
-    templates: { 'application/json': errorBody('UnauthorizedError', `"no API key: send the key of your kind of client (predict, feedback or events) in the ${API_KEY_HEADER} header"`) },
+    templates: {
+      'application/json': errorBody('UnauthorizedError', `"no API key: send the key of your kind of client (predict, feedback or events) in the ${API_KEY_HEADER} header"`),
+    },
   });
   api.addGatewayResponse('WrongApiKey', {
     type: apigw.ResponseType.ACCESS_DENIED,
     statusCode: '403',
     responseHeaders: JSON_CONTENT_TYPE,
-    templates: { 'application/json': errorBody('ForbiddenError', '"this API key may not call $context.httpMethod $context.path: predicting, posting labels and posting events each take their own key"') },
+    templates: {
+      'application/json': errorBody(
+        'ForbiddenError',
+        '"this API key may not call $context.httpMethod $context.path: predicting, posting labels and posting events each take their own key"',
+      ),
+    },
   });
   api.addGatewayResponse('BadRequestBody', {
     type: apigw.ResponseType.BAD_REQUEST_BODY,
@@ -388,10 +396,7 @@ function samplingRuleName(deployment: string): string {
 function validate(props: ModelApiProps): void {
   const errors = new PropErrors('ModelApi');
   if (props.stageName !== undefined) {
-    errors.require(
-      /^[A-Za-z0-9_-]{1,64}$/.test(props.stageName),
-      `stageName must be 1-64 letters, digits, '-' or '_', got: ${show(props.stageName)}`,
-    );
+    errors.require(/^[A-Za-z0-9_-]{1,64}$/.test(props.stageName), `stageName must be 1-64 letters, digits, '-' or '_', got: ${show(props.stageName)}`);
   }
   for (const [name, settings] of [
     ['throttle', props.throttle],
@@ -403,10 +408,7 @@ function validate(props: ModelApiProps): void {
   }
   const perKeyRate = (props.throttle ?? DEFAULT_THROTTLE).rateLimit;
   const stageRate = (props.stageThrottle ?? DEFAULT_STAGE_THROTTLE).rateLimit;
-  errors.require(
-    !(perKeyRate > stageRate),
-    `throttle.rateLimit (per key) must not exceed the stage's rateLimit (${stageRate}), got: ${perKeyRate}`,
-  );
+  errors.require(!(perKeyRate > stageRate), `throttle.rateLimit (per key) must not exceed the stage's rateLimit (${stageRate}), got: ${perKeyRate}`);
   if (props.quota) errors.integer('quota.limit', props.quota.limit, 1, Number.MAX_SAFE_INTEGER);
   if (props.traceSampleRate !== undefined) {
     errors.require(props.traceSampleRate >= 0 && props.traceSampleRate <= 1, `traceSampleRate must be a share between 0 and 1, got: ${show(props.traceSampleRate)}`);

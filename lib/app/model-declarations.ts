@@ -39,7 +39,8 @@ export function readStageModels(file: string, stage: string): { models: StageMod
   }
   const where = `${path.basename(file)}: stages.${stage}`;
   const stages = (config as { stages?: unknown } | null)?.stages;
-  if (stages === null || typeof stages !== 'object' || Array.isArray(stages)) return { ...none, problems: [`${path.basename(file)}: stages must be an object of stages, got: ${show(stages)}`] };
+  if (stages === null || typeof stages !== 'object' || Array.isArray(stages))
+    return { ...none, problems: [`${path.basename(file)}: stages must be an object of stages, got: ${show(stages)}`] };
   const settings = (stages as Record<string, unknown>)[stage];
   if (settings === undefined) return none;
   if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) return { ...none, problems: [`${where} must be an object, got: ${show(settings)}`] };

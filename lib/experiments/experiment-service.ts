@@ -61,7 +61,14 @@ export class ExperimentService extends Construct {
       reason: 'This queue is itself the dead-letter destination of the experiment aggregator stream and the analysis schedule.',
     });
     const environment = { EXPERIMENT_TABLE: table.tableName, PREDICTION_TABLE: props.predictionTable.tableName };
-    const make = (id: string, handler: 'experiment-events' | 'experiments' | 'experiment-aggregator' | 'experiment-analysis', description: string, timeout: Duration, memorySize: number, invokedBy: Invoker) =>
+    const make = (
+      id: string,
+      handler: 'experiment-events' | 'experiments' | 'experiment-aggregator' | 'experiment-analysis',
+      description: string,
+      timeout: Duration,
+      memorySize: number,
+      invokedBy: Invoker,
+    ) =>
       new ModelgateFunction(this, id, {
         handler,
         description,
@@ -73,18 +80,25 @@ export class ExperimentService extends Construct {
         ...(props.logRetention ? { logRetention: props.logRetention } : {}),
       });
 
-    const eventsFunction = make('Events', 'experiment-events', 'modelgate: outcome events (POST /v1/events) -> experiment arm counters', Duration.seconds(29), 512, { kind: 'api-gateway' });
+    const eventsFunction = make('Events', 'experiment-events', 'modelgate: outcome events (POST /v1/events) -> experiment arm counters', Duration.seconds(29), 512, {
+      kind: 'api-gateway',
+    });
     eventsFunction.allow(['dynamodb:BatchGetItem'], [props.predictionTable.tableArn]);
     eventsFunction.allow(['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], [table.tableArn]);
     eventsFunction.allow(['dynamodb:Query'], [statusIndexArn]);
     this.eventsFunction = eventsFunction.function;
 
-    const experimentsFunction = make('Experiments', 'experiments', 'modelgate: experiments, their analysis and snapshots (GET /v1/experiments)', Duration.seconds(29), 512, { kind: 'api-gateway' });
+    const experimentsFunction = make('Experiments', 'experiments', 'modelgate: experiments, their analysis and snapshots (GET /v1/experiments)', Duration.seconds(29), 512, {
+      kind: 'api-gateway',
+    });
     experimentsFunction.allow(['dynamodb:GetItem', 'dynamodb:Query'], [table.tableArn]);
     experimentsFunction.allow(['dynamodb:Query'], [statusIndexArn]);
     this.experimentsFunction = experimentsFunction.function;
 
-    const aggregator = make('Aggregate', 'experiment-aggregator', 'modelgate: prediction log stream -> experiment exposures and ground truth per arm', Duration.minutes(2), 1024, { kind: 'stream', deadLetterQueue: this.deadLetters });
+    const aggregator = make('Aggregate', 'experiment-aggregator', 'modelgate: prediction log stream -> experiment exposures and ground truth per arm', Duration.minutes(2), 1024, {
+      kind: 'stream',
+      deadLetterQueue: this.deadLetters,
+    });
     aggregator.allow(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [table.tableArn]);
     aggregator.allow(['dynamodb:Query'], [statusIndexArn]);
     this.aggregatorFunction = aggregator.function;
@@ -92,7 +106,10 @@ export class ExperimentService extends Construct {
       predictionStreamSource(props.predictionTable, { batchSize: props.aggregationBatchSize ?? 100, maxBatchingWindow: Duration.seconds(5), deadLetters: this.deadLetters }),
     );
 
-    const analysis = make('Analyze', 'experiment-analysis', 'modelgate: scheduled analysis of running experiments (snapshots over time)', Duration.minutes(5), 512, { kind: 'schedule', deadLetterQueue: this.deadLetters });
+    const analysis = make('Analyze', 'experiment-analysis', 'modelgate: scheduled analysis of running experiments (snapshots over time)', Duration.minutes(5), 512, {
+      kind: 'schedule',
+      deadLetterQueue: this.deadLetters,
+    });
     analysis.allow(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem'], [table.tableArn]);
     analysis.allow(['dynamodb:Query'], [statusIndexArn]);
     this.analysisFunction = analysis.function;

@@ -90,8 +90,7 @@ export interface ModelgateFunctionProps {
   readonly code?: lambda.Code;
 }
 
-const PINNED_RUNTIME_REASON =
-  'Pinned to Node.js 22: the runtime the handlers (and the onnxruntime-node binding) are built and tested for (node@22 devDependency).';
+const PINNED_RUNTIME_REASON = 'Pinned to Node.js 22: the runtime the handlers (and the onnxruntime-node binding) are built and tested for (node@22 devDependency).';
 const XRAY_REASON = 'X-Ray PutTraceSegments / PutTelemetryRecords do not support resource-level permissions (added by tracing: ACTIVE).';
 
 /**
@@ -180,9 +179,19 @@ function deadLetterAcknowledgement(invoker: Invoker): { id: string; reason: stri
     case 'api-gateway':
       return [{ id: 'Serverless-LambdaDLQ', reason: 'Invoked synchronously by API Gateway only: failures return to the caller, there is no event to dead-letter.' }];
     case 'step-functions':
-      return [{ id: 'Serverless-LambdaDLQ', reason: 'Invoked synchronously by Step Functions, which retries and catches its errors in the state machine: there is no event to dead-letter.' }];
+      return [
+        {
+          id: 'Serverless-LambdaDLQ',
+          reason: 'Invoked synchronously by Step Functions, which retries and catches its errors in the state machine: there is no event to dead-letter.',
+        },
+      ];
     case 'stream':
-      return [{ id: 'Serverless-LambdaDLQ', reason: 'Invoked by its stream event source mapping only, never asynchronously; the mapping sends batches that exhaust their retries to the dead-letter queue.' }];
+      return [
+        {
+          id: 'Serverless-LambdaDLQ',
+          reason: 'Invoked by its stream event source mapping only, never asynchronously; the mapping sends batches that exhaust their retries to the dead-letter queue.',
+        },
+      ];
     case 'schedule':
       return [];
   }

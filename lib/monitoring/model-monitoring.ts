@@ -129,14 +129,20 @@ export class ModelMonitoring extends Construct {
     feedback.allow(['s3:ListBucket'], [props.modelBucket.bucketArn], { StringLike: { 's3:prefix': 'models/*' } });
     this.feedbackFunction = feedback.function;
 
-    const aggregator = make('Aggregate', 'aggregator', 'modelgate: prediction log stream -> per-window monitoring aggregates', Duration.minutes(2), { kind: 'stream', deadLetterQueue: this.deadLetters });
+    const aggregator = make('Aggregate', 'aggregator', 'modelgate: prediction log stream -> per-window monitoring aggregates', Duration.minutes(2), {
+      kind: 'stream',
+      deadLetterQueue: this.deadLetters,
+    });
     aggregator.allow(['dynamodb:GetItem', 'dynamodb:PutItem'], [this.table.table.tableArn]);
     this.aggregatorFunction = aggregator.function;
     this.aggregatorFunction.addEventSource(
       predictionStreamSource(props.predictionTable, { batchSize: props.aggregationBatchSize ?? 100, maxBatchingWindow: Duration.seconds(30), deadLetters: this.deadLetters }),
     );
 
-    const monitor = make('Monitor', 'monitor', 'modelgate: scheduled drift and quality per model version -> CloudWatch metrics', Duration.minutes(5), { kind: 'schedule', deadLetterQueue: this.deadLetters });
+    const monitor = make('Monitor', 'monitor', 'modelgate: scheduled drift and quality per model version -> CloudWatch metrics', Duration.minutes(5), {
+      kind: 'schedule',
+      deadLetterQueue: this.deadLetters,
+    });
     monitor.allow(['dynamodb:Query'], [this.table.table.tableArn]);
     this.monitorFunction = monitor.function;
     this.schedule = new events.Rule(this, 'Schedule', {

@@ -22,13 +22,22 @@ export class MonitoringDashboard extends Construct {
     const deployment = Stack.of(this).stackName;
     const namespace = metricsNamespace(deployment);
     const search = (service: string, metric: string, stat: string, period = 300) =>
-      new cloudwatch.MathExpression({ expression: `SEARCH('{${namespace},service,model,version} service="${service}" MetricName="${metric}"', '${stat}', ${period})`, label: '', usingMetrics: {} });
-    const graph = (title: string, service: string, metric: string, stat: string, width = 8) => new cloudwatch.GraphWidget({ title, left: [search(service, metric, stat)], width, height: 6 });
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('{${namespace},service,model,version} service="${service}" MetricName="${metric}"', '${stat}', ${period})`,
+        label: '',
+        usingMetrics: {},
+      });
+    const graph = (title: string, service: string, metric: string, stat: string, width = 8) =>
+      new cloudwatch.GraphWidget({ title, left: [search(service, metric, stat)], width, height: 6 });
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName ?? deployment,
       widgets: [
         [new cloudwatch.TextWidget({ markdown: `## ${deployment}: every model and version`, width: 24, height: 1 })],
-        [graph('Predictions / 5 min', SERVING_SERVICE, 'Predictions', 'Sum'), graph('Errors / 5 min', SERVING_SERVICE, 'Errors', 'Sum'), graph('p99 latency (ms)', SERVING_SERVICE, 'Latency', 'p99')],
+        [
+          graph('Predictions / 5 min', SERVING_SERVICE, 'Predictions', 'Sum'),
+          graph('Errors / 5 min', SERVING_SERVICE, 'Errors', 'Sum'),
+          graph('p99 latency (ms)', SERVING_SERVICE, 'Latency', 'p99'),
+        ],
         [graph('Drift share', MONITOR_SERVICE, 'DriftShare', 'Maximum', 12), graph('Log fallbacks', SERVING_SERVICE, 'LogFallbacks', 'Sum', 12)],
       ],
     });

@@ -2,14 +2,7 @@
 // for the specs in lambdas/core/monitoring/alarms.ts, with exactly the dimensions the functions emit.
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import {
-  DEFAULT_MONITOR_PERIOD_SECONDS,
-  METRIC,
-  MONITOR_SERVICE,
-  SERVING_SERVICE,
-  type AlarmSpec,
-  type MetricRef,
-} from '../../lambdas/core/monitoring/alarms';
+import { DEFAULT_MONITOR_PERIOD_SECONDS, METRIC, MONITOR_SERVICE, SERVING_SERVICE, type AlarmSpec, type MetricRef } from '../../lambdas/core/monitoring/alarms';
 
 /** A CloudWatch metric for a metric reference of an alarm spec. */
 export function metricOf(ref: MetricRef, label?: string): cloudwatch.Metric {

@@ -40,8 +40,14 @@ const CRITICAL = '#d62728';
 export function monitoringWidgets(props: MonitoringWidgetsProps): cloudwatch.IWidget[] {
   const errors = new PropErrors('monitoringWidgets');
   // The model stack passes its parameters (tokens): CloudFormation resolves them, the deployment's rules checked them.
-  errors.require(Token.isUnresolved(props.namespace) || (props.namespace.length > 0 && !/["']/.test(props.namespace)), `namespace must be a metrics namespace without quotes, got: ${show(props.namespace)}`);
-  errors.require(Token.isUnresolved(props.model) || (MODEL_NAME_PATTERN.test(props.model) && props.model.length <= 40), `model must be a model name (lower-case letters, digits, dashes), got: ${show(props.model)}`);
+  errors.require(
+    Token.isUnresolved(props.namespace) || (props.namespace.length > 0 && !/["']/.test(props.namespace)),
+    `namespace must be a metrics namespace without quotes, got: ${show(props.namespace)}`,
+  );
+  errors.require(
+    Token.isUnresolved(props.model) || (MODEL_NAME_PATTERN.test(props.model) && props.model.length <= 40),
+    `model must be a model name (lower-case letters, digits, dashes), got: ${show(props.model)}`,
+  );
   for (const feature of props.features ?? []) errors.require(!/["']/.test(feature), `features must be feature names without quotes, got: ${show(feature)}`);
   const period = props.period ?? Duration.seconds(DEFAULT_MONITOR_PERIOD_SECONDS);
   errors.require(period.toSeconds() >= 60 && period.toSeconds() % 60 === 0, `period must be a whole number of minutes, got: ${period.toSeconds()} seconds`);

@@ -123,7 +123,13 @@ export class PromotionPipeline extends Construct {
     const { partition, region, account } = stack;
 
     this.topic = props.topic ?? this.ownTopic(props.notificationEmails ?? []);
-    const make = (fnId: string, handler: HandlerName, description: string, settings: { readonly [K in keyof PipelineEnvironment]?: PipelineEnvironment[K] }, options: { onnx?: boolean; memorySize?: number; timeout?: Duration; invokedBy?: Invoker } = {}) => {
+    const make = (
+      fnId: string,
+      handler: HandlerName,
+      description: string,
+      settings: { readonly [K in keyof PipelineEnvironment]?: PipelineEnvironment[K] },
+      options: { onnx?: boolean; memorySize?: number; timeout?: Duration; invokedBy?: Invoker } = {},
+    ) => {
       const fn = new ModelgateFunction(this, fnId, {
         handler,
         description: `modelgate ${description}`,
@@ -167,7 +173,13 @@ export class PromotionPipeline extends Construct {
 
     const modelFunctions = `arn:${partition}:lambda:${region}:${account}:function:${modelFunctionName(deployment, '*')}`;
     // Memory for the packed copy: a model at the manifest's size ceiling (512 MiB) held twice, with room to spare.
-    this.publishFunction = make('PublishFunction', 'publish', 'copies an accepted bundle (the object versions validated) to models/ and publishes a Lambda version of the model function for it', {}, { memorySize: 1536 });
+    this.publishFunction = make(
+      'PublishFunction',
+      'publish',
+      'copies an accepted bundle (the object versions validated) to models/ and publishes a Lambda version of the model function for it',
+      {},
+      { memorySize: 1536 },
+    );
     // The versions validation read: CopyObject and GetObject of a version are s3:GetObjectVersion.
     this.publishFunction.allow(['s3:GetObjectVersion'], [bucket.arnForObjects(`${CANDIDATES_PREFIX}*`)]);
     this.publishFunction.allow(['s3:PutObject'], [bucket.arnForObjects(`${MODELS_PREFIX}*`)]);
@@ -187,7 +199,14 @@ export class PromotionPipeline extends Construct {
     this.provisionFunction.allow(['s3:GetObject'], [bucket.arnForObjects(MODEL_STACK_TEMPLATE_KEY)]);
     const modelStacks = `arn:${partition}:cloudformation:${region}:${account}:stack/${modelStackName(deployment, '*')}/*`;
     this.provisionFunction.allow(
-      ['cloudformation:CreateStack', 'cloudformation:UpdateStack', 'cloudformation:DeleteStack', 'cloudformation:DescribeStacks', 'cloudformation:DescribeStackEvents', 'cloudformation:GetTemplate'],
+      [
+        'cloudformation:CreateStack',
+        'cloudformation:UpdateStack',
+        'cloudformation:DeleteStack',
+        'cloudformation:DescribeStacks',
+        'cloudformation:DescribeStackEvents',
+        'cloudformation:GetTemplate',
+      ],
       [modelStacks],
     );
     this.provisionFunction.allow(['iam:PassRole'], [props.serving.cloudFormationRole.roleArn], { StringEquals: { 'iam:PassedToService': 'cloudformation.amazonaws.com' } });
@@ -243,12 +262,22 @@ export class PromotionPipeline extends Construct {
         detailType: ['CloudFormation Stack Status Change'],
         detail: { 'stack-id': [stack.stackId], 'status-details': { status: ['UPDATE_COMPLETE', 'UPDATE_ROLLBACK_COMPLETE'] } },
       },
-      targets: [new targets.SfnStateMachine(this.stateMachine, { input: events.RuleTargetInput.fromObject({ operation: REDEPLOY_ROUTES }), deadLetterQueue: deadLetters, retryAttempts: 8, maxEventAge: Duration.hours(2) })],
+      targets: [
+        new targets.SfnStateMachine(this.stateMachine, {
+          input: events.RuleTargetInput.fromObject({ operation: REDEPLOY_ROUTES }),
+          deadLetterQueue: deadLetters,
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(2),
+        }),
+      ],
     });
 
     Validations.of(deadLetters).acknowledge(
       { id: 'AwsSolutions-SQS3', reason: "This queue is itself the dead-letter queue of the upload rule's target: events EventBridge could not deliver to the state machine." },
-      { id: 'Serverless-SQSRedrivePolicy', reason: "This queue is itself the dead-letter queue of the upload rule's target; nothing consumes it automatically, so it needs no redrive." },
+      {
+        id: 'Serverless-SQSRedrivePolicy',
+        reason: "This queue is itself the dead-letter queue of the upload rule's target; nothing consumes it automatically, so it needs no redrive.",
+      },
     );
     this.acknowledgeWildcards(props);
   }
@@ -264,8 +293,24 @@ export class PromotionPipeline extends Construct {
       ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:${deploymentAlarmPrefix(stack.stackName)}*` },
       StringEquals: { 'aws:SourceAccount': stack.account },
     };
-    key.addToResourcePolicy(new iam.PolicyStatement({ sid: 'AllowCloudWatchAlarms', principals: [cloudWatch], actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['*'], conditions: alarmsOfThisDeployment }));
-    topic.addToResourcePolicy(new iam.PolicyStatement({ sid: 'AllowCloudWatchAlarms', principals: [cloudWatch], actions: ['sns:Publish'], resources: [topic.topicArn], conditions: alarmsOfThisDeployment }));
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarms',
+        principals: [cloudWatch],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: alarmsOfThisDeployment,
+      }),
+    );
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarms',
+        principals: [cloudWatch],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: alarmsOfThisDeployment,
+      }),
+    );
     for (const email of emails) {
       const subscription = topic.addSubscription(new subscriptions.EmailSubscription(email));
       Validations.of(subscription).acknowledge({
@@ -303,12 +348,18 @@ export class PromotionPipeline extends Construct {
       })),
       {
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:${region}:${account}:alarm:${deploymentAlarmPrefix(stack.stackName)}*]`,
-        reason: 'Version-scoped alarms are named <deployment>/<model>/v<version>/...: the pipeline creates them for each version it publishes, reads their state, and deletes them when the version leaves traffic.',
+        reason:
+          'Version-scoped alarms are named <deployment>/<model>/v<version>/...: the pipeline creates them for each version it publishes, reads their state, and deletes them when the version leaves traffic.',
       },
       { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray tracing of the state machine: PutTraceSegments and GetSamplingRules have no resource-level permissions.' },
       ...(props.topic
         ? []
-        : [{ id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', reason: "grantPublish on the pipeline's encrypted topic: SNS takes a data key of the topic's own key for each message it encrypts; the grant names that one key." }]),
+        : [
+            {
+              id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+              reason: "grantPublish on the pipeline's encrypted topic: SNS takes a data key of the topic's own key for each message it encrypts; the grant names that one key.",
+            },
+          ]),
     );
   }
 }

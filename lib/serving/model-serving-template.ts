@@ -68,7 +68,10 @@ export class ModelServingTemplate extends Construct {
     this.boundary = new iam.ManagedPolicy(this, 'ModelRoleBoundary', {
       description: `modelgate ${deployment}: the most a model stack's role may do (permissions boundary)`,
       statements: [
-        new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`arn:${partition}:logs:${region}:${account}:log-group:${modelStackName(deployment, '*')}`] }),
+        new iam.PolicyStatement({
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [`arn:${partition}:logs:${region}:${account}:log-group:${modelStackName(deployment, '*')}`],
+        }),
         new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.modelBucket.arnForObjects('models/*')] }),
         ...(props.modelBucketKey ? [new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [props.modelBucketKey.keyArn] })] : []),
         new iam.PolicyStatement({ actions: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem'], resources: [props.predictionTable.tableArn] }),
@@ -89,19 +92,41 @@ export class ModelServingTemplate extends Construct {
       this.cloudFormationRole.addToPolicy(new iam.PolicyStatement({ actions, resources, ...(conditions ? { conditions } : {}) }));
     allow(
       [
-        'lambda:CreateFunction', 'lambda:DeleteFunction', 'lambda:GetFunction', 'lambda:GetFunctionConfiguration', 'lambda:UpdateFunctionCode',
-        'lambda:UpdateFunctionConfiguration', 'lambda:PutFunctionConcurrency', 'lambda:DeleteFunctionConcurrency', 'lambda:CreateAlias', 'lambda:DeleteAlias',
-        'lambda:GetAlias', 'lambda:AddPermission', 'lambda:RemovePermission', 'lambda:TagResource', 'lambda:UntagResource', 'lambda:ListTags',
+        'lambda:CreateFunction',
+        'lambda:DeleteFunction',
+        'lambda:GetFunction',
+        'lambda:GetFunctionConfiguration',
+        'lambda:UpdateFunctionCode',
+        'lambda:UpdateFunctionConfiguration',
+        'lambda:PutFunctionConcurrency',
+        'lambda:DeleteFunctionConcurrency',
+        'lambda:CreateAlias',
+        'lambda:DeleteAlias',
+        'lambda:GetAlias',
+        'lambda:AddPermission',
+        'lambda:RemovePermission',
+        'lambda:TagResource',
+        'lambda:UntagResource',
+        'lambda:ListTags',
       ],
       [functions, `${functions}:*`],
     );
     const roles = `arn:${partition}:iam::${account}:role/${modelStackName(deployment, '*')}`;
     allow(['iam:CreateRole', 'iam:PutRolePolicy', 'iam:AttachRolePolicy'], [roles], { StringEquals: { 'iam:PermissionsBoundary': this.boundary.managedPolicyArn } });
-    allow(['iam:GetRole', 'iam:DeleteRole', 'iam:DeleteRolePolicy', 'iam:DetachRolePolicy', 'iam:GetRolePolicy', 'iam:TagRole', 'iam:UntagRole', 'iam:UpdateRoleDescription'], [roles]);
+    allow(
+      ['iam:GetRole', 'iam:DeleteRole', 'iam:DeleteRolePolicy', 'iam:DetachRolePolicy', 'iam:GetRolePolicy', 'iam:TagRole', 'iam:UntagRole', 'iam:UpdateRoleDescription'],
+      [roles],
+    );
     allow(['iam:PassRole'], [roles], { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } });
-    allow(['logs:CreateLogGroup', 'logs:DeleteLogGroup', 'logs:PutRetentionPolicy', 'logs:DeleteRetentionPolicy', 'logs:TagResource', 'logs:TagLogGroup'], [`arn:${partition}:logs:${region}:${account}:log-group:${modelStackName(deployment, '*')}`]);
+    allow(
+      ['logs:CreateLogGroup', 'logs:DeleteLogGroup', 'logs:PutRetentionPolicy', 'logs:DeleteRetentionPolicy', 'logs:TagResource', 'logs:TagLogGroup'],
+      [`arn:${partition}:logs:${region}:${account}:log-group:${modelStackName(deployment, '*')}`],
+    );
     allow(['logs:DescribeLogGroups'], [`arn:${partition}:logs:${region}:${account}:log-group:*`]);
-    allow(['apigateway:GET', 'apigateway:POST', 'apigateway:PUT', 'apigateway:PATCH', 'apigateway:DELETE'], [`arn:${partition}:apigateway:${region}::/restapis/${props.api.api.restApiId}/resources*`]);
+    allow(
+      ['apigateway:GET', 'apigateway:POST', 'apigateway:PUT', 'apigateway:PATCH', 'apigateway:DELETE'],
+      [`arn:${partition}:apigateway:${region}::/restapis/${props.api.api.restApiId}/resources*`],
+    );
     allow(['cloudwatch:PutDashboard', 'cloudwatch:DeleteDashboards', 'cloudwatch:GetDashboard'], [`arn:${partition}:cloudwatch::${account}:dashboard/${deployment}-*`]);
     // Lambda reads the code object with the caller's (this role's) permissions.
     allow(['s3:GetObject'], [this.inferenceCode.bucket.arnForObjects(this.inferenceCode.s3ObjectKey)]);
@@ -149,12 +174,18 @@ export class ModelServingTemplate extends Construct {
     const deployment = stack.stackName;
     const ack = (construct: Construct, findings: readonly string[], reason: string) =>
       Validations.of(construct).acknowledge(...findings.map((finding) => ({ id: `AwsSolutions-IAM5[${finding}]`, reason })));
-    const byConvention = 'Model stacks are created at run time by the promotion pipeline, one per model, and name what they hold by convention (<deployment>-model-<model>); this grant covers exactly those names.';
+    const byConvention =
+      'Model stacks are created at run time by the promotion pipeline, one per model, and name what they hold by convention (<deployment>-model-<model>); this grant covers exactly those names.';
     const functions = `Resource::arn:<AWS::Partition>:lambda:${region}:${account}:function:${modelFunctionName(deployment, '*')}`;
     const logGroups = `Resource::arn:<AWS::Partition>:logs:${region}:${account}:log-group:${modelStackName(deployment, '*')}`;
     ack(
       this.boundary,
-      [`Resource::${nagArnOf(props.modelBucket)}/models/*`, `Resource::<${stack.getLogicalId(props.experimentTable.node.defaultChild as CfnElement)}.Arn>/index/*`, `${functions}:*`, logGroups],
+      [
+        `Resource::${nagArnOf(props.modelBucket)}/models/*`,
+        `Resource::<${stack.getLogicalId(props.experimentTable.node.defaultChild as CfnElement)}.Arn>/index/*`,
+        `${functions}:*`,
+        logGroups,
+      ],
       `The permissions boundary of every model stack's role caps what any model's function may do; each role's own policy narrows it to its model. ${byConvention}`,
     );
     ack(this.boundary, ['Resource::*'], 'X-Ray PutTraceSegments / PutTelemetryRecords do not support resource-level permissions.');
@@ -172,6 +203,10 @@ export class ModelServingTemplate extends Construct {
       ],
       `CloudFormation acts as this role for the model stacks only. ${byConvention} Roles it creates must carry the model permissions boundary.`,
     );
-    ack(role, [`Resource::arn:<AWS::Partition>:logs:${region}:${account}:log-group:*`], 'logs:DescribeLogGroups has no resource-level scoping below the account (CloudFormation calls it to read a log group back).');
+    ack(
+      role,
+      [`Resource::arn:<AWS::Partition>:logs:${region}:${account}:log-group:*`],
+      'logs:DescribeLogGroups has no resource-level scoping below the account (CloudFormation calls it to read a log group back).',
+    );
   }
 }

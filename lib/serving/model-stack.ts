@@ -38,7 +38,7 @@ export class ModelServingStack extends Stack {
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
     super(scope, id, { ...props, synthesizer: new DefaultStackSynthesizer({ generateBootstrapVersionRule: false }) });
-    this.templateOptions.description = 'modelgate: one model\'s serving (inference function, live alias, routes, dashboard); created by the promotion pipeline';
+    this.templateOptions.description = "modelgate: one model's serving (inference function, live alias, routes, dashboard); created by the promotion pipeline";
     this.parameters = this.declareParameters();
     const p = (name: ModelStackParameterName) => this.parameters[name].valueAsString;
     const model = p('ModelName');
@@ -121,19 +121,34 @@ export class ModelServingStack extends Stack {
   }
 
   private declareParameters(): Record<ModelStackParameterName, CfnParameter> {
-    const numberParameter = (id: string, description: string, min: number, max: number) => new CfnParameter(this, id, { type: 'Number', description, minValue: min, maxValue: max });
+    const numberParameter = (id: string, description: string, min: number, max: number) =>
+      new CfnParameter(this, id, { type: 'Number', description, minValue: min, maxValue: max });
     const special: Partial<Record<ModelStackParameterName, () => CfnParameter>> = {
-      ModelName: () => new CfnParameter(this, 'ModelName', { type: 'String', allowedPattern: '^[a-z0-9]+(-[a-z0-9]+)*$', maxLength: 40, description: 'The model: lower-case letters, digits and single dashes.' }),
-      Serving: () => new CfnParameter(this, 'Serving', { type: 'String', allowedValues: ['true', 'false'], default: 'true', description: "'false' removes the routes (before the stack is deleted)." }),
+      ModelName: () =>
+        new CfnParameter(this, 'ModelName', {
+          type: 'String',
+          allowedPattern: '^[a-z0-9]+(-[a-z0-9]+)*$',
+          maxLength: 40,
+          description: 'The model: lower-case letters, digits and single dashes.',
+        }),
+      Serving: () =>
+        new CfnParameter(this, 'Serving', {
+          type: 'String',
+          allowedValues: ['true', 'false'],
+          default: 'true',
+          description: "'false' removes the routes (before the stack is deleted).",
+        }),
       MemorySize: () => numberParameter('MemorySize', 'Memory of the inference function in MB.', 128, 10_240),
-      ReservedConcurrency: () => new CfnParameter(this, 'ReservedConcurrency', { type: 'String', allowedPattern: '^[0-9]*$', default: '', description: 'Reserved concurrency; empty for none.' }),
+      ReservedConcurrency: () =>
+        new CfnParameter(this, 'ReservedConcurrency', { type: 'String', allowedPattern: '^[0-9]*$', default: '', description: 'Reserved concurrency; empty for none.' }),
       ModelBucketKeyArn: () => new CfnParameter(this, 'ModelBucketKeyArn', { type: 'String', default: '', description: "The model bucket's KMS key; empty for SSE-S3." }),
       LogLevel: () => new CfnParameter(this, 'LogLevel', { type: 'String', allowedValues: ['DEBUG', 'INFO', 'WARN', 'ERROR'], default: 'INFO' }),
       LogRetentionDays: () => new CfnParameter(this, 'LogRetentionDays', { type: 'Number', allowedValues: RETENTION_DAYS.map(String), default: 90 }),
     };
-    return Object.fromEntries(
-      MODEL_STACK_PARAMETER_NAMES.map((name) => [name, special[name]?.() ?? new CfnParameter(this, name, { type: 'String', minLength: 1 })]),
-    ) as Record<ModelStackParameterName, CfnParameter>;
+    return Object.fromEntries(MODEL_STACK_PARAMETER_NAMES.map((name) => [name, special[name]?.() ?? new CfnParameter(this, name, { type: 'String', minLength: 1 })])) as Record<
+      ModelStackParameterName,
+      CfnParameter
+    >;
   }
 
   /** POST /v1/models/<m>/predict, POST /v2/models/<m>/infer, GET /v2/models/<m> (the alias), GET /v1/models/<m> (the registry view). */
@@ -160,7 +175,8 @@ export class ModelServingStack extends Stack {
       m.cfnOptions.condition = serving;
       Validations.of(m).acknowledge({
         id: 'AwsSolutions-COG4',
-        reason: 'Clients are services identified by API keys, one usage plan per kind of client, admitted to their kind\'s routes by the deployment\'s Lambda authorizer; there are no end users, so no Cognito user pool.',
+        reason:
+          "Clients are services identified by API keys, one usage plan per kind of client, admitted to their kind's routes by the deployment's Lambda authorizer; there are no end users, so no Cognito user pool.",
       });
       return m;
     };

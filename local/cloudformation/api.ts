@@ -55,20 +55,31 @@ export async function startCloudFormationApi(options: {
     }
     const required = (name: string) => {
       const value = params.get(name);
-      if (value === null) throw new CloudFormationError('ValidationError', `1 validation error detected: Value null at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must not be null`);
+      if (value === null)
+        throw new CloudFormationError(
+          'ValidationError',
+          `1 validation error detected: Value null at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must not be null`,
+        );
       return value;
     };
     const stackRequest = () => {
       const templateBody = params.get('TemplateBody') ?? undefined;
       if (templateBody !== undefined && Buffer.byteLength(templateBody) > MAX_TEMPLATE_BODY_BYTES) {
-        throw new CloudFormationError('ValidationError', `1 validation error detected: Value at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to ${MAX_TEMPLATE_BODY_BYTES}`);
+        throw new CloudFormationError(
+          'ValidationError',
+          `1 validation error detected: Value at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to ${MAX_TEMPLATE_BODY_BYTES}`,
+        );
       }
       if (params.get('TemplateURL') !== null) throw new CloudFormationError('ValidationError', 'TemplateURL is not served by the local runtime: pass the template as TemplateBody');
       return {
         stackName: required('StackName'),
         ...(templateBody !== undefined ? { templateBody } : {}),
         usePreviousTemplate: params.get('UsePreviousTemplate') === 'true',
-        parameters: members(params, 'Parameters').map((p) => ({ ParameterKey: p.ParameterKey ?? '', ...(p.ParameterValue !== undefined ? { ParameterValue: p.ParameterValue } : {}), ...(p.UsePreviousValue === 'true' ? { UsePreviousValue: true } : {}) })),
+        parameters: members(params, 'Parameters').map((p) => ({
+          ParameterKey: p.ParameterKey ?? '',
+          ...(p.ParameterValue !== undefined ? { ParameterValue: p.ParameterValue } : {}),
+          ...(p.UsePreviousValue === 'true' ? { UsePreviousValue: true } : {}),
+        })),
         capabilities: scalarMembers(params, 'Capabilities'),
         ...(params.get('RoleARN') ? { roleArn: params.get('RoleARN') as string } : {}),
         ...(params.has('Tags.member.1.Key') || params.get('Tags') === '' ? { tags: members(params, 'Tags').map((t) => ({ Key: t.Key ?? '', Value: t.Value ?? '' })) } : {}),
@@ -81,7 +92,10 @@ export async function startCloudFormationApi(options: {
       case 'UpdateStack':
         return result(action, leaf('StackId', cloudFormation.updateStack(stackRequest())));
       case 'DeleteStack':
-        cloudFormation.deleteStack(required('StackName'), { ...(params.get('RoleARN') ? { roleArn: params.get('RoleARN') as string } : {}), ...(requestedBy !== undefined ? { requestedBy } : {}) });
+        cloudFormation.deleteStack(required('StackName'), {
+          ...(params.get('RoleARN') ? { roleArn: params.get('RoleARN') as string } : {}),
+          ...(requestedBy !== undefined ? { requestedBy } : {}),
+        });
         return result(action, '');
       case 'DescribeStacks': {
         const name = params.get('StackName');
@@ -118,7 +132,10 @@ export async function startCloudFormationApi(options: {
         return result(action, leaf('TemplateBody', stack.templateBody) + element('StagesAvailable', leaf('member', 'Original') + leaf('member', 'Processed')));
       }
       default:
-        throw new CloudFormationError('InvalidAction', `The action ${action} is not valid for this web service (the local runtime serves CreateStack, UpdateStack, DeleteStack, DescribeStacks, DescribeStackEvents, ListStacks, GetTemplate).`);
+        throw new CloudFormationError(
+          'InvalidAction',
+          `The action ${action} is not valid for this web service (the local runtime serves CreateStack, UpdateStack, DeleteStack, DescribeStacks, DescribeStackEvents, ListStacks, GetTemplate).`,
+        );
     }
   };
 
@@ -157,7 +174,9 @@ export async function startCloudFormationApi(options: {
 }
 
 function describeStack(stack: StackState): string {
-  const parameters = Object.entries(stack.parameters).map(([key, value]) => element('member', fields({ ParameterKey: key, ParameterValue: stack.noEcho.includes(key) ? '****' : value })));
+  const parameters = Object.entries(stack.parameters).map(([key, value]) =>
+    element('member', fields({ ParameterKey: key, ParameterValue: stack.noEcho.includes(key) ? '****' : value })),
+  );
   return (
     fields({
       StackId: stack.stackId,

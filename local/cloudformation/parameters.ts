@@ -43,7 +43,11 @@ export function resolveParameters(template: CfnTemplate, given: readonly Paramet
     let value: string | undefined;
     if (input?.UsePreviousValue) {
       value = previous[key];
-      if (value === undefined) throw new CloudFormationError('ValidationError', `Invalid input for parameter key ${key}. Cannot specify usePreviousValue as true for a parameter key not in the previous template`);
+      if (value === undefined)
+        throw new CloudFormationError(
+          'ValidationError',
+          `Invalid input for parameter key ${key}. Cannot specify usePreviousValue as true for a parameter key not in the previous template`,
+        );
     } else value = input?.ParameterValue ?? (declaration.Default === undefined ? undefined : String(declaration.Default));
     if (value === undefined) missing.push(key);
     else values[key] = value;
@@ -68,11 +72,15 @@ export function resolveParameters(template: CfnTemplate, given: readonly Paramet
 
 function checkValue(key: string, value: string, declaration: NonNullable<CfnTemplate['Parameters']>[string], numeric: boolean): void {
   const fail = (why: string) => {
-    throw new CloudFormationError('ValidationError', declaration.ConstraintDescription ? `Parameter '${key}' ${why}: ${declaration.ConstraintDescription}` : `Parameter '${key}' ${why}`);
+    throw new CloudFormationError(
+      'ValidationError',
+      declaration.ConstraintDescription ? `Parameter '${key}' ${why}: ${declaration.ConstraintDescription}` : `Parameter '${key}' ${why}`,
+    );
   };
   if (numeric && (value.trim() === '' || !Number.isFinite(Number(value)))) fail('must be a number');
   if (declaration.AllowedValues && !declaration.AllowedValues.map(String).includes(value)) fail('must be one of AllowedValues');
-  if (declaration.AllowedPattern !== undefined && !new RegExp(`^(?:${declaration.AllowedPattern})$`).test(value)) fail(`failed to satisfy constraint: must match pattern ${declaration.AllowedPattern}`);
+  if (declaration.AllowedPattern !== undefined && !new RegExp(`^(?:${declaration.AllowedPattern})$`).test(value))
+    fail(`failed to satisfy constraint: must match pattern ${declaration.AllowedPattern}`);
   if (declaration.MinLength !== undefined && value.length < declaration.MinLength) fail(`must contain at least ${declaration.MinLength} characters`);
   if (declaration.MaxLength !== undefined && value.length > declaration.MaxLength) fail(`must contain at most ${declaration.MaxLength} characters`);
   if (declaration.MinValue !== undefined && Number(value) < declaration.MinValue) fail(`must be a number not less than ${declaration.MinValue}`);

@@ -65,7 +65,11 @@ export const NAME_PROPERTIES: Readonly<Record<string, string>> = {
 
 /** Lower-case, dash-separated, at most 63 characters: valid as a bucket name and readable as a table name. */
 export function physicalName(stackName: string, logicalId: string): string {
-  return `${stackName}-${logicalId}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/-+$/, '');
+  return `${stackName}-${logicalId}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 63)
+    .replace(/-+$/, '');
 }
 
 /** The explicit name property of a resource, if its template sets one. */

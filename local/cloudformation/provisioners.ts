@@ -15,7 +15,7 @@ import type { FunctionDefinition, LocalLambdaService } from '../lambda-service';
 import type { LocalSns, TopicSubscription } from '../sns';
 import { stateMachine } from '../state-machine-definitions';
 import type { LocalStepFunctions } from '../step-functions';
-import { UnsupportedResourceError, type DesiredResource, type Provisioned, type Provisioner, } from './provisioner';
+import { UnsupportedResourceError, type DesiredResource, type Provisioned, type Provisioner } from './provisioner';
 
 export interface ProvisionerServices {
   readonly region: string;
@@ -46,7 +46,13 @@ export const RECORDED_TYPES: Readonly<Record<string, { readonly why: string; rea
     why: 'kept for IAM enforcement (local/iam): each function signs with credentials of its role, each call is checked against it',
     identity: (r, s) => ({
       physicalId: r.physicalName,
-      attributes: { Arn: `arn:aws:iam::${s.accountId}:role${iamPath(r)}${r.physicalName}`, RoleId: `AROA${r.physicalName.toUpperCase().replace(/[^A-Z0-9]/g, '').slice(0, 17)}` },
+      attributes: {
+        Arn: `arn:aws:iam::${s.accountId}:role${iamPath(r)}${r.physicalName}`,
+        RoleId: `AROA${r.physicalName
+          .toUpperCase()
+          .replace(/[^A-Z0-9]/g, '')
+          .slice(0, 17)}`,
+      },
     }),
   },
   'AWS::IAM::Policy': { why: 'kept for IAM enforcement', identity: (r) => ({ physicalId: r.physicalName, attributes: { Id: r.physicalName } }) },
@@ -71,7 +77,11 @@ export const RECORDED_TYPES: Readonly<Record<string, { readonly why: string; rea
     why: 'dead-letter queues of rules and mappings: nothing is sent to them locally (retries are not run)',
     identity: (r, s) => ({
       physicalId: `https://sqs.${s.region}.amazonaws.com/${s.accountId}/${r.physicalName}`,
-      attributes: { Arn: `arn:aws:sqs:${s.region}:${s.accountId}:${r.physicalName}`, QueueName: r.physicalName, QueueUrl: `https://sqs.${s.region}.amazonaws.com/${s.accountId}/${r.physicalName}` },
+      attributes: {
+        Arn: `arn:aws:sqs:${s.region}:${s.accountId}:${r.physicalName}`,
+        QueueName: r.physicalName,
+        QueueUrl: `https://sqs.${s.region}.amazonaws.com/${s.accountId}/${r.physicalName}`,
+      },
     }),
   },
   'AWS::SQS::QueuePolicy': { why: 'kept with its queue', identity: (r) => ({ physicalId: r.physicalName, attributes: { Id: r.physicalName } }) },
@@ -150,7 +160,12 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
   });
 
   const putAlias = (r: DesiredResource) => {
-    const p = r.properties as { FunctionName: string; FunctionVersion: string; Name: string; RoutingConfig?: { AdditionalVersionWeights?: { FunctionVersion: string; FunctionWeight: number }[] } };
+    const p = r.properties as {
+      FunctionName: string;
+      FunctionVersion: string;
+      Name: string;
+      RoutingConfig?: { AdditionalVersionWeights?: { FunctionVersion: string; FunctionWeight: number }[] };
+    };
     const name = functionName(p.FunctionName);
     lambda.putAlias(name, {
       name: p.Name,
@@ -250,7 +265,12 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
 
   const bucketIdentity = (name: string): Provisioned => ({
     physicalId: name,
-    attributes: { Arn: `arn:aws:s3:::${name}`, DomainName: `${name}.s3.amazonaws.com`, RegionalDomainName: `${name}.s3.${region}.amazonaws.com`, WebsiteURL: `http://${name}.s3-website-${region}.amazonaws.com` },
+    attributes: {
+      Arn: `arn:aws:s3:::${name}`,
+      DomainName: `${name}.s3.amazonaws.com`,
+      RegionalDomainName: `${name}.s3.${region}.amazonaws.com`,
+      WebsiteURL: `http://${name}.s3-website-${region}.amazonaws.com`,
+    },
   });
   // As CloudFormation does: VersioningConfiguration is a PutBucketVersioning (a versioned bucket stays versioned,
   // or suspended, once enabled).
@@ -345,7 +365,12 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
   const putTopic = (r: DesiredResource): Provisioned => {
     const arn = topicArn(r.physicalName);
     const inline = (r.properties.Subscription ?? []) as { Protocol: string; Endpoint: string }[];
-    services.sns.putTopic({ logicalId: r.logicalId, name: r.physicalName, arn, subscriptions: inline.map((s): TopicSubscription => ({ protocol: String(s.Protocol), endpoint: String(s.Endpoint) })) });
+    services.sns.putTopic({
+      logicalId: r.logicalId,
+      name: r.physicalName,
+      arn,
+      subscriptions: inline.map((s): TopicSubscription => ({ protocol: String(s.Protocol), endpoint: String(s.Endpoint) })),
+    });
     return { physicalId: arn, attributes: { TopicArn: arn, TopicName: r.physicalName } };
   };
   map.set('AWS::SNS::Topic', {
@@ -355,7 +380,8 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
     delete: (record) => services.sns.deleteTopic(record.physicalId),
     restore: (record) => void putTopic(record),
   });
-  const subscribeTopic = (r: DesiredResource) => services.sns.subscribe(String(r.properties.TopicArn), { protocol: String(r.properties.Protocol), endpoint: String(r.properties.Endpoint) });
+  const subscribeTopic = (r: DesiredResource) =>
+    services.sns.subscribe(String(r.properties.TopicArn), { protocol: String(r.properties.Protocol), endpoint: String(r.properties.Endpoint) });
   map.set('AWS::SNS::Subscription', {
     create: (r) => ({ physicalId: subscribeTopic(r) }),
     delete: (record) => services.sns.unsubscribe(record.physicalId),
@@ -394,7 +420,8 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
   const apiId = (r: DesiredResource) => String(r.properties.RestApiId);
   map.set('AWS::ApiGateway::RestApi', {
     create(r) {
-      if (r.properties.Body !== undefined || r.properties.BodyS3Location !== undefined) throw new UnsupportedResourceError('a REST API imported from an OpenAPI definition (Body, BodyS3Location) is not emulated locally');
+      if (r.properties.Body !== undefined || r.properties.BodyS3Location !== undefined)
+        throw new UnsupportedResourceError('a REST API imported from an OpenAPI definition (Body, BodyS3Location) is not emulated locally');
       const api = gateway.createRestApi(String(r.properties.Name ?? r.physicalName), r.properties.Description as string | undefined);
       return { physicalId: api.id, attributes: { RestApiId: api.id, RootResourceId: api.rootResourceId } };
     },
@@ -409,11 +436,24 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
     delete: (record) => gateway.deleteResource(apiId(record), record.physicalId),
   });
   const putMethod = (r: DesiredResource): Provisioned => {
-    const p = r.properties as { HttpMethod: string; ResourceId: string; ApiKeyRequired?: boolean | string; AuthorizationType?: string; AuthorizerId?: string; RequestValidatorId?: string; RequestModels?: Record<string, string>; Integration?: { Type?: string; Uri?: string } };
+    const p = r.properties as {
+      HttpMethod: string;
+      ResourceId: string;
+      ApiKeyRequired?: boolean | string;
+      AuthorizationType?: string;
+      AuthorizerId?: string;
+      RequestValidatorId?: string;
+      RequestModels?: Record<string, string>;
+      Integration?: { Type?: string; Uri?: string };
+    };
     const uri = lambdaInvocationUri(p.Integration?.Uri);
-    if (p.Integration?.Type !== 'AWS_PROXY' || !uri) throw new UnsupportedResourceError(`integration ${p.Integration?.Type ?? '(none)'} ${String(p.Integration?.Uri ?? '')}: only Lambda proxy (AWS_PROXY) integrations are emulated locally`);
+    if (p.Integration?.Type !== 'AWS_PROXY' || !uri)
+      throw new UnsupportedResourceError(
+        `integration ${p.Integration?.Type ?? '(none)'} ${String(p.Integration?.Uri ?? '')}: only Lambda proxy (AWS_PROXY) integrations are emulated locally`,
+      );
     const authorization = p.AuthorizationType ?? 'NONE';
-    if (authorization !== 'NONE' && authorization !== 'CUSTOM') throw new UnsupportedResourceError(`authorization ${authorization}: only API keys and Lambda (CUSTOM) authorizers are emulated locally`);
+    if (authorization !== 'NONE' && authorization !== 'CUSTOM')
+      throw new UnsupportedResourceError(`authorization ${authorization}: only API keys and Lambda (CUSTOM) authorizers are emulated locally`);
     const target = uri;
     const method: MethodDefinition = {
       httpMethod: p.HttpMethod.toUpperCase(),
@@ -435,12 +475,23 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
     delete: (record) => gateway.deleteMethod(apiId(record), String(record.properties.ResourceId), String(record.properties.HttpMethod).toUpperCase()),
   });
   const authorizer = (r: DesiredResource): AuthorizerDefinition => {
-    const p = r.properties as { Name?: string; Type?: string; AuthorizerUri?: string; IdentitySource?: string; AuthorizerResultTtlInSeconds?: number | string; AuthorizerCredentials?: string };
+    const p = r.properties as {
+      Name?: string;
+      Type?: string;
+      AuthorizerUri?: string;
+      IdentitySource?: string;
+      AuthorizerResultTtlInSeconds?: number | string;
+      AuthorizerCredentials?: string;
+    };
     if (p.Type !== 'REQUEST') throw new UnsupportedResourceError(`authorizer type ${String(p.Type)}: only REQUEST Lambda authorizers are emulated locally`);
-    if (p.AuthorizerCredentials) throw new UnsupportedResourceError('an authorizer invoked with a role (AuthorizerCredentials) is not emulated locally: give the function a resource policy');
+    if (p.AuthorizerCredentials)
+      throw new UnsupportedResourceError('an authorizer invoked with a role (AuthorizerCredentials) is not emulated locally: give the function a resource policy');
     const uri = lambdaInvocationUri(p.AuthorizerUri);
     if (!uri) throw new UnsupportedResourceError(`authorizer URI ${String(p.AuthorizerUri)}: not a Lambda function`);
-    const sources = String(p.IdentitySource ?? '').split(',').map((source) => source.trim()).filter(Boolean);
+    const sources = String(p.IdentitySource ?? '')
+      .split(',')
+      .map((source) => source.trim())
+      .filter(Boolean);
     const unsupported = sources.find((source) => !/^method\.request\.(header|querystring)\./i.test(source));
     if (unsupported) throw new UnsupportedResourceError(`identity source ${unsupported}: only headers and query strings are emulated locally`);
     return {
@@ -467,7 +518,10 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
   map.set('AWS::ApiGateway::Deployment', {
     create(r) {
       const stageName = r.properties.StageName as string | undefined;
-      const deployment = gateway.createDeployment(apiId(r), { ...(stageName ? { stageName } : {}), ...(r.properties.Description ? { description: String(r.properties.Description) } : {}) });
+      const deployment = gateway.createDeployment(apiId(r), {
+        ...(stageName ? { stageName } : {}),
+        ...(r.properties.Description ? { description: String(r.properties.Description) } : {}),
+      });
       return { physicalId: deployment.id, attributes: { DeploymentId: deployment.id } };
     },
     delete: (record) => gateway.deleteDeployment(apiId(record), record.physicalId),
@@ -535,7 +589,13 @@ export function provisioners(services: ProvisionerServices): Map<string, Provisi
   });
   map.set('AWS::ApiGateway::UsagePlan', {
     create(r) {
-      const p = r.properties as { UsagePlanName?: string; Description?: string; ApiStages?: { ApiId: string; Stage: string }[]; Throttle?: { BurstLimit?: number; RateLimit?: number }; Quota?: { Limit?: number; Period?: string } };
+      const p = r.properties as {
+        UsagePlanName?: string;
+        Description?: string;
+        ApiStages?: { ApiId: string; Stage: string }[];
+        Throttle?: { BurstLimit?: number; RateLimit?: number };
+        Quota?: { Limit?: number; Period?: string };
+      };
       const plan = gateway.createUsagePlan({
         name: p.UsagePlanName ?? r.physicalName,
         ...(p.Description ? { description: p.Description } : {}),
@@ -582,7 +642,13 @@ function qualifierOf(value: string): string | undefined {
  * manifest does not start the pipeline again.
  */
 async function deployBucketContents(r: DesiredResource, services: ProvisionerServices): Promise<void> {
-  const p = r.properties as { SourceObjectKeys: string[]; DestinationBucketName: string; DestinationBucketKeyPrefix?: string; SourceMarkers?: Record<string, string>[]; SourceMarkersConfig?: { jsonEscape?: boolean }[] };
+  const p = r.properties as {
+    SourceObjectKeys: string[];
+    DestinationBucketName: string;
+    DestinationBucketKeyPrefix?: string;
+    SourceMarkers?: Record<string, string>[];
+    SourceMarkersConfig?: { jsonEscape?: boolean }[];
+  };
   const prefix = p.DestinationBucketKeyPrefix ? `${p.DestinationBucketKeyPrefix.replace(/\/$/, '')}/` : '';
   for (const [index, key] of p.SourceObjectKeys.entries()) {
     const folder = join(services.assetDirectory(), `asset.${key.replace(/\.zip$/, '')}`);

@@ -131,8 +131,22 @@ export interface LocalCloudFormationOptions {
 /** CloudFormation's quota on a TemplateBody passed inline. */
 export const MAX_TEMPLATE_BODY_BYTES = 51_200;
 const KEPT_EVENTS = 2_000;
-const IAM_TYPES = new Set(['AWS::IAM::Role', 'AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::IAM::User', 'AWS::IAM::Group', 'AWS::IAM::InstanceProfile', 'AWS::IAM::AccessKey']);
-const NAMED_IAM_PROPERTIES: Readonly<Record<string, string>> = { 'AWS::IAM::Role': 'RoleName', 'AWS::IAM::ManagedPolicy': 'ManagedPolicyName', 'AWS::IAM::User': 'UserName', 'AWS::IAM::Group': 'GroupName', 'AWS::IAM::InstanceProfile': 'InstanceProfileName' };
+const IAM_TYPES = new Set([
+  'AWS::IAM::Role',
+  'AWS::IAM::Policy',
+  'AWS::IAM::ManagedPolicy',
+  'AWS::IAM::User',
+  'AWS::IAM::Group',
+  'AWS::IAM::InstanceProfile',
+  'AWS::IAM::AccessKey',
+]);
+const NAMED_IAM_PROPERTIES: Readonly<Record<string, string>> = {
+  'AWS::IAM::Role': 'RoleName',
+  'AWS::IAM::ManagedPolicy': 'ManagedPolicyName',
+  'AWS::IAM::User': 'UserName',
+  'AWS::IAM::Group': 'GroupName',
+  'AWS::IAM::InstanceProfile': 'InstanceProfileName',
+};
 
 /** A template checked and ready to apply: its parameters, conditions and the order its resources are created in. */
 interface PreparedTemplate {
@@ -183,7 +197,11 @@ export class LocalCloudFormation {
       }
       if (stack.status.endsWith('_IN_PROGRESS')) {
         // The runtime stopped in the middle of an operation: what it had done is kept, as a failed stack.
-        stack.status = stack.status.startsWith('DELETE') ? 'DELETE_FAILED' : stack.status.startsWith('CREATE') || stack.status.startsWith('ROLLBACK') ? 'CREATE_FAILED' : 'UPDATE_ROLLBACK_FAILED';
+        stack.status = stack.status.startsWith('DELETE')
+          ? 'DELETE_FAILED'
+          : stack.status.startsWith('CREATE') || stack.status.startsWith('ROLLBACK')
+            ? 'CREATE_FAILED'
+            : 'UPDATE_ROLLBACK_FAILED';
         stack.statusReason = 'the local runtime stopped during the operation';
       }
       this.stacks.set(stack.stackName, stack);
@@ -346,7 +364,8 @@ export class LocalCloudFormation {
       throw new CloudFormationError('ValidationError', 'Template format error: At least one Resources member must be defined.');
     }
     for (const [id, resource] of Object.entries(template.Resources)) {
-      if (typeof resource?.Type !== 'string') throw new CloudFormationError('ValidationError', `Template format error: [/Resources/${id}] Every Resources object must contain a Type member.`);
+      if (typeof resource?.Type !== 'string')
+        throw new CloudFormationError('ValidationError', `Template format error: [/Resources/${id}] Every Resources object must contain a Type member.`);
     }
     const { values, refs } = resolveParameters(template, request.parameters ?? [], previous);
     const context = this.context(stackName, stackId, refs, template);
@@ -355,36 +374,54 @@ export class LocalCloudFormation {
       checkRules(template, context);
       conditions = evaluateConditions(template, context);
     } catch (error) {
-      if (error instanceof TemplateError) throw new CloudFormationError('ValidationError', error.message.startsWith('Template') ? error.message : `Template error: ${error.message}`);
+      if (error instanceof TemplateError)
+        throw new CloudFormationError('ValidationError', error.message.startsWith('Template') ? error.message : `Template error: ${error.message}`);
       throw error;
     }
     const active = Object.keys(template.Resources).filter((id) => {
       const condition = (template.Resources[id] as { Condition?: string }).Condition;
       if (condition === undefined) return true;
       const value = conditions.get(condition);
-      if (value === undefined) throw new CloudFormationError('ValidationError', `Template format error: Unresolved dependencies [${condition}]. Cannot reference resources in the Conditions block of the template`);
+      if (value === undefined)
+        throw new CloudFormationError(
+          'ValidationError',
+          `Template format error: Unresolved dependencies [${condition}]. Cannot reference resources in the Conditions block of the template`,
+        );
       return value;
     });
     const known = new Set([...active, ...Object.keys(template.Parameters ?? {})]);
     for (const id of active) {
       const resource = template.Resources[id] as CfnTemplate['Resources'][string];
       const dependsOn = resource.DependsOn === undefined ? [] : Array.isArray(resource.DependsOn) ? resource.DependsOn : [resource.DependsOn];
-      const unresolved = [...dependsOn, ...[...referencedNames(withoutInactiveBranches(resource.Properties, conditions))].filter((name) => !name.startsWith('AWS::'))].filter((name) => !known.has(name));
-      if (unresolved.length > 0) throw new CloudFormationError('ValidationError', `Template format error: Unresolved resource dependencies [${[...new Set(unresolved)].join(', ')}] in the Resources block of the template`);
+      const unresolved = [...dependsOn, ...[...referencedNames(withoutInactiveBranches(resource.Properties, conditions))].filter((name) => !name.startsWith('AWS::'))].filter(
+        (name) => !known.has(name),
+      );
+      if (unresolved.length > 0)
+        throw new CloudFormationError(
+          'ValidationError',
+          `Template format error: Unresolved resource dependencies [${[...new Set(unresolved)].join(', ')}] in the Resources block of the template`,
+        );
     }
     const order = dependencyOrder(template, active);
     const capabilities = new Set(request.capabilities ?? []);
     const iam = active.map((id) => template.Resources[id] as CfnTemplate['Resources'][string]).filter((r) => IAM_TYPES.has(r.Type));
     const named = iam.some((r) => NAMED_IAM_PROPERTIES[r.Type] !== undefined && r.Properties?.[NAMED_IAM_PROPERTIES[r.Type] as string] !== undefined);
     if (named && !capabilities.has('CAPABILITY_NAMED_IAM')) throw new CloudFormationError('InsufficientCapabilitiesException', 'Requires capabilities : [CAPABILITY_NAMED_IAM]');
-    if (iam.length > 0 && !capabilities.has('CAPABILITY_IAM') && !capabilities.has('CAPABILITY_NAMED_IAM')) throw new CloudFormationError('InsufficientCapabilitiesException', 'Requires capabilities : [CAPABILITY_IAM]');
+    if (iam.length > 0 && !capabilities.has('CAPABILITY_IAM') && !capabilities.has('CAPABILITY_NAMED_IAM'))
+      throw new CloudFormationError('InsufficientCapabilitiesException', 'Requires capabilities : [CAPABILITY_IAM]');
     if (request.roleArn !== undefined && !(this.options.roleExists?.(request.roleArn) ?? false)) {
       throw new CloudFormationError('ValidationError', `Role ${request.roleArn} is invalid or cannot be assumed`);
     }
     return { template, body: request.templateBody, parameters: values, refs, conditions, order };
   }
 
-  private context(stackName: string, stackId: string | undefined, refs: ReadonlyMap<string, string | readonly string[]>, template: CfnTemplate, conditions?: ReadonlyMap<string, boolean>): ResolutionContext {
+  private context(
+    stackName: string,
+    stackId: string | undefined,
+    refs: ReadonlyMap<string, string | readonly string[]>,
+    template: CfnTemplate,
+    conditions?: ReadonlyMap<string, boolean>,
+  ): ResolutionContext {
     return {
       region: this.options.region,
       accountId: this.options.accountId,
@@ -432,7 +469,8 @@ export class LocalCloudFormation {
     } catch (error) {
       const failure = this.failure(stack, error, 'CREATE_FAILED');
       stack.status = 'ROLLBACK_IN_PROGRESS';
-      stack.statusReason = failure.logicalId === stack.stackName ? failure.message : `The following resource(s) failed to create: [${failure.logicalId}]. Rollback requested by user.`;
+      stack.statusReason =
+        failure.logicalId === stack.stackName ? failure.message : `The following resource(s) failed to create: [${failure.logicalId}]. Rollback requested by user.`;
       this.stackEvent(stack, 'ROLLBACK_IN_PROGRESS', stack.statusReason);
       for (const logicalId of created.reverse()) {
         await this.deleteResource(stack, requestedBy, stack.resources[logicalId] as ResourceRecord, false);
@@ -463,21 +501,37 @@ export class LocalCloudFormation {
           this.resourceEvent(stack, desired, record.physicalId, 'CREATE_COMPLETE');
           continue;
         }
-        if (current.type === desired.type && canonical(current.properties) === canonical(desired.properties) && canonical(current.metadata) === canonical(desired.metadata)) continue;
+        if (current.type === desired.type && canonical(current.properties) === canonical(desired.properties) && canonical(current.metadata) === canonical(desired.metadata))
+          continue;
         const provisioner = this.provisioner(desired.type, logicalId);
-        const replace = current.type !== desired.type || !provisioner.update || (provisioner.replaceOn ?? []).some((p) => canonical(current.properties[p]) !== canonical(desired.properties[p]));
-        this.resourceEvent(stack, desired, current.physicalId, 'UPDATE_IN_PROGRESS', replace ? 'Requested update requires the creation of a new physical resource; hence creating one.' : undefined);
+        const replace =
+          current.type !== desired.type || !provisioner.update || (provisioner.replaceOn ?? []).some((p) => canonical(current.properties[p]) !== canonical(desired.properties[p]));
+        this.resourceEvent(
+          stack,
+          desired,
+          current.physicalId,
+          'UPDATE_IN_PROGRESS',
+          replace ? 'Requested update requires the creation of a new physical resource; hence creating one.' : undefined,
+        );
         let record: ResourceRecord;
         if (replace) {
           const name = explicitName(desired.type, desired.properties);
           if (name !== undefined && name === explicitName(current.type, current.properties)) {
-            throw new ResourceFailure(logicalId, desired.type, `CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename ${name} and update the stack again.`);
+            throw new ResourceFailure(
+              logicalId,
+              desired.type,
+              `CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename ${name} and update the stack again.`,
+            );
           }
           record = await this.createResource(stack, request.requestedBy, desired, prepared.template);
           replaced.push(current);
           undo.push({ logicalId, before: current, replacedBy: record });
         } else {
-          record = await this.attempt({ action: 'update', stack, ...by(request.requestedBy), resource: desired, previous: current }, () => provisioner.update?.(current, desired) as ReturnType<NonNullable<Provisioner['update']>>, prepared.template);
+          record = await this.attempt(
+            { action: 'update', stack, ...by(request.requestedBy), resource: desired, previous: current },
+            () => provisioner.update?.(current, desired) as ReturnType<NonNullable<Provisioner['update']>>,
+            prepared.template,
+          );
           undo.push({ logicalId, before: current });
         }
         this.setResource(stack, logicalId, record);
@@ -530,7 +584,10 @@ export class LocalCloudFormation {
       if (old.updateReplacePolicy === 'Retain') continue;
       await this.deleteResource(stack, request.requestedBy, old, true);
     }
-    const removed = dependencyOrder(previous.template, Object.keys(previous.resources).filter((id) => !prepared.order.includes(id))).reverse();
+    const removed = dependencyOrder(
+      previous.template,
+      Object.keys(previous.resources).filter((id) => !prepared.order.includes(id)),
+    ).reverse();
     for (const logicalId of removed) {
       await this.deleteResource(stack, request.requestedBy, previous.resources[logicalId] as ResourceRecord, true);
       this.setResource(stack, logicalId, undefined);
@@ -625,7 +682,8 @@ export class LocalCloudFormation {
 
   private provisioner(type: string, logicalId: string): Provisioner {
     const provisioner = this.options.provisioners.get(type);
-    if (!provisioner) throw new ResourceFailure(logicalId, type, `Resource type ${type} (${logicalId}) is not emulated by the local runtime (docs/local-runtime.md lists the types it emulates)`);
+    if (!provisioner)
+      throw new ResourceFailure(logicalId, type, `Resource type ${type} (${logicalId}) is not emulated by the local runtime (docs/local-runtime.md lists the types it emulates)`);
     return provisioner;
   }
 
@@ -635,7 +693,14 @@ export class LocalCloudFormation {
       try {
         const value = resolveValue(output.Value, context, `Outputs.${key}`);
         const exportName = output.Export ? String(resolveValue(output.Export.Name, context, `Outputs.${key}.Export`)) : undefined;
-        return [{ OutputKey: key, OutputValue: Array.isArray(value) ? value.join(',') : String(value), ...(output.Description ? { Description: output.Description } : {}), ...(exportName ? { ExportName: exportName } : {}) }];
+        return [
+          {
+            OutputKey: key,
+            OutputValue: Array.isArray(value) ? value.join(',') : String(value),
+            ...(output.Description ? { Description: output.Description } : {}),
+            ...(exportName ? { ExportName: exportName } : {}),
+          },
+        ];
       } catch (error) {
         throw new ResourceFailure(context.stackName, 'AWS::CloudFormation::Stack', `Output ${key}: ${(error as Error).message}`);
       }
@@ -739,18 +804,25 @@ function withoutInactiveBranches(value: unknown, conditions: ReadonlyMap<string,
 }
 
 function noEchoParameters(template: CfnTemplate): string[] {
-  return Object.entries(template.Parameters ?? {}).filter(([, p]) => p.NoEcho === true || String(p.NoEcho) === 'true').map(([key]) => key);
+  return Object.entries(template.Parameters ?? {})
+    .filter(([, p]) => p.NoEcho === true || String(p.NoEcho) === 'true')
+    .map(([key]) => key);
 }
 
 function checkStackName(name: string): void {
   if (!/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(name)) {
-    throw new CloudFormationError('ValidationError', `1 validation error detected: Value '${name}' at 'stackName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*`);
+    throw new CloudFormationError(
+      'ValidationError',
+      `1 validation error detected: Value '${name}' at 'stackName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*`,
+    );
   }
 }
 
 /** JSON with object keys sorted: equal for equal values whatever the key order. */
 function canonical(value: unknown): string {
   return JSON.stringify(value, (_, item: unknown) =>
-    item !== null && typeof item === 'object' && !Array.isArray(item) ? Object.fromEntries(Object.entries(item as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : item,
+    item !== null && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : item,
   );
 }

@@ -4,7 +4,6 @@
 // drift share over time with the alarm thresholds drawn, the version's alarms, and the error rate per slice.
 // Reads /dashboard/api/monitoring (local/monitoring-views.ts); plain DOM, SVG and uPlot, like dashboard.js.
 (() => {
-  
   const REFRESH_MS = 10_000;
   const section = document.querySelector('#monitoring .content');
   if (!section) return;
@@ -39,11 +38,21 @@
     const height = 40;
     const slot = width / Math.max(1, bins.length);
     const top = Math.max(...bins.flatMap((b) => [b.reference, b.current]), 0.01);
-    const chart = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, class: 'distribution', role: 'img', 'aria-label': `${view.name}: training against current distribution` });
+    const chart = svg('svg', {
+      width,
+      height,
+      viewBox: `0 0 ${width} ${height}`,
+      class: 'distribution',
+      role: 'img',
+      'aria-label': `${view.name}: training against current distribution`,
+    });
     bins.forEach((bin, i) => {
-      for (const [k, share, color] of [[0, bin.reference, '#9ca3af'], [1, bin.current, view.status === 'drift' ? '#dc2626' : '#2563eb']]) {
+      for (const [k, share, color] of [
+        [0, bin.reference, '#9ca3af'],
+        [1, bin.current, view.status === 'drift' ? '#dc2626' : '#2563eb'],
+      ]) {
         const h = (share / top) * (height - 2);
-        const rect = svg('rect', { x: i * slot + 1 + k * (slot - 2) / 2, y: height - h, width: Math.max(1, (slot - 2) / 2 - 0.5), height: Math.max(0, h), fill: color });
+        const rect = svg('rect', { x: i * slot + 1 + (k * (slot - 2)) / 2, y: height - h, width: Math.max(1, (slot - 2) / 2 - 0.5), height: Math.max(0, h), fill: color });
         const title = svg('title');
         title.textContent = `${bin.label}: training ${percent(bin.reference)}, current ${percent(bin.current)}`;
         rect.append(title);
@@ -55,7 +64,13 @@
 
   function featureRow(view) {
     const sample = view.status === 'not-enough-data' ? `${view.values} of ${view.minimum ?? '—'} needed` : String(view.values);
-    const notes = [view.outOfRange ? `${view.outOfRange} out of range` : '', view.unseenCategories ? `${view.unseenCategories} unseen` : '', view.missing ? `${view.missing} missing` : ''].filter(Boolean).join(', ');
+    const notes = [
+      view.outOfRange ? `${view.outOfRange} out of range` : '',
+      view.unseenCategories ? `${view.unseenCategories} unseen` : '',
+      view.missing ? `${view.missing} missing` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
     return el(
       'tr',
       { 'data-feature': view.name, 'data-status': view.status },
@@ -75,9 +90,20 @@
     return el(
       'div',
       { class: 'scroll tall' },
-      el('table', { class: 'features' },
-        el('thead', {}, el('tr', {}, ['feature', 'method', 'statistic', 'threshold', 'verdict', 'values', 'training vs current'].map((h) => el('th', {}, h)))),
-        el('tbody', {}, rows)),
+      el(
+        'table',
+        { class: 'features' },
+        el(
+          'thead',
+          {},
+          el(
+            'tr',
+            {},
+            ['feature', 'method', 'statistic', 'threshold', 'verdict', 'values', 'training vs current'].map((h) => el('th', {}, h)),
+          ),
+        ),
+        el('tbody', {}, rows),
+      ),
     );
   }
 
@@ -97,7 +123,11 @@
       {
         width: Math.max(320, wrapper.clientWidth || 480),
         height: 180,
-        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: s.width ?? 2, dash: s.dash, points: { show: true, size: 4 } })), ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 1, dash: [6, 4], points: { show: false } }))],
+        series: [
+          {},
+          ...series.map((s) => ({ label: s.label, stroke: s.color, width: s.width ?? 2, dash: s.dash, points: { show: true, size: 4 } })),
+          ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 1, dash: [6, 4], points: { show: false } })),
+        ],
         // A band from an upper series down to the series `bandTo` (indices in `series`; uPlot counts x as 0).
         bands: series.flatMap((s, i) => (s.bandTo !== undefined ? [{ series: [i + 1, s.bandTo + 1], fill: '#2563eb1f' }] : [])),
         axes: [{}, { label: yLabel, size: 55 }],
@@ -140,7 +170,14 @@
     const lines = [];
     if (levels.warning !== undefined) lines.push({ label: `warning (${levels.warning})`, value: levels.warning, color: '#ca8a04' });
     if (levels.critical !== undefined) lines.push({ label: `critical (${levels.critical})`, value: levels.critical, color: '#b91c1c' });
-    timelineChart(container, `${version.model} v${version.version}: share of drifted features`, 'drift share', version.timeline, [{ label: 'drift share', value: (p) => p.driftShare, color: '#9333ea' }], lines);
+    timelineChart(
+      container,
+      `${version.model} v${version.version}: share of drifted features`,
+      'drift share',
+      version.timeline,
+      [{ label: 'drift share', value: (p) => p.driftShare, color: '#9333ea' }],
+      lines,
+    );
   }
 
   function errorSlices(version) {
@@ -150,15 +187,44 @@
     const features = Object.keys(version.errors.slices);
     const drifted = version.features.find((f) => f.status === 'drift' && features.includes(f.name));
     const chosen = sliceChoice.get(key) ?? drifted?.name ?? features[0];
-    const select = el('select', { 'data-slices': key }, features.map((f) => el('option', f === chosen ? { value: f, selected: 'selected' } : { value: f }, f)));
+    const select = el(
+      'select',
+      { 'data-slices': key },
+      features.map((f) => el('option', f === chosen ? { value: f, selected: 'selected' } : { value: f }, f)),
+    );
     const body = el('div');
     const render = (feature) => {
       sliceChoice.set(key, feature);
       const slices = version.errors.slices[feature] ?? [];
       body.replaceChildren(
-        el('table', {},
-          el('thead', {}, el('tr', {}, [feature, 'labelled', 'wrong', 'error rate', '95% interval'].map((h) => el('th', {}, h)))),
-          el('tbody', {}, slices.map((s) => el('tr', {}, el('td', {}, s.slice), el('td', {}, String(s.count)), el('td', {}, String(s.wrong)), el('td', {}, percent(s.errorRate)), el('td', {}, `${percent(s.low)} – ${percent(s.high)}`))))),
+        el(
+          'table',
+          {},
+          el(
+            'thead',
+            {},
+            el(
+              'tr',
+              {},
+              [feature, 'labelled', 'wrong', 'error rate', '95% interval'].map((h) => el('th', {}, h)),
+            ),
+          ),
+          el(
+            'tbody',
+            {},
+            slices.map((s) =>
+              el(
+                'tr',
+                {},
+                el('td', {}, s.slice),
+                el('td', {}, String(s.count)),
+                el('td', {}, String(s.wrong)),
+                el('td', {}, percent(s.errorRate)),
+                el('td', {}, `${percent(s.low)} – ${percent(s.high)}`),
+              ),
+            ),
+          ),
+        ),
       );
     };
     select.addEventListener('change', () => render(select.value));
@@ -182,14 +248,29 @@
     return el(
       'div',
       { class: 'summary' },
-      el('div', {},
-        drift ? badge(drift.status, drift.status === 'drift' ? `DATASET DRIFT ${percent(drift.driftShare)}` : drift.status === 'no-drift' ? `no dataset drift (${percent(drift.driftShare)} drifted)` : undefined) : badge('not-enough-data', 'no drift report'),
+      el(
+        'div',
+        {},
+        drift
+          ? badge(
+              drift.status,
+              drift.status === 'drift'
+                ? `DATASET DRIFT ${percent(drift.driftShare)}`
+                : drift.status === 'no-drift'
+                  ? `no dataset drift (${percent(drift.driftShare)} drifted)`
+                  : undefined,
+            )
+          : badge('not-enough-data', 'no drift report'),
         ' ',
         version.prediction ? badge(version.prediction.status, `prediction: ${STATUS_TEXT[version.prediction.status]}`) : null,
         ' ',
         alarming.length > 0 ? el('span', { class: 'state ALARM' }, `${alarming.length} in ALARM`) : el('span', { class: 'state OK' }, 'no alarm'),
       ),
-      el('div', { class: 'muted' }, `sliding window ${version.window.minutes} min: ${new Date(version.window.from).toLocaleTimeString()} – ${new Date(version.window.to).toLocaleTimeString()}, ${version.predictions} predictions${drift ? `, ${drift.assessed} of ${version.features.length} features with a verdict` : ''}`),
+      el(
+        'div',
+        { class: 'muted' },
+        `sliding window ${version.window.minutes} min: ${new Date(version.window.from).toLocaleTimeString()} – ${new Date(version.window.to).toLocaleTimeString()}, ${version.predictions} predictions${drift ? `, ${drift.assessed} of ${version.features.length} features with a verdict` : ''}`,
+      ),
       estimateText.length > 0 ? el('div', { class: 'muted' }, estimateText.join(' · ')) : null,
       alarming.length > 0 ? el('div', { class: 'reason' }, alarming.map((a) => a.name).join(', ')) : null,
     );
@@ -209,9 +290,12 @@
         { class: 'monitoring-version', 'data-monitoring': `${version.model}/${version.version}` },
         el('h3', {}, `${version.model} v${version.version}`),
         summary(version),
-        el('div', { class: 'monitoring-grid' },
+        el(
+          'div',
+          { class: 'monitoring-grid' },
           el('div', {}, el('h4', {}, 'Drift per feature, sliding window', el('span', { class: 'muted' }, ' gray: training · blue: current (red: drifted)')), featureTable(version)),
-          chartColumn),
+          chartColumn,
+        ),
         el('h4', {}, 'Error rate by slice ', el('span', { class: 'muted' }, 'labelled predictions, 95% Wilson interval')),
         errorSlices(version),
       );

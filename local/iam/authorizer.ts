@@ -70,7 +70,13 @@ export class Authorizer {
       this.cache.clear();
       this.cachedRevision = this.options.model.revision;
     }
-    const key = JSON.stringify([request.caller.principal, request.caller.kind === 'service' ? (request.caller.sourceArn ?? '') : '', request.action, request.resource, request.context ?? {}]);
+    const key = JSON.stringify([
+      request.caller.principal,
+      request.caller.kind === 'service' ? (request.caller.sourceArn ?? '') : '',
+      request.action,
+      request.resource,
+      request.context ?? {},
+    ]);
     let decision = this.cache.get(key);
     if (!decision) {
       if (this.cache.size >= MAX_CACHED) this.cache.clear();
@@ -129,7 +135,12 @@ export class Authorizer {
       return { allowed: false, request, awsMessage: awsMessage(request, blame), explanation: result === 'ExplicitlyDenied' ? 'an explicit Deny applies' : 'no policy allows it' };
     }
     if (outcome.resultType === 'error') {
-      return { allowed: false, request, awsMessage: awsMessage(request, 'identity'), explanation: `the local IAM evaluator refused the request or a policy: ${outcome.errors.message}` };
+      return {
+        allowed: false,
+        request,
+        awsMessage: awsMessage(request, 'identity'),
+        explanation: `the local IAM evaluator refused the request or a policy: ${outcome.errors.message}`,
+      };
     }
     const analyses = outcome.resultType === 'single' ? [outcome.result.analysis] : outcome.results.map((r) => r.analysis);
     const allowed = outcome.overallResult === 'Allowed';
@@ -138,11 +149,15 @@ export class Authorizer {
     const explanation = analysis ? explain(request, analysis, resourcePolicy, roleMissing, boundary) : 'no policy allows it';
     const boundaryDenies = boundary !== undefined && analysis?.permissionBoundaryAnalysis !== undefined && analysis.permissionBoundaryAnalysis.result !== 'Allowed';
     const blame =
-      analysis?.identityAnalysis?.result === 'ExplicitlyDenied' ? 'identity-deny'
-      : analysis?.resourceAnalysis?.denyStatements.length ? 'resource-deny'
-      : boundaryDenies && (analysis?.identityAnalysis?.allowStatements.length ?? 0) > 0 ? 'boundary'
-      : caller.kind === 'service' || (analysis?.identityAnalysis?.allowStatements.length ?? 0) > 0 ? 'resource'
-      : 'identity';
+      analysis?.identityAnalysis?.result === 'ExplicitlyDenied'
+        ? 'identity-deny'
+        : analysis?.resourceAnalysis?.denyStatements.length
+          ? 'resource-deny'
+          : boundaryDenies && (analysis?.identityAnalysis?.allowStatements.length ?? 0) > 0
+            ? 'boundary'
+            : caller.kind === 'service' || (analysis?.identityAnalysis?.allowStatements.length ?? 0) > 0
+              ? 'resource'
+              : 'identity';
     return { allowed, request, awsMessage: awsMessage(request, blame), explanation };
   }
 }
@@ -208,7 +223,8 @@ function explain(request: AccessRequest, analysis: RequestAnalysis, resourcePoli
   const identity = analysis.identityAnalysis;
   if (request.caller.kind === 'role') {
     if (roleMissing) parts.push(`the role ${request.caller.roleArn} is in no stack the runtime runs`);
-    else if (identity?.denyStatements.length) parts.push(`an explicit Deny in ${statementName(identity.denyStatements[0] as StatementAnalysis, (identity.denyStatements[0] as StatementAnalysis).policyId)}`);
+    else if (identity?.denyStatements.length)
+      parts.push(`an explicit Deny in ${statementName(identity.denyStatements[0] as StatementAnalysis, (identity.denyStatements[0] as StatementAnalysis).policyId)}`);
     else if (identity?.allowStatements.length) parts.push("the role's policies allow it");
     else parts.push("no Allow in the role's policies");
     const limits = analysis.permissionBoundaryAnalysis;

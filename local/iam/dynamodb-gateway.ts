@@ -77,7 +77,10 @@ export async function startDynamoDbGateway(options: DynamoDbGatewayOptions): Pro
 /** DynamoDB's answers when it sheds load (an on-demand table's message) or fails. */
 function dynamoFault(kind: Exclude<FaultKind, 'unreachable'>): Refusal {
   return kind === 'throttle'
-    ? dynamoError('ProvisionedThroughputExceededException', 'Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your table or index so please try again shortly. If exceptions persist, check if you have a hot key: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html')
+    ? dynamoError(
+        'ProvisionedThroughputExceededException',
+        'Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your table or index so please try again shortly. If exceptions persist, check if you have a hot key: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html',
+      )
     : dynamoError('InternalServerError', 'Internal server error', 500);
 }
 

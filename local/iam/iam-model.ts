@@ -136,7 +136,11 @@ export class IamModel {
         arn: roleArn,
         name,
         trust: resource.properties.AssumeRolePolicyDocument as PolicyDocument | undefined,
-        policies: [...inline, ...policies, ...managed.map(([policyStack, policyId, policy]) => ({ name: `${policyStack}/${policyId}`, document: policy.properties.PolicyDocument as PolicyDocument }))],
+        policies: [
+          ...inline,
+          ...policies,
+          ...managed.map(([policyStack, policyId, policy]) => ({ name: `${policyStack}/${policyId}`, document: policy.properties.PolicyDocument as PolicyDocument })),
+        ],
         unknownPolicyArns: byArn.filter((arn) => !managed.some(([, , policy]) => policy.arn === arn)),
         ...(boundaryArn !== undefined ? { boundaryArn } : {}),
         ...(boundary ? { boundary } : {}),
@@ -189,7 +193,8 @@ export class IamModel {
     }
     if (service === 'sns') {
       const policies = this.all('AWS::SNS::TopicPolicy').filter(([, , policy]) => ((policy.properties.Topics ?? []) as string[]).includes(resourceArn));
-      const statements = policies.length > 0 ? policies.flatMap(([, , policy]) => (policy.properties.PolicyDocument as PolicyDocument).Statement) : this.defaultTopicPolicy(resourceArn);
+      const statements =
+        policies.length > 0 ? policies.flatMap(([, , policy]) => (policy.properties.PolicyDocument as PolicyDocument).Statement) : this.defaultTopicPolicy(resourceArn);
       return { name: `the topic policy of ${resourceArn.split(':').pop()}`, document: { Version: '2012-10-17', Statement: statements } };
     }
     if (service === 'kms' && rest.startsWith('key/')) {
@@ -233,7 +238,11 @@ export class IamModel {
 
   /** A statement of a function's policy (AddPermission) as Lambda shows it in GetPolicy. */
   private permissionStatement(resource: string, p: PermissionStatement): PolicyStatement {
-    const principal = /^\d{12}$/.test(p.principal) ? { AWS: `arn:aws:iam::${p.principal}:root` } : p.principal.startsWith('arn:') || p.principal === '*' ? { AWS: p.principal } : { Service: p.principal };
+    const principal = /^\d{12}$/.test(p.principal)
+      ? { AWS: `arn:aws:iam::${p.principal}:root` }
+      : p.principal.startsWith('arn:') || p.principal === '*'
+        ? { AWS: p.principal }
+        : { Service: p.principal };
     const condition: Record<string, Record<string, string>> = {};
     if (p.sourceArn) condition.ArnLike = { 'AWS:SourceArn': p.sourceArn };
     if (p.sourceAccount) condition.StringEquals = { 'AWS:SourceAccount': p.sourceAccount };
@@ -247,7 +256,16 @@ export class IamModel {
         Sid: '__default_statement_ID',
         Effect: 'Allow',
         Principal: { AWS: '*' },
-        Action: ['SNS:GetTopicAttributes', 'SNS:SetTopicAttributes', 'SNS:AddPermission', 'SNS:RemovePermission', 'SNS:DeleteTopic', 'SNS:Subscribe', 'SNS:ListSubscriptionsByTopic', 'SNS:Publish'],
+        Action: [
+          'SNS:GetTopicAttributes',
+          'SNS:SetTopicAttributes',
+          'SNS:AddPermission',
+          'SNS:RemovePermission',
+          'SNS:DeleteTopic',
+          'SNS:Subscribe',
+          'SNS:ListSubscriptionsByTopic',
+          'SNS:Publish',
+        ],
         Resource: topicArn,
         Condition: { StringEquals: { 'AWS:SourceOwner': this.options.accountId } },
       },
@@ -256,7 +274,10 @@ export class IamModel {
 
   /** KMS's default key policy: the account (its IAM policies) may use the key. */
   private defaultKeyPolicy(): PolicyDocument {
-    return { Version: '2012-10-17', Statement: [{ Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${this.options.accountId}:root` }, Action: 'kms:*', Resource: '*' }] };
+    return {
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${this.options.accountId}:root` }, Action: 'kms:*', Resource: '*' }],
+    };
   }
 
   private all(type: string): [string, string, StackResource][] {

@@ -77,8 +77,20 @@ export class LocalIam {
    * Gateways that check every request to S3 and DynamoDB before it reaches the local servers; the calls they
    * allow meet the injected `faults`, if any.
    */
-  async startGateways(options: { readonly s3: string; readonly dynamodb: string; readonly host: string; readonly faults?: LocalFaults }): Promise<{ s3: LocalService; dynamodb: LocalService }> {
-    const common = { host: options.host, region: this.options.region, accountId: this.options.accountId, identities: this.identities, authorizer: this.authorizer, ...(options.faults ? { faults: options.faults } : {}) };
+  async startGateways(options: {
+    readonly s3: string;
+    readonly dynamodb: string;
+    readonly host: string;
+    readonly faults?: LocalFaults;
+  }): Promise<{ s3: LocalService; dynamodb: LocalService }> {
+    const common = {
+      host: options.host,
+      region: this.options.region,
+      accountId: this.options.accountId,
+      identities: this.identities,
+      authorizer: this.authorizer,
+      ...(options.faults ? { faults: options.faults } : {}),
+    };
     const s3 = await startS3Gateway({ ...common, target: options.s3, model: this.model });
     try {
       return { s3, dynamodb: await startDynamoDbGateway({ ...common, target: options.dynamodb }) };
@@ -141,12 +153,18 @@ export class LocalIam {
     if (caller.kind === 'admin') return;
     const checks = provisioningChecks(change, { region: this.options.region, accountId: this.options.accountId, model: this.model });
     if (!checks) {
-      throw new Error(`the local runtime does not know which calls CloudFormation makes to ${change.action} a ${change.resource.type} (docs/local-runtime.md), so it does not do it as ${caller.principal}`);
+      throw new Error(
+        `the local runtime does not know which calls CloudFormation makes to ${change.action} a ${change.resource.type} (docs/local-runtime.md), so it does not do it as ${caller.principal}`,
+      );
     }
     const denial = await this.authorizer.firstDenial(checks.map((c) => ({ ...c, caller })));
     if (denial) {
       const service = denial.request.action.split(':')[0] as string;
-      throw new AccessDeniedError(denial, 'AccessDenied', `Resource handler returned message: "${denial.awsMessage} (Service: ${service}, Status Code: 403)" (HandlerErrorCode: AccessDenied) (local IAM: ${denial.explanation})`);
+      throw new AccessDeniedError(
+        denial,
+        'AccessDenied',
+        `Resource handler returned message: "${denial.awsMessage} (Service: ${service}, Status Code: 403)" (HandlerErrorCode: AccessDenied) (local IAM: ${denial.explanation})`,
+      );
     }
   }
 
@@ -158,7 +176,12 @@ export class LocalIam {
   async authorizePublish(caller: Caller, topicArn: string): Promise<void> {
     const publish = await this.authorizer.decide({ caller, action: 'sns:Publish', resource: topicArn });
     if (!publish.allowed) {
-      if (caller.kind === 'service') throw new AccessDeniedError(publish, 'AuthorizationError', `Resource: ${caller.sourceArn} is not authorized to perform: SNS:Publish on resource: ${topicArn} (local IAM: ${publish.explanation})`);
+      if (caller.kind === 'service')
+        throw new AccessDeniedError(
+          publish,
+          'AuthorizationError',
+          `Resource: ${caller.sourceArn} is not authorized to perform: SNS:Publish on resource: ${topicArn} (local IAM: ${publish.explanation})`,
+        );
       throw new AccessDeniedError(publish, 'SNS.AuthorizationErrorException');
     }
     const key = this.model.topicKey(topicArn);
@@ -173,12 +196,20 @@ export class LocalIam {
               caller,
               action,
               resource: key.keyArn,
-              context: { 'kms:ViaService': `sns.${this.options.region}.amazonaws.com`, 'kms:CallerAccount': this.options.accountId, 'kms:EncryptionContext:aws:sns:topicArn': topicArn },
+              context: {
+                'kms:ViaService': `sns.${this.options.region}.amazonaws.com`,
+                'kms:CallerAccount': this.options.accountId,
+                'kms:EncryptionContext:aws:sns:topicArn': topicArn,
+              },
             })),
           );
     if (!keyDenial) return;
     if (caller.kind === 'service') {
-      throw new AccessDeniedError(keyDenial, 'KMSAccessDenied', `CloudWatch Alarms does not have authorization to access the SNS topic encryption key. (local IAM: ${describe(keyDenial.request)}: ${keyDenial.explanation})`);
+      throw new AccessDeniedError(
+        keyDenial,
+        'KMSAccessDenied',
+        `CloudWatch Alarms does not have authorization to access the SNS topic encryption key. (local IAM: ${describe(keyDenial.request)}: ${keyDenial.explanation})`,
+      );
     }
     throw new AccessDeniedError(
       keyDenial,
@@ -198,7 +229,12 @@ export class LocalIam {
     const callerNow = () => roleSession(this.model.stateMachineRole(stateMachineArn) ?? `arn:aws:iam::${this.options.accountId}:role/no-role-for-${machineName}`, machineName);
     const require = async (request: Omit<AccessRequest, 'caller'>, errorName: string, service: string) => {
       const decision = await this.authorizer.decide({ ...request, caller: callerNow() });
-      if (!decision.allowed) throw new AccessDeniedError(decision, errorName, `${decision.awsMessage} (Service: ${service}; Status Code: 403; Error Code: AccessDeniedException) (local IAM: ${decision.explanation})`);
+      if (!decision.allowed)
+        throw new AccessDeniedError(
+          decision,
+          errorName,
+          `${decision.awsMessage} (Service: ${service}; Status Code: 403; Error Code: AccessDeniedException) (local IAM: ${decision.explanation})`,
+        );
     };
     return {
       lambda: async (functionArn, payload) => {
@@ -278,9 +314,18 @@ export class LocalIam {
         ...['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'].map((action) => ({ caller, action, resource: streamArn })),
         { caller, action: 'dynamodb:ListStreams', resource: '*' },
       ]);
-      if (denial) refuse(denial, `Cannot access stream ${streamArn}. Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM.`);
+      if (denial)
+        refuse(
+          denial,
+          `Cannot access stream ${streamArn}. Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM.`,
+        );
     }
-    if (change.resource.type === 'AWS::IAM::Role' && typeof p.PermissionsBoundary === 'string' && p.PermissionsBoundary.startsWith(`arn:aws:iam::${this.options.accountId}:policy/`) && !this.model.managedPolicy(p.PermissionsBoundary)) {
+    if (
+      change.resource.type === 'AWS::IAM::Role' &&
+      typeof p.PermissionsBoundary === 'string' &&
+      p.PermissionsBoundary.startsWith(`arn:aws:iam::${this.options.accountId}:policy/`) &&
+      !this.model.managedPolicy(p.PermissionsBoundary)
+    ) {
       throw Object.assign(new Error(`Scope ARN: ${p.PermissionsBoundary} does not exist or is not attachable.`), { name: 'NoSuchEntity' });
     }
   }
@@ -299,7 +344,12 @@ export class LocalIam {
 /** CloudWatch cannot use an AWS managed key (alias/aws/sns): its key policy admits only principals of the account. */
 function managedKeyDenial(caller: Caller, topicArn: string): Decision {
   const request: AccessRequest = { caller, action: 'kms:GenerateDataKey', resource: `aws/sns key of ${topicArn}` };
-  return { allowed: false, request, awsMessage: '', explanation: 'the topic is encrypted with the AWS managed key alias/aws/sns, whose policy no service principal can be added to' };
+  return {
+    allowed: false,
+    request,
+    awsMessage: '',
+    explanation: 'the topic is encrypted with the AWS managed key alias/aws/sns, whose policy no service principal can be added to',
+  };
 }
 
 /** The IAM checks of an `aws-sdk:<service>:<action>` Task (the service's own authorization of that API). */

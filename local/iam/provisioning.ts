@@ -68,7 +68,8 @@ function changed(change: ResourceChange, ...keys: string[]): boolean {
   return keys.some((key) => JSON.stringify(before[key]) !== JSON.stringify(change.resource.properties[key]));
 }
 
-const lambdaArn = (scope: ProvisioningScope, name: string, qualifier?: string) => `arn:aws:lambda:${scope.region}:${scope.accountId}:function:${name}${qualifier ? `:${qualifier}` : ''}`;
+const lambdaArn = (scope: ProvisioningScope, name: string, qualifier?: string) =>
+  `arn:aws:lambda:${scope.region}:${scope.accountId}:function:${name}${qualifier ? `:${qualifier}` : ''}`;
 const apiArn = (scope: ProvisioningScope, path: string) => `arn:aws:apigateway:${scope.region}::${path}`;
 
 /** A function's name and qualifier from a name, a partial ARN or an ARN, as Lambda reads FunctionName. */
@@ -125,7 +126,11 @@ const CHECKS: Readonly<Record<string, Checks>> = {
       return [check('iam:CreateRole', arn, boundary), ...inlinePolicyNames(p).map(() => check('iam:PutRolePolicy', arn, boundary)), ...attach(managed(p), 'iam:AttachRolePolicy')];
     }
     if (change.action === 'delete') {
-      return [...inlinePolicyNames(p).map(() => check('iam:DeleteRolePolicy', arn, boundary)), ...attach(managed(p), 'iam:DetachRolePolicy'), check('iam:DeleteRole', arn, boundary)];
+      return [
+        ...inlinePolicyNames(p).map(() => check('iam:DeleteRolePolicy', arn, boundary)),
+        ...attach(managed(p), 'iam:DetachRolePolicy'),
+        check('iam:DeleteRole', arn, boundary),
+      ];
     }
     const before = change.previous?.properties;
     const beforeBoundary = typeof before?.PermissionsBoundary === 'string' ? before.PermissionsBoundary : undefined;
@@ -133,14 +138,24 @@ const CHECKS: Readonly<Record<string, Checks>> = {
       ...(changed(change, 'AssumeRolePolicyDocument') ? [check('iam:UpdateAssumeRolePolicy', arn, boundary)] : []),
       ...(changed(change, 'Description', 'MaxSessionDuration') ? [check('iam:UpdateRole', arn)] : []),
       ...(changed(change, 'PermissionsBoundary')
-        ? [p.PermissionsBoundary === undefined ? check('iam:DeleteRolePermissionsBoundary', arn, boundaryContext(beforeBoundary)) : check('iam:PutRolePermissionsBoundary', arn, boundary)]
+        ? [
+            p.PermissionsBoundary === undefined
+              ? check('iam:DeleteRolePermissionsBoundary', arn, boundaryContext(beforeBoundary))
+              : check('iam:PutRolePermissionsBoundary', arn, boundary),
+          ]
         : []),
       ...(changed(change, 'Policies') ? inlinePolicyNames(p).map(() => check('iam:PutRolePolicy', arn, boundary)) : []),
       ...inlinePolicyNames(before)
         .filter((name) => !inlinePolicyNames(p).includes(name))
         .map(() => check('iam:DeleteRolePolicy', arn, boundary)),
-      ...attach(managed(p).filter((m) => !managed(before).includes(m)), 'iam:AttachRolePolicy'),
-      ...attach(managed(before).filter((m) => !managed(p).includes(m)), 'iam:DetachRolePolicy'),
+      ...attach(
+        managed(p).filter((m) => !managed(before).includes(m)),
+        'iam:AttachRolePolicy',
+      ),
+      ...attach(
+        managed(before).filter((m) => !managed(p).includes(m)),
+        'iam:DetachRolePolicy',
+      ),
     ];
   },
   'AWS::IAM::Policy'(change, scope) {
@@ -148,10 +163,18 @@ const CHECKS: Readonly<Record<string, Checks>> = {
     const onRole = (action: string) => (arn: string) => check(action, arn, boundaryContext(scope.model.role(arn)?.boundaryArn));
     if (change.action === 'delete') return roles(change.resource.properties).map(onRole('iam:DeleteRolePolicy'));
     const now = roles(change.resource.properties);
-    return [...now.map(onRole('iam:PutRolePolicy')), ...roles(change.previous?.properties).filter((arn) => !now.includes(arn)).map(onRole('iam:DeleteRolePolicy'))];
+    return [
+      ...now.map(onRole('iam:PutRolePolicy')),
+      ...roles(change.previous?.properties)
+        .filter((arn) => !now.includes(arn))
+        .map(onRole('iam:DeleteRolePolicy')),
+    ];
   },
   'AWS::IAM::ManagedPolicy'(change, scope) {
-    const policyArn = change.action === 'create' ? `arn:aws:iam::${scope.accountId}:policy${typeof change.resource.properties.Path === 'string' ? change.resource.properties.Path : '/'}${physicalId(change)}` : physicalId(change);
+    const policyArn =
+      change.action === 'create'
+        ? `arn:aws:iam::${scope.accountId}:policy${typeof change.resource.properties.Path === 'string' ? change.resource.properties.Path : '/'}${physicalId(change)}`
+        : physicalId(change);
     const roles = (q: Properties | undefined) => ((q?.Roles ?? []) as string[]).map((role) => roleArnOf(scope, String(role)));
     const onRole = (action: string) => (arn: string) => check(action, arn, { ...boundaryContext(scope.model.role(arn)?.boundaryArn), 'iam:PolicyARN': policyArn });
     if (change.action === 'create') return [check('iam:CreatePolicy', policyArn), ...roles(change.resource.properties).map(onRole('iam:AttachRolePolicy'))];
@@ -167,7 +190,12 @@ const CHECKS: Readonly<Record<string, Checks>> = {
   'AWS::Lambda::Function'(change, scope) {
     const p = change.resource.properties;
     const arn = lambdaArn(scope, physicalId(change));
-    const concurrency = p.ReservedConcurrentExecutions !== undefined ? [check('lambda:PutFunctionConcurrency', arn)] : change.previous?.properties.ReservedConcurrentExecutions !== undefined ? [check('lambda:DeleteFunctionConcurrency', arn)] : [];
+    const concurrency =
+      p.ReservedConcurrentExecutions !== undefined
+        ? [check('lambda:PutFunctionConcurrency', arn)]
+        : change.previous?.properties.ReservedConcurrentExecutions !== undefined
+          ? [check('lambda:DeleteFunctionConcurrency', arn)]
+          : [];
     if (change.action === 'create') return [check('lambda:CreateFunction', arn), ...passRole(p.Role, 'lambda.amazonaws.com'), ...codeChecks(p, scope), ...concurrency];
     if (change.action === 'delete') return [check('lambda:DeleteFunction', arn)];
     const configuration = Object.keys({ ...p, ...change.previous?.properties }).filter((key) => !['Code', 'Tags', 'ReservedConcurrentExecutions', 'FunctionName'].includes(key));
@@ -203,12 +231,21 @@ const CHECKS: Readonly<Record<string, Checks>> = {
     const p = change.resource.properties;
     const arn = `arn:aws:logs:${scope.region}:${scope.accountId}:log-group:${physicalId(change)}`;
     if (change.action === 'delete') return [check('logs:DeleteLogGroup', arn)];
-    const retention = p.RetentionInDays !== undefined ? [check('logs:PutRetentionPolicy', arn)] : change.previous?.properties.RetentionInDays !== undefined ? [check('logs:DeleteRetentionPolicy', arn)] : [];
+    const retention =
+      p.RetentionInDays !== undefined
+        ? [check('logs:PutRetentionPolicy', arn)]
+        : change.previous?.properties.RetentionInDays !== undefined
+          ? [check('logs:DeleteRetentionPolicy', arn)]
+          : [];
     const key = p.KmsKeyId !== undefined && changed(change, 'KmsKeyId') ? [check('logs:AssociateKmsKey', arn)] : [];
     return [...(change.action === 'create' ? [check('logs:CreateLogGroup', arn)] : []), ...(changed(change, 'RetentionInDays') ? retention : []), ...key];
   },
   'AWS::ApiGateway::RestApi'(change, scope) {
-    return [change.action === 'create' ? check('apigateway:POST', apiArn(scope, '/restapis')) : check(change.action === 'update' ? 'apigateway:PATCH' : 'apigateway:DELETE', apiArn(scope, `/restapis/${physicalId(change)}`))];
+    return [
+      change.action === 'create'
+        ? check('apigateway:POST', apiArn(scope, '/restapis'))
+        : check(change.action === 'update' ? 'apigateway:PATCH' : 'apigateway:DELETE', apiArn(scope, `/restapis/${physicalId(change)}`)),
+    ];
   },
   'AWS::ApiGateway::Resource'(change, scope) {
     const p = change.resource.properties;
@@ -222,35 +259,60 @@ const CHECKS: Readonly<Record<string, Checks>> = {
     if (change.action === 'delete') return [check('apigateway:DELETE', method)];
     // PutMethod, then PutIntegration; an integration that calls AWS with a role passes it to API Gateway.
     const credentials = (p.Integration as { Credentials?: string } | undefined)?.Credentials;
-    return [check('apigateway:PUT', method), ...(p.Integration !== undefined ? [check('apigateway:PUT', `${method}/integration`)] : []), ...passRole(credentials, 'apigateway.amazonaws.com')];
+    return [
+      check('apigateway:PUT', method),
+      ...(p.Integration !== undefined ? [check('apigateway:PUT', `${method}/integration`)] : []),
+      ...passRole(credentials, 'apigateway.amazonaws.com'),
+    ];
   },
   'AWS::ApiGateway::Deployment'(change, scope) {
     const api = `/restapis/${String(change.resource.properties.RestApiId)}`;
-    return [change.action === 'create' ? check('apigateway:POST', apiArn(scope, `${api}/deployments`)) : check(change.action === 'update' ? 'apigateway:PATCH' : 'apigateway:DELETE', apiArn(scope, `${api}/deployments/${physicalId(change)}`))];
+    return [
+      change.action === 'create'
+        ? check('apigateway:POST', apiArn(scope, `${api}/deployments`))
+        : check(change.action === 'update' ? 'apigateway:PATCH' : 'apigateway:DELETE', apiArn(scope, `${api}/deployments/${physicalId(change)}`)),
+    ];
   },
   'AWS::ApiGateway::Stage'(change, scope) {
     const api = `/restapis/${String(change.resource.properties.RestApiId)}`;
-    return [change.action === 'create' ? check('apigateway:POST', apiArn(scope, `${api}/stages`)) : check(change.action === 'update' ? 'apigateway:PATCH' : 'apigateway:DELETE', apiArn(scope, `${api}/stages/${physicalId(change)}`))];
+    return [
+      change.action === 'create'
+        ? check('apigateway:POST', apiArn(scope, `${api}/stages`))
+        : check(change.action === 'update' ? 'apigateway:PATCH' : 'apigateway:DELETE', apiArn(scope, `${api}/stages/${physicalId(change)}`)),
+    ];
   },
   'AWS::ApiGateway::GatewayResponse'(change, scope) {
     const p = change.resource.properties;
-    return [check(change.action === 'delete' ? 'apigateway:DELETE' : 'apigateway:PUT', apiArn(scope, `/restapis/${String(p.RestApiId)}/gatewayresponses/${String(p.ResponseType)}`))];
+    return [
+      check(change.action === 'delete' ? 'apigateway:DELETE' : 'apigateway:PUT', apiArn(scope, `/restapis/${String(p.RestApiId)}/gatewayresponses/${String(p.ResponseType)}`)),
+    ];
   },
   'AWS::ApiGateway::RequestValidator': apiChild('requestvalidators'),
   'AWS::ApiGateway::Authorizer': apiChild('authorizers'),
   'AWS::ApiGateway::Model': apiChild('models'),
   'AWS::ApiGateway::ApiKey'(change, scope) {
-    return [change.action === 'create' ? check('apigateway:POST', apiArn(scope, '/apikeys')) : check(change.action === 'update' ? 'apigateway:PATCH' : 'apigateway:DELETE', apiArn(scope, `/apikeys/${physicalId(change)}`))];
+    return [
+      change.action === 'create'
+        ? check('apigateway:POST', apiArn(scope, '/apikeys'))
+        : check(change.action === 'update' ? 'apigateway:PATCH' : 'apigateway:DELETE', apiArn(scope, `/apikeys/${physicalId(change)}`)),
+    ];
   },
   'AWS::ApiGateway::UsagePlan'(change, scope) {
-    return [change.action === 'create' ? check('apigateway:POST', apiArn(scope, '/usageplans')) : check(change.action === 'update' ? 'apigateway:PATCH' : 'apigateway:DELETE', apiArn(scope, `/usageplans/${physicalId(change)}`))];
+    return [
+      change.action === 'create'
+        ? check('apigateway:POST', apiArn(scope, '/usageplans'))
+        : check(change.action === 'update' ? 'apigateway:PATCH' : 'apigateway:DELETE', apiArn(scope, `/usageplans/${physicalId(change)}`)),
+    ];
   },
   'AWS::ApiGateway::UsagePlanKey'(change, scope) {
     const plan = `/usageplans/${String(change.resource.properties.UsagePlanId)}/keys`;
     return [change.action === 'delete' ? check('apigateway:DELETE', apiArn(scope, `${plan}/${physicalId(change)}`)) : check('apigateway:POST', apiArn(scope, plan))];
   },
   'AWS::ApiGateway::Account'(change, scope) {
-    return [check('apigateway:PATCH', apiArn(scope, '/account')), ...(change.action === 'delete' ? [] : passRole(change.resource.properties.CloudWatchRoleArn, 'apigateway.amazonaws.com'))];
+    return [
+      check('apigateway:PATCH', apiArn(scope, '/account')),
+      ...(change.action === 'delete' ? [] : passRole(change.resource.properties.CloudWatchRoleArn, 'apigateway.amazonaws.com')),
+    ];
   },
   'AWS::CloudWatch::Dashboard'(change, scope) {
     const arn = `arn:aws:cloudwatch::${scope.accountId}:dashboard/${physicalId(change)}`;
@@ -323,7 +385,10 @@ const CHECKS: Readonly<Record<string, Checks>> = {
     const arn = change.action === 'create' ? '*' : `arn:aws:kms:${scope.region}:${scope.accountId}:key/${physicalId(change)}`;
     if (change.action === 'delete') return [check('kms:ScheduleKeyDeletion', arn)];
     if (change.action === 'create') return [check('kms:CreateKey', '*')];
-    return [...(changed(change, 'KeyPolicy') ? [check('kms:PutKeyPolicy', arn)] : []), ...(changed(change, 'EnableKeyRotation') ? [check(change.resource.properties.EnableKeyRotation === true ? 'kms:EnableKeyRotation' : 'kms:DisableKeyRotation', arn)] : [])];
+    return [
+      ...(changed(change, 'KeyPolicy') ? [check('kms:PutKeyPolicy', arn)] : []),
+      ...(changed(change, 'EnableKeyRotation') ? [check(change.resource.properties.EnableKeyRotation === true ? 'kms:EnableKeyRotation' : 'kms:DisableKeyRotation', arn)] : []),
+    ];
   },
   'AWS::KMS::Alias'(change, scope) {
     const alias = `arn:aws:kms:${scope.region}:${scope.accountId}:${String(change.resource.properties.AliasName)}`;
@@ -337,7 +402,9 @@ const CHECKS: Readonly<Record<string, Checks>> = {
     return [check(change.action === 'create' ? 'sqs:CreateQueue' : change.action === 'update' ? 'sqs:SetQueueAttributes' : 'sqs:DeleteQueue', arn)];
   },
   'AWS::SQS::QueuePolicy'(change, scope) {
-    return ((change.resource.properties.Queues ?? []) as string[]).map((url) => check('sqs:SetQueueAttributes', `arn:aws:sqs:${scope.region}:${scope.accountId}:${String(url).split('/').pop() as string}`));
+    return ((change.resource.properties.Queues ?? []) as string[]).map((url) =>
+      check('sqs:SetQueueAttributes', `arn:aws:sqs:${scope.region}:${scope.accountId}:${String(url).split('/').pop() as string}`),
+    );
   },
   'AWS::XRay::Group'(change, scope) {
     const action = { create: 'xray:CreateGroup', update: 'xray:UpdateGroup', delete: 'xray:DeleteGroup' }[change.action];

@@ -56,7 +56,14 @@ const BUCKET_SUBRESOURCES: Readonly<Record<string, string>> = {
  * The IAM checks S3 makes for one request (S3 API -> actions: docs.aws.amazon.com/AmazonS3/latest/userguide/
  * using-with-s3-actions.html). `deleteKeys` are the keys of a DeleteObjects body.
  */
-export function s3Checks(method: string, bucket: string, key: string | undefined, query: URLSearchParams, headers: IncomingMessage['headers'], deleteKeys: readonly string[] = []): Check[] {
+export function s3Checks(
+  method: string,
+  bucket: string,
+  key: string | undefined,
+  query: URLSearchParams,
+  headers: IncomingMessage['headers'],
+  deleteKeys: readonly string[] = [],
+): Check[] {
   const bucketArn = `arn:aws:s3:::${bucket}`;
   const objectArn = `${bucketArn}/${key ?? ''}`;
   const check = (action: string, resource: string, context?: Check['context']): Check => ({ action: `s3:${action}`, resource, ...(context ? { context } : {}) });
@@ -92,7 +99,16 @@ export function s3Checks(method: string, bucket: string, key: string | undefined
  * kms:ViaService and the encryption context S3 uses (the bucket ARN with S3 Bucket Keys, else the object's).
  * HEAD, listing and deleting touch no key.
  */
-export function kmsChecks(method: string, bucket: string, key: string | undefined, query: URLSearchParams, headers: IncomingMessage['headers'], model: IamModel, region: string, accountId: string): Check[] {
+export function kmsChecks(
+  method: string,
+  bucket: string,
+  key: string | undefined,
+  query: URLSearchParams,
+  headers: IncomingMessage['headers'],
+  model: IamModel,
+  region: string,
+  accountId: string,
+): Check[] {
   if (key === undefined || method === 'HEAD' || method === 'DELETE' || Object.keys(OBJECT_SUBRESOURCES).some((name) => query.has(name))) return [];
   const checks: Check[] = [];
   const viaS3 = (keyBucket: string, keyObject: string, action: string): Check | undefined => {
@@ -142,7 +158,13 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<LocalSe
       const accessKeyId = accessKeyIdOf(request.headers, url.searchParams);
       const caller = accessKeyId === undefined ? undefined : identities.callerOf(accessKeyId);
       if (!caller) {
-        return { forward: false, refusal: accessKeyId === undefined ? s3Error('AccessDenied', 'Access Denied', head) : s3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', head) };
+        return {
+          forward: false,
+          refusal:
+            accessKeyId === undefined
+              ? s3Error('AccessDenied', 'Access Denied', head)
+              : s3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', head),
+        };
       }
       const [bucket = '', ...rest] = url.pathname.slice(1).split('/');
       const key = rest.length > 0 && rest.join('/') !== '' ? decodeURIComponent(rest.join('/')) : undefined;
@@ -152,10 +174,17 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<LocalSe
         body = await readAll(request);
         deleteKeys = [...body.toString('utf8').matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => decodeXml(m[1] as string));
       }
-      const checks = [...s3Checks(method, decodeURIComponent(bucket), key, url.searchParams, request.headers, deleteKeys), ...kmsChecks(method, decodeURIComponent(bucket), key, url.searchParams, request.headers, model, options.region, options.accountId)];
+      const checks = [
+        ...s3Checks(method, decodeURIComponent(bucket), key, url.searchParams, request.headers, deleteKeys),
+        ...kmsChecks(method, decodeURIComponent(bucket), key, url.searchParams, request.headers, model, options.region, options.accountId),
+      ];
       const denial = await authorizer.firstDenial(checks.map((c) => ({ ...c, caller })));
       if (denial) return { forward: false, refusal: s3Error('AccessDenied', new AccessDeniedError(denial).message, head) };
-      const fault = options.faults?.meet({ service: 's3', actions: checks.filter((c) => c.action.startsWith('s3:')).map((c) => c.action.slice('s3:'.length)), caller: sessionNameOf(caller) });
+      const fault = options.faults?.meet({
+        service: 's3',
+        actions: checks.filter((c) => c.action.startsWith('s3:')).map((c) => c.action.slice('s3:'.length)),
+        caller: sessionNameOf(caller),
+      });
       if (fault) return { forward: false, refusal: fault === 'unreachable' ? 'connection-reset' : s3Fault(fault, head) };
       const headers = passHeaders(request.headers);
       // s3rver knows one account: the request goes on signed as it (it does not check v4 signatures).
@@ -182,7 +211,9 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<LocalSe
 
 /** S3's answers when it sheds load or fails. */
 function s3Fault(kind: Exclude<FaultKind, 'unreachable'>, head: boolean): Refusal {
-  return kind === 'throttle' ? s3Error('SlowDown', 'Please reduce your request rate.', head, 503) : s3Error('InternalError', 'We encountered an internal error. Please try again.', head, 500);
+  return kind === 'throttle'
+    ? s3Error('SlowDown', 'Please reduce your request rate.', head, 503)
+    : s3Error('InternalError', 'We encountered an internal error. Please try again.', head, 500);
 }
 
 function s3Error(code: string, message: string, head: boolean, status = 403): Refusal {
@@ -198,7 +229,12 @@ function encodeXml(text: string): string {
 }
 
 function decodeXml(text: string): string {
-  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+  return text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 }
 
 async function readAll(request: IncomingMessage): Promise<Buffer> {

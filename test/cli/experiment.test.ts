@@ -24,14 +24,33 @@ beforeAll(async () => {
   // Registered: churn v1 and v2 (both published), v1 live alone; and fraud v1 live with v2 at half the traffic.
   const registry = new Registry(aws.dynamodb, 'registry');
   const lineage = (lambdaVersion: string) => ({ bucket: 'models', candidatePrefix: 'candidates/x/', executionId: 'test', registeredAt: new Date().toISOString(), lambdaVersion });
-  for (const [model, version, lambdaVersion] of [['churn', '1', '2'], ['churn', '2', '3'], ['fraud', '1', '1'], ['fraud', '2', '2']] as const) {
+  for (const [model, version, lambdaVersion] of [
+    ['churn', '1', '2'],
+    ['churn', '2', '3'],
+    ['fraud', '1', '1'],
+    ['fraud', '2', '2'],
+  ] as const) {
     await registry.register(model, version, lineage(lambdaVersion), new Date());
   }
   await registry.setRouting('churn', { primary: { version: '1', lambdaVersion: '2' }, updatedAt: new Date().toISOString() });
-  await registry.setRouting('fraud', { primary: { version: '1', lambdaVersion: '1' }, additional: { version: '2', lambdaVersion: '2', weight: 0.5 }, updatedAt: new Date().toISOString() });
+  await registry.setRouting('fraud', {
+    primary: { version: '1', lambdaVersion: '1' },
+    additional: { version: '2', lambdaVersion: '2', weight: 0.5 },
+    updatedAt: new Date().toISOString(),
+  });
   stateDir = mkdtempSync(join(tmpdir(), 'modelgate-cli-experiment-'));
   const outputs = { ExperimentTableName: 'experiments', RegistryTableName: 'registry' };
-  writeFileSync(join(stateDir, ENDPOINTS_FILE), JSON.stringify({ apiUrl: 'http://127.0.0.1:1', dynamoDbEndpoint: aws.dynamoService.endpoint, s3Endpoint: aws.s3Service.endpoint, region: 'us-east-1', stackName: 'test', outputs }));
+  writeFileSync(
+    join(stateDir, ENDPOINTS_FILE),
+    JSON.stringify({
+      apiUrl: 'http://127.0.0.1:1',
+      dynamoDbEndpoint: aws.dynamoService.endpoint,
+      s3Endpoint: aws.s3Service.endpoint,
+      region: 'us-east-1',
+      stackName: 'test',
+      outputs,
+    }),
+  );
   const store = new ExperimentStore(aws.dynamodb, 'experiments');
   await store.create(planExperiment({ id: 'bank-a-vs-b', model: 'bank', control: 'a', treatment: 'b', metric: 'conversion', startDelaySeconds: 0 }, new Date()), 'test');
 });
@@ -60,9 +79,18 @@ describe('modelgate experiment', () => {
     [['experiment', 'stats', 'bank-a-vs-b'], 'did you mean "status"?'],
     [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metrc', 'conversion'], 'unknown option --metrc; did you mean --metric?'],
     [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2'], 'start needs --metric'],
-    [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--split', '1.5', '--mde', '0'], '--split: must be between 0 and 1 (the treatment share), got 1.5; --mde: must be a relative effect greater than 0 (0.05 = 5%) and at most 10, got 0'],
-    [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--max-days', '0'], '--max-days: must be greater than 0 and at most 365, got 0'],
-    [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--direction', 'up'], '--direction must be one of increase, decrease, got "up"'],
+    [
+      ['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--split', '1.5', '--mde', '0'],
+      '--split: must be between 0 and 1 (the treatment share), got 1.5; --mde: must be a relative effect greater than 0 (0.05 = 5%) and at most 10, got 0',
+    ],
+    [
+      ['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--max-days', '0'],
+      '--max-days: must be greater than 0 and at most 365, got 0',
+    ],
+    [
+      ['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--direction', 'up'],
+      '--direction must be one of increase, decrease, got "up"',
+    ],
     [['experiment', 'status'], 'status takes one experiment id'],
     [['experiment', 'status', 'Not An Id'], '"Not An Id" is not an experiment id'],
     [['experiment', 'stop', 'bank-a-vs-b', '--ship', '--keep-control'], '--ship and --keep-control exclude each other'],
@@ -128,6 +156,9 @@ describe('modelgate experiment: when counting begins', () => {
     expect(status.code).toBe(0);
     expect(status.out).toContain('  too early      3 event(s) about predictions served before counting began (not counted): control 1, treatment 2');
     const json = await cli('experiment', 'status', 'fraud-early', '--json');
-    expect((JSON.parse(json.out) as { analysis: { arms: { control: { earlyEvents: number }; treatment: { earlyEvents: number } } } }).analysis.arms).toMatchObject({ control: { earlyEvents: 1 }, treatment: { earlyEvents: 2 } });
+    expect((JSON.parse(json.out) as { analysis: { arms: { control: { earlyEvents: number }; treatment: { earlyEvents: number } } } }).analysis.arms).toMatchObject({
+      control: { earlyEvents: 1 },
+      treatment: { earlyEvents: 2 },
+    });
   });
 });

@@ -162,12 +162,33 @@ describe('modelgate package: exported models', () => {
   );
   const iris = file(
     'iris.csv',
-    ['sepal_length,sepal_width,petal_length,petal_width,species', '5.1,3.5,1.4,0.2,0', '4.9,3.0,1.4,0.2,0', '7.0,3.2,4.7,1.4,1', '6.4,3.2,4.5,1.5,1', '6.3,3.3,6.0,2.5,2', '5.8,2.7,5.1,1.9,2'].join('\n'),
+    [
+      'sepal_length,sepal_width,petal_length,petal_width,species',
+      '5.1,3.5,1.4,0.2,0',
+      '4.9,3.0,1.4,0.2,0',
+      '7.0,3.2,4.7,1.4,1',
+      '6.4,3.2,4.5,1.5,1',
+      '6.3,3.3,6.0,2.5,2',
+      '5.8,2.7,5.1,1.9,2',
+    ].join('\n'),
   );
 
   it('removes the ZipMap of a scikit-learn pipeline and declares its probabilities', async () => {
     const out = join(directory, 'titanic');
-    const run = await modelgatePackage('--onnx', join(models, 'pipeline_titanic.onnx'), '--train', titanic, '--target', 'survived', '--name', 'titanic', '--version', '1', '--out', out);
+    const run = await modelgatePackage(
+      '--onnx',
+      join(models, 'pipeline_titanic.onnx'),
+      '--train',
+      titanic,
+      '--target',
+      'survived',
+      '--name',
+      'titanic',
+      '--version',
+      '1',
+      '--out',
+      out,
+    );
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('(ZipMap removed: 1)');
@@ -190,7 +211,23 @@ describe('modelgate package: exported models', () => {
 
   it('maps the columns of a 4-column CSV onto one [1, 4] tensor with a batch size of 1', async () => {
     const out = join(directory, 'iris');
-    const run = await modelgatePackage('--onnx', join(models, 'logreg_iris.onnx'), '--train', iris, '--target', 'species', '--holdout', iris, '--name', 'iris', '--version', '2', '--out', out, '--json');
+    const run = await modelgatePackage(
+      '--onnx',
+      join(models, 'logreg_iris.onnx'),
+      '--train',
+      iris,
+      '--target',
+      'species',
+      '--holdout',
+      iris,
+      '--name',
+      'iris',
+      '--version',
+      '2',
+      '--out',
+      out,
+      '--json',
+    );
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const summary = JSON.parse(run.stdout) as { holdout: { rows: number; metrics: Record<string, number> } };
@@ -267,7 +304,10 @@ describe('modelgate package: bad input exits 2 and says why', () => {
 
   it.each([
     { args: ['--train', 'x.csv', '--target', 'y', ...common], message: '--onnx is required' },
-    { args: ['--onnx', 'm.onnx', '--train', 'x.csv', '--target', 'y', '--strategy', 'blue-green', ...common], message: '--strategy must be one of canary, linear, ab-test, shadow, all-at-once, got "blue-green"' },
+    {
+      args: ['--onnx', 'm.onnx', '--train', 'x.csv', '--target', 'y', '--strategy', 'blue-green', ...common],
+      message: '--strategy must be one of canary, linear, ab-test, shadow, all-at-once, got "blue-green"',
+    },
     { args: ['--onnx', 'm.onnx', '--train', 'x.csv', '--target', 'y', '--strategy', 'canery', ...common], message: 'did you mean "canary"?' },
     { args: ['--onnx', 'm.onnx', '--train', 'x.csv', '--target', 'y', '--task', 'ranking', ...common], message: '--task must be one of' },
     { args: ['--onnx', 'm.onnx', '--bogus'], message: 'unknown option --bogus' },

@@ -80,22 +80,28 @@ const target = () => httpReplayTarget({ apiUrl: `${api.url}/`, model: 'churn', a
 const { rows } = readReplayInput(manifest, holdoutText, { format: 'csv', source: 'holdout.csv', target: 'Churn' });
 
 describe('replay rate', () => {
-  it(`keeps 200 rows/s within 5% over ${RATE_SECONDS} s, measured where the requests arrive, one row a request`, async () => {
-    api.reset();
-    const report = await replay({ rows, target: target(), rate: 200, durationMs: RATE_SECONDS * 1000 });
-    const predicts = api.arrivals.filter((a) => a.path.endsWith('/predict'));
-    expect(report).toMatchObject({ sent: 200 * RATE_SECONDS, requests: 200 * RATE_SECONDS, answered: 200 * RATE_SECONDS, failed: 0 });
-    const first = predicts[0]!.at;
-    const span = (predicts[predicts.length - 1]!.at - first) / 1000;
-    const serverRate = (predicts.length - 1) / span;
-    console.log(`replay rate: asked 200 rows/s, sent ${report.achievedRate.toFixed(1)}, arrived ${serverRate.toFixed(1)} over ${span.toFixed(2)} s; max lag ${report.lag.maxMs.toFixed(1)} ms; latency p50 ${report.latencyMs?.p50.toFixed(1)} ms p99 ${report.latencyMs?.p99.toFixed(1)} ms`);
-    expect(Math.abs(serverRate - 200) / 200).toBeLessThanOrEqual(0.05);
-    expect(Math.abs(report.achievedRate - 200) / 200).toBeLessThanOrEqual(0.05);
-    // Steady, not bursts: each whole second got close to its 200.
-    const perSecond = Array.from({ length: Math.floor(span) }, (_, s) => predicts.filter((a) => a.at >= first + s * 1000 && a.at < first + (s + 1) * 1000).length);
-    for (const count of perSecond) expect(Math.abs(count - 200)).toBeLessThanOrEqual(40);
-    expect(report.lag.behind).toBe(false);
-  }, (RATE_SECONDS + 30) * 1000);
+  it(
+    `keeps 200 rows/s within 5% over ${RATE_SECONDS} s, measured where the requests arrive, one row a request`,
+    async () => {
+      api.reset();
+      const report = await replay({ rows, target: target(), rate: 200, durationMs: RATE_SECONDS * 1000 });
+      const predicts = api.arrivals.filter((a) => a.path.endsWith('/predict'));
+      expect(report).toMatchObject({ sent: 200 * RATE_SECONDS, requests: 200 * RATE_SECONDS, answered: 200 * RATE_SECONDS, failed: 0 });
+      const first = predicts[0]!.at;
+      const span = (predicts[predicts.length - 1]!.at - first) / 1000;
+      const serverRate = (predicts.length - 1) / span;
+      console.log(
+        `replay rate: asked 200 rows/s, sent ${report.achievedRate.toFixed(1)}, arrived ${serverRate.toFixed(1)} over ${span.toFixed(2)} s; max lag ${report.lag.maxMs.toFixed(1)} ms; latency p50 ${report.latencyMs?.p50.toFixed(1)} ms p99 ${report.latencyMs?.p99.toFixed(1)} ms`,
+      );
+      expect(Math.abs(serverRate - 200) / 200).toBeLessThanOrEqual(0.05);
+      expect(Math.abs(report.achievedRate - 200) / 200).toBeLessThanOrEqual(0.05);
+      // Steady, not bursts: each whole second got close to its 200.
+      const perSecond = Array.from({ length: Math.floor(span) }, (_, s) => predicts.filter((a) => a.at >= first + s * 1000 && a.at < first + (s + 1) * 1000).length);
+      for (const count of perSecond) expect(Math.abs(count - 200)).toBeLessThanOrEqual(40);
+      expect(report.lag.behind).toBe(false);
+    },
+    (RATE_SECONDS + 30) * 1000,
+  );
 
   it('is open loop: a server that takes 1.5 s per answer gets the same steady arrivals', async () => {
     api.reset(1500);
@@ -181,7 +187,7 @@ describe('bad rows', () => {
 });
 
 describe('labels', () => {
-  it('posts each answered row\'s label as feedback after the delay, in batches, with the feedback key', async () => {
+  it("posts each answered row's label as feedback after the delay, in batches, with the feedback key", async () => {
     api.reset();
     const some: ReplayRow[] = rows.slice(0, 20);
     const report = await replay({ rows: some, target: target(), rate: 100, labelDelayMs: 300 });

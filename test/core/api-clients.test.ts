@@ -11,7 +11,13 @@ describe('clientPolicy', () => {
       principalId: 'k1',
       policyDocument: {
         Version: '2012-10-17',
-        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: [`${STAGE}/POST/v1/models/*/predict`, `${STAGE}/POST/v2/models/*/infer`, `${STAGE}/GET/v2/models/*`, `${STAGE}/GET/v1/models/*`] }],
+        Statement: [
+          {
+            Action: 'execute-api:Invoke',
+            Effect: 'Allow',
+            Resource: [`${STAGE}/POST/v1/models/*/predict`, `${STAGE}/POST/v2/models/*/infer`, `${STAGE}/GET/v2/models/*`, `${STAGE}/GET/v1/models/*`],
+          },
+        ],
       },
       context: { client: 'predict', apiKeyId: 'k1' },
     });
@@ -19,7 +25,10 @@ describe('clientPolicy', () => {
   });
 
   it('denies everything in the stage to a key in none of the plans', () => {
-    expect(clientPolicy(METHOD_ARN, undefined)).toEqual({ principalId: 'unknown-api-key', policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: [`${STAGE}/*`] }] } });
+    expect(clientPolicy(METHOD_ARN, undefined)).toEqual({
+      principalId: 'unknown-api-key',
+      policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: [`${STAGE}/*`] }] },
+    });
   });
 
   it('refuses what is not a method ARN', () => {

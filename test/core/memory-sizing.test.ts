@@ -23,12 +23,7 @@ describe('rightSizeMemory', () => {
       768,
       '768 MB: 160 MB runtime + 10 MB model x 1.5; p99 20 ms fits its 50 ms budget from 768 MB; bound by the p99 latency budget',
     ],
-    [
-      'no timing measured: the footprint alone',
-      { footprintMb: 1 },
-      256,
-      '256 MB: 160 MB runtime + 1 MB model x 1.5; bound by the model footprint',
-    ],
+    ['no timing measured: the footprint alone', { footprintMb: 1 }, 256, '256 MB: 160 MB runtime + 1 MB model x 1.5; bound by the model footprint'],
   ])('%s', (_case, evidence, memoryMb, reason) => {
     expect(rightSizeMemory(evidence)).toEqual({ memoryMb, reason });
   });

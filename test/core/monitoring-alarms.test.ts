@@ -61,14 +61,20 @@ describe('versionAlarmSpecs', () => {
     ]);
   });
 
-  it('watches the monitor\'s metrics in 5-minute periods, 2 of the last 3 runs, so one noisy run does not page', () => {
+  it("watches the monitor's metrics in 5-minute periods, 2 of the last 3 runs, so one noisy run does not page", () => {
     const monitorSpecs = specs.filter((spec) => !('expression' in spec.metric) && spec.metric.dimensions.service === 'monitor');
-    expect(monitorSpecs.map((s) => s.metricKey)).toEqual(expect.arrayContaining(['drift-share', 'feature-drift-Contract', 'prediction-drift', 'accuracy-drop', 'estimated-roc-auc-drop']));
+    expect(monitorSpecs.map((s) => s.metricKey)).toEqual(
+      expect.arrayContaining(['drift-share', 'feature-drift-Contract', 'prediction-drift', 'accuracy-drop', 'estimated-roc-auc-drop']),
+    );
     for (const spec of monitorSpecs) {
       expect(spec.metric).toMatchObject({ statistic: 'Maximum', periodSeconds: 300 });
       expect(spec).toMatchObject({ evaluationPeriods: 3, datapointsToAlarm: 2, treatMissingData: 'notBreaching' });
     }
-    const slower = versionAlarmSpecs('modelgate-dev', 'churn', '7', { ...DEFAULT_ALARM_THRESHOLDS, monitorPeriodSeconds: 600, monitorEvaluation: { evaluationPeriods: 4, datapointsToAlarm: 3 } });
+    const slower = versionAlarmSpecs('modelgate-dev', 'churn', '7', {
+      ...DEFAULT_ALARM_THRESHOLDS,
+      monitorPeriodSeconds: 600,
+      monitorEvaluation: { evaluationPeriods: 4, datapointsToAlarm: 3 },
+    });
     expect(slower.find((s) => s.metricKey === 'drift-share')).toMatchObject({ metric: { periodSeconds: 600 }, evaluationPeriods: 4, datapointsToAlarm: 3 });
   });
 
@@ -126,6 +132,10 @@ describe('versionAlarmSpecs', () => {
       ['modelgate-dev/churn/v9/estimated-roc-auc-drop-warning', 0.02, 2, 3],
       ['modelgate-dev/churn/v9/estimated-roc-auc-drop-critical', 0.04, 2, 3],
     ]);
-    expect(estimated[0]?.Metrics).toEqual([expect.objectContaining({ MetricStat: expect.objectContaining({ Period: 300, Stat: 'Maximum', Metric: expect.objectContaining({ MetricName: 'EstimatedRocAucDegradation' }) }) })]);
+    expect(estimated[0]?.Metrics).toEqual([
+      expect.objectContaining({
+        MetricStat: expect.objectContaining({ Period: 300, Stat: 'Maximum', Metric: expect.objectContaining({ MetricName: 'EstimatedRocAucDegradation' }) }),
+      }),
+    ]);
   });
 });

@@ -69,7 +69,7 @@ describe('parseFeedbackRequest', () => {
 });
 
 describe('checkActual', () => {
-  it('maps the actual onto the model\'s own class label, numeric strings included', () => {
+  it("maps the actual onto the model's own class label, numeric strings included", () => {
     expect(checkActual(churn, 'Yes')).toEqual({ actual: 'Yes' });
     expect(checkActual(digits, '2')).toEqual({ actual: 2 });
     expect(checkActual(digits, 1)).toEqual({ actual: 1 });
@@ -121,7 +121,13 @@ describe('feedback by join key', () => {
       { key: { ...key, value: 'c-2' }, actual: 'No', timestamp: '2026-01-02T00:00:00.000Z' },
       { key, actual: 'Yes' },
     ];
-    const { results, writes } = planFeedback(items, logged, () => churn, { joined: new Map([[0, 'p1'], [2, 'p1']]), receivedAt: '2026-01-03T00:00:00.000Z' });
+    const { results, writes } = planFeedback(items, logged, () => churn, {
+      joined: new Map([
+        [0, 'p1'],
+        [2, 'p1'],
+      ]),
+      receivedAt: '2026-01-03T00:00:00.000Z',
+    });
     expect(writes).toEqual([{ index: 0, predictionId: 'p1', actual: 'Yes' }]);
     expect(results[1]).toEqual({
       index: 1,
@@ -134,11 +140,18 @@ describe('feedback by join key', () => {
   });
 
   it('is a 400 when no served version of the model declares the field as its join key', () => {
-    const items = [{ key, actual: 'Yes' }, { key: { model: 'churn', field: 'accountId', value: 'a' }, actual: 'Yes' }, { key: { model: 'fraud', field: 'customerID', value: 'c' }, actual: 'Yes' }];
+    const items = [
+      { key, actual: 'Yes' },
+      { key: { model: 'churn', field: 'accountId', value: 'a' }, actual: 'Yes' },
+      { key: { model: 'fraud', field: 'customerID', value: 'c' }, actual: 'Yes' },
+    ];
     const declared = (model: string) => new Set(model === 'churn' ? ['customerID'] : []);
     expect(undeclaredKeyIssues(items, false, [0, 1, 2], declared)).toEqual([
       { field: 'feedback[1].accountId', reason: 'model churn declares no pass-through join key "accountId" (its join key is "customerID"; manifest passThrough[].joinKey)' },
-      { field: 'feedback[2].customerID', reason: 'model fraud declares no pass-through join key "customerID" (no served version of it declares a join key; manifest passThrough[].joinKey)' },
+      {
+        field: 'feedback[2].customerID',
+        reason: 'model fraud declares no pass-through join key "customerID" (no served version of it declares a join key; manifest passThrough[].joinKey)',
+      },
     ]);
     expect(undeclaredKeyIssues([items[1] as (typeof items)[number]], true, [0], declared)[0]?.field).toBe('accountId');
   });

@@ -86,7 +86,9 @@ describe('drift in the monitor report', () => {
     expect(drift.features.Contract).toMatchObject({ method: 'jensenshannon', minimum: 76 });
     expect(drift.features.Contract!.status).not.toBe('not-enough-data');
     expect(drift.assessed).toBe(16);
-    const flagged = reportMetrics(report).filter((d) => d.name === 'FeatureDrift').map((d) => d.feature);
+    const flagged = reportMetrics(report)
+      .filter((d) => d.name === 'FeatureDrift')
+      .map((d) => d.feature);
     expect(flagged).toHaveLength(16);
     expect(flagged).not.toContain('tenure');
     expect(flagged).not.toContain('MonthlyCharges');
@@ -110,12 +112,19 @@ describe('estimated quality in the monitor report', () => {
   it('covers the sliding window, realized quality the lookback; the realized values of the same windows stand beside the estimate', () => {
     const older = windowOf(600, 600, '2026-11-26T20:00:00.000Z', 0);
     const recent = [windowOf(400, 200, '2026-11-26T21:50:00.000Z', 600), windowOf(300, 0, '2026-11-26T21:55:00.000Z', 1000)];
-    const report = monitorReport(manifest, { recent, lookback: [older, ...recent] }, { from: '2026-11-26T21:50:00.000Z', to: '2026-11-26T21:57:00.000Z', qualityFrom: '2026-11-25T22:00:00.000Z' });
+    const report = monitorReport(
+      manifest,
+      { recent, lookback: [older, ...recent] },
+      { from: '2026-11-26T21:50:00.000Z', to: '2026-11-26T21:57:00.000Z', qualityFrom: '2026-11-25T22:00:00.000Z' },
+    );
     expect(report).toMatchObject({ from: '2026-11-26T21:50:00.000Z', qualityFrom: '2026-11-25T22:00:00.000Z', windows: 2, predictions: 700, labels: 800 });
     expect(report.estimated!.rows).toBe(700);
     expect(report.drift!.features.Contract!.current.values).toBe(700);
     const realizedRecent = qualityMetrics(mergeMonitoringWindows(manifest, recent).quality);
-    expect(report.estimateCheck).toEqual({ labels: 200, realized: { accuracy: realizedRecent.accuracy, precision: realizedRecent.precision, recall: realizedRecent.recall, f1: realizedRecent.f1, rocAuc: realizedRecent.rocAuc } });
+    expect(report.estimateCheck).toEqual({
+      labels: 200,
+      realized: { accuracy: realizedRecent.accuracy, precision: realizedRecent.precision, recall: realizedRecent.recall, f1: realizedRecent.f1, rocAuc: realizedRecent.rocAuc },
+    });
     const realizedLookback = qualityMetrics(mergeMonitoringWindows(manifest, [older, ...recent]).quality);
     expect(report.quality!.accuracy).toBe(realizedLookback.accuracy);
     expect(report.degradation.accuracy).toBeCloseTo(baselineQuality(manifest).accuracy! - realizedLookback.accuracy!, 12);
@@ -152,7 +161,7 @@ describe('quality in the monitor report', () => {
     expect(samples.accuracy!.size).toBe(300);
   });
 
-  it('reads the holdout metrics where `modelgate package` writes them, as well as the example trainer\'s', () => {
+  it("reads the holdout metrics where `modelgate package` writes them, as well as the example trainer's", () => {
     const packaged = { ...manifest, training: { holdout: { rows: 1409, metrics: { accuracy: 0.8, rocAuc: 0.84 } } } } as Manifest;
     expect(baselineQuality(packaged)).toEqual({ accuracy: 0.8, rocAuc: 0.84 });
     expect(baselineQuality(manifest).accuracy).toBeCloseTo(0.797729, 6);

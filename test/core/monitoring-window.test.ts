@@ -53,7 +53,7 @@ describe('windows', () => {
     expect(windowStartOf('2026-11-26T21:20:00.000Z', 60)).toBe('2026-11-26T21:00:00.000Z');
   });
 
-  it('take a change into the window of the prediction\'s own time, even a label days later', () => {
+  it("take a change into the window of the prediction's own time, even a label days later", () => {
     const late = change('MODIFY', { ...record(1, '2026-11-20T10:03:00.000Z', 'Yes'), labeledAt: '2026-11-26T21:00:00.000Z' });
     expect(windowKeyOf(late)).toEqual({ model: 'churn', version: '1', windowStart: '2026-11-20T10:00:00.000Z' });
     expect(windowKeyOf({ eventName: 'REMOVE', shardId: 's', sequenceNumber: '1' })).toBeUndefined();
@@ -85,7 +85,7 @@ describe('foldChanges', () => {
     expect(contract?.count).toBe(20);
   });
 
-  it('keeps marks per shard: another shard\'s lower sequence numbers still count', () => {
+  it("keeps marks per shard: another shard's lower sequence numbers still count", () => {
     const window = emptyWindow(manifest, windowStartOf(at));
     foldChanges(window, [{ ...change('INSERT', record(1, at), 'shard-a'), sequenceNumber: '500' }], manifest);
     expect(foldChanges(window, [{ ...change('INSERT', record(2, at), 'shard-b'), sequenceNumber: '200' }], manifest)).toBe(1);

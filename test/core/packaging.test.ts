@@ -34,14 +34,7 @@ function problems(csv: string, model: ModelDescription, extra: Partial<PackageOp
 }
 
 describe('feature schema', () => {
-  const csv = [
-    'amount,visits,flag,plan,note,opt,y',
-    '1.5,3,0,basic,a,,0',
-    '2,4,1,pro,b,2.5,1',
-    '3,5,1,basic,c,,0',
-    '4,6,0,pro,d,1,1',
-    '5,7,0,basic,e,3,0',
-  ].join('\n');
+  const csv = ['amount,visits,flag,plan,note,opt,y', '1.5,3,0,basic,a,,0', '2,4,1,pro,b,2.5,1', '3,5,1,basic,c,,0', '4,6,0,pro,d,1,1', '5,7,0,basic,e,3,0'].join('\n');
   const model = classifier([column('amount'), column('visits'), column('flag'), column('plan', 'string'), column('note', 'string'), column('opt')]);
 
   it('types each column from its cells and the input dtype; categories for repeated strings and 0/1 flags', () => {
@@ -179,7 +172,15 @@ describe('task, class labels and outputs', () => {
   it('takes class labels from the target when the model declares none', () => {
     const model: ModelDescription = { ...classifier(inputs), classLabels: undefined };
     expect(draft('a,y\n1,cat\n2,dog\n3,bird\n', model).manifest).toMatchObject({ task: 'multiclass-classification', classLabels: ['bird', 'cat', 'dog'] });
-    expect(draft('a,y\n1,10\n2,2\n3,2\n', { ...model, outputs: [{ name: 'label', type: 'int64' }, { name: 'p', type: 'float32', dims: ['N', 2] }] }).manifest).toMatchObject({
+    expect(
+      draft('a,y\n1,10\n2,2\n3,2\n', {
+        ...model,
+        outputs: [
+          { name: 'label', type: 'int64' },
+          { name: 'p', type: 'float32', dims: ['N', 2] },
+        ],
+      }).manifest,
+    ).toMatchObject({
       task: 'binary-classification',
       classLabels: [2, 10],
       outputs: { label: 'label', probabilities: 'p' },
@@ -244,9 +245,7 @@ describe('baseline', () => {
   it('reports a cell the schema rejects with its line', () => {
     const table = parseCsv(csv);
     const { manifest } = draftManifest(table, model, options);
-    expect(() => tableRows(manifest, parseCsv('amount,plan,y\n1,gold,0\n'), 'holdout.csv')).toThrow(
-      /holdout.csv: line 2, column "plan": unknown category "gold"/,
-    );
+    expect(() => tableRows(manifest, parseCsv('amount,plan,y\n1,gold,0\n'), 'holdout.csv')).toThrow(/holdout.csv: line 2, column "plan": unknown category "gold"/);
   });
 });
 
@@ -254,11 +253,13 @@ describe('default holdout gates', () => {
   const model = classifier([column('a')]);
   const binary = draft('a,y\n1,0\n2,1\n3,0\n4,0\n', model).manifest;
 
-  it('gates a classifier on ROC AUC >= 0.55 and on log loss at most the prior\'s, from the training class frequencies', () => {
+  it("gates a classifier on ROC AUC >= 0.55 and on log loss at most the prior's, from the training class frequencies", () => {
     // Training frequencies 3/4 and 1/4: the prior's log loss is -(3/4 ln 3/4 + 1/4 ln 1/4) = 0.562335...
     const { manifest, notes } = withDefaultGates(binary, [0, 1, 0, 0], { rocAuc: 0.8, logLoss: 0.4, accuracy: 0.9 });
     expect(manifest.validation?.gates).toEqual({ rocAuc: { min: 0.55 }, logLoss: { max: 0.5623 } });
-    expect(notes).toEqual(["default holdout gates: rocAuc >= 0.55 (a constant scores 0.5), logLoss <= 0.5623 (the training prior's log loss); edit validation.gates to change them (docs/bundle.md)"]);
+    expect(notes).toEqual([
+      "default holdout gates: rocAuc >= 0.55 (a constant scores 0.5), logLoss <= 0.5623 (the training prior's log loss); edit validation.gates to change them (docs/bundle.md)",
+    ]);
   });
 
   it('says which default gate the holdout fails already', () => {

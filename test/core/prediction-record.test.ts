@@ -79,7 +79,10 @@ describe('buildPredictionRecords', () => {
 
   it('logs the pass-through values whatever the sampling, and the join key only when the row sent it', () => {
     const withIds = { ...manifest({ inputSampleRate: 0 }), passThrough: [{ name: 'customerID', joinKey: true }, { name: 'campaign' }] };
-    const records = buildPredictionRecords(batch(3, { manifest: withIds, random: () => 0.5, passThrough: [{ customerID: 'c-1', campaign: 'x' }, { campaign: 'y' }, undefined] }), settings);
+    const records = buildPredictionRecords(
+      batch(3, { manifest: withIds, random: () => 0.5, passThrough: [{ customerID: 'c-1', campaign: 'x' }, { campaign: 'y' }, undefined] }),
+      settings,
+    );
     expect(records.map((r) => [r.passThrough, r.joinKey, r.inputs])).toEqual([
       [{ customerID: 'c-1', campaign: 'x' }, 'churn#customerID#c-1', undefined],
       [{ campaign: 'y' }, undefined, undefined],
@@ -196,7 +199,13 @@ describe('shardOf', () => {
 
 describe('fallback lines', () => {
   const [record, sampledOut] = buildPredictionRecords(
-    batch(2, { manifest: manifest({ inputSampleRate: 0.5, redact: ['ssn'] }), random: ((draws) => () => draws.shift() as number)([0.1, 0.9]) }),
+    batch(2, {
+      manifest: manifest({ inputSampleRate: 0.5, redact: ['ssn'] }),
+      random: (
+        (draws) => () =>
+          draws.shift() as number
+      )([0.1, 0.9]),
+    }),
     settings,
   ) as [PredictionRecord, PredictionRecord];
 

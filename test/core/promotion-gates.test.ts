@@ -235,9 +235,17 @@ describe('validationReport', () => {
       evidence: { ...sound, candidate: { ...candidate, features: [champion.features[0] as never, { name: 'plan', type: 'string', categories: ['pro'] }] } },
       reasons: ['SCHEMA_INCOMPATIBLE'],
     },
-    { name: 'a metric below its gate', evidence: { ...sound, holdout: { ...goodHoldout, candidate: { ...goodHoldout.candidate, rocAuc: 0.7 } } }, reasons: ['METRIC_BELOW_GATE', 'WORSE_THAN_CHAMPION'] },
+    {
+      name: 'a metric below its gate',
+      evidence: { ...sound, holdout: { ...goodHoldout, candidate: { ...goodHoldout.candidate, rocAuc: 0.7 } } },
+      reasons: ['METRIC_BELOW_GATE', 'WORSE_THAN_CHAMPION'],
+    },
     { name: 'a metric above its gate', evidence: { ...sound, holdout: { ...goodHoldout, candidate: { ...goodHoldout.candidate, logLoss: 0.6 } } }, reasons: ['METRIC_ABOVE_GATE'] },
-    { name: 'worse than the champion beyond the margin', evidence: { ...sound, holdout: { ...goodHoldout, candidate: { ...goodHoldout.candidate, rocAuc: 0.8 } } }, reasons: ['WORSE_THAN_CHAMPION'] },
+    {
+      name: 'worse than the champion beyond the margin',
+      evidence: { ...sound, holdout: { ...goodHoldout, candidate: { ...goodHoldout.candidate, rocAuc: 0.8 } } },
+      reasons: ['WORSE_THAN_CHAMPION'],
+    },
     { name: 'a champion but no holdout', evidence: { ...sound, candidate: champion, holdout: undefined }, reasons: ['METRIC_UNAVAILABLE'] },
     { name: 'slow cold start', evidence: { ...sound, timing: { initMs: 12_000, p99Ms: 4 } }, reasons: ['INIT_BUDGET'] },
     { name: 'slow predictions', evidence: { ...sound, timing: { initMs: 100, p99Ms: 51 } }, reasons: ['LATENCY_BUDGET'] },
@@ -320,7 +328,11 @@ describe('validationReport', () => {
   });
 
   it('accepts a breaking change the candidate explicitly allows, and says so', () => {
-    const breaking: Manifest = { ...candidate, features: [champion.features[0] as never, { name: 'plan', type: 'string', categories: ['pro'] }], validation: { ...candidate.validation, allowBreakingChanges: true } };
+    const breaking: Manifest = {
+      ...candidate,
+      features: [champion.features[0] as never, { name: 'plan', type: 'string', categories: ['pro'] }],
+      validation: { ...candidate.validation, allowBreakingChanges: true },
+    };
     const report = validationReport({ ...sound, candidate: breaking });
     expect(report.verdict).toBe('accepted');
     const compatibility = report.results.find((r) => r.rule === 'schema-compatibility');
@@ -360,7 +372,9 @@ describe('gate text', () => {
       'FAIL  model size: 150 MiB (157286400 bytes), above the limit of 128 MiB (134217728 bytes) (model.maxBytes)',
     ]);
     expect(report.skipped.map((s) => s.rule)).toContain('checksum');
-    expect(describeResult(validationReport(sound).results[1] as never)).toBe('pass  model size: 3 MiB (3145728 bytes), within the limit of 256 MiB (268435456 bytes) (model.maxBytes)');
+    expect(describeResult(validationReport(sound).results[1] as never)).toBe(
+      'pass  model size: 3 MiB (3145728 bytes), within the limit of 256 MiB (268435456 bytes) (model.maxBytes)',
+    );
   });
 
   it('lists schema changes under the compatibility rule', () => {

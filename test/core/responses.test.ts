@@ -19,7 +19,13 @@ const common = {
   model: { file: 'model.onnx', sha256: '0'.repeat(64) },
 } as const satisfies Partial<Manifest>;
 
-const multiclass: Manifest = { ...common, name: 'iris', task: 'multiclass-classification', outputs: { label: 'l', probabilities: 'p' }, classLabels: ['setosa', 'versicolor', 'virginica'] };
+const multiclass: Manifest = {
+  ...common,
+  name: 'iris',
+  task: 'multiclass-classification',
+  outputs: { label: 'l', probabilities: 'p' },
+  classLabels: ['setosa', 'versicolor', 'virginica'],
+};
 const binary: Manifest = { ...common, name: 'churn', task: 'binary-classification', outputs: { label: 'l', scores: 's' }, classLabels: [0, 1] };
 const regression: Manifest = { ...common, name: 'prices', task: 'regression', outputs: { value: 'v' } };
 
@@ -89,7 +95,11 @@ describe('inferResponse', () => {
 
   it.each([
     { what: 'one value per row', predictions: [{ value: 1.5 }, { value: -2 }], value: { name: 'value', shape: [2], datatype: 'FP64', data: [1.5, -2] } },
-    { what: 'K values per row, row-major', predictions: [{ value: [1, 2, 3] }, { value: [4, 5, 6] }], value: { name: 'value', shape: [2, 3], datatype: 'FP64', data: [1, 2, 3, 4, 5, 6] } },
+    {
+      what: 'K values per row, row-major',
+      predictions: [{ value: [1, 2, 3] }, { value: [4, 5, 6] }],
+      value: { name: 'value', shape: [2, 3], datatype: 'FP64', data: [1, 2, 3, 4, 5, 6] },
+    },
   ])('answers a regression model with $what as FP64', ({ predictions, value }) => {
     expect(inferResponse(regression, 'r', ids, predictions)).toEqual({
       model_name: 'prices',

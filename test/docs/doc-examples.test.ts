@@ -8,7 +8,7 @@ describe('reading the examples of a markdown file', () => {
     'Intro.',
     '',
     '```sh',
-    "curl -s -X POST http://127.0.0.1:3000/v1/x -d '{\"a\": 1,",
+    'curl -s -X POST http://127.0.0.1:3000/v1/x -d \'{"a": 1,',
     '  "b": 2}\'',
     '# {"ok":true}',
     'npx modelgate models churn \\',
@@ -79,13 +79,28 @@ describe('comparing a documented output with a printed one', () => {
   ];
 
   it('other numbers, times and ids, other padding, and any lines where a line is `...`, fit; the ids learned', () => {
-    const printed = ['experiment churn-1-vs-2-3f9a1c: churn v1 (Lambda version 7)', '  runs  from 2027-01-02T03:04:05.678Z for at most 14 days', 'a', 'b', 'decision: Keep the experiment running.'];
+    const printed = [
+      'experiment churn-1-vs-2-3f9a1c: churn v1 (Lambda version 7)',
+      '  runs  from 2027-01-02T03:04:05.678Z for at most 14 days',
+      'a',
+      'b',
+      'decision: Keep the experiment running.',
+    ];
     expect(matchShape(documented, printed)).toEqual({ ok: true, ids: new Map([['b28a4e', '3f9a1c']]) });
   });
 
   it('another word, a missing line, a line between lines the docs show one after the other, or more lines fail', () => {
-    expect(matchShape(documented, ['experiment churn-1-vs-2-3f9a1c: churn v1 (Lambda version 7)', '  runs from 2027-01-02T03:04:05.678Z for at most 14 days', 'decision: Ship the treatment.'])).toMatchObject({ ok: false });
-    expect(matchShape(documented, ['experiment churn-1-vs-2-3f9a1c: churn v1 (Lambda version 7)'])).toMatchObject({ ok: false, reason: expect.stringContaining('the output ended') });
+    expect(
+      matchShape(documented, [
+        'experiment churn-1-vs-2-3f9a1c: churn v1 (Lambda version 7)',
+        '  runs from 2027-01-02T03:04:05.678Z for at most 14 days',
+        'decision: Ship the treatment.',
+      ]),
+    ).toMatchObject({ ok: false });
+    expect(matchShape(documented, ['experiment churn-1-vs-2-3f9a1c: churn v1 (Lambda version 7)'])).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('the output ended'),
+    });
     expect(matchShape(['a 1', 'b 2'], ['a 1', 'x', 'b 2'])).toMatchObject({ ok: false, reason: expect.stringContaining('got: x') });
     expect(matchShape(['a 1'], ['a 1', 'b 2'])).toMatchObject({ ok: false, reason: 'more output than documented, from: b 2' });
   });

@@ -25,7 +25,13 @@ import { assignmentOf, blocksOf, isSynopsis, jsonShapeProblem, matchShape, type 
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'cli', 'modelgate.mjs');
-const FILES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+const FILES = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
 const DOCUMENTED_ADDRESS = /(?:http:\/\/)?(?:127\.0\.0\.1|localhost):3000/g;
 /** Placeholders the test fills: the predictionId of the last answer. */
 const PREDICTION_ID_PLACEHOLDERS = ['<id from the answer>', '<id>'];
@@ -92,7 +98,12 @@ function modelgateProblem(command: string): string | undefined {
     options = Object.keys(subSpec.options);
     renamed = Object.keys(subSpec.renamed ?? {});
   }
-  const flags = [...command.replace(/'[^']*'|"[^"]*"/g, '').replace(/#.*$/gm, '').matchAll(/(?<![\w-])--([a-z][a-z-]*)/g)].map((m) => m[1] as string);
+  const flags = [
+    ...command
+      .replace(/'[^']*'|"[^"]*"/g, '')
+      .replace(/#.*$/gm, '')
+      .matchAll(/(?<![\w-])--([a-z][a-z-]*)/g),
+  ].map((m) => m[1] as string);
   const unknown = flags.find((flag) => !options.includes(flag) && !renamed.includes(flag) && !(GLOBAL_FLAGS as readonly string[]).includes(flag));
   return unknown ? `modelgate ${name}: unknown option --${unknown}` : undefined;
 }
@@ -124,17 +135,21 @@ describe('the docs, read without running', () => {
   });
 
   it('mark the blocks that need AWS `<!-- aws-only -->`, and only those', () => {
-    const wrong = blocks.filter((b) => b.lang !== 'text' && needsAws(b) !== (b.mark?.kind === 'aws-only')).map((b) => `${b.file}:${b.line} ${b.mark?.kind === 'aws-only' ? 'is marked aws-only but needs no AWS account' : 'needs AWS: mark it <!-- aws-only -->'}`);
+    const wrong = blocks
+      .filter((b) => b.lang !== 'text' && needsAws(b) !== (b.mark?.kind === 'aws-only'))
+      .map((b) => `${b.file}:${b.line} ${b.mark?.kind === 'aws-only' ? 'is marked aws-only but needs no AWS account' : 'needs AWS: mark it <!-- aws-only -->'}`);
     expect(wrong).toEqual([]);
   });
 
   it('name commands, sub-commands and flags that exist, in every block (synopses, AWS-only and not-run ones too)', () => {
     const problems = blocks.flatMap((block) =>
       // A documented failure shows a mistake on purpose (`--stratgy`): running it checks its message.
-      block.examples.filter((example) => !isDocumentedFailure(example)).flatMap((example) => {
-        const problem = staticProblem(example.command, block);
-        return problem ? [`${block.file}:${block.line}: ${problem}\n  ${example.command}`] : [];
-      }),
+      block.examples
+        .filter((example) => !isDocumentedFailure(example))
+        .flatMap((example) => {
+          const problem = staticProblem(example.command, block);
+          return problem ? [`${block.file}:${block.line}: ${problem}\n  ${example.command}`] : [];
+        }),
     );
     expect(problems).toEqual([]);
   });
@@ -209,10 +224,9 @@ describe('the docs, run in the order written', () => {
 
 /** Runs a command as the docs write it, in bash, with `npx modelgate` the built CLI; stdout and stderr in order. */
 function shell(command: string, cwd: string, runtime: Runtime | undefined, variables: Readonly<Record<string, string>>): Promise<{ code: number; output: string }> {
-  const prelude = [
-    'exec 2>&1',
-    'npx() { if [ "$1" = modelgate ]; then shift; "$DOCS_NODE" "$DOCS_CLI" "$@"; else echo "npx $1: not run by the docs test"; return 127; fi; }',
-  ].join('\n');
+  const prelude = ['exec 2>&1', 'npx() { if [ "$1" = modelgate ]; then shift; "$DOCS_NODE" "$DOCS_CLI" "$@"; else echo "npx $1: not run by the docs test"; return 127; fi; }'].join(
+    '\n',
+  );
   const env = {
     ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('MODELGATE_'))),
     DOCS_NODE: process.execPath,

@@ -18,7 +18,11 @@ let runtime: Runtime;
 
 /** One route of each kind, with a body its function answers without a 5xx (a 400 still proves the key was admitted). */
 const ROUTES: Readonly<Record<ApiClient, { readonly method: string; readonly path: string; readonly body?: unknown }>> = {
-  predict: { method: 'POST', path: '/v1/models/churn/predict', body: { instances: csvInstances(manifest, parseCsv(readFileSync('examples/churn/v1/holdout.csv', 'utf8'))).slice(0, 1) } },
+  predict: {
+    method: 'POST',
+    path: '/v1/models/churn/predict',
+    body: { instances: csvInstances(manifest, parseCsv(readFileSync('examples/churn/v1/holdout.csv', 'utf8'))).slice(0, 1) },
+  },
   feedback: { method: 'POST', path: '/v1/feedback', body: { feedback: [] } },
   events: { method: 'POST', path: '/v1/events', body: [] },
 };
@@ -62,7 +66,11 @@ describe("the deployment's API keys", () => {
           expect(answer, what).toEqual({
             status: 403,
             // The dev stage's API: $context.path includes the stage, as on AWS.
-            body: { error: 'ForbiddenError', message: `this API key may not call ${ROUTES[routeClient].method} /dev${ROUTES[routeClient].path}: predicting, posting labels and posting events each take their own key`, requestId: expect.any(String) },
+            body: {
+              error: 'ForbiddenError',
+              message: `this API key may not call ${ROUTES[routeClient].method} /dev${ROUTES[routeClient].path}: predicting, posting labels and posting events each take their own key`,
+              requestId: expect.any(String),
+            },
           });
         }
       }

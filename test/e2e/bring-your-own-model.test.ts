@@ -55,7 +55,8 @@ afterAll(async () => {
 /** The compiled CLI against this runtime, as a user runs it. */
 const modelgate = (...args: string[]) => runCli(args, { env: { MODELGATE_STATE_DIR: stateDir } });
 
-const post = (path: string, body: unknown) => fetch(`${runtime.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict }, body: JSON.stringify(body) });
+const post = (path: string, body: unknown) =>
+  fetch(`${runtime.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict }, body: JSON.stringify(body) });
 
 /**
  * A client calling churn at a steady pace until stopped; every answer that is not a 200 is a failure. Paced, not
@@ -163,7 +164,12 @@ describe('bring your own model: credit, next to churn, on the local runtime', ()
     expectOnnxProbabilities(body);
 
     const infer = await post('/v2/models/credit/infer', {
-      inputs: manifest.features.map((feature) => ({ name: feature.name, shape: [ROWS], datatype: 'INT64', data: sample.rows.map((row) => Number(row[sample.header.indexOf(feature.name)])) })),
+      inputs: manifest.features.map((feature) => ({
+        name: feature.name,
+        shape: [ROWS],
+        datatype: 'INT64',
+        data: sample.rows.map((row) => Number(row[sample.header.indexOf(feature.name)])),
+      })),
     });
     expect(infer.status).toBe(200);
     const outputs = ((await infer.json()) as { outputs: { name: string; shape: number[]; data: number[] }[] }).outputs;
@@ -199,7 +205,11 @@ describe('bring your own model: credit, next to churn, on the local runtime', ()
     expect(all.code, all.stderr).toBe(0);
     const summaries = JSON.parse(all.stdout) as { model: string; live: { version: string; weight: number }[]; memoryMb: number | null; costPerMillion: number | null }[];
     expect(summaries.map((s) => s.model)).toEqual(['churn', 'credit']);
-    expect(summaries.find((s) => s.model === 'credit')).toMatchObject({ live: [{ version: '1', weight: 1 }], memoryMb: memory?.memoryMb, costPerMillion: memory?.costPerMillion?.total });
+    expect(summaries.find((s) => s.model === 'credit')).toMatchObject({
+      live: [{ version: '1', weight: 1 }],
+      memoryMb: memory?.memoryMb,
+      costPerMillion: memory?.costPerMillion?.total,
+    });
   });
 
   it('a restart keeps it', async () => {

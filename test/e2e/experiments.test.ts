@@ -59,7 +59,11 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; json
 }
 
 async function post(path: string, body: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${runtime.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys[clientOfRoute('POST', path) as ApiClient] }, body: JSON.stringify(body) });
+  const response = await fetch(`${runtime.apiUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys[clientOfRoute('POST', path) as ApiClient] },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, body: await response.json() };
 }
 
@@ -83,7 +87,9 @@ async function traffic(from: number, count: number): Promise<{ predictionId: str
 
 /** Conversions drawn with the known probabilities, sent in batches of 100 with event ids (idempotent). */
 async function outcomes(served: readonly { predictionId: string; version: string }[], random: () => number): Promise<{ predictionId: string; name: string; eventId: string }[]> {
-  const events = served.filter((s) => random() < CONVERSION[s.version as '1' | '2']).map((s) => ({ predictionId: s.predictionId, name: 'conversion', eventId: `conversion-${s.predictionId}` }));
+  const events = served
+    .filter((s) => random() < CONVERSION[s.version as '1' | '2'])
+    .map((s) => ({ predictionId: s.predictionId, name: 'conversion', eventId: `conversion-${s.predictionId}` }));
   for (let i = 0; i < events.length; i += 100) {
     const answer = await post('/v1/events', events.slice(i, i + 100));
     expect(answer.status).toBe(200);
@@ -111,10 +117,38 @@ describe('an A/B experiment between churn v1 and v2 in the local runtime', () =>
     const mismatch = await cli('experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--split', '0.3');
     expect(mismatch.code).toBe(1);
     expect(mismatch.out).toContain('--split 0.3 does not match the alias, which gives v2 0.5');
-    const started = await cli('experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--guardrail', 'accuracy', '--baseline', '0.2', '--mde', '0.5', '--start-delay', '0', '--json');
+    const started = await cli(
+      'experiment',
+      'start',
+      '--model',
+      'churn',
+      '--control',
+      '1',
+      '--treatment',
+      '2',
+      '--metric',
+      'conversion',
+      '--guardrail',
+      'accuracy',
+      '--baseline',
+      '0.2',
+      '--mde',
+      '0.5',
+      '--start-delay',
+      '0',
+      '--json',
+    );
     expect(started.code, started.out).toBe(0);
     const { experiment } = started.json<{ experiment: ExperimentDefinition }>();
-    expect(experiment).toMatchObject({ model: 'churn', control: { version: '1' }, treatment: { version: '2' }, split: 0.5, assignment: 'request', requiredSampleSizePerArm: 294, status: 'running' });
+    expect(experiment).toMatchObject({
+      model: 'churn',
+      control: { version: '1' },
+      treatment: { version: '2' },
+      split: 0.5,
+      assignment: 'request',
+      requiredSampleSizePerArm: 294,
+      status: 'running',
+    });
     expect(experiment.control.lambdaVersion).toBeDefined();
     id = experiment.id;
     const again = await cli('experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion');
@@ -127,7 +161,10 @@ describe('an A/B experiment between churn v1 and v2 in the local runtime', () =>
     const sent = await outcomes(served, random);
     const resent = await post('/v1/events', sent.slice(0, 50));
     expect(resent.body.summary).toMatchObject({ accepted: 0, duplicate: 50 });
-    const unknown = await post('/v1/events', [{ predictionId: 'no-such-prediction', name: 'conversion' }, { predictionId: served[0]!.predictionId, name: 'conversion', value: 3 }]);
+    const unknown = await post('/v1/events', [
+      { predictionId: 'no-such-prediction', name: 'conversion' },
+      { predictionId: served[0]!.predictionId, name: 'conversion', value: 3 },
+    ]);
     expect(unknown.body.results.map((r: { status: string }) => r.status)).toEqual(['not_found', 'invalid']);
     const malformed = await fetch(`${runtime.apiUrl}/v1/events`, { method: 'POST', headers: { 'x-api-key': runtime.apiKeys.events }, body: '[{"name": 5}]' });
     expect(malformed.status).toBe(400);

@@ -61,7 +61,15 @@ const target = () => httpReplayTarget({ apiUrl: runtime.apiUrl, model: 'churn', 
 /** The monitor's runs since `from` (one MonitoredPredictions datapoint each), with the predictions each saw. */
 function monitorRuns(from: number): number[] {
   return runtime.metrics
-    .query({ namespace: deployment, metricName: 'MonitoredPredictions', dimensions: { service: 'monitor', model: 'churn', version: manifest.version }, statistic: 'Maximum', period: 60, start: from, end: Date.now() + minute })
+    .query({
+      namespace: deployment,
+      metricName: 'MonitoredPredictions',
+      dimensions: { service: 'monitor', model: 'churn', version: manifest.version },
+      statistic: 'Maximum',
+      period: 60,
+      start: from,
+      end: Date.now() + minute,
+    })
     .map((p) => p.value);
 }
 
@@ -96,17 +104,25 @@ describe('the on-call loop in scaled minutes', { timeout: 180_000 }, () => {
     const stop = new AbortController();
     const paged = webhook.waitFor(isDriftPage(deployment, 'churn', manifest.version), { since: driftFrom });
     const sending = replay({ rows: drifted, target: target(), rate: RATE, rowsPerRequest: 5, durationMs: 30 * minute, signal: stop.signal });
-    const page = await Promise.race([paged, sending.then(() => webhook.waitFor(isDriftPage(deployment, 'churn', manifest.version), { since: driftFrom, signal: AbortSignal.timeout(10 * minute) }))]);
+    const page = await Promise.race([
+      paged,
+      sending.then(() => webhook.waitFor(isDriftPage(deployment, 'churn', manifest.version), { since: driftFrom, signal: AbortSignal.timeout(10 * minute) })),
+    ]);
     stop.abort();
     await sending;
     const minutes = (page.receivedAt - driftFrom) / minute;
-    console.log(`time to page at time scale ${SCALE}: ${minutes.toFixed(1)} scaled minutes (${page.alarmName}); monitor every ${DEFAULT_MONITOR_PERIOD_SECONDS / 60} min, ${DEFAULT_MONITOR_EVALUATION.datapointsToAlarm} of ${DEFAULT_MONITOR_EVALUATION.evaluationPeriods}`);
+    console.log(
+      `time to page at time scale ${SCALE}: ${minutes.toFixed(1)} scaled minutes (${page.alarmName}); monitor every ${DEFAULT_MONITOR_PERIOD_SECONDS / 60} min, ${DEFAULT_MONITOR_EVALUATION.datapointsToAlarm} of ${DEFAULT_MONITOR_EVALUATION.evaluationPeriods}`,
+    );
     expect(minutes).toBeLessThanOrEqual(PAGE_BOUND_MINUTES + UNSCALED_ALLOWANCE_MINUTES);
     expect(page.dimensions).toMatchObject({ model: 'churn', version: manifest.version });
     // The configured feature alarms of the drifted features page too, each naming its feature.
     const features = await Promise.all(
       ['MonthlyCharges', 'tenure'].map((feature) =>
-        webhook.waitFor((p) => p.newState === 'ALARM' && p.alarmName === `${prefix}feature-drift-${feature}-warning`, { since: driftFrom, signal: AbortSignal.timeout(15 * minute) }),
+        webhook.waitFor((p) => p.newState === 'ALARM' && p.alarmName === `${prefix}feature-drift-${feature}-warning`, {
+          since: driftFrom,
+          signal: AbortSignal.timeout(15 * minute),
+        }),
       ),
     );
     for (const [i, feature] of ['MonthlyCharges', 'tenure'].entries()) {
@@ -121,7 +137,10 @@ describe('the on-call loop in scaled minutes', { timeout: 180_000 }, () => {
     const flipped: ReplayRow[] = drifted.slice(0, 300).map((row) => ({ ...row, actual: row.actual === 'Yes' ? 'No' : 'Yes' }));
     const report = await replay({ rows: flipped, target: target(), rate: RATE, rowsPerRequest: 5, labelDelayMs: minute });
     expect(report.labels).toMatchObject({ posted: 300, accepted: report.answered });
-    const page = await webhook.waitFor((p) => p.newState === 'ALARM' && p.alarmName === `${prefix}accuracy-drop-critical`, { since: from, signal: AbortSignal.timeout(30 * minute) });
+    const page = await webhook.waitFor((p) => p.newState === 'ALARM' && p.alarmName === `${prefix}accuracy-drop-critical`, {
+      since: from,
+      signal: AbortSignal.timeout(30 * minute),
+    });
     expect(page.dimensions).toMatchObject({ model: 'churn', version: manifest.version });
   });
 
@@ -135,7 +154,12 @@ describe('the on-call loop in scaled minutes', { timeout: 180_000 }, () => {
     expect(feature('MonthlyCharges')).toMatchObject({ method: 'wasserstein', status: 'drift', threshold: 0.1 });
     expect(feature('MonthlyCharges').values).toBeGreaterThanOrEqual(feature('MonthlyCharges').minimum!);
     expect(feature('Contract').status).toBe('no-drift');
-    expect(churn.features.slice(0, 3).map((f) => f.name).sort()).toEqual(['MonthlyCharges', 'TotalCharges', 'tenure']);
+    expect(
+      churn.features
+        .slice(0, 3)
+        .map((f) => f.name)
+        .sort(),
+    ).toEqual(['MonthlyCharges', 'TotalCharges', 'tenure']);
     // The drifted values sit above the training range: the current distribution's mass is in the overflow bin.
     const bins = feature('MonthlyCharges').distribution.bins;
     expect(bins[bins.length - 1]).toMatchObject({ label: expect.stringMatching(/^> /), reference: 0 });
@@ -149,7 +173,7 @@ describe('the on-call loop in scaled minutes', { timeout: 180_000 }, () => {
     expect(churn.errors?.slices.MonthlyCharges?.length).toBeGreaterThan(0);
   });
 
-  it('the dashboard\'s monitoring section marks the drifted features, with counts, distributions, charts and slices (headless Chromium)', async () => {
+  it("the dashboard's monitoring section marks the drifted features, with counts, distributions, charts and slices (headless Chromium)", async () => {
     const { userDataDir, ...launch } = chromiumLaunchOptions(chromiumPath);
     const browser = await chromium.launchPersistentContext(userDataDir, { ...launch, headless: true, viewport: { width: 1400, height: 1000 } });
     try {

@@ -50,7 +50,10 @@ async function failure(promise: Promise<unknown>): Promise<{ name: string; messa
 describe("the template's own calls", () => {
   it('are all allowed: the first start (a whole pipeline execution) and the scheduled rules deny nothing', async () => {
     // rate(1 hour) runs every 6 s at this time scale: both schedules have fired once their functions have logged.
-    await vi.waitFor(() => expect(['monitor', 'experiment-analysis'].every((fn) => existsSync(join(stateDir, 'logs', `${functionName(fn)}.log`)))).toBe(true), { timeout: 30_000, interval: 250 });
+    await vi.waitFor(() => expect(['monitor', 'experiment-analysis'].every((fn) => existsSync(join(stateDir, 'logs', `${functionName(fn)}.log`)))).toBe(true), {
+      timeout: 30_000,
+      interval: 250,
+    });
     await runtime.pipeline.settle();
     expect(printed.filter((line) => line.startsWith('local IAM') || line.includes('local EventBridge'))).toEqual([]);
   });
@@ -85,7 +88,9 @@ describe('every call is checked against the template', () => {
     const refused = await failure(s3.send(new GetObjectCommand({ Bucket: bucket(), Key: 'candidates/churn/1/manifest.json' })));
     expect(refused).toMatchObject({ name: 'AccessDenied', status: 403 });
     expect(refused.message).toContain(`assumed-role/`);
-    expect(refused.message).toContain(`is not authorized to perform: s3:GetObject on resource: arn:aws:s3:::${bucket()}/candidates/churn/1/manifest.json because no identity-based policy allows the s3:GetObject action`);
+    expect(refused.message).toContain(
+      `is not authorized to perform: s3:GetObject on resource: arn:aws:s3:::${bucket()}/candidates/churn/1/manifest.json because no identity-based policy allows the s3:GetObject action`,
+    );
     expect(printed.some((line) => line.startsWith('local IAM: denied:') && line.includes('s3:GetObject') && line.includes("no Allow in the role's policies"))).toBe(true);
     // Another model's objects are within the deployment's boundary, not within this model's role.
     const otherModel = await failure(s3.send(new GetObjectCommand({ Bucket: bucket(), Key: 'models/iris/1/manifest.json' })));
@@ -116,10 +121,17 @@ describe('every call is checked against the template', () => {
       capabilities: ['CAPABILITY_IAM'],
       templateBody: JSON.stringify({
         Resources: {
-          ProbeRole: { Type: 'AWS::IAM::Role', Properties: { AssumeRolePolicyDocument: { Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] } } },
+          ProbeRole: {
+            Type: 'AWS::IAM::Role',
+            Properties: { AssumeRolePolicyDocument: { Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] } },
+          },
           ProbePolicy: {
             Type: 'AWS::IAM::Policy',
-            Properties: { PolicyName: 'probe', Roles: [{ Ref: 'ProbeRole' }], PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket()}/models/*` }] } },
+            Properties: {
+              PolicyName: 'probe',
+              Roles: [{ Ref: 'ProbeRole' }],
+              PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket()}/models/*` }] },
+            },
           },
         },
       }),
@@ -128,7 +140,9 @@ describe('every call is checked against the template', () => {
     const s3 = s3As(runtime.iam.identities.issue(roleArn, 'probe'));
     const refused = await failure(s3.send(new GetObjectCommand({ Bucket: bucket(), Key: 'models/churn/1/manifest.json' })));
     expect(refused).toMatchObject({ name: 'AccessDenied', status: 403 });
-    expect(refused.message).toMatch(/is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:us-east-1:000000000000:key\/[0-9a-f-]+ because no identity-based policy allows the kms:Decrypt action/);
+    expect(refused.message).toMatch(
+      /is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:us-east-1:000000000000:key\/[0-9a-f-]+ because no identity-based policy allows the kms:Decrypt action/,
+    );
     expect(refused.message).toContain('trusts only the account root');
 
     runtime.cloudFormation.deleteStack('iam-probe');
@@ -144,13 +158,20 @@ describe('every call is checked against the template', () => {
     const lambda = lambdaAs(runtime.iam.functionCredentials(functionName('models')));
     const refused = await failure(lambda.send(new InvokeCommand({ FunctionName: functionName('model-churn'), Qualifier: 'live', Payload: Buffer.from('{}') })));
     expect(refused).toMatchObject({ name: 'AccessDeniedException', status: 403 });
-    expect(refused.message).toContain(`is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:${REGION}:000000000000:function:${functionName('model-churn')}:live`);
+    expect(refused.message).toContain(
+      `is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:${REGION}:000000000000:function:${functionName('model-churn')}:live`,
+    );
   });
 
   it('unknown credentials are refused by every gateway', async () => {
     const stranger = { accessKeyId: 'AKIAUNKNOWN000000000', secretAccessKey: 'x' };
-    expect(await failure(s3As(stranger).send(new GetObjectCommand({ Bucket: bucket(), Key: 'models/churn/1/manifest.json' })))).toMatchObject({ name: 'InvalidAccessKeyId', status: 403 });
-    expect(await failure(dynamoAs(stranger).send(new GetItemCommand({ TableName: runtime.outputs.RegistryTableName as string, Key: { model: { S: 'x' }, item: { S: 'x' } } })))).toMatchObject({ name: 'UnrecognizedClientException' });
+    expect(await failure(s3As(stranger).send(new GetObjectCommand({ Bucket: bucket(), Key: 'models/churn/1/manifest.json' })))).toMatchObject({
+      name: 'InvalidAccessKeyId',
+      status: 403,
+    });
+    expect(
+      await failure(dynamoAs(stranger).send(new GetItemCommand({ TableName: runtime.outputs.RegistryTableName as string, Key: { model: { S: 'x' }, item: { S: 'x' } } }))),
+    ).toMatchObject({ name: 'UnrecognizedClientException' });
     expect(await failure(lambdaAs(stranger).send(new InvokeCommand({ FunctionName: functionName('models') })))).toMatchObject({ name: 'UnrecognizedClientException' });
   });
 });
@@ -160,7 +181,9 @@ describe("a model's stack, created at run time by the pipeline", () => {
 
   it("holds the inference function's role, created by CloudFormation as the deployment's service role, with the model boundary", () => {
     const stack = churnStack();
-    const serviceRole = Object.values(runtime.cloudFormation.describeStack(runtime.stack.stackName).resources).find((r) => r.type === 'AWS::IAM::Role' && r.logicalId.includes('CloudFormationRole'));
+    const serviceRole = Object.values(runtime.cloudFormation.describeStack(runtime.stack.stackName).resources).find(
+      (r) => r.type === 'AWS::IAM::Role' && r.logicalId.includes('CloudFormationRole'),
+    );
     expect(stack).toMatchObject({ status: 'CREATE_COMPLETE', roleArn: serviceRole?.attributes.Arn });
     const role = Object.values(stack.resources).find((r) => r.type === 'AWS::IAM::Role');
     const roleArn = runtime.iam.model.functionRole(functionName('model-churn'));

@@ -67,7 +67,9 @@ describe('publish, pinned to what validation read', () => {
     // Between validation and publish, someone uploads another model over the candidate.
     await s3().send(new PutObjectCommand({ Bucket: bucket, Key: `${ref.candidatePrefix}model.onnx`, Body: v1Model }));
 
-    const published = (await invoke('publish', { ...ref, executionId: 'arn:test:pinned-7', files: validation.files, objectVersions: validation.objectVersions })) as { lambdaVersion: string };
+    const published = (await invoke('publish', { ...ref, executionId: 'arn:test:pinned-7', files: validation.files, objectVersions: validation.objectVersions })) as {
+      lambdaVersion: string;
+    };
     const copied = await s3().send(new GetObjectCommand({ Bucket: bucket, Key: `${ref.modelPrefix}model.onnx` }));
     expect(sha256Hex(await copied.Body!.transformToByteArray())).toBe(sha256Hex(v2Model));
     const packed = await s3().send(new GetObjectCommand({ Bucket: bucket, Key: `${ref.modelPrefix}bundle.packed` }));
@@ -75,7 +77,11 @@ describe('publish, pinned to what validation read', () => {
 
     // The published version serves them: its cold start checks the model's sha256 against the validated manifest.
     const rows = csvInstances(candidate('7'), parseCsv(readFileSync('examples/churn/v2/holdout.csv', 'utf8'))).slice(0, 2);
-    const { result } = await runtime.lambda.invoke(modelFunctionName(runtime.stack.stackName, 'churn'), published.lambdaVersion, proxyEvent({ method: 'POST', path: '/v1/models/churn/predict', body: JSON.stringify({ instances: rows }) }));
+    const { result } = await runtime.lambda.invoke(
+      modelFunctionName(runtime.stack.stackName, 'churn'),
+      published.lambdaVersion,
+      proxyEvent({ method: 'POST', path: '/v1/models/churn/predict', body: JSON.stringify({ instances: rows }) }),
+    );
     const answer = result as { statusCode: number; body: string };
     expect(answer.statusCode, answer.body).toBe(200);
     expect(JSON.parse(answer.body).model).toEqual({ name: 'churn', version: '7' });
@@ -85,13 +91,18 @@ describe('publish, pinned to what validation read', () => {
     const ref = await upload(candidate('8'), v2Model);
     const publishing = invoke('publish', { ...ref, executionId: 'arn:test:pinned-8', files: ['model.onnx', 'manifest.json'], objectVersions: {} });
     await expect(publishing).rejects.toBeInstanceOf(FunctionError);
-    await expect(publishing).rejects.toMatchObject({ error: { name: 'UnvalidatedVersionError', message: expect.stringContaining('validation recorded no S3 object version of candidates/churn/8/model.onnx') } });
+    await expect(publishing).rejects.toMatchObject({
+      error: { name: 'UnvalidatedVersionError', message: expect.stringContaining('validation recorded no S3 object version of candidates/churn/8/model.onnx') },
+    });
   });
 });
 
 describe('the model size limit', () => {
   it('rejects a model larger than model.maxBytes as MODEL_TOO_LARGE, naming its size and the limit', async () => {
-    const ref = await upload(candidate('9', (m) => ({ ...m, model: { ...m.model, maxBytes: v2Model.length - 1 } })), v2Model);
+    const ref = await upload(
+      candidate('9', (m) => ({ ...m, model: { ...m.model, maxBytes: v2Model.length - 1 } })),
+      v2Model,
+    );
     const validation = (await invoke('validate', { ...ref, executionId: 'arn:test:too-large-9' })) as ValidationOutput;
     expect(validation).toMatchObject({ verdict: 'rejected', reasons: ['MODEL_TOO_LARGE'], metrics: {} });
     expect(validation.gates.slice(0, 2)).toEqual([

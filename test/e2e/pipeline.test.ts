@@ -61,7 +61,11 @@ async function versions(): Promise<VersionView[]> {
 }
 
 const predict = (rows: unknown[]) =>
-  fetch(`${runtime.apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict }, body: JSON.stringify({ instances: rows }) });
+  fetch(`${runtime.apiUrl}/v1/models/churn/predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict },
+    body: JSON.stringify({ instances: rows }),
+  });
 
 /** Clients calling the API until stopped: every status is counted, by the model version that answered. */
 function traffic(clients = 2): { stop: () => Promise<{ total: number; failed: number; byVersion: Record<string, number> }> } {
@@ -109,7 +113,9 @@ describe('the promotion pipeline in the local runtime', () => {
     expect(v1?.history.map((h) => h.status)).toEqual(['candidate', 'validating', 'live']);
     const response = await predict([holdout[0]]);
     expect(response.status).toBe(200);
-    const registry = (await (await fetch(`${runtime.apiUrl}/v1/models/churn`, { headers: { 'x-api-key': runtime.apiKeys.predict } })).json()) as { live: { version: string; weight: number }[] };
+    const registry = (await (await fetch(`${runtime.apiUrl}/v1/models/churn`, { headers: { 'x-api-key': runtime.apiKeys.predict } })).json()) as {
+      live: { version: string; weight: number }[];
+    };
     expect(registry.live).toEqual([expect.objectContaining({ version: '1', weight: 1 })]);
   });
 
@@ -206,7 +212,11 @@ describe('the promotion pipeline in the local runtime', () => {
           contract.categories = contract.categories.filter((c) => c !== 'Two year');
         }),
     ],
-    ['metrics below the gate', 'METRIC_BELOW_GATE', () => bundle('gate', v2(), (m) => Object.assign(m, { version: '14', validation: { ...(m.validation as object), gates: { rocAuc: { min: 0.95 } } } }))],
+    [
+      'metrics below the gate',
+      'METRIC_BELOW_GATE',
+      () => bundle('gate', v2(), (m) => Object.assign(m, { version: '14', validation: { ...(m.validation as object), gates: { rocAuc: { min: 0.95 } } } })),
+    ],
     [
       'a model worse than the champion',
       'WORSE_THAN_CHAMPION',
@@ -222,7 +232,11 @@ describe('the promotion pipeline in the local runtime', () => {
           Object.assign(m, {
             version: '16',
             task: 'multiclass-classification',
-            features: [{ name: 'x0', type: 'number' }, { name: 'x1', type: 'number' }, { name: 'text', type: 'string' }],
+            features: [
+              { name: 'x0', type: 'number' },
+              { name: 'x1', type: 'number' },
+              { name: 'text', type: 'string' },
+            ],
             inputs: [
               { name: 'input', dtype: 'float32', features: ['x0', 'x1'] },
               { name: 'text', dtype: 'string', features: ['text'] },
@@ -259,7 +273,10 @@ describe('the promotion pipeline in the local runtime', () => {
     const push = await cli('push', dir, '--strategy', 'shadow', '--json');
     expect(push.code, push.out).toBe(0);
     expect(push.json()).toMatchObject({ status: 'shadow', weight: 0 });
-    const registry = (await (await fetch(`${runtime.apiUrl}/v1/models/churn`, { headers: { 'x-api-key': runtime.apiKeys.predict } })).json()) as { live: { version: string }[]; shadow: { version: string; sampleRate: number } };
+    const registry = (await (await fetch(`${runtime.apiUrl}/v1/models/churn`, { headers: { 'x-api-key': runtime.apiKeys.predict } })).json()) as {
+      live: { version: string }[];
+      shadow: { version: string; sampleRate: number };
+    };
     expect(registry.live.map((l) => l.version)).toEqual(['2']);
     expect(registry.shadow).toMatchObject({ version: '4', sampleRate: 1 });
     // The inference function reads the shadow setting at init and every 15 s: a fresh environment sees it now.
@@ -271,7 +288,10 @@ describe('the promotion pipeline in the local runtime', () => {
     const table = runtime.outputs.PredictionTableName as string;
     const { recentRequests } = await import('../../lambdas/adapters/prediction-replay');
     const { localDynamoClient } = await import('../../local/aws-clients');
-    await vi.waitFor(async () => expect((await recentRequests(localDynamoClient(runtime.dynamoDbEndpoint), table, 'churn', '4', 4, 50)).length).toBeGreaterThanOrEqual(5), { timeout: 30_000, interval: 200 });
+    await vi.waitFor(async () => expect((await recentRequests(localDynamoClient(runtime.dynamoDbEndpoint), table, 'churn', '4', 4, 50)).length).toBeGreaterThanOrEqual(5), {
+      timeout: 30_000,
+      interval: 200,
+    });
 
     const rollback = await cli('rollback', 'churn', '--json');
     expect(rollback.code, rollback.out).toBe(0);

@@ -45,6 +45,11 @@ describe('credit example', () => {
       expect(labels[row]).toBe((probabilities[2 * row + 1] as number) >= 0.5 ? 1 : 0);
       return probabilities[2 * row + 1] as number;
     });
-    expect(rocAuc(column(holdout, TARGET).map((label) => label === '1'), positive)).toBeGreaterThanOrEqual(0.65);
+    expect(
+      rocAuc(
+        column(holdout, TARGET).map((label) => label === '1'),
+        positive,
+      ),
+    ).toBeGreaterThanOrEqual(0.65);
   });
 });

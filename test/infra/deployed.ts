@@ -216,6 +216,9 @@ export function deployed(template: CfnTemplate, options: DeployOptions): Deploye
 
 /** Whether an IAM resource pattern (`*` any run of characters, `?` one) selects `arn`. */
 export function iamMatches(pattern: string, arn: string): boolean {
-  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const regex = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${regex}$`).test(arn);
 }

@@ -84,7 +84,8 @@ describe('ExperimentService', () => {
       `GET /v1/experiments/{id} -> ${functionWithEntry(raw, 'experiments')}`,
       `POST /v1/events -> ${functionWithEntry(raw, 'experiment-events')}`,
     ]);
-    for (const method of Object.values(template.findResources('AWS::ApiGateway::Method'))) expect(method.Properties).toMatchObject({ ApiKeyRequired: true, Integration: { Type: 'AWS_PROXY' } });
+    for (const method of Object.values(template.findResources('AWS::ApiGateway::Method')))
+      expect(method.Properties).toMatchObject({ ApiKeyRequired: true, Integration: { Type: 'AWS_PROXY' } });
   });
 
   it('feeds the aggregator from the prediction stream with a tumbling window (the shard id), inserts and labels only', () => {
@@ -108,7 +109,10 @@ describe('ExperimentService', () => {
   });
 
   it('analyses running experiments on a schedule, hourly by default', () => {
-    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)', Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [functionWithEntry(raw, 'experiment-analysis'), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 2 } })] });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 hour)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [functionWithEntry(raw, 'experiment-analysis'), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 2 } })],
+    });
     experimentStack({ analysisPeriod: Duration.minutes(15) }).template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
   });
 
@@ -120,15 +124,33 @@ describe('ExperimentService', () => {
     const of = (handler: string) => {
       const fn = functionWithEntry(raw, handler);
       const logs = dev.arn((raw.Resources[fn]?.Properties?.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref);
-      return { own: grants(dev, roleStatements(raw, roleOf(raw, fn))), shared: [`logs:CreateLogStream on ${logs}`, `logs:PutLogEvents on ${logs}`, 'xray:PutTraceSegments on *', 'xray:PutTelemetryRecords on *'] };
+      return {
+        own: grants(dev, roleStatements(raw, roleOf(raw, fn))),
+        shared: [`logs:CreateLogStream on ${logs}`, `logs:PutLogEvents on ${logs}`, 'xray:PutTraceSegments on *', 'xray:PutTelemetryRecords on *'],
+      };
     };
     const events = of('experiment-events');
-    expect(events.own).toEqual([...events.shared, `dynamodb:BatchGetItem on ${predictions}`, `dynamodb:BatchGetItem on ${experiments}`, `dynamodb:UpdateItem on ${experiments}`, `dynamodb:Query on ${byStatus}`].sort());
+    expect(events.own).toEqual(
+      [
+        ...events.shared,
+        `dynamodb:BatchGetItem on ${predictions}`,
+        `dynamodb:BatchGetItem on ${experiments}`,
+        `dynamodb:UpdateItem on ${experiments}`,
+        `dynamodb:Query on ${byStatus}`,
+      ].sort(),
+    );
     const reads = of('experiments');
     expect(reads.own).toEqual([...reads.shared, `dynamodb:GetItem on ${experiments}`, `dynamodb:Query on ${experiments}`, `dynamodb:Query on ${byStatus}`].sort());
     const analysis = of('experiment-analysis');
     expect(analysis.own).toEqual(
-      [...analysis.shared, `dynamodb:GetItem on ${experiments}`, `dynamodb:Query on ${experiments}`, `dynamodb:PutItem on ${experiments}`, `dynamodb:Query on ${byStatus}`, `sqs:SendMessage on ${deadLetters}`].sort(),
+      [
+        ...analysis.shared,
+        `dynamodb:GetItem on ${experiments}`,
+        `dynamodb:Query on ${experiments}`,
+        `dynamodb:PutItem on ${experiments}`,
+        `dynamodb:Query on ${byStatus}`,
+        `sqs:SendMessage on ${deadLetters}`,
+      ].sort(),
     );
     const aggregator = of('experiment-aggregator');
     expect(aggregator.own).toEqual(

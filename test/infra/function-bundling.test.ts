@@ -37,7 +37,8 @@ const bases = [example, ...['regression', 'multiclass-classification'].map((task
 function* mutations(value: unknown, at: (string | number)[] = []): Generator<{ at: string; edit: (root: unknown) => void }> {
   if (value === null || typeof value !== 'object') return;
   const entries: [string | number, unknown][] = Array.isArray(value) ? value.slice(0, 2).map((v, i) => [i, v]) : Object.entries(value);
-  const parentOf = (root: unknown) => at.reduce<Record<string | number, unknown>>((node, key) => node[key] as Record<string | number, unknown>, root as Record<string | number, unknown>);
+  const parentOf = (root: unknown) =>
+    at.reduce<Record<string | number, unknown>>((node, key) => node[key] as Record<string | number, unknown>, root as Record<string | number, unknown>);
   if (!Array.isArray(value)) yield { at: `${at.join('.')}+unknown`, edit: (root) => (parentOf(root).unexpectedField = 1) };
   for (const [key, child] of entries) {
     const where = [...at, key].join('.');

@@ -58,12 +58,22 @@ describe('ModelApi', () => {
     const withFeedback = build({}, { feedback: true }).template;
     expect(routes(withFeedback)).toEqual(['GET /v1/models/{name}', 'POST /v1/feedback']);
     // Labels are validated as JSON objects before they cost an invocation, like predictions.
-    withFeedback.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', RequestValidatorId: Match.anyValue(), RequestModels: { 'application/json': Match.anyValue() } });
+    withFeedback.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'POST',
+      RequestValidatorId: Match.anyValue(),
+      RequestModels: { 'application/json': Match.anyValue() },
+    });
   });
 
-  it('traces 1% of requests by an X-Ray sampling rule on its stage, named within X-Ray\'s 32 characters', () => {
+  it("traces 1% of requests by an X-Ray sampling rule on its stage, named within X-Ray's 32 characters", () => {
     template.hasResourceProperties('AWS::XRay::SamplingRule', {
-      SamplingRule: Match.objectLike({ RuleName: `${stack.stackName}-api`, FixedRate: 0.01, ReservoirSize: 0, ServiceName: `${stack.stackName}/api`, ServiceType: 'AWS::ApiGateway::Stage' }),
+      SamplingRule: Match.objectLike({
+        RuleName: `${stack.stackName}-api`,
+        FixedRate: 0.01,
+        ReservoirSize: 0,
+        ServiceName: `${stack.stackName}/api`,
+        ServiceType: 'AWS::ApiGateway::Stage',
+      }),
     });
     template.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: true });
     const long = build({ traceSampleRate: 0.2 });
@@ -134,7 +144,10 @@ describe('ModelApi', () => {
 
   it('says what is wrong with a missing key (401) and with a key of another kind of client (403), naming the route', () => {
     const messages: Record<string, unknown> = {};
-    for (const [type, status] of [['UNAUTHORIZED', '401'], ['ACCESS_DENIED', '403']] as const) {
+    for (const [type, status] of [
+      ['UNAUTHORIZED', '401'],
+      ['ACCESS_DENIED', '403'],
+    ] as const) {
       const body = new Capture();
       template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: type, StatusCode: status, ResponseTemplates: { 'application/json': body } });
       messages[type] = renderGatewayResponse(body.asString());
@@ -149,7 +162,12 @@ describe('ModelApi', () => {
   it('answers a body that is not a JSON object with a 400 naming the body and the reason, like the handlers', () => {
     const body = new Capture();
     template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'BAD_REQUEST_BODY', StatusCode: '400', ResponseTemplates: { 'application/json': body } });
-    expect(renderGatewayResponse(body.asString())).toEqual({ error: 'ValidationError', message: 'value', issues: [{ field: '(body)', reason: 'must be a JSON object: value' }], requestId: 'value' });
+    expect(renderGatewayResponse(body.asString())).toEqual({
+      error: 'ValidationError',
+      message: 'value',
+      issues: [{ field: '(body)', reason: 'must be a JSON object: value' }],
+      requestId: 'value',
+    });
   });
 
   it('answers every other gateway error in JSON too', () => {
@@ -163,7 +181,11 @@ describe('ModelApi', () => {
   it('has one usage plan per kind of client, each bound to the stage with its own first key, throttled per key, quota only when asked', () => {
     const stage = new Capture();
     const plans = template.findResources('AWS::ApiGateway::UsagePlan');
-    expect(Object.values(plans).map((p) => p.Properties.UsagePlanName).sort()).toEqual(API_CLIENTS.map((client) => `${stack.stackName}-${client}`).sort());
+    expect(
+      Object.values(plans)
+        .map((p) => p.Properties.UsagePlanName)
+        .sort(),
+    ).toEqual(API_CLIENTS.map((client) => `${stack.stackName}-${client}`).sort());
     template.allResourcesProperties('AWS::ApiGateway::UsagePlan', {
       Throttle: { RateLimit: 50, BurstLimit: 100 },
       Quota: Match.absent(),
@@ -175,7 +197,10 @@ describe('ModelApi', () => {
     const planOfKey = Object.values(template.findResources('AWS::ApiGateway::UsagePlanKey')).map((k) => [k.Properties.KeyId.Ref, k.Properties.UsagePlanId.Ref] as const);
     expect(new Set(planOfKey.map(([key]) => key)).size).toBe(3);
     expect(new Set(planOfKey.map(([, plan]) => plan))).toEqual(new Set(Object.keys(plans)));
-    for (const client of API_CLIENTS) expect(stack.resolve(api.apiKeys[client].keyId)).toEqual({ Ref: planOfKey.find(([, plan]) => plan === (stack.resolve(api.usagePlans[client].usagePlanId) as { Ref: string }).Ref)?.[0] });
+    for (const client of API_CLIENTS)
+      expect(stack.resolve(api.apiKeys[client].keyId)).toEqual({
+        Ref: planOfKey.find(([, plan]) => plan === (stack.resolve(api.usagePlans[client].usagePlanId) as { Ref: string }).Ref)?.[0],
+      });
 
     build({ throttle: { rateLimit: 5, burstLimit: 10 }, quota: { limit: 10_000, period: apigw.Period.DAY } }).template.allResourcesProperties('AWS::ApiGateway::UsagePlan', {
       Throttle: { RateLimit: 5, BurstLimit: 10 },
@@ -190,7 +215,7 @@ describe('ModelApi', () => {
     }
   });
 
-  it('authorizes by the key header, caches the answer per key for five minutes, and may read the usage plans\' keys, nothing else', () => {
+  it("authorizes by the key header, caches the answer per key for five minutes, and may read the usage plans' keys, nothing else", () => {
     const fn = new Capture();
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
       Type: 'REQUEST',
@@ -205,7 +230,14 @@ describe('ModelApi', () => {
     const invoke = Object.values(template.findResources('AWS::Lambda::Permission'))
       .map((p) => dev.resolve(p.Properties) as Record<string, string>)
       .filter((p) => p.FunctionName === dev.arn(fn.asString()));
-    expect(invoke).toEqual([{ Action: 'lambda:InvokeFunction', FunctionName: dev.arn(fn.asString()), Principal: 'apigateway.amazonaws.com', SourceArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:${dev.ref(restApi)}/authorizers/${dev.ref(authorizer)}` }]);
+    expect(invoke).toEqual([
+      {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: dev.arn(fn.asString()),
+        Principal: 'apigateway.amazonaws.com',
+        SourceArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:${dev.ref(restApi)}/authorizers/${dev.ref(authorizer)}`,
+      },
+    ]);
     expect(grants(dev, roleStatements(raw, roleOf(raw, fn.asString()))).filter((grant) => !grant.startsWith('logs:') && !grant.startsWith('xray:'))).toEqual([
       `apigateway:GET on arn:aws:apigateway:${REGION}::/usageplans`,
       `apigateway:GET on arn:aws:apigateway:${REGION}::/usageplans/*/keys`,
@@ -220,7 +252,9 @@ describe('ModelApi', () => {
       StageName: 'api',
       TracingEnabled: true,
       AccessLogSetting: { DestinationArn: { 'Fn::GetAtt': [group, 'Arn'] }, Format: format },
-      MethodSettings: [{ HttpMethod: '*', ResourcePath: '/*', LoggingLevel: 'ERROR', DataTraceEnabled: false, MetricsEnabled: true, ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 }],
+      MethodSettings: [
+        { HttpMethod: '*', ResourcePath: '/*', LoggingLevel: 'ERROR', DataTraceEnabled: false, MetricsEnabled: true, ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 },
+      ],
     });
     expect(JSON.parse(format.asString())).toMatchObject({
       requestId: '$context.requestId',

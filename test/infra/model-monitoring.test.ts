@@ -73,7 +73,9 @@ describe('ModelMonitoring', () => {
   it('runs the monitor every 5 minutes over a sliding hour by default, with a dead-letter queue', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(5 minutes)',
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [functionWithEntry(raw, 'monitor'), 'Arn'] }, DeadLetterConfig: Match.anyValue(), RetryPolicy: { MaximumRetryAttempts: 2 } })],
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [functionWithEntry(raw, 'monitor'), 'Arn'] }, DeadLetterConfig: Match.anyValue(), RetryPolicy: { MaximumRetryAttempts: 2 } }),
+      ],
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('^modelgate: scheduled'),
@@ -133,7 +135,7 @@ describe('ModelMonitoring', () => {
     for (const entry of ['feedback', 'aggregator', 'monitor']) expect(() => functionWithEntry(raw, entry)).not.toThrow();
   });
 
-  it('emits the monitor\'s metrics where the version alarms look: the deployment\'s namespace, the monitor service', () => {
+  it("emits the monitor's metrics where the version alarms look: the deployment's namespace, the monitor service", () => {
     const [drift] = versionAlarmSpecs('modelgate-dev', 'churn', '1').filter((spec) => spec.metricKey === 'drift-share');
     expect(drift?.metric).toMatchObject({ namespace: 'modelgate-dev', dimensions: { service: MONITOR_SERVICE } });
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -146,7 +148,12 @@ describe('ModelMonitoring', () => {
     const { template: api, raw: apiRaw } = monitoringStack({}, { api: true });
     api.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'feedback' });
     const uri = new Capture();
-    api.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', ApiKeyRequired: true, RequestValidatorId: Match.anyValue(), Integration: { Type: 'AWS_PROXY', Uri: uri } });
+    api.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'POST',
+      ApiKeyRequired: true,
+      RequestValidatorId: Match.anyValue(),
+      Integration: { Type: 'AWS_PROXY', Uri: uri },
+    });
     expect(JSON.stringify(uri.asObject())).toContain(`{"Fn::GetAtt":["${functionWithEntry(apiRaw, 'feedback')}","Arn"]}`);
   });
 });
@@ -166,13 +173,18 @@ describe('MonitoringDashboard', () => {
   new MonitoringDashboard(stack, 'Dashboard', {});
   const template = Template.fromStack(stack);
 
-  it('is named after the deployment and finds every model and version by SEARCH in the deployment\'s namespace', () => {
+  it("is named after the deployment and finds every model and version by SEARCH in the deployment's namespace", () => {
     const body = new Capture();
     template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'modelgate-dev', DashboardBody: body });
-    const widgets = (JSON.parse(deployed(template.toJSON() as CfnTemplate, { stackName: 'modelgate-dev' }).text(body.asObject())) as { widgets: { properties: { metrics?: [{ expression: string }][] } }[] }).widgets;
+    const widgets = (
+      JSON.parse(deployed(template.toJSON() as CfnTemplate, { stackName: 'modelgate-dev' }).text(body.asObject())) as {
+        widgets: { properties: { metrics?: [{ expression: string }][] } }[];
+      }
+    ).widgets;
     const expressions = widgets.flatMap((w) => w.properties.metrics ?? []).map(([metric]) => metric.expression);
     expect(expressions).toHaveLength(5);
-    for (const expression of expressions) expect(expression).toMatch(/^SEARCH\('\{modelgate-dev,service,model,version\} service="(inference|monitor)" MetricName="\w+"', '\w+', 300\)$/);
+    for (const expression of expressions)
+      expect(expression).toMatch(/^SEARCH\('\{modelgate-dev,service,model,version\} service="(inference|monitor)" MetricName="\w+"', '\w+', 300\)$/);
     expect(expressions.filter((e) => e.includes(`service="${SERVING_SERVICE}"`))).toHaveLength(4);
   });
 });

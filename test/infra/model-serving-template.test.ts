@@ -50,7 +50,8 @@ const bucketKey = () => only('AWS::KMS::Key', { Properties: { Description: 'mode
 const table = (partitionKey: string) => only('AWS::DynamoDB::Table', { Properties: { KeySchema: Match.arrayWith([{ AttributeName: partitionKey, KeyType: 'HASH' }]) } });
 const experimentTable = () => only('AWS::DynamoDB::Table', { Properties: { GlobalSecondaryIndexes: [Match.objectLike({ IndexName: 'byStatus' })] } });
 const boundary = () => only('AWS::IAM::ManagedPolicy');
-const cloudFormationRole = () => only('AWS::IAM::Role', { Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'cloudformation.amazonaws.com' } })] } } });
+const cloudFormationRole = () =>
+  only('AWS::IAM::Role', { Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'cloudformation.amazonaws.com' } })] } } });
 
 describe('the published template and declarations', () => {
   /** The files a BucketDeployment without a key prefix (the publication) puts in the model bucket, by key. */
@@ -60,7 +61,9 @@ describe('the published template and declarations', () => {
     const publication = only('Custom::CDKBucketDeployment', { Properties: { DestinationBucketKeyPrefix: Match.absent() } });
     const { SourceObjectKeys, DestinationBucketName } = raw.Resources[publication]?.Properties as { SourceObjectKeys: string[]; DestinationBucketName: { Ref: string } };
     expect(DestinationBucketName).toEqual({ Ref: modelBucket() });
-    const manifest = JSON.parse(fs.readFileSync(path.join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8')) as { files: Record<string, { source: { path: string } }> };
+    const manifest = JSON.parse(fs.readFileSync(path.join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8')) as {
+      files: Record<string, { source: { path: string } }>;
+    };
     const files: Record<string, unknown> = {};
     for (const key of SourceObjectKeys) {
       const folder = path.join(assembly.directory, manifest.files[key.replace(/\.zip$/, '')]?.source.path as string);
@@ -93,14 +96,17 @@ describe('the published template and declarations', () => {
 });
 
 describe('the parameters of a model stack', () => {
-  it('are the deployment\'s (DEPLOYMENT_PARAMETER_NAMES), and the model stack template accepts them', () => {
+  it("are the deployment's (DEPLOYMENT_PARAMETER_NAMES), and the model stack template accepts them", () => {
     const parameters = modelStackParametersOf(dev, 'churn', { memorySize: 3008, reservedConcurrency: 20 });
     expect(Object.keys(parameters).sort()).toEqual([...DEPLOYMENT_PARAMETER_NAMES, 'MemorySize', 'ModelName', 'ReservedConcurrency', 'Serving'].sort());
-    const accepted = resolveParameters(modelTemplate, Object.entries(parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })));
+    const accepted = resolveParameters(
+      modelTemplate,
+      Object.entries(parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
+    );
     expect(accepted.values).toEqual(parameters);
   });
 
-  it('name the deployment\'s own resources: bucket, key, tables, API parts, key authorizer, models function, boundary, and its log settings', () => {
+  it("name the deployment's own resources: bucket, key, tables, API parts, key authorizer, models function, boundary, and its log settings", () => {
     const parameters = modelStackParametersOf(dev, 'churn');
     const resources = raw.Resources;
     const pathOf = (id: string): string => {
@@ -185,12 +191,17 @@ describe('the CloudFormation role model stacks are created with', () => {
       Version: '2012-10-17',
     });
     const passers = Object.entries(raw.Resources)
-      .filter(([, r]) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties?.PolicyDocument).includes('iam:PassRole') && JSON.stringify(r.Properties?.PolicyDocument).includes(cloudFormationRole()))
+      .filter(
+        ([, r]) =>
+          r.Type === 'AWS::IAM::Policy' &&
+          JSON.stringify(r.Properties?.PolicyDocument).includes('iam:PassRole') &&
+          JSON.stringify(r.Properties?.PolicyDocument).includes(cloudFormationRole()),
+      )
       .map(([, r]) => (r.Properties?.Roles as { Ref: string }[])[0]?.Ref);
     expect(passers).toEqual([roleOf(raw, functionWithEntry(raw, 'provision'))]);
   });
 
-  it('touches only the model stacks\' resources, named <deployment>-model-* by convention, the API\'s resources, and the inference code', () => {
+  it("touches only the model stacks' resources, named <deployment>-model-* by convention, the API's resources, and the inference code", () => {
     const scopes = [
       `arn:aws:lambda:${REGION}:${ACCOUNT}:function:modelgate-dev-model-*`,
       `arn:aws:lambda:${REGION}:${ACCOUNT}:function:modelgate-dev-model-*:*`,
@@ -218,15 +229,21 @@ describe('the CloudFormation role model stacks are created with', () => {
       `iam:PassRole on arn:aws:iam::${ACCOUNT}:role/modelgate-dev-model-* if {"StringEquals":{"iam:PassedToService":"lambda.amazonaws.com"}}`,
     ]);
     const actions = statements().flatMap(actionsOf);
-    for (const breakout of ['iam:DeleteRolePermissionsBoundary', 'iam:PutRolePermissionsBoundary', 'iam:CreatePolicyVersion', 'iam:SetDefaultPolicyVersion', 'iam:CreatePolicy', 'iam:UpdateAssumeRolePolicy']) {
+    for (const breakout of [
+      'iam:DeleteRolePermissionsBoundary',
+      'iam:PutRolePermissionsBoundary',
+      'iam:CreatePolicyVersion',
+      'iam:SetDefaultPolicyVersion',
+      'iam:CreatePolicy',
+      'iam:UpdateAssumeRolePolicy',
+    ]) {
       expect(actions, breakout).not.toContain(breakout);
     }
   });
 
   it('may make every resource of a model stack where the stack puts it (the calls that create each one)', () => {
     const allowed = statements();
-    const may = (action: string, arn: string) =>
-      allowed.some((s) => actionsOf(s).includes(action) && [s.Resource].flat().some((pattern) => iamMatches(dev.text(pattern), arn)));
+    const may = (action: string, arn: string) => allowed.some((s) => actionsOf(s).includes(action) && [s.Resource].flat().some((pattern) => iamMatches(dev.text(pattern), arn)));
     const ofType = (type: string) => churn.created.filter((id) => modelTemplate.Resources[id]?.Type === type);
     const restApi = dev.ref(only('AWS::ApiGateway::RestApi'));
     const needs: [string, string][] = [];
@@ -240,12 +257,14 @@ describe('the CloudFormation role model stacks are created with', () => {
       // The condition the CloudFormation role creates roles under.
       expect(churn.resolve(modelTemplate.Resources[id]?.Properties?.PermissionsBoundary)).toBe(dev.ref(boundary()));
     }
-    for (const id of ofType('AWS::IAM::Policy')) for (const role of modelTemplate.Resources[id]?.Properties?.Roles as unknown[]) needs.push(['iam:PutRolePolicy', `arn:aws:iam::${ACCOUNT}:role/${churn.text(role)}`]);
+    for (const id of ofType('AWS::IAM::Policy'))
+      for (const role of modelTemplate.Resources[id]?.Properties?.Roles as unknown[]) needs.push(['iam:PutRolePolicy', `arn:aws:iam::${ACCOUNT}:role/${churn.text(role)}`]);
     for (const id of ofType('AWS::Logs::LogGroup')) needs.push(['logs:CreateLogGroup', churn.arn(id)], ['logs:PutRetentionPolicy', churn.arn(id)]);
     for (const id of ofType('AWS::Lambda::Alias')) needs.push(['lambda:CreateAlias', churn.ref(id)]);
     for (const id of ofType('AWS::Lambda::Permission')) needs.push(['lambda:AddPermission', churn.text(modelTemplate.Resources[id]?.Properties?.FunctionName)]);
     for (const id of ofType('AWS::CloudWatch::Dashboard')) needs.push(['cloudwatch:PutDashboard', `arn:aws:cloudwatch::${ACCOUNT}:dashboard/${churn.ref(id)}`]);
-    for (const id of ofType('AWS::ApiGateway::Resource')) needs.push(['apigateway:POST', `arn:aws:apigateway:${REGION}::/restapis/${restApi}/resources/${churn.text(modelTemplate.Resources[id]?.Properties?.ParentId)}`]);
+    for (const id of ofType('AWS::ApiGateway::Resource'))
+      needs.push(['apigateway:POST', `arn:aws:apigateway:${REGION}::/restapis/${restApi}/resources/${churn.text(modelTemplate.Resources[id]?.Properties?.ParentId)}`]);
     for (const id of ofType('AWS::ApiGateway::Method')) {
       const { ResourceId, HttpMethod } = modelTemplate.Resources[id]?.Properties as { ResourceId: unknown; HttpMethod: string };
       needs.push(['apigateway:PUT', `arn:aws:apigateway:${REGION}::/restapis/${restApi}/resources/${churn.text(ResourceId)}/methods/${HttpMethod}`]);

@@ -50,7 +50,10 @@ let raw: CfnTemplate;
 /** The template as CloudFormation resolves it for churn in dev. */
 let churn: DeployedStack;
 const resolvedAs = (parameters: Partial<Record<keyof typeof PARAMETERS, string>>) =>
-  deployed(raw, { stackName: modelStackName(parameters.Deployment ?? PARAMETERS.Deployment, parameters.ModelName ?? PARAMETERS.ModelName), parameters: { ...PARAMETERS, ...parameters } });
+  deployed(raw, {
+    stackName: modelStackName(parameters.Deployment ?? PARAMETERS.Deployment, parameters.ModelName ?? PARAMETERS.ModelName),
+    parameters: { ...PARAMETERS, ...parameters },
+  });
 
 beforeAll(() => {
   app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -75,7 +78,10 @@ describe('ModelServingStack parameters', () => {
   it('admit the model names a declaration or manifest admits, and no other (pattern, 40 characters)', () => {
     const accepted = (name: string) => {
       try {
-        resolveParameters(raw, Object.entries({ ...PARAMETERS, ModelName: name }).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })));
+        resolveParameters(
+          raw,
+          Object.entries({ ...PARAMETERS, ModelName: name }).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
+        );
         return true;
       } catch {
         return false;
@@ -97,14 +103,19 @@ describe('ModelServingStack parameters', () => {
     const retentions = Object.values(RetentionDays).filter((days) => typeof days === 'number' && days !== RetentionDays.INFINITE);
     expect(parameters.LogRetentionDays).toEqual({ Type: 'Number', Default: RetentionDays.THREE_MONTHS, AllowedValues: retentions.map(String) });
     // Every deployment setting is required: an empty one would name nothing.
-    const required = MODEL_STACK_PARAMETER_NAMES.filter((name) => !['Serving', 'MemorySize', 'ReservedConcurrency', 'ModelBucketKeyArn', 'LogLevel', 'LogRetentionDays', 'ModelName'].includes(name));
+    const required = MODEL_STACK_PARAMETER_NAMES.filter(
+      (name) => !['Serving', 'MemorySize', 'ReservedConcurrency', 'ModelBucketKeyArn', 'LogLevel', 'LogRetentionDays', 'ModelName'].includes(name),
+    );
     for (const name of required) expect(parameters[name], name).toEqual({ Type: 'String', MinLength: 1 });
   });
 
   it('are checked by CloudFormation before anything is created: every problem a bad value can have', () => {
     const failure = (overrides: Record<string, string>) => {
       try {
-        resolveParameters(raw, Object.entries({ ...PARAMETERS, ...overrides }).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })));
+        resolveParameters(
+          raw,
+          Object.entries({ ...PARAMETERS, ...overrides }).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
+        );
         return 'accepted';
       } catch (error) {
         return (error as Error).message;
@@ -120,7 +131,7 @@ describe('ModelServingStack parameters', () => {
 });
 
 describe('ModelServingStack inference function', () => {
-  it('is named <Deployment>-model-<ModelName>, within Lambda\'s 64 characters for the longest deployment and model name', () => {
+  it("is named <Deployment>-model-<ModelName>, within Lambda's 64 characters for the longest deployment and model name", () => {
     const fn = onlyOfType('AWS::Lambda::Function');
     expect(churn.ref(fn)).toBe('modelgate-dev-model-churn');
     for (const stage of STAGES) {
@@ -167,7 +178,7 @@ describe('ModelServingStack inference function', () => {
     expect(variables).toMatchObject({ MODEL_NAME: 'churn', REGISTRY_TABLE: 'registry', EXPERIMENT_TABLE: 'experiments', POWERTOOLS_LOG_LEVEL: 'DEBUG' });
   });
 
-  it('keeps only warnings of Lambda\'s own lines (no START/END/REPORT per prediction), in JSON', () => {
+  it("keeps only warnings of Lambda's own lines (no START/END/REPORT per prediction), in JSON", () => {
     template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: Match.objectLike({ LogFormat: 'JSON', SystemLogLevel: 'WARN' }) });
   });
 
@@ -187,7 +198,7 @@ describe('ModelServingStack role', () => {
     expect(raw.Resources[role()]?.Properties).not.toHaveProperty('ManagedPolicyArns');
   });
 
-  it('may read its own model\'s bundles, write predictions (only), read the registry and experiments, invoke its own versions', () => {
+  it("may read its own model's bundles, write predictions (only), read the registry and experiments, invoke its own versions", () => {
     const fn = onlyOfType('AWS::Lambda::Function');
     const logGroup = new Capture();
     template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: logGroup } } });
@@ -225,7 +236,7 @@ describe('ModelServingStack role', () => {
 });
 
 describe('ModelServingStack live alias and routes', () => {
-  it('creates the live alias on $LATEST without routing, and no version: the pipeline\'s routing function is its only writer afterwards', () => {
+  it("creates the live alias on $LATEST without routing, and no version: the pipeline's routing function is its only writer afterwards", () => {
     template.resourceCountIs('AWS::Lambda::Alias', 1);
     template.resourceCountIs('AWS::Lambda::Version', 0);
     template.hasResourceProperties('AWS::Lambda::Alias', {
@@ -264,7 +275,7 @@ describe('ModelServingStack live alias and routes', () => {
     ]);
   });
 
-  it('proxies every method (AWS_PROXY) with an API key and the deployment\'s key authorizer required, on the deployment\'s API', () => {
+  it("proxies every method (AWS_PROXY) with an API key and the deployment's key authorizer required, on the deployment's API", () => {
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method'));
     expect(methods).toHaveLength(4);
     for (const method of methods) {
@@ -278,7 +289,7 @@ describe('ModelServingStack live alias and routes', () => {
     }
   });
 
-  it('validates POST bodies with the deployment\'s validator and JsonObject model, and leaves GETs alone', () => {
+  it("validates POST bodies with the deployment's validator and JsonObject model, and leaves GETs alone", () => {
     const posts = Object.values(template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'POST' } }));
     expect(posts).toHaveLength(2);
     for (const post of posts) {
@@ -306,7 +317,7 @@ describe('ModelServingStack live alias and routes', () => {
     expect(idsOfType(retiring, 'AWS::Lambda::Permission')).toHaveLength(3);
   });
 
-  it('lets API Gateway invoke the alias only, for exactly the three alias routes, from any stage of the deployment\'s API', () => {
+  it("lets API Gateway invoke the alias only, for exactly the three alias routes, from any stage of the deployment's API", () => {
     const permissions = idsOfType(churn, 'AWS::Lambda::Permission').map((id) => churn.resolve(raw.Resources[id]?.Properties) as Record<string, string>);
     const alias = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:modelgate-dev-model-churn:live`;
     expect(permissions.sort((a, b) => String(a.SourceArn).localeCompare(String(b.SourceArn)))).toEqual(
@@ -321,14 +332,16 @@ describe('ModelServingStack live alias and routes', () => {
 });
 
 describe('ModelServingStack dashboard and template', () => {
-  it('has a dashboard named <Deployment>-<ModelName> charting every version of the model in the deployment\'s namespace', () => {
+  it("has a dashboard named <Deployment>-<ModelName> charting every version of the model in the deployment's namespace", () => {
     const id = onlyOfType('AWS::CloudWatch::Dashboard');
     const dashboard = churn.resolve(raw.Resources[id]?.Properties) as { DashboardName: string; DashboardBody: string };
     expect(dashboard.DashboardName).toBe('modelgate-dev-churn');
     const body = JSON.parse(dashboard.DashboardBody) as { widgets: { type: string; properties: { region?: string; metrics?: [{ expression: string }][] } }[] };
     const expressions = body.widgets.flatMap((w) => w.properties.metrics ?? []).map(([metric]) => metric.expression);
     expect(expressions.slice(0, 4)).toEqual(
-      ['Predictions', 'Errors', 'Latency', 'LogFallbacks'].map((metric) => expect.stringContaining(`SEARCH('{modelgate-dev,service,model,version} service="inference" model="churn" MetricName="${metric}"'`)),
+      ['Predictions', 'Errors', 'Latency', 'LogFallbacks'].map((metric) =>
+        expect.stringContaining(`SEARCH('{modelgate-dev,service,model,version} service="inference" model="churn" MetricName="${metric}"'`),
+      ),
     );
     // The monitor's metrics (lib/monitoring/monitoring-widgets.ts): drift, estimated and realized quality, every version.
     const monitor = expressions.slice(4).map((e) => /MetricName="(\w+)" service="monitor" model="churn"', 'Maximum', 300\)$/.exec(e)?.[1]);
@@ -337,7 +350,7 @@ describe('ModelServingStack dashboard and template', () => {
     expect(body.widgets.filter((w) => w.type === 'metric').every((w) => w.properties.region === REGION)).toBe(true);
   });
 
-  it('stays under CloudFormation\'s TemplateBody limit, with room to grow', () => {
+  it("stays under CloudFormation's TemplateBody limit, with room to grow", () => {
     const bytes = Buffer.byteLength(JSON.stringify(synthesizeModelStackTemplate({ nag: false })));
     console.log(`model stack template: ${bytes} bytes of ${TEMPLATE_BODY_LIMIT_BYTES}`);
     expect(bytes).toBeLessThan(TEMPLATE_BODY_LIMIT_BYTES / 2);

@@ -72,7 +72,7 @@ function routes(resources: Resources): string[] {
 }
 
 describe('ModelgateStack', () => {
-  it('holds every shared function, named <deployment>-<handler>, and no model\'s function, alias or route', () => {
+  it("holds every shared function, named <deployment>-<handler>, and no model's function, alias or route", () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function', { Metadata: { 'modelgate:entry': Match.anyValue() } }));
     const entries = functions.map((fn) => /^lambdas\/handlers\/(.+)\.ts$/.exec(fn.Metadata['modelgate:entry'] as string)?.[1]).sort();
     expect(entries).toEqual([...BASE_HANDLERS]);
@@ -85,7 +85,12 @@ describe('ModelgateStack', () => {
   it('holds the shared state: a versioned model bucket, the prediction log, the registry, one API, one state machine, one on-call topic', () => {
     template.hasResourceProperties('AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
     template.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'predictionId', KeyType: 'HASH' }] });
-    template.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'model', KeyType: 'HASH' }, { AttributeName: 'item', KeyType: 'RANGE' }] });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'model', KeyType: 'HASH' },
+        { AttributeName: 'item', KeyType: 'RANGE' },
+      ],
+    });
     template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
     template.resourceCountIs('AWS::SNS::Topic', 1);
@@ -116,7 +121,7 @@ describe('ModelgateStack', () => {
     expect(dev.text(raw.Outputs?.ApiUrl?.Value)).toBe(`https://${dev.ref(api)}.execute-api.eu-west-1.amazonaws.com/api/`);
   });
 
-  it('uploads a declared model\'s bundle as a candidate (the pipeline rolls it out), after the pipeline listens and its settings are published', () => {
+  it("uploads a declared model's bundle as a candidate (the pipeline rolls it out), after the pipeline listens and its settings are published", () => {
     const bucket = Object.keys(template.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: { Status: 'Enabled' } } }));
     const publication = Object.keys(template.findResources('Custom::CDKBucketDeployment', { Properties: { DestinationBucketKeyPrefix: Match.absent() } }));
     const uploadRule = Object.keys(template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.s3'] } } }));
@@ -135,7 +140,11 @@ describe('ModelgateStack', () => {
     expect(allows.length).toBeGreaterThan(50);
     const wildcards = allows.filter(({ statement }) => actionsOf(statement).some((action) => action === '*' || action.endsWith(':*')));
     expect(wildcards.map(({ type, statement }) => ({ type, actions: statement.Action, principal: statement.Principal }))).toEqual(
-      Object.keys(template.findResources('AWS::KMS::Key')).map(() => ({ type: 'AWS::KMS::Key', actions: 'kms:*', principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:root']] } } })),
+      Object.keys(template.findResources('AWS::KMS::Key')).map(() => ({
+        type: 'AWS::KMS::Key',
+        actions: 'kms:*',
+        principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:root']] } },
+      })),
     );
     // The denies are the TLS-only resource policies.
     for (const { statements } of policyDocuments(raw)) {
@@ -146,10 +155,14 @@ describe('ModelgateStack', () => {
   describe('cdk-nag (AwsSolutions + Serverless)', () => {
     // The deployed shape (environment, KMS) and the other variant the acknowledgements depend on
     // (environment-agnostic, SSE-S3: no KMS findings, tokens instead of account and region), each with a bundle.
-    const variants = () => [
-      ['with env and KMS', stack.node.root],
-      ['env-agnostic, SSE-S3', new ModelgateStack(fastStack().node.root, 'modelgate-prod', { models: { churn: { bundlePath: FIXTURE_BUNDLE } }, bucketEncryption: 's3-managed' }).node.root],
-    ] as const;
+    const variants = () =>
+      [
+        ['with env and KMS', stack.node.root],
+        [
+          'env-agnostic, SSE-S3',
+          new ModelgateStack(fastStack().node.root, 'modelgate-prod', { models: { churn: { bundlePath: FIXTURE_BUNDLE } }, bucketEncryption: 's3-managed' }).node.root,
+        ],
+      ] as const;
 
     it('reports no unacknowledged error or warning, acknowledges with reasons, and nothing that is not found', () => {
       for (const [variant, root] of variants()) {
@@ -173,13 +186,15 @@ describe('the deployed code (one synth with real bundling)', () => {
   /** The staged folder of a file asset of the base stack, by its object key. */
   function assetFolder(objectKey: string): string {
     const { assembly, stack: bundledStack } = bundledApp();
-    const manifest = JSON.parse(fs.readFileSync(path.join(assembly.directory, `${bundledStack.artifactId}.assets.json`), 'utf8')) as { files: Record<string, { source: { path: string } }> };
+    const manifest = JSON.parse(fs.readFileSync(path.join(assembly.directory, `${bundledStack.artifactId}.assets.json`), 'utf8')) as {
+      files: Record<string, { source: { path: string } }>;
+    };
     const source = manifest.files[objectKey.replace(/\.zip$/, '')]?.source.path;
     if (!source) throw new Error(`no file asset ${objectKey}`);
     return path.join(assembly.directory, source);
   }
 
-  it('gives model stacks an inference bundle well under Lambda\'s 250 MB unzipped, carrying onnxruntime for linux-arm64 only', () => {
+  it("gives model stacks an inference bundle well under Lambda's 250 MB unzipped, carrying onnxruntime for linux-arm64 only", () => {
     const { template: bundledTemplate, stack: bundledStack } = bundledApp();
     const parameters = modelStackParametersOf(deployed(bundledTemplate.toJSON() as CfnTemplate, { stackName: bundledStack.stackName }), 'churn');
     const folder = assetFolder(parameters.CodeKey as string);
@@ -195,7 +210,7 @@ describe('the deployed code (one synth with real bundling)', () => {
     expect(fs.readFileSync(path.join(folder, 'index.mjs'), 'utf8').slice(0, 200)).toContain('createRequire');
   });
 
-  it('bundles each base function into its own asset under Lambda\'s limit, onnxruntime only where a model is loaded', () => {
+  it("bundles each base function into its own asset under Lambda's limit, onnxruntime only where a model is loaded", () => {
     const { template: bundledTemplate } = bundledApp();
     const sizes: string[] = [];
     const keys: string[] = [];

@@ -20,7 +20,12 @@ describe('the prediction log join-key index', () => {
 
   it('is a second index beside byModelVersion: joinKey + ts, keys only', () => {
     const table = template.findResources('AWS::DynamoDB::Table')[predictionTableId]?.Properties;
-    expect(table.AttributeDefinitions).toEqual(expect.arrayContaining([{ AttributeName: 'joinKey', AttributeType: 'S' }, { AttributeName: 'ts', AttributeType: 'S' }]));
+    expect(table.AttributeDefinitions).toEqual(
+      expect.arrayContaining([
+        { AttributeName: 'joinKey', AttributeType: 'S' },
+        { AttributeName: 'ts', AttributeType: 'S' },
+      ]),
+    );
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [{ AttributeName: 'predictionId', KeyType: 'HASH' }],
       GlobalSecondaryIndexes: [
@@ -40,7 +45,9 @@ describe('the prediction log join-key index', () => {
 
   it('is queried by the feedback function alone, on that index only', () => {
     const roles = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([, policy]) =>
-      (policy.Properties.PolicyDocument.Statement as Statement[]).some((s) => [s.Action].flat().includes('dynamodb:Query') && JSON.stringify(s.Resource).includes('/index/byJoinKey')),
+      (policy.Properties.PolicyDocument.Statement as Statement[]).some(
+        (s) => [s.Action].flat().includes('dynamodb:Query') && JSON.stringify(s.Resource).includes('/index/byJoinKey'),
+      ),
     );
     expect(roles.map(([id]) => id)).toEqual([expect.stringMatching(/^MonitoringFeedback/)]);
     const statements = roles[0]?.[1].Properties.PolicyDocument.Statement as Statement[];

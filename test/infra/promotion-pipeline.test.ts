@@ -45,7 +45,9 @@ describe('ModelRegistryTable', () => {
   });
 
   it('fails when DESTROY is asked of a protected table', () => {
-    expect(thrownBy(() => new ModelRegistryTable(new Stack(), 'R', { removalPolicy: RemovalPolicy.DESTROY })).message).toContain('removalPolicy DESTROY needs deletionProtection: false');
+    expect(thrownBy(() => new ModelRegistryTable(new Stack(), 'R', { removalPolicy: RemovalPolicy.DESTROY })).message).toContain(
+      'removalPolicy DESTROY needs deletionProtection: false',
+    );
   });
 });
 
@@ -89,15 +91,20 @@ describe('PromotionPipeline', () => {
   };
   const modelFunctions = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:modelgate-dev-model-*`;
 
-  it('starts on an upload of any model\'s candidate manifest to the model bucket, with retries and a dead-letter queue', () => {
+  it("starts on an upload of any model's candidate manifest to the model bucket, with retries and a dead-letter queue", () => {
     const rule = only('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.s3'] } } });
     expect(dev.resolve(raw.Resources[rule]?.Properties)).toMatchObject({
       EventPattern: {
         source: ['aws.s3'],
         'detail-type': ['Object Created'],
-        detail: { bucket: { name: [dev.ref(only('AWS::S3::Bucket', { Properties: { VersioningConfiguration: { Status: 'Enabled' } } }))] }, object: { key: [{ wildcard: 'candidates/*/*/manifest.json' }] } },
+        detail: {
+          bucket: { name: [dev.ref(only('AWS::S3::Bucket', { Properties: { VersioningConfiguration: { Status: 'Enabled' } } }))] },
+          object: { key: [{ wildcard: 'candidates/*/*/manifest.json' }] },
+        },
       },
-      Targets: [{ Arn: dev.ref(stateMachine()), DeadLetterConfig: { Arn: expect.stringContaining(':sqs:') }, RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 } }],
+      Targets: [
+        { Arn: dev.ref(stateMachine()), DeadLetterConfig: { Arn: expect.stringContaining(':sqs:') }, RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 } },
+      ],
     });
   });
 
@@ -113,7 +120,14 @@ describe('PromotionPipeline', () => {
     const definition = JSON.parse(dev.text(raw.Resources[stateMachine()]?.Properties?.DefinitionString)) as { States: Record<string, unknown> };
     const tasks: { Resource: string; Parameters?: Record<string, unknown> }[] = [];
     const walk = (states: Record<string, unknown>) => {
-      for (const state of Object.values(states) as { Type: string; Resource?: string; Parameters?: Record<string, unknown>; ItemProcessor?: { States: Record<string, unknown> }; Iterator?: { States: Record<string, unknown> }; Branches?: { States: Record<string, unknown> }[] }[]) {
+      for (const state of Object.values(states) as {
+        Type: string;
+        Resource?: string;
+        Parameters?: Record<string, unknown>;
+        ItemProcessor?: { States: Record<string, unknown> };
+        Iterator?: { States: Record<string, unknown> };
+        Branches?: { States: Record<string, unknown> }[];
+      }[]) {
         if (state.Type === 'Task') tasks.push(state as { Resource: string; Parameters?: Record<string, unknown> });
         for (const nested of [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])]) if (nested) walk(nested.States);
       }
@@ -137,11 +151,13 @@ describe('PromotionPipeline', () => {
     });
     expect(new Set(calls.map(([action]) => action))).toEqual(new Set(['lambda:InvokeFunction', 'sns:Publish', ...Object.values(sdkActions)]));
     const statements = roleStatements(raw, stateMachineRole()).filter((s) => s.Effect === 'Allow');
-    const denied = calls.filter(([action, arn]) => !statements.some((s) => actionsOf(s).includes(action) && [s.Resource].flat().some((pattern) => iamMatches(dev.text(pattern), arn))));
+    const denied = calls.filter(
+      ([action, arn]) => !statements.some((s) => actionsOf(s).includes(action) && [s.Resource].flat().some((pattern) => iamMatches(dev.text(pattern), arn))),
+    );
     expect(denied).toEqual([]);
   });
 
-  it('scopes the state machine role to the pipeline\'s functions, the topic and its key, this deployment\'s alarms and its API\'s deployments', () => {
+  it("scopes the state machine role to the pipeline's functions, the topic and its key, this deployment's alarms and its API's deployments", () => {
     const functions = ['registry', 'validate', 'publish', 'routing', 'provision'].map((handler) => dev.arn(functionWithEntry(raw, handler)));
     const alarms = `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:modelgate-dev/*`;
     const logDelivery = grants(dev, roleStatements(raw, stateMachineRole())).filter((grant) => grant.startsWith('logs:'));
@@ -167,7 +183,9 @@ describe('PromotionPipeline', () => {
   });
 
   it('lets the provision function create, update and delete the model stacks only, as the CloudFormation role only', () => {
-    const cloudFormationRole = only('AWS::IAM::Role', { Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'cloudformation.amazonaws.com' } })] } } });
+    const cloudFormationRole = only('AWS::IAM::Role', {
+      Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'cloudformation.amazonaws.com' } })] } },
+    });
     const stacks = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/modelgate-dev-model-*/*`;
     expect(grantsOf('provision')).toEqual(
       [
@@ -207,13 +225,36 @@ describe('PromotionPipeline', () => {
 
   it('lets the validation and registry functions read and write what their steps need, and nothing on functions or stacks', () => {
     const actions = (handler: string) => [...new Set(roleStatements(raw, roleOf(raw, functionWithEntry(raw, handler))).flatMap(actionsOf))].sort();
-    expect(actions('validate')).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'kms:Decrypt', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:GetObject', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
-    expect(actions('registry')).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'kms:Decrypt', 'logs:CreateLogStream', 'logs:PutLogEvents', 's3:GetObject', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    expect(actions('validate')).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'kms:Decrypt',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      's3:GetObject',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    expect(actions('registry')).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'kms:Decrypt',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      's3:GetObject',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
     expect(grantsOf('validate')).toEqual(expect.arrayContaining([`s3:GetObject on ${bucket()}/candidates/*`, `s3:GetObject on ${bucket()}/models/*`]));
   });
 
   it('reaches no function of the base stack through its grants on model functions', () => {
-    const baseFunctions = Object.keys(raw.Resources).filter((id) => raw.Resources[id]?.Type === 'AWS::Lambda::Function').map((id) => dev.arn(id));
+    const baseFunctions = Object.keys(raw.Resources)
+      .filter((id) => raw.Resources[id]?.Type === 'AWS::Lambda::Function')
+      .map((id) => dev.arn(id));
     const patterns = Object.values(raw.Resources)
       .filter((r) => r.Type === 'AWS::IAM::Policy')
       .flatMap((r) => (r.Properties?.PolicyDocument as { Statement: Statement[] }).Statement)
@@ -235,15 +276,32 @@ describe('PromotionPipeline', () => {
   // On AWS, CloudWatch publishes an alarm's action as itself: a key policy naming only the account root and CDK's
   // TLS-only topic policy (which replaces SNS's default one) would let no alarm page on-call.
   it("lets this deployment's alarms, and only them, publish to the topic and use its key", () => {
-    const alarmsOfThisDeployment = { ArnLike: { 'aws:SourceArn': `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:modelgate-dev/*` }, StringEquals: { 'aws:SourceAccount': ACCOUNT } };
+    const alarmsOfThisDeployment = {
+      ArnLike: { 'aws:SourceArn': `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:modelgate-dev/*` },
+      StringEquals: { 'aws:SourceAccount': ACCOUNT },
+    };
     const cloudWatch = (statements: Statement[]) => statements.filter((s) => JSON.stringify(s.Principal ?? {}).includes('cloudwatch.amazonaws.com')).map((s) => dev.resolve(s));
     const keyPolicy = raw.Resources[topicKey()]?.Properties?.KeyPolicy as { Statement: Statement[] };
     expect(cloudWatch(keyPolicy.Statement)).toEqual([
-      { Sid: 'AllowCloudWatchAlarms', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: '*', Condition: alarmsOfThisDeployment },
+      {
+        Sid: 'AllowCloudWatchAlarms',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Resource: '*',
+        Condition: alarmsOfThisDeployment,
+      },
     ]);
     const topicPolicy = raw.Resources[only('AWS::SNS::TopicPolicy')]?.Properties?.PolicyDocument as { Statement: Statement[] };
     expect(cloudWatch(topicPolicy.Statement)).toEqual([
-      { Sid: 'AllowCloudWatchAlarms', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Resource: dev.ref(only('AWS::SNS::Topic')), Condition: alarmsOfThisDeployment },
+      {
+        Sid: 'AllowCloudWatchAlarms',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: dev.ref(only('AWS::SNS::Topic')),
+        Condition: alarmsOfThisDeployment,
+      },
     ]);
   });
 

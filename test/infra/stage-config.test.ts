@@ -28,8 +28,8 @@ function configFile(content: unknown): string {
   return file;
 }
 
-describe('the repository\'s stages', () => {
-  it('read modelgate.config.json at the repository\'s root', () => {
+describe("the repository's stages", () => {
+  it("read modelgate.config.json at the repository's root", () => {
     expect(DEFAULT_CONFIG_FILE).toBe(path.join(REPO_ROOT, CONFIG_FILE));
   });
 
@@ -41,7 +41,14 @@ describe('the repository\'s stages', () => {
     expect(models.models.churn).toMatchObject({ bundlePath: EXAMPLE_BUNDLE, alarms: { featureDrift: { features: expect.arrayContaining(['Contract']), severity: 'warning' } } });
 
     const dev = stageConfig('dev');
-    expect(dev).toMatchObject({ stage: 'dev', apiStageName: 'dev', allowUndeclaredModels: true, logLevel: 'DEBUG', executionLogLevel: MethodLoggingLevel.INFO, logRetention: RetentionDays.ONE_MONTH });
+    expect(dev).toMatchObject({
+      stage: 'dev',
+      apiStageName: 'dev',
+      allowUndeclaredModels: true,
+      logLevel: 'DEBUG',
+      executionLogLevel: MethodLoggingLevel.INFO,
+      logRetention: RetentionDays.ONE_MONTH,
+    });
     expect(dev.models?.churn?.bundlePath).toBe(EXAMPLE_BUNDLE);
   });
 
@@ -83,7 +90,10 @@ describe('a config file', () => {
   it('resolves bundle paths against its own folder', () => {
     const file = configFile({});
     const relative = path.relative(path.dirname(file), FIXTURE_BUNDLE);
-    fs.writeFileSync(file, JSON.stringify({ stages: { dev: { models: { churn: { bundle: relative, memorySize: 1024, reservedConcurrency: 5, rollout: { strategy: 'canary' } } } } } }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ stages: { dev: { models: { churn: { bundle: relative, memorySize: 1024, reservedConcurrency: 5, rollout: { strategy: 'canary' } } } } } }),
+    );
     expect(stageConfig('dev', { configFile: file }).models).toEqual({
       churn: { bundlePath: FIXTURE_BUNDLE, memorySize: 1024, reservedConcurrency: 5, rollout: { strategy: 'canary' } },
     });
@@ -152,8 +162,12 @@ describe('stage config fails when', () => {
     expect((thrownBy(() => stageConfig('prod', { configFile: '/nonexistent/modelgate.config.json' })) as InvalidPropsError).problems).toEqual([
       '"/nonexistent/modelgate.config.json" not found: declare the stages\' models there (docs/infrastructure.md, "Models as data")',
     ]);
-    expect((thrownBy(() => stageConfig('prod', { configFile: configFile('{ "stages": ') })) as InvalidPropsError).problems).toEqual([expect.stringMatching(/^modelgate\.config\.json must be JSON: /)]);
-    expect((thrownBy(() => stageConfig('prod', { configFile: configFile({ stages: ['dev'] }) })) as InvalidPropsError).problems).toEqual(['modelgate.config.json: stages must be an object of stages, got: ["dev"]']);
+    expect((thrownBy(() => stageConfig('prod', { configFile: configFile('{ "stages": ') })) as InvalidPropsError).problems).toEqual([
+      expect.stringMatching(/^modelgate\.config\.json must be JSON: /),
+    ]);
+    expect((thrownBy(() => stageConfig('prod', { configFile: configFile({ stages: ['dev'] }) })) as InvalidPropsError).problems).toEqual([
+      'modelgate.config.json: stages must be an object of stages, got: ["dev"]',
+    ]);
     expect((thrownBy(() => stageConfig('prod', { configFile: configFile({ stages: { prod: { models: [] } } }) })) as InvalidPropsError).problems).toEqual([
       'modelgate.config.json: stages.prod.models must be an object of models by name, got: []',
     ]);

@@ -227,7 +227,11 @@ export function acknowledgementsWithoutReason(root: IConstruct): string[] {
  * The parameters the base stack's provision function passes when it creates the stack of `model` (its
  * MODEL_STACK_PARAMETERS, resolved as deployed, with the model's own settings).
  */
-export function modelStackParametersOf(base: DeployedStack, model: string, settings: { readonly memorySize?: number; readonly reservedConcurrency?: number; readonly serving?: boolean } = {}): Record<string, string> {
+export function modelStackParametersOf(
+  base: DeployedStack,
+  model: string,
+  settings: { readonly memorySize?: number; readonly reservedConcurrency?: number; readonly serving?: boolean } = {},
+): Record<string, string> {
   const provision = functionWithEntry(base.template, 'provision');
   const variables = (base.template.Resources[provision]?.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
   const deployment = JSON.parse(base.text(variables[PIPELINE_VARIABLES.modelStackParameters])) as Record<string, string>;

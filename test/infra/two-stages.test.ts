@@ -62,7 +62,10 @@ beforeAll(() => {
       base,
       models: MODELS[stage].map((model) => {
         const parameters = modelStackParametersOf(base, model, declared[model] ?? {});
-        resolveParameters(modelTemplate, Object.entries(parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })));
+        resolveParameters(
+          modelTemplate,
+          Object.entries(parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
+        );
         return deployed(modelTemplate, { stackName: modelStackName(stack.stackName, model), parameters });
       }),
       alarms: MODELS[stage].flatMap((model) => versionAlarmInputs(stack.stackName, model, '1', { ...DEFAULT_ALARM_THRESHOLDS, ...declared[model]?.alarms }, [topic])),
@@ -89,10 +92,15 @@ function namespaces(stage: Stage): string[] {
   const fromFunctions = [stage.base, ...stage.models].flatMap((stack) =>
     stack.created
       .filter((id) => stack.template.Resources[id]?.Type === 'AWS::Lambda::Function')
-      .map((id) => (stack.resolve(stack.template.Resources[id]?.Properties?.Environment) as { Variables?: Record<string, string> } | undefined)?.Variables?.POWERTOOLS_METRICS_NAMESPACE)
+      .map(
+        (id) =>
+          (stack.resolve(stack.template.Resources[id]?.Properties?.Environment) as { Variables?: Record<string, string> } | undefined)?.Variables?.POWERTOOLS_METRICS_NAMESPACE,
+      )
       .filter((namespace): namespace is string => namespace !== undefined),
   );
-  const fromAlarms = stage.alarms.flatMap((a) => a.Metrics.map((m) => (m as { MetricStat?: { Metric: { Namespace: string } } }).MetricStat?.Metric.Namespace).filter((n): n is string => n !== undefined));
+  const fromAlarms = stage.alarms.flatMap((a) =>
+    a.Metrics.map((m) => (m as { MetricStat?: { Metric: { Namespace: string } } }).MetricStat?.Metric.Namespace).filter((n): n is string => n !== undefined),
+  );
   return [...new Set([...fromFunctions, ...fromAlarms])];
 }
 
@@ -136,7 +144,9 @@ describe('dev and prod in one account and region', () => {
       expect(stages[stage].deployment).toBe(deployment);
       const names = explicitNames(stages[stage]).map((name) => name.slice(name.indexOf(': ') + 2));
       // The API's execution log group is named by API Gateway's rule, after the API's id (unique per creation).
-      const underived = names.filter((name) => !name.startsWith(`${deployment}-`) && !name.startsWith(`${deployment}/`) && name !== deployment && !name.startsWith('API-Gateway-Execution-Logs_'));
+      const underived = names.filter(
+        (name) => !name.startsWith(`${deployment}-`) && !name.startsWith(`${deployment}/`) && name !== deployment && !name.startsWith('API-Gateway-Execution-Logs_'),
+      );
       expect(underived, stage).toEqual([]);
     }
   });
@@ -146,7 +156,7 @@ describe('dev and prod in one account and region', () => {
     expect(namespaces(stages.prod)).toEqual(['modelgate-prod']);
   });
 
-  it('grant nothing that reaches the other stage\'s resources, stacks or alarms', () => {
+  it("grant nothing that reaches the other stage's resources, stacks or alarms", () => {
     // `*` is the resource of actions that have none (X-Ray, stream listing, log delivery); DescribeLogGroups
     // lists the account's groups and changes nothing.
     const scoped = (stage: Stage) => [...new Set(grantedResources(stage))].filter((pattern) => pattern !== '*' && !pattern.endsWith(':log-group:*'));
@@ -165,11 +175,14 @@ describe('dev and prod in one account and region', () => {
   it('grant their own model stacks, functions and alarms by pattern (the check above is not vacuous)', () => {
     const patterns = [...new Set(grantedResources(stages.dev))];
     for (const arn of arnsOf(stages.dev).filter((a) => /:function:modelgate-dev-model-|:alarm:modelgate-dev\/|:stack\/modelgate-dev-model-/.test(a))) {
-      expect(patterns.some((pattern) => pattern.includes('*') && iamMatches(pattern, arn)), arn).toBe(true);
+      expect(
+        patterns.some((pattern) => pattern.includes('*') && iamMatches(pattern, arn)),
+        arn,
+      ).toBe(true);
     }
   });
 
-  it('share only the account\'s API Gateway logging setting, whose role each stage keeps when it is deleted', () => {
+  it("share only the account's API Gateway logging setting, whose role each stage keeps when it is deleted", () => {
     for (const stage of STAGES) {
       const { base } = stages[stage];
       const accounts = base.created.filter((id) => base.template.Resources[id]?.Type === 'AWS::ApiGateway::Account');
@@ -183,7 +196,11 @@ describe('dev and prod in one account and region', () => {
     let checked = 0;
     for (const stage of STAGES) {
       for (const stack of [stages[stage].base, ...stages[stage].models]) {
-        const again = deployed(stack.template, { stackName: stack.stackName, parameters: Object.fromEntries(Object.keys(stack.template.Parameters ?? {}).map((name) => [name, String(stack.resolve({ Ref: name }))])), creation: 2 });
+        const again = deployed(stack.template, {
+          stackName: stack.stackName,
+          parameters: Object.fromEntries(Object.keys(stack.template.Parameters ?? {}).map((name) => [name, String(stack.resolve({ Ref: name }))])),
+          creation: 2,
+        });
         for (const id of stack.created) {
           const resource = stack.template.Resources[id];
           const property = NAME_PROPERTY[resource?.Type ?? ''];

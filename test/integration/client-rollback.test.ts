@@ -64,7 +64,11 @@ describe('a client cannot roll back a good canary', () => {
     const lines: string[] = [];
     const write = process.stdout.write;
     process.stdout.write = ((chunk: string | Uint8Array) => {
-      lines.push(...String(chunk).split('\n').filter((line) => line.includes('"_aws"')));
+      lines.push(
+        ...String(chunk)
+          .split('\n')
+          .filter((line) => line.includes('"_aws"')),
+      );
       return true;
     }) as typeof process.stdout.write;
     try {
@@ -113,7 +117,8 @@ describe('a client cannot roll back a good canary', () => {
 
     // The client's errors are counted, apart from the service's.
     const dimensions = { service: SERVING_SERVICE, model: manifest.name, version: manifest.version };
-    const sum = (metricName: string) => metrics.query({ namespace: DEPLOYMENT, metricName, dimensions, statistic: 'Sum', period: 300, start: T0, end: T0 + 5 * MINUTE }).reduce((total, p) => total + p.value, 0);
+    const sum = (metricName: string) =>
+      metrics.query({ namespace: DEPLOYMENT, metricName, dimensions, statistic: 'Sum', period: 300, start: T0, end: T0 + 5 * MINUTE }).reduce((total, p) => total + p.value, 0);
     expect(sum(METRIC.clientErrors)).toBe(25);
     expect(sum(METRIC.errors)).toBe(0);
     expect(sum(METRIC.requests)).toBe(45);
@@ -122,7 +127,11 @@ describe('a client cannot roll back a good canary', () => {
   it('rolls back during a bake on a critical alarm, not on a warning', () => {
     const checked = rollbackAlarmNames(alarmInputs, DEPLOYMENT, manifest.name, manifest.version);
     // What the bake's DescribeAlarms(AlarmNames, StateValue ALARM) answers.
-    const firing = () => alarms.describeAlarms(checked).MetricAlarms.filter((a) => a.StateValue === 'ALARM').map((a) => a.AlarmName);
+    const firing = () =>
+      alarms
+        .describeAlarms(checked)
+        .MetricAlarms.filter((a) => a.StateValue === 'ALARM')
+        .map((a) => a.AlarmName);
     const prefix = `${DEPLOYMENT}/${manifest.name}/v${manifest.version}/`;
     alarms.setAlarmState(`${prefix}latency-p99-warning`, 'ALARM', 'a noisy minute');
     alarms.setAlarmState(`${prefix}log-fallbacks-warning`, 'ALARM', 'one record in the fallback');

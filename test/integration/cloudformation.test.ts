@@ -42,7 +42,10 @@ const template = {
   },
   Conditions: { IsServing: { 'Fn::Equals': [{ Ref: 'Serving' }, 'true'] } },
   Resources: {
-    Role: { Type: 'AWS::IAM::Role', Properties: { AssumeRolePolicyDocument: { Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] } } },
+    Role: {
+      Type: 'AWS::IAM::Role',
+      Properties: { AssumeRolePolicyDocument: { Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] } },
+    },
     Function: {
       Type: 'AWS::Lambda::Function',
       Metadata: { 'modelgate:entry': 'test/fixtures/handlers/echo.ts' },
@@ -66,7 +69,11 @@ const template = {
         ResourceId: { Ref: 'PredictResource' },
         HttpMethod: 'POST',
         AuthorizationType: 'NONE',
-        Integration: { Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST', Uri: { 'Fn::Sub': 'arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Alias}/invocations' } },
+        Integration: {
+          Type: 'AWS_PROXY',
+          IntegrationHttpMethod: 'POST',
+          Uri: { 'Fn::Sub': 'arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Alias}/invocations' },
+        },
       },
     },
     Permission: {
@@ -88,7 +95,10 @@ const template = {
 };
 
 const parameters = (model: string, extra: Record<string, string> = {}): Parameter[] =>
-  Object.entries({ ModelName: model, RestApiId: base.restApiId, V1ModelsResourceId: base.v1Models, ...extra }).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue }));
+  Object.entries({ ModelName: model, RestApiId: base.restApiId, V1ModelsResourceId: base.v1Models, ...extra }).map(([ParameterKey, ParameterValue]) => ({
+    ParameterKey,
+    ParameterValue,
+  }));
 
 async function settled(stackName: string): Promise<Stack> {
   for (;;) {
@@ -99,7 +109,8 @@ async function settled(stackName: string): Promise<Stack> {
   }
 }
 
-const predict = (model: string) => fetch(`${runtime.apiUrl}/v1/models/${model}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"instances":[]}' });
+const predict = (model: string) =>
+  fetch(`${runtime.apiUrl}/v1/models/${model}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"instances":[]}' });
 const deploy = () => apiGateway.send(new CreateDeploymentCommand({ restApiId: base.restApiId, stageName: 'dev', description: 'model routes' }));
 
 async function start(): Promise<void> {
@@ -124,14 +135,36 @@ afterAll(async () => {
 
 describe('local CloudFormation', () => {
   it('creates a stack in dependency order; its route answers 404 until a deployment of the stage includes it', async () => {
-    const stackId = (await cloudFormation.send(new CreateStackCommand({ StackName: 'test-model-fraud', TemplateBody: JSON.stringify(template), Parameters: parameters('fraud'), Capabilities: ['CAPABILITY_IAM'], Tags: [{ Key: 'model', Value: 'fraud' }] }))).StackId;
+    const stackId = (
+      await cloudFormation.send(
+        new CreateStackCommand({
+          StackName: 'test-model-fraud',
+          TemplateBody: JSON.stringify(template),
+          Parameters: parameters('fraud'),
+          Capabilities: ['CAPABILITY_IAM'],
+          Tags: [{ Key: 'model', Value: 'fraud' }],
+        }),
+      )
+    ).StackId;
     expect(stackId).toMatch(/^arn:aws:cloudformation:us-east-1:000000000000:stack\/test-model-fraud\//);
     const stack = await settled('test-model-fraud');
     expect(stack).toMatchObject({ StackStatus: 'CREATE_COMPLETE', Tags: [{ Key: 'model', Value: 'fraud' }] });
-    expect(stack.Outputs).toEqual(expect.arrayContaining([{ OutputKey: 'AliasArn', OutputValue: 'arn:aws:lambda:us-east-1:000000000000:function:test-model-fraud:live' }, { OutputKey: 'Route', OutputValue: 'POST /v1/models/fraud/predict' }]));
-    expect(stack.Parameters).toEqual(expect.arrayContaining([{ ParameterKey: 'MemorySize', ParameterValue: '256' }, { ParameterKey: 'Serving', ParameterValue: 'true' }]));
+    expect(stack.Outputs).toEqual(
+      expect.arrayContaining([
+        { OutputKey: 'AliasArn', OutputValue: 'arn:aws:lambda:us-east-1:000000000000:function:test-model-fraud:live' },
+        { OutputKey: 'Route', OutputValue: 'POST /v1/models/fraud/predict' },
+      ]),
+    );
+    expect(stack.Parameters).toEqual(
+      expect.arrayContaining([
+        { ParameterKey: 'MemorySize', ParameterValue: '256' },
+        { ParameterKey: 'Serving', ParameterValue: 'true' },
+      ]),
+    );
     const { StackEvents = [] } = await cloudFormation.send(new DescribeStackEventsCommand({ StackName: 'test-model-fraud' }));
-    const created = StackEvents.filter((e) => e.ResourceStatus === 'CREATE_COMPLETE').map((e) => e.LogicalResourceId).reverse();
+    const created = StackEvents.filter((e) => e.ResourceStatus === 'CREATE_COMPLETE')
+      .map((e) => e.LogicalResourceId)
+      .reverse();
     expect(created.indexOf('Alias')).toBeLessThan(created.indexOf('Dashboard'));
     expect(created.indexOf('Function')).toBeLessThan(created.indexOf('Version'));
     expect(created.at(-1)).toBe('test-model-fraud');
@@ -143,26 +176,64 @@ describe('local CloudFormation', () => {
     const answer = await predict('fraud');
     expect(answer.status).toBe(200);
     expect(await answer.json()).toMatchObject({ model: 'fraud', greeting: 'hello', version: '1', resource: '/v1/models/fraud/predict' });
-    expect((await fetch(`${runtime.apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict }, body: '{"instances":[]}' })).status).toBe(400); // churn untouched
+    expect(
+      (
+        await fetch(`${runtime.apiUrl}/v1/models/churn/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict },
+          body: '{"instances":[]}',
+        })
+      ).status,
+    ).toBe(400); // churn untouched
   });
 
   it('refuses what CloudFormation refuses: a second stack of the name, bad parameters, missing capabilities, a no-op update', async () => {
-    const create = (name: string, extra: object) => cloudFormation.send(new CreateStackCommand({ StackName: name, TemplateBody: JSON.stringify(template), Capabilities: ['CAPABILITY_IAM'], ...extra }));
-    await expect(create('test-model-fraud', { Parameters: parameters('fraud') })).rejects.toMatchObject({ name: 'AlreadyExistsException', message: 'Stack [test-model-fraud] already exists' });
-    await expect(create('test-model-x', { Parameters: parameters('x', { Serving: 'maybe' }) })).rejects.toMatchObject({ name: 'ValidationError', message: "Parameter 'Serving' must be one of AllowedValues" });
-    await expect(create('test-model-x', { Parameters: parameters('x', { MemorySize: 'lots' }) })).rejects.toMatchObject({ name: 'ValidationError', message: "Parameter 'MemorySize' must be a number" });
-    await expect(create('test-model-x', { Parameters: parameters('x').filter((p) => p.ParameterKey !== 'RestApiId') })).rejects.toMatchObject({ message: 'Parameters: [RestApiId] must have values' });
-    await expect(cloudFormation.send(new CreateStackCommand({ StackName: 'test-model-x', TemplateBody: JSON.stringify(template), Parameters: parameters('x') }))).rejects.toMatchObject({ name: 'InsufficientCapabilitiesException' });
-    await expect(cloudFormation.send(new UpdateStackCommand({ StackName: 'test-model-fraud', UsePreviousTemplate: true, Parameters: parameters('fraud'), Capabilities: ['CAPABILITY_IAM'] }))).rejects.toMatchObject({
+    const create = (name: string, extra: object) =>
+      cloudFormation.send(new CreateStackCommand({ StackName: name, TemplateBody: JSON.stringify(template), Capabilities: ['CAPABILITY_IAM'], ...extra }));
+    await expect(create('test-model-fraud', { Parameters: parameters('fraud') })).rejects.toMatchObject({
+      name: 'AlreadyExistsException',
+      message: 'Stack [test-model-fraud] already exists',
+    });
+    await expect(create('test-model-x', { Parameters: parameters('x', { Serving: 'maybe' }) })).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: "Parameter 'Serving' must be one of AllowedValues",
+    });
+    await expect(create('test-model-x', { Parameters: parameters('x', { MemorySize: 'lots' }) })).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: "Parameter 'MemorySize' must be a number",
+    });
+    await expect(create('test-model-x', { Parameters: parameters('x').filter((p) => p.ParameterKey !== 'RestApiId') })).rejects.toMatchObject({
+      message: 'Parameters: [RestApiId] must have values',
+    });
+    await expect(
+      cloudFormation.send(new CreateStackCommand({ StackName: 'test-model-x', TemplateBody: JSON.stringify(template), Parameters: parameters('x') })),
+    ).rejects.toMatchObject({ name: 'InsufficientCapabilitiesException' });
+    await expect(
+      cloudFormation.send(new UpdateStackCommand({ StackName: 'test-model-fraud', UsePreviousTemplate: true, Parameters: parameters('fraud'), Capabilities: ['CAPABILITY_IAM'] })),
+    ).rejects.toMatchObject({
       name: 'ValidationError',
       message: 'No updates are to be performed.',
     });
-    await expect(cloudFormation.send(new DescribeStacksCommand({ StackName: 'no-such-stack' }))).rejects.toMatchObject({ name: 'ValidationError', message: 'Stack with id no-such-stack does not exist' });
+    await expect(cloudFormation.send(new DescribeStacksCommand({ StackName: 'no-such-stack' }))).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: 'Stack with id no-such-stack does not exist',
+    });
   });
 
   it('updates in place: a new environment and memory for $LATEST, published versions and aliases kept', async () => {
-    runtime.lambda.putAlias('test-model-fraud', { name: 'live', functionVersion: runtime.lambda.publishVersion('test-model-fraud', 'published by the pipeline').version, additionalVersionWeights: {} });
-    await cloudFormation.send(new UpdateStackCommand({ StackName: 'test-model-fraud', UsePreviousTemplate: true, Parameters: parameters('fraud', { Greeting: 'bonjour', MemorySize: '512' }), Capabilities: ['CAPABILITY_IAM'] }));
+    runtime.lambda.putAlias('test-model-fraud', {
+      name: 'live',
+      functionVersion: runtime.lambda.publishVersion('test-model-fraud', 'published by the pipeline').version,
+      additionalVersionWeights: {},
+    });
+    await cloudFormation.send(
+      new UpdateStackCommand({
+        StackName: 'test-model-fraud',
+        UsePreviousTemplate: true,
+        Parameters: parameters('fraud', { Greeting: 'bonjour', MemorySize: '512' }),
+        Capabilities: ['CAPABILITY_IAM'],
+      }),
+    );
     expect((await settled('test-model-fraud')).StackStatus).toBe('UPDATE_COMPLETE');
     const fn = runtime.lambda.getFunction('test-model-fraud');
     expect(fn.environment.GREETING).toBe('bonjour');
@@ -175,11 +246,21 @@ describe('local CloudFormation', () => {
 
   it('rolls an update back when a resource fails, naming it and the reason', async () => {
     const broken = { ...template, Resources: { ...template.Resources, Queue: { Type: 'AWS::Kinesis::Stream', Properties: {} } } };
-    await cloudFormation.send(new UpdateStackCommand({ StackName: 'test-model-fraud', TemplateBody: JSON.stringify(broken), Parameters: parameters('fraud', { Greeting: 'hola' }), Capabilities: ['CAPABILITY_IAM'] }));
+    await cloudFormation.send(
+      new UpdateStackCommand({
+        StackName: 'test-model-fraud',
+        TemplateBody: JSON.stringify(broken),
+        Parameters: parameters('fraud', { Greeting: 'hola' }),
+        Capabilities: ['CAPABILITY_IAM'],
+      }),
+    );
     const stack = await settled('test-model-fraud');
     expect(stack.StackStatus).toBe('UPDATE_ROLLBACK_COMPLETE');
     const { StackEvents = [] } = await cloudFormation.send(new DescribeStackEventsCommand({ StackName: 'test-model-fraud' }));
-    expect(StackEvents.find((e) => e.ResourceStatus === 'UPDATE_FAILED' || e.ResourceStatus === 'CREATE_FAILED')).toMatchObject({ LogicalResourceId: 'Queue', ResourceStatusReason: expect.stringContaining('AWS::Kinesis::Stream') });
+    expect(StackEvents.find((e) => e.ResourceStatus === 'UPDATE_FAILED' || e.ResourceStatus === 'CREATE_FAILED')).toMatchObject({
+      LogicalResourceId: 'Queue',
+      ResourceStatusReason: expect.stringContaining('AWS::Kinesis::Stream'),
+    });
     expect(runtime.lambda.getFunction('test-model-fraud').environment.GREETING).toBe('bonjour');
     const { TemplateBody } = await cloudFormation.send(new GetTemplateCommand({ StackName: 'test-model-fraud' }));
     expect(JSON.parse(TemplateBody as string).Resources.Queue).toBeUndefined();
@@ -187,11 +268,15 @@ describe('local CloudFormation', () => {
 
   it('ends a failed creation ROLLBACK_COMPLETE with the failed resource, leaving nothing behind', async () => {
     const failing = { ...template, Resources: { ...template.Resources, Stream: { Type: 'AWS::Kinesis::Stream', DependsOn: 'Alias', Properties: {} } } };
-    await cloudFormation.send(new CreateStackCommand({ StackName: 'test-model-broken', TemplateBody: JSON.stringify(failing), Parameters: parameters('broken'), Capabilities: ['CAPABILITY_IAM'] }));
+    await cloudFormation.send(
+      new CreateStackCommand({ StackName: 'test-model-broken', TemplateBody: JSON.stringify(failing), Parameters: parameters('broken'), Capabilities: ['CAPABILITY_IAM'] }),
+    );
     const stack = await settled('test-model-broken');
     expect(stack).toMatchObject({ StackStatus: 'ROLLBACK_COMPLETE', StackStatusReason: 'The following resource(s) failed to create: [Stream]. Rollback requested by user.' });
     const { StackEvents = [] } = await cloudFormation.send(new DescribeStackEventsCommand({ StackName: 'test-model-broken' }));
-    expect(StackEvents.find((e) => e.ResourceStatus === 'CREATE_FAILED')?.ResourceStatusReason).toMatch(/Resource type AWS::Kinesis::Stream \(Stream\) is not emulated by the local runtime/);
+    expect(StackEvents.find((e) => e.ResourceStatus === 'CREATE_FAILED')?.ResourceStatusReason).toMatch(
+      /Resource type AWS::Kinesis::Stream \(Stream\) is not emulated by the local runtime/,
+    );
     expect(() => runtime.lambda.getFunction('test-model-broken')).toThrow(/Function not found/);
     await cloudFormation.send(new DeleteStackCommand({ StackName: 'test-model-broken' }));
     expect((await settled(stack.StackId as string)).StackStatus).toBe('DELETE_COMPLETE');
@@ -251,16 +336,27 @@ describe('local CloudFormation', () => {
     expect(key.value).toMatch(/^[a-z0-9]{40}$/);
   });
 
-  it('keeps every stack, function, alias and route across a restart', async () => {
-    await runtime.close();
-    await start();
-    expect((await settled('test-model-fraud')).StackStatus).toBe('UPDATE_ROLLBACK_COMPLETE');
-    expect(runtime.lambda.getFunction('test-model-fraud').aliases).toEqual([{ name: 'live', functionVersion: '2', additionalVersionWeights: {} }]);
-    expect(await (await predict('fraud')).json()).toMatchObject({ model: 'fraud', greeting: 'hello', version: '2' });
-  }, 10 * 60_000);
+  it(
+    'keeps every stack, function, alias and route across a restart',
+    async () => {
+      await runtime.close();
+      await start();
+      expect((await settled('test-model-fraud')).StackStatus).toBe('UPDATE_ROLLBACK_COMPLETE');
+      expect(runtime.lambda.getFunction('test-model-fraud').aliases).toEqual([{ name: 'live', functionVersion: '2', additionalVersionWeights: {} }]);
+      expect(await (await predict('fraud')).json()).toMatchObject({ model: 'fraud', greeting: 'hello', version: '2' });
+    },
+    10 * 60_000,
+  );
 
   it('retires a route by condition and a deployment, then deletes the stack keeping what Retain keeps', async () => {
-    await cloudFormation.send(new UpdateStackCommand({ StackName: 'test-model-fraud', UsePreviousTemplate: true, Parameters: parameters('fraud', { Greeting: 'bonjour', MemorySize: '512', Serving: 'false' }), Capabilities: ['CAPABILITY_IAM'] }));
+    await cloudFormation.send(
+      new UpdateStackCommand({
+        StackName: 'test-model-fraud',
+        UsePreviousTemplate: true,
+        Parameters: parameters('fraud', { Greeting: 'bonjour', MemorySize: '512', Serving: 'false' }),
+        Capabilities: ['CAPABILITY_IAM'],
+      }),
+    );
     const stack = await settled('test-model-fraud');
     expect(stack.StackStatus).toBe('UPDATE_COMPLETE');
     expect(stack.Outputs?.map((o) => o.OutputKey)).toEqual(['AliasArn']);
@@ -271,7 +367,9 @@ describe('local CloudFormation', () => {
     const { StackEvents = [] } = await cloudFormation.send(new DescribeStackEventsCommand({ StackName: stack.StackId as string }));
     expect(StackEvents[0]).toMatchObject({ LogicalResourceId: 'test-model-fraud', ResourceStatus: 'DELETE_COMPLETE' });
     expect(StackEvents.find((e) => e.LogicalResourceId === 'Version')?.ResourceStatus).toBe('DELETE_SKIPPED');
-    const deleted = StackEvents.filter((e) => e.ResourceStatus === 'DELETE_COMPLETE').map((e) => e.LogicalResourceId).reverse();
+    const deleted = StackEvents.filter((e) => e.ResourceStatus === 'DELETE_COMPLETE')
+      .map((e) => e.LogicalResourceId)
+      .reverse();
     expect(deleted.indexOf('Dashboard')).toBeLessThan(deleted.indexOf('Alias'));
     expect(() => runtime.lambda.getFunction('test-model-fraud')).toThrow(/Function not found/);
   });

@@ -25,21 +25,27 @@ describe('local DynamoDB streams', () => {
       tables: [{ tableName: TABLE, streamArn: STREAM, viewType: 'NEW_IMAGE', keys: ['predictionId'] }],
     });
     const base = { streamArn: STREAM, batchingWindowMs: 0, retryAttempts: 2 };
-    streams.subscribe({ ...base, functionName: 'all', batchSize: 3, tumblingWindowSeconds: 60, filters: [] }, {
-      invoke: async (_name, _qualifier, event) => {
-        const { Records, shardId } = event as { Records: StreamRecord[]; shardId?: string };
-        all.push({ records: Records, ...(shardId ? { shardId } : {}) });
-        return { result: null, executedVersion: '$LATEST' };
+    streams.subscribe(
+      { ...base, functionName: 'all', batchSize: 3, tumblingWindowSeconds: 60, filters: [] },
+      {
+        invoke: async (_name, _qualifier, event) => {
+          const { Records, shardId } = event as { Records: StreamRecord[]; shardId?: string };
+          all.push({ records: Records, ...(shardId ? { shardId } : {}) });
+          return { result: null, executedVersion: '$LATEST' };
+        },
       },
-    });
-    streams.subscribe({ ...base, functionName: 'filtered', batchSize: 100, filters: [INSERT, LABELLED] }, {
-      invoke: async (_name, _qualifier, event) => {
-        // The first delivery fails: the same batch must come again.
-        if (failures-- > 0) throw new Error('transient');
-        filtered.push((event as { Records: StreamRecord[] }).Records);
-        return { result: null, executedVersion: '$LATEST' };
+    );
+    streams.subscribe(
+      { ...base, functionName: 'filtered', batchSize: 100, filters: [INSERT, LABELLED] },
+      {
+        invoke: async (_name, _qualifier, event) => {
+          // The first delivery fails: the same batch must come again.
+          if (failures-- > 0) throw new Error('transient');
+          filtered.push((event as { Records: StreamRecord[] }).Records);
+          return { result: null, executedVersion: '$LATEST' };
+        },
       },
-    });
+    );
   });
   afterAll(async () => {
     await streams?.close();
@@ -51,13 +57,15 @@ describe('local DynamoDB streams', () => {
     const item = (id: string) => ({ predictionId: { S: id }, model: { S: 'churn' }, version: { S: '1' }, modelVersionShard: { S: 'churn#1#0' }, ts: { S: `t#${id}` } });
     await client.send(new PutItemCommand({ TableName: TABLE, Item: item('a') }));
     await client.send(new BatchWriteItemCommand({ RequestItems: { [TABLE]: [{ PutRequest: { Item: item('b') } }, { PutRequest: { Item: item('c') } }] } }));
-    await client.send(new UpdateItemCommand({ TableName: TABLE, Key: { predictionId: { S: 'a' } }, UpdateExpression: 'SET actual = :a', ExpressionAttributeValues: { ':a': { S: 'Yes' } } }));
-    await client.send(new UpdateItemCommand({ TableName: TABLE, Key: { predictionId: { S: 'b' } }, UpdateExpression: 'SET note = :n', ExpressionAttributeValues: { ':n': { S: 'x' } } }));
+    await client.send(
+      new UpdateItemCommand({ TableName: TABLE, Key: { predictionId: { S: 'a' } }, UpdateExpression: 'SET actual = :a', ExpressionAttributeValues: { ':a': { S: 'Yes' } } }),
+    );
+    await client.send(
+      new UpdateItemCommand({ TableName: TABLE, Key: { predictionId: { S: 'b' } }, UpdateExpression: 'SET note = :n', ExpressionAttributeValues: { ':n': { S: 'x' } } }),
+    );
     await client.send(new DeleteItemCommand({ TableName: TABLE, Key: { predictionId: { S: 'c' } } }));
     // A failed conditional write changes nothing and records nothing.
-    await expect(
-      client.send(new PutItemCommand({ TableName: TABLE, Item: item('a'), ConditionExpression: 'attribute_not_exists(predictionId)' })),
-    ).rejects.toThrow();
+    await expect(client.send(new PutItemCommand({ TableName: TABLE, Item: item('a'), ConditionExpression: 'attribute_not_exists(predictionId)' }))).rejects.toThrow();
     // Reads pass through untouched.
     expect((await client.send(new GetItemCommand({ TableName: TABLE, Key: { predictionId: { S: 'a' } } }))).Item?.actual).toEqual({ S: 'Yes' });
     await streams.idle();
@@ -72,7 +80,7 @@ describe('local DynamoDB streams', () => {
     expect(records[0]).toMatchObject({ eventSource: 'aws:dynamodb', eventSourceARN: STREAM, dynamodb: { StreamViewType: 'NEW_IMAGE' } });
   });
 
-  it('filters with the mapping\'s patterns and retries a failed batch', () => {
+  it("filters with the mapping's patterns and retries a failed batch", () => {
     const delivered = filtered.flat().map((r) => `${r.eventName} ${r.dynamodb.Keys.predictionId?.S}`);
     expect(delivered).toEqual(['INSERT a', 'INSERT b', 'INSERT c', 'MODIFY a']);
     expect(failures).toBeLessThan(0);
@@ -108,16 +116,19 @@ describe('local DynamoDB streams: partial batch failures and bisection', () => {
   function consumer(functionName: string, options: { reportBatchItemFailures?: boolean; bisectOnError?: boolean }, answer: (batch: StreamRecord[], poison: number) => unknown) {
     const batches: string[][] = [];
     const done: string[] = [];
-    streams.subscribe({ streamArn: STREAM, functionName, batchSize: 10, batchingWindowMs: 1000, retryAttempts: 2, filters: [], ...options }, {
-      invoke: async (_name, _qualifier, event) => {
-        const batch = (event as { Records: StreamRecord[] }).Records;
-        batches.push(batch.map(idOf));
-        const poison = batch.findIndex((r) => idOf(r).startsWith('poison'));
-        const result = answer(batch, poison);
-        done.push(...batch.slice(0, poison === -1 ? batch.length : poison).map(idOf));
-        return { result, executedVersion: '$LATEST' };
+    streams.subscribe(
+      { streamArn: STREAM, functionName, batchSize: 10, batchingWindowMs: 1000, retryAttempts: 2, filters: [], ...options },
+      {
+        invoke: async (_name, _qualifier, event) => {
+          const batch = (event as { Records: StreamRecord[] }).Records;
+          batches.push(batch.map(idOf));
+          const poison = batch.findIndex((r) => idOf(r).startsWith('poison'));
+          const result = answer(batch, poison);
+          done.push(...batch.slice(0, poison === -1 ? batch.length : poison).map(idOf));
+          return { result, executedVersion: '$LATEST' };
+        },
       },
-    });
+    );
     return { batches, done };
   }
 
@@ -165,8 +176,17 @@ describe('local DynamoDB streams: partial batch failures and bisection', () => {
 
 describe('event source mappings from the template', () => {
   it('read the error handling settings: ReportBatchItemFailures, BisectBatchOnFunctionError', () => {
-    const mapping = { EventSourceArn: STREAM, FunctionName: 'aggregate', BatchSize: 100, FunctionResponseTypes: ['ReportBatchItemFailures'], BisectBatchOnFunctionError: true, MaximumRetryAttempts: 10 };
-    expect(streamSubscription(mapping)).toEqual(expect.objectContaining({ functionName: 'aggregate', batchSize: 100, retryAttempts: 10, reportBatchItemFailures: true, bisectOnError: true }));
+    const mapping = {
+      EventSourceArn: STREAM,
+      FunctionName: 'aggregate',
+      BatchSize: 100,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+    };
+    expect(streamSubscription(mapping)).toEqual(
+      expect.objectContaining({ functionName: 'aggregate', batchSize: 100, retryAttempts: 10, reportBatchItemFailures: true, bisectOnError: true }),
+    );
     expect(streamSubscription({ EventSourceArn: STREAM, FunctionName: 'other' })).toEqual(
       expect.objectContaining({ functionName: 'other', batchSize: 100, retryAttempts: -1, reportBatchItemFailures: false, bisectOnError: false }),
     );
@@ -197,25 +217,44 @@ describe('local DynamoDB streams: bounded memory', () => {
       const stuck = new Promise<void>((resolve) => (release = resolve));
       const delivered = { slow: 0, fast: 0 };
       const subscription = { streamArn: STREAM, batchSize: 100, batchingWindowMs: 0, retryAttempts: 0, filters: [] };
-      streams.subscribe({ ...subscription, functionName: 'slow' }, {
-        invoke: async (_name, _qualifier, event) => {
-          await stuck;
-          delivered.slow += (event as { Records: unknown[] }).Records.length;
-          return { result: null, executedVersion: '$LATEST' };
+      streams.subscribe(
+        { ...subscription, functionName: 'slow' },
+        {
+          invoke: async (_name, _qualifier, event) => {
+            await stuck;
+            delivered.slow += (event as { Records: unknown[] }).Records.length;
+            return { result: null, executedVersion: '$LATEST' };
+          },
         },
-      });
-      streams.subscribe({ ...subscription, functionName: 'fast' }, {
-        invoke: async (_name, _qualifier, event) => {
-          delivered.fast += (event as { Records: unknown[] }).Records.length;
-          return { result: null, executedVersion: '$LATEST' };
+      );
+      streams.subscribe(
+        { ...subscription, functionName: 'fast' },
+        {
+          invoke: async (_name, _qualifier, event) => {
+            delivered.fast += (event as { Records: unknown[] }).Records.length;
+            return { result: null, executedVersion: '$LATEST' };
+          },
         },
-      });
+      );
       const client = localDynamoClient(streams.endpoint);
-      const item = (n: number) => ({ PutRequest: { Item: { predictionId: { S: `p-${n}` }, model: { S: 'churn' }, version: { S: '1' }, modelVersionShard: { S: 'churn#1#0' }, ts: { S: `t#${n}` }, inputs: { S: 'x'.repeat(500) } } } });
+      const item = (n: number) => ({
+        PutRequest: {
+          Item: {
+            predictionId: { S: `p-${n}` },
+            model: { S: 'churn' },
+            version: { S: '1' },
+            modelVersionShard: { S: 'churn#1#0' },
+            ts: { S: `t#${n}` },
+            inputs: { S: 'x'.repeat(500) },
+          },
+        },
+      });
       let most = 0;
       // Four writers at a time, 25 items a request: 4,000 records, four times the retention.
       for (let n = 0; n < 4_000; n += 100) {
-        await Promise.all([0, 25, 50, 75].map((offset) => client.send(new BatchWriteItemCommand({ RequestItems: { [TABLE]: Array.from({ length: 25 }, (_, i) => item(n + offset + i)) } }))));
+        await Promise.all(
+          [0, 25, 50, 75].map((offset) => client.send(new BatchWriteItemCommand({ RequestItems: { [TABLE]: Array.from({ length: 25 }, (_, i) => item(n + offset + i)) } }))),
+        );
         most = Math.max(most, streams.stats().retainedRecords);
       }
       expect(most).toBeLessThanOrEqual(1_000);

@@ -23,7 +23,11 @@ const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
 let aws: LocalAws;
 let store: ExperimentStore;
 
-const experiment = planExperiment({ id: 'churn-sticky', model: 'churn', control: '1', treatment: '2', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 }, new Date(), { lambdaVersions: { control: '3', treatment: '4' } });
+const experiment = planExperiment(
+  { id: 'churn-sticky', model: 'churn', control: '1', treatment: '2', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 },
+  new Date(),
+  { lambdaVersions: { control: '3', treatment: '4' } },
+);
 const units = Array.from({ length: 40 }, (_, i) => `customer-${i}`);
 const treated = units.filter((u) => assignArm(experiment.id, u, 0.5) === 'treatment');
 const controlled = units.filter((u) => assignArm(experiment.id, u, 0.5) === 'control');
@@ -64,12 +68,19 @@ describe('ExperimentRouter', () => {
 
   it('keeps each unit on its arm: serves its own units, forwards the others to their version, marked as routed', async () => {
     await store.create(experiment, 'test');
-    for (const [version, own, other, otherLambda] of [['1', controlled, treated, '4'], ['2', treated, controlled, '3']] as const) {
+    for (const [version, own, other, otherLambda] of [
+      ['1', controlled, treated, '4'],
+      ['2', treated, controlled, '3'],
+    ] as const) {
       const lambda = recordingLambda();
       const router = new ExperimentRouter({ store, lambda: lambda.client, functionName: 'churn-fn', logger });
       await router.start('churn', version);
       for (const unit of own) expect(await router.route(request(unit))).toEqual({ unitId: unit });
-      for (const unit of other) expect(await router.route(request(unit))).toEqual({ response: { statusCode: 200, headers: {}, body: `{"servedBy":"${otherLambda}"}` }, routedTo: version === '1' ? '2' : '1' });
+      for (const unit of other)
+        expect(await router.route(request(unit))).toEqual({
+          response: { statusCode: 200, headers: {}, body: `{"servedBy":"${otherLambda}"}` },
+          routedTo: version === '1' ? '2' : '1',
+        });
       expect(lambda.calls).toEqual(other.map((unit) => ({ qualifier: otherLambda, routedFrom: version, unit })));
       expect(await router.route(request())).toEqual({});
     }
@@ -98,7 +109,12 @@ describe('ExperimentRouter', () => {
 
   it('serves the request itself when the other version cannot be invoked (availability first; counted as a crossover)', async () => {
     const warnings: string[] = [];
-    const router = new ExperimentRouter({ store, lambda: recordingLambda(true).client, functionName: 'churn-fn', logger: { warn: (message: string) => warnings.push(message) } as unknown as Logger });
+    const router = new ExperimentRouter({
+      store,
+      lambda: recordingLambda(true).client,
+      functionName: 'churn-fn',
+      logger: { warn: (message: string) => warnings.push(message) } as unknown as Logger,
+    });
     await router.start('churn', '1');
     expect(await router.route(request(treated[0]))).toEqual({ unitId: treated[0] });
     expect(warnings).toEqual(['routing to the other arm failed: served here']);
@@ -108,7 +124,12 @@ describe('ExperimentRouter', () => {
     let now = 0;
     const router = new ExperimentRouter({ store, lambda: recordingLambda().client, functionName: 'bank-fn', logger, refreshMs: 10_000, now: () => now });
     await router.start('bank', 'a');
-    await store.create(planExperiment({ id: 'bank-sticky', model: 'bank', control: 'a', treatment: 'b', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 }, new Date(), { lambdaVersions: { control: '1', treatment: '2' } }), 'test');
+    await store.create(
+      planExperiment({ id: 'bank-sticky', model: 'bank', control: 'a', treatment: 'b', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 }, new Date(), {
+        lambdaVersions: { control: '1', treatment: '2' },
+      }),
+      'test',
+    );
     expect(await router.route(request('u1'))).toEqual({});
     now = 10_001;
     await router.route(request('u1'));
@@ -125,9 +146,32 @@ describe('serving with the router', () => {
     const router = new ExperimentRouter({ store, lambda: recordingLambda().client, functionName: 'churn-fn', logger });
     const serving = await initServing(servingConfig(prefix), { s3: aws.s3, dynamodb: aws.dynamodb, fallback: new FileFallbackSink(aws.fallbackFile), logger, router });
     await router.start(manifest.name, manifest.version);
-    const instance = { gender: 'Female', SeniorCitizen: 0, Partner: 'Yes', Dependents: 'No', tenure: 1, PhoneService: 'No', MultipleLines: 'No phone service', InternetService: 'DSL', OnlineSecurity: 'No', OnlineBackup: 'Yes', DeviceProtection: 'No', TechSupport: 'No', StreamingTV: 'No', StreamingMovies: 'No', Contract: 'Month-to-month', PaperlessBilling: 'Yes', PaymentMethod: 'Electronic check', MonthlyCharges: 29.85, TotalCharges: 29.85 };
+    const instance = {
+      gender: 'Female',
+      SeniorCitizen: 0,
+      Partner: 'Yes',
+      Dependents: 'No',
+      tenure: 1,
+      PhoneService: 'No',
+      MultipleLines: 'No phone service',
+      InternetService: 'DSL',
+      OnlineSecurity: 'No',
+      OnlineBackup: 'Yes',
+      DeviceProtection: 'No',
+      TechSupport: 'No',
+      StreamingTV: 'No',
+      StreamingMovies: 'No',
+      Contract: 'Month-to-month',
+      PaperlessBilling: 'Yes',
+      PaymentMethod: 'Electronic check',
+      MonthlyCharges: 29.85,
+      TotalCharges: 29.85,
+    };
     const unit = controlled[0] as string;
-    const response = await serving.handle(proxyEvent({ method: 'POST', path: '/v1/models/churn/predict', body: JSON.stringify({ instances: [instance], unitId: unit }) }), { functionVersion: '3', awsRequestId: 'r' });
+    const response = await serving.handle(proxyEvent({ method: 'POST', path: '/v1/models/churn/predict', body: JSON.stringify({ instances: [instance], unitId: unit }) }), {
+      functionVersion: '3',
+      awsRequestId: 'r',
+    });
     expect(response.statusCode).toBe(200);
     const predictionId = (JSON.parse(response.body) as { predictions: { predictionId: string }[] }).predictions[0]?.predictionId as string;
     const { Item } = await aws.dynamodb.send(new GetItemCommand({ TableName: TABLE, Key: { predictionId: { S: predictionId } } }));

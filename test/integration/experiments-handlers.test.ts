@@ -24,7 +24,10 @@ let aws: LocalAws;
 let store: ExperimentStore;
 let ids = 0;
 
-const definition = planExperiment({ id: 'churn-exp', model: 'churn', control: '1', treatment: '2', metric: 'conversion', guardrails: 'revenue:mean,accuracy', baseline: 0.2, mde: 0.5, startDelaySeconds: 0 }, START);
+const definition = planExperiment(
+  { id: 'churn-exp', model: 'churn', control: '1', treatment: '2', metric: 'conversion', guardrails: 'revenue:mean,accuracy', baseline: 0.2, mde: 0.5, startDelaySeconds: 0 },
+  START,
+);
 
 /** Logged predictions: `n` per version, alternating, after the start. */
 function records(n: number): LoggedRecord[] {
@@ -32,7 +35,19 @@ function records(n: number): LoggedRecord[] {
     const predictionId = `pred-${i}`;
     const timestamp = new Date(START.getTime() + 60_000 + i * 1000).toISOString();
     const version = i % 2 === 0 ? '1' : '2';
-    return { predictionId, model: 'churn', version, variant: version, timestamp, modelVersionShard: `churn#${version}#0`, ts: `${timestamp}#${predictionId}`, outputs: { label: 'Yes', probabilities: { No: 0.3, Yes: 0.7 } }, latencyMs: 1, batchRows: 1, expiresAt: 2_000_000_000 };
+    return {
+      predictionId,
+      model: 'churn',
+      version,
+      variant: version,
+      timestamp,
+      modelVersionShard: `churn#${version}#0`,
+      ts: `${timestamp}#${predictionId}`,
+      outputs: { label: 'Yes', probabilities: { No: 0.3, Yes: 0.7 } },
+      latencyMs: 1,
+      batchRows: 1,
+      expiresAt: 2_000_000_000,
+    };
   });
 }
 const logged = records(40);
@@ -113,14 +128,21 @@ describe('GET /v1/experiments and the scheduled analysis', () => {
     expect(await analyzeRunning(store, new Date())).toEqual({ analysed: [{ id: 'churn-exp', decision: 'keep-running' }], failed: [] });
     const response = await experimentsApi(store, { httpMethod: 'GET', path: '/v1/experiments/churn-exp', pathParameters: { id: 'churn-exp' } }, new Date());
     expect(response.statusCode).toBe(200);
-    const body = JSON.parse(response.body) as { experiment: { id: string }; revisions: unknown[]; analysis: { arms: { control: { units: number } }; metrics: { name: string; control: { n: number } }[]; srm: { mismatch: boolean } }; snapshots: unknown[] };
+    const body = JSON.parse(response.body) as {
+      experiment: { id: string };
+      revisions: unknown[];
+      analysis: { arms: { control: { units: number } }; metrics: { name: string; control: { n: number } }[]; srm: { mismatch: boolean } };
+      snapshots: unknown[];
+    };
     expect(body.experiment.id).toBe('churn-exp');
     expect(body.revisions).toHaveLength(1);
     expect(body.analysis.arms.control.units).toBe(20);
     expect(body.analysis.metrics.map((m) => `${m.name} ${m.control.n}`)).toEqual(['conversion 20', 'revenue 20', 'accuracy 2']);
     expect(body.analysis.srm.mismatch).toBe(false);
     expect(body.snapshots).toHaveLength(1);
-    const listed = JSON.parse((await experimentsApi(store, { httpMethod: 'GET', path: '/v1/experiments', pathParameters: null }, new Date())).body) as { experiments: { id: string; status: string }[] };
+    const listed = JSON.parse((await experimentsApi(store, { httpMethod: 'GET', path: '/v1/experiments', pathParameters: null }, new Date())).body) as {
+      experiments: { id: string; status: string }[];
+    };
     expect(listed.experiments).toEqual([expect.objectContaining({ id: 'churn-exp', status: 'running' })]);
   });
 
@@ -141,9 +163,18 @@ describe('POST /v1/events before an experiment counts', () => {
     const served = new Date().toISOString();
     const prediction = { ...logged[1]!, predictionId: 'late-pred', model: 'late', version: '2', timestamp: served, ts: `${served}#late-pred`, modelVersionShard: 'late#2#0' };
     await aws.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [TABLE]: [{ PutRequest: { Item: toAttributeMap(prediction) } }] } }));
-    const answer = JSON.parse((await post([{ predictionId: 'late-pred', name: 'conversion', eventId: 'too-soon' }, { predictionId: 'late-pred', name: 'pageview' }])).body) as { results: { status: string; reason: string }[] };
+    const answer = JSON.parse(
+      (
+        await post([
+          { predictionId: 'late-pred', name: 'conversion', eventId: 'too-soon' },
+          { predictionId: 'late-pred', name: 'pageview' },
+        ])
+      ).body,
+    ) as { results: { status: string; reason: string }[] };
     expect(answer.results.map((r) => r.status)).toEqual(['not_in_experiment', 'not_in_experiment']);
-    expect(answer.results[0]?.reason).toBe(`the prediction was served at ${served}, before experiment late-exp started counting at ${early.startedAt}: events about it are not counted`);
+    expect(answer.results[0]?.reason).toBe(
+      `the prediction was served at ${served}, before experiment late-exp started counting at ${early.startedAt}: events about it are not counted`,
+    );
     const tallies = await store.tallies('late-exp');
     expect([tallies.control.early, tallies.treatment.early, tallies.treatment['e:conversion:events']]).toEqual([undefined, 1, undefined]);
     const report = analyzeExperiment(early, tallies, new Date());

@@ -17,7 +17,6 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const directory = mkdtempSync(join(tmpdir(), 'modelgate-first-gates-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-
 /** The holdout with every Churn label swapped: the same model is now worse than chance on it. */
 function invertedHoldout(): string {
   const table = parseCsv(readFileSync(join(root, 'examples/churn/v1/holdout.csv'), 'utf8'));

@@ -51,12 +51,24 @@ describe('fuzz', () => {
     const experiments = new ExperimentStore(aws.dynamodb, 'experiments');
     const start = new Date(Date.now() - 60_000);
     // Request-level on churn (events on its predictions count), unit-level on another model (unit events look up exposures).
-    await experiments.create(planExperiment({ id: 'churn-fuzz', model: 'churn', control: '1', treatment: '2', metric: 'conversion', guardrails: 'revenue:mean', startDelaySeconds: 0 }, start), 'fuzz');
-    await experiments.create(planExperiment({ id: 'bank-fuzz', model: 'bank', control: 'a', treatment: 'b', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 }, start), 'fuzz');
+    await experiments.create(
+      planExperiment({ id: 'churn-fuzz', model: 'churn', control: '1', treatment: '2', metric: 'conversion', guardrails: 'revenue:mean', startDelaySeconds: 0 }, start),
+      'fuzz',
+    );
+    await experiments.create(
+      planExperiment({ id: 'bank-fuzz', model: 'bank', control: 'a', treatment: 'b', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 }, start),
+      'fuzz',
+    );
     handlers.events = eventsHandler({ store: experiments, predictions: (ids) => predictionFacts(aws.dynamodb, TABLE, ids), logger, newEventId: randomUUID });
     const answer = await inference(proxyEvent({ method: 'POST', path: '/v1/models/churn/predict', body: JSON.stringify({ instances: rows.slice(0, 20) }) }));
     const predictionIds = (JSON.parse(answer.body) as { predictions: { predictionId: string }[] }).predictions.map((p) => p.predictionId);
-    context = { manifest, rows, predictionIds: [...predictionIds, randomUUID(), 'not-a-prediction'], unitIds: ['user-1', 'user-2', 'u'.repeat(256)], eventNames: ['conversion', 'revenue', 'click'] };
+    context = {
+      manifest,
+      rows,
+      predictionIds: [...predictionIds, randomUUID(), 'not-a-prediction'],
+      unitIds: ['user-1', 'user-2', 'u'.repeat(256)],
+      eventNames: ['conversion', 'revenue', 'click'],
+    };
   });
   afterAll(async () => aws?.close());
 

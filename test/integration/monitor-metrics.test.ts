@@ -24,7 +24,7 @@ function emitted(run: () => void): MetricDatum[] {
 }
 
 describe('emitMonitorMetrics', () => {
-  it('puts each feature\'s metrics under its feature dimension, all at the run\'s time', () => {
+  it("puts each feature's metrics under its feature dimension, all at the run's time", () => {
     const at = new Date('2026-12-05T08:41:20.000Z');
     const data = emitted(() =>
       emitMonitorMetrics(

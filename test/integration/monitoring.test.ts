@@ -83,8 +83,17 @@ describe('monitoring: feedback, stream aggregation, monitor', () => {
     );
     feedback = feedbackHandler({ store: new FeedbackStore(viaStreams, TABLE), manifests, logger: silent });
     const config: MonitoringConfig = {
-      bucket: BUCKET, predictionTable: TABLE, monitoringTable: MONITORING_TABLE, windowMinutes: 5, windowTtlDays: 30,
-      driftWindowMinutes: 60, qualityLookbackHours: 24, minPredictions: 100, minLabels: 30, metricsNamespace: 'modelgate', minuteMs: 60_000,
+      bucket: BUCKET,
+      predictionTable: TABLE,
+      monitoringTable: MONITORING_TABLE,
+      windowMinutes: 5,
+      windowTtlDays: 30,
+      driftWindowMinutes: 60,
+      qualityLookbackHours: 24,
+      minPredictions: 100,
+      minLabels: 30,
+      metricsNamespace: 'modelgate',
+      minuteMs: 60_000,
     };
     monitor = monitorHandler(config, { store, manifests, logger: silent, emit: (model, version, data, at) => emitted.push({ model, version, data, at }) });
   });
@@ -111,7 +120,17 @@ describe('monitoring: feedback, stream aggregation, monitor', () => {
   });
 
   it('reports every version when the EventBridge schedule starts it (whose event has a "version" of its own)', async () => {
-    const scheduled = { version: '0', id: 'e1', 'detail-type': 'Scheduled Event', source: 'aws.events', account: '0', region: 'us-east-1', resources: [], detail: {}, time: new Date(Date.now() + 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') };
+    const scheduled = {
+      version: '0',
+      id: 'e1',
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '0',
+      region: 'us-east-1',
+      resources: [],
+      detail: {},
+      time: new Date(Date.now() + 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    };
     const run = await monitor(scheduled);
     expect(run.reports.map((r) => `${r.model} v${r.version}`)).toEqual([`churn v${manifest.version}`]);
     expect(run.reports[0]?.predictions).toBe(1200);
@@ -126,7 +145,13 @@ describe('monitoring: feedback, stream aggregation, monitor', () => {
     for (const [w, start] of ['09:50', '09:55', '10:00', '10:05'].entries()) {
       const windowStart = `2026-01-15T${start}:00.000Z`;
       const window = emptyWindow(short, windowStart);
-      foldChanges(window, holdout.slice(w * 100, w * 100 + 100).map((inputs, i) => ({ eventName: 'INSERT', shardId: 's', sequenceNumber: String(i + 1), image: loggedRecord(short.version, windowStart, `${w}-${i}`, inputs) })), short);
+      foldChanges(
+        window,
+        holdout
+          .slice(w * 100, w * 100 + 100)
+          .map((inputs, i) => ({ eventName: 'INSERT', shardId: 's', sequenceNumber: String(i + 1), image: loggedRecord(short.version, windowStart, `${w}-${i}`, inputs) })),
+        short,
+      );
       await store.putWindow(window, undefined, 0);
     }
     await store.touchVersion('churn', 'short-window', at.toISOString());
@@ -178,7 +203,11 @@ describe('monitoring: feedback, stream aggregation, monitor', () => {
     const report = run.reports[0]!;
     expect(report.labels).toBe(1000);
     const actualPositive = labelled.map((_, i) => (i === 0 ? 'Yes' : churned[i]) === 'Yes');
-    const exact = binaryClassificationMetrics(actualPositive, labelled.map((p) => p.probabilities.Yes as number), 0.5);
+    const exact = binaryClassificationMetrics(
+      actualPositive,
+      labelled.map((p) => p.probabilities.Yes as number),
+      0.5,
+    );
     expect(report.quality?.accuracy).toBeCloseTo(exact.accuracy, 12);
     expect(report.quality?.f1).toBeCloseTo(exact.f1, 12);
     // Log loss reads P(actual) as logged (P(No) is the model's float32, not 1 - P(Yes)): equal to 1e-8.

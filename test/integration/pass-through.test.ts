@@ -56,7 +56,10 @@ describe('pass-through fields: served, logged, indexed, joined by feedback', () 
   };
   const post = async (body: unknown) => {
     const response = await feedback(proxyEvent({ method: 'POST', path: '/v1/feedback', body: JSON.stringify(body) }));
-    return { status: response.statusCode, body: JSON.parse(response.body) as Record<string, unknown> & { results?: Record<string, unknown>[]; issues?: { field: string; reason: string }[] } };
+    return {
+      status: response.statusCode,
+      body: JSON.parse(response.body) as Record<string, unknown> & { results?: Record<string, unknown>[]; issues?: { field: string; reason: string }[] },
+    };
   };
   /** One prediction for `customerID`, answered at least a millisecond after the previous one. */
   const predictFor = async (customerID: string | number, row = 0) => {
@@ -80,10 +83,17 @@ describe('pass-through fields: served, logged, indexed, joined by feedback', () 
     expect(await logged(keyed.predictionId)).toMatchObject({ passThrough: { customerID: 'index-1' }, joinKey: 'churn#customerID#index-1', inputs: { ...holdout[2] } });
     expect(await logged(plain.predictionId)).not.toHaveProperty('joinKey');
     const { Items } = await aws.dynamodb.send(
-      new QueryCommand({ TableName: TABLE, IndexName: 'byJoinKey', KeyConditionExpression: 'joinKey = :key', ExpressionAttributeValues: { ':key': { S: 'churn#customerID#index-1' } } }),
+      new QueryCommand({
+        TableName: TABLE,
+        IndexName: 'byJoinKey',
+        KeyConditionExpression: 'joinKey = :key',
+        ExpressionAttributeValues: { ':key': { S: 'churn#customerID#index-1' } },
+      }),
     );
     // Keys only: the table's key and the index's.
-    expect(Items?.map((item) => unmarshall(item))).toEqual([{ predictionId: keyed.predictionId, joinKey: 'churn#customerID#index-1', ts: expect.stringMatching(new RegExp(`#${keyed.predictionId}$`)) }]);
+    expect(Items?.map((item) => unmarshall(item))).toEqual([
+      { predictionId: keyed.predictionId, joinKey: 'churn#customerID#index-1', ts: expect.stringMatching(new RegExp(`#${keyed.predictionId}$`)) },
+    ]);
   });
 
   it('still answers 400 naming any other unknown field, and a pass-through value that is not an identifier', async () => {
@@ -132,13 +142,20 @@ describe('pass-through fields: served, logged, indexed, joined by feedback', () 
     expect((await logged(later.predictionId))?.actual).toBeUndefined();
     const batch = await post({ feedback: [{ model: 'churn', customerID: 'nobody', actual: 'Yes' }] });
     expect(batch.status).toBe(200);
-    expect(batch.body.results).toEqual([{ index: 0, key: { customerID: 'nobody' }, status: 'not_found', reason: expect.stringContaining('no prediction of customerID "nobody" of model churn') }]);
+    expect(batch.body.results).toEqual([
+      { index: 0, key: { customerID: 'nobody' }, status: 'not_found', reason: expect.stringContaining('no prediction of customerID "nobody" of model churn') },
+    ]);
   });
 
   it('answers 400 when the model declares no such join key, and writes nothing of the request', async () => {
     const target = await predictFor('join-3');
     clock = new Date();
-    const answer = await post({ feedback: [{ model: 'churn', customerID: 'join-3', actual: 'Yes' }, { model: 'churn', accountId: 'a-1', actual: 'No' }] });
+    const answer = await post({
+      feedback: [
+        { model: 'churn', customerID: 'join-3', actual: 'Yes' },
+        { model: 'churn', accountId: 'a-1', actual: 'No' },
+      ],
+    });
     expect(answer.status).toBe(400);
     expect(answer.body.issues).toEqual([
       { field: 'feedback[1].accountId', reason: 'model churn declares no pass-through join key "accountId" (its join key is "customerID"; manifest passThrough[].joinKey)' },
@@ -169,15 +186,28 @@ describe('the local runtime gives a kept table the index the template added', ()
   const properties = predictionTableProperties();
   const before = { ...properties, GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes?.filter((index) => index.IndexName !== 'byJoinKey') };
   const item = { predictionId: { S: 'p-1' }, modelVersionShard: { S: 'churn#1#0' }, ts: { S: '2026-01-01T00:00:00.000Z#p-1' }, joinKey: { S: 'churn#customerID#c-1' } };
-  const indexes = async (table: string) => (await aws.dynamodb.send(new DescribeTableCommand({ TableName: table }))).Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName).sort();
+  const indexes = async (table: string) =>
+    (await aws.dynamodb.send(new DescribeTableCommand({ TableName: table }))).Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName).sort();
   const joined = async (table: string) =>
     (
       await aws.dynamodb.send(
-        new QueryCommand({ TableName: table, IndexName: 'byJoinKey', KeyConditionExpression: 'joinKey = :key', ExpressionAttributeValues: { ':key': { S: 'churn#customerID#c-1' } } }),
+        new QueryCommand({
+          TableName: table,
+          IndexName: 'byJoinKey',
+          KeyConditionExpression: 'joinKey = :key',
+          ExpressionAttributeValues: { ':key': { S: 'churn#customerID#c-1' } },
+        }),
       )
     ).Items?.map((found) => found.predictionId?.S);
   const desired = (table: string, props: CfnTableProperties) =>
-    ({ stackName: 'modelgate-dev', logicalId: 'PredictionLogTable', type: 'AWS::DynamoDB::Table', properties: { ...props, TableName: table }, metadata: {}, physicalName: table }) as DesiredResource;
+    ({
+      stackName: 'modelgate-dev',
+      logicalId: 'PredictionLogTable',
+      type: 'AWS::DynamoDB::Table',
+      properties: { ...props, TableName: table },
+      metadata: {},
+      physicalName: table,
+    }) as DesiredResource;
 
   it('adds byJoinKey on a stack update, as CloudFormation would, keeping the items and the stream', async () => {
     const created = await tables.create(desired('update-log', before as CfnTableProperties));

@@ -58,7 +58,9 @@ describe('Registry (dynalite)', () => {
     await registry.register('churn', '2', lineage('e4'), now);
     await expect(registry.transition('churn', '2', 'live', { executionId: 'e4' }, now)).rejects.toThrow(StatusTransitionError);
     await registry.transition('churn', '2', 'validating', { executionId: 'e4' }, now);
-    const rejected = await registry.transition('churn', '2', 'rejected', { executionId: 'e4', reason: 'CHECKSUM_MISMATCH', detail: 'sha differs' }, now, { reasons: ['CHECKSUM_MISMATCH'] });
+    const rejected = await registry.transition('churn', '2', 'rejected', { executionId: 'e4', reason: 'CHECKSUM_MISMATCH', detail: 'sha differs' }, now, {
+      reasons: ['CHECKSUM_MISMATCH'],
+    });
     expect(rejected.history.map((h) => h.status)).toEqual(['candidate', 'validating', 'rejected']);
     expect((await registry.listVersions('churn')).map((v) => v.version)).toEqual(['2', '1']);
     expect((await registry.listVersions('churn', 1)).map((v) => v.version)).toEqual(['2']);

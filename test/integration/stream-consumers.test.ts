@@ -101,7 +101,10 @@ describe('stream consumers under faults', () => {
     });
     monitoring = new MonitoringStore(aws.dynamodb, 'monitoring');
     experiments = new ExperimentStore(aws.dynamodb, 'experiments');
-    await experiments.create(planExperiment({ id: 'churn-exp', model: 'churn', control: manifest.version, treatment: '2', metric: 'conversion', startDelaySeconds: 0 }, new Date(Date.now() - 60_000)), 'test');
+    await experiments.create(
+      planExperiment({ id: 'churn-exp', model: 'churn', control: manifest.version, treatment: '2', metric: 'conversion', startDelaySeconds: 0 }, new Date(Date.now() - 60_000)),
+      'test',
+    );
     const aggregate = aggregatorHandler({
       store: monitoring,
       manifests: new ManifestStore(localS3Client(proxy.endpoint, { maxAttempts: 1 }), BUCKET, 60_000, { attempts: 2, baseDelayMs: 1 }),
@@ -110,7 +113,15 @@ describe('stream consumers under faults', () => {
       windowTtlDays: 30,
     });
     const mapping = (functionName: string): StreamSubscription => ({
-      streamArn: STREAM, functionName, batchSize: 50, batchingWindowMs: 100, tumblingWindowSeconds: 60, retryAttempts: 3, filters: [], reportBatchItemFailures: true, bisectOnError: true,
+      streamArn: STREAM,
+      functionName,
+      batchSize: 50,
+      batchingWindowMs: 100,
+      tumblingWindowSeconds: 60,
+      retryAttempts: 3,
+      filters: [],
+      reportBatchItemFailures: true,
+      bisectOnError: true,
     });
     // What lambdas/handlers/aggregator.ts and experiment-aggregator.ts answer.
     streams.subscribe(mapping('aggregate'), {
@@ -147,10 +158,20 @@ describe('stream consumers under faults', () => {
     };
     await predict(holdout.slice(0, 40));
     // A record neither consumer can take, between good ones: its time is not a time, and it has no batchRows.
-    await viaStreams.send(new PutItemCommand({
-      TableName: TABLE,
-      Item: { predictionId: { S: 'poison' }, model: { S: 'churn' }, version: { S: manifest.version }, timestamp: { S: 'not-a-time' }, modelVersionShard: { S: 'churn#1#0' }, ts: { S: 'x' }, outputs: { M: {} } },
-    }));
+    await viaStreams.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: {
+          predictionId: { S: 'poison' },
+          model: { S: 'churn' },
+          version: { S: manifest.version },
+          timestamp: { S: 'not-a-time' },
+          modelVersionShard: { S: 'churn#1#0' },
+          ts: { S: 'x' },
+          outputs: { M: {} },
+        },
+      }),
+    );
     await predict(holdout.slice(40, 100));
     await predict(holdout.slice(100, 150));
     await streams.idle();

@@ -47,9 +47,22 @@ const call = async (path: string, init: RequestInit = {}) => {
 };
 
 beforeAll(async () => {
-  lambda.createFunction({ logicalId: 'Echo', name: 'echo', entry: resolve(import.meta.dirname, '../fixtures/handlers/echo.ts'), handlerExport: 'handler', environment: {}, timeoutSeconds: 10, memoryMb: 128 });
+  lambda.createFunction({
+    logicalId: 'Echo',
+    name: 'echo',
+    entry: resolve(import.meta.dirname, '../fixtures/handlers/echo.ts'),
+    handlerExport: 'handler',
+    environment: {},
+    timeoutSeconds: 10,
+    memoryMb: 128,
+  });
   lambda.putAlias('echo', { name: 'live', functionVersion: lambda.publishVersion('echo').version, additionalVersionWeights: {} });
-  lambda.addPermission('echo', 'live', { sid: 'api', action: 'lambda:InvokeFunction', principal: 'apigateway.amazonaws.com', sourceArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:${api.id}/dev/*/v1/models/*` });
+  lambda.addPermission('echo', 'live', {
+    sid: 'api',
+    action: 'lambda:InvokeFunction',
+    principal: 'apigateway.amazonaws.com',
+    sourceArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:${api.id}/dev/*/v1/models/*`,
+  });
   server = await startApiGateway({
     gateway,
     lambda,

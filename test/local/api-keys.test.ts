@@ -24,26 +24,53 @@ const DEPLOYMENT = 'modelgate-keys';
 const dir = mkdtempSync(join(tmpdir(), 'modelgate-keys-'));
 const gateway = new LocalApiGateway({ stateFile: join(dir, 'apigateway.json'), region: REGION, accountId: ACCOUNT });
 const logLines: string[] = [];
-const lambda = new LocalLambdaService({ region: REGION, accountId: ACCOUNT, stateFile: join(dir, 'lambda.json'), baseEnvironment: {}, onLogLine: (_fn, _version, line) => logLines.push(line) });
+const lambda = new LocalLambdaService({
+  region: REGION,
+  accountId: ACCOUNT,
+  stateFile: join(dir, 'lambda.json'),
+  baseEnvironment: {},
+  onLogLine: (_fn, _version, line) => logLines.push(line),
+});
 const iam = new LocalIam({ region: REGION, accountId: ACCOUNT, functionPolicy: (name, qualifier) => lambda.policy(name, qualifier), print: () => undefined });
 let server: ApiGatewayServer;
 let controlPlane: ApiGatewayApiServer;
 
 const api = gateway.createRestApi('keys');
 const authorizerId = gateway.createAuthorizer(api.id, { name: 'api-keys', functionName: 'authorizer', identitySources: ['method.request.header.x-api-key'], ttlSeconds: 300 });
-const method = (httpMethod: string, authorized: boolean) => ({ httpMethod, apiKeyRequired: true, functionName: 'echo', qualifier: 'live', ...(authorized ? { authorizationType: 'CUSTOM' as const, authorizerId } : {}) });
-const resource = (path: string) => path.split('/').filter(Boolean).reduce((parent, part) => gateway.getResources(api.id).find((r) => r.parentId === parent && r.pathPart === part)?.id ?? gateway.createResource(api.id, parent, part).id, api.rootResourceId);
+const method = (httpMethod: string, authorized: boolean) => ({
+  httpMethod,
+  apiKeyRequired: true,
+  functionName: 'echo',
+  qualifier: 'live',
+  ...(authorized ? { authorizationType: 'CUSTOM' as const, authorizerId } : {}),
+});
+const resource = (path: string) =>
+  path
+    .split('/')
+    .filter(Boolean)
+    .reduce(
+      (parent, part) => gateway.getResources(api.id).find((r) => r.parentId === parent && r.pathPart === part)?.id ?? gateway.createResource(api.id, parent, part).id,
+      api.rootResourceId,
+    );
 /** The routes of each kind of client, and one method that requires a key without the authorizer. */
 const ROUTES: Readonly<Record<ApiClient, readonly (readonly [string, string])[]>> = {
-  predict: [['POST', '/v1/models/churn/predict'], ['GET', '/v2/models/churn']],
+  predict: [
+    ['POST', '/v1/models/churn/predict'],
+    ['GET', '/v2/models/churn'],
+  ],
   feedback: [['POST', '/v1/feedback']],
-  events: [['POST', '/v1/events'], ['GET', '/v1/experiments']],
+  events: [
+    ['POST', '/v1/events'],
+    ['GET', '/v1/experiments'],
+  ],
 };
 for (const [httpMethod, path] of Object.values(ROUTES).flat()) gateway.putMethod(api.id, resource(path), method(httpMethod, true));
 gateway.putMethod(api.id, resource('/keyed'), method('GET', false));
 gateway.createDeployment(api.id, { stageName: 'dev' });
 
-const plans = Object.fromEntries(API_CLIENTS.map((client) => [client, gateway.createUsagePlan({ name: usagePlanName(DEPLOYMENT, client), apiStages: [{ apiId: api.id, stage: 'dev' }] })]));
+const plans = Object.fromEntries(
+  API_CLIENTS.map((client) => [client, gateway.createUsagePlan({ name: usagePlanName(DEPLOYMENT, client), apiStages: [{ apiId: api.id, stage: 'dev' }] })]),
+);
 const keys = Object.fromEntries(
   API_CLIENTS.map((client) => {
     const key = gateway.createApiKey({ name: `${client}-key`, enabled: true, stageKeys: [] });
@@ -67,20 +94,51 @@ const call = async (httpMethod: string, path: string, key?: string) => {
 
 beforeAll(async () => {
   controlPlane = await startApiGatewayApi({ gateway, host: '127.0.0.1' });
-  lambda.createFunction({ logicalId: 'Echo', name: 'echo', entry: resolve(import.meta.dirname, '../fixtures/handlers/echo.ts'), handlerExport: 'handler', environment: {}, timeoutSeconds: 10, memoryMb: 128 });
+  lambda.createFunction({
+    logicalId: 'Echo',
+    name: 'echo',
+    entry: resolve(import.meta.dirname, '../fixtures/handlers/echo.ts'),
+    handlerExport: 'handler',
+    environment: {},
+    timeoutSeconds: 10,
+    memoryMb: 128,
+  });
   lambda.putAlias('echo', { name: 'live', functionVersion: lambda.publishVersion('echo').version, additionalVersionWeights: {} });
-  lambda.addPermission('echo', 'live', { sid: 'api', action: 'lambda:InvokeFunction', principal: 'apigateway.amazonaws.com', sourceArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:${api.id}/*` });
+  lambda.addPermission('echo', 'live', {
+    sid: 'api',
+    action: 'lambda:InvokeFunction',
+    principal: 'apigateway.amazonaws.com',
+    sourceArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:${api.id}/*`,
+  });
   lambda.createFunction({
     logicalId: 'Authorizer',
     name: 'authorizer',
     entry: resolve(import.meta.dirname, '../../lambdas/handlers/api-key-authorizer.ts'),
     handlerExport: 'handler',
-    environment: { DEPLOYMENT_NAME: DEPLOYMENT, AWS_ENDPOINT_URL_API_GATEWAY: controlPlane.endpoint, AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey },
+    environment: {
+      DEPLOYMENT_NAME: DEPLOYMENT,
+      AWS_ENDPOINT_URL_API_GATEWAY: controlPlane.endpoint,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    },
     timeoutSeconds: 10,
     memoryMb: 256,
   });
-  lambda.addPermission('authorizer', undefined, { sid: 'api', action: 'lambda:InvokeFunction', principal: 'apigateway.amazonaws.com', sourceArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:${api.id}/authorizers/${authorizerId}` });
-  server = await startApiGateway({ gateway, lambda, canInvoke: (name, qualifier, sourceArn) => iam.apiGatewayMayInvoke(name, qualifier, sourceArn), region: REGION, accountId: ACCOUNT, host: '127.0.0.1', port: 0 });
+  lambda.addPermission('authorizer', undefined, {
+    sid: 'api',
+    action: 'lambda:InvokeFunction',
+    principal: 'apigateway.amazonaws.com',
+    sourceArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:${api.id}/authorizers/${authorizerId}`,
+  });
+  server = await startApiGateway({
+    gateway,
+    lambda,
+    canInvoke: (name, qualifier, sourceArn) => iam.apiGatewayMayInvoke(name, qualifier, sourceArn),
+    region: REGION,
+    accountId: ACCOUNT,
+    host: '127.0.0.1',
+    port: 0,
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -112,9 +170,16 @@ describe('the key authorizer', () => {
         for (const [httpMethod, path] of routes) {
           const answer = await call(httpMethod, path, keys[client].value);
           if (routeClient === client) {
-            expect(answer, `${client} key on ${httpMethod} ${path}`).toMatchObject({ status: 200, body: { apiKeyId: keys[client].id, authorizer: { principalId: keys[client].id, client } } });
+            expect(answer, `${client} key on ${httpMethod} ${path}`).toMatchObject({
+              status: 200,
+              body: { apiKeyId: keys[client].id, authorizer: { principalId: keys[client].id, client } },
+            });
           } else {
-            expect(answer, `${client} key on ${httpMethod} ${path}`).toEqual({ status: 403, errorType: 'AccessDeniedException', body: { message: 'User is not authorized to access this resource' } });
+            expect(answer, `${client} key on ${httpMethod} ${path}`).toEqual({
+              status: 403,
+              errorType: 'AccessDeniedException',
+              body: { message: 'User is not authorized to access this resource' },
+            });
           }
         }
       }
@@ -131,7 +196,11 @@ describe('the key authorizer', () => {
     const denial = (line: string) => line.includes('API key in no usage plan');
     const before = logLines.filter(denial).length;
     for (let i = 0; i < 3; i++) {
-      expect(await call('POST', '/v1/events', 'guessed-key-0123456789')).toEqual({ status: 403, errorType: 'AccessDeniedException', body: { message: 'User is not authorized to access this resource with an explicit deny' } });
+      expect(await call('POST', '/v1/events', 'guessed-key-0123456789')).toEqual({
+        status: 403,
+        errorType: 'AccessDeniedException',
+        body: { message: 'User is not authorized to access this resource with an explicit deny' },
+      });
     }
     expect(await call('POST', '/v1/models/churn/predict', 'guessed-key-0123456789')).toMatchObject({ status: 403 });
     // Another unknown key invokes it again; once that line is in, every earlier line of the function is too.
@@ -165,7 +234,10 @@ describe('the key directory behind the authorizer', () => {
     let now = 0;
     const stale: string[] = [];
     const own = await startApiGatewayApi({ gateway, host: '127.0.0.1' });
-    const directory = new KeyDirectory(new UsagePlans(new APIGatewayClient({ endpoint: own.endpoint, region: REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 }), planNames), { now: () => now, onStale: (error) => stale.push(error.message) });
+    const directory = new KeyDirectory(
+      new UsagePlans(new APIGatewayClient({ endpoint: own.endpoint, region: REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 }), planNames),
+      { now: () => now, onStale: (error) => stale.push(error.message) },
+    );
     expect(await directory.lookup(keys.predict.value)).toMatchObject({ client: 'predict' });
     await own.close();
     now = 120_000;
@@ -175,6 +247,6 @@ describe('the key directory behind the authorizer', () => {
 
   it('fails when it has never read the plans, or a plan is missing', async () => {
     const missing = new KeyDirectory(new UsagePlans(client(), { ...planNames, events: 'no-such-plan' }));
-    await expect(missing.lookup(keys.events.value)).rejects.toThrow('no usage plan named no-such-plan (the events keys\' plan)');
+    await expect(missing.lookup(keys.events.value)).rejects.toThrow("no usage plan named no-such-plan (the events keys' plan)");
   });
 });

@@ -9,10 +9,20 @@ describe('LocalFaults', () => {
     ['another service', { service: 's3', kind: 'throttle' }, put, false],
     ['one of its actions', { service: 'dynamodb', kind: 'throttle', actions: ['BatchWriteItem', 'PutItem'] }, put, true],
     ['another action', { service: 'dynamodb', kind: 'throttle', actions: ['Query'] }, put, false],
-    ['any action of a call authorized as several (a copy)', { service: 's3', kind: 'server-error', actions: ['GetObject'] }, { service: 's3', actions: ['PutObject', 'GetObject'] }, true],
+    [
+      'any action of a call authorized as several (a copy)',
+      { service: 's3', kind: 'server-error', actions: ['GetObject'] },
+      { service: 's3', actions: ['PutObject', 'GetObject'] },
+      true,
+    ],
     ['its caller', { service: 'dynamodb', kind: 'throttle', caller: 'modelgate-dev-model-churn' }, put, true],
     ['another caller', { service: 'dynamodb', kind: 'throttle', caller: 'modelgate-dev-aggregator' }, put, false],
-    ['a call with no function behind it (the operator)', { service: 'dynamodb', kind: 'throttle', caller: 'modelgate-dev-model-churn' }, { service: 'dynamodb', actions: ['PutItem'] }, false],
+    [
+      'a call with no function behind it (the operator)',
+      { service: 'dynamodb', kind: 'throttle', caller: 'modelgate-dev-model-churn' },
+      { service: 'dynamodb', actions: ['PutItem'] },
+      false,
+    ],
     ['the function invoked', { service: 'lambda', kind: 'throttle', functionName: 'f' }, { service: 'lambda', actions: ['InvokeFunction'], functionName: 'f' }, true],
     ['another function invoked', { service: 'lambda', kind: 'throttle', functionName: 'f' }, { service: 'lambda', actions: ['InvokeFunction'], functionName: 'g' }, false],
   ])('a rule on %s', (_what, rule, call, meets) => {

@@ -101,7 +101,13 @@ async function local(): Promise<Local> {
     cloudFormation,
     printed,
     async deploy(stackName, template, options = {}) {
-      const request = { stackName, templateBody: JSON.stringify(template), capabilities: ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'], ...(options.roleArn ? { roleArn: options.roleArn } : {}), ...(options.tags ? { tags: options.tags } : {}) };
+      const request = {
+        stackName,
+        templateBody: JSON.stringify(template),
+        capabilities: ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'],
+        ...(options.roleArn ? { roleArn: options.roleArn } : {}),
+        ...(options.tags ? { tags: options.tags } : {}),
+      };
       if (cloudFormation.listStacks().some((s) => s.stackName === stackName)) cloudFormation.updateStack(request);
       else cloudFormation.createStack(request);
       return cloudFormation.settle(stackName);
@@ -115,7 +121,9 @@ async function local(): Promise<Local> {
 
 const root = { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] } };
 const ALARM_ARN_PATTERN = { 'Fn::Join': ['', ['arn:aws:cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':alarm:*']] };
-const trust = (service: string, condition?: object) => ({ Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole', ...(condition ? { Condition: condition } : {}) }] });
+const trust = (service: string, condition?: object) => ({
+  Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole', ...(condition ? { Condition: condition } : {}) }],
+});
 const statements = (...list: object[]) => ({ Version: '2012-10-17', Statement: list });
 
 interface Shape {
@@ -140,7 +148,17 @@ function pagingTemplate(shape: Shape): Template {
         Properties: {
           KeyPolicy: statements(
             { Effect: 'Allow', Principal: root, Action: 'kms:*', Resource: '*' },
-            ...(shape.keyAllowsCloudWatch ? [{ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: '*', Condition: cloudWatchCondition }] : []),
+            ...(shape.keyAllowsCloudWatch
+              ? [
+                  {
+                    Effect: 'Allow',
+                    Principal: { Service: 'cloudwatch.amazonaws.com' },
+                    Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+                    Resource: '*',
+                    Condition: cloudWatchCondition,
+                  },
+                ]
+              : []),
           ),
         },
       },
@@ -150,14 +168,42 @@ function pagingTemplate(shape: Shape): Template {
         Properties: {
           Topics: [{ Ref: 'Topic' }],
           PolicyDocument: statements(
-            { Sid: 'AllowPublishThroughSSLOnly', Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Resource: { Ref: 'Topic' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
-            ...(shape.topicAllowsCloudWatch ? [{ Sid: 'AllowCloudWatchAlarms', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Resource: { Ref: 'Topic' }, Condition: cloudWatchCondition }] : []),
+            {
+              Sid: 'AllowPublishThroughSSLOnly',
+              Effect: 'Deny',
+              Principal: '*',
+              Action: 'sns:Publish',
+              Resource: { Ref: 'Topic' },
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            },
+            ...(shape.topicAllowsCloudWatch
+              ? [
+                  {
+                    Sid: 'AllowCloudWatchAlarms',
+                    Effect: 'Allow',
+                    Principal: { Service: 'cloudwatch.amazonaws.com' },
+                    Action: 'sns:Publish',
+                    Resource: { Ref: 'Topic' },
+                    Condition: cloudWatchCondition,
+                  },
+                ]
+              : []),
           ),
         },
       },
       Alarm: {
         Type: 'AWS::CloudWatch::Alarm',
-        Properties: { AlarmName: 'iam-test/errors', Namespace: 'modelgate', MetricName: 'Errors', Statistic: 'Sum', Period: 60, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', AlarmActions: [{ Ref: 'Topic' }] },
+        Properties: {
+          AlarmName: 'iam-test/errors',
+          Namespace: 'modelgate',
+          MetricName: 'Errors',
+          Statistic: 'Sum',
+          Period: 60,
+          EvaluationPeriods: 1,
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          AlarmActions: [{ Ref: 'Topic' }],
+        },
       },
       PublisherRole: { Type: 'AWS::IAM::Role', Properties: { RoleName: 'iam-test-publisher', AssumeRolePolicyDocument: trust('states.amazonaws.com') } },
       PublisherPolicy: {
@@ -207,7 +253,9 @@ describe('CloudWatch alarm actions to an encrypted topic', () => {
     expect(stacks.sns.recentNotifications()).toEqual([]);
     const failure = stacks.printed.find((line) => line.includes('Failed to execute action'));
     expect(failure).toContain('CloudWatch Alarms does not have authorization to access the SNS topic encryption key.');
-    expect(failure).toMatch(/cloudwatch\.amazonaws\.com \(for arn:aws:cloudwatch:[^)]+\) may not kms:GenerateDataKey on arn:aws:kms:us-east-1:000000000000:key\/[0-9a-f-]+: the key policy of key\/[0-9a-f-]+ trusts only the account root/);
+    expect(failure).toMatch(
+      /cloudwatch\.amazonaws\.com \(for arn:aws:cloudwatch:[^)]+\) may not kms:GenerateDataKey on arn:aws:kms:us-east-1:000000000000:key\/[0-9a-f-]+: the key policy of key\/[0-9a-f-]+ trusts only the account root/,
+    );
   });
 
   it('are refused when the statements trust the alarms of another account only', async () => {
@@ -232,7 +280,9 @@ describe('a publisher of an encrypted topic (the state machine)', () => {
     const stacks = await paging({ topicAllowsCloudWatch: true, keyAllowsCloudWatch: true });
     const refused = await stacks.sns.publishAs(publisher, TOPIC_ARN, 'subject', 'message').catch((e: Error) => e);
     expect(refused).toMatchObject({ name: 'SNS.KMSAccessDeniedException' });
-    expect((refused as Error).message).toMatch(/assumed-role\/iam-test-publisher\/pipeline is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:[^ ]+ because no identity-based policy allows the kms:GenerateDataKey action/);
+    expect((refused as Error).message).toMatch(
+      /assumed-role\/iam-test-publisher\/pipeline is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:[^ ]+ because no identity-based policy allows the kms:GenerateDataKey action/,
+    );
     expect((refused as Error).message).toContain("no Allow in the role's policies; the key policy of key/");
     expect(stacks.sns.recentNotifications()).toEqual([]);
   });
@@ -252,11 +302,19 @@ describe('a publisher of an encrypted topic (the state machine)', () => {
   it("its Task calls are checked against its role: a function it may not invoke, an API it may not deploy fail the Task as the service's AccessDenied", async () => {
     const stacks = await paging({ topicAllowsCloudWatch: false, keyAllowsCloudWatch: false });
     const machine = await stacks.deploy('machine', {
-      Resources: { Machine: { Type: 'AWS::StepFunctions::StateMachine', Properties: { StateMachineName: 'pipeline', RoleArn: PUBLISHER_ROLE, DefinitionString: JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }) } } },
+      Resources: {
+        Machine: {
+          Type: 'AWS::StepFunctions::StateMachine',
+          Properties: { StateMachineName: 'pipeline', RoleArn: PUBLISHER_ROLE, DefinitionString: JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }) },
+        },
+      },
     });
     const machineArn = machine.resources.Machine?.physicalId as string;
     const called: string[] = [];
-    const guarded = stacks.iam.guardTaskBindings(machineArn, { lambda: async (arn) => void called.push(arn), awsSdk: async (service, action) => void called.push(`${service}:${action}`) });
+    const guarded = stacks.iam.guardTaskBindings(machineArn, {
+      lambda: async (arn) => void called.push(arn),
+      awsSdk: async (service, action) => void called.push(`${service}:${action}`),
+    });
     await guarded.lambda(`arn:aws:lambda:${REGION}:${ACCOUNT}:function:allowed`, {});
     const refused = await guarded.lambda(`arn:aws:lambda:${REGION}:${ACCOUNT}:function:other`, {}).catch((e: Error) => e);
     expect(refused).toMatchObject({ name: 'Lambda.AWSLambdaException' });
@@ -271,8 +329,22 @@ describe('a publisher of an encrypted topic (the state machine)', () => {
 
 describe('the IAM model follows the stacks', () => {
   const table = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/models`;
-  const baseRole = { Type: 'AWS::IAM::Role', Properties: { RoleName: 'base-role', AssumeRolePolicyDocument: trust('lambda.amazonaws.com'), Policies: [{ PolicyName: 'own', PolicyDocument: statements({ Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: '*' }) }] } };
-  const grant = (action: string) => ({ Resources: { Grant: { Type: 'AWS::IAM::Policy', Properties: { PolicyName: 'grant', Roles: ['base-role'], PolicyDocument: statements({ Effect: 'Allow', Action: action, Resource: table }) } } } });
+  const baseRole = {
+    Type: 'AWS::IAM::Role',
+    Properties: {
+      RoleName: 'base-role',
+      AssumeRolePolicyDocument: trust('lambda.amazonaws.com'),
+      Policies: [{ PolicyName: 'own', PolicyDocument: statements({ Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: '*' }) }],
+    },
+  };
+  const grant = (action: string) => ({
+    Resources: {
+      Grant: {
+        Type: 'AWS::IAM::Policy',
+        Properties: { PolicyName: 'grant', Roles: ['base-role'], PolicyDocument: statements({ Effect: 'Allow', Action: action, Resource: table }) },
+      },
+    },
+  });
 
   it('a role gets the policies other stacks attach to it as they are created, updated and deleted', async () => {
     const stacks = await local();
@@ -301,7 +373,11 @@ describe('the IAM model follows the stacks', () => {
       },
     });
     const credentials = stacks.iam.functionCredentials('fn');
-    expect(stacks.iam.identities.callerOf(credentials.accessKeyId)).toMatchObject({ kind: 'role', principal: `arn:aws:sts::${ACCOUNT}:assumed-role/fn-role/fn`, roleArn: `arn:aws:iam::${ACCOUNT}:role/fn-role` });
+    expect(stacks.iam.identities.callerOf(credentials.accessKeyId)).toMatchObject({
+      kind: 'role',
+      principal: `arn:aws:sts::${ACCOUNT}:assumed-role/fn-role/fn`,
+      roleArn: `arn:aws:iam::${ACCOUNT}:role/fn-role`,
+    });
     expect(credentials.accessKeyId).not.toBe(stacks.iam.functionCredentials('other').accessKeyId);
   });
 });
@@ -310,7 +386,10 @@ describe('a permissions boundary', () => {
   const logTable = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/log`;
   const template: Template = {
     Resources: {
-      Boundary: { Type: 'AWS::IAM::ManagedPolicy', Properties: { PolicyDocument: statements({ Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Resource: '*' }) } },
+      Boundary: {
+        Type: 'AWS::IAM::ManagedPolicy',
+        Properties: { PolicyDocument: statements({ Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Resource: '*' }) },
+      },
       Role: {
         Type: 'AWS::IAM::Role',
         Properties: {
@@ -330,14 +409,18 @@ describe('a permissions boundary', () => {
     expect((await stacks.iam.authorizer.decide({ caller, action: 'dynamodb:PutItem', resource: logTable })).allowed).toBe(true);
     const refused = await stacks.iam.authorizer.decide({ caller, action: 'dynamodb:DeleteItem', resource: logTable });
     expect(refused.allowed).toBe(false);
-    expect(refused.awsMessage).toBe(`User: arn:aws:sts::${ACCOUNT}:assumed-role/bounded/fn is not authorized to perform: dynamodb:DeleteItem on resource: ${logTable} because no permissions boundary allows the dynamodb:DeleteItem action`);
+    expect(refused.awsMessage).toBe(
+      `User: arn:aws:sts::${ACCOUNT}:assumed-role/bounded/fn is not authorized to perform: dynamodb:DeleteItem on resource: ${logTable} because no permissions boundary allows the dynamodb:DeleteItem action`,
+    );
     expect(refused.explanation).toBe("the role's policies allow it; its permissions boundary bounded/Boundary does not allow it");
   });
 
   it('must exist: a role whose boundary names no policy of the account fails as IAM fails CreateRole', async () => {
     const stacks = await local();
     const missing = `arn:aws:iam::${ACCOUNT}:policy/nowhere`;
-    const stack = await stacks.deploy('unbounded', { Resources: { Role: { Type: 'AWS::IAM::Role', Properties: { AssumeRolePolicyDocument: trust('lambda.amazonaws.com'), PermissionsBoundary: missing } } } });
+    const stack = await stacks.deploy('unbounded', {
+      Resources: { Role: { Type: 'AWS::IAM::Role', Properties: { AssumeRolePolicyDocument: trust('lambda.amazonaws.com'), PermissionsBoundary: missing } } },
+    });
     expect(stack.status).toBe('ROLLBACK_COMPLETE');
     expect(stack.events.find((e) => e.ResourceStatus === 'CREATE_FAILED')?.ResourceStatusReason).toBe(`Scope ARN: ${missing} does not exist or is not attachable.`);
   });
@@ -348,8 +431,18 @@ describe('CloudFormation with a service role', () => {
   /** The base: a boundary, and CloudFormation's role, allowed what `grants` says. */
   const base = (grants: object[]): Template => ({
     Resources: {
-      Boundary: { Type: 'AWS::IAM::ManagedPolicy', Properties: { ManagedPolicyName: 'model-boundary', PolicyDocument: statements({ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }) } },
-      CloudFormationRole: { Type: 'AWS::IAM::Role', Properties: { RoleName: 'cfn-role', AssumeRolePolicyDocument: trust('cloudformation.amazonaws.com'), Policies: [{ PolicyName: 'grants', PolicyDocument: statements(...grants) }] } },
+      Boundary: {
+        Type: 'AWS::IAM::ManagedPolicy',
+        Properties: { ManagedPolicyName: 'model-boundary', PolicyDocument: statements({ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }) },
+      },
+      CloudFormationRole: {
+        Type: 'AWS::IAM::Role',
+        Properties: {
+          RoleName: 'cfn-role',
+          AssumeRolePolicyDocument: trust('cloudformation.amazonaws.com'),
+          Policies: [{ PolicyName: 'grants', PolicyDocument: statements(...grants) }],
+        },
+      },
     },
   });
   const BOUNDARY = `arn:aws:iam::${ACCOUNT}:policy/model-boundary`;
@@ -380,25 +473,56 @@ describe('CloudFormation with a service role', () => {
   });
 
   it.each([
-    ['lambda:CreateFunction', (grants: object[]) => grants.map((g) => (JSON.stringify(g).includes('lambda:CreateFunction') ? { ...g, Action: ['lambda:DeleteFunction'] } : g)), 'Fn', `lambda:CreateFunction on resource: ${FUNCTION}`],
-    ['iam:PassRole of the function role', (grants: object[]) => grants.filter((g) => !JSON.stringify(g).includes('iam:PassRole')), 'Fn', 'iam:PassRole on resource: arn:aws:iam::000000000000:role/model-role'],
-    ['s3:GetObject of the code', (grants: object[]) => grants.filter((g) => !JSON.stringify(g).includes('s3:GetObject')), 'Fn', 's3:GetObject on resource: arn:aws:s3:::assets/code.zip'],
-    ['iam:CreateRole without its boundary condition met', (grants: object[]) => grants.map((g) => (JSON.stringify(g).includes('iam:CreateRole') ? { ...g, Condition: { StringEquals: { 'iam:PermissionsBoundary': `arn:aws:iam::${ACCOUNT}:policy/other` } } } : g)), 'Role', 'iam:CreateRole on resource: arn:aws:iam::000000000000:role/model-role'],
+    [
+      'lambda:CreateFunction',
+      (grants: object[]) => grants.map((g) => (JSON.stringify(g).includes('lambda:CreateFunction') ? { ...g, Action: ['lambda:DeleteFunction'] } : g)),
+      'Fn',
+      `lambda:CreateFunction on resource: ${FUNCTION}`,
+    ],
+    [
+      'iam:PassRole of the function role',
+      (grants: object[]) => grants.filter((g) => !JSON.stringify(g).includes('iam:PassRole')),
+      'Fn',
+      'iam:PassRole on resource: arn:aws:iam::000000000000:role/model-role',
+    ],
+    [
+      's3:GetObject of the code',
+      (grants: object[]) => grants.filter((g) => !JSON.stringify(g).includes('s3:GetObject')),
+      'Fn',
+      's3:GetObject on resource: arn:aws:s3:::assets/code.zip',
+    ],
+    [
+      'iam:CreateRole without its boundary condition met',
+      (grants: object[]) =>
+        grants.map((g) =>
+          JSON.stringify(g).includes('iam:CreateRole') ? { ...g, Condition: { StringEquals: { 'iam:PermissionsBoundary': `arn:aws:iam::${ACCOUNT}:policy/other` } } } : g,
+        ),
+      'Role',
+      'iam:CreateRole on resource: arn:aws:iam::000000000000:role/model-role',
+    ],
   ])('fails the resource when the role lacks %s, with the handler message CloudFormation reports', async (_, narrow, failed, denied) => {
     const stacks = await local();
     await stacks.deploy('base', base(narrow(everything)));
     const stack = await stacks.deploy('model', modelStack, { roleArn: ROLE });
     expect(stack.status).toBe('ROLLBACK_COMPLETE');
     expect(stack.statusReason).toBe(`The following resource(s) failed to create: [${failed}]. Rollback requested by user.`);
-    expect(failureOf(stack)).toContain(`Resource handler returned message: "User: arn:aws:sts::${ACCOUNT}:assumed-role/cfn-role/AWSCloudFormation is not authorized to perform: ${denied}`);
+    expect(failureOf(stack)).toContain(
+      `Resource handler returned message: "User: arn:aws:sts::${ACCOUNT}:assumed-role/cfn-role/AWSCloudFormation is not authorized to perform: ${denied}`,
+    );
     expect(failureOf(stack)).toContain('(HandlerErrorCode: AccessDenied)');
   });
 
   it('a type whose handler calls the runtime does not know is refused to a role, not assumed granted; the operator may', async () => {
     const stacks = await local();
     const stack = (await stacks.deploy('base', base(everything))) as StackState;
-    const change = (roleArn?: string) => ({ action: 'create' as const, stack: { ...stack, ...(roleArn ? { roleArn } : {}) }, resource: { stackName: 'base', logicalId: 'Odd', type: 'AWS::Odd::Thing', properties: {}, metadata: {}, physicalName: 'odd' } });
-    await expect(stacks.iam.authorizeResourceChange(change(ROLE))).rejects.toThrow(`the local runtime does not know which calls CloudFormation makes to create a AWS::Odd::Thing (docs/local-runtime.md), so it does not do it as arn:aws:sts::${ACCOUNT}:assumed-role/cfn-role/AWSCloudFormation`);
+    const change = (roleArn?: string) => ({
+      action: 'create' as const,
+      stack: { ...stack, ...(roleArn ? { roleArn } : {}) },
+      resource: { stackName: 'base', logicalId: 'Odd', type: 'AWS::Odd::Thing', properties: {}, metadata: {}, physicalName: 'odd' },
+    });
+    await expect(stacks.iam.authorizeResourceChange(change(ROLE))).rejects.toThrow(
+      `the local runtime does not know which calls CloudFormation makes to create a AWS::Odd::Thing (docs/local-runtime.md), so it does not do it as arn:aws:sts::${ACCOUNT}:assumed-role/cfn-role/AWSCloudFormation`,
+    );
     await stacks.iam.authorizeResourceChange(change());
   });
 
@@ -416,10 +540,23 @@ describe('CloudFormation with a service role', () => {
     );
   });
 
-  it("a state machine whose role trusts Step Functions for other machines only fails as Step Functions fails it", async () => {
+  it('a state machine whose role trusts Step Functions for other machines only fails as Step Functions fails it', async () => {
     const stacks = await local();
-    const machineRole = (machines: string) => ({ Type: 'AWS::IAM::Role', Properties: { RoleName: 'machine-role', AssumeRolePolicyDocument: trust('states.amazonaws.com', { ArnLike: { 'aws:SourceArn': `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${machines}` } }) } });
-    const machine = { Type: 'AWS::StepFunctions::StateMachine', Properties: { StateMachineName: 'pipeline', RoleArn: { 'Fn::GetAtt': ['MachineRole', 'Arn'] }, DefinitionString: JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }) } };
+    const machineRole = (machines: string) => ({
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        RoleName: 'machine-role',
+        AssumeRolePolicyDocument: trust('states.amazonaws.com', { ArnLike: { 'aws:SourceArn': `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${machines}` } }),
+      },
+    });
+    const machine = {
+      Type: 'AWS::StepFunctions::StateMachine',
+      Properties: {
+        StateMachineName: 'pipeline',
+        RoleArn: { 'Fn::GetAtt': ['MachineRole', 'Arn'] },
+        DefinitionString: JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }),
+      },
+    };
     expect((await stacks.deploy('other', { Resources: { MachineRole: machineRole('other'), Machine: machine } })).status).toBe('ROLLBACK_COMPLETE');
     expect((await stacks.deploy('same', { Resources: { MachineRole: machineRole('pipeline'), Machine: machine } })).status).toBe('CREATE_COMPLETE');
   });
@@ -429,12 +566,28 @@ describe('CloudFormation with a service role', () => {
     const stream = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/log/stream/local`;
     const template = (actions: string[]): Template => ({
       Resources: {
-        Role: { Type: 'AWS::IAM::Role', Properties: { RoleName: 'aggregator-role', AssumeRolePolicyDocument: trust('lambda.amazonaws.com'), Policies: [{ PolicyName: 'read', PolicyDocument: statements({ Effect: 'Allow', Action: actions, Resource: stream }, { Effect: 'Allow', Action: 'dynamodb:ListStreams', Resource: '*' }) }] } },
+        Role: {
+          Type: 'AWS::IAM::Role',
+          Properties: {
+            RoleName: 'aggregator-role',
+            AssumeRolePolicyDocument: trust('lambda.amazonaws.com'),
+            Policies: [
+              {
+                PolicyName: 'read',
+                PolicyDocument: statements({ Effect: 'Allow', Action: actions, Resource: stream }, { Effect: 'Allow', Action: 'dynamodb:ListStreams', Resource: '*' }),
+              },
+            ],
+          },
+        },
         Fn: { Type: 'AWS::Lambda::Function', Properties: { FunctionName: 'aggregator', Role: { 'Fn::GetAtt': ['Role', 'Arn'] } } },
         Mapping: { Type: 'AWS::Lambda::EventSourceMapping', Properties: { FunctionName: { Ref: 'Fn' }, EventSourceArn: stream, StartingPosition: 'LATEST' } },
       },
     });
-    (streams as LocalDynamoDbStreams).addTable(streamedTable('log', stream, { StreamSpecification: { StreamViewType: 'NEW_IMAGE' }, KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }) as NonNullable<ReturnType<typeof streamedTable>>);
+    (streams as LocalDynamoDbStreams).addTable(
+      streamedTable('log', stream, { StreamSpecification: { StreamViewType: 'NEW_IMAGE' }, KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }] }) as NonNullable<
+        ReturnType<typeof streamedTable>
+      >,
+    );
     const refused = await stacks.deploy('narrow', template(['dynamodb:DescribeStream', 'dynamodb:GetRecords']));
     expect(failureOf(refused)).toMatch(/^Cannot access stream .*may not dynamodb:GetShardIterator/);
     await stacks.remove('narrow');
@@ -445,7 +598,11 @@ describe('CloudFormation with a service role', () => {
 describe('the CloudFormation API', () => {
   it('refuses a caller without cloudformation:* on the stack or iam:PassRole on its RoleARN, and a role CloudFormation may not assume', async () => {
     const stacks = await local();
-    const api = await startCloudFormationApi({ cloudFormation: () => stacks.cloudFormation, host: '127.0.0.1', authorize: (headers, call) => stacks.iam.cloudFormationRefusal(headers, call) });
+    const api = await startCloudFormationApi({
+      cloudFormation: () => stacks.cloudFormation,
+      host: '127.0.0.1',
+      authorize: (headers, call) => stacks.iam.cloudFormationRefusal(headers, call),
+    });
     closers.push(() => api.close());
     const stackArns = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/model-*/*`;
     await stacks.deploy('base', {
@@ -462,7 +619,12 @@ describe('the CloudFormation API', () => {
                 PolicyName: 'provision',
                 PolicyDocument: statements(
                   { Effect: 'Allow', Action: ['cloudformation:CreateStack', 'cloudformation:DeleteStack'], Resource: stackArns },
-                  { Effect: 'Allow', Action: 'iam:PassRole', Resource: [`arn:aws:iam::${ACCOUNT}:role/cfn-role`, `arn:aws:iam::${ACCOUNT}:role/ec2-role`], Condition: { StringEquals: { 'iam:PassedToService': 'cloudformation.amazonaws.com' } } },
+                  {
+                    Effect: 'Allow',
+                    Action: 'iam:PassRole',
+                    Resource: [`arn:aws:iam::${ACCOUNT}:role/cfn-role`, `arn:aws:iam::${ACCOUNT}:role/ec2-role`],
+                    Condition: { StringEquals: { 'iam:PassedToService': 'cloudformation.amazonaws.com' } },
+                  },
                 ),
               },
             ],
@@ -470,15 +632,26 @@ describe('the CloudFormation API', () => {
         },
       },
     });
-    const client = new CloudFormationClient({ endpoint: api.endpoint, region: REGION, credentials: stacks.iam.identities.issue(`arn:aws:iam::${ACCOUNT}:role/provision-role`, 'provision'), maxAttempts: 1 });
+    const client = new CloudFormationClient({
+      endpoint: api.endpoint,
+      region: REGION,
+      credentials: stacks.iam.identities.issue(`arn:aws:iam::${ACCOUNT}:role/provision-role`, 'provision'),
+      maxAttempts: 1,
+    });
     const templateBody = JSON.stringify({ Resources: { Dashboard: { Type: 'AWS::CloudWatch::Dashboard', Properties: { DashboardBody: '{}' } } } });
-    const error = (promise: Promise<unknown>) => promise.then(() => undefined, (e: Error) => ({ name: e.name, message: e.message }));
+    const error = (promise: Promise<unknown>) =>
+      promise.then(
+        () => undefined,
+        (e: Error) => ({ name: e.name, message: e.message }),
+      );
 
     expect(await error(client.send(new CreateStackCommand({ StackName: 'other', TemplateBody: templateBody })))).toMatchObject({
       name: 'AccessDenied',
       message: expect.stringContaining(`is not authorized to perform: cloudformation:CreateStack on resource: arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/other/*`),
     });
-    expect(await error(client.send(new CreateStackCommand({ StackName: 'model-a', TemplateBody: templateBody, RoleARN: `arn:aws:iam::${ACCOUNT}:role/provision-role` })))).toMatchObject({
+    expect(
+      await error(client.send(new CreateStackCommand({ StackName: 'model-a', TemplateBody: templateBody, RoleARN: `arn:aws:iam::${ACCOUNT}:role/provision-role` }))),
+    ).toMatchObject({
       name: 'AccessDenied',
       message: expect.stringContaining('iam:PassRole'),
     });
@@ -489,15 +662,22 @@ describe('the CloudFormation API', () => {
     // Passed a role it may pass: the stack's resources are then created as that role (which has no grants: the dashboard fails).
     await client.send(new CreateStackCommand({ StackName: 'model-a', TemplateBody: templateBody, RoleARN: `arn:aws:iam::${ACCOUNT}:role/cfn-role` }));
     const created = await stacks.cloudFormation.settle('model-a');
-    expect(created.events.find((e) => e.ResourceStatus === 'CREATE_FAILED')?.ResourceStatusReason).toContain('assumed-role/cfn-role/AWSCloudFormation is not authorized to perform: cloudwatch:PutDashboard');
+    expect(created.events.find((e) => e.ResourceStatus === 'CREATE_FAILED')?.ResourceStatusReason).toContain(
+      'assumed-role/cfn-role/AWSCloudFormation is not authorized to perform: cloudwatch:PutDashboard',
+    );
     await client.send(new DeleteStackCommand({ StackName: 'model-a' }));
-    const stranger = new CloudFormationClient({ endpoint: api.endpoint, region: REGION, credentials: { accessKeyId: 'AKIAUNKNOWN000000000', secretAccessKey: 'x' }, maxAttempts: 1 });
+    const stranger = new CloudFormationClient({
+      endpoint: api.endpoint,
+      region: REGION,
+      credentials: { accessKeyId: 'AKIAUNKNOWN000000000', secretAccessKey: 'x' },
+      maxAttempts: 1,
+    });
     expect(await error(stranger.send(new DeleteStackCommand({ StackName: 'model-a' })))).toMatchObject({ name: 'InvalidClientTokenId' });
   });
 });
 
 describe('services acting on functions', () => {
-  it("EventBridge delivers to a function its permission names the rule for, or as a target role that trusts EventBridge for that rule", async () => {
+  it('EventBridge delivers to a function its permission names the rule for, or as a target role that trusts EventBridge for that rule', async () => {
     const stacks = await local();
     const rule = (name: string) => `arn:aws:events:${REGION}:${ACCOUNT}:rule/${name}`;
     const fn = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:monitor`;
@@ -505,10 +685,17 @@ describe('services acting on functions', () => {
     await stacks.deploy('s', {
       Resources: {
         Fn: { Type: 'AWS::Lambda::Function', Metadata: { 'modelgate:entry': 'monitor.ts' }, Properties: { FunctionName: 'monitor' } },
-        Permission: { Type: 'AWS::Lambda::Permission', Properties: { Action: 'lambda:InvokeFunction', FunctionName: { 'Fn::GetAtt': ['Fn', 'Arn'] }, Principal: 'events.amazonaws.com', SourceArn: rule('schedule') } },
+        Permission: {
+          Type: 'AWS::Lambda::Permission',
+          Properties: { Action: 'lambda:InvokeFunction', FunctionName: { 'Fn::GetAtt': ['Fn', 'Arn'] }, Principal: 'events.amazonaws.com', SourceArn: rule('schedule') },
+        },
         EventsRole: {
           Type: 'AWS::IAM::Role',
-          Properties: { RoleName: 'events', AssumeRolePolicyDocument: trust('events.amazonaws.com', { ArnLike: { 'aws:SourceArn': rule('schedule') } }), Policies: [{ PolicyName: 'start', PolicyDocument: statements({ Effect: 'Allow', Action: 'states:StartExecution', Resource: machine }) }] },
+          Properties: {
+            RoleName: 'events',
+            AssumeRolePolicyDocument: trust('events.amazonaws.com', { ArnLike: { 'aws:SourceArn': rule('schedule') } }),
+            Policies: [{ PolicyName: 'start', PolicyDocument: statements({ Effect: 'Allow', Action: 'states:StartExecution', Resource: machine }) }],
+          },
         },
       },
     });
@@ -517,7 +704,9 @@ describe('services acting on functions', () => {
     await stacks.iam.authorizeRuleTarget(ruleNamed('schedule'), target(fn));
     await expect(stacks.iam.authorizeRuleTarget(ruleNamed('other'), target(fn))).rejects.toThrow(/events\.amazonaws\.com is not authorized to perform: lambda:InvokeFunction/);
     await stacks.iam.authorizeRuleTarget(ruleNamed('schedule'), target(machine, `arn:aws:iam::${ACCOUNT}:role/events`));
-    await expect(stacks.iam.authorizeRuleTarget(ruleNamed('other'), target(machine, `arn:aws:iam::${ACCOUNT}:role/events`))).rejects.toThrow(/events\.amazonaws\.com is not authorized to perform: sts:AssumeRole/);
+    await expect(stacks.iam.authorizeRuleTarget(ruleNamed('other'), target(machine, `arn:aws:iam::${ACCOUNT}:role/events`))).rejects.toThrow(
+      /events\.amazonaws\.com is not authorized to perform: sts:AssumeRole/,
+    );
   });
 
   it("API Gateway may invoke an alias only where the alias's own permission's SourceArn matches the method and path", async () => {
@@ -528,7 +717,12 @@ describe('services acting on functions', () => {
         Alias: { Type: 'AWS::Lambda::Alias', Properties: { FunctionName: { Ref: 'Fn' }, FunctionVersion: '$LATEST', Name: 'live' } },
         Permission: {
           Type: 'AWS::Lambda::Permission',
-          Properties: { Action: 'lambda:InvokeFunction', FunctionName: { Ref: 'Alias' }, Principal: 'apigateway.amazonaws.com', SourceArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:api123/*/POST/v1/models/churn/predict` },
+          Properties: {
+            Action: 'lambda:InvokeFunction',
+            FunctionName: { Ref: 'Alias' },
+            Principal: 'apigateway.amazonaws.com',
+            SourceArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:api123/*/POST/v1/models/churn/predict`,
+          },
         },
       },
     });
@@ -547,7 +741,9 @@ describe('requests -> IAM actions', () => {
   it('S3: object and bucket operations, copies, versions, DeleteObjects', () => {
     expect(s3Checks('GET', 'b', 'models/m/1/model.onnx', q(), headers)).toEqual([{ action: 's3:GetObject', resource: 'arn:aws:s3:::b/models/m/1/model.onnx' }]);
     expect(s3Checks('HEAD', 'b', 'k', q('versionId=3'), headers)).toEqual([{ action: 's3:GetObjectVersion', resource: 'arn:aws:s3:::b/k' }]);
-    expect(s3Checks('GET', 'b', undefined, q('list-type=2&prefix=models/'), headers)).toEqual([{ action: 's3:ListBucket', resource: 'arn:aws:s3:::b', context: { 's3:prefix': 'models/' } }]);
+    expect(s3Checks('GET', 'b', undefined, q('list-type=2&prefix=models/'), headers)).toEqual([
+      { action: 's3:ListBucket', resource: 'arn:aws:s3:::b', context: { 's3:prefix': 'models/' } },
+    ]);
     expect(s3Checks('PUT', 'b', 'models/m/2/x', q(), { 'x-amz-copy-source': 'b/candidates/m/2/x' })).toEqual([
       { action: 's3:PutObject', resource: 'arn:aws:s3:::b/models/m/2/x' },
       { action: 's3:GetObject', resource: 'arn:aws:s3:::b/candidates/m/2/x' },
@@ -564,7 +760,13 @@ describe('requests -> IAM actions', () => {
     const iam = new LocalIam({ region: REGION, accountId: ACCOUNT, print: () => undefined });
     const key = `arn:aws:kms:${REGION}:${ACCOUNT}:key/k`;
     iam.model.addStack('s', {
-      Encrypted: { type: 'AWS::S3::Bucket', ref: 'enc', properties: { BucketEncryption: { ServerSideEncryptionConfiguration: [{ BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: key } }] } } },
+      Encrypted: {
+        type: 'AWS::S3::Bucket',
+        ref: 'enc',
+        properties: {
+          BucketEncryption: { ServerSideEncryptionConfiguration: [{ BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: key } }] },
+        },
+      },
       Plain: { type: 'AWS::S3::Bucket', ref: 'plain', properties: {} },
     });
     const context = { 'kms:ViaService': 's3.us-east-1.amazonaws.com', 'kms:CallerAccount': ACCOUNT, 'kms:EncryptionContext:aws:s3:arn': 'arn:aws:s3:::enc' };
@@ -581,7 +783,9 @@ describe('requests -> IAM actions', () => {
   it('DynamoDB: one check per table or index a request touches', () => {
     const table = (name: string) => `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${name}`;
     expect(dynamoDbChecks('PutItem', { TableName: 'log' }, REGION, ACCOUNT)).toEqual([{ action: 'dynamodb:PutItem', resource: table('log') }]);
-    expect(dynamoDbChecks('Query', { TableName: 'log', IndexName: 'byModelVersion' }, REGION, ACCOUNT)).toEqual([{ action: 'dynamodb:Query', resource: `${table('log')}/index/byModelVersion` }]);
+    expect(dynamoDbChecks('Query', { TableName: 'log', IndexName: 'byModelVersion' }, REGION, ACCOUNT)).toEqual([
+      { action: 'dynamodb:Query', resource: `${table('log')}/index/byModelVersion` },
+    ]);
     expect(dynamoDbChecks('BatchWriteItem', { RequestItems: { a: [], b: [] } }, REGION, ACCOUNT)).toEqual([
       { action: 'dynamodb:BatchWriteItem', resource: table('a') },
       { action: 'dynamodb:BatchWriteItem', resource: table('b') },

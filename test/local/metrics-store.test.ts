@@ -12,7 +12,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function emf(timestamp: number, metrics: Record<string, number | number[]>, dimensions: Record<string, string> = dims): string {
   return JSON.stringify({
-    _aws: { Timestamp: timestamp, CloudWatchMetrics: [{ Namespace: 'modelgate', Dimensions: [Object.keys(dimensions)], Metrics: Object.keys(metrics).map((Name) => ({ Name, Unit: 'Milliseconds' })) }] },
+    _aws: {
+      Timestamp: timestamp,
+      CloudWatchMetrics: [{ Namespace: 'modelgate', Dimensions: [Object.keys(dimensions)], Metrics: Object.keys(metrics).map((Name) => ({ Name, Unit: 'Milliseconds' })) }],
+    },
     ...dimensions,
     ...metrics,
   });
@@ -58,7 +61,13 @@ describe('LocalMetricStore statistics', () => {
 
   it('aggregates minutes into longer periods counted from the start, leaving out periods without data', () => {
     const t = store(T0 + 30 * MINUTE);
-    for (const [minute, value] of [[0, 1], [1, 2], [4, 3], [12, 4]] as const) t.ingestLine(emf(T0 + minute * MINUTE + 5000, { Latency: value }));
+    for (const [minute, value] of [
+      [0, 1],
+      [1, 2],
+      [4, 3],
+      [12, 4],
+    ] as const)
+      t.ingestLine(emf(T0 + minute * MINUTE + 5000, { Latency: value }));
     expect(query(t, 'Sum', 300, T0, T0 + 30 * MINUTE).map((p) => [(p.timestamp - T0) / MINUTE, p.value])).toEqual([
       [0, 6],
       [10, 4],
@@ -74,7 +83,14 @@ describe('LocalMetricStore statistics', () => {
   it('keeps scaled minutes under a time scale: at 60, a minute lasts a second and a 5-minute period five', () => {
     const second = 1000;
     const t = store(T0 + 30 * second, { minuteMs: second });
-    for (const [at, value] of [[0, 1], [1_500, 2], [4_999, 3], [5_000, 4], [12_000, 5]] as const) t.ingestLine(emf(T0 + at, { Latency: value }));
+    for (const [at, value] of [
+      [0, 1],
+      [1_500, 2],
+      [4_999, 3],
+      [5_000, 4],
+      [12_000, 5],
+    ] as const)
+      t.ingestLine(emf(T0 + at, { Latency: value }));
     expect(query(t, 'Sum', 300, T0, T0 + 30 * second).map((p) => [(p.timestamp - T0) / second, p.value])).toEqual([
       [0, 6],
       [5, 4],

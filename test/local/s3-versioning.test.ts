@@ -34,7 +34,8 @@ beforeAll(async () => {
   s3 = await startS3({ directory: join(dir, 's3'), buckets: [] });
   client = localS3Client(s3.endpoint);
   s3.server.on('event', (notification: { Records: { s3: { bucket: { name: string }; object: { key: string } } }[] }) => {
-    for (const record of notification.Records) eventVersions.push({ key: record.s3.object.key, version: s3.versioning.versionBeingWritten(record.s3.bucket.name, decodeURIComponent(record.s3.object.key)) });
+    for (const record of notification.Records)
+      eventVersions.push({ key: record.s3.object.key, version: s3.versioning.versionBeingWritten(record.s3.bucket.name, decodeURIComponent(record.s3.object.key)) });
   });
   await client.send(new CreateBucketCommand({ Bucket: 'plain' }));
   await client.send(new CreateBucketCommand({ Bucket: 'models' }));
@@ -59,8 +60,15 @@ describe('local S3 versioning', () => {
     const second = await client.send(new PutObjectCommand({ Bucket: 'models', Key: 'candidates/churn/3/model.onnx', Body: 'replaced after validation' }));
     expect(first.VersionId).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(second.VersionId).not.toBe(first.VersionId);
-    expect(await text(new GetObjectCommand({ Bucket: 'models', Key: 'candidates/churn/3/model.onnx' }))).toMatchObject({ body: 'replaced after validation', versionId: second.VersionId });
-    expect(await text(new GetObjectCommand({ Bucket: 'models', Key: 'candidates/churn/3/model.onnx', VersionId: first.VersionId }))).toEqual({ body: 'validated bytes', versionId: first.VersionId, metadata: { stage: 'first' } });
+    expect(await text(new GetObjectCommand({ Bucket: 'models', Key: 'candidates/churn/3/model.onnx' }))).toMatchObject({
+      body: 'replaced after validation',
+      versionId: second.VersionId,
+    });
+    expect(await text(new GetObjectCommand({ Bucket: 'models', Key: 'candidates/churn/3/model.onnx', VersionId: first.VersionId }))).toEqual({
+      body: 'validated bytes',
+      versionId: first.VersionId,
+      metadata: { stage: 'first' },
+    });
     const head = await client.send(new HeadObjectCommand({ Bucket: 'models', Key: 'candidates/churn/3/model.onnx', VersionId: first.VersionId }));
     expect({ length: head.ContentLength, versionId: head.VersionId }).toEqual({ length: 'validated bytes'.length, versionId: first.VersionId });
     // Each write's event named the version it created.
@@ -70,7 +78,7 @@ describe('local S3 versioning', () => {
   it('copies the version named in the copy source, not the current one', async () => {
     const key = 'candidates/churn/3/model.onnx';
     const [older] = [await client.send(new HeadObjectCommand({ Bucket: 'models', Key: key }))];
-    const { VersionId: first } = (await client.send(new PutObjectCommand({ Bucket: 'models', Key: 'x', Body: 'x1' })));
+    const { VersionId: first } = await client.send(new PutObjectCommand({ Bucket: 'models', Key: 'x', Body: 'x1' }));
     await client.send(new PutObjectCommand({ Bucket: 'models', Key: 'x', Body: 'x2' }));
     const copied = await client.send(new CopyObjectCommand({ Bucket: 'models', Key: 'models/x', CopySource: `models/x?versionId=${first}`, MetadataDirective: 'COPY' }));
     expect(copied.CopySourceVersionId).toBe(first);
@@ -82,8 +90,13 @@ describe('local S3 versioning', () => {
   });
 
   it('answers 404 NoSuchVersion for a version the key never had', async () => {
-    await expect(client.send(new GetObjectCommand({ Bucket: 'models', Key: 'x', VersionId: 'A'.repeat(32) }))).rejects.toMatchObject({ name: 'NoSuchVersion', $metadata: { httpStatusCode: 404 } });
-    await expect(client.send(new CopyObjectCommand({ Bucket: 'models', Key: 'z', CopySource: `models/x?versionId=${'B'.repeat(32)}` }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    await expect(client.send(new GetObjectCommand({ Bucket: 'models', Key: 'x', VersionId: 'A'.repeat(32) }))).rejects.toMatchObject({
+      name: 'NoSuchVersion',
+      $metadata: { httpStatusCode: 404 },
+    });
+    await expect(client.send(new CopyObjectCommand({ Bucket: 'models', Key: 'z', CopySource: `models/x?versionId=${'B'.repeat(32)}` }))).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 404 },
+    });
   });
 
   it('keeps the versions behind a delete marker, and removing the marker brings the last version back', async () => {

@@ -49,7 +49,7 @@ describe('npm start with a declared model whose bundle is missing', () => {
     expect(existsSync(stateDir)).toBe(false);
   });
 
-  it('a manifest without its model file, --clean, and a dead runtime\'s endpoints file: one line naming the file; the state kept, the endpoints file gone', async () => {
+  it("a manifest without its model file, --clean, and a dead runtime's endpoints file: one line naming the file; the state kept, the endpoints file gone", async () => {
     const folder = join(work, 'no-model-file');
     const bundle = join(folder, 'fraud', 'v1');
     mkdirSync(bundle, { recursive: true });
@@ -82,7 +82,9 @@ describe('npm start on a state folder another runtime uses', () => {
       writeFileSync(join(stateDir, ENDPOINTS_FILE), JSON.stringify({ apiUrl }));
       const run = await npmStart('--state-dir', stateDir, '--clean');
       expect(run.code).toBe(1);
-      expect(run.stderr.trimEnd().split('\n')).toEqual([`modelgate local: cannot start: another local runtime uses ${stateDir} (its API answers at ${apiUrl}): stop it first, or give another --state-dir`]);
+      expect(run.stderr.trimEnd().split('\n')).toEqual([
+        `modelgate local: cannot start: another local runtime uses ${stateDir} (its API answers at ${apiUrl}): stop it first, or give another --state-dir`,
+      ]);
       expect(readdirSync(stateDir)).toEqual([ENDPOINTS_FILE]);
     } finally {
       other.close();

@@ -59,7 +59,9 @@ describe('stream shard', () => {
       most = Math.max(most, shard.held);
     }
     expect(most).toBe(1000);
-    expect(messages).toEqual(['predictions: the stream holds at most 1000 records (its local retention; 24 hours on AWS): aggregate fell behind and loses the oldest it had not read']);
+    expect(messages).toEqual([
+      'predictions: the stream holds at most 1000 records (its local retention; 24 hours on AWS): aggregate fell behind and loses the oldest it had not read',
+    ]);
     expect(shard.trimmedUnread).toBe(10_000 - shard.held);
     const { records, next } = shard.read(stuck.position, 5);
     expect(ids(records)[0]).toBe(10_000 - shard.held);

@@ -56,7 +56,10 @@ beforeAll(async () => {
   tarball = join(work, readdirSync(work).find((file) => file.endsWith('.tgz')) as string);
   mkdirSync(installed, { recursive: true });
   const list = await run('tar', ['-tzf', tarball], work);
-  packedFiles = list.stdout.split('\n').filter(Boolean).map((file) => file.replace(/^package\//, ''));
+  packedFiles = list.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((file) => file.replace(/^package\//, ''));
   expect((await run('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1'], work)).code).toBe(0);
   packed = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as typeof packed;
   for (const name of [...Object.keys(packed.dependencies), ...Object.keys(packed.peerDependencies)]) provide(name);
@@ -71,7 +74,10 @@ beforeAll(async () => {
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'team-app', private: true, type: 'module' }));
   mkdirSync(join(project, 'training'));
   for (const file of ['model.onnx', 'holdout.csv']) copyFileSync(join(CHURN, 'v1', file), join(project, 'training', file));
-  writeFileSync(join(project, 'modelgate.config.json'), JSON.stringify({ stages: { dev: { allowUndeclaredModels: false, models: { churn: { bundle: 'models/churn/v1', memorySize: 1024 } } } } }));
+  writeFileSync(
+    join(project, 'modelgate.config.json'),
+    JSON.stringify({ stages: { dev: { allowUndeclaredModels: false, models: { churn: { bundle: 'models/churn/v1', memorySize: 1024 } } } } }),
+  );
   writeFileSync(
     join(project, 'app.mjs'),
     [
@@ -100,7 +106,10 @@ beforeAll(async () => {
   // A CDK app's usual settings; aws-cdk-lib's declarations use the Disposable type.
   writeFileSync(
     join(project, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { target: 'ES2022', lib: ['ES2023', 'ESNext.Disposable'], module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, types: [] }, files: ['app.ts'] }),
+    JSON.stringify({
+      compilerOptions: { target: 'ES2022', lib: ['ES2023', 'ESNext.Disposable'], module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, types: [] },
+      files: ['app.ts'],
+    }),
   );
 }, 300_000);
 
@@ -111,7 +120,15 @@ describe('npm pack', () => {
     expect(packed.private).toBeUndefined();
     expect(packed.bin).toEqual({ modelgate: 'cli/modelgate.mjs' });
     expect(packed.exports['./cdk']).toEqual({ types: './dist/cdk/types/lib/index.d.ts', default: './dist/cdk/index.mjs' });
-    for (const file of ['cli/modelgate.mjs', 'dist/cli/main.mjs', 'dist/cdk/index.mjs', 'dist/cdk/types/lib/index.d.ts', 'lambdas/handlers/inference.ts', 'lambdas/core/manifest.v1.schema.json', 'README.md']) {
+    for (const file of [
+      'cli/modelgate.mjs',
+      'dist/cli/main.mjs',
+      'dist/cdk/index.mjs',
+      'dist/cdk/types/lib/index.d.ts',
+      'lambdas/handlers/inference.ts',
+      'lambdas/core/manifest.v1.schema.json',
+      'README.md',
+    ]) {
       expect(packedFiles).toContain(file);
     }
     expect(packedFiles.filter((file) => /^(test|local|bench|examples|docs|bin|lib|cli\/commands)\//.test(file))).toEqual([]);
@@ -119,7 +136,7 @@ describe('npm pack', () => {
   });
 });
 
-describe('in a team\'s project', () => {
+describe("in a team's project", () => {
   it('modelgate --help runs from node_modules/.bin', async () => {
     const help = await run(bin, ['--help'], project);
     expect(help.stderr).toBe('');
@@ -128,10 +145,29 @@ describe('in a team\'s project', () => {
     expect(help.stdout).toMatch(/^ {2}package +Build a model bundle/m);
   });
 
-  it('modelgate package builds a bundle of the team\'s model (onnxruntime from the installed dependency)', async () => {
+  it("modelgate package builds a bundle of the team's model (onnxruntime from the installed dependency)", async () => {
     const packaged = await run(
       bin,
-      ['package', '--onnx', 'training/model.onnx', '--train', join(CHURN, 'data', 'telco-customer-churn.csv'), '--target', 'Churn', '--exclude', 'customerID', '--holdout', 'training/holdout.csv', '--name', 'churn', '--version', '1', '--out', 'models/churn/v1', '--json'],
+      [
+        'package',
+        '--onnx',
+        'training/model.onnx',
+        '--train',
+        join(CHURN, 'data', 'telco-customer-churn.csv'),
+        '--target',
+        'Churn',
+        '--exclude',
+        'customerID',
+        '--holdout',
+        'training/holdout.csv',
+        '--name',
+        'churn',
+        '--version',
+        '1',
+        '--out',
+        'models/churn/v1',
+        '--json',
+      ],
       project,
     );
     expect(packaged.stderr).toBe('');
@@ -150,20 +186,29 @@ describe('in a team\'s project', () => {
     expect(synthesized.stderr).not.toMatch(/Error/);
     expect(synthesized.code).toBe(0);
     const out = join(work, 'cdk.out');
-    const template = JSON.parse(readFileSync(join(out, 'team-models-dev.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+    const template = JSON.parse(readFileSync(join(out, 'team-models-dev.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
     const resources = Object.values(template.Resources);
     const prefixes = resources.filter((r) => r.Type === 'Custom::CDKBucketDeployment').map((r) => r.Properties.DestinationBucketKeyPrefix);
     expect(prefixes).toContain('candidates/churn/1/');
     const functions = resources.filter((r) => r.Type === 'AWS::Lambda::Function' && (r.Properties.Handler as string) === 'index.handler');
     expect(functions.length).toBeGreaterThan(10);
-    const assets = readdirSync(out).filter((entry) => entry.startsWith('asset.')).map((entry) => join(out, entry));
+    const assets = readdirSync(out)
+      .filter((entry) => entry.startsWith('asset.'))
+      .map((entry) => join(out, entry));
     const declarations = assets.map((asset) => join(asset, 'config', 'models.json')).find(existsSync) as string;
     expect(JSON.parse(readFileSync(declarations, 'utf8'))).toEqual({ deployment: 'team-models-dev', allowUndeclaredModels: false, models: { churn: { memorySize: 1024 } } });
     // The inference function: bundled from the installed handler sources, with onnxruntime's Linux binary beside it.
-    expect(assets.some((asset) => existsSync(join(asset, 'index.mjs')) && existsSync(join(asset, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'arm64', 'onnxruntime_binding.node')))).toBe(true);
+    expect(
+      assets.some(
+        (asset) =>
+          existsSync(join(asset, 'index.mjs')) && existsSync(join(asset, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'arm64', 'onnxruntime_binding.node')),
+      ),
+    ).toBe(true);
   }, 240_000);
 
-  it('tsc checks a TypeScript app against the package\'s declarations (NodeNext resolution, no skipLibCheck)', async () => {
+  it("tsc checks a TypeScript app against the package's declarations (NodeNext resolution, no skipLibCheck)", async () => {
     const checked = await typecheck;
     expect(checked.stdout).toBe('');
     expect(checked.code).toBe(0);

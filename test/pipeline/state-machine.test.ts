@@ -123,7 +123,10 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
       }
       case 'progress':
         if (polls++ < (scenario.stackPolls ?? 0)) return { done: false };
-        if (scenario.stackFails) throw Object.assign(new Error(`${stackName}: ROLLBACK_COMPLETE: InferenceFunction (AWS::Lambda::Function): memory above the account limit`), { name: 'ProvisioningError' });
+        if (scenario.stackFails)
+          throw Object.assign(new Error(`${stackName}: ROLLBACK_COMPLETE: InferenceFunction (AWS::Lambda::Function): memory above the account limit`), {
+            name: 'ProvisioningError',
+          });
         return { done: true };
       case 'unserve':
         return { stackName, pending: true, expect: 'update', again: false };
@@ -143,7 +146,9 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
           candidatePrefix: 'candidates/churn/2/',
           modelPrefix: 'models/churn/2/',
           duplicate: scenario.duplicate ?? false,
-          ...(scenario.duplicate ? { notice: notification({ event: 'duplicate', model: 'churn', version: '2', reasons: ['DUPLICATE_VERSION'], summary: 'registered already' }) } : {}),
+          ...(scenario.duplicate
+            ? { notice: notification({ event: 'duplicate', model: 'churn', version: '2', reasons: ['DUPLICATE_VERSION'], summary: 'registered already' }) }
+            : {}),
           ...(scenario.duplicate ? {} : { admitted: !scenario.notDeclared }),
           ...(scenario.notDeclared ? { notice: notification({ event: 'rejected', model: 'churn', version: '2', reasons: ['MODEL_NOT_DECLARED'], summary: 'not declared' }) } : {}),
         };
@@ -165,13 +170,18 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
           : { accepted: false, notice: notification({ event: 'rejected', model: 'churn', version: '2', reasons: request.validation.reasons, summary: 'rejected' }) };
       case 'record-step': {
         const retiredAlarmPrefixes = request.step.last ? (scenario.retiredByStep ?? []).map((v) => `modelgate-dev/churn/v${v}/`) : [];
-        return request.step.last ? { retiredAlarmPrefixes, notice: notification({ event: 'promoted', model: 'churn', version: '2', summary: request.step.status }) } : { retiredAlarmPrefixes };
+        return request.step.last
+          ? { retiredAlarmPrefixes, notice: notification({ event: 'promoted', model: 'churn', version: '2', summary: request.step.status }) }
+          : { retiredAlarmPrefixes };
       }
       case 'bake-tick':
         ticks++;
         return { checks: request.bake.checks - 1, checkSeconds: request.bake.checkSeconds, preempted: ticks === scenario.preemptAtTick };
       case 'record-rollback':
-        return { retiredAlarmPrefixes: ['modelgate-dev/churn/v2/'], notice: notification({ event: 'rolled-back', model: 'churn', version: '2', reasons: ['ALARM'], summary: request.alarms.join(', ') }) };
+        return {
+          retiredAlarmPrefixes: ['modelgate-dev/churn/v2/'],
+          notice: notification({ event: 'rolled-back', model: 'churn', version: '2', reasons: ['ALARM'], summary: request.alarms.join(', ') }),
+        };
       case 'record-failure': {
         const reason = request.state.error?.Error === 'ProvisioningError' ? 'PROVISIONING_FAILED' : 'PIPELINE_ERROR';
         return { notice: notification({ event: 'failed', model: 'churn', version: '2', reasons: [reason], summary: String(request.state.error?.Cause) }) };
@@ -200,7 +210,8 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
       async lambda(arn, payload) {
         if (throttled-- > 0) throw Object.assign(new Error('Rate Exceeded.'), { name: 'Lambda.TooManyRequestsException' });
         if (arn.includes('RegistryFunction')) return registry(payload as RegistryRequest);
-        if (arn.includes('RoutingFunction')) return routingAction({ lambda, deployment: 'modelgate-dev', bakeCheckSeconds: 60, alarmThresholds: async () => undefined }, payload as RoutingRequest);
+        if (arn.includes('RoutingFunction'))
+          return routingAction({ lambda, deployment: 'modelgate-dev', bakeCheckSeconds: 60, alarmThresholds: async () => undefined }, payload as RoutingRequest);
         if (arn.includes('ProvisionFunction')) return provision(payload as ProvisionRequest);
         if (arn.includes('ValidateFunction')) {
           return {
@@ -270,7 +281,19 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
   );
   const outcome = await execution.done;
   const states = outcome.events.filter((e) => e.type === 'StateEntered').map((e) => e.stateName as string);
-  return { outcome, states, aliasWrites, notices, registryActions, alarmsCreated, alarmsDeleted, provisions, publishRequests, apiDeployments, lockHeld: () => lockHolder !== undefined };
+  return {
+    outcome,
+    states,
+    aliasWrites,
+    notices,
+    registryActions,
+    alarmsCreated,
+    alarmsDeleted,
+    provisions,
+    publishRequests,
+    apiDeployments,
+    lockHeld: () => lockHolder !== undefined,
+  };
 }
 
 const subjects = (r: Run) => r.notices.map((n) => n.subject);
@@ -281,7 +304,21 @@ describe('the promotion state machine (synthesized definition, aws-local-stepfun
     expect(r.outcome.status, JSON.stringify(r.outcome)).toBe('SUCCEEDED');
     expect(r.aliasWrites).toEqual([{ version: '3', additionalVersion: '7', additionalWeight: 0.1 }, { version: '7' }]);
     expect(r.states.filter((s) => s === 'CheckAlarms')).toHaveLength(3);
-    expect(r.states).toEqual(expect.arrayContaining(['Register', 'AcquireLock', 'MarkValidating', 'Validate', 'RecordValidation', 'Publish', 'PlanRollout', 'Bake', 'NotifyOutcome', 'ReleaseLock', 'RolledOut']));
+    expect(r.states).toEqual(
+      expect.arrayContaining([
+        'Register',
+        'AcquireLock',
+        'MarkValidating',
+        'Validate',
+        'RecordValidation',
+        'Publish',
+        'PlanRollout',
+        'Bake',
+        'NotifyOutcome',
+        'ReleaseLock',
+        'RolledOut',
+      ]),
+    );
     expect(r.registryActions.filter((a) => a === 'record-step')).toHaveLength(2);
     expect(subjects(r)).toEqual(['modelgate churn v2 is live']);
     expect(r.lockHeld()).toBe(false);
@@ -290,7 +327,9 @@ describe('the promotion state machine (synthesized definition, aws-local-stepfun
     expect(r.alarmsCreated.every((name) => name.startsWith('modelgate-dev/churn/v2/'))).toBe(true);
     expect(r.states.indexOf('CreateAlarms')).toBeLessThan(r.states.indexOf('ApplyStep'));
     // Publish copies the object versions validation read, not whatever is under candidates/ by then.
-    expect(r.publishRequests).toEqual([{ files: ['model.onnx', 'manifest.json'], objectVersions: { 'model.onnx': 'model-version-validated', 'manifest.json': 'manifest-version-validated' } }]);
+    expect(r.publishRequests).toEqual([
+      { files: ['model.onnx', 'manifest.json'], objectVersions: { 'model.onnx': 'model-version-validated', 'manifest.json': 'manifest-version-validated' } },
+    ]);
   });
 
   it('canary rolled back when a version-scoped alarm fires during the bake', async () => {
@@ -445,7 +484,7 @@ describe('the promotion state machine (synthesized definition, aws-local-stepfun
       expect(subjects(r)).toEqual(['modelgate churn v2 rejected (MODEL_NOT_DECLARED)']);
     });
 
-    it('retire: routes out of the stage first, then the stack, then every alarm of the model (no other model\'s); history kept', async () => {
+    it("retire: routes out of the stage first, then the stack, then every alarm of the model (no other model's); history kept", async () => {
       const r = await run({ operation: 'retire', model: 'churn' });
       expect(r.outcome.status, JSON.stringify(r.outcome.cause)).toBe('SUCCEEDED');
       expect(r.provisions).toEqual(['unserve', 'progress:update', 'delete', 'progress:delete']);
@@ -490,7 +529,7 @@ describe('the promotion state machine (synthesized definition, aws-local-stepfun
       expect(r.lockHeld()).toBe(false);
     });
 
-    it('a first step that moved the alias and then failed: the champion\'s routing is restored', async () => {
+    it("a first step that moved the alias and then failed: the champion's routing is restored", async () => {
       const r = await run(uploadEvent(), { applyStepFailsAfterMove: true });
       expect(r.outcome.status).toBe('FAILED');
       expect(r.aliasWrites).toEqual([{ version: '3', additionalVersion: '7', additionalWeight: 0.1 }, { version: '3' }]);

@@ -42,7 +42,11 @@ export function blocksOf(file: string, markdown: string): { blocks: Block[]; unt
     const start = i;
     const body: string[] = [];
     for (i++; i < lines.length && !(lines[i] as string).startsWith('```'); i++) body.push(lines[i] as string);
-    const previous = lines.slice(0, start).reverse().find((l) => l.trim() !== '') ?? '';
+    const previous =
+      lines
+        .slice(0, start)
+        .reverse()
+        .find((l) => l.trim() !== '') ?? '';
     const mark = markOf(previous);
     if (lang === '' && body.some((l) => l.startsWith('$ ') || COMMAND_START.test(l))) untagged.push(start + 1);
     if (lang !== 'sh' && lang !== 'console' && lang !== 'text') continue;

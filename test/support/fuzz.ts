@@ -26,20 +26,113 @@ const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(ran
 const chance = (random: Random, p: number) => random() < p;
 
 const NUMBERS = [
-  0, -0, 1, -1, 0.5, 2.5, 42, 1e308, -1e308, 5e-324, -5e-324, 1e126, -1e126, 9.999999999999999e125, 1e-130, 1e-131, -1e-200,
+  0,
+  -0,
+  1,
+  -1,
+  0.5,
+  2.5,
+  42,
+  1e308,
+  -1e308,
+  5e-324,
+  -5e-324,
+  1e126,
+  -1e126,
+  9.999999999999999e125,
+  1e-130,
+  1e-131,
+  -1e-200,
+  3.4028234663852886e38,
+  3.5e38,
+  -1e39,
+  1e39,
+  2 ** 53,
+  2 ** 53 + 2,
+  -(2 ** 63),
+  1e21,
   // biome-ignore lint/correctness/noPrecisionLoss: a literal with more digits than a double holds is the point of the case
-  3.4028234663852886e38, 3.5e38, -1e39, 1e39, 2 ** 53, 2 ** 53 + 2, -(2 ** 63), 1e21, 123456789.123456789, Number.MAX_SAFE_INTEGER, 1e-7,
+  123456789.123456789,
+  Number.MAX_SAFE_INTEGER,
+  1e-7,
 ];
 const STRINGS = [
-  '', ' ', '__proto__', 'constructor', 'toString', 'prototype', 'hasOwnProperty', 'valueOf', 'NaN', 'Infinity', '-Infinity', '1e999', 'null',
-  'true', '0', '1', 'Yes', 'No', 'FP32', 'FP64', 'BYTES', 'INT64', 'BOOL', 'UINT8', '\u0000', '\ud800', '\udfff\ud800', '💥', 'e\u0301', '\u202e',
-  'x'.repeat(300), 'x'.repeat(70_000), '<script>alert(1)</script>', '%00', '../../etc/passwd', '${jndi:ldap://x}', "' OR 1=1 --", 'conversion', 'revenue',
+  '',
+  ' ',
+  '__proto__',
+  'constructor',
+  'toString',
+  'prototype',
+  'hasOwnProperty',
+  'valueOf',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1e999',
+  'null',
+  'true',
+  '0',
+  '1',
+  'Yes',
+  'No',
+  'FP32',
+  'FP64',
+  'BYTES',
+  'INT64',
+  'BOOL',
+  'UINT8',
+  '\u0000',
+  '\ud800',
+  '\udfff\ud800',
+  '💥',
+  'e\u0301',
+  '\u202e',
+  'x'.repeat(300),
+  'x'.repeat(70_000),
+  '<script>alert(1)</script>',
+  '%00',
+  '../../etc/passwd',
+  '${jndi:ldap://x}',
+  "' OR 1=1 --",
+  'conversion',
+  'revenue',
 ];
-const KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '', ' ', 'instances', 'inputs', 'unitId', 'id', 'parameters', 'feedback', 'events', 'name', 'value', 'data', 'shape', 'datatype', 'actual', 'predictionId', 'eventId', 'timestamp'];
+const KEYS = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  '',
+  ' ',
+  'instances',
+  'inputs',
+  'unitId',
+  'id',
+  'parameters',
+  'feedback',
+  'events',
+  'name',
+  'value',
+  'data',
+  'shape',
+  'datatype',
+  'actual',
+  'predictionId',
+  'eventId',
+  'timestamp',
+];
 
 /** Text JSON.stringify cannot make, spliced in where a placeholder string stands. */
 const RAW = [
-  '1e999', '-1e999', `1${'0'.repeat(400)}`, `0.${'0'.repeat(400)}1`, '-0', '1E+308', '0e-400',
+  '1e999',
+  '-1e999',
+  `1${'0'.repeat(400)}`,
+  `0.${'0'.repeat(400)}1`,
+  '-0',
+  '1E+308',
+  '0e-400',
   `${'['.repeat(10_000)}${']'.repeat(10_000)}`,
   `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`,
   `${'['.repeat(10_000)}1${']'.repeat(10_000)}`,
@@ -83,7 +176,11 @@ export function validBody(route: Route, random: Random, context: FuzzContext): u
     }
     case 'feedback': {
       const labels = context.manifest.classLabels ?? [0];
-      const item = () => ({ predictionId: pick(random, context.predictionIds), actual: pick(random, labels), ...(chance(random, 0.3) ? { eventId: `e-${Math.floor(random() * 1e6)}` } : {}) });
+      const item = () => ({
+        predictionId: pick(random, context.predictionIds),
+        actual: pick(random, labels),
+        ...(chance(random, 0.3) ? { eventId: `e-${Math.floor(random() * 1e6)}` } : {}),
+      });
       return chance(random, 0.5) ? item() : { feedback: Array.from({ length: 1 + Math.floor(random() * 3) }, item) };
     }
     case 'events': {
@@ -126,9 +223,10 @@ function mutate(value: unknown, random: Random): unknown {
   const paths: (string | number)[][] = [];
   const walk = (node: unknown, path: (string | number)[]) => {
     paths.push(path);
-    if (Array.isArray(node)) node.forEach((child, i) => {
-      walk(child, [...path, i]);
-    });
+    if (Array.isArray(node))
+      node.forEach((child, i) => {
+        walk(child, [...path, i]);
+      });
     else if (node !== null && typeof node === 'object') for (const key of Object.keys(node)) walk((node as Record<string, unknown>)[key], [...path, key]);
   };
   walk(value, []);
@@ -177,15 +275,49 @@ function setAt(value: unknown, path: readonly (string | number)[], next: unknown
 function removeAt(value: unknown, path: readonly (string | number)[]): unknown {
   const parent = getAt(value, path.slice(0, -1));
   const key = path[path.length - 1] as string | number;
-  if (Array.isArray(parent)) return setAt(value, path.slice(0, -1), parent.filter((_, i) => i !== key));
+  if (Array.isArray(parent))
+    return setAt(
+      value,
+      path.slice(0, -1),
+      parent.filter((_, i) => i !== key),
+    );
   const { [key]: _removed, ...rest } = parent as Record<string | number, unknown>;
   return setAt(value, path.slice(0, -1), rest);
 }
 
 const PATH_BASES = ['/v1/models/churn/predict', '/v2/models/churn/infer', '/v2/models/churn', '/v1/feedback', '/v1/events'];
 const SEGMENTS = [
-  '..', '.', '', '%', '%zz', '%E0%A4%A', '%00', '%2F', '%2e%2e', '%C0%AE', '%FF', '%u0000', 'churn%2Fpredict', '__proto__', 'constructor', 'toString',
-  'x'.repeat(2000), encodeURIComponent('💥'), encodeURIComponent('\u202e'), 'CHURN', 'predict', 'infer', 'v1', 'v2', 'models', 'local', 'prod', ';', '%3B', '*', '~',
+  '..',
+  '.',
+  '',
+  '%',
+  '%zz',
+  '%E0%A4%A',
+  '%00',
+  '%2F',
+  '%2e%2e',
+  '%C0%AE',
+  '%FF',
+  '%u0000',
+  'churn%2Fpredict',
+  '__proto__',
+  'constructor',
+  'toString',
+  'x'.repeat(2000),
+  encodeURIComponent('💥'),
+  encodeURIComponent('\u202e'),
+  'CHURN',
+  'predict',
+  'infer',
+  'v1',
+  'v2',
+  'models',
+  'local',
+  'prod',
+  ';',
+  '%3B',
+  '*',
+  '~',
 ];
 export const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'] as const;
 
@@ -224,7 +356,8 @@ export function classifyAnswer(status: number, body: string): AnswerClass {
   if (status < 400) return 'ok';
   try {
     const { issues } = JSON.parse(body) as { issues?: unknown };
-    const named = Array.isArray(issues) && issues.length > 0 && issues.every((i) => typeof i?.field === 'string' && i.field !== '' && typeof i?.reason === 'string' && i.reason !== '');
+    const named =
+      Array.isArray(issues) && issues.length > 0 && issues.every((i) => typeof i?.field === 'string' && i.field !== '' && typeof i?.reason === 'string' && i.reason !== '');
     return named ? 'named' : 'unnamed';
   } catch {
     return 'unnamed';

@@ -35,10 +35,13 @@ export async function startHttpFaultProxy(target: string): Promise<HttpFaultProx
         outgoing.end(answer.body);
         return;
       }
-      const forwarded = httpRequest({ host: hostname, port, method: incoming.method, path: incoming.url, headers: { ...incoming.headers, host: `${hostname}:${port}` } }, (response) => {
-        outgoing.writeHead(response.statusCode ?? 502, response.headers);
-        response.pipe(outgoing);
-      });
+      const forwarded = httpRequest(
+        { host: hostname, port, method: incoming.method, path: incoming.url, headers: { ...incoming.headers, host: `${hostname}:${port}` } },
+        (response) => {
+          outgoing.writeHead(response.statusCode ?? 502, response.headers);
+          response.pipe(outgoing);
+        },
+      );
       forwarded.on('error', () => outgoing.destroy());
       forwarded.end(Buffer.concat(chunks));
     });

@@ -14,7 +14,11 @@ export async function onnxProbabilities(manifest: Manifest, model: Uint8Array, t
     feeds[input.name] =
       input.dtype === 'string'
         ? new ort.Tensor('string', cells, [cells.length, 1])
-        : new ort.Tensor('float32', Float32Array.from(cells, (cell) => (cell === '' ? NaN : Number(cell))), [cells.length, 1]);
+        : new ort.Tensor(
+            'float32',
+            Float32Array.from(cells, (cell) => (cell === '' ? NaN : Number(cell))),
+            [cells.length, 1],
+          );
   }
   const session = await ort.InferenceSession.create(model);
   try {

@@ -171,21 +171,33 @@ export function planExperiment(
   const treatment = version('treatment');
   if (control !== undefined && control === treatment) issues.push({ field: 'treatment', reason: `must differ from control (both are ${control})` });
 
-  const id = request.id === undefined ? options.generatedId : text(request.id, 'id', issues, (v) => (EXPERIMENT_ID_PATTERN.test(v) ? undefined : 'must be 3-80 lower-case letters, digits and dashes, starting with a letter or digit'));
+  const id =
+    request.id === undefined
+      ? options.generatedId
+      : text(request.id, 'id', issues, (v) => (EXPERIMENT_ID_PATTERN.test(v) ? undefined : 'must be 3-80 lower-case letters, digits and dashes, starting with a letter or digit'));
   if (id === undefined && request.id === undefined) issues.push({ field: 'id', reason: 'is required (or let the caller generate one)' });
 
-  const hypothesis = request.hypothesis === undefined ? undefined : text(request.hypothesis, 'hypothesis', issues, (v) => (v.length <= 1000 ? undefined : 'must be at most 1000 characters'));
+  const hypothesis =
+    request.hypothesis === undefined ? undefined : text(request.hypothesis, 'hypothesis', issues, (v) => (v.length <= 1000 ? undefined : 'must be at most 1000 characters'));
   const split = number(request.split, 'split', EXPERIMENT_PLAN_DEFAULTS.split, issues, (v) => (v > 0 && v < 1 ? undefined : 'must be between 0 and 1 (the treatment share)'));
   const assignment = choice(request.assignment, 'assignment', ASSIGNMENT_MODES, EXPERIMENT_PLAN_DEFAULTS.assignment, issues);
   const engine = choice(request.engine, 'engine', ENGINES, EXPERIMENT_PLAN_DEFAULTS.engine, issues);
   const correction = choice(request.correction, 'correction', CORRECTIONS, EXPERIMENT_PLAN_DEFAULTS.correction, issues);
-  const mde = number(request.mde, 'mde', EXPERIMENT_PLAN_DEFAULTS.minimumDetectableEffect, issues, (v) => (v > 0 && v <= 10 ? undefined : 'must be a relative effect greater than 0 (0.05 = 5%) and at most 10'));
+  const mde = number(request.mde, 'mde', EXPERIMENT_PLAN_DEFAULTS.minimumDetectableEffect, issues, (v) =>
+    v > 0 && v <= 10 ? undefined : 'must be a relative effect greater than 0 (0.05 = 5%) and at most 10',
+  );
   const alpha = number(request.alpha, 'alpha', EXPERIMENT_DEFAULTS.alpha, issues, (v) => (v > 0 && v < 1 ? undefined : 'must be between 0 and 1'));
   const power = number(request.power, 'power', EXPERIMENT_DEFAULTS.power, issues, (v) => (v > 0 && v < 1 ? undefined : 'must be between 0 and 1'));
-  const maxDays = number(request.maxDays, 'maxDays', EXPERIMENT_PLAN_DEFAULTS.maxDurationDays, issues, (v) => (v > 0 && v <= MAX_DURATION_DAYS ? undefined : `must be greater than 0 and at most ${MAX_DURATION_DAYS}`));
-  const tuning = number(request.sequentialTuning, 'sequentialTuning', EXPERIMENT_DEFAULTS.sequentialTuning, issues, (v) => (v >= 1 ? undefined : 'must be at least 1 (total units)'));
+  const maxDays = number(request.maxDays, 'maxDays', EXPERIMENT_PLAN_DEFAULTS.maxDurationDays, issues, (v) =>
+    v > 0 && v <= MAX_DURATION_DAYS ? undefined : `must be greater than 0 and at most ${MAX_DURATION_DAYS}`,
+  );
+  const tuning = number(request.sequentialTuning, 'sequentialTuning', EXPERIMENT_DEFAULTS.sequentialTuning, issues, (v) =>
+    v >= 1 ? undefined : 'must be at least 1 (total units)',
+  );
   if (request.sequentialTuning !== undefined && engine !== 'sequential') issues.push({ field: 'sequentialTuning', reason: 'applies to the sequential engine only' });
-  const startDelay = number(request.startDelaySeconds, 'startDelaySeconds', EXPERIMENT_PLAN_DEFAULTS.startDelaySeconds, issues, (v) => (v >= 0 && v <= 3600 ? undefined : 'must be between 0 and 3600 seconds'));
+  const startDelay = number(request.startDelaySeconds, 'startDelaySeconds', EXPERIMENT_PLAN_DEFAULTS.startDelaySeconds, issues, (v) =>
+    v >= 0 && v <= 3600 ? undefined : 'must be between 0 and 3600 seconds',
+  );
 
   if (request.metric === undefined) issues.push({ field: 'metric', reason: 'is required: the primary metric, e.g. "conversion"' });
   const primary = request.metric === undefined ? undefined : readMetric(request.metric, 'metric', issues);
@@ -255,7 +267,11 @@ export function armOfVersion(definition: Pick<ExperimentDefinition, 'control' | 
 
 /** A readable id: `<model>-<control>-vs-<treatment>-<suffix>`, versions reduced to id characters. */
 export function experimentId(model: string, control: string, treatment: string, suffix: string): string {
-  const clean = (v: string) => v.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'v';
+  const clean = (v: string) =>
+    v
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'v';
   return `${model}-${clean(control)}-vs-${clean(treatment)}-${suffix}`.slice(0, 80).replace(/-+$/, '');
 }
 
@@ -290,7 +306,8 @@ export function readMetric(value: unknown, field: string, issues: Issue[]): Metr
     issues.push({ field: `${field}.name`, reason: `must be a letter then up to 63 letters, digits, '_' or '-', got ${describeJsonValue(name)}` });
   }
   if (kind !== undefined && kind !== 'proportion' && kind !== 'mean') issues.push({ field: `${field}.kind`, reason: `must be proportion or mean, got ${describeJsonValue(kind)}` });
-  if (direction !== undefined && direction !== 'increase' && direction !== 'decrease') issues.push({ field: `${field}.direction`, reason: `must be increase or decrease, got ${describeJsonValue(direction)}` });
+  if (direction !== undefined && direction !== 'increase' && direction !== 'decrease')
+    issues.push({ field: `${field}.direction`, reason: `must be increase or decrease, got ${describeJsonValue(direction)}` });
   if (issues.length > before) return undefined;
   const groundTruth = GROUND_TRUTH_METRICS[name as string];
   if (groundTruth && kind !== undefined && kind !== groundTruth.kind) {
@@ -325,10 +342,21 @@ function readBaseline(value: unknown, primary: MetricDefinition, issues: Issue[]
     }
     return { kind: 'proportion', rate };
   }
-  const parsed = typeof value === 'string' ? Object.fromEntries(value.split(',').map((part) => part.split('=')).map(([k, v]) => [k?.trim(), v === undefined ? NaN : Number(v)])) : value;
+  const parsed =
+    typeof value === 'string'
+      ? Object.fromEntries(
+          value
+            .split(',')
+            .map((part) => part.split('='))
+            .map(([k, v]) => [k?.trim(), v === undefined ? NaN : Number(v)]),
+        )
+      : value;
   const { mean, standardDeviation } = (parsed ?? {}) as { mean?: unknown; standardDeviation?: unknown };
   if (typeof mean !== 'number' || !Number.isFinite(mean) || typeof standardDeviation !== 'number' || !(standardDeviation > 0)) {
-    issues.push({ field: 'baseline', reason: `the primary metric ${primary.name} is a mean: the baseline is {mean, standardDeviation > 0} ("mean=12.5,standardDeviation=30"), got ${describeJsonValue(value)}` });
+    issues.push({
+      field: 'baseline',
+      reason: `the primary metric ${primary.name} is a mean: the baseline is {mean, standardDeviation > 0} ("mean=12.5,standardDeviation=30"), got ${describeJsonValue(value)}`,
+    });
     return undefined;
   }
   if (mean === 0) {

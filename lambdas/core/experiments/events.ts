@@ -58,7 +58,8 @@ export function parseEventsRequest(body: string | null | undefined, newEventId: 
     const before = issues.length;
     const { predictionId, unitId, name, value, eventId } = item;
     for (const key of Object.keys(item)) {
-      if (!['predictionId', 'unitId', 'name', 'value', 'eventId'].includes(key)) issues.push({ field: at(describeJsonKey(key)), reason: 'is not a field of an event (predictionId, unitId, name, value, eventId)' });
+      if (!['predictionId', 'unitId', 'name', 'value', 'eventId'].includes(key))
+        issues.push({ field: at(describeJsonKey(key)), reason: 'is not a field of an event (predictionId, unitId, name, value, eventId)' });
     }
     if (predictionId === undefined && unitId === undefined) issues.push({ field: at('predictionId'), reason: 'one of predictionId or unitId is required' });
     if (predictionId !== undefined && unitId !== undefined) issues.push({ field: at('unitId'), reason: 'give predictionId or unitId, not both' });
@@ -69,7 +70,8 @@ export function parseEventsRequest(body: string | null | undefined, newEventId: 
       issues.push({ field: at('unitId'), reason: `expected a non-empty string of at most ${MAX_UNIT_ID_LENGTH} characters` });
     }
     if (name === undefined) issues.push({ field: at('name'), reason: 'is required, e.g. "conversion"' });
-    else if (typeof name !== 'string' || !METRIC_NAME_PATTERN.test(name)) issues.push({ field: at('name'), reason: `must be a letter then up to 63 letters, digits, '_' or '-', got ${describeJsonValue(name)}` });
+    else if (typeof name !== 'string' || !METRIC_NAME_PATTERN.test(name))
+      issues.push({ field: at('name'), reason: `must be a letter then up to 63 letters, digits, '_' or '-', got ${describeJsonValue(name)}` });
     if (value !== undefined) {
       const problem = typeof value === 'number' ? talliedValueProblem(value) : `must be a finite number, got ${describeJsonValue(value)}`;
       if (problem) issues.push({ field: at('value'), reason: problem });
@@ -86,7 +88,14 @@ export function parseEventsRequest(body: string | null | undefined, newEventId: 
       eventId: (eventId as string | undefined) ?? newEventId(),
     });
   });
-  if (issues.length > 0) throw new ValidationError(`invalid events: ${issues.slice(0, 20).map((x) => `${x.field}: ${x.reason}`).join('; ')}`, issues.slice(0, 100));
+  if (issues.length > 0)
+    throw new ValidationError(
+      `invalid events: ${issues
+        .slice(0, 20)
+        .map((x) => `${x.field}: ${x.reason}`)
+        .join('; ')}`,
+      issues.slice(0, 100),
+    );
   return events;
 }
 
@@ -177,16 +186,21 @@ export function planEvents(events: readonly OutcomeEvent[], context: Attribution
     }
     if (inExperiment.length === 0) {
       if (waitingForExposure) {
-        results.push({ ...base, status: 'retry', reason: "the unit's exposure is not recorded yet (exposures arrive from the prediction log's stream within seconds): send the event again" });
+        results.push({
+          ...base,
+          status: 'retry',
+          reason: "the unit's exposure is not recorded yet (exposures arrive from the prediction log's stream within seconds): send the event again",
+        });
       } else if (event.unitId !== undefined) {
         results.push({ ...base, status: 'not_found', reason: `unit ${JSON.stringify(event.unitId)} has not been exposed to a running unit-level experiment` });
       } else {
         const tooEarly = earlyCandidates(event, context);
         early.push(...tooEarly.map(({ experiment, arm }) => ({ index, experimentId: experiment.id, arm, eventId: event.eventId })));
         const served = context.predictions.get(event.predictionId as string)?.timestamp;
-        const reason = tooEarly.length > 0
-          ? `the prediction was served at ${served}, before experiment ${tooEarly.map((c) => c.experiment.id).join(', ')} started counting at ${tooEarly.map((c) => c.experiment.startedAt).join(', ')}: events about it are not counted`
-          : 'the prediction was not served by an arm of a running experiment after its start';
+        const reason =
+          tooEarly.length > 0
+            ? `the prediction was served at ${served}, before experiment ${tooEarly.map((c) => c.experiment.id).join(', ')} started counting at ${tooEarly.map((c) => c.experiment.startedAt).join(', ')}: events about it are not counted`
+            : 'the prediction was not served by an arm of a running experiment after its start';
         results.push({ ...base, status: 'not_in_experiment', reason });
       }
       return;
@@ -206,7 +220,15 @@ export function planEvents(events: readonly OutcomeEvent[], context: Attribution
     } else if (problems.length > 0) {
       results.push({ ...base, status: 'invalid', reason: problems.join('; ') });
     } else {
-      const measured = inExperiment.map(({ experiment }) => `${experiment.id}: ${metricsOf(experiment).filter((m) => m.metric.source === 'event').map((m) => m.metric.name).join(', ') || 'no event metrics'}`);
+      const measured = inExperiment.map(
+        ({ experiment }) =>
+          `${experiment.id}: ${
+            metricsOf(experiment)
+              .filter((m) => m.metric.source === 'event')
+              .map((m) => m.metric.name)
+              .join(', ') || 'no event metrics'
+          }`,
+      );
       results.push({ ...base, status: 'ignored', reason: `no running experiment measures "${event.name}" (${measured.join('; ')})` });
     }
   });

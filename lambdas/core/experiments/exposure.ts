@@ -94,7 +94,15 @@ export function streamDeltas(
       }
     }
     if ((change.eventName === 'INSERT' || change.eventName === 'MODIFY') && image.actual !== undefined && image.actual !== null) {
-      add(experiment.id, arm, groundTruthDelta(metricsOf(experiment).map((m) => m.metric), image.outputs, image.actual));
+      add(
+        experiment.id,
+        arm,
+        groundTruthDelta(
+          metricsOf(experiment).map((m) => m.metric),
+          image.outputs,
+          image.actual,
+        ),
+      );
     }
   }
   return deltas;

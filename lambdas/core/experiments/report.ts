@@ -106,7 +106,8 @@ export function analyzeExperiment(definition: ExperimentDefinition, tallies: Arm
     srm = { ...check, of: srmOf };
   }
   const crossovers = arms.control.crossovers + arms.treatment.crossovers;
-  if (crossovers > 0) warnings.push(`${crossovers} prediction(s) of exposed units were served by the other arm: sticky routing was bypassed (a stale router or a client setting the routed header)`);
+  if (crossovers > 0)
+    warnings.push(`${crossovers} prediction(s) of exposed units were served by the other arm: sticky routing was bypassed (a stale router or a client setting the routed header)`);
 
   const options = { engine: definition.engine, alpha: definition.alpha, sequentialTuning: definition.sequentialTuning, scale: 'relative' as const };
   const analysed = metricsOf(definition).map(({ metric, role }) => {
@@ -124,7 +125,10 @@ export function analyzeExperiment(definition: ExperimentDefinition, tallies: Arm
   const family = analysed.filter((m) => m.role !== 'guardrail' && m.result && m.result.engine !== 'bayesian');
   const adjusted = new Map<string, number>();
   if (family.length > 0) {
-    const values = adjustPValues(family.map((m) => (m.result as { pValue: number }).pValue), definition.correction);
+    const values = adjustPValues(
+      family.map((m) => (m.result as { pValue: number }).pValue),
+      definition.correction,
+    );
     family.forEach((m, i) => {
       adjusted.set(m.metric.name, values[i]!);
     });
@@ -246,7 +250,10 @@ function plannedSampleSize(definition: ExperimentDefinition, primary: MetricDefi
   }
   if (!baseline) return { units: null, from: null };
   try {
-    return { units: requiredSampleSizePerArm(baseline, { relative: definition.minimumDetectableEffect }, { alpha: definition.alpha, power: definition.power }), from: 'observed-control' };
+    return {
+      units: requiredSampleSizePerArm(baseline, { relative: definition.minimumDetectableEffect }, { alpha: definition.alpha, power: definition.power }),
+      from: 'observed-control',
+    };
   } catch (error) {
     if (error instanceof ExperimentDataError) return { units: null, from: null };
     throw error;
@@ -289,7 +296,20 @@ export interface AnalysisSnapshot {
   readonly units: { readonly control: number; readonly treatment: number };
   readonly srmPValue: number | null;
   readonly decision: Decision;
-  readonly metrics: Readonly<Record<string, { readonly lift?: number; readonly ci?: readonly [number, number]; readonly pValue?: number; readonly adjustedPValue?: number; readonly chanceToWin?: number; readonly control: number | null; readonly treatment: number | null }>>;
+  readonly metrics: Readonly<
+    Record<
+      string,
+      {
+        readonly lift?: number;
+        readonly ci?: readonly [number, number];
+        readonly pValue?: number;
+        readonly adjustedPValue?: number;
+        readonly chanceToWin?: number;
+        readonly control: number | null;
+        readonly treatment: number | null;
+      }
+    >
+  >;
 }
 
 export function snapshotOf(report: ExperimentReport): AnalysisSnapshot {

@@ -114,10 +114,7 @@ export function toArmStats(value: unknown): ArmStats {
 
 /** Checks a control/treatment pair: each arm valid, and both the same kind of metric. */
 export function assertComparable(control: ArmStats, treatment: ArmStats): void {
-  const issues = [
-    ...armIssues(control).map((i) => ({ ...i, field: `control.${i.field}` })),
-    ...armIssues(treatment).map((i) => ({ ...i, field: `treatment.${i.field}` })),
-  ];
+  const issues = [...armIssues(control).map((i) => ({ ...i, field: `control.${i.field}` })), ...armIssues(treatment).map((i) => ({ ...i, field: `treatment.${i.field}` }))];
   if (isProportion(control) !== isProportion(treatment)) {
     issues.push({ field: 'treatment', reason: 'must be the same kind of metric (mean or proportion) as control' });
   }

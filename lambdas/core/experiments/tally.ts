@@ -97,11 +97,7 @@ export function exposureDelta(mode: AssignmentMode, batchRows: number, firstExpo
 }
 
 /** What a labelled prediction adds to the ground-truth metrics of its arm (the ones the experiment reads). */
-export function groundTruthDelta(
-  metrics: readonly Pick<MetricDefinition, 'name' | 'source'>[],
-  outputs: RowPrediction,
-  actual: string | number,
-): TallyDelta {
+export function groundTruthDelta(metrics: readonly Pick<MetricDefinition, 'name' | 'source'>[], outputs: RowPrediction, actual: string | number): TallyDelta {
   const delta: TallyDelta = {};
   const add = (name: string, raw: number | undefined) => {
     if (raw === undefined || !Number.isFinite(raw) || Math.abs(raw) > TALLIED_MAGNITUDE.max) return;

@@ -317,7 +317,8 @@ export function thresholdProblems(thresholds: AlarmThresholds): string[] {
     else check(`qualityDegradation.${metric}`, levels as SeverityThresholds, [0, Number.MAX_SAFE_INTEGER]);
   }
   for (const [metric, levels] of Object.entries(thresholds.estimatedQualityDegradation ?? {})) {
-    if (!(ESTIMATED_METRICS as readonly string[]).includes(metric)) problems.push(`estimatedQualityDegradation.${metric} is not an estimated metric (${ESTIMATED_METRICS.join(', ')})`);
+    if (!(ESTIMATED_METRICS as readonly string[]).includes(metric))
+      problems.push(`estimatedQualityDegradation.${metric} is not an estimated metric (${ESTIMATED_METRICS.join(', ')})`);
     else check(`estimatedQualityDegradation.${metric}`, levels as SeverityThresholds, [0, 1]);
   }
   const period = thresholds.monitorPeriodSeconds;

@@ -129,7 +129,10 @@ function joinKeyReference(item: Record<string, unknown>, at: (field: string) => 
   const fields = Object.keys(item).filter((field) => !(FEEDBACK_FIELDS as readonly string[]).includes(field));
   if (fields.length !== 1) {
     const got = fields.length === 0 ? 'none' : fields.map((f) => `"${f}"`).join(', ');
-    issues.push({ field: at('model'), reason: `beside model, name the value of its join-key field (a pass-through field, e.g. "customerID": "7590-VHVEG"), exactly one; got ${got}` });
+    issues.push({
+      field: at('model'),
+      reason: `beside model, name the value of its join-key field (a pass-through field, e.g. "customerID": "7590-VHVEG"), exactly one; got ${got}`,
+    });
     return undefined;
   }
   const field = fields[0] as string;
@@ -174,7 +177,10 @@ export function undeclaredKeyIssues(
     const declared = declaredJoinKeys(key.model);
     if (declared.has(key.field)) continue;
     const theirs = declared.size === 0 ? 'no served version of it declares a join key' : `its join key is ${[...declared].map((f) => `"${f}"`).join(', ')}`;
-    issues.push({ field: single ? key.field : `feedback[${index}].${key.field}`, reason: `model ${key.model} declares no pass-through join key "${key.field}" (${theirs}; manifest passThrough[].joinKey)` });
+    issues.push({
+      field: single ? key.field : `feedback[${index}].${key.field}`,
+      reason: `model ${key.model} declares no pass-through join key "${key.field}" (${theirs}; manifest passThrough[].joinKey)`,
+    });
   }
   return issues;
 }
@@ -199,7 +205,9 @@ export function checkActual(manifest: Manifest, actual: string | number): { actu
   const labels = manifest.classLabels ?? [];
   const match = labels.find((label) => String(label) === String(actual));
   return match === undefined
-    ? { reason: `actual must be one of the class labels of ${manifest.name} v${manifest.version} (${labels.map((l) => JSON.stringify(l)).join(', ')}), got: ${describeJsonValue(actual)}` }
+    ? {
+        reason: `actual must be one of the class labels of ${manifest.name} v${manifest.version} (${labels.map((l) => JSON.stringify(l)).join(', ')}), got: ${describeJsonValue(actual)}`,
+      }
     : { actual: match };
 }
 

@@ -3,13 +3,7 @@
 import { driftReportFromAggregates, driftSettings, type DriftReport } from '../drift/report';
 import { ESTIMATED_METRICS, estimateQuality, type EstimatedMetricName, type EstimatedQuality } from '../estimation/estimated-quality';
 import type { Manifest } from '../manifest-types';
-import {
-  baselineQuality,
-  qualityDegradation,
-  qualityMetrics,
-  type QualityMetricName,
-  type QualityMetrics,
-} from './quality';
+import { baselineQuality, qualityDegradation, qualityMetrics, type QualityMetricName, type QualityMetrics } from './quality';
 import { mergeMonitoringWindows, type MonitoringWindow } from './window';
 import { degradationMetricName, estimatedMetricName, METRIC, QUALITY_METRIC_NAMES } from './alarms';
 

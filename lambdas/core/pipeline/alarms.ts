@@ -31,7 +31,9 @@ export function rollsBack(alarmName: string, deployment: string, model: string, 
 export function rollbackAlarmNames(alarms: readonly Pick<PutMetricAlarmInput, 'AlarmName'>[], deployment: string, model: string, version: string): string[] {
   const names = alarms.map((alarm) => alarm.AlarmName).filter((name) => rollsBack(name, deployment, model, version));
   if (names.length > MAX_DESCRIBED_ALARM_NAMES) {
-    throw new RangeError(`${model} v${version} has ${names.length} ${ROLLBACK_SEVERITY} alarms; a bake checks at most ${MAX_DESCRIBED_ALARM_NAMES}: give fewer features a ${ROLLBACK_SEVERITY} drift alarm`);
+    throw new RangeError(
+      `${model} v${version} has ${names.length} ${ROLLBACK_SEVERITY} alarms; a bake checks at most ${MAX_DESCRIBED_ALARM_NAMES}: give fewer features a ${ROLLBACK_SEVERITY} drift alarm`,
+    );
   }
   return names;
 }

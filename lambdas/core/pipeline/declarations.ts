@@ -56,7 +56,8 @@ export function declarationProblems(where: string, name: string, declaration: un
   integer('memorySize', LAMBDA_MEMORY_RANGE.min, LAMBDA_MEMORY_RANGE.max);
   integer('reservedConcurrency', 0, 100_000);
   if (d.alarms !== undefined) {
-    if (d.alarms === null || typeof d.alarms !== 'object' || Array.isArray(d.alarms)) problems.push(`${where}.alarms must be an object of alarm thresholds, got: ${JSON.stringify(d.alarms)}`);
+    if (d.alarms === null || typeof d.alarms !== 'object' || Array.isArray(d.alarms))
+      problems.push(`${where}.alarms must be an object of alarm thresholds, got: ${JSON.stringify(d.alarms)}`);
     else problems.push(...thresholdProblems({ ...DEFAULT_ALARM_THRESHOLDS, ...(d.alarms as Partial<AlarmThresholds>) }).map((problem) => `${where}.alarms.${problem}`));
   }
   if (d.rollout !== undefined) {
@@ -83,7 +84,8 @@ export function parseDeclarations(text: string): DeploymentDeclarations {
   if (typeof value?.deployment !== 'string' || value.deployment === '') problems.push(`deployment must be a name, got: ${JSON.stringify(value?.deployment)}`);
   if (typeof value?.allowUndeclaredModels !== 'boolean') problems.push(`allowUndeclaredModels must be true or false, got: ${JSON.stringify(value?.allowUndeclaredModels)}`);
   const models = value?.models;
-  if (models === null || typeof models !== 'object' || Array.isArray(models)) problems.push(`models must be an object of declarations by model name, got: ${JSON.stringify(models)}`);
+  if (models === null || typeof models !== 'object' || Array.isArray(models))
+    problems.push(`models must be an object of declarations by model name, got: ${JSON.stringify(models)}`);
   else for (const [name, declaration] of Object.entries(models)) problems.push(...declarationProblems(`models.${name}`, name, declaration));
   if (problems.length > 0) throw new DeclarationsError(`${DECLARATIONS_KEY}: ${problems.join('; ')}`);
   return value as DeploymentDeclarations;
@@ -97,7 +99,10 @@ export class DeclarationsError extends Error {
  * May `model` be served here? A declared model always; another one only where the deployment allows it. The
  * refusal says how to allow it.
  */
-export function admission(declarations: DeploymentDeclarations, model: string): { readonly admitted: true; readonly declared: boolean } | { readonly admitted: false; readonly reason: string } {
+export function admission(
+  declarations: DeploymentDeclarations,
+  model: string,
+): { readonly admitted: true; readonly declared: boolean } | { readonly admitted: false; readonly reason: string } {
   if (Object.hasOwn(declarations.models, model)) return { admitted: true, declared: true };
   if (declarations.allowUndeclaredModels) return { admitted: true, declared: false };
   const declared = Object.keys(declarations.models);

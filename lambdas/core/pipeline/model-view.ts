@@ -72,7 +72,7 @@ function versionView(v: VersionRecord, weight: number, shadow: boolean): Version
     reason: lastReason?.reason ?? null,
     reasons: recordedReasons ? (v.reasons ?? []) : lastReason?.reason ? [lastReason.reason] : [],
     reasonText: (recordedReasons ? v.reasonText : undefined) ?? lastReason?.detail ?? textOf(lastReason?.reason) ?? null,
-    metrics: v.metrics?.candidate ? { ...v.metrics.candidate } as Record<string, number> : null,
+    metrics: v.metrics?.candidate ? ({ ...v.metrics.candidate } as Record<string, number>) : null,
     validation: v.metrics ?? null,
     weight,
     shadow,

@@ -90,10 +90,13 @@ export function rightSizeMemory(evidence: MemoryEvidence): MemoryChoice {
   const byInit = forBudget(evidence.initMs, evidence.initBudgetMs);
   const byLatency = forBudget(evidence.p99Ms, evidence.latencyBudgetMs);
   const memoryMb = Math.min(LAMBDA_MEMORY_RANGE.max, Math.max(byFootprint, byInit, byLatency));
-  const binding = memoryMb === byInit && byInit > byFootprint ? 'the init-time budget' : memoryMb === byLatency && byLatency > byFootprint ? 'the p99 latency budget' : 'the model footprint';
+  const binding =
+    memoryMb === byInit && byInit > byFootprint ? 'the init-time budget' : memoryMb === byLatency && byLatency > byFootprint ? 'the p99 latency budget' : 'the model footprint';
   const footprint = `${RUNTIME_BASE_MB} MB runtime + ${approximately(Math.max(0, evidence.footprintMb))} MB model x ${MEMORY_HEADROOM}`;
   const budget = (what: string, measured: number | undefined, budgetMs: number | undefined, needs: number) =>
-    needs === 0 ? '' : `; ${what} ${approximately(measured ?? 0)} ms ${needs >= FULL_VCPU_MB ? `is over its ${budgetMs} ms budget even on a full vCPU` : `fits its ${budgetMs} ms budget from ${needs} MB`}`;
+    needs === 0
+      ? ''
+      : `; ${what} ${approximately(measured ?? 0)} ms ${needs >= FULL_VCPU_MB ? `is over its ${budgetMs} ms budget even on a full vCPU` : `fits its ${budgetMs} ms budget from ${needs} MB`}`;
   return {
     memoryMb,
     reason:

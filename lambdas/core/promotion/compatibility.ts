@@ -133,12 +133,7 @@ function featureChanges(before: FeatureSpec, after: FeatureSpec, add: Add): void
   }
 }
 
-function categoryChanges(
-  field: string,
-  before: readonly (string | number)[] | undefined,
-  after: readonly (string | number)[] | undefined,
-  add: Add,
-): void {
+function categoryChanges(field: string, before: readonly (string | number)[] | undefined, after: readonly (string | number)[] | undefined, add: Add): void {
   if (before === undefined && after === undefined) return;
   if (before === undefined) {
     add('CATEGORIES_INTRODUCED', field, undefined, after);

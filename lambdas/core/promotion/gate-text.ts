@@ -69,8 +69,7 @@ function details(result: RuleResult): string {
       const summary =
         changes.length === 0
           ? 'same schema as the live version'
-          : `${breaking} breaking, ${changes.length - breaking} compatible change(s)` +
-            (result.allowed ? ' (breaking changes allowed by validation.allowBreakingChanges)' : '');
+          : `${breaking} breaking, ${changes.length - breaking} compatible change(s)` + (result.allowed ? ' (breaking changes allowed by validation.allowBreakingChanges)' : '');
       return changes.length === 0 ? summary : `${summary}\n${indent(changes.map(describeChange).join('\n'))}`;
     }
     case 'non-inferiority':
@@ -124,10 +123,7 @@ export function describeSkip(skipped: SkippedRule): string {
 
 /** The whole report: the verdict with its reasons, then one line per rule. */
 export function describeReport(report: ValidationReport): string {
-  const verdict =
-    report.verdict === 'accepted'
-      ? 'accepted'
-      : `rejected: ${report.reasons.map((reason) => `${reason} (${REASON_TEXT[reason]})`).join('; ')}`;
+  const verdict = report.verdict === 'accepted' ? 'accepted' : `rejected: ${report.reasons.map((reason) => `${reason} (${REASON_TEXT[reason]})`).join('; ')}`;
   return [verdict, ...report.results.map(describeResult), ...report.skipped.map(describeSkip)].join('\n');
 }
 

@@ -84,14 +84,7 @@ export interface RuleResult {
 /** Metric comparisons allow this much floating-point rounding: a metric exactly at its bound passes. */
 const ROUNDING = 1e-9;
 
-function numericResult(
-  rule: RuleId,
-  reason: RejectionReason,
-  observed: number,
-  bound: 'min' | 'max',
-  threshold: number,
-  extra: Partial<RuleResult> = {},
-): RuleResult {
+function numericResult(rule: RuleId, reason: RejectionReason, observed: number, bound: 'min' | 'max', threshold: number, extra: Partial<RuleResult> = {}): RuleResult {
   const passed = bound === 'min' ? observed >= threshold - ROUNDING : observed <= threshold + ROUNDING;
   return { rule, passed, ...(passed ? {} : { reason }), ...extra, observed, bound, threshold };
 }
@@ -195,13 +188,7 @@ export function replayAgreementRule(replay: ReplaySummary & { readonly agreement
 }
 
 /** Why a rule did not run: the evidence it needs does not exist (yet). */
-export type SkipReason =
-  | 'EARLIER_STAGE_FAILED'
-  | 'NO_CHAMPION'
-  | 'NO_GATES'
-  | 'CHAMPION_NOT_EVALUATED'
-  | 'NOT_MEASURED'
-  | 'NO_REPLAY_TRAFFIC';
+export type SkipReason = 'EARLIER_STAGE_FAILED' | 'NO_CHAMPION' | 'NO_GATES' | 'CHAMPION_NOT_EVALUATED' | 'NOT_MEASURED' | 'NO_REPLAY_TRAFFIC';
 
 export interface SkippedRule {
   readonly rule: RuleId;

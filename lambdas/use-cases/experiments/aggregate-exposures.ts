@@ -86,7 +86,10 @@ function firstPoison(changes: readonly StreamChange[], experiments: readonly Exp
  * A stream batch as Lambda delivers it: its records decoded in order up to the first that cannot be, counted,
  * and the first record not counted (`failed`), from which the mapping delivers the batch again.
  */
-export async function aggregateExperimentBatch(deps: ExperimentAggregationDependencies, event: StreamBatchEvent): Promise<ExperimentAggregation & { readonly failed?: FailedRecord }> {
+export async function aggregateExperimentBatch(
+  deps: ExperimentAggregationDependencies,
+  event: StreamBatchEvent,
+): Promise<ExperimentAggregation & { readonly failed?: FailedRecord }> {
   const shardId = event.shardId ?? `unknown-shard:${event.eventSourceARN ?? ''}`;
   if (!event.shardId && event.Records.length > 0) deps.logger.warn('the stream event names no shard (no tumbling window on the mapping): a retried batch may count twice');
   const changes: { index: number; change: StreamChange }[] = [];
@@ -100,7 +103,11 @@ export async function aggregateExperimentBatch(deps: ExperimentAggregationDepend
       break;
     }
   }
-  const result = await aggregateForExperiments(deps, shardId, changes.map((c) => c.change));
+  const result = await aggregateForExperiments(
+    deps,
+    shardId,
+    changes.map((c) => c.change),
+  );
   if (result.poison) {
     const { index, change } = changes[result.poison.position] as { index: number; change: StreamChange };
     failed = firstFailure(failed, { index, sequenceNumber: change.sequenceNumber, reason: result.poison.reason });

@@ -7,10 +7,15 @@ import type { PipelineTasks } from './tasks';
 
 /** Deletes every alarm under each prefix listed at `prefixesPath`, then goes on to `next`. */
 export function deleteAlarmsUnder(scope: Construct, id: string, tasks: PipelineTasks, prefixesPath: string, next: sfn.IChainable): sfn.Chain {
-  const list = tasks.cloudWatch(`${id}List`, 'describeAlarms', { AlarmNamePrefix: sfn.JsonPath.stringAt('$.prefix'), MaxRecords: 100 }, {
-    resultSelector: { 'alarms.$': '$.MetricAlarms' },
-    resultPath: '$.found',
-  });
+  const list = tasks.cloudWatch(
+    `${id}List`,
+    'describeAlarms',
+    { AlarmNamePrefix: sfn.JsonPath.stringAt('$.prefix'), MaxRecords: 100 },
+    {
+      resultSelector: { 'alarms.$': '$.MetricAlarms' },
+      resultPath: '$.found',
+    },
+  );
   // Only when some were found: a JSONPath over an empty list points to no value.
   const remove = tasks.cloudWatch(`${id}Delete`, 'deleteAlarms', { AlarmNames: sfn.JsonPath.listAt('$.found.alarms[*].AlarmName') });
   remove.next(list);

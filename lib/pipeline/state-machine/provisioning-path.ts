@@ -18,10 +18,23 @@ export interface ProvisioningStep {
  * `start` -> [pending?] -> Wait -> progress -> [done?] -> `next` (or back to `start` when `again`). Ids are
  * prefixed with `id` so one machine can hold several loops.
  */
-export function provisioningLoop(scope: Construct, id: string, tasks: PipelineTasks, onFailure: OnFailure, step: ProvisioningStep, modelPath: string, pollInterval: Duration, next: sfn.IChainable): sfn.IChainable {
+export function provisioningLoop(
+  scope: Construct,
+  id: string,
+  tasks: PipelineTasks,
+  onFailure: OnFailure,
+  step: ProvisioningStep,
+  modelPath: string,
+  pollInterval: Duration,
+  next: sfn.IChainable,
+): sfn.IChainable {
   const wait = new sfn.Wait(scope, `${id}Wait`, { time: sfn.WaitTime.duration(pollInterval) });
   const progress = onFailure(
-    tasks.provision(`${id}Progress`, { action: 'progress', model: sfn.JsonPath.stringAt(modelPath), expect: sfn.JsonPath.stringAt(`${step.resultPath}.expect`) }, `${step.resultPath}.progress`),
+    tasks.provision(
+      `${id}Progress`,
+      { action: 'progress', model: sfn.JsonPath.stringAt(modelPath), expect: sfn.JsonPath.stringAt(`${step.resultPath}.expect`) },
+      `${step.resultPath}.progress`,
+    ),
   );
   const afterDone = new sfn.Choice(scope, `${id}Again?`).when(sfn.Condition.booleanEquals(`${step.resultPath}.again`, true), step.start).otherwise(next);
   wait.next(progress).next(new sfn.Choice(scope, `${id}Done?`).when(sfn.Condition.booleanEquals(`${step.resultPath}.progress.done`, true), afterDone).otherwise(wait));

@@ -29,16 +29,30 @@ export function rolloutPath(scope: Construct, tasks: PipelineTasks, onFailure: O
     'PutAlarm',
     'putMetricAlarm',
     Object.fromEntries(
-      ['AlarmName', 'AlarmDescription', 'ComparisonOperator', 'Threshold', 'EvaluationPeriods', 'DatapointsToAlarm', 'TreatMissingData', 'AlarmActions', 'OKActions', 'Metrics'].map((field) => [
-        field,
-        sfn.JsonPath.objectAt(`$.${field}`),
-      ]),
+      [
+        'AlarmName',
+        'AlarmDescription',
+        'ComparisonOperator',
+        'Threshold',
+        'EvaluationPeriods',
+        'DatapointsToAlarm',
+        'TreatMissingData',
+        'AlarmActions',
+        'OKActions',
+        'Metrics',
+      ].map((field) => [field, sfn.JsonPath.objectAt(`$.${field}`)]),
     ),
   );
-  const createAlarms = onFailure(new sfn.Map(scope, 'CreateAlarms', { itemsPath: '$.rollout.alarms', maxConcurrency: 5, resultPath: sfn.JsonPath.DISCARD }).itemProcessor(putAlarm));
+  const createAlarms = onFailure(
+    new sfn.Map(scope, 'CreateAlarms', { itemsPath: '$.rollout.alarms', maxConcurrency: 5, resultPath: sfn.JsonPath.DISCARD }).itemProcessor(putAlarm),
+  );
   const startRollout = new sfn.Pass(scope, 'StartRollout', { result: sfn.Result.fromObject({ index: 0 }), resultPath: '$.cursor' });
   const applyStep = onFailure(
-    tasks.routing('ApplyStep', { action: 'apply-step', model: candidate.model, rollout: sfn.JsonPath.objectAt('$.rollout'), stepIndex: sfn.JsonPath.numberAt('$.cursor.index') }, '$.step'),
+    tasks.routing(
+      'ApplyStep',
+      { action: 'apply-step', model: candidate.model, rollout: sfn.JsonPath.objectAt('$.rollout'), stepIndex: sfn.JsonPath.numberAt('$.cursor.index') },
+      '$.step',
+    ),
   );
   // The first step points the alias at a published version: from then on the model's routes may go live (a
   // new model's stack was created without a deployment of the API's stage; redeploying an unchanged API is harmless).
@@ -69,10 +83,15 @@ export function rolloutPath(scope: Construct, tasks: PipelineTasks, onFailure: O
   const bakeWait = new sfn.Wait(scope, 'Bake', { time: sfn.WaitTime.secondsPath('$.step.bake.checkSeconds') });
   const checkAlarms = onFailure(
     // Only the candidate's critical alarms roll it back (lambdas/core/pipeline/alarms.ts): a warning pages, it does not undo a rollout.
-    tasks.cloudWatch('CheckAlarms', 'describeAlarms', { AlarmNames: sfn.JsonPath.listAt('$.rollout.rollbackAlarms'), StateValue: 'ALARM' }, {
-      resultSelector: { 'metricAlarms.$': '$.MetricAlarms' },
-      resultPath: '$.alarms',
-    }),
+    tasks.cloudWatch(
+      'CheckAlarms',
+      'describeAlarms',
+      { AlarmNames: sfn.JsonPath.listAt('$.rollout.rollbackAlarms'), StateValue: 'ALARM' },
+      {
+        resultSelector: { 'metricAlarms.$': '$.MetricAlarms' },
+        resultPath: '$.alarms',
+      },
+    ),
   );
   const rollBack = onFailure(tasks.routing('RollBack', { action: 'rollback', model: candidate.model, rollout: sfn.JsonPath.objectAt('$.rollout') }));
   const recordRollback = onFailure(
@@ -84,7 +103,9 @@ export function rolloutPath(scope: Construct, tasks: PipelineTasks, onFailure: O
   );
   const releaseAfterRollback = tasks.release('ReleaseLockAfterRollback', '$.candidate.model');
   releaseAfterRollback.next(new sfn.Fail(scope, 'RolledBack', { error: 'RolledBack', causePath: '$.recorded.notice.subject' }));
-  const rolledBack = rollBack.next(recordRollback).next(deleteAlarmsUnder(scope, 'DeleteRolledBackAlarms', tasks, '$.recorded.retiredAlarmPrefixes', tasks.notify('NotifyRollback', '$.recorded.notice', releaseAfterRollback)));
+  const rolledBack = rollBack
+    .next(recordRollback)
+    .next(deleteAlarmsUnder(scope, 'DeleteRolledBackAlarms', tasks, '$.recorded.retiredAlarmPrefixes', tasks.notify('NotifyRollback', '$.recorded.notice', releaseAfterRollback)));
   const bakeTick = onFailure(tasks.registry('BakeTick', { action: 'bake-tick', model: candidate.model, executionId, bake: sfn.JsonPath.objectAt('$.step.bake') }, '$.step.bake'));
   const yielded = tasks.release('YieldToOperator', '$.candidate.model').next(new sfn.Succeed(scope, 'Yielded', { comment: 'an operator promote/rollback took over the model' }));
   bakeWait

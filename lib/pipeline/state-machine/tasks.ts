@@ -91,7 +91,12 @@ export class PipelineTasks {
   }
 
   /** A CloudWatch call through the AWS SDK integration, on this deployment's alarms. */
-  cloudWatch(id: string, action: 'describeAlarms' | 'putMetricAlarm' | 'deleteAlarms', parameters: Record<string, unknown>, options: { resultPath?: string; resultSelector?: Record<string, unknown> } = {}): tasks.CallAwsService {
+  cloudWatch(
+    id: string,
+    action: 'describeAlarms' | 'putMetricAlarm' | 'deleteAlarms',
+    parameters: Record<string, unknown>,
+    options: { resultPath?: string; resultSelector?: Record<string, unknown> } = {},
+  ): tasks.CallAwsService {
     return new tasks.CallAwsService(this.scope, id, {
       service: 'cloudwatch',
       action,
@@ -130,7 +135,14 @@ export class PipelineTasks {
     task.addRetry({ errors: ['RegistryConflictError'], interval: Duration.seconds(1), maxAttempts: 3, backoffRate: 2 });
     // Lambda refuses invocations once the account's concurrency is used up, the inference functions' traffic
     // included: wait for capacity (about 4 minutes in all) rather than fail the upload and burn its version.
-    task.addRetry({ errors: ['Lambda.TooManyRequestsException'], interval: Duration.seconds(2), maxAttempts: 8, backoffRate: 2, maxDelay: Duration.minutes(1), jitterStrategy: sfn.JitterType.FULL });
+    task.addRetry({
+      errors: ['Lambda.TooManyRequestsException'],
+      interval: Duration.seconds(2),
+      maxAttempts: 8,
+      backoffRate: 2,
+      maxDelay: Duration.minutes(1),
+      jitterStrategy: sfn.JitterType.FULL,
+    });
     return task;
   }
 }

@@ -29,7 +29,11 @@ export function uploadPath(scope: Construct, tasks: PipelineTasks, onFailure: On
     '$.candidate.notice',
     new sfn.Fail(scope, 'Duplicate', { error: 'DUPLICATE_VERSION', cause: 'this model version is registered already; upload it as a new version' }),
   );
-  const notDeclared = tasks.notify('NotifyNotDeclared', '$.candidate.notice', new sfn.Fail(scope, 'NotDeclared', { error: 'MODEL_NOT_DECLARED', causePath: '$.candidate.notice.subject' }));
+  const notDeclared = tasks.notify(
+    'NotifyNotDeclared',
+    '$.candidate.notice',
+    new sfn.Fail(scope, 'NotDeclared', { error: 'MODEL_NOT_DECLARED', causePath: '$.candidate.notice.subject' }),
+  );
 
   const acquireLock = onFailure(tasks.registry('AcquireLock', { action: 'acquire-lock', model: candidate.model, executionId }, '$.lock'));
   const waitForLock = new sfn.Wait(scope, 'WaitForLock', { time: sfn.WaitTime.duration(settings.lockRetryInterval) });
@@ -43,10 +47,30 @@ export function uploadPath(scope: Construct, tasks: PipelineTasks, onFailure: On
   const rejected = tasks.notify('NotifyRejection', '$.recorded.notice', releaseAfterRejection);
 
   const publish = onFailure(
-    tasks.publish('Publish', { ...candidate, ...location, files: sfn.JsonPath.listAt('$.validation.files'), objectVersions: sfn.JsonPath.objectAt('$.validation.objectVersions'), executionId, memory: sfn.JsonPath.objectAt('$.provisioned') }, '$.published'),
+    tasks.publish(
+      'Publish',
+      {
+        ...candidate,
+        ...location,
+        files: sfn.JsonPath.listAt('$.validation.files'),
+        objectVersions: sfn.JsonPath.objectAt('$.validation.objectVersions'),
+        executionId,
+        memory: sfn.JsonPath.objectAt('$.provisioned'),
+      },
+      '$.published',
+    ),
   );
   const provision = tasks.provision('Provision', { action: 'ensure', model: candidate.model, memory: sfn.JsonPath.objectAt('$.validation.memory') }, '$.provisioned');
-  const provisioned = provisioningLoop(scope, 'Stack', tasks, onFailure, { start: provision, resultPath: '$.provisioned' }, '$.candidate.model', settings.stackPollInterval, publish);
+  const provisioned = provisioningLoop(
+    scope,
+    'Stack',
+    tasks,
+    onFailure,
+    { start: provision, resultPath: '$.provisioned' },
+    '$.candidate.model',
+    settings.stackPollInterval,
+    publish,
+  );
   publish.next(rolloutPath(scope, tasks, onFailure));
 
   const accepted = new sfn.Choice(scope, 'Accepted?').when(sfn.Condition.booleanEquals('$.recorded.accepted', true), provisioned).otherwise(rejected);
