@@ -10,8 +10,8 @@
 //   GET  /usageplans                             GetUsagePlans
 //   GET  /usageplans/{id}/keys                   GetUsagePlanKeys
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApiGatewayError, apiGatewayErrorStatus, type LocalApiGateway } from './api-gateway';
+import { listenLocally } from './ports';
 
 export interface ApiGatewayApiServer {
   readonly endpoint: string;
@@ -74,20 +74,7 @@ export async function startApiGatewayApi(options: {
       json(response, 500, { message: (error as Error).message }, 'ServiceUnavailableException');
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://${options.host}:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenLocally(server, options);
 }
 
 async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {

@@ -10,8 +10,8 @@
 //   POST /2015-03-31/functions/{name}/invocations        Invoke (X-Amz-Invocation-Type RequestResponse | Event)
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { FunctionError, LambdaApiError, type AliasState, type LocalLambdaService } from './lambda-service';
+import { listenLocally } from './ports';
 
 export interface LambdaApiServer {
   readonly endpoint: string;
@@ -138,22 +138,12 @@ export async function startLambdaApi(options: {
       error(response, 500, 'ServiceException', (e as Error).message);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenLocally(server, options);
   return {
-    endpoint: `http://${options.host}:${port}`,
-    server,
+    ...listening,
     settle: async () => {
       await Promise.allSettled([...pending]);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
   };
 }
 

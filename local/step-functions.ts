@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startExecution, type HistoryEvent, type RunningExecution, type StateMachineDefinition, type TaskBindings } from './state-machine-runner';
+import { listenLocally } from './ports';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
 
@@ -247,20 +247,7 @@ export async function startStepFunctionsApi(options: { stepFunctions: LocalStepF
       send(400, { __type: name, message: (error as Error).message }, name);
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://${options.host}:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenLocally(server, options);
 }
 
 /** A history event in GetExecutionHistory's shape. */

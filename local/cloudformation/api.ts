@@ -6,10 +6,10 @@
 //   UsePreviousValue)   DeleteStack   DescribeStacks   DescribeStackEvents   ListStacks   GetTemplate
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { accessKeyIdOf } from '../iam/identities';
 import { CloudFormationError, type CloudFormationErrorCode } from './errors';
 import { MAX_TEMPLATE_BODY_BYTES, type LocalCloudFormation, type StackState } from './stacks';
+import { listenLocally } from '../ports';
 
 const NAMESPACE = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
 
@@ -157,20 +157,7 @@ export async function startCloudFormationApi(options: {
     }
     response.end(body);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://${options.host}:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenLocally(server, options);
 }
 
 function describeStack(stack: StackState): string {

@@ -2,8 +2,8 @@
 // each request, asks the service's check whether IAM would allow it, and either answers with the service's own
 // denial or passes the request on unchanged and streams the answer back.
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { LocalService } from '../aws-services';
+import { listenLocally } from '../ports';
 
 /** What a gateway does with one request. */
 export type GatewayVerdict =
@@ -74,21 +74,7 @@ export async function startGateway(options: GatewayOptions): Promise<LocalServic
       response.end();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://${options.host}:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        agent.destroy();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenLocally(server, options, () => agent.destroy());
 }
 
 function refuse(response: ServerResponse, refusal: Refusal): void {
