@@ -42,9 +42,18 @@ if (values.mode === 'bare') {
   const model = await loadModel(manifest, new Uint8Array(readFileSync(join(values.bundle, manifest.model.file))));
   answer = async (_path, body) => {
     try {
-      const rows = parsePredictRequest(manifest, body, limits);
+      const { rows } = parsePredictRequest(manifest, body, limits);
       const predictions = await model.predict(rows);
-      return { status: 200, body: JSON.stringify(predictResponse(manifest, rows.map(() => randomUUID()), predictions)) };
+      return {
+        status: 200,
+        body: JSON.stringify(
+          predictResponse(
+            manifest,
+            rows.map(() => randomUUID()),
+            predictions,
+          ),
+        ),
+      };
     } catch (error) {
       const status = error instanceof HttpError ? error.statusCode : 500;
       return { status, body: JSON.stringify({ error: (error as Error).name, message: (error as Error).message }) };
@@ -53,7 +62,10 @@ if (values.mode === 'bare') {
 } else if (values.mode === 'handler') {
   const dynamo = await startDynamoDb({ path: join(work, 'dynamodb') });
   const s3 = await startS3({ directory: join(work, 's3'), buckets: ['models'] });
-  cleanups.push(() => dynamo.close(), () => s3.close());
+  cleanups.push(
+    () => dynamo.close(),
+    () => s3.close(),
+  );
   const dynamodb = localDynamoClient(dynamo.endpoint, { maxAttempts: 3 });
   await ensureTable(dynamodb, createTableInput('predictions', predictionTableProperties()));
   const s3Client = localS3Client(s3.endpoint);
@@ -62,7 +74,17 @@ if (values.mode === 'bare') {
     await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${file}`, Body: readFileSync(join(values.bundle, file)) }));
   }
   const serving = await initServing(
-    { bucket: 'models', prefix, table: 'predictions', ttlDays: 90, logShards: 4, maxBatchRows: 1000, maxBodyBytes: 1_048_576, metricsNamespace: 'modelgate', serviceName: 'predict' },
+    {
+      bucket: 'models',
+      prefix,
+      table: 'predictions',
+      ttlDays: 90,
+      logShards: 4,
+      maxBatchRows: 1000,
+      maxBodyBytes: 1_048_576,
+      metricsNamespace: 'modelgate',
+      serviceName: 'predict',
+    },
     { s3: s3Client, dynamodb, fallback: new FileFallbackSink(join(work, 'fallback.jsonl')), logger: new Logger({ logLevel: 'WARN' }) },
   );
   answer = async (path, body) => {

@@ -1,7 +1,10 @@
 // Benchmark servers in their own processes: what the measured code talks to (S3, DynamoDB, the runtime)
 // runs on another core, as a remote service would, instead of taking turns with it on one thread.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { ENDPOINTS_FILE, type LocalEndpoints } from '../local/state-files';
 
 /** Starts a TypeScript entry in a child process; resolves with the first stdout match of `ready`. */
 export function startChild(args: string[], ready: RegExp, timeoutMs = 120_000): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
@@ -34,4 +37,14 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<
     });
     child.kill(signal);
   });
+}
+
+/**
+ * The local runtime as `npm start` runs it (clean state in `stateDir`, quiet, a free port), ready to serve: its
+ * process and the endpoints it wrote for the CLI.
+ */
+export async function startRuntimeChild(stateDir: string): Promise<{ child: ChildProcess; endpoints: LocalEndpoints }> {
+  const { child } = await startChild(['local/start.ts', '--clean', '--quiet', '--port', '0', '--state-dir', stateDir], /^\s+API\s+(http:\/\/\S+)/);
+  await new Promise((resolve) => setTimeout(resolve, 500)); // let the ready banner finish
+  return { child, endpoints: JSON.parse(readFileSync(join(stateDir, ENDPOINTS_FILE), 'utf8')) as LocalEndpoints };
 }

@@ -6,16 +6,13 @@
 // prediction, warm-up included, is in the log (DynamoDB, or the fallback file). Every server runs in a child
 // process; the load comes from this one.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BatchGetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import autocannon, { type Result } from 'autocannon';
-import { parseFallbackRecords } from '../lambdas/core/prediction-record';
-import { startChild, stopChild } from './child-process';
-import { localDynamoClient } from '../local/aws-clients';
-import type { LocalEndpoints } from '../local/state-files';
+import { PREDICTION_LOG_FALLBACK_FILE } from '../local/state-files';
+import { startChild, startRuntimeChild, stopChild } from './child-process';
+import { checkLog, loadPredictions, PREDICT_PATH, type LoadRun } from './load-driver';
 
 const { values: options } = parseArgs({
   options: {
@@ -33,99 +30,18 @@ if (!(seconds > 0 && seconds <= 600) || !(warmup >= 0 && warmup <= 60) || !(conn
   process.exit(2);
 }
 
-const INSTANCE = {
-  gender: 'Female', SeniorCitizen: 0, Partner: 'Yes', Dependents: 'No', tenure: 1, PhoneService: 'No', MultipleLines: 'No phone service',
-  InternetService: 'DSL', OnlineSecurity: 'No', OnlineBackup: 'Yes', DeviceProtection: 'No', TechSupport: 'No', StreamingTV: 'No',
-  StreamingMovies: 'No', Contract: 'Month-to-month', PaperlessBilling: 'Yes', PaymentMethod: 'Electronic check', MonthlyCharges: 29.85, TotalCharges: 29.85,
-};
-const PATH = '/v1/models/churn/predict';
-const BODY = JSON.stringify({ instances: [INSTANCE] });
-
-
-/**
- * CPU time (all threads) a process has used, in ms, from /proc (Linux); undefined elsewhere. Per request it
- * says what a server costs even when other work on the machine takes cores away from one phase and not another.
- */
-function cpuTimeMs(pid: number | undefined): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-/** autocannon against `url` for `duration` seconds, collecting every prediction id the server answered with. */
-async function load(url: string, duration = seconds, serverPid?: number): Promise<{ result: Result; predictionIds: string[]; badBodies: number; loadAverage: number; serverCpuMs?: number }> {
-  const predictionIds: string[] = [];
-  let badBodies = 0;
-  const cpuBefore = cpuTimeMs(serverPid);
-  const result = await autocannon({
-    url,
-    connections,
-    duration,
-    timeout: 10,
-    requests: [
-      {
-        method: 'POST',
-        path: PATH,
-        headers: { 'content-type': 'application/json' },
-        body: BODY,
-        onResponse: (status, body) => {
-          if (status !== 200) return;
-          try {
-            for (const p of (JSON.parse(body) as { predictions: { predictionId: string }[] }).predictions) predictionIds.push(p.predictionId);
-          } catch {
-            badBodies++;
-          }
-        },
-      },
-    ],
-  });
-  const cpuAfter = cpuTimeMs(serverPid);
-  return { result, predictionIds, badBodies, loadAverage: loadavg()[0] as number, ...(cpuBefore !== undefined && cpuAfter !== undefined ? { serverCpuMs: cpuAfter - cpuBefore } : {}) };
-}
+const load = (url: string, apiKey: string | undefined, duration: number, serverPid?: number) =>
+  loadPredictions(url, { connections, seconds: duration, ...(serverPid === undefined ? {} : { serverPid }), ...(apiKey ? { apiKey } : {}) });
 
 /** The unmeasured warm-up every phase gets; its answers must be logged too (checked with the measured ones). */
 const warmupFailures: string[] = [];
-async function warm(url: string): Promise<Awaited<ReturnType<typeof load>>> {
+async function warm(url: string, apiKey?: string): Promise<LoadRun> {
   if (warmup === 0) return { result: undefined as never, predictionIds: [], badBodies: 0, loadAverage: 0 };
-  process.stderr.write(`warming up ${url}${PATH} for ${warmup} s...\n`);
-  const warmed = await load(url, warmup);
+  process.stderr.write(`warming up ${url}${PREDICT_PATH} for ${warmup} s...\n`);
+  const warmed = await load(url, apiKey, warmup);
   const failed = warmed.result.non2xx + warmed.result.errors + warmed.result.timeouts + warmed.badBodies;
   if (failed > 0) warmupFailures.push(`warm-up of ${url}: ${failed} failed requests`);
   return warmed;
-}
-
-/** Which of the ids the prediction log holds: DynamoDB items, and records in the fallback file. */
-async function checkLog(endpoints: LocalEndpoints, fallbackFile: string, ids: readonly string[]) {
-  const dynamodb = localDynamoClient(endpoints.dynamoDbEndpoint);
-  const table = endpoints.outputs.PredictionTableName as string;
-  const inTable = new Set<string>();
-  const chunks: string[][] = [];
-  for (let i = 0; i < ids.length; i += 100) chunks.push(ids.slice(i, i + 100));
-  const worker = async () => {
-    for (let chunk = chunks.shift(); chunk; chunk = chunks.shift()) {
-      let keys = chunk.map((id) => ({ predictionId: { S: id } }));
-      while (keys.length > 0) {
-        const page = await dynamodb.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: keys, ProjectionExpression: 'predictionId' } } }));
-        for (const item of page.Responses?.[table] ?? []) inTable.add(item.predictionId?.S as string);
-        keys = (page.UnprocessedKeys?.[table]?.Keys ?? []) as typeof keys;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  let tableCount = 0;
-  let startKey: Record<string, never> | undefined;
-  do {
-    const page = await dynamodb.send(new ScanCommand({ TableName: table, Select: 'COUNT', ExclusiveStartKey: startKey }));
-    tableCount += page.Count ?? 0;
-    startKey = page.LastEvaluatedKey as Record<string, never> | undefined;
-  } while (startKey);
-  const inFallback = new Set(existsSync(fallbackFile) ? parseFallbackRecords(readFileSync(fallbackFile, 'utf8')).map((r) => r.predictionId) : []);
-  const missing = ids.filter((id) => !inTable.has(id) && !inFallback.has(id));
-  return { tableCount, inTable: inTable.size, inFallback: inFallback.size, missing: missing.length };
 }
 
 const stateDir = mkdtempSync(join(tmpdir(), 'modelgate-load-'));
@@ -134,14 +50,13 @@ let bareChild: ChildProcess | undefined;
 try {
   // 1. The runtime, as `npm start` runs it.
   process.stderr.write(`starting the local runtime (state in ${stateDir})...\n`);
-  const runtime = await startChild(['local/start.ts', '--clean', '--quiet', '--port', '0', '--state-dir', stateDir], /^\s+API\s+(http:\/\/\S+)/);
+  const runtime = await startRuntimeChild(stateDir);
   runtimeChild = runtime.child;
-  await new Promise((resolve) => setTimeout(resolve, 500)); // let the ready banner finish
-  const endpoints = JSON.parse(readFileSync(join(stateDir, 'endpoints.json'), 'utf8')) as LocalEndpoints;
-  const warmedRuntime = await warm(endpoints.apiUrl);
-  process.stderr.write(`loading ${endpoints.apiUrl}${PATH} for ${seconds} s with ${connections} connections...\n`);
-  const viaRuntime = await load(endpoints.apiUrl, seconds, runtimeChild.pid);
-  const log = await checkLog(endpoints, join(stateDir, 'prediction-log-fallback.jsonl'), [...warmedRuntime.predictionIds, ...viaRuntime.predictionIds]);
+  const { endpoints } = runtime;
+  const warmedRuntime = await warm(endpoints.apiUrl, endpoints.apiKeys?.predict);
+  process.stderr.write(`loading ${endpoints.apiUrl}${PREDICT_PATH} for ${seconds} s with ${connections} connections...\n`);
+  const viaRuntime = await load(endpoints.apiUrl, endpoints.apiKeys?.predict, seconds, runtimeChild.pid);
+  const log = await checkLog(endpoints, join(stateDir, PREDICTION_LOG_FALLBACK_FILE), [...warmedRuntime.predictionIds, ...viaRuntime.predictionIds]);
   await stopChild(runtimeChild, 'SIGINT');
 
   // 2. The baselines.
@@ -150,15 +65,15 @@ try {
     const started = await startChild(['bench/bare-server.ts', '--mode', mode], /^listening (http:\/\/\S+)/);
     bareChild = started.child;
     await warm(started.match[1] as string);
-    process.stderr.write(`loading ${started.match[1]}${PATH} for ${seconds} s with ${connections} connections...\n`);
-    const measured = await load(started.match[1] as string, seconds, started.child.pid);
+    process.stderr.write(`loading ${started.match[1]}${PREDICT_PATH} for ${seconds} s with ${connections} connections...\n`);
+    const measured = await load(started.match[1] as string, undefined, seconds, started.child.pid);
     await stopChild(started.child, 'SIGTERM');
     return measured;
   };
   const viaHandler = await baseline('handler');
   const viaBare = await baseline('bare');
 
-  const summary = (r: Awaited<ReturnType<typeof load>>) => ({
+  const summary = (r: LoadRun) => ({
     requests: r.result.requests.total,
     ok: r.result['2xx'],
     non2xx: r.result.non2xx,

@@ -2,7 +2,9 @@
 // for 10k and for 1M predictions (30% labelled) with the aggregator's own folding code, stores them in
 // dynalite, and times the monitor handler over each (median of several runs): the ratio is the claim.
 // Also measures the aggregation throughput: the fold alone, and the aggregator handler on stream batches
-// (unmarshalling, window reads and conditional writes on dynalite included).
+// (unmarshalling, window reads and conditional writes on dynalite included); and one run as the monitor does
+// it every 5 minutes in a deployment, a day of windows (the quality lookback) of which the newest hour is
+// the sliding window: its duration and the bytes it reads are what docs/cost.md prices.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,9 +67,8 @@ function record(manifest: Manifest, i: number, timestamp: string): LoggedRecord 
   };
 }
 
-/** `count` predictions spread evenly over the period's windows, folded as the aggregator folds them. */
-function buildWindows(manifest: Manifest, count: number, periodStart: number): { windows: MonitoringWindow[]; foldMs: number } {
-  const windowCount = PERIOD_MINUTES / WINDOW_MINUTES;
+/** `count` predictions spread evenly over `windowCount` windows from `periodStart`, folded as the aggregator folds them. */
+function buildWindows(manifest: Manifest, count: number, periodStart: number, windowCount = PERIOD_MINUTES / WINDOW_MINUTES): { windows: MonitoringWindow[]; foldMs: number } {
   const windows = Array.from({ length: windowCount }, (_, w) => emptyWindow(manifest, windowStartOf(periodStart + w * WINDOW_MINUTES * 60_000), WINDOW_MINUTES));
   let sequence = 0n;
   let foldMs = 0;
@@ -117,6 +118,7 @@ try {
     { label: 'small', version: 'bench-small', count: small },
     { label: 'large', version: 'bench-large', count: large },
     { label: 'aggregate', version: 'bench-aggregate', count: 0 },
+    { label: 'day', version: 'bench-day', count: 0 },
   ];
   for (const { version } of sizes) {
     const manifest = { ...base, version };
@@ -139,8 +141,17 @@ try {
   }
 
   const config = {
-    bucket: BUCKET, predictionTable: 'unused', monitoringTable: TABLE, windowMinutes: WINDOW_MINUTES, windowTtlDays: 1,
-    periodMinutes: PERIOD_MINUTES, qualityLookbackHours: 1, minPredictions: 100, minLabels: 30, metricsNamespace: 'modelgate',
+    bucket: BUCKET,
+    predictionTable: 'unused',
+    monitoringTable: TABLE,
+    windowMinutes: WINDOW_MINUTES,
+    windowTtlDays: 1,
+    driftWindowMinutes: PERIOD_MINUTES,
+    qualityLookbackHours: 1,
+    minPredictions: 100,
+    minLabels: 30,
+    metricsNamespace: 'modelgate',
+    minuteMs: 60_000,
   };
   const monitor = monitorHandler(config, { store, manifests, logger, emit: () => undefined });
   const timeMonitor = async (version: string) => {
@@ -161,6 +172,26 @@ try {
     largeMs.push(await timeMonitor('bench-large'));
   }
   const check = await monitor({ at: new Date(at).toISOString(), model: base.name, version: 'bench-large' });
+
+  // A run at the deployed cadence: 24 h of windows of 1 000 predictions (30% labelled; the cost is flat in traffic),
+  // the newest 12 the sliding window, the whole day the quality lookback.
+  const dayWindows = (24 * 60) / WINDOW_MINUTES;
+  const dayStart = periodStart - (dayWindows - PERIOD_MINUTES / WINDOW_MINUTES) * WINDOW_MINUTES * 60_000;
+  const day = buildWindows({ ...base, version: 'bench-day' }, dayWindows * 1000, dayStart, dayWindows);
+  let dayBytes = 0;
+  for (const window of day.windows) {
+    dayBytes += JSON.stringify({ drift: window.drift, quality: window.quality, applied: window.applied }).length;
+    if (!(await store.putWindow(window, undefined, Math.floor(at / 1000) + 86_400))) throw new Error('window exists already');
+  }
+  await store.touchVersion(base.name, 'bench-day', new Date(at).toISOString());
+  const cadence = monitorHandler({ ...config, qualityLookbackHours: 24 }, { store, manifests, logger, emit: () => undefined });
+  const dayMs: number[] = [];
+  let dayReport;
+  for (let run = 0; run < Number(options.runs) + 3; run++) {
+    const started = performance.now();
+    dayReport = (await cadence({ at: new Date(at).toISOString(), model: base.name, version: 'bench-day' })).reports[0];
+    if (run >= 3) dayMs.push(performance.now() - started);
+  }
 
   // The aggregator handler on stream batches of 1000 (the stack's batch size), windows in dynalite.
   const aggregate = aggregatorHandler({ store, manifests, logger, windowMinutes: WINDOW_MINUTES, windowTtlDays: 1 });
@@ -189,6 +220,14 @@ try {
       storedBytes: { small: built.small?.itemBytes, large: built.large?.itemBytes },
       largeReport: { predictions: check.reports[0]?.predictions, labels: check.reports[0]?.labels, driftShare: check.reports[0]?.drift?.driftShare },
     },
+    cadenceRun: {
+      windows: dayWindows,
+      slidingWindows: PERIOD_MINUTES / WINDOW_MINUTES,
+      predictions: dayReport?.predictions,
+      labels: dayReport?.labels,
+      ms: median(dayMs),
+      storedBytes: dayBytes,
+    },
     aggregation: {
       foldRecordsPerSecond: Math.round(large / ((built.large?.foldMs ?? 1) / 1000)),
       handlerRecordsPerSecond: Math.round((batches * 1000) / (aggregateMs / 1000)),
@@ -202,9 +241,18 @@ try {
     console.log(`  ${m.smallPredictions.toLocaleString('en')} predictions  ${m.smallMs.toFixed(1)} ms  (windows ${(m.storedBytes.small ?? 0) / 1000} kB)`);
     console.log(`  ${m.largePredictions.toLocaleString('en')} predictions  ${m.largeMs.toFixed(1)} ms  (windows ${(m.storedBytes.large ?? 0) / 1000} kB)`);
     console.log(`  ratio ${m.ratio.toFixed(2)} (target <= 1.5)`);
+    const c = results.cadenceRun;
+    console.log(
+      `a run every 5 minutes: ${c.windows} windows read (24 h quality lookback; the newest ${c.slidingWindows} the sliding window), ${(c.storedBytes / 1e6).toFixed(2)} MB stored`,
+    );
+    console.log(
+      `  ${c.ms.toFixed(1)} ms (median of ${options.runs}); sliding window ${c.predictions?.toLocaleString('en')} predictions, lookback ${c.labels?.toLocaleString('en')} labels`,
+    );
     console.log('aggregation:');
     console.log(`  fold (core)                       ${results.aggregation.foldRecordsPerSecond.toLocaleString('en')} records/s`);
-    console.log(`  aggregator handler (dynalite)     ${results.aggregation.handlerRecordsPerSecond.toLocaleString('en')} records/s (${results.aggregation.handlerBatchMs.toFixed(1)} ms per batch of 1000)`);
+    console.log(
+      `  aggregator handler (dynalite)     ${results.aggregation.handlerRecordsPerSecond.toLocaleString('en')} records/s (${results.aggregation.handlerBatchMs.toFixed(1)} ms per batch of 1000)`,
+    );
   }
   if (results.monitor.ratio > 1.5) process.exitCode = 1;
 } finally {

@@ -1,7 +1,8 @@
 // `npm run bench`: the serving path against baselines measured in the same run (raw session.run,
-// raw session create + warm-up), as ratios, because the machines are shared and absolute times drift.
+// raw session create + warm-up), as ratios, because the machines are shared and absolute times drift; then the
+// cold start of the built inference function in fresh processes (bench/cold-start.ts).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -18,18 +19,20 @@ import { PACKED_BUNDLE_FILE, packBundle } from '../lambdas/core/packed-bundle';
 import { removeZipMap } from '../lambdas/core/onnx-graph';
 import { validateRows } from '../lambdas/core/request';
 import { encodeFeeds, type Feeds } from '../lambdas/core/tensors';
-import type { ServingConfig } from '../lambdas/contracts/environment';
+import { INFERENCE_VARIABLES, inferenceEnvironment, type ServingConfig } from '../lambdas/contracts/environment';
 import { initServing, type ServingDependencies } from '../lambdas/use-cases/serve-predictions';
 import { proxyEvent } from '../local/api-gateway-event';
-import { localDynamoClient, localS3Client } from '../local/aws-clients';
+import { LOCAL_CREDENTIALS, localDynamoClient, localS3Client } from '../local/aws-clients';
 import { createTableInput, ensureTable } from '../local/dynamodb-tables';
-import { predictionTableProperties } from '../local/template-tables';
+import { experimentTableProperties, predictionTableProperties, registryTableProperties } from '../local/template-tables';
 import { startChild, stopChild } from './child-process';
+import { measureColdStart, type ColdStartPhases } from './cold-start';
 
 const { values: options } = parseArgs({
   options: {
     bundle: { type: 'string', default: 'examples/churn/v1' },
     seconds: { type: 'string', default: '2' },
+    'cold-start-rounds': { type: 'string', default: '15' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -78,9 +81,7 @@ async function paired(baseline: () => Promise<unknown>, candidate: () => Promise
 }
 
 function toOrt(feeds: Feeds): Record<string, ort.Tensor> {
-  return Object.fromEntries(
-    Object.entries(feeds).map(([name, t]) => [name, new ort.Tensor(t.dtype as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.dims)]),
-  );
+  return Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, new ort.Tensor(t.dtype as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.dims)]));
 }
 
 const dir = join(process.cwd(), options.bundle);
@@ -104,8 +105,16 @@ await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${ma
 // As the pipeline publishes a version: the bundle also packed in one object, which the function reads at init.
 await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${PACKED_BUNDLE_FILE}`, Body: packBundle(JSON.stringify(manifest), modelBytes) }));
 const config: ServingConfig = {
-  bucket: 'models', prefix, packedFile: PACKED_BUNDLE_FILE, table: 'predictions', ttlDays: 90, logShards: 4, maxBatchRows: 1000,
-  maxBodyBytes: 5 * 1024 * 1024, metricsNamespace: 'modelgate', serviceName: 'bench',
+  bucket: 'models',
+  prefix,
+  packedFile: PACKED_BUNDLE_FILE,
+  table: 'predictions',
+  ttlDays: 90,
+  logShards: 4,
+  maxBatchRows: 1000,
+  maxBodyBytes: 5 * 1024 * 1024,
+  metricsNamespace: 'modelgate',
+  serviceName: 'bench',
 };
 const logger = new Logger({ logLevel: 'SILENT' });
 const fallback = new FileFallbackSink(join(work, 'fallback.jsonl'));
@@ -126,9 +135,15 @@ const check = async (serving: typeof withLog, event: typeof singleEvent) => {
   const response = await serving.handle(event, context);
   if (response.statusCode !== 200) throw new Error(`bench request failed: ${response.body}`);
 };
-const single = await paired(() => rawSession.run(oneRow, fetches), () => check(withoutLog, singleEvent));
+const single = await paired(
+  () => rawSession.run(oneRow, fetches),
+  () => check(withoutLog, singleEvent),
+);
 const handlerSingleLogged = await median(() => check(withLog, singleEvent));
-const batched = await paired(() => rawSession.run(thousandRows, fetches), () => check(withoutLog, batchEvent));
+const batched = await paired(
+  () => rawSession.run(thousandRows, fetches),
+  () => check(withoutLog, batchEvent),
+);
 const handlerBatchLogged = await median(() => check(withLog, batchEvent), Math.max(seconds, 3));
 const init = await paired(
   async () => {
@@ -155,6 +170,51 @@ const initWithoutFetch = await paired(
 );
 const bundleFetch = await median(() => fetchBundle(s3Client, config.bucket, config.prefix, config.packedFile), seconds);
 
+// Cold start as Lambda sees it: the built function in fresh processes, with the environment the pipeline gives a
+// published version (model-stack.ts, the publish step, the function construct) and what Lambda itself sets.
+await ensureTable(dynamodb, createTableInput('registry', registryTableProperties()));
+await ensureTable(dynamodb, createTableInput('experiments', experimentTableProperties()));
+const loadBefore = loadavg()[0] as number;
+const coldStart = await measureColdStart({
+  manifest,
+  modelBytes,
+  instance: instances[0] as Record<string, string | number | boolean>,
+  directory: join(work, 'cold-start'),
+  rounds: Number(options['cold-start-rounds']),
+  environment: {
+    ...inferenceEnvironment({
+      bucket: config.bucket,
+      prefix,
+      modelName: manifest.name,
+      modelVersion: manifest.version,
+      table: config.table,
+      ttlDays: 90,
+      logShards: 4,
+      maxBatchRows: 1000,
+      maxBodyBytes: 1_048_576,
+      registryTable: 'registry',
+      experimentTable: 'experiments',
+    }),
+    [INFERENCE_VARIABLES.packedFile]: PACKED_BUNDLE_FILE,
+    POWERTOOLS_SERVICE_NAME: 'inference',
+    POWERTOOLS_METRICS_NAMESPACE: 'modelgate-bench',
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+    AWS_REGION: 'us-east-1',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: s3Endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    // Nothing is invoked while no experiment or shadow runs; should anything be, it fails here, not in an account.
+    AWS_ENDPOINT_URL_LAMBDA: 'http://127.0.0.1:9',
+    AWS_LAMBDA_FUNCTION_NAME: `modelgate-bench-${manifest.name}`,
+    AWS_LAMBDA_FUNCTION_VERSION: '1',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048',
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+  },
+});
+const loadAverage = (loadBefore + (loadavg()[0] as number)) / 2;
+
 const rowsPerSecond = (ms: number) => 1000 / (ms / 1000);
 const results = {
   model: `${manifest.name} v${manifest.version}`,
@@ -174,6 +234,7 @@ const results = {
   initWithoutFetchMs: initWithoutFetch.candidateMs,
   initWithoutFetchRatio: initWithoutFetch.ratio,
   peakRssMb: process.resourceUsage().maxRSS / 1024,
+  coldStart: { ...coldStart, loadAverage },
 };
 
 if (options.json) console.log(JSON.stringify(results, null, 2));
@@ -190,6 +251,21 @@ else {
   handler cold init (S3 fetch, sha256, session, warm-up)  ${f(handlerInit, 1)} ms   ${f(results.coldInitRatio, 2)}x raw   (target <= 2x)
     of which the bundle fetch from local S3 ${f(bundleFetch, 1)} ms; without it ${f(results.initWithoutFetchMs, 1)} ms   ${f(results.initWithoutFetchRatio, 2)}x raw
   peak RSS                               ${f(results.peakRssMb, 0)} MB`);
+  const c = coldStart;
+  const row = (name: string, p: ColdStartPhases) =>
+    `  ${name.padEnd(44)}${f(p.importMs, 1).padStart(7)}${f(p.initMs, 1).padStart(8)}${f(p.firstAnswerMs, 1).padStart(8)}${f(p.totalMs, 1).padStart(8)}${f(p.cpuMs, 1).padStart(8)}${f(p.initServicesMs + p.answerServicesMs, 1).padStart(9)}`;
+  console.log(`
+cold start in fresh Node processes (bench/cold-start.ts), ${c.rounds} rotating rounds, medians in ms; load average ${f(loadAverage, 1)}
+built for linux-${c.platform} (this machine; Lambda runs arm64); from the first line of the function to its first answer
+                                               import    init  answer   total     CPU  waiting
+${row('baseline: onnxruntime-node + session', c.baseline)}
+${row('floor: baseline + the same AWS SDK calls', c.floor)}
+${row('inference asset: import, init, /v1 predict', c.asset)}
+  asset / baseline                          ${f(c.ratio, 2)}x   (target <= 1.5x)   CPU ${f(c.cpuRatio, 2)}x
+    without its waiting on S3 and DynamoDB  ${f(c.ratioWithoutServices, 2)}x
+  floor / baseline                          ${f(c.floorRatio, 2)}x   what fetching the model and logging with the AWS SDK cost by themselves
+  asset / floor                             ${f(c.assetOverFloor, 2)}x   modelgate's own cost over that
+  the asset's requests (median round):      ${c.assetRequests.map((r) => `${r.request.replace(/^POST DynamoDB_\d+\./, '').replace(/^GET .*GetObject$/, 'S3 GetObject')} ${f(r.ms, 1)} ms`).join(', ')}`);
 }
 
 await rawSession.release();

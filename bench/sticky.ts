@@ -12,10 +12,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ExperimentRouter } from '../lambdas/adapters/experiment-router';
+import type { FunctionInvoker } from '../lambdas/adapters/function-invoker';
 import { ExperimentStore } from '../lambdas/adapters/experiment-store';
 import { FileFallbackSink } from '../lambdas/adapters/prediction-log';
 import { assignArm } from '../lambdas/core/experiments/assignment';
@@ -83,12 +83,23 @@ await ensureTable(dynamodb, createTableInput('predictions', predictionTablePrope
 await ensureTable(dynamodb, createTableInput('experiments', experimentTableProperties()));
 const s3Client = localS3Client(s3.endpoint);
 const prefix = 'models/churn/1/';
-for (const file of ['manifest.json', v1.model.file]) await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${file}`, Body: readFileSync(join(examples, 'v1', file)) }));
-const config: ServingConfig = { bucket: 'models', prefix, table: 'predictions', ttlDays: 90, logShards: 4, maxBatchRows: 1000, maxBodyBytes: 1_048_576, metricsNamespace: 'modelgate', serviceName: 'bench' };
+for (const file of ['manifest.json', v1.model.file])
+  await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${file}`, Body: readFileSync(join(examples, 'v1', file)) }));
+const config: ServingConfig = {
+  bucket: 'models',
+  prefix,
+  table: 'predictions',
+  ttlDays: 90,
+  logShards: 4,
+  maxBatchRows: 1000,
+  maxBodyBytes: 1_048_576,
+  metricsNamespace: 'modelgate',
+  serviceName: 'bench',
+};
 const deps = { s3: s3Client, dynamodb, fallback: new FileFallbackSink(join(work, 'fallback.jsonl')), logger };
 const store = new ExperimentStore(dynamodb, 'experiments');
 // The hop itself is measured end to end below; here a unit of the serving arm never leaves the function.
-const unusedLambda = {} as LambdaClient;
+const unusedLambda = {} as FunctionInvoker;
 const router = new ExperimentRouter({ store, lambda: unusedLambda, functionName: 'churn', logger });
 const plain = await initServing(config, deps);
 const routed = await initServing(config, { ...deps, router });
@@ -107,7 +118,12 @@ const treatmentUnit = Array.from({ length: 100 }, (_, i) => `user-${i}`).find((u
 const idleRouter = new ExperimentRouter({ store: { list: async () => [] }, lambda: unusedLambda, functionName: 'churn', logger });
 const idle = await initServing(config, { ...deps, router: idleRouter });
 await idleRouter.start('churn', '1');
-await store.create(planExperiment({ id: experimentId, model: 'churn', control: '1', treatment: '2', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 }, new Date(), { lambdaVersions: { control: '1', treatment: '2' } }), 'bench');
+await store.create(
+  planExperiment({ id: experimentId, model: 'churn', control: '1', treatment: '2', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 }, new Date(), {
+    lambdaVersions: { control: '1', treatment: '2' },
+  }),
+  'bench',
+);
 await router.start('churn', '1');
 const inProcess = await measure({
   withoutRouter: handle(plain),
@@ -134,19 +150,30 @@ const current = runtime.lambda.getFunction(functionName);
 runtime.lambda.updateFunctionConfiguration(functionName, { ...current.environment, MODEL_PREFIX: 'models/churn/2/', MODEL_VERSION: '2' });
 const published = runtime.lambda.publishVersion(functionName, 'bench: churn v2');
 const runtimeStore = new ExperimentStore(localDynamoClient(runtime.dynamoDbEndpoint), runtime.outputs.ExperimentTableName as string);
-const post = (headers: Record<string, string> = {}) => async () => {
-  const response = await fetch(`${runtime.apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
-  const answer = (await response.json()) as { model?: { version: string } };
-  if (response.status !== 200) throw new Error(`bench request failed: ${JSON.stringify(answer)}`);
-  return answer.model?.version;
-};
+const post =
+  (headers: Record<string, string> = {}) =>
+  async () => {
+    const response = await fetch(`${runtime.apiUrl}/v1/models/churn/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict, ...headers },
+      body,
+    });
+    const answer = (await response.json()) as { model?: { version: string } };
+    if (response.status !== 200) throw new Error(`bench request failed: ${JSON.stringify(answer)}`);
+    return answer.model?.version;
+  };
 // A fresh runtime is busy for a while (its pipeline seeded v1; stream consumers catch up): warm it, drain it.
 for (let i = 0; i < 200; i++) await post()();
 await runtime.streams.idle();
 // Before the experiment: every request, unit id or not, is served by v1 as the alias says.
 const before = await measure({ noExperiment: post({ 'x-modelgate-unit-id': controlUnit }) });
 await runtime.streams.idle();
-await runtimeStore.create(planExperiment({ id: experimentId, model: 'churn', control: '1', treatment: '2', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 }, new Date(), { lambdaVersions: { control: live.functionVersion, treatment: published.version } }), 'bench');
+await runtimeStore.create(
+  planExperiment({ id: experimentId, model: 'churn', control: '1', treatment: '2', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 }, new Date(), {
+    lambdaVersions: { control: live.functionVersion, treatment: published.version },
+  }),
+  'bench',
+);
 // The running function versions see the experiment at their next refresh: the first request after 10 s starts
 // it in the background.
 await new Promise((resolve) => setTimeout(resolve, 11_000));

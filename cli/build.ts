@@ -66,13 +66,16 @@ export function cliBuildIsCurrent(): boolean {
   if (!existsSync(CLI_METAFILE)) return false;
   const built = statSync(CLI_METAFILE).mtimeMs;
   const metafile = JSON.parse(readFileSync(CLI_METAFILE, 'utf8')) as Metafile;
-  return [fileURLToPath(import.meta.url), ...Object.keys(metafile.inputs).map((input) => join(ROOT, input))].every(
-    (path) => existsSync(path) && statSync(path).mtimeMs <= built,
-  );
+  return [fileURLToPath(import.meta.url), ...Object.keys(metafile.inputs).map((input) => join(ROOT, input))].every((path) => existsSync(path) && statSync(path).mtimeMs <= built);
 }
 
+// `--if-stale` (the prepare script): nothing to do when the build is current, so `npm pack` during a test run
+// does not swap the build under the CLI tests.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const started = Date.now();
-  await buildCli();
-  console.log(`modelgate CLI built in ${CLI_DIST} (${Date.now() - started} ms)`);
+  if (process.argv.includes('--if-stale') && cliBuildIsCurrent()) console.log(`modelgate CLI in ${CLI_DIST} is up to date`);
+  else {
+    await buildCli();
+    console.log(`modelgate CLI built in ${CLI_DIST} (${Date.now() - started} ms)`);
+  }
 }

@@ -35,7 +35,15 @@ export function reportFailure(error: unknown, context: FailureContext): number {
 }
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT']);
-const CREDENTIAL_ERRORS = new Set(['CredentialsProviderError', 'ExpiredToken', 'ExpiredTokenException', 'UnrecognizedClientException', 'InvalidClientTokenId', 'InvalidSignatureException', 'TokenRefreshRequired']);
+const CREDENTIAL_ERRORS = new Set([
+  'CredentialsProviderError',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'UnrecognizedClientException',
+  'InvalidClientTokenId',
+  'InvalidSignatureException',
+  'TokenRefreshRequired',
+]);
 const PERMISSION_ERRORS = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation']);
 
 export function describeFailure(error: unknown, context: FailureContext): Failure {
@@ -47,13 +55,25 @@ export function describeFailure(error: unknown, context: FailureContext): Failur
   const code = e.code ?? (error as { cause?: { code?: string } } | undefined)?.cause?.code;
   if (code !== undefined && CONNECTION_CODES.has(code)) return unreachable(code, e, context);
   if (e.name && CREDENTIAL_ERRORS.has(e.name)) {
-    return { message: `AWS did not accept the credentials (${e.name}: ${firstLine(e.message)})`, nextStep: 'log in again (e.g. `aws sso login`), or choose credentials with AWS_PROFILE / --profile', exitCode: EXIT.noOutcome };
+    return {
+      message: `AWS did not accept the credentials (${e.name}: ${firstLine(e.message)})`,
+      nextStep: 'log in again (e.g. `aws sso login`), or choose credentials with AWS_PROFILE / --profile',
+      exitCode: EXIT.noOutcome,
+    };
   }
   if (e.name && PERMISSION_ERRORS.has(e.name)) {
-    return { message: `the target refused the request (${e.name}: ${firstLine(e.message)})`, nextStep: 'use credentials allowed to operate the stack (docs/infrastructure.md)', exitCode: EXIT.noOutcome };
+    return {
+      message: `the target refused the request (${e.name}: ${firstLine(e.message)})`,
+      nextStep: 'use credentials allowed to operate the stack (docs/infrastructure.md)',
+      exitCode: EXIT.noOutcome,
+    };
   }
   if (e.name === 'ResourceNotFoundException') {
-    return { message: `the target has no such resource (${firstLine(e.message)})`, nextStep: 'check that --state-dir or --stack names the stack you mean, and that it is deployed or running', exitCode: EXIT.noOutcome };
+    return {
+      message: `the target has no such resource (${firstLine(e.message)})`,
+      nextStep: 'check that --state-dir or --stack names the stack you mean, and that it is deployed or running',
+      exitCode: EXIT.noOutcome,
+    };
   }
   const message = `unexpected error: ${e.name ?? 'Error'}: ${firstLine(e.message ?? String(error))}`;
   if (context.debug) return { message, nextStep: 'the full trace follows; please report it', exitCode: EXIT.noOutcome };
@@ -69,7 +89,11 @@ function unreachable(code: string, e: { address?: string; port?: number; hostnam
   const where = e.address ? `${e.address}${e.port ? `:${e.port}` : ''}` : (e.hostname ?? firstLine(e.message));
   const values = (context.values ?? {}) as TargetFlags & Readonly<Record<string, unknown>>;
   if (values['dynamodb-endpoint'] !== undefined || values['s3-endpoint'] !== undefined) {
-    return { message: `nothing answers at ${where} (${code})`, nextStep: 'start the server named by --dynamodb-endpoint / --s3-endpoint, or correct the address', exitCode: EXIT.noOutcome };
+    return {
+      message: `nothing answers at ${where} (${code})`,
+      nextStep: 'start the server named by --dynamodb-endpoint / --s3-endpoint, or correct the address',
+      exitCode: EXIT.noOutcome,
+    };
   }
   let kind: 'local' | 'aws' = 'local';
   try {
@@ -95,7 +119,8 @@ function firstLine(text: string | undefined): string {
 function writeTrace(error: unknown): string | undefined {
   const file = join(tmpdir(), `modelgate-error-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`);
   try {
-    const detail = error instanceof Error ? `${error.stack ?? error.message}${error.cause ? `\ncause: ${String((error.cause as Error).stack ?? error.cause)}` : ''}` : String(error);
+    const detail =
+      error instanceof Error ? `${error.stack ?? error.message}${error.cause ? `\ncause: ${String((error.cause as Error).stack ?? error.cause)}` : ''}` : String(error);
     writeFileSync(file, `modelgate ${process.argv.slice(2).join(' ')}\n${detail}\n`);
     return file;
   } catch {

@@ -13,6 +13,7 @@ import { packageSpec } from './specs/package';
 import { promoteSpec } from './specs/promote';
 import { pushSpec } from './specs/push';
 import { reingestSpec } from './specs/reingest';
+import { retireSpec } from './specs/retire';
 import { rollbackSpec } from './specs/rollback';
 import { validateSpec } from './specs/validate';
 import { nearest } from './suggest';
@@ -26,6 +27,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   modelsSpec,
   promoteSpec,
   rollbackSpec,
+  retireSpec,
   driftSpec,
   errorsSpec,
   experimentSpec,
@@ -61,7 +63,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const spec = COMMANDS.find((c) => c.name === name);
   if (!spec) {
-    const guess = nearest(name, COMMANDS.map((c) => c.name));
+    const guess = nearest(
+      name,
+      COMMANDS.map((c) => c.name),
+    );
     const error = new UsageError(`unknown command "${name}"`, guess ? `did you mean "${guess}"?` : 'run `modelgate --help` for the commands');
     return reportFailure(error, { values: { json: rest.includes('--json') }, debug });
   }

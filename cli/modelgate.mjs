@@ -6,6 +6,9 @@ import module from 'node:module';
 
 const built = new URL('../dist/cli/main.mjs', import.meta.url);
 let main;
+// The AWS SDK warns on every command under Node 20 that its releases after January 2027 need Node 22; this
+// package pins the SDK it was tested with, so the warning says nothing about this CLI (docs/platform-notes.md).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // Traces name the TypeScript lines (the build ships source maps); only when asked, as it slows loading.
 if (process.argv.includes('--debug')) process.setSourceMapsEnabled(true);
 if (existsSync(built)) {

@@ -46,10 +46,24 @@ export async function resolveMonitoringTarget(flags: MonitoringTargetFlags): Pro
   const stack = await resolveTarget(flags);
   const manifests = new ManifestStore(stack.s3, requireOutput(stack, 'ModelBucketName'), 0);
   const registry = stack.outputs.RegistryTableName ? new Registry(stack.dynamodb, stack.outputs.RegistryTableName) : undefined;
-  return target(stack.dynamodb, flags.table ?? requireOutput(stack, 'MonitoringTableName'), flags['prediction-table'] ?? stack.outputs.PredictionTableName, fixedManifest, manifests, registry);
+  return target(
+    stack.dynamodb,
+    flags.table ?? requireOutput(stack, 'MonitoringTableName'),
+    flags['prediction-table'] ?? stack.outputs.PredictionTableName,
+    fixedManifest,
+    manifests,
+    registry,
+  );
 }
 
-function target(dynamodb: DynamoDBClient, table: string, predictionTable: string | undefined, fixed: Manifest | undefined, manifests: ManifestStore | undefined, registry: Registry | undefined): MonitoringTarget {
+function target(
+  dynamodb: DynamoDBClient,
+  table: string,
+  predictionTable: string | undefined,
+  fixed: Manifest | undefined,
+  manifests: ManifestStore | undefined,
+  registry: Registry | undefined,
+): MonitoringTarget {
   return {
     dynamodb,
     store: new MonitoringStore(dynamodb, table),
@@ -97,5 +111,8 @@ export async function versionsOf(target: MonitoringTarget, model: string, versio
     if (!versions.has(version)) throw unknownName(`${model} version`, version, [...versions].sort(byVersion));
     return [version];
   }
-  return seen.filter((v) => v.model === model && v.lastSeen >= since).map((v) => v.version).sort(byVersion);
+  return seen
+    .filter((v) => v.model === model && v.lastSeen >= since)
+    .map((v) => v.version)
+    .sort(byVersion);
 }

@@ -1,6 +1,14 @@
 // What the pipeline commands share: the Step Functions client of the target, and following an execution to its
 // end with progress.
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  SFNClient,
+  StartExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  type HistoryEvent,
+} from '@aws-sdk/client-sfn';
 import { LOCAL_CREDENTIALS } from '../local/aws-clients';
 import type { Target } from './target';
 import { UsageError } from './usage-error';
@@ -8,7 +16,8 @@ import { UsageError } from './usage-error';
 /** The target's Step Functions; a local runtime without one (started without its pipeline) is bad usage, never AWS. */
 export function stepFunctionsClient(target: Target): SFNClient {
   if (target.endpoints.stepFunctions) return new SFNClient({ endpoint: target.endpoints.stepFunctions, region: target.region, credentials: LOCAL_CREDENTIALS });
-  if (target.kind === 'local') throw new UsageError(`the local runtime (${target.description}) runs no promotion pipeline`, 'restart it with `npm start`, which starts the pipeline');
+  if (target.kind === 'local')
+    throw new UsageError(`the local runtime (${target.description}) runs no promotion pipeline`, 'restart it with `npm start`, which starts the pipeline');
   return new SFNClient({ region: target.region });
 }
 
@@ -22,12 +31,16 @@ export interface FollowOptions {
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);
 
-/** Polls an execution until it ends, printing each state it enters. */
+/**
+ * Polls an execution until it ends, printing each state it enters, the last one included: the history is read
+ * after the status, so the read that follows a terminal status holds every state.
+ */
 export async function followExecution(sfn: SFNClient, executionArn: string, options: FollowOptions = {}): Promise<DescribeExecutionCommandOutput> {
   const deadline = Date.now() + (options.timeoutMs ?? 3_600_000);
   let seen = 0;
   const counts = new Map<string, number>();
   for (;;) {
+    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
     const events: HistoryEvent[] = [];
     let nextToken: string | undefined;
     do {
@@ -40,7 +53,6 @@ export async function followExecution(sfn: SFNClient, executionArn: string, opti
       if (line && options.progress) options.progress(`${new Date(event.timestamp ?? Date.now()).toISOString().slice(11, 19)}  ${line}`);
     }
     seen = events.length;
-    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
     if (TERMINAL.has(execution.status ?? '')) return execution;
     if (Date.now() > deadline) throw new Error(`gave up following ${executionArn} after ${(options.timeoutMs ?? 0) / 1000} s (it goes on)`);
     await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 1000));

@@ -75,7 +75,6 @@ export function stateDirOf(flags: TargetFlags, env: NodeJS.ProcessEnv = process.
   return resolve(flags['state-dir'] ?? (env[TARGET_ENVIRONMENT.stateDir] || '.modelgate'));
 }
 
-
 /**
  * The endpoints file of the local runtime the flags name, which it writes while it runs; no such file is bad
  * usage naming how to start one.

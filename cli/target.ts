@@ -26,7 +26,9 @@ export function requireOutput(target: Target, name: string): string {
   if (value === undefined) {
     throw new UsageError(
       `the ${target.kind} stack (${target.description}) has no output ${name} (outputs: ${Object.keys(target.outputs).join(', ') || 'none'})`,
-      target.kind === 'aws' ? 'deploy the current stack with `npx cdk deploy`, or name another with --stack' : 'restart the local runtime (`npm start`) so it writes the current outputs',
+      target.kind === 'aws'
+        ? 'deploy the current stack with `npx cdk deploy`, or name another with --stack'
+        : 'restart the local runtime (`npm start`) so it writes the current outputs',
     );
   }
   return value;

@@ -4,60 +4,45 @@ import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
+import { API_CLIENTS, apiKeyOutputName } from '../lambdas/core/api-clients';
+import type { DeploymentDeclarations } from '../lambdas/core/pipeline/declarations';
+import { bundlePrefixes, MANIFEST_FILE } from '../lambdas/core/pipeline/candidate';
+import { bundleProblems, type DeclaredModel } from './app/model-declarations';
 import { ModelApi, type QuotaSettings, type ThrottleSettings } from './api/model-api';
-import { ModelBucket, type ModelBucketEncryption } from './storage/model-bucket';
-import { ModelEndpoint, modelIdentityProblems } from './serving/model-endpoint';
-import { ModelRegistryTable } from './storage/model-registry-table';
-import { acknowledgeBucketDeployment } from './validation/nag-acknowledgements';
-import { PredictionLogTable } from './storage/prediction-log-table';
-import { PromotionPipeline } from './pipeline/promotion-pipeline';
-import { PropErrors, show } from './validation/prop-validation';
-import { DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from '../lambdas/core/monitoring/alarms';
+import { ExperimentService } from './experiments/experiment-service';
+import type { LogLevel } from './functions/modelgate-function';
 import { ModelMonitoring } from './monitoring/model-monitoring';
 import { MonitoringDashboard } from './monitoring/monitoring-dashboard';
-import { VersionAlarms } from './monitoring/version-alarms';
-import { ExperimentService } from './experiments/experiment-service';
-
-/** A bundle folder holds this manifest, and the model file the manifest names (`model.file`). */
-export const MANIFEST_FILE = 'manifest.json';
-const DEFAULT_MODEL_FILE = 'model.onnx';
-
-export interface ModelSpec {
-  /** Lower-case letters, digits and dashes; the API path segment. */
-  readonly name: string;
-  /** The version served at bootstrap; its bundle lives under `models/<name>/<version>/`. */
-  readonly version: string;
-  /**
-   * A local bundle folder (manifest.json, the model file it names, anything else alongside) uploaded on
-   * deploy to `candidates/<name>/<version>/`, so the promotion pipeline validates and rolls it out like any
-   * upload and a fresh stack serves something. Its manifest must name the same model and version.
-   *
-   * @default - nothing uploaded: the bundle arrives through the promotion pipeline
-   */
-  readonly bundlePath?: string;
-  /** @default 2048 */
-  readonly memorySize?: number;
-  /** @default - unreserved */
-  readonly reservedConcurrency?: number;
-  /** @default - none (see ModelEndpoint: this is an alias property) */
-  readonly provisionedConcurrency?: number;
-  /**
-   * Alarm thresholds of this model's versions (merged over the defaults; docs/monitoring.md). The stack
-   * creates the alarms of `version`; the promotion pipeline those of the versions it publishes.
-   *
-   * @default DEFAULT_ALARM_THRESHOLDS
-   */
-  readonly alarms?: Partial<AlarmThresholds>;
-}
+import { PromotionPipeline } from './pipeline/promotion-pipeline';
+import { ModelServingTemplate } from './serving/model-serving-template';
+import { ModelBucket, type ModelBucketEncryption } from './storage/model-bucket';
+import { ModelRegistryTable } from './storage/model-registry-table';
+import { PredictionLogTable } from './storage/prediction-log-table';
+import { acknowledgeBucketDeployment } from './validation/nag-acknowledgements';
+import { PropErrors } from './validation/prop-validation';
+import { declarationProblems } from '../lambdas/core/pipeline/declarations';
 
 export interface ModelgateStackProps extends StackProps {
-  /** The models to serve, one function each. */
-  readonly models: readonly ModelSpec[];
+  /**
+   * The models this deployment declares (models as data): each one's settings — memory, reserved concurrency,
+   * alarm thresholds, rollout default — and optionally a local bundle uploaded on deploy. A declared model is
+   * served once a version of it is pushed (or its bundle uploaded); the pipeline creates its stack then.
+   *
+   * @default - none
+   */
+  readonly models?: Readonly<Record<string, DeclaredModel>>;
+  /**
+   * Whether a push of a model nobody declared creates it. When false such a push is rejected with
+   * MODEL_NOT_DECLARED and a message that says how to allow it.
+   *
+   * @default false
+   */
+  readonly allowUndeclaredModels?: boolean;
   /** @default 'api' */
   readonly apiStageName?: string;
   /** @default 'INFO' */
-  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  readonly logLevel?: LogLevel;
   /** Retention of function and access logs. @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
   /** @default apigw.MethodLoggingLevel.ERROR */
@@ -70,111 +55,93 @@ export interface ModelgateStackProps extends StackProps {
   readonly quota?: QuotaSettings;
   /** @default 'kms' */
   readonly bucketEncryption?: ModelBucketEncryption;
-  /** On-call addresses subscribed to the pipeline's notification topic. @default - none */
+  /** On-call addresses subscribed to the on-call topic. @default - none */
   readonly notificationEmails?: readonly string[];
 }
 
 /**
- * The serving foundation: model bucket, prediction log, one inference function per model behind a
- * `live` alias, and the REST API in front of them.
+ * A modelgate deployment, `modelgate-<stage>`: everything models share — the model bucket, the prediction
+ * log, the registry, the API (one URL and one key per kind of client for every model), monitoring, experiments, the promotion
+ * pipeline and the on-call topic — and no model. Each model gets a CloudFormation stack of its own
+ * (lib/serving/model-stack.ts), created by the pipeline when its first version is accepted, from the template
+ * this stack publishes (docs/infrastructure.md).
  */
 export class ModelgateStack extends Stack {
   readonly modelBucket: ModelBucket;
   readonly predictionLog: PredictionLogTable;
-  readonly endpoints: readonly ModelEndpoint[];
-  readonly api: ModelApi;
-  readonly monitoring: ModelMonitoring;
-  readonly alarms: readonly VersionAlarms[];
   readonly registry: ModelRegistryTable;
-  readonly pipeline: PromotionPipeline;
+  readonly monitoring: ModelMonitoring;
+  readonly api: ModelApi;
   readonly experiments: ExperimentService;
+  readonly serving: ModelServingTemplate;
+  readonly pipeline: PromotionPipeline;
 
-  constructor(scope: Construct, id: string, props: ModelgateStackProps) {
+  constructor(scope: Construct, id: string, props: ModelgateStackProps = {}) {
     super(scope, id, props);
-    validate(props);
+    const models = props.models ?? {};
+    validate(models);
 
     this.modelBucket = new ModelBucket(this, 'ModelBucket', { encryption: props.bucketEncryption });
     this.predictionLog = new PredictionLogTable(this, 'PredictionLog');
-
-    this.endpoints = props.models.map(
-      (model) =>
-        new ModelEndpoint(this, `${pascalCase(model.name)}Endpoint`, {
-          modelName: model.name,
-          modelVersion: model.version,
-          modelBucket: this.modelBucket.bucket,
-          modelBucketKey: this.modelBucket.encryptionKey,
-          predictionTable: this.predictionLog.table,
-          memorySize: model.memorySize,
-          reservedConcurrency: model.reservedConcurrency,
-          provisionedConcurrency: model.provisionedConcurrency,
-          logLevel: props.logLevel,
-          logRetention: props.logRetention,
-        }),
-    );
-
     this.registry = new ModelRegistryTable(this, 'ModelRegistry');
-    this.pipeline = new PromotionPipeline(this, 'Pipeline', {
-      modelBucket: this.modelBucket.bucket,
-      modelBucketKey: this.modelBucket.encryptionKey,
-      predictionTable: this.predictionLog.table,
-      registryTable: this.registry.table,
-      endpoints: this.endpoints,
-      notificationEmails: props.notificationEmails,
-      logRetention: props.logRetention,
-      // The alarms the pipeline creates for the versions it publishes use the same thresholds as the stack's.
-      alarmThresholds: Object.fromEntries(props.models.map((model) => [model.name, { ...model.alarms }])),
-    });
-
-    for (const model of props.models) {
-      if (model.bundlePath) this.deployBundle(model, model.bundlePath, props.logRetention);
-    }
+    const logs_ = { ...(props.logLevel ? { logLevel: props.logLevel } : {}), ...(props.logRetention ? { logRetention: props.logRetention } : {}) };
 
     this.monitoring = new ModelMonitoring(this, 'Monitoring', {
       predictionTable: this.predictionLog.table,
       modelBucket: this.modelBucket.bucket,
       modelBucketKey: this.modelBucket.encryptionKey,
-      logLevel: props.logLevel,
-      logRetention: props.logRetention,
+      ...logs_,
     });
-    const thresholdsOf = (model: ModelSpec): AlarmThresholds => ({ ...DEFAULT_ALARM_THRESHOLDS, ...model.alarms });
-    this.alarms = props.models.map(
-      (model) =>
-        new VersionAlarms(this, `${pascalCase(model.name)}V${pascalCase(model.version)}Alarms`, {
-          model: model.name,
-          version: model.version,
-          thresholds: { ...thresholdsOf(model), monitorPeriodSeconds: this.monitoring.monitorPeriod.toSeconds() },
-          // One on-call topic: the pipeline's (its key lets CloudWatch publish).
-          topic: this.pipeline.topic,
-        }),
-    );
-    new MonitoringDashboard(this, 'Dashboard', {
-      versions: props.models.map((model) => ({ model: model.name, version: model.version, features: thresholdsOf(model).featureDrift.features })),
-    });
-
     this.api = new ModelApi(this, 'Api', {
       feedbackFunction: this.monitoring.feedbackFunction,
-      endpoints: this.endpoints,
+      registryTable: this.registry.table,
       stageName: props.apiStageName,
       throttle: props.throttle,
       stageThrottle: props.stageThrottle,
       quota: props.quota,
       executionLogLevel: props.executionLogLevel,
-      logRetention: props.logRetention,
-      modelsFunction: this.pipeline.modelsFunction,
+      ...logs_,
     });
-    this.experiments = new ExperimentService(this, 'Experiments', {
-      api: this.api.api,
+    this.experiments = new ExperimentService(this, 'Experiments', { api: this.api.api, predictionTable: this.predictionLog.table, ...logs_ });
+
+    const declarations: DeploymentDeclarations = {
+      deployment: this.stackName,
+      allowUndeclaredModels: props.allowUndeclaredModels ?? false,
+      models: Object.fromEntries(Object.entries(models).map(([name, { bundlePath: _bundle, ...settings }]) => [name, settings])),
+    };
+    this.serving = new ModelServingTemplate(this, 'ModelServing', {
+      modelBucket: this.modelBucket.bucket,
+      modelBucketKey: this.modelBucket.encryptionKey,
       predictionTable: this.predictionLog.table,
-      endpoints: this.endpoints,
-      logLevel: props.logLevel,
-      logRetention: props.logRetention,
+      registryTable: this.registry.table,
+      experimentTable: this.experiments.table.table,
+      api: this.api,
+      declarations,
+      ...logs_,
     });
+    this.pipeline = new PromotionPipeline(this, 'Pipeline', {
+      modelBucket: this.modelBucket.bucket,
+      modelBucketKey: this.modelBucket.encryptionKey,
+      predictionTable: this.predictionLog.table,
+      registryTable: this.registry.table,
+      api: this.api,
+      serving: this.serving,
+      notificationEmails: props.notificationEmails,
+      ...logs_,
+    });
+    new MonitoringDashboard(this, 'Dashboard', {});
+
+    for (const [name, model] of Object.entries(models)) {
+      if (model.bundlePath) this.uploadBundle(name, model.bundlePath, props.logRetention);
+    }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL (stage included)' });
-    new CfnOutput(this, 'ApiKeyId', {
-      value: this.api.apiKey.keyId,
-      description: 'aws apigateway get-api-key --include-value --api-key <id>',
-    });
+    for (const client of API_CLIENTS) {
+      new CfnOutput(this, apiKeyOutputName(client), {
+        value: this.api.apiKeys[client].keyId,
+        description: `The first ${client} key: aws apigateway get-api-key --include-value --api-key <id>`,
+      });
+    }
     new CfnOutput(this, 'ModelBucketName', { value: this.modelBucket.bucket.bucketName });
     new CfnOutput(this, 'PredictionTableName', { value: this.predictionLog.table.tableName });
     new CfnOutput(this, 'ExperimentTableName', { value: this.experiments.table.table.tableName });
@@ -183,81 +150,41 @@ export class ModelgateStack extends Stack {
     new CfnOutput(this, 'RegistryTableName', { value: this.registry.table.tableName });
     new CfnOutput(this, 'PipelineStateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn });
     new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.topic.topicArn });
-    for (const endpoint of this.endpoints) {
-      const prefix = pascalCase(endpoint.modelName);
-      new CfnOutput(this, `${prefix}FunctionArn`, { value: endpoint.function.functionArn });
-      new CfnOutput(this, `${prefix}LiveAliasArn`, { value: endpoint.liveAlias.functionArn });
-    }
   }
 
   /**
-   * Uploads a local bundle as a candidate: the pipeline validates it and rolls it out (docs/pipeline.md). The
-   * sync does not write the manifest last, so the validation waits for the files the manifest names. Never
-   * deletes what is already there.
+   * Uploads a declared model's local bundle as a candidate: the pipeline validates it and rolls it out (and
+   * creates the model's stack). The sync does not write the manifest last, so the validation waits for the
+   * files the manifest names. Never deletes what is already there.
    */
-  private deployBundle(model: ModelSpec, bundlePath: string, logRetention?: logs.RetentionDays): void {
-    const id = `${pascalCase(model.name)}Bundle`;
+  private uploadBundle(name: string, bundlePath: string, logRetention?: logs.RetentionDays): void {
+    const version = (JSON.parse(fs.readFileSync(path.join(bundlePath, MANIFEST_FILE), 'utf8')) as { version: string }).version;
+    const id = `${name
+      .split('-')
+      .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+      .join('')}Bundle`;
     const deployment = new s3deploy.BucketDeployment(this, id, {
       sources: [s3deploy.Source.asset(bundlePath)],
       destinationBucket: this.modelBucket.bucket,
-      destinationKeyPrefix: `candidates/${model.name}/${model.version}/`,
+      destinationKeyPrefix: bundlePrefixes(name, version).candidatePrefix,
       prune: false,
       retainOnDelete: true,
       memoryLimit: 512,
-      logGroup: new logs.LogGroup(this, `${id}Logs`, {
-        retention: logRetention ?? logs.RetentionDays.THREE_MONTHS,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
+      logGroup: new logs.LogGroup(this, `${id}Logs`, { retention: logRetention ?? logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY }),
     });
+    // The pipeline must be listening (its upload rule) and reading what it needs (template, declarations) before the
+    // candidate arrives.
+    deployment.node.addDependency(this.serving.publication, this.pipeline.rule);
     acknowledgeBucketDeployment(deployment, this.modelBucket.bucket, this.modelBucket.encryptionKey !== undefined);
   }
 }
 
-function validate(props: ModelgateStackProps): void {
+function validate(models: Readonly<Record<string, DeclaredModel>>): void {
   const errors = new PropErrors('ModelgateStack');
-  errors.require(props.models.length > 0, 'models must list at least one model, got: []');
-  const names = props.models.map((model) => model.name);
-  const duplicates = [...new Set(names.filter((name, i) => names.indexOf(name) !== i))];
-  errors.require(duplicates.length === 0, `models must have distinct names, got duplicates: ${show(duplicates)}`);
-  props.models.forEach((model, i) => {
-    errors.add(...modelIdentityProblems(model.name, model.version).map((problem) => `models[${i}]: ${problem}`));
-    if (model.bundlePath !== undefined) errors.add(...bundleProblems(model, i, model.bundlePath));
-  });
+  for (const [name, model] of Object.entries(models)) {
+    const { bundlePath, ...settings } = model;
+    errors.add(...declarationProblems(`models.${name}`, name, settings));
+    if (bundlePath !== undefined) errors.add(...bundleProblems(`models.${name}.bundlePath`, name, bundlePath));
+  }
   errors.throwIfAny();
-}
-
-/** A bundle folder must exist, hold its manifest and model file, and describe the model it is deployed as. */
-function bundleProblems(model: ModelSpec, index: number, bundlePath: string): string[] {
-  const where = `models[${index}].bundlePath`;
-  const manifestPath = path.join(bundlePath, MANIFEST_FILE);
-  if (!fs.existsSync(manifestPath)) {
-    const found = fs.existsSync(bundlePath) ? `no ${MANIFEST_FILE} in it` : 'not found';
-    return [`${where} must be a bundle folder holding ${MANIFEST_FILE} and the model file, got: ${show(bundlePath)} (${found})`];
-  }
-  let manifest: { name?: unknown; version?: unknown; model?: { file?: unknown } };
-  try {
-    manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as typeof manifest;
-  } catch (error) {
-    return [`${where}/${MANIFEST_FILE} must be JSON, got: ${(error as Error).message}`];
-  }
-  const problems: string[] = [];
-  if (manifest.name !== model.name) {
-    problems.push(`${where}/${MANIFEST_FILE} must name model ${show(model.name)}, got: ${show(manifest.name)}`);
-  }
-  if (manifest.version !== model.version) {
-    problems.push(`${where}/${MANIFEST_FILE} must have version ${show(model.version)}, got: ${show(manifest.version)}`);
-  }
-  const modelFile = manifest.model?.file ?? DEFAULT_MODEL_FILE;
-  if (typeof modelFile !== 'string' || !fs.existsSync(path.join(bundlePath, modelFile))) {
-    problems.push(`${where} must hold the model file its manifest names, got: ${show(modelFile)} (not found)`);
-  }
-  return problems;
-}
-
-/** `churn-v2` -> `ChurnV2`: construct ids and output names. */
-function pascalCase(name: string): string {
-  return name
-    .split('-')
-    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
-    .join('');
 }

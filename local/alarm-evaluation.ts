@@ -4,18 +4,9 @@
 
 export type AlarmState = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
 export type TreatMissingData = 'missing' | 'notBreaching' | 'breaching' | 'ignore';
-export type ComparisonOperator =
-  | 'GreaterThanOrEqualToThreshold'
-  | 'GreaterThanThreshold'
-  | 'LessThanThreshold'
-  | 'LessThanOrEqualToThreshold';
+export type ComparisonOperator = 'GreaterThanOrEqualToThreshold' | 'GreaterThanThreshold' | 'LessThanThreshold' | 'LessThanOrEqualToThreshold';
 
-export const COMPARISON_OPERATORS: readonly ComparisonOperator[] = [
-  'GreaterThanOrEqualToThreshold',
-  'GreaterThanThreshold',
-  'LessThanThreshold',
-  'LessThanOrEqualToThreshold',
-];
+export const COMPARISON_OPERATORS: readonly ComparisonOperator[] = ['GreaterThanOrEqualToThreshold', 'GreaterThanThreshold', 'LessThanThreshold', 'LessThanOrEqualToThreshold'];
 export const TREAT_MISSING_DATA: readonly TreatMissingData[] = ['missing', 'notBreaching', 'breaching', 'ignore'];
 
 export interface AlarmRule {
@@ -89,7 +80,10 @@ export function evaluateAlarm(rule: AlarmRule, range: readonly PeriodValue[], cu
   const compare = `${phrase[rule.comparisonOperator]} the threshold (${formatNumber(rule.threshold)})`;
 
   if (existing.length === 0) {
-    const evaluatedDatapoints = range.slice(-n).reverse().map((p) => ({ timestamp: p.timestamp }));
+    const evaluatedDatapoints = range
+      .slice(-n)
+      .reverse()
+      .map((p) => ({ timestamp: p.timestamp }));
     const unknown = `no datapoints were received for ${range.length} period${range.length === 1 ? '' : 's'}`;
     switch (rule.treatMissingData) {
       case 'missing':

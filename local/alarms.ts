@@ -90,8 +90,13 @@ interface AlarmStatus {
   reasonData?: string;
   updatedAt: number;
   transitionedAt: number;
-  /** End of the last period evaluated (epoch ms), so the timer evaluates each period once. */
+  /** The minute (epoch ms) the alarm was last evaluated through, so the timer evaluates it once a minute. */
   evaluatedThrough: number;
+}
+
+/** One alarm in the state file. */
+interface SavedAlarm extends AlarmStatus {
+  readonly definition?: AlarmDefinition;
 }
 
 const REGION_NAMES: Record<string, string> = { 'us-east-1': 'US East (N. Virginia)' };
@@ -122,46 +127,53 @@ export function alarmsFromTemplate(template: CfnTemplate, context: ResolutionCon
       return unsupportedAlarm(id, context, `its properties cannot be resolved locally: ${error.message}`);
     }
     const alarmName = typeof p.AlarmName === 'string' ? p.AlarmName : (context.refs.get(id) as string);
+    const definition = alarmDefinition(id, p, alarmName, context.region, context.accountId);
     context.refs.set(id, alarmName);
-    const alarmArn = `arn:aws:cloudwatch:${context.region}:${context.accountId}:alarm:${alarmName}`;
-    context.attributes.set(`${id}.Arn`, alarmArn);
-    const evaluationPeriods = Number(p.EvaluationPeriods);
-    const statistic = (p.ExtendedStatistic ?? p.Statistic) as string | undefined;
-    const metrics = p.Metrics as MetricDataQuery[] | undefined;
-    const problems: string[] = [];
-    if (!COMPARISON_OPERATORS.includes(p.ComparisonOperator as ComparisonOperator)) problems.push(`ComparisonOperator ${String(p.ComparisonOperator)} (anomaly detection bands are not evaluated locally)`);
-    if (p.TreatMissingData !== undefined && !TREAT_MISSING_DATA.includes(p.TreatMissingData as TreatMissingData)) problems.push(`TreatMissingData ${String(p.TreatMissingData)}`);
-    if (metrics === undefined && (statistic === undefined || !isStatistic(statistic))) problems.push(`statistic ${String(statistic)}`);
-    if (metrics !== undefined && metrics.filter((q) => q.ReturnData !== false).length !== 1) problems.push('Metrics must return exactly one query');
-    for (const q of metrics ?? []) if (q.MetricStat && !isStatistic(q.MetricStat.Stat)) problems.push(`statistic ${q.MetricStat.Stat} of ${q.Id}`);
-    if (p.ThresholdMetricId !== undefined) problems.push('ThresholdMetricId');
-    const period = Number(p.Period ?? metrics?.find((q) => q.MetricStat)?.MetricStat?.Period ?? 60);
-    if (!(period > 0 && period % 60 === 0)) problems.push(`Period ${period} (the local metric store keeps 1-minute resolution)`);
-    const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
-    return {
-      logicalId: id,
-      alarmName,
-      alarmArn,
-      ...(typeof p.AlarmDescription === 'string' ? { description: p.AlarmDescription } : {}),
-      ...(typeof p.Namespace === 'string' ? { namespace: p.Namespace } : {}),
-      ...(typeof p.MetricName === 'string' ? { metricName: p.MetricName } : {}),
-      dimensions: ((p.Dimensions as Dimension[] | undefined) ?? []).map((d) => ({ Name: String(d.Name), Value: String(d.Value) })),
-      ...(statistic !== undefined && isStatistic(statistic) ? { statistic } : {}),
-      extendedStatistic: p.ExtendedStatistic !== undefined,
-      period,
-      ...(metrics ? { metrics } : {}),
-      comparisonOperator: p.ComparisonOperator as ComparisonOperator,
-      threshold: Number(p.Threshold ?? 0),
-      evaluationPeriods,
-      datapointsToAlarm: Number(p.DatapointsToAlarm ?? evaluationPeriods),
-      treatMissingData: (p.TreatMissingData as TreatMissingData | undefined) ?? 'missing',
-      actionsEnabled: p.ActionsEnabled !== false,
-      alarmActions: list(p.AlarmActions),
-      okActions: list(p.OKActions),
-      insufficientDataActions: list(p.InsufficientDataActions),
-      ...(problems.length > 0 ? { unsupported: `not evaluated locally: unsupported ${problems.join(', ')}` } : {}),
-    };
+    context.attributes.set(`${id}.Arn`, definition.alarmArn);
+    return definition;
   });
+}
+
+/** An AWS::CloudWatch::Alarm's resolved properties (or PutMetricAlarm's parameters) as the local alarms evaluate it. */
+export function alarmDefinition(id: string, p: Readonly<Record<string, unknown>>, alarmName: string, region: string, accountId: string): AlarmDefinition {
+  const alarmArn = `arn:aws:cloudwatch:${region}:${accountId}:alarm:${alarmName}`;
+  const evaluationPeriods = Number(p.EvaluationPeriods);
+  const statistic = (p.ExtendedStatistic ?? p.Statistic) as string | undefined;
+  const metrics = p.Metrics as MetricDataQuery[] | undefined;
+  const problems: string[] = [];
+  if (!COMPARISON_OPERATORS.includes(p.ComparisonOperator as ComparisonOperator))
+    problems.push(`ComparisonOperator ${String(p.ComparisonOperator)} (anomaly detection bands are not evaluated locally)`);
+  if (p.TreatMissingData !== undefined && !TREAT_MISSING_DATA.includes(p.TreatMissingData as TreatMissingData)) problems.push(`TreatMissingData ${String(p.TreatMissingData)}`);
+  if (metrics === undefined && (statistic === undefined || !isStatistic(statistic))) problems.push(`statistic ${String(statistic)}`);
+  if (metrics !== undefined && metrics.filter((q) => q.ReturnData !== false).length !== 1) problems.push('Metrics must return exactly one query');
+  for (const q of metrics ?? []) if (q.MetricStat && !isStatistic(q.MetricStat.Stat)) problems.push(`statistic ${q.MetricStat.Stat} of ${q.Id}`);
+  if (p.ThresholdMetricId !== undefined) problems.push('ThresholdMetricId');
+  const period = Number(p.Period ?? metrics?.find((q) => q.MetricStat)?.MetricStat?.Period ?? 60);
+  if (!(period > 0 && period % 60 === 0)) problems.push(`Period ${period} (the local metric store keeps 1-minute resolution)`);
+  const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
+  return {
+    logicalId: id,
+    alarmName,
+    alarmArn,
+    ...(typeof p.AlarmDescription === 'string' ? { description: p.AlarmDescription } : {}),
+    ...(typeof p.Namespace === 'string' ? { namespace: p.Namespace } : {}),
+    ...(typeof p.MetricName === 'string' ? { metricName: p.MetricName } : {}),
+    dimensions: ((p.Dimensions as Dimension[] | undefined) ?? []).map((d) => ({ Name: String(d.Name), Value: String(d.Value) })),
+    ...(statistic !== undefined && isStatistic(statistic) ? { statistic } : {}),
+    extendedStatistic: p.ExtendedStatistic !== undefined,
+    period,
+    ...(metrics ? { metrics } : {}),
+    comparisonOperator: p.ComparisonOperator as ComparisonOperator,
+    threshold: Number(p.Threshold ?? 0),
+    evaluationPeriods,
+    datapointsToAlarm: Number(p.DatapointsToAlarm ?? evaluationPeriods),
+    treatMissingData: (p.TreatMissingData as TreatMissingData | undefined) ?? 'missing',
+    actionsEnabled: p.ActionsEnabled !== false,
+    alarmActions: list(p.AlarmActions),
+    okActions: list(p.OKActions),
+    insufficientDataActions: list(p.InsufficientDataActions),
+    ...(problems.length > 0 ? { unsupported: `not evaluated locally: unsupported ${problems.join(', ')}` } : {}),
+  };
 }
 
 function unsupportedAlarm(id: string, context: ResolutionContext, why: string): AlarmDefinition {
@@ -194,6 +206,11 @@ export interface LocalAlarmsOptions {
   readonly accountId: string;
   /** Alarm states persist here across restarts. */
   readonly stateFile?: string;
+  /**
+   * How long a minute lasts, in ms: alarms are evaluated once a minute and periods are minutes of this
+   * length (the runtime's `--time-scale`). @default the metric store's minute
+   */
+  readonly minuteMs?: number;
   /** Clock (tests). @default Date.now */
   readonly now?: () => number;
   /** Where state changes are logged. @default console.log */
@@ -208,44 +225,74 @@ export interface StateChange {
 }
 
 /**
- * CloudWatch metric alarms on one machine: each alarm is evaluated once per completed period (a timer
- * checks every few seconds) and on demand, against the local metric store; a state change runs the
- * alarm's SNS actions with CloudWatch's notification JSON.
+ * CloudWatch metric alarms on one machine: each alarm is evaluated once a minute (a timer checks a dozen
+ * times a minute) and on demand, against the local metric store, over CloudWatch's default sliding
+ * evaluation window — the last periods up to the evaluation's minute, so a datapoint counts at the first
+ * evaluation after its minute ends, whatever its period. A state change runs the alarm's SNS actions with
+ * CloudWatch's notification JSON.
  */
 export class LocalAlarms {
   private readonly definitions: Map<string, AlarmDefinition>;
   private readonly status = new Map<string, AlarmStatus>();
   private readonly now: () => number;
+  private readonly minuteMs: number;
   private readonly print: (text: string) => void;
   private readonly configuredAt: number;
   private timer: NodeJS.Timeout | undefined;
+  /** SNS actions under way (a checked publish completes after the state change). */
+  private readonly actions = new Set<Promise<void>>();
+
+  /** What an earlier run saved: each alarm's state, for alarms put again after a restart, and its definition. */
+  private readonly saved: Record<string, SavedAlarm>;
 
   constructor(private readonly options: LocalAlarmsOptions) {
-    this.definitions = new Map(options.definitions.map((d) => [d.alarmName, d]));
+    this.definitions = new Map();
     this.now = options.now ?? Date.now;
+    this.minuteMs = options.minuteMs ?? options.metrics.minuteMs;
     this.print = options.print ?? ((text) => console.log(text));
     this.configuredAt = this.now();
-    const saved: Record<string, AlarmStatus> =
-      options.stateFile && existsSync(options.stateFile) ? (JSON.parse(readFileSync(options.stateFile, 'utf8')) as Record<string, AlarmStatus>) : {};
-    for (const definition of options.definitions) {
-      const previous = saved[definition.alarmName];
-      this.status.set(
-        definition.alarmName,
-        previous && !definition.unsupported
-          ? previous
-          : {
-              state: 'INSUFFICIENT_DATA',
-              reason: definition.unsupported ?? 'Unchecked: Initial alarm creation',
-              updatedAt: this.configuredAt,
-              transitionedAt: this.configuredAt,
-              evaluatedThrough: 0,
-            },
-      );
-    }
+    this.saved = options.stateFile && existsSync(options.stateFile) ? (JSON.parse(readFileSync(options.stateFile, 'utf8')) as Record<string, SavedAlarm>) : {};
+    for (const definition of options.definitions) this.put(definition);
+    // An alarm PutMetricAlarm created (the pipeline's, per published version) has no stack to put it again: it
+    // comes back from the state file, as CloudWatch keeps it until DeleteAlarms.
+    for (const { definition } of Object.values(this.saved)) if (definition && !this.definitions.has(definition.alarmName)) this.put(definition);
   }
 
-  /** Evaluates every alarm whose next period has completed, every `tickMs`, until close(). */
-  start(tickMs = 5_000): void {
+  /** PutMetricAlarm: a new alarm starts INSUFFICIENT_DATA (or with the state an earlier run saved); a re-put keeps its state. */
+  putAlarm(definition: AlarmDefinition): void {
+    this.put(definition);
+    this.save();
+  }
+
+  private put(definition: AlarmDefinition): void {
+    this.definitions.set(definition.alarmName, definition);
+    const saved = this.saved[definition.alarmName];
+    const previous = this.status.get(definition.alarmName) ?? (saved ? statusOf(saved) : undefined);
+    this.status.set(
+      definition.alarmName,
+      previous && !definition.unsupported
+        ? previous
+        : {
+            state: 'INSUFFICIENT_DATA',
+            reason: definition.unsupported ?? 'Unchecked: Initial alarm creation',
+            updatedAt: this.now(),
+            transitionedAt: this.now(),
+            evaluatedThrough: 0,
+          },
+    );
+  }
+
+  /** DeleteAlarms: unknown names are ignored, as CloudWatch does. */
+  deleteAlarms(names: readonly string[]): void {
+    for (const name of names) {
+      this.definitions.delete(name);
+      this.status.delete(name);
+    }
+    this.save();
+  }
+
+  /** Checks every `tickMs` (default a twelfth of a minute) for alarms due at a new minute, until close(). */
+  start(tickMs = this.minuteMs / 12): void {
     this.timer ??= setInterval(() => this.evaluate({ dueOnly: true }), tickMs);
     this.timer.unref();
   }
@@ -256,15 +303,17 @@ export class LocalAlarms {
     this.save();
   }
 
-  /** Evaluates the named alarms (default all) now; returns the state changes (actions already run). */
+  /**
+   * Evaluates the named alarms (default all) now, over the periods that end at the start of this minute;
+   * with `dueOnly`, only those not evaluated in this minute yet. Returns the state changes (actions already run).
+   */
   evaluate(options: { names?: readonly string[]; dueOnly?: boolean } = {}): StateChange[] {
     const changes: StateChange[] = [];
     const now = this.now();
+    const through = Math.floor(now / this.minuteMs) * this.minuteMs;
     for (const definition of this.selected(options.names)) {
       if (definition.unsupported) continue;
       const status = this.status.get(definition.alarmName) as AlarmStatus;
-      const periodMs = definition.period * 1000;
-      const through = Math.floor(now / periodMs) * periodMs;
       if (options.dueOnly && through <= status.evaluatedThrough) continue;
       status.evaluatedThrough = through;
       let range: PeriodValue[];
@@ -293,6 +342,11 @@ export class LocalAlarms {
     return changes;
   }
 
+  /** Waits for the SNS actions of the state changes so far. */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.actions]);
+  }
+
   /** DescribeAlarms (metric alarms only): the named alarms, or all. */
   describeAlarms(names?: readonly string[]): { MetricAlarms: MetricAlarm[]; CompositeAlarms: [] } {
     return { MetricAlarms: this.selected(names, false).map((d) => this.describe(d)), CompositeAlarms: [] };
@@ -302,7 +356,8 @@ export class LocalAlarms {
   setAlarmState(name: string, state: AlarmState, reason: string, reasonData?: string): void {
     const definition = this.definitions.get(name);
     if (!definition) throw Object.assign(new Error(`Alarm ${name} does not exist`), { name: 'ResourceNotFound' });
-    if (!['OK', 'ALARM', 'INSUFFICIENT_DATA'].includes(state)) throw Object.assign(new Error(`StateValue must be OK, ALARM or INSUFFICIENT_DATA, got: ${state}`), { name: 'InvalidParameterValue' });
+    if (!['OK', 'ALARM', 'INSUFFICIENT_DATA'].includes(state))
+      throw Object.assign(new Error(`StateValue must be OK, ALARM or INSUFFICIENT_DATA, got: ${state}`), { name: 'InvalidParameterValue' });
     this.transition(definition, state, reason, reasonData, true);
     this.save();
   }
@@ -318,7 +373,7 @@ export class LocalAlarms {
 
   /** One value per period of the evaluation range ending at `through`, oldest first. */
   private evaluationRange(definition: AlarmDefinition, through: number): PeriodValue[] {
-    const periodMs = definition.period * 1000;
+    const periodMs = (definition.period / 60) * this.minuteMs;
     const length = evaluationRangeLength(definition.evaluationPeriods);
     const start = through - length * periodMs;
     const timestamps = Array.from({ length }, (_, i) => start + i * periodMs);
@@ -398,11 +453,14 @@ export class LocalAlarms {
     });
     for (const action of actions) {
       if (action.startsWith('arn:aws:sns:')) {
-        try {
-          this.options.sns.publish(action, subject, message);
-        } catch (error) {
-          this.print(`local CloudWatch: action ${action} of ${definition.alarmName} failed: ${(error as Error).message}`);
-        }
+        // CloudWatch publishes as itself, for this alarm: the topic policy and the topic's key policy must let it.
+        const cloudWatch = { kind: 'service', principal: 'cloudwatch.amazonaws.com', sourceArn: definition.alarmArn, sourceAccount: this.options.accountId } as const;
+        const run = this.options.sns.publishAs(cloudWatch, action, subject, message).then(
+          () => undefined,
+          (error: Error) => this.print(`local CloudWatch: Failed to execute action ${action} of ${definition.alarmName}. Received error: "${error.message}"`),
+        );
+        this.actions.add(run);
+        void run.finally(() => this.actions.delete(run));
       } else {
         this.print(`local CloudWatch: would run action ${action} for ${definition.alarmName} (only SNS actions run locally)`);
       }
@@ -441,7 +499,13 @@ export class LocalAlarms {
   private save(): void {
     const file = this.options.stateFile;
     if (!file) return;
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(Object.fromEntries(this.status), null, 2)}\n`);
+    const saved: Record<string, SavedAlarm> = Object.fromEntries([...this.status].map(([name, status]) => [name, { ...status, definition: this.definitions.get(name) }]));
+    writeFileSync(`${file}.tmp`, `${JSON.stringify(saved, null, 2)}\n`);
     renameSync(`${file}.tmp`, file);
   }
+}
+
+function statusOf(saved: SavedAlarm): AlarmStatus {
+  const { definition: _definition, ...status } = saved;
+  return status;
 }

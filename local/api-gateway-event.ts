@@ -13,6 +13,10 @@ export interface HttpRequestParts {
   readonly pathParameters?: Readonly<Record<string, string>>;
   readonly sourceIp?: string;
   readonly stage?: string;
+  /** The key API Gateway accepted for a method that requires one (identity.apiKey and apiKeyId are null otherwise). */
+  readonly apiKey?: { readonly id: string; readonly value: string };
+  /** What the method's Lambda authorizer answered: its context and principalId. */
+  readonly authorizer?: Readonly<Record<string, string | number | boolean>>;
 }
 
 /**
@@ -52,14 +56,14 @@ export function proxyEvent(request: HttpRequestParts): APIGatewayProxyEvent {
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',
-      authorizer: null,
+      authorizer: request.authorizer ? { ...request.authorizer } : null,
       protocol: 'HTTP/1.1',
       httpMethod: request.method.toUpperCase(),
       identity: {
         accessKey: null,
         accountId: null,
-        apiKey: headers['x-api-key'] ?? null,
-        apiKeyId: null,
+        apiKey: request.apiKey?.value ?? null,
+        apiKeyId: request.apiKey?.id ?? null,
         caller: null,
         clientCert: null,
         cognitoAuthenticationProvider: null,

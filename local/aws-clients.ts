@@ -6,8 +6,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 const region = 'us-east-1';
 
-export function localS3Client(endpoint: string): S3Client {
-  return new S3Client({ endpoint, region, forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
+export function localS3Client(endpoint: string, options: { maxAttempts?: number } = {}): S3Client {
+  return new S3Client({ endpoint, region, forcePathStyle: true, credentials: LOCAL_CREDENTIALS, ...options });
 }
 
 export function localDynamoClient(endpoint: string, options: { maxAttempts?: number } = {}): DynamoDBClient {

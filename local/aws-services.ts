@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
+import { S3Versioning } from './s3-versioning';
 
 export interface LocalService {
   /** http://127.0.0.1:<port> */
@@ -32,9 +33,14 @@ export async function startDynamoDb(options: { port?: number; host?: string; pat
 export interface LocalS3 extends LocalService {
   /** s3rver itself, to subscribe to its object events (`event`). */
   readonly server: S3rver;
+  /** Object versions of versioned buckets (s3rver has none): the version a write is creating goes into its events. */
+  readonly versioning: S3Versioning;
 }
 
-/** Starts s3rver (S3's protocol, files under `directory`) with the given buckets created. */
+/**
+ * Starts s3rver (S3's protocol, files under `directory`) with the given buckets created, and object versioning
+ * for buckets whose versioning is enabled (PutBucketVersioning; versions kept under `<directory>-versions`).
+ */
 export async function startS3(options: { directory: string; buckets: readonly string[]; port?: number; host?: string }): Promise<LocalS3> {
   const host = options.host ?? LOOPBACK;
   const server = new S3rver({
@@ -45,6 +51,8 @@ export async function startS3(options: { directory: string; buckets: readonly st
     allowMismatchedSignatures: true,
     configureBuckets: options.buckets.map((name) => ({ name })),
   });
+  const versioning = new S3Versioning(`${options.directory}-versions`);
+  server.middleware.unshift(versioning.middleware() as never);
   const { port } = await server.run();
-  return { endpoint: `http://${host}:${port}`, server, close: () => server.close() };
+  return { endpoint: `http://${host}:${port}`, server, versioning, close: () => server.close() };
 }

@@ -6,11 +6,11 @@ import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { LocalAlarms } from './alarms';
 import type { ExperimentViews } from './experiment-views';
-import type { RestApiDefinition } from './api-gateway';
+import type { MonitoringViews } from './monitoring-views';
+import type { ApiRoute } from './api-gateway';
 import type { LocalLambdaService } from './lambda-service';
 import type { LocalMetricStore, MetricIdentity } from './metrics-store';
 import type { LocalSns } from './sns';
-import { resolveValue, type CfnTemplate, type ResolutionContext } from './template';
 
 /**
  * Where the dashboard reads promotions and rejections. The default reads the registry table generically
@@ -25,7 +25,8 @@ export interface RegistrySource {
 export interface DashboardSources {
   readonly stackName: string;
   readonly apiUrl: () => string;
-  readonly apis: readonly RestApiDefinition[];
+  /** The routes the API's stages serve now. */
+  readonly routes: () => readonly ApiRoute[];
   readonly lambda: LocalLambdaService;
   readonly metrics: LocalMetricStore;
   readonly alarms: LocalAlarms;
@@ -33,6 +34,8 @@ export interface DashboardSources {
   readonly registry?: RegistrySource;
   /** Experiments with their analysis and snapshots over time (local/experiment-views.ts). */
   readonly experiments?: ExperimentViews;
+  /** Drift and quality per model version (local/monitoring-views.ts). */
+  readonly monitoring?: MonitoringViews;
   /** The serving metrics' namespace (core/naming.ts metricsNamespace). */
   readonly namespace: string;
 }
@@ -42,6 +45,7 @@ const require = createRequire(import.meta.url);
 const STATIC_FILES: Record<string, { path: () => string; type: string }> = {
   '/dashboard/static/dashboard.js': { path: () => join(STATIC_DIR, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/static/experiments.js': { path: () => join(STATIC_DIR, 'experiments.js'), type: 'text/javascript; charset=utf-8' },
+  '/dashboard/static/monitoring.js': { path: () => join(STATIC_DIR, 'monitoring.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/static/dashboard.css': { path: () => join(STATIC_DIR, 'dashboard.css'), type: 'text/css; charset=utf-8' },
   // Served from node_modules: the page needs no network.
   '/dashboard/static/uPlot.iife.min.js': { path: () => require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
@@ -75,18 +79,13 @@ export function dynamoRegistrySource(client: DynamoDBClient, tableName: string):
  * The model registry table, if the stack has one: the table an output named like `...Registry...Table...`
  * names (the promotion pipeline's convention). Undefined when there is none yet.
  */
-export function registryTableName(template: CfnTemplate, context: ResolutionContext): string | undefined {
-  const entry = Object.entries(template.Outputs ?? {}).find(([name]) => /registry/i.test(name) && /table/i.test(name));
-  if (!entry) return undefined;
-  try {
-    return String(resolveValue(entry[1].Value, context, `Outputs.${entry[0]}`));
-  } catch {
-    return undefined;
-  }
+export function registryTableName(outputs: Readonly<Record<string, string>>): string | undefined {
+  return Object.entries(outputs).find(([name]) => /registry/i.test(name) && /table/i.test(name))?.[1];
 }
 
 /**
- * The dashboard: GET /dashboard (a plain page), /dashboard/api/overview and /dashboard/api/metrics (JSON),
+ * The dashboard: GET /dashboard (a plain page), /dashboard/api/overview, /dashboard/api/metrics,
+ * /dashboard/api/experiments and /dashboard/api/monitoring (JSON),
  * /dashboard/static/* (its script, style and the chart library from node_modules). Pass as the API
  * server's `extraRoutes`; anything else falls through to the API.
  */
@@ -103,6 +102,10 @@ export function dashboardRoutes(sources: DashboardSources): (request: IncomingMe
       if (file) return send(response, 200, file.type, await readFile(file.path()));
       if (url.pathname === '/dashboard/api/overview') return json(response, 200, await overview(sources));
       if (url.pathname === '/dashboard/api/experiments') return json(response, 200, sources.experiments ? await sources.experiments.list() : { experiments: [] });
+      if (url.pathname === '/dashboard/api/monitoring') {
+        const minutes = Math.min(24 * 60, Math.max(15, Number(url.searchParams.get('minutes') ?? 360) || 360));
+        return json(response, 200, { minutes, versions: sources.monitoring ? await sources.monitoring.all(minutes) : [] });
+      }
       if (url.pathname === '/dashboard/api/metrics') {
         const minutes = Math.min(24 * 60, Math.max(5, Number(url.searchParams.get('minutes') ?? 60) || 60));
         return json(response, 200, metricsView(sources, minutes));
@@ -132,7 +135,7 @@ function bundleOf(environment: Record<string, string>): string {
   return segments[segments.length - 1] ?? environment.MODEL_VERSION ?? '?';
 }
 
-export function modelsView(sources: Pick<DashboardSources, 'lambda' | 'apis'>): ModelView[] {
+export function modelsView(sources: Pick<DashboardSources, 'lambda' | 'routes'>): ModelView[] {
   return sources.lambda
     .listFunctions()
     .filter((definition) => definition.environment.MODEL_NAME !== undefined)
@@ -143,7 +146,10 @@ export function modelsView(sources: Pick<DashboardSources, 'lambda' | 'apis'>): 
       return {
         functionName: definition.name,
         model: definition.environment.MODEL_NAME as string,
-        routes: sources.apis.flatMap((api) => api.routes.filter((r) => r.functionName === definition.name).map((r) => `${r.method} ${r.resourcePath}${r.qualifier ? ` -> ${r.qualifier}` : ''}`)),
+        routes: sources
+          .routes()
+          .filter((r) => r.functionName === definition.name)
+          .map((r) => `${r.method} ${r.resourcePath}${r.qualifier ? ` -> ${r.qualifier}` : ''}`),
         aliases: fn.aliases.map((alias) => {
           const additional = Object.entries(alias.additionalVersionWeights);
           const primaryWeight = 1 - additional.reduce((sum, [, w]) => sum + w, 0);
@@ -183,22 +189,31 @@ async function overview(sources: DashboardSources) {
       Metric: a.MetricName ?? (a.Metrics ? 'metric math' : ''),
       Dimensions: a.Dimensions,
     })),
-    notifications: sources.sns.recentNotifications(20).map((n) => ({ topicName: n.topicName, Subject: n.Subject, Message: n.Message, Timestamp: n.Timestamp, deliveries: n.deliveries })),
+    notifications: sources.sns
+      .recentNotifications(20)
+      .map((n) => ({ topicName: n.topicName, Subject: n.Subject, Message: n.Message, Timestamp: n.Timestamp, deliveries: n.deliveries })),
     registry,
   };
 }
 
 type Series = [number, number][];
 
-/** Per model and version: traffic, latency percentiles and errors per minute over the last `minutes`. */
+/**
+ * Per model and version: traffic, latency percentiles and errors per minute over the last `minutes` (minutes
+ * of the runtime's time scale; `period` is a minute in wall-clock seconds, the charts' step).
+ */
 export function metricsView(sources: Pick<DashboardSources, 'metrics' | 'namespace'>, minutes: number, now = Date.now()) {
   const { namespace } = sources;
   const period = 60;
-  const end = Math.floor(now / 60_000) * 60_000 + 60_000; // the current minute included: the page is live
-  const start = end - minutes * 60_000;
+  const minute = sources.metrics.minuteMs;
+  const end = Math.floor(now / minute) * minute + minute; // the current minute included: the page is live
+  const start = end - minutes * minute;
   const points = (identity: MetricIdentity, statistic: 'Sum' | 'p50' | 'p99'): Series =>
     sources.metrics.query({ ...identity, statistic, period, start, end }).map((p) => [p.timestamp / 1000, p.value]);
-  const models: Record<string, { versions: Record<string, { predictions: Series; p50: Series; p99: Series }>; errors: Record<string, Record<string, number>>; errorSeries: Record<string, Series> }> = {};
+  const models: Record<
+    string,
+    { versions: Record<string, { predictions: Series; p50: Series; p99: Series }>; errors: Record<string, Record<string, number>>; errorSeries: Record<string, Series> }
+  > = {};
   for (const identity of sources.metrics.listMetrics({ namespace, metricName: 'Predictions' })) {
     const { model, version } = identity.dimensions;
     if (model === undefined || version === undefined) continue;
@@ -206,17 +221,24 @@ export function metricsView(sources: Pick<DashboardSources, 'metrics' | 'namespa
     const latency = { ...identity, metricName: 'Latency' };
     entry.versions[version] = { predictions: points(identity, 'Sum'), p50: points(latency, 'p50'), p99: points(latency, 'p99') };
   }
-  for (const identity of sources.metrics.listMetrics({ namespace, metricName: 'Errors' })) {
-    const { model, version, errorKind } = identity.dimensions;
-    if (model === undefined || version === undefined || errorKind === undefined) continue;
-    const entry = (models[model] ??= { versions: {}, errors: {}, errorSeries: {} });
-    const series = points(identity, 'Sum');
-    const total = series.reduce((sum, [, v]) => sum + v, 0);
-    if (total === 0) continue;
-    (entry.errors[version] ??= {})[errorKind] = total;
-    entry.errorSeries[`${version} ${errorKind}`] = series;
+  // Server errors by kind, and the client's (4xx) beside them, marked: only the first count toward the error rate.
+  const errorMetrics = [
+    ['Errors', ''],
+    ['ClientErrors', ' (client)'],
+  ] as const;
+  for (const [metricName, mark] of errorMetrics) {
+    for (const identity of sources.metrics.listMetrics({ namespace, metricName })) {
+      const { model, version, errorKind } = identity.dimensions;
+      if (model === undefined || version === undefined || errorKind === undefined) continue;
+      const entry = (models[model] ??= { versions: {}, errors: {}, errorSeries: {} });
+      const series = points(identity, 'Sum');
+      const total = series.reduce((sum, [, v]) => sum + v, 0);
+      if (total === 0) continue;
+      (entry.errors[version] ??= {})[`${errorKind}${mark}`] = total;
+      entry.errorSeries[`${version} ${errorKind}${mark}`] = series;
+    }
   }
-  return { namespace, period, start: start / 1000, end: end / 1000, models };
+  return { namespace, period: minute / 1000, start: start / 1000, end: end / 1000, models };
 }
 
 function send(response: ServerResponse, status: number, type: string, body: Buffer | string): true {

@@ -18,7 +18,6 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { LocalService } from './aws-services';
 import { matchesPattern } from './event-pattern';
 import type { LocalLambdaService } from './lambda-service';
-import { resolveValue, resourcesOfType, type CfnTemplate, type ResolutionContext } from './template';
 
 export type StreamViewType = 'NEW_IMAGE' | 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES' | 'KEYS_ONLY';
 
@@ -43,6 +42,15 @@ export interface StreamSubscription {
   readonly tumblingWindowSeconds?: number;
   /** Retries of a failed batch before it is dropped (logged); -1 in the template means "until it expires". */
   readonly retryAttempts: number;
+  /** LATEST: only records written after the mapping is created; TRIM_HORIZON (default): every record still held. */
+  readonly startingPosition?: 'LATEST' | 'TRIM_HORIZON';
+  /**
+   * FunctionResponseTypes has ReportBatchItemFailures: the function's `batchItemFailures` name the first record
+   * it could not process; the records before it are done and the batch is delivered again from it.
+   */
+  readonly reportBatchItemFailures?: boolean;
+  /** BisectBatchOnFunctionError: a batch whose invocation fails is halved and each half delivered (not counted as a retry). */
+  readonly bisectOnError?: boolean;
   /** Event patterns (FilterCriteria, matched as EventBridge does: local/event-pattern.ts); a record is delivered when any matches, or always when there are none. */
   readonly filters: readonly unknown[];
 }
@@ -95,11 +103,20 @@ export interface DynamoDbStreamsStats {
   readonly failedGroupBatches: number;
   /** Reads the proxy made itself to build records (GetItem, BatchGetItem). */
   readonly reads: number;
+  /** Records every mapping dropped after their retries, summed over the mappings. */
+  readonly discardedRecords: number;
+  /** Records the shards hold now (unread by some mapping), and how many were trimmed before a mapping read them. */
+  readonly retainedRecords: number;
+  readonly trimmedUnread: number;
 }
 
 export interface LocalDynamoDbStreams extends LocalService {
-  /** Delivers the table's future records to a function. */
-  subscribe(subscription: StreamSubscription, lambda: Pick<LocalLambdaService, 'invoke'>): void;
+  /** Writes to this table produce records from now on (a table created with a StreamSpecification). */
+  addTable(table: StreamedTable): void;
+  /** The table's stream ends (the table was deleted): its mappings stop. */
+  removeTable(tableName: string): void;
+  /** Delivers the table's future records to a function; returns what ends the delivery (DeleteEventSourceMapping). */
+  subscribe(subscription: StreamSubscription, lambda: Pick<LocalLambdaService, 'invoke'>): () => void;
   /** Resolves when every record written so far has been delivered (or dropped after its retries). */
   idle(): Promise<void>;
   stats(): DynamoDbStreamsStats;
@@ -137,12 +154,14 @@ export async function startDynamoDbStreams(options: {
   readonly onError?: (message: string) => void;
   /** Group commit of concurrent plain PutItems (default on); false writes each PutItem on its own. */
   readonly groupCommit?: GroupCommitOptions | false;
+  /** Records a table's shard holds at most (its retention as a count). @default SHARD_RETENTION_RECORDS */
+  readonly shardRetentionRecords?: number;
 }): Promise<LocalDynamoDbStreams> {
   const tables = new Map(options.tables.map((table) => [table.tableName, table]));
   const byArn = new Map(options.tables.map((table) => [table.streamArn, table]));
   const dynalite = new DynaliteConnection(options.target);
   const logError = options.onError ?? ((message: string) => console.error(`local DynamoDB streams: ${message}`));
-  const shards = new Map<string, Shard>(options.tables.map((table) => [table.streamArn, new Shard(table.tableName, logError)]));
+  const shards = new Map<string, Shard>(options.tables.map((table) => [table.streamArn, new Shard(table.tableName, logError, options.shardRetentionRecords)]));
   const consumers: Consumer[] = [];
   const stats = { writeRequests: 0, groupedPuts: 0, groupBatches: 0, failedGroupBatches: 0, reads: 0 };
   let sequence = 0n;
@@ -204,7 +223,11 @@ export async function startDynamoDbStreams(options: {
   /** Reads one item (consistently): keys only when the view needs no old image, unless `whole` asks for all of it. */
   const readItem = async (touched: Touched, headers: IncomingHttpHeaders, whole = false): Promise<Item | undefined> => {
     stats.reads++;
-    const output = (await dynalite.call('GetItem', { TableName: touched.table.tableName, Key: touched.key, ConsistentRead: true, ...(whole ? {} : projection(touched.table)) }, headers)) as { Item?: Item };
+    const output = (await dynalite.call(
+      'GetItem',
+      { TableName: touched.table.tableName, Key: touched.key, ConsistentRead: true, ...(whole ? {} : projection(touched.table)) },
+      headers,
+    )) as { Item?: Item };
     return output.Item;
   };
 
@@ -284,7 +307,10 @@ export async function startDynamoDbStreams(options: {
   };
 
   const groups = new Map<string, GroupCommit>();
-  const group = options.groupCommit === false ? undefined : { maxBatchItems: Math.min(options.groupCommit?.maxBatchItems ?? BATCH_WRITE_LIMIT, BATCH_WRITE_LIMIT), maxInFlight: options.groupCommit?.maxInFlight ?? 2 };
+  const group =
+    options.groupCommit === false
+      ? undefined
+      : { maxBatchItems: Math.min(options.groupCommit?.maxBatchItems ?? BATCH_WRITE_LIMIT, BATCH_WRITE_LIMIT), maxInFlight: options.groupCommit?.maxInFlight ?? 2 };
   /** Commits a batch of plain PutItems of one table: one BatchGetItem (old items) and one BatchWriteItem. */
   const commit = async (batch: readonly PendingPut[]): Promise<void> => {
     if (batch.length === 1) {
@@ -297,7 +323,10 @@ export async function startDynamoDbStreams(options: {
     let pending = [...batch];
     let failed = false;
     try {
-      const before = await readItems(batch.map((p) => p.touched), headers);
+      const before = await readItems(
+        batch.map((p) => p.touched),
+        headers,
+      );
       for (let attempt = 0; pending.length > 0 && attempt <= UNPROCESSED_RETRIES; attempt++) {
         if (attempt > 0) await sleep(10 * 4 ** (attempt - 1));
         stats.groupBatches++;
@@ -378,17 +407,41 @@ export async function startDynamoDbStreams(options: {
 
   return {
     endpoint: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    addTable(table) {
+      tables.set(table.tableName, table);
+      byArn.set(table.streamArn, table);
+      if (!shards.has(table.streamArn)) shards.set(table.streamArn, new Shard(table.tableName, logError));
+    },
+    removeTable(tableName) {
+      const table = tables.get(tableName);
+      if (!table) return;
+      tables.delete(tableName);
+      byArn.delete(table.streamArn);
+      shards.delete(table.streamArn);
+      for (const consumer of consumers.filter((c) => c.subscription.streamArn === table.streamArn)) consumer.stop();
+    },
     subscribe(subscription, lambda) {
       if (!byArn.has(subscription.streamArn)) throw new Error(`no streamed table has the stream ${subscription.streamArn}`);
-      const consumer = new Consumer(subscription, shards.get(subscription.streamArn) as Shard, lambda, logError);
+      const shard = shards.get(subscription.streamArn) as Shard;
+      const consumer = new Consumer(subscription, shard, lambda, logError);
+      if (subscription.startingPosition === 'LATEST') consumer.position = shard.end;
       consumers.push(consumer);
       consumer.wake();
+      return () => {
+        consumer.stop();
+        consumers.splice(consumers.indexOf(consumer), 1);
+      };
     },
     async idle() {
       await Promise.all(itemTails.values());
       await Promise.all(consumers.map((consumer) => consumer.idle()));
     },
-    stats: () => ({ ...stats }),
+    stats: () => ({
+      ...stats,
+      discardedRecords: consumers.reduce((sum, consumer) => sum + consumer.discarded, 0),
+      retainedRecords: [...shards.values()].reduce((sum, shard) => sum + shard.held, 0),
+      trimmedUnread: [...shards.values()].reduce((sum, shard) => sum + shard.trimmedUnread, 0),
+    }),
     async close() {
       for (const consumer of consumers) consumer.stop();
       server.closeAllConnections();
@@ -450,61 +503,102 @@ class GroupCommit {
   }
 }
 
-/** Records no mapping reads are kept up to this many per table, the oldest dropped first (logged once). */
-export const MAX_UNREAD_RECORDS = 100_000;
+/**
+ * The local stream's retention, as a count: DynamoDB Streams trims a record 24 hours after it was written;
+ * locally a table's shard holds at most this many records and trims the oldest beyond them. A mapping that
+ * had not read a trimmed record loses it, as a mapping more than 24 hours behind does on AWS (logged, and
+ * counted in stats().trimmedUnread). A stream record of a prediction takes a few kilobytes: 100,000 of
+ * them bound the local runtime's memory to a few hundred megabytes however far its consumers fall behind,
+ * where 24 hours of records would be millions (docs/local-runtime.md).
+ */
+export const SHARD_RETENTION_RECORDS = 100_000;
+/** The most records a shard drops at once (and at most an eighth of its retention). */
+const MAX_DROP_STEP = 1024;
+
+/** A mapping's place in a shard: the absolute position of the next record it reads. */
+export interface ShardReader {
+  readonly position: number;
+  /** Who reads (the mapping's function), for the log. */
+  readonly name: string;
+}
 
 /**
- * A table's records in order. Positions are absolute (the n-th record ever appended); records every
- * subscribed mapping has read are dropped, so a long-running stack under load keeps only what is still
- * unread (DynamoDB keeps records 24 h; the local runtime subscribes every mapping when it starts).
+ * A table's records in order. Positions are absolute (the n-th record ever appended). Records every
+ * subscribed mapping has read are dropped, and the shard never holds more than its retention, so a
+ * long-running stack under load keeps only what is still unread, and at most that.
  */
 export class Shard {
   private records: StreamRecord[] = [];
   /** Absolute position of records[0]. */
   private base = 0;
-  private readonly readers = new Set<{ readonly position: number }>();
-  private warned = false;
+  private readonly readers = new Set<ShardReader>();
+  private readonly warned = new Set<string>();
+  /** Records trimmed before some mapping had read them. */
+  trimmedUnread = 0;
+  /** Records dropped at once: the array is cut in steps, not shifted on every write or batch. */
+  private readonly step: number;
 
   constructor(
     private readonly tableName: string,
     private readonly logError: (message: string) => void,
-  ) {}
+    private readonly retention = SHARD_RETENTION_RECORDS,
+  ) {
+    this.step = Math.min(MAX_DROP_STEP, Math.ceil(retention / 8));
+  }
 
   /** Position after the last record. */
   get end(): number {
     return this.base + this.records.length;
   }
 
-  /** Records still held: what some mapping has not read yet, or (without mappings) the newest ones. */
+  /** Records still held: what some mapping has not read yet, at most the retention. */
   get held(): number {
     return this.records.length;
   }
 
   push(record: StreamRecord): void {
     this.records.push(record);
-    if (this.readers.size === 0 && this.records.length > MAX_UNREAD_RECORDS) {
-      if (!this.warned) this.logError(`${this.tableName}: no mapping reads this stream; keeping its newest ${MAX_UNREAD_RECORDS} records`);
-      this.warned = true;
-      this.drop(this.end - MAX_UNREAD_RECORDS);
-    }
+    if (this.records.length > this.retention) this.trim(this.end - (this.retention - this.step));
   }
 
-  /** Records from `from` (absolute) on, at most `count`; a reader that fell behind a drop starts at the oldest held. */
+  /** Records from `from` (absolute) on, at most `count`; a reader that fell behind a trim starts at the oldest held. */
   read(from: number, count: number): { records: StreamRecord[]; next: number } {
     const start = Math.max(from, this.base);
     const records = this.records.slice(start - this.base, start - this.base + count);
     return { records, next: start + records.length };
   }
 
-  addReader(reader: { readonly position: number }): void {
+  addReader(reader: ShardReader): void {
     this.readers.add(reader);
   }
 
-  /** Drops what every reader has passed; in steps, so the array is not shifted on every batch. */
+  removeReader(reader: ShardReader): void {
+    this.readers.delete(reader);
+  }
+
+  /** Drops what every reader has passed. */
   compact(): void {
     let lowest = Number.POSITIVE_INFINITY;
     for (const reader of this.readers) lowest = Math.min(lowest, reader.position);
-    if (lowest !== Number.POSITIVE_INFINITY && lowest - this.base >= 1024) this.drop(lowest);
+    if (lowest !== Number.POSITIVE_INFINITY && lowest - this.base >= this.step) this.drop(lowest);
+  }
+
+  /** Drops the records before `upTo` past the retention, saying (once per reader) who had not read them. */
+  private trim(upTo: number): void {
+    const unread = [...this.readers].filter((reader) => reader.position < upTo);
+    if (this.readers.size === 0 && !this.warned.has('')) {
+      this.warned.add('');
+      this.logError(`${this.tableName}: no mapping reads this stream; keeping its newest ${this.retention} records`);
+    }
+    for (const reader of unread) {
+      this.trimmedUnread += upTo - Math.max(reader.position, this.base);
+      if (this.warned.has(reader.name)) continue;
+      this.warned.add(reader.name);
+      this.logError(
+        `${this.tableName}: the stream holds at most ${this.retention} records (its local retention; 24 hours on AWS): ${reader.name} fell behind and loses the oldest it had not read`,
+      );
+    }
+    this.drop(upTo);
   }
 
   private drop(upTo: number): void {
@@ -514,8 +608,10 @@ export class Shard {
 }
 
 /** Reads a mapping's batches off its shard and invokes the function with them, one batch at a time. */
-class Consumer {
+class Consumer implements ShardReader {
   position = 0;
+  /** Records dropped after their retries (what AWS sends to the on-failure destination). */
+  discarded = 0;
   private running: Promise<void> | undefined;
   private stopped = false;
 
@@ -526,6 +622,10 @@ class Consumer {
     private readonly logError: (message: string) => void,
   ) {
     shard.addReader(this);
+  }
+
+  get name(): string {
+    return this.subscription.functionName;
   }
 
   wake(): void {
@@ -542,6 +642,7 @@ class Consumer {
 
   stop(): void {
     this.stopped = true;
+    this.shard.removeReader(this);
   }
 
   private async drain(): Promise<void> {
@@ -553,32 +654,69 @@ class Consumer {
       const { records: batch, next } = this.shard.read(this.position, subscription.batchSize);
       this.position = next;
       this.shard.compact();
-      const records = batch.filter((record) => subscription.filters.length === 0 || subscription.filters.some((pattern) => matchesPattern(pattern as Record<string, unknown>, record)));
+      const records = batch.filter(
+        (record) => subscription.filters.length === 0 || subscription.filters.some((pattern) => matchesPattern(pattern as Record<string, unknown>, record)),
+      );
       if (records.length === 0) continue;
       await this.invoke(records);
     }
   }
 
-  private async invoke(records: readonly StreamRecord[]): Promise<void> {
+  /**
+   * Delivers a batch as Lambda's stream polling does: a failed invocation is retried (halved first with
+   * bisectOnError); with reportBatchItemFailures a partial answer completes the records before the first it
+   * names and delivers the rest again. A batch out of retries is dropped (logged: the on-failure destination).
+   */
+  private async invoke(records: readonly StreamRecord[], attempt = 0): Promise<void> {
     const { subscription } = this;
     const event = {
       Records: records,
       ...(subscription.tumblingWindowSeconds === undefined ? {} : tumblingFields(subscription, records)),
     };
-    const attempts = subscription.retryAttempts < 0 ? LOCAL_MAX_RETRIES : Math.min(subscription.retryAttempts, LOCAL_MAX_RETRIES);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.lambda.invoke(subscription.functionName, subscription.qualifier, event);
-        return;
-      } catch (error) {
-        if (attempt >= attempts || this.stopped) {
-          this.logError(`${subscription.functionName}: dropped a batch of ${records.length} records after ${attempt + 1} attempts: ${(error as Error).message}`);
-          return;
-        }
-        await sleep(100 * 2 ** attempt);
-      }
+    let outcome: BatchOutcome;
+    try {
+      const { result } = await this.lambda.invoke(subscription.functionName, subscription.qualifier, event);
+      outcome = subscription.reportBatchItemFailures ? partialOutcome(result, records) : { done: true };
+    } catch (error) {
+      outcome = { error: (error as Error).message };
     }
+    if ('done' in outcome) return;
+    if ('error' in outcome && subscription.bisectOnError && records.length > 1) {
+      const middle = Math.ceil(records.length / 2);
+      await this.invoke(records.slice(0, middle), attempt);
+      await this.invoke(records.slice(middle), attempt);
+      return;
+    }
+    const rest = 'failedAt' in outcome ? records.slice(outcome.failedAt) : records;
+    const reason = 'error' in outcome ? outcome.error : outcome.reason;
+    const retries = subscription.retryAttempts < 0 ? LOCAL_MAX_RETRIES : Math.min(subscription.retryAttempts, LOCAL_MAX_RETRIES);
+    if (attempt >= retries || this.stopped) {
+      this.discarded += rest.length;
+      const range = `${rest[0]?.dynamodb.SequenceNumber}..${rest[rest.length - 1]?.dynamodb.SequenceNumber}`;
+      this.logError(`${subscription.functionName}: dropped ${rest.length} records (${range}) after ${attempt + 1} attempts (on AWS: to the on-failure destination): ${reason}`);
+      return;
+    }
+    await sleep(100 * 2 ** attempt);
+    await this.invoke(rest, attempt + 1);
   }
+}
+
+type BatchOutcome = { readonly done: true } | { readonly error: string } | { readonly failedAt: number; readonly reason: string };
+
+/**
+ * A function's answer under ReportBatchItemFailures: done when `batchItemFailures` is absent or empty; else the
+ * position of the lowest sequence number it names. An identifier that is not one of the batch's sequence
+ * numbers fails the whole batch, as on AWS.
+ */
+function partialOutcome(result: unknown, records: readonly StreamRecord[]): BatchOutcome {
+  const failures = (result as { batchItemFailures?: unknown } | null | undefined)?.batchItemFailures;
+  if (failures === undefined || failures === null || (Array.isArray(failures) && failures.length === 0)) return { done: true };
+  const positions = Array.isArray(failures)
+    ? failures.map((failure) => records.findIndex((r) => r.dynamodb.SequenceNumber === (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier))
+    : [-1];
+  if (positions.includes(-1)) return { error: `batchItemFailures names no record of the batch: ${JSON.stringify(failures).slice(0, 200)}` };
+  const failedAt = Math.min(...positions);
+  return { failedAt, reason: `the function reported record ${records[failedAt]?.dynamodb.SequenceNumber} failed` };
 }
 
 function tumblingFields(subscription: StreamSubscription, records: readonly StreamRecord[]) {
@@ -619,8 +757,9 @@ function touchedItems(operation: string, input: Record<string, unknown>, tables:
  * capacity reports at NONE), with its key attributes present.
  */
 function isPlainPut(input: Record<string, unknown>, touched: Touched): boolean {
-  const plain = Object.entries(input).every(([name, value]) =>
-    name === 'TableName' || name === 'Item' || ((name === 'ReturnValues' || name === 'ReturnConsumedCapacity' || name === 'ReturnItemCollectionMetrics') && value === 'NONE'),
+  const plain = Object.entries(input).every(
+    ([name, value]) =>
+      name === 'TableName' || name === 'Item' || ((name === 'ReturnValues' || name === 'ReturnConsumedCapacity' || name === 'ReturnItemCollectionMetrics') && value === 'NONE'),
   );
   return plain && touched.item !== undefined && touched.table.keys.every((name) => touched.key[name] !== undefined);
 }
@@ -691,7 +830,12 @@ function emptyAnswer(): Answer {
   const requestId = randomBytes(39).toString('base64').toUpperCase().replace(/\+|\//g, '0');
   return {
     status: 200,
-    headers: { 'content-type': 'application/x-amz-json-1.0', 'content-length': String(EMPTY_OUTPUT.length), 'x-amz-crc32': String(crc32(EMPTY_OUTPUT)), 'x-amzn-requestid': requestId },
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'content-length': String(EMPTY_OUTPUT.length),
+      'x-amz-crc32': String(crc32(EMPTY_OUTPUT)),
+      'x-amzn-requestid': requestId,
+    },
     body: EMPTY_OUTPUT,
   };
 }
@@ -721,15 +865,22 @@ class DynaliteConnection {
   forward(headers: IncomingHttpHeaders, body: Buffer, path = '/', method = 'POST'): Promise<Answer> {
     const outgoingHeaders: IncomingHttpHeaders = { ...headers, host: this.url.host, 'content-length': String(body.length) };
     delete outgoingHeaders['transfer-encoding'];
-    return new Promise((resolve, reject) => {
-      const outgoing = httpRequest({ host: this.url.hostname, port: this.url.port, method, path, headers: outgoingHeaders, agent: this.agent }, (incoming: IncomingMessage) => {
-        readAll(incoming)
-          .then((data) => resolve({ status: incoming.statusCode ?? 500, headers: incoming.headers as Headers, body: data }))
-          .catch(reject);
+    const attempt = (): Promise<Answer> =>
+      new Promise((resolve, reject) => {
+        const outgoing = httpRequest({ host: this.url.hostname, port: this.url.port, method, path, headers: outgoingHeaders, agent: this.agent }, (incoming: IncomingMessage) => {
+          readAll(incoming)
+            .then((data) => resolve({ status: incoming.statusCode ?? 500, headers: incoming.headers as Headers, body: data }))
+            .catch(reject);
+        });
+        outgoing.on('error', (error: NodeJS.ErrnoException) => {
+          // A kept-alive socket dynalite closed as idle just as the request went out: the request never
+          // reached it, so sending it again on a fresh socket is safe, writes included (Node's documented idiom).
+          if (outgoing.reusedSocket && error.code === 'ECONNRESET') attempt().then(resolve, reject);
+          else reject(error);
+        });
+        outgoing.end(body);
       });
-      outgoing.on('error', reject);
-      outgoing.end(body);
-    });
+    return attempt();
   }
 
   close(): void {
@@ -747,46 +898,41 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** The template's tables with a StreamSpecification, by physical name. */
-export function streamedTablesFromTemplate(template: CfnTemplate, names: ReadonlyMap<string, string>, context: ResolutionContext): StreamedTable[] {
-  return resourcesOfType(template, 'AWS::DynamoDB::Table').flatMap(([id, resource]) => {
-    const properties = resource.Properties as { StreamSpecification?: { StreamViewType: StreamViewType }; KeySchema: { AttributeName: string; KeyType: string }[] };
-    if (!properties.StreamSpecification) return [];
-    const keys = [...properties.KeySchema].sort((a, b) => (a.KeyType === 'HASH' ? -1 : b.KeyType === 'HASH' ? 1 : 0)).map((k) => k.AttributeName);
-    return [{ tableName: names.get(id) as string, streamArn: String(context.attributes.get(`${id}.StreamArn`)), viewType: properties.StreamSpecification.StreamViewType, keys }];
-  });
+/** The stream of an AWS::DynamoDB::Table (resolved properties), if it has a StreamSpecification. */
+export function streamedTable(tableName: string, streamArn: string, properties: Readonly<Record<string, unknown>>): StreamedTable | undefined {
+  const { StreamSpecification, KeySchema } = properties as { StreamSpecification?: { StreamViewType: StreamViewType }; KeySchema: { AttributeName: string; KeyType: string }[] };
+  if (!StreamSpecification) return undefined;
+  const keys = [...KeySchema].sort((a, b) => (a.KeyType === 'HASH' ? -1 : b.KeyType === 'HASH' ? 1 : 0)).map((k) => k.AttributeName);
+  return { tableName, streamArn, viewType: StreamSpecification.StreamViewType, keys };
 }
 
-/** The template's event source mappings on DynamoDB streams, resolved to local function names. */
-export function streamSubscriptionsFromTemplate(template: CfnTemplate, context: ResolutionContext): StreamSubscription[] {
-  return resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').flatMap(([id, resource]) => {
-    const properties = resource.Properties as {
-      EventSourceArn?: unknown;
-      FunctionName: unknown;
-      BatchSize?: number;
-      MaximumBatchingWindowInSeconds?: number;
-      TumblingWindowInSeconds?: number;
-      MaximumRetryAttempts?: number;
-      FilterCriteria?: { Filters?: { Pattern: string }[] };
-    };
-    const streamArn = String(resolveValue(properties.EventSourceArn, context, `${id}.EventSourceArn`));
-    if (!streamArn.includes(':dynamodb:')) return [];
-    // A function name (Ref) or an ARN, possibly with a version or alias.
-    const target = String(resolveValue(properties.FunctionName, context, `${id}.FunctionName`));
-    const arn = /:function:([^:]+)(?::(.+))?$/.exec(target);
-    const functionName = arn ? (arn[1] as string) : target;
-    const qualifier = arn?.[2];
-    return [
-      {
-        streamArn,
-        functionName,
-        ...(qualifier ? { qualifier } : {}),
-        batchSize: properties.BatchSize ?? 100,
-        batchingWindowMs: (properties.MaximumBatchingWindowInSeconds ?? 0) * 1000,
-        ...(properties.TumblingWindowInSeconds ? { tumblingWindowSeconds: properties.TumblingWindowInSeconds } : {}),
-        retryAttempts: properties.MaximumRetryAttempts ?? -1,
-        filters: (properties.FilterCriteria?.Filters ?? []).map((filter) => JSON.parse(filter.Pattern) as unknown),
-      },
-    ];
-  });
+/** An AWS::Lambda::EventSourceMapping (resolved properties) on a DynamoDB stream, its function as a local name and qualifier. */
+export function streamSubscription(properties: Readonly<Record<string, unknown>>): StreamSubscription {
+  const p = properties as {
+    EventSourceArn?: string;
+    FunctionName: string;
+    BatchSize?: number;
+    MaximumBatchingWindowInSeconds?: number;
+    TumblingWindowInSeconds?: number;
+    MaximumRetryAttempts?: number;
+    StartingPosition?: string;
+    FunctionResponseTypes?: string[];
+    BisectBatchOnFunctionError?: boolean;
+    FilterCriteria?: { Filters?: { Pattern: string }[] };
+  };
+  // A function name or an ARN, possibly with a version or alias.
+  const arn = /:function:([^:]+)(?::(.+))?$/.exec(p.FunctionName);
+  return {
+    streamArn: String(p.EventSourceArn),
+    functionName: arn ? (arn[1] as string) : p.FunctionName,
+    ...(arn?.[2] ? { qualifier: arn[2] } : {}),
+    batchSize: Number(p.BatchSize ?? 100),
+    batchingWindowMs: Number(p.MaximumBatchingWindowInSeconds ?? 0) * 1000,
+    ...(p.TumblingWindowInSeconds ? { tumblingWindowSeconds: Number(p.TumblingWindowInSeconds) } : {}),
+    retryAttempts: Number(p.MaximumRetryAttempts ?? -1),
+    ...(p.StartingPosition === 'LATEST' ? { startingPosition: 'LATEST' as const } : {}),
+    reportBatchItemFailures: (p.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'),
+    bisectOnError: p.BisectBatchOnFunctionError === true,
+    filters: (p.FilterCriteria?.Filters ?? []).map((filter) => JSON.parse(filter.Pattern) as unknown),
+  };
 }

@@ -40,9 +40,14 @@ function matchOne(matcher: unknown, value: unknown): boolean {
   const [operator, argument] = Object.entries(matcher)[0] ?? [];
   switch (operator) {
     case 'prefix':
-      return typeof value === 'string' && (isObject(argument) ? value.toLowerCase().startsWith(String(argument['equals-ignore-case']).toLowerCase()) : value.startsWith(String(argument)));
+      return (
+        typeof value === 'string' &&
+        (isObject(argument) ? value.toLowerCase().startsWith(String(argument['equals-ignore-case']).toLowerCase()) : value.startsWith(String(argument)))
+      );
     case 'suffix':
-      return typeof value === 'string' && (isObject(argument) ? value.toLowerCase().endsWith(String(argument['equals-ignore-case']).toLowerCase()) : value.endsWith(String(argument)));
+      return (
+        typeof value === 'string' && (isObject(argument) ? value.toLowerCase().endsWith(String(argument['equals-ignore-case']).toLowerCase()) : value.endsWith(String(argument)))
+      );
     case 'equals-ignore-case':
       return typeof value === 'string' && value.toLowerCase() === String(argument).toLowerCase();
     case 'wildcard':
@@ -73,7 +78,17 @@ function numeric(conditions: readonly unknown[], value: number): boolean {
     const operator = conditions[i];
     const bound = Number(conditions[i + 1]);
     const ok =
-      operator === '<' ? value < bound : operator === '<=' ? value <= bound : operator === '>' ? value > bound : operator === '>=' ? value >= bound : operator === '=' ? value === bound : undefined;
+      operator === '<'
+        ? value < bound
+        : operator === '<='
+          ? value <= bound
+          : operator === '>'
+            ? value > bound
+            : operator === '>='
+              ? value >= bound
+              : operator === '='
+                ? value === bound
+                : undefined;
     if (ok === undefined) throw new EventPatternError(`unsupported numeric operator: ${JSON.stringify(operator)}`);
     if (!ok) return false;
   }

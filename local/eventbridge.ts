@@ -6,13 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import type S3rver from 's3rver';
 import { matchesPattern } from './event-pattern';
-import { resolveValue, resourcesOfType, type CfnTemplate, type ResolutionContext } from './template';
 
 export interface RuleTarget {
   readonly id: string;
   readonly arn: string;
   /** Constant input instead of the event (Input). */
   readonly input?: unknown;
+  /** The role EventBridge assumes to deliver (RoleArn); without one it acts as itself. */
+  readonly roleArn?: string;
 }
 
 export interface RuleDefinition {
@@ -38,11 +39,10 @@ export interface EventBridgeEvent {
 }
 
 export interface LocalEventBridgeOptions {
-  readonly rules: readonly RuleDefinition[];
   readonly region: string;
   readonly accountId: string;
   /** Delivers to a target ARN (state machine or function). */
-  readonly deliver: (target: RuleTarget, event: unknown) => Promise<void>;
+  readonly deliver: (target: RuleTarget, event: unknown, rule: RuleDefinition) => Promise<void>;
   /** Schedules run this many times faster (default 1). */
   readonly timeScale?: number;
   readonly print?: (text: string) => void;
@@ -50,38 +50,36 @@ export interface LocalEventBridgeOptions {
 
 const UNITS: Readonly<Record<string, number>> = { minute: 60_000, minutes: 60_000, hour: 3_600_000, hours: 3_600_000, day: 86_400_000, days: 86_400_000 };
 
-export function rulesFromTemplate(template: CfnTemplate, context: ResolutionContext): RuleDefinition[] {
-  return resourcesOfType(template, 'AWS::Events::Rule').map(([logicalId, resource]) => {
-    const properties = resolveValue(resource.Properties ?? {}, context, `${logicalId}.Properties`) as {
-      EventPattern?: Record<string, unknown>;
-      ScheduleExpression?: string;
-      State?: string;
-      Targets?: { Id: string; Arn: string; Input?: string }[];
-    };
-    const rate = /^rate\((\d+)\s+(minutes?|hours?|days?)\)$/.exec(properties.ScheduleExpression ?? '');
-    return {
-      logicalId,
-      ...(properties.EventPattern ? { eventPattern: properties.EventPattern } : {}),
-      ...(properties.ScheduleExpression ? { schedule: properties.ScheduleExpression } : {}),
-      ...(rate ? { rateMs: Number(rate[1]) * (UNITS[rate[2] as string] as number) } : {}),
-      enabled: (properties.State ?? 'ENABLED') === 'ENABLED',
-      targets: (properties.Targets ?? []).map((t) => ({ id: t.Id, arn: t.Arn, ...(t.Input !== undefined ? { input: JSON.parse(t.Input) as unknown } : {}) })),
-    };
-  });
-}
-
-/** Buckets of the template that send their events to EventBridge (CDK: eventBridgeEnabled). */
-export function eventBridgeBuckets(template: CfnTemplate, context: ResolutionContext): Set<string> {
-  const buckets = new Set<string>();
-  for (const [id, resource] of resourcesOfType(template, 'Custom::S3BucketNotifications')) {
-    const properties = resource.Properties as { BucketName: unknown; NotificationConfiguration?: { EventBridgeConfiguration?: unknown } };
-    if (properties.NotificationConfiguration?.EventBridgeConfiguration !== undefined) buckets.add(String(resolveValue(properties.BucketName, context, `${id}.BucketName`)));
-  }
-  return buckets;
+/** An AWS::Events::Rule's resolved properties as the local EventBridge runs it. */
+export function ruleDefinition(name: string, properties: Readonly<Record<string, unknown>>): RuleDefinition {
+  const p = properties as {
+    EventPattern?: Record<string, unknown> | string;
+    ScheduleExpression?: string;
+    State?: string;
+    Targets?: { Id: string; Arn: string; Input?: string; RoleArn?: string }[];
+  };
+  const rate = /^rate\((\d+)\s+(minutes?|hours?|days?)\)$/.exec(p.ScheduleExpression ?? '');
+  return {
+    logicalId: name,
+    ...(p.EventPattern ? { eventPattern: typeof p.EventPattern === 'string' ? (JSON.parse(p.EventPattern) as Record<string, unknown>) : p.EventPattern } : {}),
+    ...(p.ScheduleExpression ? { schedule: p.ScheduleExpression } : {}),
+    ...(rate ? { rateMs: Number(rate[1]) * (UNITS[rate[2] as string] as number) } : {}),
+    enabled: (p.State ?? 'ENABLED') === 'ENABLED',
+    targets: (p.Targets ?? []).map((t) => ({
+      id: t.Id,
+      arn: t.Arn,
+      ...(t.Input !== undefined ? { input: JSON.parse(t.Input) as unknown } : {}),
+      ...(t.RoleArn !== undefined ? { roleArn: t.RoleArn } : {}),
+    })),
+  };
 }
 
 export class LocalEventBridge {
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly rules = new Map<string, RuleDefinition>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Buckets whose events go to EventBridge (PutBucketNotificationConfiguration with EventBridgeConfiguration). */
+  private readonly buckets = new Set<string>();
+  private schedulesStarted = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly print: (text: string) => void;
 
@@ -89,47 +87,78 @@ export class LocalEventBridge {
     this.print = options.print ?? ((text) => console.log(text));
   }
 
+  /** PutRule + PutTargets: a scheduled rule starts its timer once schedules run. */
+  putRule(rule: RuleDefinition): void {
+    this.removeRule(rule.logicalId);
+    this.rules.set(rule.logicalId, rule);
+    if (this.schedulesStarted) this.schedule(rule);
+  }
+
+  removeRule(name: string): void {
+    clearInterval(this.timers.get(name));
+    this.timers.delete(name);
+    this.rules.delete(name);
+  }
+
+  /** Sends (or stops sending) a bucket's object events to EventBridge. */
+  setBucketEvents(bucket: string, enabled: boolean): void {
+    if (enabled) this.buckets.add(bucket);
+    else this.buckets.delete(bucket);
+  }
+
   /** PutEvents on the default bus: delivered to every enabled rule whose pattern matches. */
   put(event: EventBridgeEvent): void {
-    for (const rule of this.options.rules) {
+    for (const rule of this.rules.values()) {
       if (!rule.enabled || !rule.eventPattern || !matchesPattern(rule.eventPattern, event)) continue;
       for (const target of rule.targets) this.track(rule, target, target.input ?? event);
     }
   }
 
-  /** Starts the scheduled rules' timers. */
+  /** Starts the scheduled rules' timers (and those of rules put later). */
   startSchedules(): void {
-    const scale = this.options.timeScale ?? 1;
-    for (const rule of this.options.rules) {
-      if (!rule.enabled || !rule.schedule) continue;
-      if (!rule.rateMs) {
-        this.print(`local EventBridge: ${rule.logicalId} has schedule ${rule.schedule}; only rate(...) schedules run locally`);
-        continue;
-      }
-      const timer = setInterval(() => {
-        const event = this.event('Scheduled Event', 'aws.events', [`arn:aws:events:${this.options.region}:${this.options.accountId}:rule/${rule.logicalId}`], {});
-        for (const target of rule.targets) this.track(rule, target, target.input ?? event);
-      }, Math.max(1, rule.rateMs / scale));
-      timer.unref();
-      this.timers.push(timer);
-    }
+    this.schedulesStarted = true;
+    for (const rule of this.rules.values()) this.schedule(rule);
   }
 
-  /** Turns s3rver's object events into EventBridge "Object Created" events for the given buckets. */
-  connectS3(server: S3rver, buckets: ReadonlySet<string>): void {
+  private schedule(rule: RuleDefinition): void {
+    if (!rule.enabled || !rule.schedule) return;
+    if (!rule.rateMs) {
+      this.print(`local EventBridge: ${rule.logicalId} has schedule ${rule.schedule}; only rate(...) schedules run locally`);
+      return;
+    }
+    const timer = setInterval(
+      () => {
+        const event = this.event('Scheduled Event', 'aws.events', [`arn:aws:events:${this.options.region}:${this.options.accountId}:rule/${rule.logicalId}`], {});
+        for (const target of rule.targets) this.track(rule, target, target.input ?? event);
+      },
+      Math.max(1, rule.rateMs / (this.options.timeScale ?? 1)),
+    );
+    timer.unref();
+    this.timers.set(rule.logicalId, timer);
+  }
+
+  /**
+   * Turns s3rver's object events into EventBridge "Object Created" events for the buckets that send them, with
+   * the object's `version-id` in a versioned bucket (`versionOf`: the version the write is creating).
+   */
+  connectS3(server: S3rver, versionOf: (bucket: string, key: string) => string | undefined = () => undefined): void {
     server.on('event', (notification: { Records?: S3Record[] }) => {
       for (const record of notification.Records ?? []) {
         const bucket = record.s3.bucket.name;
-        if (!buckets.has(bucket) || !record.eventName.startsWith('ObjectCreated:')) continue;
-        const reason = { Put: 'PutObject', Post: 'PostObject', Copy: 'CopyObject', CompleteMultipartUpload: 'CompleteMultipartUpload' }[record.eventName.split(':')[1] as string] ?? 'PutObject';
+        if (!this.buckets.has(bucket) || !record.eventName.startsWith('ObjectCreated:')) continue;
+        const reason =
+          { Put: 'PutObject', Post: 'PostObject', Copy: 'CopyObject', CompleteMultipartUpload: 'CompleteMultipartUpload' }[record.eventName.split(':')[1] as string] ?? 'PutObject';
+        const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
+        const versionId = versionOf(bucket, key);
         this.put(
           this.event('Object Created', 'aws.s3', [`arn:aws:s3:::${bucket}`], {
             version: '0',
             bucket: { name: bucket },
             object: {
-              key: decodeURIComponent(record.s3.object.key.replace(/\+/g, ' ')),
+              key,
               ...(record.s3.object.size !== undefined ? { size: record.s3.object.size } : {}),
               ...(record.s3.object.eTag ? { etag: record.s3.object.eTag } : {}),
+              ...(versionId ? { 'version-id': versionId } : {}),
               sequencer: record.s3.object.sequencer,
             },
             'request-id': record.responseElements?.['x-amz-request-id'] ?? randomUUID(),
@@ -148,16 +177,29 @@ export class LocalEventBridge {
   }
 
   close(): void {
-    for (const timer of this.timers) clearInterval(timer);
-    this.timers.length = 0;
+    for (const timer of this.timers.values()) clearInterval(timer);
+    this.timers.clear();
+    this.schedulesStarted = false;
   }
 
   private event(detailType: string, source: string, resources: string[], detail: Record<string, unknown>): EventBridgeEvent {
-    return { version: '0', id: randomUUID(), 'detail-type': detailType, source, account: this.options.accountId, time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), region: this.options.region, resources, detail };
+    return {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': detailType,
+      source,
+      account: this.options.accountId,
+      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      region: this.options.region,
+      resources,
+      detail,
+    };
   }
 
   private track(rule: RuleDefinition, target: RuleTarget, input: unknown): void {
-    const delivery = this.options.deliver(target, input).catch((error: Error) => this.print(`local EventBridge: ${rule.logicalId} -> ${target.arn} failed: ${error.message}`));
+    const delivery = this.options
+      .deliver(target, input, rule)
+      .catch((error: Error) => this.print(`local EventBridge: ${rule.logicalId} -> ${target.arn} failed: ${error.message}`));
     this.inFlight.add(delivery);
     void delivery.finally(() => this.inFlight.delete(delivery));
   }
@@ -167,5 +209,8 @@ interface S3Record {
   readonly eventName: string;
   readonly requestParameters?: { readonly sourceIPAddress?: string };
   readonly responseElements?: Readonly<Record<string, string>>;
-  readonly s3: { readonly bucket: { readonly name: string }; readonly object: { readonly key: string; readonly size?: number; readonly eTag?: string; readonly sequencer: string } };
+  readonly s3: {
+    readonly bucket: { readonly name: string };
+    readonly object: { readonly key: string; readonly size?: number; readonly eTag?: string; readonly sequencer: string };
+  };
 }

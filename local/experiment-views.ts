@@ -6,7 +6,6 @@ import { ExperimentStore } from '../lambdas/adapters/experiment-store';
 import type { ExperimentDefinition } from '../lambdas/core/experiments/definition';
 import type { AnalysisSnapshot, ExperimentReport } from '../lambdas/core/experiments/report';
 import { currentReport } from '../lambdas/use-cases/experiments/analyze-experiments';
-import { resolveValue, type CfnTemplate, type ResolutionContext } from './template';
 
 export interface ExperimentView {
   readonly id: string;
@@ -31,20 +30,14 @@ export function experimentViews(client: DynamoDBClient, tableName: string, now: 
       const ended = [...stopped, ...concluded].sort((a, b) => (b.endedAt ?? '').localeCompare(a.endedAt ?? '')).slice(0, RECENTLY_ENDED);
       const at = now();
       const experiments = await Promise.all(
-        [...running, ...ended].map(async (experiment) => ({ id: experiment.id, experiment, analysis: await currentReport(store, experiment, at), snapshots: await store.snapshots(experiment.id) })),
+        [...running, ...ended].map(async (experiment) => ({
+          id: experiment.id,
+          experiment,
+          analysis: await currentReport(store, experiment, at),
+          snapshots: await store.snapshots(experiment.id),
+        })),
       );
       return { generatedAt: at.toISOString(), experiments };
     },
   };
-}
-
-/** The experiment table of a synthesized stack (its ExperimentTableName output), if it has one. */
-export function experimentTableName(template: CfnTemplate, context: ResolutionContext): string | undefined {
-  const output = template.Outputs?.ExperimentTableName;
-  if (!output) return undefined;
-  try {
-    return String(resolveValue(output.Value, context, 'Outputs.ExperimentTableName'));
-  } catch {
-    return undefined;
-  }
 }

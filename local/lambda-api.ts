@@ -10,8 +10,8 @@
 //   POST /2015-03-31/functions/{name}/invocations        Invoke (X-Amz-Invocation-Type RequestResponse | Event)
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { FunctionError, LambdaApiError, type AliasState, type LocalLambdaService } from './lambda-service';
+import { listenLocally } from './ports';
 
 export interface LambdaApiServer {
   readonly endpoint: string;
@@ -24,7 +24,14 @@ export interface LambdaApiServer {
 const PREFIX = '/2015-03-31/functions/';
 
 /** `lambda` is read on each request: the server can start before the service it fronts (whose functions need its address). */
-export async function startLambdaApi(options: { lambda: () => LocalLambdaService; host: string; port?: number; onAsyncError?: (fn: string, error: Error) => void }): Promise<LambdaApiServer> {
+export async function startLambdaApi(options: {
+  lambda: () => LocalLambdaService;
+  host: string;
+  port?: number;
+  onAsyncError?: (fn: string, error: Error) => void;
+  /** Checked before each operation (local/iam): the action (`InvokeFunction`...) on the function's ARN, qualified as Lambda authorizes it. */
+  authorize?: (headers: IncomingMessage['headers'], action: string, functionArn: string) => Promise<{ status: number; type: string; message: string } | undefined>;
+}): Promise<LambdaApiServer> {
   const pending = new Set<Promise<unknown>>();
   const revisions = new Map<string, string>();
   const revisionOf = (name: string) => {
@@ -73,6 +80,8 @@ export async function startLambdaApi(options: { lambda: () => LocalLambdaService
     const raw = await readJson(request);
     const body = (raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
     const method = request.method ?? 'GET';
+    const refusal = await options.authorize?.(request.headers, ...iamAction(resource, method, lambda, name, resource === 'aliases' ? aliasName : qualifier));
+    if (refusal) return error(response, refusal.status, refusal.type, refusal.message);
 
     if (resource === 'configuration' && method === 'GET') return json(response, 200, configuration(name, qualifier));
     if (resource === 'configuration' && method === 'PUT') {
@@ -123,29 +132,37 @@ export async function startLambdaApi(options: { lambda: () => LocalLambdaService
   const server = createServer((request, response) => {
     handle(request, response).catch((e: unknown) => {
       if (e instanceof LambdaApiError) {
-        const status = e.code === 'ResourceNotFoundException' ? 404 : e.code === 'ResourceConflictException' ? 409 : 400;
+        const status = e.code === 'ResourceNotFoundException' ? 404 : e.code === 'ResourceConflictException' ? 409 : e.code === 'TooManyRequestsException' ? 429 : 400;
         return error(response, status, e.code, e.message);
       }
       error(response, 500, 'ServiceException', (e as Error).message);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenLocally(server, options);
   return {
-    endpoint: `http://${options.host}:${port}`,
-    server,
+    ...listening,
     settle: async () => {
       await Promise.allSettled([...pending]);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
   };
+}
+
+/** The IAM action of a Lambda API request and the ARN Lambda authorizes it on (qualified for an alias, a version, an invocation with a qualifier). */
+function iamAction(resource: string | undefined, method: string, lambda: LocalLambdaService, name: string, qualifier: string | undefined): [string, string] {
+  const action =
+    resource === 'invocations'
+      ? 'InvokeFunction'
+      : resource === 'versions'
+        ? 'PublishVersion'
+        : resource === 'aliases'
+          ? method === 'GET'
+            ? 'GetAlias'
+            : 'UpdateAlias'
+          : method === 'GET'
+            ? 'GetFunctionConfiguration'
+            : 'UpdateFunctionConfiguration';
+  const qualified = resource === 'versions' || (resource === 'configuration' && method === 'PUT') ? undefined : qualifier;
+  return [action, lambda.functionArn(name, qualified)];
 }
 
 /** A function name, partial or full ARN ("my-fn", "my-fn:live", "arn:aws:lambda:r:a:function:my-fn:7") -> the name. */

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
+import type { LocalFaults } from './faults';
 import type { FromWorker, SerializedError, ToWorker, WorkerSetup } from './lambda-worker';
 
 /** A function as the template defines it: its source and its $LATEST configuration. */
@@ -38,10 +39,19 @@ interface FunctionState {
   readonly aliases: Map<string, AliasState>;
 }
 
-/** A request Lambda itself would refuse (unknown function, version or alias; bad routing). */
+/** One statement of a function's resource-based policy (AddPermission). */
+export interface PermissionStatement {
+  readonly sid: string;
+  readonly action: string;
+  readonly principal: string;
+  readonly sourceArn?: string;
+  readonly sourceAccount?: string;
+}
+
+/** A request Lambda itself would refuse (unknown function, version or alias; bad routing; throttled). */
 export class LambdaApiError extends Error {
   constructor(
-    readonly code: 'ResourceNotFoundException' | 'InvalidParameterValueException' | 'ResourceConflictException',
+    readonly code: 'ResourceNotFoundException' | 'InvalidParameterValueException' | 'ResourceConflictException' | 'TooManyRequestsException',
     message: string,
   ) {
     super(message);
@@ -51,7 +61,10 @@ export class LambdaApiError extends Error {
 
 /** The function ran and failed (or timed out, or failed init): what Lambda reports as a function error. */
 export class FunctionError extends Error {
-  constructor(readonly error: SerializedError, readonly kind: 'Unhandled' | 'InitError' | 'Timeout') {
+  constructor(
+    readonly error: SerializedError,
+    readonly kind: 'Unhandled' | 'InitError' | 'Timeout',
+  ) {
     super(`${error.name}: ${error.message}`);
     this.name = 'FunctionError';
   }
@@ -74,12 +87,23 @@ export interface LambdaServiceOptions {
   readonly onLogLine: (functionName: string, version: string, line: string) => void;
   /** Uniform [0, 1) source for weighted alias routing (seeded in tests). */
   readonly random?: () => number;
+  /**
+   * The credentials a function's code runs with (its execution role's session, local/iam), over those of
+   * `baseEnvironment`. @default baseEnvironment's
+   */
+  readonly credentials?: (functionName: string) => { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /** Invocations a `lambda` fault rule matches are throttled (local/faults.ts). */
+  readonly faults?: LocalFaults;
 }
 
 interface Environment {
   readonly worker: Worker;
   readonly ready: Promise<void>;
   readonly pending: Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>;
+  /** Invocations using it (waiting for init included). */
+  inUse: number;
+  /** Replaced by a newer configuration: ends once its invocations in flight have answered. */
+  draining: boolean;
 }
 
 /**
@@ -90,6 +114,8 @@ interface Environment {
 export class LocalLambdaService {
   private readonly functions = new Map<string, FunctionState>();
   private readonly environments = new Map<string, Environment>();
+  /** Resource-based policy statements, by qualified function name (`name` or `name:qualifier`). */
+  private readonly permissions = new Map<string, PermissionStatement[]>();
   private nextInvocation = 1;
   private readonly random: () => number;
 
@@ -97,20 +123,83 @@ export class LocalLambdaService {
     this.random = options.random ?? Math.random;
   }
 
-  /** Registers the template's functions, restoring versions and aliases saved by an earlier run. */
-  define(definitions: readonly FunctionDefinition[]): void {
-    const saved = existsSync(this.options.stateFile)
-      ? (JSON.parse(readFileSync(this.options.stateFile, 'utf8')) as Record<string, { versions: PublishedVersion[]; aliases: AliasState[]; environment?: Record<string, string> }>)
-      : {};
-    for (const definition of definitions) {
-      const state = saved[definition.name];
-      this.functions.set(definition.name, {
-        definition,
-        environment: { ...definition.environment },
-        versions: new Map((state?.versions ?? []).map((v) => [v.version, v])),
-        aliases: new Map((state?.aliases ?? []).map((a) => [a.name, a])),
-      });
-    }
+  /** AddPermission on the function or one of its versions or aliases. */
+  addPermission(name: string, qualifier: string | undefined, statement: PermissionStatement): void {
+    this.state(name);
+    const key = qualifier ? `${name}:${qualifier}` : name;
+    const statements = this.permissions.get(key) ?? [];
+    if (statements.some((s) => s.sid === statement.sid))
+      throw new LambdaApiError(
+        'ResourceConflictException',
+        `The statement id (${statement.sid}) provided already exists. Please provide a new statement id, or remove the existing statement.`,
+      );
+    this.permissions.set(key, [...statements, statement]);
+  }
+
+  removePermission(name: string, qualifier: string | undefined, sid: string): void {
+    const key = qualifier ? `${name}:${qualifier}` : name;
+    this.permissions.set(
+      key,
+      (this.permissions.get(key) ?? []).filter((s) => s.sid !== sid),
+    );
+  }
+
+  /** The statements of the resource-based policy of exactly this function, version or alias (GetPolicy). */
+  policy(name: string, qualifier: string | undefined): readonly PermissionStatement[] {
+    return this.permissions.get(qualifier ? `${name}:${qualifier}` : name) ?? [];
+  }
+
+  /** CreateFunction: a new function with no published version. */
+  createFunction(definition: FunctionDefinition): void {
+    if (this.functions.has(definition.name)) throw new LambdaApiError('ResourceConflictException', `Function already exist: ${definition.name}`);
+    this.functions.set(definition.name, { definition, environment: { ...definition.environment }, versions: new Map(), aliases: new Map() });
+    this.save();
+  }
+
+  /** Brings back a function an earlier run created, with the versions and aliases it saved. */
+  restoreFunction(definition: FunctionDefinition): void {
+    const state = this.saved()[definition.name];
+    this.functions.set(definition.name, {
+      definition,
+      environment: { ...(state?.environment ?? definition.environment) },
+      versions: new Map((state?.versions ?? []).map((v) => [v.version, v])),
+      aliases: new Map((state?.aliases ?? []).map((a) => [a.name, a])),
+    });
+  }
+
+  /**
+   * UpdateFunctionCode / UpdateFunctionConfiguration as CloudFormation calls them: $LATEST gets the new
+   * definition (source, environment, memory, timeout); published versions and aliases stay as they are.
+   */
+  updateFunction(definition: FunctionDefinition): void {
+    const state = this.state(definition.name);
+    this.functions.set(definition.name, { ...state, definition, environment: { ...definition.environment } });
+    this.drain(definition.name, '$LATEST');
+    this.save();
+  }
+
+  /** DeleteFunction: the function, its versions and aliases; running environments end. */
+  deleteFunction(name: string): void {
+    const state = this.state(name);
+    for (const version of ['$LATEST', ...state.versions.keys()]) this.drain(name, version);
+    this.functions.delete(name);
+    for (const key of [...this.permissions.keys()]) if (key === name || key.startsWith(`${name}:`)) this.permissions.delete(key);
+    this.save();
+  }
+
+  /** DeleteFunction of one version (refused while an alias routes to it, as Lambda does). */
+  deleteVersion(name: string, version: string): void {
+    const state = this.state(name);
+    const routing = [...state.aliases.values()].find((a) => a.functionVersion === version || version in a.additionalVersionWeights);
+    if (routing) throw new LambdaApiError('ResourceConflictException', `Unable to delete version because the following aliases reference it: [${routing.name}]`);
+    state.versions.delete(version);
+    this.drain(name, version);
+    this.save();
+  }
+
+  deleteAlias(name: string, alias: string): void {
+    this.state(name).aliases.delete(alias);
+    this.save();
   }
 
   functionArn(name: string, qualifier?: string): string {
@@ -128,6 +217,8 @@ export class LocalLambdaService {
 
   updateFunctionConfiguration(name: string, environment: Record<string, string>): void {
     this.state(name).environment = { ...environment };
+    // New invocations of $LATEST run with the new configuration, as on Lambda.
+    this.drain(name, '$LATEST');
     this.save();
   }
 
@@ -182,16 +273,28 @@ export class LocalLambdaService {
   async invoke(name: string, qualifier: string | undefined, event: unknown): Promise<InvocationResult> {
     const state = this.state(name);
     const version = this.pickVersion(state, qualifier);
+    // Lambda refuses an invocation beyond the function's concurrency before it runs anything.
+    if (this.options.faults?.meet({ service: 'lambda', actions: ['InvokeFunction'], functionName: name })) throw new LambdaApiError('TooManyRequestsException', 'Rate Exceeded.');
     const environment = this.environmentFor(state, version);
-    await environment.ready;
+    environment.inUse++;
+    try {
+      await environment.ready;
+      return { result: await this.run(name, qualifier, version, state.definition.timeoutSeconds, environment, event), executedVersion: version };
+    } finally {
+      environment.inUse--;
+      if (environment.draining && environment.inUse === 0) void environment.worker.terminate();
+    }
+  }
+
+  private run(name: string, qualifier: string | undefined, version: string, timeoutSeconds: number, environment: Environment, event: unknown): Promise<unknown> {
     const id = this.nextInvocation++;
-    const timeoutMs = state.definition.timeoutSeconds * 1000;
-    const result = await new Promise<unknown>((resolve, reject) => {
+    const timeoutMs = timeoutSeconds * 1000;
+    return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         environment.pending.delete(id);
         // Lambda ends the sandbox of a timed-out invocation; the next one starts fresh.
         this.retire(name, version);
-        reject(new FunctionError({ name: 'TimeoutError', message: `Task timed out after ${state.definition.timeoutSeconds} seconds` }, 'Timeout'));
+        reject(new FunctionError({ name: 'TimeoutError', message: `Task timed out after ${timeoutSeconds} seconds` }, 'Timeout'));
       }, timeoutMs);
       environment.pending.set(id, { resolve, reject, timer });
       environment.worker.postMessage({
@@ -202,7 +305,6 @@ export class LocalLambdaService {
         deadline: Date.now() + timeoutMs,
       } satisfies ToWorker);
     });
-    return { result, executedVersion: version };
   }
 
   /** Starts the execution environment of a version ahead of traffic (what provisioned concurrency does). */
@@ -251,6 +353,7 @@ export class LocalLambdaService {
     if (existing) return existing;
     const variables = version === '$LATEST' ? state.environment : (state.versions.get(version) as PublishedVersion).environment;
     const { definition } = state;
+    const credentials = this.options.credentials?.(definition.name);
     const worker = new Worker(new URL('./lambda-worker.ts', import.meta.url), {
       // Handlers are TypeScript with extensionless imports: the worker needs tsx's loader, inherited from
       // `tsx local/start.ts`, added when the parent runs without it (vitest, plain node).
@@ -265,6 +368,7 @@ export class LocalLambdaService {
       env: {
         ...this.options.baseEnvironment,
         ...variables,
+        ...(credentials ? { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey } : {}),
         AWS_LAMBDA_FUNCTION_NAME: definition.name,
         AWS_LAMBDA_FUNCTION_VERSION: version,
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(definition.memoryMb),
@@ -305,9 +409,19 @@ export class LocalLambdaService {
       });
     });
     ready.catch(() => undefined);
-    const environment = { worker, ready, pending };
+    const environment: Environment = { worker, ready, pending, inUse: 0, draining: false };
     this.environments.set(key, environment);
     return environment;
+  }
+
+  /** New invocations get a fresh environment; the current one ends once it has answered those in flight. */
+  private drain(name: string, version: string): void {
+    const key = `${name}:${version}`;
+    const environment = this.environments.get(key);
+    if (!environment) return;
+    this.environments.delete(key);
+    environment.draining = true;
+    if (environment.inUse === 0) void environment.worker.terminate();
   }
 
   private retire(name: string, version: string): void {
@@ -316,10 +430,15 @@ export class LocalLambdaService {
     this.environments.delete(key);
   }
 
+  private saved(): Record<string, { versions: PublishedVersion[]; aliases: AliasState[]; environment?: Record<string, string> }> {
+    return existsSync(this.options.stateFile) ? (JSON.parse(readFileSync(this.options.stateFile, 'utf8')) as ReturnType<LocalLambdaService['saved']>) : {};
+  }
+
   private save(): void {
     const state = Object.fromEntries(
-      [...this.functions.entries()].map(([name, f]) => [name, { versions: [...f.versions.values()], aliases: [...f.aliases.values()] }]),
+      [...this.functions.entries()].map(([name, f]) => [name, { versions: [...f.versions.values()], aliases: [...f.aliases.values()], environment: f.environment }]),
     );
-    writeFileSync(this.options.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+    writeFileSync(`${this.options.stateFile}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
+    renameSync(`${this.options.stateFile}.tmp`, this.options.stateFile);
   }
 }

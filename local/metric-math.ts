@@ -100,7 +100,9 @@ export function evaluateMetricMath(expression: string, series: ReadonlyMap<strin
       return new Map(timestamps.map((t) => [t, first.get(t) ?? second]));
     }
     if (name === 'ABS' && args.length === 1 && first !== undefined) return combine(first, 0, 'abs');
-    throw new MetricMathError(`metric math "${expression}": ${name}(${args.length} argument${args.length === 1 ? '' : 's'}) is not supported locally (FILL(series, number) and ABS(series) are)`);
+    throw new MetricMathError(
+      `metric math "${expression}": ${name}(${args.length} argument${args.length === 1 ? '' : 's'}) is not supported locally (FILL(series, number) and ABS(series) are)`,
+    );
   };
 
   const result = sum();

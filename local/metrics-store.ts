@@ -15,7 +15,7 @@ export interface MetricQuery extends MetricIdentity {
   readonly statistic: Statistic;
   /** Seconds; a positive multiple of 60 (the store keeps 1-minute resolution). */
   readonly period: number;
-  /** Epoch ms or Date; inclusive, rounded down to the period. */
+  /** Epoch ms or Date; inclusive, rounded down to the minute as CloudWatch does; periods count from it. */
   readonly start: number | Date;
   /** Epoch ms or Date; exclusive. */
   readonly end: number | Date;
@@ -38,6 +38,12 @@ export interface MetricStoreOptions {
   readonly rawValuesPerMinute?: number;
   /** Raw values older than this are dropped (the histogram remains). @default 1 h */
   readonly rawRetentionMs?: number;
+  /**
+   * How long a minute lasts, in ms: the store's resolution, and the unit of periods and retention. The
+   * runtime's `--time-scale` shortens it (60000 / scale), so a 5-minute period lasts 5 s at scale 60.
+   * @default 60000
+   */
+  readonly minuteMs?: number;
   /** Clock (tests). @default Date.now */
   readonly now?: () => number;
 }
@@ -86,6 +92,8 @@ interface SnapshotBucket {
 interface Snapshot {
   version: number;
   savedAt: string;
+  /** The minute the buckets were kept in (absent: 60000): a snapshot taken under another time scale is not read. */
+  minuteMs?: number;
   series: (MetricIdentity & { unit?: string; buckets: SnapshotBucket[] })[];
 }
 
@@ -100,7 +108,9 @@ export function isStatistic(value: string): value is Statistic {
 }
 
 function seriesKey(namespace: string, metricName: string, dimensions: Readonly<Record<string, string>>): string {
-  const sorted = Object.keys(dimensions).sort().map((k) => [k, dimensions[k]]);
+  const sorted = Object.keys(dimensions)
+    .sort()
+    .map((k) => [k, dimensions[k]]);
   return JSON.stringify([namespace, metricName, sorted]);
 }
 
@@ -115,22 +125,26 @@ function representative(bin: number): number {
 /**
  * CloudWatch metrics on one machine: EMF lines in, GetMetricStatistics-style queries out. A query names
  * the exact dimension set (CloudWatch treats each dimension combination as its own metric); datapoints
- * are per period, aligned to the period, and periods without data are absent, as in CloudWatch.
- * Percentiles are nearest-rank: the smallest value with at least p% of the values at or below it.
+ * are per period, counted from the start rounded down to the minute, and periods without data are absent,
+ * as in CloudWatch. Percentiles are nearest-rank: the smallest value with at least p% of the values at or
+ * below it.
  */
 export class LocalMetricStore {
   private readonly series = new Map<string, Series>();
   private readonly retentionMs: number;
   private readonly rawValuesPerMinute: number;
   private readonly rawRetentionMs: number;
+  /** The length of a minute in ms (the time scale's). */
+  readonly minuteMs: number;
   private readonly now: () => number;
   private lastPrunedMinute = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: MetricStoreOptions = {}) {
-    this.retentionMs = options.retentionMs ?? 24 * 60 * MINUTE_MS;
+    this.minuteMs = options.minuteMs ?? MINUTE_MS;
+    this.retentionMs = options.retentionMs ?? 24 * 60 * this.minuteMs;
     this.rawValuesPerMinute = options.rawValuesPerMinute ?? 500;
-    this.rawRetentionMs = options.rawRetentionMs ?? 60 * MINUTE_MS;
+    this.rawRetentionMs = options.rawRetentionMs ?? 60 * this.minuteMs;
     this.now = options.now ?? Date.now;
     if (options.snapshotFile && existsSync(options.snapshotFile)) this.restore(options.snapshotFile);
   }
@@ -154,7 +168,7 @@ export class LocalMetricStore {
       this.series.set(key, series);
     }
     if (datum.unit !== undefined) series.unit = datum.unit;
-    const minute = Math.floor(datum.timestamp / MINUTE_MS) * MINUTE_MS;
+    const minute = Math.floor(datum.timestamp / this.minuteMs) * this.minuteMs;
     let bucket = series.buckets.get(minute);
     if (!bucket) {
       bucket = { sum: 0, count: 0, min: Infinity, max: -Infinity, raw: [], positive: new Map(), negative: new Map(), zeros: 0 };
@@ -195,13 +209,13 @@ export class LocalMetricStore {
     }
     const series = this.series.get(seriesKey(query.namespace, query.metricName, query.dimensions));
     if (!series) return [];
-    const periodMs = query.period * 1000;
-    const start = Math.floor(+query.start / periodMs) * periodMs;
+    const periodMs = (query.period / 60) * this.minuteMs;
+    const start = Math.floor(+query.start / this.minuteMs) * this.minuteMs;
     const end = +query.end;
     const periods = new Map<number, Bucket[]>();
     for (const [minute, bucket] of series.buckets) {
       if (minute < start || minute >= end) continue;
-      const period = Math.floor(minute / periodMs) * periodMs;
+      const period = start + Math.floor((minute - start) / periodMs) * periodMs;
       const list = periods.get(period);
       if (list) list.push(bucket);
       else periods.set(period, [bucket]);
@@ -224,6 +238,7 @@ export class LocalMetricStore {
     const snapshot: Snapshot = {
       version: SNAPSHOT_VERSION,
       savedAt: new Date(this.now()).toISOString(),
+      minuteMs: this.minuteMs,
       series: [...this.series.values()].map((s) => ({
         namespace: s.namespace,
         metricName: s.metricName,
@@ -247,7 +262,7 @@ export class LocalMetricStore {
     renameSync(`${file}.tmp`, file);
   }
 
-  /** Saves a snapshot every `intervalMs` until close(). */
+  /** Saves a snapshot every `intervalMs` (default a minute of the wall clock, whatever the time scale) until close(). */
   startSnapshots(intervalMs = MINUTE_MS): void {
     this.timer ??= setInterval(() => this.save(), intervalMs);
     this.timer.unref();
@@ -268,6 +283,10 @@ export class LocalMetricStore {
       return;
     }
     if (snapshot.version !== SNAPSHOT_VERSION) return;
+    if ((snapshot.minuteMs ?? MINUTE_MS) !== this.minuteMs) {
+      console.warn(`local metrics: not reading ${file}: it was kept at another time scale (minutes of ${snapshot.minuteMs} ms, now ${this.minuteMs} ms)`);
+      return;
+    }
     for (const s of snapshot.series) {
       const buckets = new Map<number, Bucket>(
         s.buckets.map((b) => [
@@ -287,7 +306,7 @@ export class LocalMetricStore {
   }
 
   private pruneIfNewMinute(now: number): void {
-    const minute = Math.floor(now / MINUTE_MS);
+    const minute = Math.floor(now / this.minuteMs);
     if (minute === this.lastPrunedMinute) return;
     this.lastPrunedMinute = minute;
     this.prune(now);

@@ -1,24 +1,23 @@
-// The promotion pipeline's AWS services on one machine, wired to the template: EventBridge (S3 object events
-// and schedules -> rules -> targets), Step Functions (the template's state machines, their Task states bound
-// to the local Lambda service, SNS and CloudWatch alarms) and its API for the CLI. The Lambda API façade
+// The promotion pipeline's AWS services on one machine: EventBridge (S3 object events and schedules -> rules
+// -> targets), Step Functions (state machines, their Task states bound to the local Lambda service, SNS and
+// CloudWatch alarms) and its API for the CLI. The stacks' rules and state machines are put into them by the
+// local CloudFormation (local/cloudformation/provisioners.ts). The Lambda API façade
 // (local/lambda-api.ts) is started by the runtime before the functions, which get its address.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Registry } from '../lambdas/adapters/registry';
 import { parseCandidateKey } from '../lambdas/core/pipeline/candidate';
-import { alarmsFromTemplate, type LocalAlarms } from './alarms';
+import { alarmDefinition, type LocalAlarms } from './alarms';
 import type { LocalS3 } from './aws-services';
-import { eventBridgeBuckets, LocalEventBridge, rulesFromTemplate } from './eventbridge';
-import { FunctionError, type LocalLambdaService } from './lambda-service';
+import { LocalEventBridge } from './eventbridge';
+import type { LocalIam } from './iam/local-iam';
+import { FunctionError, LambdaApiError, type LocalLambdaService } from './lambda-service';
 import type { LocalSns } from './sns';
-import { stateMachinesFromTemplate } from './state-machine-definitions';
 import type { TaskBindings } from './state-machine-runner';
 import { LocalStepFunctions, startStepFunctionsApi, type StepFunctionsApiServer } from './step-functions';
-import { resourcesOfType, type CfnTemplate, type ResolutionContext } from './template';
 
 export interface PipelineServicesOptions {
-  readonly template: CfnTemplate;
-  readonly context: ResolutionContext;
-  readonly names: ReadonlyMap<string, string>;
+  readonly region: string;
+  readonly accountId: string;
   readonly lambda: LocalLambdaService;
   readonly s3: LocalS3;
   readonly sns: LocalSns;
@@ -28,30 +27,29 @@ export interface PipelineServicesOptions {
   readonly stateDir: string;
   readonly timeScale: number;
   readonly print?: (text: string) => void;
+  /** The API Gateway the state machine redeploys when a model's routes come or go (CreateDeployment). */
+  readonly createDeployment?: (restApiId: string, stageName: string, description?: string) => { id: string };
+  /** Checks each Task call against its state machine's role and each rule target delivery (local/iam). */
+  readonly iam?: LocalIam;
 }
 
 export interface PipelineServices {
   readonly stepFunctions: LocalStepFunctions;
   readonly stepFunctionsEndpoint: string;
   readonly eventBridge: LocalEventBridge;
-  /** ARN of each template state machine, by logical id. */
-  readonly stateMachineArns: ReadonlyMap<string, string>;
+  /**
+   * Executions a stopped runtime left running are aborted; the model locks they held (in the registry
+   * table, when the stack has one) are released.
+   */
+  releaseInterrupted(registryTable: string | undefined): Promise<void>;
   /** Waits until delivered events and the executions they started are done. */
   settle(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startPipelineServices(options: PipelineServicesOptions): Promise<PipelineServices> {
-  const { template, context, lambda, host } = options;
+  const { lambda, host } = options;
   const print = options.print ?? ((text: string) => console.log(text));
-  const stateMachineArns = new Map<string, string>();
-  for (const [id] of resourcesOfType(template, 'AWS::StepFunctions::StateMachine')) {
-    const name = options.names.get(id) as string;
-    const arn = `arn:aws:states:${context.region}:${context.accountId}:stateMachine:${name}`;
-    stateMachineArns.set(id, arn);
-    context.refs.set(id, arn);
-    context.attributes.set(`${id}.Name`, name);
-  }
 
   const bindings: TaskBindings = {
     async lambda(functionArn, payload) {
@@ -59,8 +57,10 @@ export async function startPipelineServices(options: PipelineServicesOptions): P
       try {
         return (await lambda.invoke(name as string, qualifier, payload)).result;
       } catch (error) {
-        // What Step Functions sees of a function error: its errorType as the error name.
+        // What Step Functions sees of a function error: its errorType as the error name; of the Lambda API
+        // refusing the invocation, the exception prefixed with the service (Lambda.TooManyRequestsException).
         if (error instanceof FunctionError) throw Object.assign(new Error(error.error.message), { name: error.error.name });
+        if (error instanceof LambdaApiError) throw Object.assign(new Error(error.message), { name: `Lambda.${error.code}` });
         throw error;
       }
     },
@@ -69,27 +69,49 @@ export async function startPipelineServices(options: PipelineServicesOptions): P
     },
     async awsSdk(service, action, parameters) {
       if (service === 'cloudwatch' && action === 'describeAlarms') return describeAlarms(options.alarms, parameters);
-      if (service === 'cloudwatch' && action === 'putMetricAlarm') return putMetricAlarm(options.alarms, parameters, context);
+      if (service === 'cloudwatch' && action === 'putMetricAlarm') {
+        const name = String(parameters.AlarmName);
+        options.alarms.putAlarm(alarmDefinition(name, parameters, name, options.region, options.accountId));
+        return {};
+      }
+      if (service === 'cloudwatch' && action === 'deleteAlarms') {
+        options.alarms.deleteAlarms((parameters.AlarmNames as string[] | undefined) ?? []);
+        return {};
+      }
+      if (service === 'apigateway' && action === 'createDeployment' && options.createDeployment) {
+        try {
+          return options.createDeployment(
+            String(parameters.RestApiId),
+            String(parameters.StageName),
+            parameters.Description === undefined ? undefined : String(parameters.Description),
+          );
+        } catch (error) {
+          // The SDK integration names service errors `ApiGateway.<ExceptionName>`.
+          throw Object.assign(new Error((error as Error).message), { name: `ApiGateway.${(error as Error).name}` });
+        }
+      }
       throw Object.assign(new Error(`the local runtime does not implement ${service}:${action}`), { name: 'States.TaskFailed' });
     },
   };
 
-  const machines = stateMachinesFromTemplate(template, context).map((m) => ({
-    arn: stateMachineArns.get(m.logicalId) as string,
-    name: options.names.get(m.logicalId) as string,
-    definition: m.definition,
-  }));
-  const stepFunctions = new LocalStepFunctions({ machines, bindings, directory: `${options.stateDir}/executions`, timeScale: options.timeScale, print });
-  await releaseInterrupted(stepFunctions, template, options);
+  const { iam } = options;
+  const stepFunctions = new LocalStepFunctions({
+    machines: [],
+    bindings,
+    ...(iam ? { bindingsFor: (stateMachineArn: string, unchecked: TaskBindings) => iam.guardTaskBindings(stateMachineArn, unchecked) } : {}),
+    directory: `${options.stateDir}/executions`,
+    timeScale: options.timeScale,
+    print,
+  });
   const api: StepFunctionsApiServer = await startStepFunctionsApi({ stepFunctions, host });
 
   const eventBridge = new LocalEventBridge({
-    rules: rulesFromTemplate(template, context),
-    region: context.region,
-    accountId: context.accountId,
+    region: options.region,
+    accountId: options.accountId,
     timeScale: options.timeScale,
     print,
-    async deliver(target, event) {
+    async deliver(target, event, rule) {
+      await iam?.authorizeRuleTarget(rule, target);
       if (target.arn.includes(':states:') && target.arn.includes(':stateMachine:')) {
         stepFunctions.start(target.arn, event);
       } else if (target.arn.includes(':lambda:')) {
@@ -100,14 +122,13 @@ export async function startPipelineServices(options: PipelineServicesOptions): P
       }
     },
   });
-  eventBridge.connectS3(options.s3.server, eventBridgeBuckets(template, context));
-  eventBridge.startSchedules();
+  eventBridge.connectS3(options.s3.server, (bucket, key) => options.s3.versioning.versionBeingWritten(bucket, key));
 
   return {
     stepFunctions,
     stepFunctionsEndpoint: api.endpoint,
     eventBridge,
-    stateMachineArns,
+    releaseInterrupted: (registryTable) => releaseInterrupted(stepFunctions, registryTable, options),
     async settle() {
       await eventBridge.settle();
       await stepFunctions.idle();
@@ -134,33 +155,11 @@ function describeAlarms(alarms: LocalAlarms, parameters: Record<string, unknown>
   };
 }
 
-/**
- * PutMetricAlarm: the alarm is read like a template alarm (same properties) and added to the local alarms.
- * LocalAlarms is built from the template and has no PutMetricAlarm of its own yet; until it has, this reaches
- * its definition and status maps (a new alarm starts INSUFFICIENT_DATA; a re-put keeps its state).
- */
-function putMetricAlarm(alarms: LocalAlarms, parameters: Record<string, unknown>, context: ResolutionContext): unknown {
-  const name = String(parameters.AlarmName);
-  const [definition] = alarmsFromTemplate({ Resources: { [`PipelineAlarm`]: { Type: 'AWS::CloudWatch::Alarm', Properties: parameters } } }, { ...context, refs: new Map(context.refs), attributes: new Map(context.attributes) });
-  const internals = alarms as unknown as { definitions: Map<string, unknown>; status: Map<string, unknown> };
-  if (!definition || !(internals.definitions instanceof Map) || !(internals.status instanceof Map)) {
-    throw Object.assign(new Error('the local alarms cannot take new alarms'), { name: 'States.TaskFailed' });
-  }
-  internals.definitions.set(name, { ...definition, logicalId: name });
-  if (!internals.status.has(name)) {
-    const now = Date.now();
-    internals.status.set(name, { state: 'INSUFFICIENT_DATA', reason: definition.unsupported ?? 'Unchecked: Initial alarm creation', updatedAt: now, transitionedAt: now, evaluatedThrough: 0 });
-  }
-  return {};
-}
-
 /** Executions a stopped runtime left running are aborted; the model locks they held are released. */
-async function releaseInterrupted(stepFunctions: LocalStepFunctions, template: CfnTemplate, options: PipelineServicesOptions): Promise<void> {
+async function releaseInterrupted(stepFunctions: LocalStepFunctions, registryTable: string | undefined, options: PipelineServicesOptions): Promise<void> {
   const interrupted = stepFunctions.abortInterrupted();
-  if (interrupted.length === 0) return;
-  const registryTable = resourcesOfType(template, 'AWS::DynamoDB::Table').find(([id]) => id.startsWith('ModelRegistry'));
-  if (!registryTable) return;
-  const registry = new Registry(options.dynamodb, options.names.get(registryTable[0]) as string);
+  if (interrupted.length === 0 || registryTable === undefined) return;
+  const registry = new Registry(options.dynamodb, registryTable);
   for (const execution of interrupted) {
     const input = execution.input as { model?: string; detail?: { bucket?: { name?: string }; object?: { key?: string } } };
     let model = input.model;

@@ -2,12 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isIP } from 'node:net';
+import type { Caller } from './iam/authorizer';
 import type { LocalLambdaService } from './lambda-service';
 import { resolveValue, resourcesOfType, TemplateError, type CfnTemplate, type ResolutionContext } from './template';
 
 export interface TopicSubscription {
   readonly protocol: string;
   readonly endpoint: string;
+  /** The subscription ARN of one made by Subscribe (AWS::SNS::Subscription); inline subscriptions have none. */
+  readonly id?: string;
 }
 
 export interface TopicDefinition {
@@ -101,6 +104,8 @@ export interface LocalSnsOptions {
   readonly print?: (text: string) => void;
   /** How many recent notifications are kept. @default 100 */
   readonly keep?: number;
+  /** Checks a publish by a caller other than the runtime (local/iam); throws the error the publisher gets. */
+  readonly authorizePublish?: (caller: Caller, topicArn: string) => Promise<void>;
 }
 
 export interface PublishedNotification extends Notification {
@@ -145,12 +150,39 @@ export class LocalSns {
     return [...this.topics.values()];
   }
 
+  /** CreateTopic (or its update): the topic with its inline subscriptions; subscriptions added by Subscribe stay. */
+  putTopic(topic: TopicDefinition): void {
+    const previous = this.topics.get(topic.arn);
+    const added = previous ? previous.subscriptions.filter((s) => s.id !== undefined) : [];
+    this.topics.set(topic.arn, { ...topic, subscriptions: [...topic.subscriptions, ...added] });
+  }
+
+  deleteTopic(arn: string): void {
+    this.topics.delete(arn);
+  }
+
+  /** Subscribe: returns the subscription ARN. */
+  subscribe(topicArn: string, subscription: Omit<TopicSubscription, 'id'>): string {
+    const topic = this.topics.get(topicArn);
+    if (!topic) throw Object.assign(new Error(`Topic does not exist: ${topicArn}`), { name: 'NotFoundException' });
+    const id = `${topicArn}:${randomUUID()}`;
+    this.topics.set(topicArn, { ...topic, subscriptions: [...topic.subscriptions, { ...subscription, id }] });
+    return id;
+  }
+
+  unsubscribe(subscriptionArn: string): void {
+    for (const topic of this.topics.values()) {
+      if (topic.subscriptions.some((s) => s.id === subscriptionArn))
+        this.topics.set(topic.arn, { ...topic, subscriptions: topic.subscriptions.filter((s) => s.id !== subscriptionArn) });
+    }
+  }
+
   /** Most recent first. */
   recentNotifications(limit = this.keep): PublishedNotification[] {
     return this.recent.slice(-limit).reverse();
   }
 
-  /** SNS Publish: resolves once the notification is recorded; webhook and Lambda deliveries run in the background. */
+  /** SNS Publish by the runtime itself (no permission check: see publishAs): resolves once the notification is recorded; webhook and Lambda deliveries run in the background. */
   publish(topicArn: string, subject: string | undefined, message: string): { MessageId: string } {
     const topic = this.topics.get(topicArn);
     if (!topic) throw Object.assign(new Error(`Topic does not exist: ${topicArn}`), { name: 'NotFoundException' });
@@ -168,7 +200,9 @@ export class LocalSns {
         deliveries.push(`invoked ${subscription.endpoint}`);
         this.track(this.invokeLambda(subscription.endpoint, notification));
       } else {
-        deliveries.push(`would ${subscription.protocol === 'email' || subscription.protocol === 'email-json' ? 'email' : `deliver (${subscription.protocol}) to`} ${subscription.endpoint}`);
+        deliveries.push(
+          `would ${subscription.protocol === 'email' || subscription.protocol === 'email-json' ? 'email' : `deliver (${subscription.protocol}) to`} ${subscription.endpoint}`,
+        );
       }
     }
     if (this.webhook) {
@@ -184,6 +218,18 @@ export class LocalSns {
     }
     this.print(formatNotification(published));
     return { MessageId: notification.MessageId };
+  }
+
+  /** SNS Publish by `caller` (the state machine's role, CloudWatch for an alarm): authorized as on AWS first. */
+  publishAs(caller: Caller, topicArn: string, subject: string | undefined, message: string): Promise<{ MessageId: string }> {
+    const { authorizePublish } = this.options;
+    if (authorizePublish) return authorizePublish(caller, topicArn).then(() => this.publish(topicArn, subject, message));
+    // Unchecked, it publishes before it returns, as publish() does.
+    try {
+      return Promise.resolve(this.publish(topicArn, subject, message));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 
   /** Waits for webhook posts and Lambda deliveries still under way. */

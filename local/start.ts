@@ -1,24 +1,12 @@
 // `npm start`: the synthesized stack on this machine. See docs/local-runtime.md.
 import { parseArgs } from 'node:util';
-import { startRuntime } from './runtime';
+import { InvalidPropsError } from '../lib/validation/prop-validation';
+import { RuntimeStartError, startRuntime } from './runtime';
+import { START_OPTIONS, START_USAGE } from './start-options';
 import { checkWebhookUrl, WebhookUrlError } from './sns';
 
-const usage = `usage: npm start -- [options]
-
-  --port <n>          API port (default 3000)
-  --host <address>    address to bind (default 127.0.0.1)
-  --dynamodb-port <n> local DynamoDB port (default: a free port)
-  --s3-port <n>       local S3 port (default: a free port)
-  --state-dir <dir>   where models, logs and the registry persist (default .modelgate)
-  --clean             start from an empty state folder
-  --quiet             do not print function log lines
-  --time-scale <x>    run Wait states, lock retries and scheduled rules x times faster (default 1;
-                      e.g. 60 turns a 30-minute canary bake into 30 seconds)
-  --webhook <url>     also POST every SNS notification (alarm state changes) as JSON to this
-                      local URL, e.g. http://127.0.0.1:9000/hook (loopback addresses only)`;
-
 function fail(message: string): never {
-  console.error(`modelgate local: ${message}\n\n${usage}`);
+  console.error(`modelgate local: ${message}\n\n${START_USAGE}`);
   process.exit(2);
 }
 
@@ -32,24 +20,13 @@ function port(value: string | undefined, flag: string, fallback: number): number
 let values;
 try {
   ({ values } = parseArgs({
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'dynamodb-port': { type: 'string' },
-      's3-port': { type: 'string' },
-      'state-dir': { type: 'string' },
-      clean: { type: 'boolean', default: false },
-      quiet: { type: 'boolean', default: false },
-      webhook: { type: 'string' },
-      'time-scale': { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+    options: START_OPTIONS,
   }));
 } catch (error) {
   fail((error as Error).message);
 }
 if (values.help) {
-  console.log(usage);
+  console.log(START_USAGE);
   process.exit(0);
 }
 
@@ -71,6 +48,7 @@ try {
     dynamoDbPort: port(values['dynamodb-port'], '--dynamodb-port', 0),
     s3Port: port(values['s3-port'], '--s3-port', 0),
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+    ...(values.config !== undefined ? { configFile: values.config } : {}),
     clean: values.clean,
     echoLogs: !values.quiet,
     ...(values.webhook !== undefined ? { webhookUrl: values.webhook } : {}),
@@ -82,10 +60,19 @@ try {
     console.error(`modelgate local: port already in use (${(error as Error).message}); is another \`npm start\` running? Use --port to pick another.`);
     process.exit(1);
   }
+  // Bad configuration (e.g. a declared model whose bundle is missing): one line per problem, no trace.
+  if (error instanceof InvalidPropsError) {
+    for (const problem of error.problems) console.error(`modelgate local: cannot start: ${problem}`);
+    process.exit(2);
+  }
+  if (error instanceof RuntimeStartError) {
+    console.error(`modelgate local: cannot start: ${error.message}`);
+    process.exit(1);
+  }
   throw error;
 }
 
-const models = runtime.apis.flatMap((api) => api.routes).filter((r) => r.method === 'POST' && r.resourcePath.endsWith('/predict'));
+const models = runtime.gateway.routes().filter((r) => r.method === 'POST' && r.resourcePath.endsWith('/predict'));
 for (const route of models) await runtime.lambda.warm(route.functionName, route.qualifier ?? '$LATEST');
 const example = models[0];
 console.log(`
@@ -95,13 +82,24 @@ modelgate local runtime ready in ${((performance.now() - started) / 1000).toFixe
   DynamoDB       ${runtime.dynamoDbEndpoint}
   S3             ${runtime.s3Endpoint}
   state          ${runtime.stateDir}
-  routes         ${runtime.apis.flatMap((api) => api.routes.map((r) => `${r.method} ${r.resourcePath}`)).join('\n                 ')}
-${example ? `
+  API keys       ${Object.entries(runtime.apiKeys)
+    .map(([client, key]) => `${client.padEnd(9)}${key}`)
+    .join('\n                 ')}
+                 (x-api-key: each kind of client has its own — predict, feedback, events)
+  routes         ${runtime.gateway
+    .routes()
+    .map((r) => `${r.method} ${r.resourcePath}`)
+    .join('\n                 ')}
+${
+  example
+    ? `
 Try:
   curl -s -X POST ${runtime.apiUrl}${example.resourcePath} \\
-    -H 'content-type: application/json' \\
+    -H 'content-type: application/json' -H 'x-api-key: ${runtime.apiKeys.predict}' \\
     -d '{"instances": [{"gender": "Female", "SeniorCitizen": 0, "Partner": "Yes", "Dependents": "No", "tenure": 1, "PhoneService": "No", "MultipleLines": "No phone service", "InternetService": "DSL", "OnlineSecurity": "No", "OnlineBackup": "Yes", "DeviceProtection": "No", "TechSupport": "No", "StreamingTV": "No", "StreamingMovies": "No", "Contract": "Month-to-month", "PaperlessBilling": "Yes", "PaymentMethod": "Electronic check", "MonthlyCharges": 29.85, "TotalCharges": 29.85}]}'
-` : ''}
+`
+    : ''
+}
 Ctrl-C stops everything.`);
 
 let stopping = false;

@@ -10,12 +10,16 @@ export interface TemplateStateMachine {
 }
 
 export function stateMachinesFromTemplate(template: CfnTemplate, context: ResolutionContext): TemplateStateMachine[] {
-  return resourcesOfType(template, 'AWS::StepFunctions::StateMachine').map(([logicalId, resource]) => {
-    const properties = resource.Properties as { DefinitionString?: unknown; Definition?: unknown; StateMachineType?: string };
-    const raw = properties.DefinitionString !== undefined ? resolveValue(properties.DefinitionString, context, `${logicalId}.DefinitionString`) : resolveValue(properties.Definition, context);
-    const definition = (typeof raw === 'string' ? JSON.parse(raw) : raw) as StateMachineDefinition;
-    return { logicalId, definition, type: properties.StateMachineType === 'EXPRESS' ? 'EXPRESS' : 'STANDARD' };
-  });
+  return resourcesOfType(template, 'AWS::StepFunctions::StateMachine').map(([logicalId, resource]) =>
+    stateMachine(logicalId, resolveValue(resource.Properties ?? {}, context, `${logicalId}.Properties`) as Record<string, unknown>),
+  );
+}
+
+/** An AWS::StepFunctions::StateMachine's resolved properties: its definition (DefinitionString or Definition) and type. */
+export function stateMachine(logicalId: string, properties: Readonly<Record<string, unknown>>): TemplateStateMachine {
+  const raw = properties.DefinitionString ?? properties.Definition;
+  const definition = (typeof raw === 'string' ? JSON.parse(raw) : raw) as StateMachineDefinition;
+  return { logicalId, definition, type: properties.StateMachineType === 'EXPRESS' ? 'EXPRESS' : 'STANDARD' };
 }
 
 /**

@@ -3,7 +3,7 @@
 // to the local Lambda service, `arn:aws:states:::sns:publish` to the local SNS, the CloudWatch aws-sdk
 // integrations to the local alarms. Used by the local runtime (local/step-functions.ts) and by the tests
 // that run the pipeline's definition branch by branch.
-import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { type ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 
 type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 

@@ -3,11 +3,11 @@
 // folder, and the subset of the Step Functions API (AWS JSON 1.0) the CLI uses, on loopback, so
 // `modelgate push` follows a local execution with the same @aws-sdk/client-sfn code as a deployed one.
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startExecution, type HistoryEvent, type RunningExecution, type StateMachineDefinition, type TaskBindings } from './state-machine-runner';
+import { listenLocally } from './ports';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
 
@@ -34,6 +34,8 @@ export interface LocalStateMachine {
 export interface LocalStepFunctionsOptions {
   readonly machines: readonly LocalStateMachine[];
   readonly bindings: TaskBindings;
+  /** The bindings an execution of this machine runs with (local/iam: each Task call checked against the machine's role). @default bindings */
+  readonly bindingsFor?: (stateMachineArn: string, bindings: TaskBindings) => TaskBindings;
   /** Executions persist here, one JSON file each. */
   readonly directory: string;
   readonly timeScale?: number;
@@ -64,6 +66,15 @@ export class LocalStepFunctions {
     }
   }
 
+  /** CreateStateMachine / UpdateStateMachine: executions started from now on run this definition. */
+  putMachine(machine: LocalStateMachine): void {
+    this.machines.set(machine.arn, machine);
+  }
+
+  deleteMachine(arn: string): void {
+    this.machines.delete(arn);
+  }
+
   listStateMachines(): LocalStateMachine[] {
     return [...this.machines.values()];
   }
@@ -92,7 +103,8 @@ export class LocalStepFunctions {
     const record: ExecutionRecord = { executionArn, stateMachineArn, name, status: 'RUNNING', startDate, input, events: [] };
     this.executions.set(executionArn, record);
     this.save(record);
-    const execution = startExecution(machine.definition, input, this.options.bindings, {
+    const bindings = this.options.bindingsFor ? this.options.bindingsFor(stateMachineArn, this.options.bindings) : this.options.bindings;
+    const execution = startExecution(machine.definition, input, bindings, {
       timeScale: this.options.timeScale ?? 1,
       execution: { id: executionArn, name, startTime: startDate },
       onEvent: (event) => {
@@ -187,16 +199,29 @@ export async function startStepFunctionsApi(options: { stepFunctions: LocalStepF
   });
   const operations: Record<string, (body: Record<string, unknown>) => unknown> = {
     StartExecution: (body) => {
-      const record = sfn.start(String(body.stateMachineArn), body.input === undefined ? {} : JSON.parse(String(body.input)), body.name === undefined ? undefined : String(body.name));
+      const record = sfn.start(
+        String(body.stateMachineArn),
+        body.input === undefined ? {} : JSON.parse(String(body.input)),
+        body.name === undefined ? undefined : String(body.name),
+      );
       return { executionArn: record.executionArn, startDate: epoch(record.startDate) };
     },
     DescribeExecution: (body) => describe(sfn.describe(String(body.executionArn))),
-    StopExecution: (body) => ({ stopDate: epoch(sfn.stop(String(body.executionArn), body.error as string | undefined, body.cause as string | undefined).stopDate ?? new Date().toISOString()) }),
+    StopExecution: (body) => ({
+      stopDate: epoch(sfn.stop(String(body.executionArn), body.error as string | undefined, body.cause as string | undefined).stopDate ?? new Date().toISOString()),
+    }),
     ListExecutions: (body) => ({
       executions: sfn
         .list(body.stateMachineArn as string | undefined, body.statusFilter as ExecutionStatus | undefined)
         .slice(0, Number(body.maxResults ?? 100) || 100)
-        .map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: epoch(e.startDate), ...(e.stopDate ? { stopDate: epoch(e.stopDate) } : {}) })),
+        .map((e) => ({
+          executionArn: e.executionArn,
+          stateMachineArn: e.stateMachineArn,
+          name: e.name,
+          status: e.status,
+          startDate: epoch(e.startDate),
+          ...(e.stopDate ? { stopDate: epoch(e.stopDate) } : {}),
+        })),
     }),
     GetExecutionHistory: (body) => {
       const events = sfn.describe(String(body.executionArn)).events.map(historyEvent);
@@ -222,20 +247,7 @@ export async function startStepFunctionsApi(options: { stepFunctions: LocalStepF
       send(400, { __type: name, message: (error as Error).message }, name);
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://${options.host}:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenLocally(server, options);
 }
 
 /** A history event in GetExecutionHistory's shape. */

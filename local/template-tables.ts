@@ -2,6 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ExperimentTable } from '../lib/experiments/experiment-table';
 import { MonitoringTable } from '../lib/monitoring/monitoring-table';
+import { ModelRegistryTable } from '../lib/storage/model-registry-table';
 import { PredictionLogTable } from '../lib/storage/prediction-log-table';
 import type { CfnTableProperties } from './dynamodb-tables';
 
@@ -32,5 +33,14 @@ export function experimentTableProperties(): CfnTableProperties {
   new ExperimentTable(stack, 'Experiments');
   const [table] = Object.values(Template.fromStack(stack).findResources('AWS::DynamoDB::Table')) as { Properties: CfnTableProperties }[];
   if (!table) throw new Error('ExperimentTable synthesized no AWS::DynamoDB::Table');
+  return table.Properties;
+}
+
+/** The model registry table's properties as the CDK construct synthesizes them (tests and benchmarks). */
+export function registryTableProperties(): CfnTableProperties {
+  const stack = new Stack(new App(), 'RegistryTableOnly');
+  new ModelRegistryTable(stack, 'Registry');
+  const [table] = Object.values(Template.fromStack(stack).findResources('AWS::DynamoDB::Table')) as { Properties: CfnTableProperties }[];
+  if (!table) throw new Error('ModelRegistryTable synthesized no AWS::DynamoDB::Table');
   return table.Properties;
 }

@@ -28,5 +28,7 @@ declare module 's3rver' {
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;
     httpServer?: Server;
+    /** Koa's middleware list (S3rver is a Koa app): composed when `run` starts the server. */
+    middleware: ((ctx: never, next: () => Promise<void>) => Promise<void>)[];
   }
 }

@@ -4,12 +4,7 @@ import { analyzeMetric, ENGINES, type AnalysisResult, type Engine } from '../../
 import type { GaussianPrior } from '../../lambdas/core/experiments/bayesian';
 import { EXPERIMENT_DEFAULTS } from '../../lambdas/core/experiments/defaults';
 import { checkSampleRatio, type SampleRatioCheck } from '../../lambdas/core/experiments/srm';
-import {
-  armMoments,
-  ExperimentDataError,
-  toArmStats,
-  type ArmStats,
-} from '../../lambdas/core/experiments/sufficient-statistics';
+import { armMoments, ExperimentDataError, toArmStats, type ArmStats } from '../../lambdas/core/experiments/sufficient-statistics';
 import type { CommandRun } from '../command';
 import type { abtestOptions } from '../specs/abtest';
 import { UsageError } from '../usage-error';
@@ -83,9 +78,7 @@ function readOptions(values: Values): Request['options'] {
     throw new UsageError(`--sequential-tuning: must be greater than 0, got ${sequentialTuning}`);
   }
   const prior =
-    priorMean === undefined || priorVariance === undefined
-      ? undefined
-      : { mean: readNumber('prior-mean', priorMean), variance: readNumber('prior-variance', priorVariance) };
+    priorMean === undefined || priorVariance === undefined ? undefined : { mean: readNumber('prior-mean', priorMean), variance: readNumber('prior-variance', priorVariance) };
   return { engine, scale: values.absolute ? 'absolute' : 'relative', alpha, sequentialTuning, prior };
 }
 
@@ -177,8 +170,7 @@ function toJson(analysis: AnalysisResult | undefined, srm: SampleRatioCheck | un
     },
   };
   if (!analysis) return { ...srmJson };
-  const evidence =
-    analysis.engine === 'bayesian' ? { chanceToWin: analysis.chanceToWin } : { pValue: analysis.pValue };
+  const evidence = analysis.engine === 'bayesian' ? { chanceToWin: analysis.chanceToWin } : { pValue: analysis.pValue };
   return { lift: analysis.lift, ci: analysis.ci, ...evidence, ...srmJson };
 }
 

@@ -42,7 +42,16 @@ export async function onlineDrift({ values: flags, positionals }: DriftInput): P
             version: r.version,
             predictions: r.predictions,
             windows: r.windows,
-            ...(r.drift ? { features: r.drift.features, driftShare: r.drift.driftShare, datasetDrift: r.drift.datasetDrift, prediction: r.drift.prediction ?? null } : { features: {}, skipped: r.driftSkipped }),
+            ...(r.drift
+              ? {
+                  features: r.drift.features,
+                  assessed: r.drift.assessed,
+                  driftShare: r.drift.driftShare,
+                  status: r.drift.status,
+                  datasetDrift: r.drift.datasetDrift,
+                  prediction: r.drift.prediction ?? null,
+                }
+              : { features: {}, skipped: r.driftSkipped }),
           })),
         },
         null,
@@ -60,7 +69,13 @@ export async function onlineDrift({ values: flags, positionals }: DriftInput): P
     console.log(table(report.drift));
     const prediction = report.drift.prediction;
     if (prediction) {
-      console.log(`prediction distribution: ${prediction.method} ${prediction.statistic?.toFixed(4) ?? '-'} (threshold ${prediction.threshold}): ${prediction.drifted ? 'DRIFT' : 'no drift'}`);
+      const verdict =
+        prediction.status === 'not-enough-data'
+          ? `not enough data (${prediction.current.values} values, needs ${prediction.minimum ?? 'a larger reference'})`
+          : prediction.drifted
+            ? 'DRIFT'
+            : 'no drift';
+      console.log(`prediction distribution: ${prediction.method} ${prediction.statistic?.toFixed(4) ?? '-'} (threshold ${prediction.threshold}): ${verdict}`);
     }
     console.log('');
   }

@@ -1,13 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { column, CsvError, parseCsv, type CsvTable } from '../../lambdas/core/csv';
-import {
-  type Column,
-  DriftConfigError,
-  type DriftReport,
-  driftReport,
-  type DriftSettings,
-  type FeatureDrift,
-} from '../../lambdas/core/drift/report';
+import { type Column, DriftConfigError, type DriftReport, type DriftStatus, driftReport, type DriftSettings, type FeatureDrift } from '../../lambdas/core/drift/report';
 import type { DriftMethod } from '../../lambdas/core/manifest-types';
 import type { CommandInput, CommandRun } from '../command';
 import type { driftOptions } from '../specs/drift';
@@ -28,7 +21,10 @@ export const runDrift: CommandRun<typeof driftOptions> = async (input) => {
     return onlineDrift(input);
   }
   if (values.reference === undefined || values.current === undefined) {
-    throw new UsageError(`${values.reference === undefined ? '--reference' : '--current'} is required`, 'give a served model (`modelgate drift churn`) or two CSV files (--reference <a.csv> --current <b.csv>)');
+    throw new UsageError(
+      `${values.reference === undefined ? '--reference' : '--current'} is required`,
+      'give a served model (`modelgate drift churn`) or two CSV files (--reference <a.csv> --current <b.csv>)',
+    );
   }
   const served = (['since', 'version'] as const).find((flag) => values[flag] !== undefined);
   if (served) throw new UsageError(`--${served} applies to a served model, not to two CSV files`, 'drop it, or name the model: `modelgate drift <model>`');
@@ -101,18 +97,20 @@ async function readTable(path: string): Promise<CsvTable> {
   return parseCsv(text, path);
 }
 
-function selectColumns(
-  reference: CsvTable,
-  source: string,
-  columns: string | undefined,
-  exclude: string | undefined,
-): string[] {
-  const list = (flag: string | undefined) => (flag ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+function selectColumns(reference: CsvTable, source: string, columns: string | undefined, exclude: string | undefined): string[] {
+  const list = (flag: string | undefined) =>
+    (flag ?? '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean);
   const named = [...list(columns), ...list(exclude)];
   const unknown = named.find((name) => !reference.header.includes(name));
   if (unknown !== undefined) {
     const guess = nearest(unknown, reference.header);
-    throw new BadInputError(`${source}: no column "${unknown}" (columns: ${reference.header.join(', ')})`, guess ? `did you mean "${guess}"?` : 'name columns of the reference file');
+    throw new BadInputError(
+      `${source}: no column "${unknown}" (columns: ${reference.header.join(', ')})`,
+      guess ? `did you mean "${guess}"?` : 'name columns of the reference file',
+    );
   }
   const chosen = columns === undefined ? [...reference.header] : list(columns);
   const excluded = new Set(list(exclude));
@@ -164,33 +162,57 @@ function numericCells(cells: readonly string[], name: string, source: string): (
   });
 }
 
+/**
+ * The report as a table: per column its sample size (current values, missing ones aside) and verdict — "not
+ * enough data" below the method's minimum, which the notes give — then the dataset's verdict.
+ */
 export function table(report: DriftReport): string {
-  const header = ['column', 'type', 'method', 'statistic', 'p-value', 'threshold', 'drift', 'notes'];
+  const header = ['column', 'type', 'method', 'values', 'statistic', 'p-value', 'threshold', 'drift', 'notes'];
   const rows = Object.entries(report.features).map(([name, feature]) => [
     name,
     feature.kind,
     feature.method,
+    String(feature.current.values),
     formatNumber(feature.statistic),
     formatNumber(feature.pValue),
     String(feature.threshold),
-    feature.drifted ? 'YES' : 'no',
+    VERDICT[feature.status],
     notes(feature),
   ]);
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] as string).length)));
-  const line = (cells: readonly string[]) => cells.map((cell, i) => cell.padEnd(widths[i] as number)).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] as number))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line), '', datasetLine(report)].join('\n');
+}
+
+const VERDICT: Readonly<Record<DriftStatus, string>> = { drift: 'YES', 'no-drift': 'no', 'not-enough-data': 'not enough data' };
+
+/** The dataset's verdict: the share of the columns with a verdict that drifted, or why there is none. */
+function datasetLine(report: DriftReport): string {
   const features = Object.values(report.features);
   const drifted = features.filter((f) => f.drifted).length;
-  return [
-    line(header),
-    ...rows.map(line),
-    '',
-    `${drifted} of ${features.length} columns drifted (drift share ${(report.driftShare * 100).toFixed(1)}%); ` +
-      `dataset drift: ${report.datasetDrift ? 'YES' : 'no'} (when >= 50% of the columns drift)`,
-  ].join('\n');
+  const waiting = features.length - report.assessed;
+  if (report.status === 'not-enough-data') {
+    return (
+      `${report.assessed} of ${features.length} columns have the values a verdict needs; ` +
+      'dataset drift: not enough data (a verdict needs half of the columns; the notes give each minimum)'
+    );
+  }
+  const columns = waiting === 0 ? `${features.length} columns` : `${report.assessed} assessed columns (${waiting} with not enough data)`;
+  return (
+    `${drifted} of ${columns} drifted (drift share ${(report.driftShare * 100).toFixed(1)}%); ` +
+    `dataset drift: ${report.datasetDrift ? 'YES' : 'no'} (when >= 50% of the columns drift)`
+  );
 }
 
 function notes(feature: FeatureDrift): string {
   const parts: string[] = [];
+  if (feature.status === 'not-enough-data') {
+    parts.push(feature.minimum === null ? `the reference is too small for ${feature.method} at this threshold` : `needs ${feature.minimum} values`);
+  }
   if (feature.current.missing > 0 || feature.reference.missing > 0) {
     parts.push(`missing ${feature.reference.missing} -> ${feature.current.missing}`);
   }

@@ -29,7 +29,10 @@ export const runErrors: CommandRun<typeof errorsOptions> = async ({ values, posi
     if (values.slice !== undefined && !manifest.features.some((f) => f.name === values.slice)) {
       const features = manifest.features.map((f) => f.name);
       const guess = nearest(values.slice, features);
-      throw new UsageError(`--slice: ${model} v${version} has no feature "${values.slice}" (features: ${features.join(', ')})`, guess ? `did you mean "${guess}"?` : 'slice by one of its features');
+      throw new UsageError(
+        `--slice: ${model} v${version} has no feature "${values.slice}" (features: ${features.join(', ')})`,
+        guess ? `did you mean "${guess}"?` : 'slice by one of its features',
+      );
     }
     const records = await queryLabelledPredictions(target.dynamodb, target.predictionTable, { model, version, from, to, shards });
     results.push({ version, analysis: errorAnalysis(manifest, records, values.slice) });
@@ -42,24 +45,30 @@ export const runErrors: CommandRun<typeof errorsOptions> = async ({ values, posi
     console.log(`${model} v${version}, ${from} .. ${to}: ${analysis.labelled} labelled predictions, ${analysis.wrong} wrong (error rate ${percent(analysis.errorRate)})`);
     if (analysis.slices.length > 0) {
       console.log('');
-      console.log(columns([
-        [values.slice as string, 'labelled', 'wrong', 'error rate', '95% interval'],
-        ...analysis.slices.map((s) => [s.slice, String(s.count), String(s.wrong), percent(s.errorRate), `${percent(s.low)} - ${percent(s.high)}`]),
-      ]));
+      console.log(
+        columns([
+          [values.slice as string, 'labelled', 'wrong', 'error rate', '95% interval'],
+          ...analysis.slices.map((s) => [s.slice, String(s.count), String(s.wrong), percent(s.errorRate), `${percent(s.low)} - ${percent(s.high)}`]),
+        ]),
+      );
     }
     if (analysis.wrongPredictions.length > 0 && limit > 0) {
       console.log('');
-      console.log(columns([
-        ['predictionId', 'time', 'predicted', 'actual', 'score', ...(values.slice ? [values.slice] : [])],
-        ...analysis.wrongPredictions.slice(0, limit).map((w) => [
-          w.predictionId,
-          w.timestamp,
-          String(w.predicted),
-          String(w.actual),
-          w.score === null ? '-' : w.score.toFixed(3),
-          ...(values.slice ? [w.slice ?? ''] : []),
+      console.log(
+        columns([
+          ['predictionId', 'time', 'predicted', 'actual', 'score', ...(values.slice ? [values.slice] : [])],
+          ...analysis.wrongPredictions
+            .slice(0, limit)
+            .map((w) => [
+              w.predictionId,
+              w.timestamp,
+              String(w.predicted),
+              String(w.actual),
+              w.score === null ? '-' : w.score.toFixed(3),
+              ...(values.slice ? [w.slice ?? ''] : []),
+            ]),
         ]),
-      ]));
+      );
       if (analysis.wrongPredictions.length > limit) console.log(`... and ${analysis.wrongPredictions.length - limit} more (--limit, or --json for all)`);
     }
     console.log('');
@@ -73,5 +82,12 @@ function percent(x: number): string {
 
 function columns(rows: readonly (readonly string[])[]): string {
   const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i] as number))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -84,8 +84,20 @@ async function start({ values }: Input<'start'>): Promise<number> {
     throw error;
   }
   if (values.json) console.log(JSON.stringify({ experiment: definition }));
-  else console.log([...describeDefinition(definition), '', `Started. Read it with: npx modelgate experiment status ${definition.id}`].join('\n'));
+  else
+    console.log(
+      [...describeDefinition(definition), '', countingLine(definition, new Date()), `Started. Read it with: npx modelgate experiment status ${definition.id}`].join('\n'),
+    );
   return 0;
+}
+
+/** When counting begins: before it, predictions are not counted and events about them are refused (docs/experiments.md). */
+function countingLine(definition: ExperimentDefinition, now: Date): string {
+  const seconds = Math.max(0, Math.round((Date.parse(definition.startedAt) - now.getTime()) / 1000));
+  return (
+    `Counting starts at ${definition.startedAt}${seconds > 0 ? `, in ${seconds} s (every reader learns of the experiment first)` : ''}: ` +
+    'predictions served before are not counted, and events about them are answered not_in_experiment (status counts them as too early).'
+  );
 }
 
 /** The definition, or a usage error naming every bad flag. */
@@ -98,7 +110,14 @@ function plan(request: ExperimentRequest, lambdaVersions: { control?: string; tr
     });
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
-    const flagOf: Record<string, string> = { maxDays: '--max-days', sequentialTuning: '--sequential-tuning', startDelaySeconds: '--start-delay', guardrails: '--guardrail', secondary: '--secondary', mde: '--mde' };
+    const flagOf: Record<string, string> = {
+      maxDays: '--max-days',
+      sequentialTuning: '--sequential-tuning',
+      startDelaySeconds: '--start-delay',
+      guardrails: '--guardrail',
+      secondary: '--secondary',
+      mde: '--mde',
+    };
     throw new UsageError(error.issues.map((i) => `${flagOf[i.field.split(/[.[]/)[0] as string] ?? `--${i.field.split(/[.[]/)[0]}`}: ${i.reason}`).join('; '));
   }
 }
@@ -122,7 +141,9 @@ async function liveRouting(target: Target, model: string): Promise<LiveRouting> 
   }
   const functionArn = Object.entries(target.outputs).find(([name]) => name.toLowerCase() === `${model.replace(/-/g, '')}functionarn`)?.[1];
   if (!functionArn || (target.kind === 'local' && !target.endpoints.lambda)) return { versions: [], source: 'none' };
-  const client = target.endpoints.lambda ? new LambdaClient({ endpoint: target.endpoints.lambda, region: target.region, credentials: LOCAL_CREDENTIALS }) : new LambdaClient({ region: target.region });
+  const client = target.endpoints.lambda
+    ? new LambdaClient({ endpoint: target.endpoints.lambda, region: target.region, credentials: LOCAL_CREDENTIALS })
+    : new LambdaClient({ region: target.region });
   const functionName = functionArn.split(':')[6] as string;
   const alias = await new LambdaControl(client).getRouting(functionName);
   const modelVersionOf = async (qualifier: string) => {
@@ -131,32 +152,49 @@ async function liveRouting(target: Target, model: string): Promise<LiveRouting> 
     return variables.MODEL_VERSION ?? (variables.MODEL_PREFIX ?? '').split('/').filter(Boolean).pop() ?? qualifier;
   };
   const primary = { version: await modelVersionOf(alias.version), lambdaVersion: alias.version };
-  const additional = alias.additionalVersion && (alias.additionalWeight ?? 0) > 0 ? { version: await modelVersionOf(alias.additionalVersion), lambdaVersion: alias.additionalVersion, weight: alias.additionalWeight as number } : undefined;
+  const additional =
+    alias.additionalVersion && (alias.additionalWeight ?? 0) > 0
+      ? { version: await modelVersionOf(alias.additionalVersion), lambdaVersion: alias.additionalVersion, weight: alias.additionalWeight as number }
+      : undefined;
   return { routing: { primary, ...(additional ? { additional } : {}), updatedAt: new Date().toISOString() }, versions: [], source: 'alias' };
 }
 
 /** Whether the live routing can carry the experiment, the split it gives, and the arms' Lambda versions. */
 type Refusal = { readonly message: string; readonly nextStep: string };
 
-function checkRouting(definition: ExperimentDefinition, live: LiveRouting, splitGiven: boolean): { split: number; lambdaVersions: { control?: string; treatment?: string } } | { refusal: Refusal } {
+function checkRouting(
+  definition: ExperimentDefinition,
+  live: LiveRouting,
+  splitGiven: boolean,
+): { split: number; lambdaVersions: { control?: string; treatment?: string } } | { refusal: Refusal } {
   const { routing } = live;
   const { model, control, treatment } = definition;
-  if (!routing) return { refusal: { message: `cannot read how ${model}'s live alias routes (no registry entry and no Lambda API to ask)`, nextStep: 'deploy or start the stack with its promotion pipeline' } };
+  if (!routing)
+    return {
+      refusal: {
+        message: `cannot read how ${model}'s live alias routes (no registry entry and no Lambda API to ask)`,
+        nextStep: 'deploy or start the stack with its promotion pipeline',
+      },
+    };
   const lambdaVersionOf = (version: string) =>
     [routing.primary, routing.additional].find((r) => r?.version === version)?.lambdaVersion ?? live.versions.find((v) => v.version === version)?.lineage.lambdaVersion;
   const lambdaVersions = { control: lambdaVersionOf(control.version), treatment: lambdaVersionOf(treatment.version) };
   const routed = `the live alias routes ${routing.primary.version} (${round(1 - (routing.additional?.weight ?? 0))})${routing.additional ? ` and ${routing.additional.version} (${round(routing.additional.weight)})` : ' only'}`;
   if (routing.primary.version !== control.version) {
-    return { refusal: { message: `the control must be the live version: ${routed}`, nextStep: `use --control ${routing.primary.version}, or make v${control.version} live first (\`modelgate promote ${model} ${control.version}\`)` } };
+    return {
+      refusal: {
+        message: `the control must be the live version: ${routed}`,
+        nextStep: `use --control ${routing.primary.version}, or make v${control.version} live first (\`modelgate promote ${model} ${control.version}\`)`,
+      },
+    };
   }
   if (definition.assignment === 'request') {
     if (routing.additional?.version !== treatment.version) {
-      return {
-        refusal: {
-          message: `a request-level experiment splits traffic with the live alias, but ${routed}`,
-          nextStep: `roll ${model} v${treatment.version} out with the ab-test strategy first (\`modelgate push <its bundle> --strategy ab-test\`), or use --assignment unit`,
-        },
-      };
+      // A version is pushed once: a published treatment cannot be rolled out again, but unit assignment can reach it.
+      const nextStep = lambdaVersions.treatment
+        ? `v${treatment.version} was pushed already (a version is pushed once), so use --assignment unit (requests carrying an x-modelgate-unit-id header are split by a hash), or push its model as a new version with --strategy ab-test`
+        : `roll ${model} v${treatment.version} out with the ab-test strategy first (\`modelgate push <its bundle> --strategy ab-test\`), or use --assignment unit once it is published`;
+      return { refusal: { message: `a request-level experiment splits traffic with the live alias, but ${routed}`, nextStep } };
     }
     if (splitGiven && Math.abs(routing.additional.weight - definition.split) > 1e-6) {
       return {
@@ -169,7 +207,12 @@ function checkRouting(definition: ExperimentDefinition, live: LiveRouting, split
     return { split: routing.additional.weight, lambdaVersions };
   }
   if (!lambdaVersions.treatment) {
-    return { refusal: { message: `unit-level routing invokes the treatment's Lambda version, but ${model} v${treatment.version} has none`, nextStep: 'publish it through the pipeline first (`modelgate push <its bundle>`)' } };
+    return {
+      refusal: {
+        message: `unit-level routing invokes the treatment's Lambda version, but ${model} v${treatment.version} has none`,
+        nextStep: 'publish it through the pipeline first (`modelgate push <its bundle>`)',
+      },
+    };
   }
   return { split: definition.split, lambdaVersions };
 }
@@ -209,9 +252,14 @@ async function stop({ values, positionals }: Input<'stop'>): Promise<number> {
   let outcome: ControlOutcome | undefined;
   if (conclusion.action.kind !== 'none') {
     const pipeline = pipelineControl(target, log);
-    log?.(conclusion.action.kind === 'promote' ? `promoting ${definition.model} v${conclusion.action.version} through the pipeline` : `rolling back ${definition.model} v${definition.treatment.version} through the pipeline`);
+    log?.(
+      conclusion.action.kind === 'promote'
+        ? `promoting ${definition.model} v${conclusion.action.version} through the pipeline`
+        : `rolling back ${definition.model} v${definition.treatment.version} through the pipeline`,
+    );
     outcome = conclusion.action.kind === 'promote' ? await pipeline.promote(definition.model, conclusion.action.version) : await pipeline.rollback(definition.model);
-    if (!outcome.succeeded) return fail(`the pipeline did not ${conclusion.action.kind}: ${outcome.summary} (the experiment keeps running)`, 'fix the cause and stop it again', values.json);
+    if (!outcome.succeeded)
+      return fail(`the pipeline did not ${conclusion.action.kind}: ${outcome.summary} (the experiment keeps running)`, 'fix the cause and stop it again', values.json);
   } else {
     log?.(conclusion.action.why);
   }
@@ -245,11 +293,29 @@ async function list({ values }: Input<'list'>): Promise<number> {
   const store = new ExperimentStore(target.dynamodb, requireOutput(target, 'ExperimentTableName'));
   const all = await allExperiments(store);
   if (values.json) {
-    console.log(JSON.stringify({ experiments: all.map((d) => ({ id: d.id, model: d.model, status: d.status, control: d.control.version, treatment: d.treatment.version, primaryMetric: d.primaryMetric.name, assignment: d.assignment, startedAt: d.startedAt, endedAt: d.endedAt ?? null, outcome: d.conclusion?.outcome ?? null })) }));
+    console.log(
+      JSON.stringify({
+        experiments: all.map((d) => ({
+          id: d.id,
+          model: d.model,
+          status: d.status,
+          control: d.control.version,
+          treatment: d.treatment.version,
+          primaryMetric: d.primaryMetric.name,
+          assignment: d.assignment,
+          startedAt: d.startedAt,
+          endedAt: d.endedAt ?? null,
+          outcome: d.conclusion?.outcome ?? null,
+        })),
+      }),
+    );
   } else if (all.length === 0) {
     console.log('no experiments yet (npx modelgate experiment start --help)');
   } else {
-    for (const d of all) console.log(`${d.id.padEnd(36)} ${d.status.padEnd(10)} ${d.model} v${d.control.version} vs v${d.treatment.version}  ${d.primaryMetric.name}  since ${d.startedAt}${d.conclusion ? `  -> ${d.conclusion.outcome}` : ''}`);
+    for (const d of all)
+      console.log(
+        `${d.id.padEnd(36)} ${d.status.padEnd(10)} ${d.model} v${d.control.version} vs v${d.treatment.version}  ${d.primaryMetric.name}  since ${d.startedAt}${d.conclusion ? `  -> ${d.conclusion.outcome}` : ''}`,
+      );
   }
   return 0;
 }
@@ -299,7 +365,12 @@ async function allExperiments(store: ExperimentStore): Promise<ExperimentDefinit
 async function requireExperiment(store: ExperimentStore, id: string): Promise<NonNullable<Awaited<ReturnType<ExperimentStore['get']>>>> {
   const stored = await store.get(id);
   if (stored) return stored;
-  throw unknownName('experiment', id, (await allExperiments(store)).map((d) => d.id), { whenNone: 'start one with `modelgate experiment start`' });
+  throw unknownName(
+    'experiment',
+    id,
+    (await allExperiments(store)).map((d) => d.id),
+    { whenNone: 'start one with `modelgate experiment start`' },
+  );
 }
 
 /** A refusal or failure of the outcome (exit 1), printed as cli/failure.ts prints the others. */

@@ -10,7 +10,7 @@ import { ManifestError, describeIssues } from '../../lambdas/core/errors';
 import type { Manifest, RolloutStrategy, Task } from '../../lambdas/core/manifest';
 import { ROLLOUT_STRATEGIES } from '../../lambdas/core/manifest-types';
 import { OnnxFormatError, prepareModel } from '../../lambdas/core/onnx-graph';
-import { PackagingError, draftManifest, tableRows, tableTargets, withBaseline, withCalibration } from '../../lambdas/core/packaging';
+import { PackagingError, draftManifest, tableRows, tableTargets, withBaseline, withCalibration, withDefaultGates } from '../../lambdas/core/packaging';
 import { PROMOTION_DEFAULTS } from '../../lambdas/core/promotion/defaults';
 import { evaluatePredictions, type MetricSet } from '../../lambdas/core/promotion/evaluation';
 import { ContractError } from '../../lambdas/core/tensors';
@@ -21,6 +21,7 @@ import { UsageError } from '../usage-error';
 
 const TASKS: readonly Task[] = ['binary-classification', 'multiclass-classification', 'regression'];
 const MODEL_FILE = 'model.onnx';
+const NO_HOLDOUT_NOTE = 'no --holdout: no quality gate is written, so a first version goes live without one (give --holdout, docs/bundle.md)';
 
 export const runPackage: CommandRun<typeof packageOptions> = async ({ values }) => {
   const request = readRequest(values);
@@ -57,13 +58,15 @@ interface Request {
   readonly out: string;
   readonly strategy?: RolloutStrategy;
   readonly exclude: readonly string[];
+  readonly passThrough: readonly string[];
   readonly task?: Task;
 }
 
 function readRequest(values: CommandInput<typeof packageOptions>['values']): Request {
   const required = (flag: 'onnx' | 'train' | 'target' | 'name' | 'version' | 'out'): string => {
     const value = values[flag];
-    if (value === undefined || value === '') throw new UsageError(`--${flag} is required`, 'e.g. `modelgate package --onnx model.onnx --train train.csv --target Churn --name churn --version 1 --out bundle/`');
+    if (value === undefined || value === '')
+      throw new UsageError(`--${flag} is required`, 'e.g. `modelgate package --onnx model.onnx --train train.csv --target Churn --name churn --version 1 --out bundle/`');
     return value;
   };
   const strategy = values.strategy === undefined ? undefined : requireOneOf('--strategy', values.strategy, ROLLOUT_STRATEGIES);
@@ -79,8 +82,16 @@ function readRequest(values: CommandInput<typeof packageOptions>['values']): Req
     ...(holdout !== undefined ? { holdout } : {}),
     ...(strategy !== undefined ? { strategy } : {}),
     ...(task !== undefined ? { task } : {}),
-    exclude: (values.exclude ?? '').split(',').map((c) => c.trim()).filter(Boolean),
+    exclude: columnList(values.exclude),
+    passThrough: columnList(values.passthrough),
   };
+}
+
+function columnList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
 }
 
 interface Bundle {
@@ -104,6 +115,7 @@ async function build(request: Request): Promise<Bundle> {
     version: request.version,
     target: request.target,
     exclude: request.exclude,
+    passThrough: request.passThrough,
     ...(request.task ? { task: request.task } : {}),
     ...(request.strategy ? { strategy: request.strategy } : {}),
     holdout: holdout !== undefined,
@@ -122,17 +134,18 @@ async function build(request: Request): Promise<Bundle> {
     const trainRows = tableRows(draft, train, request.train);
     const manifest = withBaseline(draft, trainRows, await model.predict(trainRows));
     const bundle = { manifest, modelBytes: prepared.bytes, zipMapsRemoved: prepared.zipMapsRemoved, notes };
-    if (!holdout) return bundle;
+    if (!holdout) return { ...bundle, notes: [...notes, NO_HOLDOUT_NOTE] };
     const actual = tableTargets(manifest, holdout.table, request.target, holdout.path);
     const holdoutPredictions = await model.predict(tableRows(manifest, holdout.table, holdout.path));
     const metrics = evaluatePredictions(manifest, actual, holdoutPredictions);
     const calibrated = withCalibration(manifest, actual, holdoutPredictions);
+    const gated = withDefaultGates(calibrated.manifest, tableTargets(manifest, train, request.target, request.train), metrics);
     const rows = holdout.table.rows.length;
     const provenance = { file: basename(holdout.path), sha256: sha256Hex(holdout.bytes), rows, metrics };
     return {
       ...bundle,
-      manifest: { ...calibrated.manifest, training: { ...manifest.training, holdout: provenance } },
-      notes: [...notes, ...calibrated.notes],
+      manifest: { ...gated.manifest, training: { ...manifest.training, holdout: provenance } },
+      notes: [...notes, ...calibrated.notes, ...gated.notes],
       holdout: { rows, metrics, bytes: holdout.bytes },
     };
   } finally {
@@ -164,7 +177,8 @@ function inputProblem(error: unknown): { message: string; nextStep: string } | u
   const inference = 'fix the model, the CSV or the flags (docs/cli.md, "package", says how the manifest is inferred)';
   if (error instanceof PackagingError) return { message: error.problems.length === 1 ? error.message : `\n  ${error.problems.join('\n  ')}`, nextStep: inference };
   if (error instanceof ManifestError) return { message: `the manifest built from these inputs is invalid:\n${describeIssues(error.issues)}`, nextStep: inference };
-  if (error instanceof ModelLoadError) return { message: `the model does not load: ${error.message}`, nextStep: 'check that --onnx is a model onnxruntime can load (docs/cli.md, "package")' };
+  if (error instanceof ModelLoadError)
+    return { message: `the model does not load: ${error.message}`, nextStep: 'check that --onnx is a model onnxruntime can load (docs/cli.md, "package")' };
   if (error instanceof ContractError) return { message: `the model's answer does not match its outputs: ${error.message}`, nextStep: inference };
   if (error instanceof OnnxFormatError) return { message: error.message, nextStep: 'give an ONNX model file with --onnx' };
   if (error instanceof CsvError) return { message: error.message, nextStep: 'fix the CSV file' };
@@ -180,6 +194,7 @@ function summaryJson(request: Request, bundle: Bundle) {
     version: manifest.version,
     task: manifest.task,
     features: manifest.features,
+    ...(manifest.passThrough ? { passThrough: manifest.passThrough } : {}),
     inputs: manifest.inputs,
     outputs: manifest.outputs,
     ...(manifest.classLabels ? { classLabels: manifest.classLabels } : {}),
@@ -187,6 +202,7 @@ function summaryJson(request: Request, bundle: Bundle) {
     zipMapsRemoved: bundle.zipMapsRemoved,
     baselineRows: manifest.baseline?.rows,
     ...(bundle.holdout ? { holdout: { rows: bundle.holdout.rows, metrics: bundle.holdout.metrics } } : {}),
+    ...(manifest.validation?.gates ? { gates: manifest.validation.gates } : {}),
     notes: bundle.notes,
   };
 }
@@ -205,6 +221,9 @@ function summaryText(request: Request, bundle: Bundle): string {
     ].filter(Boolean);
     lines.push(`  ${feature.name.padEnd(nameWidth)}  ${feature.type.padEnd(7)}  ${details.join('; ')}`.trimEnd());
   }
+  if (manifest.passThrough) {
+    lines.push(`pass-through: ${manifest.passThrough.map((f) => (f.joinKey ? `${f.name} (join key)` : f.name)).join(', ')}`);
+  }
   lines.push(`inputs (${manifest.inputs.length}):`);
   for (const input of manifest.inputs) {
     const rows = manifest.batchSize ?? 'N';
@@ -212,7 +231,9 @@ function summaryText(request: Request, bundle: Bundle): string {
     const fed = input.features.length === 1 && input.features[0] === input.name ? '' : ` <- ${input.features.join(', ')}`;
     lines.push(`  ${input.name} ${input.dtype} ${shape}${fed}`);
   }
-  const outputs = Object.entries(manifest.outputs).map(([role, name]) => `${role} "${name}"`).join(', ');
+  const outputs = Object.entries(manifest.outputs)
+    .map(([role, name]) => `${role} "${name}"`)
+    .join(', ');
   lines.push(`outputs: ${outputs}${bundle.zipMapsRemoved > 0 ? ` (ZipMap removed: ${bundle.zipMapsRemoved})` : ''}`);
   if (manifest.batchSize !== undefined) lines.push(`batch size: ${manifest.batchSize} (fixed by the model)`);
   const prediction = manifest.baseline?.prediction ? `, ${manifest.baseline.prediction.kind} prediction distribution` : '';

@@ -11,7 +11,7 @@ import type { CommandRun } from '../command';
 import { findUploadExecution, followExecution, stepFunctionsClient } from '../pipeline-client';
 import { registryOf } from '../registry';
 import type { pushOptions } from '../specs/push';
-import { requireOneOf, unknownName } from '../suggest';
+import { requireOneOf } from '../suggest';
 import { requireOutput, resolveTarget } from '../target';
 import { UsageError } from '../usage-error';
 
@@ -26,11 +26,6 @@ export const runPush: CommandRun<typeof pushOptions> = async ({ values, position
   const target = await resolveTarget(values);
   const bucket = requireOutput(target, 'ModelBucketName');
   const stateMachineArn = requireOutput(target, 'PipelineStateMachineArn');
-  const served = Object.keys(target.outputs).filter((k) => k.endsWith('FunctionArn')).map((k) => k.slice(0, -'FunctionArn'.length).toLowerCase());
-  if (served.length > 0 && !served.includes(model.replace(/-/g, ''))) {
-    const error = unknownName('model', model, served, { plural: `models the ${target.kind} stack serves` });
-    throw new UsageError(error.message, `${error.nextStep} (a new model is declared in the stack first: docs/pipeline.md)`);
-  }
 
   const { candidatePrefix } = bundlePrefixes(model, version);
   const log = values.json ? () => undefined : (line: string) => console.log(line);
@@ -38,7 +33,9 @@ export const runPush: CommandRun<typeof pushOptions> = async ({ values, position
   log(`uploading ${dir} to s3://${bucket}/${candidatePrefix}`);
   for (const file of [...files.filter((f) => f !== MANIFEST_FILE), MANIFEST_FILE]) {
     const metadata = file === MANIFEST_FILE ? uploadMetadata(strategy, values['allow-breaking-changes']) : undefined;
-    await target.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${candidatePrefix}${file}`, Body: readFileSync(join(dir, file)), ...(metadata ? { Metadata: metadata } : {}) }));
+    await target.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: `${candidatePrefix}${file}`, Body: readFileSync(join(dir, file)), ...(metadata ? { Metadata: metadata } : {}) }),
+    );
     log(`  ${file}`);
   }
   const sfn = stepFunctionsClient(target);
@@ -55,15 +52,32 @@ export const runPush: CommandRun<typeof pushOptions> = async ({ values, position
   const view = modelView(model, record, versions).versions.find((v) => v.version === version);
   const duplicate = execution.error === 'DUPLICATE_VERSION';
   const status = duplicate ? 'rejected' : (view?.status ?? 'unknown');
-  const reason = duplicate ? 'DUPLICATE_VERSION' : view?.reason ?? (execution.status === 'SUCCEEDED' ? null : (execution.error ?? null));
+  const reason = duplicate ? 'DUPLICATE_VERSION' : (view?.reason ?? (execution.status === 'SUCCEEDED' ? null : (execution.error ?? null)));
   const ok = !duplicate && execution.status === 'SUCCEEDED' && TAKING_TRAFFIC.has(status);
   const next = ok ? null : nextStepAfter(model, version, dir, duplicate, status);
   if (values.json) {
-    console.log(JSON.stringify({ model, version, executionArn, executionStatus: execution.status, status, reason, reasons: duplicate ? ['DUPLICATE_VERSION'] : (view?.reasons ?? []), weight: view?.weight ?? 0, metrics: view?.metrics ?? null, error: execution.error ?? null, cause: execution.cause ?? null, nextStep: next }));
+    console.log(
+      JSON.stringify({
+        model,
+        version,
+        executionArn,
+        executionStatus: execution.status,
+        status,
+        reason,
+        reasons: duplicate ? ['DUPLICATE_VERSION'] : (view?.reasons ?? []),
+        weight: view?.weight ?? 0,
+        metrics: view?.metrics ?? null,
+        error: execution.error ?? null,
+        cause: execution.cause ?? null,
+        nextStep: next,
+      }),
+    );
   } else if (ok) {
     console.log(`\n${model} v${version}: ${status} (${Math.round((view?.weight ?? 0) * 100)}% of traffic${view?.shadow ? ', shadowing' : ''})`);
   } else {
-    console.log(`\n${model} v${version}: ${duplicate ? 'rejected as a duplicate (DUPLICATE_VERSION): this version is registered already' : `${status}${reason ? ` (${reason})` : ''}`}`);
+    console.log(
+      `\n${model} v${version}: ${duplicate ? 'rejected as a duplicate (DUPLICATE_VERSION): this version is registered already' : `${status}${reason ? ` (${reason})` : ''}`}`,
+    );
     const detail = [...(view?.history ?? [])].reverse().find((h) => h.detail)?.detail ?? execution.cause;
     if (!duplicate && detail) console.log(detail);
     console.log(`next: ${next}`);

@@ -18,7 +18,10 @@ const REFUSED_SHOWN = 20;
 export const runReingest: CommandRun<typeof reingestOptions> = async ({ values, positionals }) => {
   const aws = targetKind(values) === 'aws';
   if (positionals.length === 0 && aws) {
-    throw new UsageError('on AWS the fallback records are in the inference function\'s log group', 'export it (CloudWatch Logs) and name the file: `modelgate reingest <export.log> --aws`');
+    throw new UsageError(
+      "on AWS the fallback records are in the inference function's log group",
+      'export it (CloudWatch Logs) and name the file: `modelgate reingest <export.log> --aws`',
+    );
   }
   const files = positionals.length > 0 ? positionals : [join(stateDirOf(values), PREDICTION_LOG_FALLBACK_FILE)];
   if (positionals.length === 0 && !existsSync(files[0] as string)) {
@@ -36,7 +39,9 @@ export const runReingest: CommandRun<typeof reingestOptions> = async ({ values, 
   if (values.json) {
     console.log(JSON.stringify({ files, found: records.length, inserted: result.inserted, alreadyPresent: result.alreadyPresent, refused, refusedFiles }));
   } else {
-    console.log(`${records.length} fallback record(s) in ${files.join(', ')}: ${result.inserted} re-ingested into ${table}, ${result.alreadyPresent} already there, ${refused.length} refused`);
+    console.log(
+      `${records.length} fallback record(s) in ${files.join(', ')}: ${result.inserted} re-ingested into ${table}, ${result.alreadyPresent} already there, ${refused.length} refused`,
+    );
     for (const { predictionId, reason } of refused.slice(0, REFUSED_SHOWN)) console.log(`  refused ${predictionId}: ${reason}`);
     if (refused.length > REFUSED_SHOWN) console.log(`  ... and ${refused.length - REFUSED_SHOWN} more`);
     if (refusedFiles.length > 0) {
@@ -57,7 +62,7 @@ function readSource(file: string): string {
     return readFileSync(file, 'utf8');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    throw new UsageError(`cannot read ${file}: ${reason}`, 'check the path (without a file, reingest reads the local runtime\'s fallback file)');
+    throw new UsageError(`cannot read ${file}: ${reason}`, "check the path (without a file, reingest reads the local runtime's fallback file)");
   }
 }
 

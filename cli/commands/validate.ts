@@ -3,8 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseManifestJson, type Manifest } from '../../lambdas/core/manifest';
-import { validateCandidate, type BundleSource } from '../../lambdas/use-cases/validate-candidate';
-import { oneBundleFolder, readBundleManifest } from '../bundle-folder';
+import { validateCandidate } from '../../lambdas/use-cases/validate-candidate';
+import { bundleFolderSource, oneBundleFolder, readBundleManifest } from '../bundle-folder';
 import type { CommandRun } from '../command';
 import { VALIDATE_EXAMPLE, type validateOptions } from '../specs/validate';
 import { UsageError } from '../usage-error';
@@ -18,11 +18,11 @@ export const runValidate: CommandRun<typeof validateOptions> = async ({ values, 
     const manifest = parseChampion(await readBundleManifest(values.champion, '--champion'), values.champion);
     const modelFile = join(values.champion, manifest.model.file);
     const modelBytes = await readFile(modelFile).catch(() => {
-      throw new UsageError(`--champion ${values.champion}: cannot read ${modelFile}, the model its manifest names`, 'give the live version\'s complete bundle folder');
+      throw new UsageError(`--champion ${values.champion}: cannot read ${modelFile}, the model its manifest names`, "give the live version's complete bundle folder");
     });
     champion = { manifest, modelBytes: new Uint8Array(modelBytes) };
   }
-  const result = await validateCandidate({ model: identity.name, version: identity.version, candidate: folder(dir), ...(champion ? { champion } : {}) });
+  const result = await validateCandidate({ model: identity.name, version: identity.version, candidate: bundleFolderSource(dir), ...(champion ? { champion } : {}) });
   console.log(values.json ? JSON.stringify(result, null, 2) : result.summary);
   if (!values.json && result.verdict !== 'accepted') console.log('\nfix what the FAIL lines name, rebuild the bundle, and validate it again before `modelgate push`');
   return result.verdict === 'accepted' ? 0 : 1;
@@ -32,20 +32,8 @@ function parseChampion(raw: string, dir: string): Manifest {
   try {
     return parseManifestJson(raw);
   } catch (error) {
-    throw new UsageError(`--champion ${dir}: its manifest is invalid: ${(error as Error).message}`, 'give the live version\'s bundle folder');
+    throw new UsageError(`--champion ${dir}: its manifest is invalid: ${(error as Error).message}`, "give the live version's bundle folder");
   }
-}
-
-function folder(dir: string): BundleSource {
-  return {
-    read: async (file) => {
-      try {
-        return { bytes: new Uint8Array(await readFile(join(dir, file))) };
-      } catch {
-        return undefined;
-      }
-    },
-  };
 }
 
 /** The name and version the bundle says it is (the manifest check reports anything else wrong with it). */

@@ -5,11 +5,15 @@ export const modelsOptions = { ...jsonOption, ...targetOptions } as const;
 
 export const modelsSpec = defineCommand({
   name: 'models',
-  summary: 'Show the registered versions of a model: status, weight, reason, metrics',
-  usage: `usage: modelgate models <name> [--json] [target options]
+  summary: 'List the models, or show the registered versions of one: status, weight, reason, metrics',
+  usage: `usage: modelgate models [<name>] [--json] [target options]
 
-Lists the registered versions of a model, newest first: status, share of live traffic, the reason of the
-last transition that had one (rejections, rollbacks), holdout metrics. --json prints an array of
+Without a name, lists every registered model: the versions serving it, the newest version's status, the
+memory of the serving version's function and its cost per million predictions. --json prints an array of
+{"model", "live", "newest", "retired", "memoryMb", "costPerMillion"}.
+
+With a name, lists the registered versions of that model, newest first: status, share of live traffic, the
+reason of the last transition that had one (rejections, rollbacks), holdout metrics. --json prints an array of
 {"version", "status", "reason", "reasons", "metrics", "weight", "shadow", "lambdaVersion", ...}.
 
 Exit codes: 0 listed, 2 bad usage, an unknown model (the registered ones are named), or an unreachable
@@ -19,9 +23,8 @@ ${targetUsage}`,
   options: modelsOptions,
   positionals: true,
   preflight: ({ values, positionals }) => {
-    oneModel('models', positionals, 'modelgate models churn');
+    if (positionals.length > 0) oneModel('models', positionals, 'modelgate models churn');
     checkTarget(values);
   },
   load: () => import('../commands/models').then((m) => m.runModels),
 });
-

@@ -11,6 +11,7 @@ export const packageOptions = {
   out: { type: 'string' },
   strategy: { type: 'string' },
   exclude: { type: 'string' },
+  passthrough: { type: 'string' },
   task: { type: 'string' },
   ...jsonOption,
 } as const;
@@ -30,12 +31,16 @@ model's predictions on them. See docs/cli.md and docs/bundle.md.
   --onnx <file>         the ONNX model (--model is its old name)
   --train <file>        training CSV with a header row: the features and the target
   --target <column>     the column holding the label (classification) or value (regression)
-  --holdout <file>      labelled holdout CSV: copied into the bundle, its metrics printed
+  --holdout <file>      labelled holdout CSV: copied into the bundle, its metrics printed, and
+                        default gates written (better than chance; docs/bundle.md)
   --name <model>        model name: lower-case letters, digits and dashes
   --version <v>         model version, e.g. 3 or 2024-06-01
   --out <dir>           where to write the bundle (created if missing)
   --strategy <s>        rollout: canary | linear | ab-test | shadow | all-at-once (default: canary)
-  --exclude <a,b,...>   columns that are neither features nor the target (identifiers...)
+  --exclude <a,b,...>   columns that are neither features nor the target, dropped
+  --passthrough <a,...> columns that are not features but pass through requests to the log
+                        and the answer (an entity id); the first is the join key feedback
+                        may name instead of a predictionId
   --task <task>         binary-classification | multiclass-classification | regression
                         (default: inferred from the model's outputs and the target column)
   --json                print the summary as JSON

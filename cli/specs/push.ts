@@ -25,8 +25,8 @@ target's model bucket, then follows the promotion pipeline's execution to its en
   --json                     print the outcome as JSON
 
 Exit codes: 0 the version reached canary, experiment, shadow or live; 1 it was rejected (the reason is
-printed, DUPLICATE_VERSION included), rolled back, or the pipeline failed; 2 bad usage, a folder that is
-not a bundle, a model the stack does not serve, or an unreachable target.
+printed, DUPLICATE_VERSION and MODEL_NOT_DECLARED included), rolled back, or the pipeline failed; 2 bad
+usage, a folder that is not a bundle, or an unreachable target.
 
 ${targetUsage}`,
   options: pushOptions,

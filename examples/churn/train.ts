@@ -14,18 +14,19 @@ import * as ort from 'onnxruntime-node';
 import { featureBaseline, numericBaseline } from '../../lambdas/core/baseline';
 import { MANIFEST_SCHEMA_VERSION, parseManifest, type FeatureSpec, type FeatureValue, type Manifest } from '../../lambdas/core/manifest';
 import { binaryClassificationMetrics, type BinaryClassificationMetrics } from '../../lambdas/core/metrics/classification';
-import { CLASS_LABELS, POSITIVE_CLASS, TARGET, loadChurnData, stratifiedSplit, toCsv, type ChurnData } from './dataset';
-import { encodeRow, encodedWidth, fitEncoding, type Encoding } from './encoding';
-import { boostedProbability, trainGradientBoosting, type GradientBoostingOptions } from './gradient-boosting';
-import { logisticProbability, trainLogisticRegression, type LogisticRegressionOptions } from './logistic-regression';
-import { OPSETS, gradientBoostingOnnx, inputDtype, logisticRegressionOnnx } from './onnx-graph';
+import { stratifiedSplit, toCsv, type Row } from '../training/dataset';
+import { encodeRow, encodedWidth, fitEncoding, type Encoding } from '../training/encoding';
+import { boostedProbability, trainGradientBoosting, type GradientBoostingOptions } from '../training/gradient-boosting';
+import { logisticProbability, trainLogisticRegression, type LogisticRegressionOptions } from '../training/logistic-regression';
+import { checkedProbabilities, type CheckedClassifier } from '../training/onnx-check';
+import { OPSETS, gradientBoostingOnnx, inputDtype, logisticRegressionOnnx, type ModelDescription } from '../training/onnx-graph';
+import { CLASS_LABELS, POSITIVE_CLASS, TARGET, loadChurnData } from './dataset';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = join(HERE, '..', '..');
 const DATA_FILE = join(HERE, 'data', 'telco-customer-churn.csv');
 const SPLIT = { holdoutFraction: 0.2, seed: 42 } as const;
 const THRESHOLD = 0.5;
-const NEGATIVE_CLASS = CLASS_LABELS.find((label) => label !== POSITIVE_CLASS);
 /** How far onnxruntime (float32 arithmetic) may be from the TypeScript model (float64) on any row. */
 const ONNX_TOLERANCE = 1e-5;
 
@@ -50,24 +51,22 @@ const GRADIENT_BOOSTING: GradientBoostingOptions = {
   seed: 7,
 };
 
-type Row = ChurnData['rows'][number];
+/** What the ONNX graphs say about themselves besides their name and doc string. */
+const GRAPH = { producer: 'modelgate examples/churn/train.ts', classLabels: CLASS_LABELS } as const satisfies Partial<ModelDescription>;
 
-interface TrainedModel {
+interface TrainedModel extends CheckedClassifier {
   readonly version: string;
   readonly description: string;
-  readonly onnx: Uint8Array;
-  /** P(Yes) per encoded row, computed in TypeScript. */
-  readonly probability: (row: Float64Array) => number;
   readonly algorithm: Record<string, unknown>;
 }
 
 async function main(): Promise<void> {
   const data = loadChurnData(DATA_FILE);
-  const split = stratifiedSplit(data.churned, SPLIT.holdoutFraction, SPLIT.seed);
+  const split = stratifiedSplit(data.positive, SPLIT.holdoutFraction, SPLIT.seed);
   const trainRows = split.train.map((i) => data.rows[i] as Row);
   const holdoutRows = split.holdout.map((i) => data.rows[i] as Row);
-  const trainChurned = split.train.map((i) => data.churned[i] as boolean);
-  const holdoutChurned = split.holdout.map((i) => data.churned[i] as boolean);
+  const trainChurned = split.train.map((i) => data.positive[i] as boolean);
+  const holdoutChurned = split.holdout.map((i) => data.positive[i] as boolean);
   const encoding = fitEncoding(data.features, trainRows);
   const trainEncoded = trainRows.map((row) => encodeRow(encoding, row));
   const holdoutEncoded = holdoutRows.map((row) => encodeRow(encoding, row));
@@ -75,12 +74,19 @@ async function main(): Promise<void> {
 
   const logistic = trainLogisticRegression(trainEncoded, trainChurned, encoding.numeric.length, LOGISTIC_REGRESSION);
   const boosted = trainGradientBoosting(trainEncoded, trainChurned, GRADIENT_BOOSTING);
+  const checks = { classLabels: CLASS_LABELS, threshold: THRESHOLD, tolerance: ONNX_TOLERANCE } as const;
   const models: TrainedModel[] = [
     {
+      name: 'v1',
       version: '1',
       description: 'Telco customer churn, logistic regression (modelgate example).',
-      onnx: logisticRegressionOnnx(data.features, encoding, logistic),
+      onnx: logisticRegressionOnnx(data.features, encoding, logistic, {
+        ...GRAPH,
+        name: 'churn_logistic_regression',
+        docString: 'Telco churn: logistic regression on imputed, standardised numbers and one-hot categories.',
+      }),
       probability: (row) => logisticProbability(logistic, row),
+      ...checks,
       algorithm: {
         name: 'logistic regression, L2, Newton (IRLS)',
         hyperParameters: { ...LOGISTIC_REGRESSION, equivalentSklearnC: 1 / LOGISTIC_REGRESSION.l2 },
@@ -89,10 +95,16 @@ async function main(): Promise<void> {
       },
     },
     {
+      name: 'v2',
       version: '2',
       description: 'Telco customer churn, gradient-boosted trees (modelgate example).',
-      onnx: gradientBoostingOnnx(data.features, encoding, boosted),
+      onnx: gradientBoostingOnnx(data.features, encoding, boosted, {
+        ...GRAPH,
+        name: 'churn_gradient_boosting',
+        docString: 'Telco churn: gradient-boosted trees on imputed numbers and one-hot categories.',
+      }),
       probability: (row) => boostedProbability(boosted, row),
+      ...checks,
       algorithm: {
         name: 'gradient-boosted trees, log loss, Newton leaves, exact splits',
         hyperParameters: GRADIENT_BOOSTING,
@@ -164,52 +176,14 @@ async function main(): Promise<void> {
   }
 
   console.log(`train ${split.train.length} rows, holdout ${split.holdout.length} rows (seed ${SPLIT.seed})`);
-  console.table(
-    Object.fromEntries(results.map(({ version, metrics, bytes }) => [`v${version}`, { ...roundValues(metrics, 4), modelBytes: bytes }])),
-  );
-}
-
-/**
- * Runs the ONNX model on the rows (one [N, 1] tensor per feature, NaN for a missing number) and returns
- * P(Yes) per row, after checking it against the TypeScript model and the label output against the threshold.
- */
-async function checkedProbabilities(
-  session: ort.InferenceSession,
-  features: readonly FeatureSpec[],
-  rows: readonly Row[],
-  encoded: readonly Float64Array[],
-  model: TrainedModel,
-  part: string,
-): Promise<number[]> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const feature of features) {
-    const values = rows.map((row) => row[feature.name] ?? null);
-    feeds[feature.name] =
-      inputDtype(feature) === 'string'
-        ? new ort.Tensor('string', values as string[], [rows.length, 1])
-        : new ort.Tensor('float32', Float32Array.from(values, (value) => (value === null ? NaN : (value as number))), [rows.length, 1]);
-  }
-  const output = await session.run(feeds);
-  const probabilities = output.probabilities?.data as Float32Array;
-  const labels = output.label?.data as string[];
-  const positiveColumn = CLASS_LABELS.indexOf(POSITIVE_CLASS);
-  let largestDifference = 0;
-  const positive = rows.map((_, i) => {
-    const p = probabilities[i * CLASS_LABELS.length + positiveColumn] as number;
-    largestDifference = Math.max(largestDifference, Math.abs(p - model.probability(encoded[i] as Float64Array)));
-    const expectedLabel = p >= THRESHOLD ? POSITIVE_CLASS : NEGATIVE_CLASS;
-    if (labels[i] !== expectedLabel) throw new Error(`v${model.version} ${part} row ${i}: ONNX label ${labels[i]} for P(Yes) = ${p}`);
-    return p;
-  });
-  if (largestDifference > ONNX_TOLERANCE) {
-    throw new Error(`v${model.version} ${part}: ONNX and TypeScript probabilities differ by up to ${largestDifference}`);
-  }
-  console.log(`v${model.version} ${part}: ONNX = TypeScript within ${largestDifference.toExponential(2)} on ${rows.length} rows`);
-  return positive;
+  console.table(Object.fromEntries(results.map(({ version, metrics, bytes }) => [`v${version}`, { ...roundValues(metrics, 4), modelBytes: bytes }])));
 }
 
 function baselineOf(feature: FeatureSpec, rows: readonly Row[]) {
-  return featureBaseline(feature, rows.map((row) => row[feature.name] as FeatureValue | null));
+  return featureBaseline(
+    feature,
+    rows.map((row) => row[feature.name] as FeatureValue | null),
+  );
 }
 
 function describePreprocessing(encoding: Encoding) {

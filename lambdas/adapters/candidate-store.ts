@@ -1,7 +1,9 @@
 // Candidate bundles in S3: reading an upload under candidates/<model>/<version>/ (tolerating files that
 // arrive after the manifest, as unordered sync tools upload them) and copying an accepted bundle to
-// models/<model>/<version>/, where the inference function reads it.
+// models/<model>/<version>/, where the inference function reads it — the object versions validation read,
+// not whatever is under candidates/ when the copy runs.
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { readObjectBody } from './model-store';
 
 export interface StoredObject {
   readonly bytes: Uint8Array;
@@ -22,13 +24,17 @@ export class CandidateStore {
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   ) {}
 
-  /** Reads an object; undefined when it does not exist (after `waitMs` of polling). */
-  async read(key: string, waitMs = 0): Promise<StoredObject | undefined> {
-    const deadline = Date.now() + waitMs;
+  /**
+   * Reads an object (its `versionId`, or the current version); undefined when it does not exist (after `waitMs`
+   * of polling). With `maxBytes`, an object larger than that is refused from its Content-Length, before its body
+   * is read (ModelTooLargeError).
+   */
+  async read(key: string, options: { readonly waitMs?: number; readonly versionId?: string; readonly maxBytes?: number } = {}): Promise<StoredObject | undefined> {
+    const deadline = Date.now() + (options.waitMs ?? 0);
     for (;;) {
       try {
-        const response = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-        const bytes = await (response.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+        const response = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(options.versionId ? { VersionId: options.versionId } : {}) }));
+        const bytes = await readObjectBody(response, `s3://${this.bucket}/${key}`, options.maxBytes);
         return {
           bytes,
           metadata: response.Metadata ?? {},
@@ -43,9 +49,9 @@ export class CandidateStore {
     }
   }
 
-  async require(key: string, waitMs = 0): Promise<StoredObject> {
-    const found = await this.read(key, waitMs);
-    if (!found) throw new MissingObjectError(`s3://${this.bucket}/${key} does not exist`);
+  async require(key: string, options: { readonly versionId?: string } = {}): Promise<StoredObject> {
+    const found = await this.read(key, options);
+    if (!found) throw new MissingObjectError(`s3://${this.bucket}/${key}${options.versionId ? ` (version ${options.versionId})` : ''} does not exist`);
     return found;
   }
 
@@ -65,15 +71,19 @@ export class CandidateStore {
     return written.VersionId;
   }
 
-  /** Copies files from one prefix to another, in the order given (put the manifest last). */
-  async copy(fromPrefix: string, toPrefix: string, files: readonly string[]): Promise<Record<string, string | undefined>> {
+  /**
+   * Copies the given object version of each file from one prefix to another, in the order given (put the
+   * manifest last): what was validated is what goes live, whatever was uploaded over it since. Answers the
+   * version id of each copy.
+   */
+  async copy(fromPrefix: string, toPrefix: string, files: readonly { readonly file: string; readonly versionId: string }[]): Promise<Record<string, string | undefined>> {
     const versions: Record<string, string | undefined> = {};
-    for (const file of files) {
+    for (const { file, versionId } of files) {
       const copied = await this.s3.send(
         new CopyObjectCommand({
           Bucket: this.bucket,
           Key: `${toPrefix}${file}`,
-          CopySource: `${this.bucket}/${encodeURI(`${fromPrefix}${file}`)}`,
+          CopySource: `${this.bucket}/${encodeURI(`${fromPrefix}${file}`)}?versionId=${encodeURIComponent(versionId)}`,
           MetadataDirective: 'COPY',
         }),
       );

@@ -4,12 +4,12 @@
 // unit belongs to the other arm, this function invokes that arm's Lambda version (qualified ARN) with the same
 // event and returns its answer; otherwise it serves the request itself. Requests without a unit id, and every
 // request while no unit-mode experiment runs, go straight through: the router costs them one property check.
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { assignArm, ROUTED_HEADER, unitIdOf, wasRouted } from '../core/experiments/assignment';
+import { assignArm, ROUTED_MARKER, unitIdOf, wasRouted } from '../core/experiments/assignment';
 import type { ExperimentDefinition } from '../core/experiments/definition';
 import type { ExperimentStore } from './experiment-store';
+import type { FunctionInvoker } from './function-invoker';
 
 /** How often a function instance re-reads the running experiments of its model (definitions' start delay covers it). */
 export const ROUTER_REFRESH_SECONDS = 10;
@@ -21,10 +21,9 @@ export interface RequestRouter {
   route(event: APIGatewayProxyEvent): Promise<RouteDecision>;
 }
 
-
 export interface ExperimentRouterOptions {
   readonly store: Pick<ExperimentStore, 'list'>;
-  readonly lambda: LambdaClient;
+  readonly lambda: FunctionInvoker;
   /** This function's name: the other arm is a version of the same function. */
   readonly functionName: string;
   readonly logger: Pick<Logger, 'warn'>;
@@ -72,7 +71,7 @@ export class ExperimentRouter implements RequestRouter {
     const experiment = this.experiment;
     if (!experiment) return {};
     const unitId = unitIdOf(event.headers, event.body);
-    if (unitId === undefined || wasRouted(event.headers)) return unitId === undefined ? {} : { unitId };
+    if (unitId === undefined || wasRouted(event)) return unitId === undefined ? {} : { unitId };
     const arm = assignArm(experiment.id, unitId, experiment.split);
     const target = experiment[arm];
     if (target.version === this.identity.version) return { unitId };
@@ -81,10 +80,12 @@ export class ExperimentRouter implements RequestRouter {
       return { unitId };
     }
     try {
-      const forwarded: APIGatewayProxyEvent = { ...event, headers: { ...event.headers, [ROUTED_HEADER]: this.identity.version } };
-      const answer = await this.options.lambda.send(
-        new InvokeCommand({ FunctionName: this.options.functionName, Qualifier: target.lambdaVersion, Payload: new TextEncoder().encode(JSON.stringify(forwarded)) }),
-      );
+      const forwarded = { ...event, [ROUTED_MARKER]: this.identity.version };
+      const answer = await this.options.lambda.invoke({
+        FunctionName: this.options.functionName,
+        Qualifier: target.lambdaVersion,
+        Payload: new TextEncoder().encode(JSON.stringify(forwarded)),
+      });
       if (answer.FunctionError) throw new Error(`${answer.FunctionError}: ${new TextDecoder().decode(answer.Payload)}`);
       return { response: JSON.parse(new TextDecoder().decode(answer.Payload)) as APIGatewayProxyResult, routedTo: target.version };
     } catch (error) {

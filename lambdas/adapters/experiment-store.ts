@@ -21,10 +21,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { fnv1a32 } from '../core/experiments/assignment';
 import type { ExperimentDefinition, ExperimentStatus } from '../core/experiments/definition';
-import type { EventWrite, PredictionFacts } from '../core/experiments/events';
+import type { EarlyEvent, EventWrite, PredictionFacts } from '../core/experiments/events';
 import type { UnitExposure, UnitSighting } from '../core/experiments/exposure';
 import type { AnalysisSnapshot, ArmTallies } from '../core/experiments/report';
-import { eventDelta, sumTallies, type TallyDelta } from '../core/experiments/tally';
+import { eventDelta, sumTallies, TALLY, type TallyDelta } from '../core/experiments/tally';
 
 export const EXPERIMENT_KEYS = {
   partition: 'pk',
@@ -90,7 +90,9 @@ export class ExperimentStore {
         }),
       );
     } catch (error) {
-      await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: lock, ConditionExpression: 'experimentId = :id', ExpressionAttributeValues: { ':id': { S: definition.id } } })).catch(() => undefined);
+      await this.client
+        .send(new DeleteItemCommand({ TableName: this.table, Key: lock, ConditionExpression: 'experimentId = :id', ExpressionAttributeValues: { ':id': { S: definition.id } } }))
+        .catch(() => undefined);
       if (isConditionFailure(error)) throw new ExperimentConflictError(`an experiment with id ${definition.id} exists already`);
       throw error;
     }
@@ -109,7 +111,13 @@ export class ExperimentStore {
    * Writes the next revision of a definition if nobody else did since `current` was read, and frees the
    * model's lock when the experiment no longer runs.
    */
-  async revise(current: ExperimentDefinition, next: Omit<ExperimentDefinition, 'revision'>, change: ExperimentRevision['change'], by: string, at: Date): Promise<ExperimentDefinition> {
+  async revise(
+    current: ExperimentDefinition,
+    next: Omit<ExperimentDefinition, 'revision'>,
+    change: ExperimentRevision['change'],
+    by: string,
+    at: Date,
+  ): Promise<ExperimentDefinition> {
     const definition: ExperimentDefinition = { ...next, revision: current.revision + 1 };
     const revision: ExperimentRevision = { revision: definition.revision, at: at.toISOString(), change, by, definition };
     const attributes = definitionAttributes(definition);
@@ -137,7 +145,14 @@ export class ExperimentStore {
     }
     if (definition.status !== 'running') {
       await this.client
-        .send(new DeleteItemCommand({ TableName: this.table, Key: { pk: { S: `MODEL#${definition.model}` }, sk: { S: 'RUNNING' } }, ConditionExpression: 'experimentId = :id', ExpressionAttributeValues: { ':id': { S: definition.id } } }))
+        .send(
+          new DeleteItemCommand({
+            TableName: this.table,
+            Key: { pk: { S: `MODEL#${definition.model}` }, sk: { S: 'RUNNING' } },
+            ConditionExpression: 'experimentId = :id',
+            ExpressionAttributeValues: { ':id': { S: definition.id } },
+          }),
+        )
         .catch((error: unknown) => {
           if (!isConditionFailure(error)) throw error;
         });
@@ -203,7 +218,10 @@ export class ExperimentStore {
    * answered `retry`, so a resend counts it. Without transactions (the local DynamoDB has none), a process
    * that dies between the two writes loses that one event: docs/experiments.md.
    */
-  async countEvent(write: EventWrite, definition: Pick<ExperimentDefinition, 'startedAt' | 'maxDurationDays'>): Promise<{ status: 'accepted' | 'duplicate' | 'retry'; reason?: string }> {
+  async countEvent(
+    write: EventWrite,
+    definition: Pick<ExperimentDefinition, 'startedAt' | 'maxDurationDays'>,
+  ): Promise<{ status: 'accepted' | 'duplicate' | 'retry'; reason?: string }> {
     const key = { pk: { S: `EXP#${write.experimentId}` }, sk: { S: `OUT#${write.metric.name}#${write.unitKey}` } };
     let previousTotal: number | undefined;
     try {
@@ -250,11 +268,26 @@ export class ExperimentStore {
   }
 
   /**
+   * Counts an event that came before the experiment started counting (`TALLY.earlyEvents`), for the analysis
+   * to report: one ADD, not idempotent (a resend counts again; the number is for people, not statistics).
+   */
+  async countEarlyEvent(early: EarlyEvent): Promise<void> {
+    await this.addToArm(early.experimentId, early.arm, counterShard(early.eventId), { [TALLY.earlyEvents]: 1 });
+  }
+
+  /**
    * Adds a stream batch's delta to one counter item, exactly once: the item remembers, per stream shard, the
    * last sequence number added, and refuses a batch that starts at or below it (a retried batch). Returns
    * false when the batch was added before.
    */
-  async addStreamDelta(experimentId: string, arm: 'control' | 'treatment', streamShardId: string, firstSequence: string, lastSequence: string, delta: TallyDelta): Promise<boolean> {
+  async addStreamDelta(
+    experimentId: string,
+    arm: 'control' | 'treatment',
+    streamShardId: string,
+    firstSequence: string,
+    lastSequence: string,
+    delta: TallyDelta,
+  ): Promise<boolean> {
     const names: Record<string, string> = { '#mark': `mark:${streamShardId}` };
     const values: Record<string, AttributeValue> = { ':first': { S: padSequence(firstSequence) }, ':last': { S: padSequence(lastSequence) } };
     const adds = Object.entries(delta).map(([name, amount], i) => {
@@ -290,7 +323,13 @@ export class ExperimentStore {
       await this.client.send(
         new PutItemCommand({
           TableName: this.table,
-          Item: { ...key, arm: { S: sighting.arm }, seenBy: { S: sighting.seenBy }, firstSeen: { S: at.toISOString() }, [EXPERIMENT_KEYS.ttl]: { N: String(unitItemExpiry(definition)) } },
+          Item: {
+            ...key,
+            arm: { S: sighting.arm },
+            seenBy: { S: sighting.seenBy },
+            firstSeen: { S: at.toISOString() },
+            [EXPERIMENT_KEYS.ttl]: { N: String(unitItemExpiry(definition)) },
+          },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -316,7 +355,9 @@ export class ExperimentStore {
   }
 
   async putSnapshot(id: string, snapshot: AnalysisSnapshot): Promise<void> {
-    await this.client.send(new PutItemCommand({ TableName: this.table, Item: { pk: { S: `EXP#${id}` }, sk: { S: `SNAP#${snapshot.at}` }, snapshot: { S: JSON.stringify(snapshot) } } }));
+    await this.client.send(
+      new PutItemCommand({ TableName: this.table, Item: { pk: { S: `EXP#${id}` }, sk: { S: `SNAP#${snapshot.at}` }, snapshot: { S: JSON.stringify(snapshot) } } }),
+    );
   }
 
   /** Snapshots oldest first, at most `limit` (the newest ones). */
@@ -343,7 +384,13 @@ export class ExperimentStore {
     });
     if (adds.length === 0) return;
     await this.client.send(
-      new UpdateItemCommand({ TableName: this.table, Key: counterKey(experimentId, arm, shard), UpdateExpression: `ADD ${adds.join(', ')}`, ExpressionAttributeNames: names, ExpressionAttributeValues: values }),
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: counterKey(experimentId, arm, shard),
+        UpdateExpression: `ADD ${adds.join(', ')}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
     );
   }
 }
@@ -370,7 +417,13 @@ export async function predictionFacts(client: DynamoDBClient, table: string, pre
 const BATCH_GET_LIMIT = 100;
 const UNPROCESSED_RETRIES = 4;
 
-async function batchGet(client: DynamoDBClient, table: string, allKeys: Record<string, AttributeValue>[], projection: string, names?: Record<string, string>): Promise<Record<string, AttributeValue>[]> {
+async function batchGet(
+  client: DynamoDBClient,
+  table: string,
+  allKeys: Record<string, AttributeValue>[],
+  projection: string,
+  names?: Record<string, string>,
+): Promise<Record<string, AttributeValue>[]> {
   const items: Record<string, AttributeValue>[] = [];
   for (let i = 0; i < allKeys.length; i += BATCH_GET_LIMIT) {
     let keys = allKeys.slice(i, i + BATCH_GET_LIMIT);
@@ -378,7 +431,9 @@ async function batchGet(client: DynamoDBClient, table: string, allKeys: Record<s
       if (attempt > UNPROCESSED_RETRIES) throw new Error(`BatchGetItem left ${keys.length} keys unprocessed after ${UNPROCESSED_RETRIES} retries`);
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
       const response = await client.send(
-        new BatchGetItemCommand({ RequestItems: { [table]: { Keys: keys, ProjectionExpression: projection, ...(names ? { ExpressionAttributeNames: names } : {}), ConsistentRead: true } } }),
+        new BatchGetItemCommand({
+          RequestItems: { [table]: { Keys: keys, ProjectionExpression: projection, ...(names ? { ExpressionAttributeNames: names } : {}), ConsistentRead: true } },
+        }),
       );
       items.push(...(response.Responses?.[table] ?? []));
       keys = (response.UnprocessedKeys?.[table]?.Keys ?? []) as Record<string, AttributeValue>[];

@@ -1,5 +1,6 @@
-import { BatchGetItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LabelWrite, LoggedPrediction } from '../core/monitoring/feedback';
+import { PREDICTION_LOG_KEYS } from '../contracts/prediction-log';
 import { isConditionalCheckFailure } from './monitoring-store';
 
 const BATCH_GET_LIMIT = 100;
@@ -14,6 +15,28 @@ export class FeedbackStore {
     private readonly client: DynamoDBClient,
     private readonly table: string,
   ) {}
+
+  /**
+   * The predictionId of the latest prediction logged under `joinKey` (core/pass-through.ts joinKeyOf) at or
+   * before `atOrBefore` (ISO-8601), or undefined: one Query of the sparse byJoinKey index, newest first, one
+   * item. Index reads are eventually consistent: a prediction logged a moment ago may not be there yet.
+   */
+  async latestPrediction(joinKey: string, atOrBefore: string): Promise<string | undefined> {
+    // `ts` is `<timestamp>#<predictionId>`: every key of the instant `atOrBefore` sorts before the next millisecond.
+    const nextMillisecond = new Date(Date.parse(atOrBefore) + 1).toISOString();
+    const response = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: PREDICTION_LOG_KEYS.byJoinKey.index,
+        KeyConditionExpression: '#key = :key AND #ts < :before',
+        ExpressionAttributeNames: { '#key': PREDICTION_LOG_KEYS.byJoinKey.partitionKey, '#ts': PREDICTION_LOG_KEYS.byJoinKey.sortKey },
+        ExpressionAttributeValues: { ':key': { S: joinKey }, ':before': { S: nextMillisecond } },
+        ScanIndexForward: false,
+        Limit: 1,
+      }),
+    );
+    return response.Items?.[0]?.[PREDICTION_LOG_KEYS.partitionKey]?.S;
+  }
 
   async getPredictions(predictionIds: readonly string[]): Promise<Map<string, LoggedPrediction>> {
     const unique = [...new Set(predictionIds)];

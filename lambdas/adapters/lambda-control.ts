@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import type { AliasRouting } from '../core/promotion/rollout-plan';
 
-export const LIVE_ALIAS = 'live';
+import { LIVE_ALIAS_NAME as LIVE_ALIAS } from '../core/naming';
 
 export class FunctionUpdateError extends Error {
   override readonly name = 'FunctionUpdateError';

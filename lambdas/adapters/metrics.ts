@@ -3,7 +3,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 /**
  * Serving metrics as CloudWatch EMF through Powertools, dimensioned by model and model version so
  * alarms can be scoped to one version (a bad canary rolls back without touching the champion).
- * One EMF line per invocation; errors are rare and go out as their own line with an `errorKind` dimension.
+ * One EMF line per invocation; errors (server and client apart) also go out as their own line with an `errorKind` dimension.
  */
 export class ServingMetrics {
   private readonly metrics: Metrics;
@@ -14,7 +14,9 @@ export class ServingMetrics {
 
   /** Metric names may not hold every character a label can; keep a readable, safe form. */
   static classMetricName(label: string | number): string {
-    return `PredictedClass_${String(label).replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 200)}`;
+    return `PredictedClass_${String(label)
+      .replace(/[^A-Za-z0-9_.-]/g, '_')
+      .slice(0, 200)}`;
   }
 
   recordPredictions(rows: number, latencyMs: number, predictions: readonly { readonly label?: string | number }[]): void {
@@ -48,12 +50,25 @@ export class ServingMetrics {
     this.metrics.addMetric('ShadowAgreed', MetricUnit.Count, agreed);
   }
 
+  /** A failure of the service (model, bundle, log and fallback): the numerator of the error-rate alarm. */
   recordError(kind: string): void {
-    // Every kind together, on the invocation's dimensions: the numerator of the error-rate alarm.
-    this.metrics.addMetric('Errors', MetricUnit.Count, 1);
+    this.recordByKind('Errors', kind);
+  }
+
+  /**
+   * A request the client got wrong (4xx). Counted apart, and watched by no rollback alarm: whoever can call
+   * the API could otherwise roll back a good canary by sending bad requests.
+   */
+  recordClientError(kind: string): void {
+    this.recordByKind('ClientErrors', kind);
+  }
+
+  private recordByKind(metric: 'Errors' | 'ClientErrors', kind: string): void {
+    // Every kind together on the invocation's dimensions, and each kind on its own line with an errorKind dimension.
+    this.metrics.addMetric(metric, MetricUnit.Count, 1);
     const single = this.metrics.singleMetric();
     single.addDimension('errorKind', kind);
-    single.addMetric('Errors', MetricUnit.Count, 1);
+    single.addMetric(metric, MetricUnit.Count, 1);
     if (single.hasStoredMetrics()) single.publishStoredMetrics();
   }
 

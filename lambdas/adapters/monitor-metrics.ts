@@ -7,25 +7,20 @@ import type { MetricDatum } from '../core/monitoring/report';
  * model and version, plus feature for per-feature drift — exactly the dimensions the alarms
  * (lambdas/core/monitoring/alarms.ts) name. One EMF document for the version-level metrics, one per feature.
  *
- * Timestamped at the start of the period the report covers: CloudWatch datapoints stand for the period
- * that starts at their timestamp, and an alarm then evaluates the run's values in a completed period.
+ * Timestamped at the run, the end of the sliding window the values describe: an alarm evaluating the last
+ * few periods (CloudWatch's default sliding evaluation window ends at the evaluation) sees each run's values
+ * at its next evaluation, and each run lands in a period of its own (docs/monitoring.md, "How fast a page comes").
  */
-export function emitMonitorMetrics(model: string, version: string, data: readonly MetricDatum[], periodStart: Date, namespace: string): void {
-  const metrics = new Metrics({ namespace, serviceName: MONITOR_SERVICE, defaultDimensions: { model, version } });
-  metrics.setTimestamp(periodStart);
-  const byFeature = new Map<string, MetricDatum[]>();
-  for (const datum of data) {
-    if (datum.feature === undefined) metrics.addMetric(datum.name, unit(datum), datum.value);
-    else byFeature.set(datum.feature, [...(byFeature.get(datum.feature) ?? []), datum]);
-  }
-  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+export function emitMonitorMetrics(model: string, version: string, data: readonly MetricDatum[], at: Date, namespace: string): void {
+  const byFeature = new Map<string | undefined, MetricDatum[]>();
+  for (const datum of data) byFeature.set(datum.feature, [...(byFeature.get(datum.feature) ?? []), datum]);
+  // One EMF document per dimension set: a Powertools single-metric instance drops its added dimension and
+  // timestamp after its first line, so each feature gets a Metrics of its own instead.
   for (const [feature, featureData] of byFeature) {
-    const single = metrics.singleMetric();
-    single.addDimension('feature', feature);
-    single.setTimestamp(periodStart);
-    // A single-metric instance publishes at each addMetric: one EMF line per value, with the feature dimension.
-    for (const datum of featureData) single.addMetric(datum.name, unit(datum), datum.value);
-    if (single.hasStoredMetrics()) single.publishStoredMetrics();
+    const metrics = new Metrics({ namespace, serviceName: MONITOR_SERVICE, defaultDimensions: { model, version, ...(feature === undefined ? {} : { feature }) } });
+    metrics.setTimestamp(at);
+    for (const datum of featureData) metrics.addMetric(datum.name, unit(datum), datum.value);
+    metrics.publishStoredMetrics();
   }
 }
 

@@ -1,11 +1,4 @@
-import {
-  ConditionalCheckFailedException,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-  type AttributeValue,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { MonitoringWindow } from '../core/monitoring/window';
 
 /**
@@ -24,9 +17,7 @@ export class MonitoringStore {
   ) {}
 
   async getWindow(model: string, version: string, windowStart: string): Promise<StoredWindow | undefined> {
-    const { Item } = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: windowKey(model, version, windowStart), ConsistentRead: true }),
-    );
+    const { Item } = await this.client.send(new GetItemCommand({ TableName: this.table, Key: windowKey(model, version, windowStart), ConsistentRead: true }));
     return Item ? fromItem(Item) : undefined;
   }
 

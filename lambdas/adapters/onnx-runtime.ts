@@ -1,4 +1,4 @@
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import { contractIssues, exampleRow } from '../core/contract';
 import { ManifestError } from '../core/errors';
 import type { Manifest } from '../core/manifest';
@@ -20,6 +20,17 @@ export interface LoadedModel {
   release(): Promise<void>;
 }
 
+let runtime: Promise<typeof Ort> | undefined;
+
+/**
+ * onnxruntime-node, imported on first use rather than with this module: loading its native library is one of
+ * the largest costs of a cold start, and the inference function starts it while the bundle downloads.
+ */
+export function loadOnnxRuntime(): Promise<typeof Ort> {
+  runtime ??= import('onnxruntime-node');
+  return runtime;
+}
+
 export interface LoadOptions {
   /** Threads for one run; 1 suits Lambda's small models and avoids thread-pool hand-offs (default 1). */
   readonly intraOpThreads?: number;
@@ -34,7 +45,8 @@ export async function loadModel(manifest: Manifest, modelBytes: Uint8Array, opti
   const { bytes, description } = prepareModel(modelBytes);
   const issues = contractIssues(manifest, description);
   if (issues.length > 0) throw new ManifestError(issues);
-  let session: ort.InferenceSession;
+  const ort = await loadOnnxRuntime();
+  let session: Ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, {
       graphOptimizationLevel: 'all',
@@ -46,18 +58,18 @@ export async function loadModel(manifest: Manifest, modelBytes: Uint8Array, opti
     throw new ModelLoadError(`onnxruntime could not load the model: ${(error as Error).message}`);
   }
   const fetches = Object.values(manifest.outputs) as string[];
-  const toOrt = (feeds: Feeds): Record<string, ort.Tensor> => {
-    const tensors: Record<string, ort.Tensor> = {};
+  const toOrt = (feeds: Feeds): Record<string, Ort.Tensor> => {
+    const tensors: Record<string, Ort.Tensor> = {};
     for (const name in feeds) {
       const tensor = feeds[name] as TensorData;
-      tensors[name] = new ort.Tensor(tensor.dtype as ort.Tensor.Type, tensor.data as ort.Tensor.DataType, tensor.dims);
+      tensors[name] = new ort.Tensor(tensor.dtype as Ort.Tensor.Type, tensor.data as Ort.Tensor.DataType, tensor.dims);
     }
     return tensors;
   };
-  const fromOrt = (results: ort.InferenceSession.ReturnType): Record<string, TensorData> => {
+  const fromOrt = (results: Ort.InferenceSession.ReturnType): Record<string, TensorData> => {
     const outputs: Record<string, TensorData> = {};
     for (const name in results) {
-      const tensor = results[name] as ort.Tensor;
+      const tensor = results[name] as Ort.Tensor;
       outputs[name] = { dtype: tensor.type, dims: tensor.dims, data: tensor.data as TensorData['data'] };
     }
     return outputs;
@@ -67,7 +79,7 @@ export async function loadModel(manifest: Manifest, modelBytes: Uint8Array, opti
   // tensors are allocated once and refilled. A set is taken from the pool for the length of one run, so
   // concurrent calls never share one; onnxruntime reads the inputs during the run and keeps no reference.
   const pooledRows = manifest.batchSize ?? 1;
-  const pool: { feeds: Feeds; tensors: Record<string, ort.Tensor> }[] = [];
+  const pool: { feeds: Feeds; tensors: Record<string, Ort.Tensor> }[] = [];
   const runPooled = async (rows: readonly Row[]): Promise<Record<string, TensorData>> => {
     let slot = pool.pop();
     if (slot === undefined) {

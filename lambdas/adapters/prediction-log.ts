@@ -1,12 +1,5 @@
 import { open } from 'node:fs/promises';
-import {
-  BatchWriteItemCommand,
-  ConditionalCheckFailedException,
-  GetItemCommand,
-  PutItemCommand,
-  type DynamoDBClient,
-  type WriteRequest,
-} from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, ConditionalCheckFailedException, GetItemCommand, PutItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { toAttributeMap } from './attribute-values';
 import { fallbackLine, type PredictionRecord } from '../core/prediction-record';
 
@@ -95,7 +88,6 @@ export class PredictionLog {
   }
 }
 
-
 export interface ReingestResult {
   readonly inserted: number;
   readonly alreadyPresent: number;
@@ -138,7 +130,9 @@ export async function reingestRecords(client: DynamoDBClient, table: string, rec
 }
 
 async function isStored(client: DynamoDBClient, table: string, predictionId: string): Promise<boolean> {
-  const { Item } = await client.send(new GetItemCommand({ TableName: table, Key: { predictionId: { S: predictionId } }, ProjectionExpression: 'predictionId', ConsistentRead: true }));
+  const { Item } = await client.send(
+    new GetItemCommand({ TableName: table, Key: { predictionId: { S: predictionId } }, ProjectionExpression: 'predictionId', ConsistentRead: true }),
+  );
   return Item !== undefined;
 }
 

@@ -151,12 +151,19 @@ export class Registry {
   async getModel(model: string): Promise<ModelRecord | undefined> {
     const { Item } = await this.client.send(new GetItemCommand({ TableName: this.table, Key: this.key(model, MODEL_ITEM), ConsistentRead: true }));
     if (!Item) return undefined;
-    const raw = unmarshall(Item) as { sequence?: number; routing?: RoutingState };
-    return { model, sequence: raw.sequence ?? 0, ...(raw.routing ? { routing: raw.routing } : {}) };
+    const raw = unmarshall(Item) as { sequence?: number; routing?: RoutingState; retired?: ModelRecord['retired'] };
+    return { model, sequence: raw.sequence ?? 0, ...(raw.routing ? { routing: raw.routing } : {}), ...(raw.retired ? { retired: raw.retired } : {}) };
   }
 
   /** Moves a version to `to` (checked against the status model), appending to its history. */
-  async transition(model: string, version: string, to: VersionRecord['status'], entry: Omit<HistoryEntry, 'status' | 'at'>, now: Date, update: VersionUpdate = {}): Promise<VersionRecord> {
+  async transition(
+    model: string,
+    version: string,
+    to: VersionRecord['status'],
+    entry: Omit<HistoryEntry, 'status' | 'at'>,
+    now: Date,
+    update: VersionUpdate = {},
+  ): Promise<VersionRecord> {
     const current = await this.getVersion(model, version);
     if (!current) throw new RegistryConflictError(`${model} version ${version} is not registered`);
     transition(current.status, to);
@@ -201,9 +208,23 @@ export class Registry {
       new UpdateItemCommand({
         TableName: this.table,
         Key: this.key(model, MODEL_ITEM),
-        UpdateExpression: 'SET #routing = :routing',
-        ExpressionAttributeNames: { '#routing': 'routing' },
+        // Routing again after a retirement: the model serves again.
+        UpdateExpression: 'SET #routing = :routing REMOVE #retired',
+        ExpressionAttributeNames: { '#routing': 'routing', '#retired': 'retired' },
         ExpressionAttributeValues: { ':routing': { M: marshall(routing, { removeUndefinedValues: true }) } },
+      }),
+    );
+  }
+
+  /** The whole model is retired: it has no routing any more, and the record says when and by whom. */
+  async retireModel(model: string, executionId: string, now: Date): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(model, MODEL_ITEM),
+        UpdateExpression: 'SET #retired = :retired REMOVE #routing',
+        ExpressionAttributeNames: { '#routing': 'routing', '#retired': 'retired' },
+        ExpressionAttributeValues: { ':retired': { M: marshall({ at: now.toISOString(), executionId }) } },
       }),
     );
   }
@@ -237,18 +258,20 @@ export class Registry {
     const busy = await this.getLock(model);
     if (!busy) return this.acquireLock(model, holder, now, ttlSeconds, preempt);
     if (preempt && busy.preemptRequestedBy === undefined) {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(model, LOCK_ITEM),
-          UpdateExpression: 'SET #preempt = :holder',
-          ConditionExpression: 'attribute_exists(#holder)',
-          ExpressionAttributeNames: { '#holder': 'holder', '#preempt': 'preemptRequestedBy' },
-          ExpressionAttributeValues: { ':holder': { S: holder } },
-        }),
-      ).catch((error: unknown) => {
-        if (!isConditionFailure(error)) throw error;
-      });
+      await this.client
+        .send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: this.key(model, LOCK_ITEM),
+            UpdateExpression: 'SET #preempt = :holder',
+            ConditionExpression: 'attribute_exists(#holder)',
+            ExpressionAttributeNames: { '#holder': 'holder', '#preempt': 'preemptRequestedBy' },
+            ExpressionAttributeValues: { ':holder': { S: holder } },
+          }),
+        )
+        .catch((error: unknown) => {
+          if (!isConditionFailure(error)) throw error;
+        });
     }
     return { acquired: false, holder: busy.holder, expiresAt: busy.expiresAt };
   }

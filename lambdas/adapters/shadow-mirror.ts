@@ -3,8 +3,8 @@
 // predictions and the agreement with the champion's answers. The champion never waits for the shadow: the
 // invoke is an Event (queued by Lambda, ~10 ms) sent while the prediction log write is under way, and any
 // failure of it is logged and counted, never returned to the client.
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { FunctionInvoker } from './function-invoker';
 import type { Registry } from './registry';
 import type { RoutingState } from '../core/pipeline/registry-types';
 import type { Row } from '../core/request';
@@ -31,7 +31,7 @@ const MAX_EVENT_BYTES = 256 * 1024;
 
 export interface ShadowMirrorOptions {
   readonly registry: Pick<Registry, 'getModel'>;
-  readonly lambda: LambdaClient;
+  readonly lambda: FunctionInvoker;
   readonly functionName: string;
   readonly model: string;
   readonly logger: Logger;
@@ -60,7 +60,7 @@ export class ShadowMirror {
     const payload = new TextEncoder().encode(JSON.stringify({ modelgateShadow: event } satisfies ShadowEvent));
     if (payload.length > MAX_EVENT_BYTES) return this.options.logger.debug('shadow: request too large to mirror', { bytes: payload.length });
     try {
-      await this.options.lambda.send(new InvokeCommand({ FunctionName: this.options.functionName, Qualifier: shadow.lambdaVersion, InvocationType: 'Event', Payload: payload }));
+      await this.options.lambda.invoke({ FunctionName: this.options.functionName, Qualifier: shadow.lambdaVersion, InvocationType: 'Event', Payload: payload });
     } catch (error) {
       this.options.logger.warn('shadow: mirroring failed', { shadowVersion: shadow.version, error: (error as Error).message });
     }
@@ -84,7 +84,12 @@ export function agreement(shadow: readonly RowPrediction[], champion: readonly R
   for (let i = 0; i < compared; i++) {
     const a = shadow[i] as RowPrediction;
     const b = champion[i] as RowPrediction;
-    if (a.label !== undefined || b.label !== undefined ? String(a.label) === String(b.label) : typeof a.value === 'number' && typeof b.value === 'number' && Math.abs(a.value - b.value) <= 0.05 * Math.max(1, Math.abs(b.value))) agreed++;
+    if (
+      a.label !== undefined || b.label !== undefined
+        ? String(a.label) === String(b.label)
+        : typeof a.value === 'number' && typeof b.value === 'number' && Math.abs(a.value - b.value) <= 0.05 * Math.max(1, Math.abs(b.value))
+    )
+      agreed++;
   }
   return { compared, agreed };
 }

@@ -16,6 +16,51 @@ export interface ServingConfig {
   readonly fallbackFile?: string;
 }
 
+/**
+ * The inference function's variables, by setting: lib/ writes them with `inferenceEnvironment`, the function
+ * reads them with `servingConfigFromEnv` — one list of names for both sides.
+ */
+export const INFERENCE_VARIABLES = {
+  bucket: 'MODEL_BUCKET',
+  prefix: 'MODEL_PREFIX',
+  packedFile: 'MODEL_PACKED_FILE',
+  modelName: 'MODEL_NAME',
+  modelVersion: 'MODEL_VERSION',
+  table: 'PREDICTION_TABLE',
+  ttlDays: 'PREDICTION_TTL_DAYS',
+  logShards: 'PREDICTION_LOG_SHARDS',
+  maxBatchRows: 'MAX_BATCH_ROWS',
+  maxBodyBytes: 'MAX_BODY_BYTES',
+  registryTable: 'REGISTRY_TABLE',
+  experimentTable: 'EXPERIMENT_TABLE',
+} as const;
+
+/** What a deployment sets for a model's inference function (the pipeline's publish step adds prefix, version, packed file). */
+export interface InferenceSettings {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly modelName: string;
+  readonly modelVersion: string;
+  readonly table: string;
+  readonly ttlDays: number;
+  readonly logShards: number;
+  readonly maxBatchRows: number;
+  readonly maxBodyBytes: number;
+  /** Shadow rollouts: the registry says which version mirrors the model's traffic. */
+  readonly registryTable?: string;
+  /** Sticky (unit-level) experiments. */
+  readonly experimentTable?: string;
+}
+
+export function inferenceEnvironment(settings: InferenceSettings): Record<string, string> {
+  const variables: Record<string, string> = {};
+  for (const [key, name] of Object.entries(INFERENCE_VARIABLES)) {
+    const value = settings[key as keyof InferenceSettings];
+    if (value !== undefined) variables[name] = String(value);
+  }
+  return variables;
+}
+
 /** A missing or malformed environment variable: init fails with this message in the function's log. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -61,14 +106,14 @@ export class EnvReader {
 export function servingConfigFromEnv(env: NodeJS.ProcessEnv): ServingConfig {
   const read = new EnvReader(env);
   const config: ServingConfig = {
-    bucket: read.required('MODEL_BUCKET'),
-    prefix: read.required('MODEL_PREFIX'),
-    ...(env.MODEL_PACKED_FILE ? { packedFile: env.MODEL_PACKED_FILE } : {}),
-    table: read.required('PREDICTION_TABLE'),
-    ttlDays: read.integer('PREDICTION_TTL_DAYS', 90),
-    logShards: read.integer('PREDICTION_LOG_SHARDS', 4),
-    maxBatchRows: read.integer('MAX_BATCH_ROWS', 1000),
-    maxBodyBytes: read.integer('MAX_BODY_BYTES', 1_048_576),
+    bucket: read.required(INFERENCE_VARIABLES.bucket),
+    prefix: read.required(INFERENCE_VARIABLES.prefix),
+    ...(env[INFERENCE_VARIABLES.packedFile] ? { packedFile: env[INFERENCE_VARIABLES.packedFile] } : {}),
+    table: read.required(INFERENCE_VARIABLES.table),
+    ttlDays: read.integer(INFERENCE_VARIABLES.ttlDays, 90),
+    logShards: read.integer(INFERENCE_VARIABLES.logShards, 4),
+    maxBatchRows: read.integer(INFERENCE_VARIABLES.maxBatchRows, 1000),
+    maxBodyBytes: read.integer(INFERENCE_VARIABLES.maxBodyBytes, 1_048_576),
     metricsNamespace: read.required('POWERTOOLS_METRICS_NAMESPACE'),
     serviceName: env.POWERTOOLS_SERVICE_NAME || 'modelgate-inference',
     ...(env.PREDICTION_LOG_FALLBACK_FILE ? { fallbackFile: env.PREDICTION_LOG_FALLBACK_FILE } : {}),

@@ -1,6 +1,6 @@
-// The pipeline functions' settings, from their environment (set by lib/promotion-pipeline.ts).
-import type { AlarmThresholds } from '../core/monitoring/alarms';
-import { ConfigError, EnvReader } from './environment';
+// The pipeline functions' settings, from their environment (written by lib/pipeline/promotion-pipeline.ts).
+import { EnvReader } from './environment';
+import { DEPLOYMENT_PARAMETER_NAMES, MODEL_STACK_PARAMETER_NAMES, type DeploymentParameters } from './model-stack';
 
 export interface PipelineEnvironment {
   /** The base stack's name: every resource name derives from it (core/naming.ts). */
@@ -9,17 +9,46 @@ export interface PipelineEnvironment {
   readonly modelBucket: string;
   readonly predictionTable: string;
   readonly predictionLogShards: number;
-  /** model name -> the name of the function that serves it. */
-  readonly modelFunctions: Readonly<Record<string, string>>;
   readonly lockTtlSeconds: number;
   readonly bakeCheckSeconds: number;
   readonly replayLimit: number;
-  /** model -> alarm thresholds of its published versions (core/monitoring/alarms.ts), merged over the defaults. */
-  readonly alarmThresholds: Readonly<Record<string, Partial<AlarmThresholds>>>;
   /** Actions (SNS topic ARNs) of the alarms the pipeline creates. */
   readonly alarmActions: readonly string[];
   /** Seconds the validation waits for files the manifest names that have not arrived yet. */
   readonly bundleWaitSeconds: number;
+  /** What the base stack hands every model stack (lambdas/contracts/model-stack.ts). */
+  readonly modelStackParameters: DeploymentParameters;
+  /** The CloudFormation service role model stacks are created with. */
+  readonly modelStackRoleArn: string;
+}
+
+/** The variable of each setting: lib/ writes them with `pipelineVariables`, the functions read them here. */
+export const PIPELINE_VARIABLES: { readonly [K in keyof PipelineEnvironment]: string } = {
+  deployment: 'DEPLOYMENT_NAME',
+  registryTable: 'REGISTRY_TABLE',
+  modelBucket: 'MODEL_BUCKET',
+  predictionTable: 'PREDICTION_TABLE',
+  predictionLogShards: 'PREDICTION_LOG_SHARDS',
+  lockTtlSeconds: 'LOCK_TTL_SECONDS',
+  bakeCheckSeconds: 'BAKE_CHECK_SECONDS',
+  replayLimit: 'REPLAY_LIMIT',
+  alarmActions: 'ALARM_ACTIONS',
+  bundleWaitSeconds: 'BUNDLE_WAIT_SECONDS',
+  modelStackParameters: 'MODEL_STACK_PARAMETERS',
+  modelStackRoleArn: 'MODEL_STACK_ROLE_ARN',
+};
+
+/**
+ * A function's environment from its settings, objects and lists as JSON (`json` lets CDK render values that
+ * are not known until deploy time: Stack.toJsonString).
+ */
+export function pipelineVariables(
+  settings: { readonly [K in keyof PipelineEnvironment]?: PipelineEnvironment[K] },
+  json: (value: unknown) => string = JSON.stringify,
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(settings).map(([key, value]) => [PIPELINE_VARIABLES[key as keyof PipelineEnvironment], typeof value === 'object' ? json(value) : String(value)]),
+  );
 }
 
 /** Reads only what a function asks for, so each function's environment carries only its own settings. */
@@ -41,32 +70,32 @@ export function pipelineEnvironment<K extends keyof PipelineEnvironment>(env: No
     return {};
   };
   const readers: { [P in keyof PipelineEnvironment]: () => PipelineEnvironment[P] } = {
-    deployment: () => text('DEPLOYMENT_NAME'),
-    registryTable: () => text('REGISTRY_TABLE'),
-    modelBucket: () => text('MODEL_BUCKET'),
-    predictionTable: () => text('PREDICTION_TABLE'),
-    predictionLogShards: () => Math.max(1, count('PREDICTION_LOG_SHARDS', 4)),
-    modelFunctions: () => object('MODEL_FUNCTIONS', text('MODEL_FUNCTIONS'), 'model name -> function name') as Record<string, string>,
-    alarmThresholds: () => object('ALARM_THRESHOLDS', env.ALARM_THRESHOLDS ?? '{}', 'model name -> alarm thresholds') as Record<string, Partial<AlarmThresholds>>,
+    deployment: () => text(PIPELINE_VARIABLES.deployment),
+    registryTable: () => text(PIPELINE_VARIABLES.registryTable),
+    modelBucket: () => text(PIPELINE_VARIABLES.modelBucket),
+    predictionTable: () => text(PIPELINE_VARIABLES.predictionTable),
+    predictionLogShards: () => Math.max(1, count(PIPELINE_VARIABLES.predictionLogShards, 4)),
     alarmActions: () => {
-      const parsed = parse(env.ALARM_ACTIONS ?? '[]');
+      const parsed = parse(env[PIPELINE_VARIABLES.alarmActions] ?? '[]');
       if (Array.isArray(parsed) && parsed.every((a) => typeof a === 'string')) return parsed as string[];
-      read.problem(`ALARM_ACTIONS must be a JSON list of ARNs, got: ${env.ALARM_ACTIONS}`);
+      read.problem(`ALARM_ACTIONS must be a JSON list of ARNs, got: ${env[PIPELINE_VARIABLES.alarmActions]}`);
       return [];
     },
-    lockTtlSeconds: () => count('LOCK_TTL_SECONDS', 6 * 3600),
-    bakeCheckSeconds: () => Math.max(1, count('BAKE_CHECK_SECONDS', 60)),
-    replayLimit: () => count('REPLAY_LIMIT', 200),
-    bundleWaitSeconds: () => count('BUNDLE_WAIT_SECONDS', 60),
+    lockTtlSeconds: () => count(PIPELINE_VARIABLES.lockTtlSeconds, 6 * 3600),
+    bakeCheckSeconds: () => Math.max(1, count(PIPELINE_VARIABLES.bakeCheckSeconds, 60)),
+    replayLimit: () => count(PIPELINE_VARIABLES.replayLimit, 200),
+    bundleWaitSeconds: () => count(PIPELINE_VARIABLES.bundleWaitSeconds, 60),
+    modelStackParameters: () => {
+      const parsed = object(PIPELINE_VARIABLES.modelStackParameters, text(PIPELINE_VARIABLES.modelStackParameters), 'model stack parameters') as Record<string, unknown>;
+      for (const name of MODEL_STACK_PARAMETER_NAMES) {
+        if (DEPLOYMENT_PARAMETER_NAMES.includes(name) && typeof parsed[name] !== 'string')
+          read.problem(`MODEL_STACK_PARAMETERS.${name} must be a string, got: ${JSON.stringify(parsed[name])}`);
+      }
+      return parsed as DeploymentParameters;
+    },
+    modelStackRoleArn: () => text(PIPELINE_VARIABLES.modelStackRoleArn),
   };
   const values = Object.fromEntries(keys.map((key) => [key, readers[key]()])) as Pick<PipelineEnvironment, K>;
   read.throwIfAny();
   return values;
-}
-
-/** The function serving `model`; a model the stack does not serve is a configuration error. */
-export function functionFor(functions: Readonly<Record<string, string>>, model: string): string {
-  const name = functions[model];
-  if (!name) throw new ConfigError(`no function serves model "${model}" (this stack serves: ${Object.keys(functions).join(', ') || 'none'})`);
-  return name;
 }

@@ -22,9 +22,16 @@ export interface Published {
   readonly functionName: string;
   readonly modelPrefix: string;
   readonly objectVersions?: Readonly<Record<string, string | undefined>>;
+  /** The function's memory when the version was published, and why that size. */
+  readonly memoryMb?: number;
+  readonly memoryReason?: string;
 }
 
-export type PlannedRollout = ExecutableRollout & { readonly alarmPrefix: string; readonly alarms: readonly PutMetricAlarmInput[] };
+export type PlannedRollout = ExecutableRollout & {
+  readonly alarms: readonly PutMetricAlarmInput[];
+  /** The alarms whose ALARM state rolls the candidate back during a bake (its critical ones; core/pipeline/alarms.ts). */
+  readonly rollbackAlarms: readonly string[];
+};
 
 /** The whole execution state, as the failure handler receives it. */
 export interface PipelineState {

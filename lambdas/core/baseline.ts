@@ -67,10 +67,7 @@ export function numericBaseline(values: readonly (number | null | undefined)[], 
  * Counts per distinct value (keys are the values as strings, sorted). Declared `categories` all appear,
  * with 0 when unseen. `count` is every row, so the counts plus `missing` add up to it.
  */
-export function categoricalBaseline(
-  values: readonly (FeatureValue | null | undefined)[],
-  categories: readonly (string | number)[] = [],
-): CategoricalBaseline {
+export function categoricalBaseline(values: readonly (FeatureValue | null | undefined)[], categories: readonly (string | number)[] = []): CategoricalBaseline {
   const counts = new Map<string, number>(categories.map((category) => [String(category), 0]));
   let missing = 0;
   for (const value of values) {

@@ -28,7 +28,10 @@ export function contractIssues(manifest: Manifest, model: ModelDescription): Iss
       } else {
         const width = dims[1];
         if (rank === 2 && typeof width === 'number' && width > 0 && width !== input.features.length) {
-          issues.push({ field: `inputs[${i}].features`, reason: `the model's input "${input.name}" takes ${width} values per row, the manifest maps ${input.features.length} features` });
+          issues.push({
+            field: `inputs[${i}].features`,
+            reason: `the model's input "${input.name}" takes ${width} values per row, the manifest maps ${input.features.length} features`,
+          });
         }
         const batch = dims[0];
         if (typeof batch === 'number' && batch > 0 && batch !== (manifest.batchSize ?? -1)) {

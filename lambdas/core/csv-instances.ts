@@ -7,22 +7,36 @@ import type { FeatureSpec, Manifest } from './manifest';
  * ignored. A cell that cannot be read as its feature's type throws naming the line and the column.
  */
 export function csvInstances(manifest: Manifest, table: CsvTable, source = 'CSV'): Record<string, string | number | boolean>[] {
-  const columns = manifest.features.map((feature) => {
-    const index = table.header.indexOf(feature.name);
+  const columns = featureColumns(manifest, table.header, source);
+  return table.rows.map((cells, r) => instanceOf(columns, cells, `${source}: line ${r + 2}`));
+}
+
+/** Where each feature's cells are in a header; throws when a required feature has no column. */
+export function featureColumns(manifest: Manifest, header: readonly string[], source = 'CSV'): readonly FeatureColumn[] {
+  return manifest.features.map((feature) => {
+    const index = header.indexOf(feature.name);
     if (index === -1 && feature.required !== false) {
       throw new CsvError(`${source}: no column "${feature.name}", which the model requires`);
     }
     return { feature, index };
   });
-  return table.rows.map((cells, r) => {
-    const instance: Record<string, string | number | boolean> = {};
-    for (const { feature, index } of columns) {
-      const cell = index === -1 ? '' : (cells[index] as string);
-      if (cell === '') continue;
-      instance[feature.name] = cellValue(feature, cell, () => `${source}: line ${r + 2}, column "${feature.name}"`);
-    }
-    return instance;
-  });
+}
+
+export interface FeatureColumn {
+  readonly feature: FeatureSpec;
+  /** -1 when the file has no column for an optional feature. */
+  readonly index: number;
+}
+
+/** One row's instance; `where` names the row in the error (e.g. `replay.csv: line 7`). */
+export function instanceOf(columns: readonly FeatureColumn[], cells: readonly string[], where: string): Record<string, string | number | boolean> {
+  const instance: Record<string, string | number | boolean> = {};
+  for (const { feature, index } of columns) {
+    const cell = index === -1 ? '' : (cells[index] as string);
+    if (cell === '') continue;
+    instance[feature.name] = cellValue(feature, cell, () => `${where}, column "${feature.name}"`);
+  }
+  return instance;
 }
 
 function cellValue(feature: FeatureSpec, cell: string, where: () => string): string | number | boolean {

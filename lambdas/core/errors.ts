@@ -42,6 +42,23 @@ export class ManifestError extends Error {
   }
 }
 
+/** A model file larger than its manifest's limit (`model.maxBytes`): refused before its bytes are read. */
+export class ModelTooLargeError extends Error {
+  override readonly name = 'ModelTooLargeError';
+  constructor(
+    readonly where: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`MODEL_TOO_LARGE: ${where} is ${describeBytes(bytes)}, above the model size limit of ${describeBytes(limit)} (model.maxBytes); refused before reading it`);
+  }
+}
+
+/** `150 MiB (157286400 bytes)` */
+export function describeBytes(bytes: number): string {
+  return `${Number((bytes / (1024 * 1024)).toPrecision(4))} MiB (${bytes} bytes)`;
+}
+
 /** Formats issues for logs and CLI output, one per line. */
 export function describeIssues(issues: readonly Issue[]): string {
   return issues.map((i) => `${i.row === undefined ? '' : `row ${i.row}: `}${i.field}: ${i.reason}`).join('\n');

@@ -32,6 +32,21 @@ export interface FeatureSpec {
   readonly drift?: { readonly method?: DriftMethod; readonly threshold?: number };
 }
 
+/**
+ * A request field that is not a feature — an entity id such as `customerID`: accepted in requests (a string of
+ * at most 256 characters or a finite number, optional), never given to the model, logged with the prediction
+ * (whatever the input sampling) and returned with it.
+ */
+export interface PassThroughField {
+  readonly name: string;
+  readonly description?: string;
+  /**
+   * Ground truth may name the model and this field's value instead of a predictionId: the label joins the
+   * latest prediction of that value at or before the label's time (docs/monitoring.md). At most one field.
+   */
+  readonly joinKey?: boolean;
+}
+
 export type DriftMethod = 'psi' | 'ks' | 'wasserstein' | 'chisquare' | 'jensenshannon';
 
 export type TensorDtype = 'float32' | 'float64' | 'int64' | 'string' | 'bool';
@@ -187,6 +202,29 @@ export interface ClassCalibration {
   readonly map?: IsotonicMap;
 }
 
+/** An alarm's thresholds per severity; a severity left out gets no alarm. */
+export interface DropThresholds {
+  readonly warning?: number;
+  readonly critical?: number;
+}
+
+/** The metrics estimated quality (CBPE) has; lambdas/core/estimation/estimated-quality.ts. */
+export type EstimatedQualityMetric = 'accuracy' | 'precision' | 'recall' | 'f1' | 'rocAuc';
+
+/** How the monitor watches versions of this bundle (docs/monitoring.md). */
+export interface MonitoringSpec {
+  /**
+   * Minutes of the most recent traffic that drift, prediction drift and estimated quality cover: a sliding
+   * window, recomputed at every monitor run (default 60). Whole aggregation windows (5 minutes) are read.
+   */
+  readonly windowMinutes?: number;
+  /**
+   * Alarms on estimated quality: a drop below the holdout value (`training.holdout.metrics`), holdout -
+   * estimate, of at least `warning` / `critical` (default accuracy and rocAuc: 0.05 / 0.10; {} for none).
+   */
+  readonly estimatedQualityDrop?: Readonly<Partial<Record<EstimatedQualityMetric, DropThresholds>>>;
+}
+
 export interface Manifest {
   readonly schemaVersion: typeof MANIFEST_SCHEMA_VERSION;
   /** Lower-case letters, digits and dashes; names the API route /v1/models/{name}. */
@@ -195,6 +233,8 @@ export interface Manifest {
   readonly description?: string;
   readonly task: Task;
   readonly features: readonly FeatureSpec[];
+  /** Request fields that are not features: accepted, logged and returned with each prediction. */
+  readonly passThrough?: readonly PassThroughField[];
   readonly inputs: readonly InputSpec[];
   readonly outputs: OutputSpec;
   /** Class labels in the order of the probability columns (classification only). */
@@ -205,12 +245,18 @@ export interface Manifest {
   readonly threshold?: number;
   /** The model accepts exactly this many rows per run (fixed batch dimension); rows are run in padded chunks. */
   readonly batchSize?: number;
-  readonly model: { readonly file: string; readonly sha256: string };
+  readonly model: {
+    readonly file: string;
+    readonly sha256: string;
+    /** The largest the model file may be, bytes: bigger is refused before it is read (MODEL_TOO_LARGE). Default MODEL_SIZE.defaultMaxBytes. */
+    readonly maxBytes?: number;
+  };
   readonly baseline?: Baseline;
   readonly logging?: LoggingSpec;
   readonly validation?: ValidationSpec;
   readonly rollout?: RolloutSpec;
   readonly calibration?: CalibrationSpec;
+  readonly monitoring?: MonitoringSpec;
   /** Where the bundle came from: free-form provenance (training data, code revision, metrics). */
   readonly training?: Readonly<Record<string, unknown>>;
 }

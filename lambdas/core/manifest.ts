@@ -1,14 +1,31 @@
-import Ajv, { type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { validateManifestSchema as validateSchema } from '#manifest-schema-validator';
+import { dynamoNumberProblem } from './dynamodb-number';
 import { ManifestError, type Issue } from './errors';
 import type { DistributionBaseline, FeatureSpec, InputSpec, Manifest, QualityMetric } from './manifest-types';
-import schema from './manifest.v1.schema.json';
+import { FEEDBACK_FIELDS } from './monitoring/feedback';
+import { baselineQuality } from './monitoring/quality';
 import { metricProblem } from './promotion/defaults';
+import { INFER_OUTPUT_NAMES } from './responses';
 
 export * from './manifest-types';
-export { schema as manifestSchema };
+export { manifestSchema } from './manifest-schema';
 
-const ajv = new Ajv({ allErrors: true, discriminator: true, strict: true, allowUnionTypes: true });
-const validateSchema = ajv.compile(schema);
+const MIB = 1024 * 1024;
+
+/**
+ * How large a model file may be (docs/bundle.md, `model.maxBytes`). The model is read into memory — by the
+ * validation function beside the live champion, by the publish step to pack it, by the inference function at
+ * every cold start — never into /tmp: memory and the cold-start budget bound it, not /tmp's 512 MB. The default
+ * keeps a candidate and a champion of that size, each with its session, well inside the validation function's
+ * 3,008 MB, and its download a few seconds of a 10 s init budget; the ceiling is what the schema admits at all.
+ */
+export const MODEL_SIZE = { defaultMaxBytes: 256 * MIB, ceilingBytes: 512 * MIB } as const;
+
+/** The size limit of a manifest's model file, bytes. */
+export function modelSizeLimit(manifest: Pick<Manifest, 'model'>): number {
+  return manifest.model.maxBytes ?? MODEL_SIZE.defaultMaxBytes;
+}
 
 /**
  * Checks a parsed manifest against the JSON Schema and against itself (features referenced by the
@@ -22,12 +39,14 @@ export function parseManifest(raw: unknown): Manifest {
   const manifest = raw as unknown as Manifest;
   const issues = [
     ...featureIssues(manifest.features),
+    ...passThroughIssues(manifest),
     ...inputIssues(manifest),
     ...taskIssues(manifest),
     ...baselineIssues(manifest),
     ...loggingIssues(manifest),
     ...validationIssues(manifest),
     ...calibrationIssues(manifest),
+    ...monitoringIssues(manifest),
   ];
   if (issues.length > 0) throw new ManifestError(issues);
   return manifest;
@@ -114,15 +133,51 @@ function featureIssues(features: readonly FeatureSpec[]): Issue[] {
 }
 
 /**
+ * Names a pass-through field cannot take: the fields of a feedback item (a join key is sent beside them) and
+ * the output tensors of an Open Inference Protocol answer (each pass-through field is returned as one).
+ */
+const RESERVED_PASS_THROUGH_NAMES: ReadonlySet<string> = new Set([...FEEDBACK_FIELDS, ...INFER_OUTPUT_NAMES]);
+
+/** Pass-through fields are unique, are not features or graph inputs (a /v2 input names either), and one at most is the join key. */
+function passThroughIssues(manifest: Manifest): Issue[] {
+  const fields = manifest.passThrough ?? [];
+  const issues: Issue[] = [];
+  const features = new Set(manifest.features.map((f) => f.name));
+  const inputs = new Set(manifest.inputs.map((i) => i.name));
+  const seen = new Set<string>();
+  let joinKey: string | undefined;
+  fields.forEach((field, i) => {
+    const at = `passThrough[${i}].name`;
+    if (seen.has(field.name)) issues.push({ field: at, reason: `duplicate pass-through field "${field.name}"` });
+    seen.add(field.name);
+    if (features.has(field.name)) issues.push({ field: at, reason: `"${field.name}" is a feature; a pass-through field is a request field the model does not take` });
+    else if (inputs.has(field.name)) issues.push({ field: at, reason: `"${field.name}" names a model input; /v2 requests could not tell them apart` });
+    // `#` separates the parts of the log's join key (`<model>#<field>#<value>`).
+    if (field.name.includes('#')) issues.push({ field: at, reason: 'cannot contain "#"' });
+    if (RESERVED_PASS_THROUGH_NAMES.has(field.name)) {
+      issues.push({ field: at, reason: `"${field.name}" is reserved (${[...RESERVED_PASS_THROUGH_NAMES].join(', ')})` });
+    }
+    if (field.joinKey) {
+      if (joinKey !== undefined) issues.push({ field: `passThrough[${i}].joinKey`, reason: `only one field can be the join key, and "${joinKey}" is already` });
+      joinKey ??= field.name;
+    }
+  });
+  return issues;
+}
+
+/**
  * Why `value` is not acceptable for `feature`, or undefined when it is. The one definition of a valid
  * feature value, used for manifest defaults here and for request values in request.ts.
  */
 export function valueProblem(feature: FeatureSpec, value: unknown): string | undefined {
   switch (feature.type) {
-    case 'number':
+    case 'number': {
       if (typeof value !== 'number') return `expected a number, got ${describe(value)}`;
-      if (!Number.isFinite(value)) return `expected a finite number, got ${value}`;
+      // Logged values are stored in DynamoDB: a number it refuses would fail the log write.
+      const problem = dynamoNumberProblem(value);
+      if (problem) return problem;
       break;
+    }
     case 'integer':
       if (typeof value !== 'number') return `expected an integer, got ${describe(value)}`;
       if (!Number.isSafeInteger(value)) return `expected an integer, got ${value}`;
@@ -335,6 +390,29 @@ function calibrationIssues(manifest: Manifest): Issue[] {
     }
     if (probabilities.some((p, i) => i > 0 && p < (probabilities[i - 1] as number))) {
       issues.push({ field: `${field}.map.probabilities`, reason: 'must be non-decreasing (an isotonic map)' });
+    }
+  }
+  return issues;
+}
+
+/**
+ * Estimated-quality alarms need a model whose quality can be estimated (a classifier with probabilities) and
+ * the holdout value each threshold is relative to; a critical drop is at least the warning one.
+ */
+function monitoringIssues(manifest: Manifest): Issue[] {
+  const drops = manifest.monitoring?.estimatedQualityDrop;
+  if (!drops) return [];
+  const field = 'monitoring.estimatedQualityDrop';
+  if (manifest.task === 'regression') return [{ field, reason: 'quality is estimated for classifiers only; this model is a regression' }];
+  if (manifest.outputs.probabilities === undefined) return [{ field, reason: 'quality is estimated from probabilities, and the model has no outputs.probabilities' }];
+  const issues: Issue[] = [];
+  const holdout = baselineQuality(manifest);
+  for (const [metric, levels] of Object.entries(drops)) {
+    if (holdout[metric as QualityMetric] === undefined) {
+      issues.push({ field: `${field}.${metric}`, reason: `is relative to the holdout value, and the manifest records none (training.holdout.metrics.${metric})` });
+    }
+    if (levels?.warning !== undefined && levels.critical !== undefined && levels.critical < levels.warning) {
+      issues.push({ field: `${field}.${metric}.critical`, reason: `must be at least the warning drop (${levels.warning}), got: ${levels.critical}` });
     }
   }
   return issues;

@@ -51,3 +51,11 @@ export function modelAlarmPrefix(deployment: string, model: string): string {
 export function deploymentAlarmPrefix(deployment: string): string {
   return `${deployment}/`;
 }
+
+/** The alias of every inference function that API Gateway calls and the pipeline moves between versions. */
+export const LIVE_ALIAS_NAME = 'live';
+
+/** The usage plan of one kind of API client (core/api-clients.ts); the authorizer finds the plans by these names. */
+export function usagePlanName(deployment: string, client: string): string {
+  return `${deployment}-${client}`;
+}

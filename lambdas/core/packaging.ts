@@ -14,14 +14,17 @@ import {
   type FeatureValue,
   type InputSpec,
   type Manifest,
+  type MetricGate,
   type OutputSpec,
+  type QualityMetric,
   type RolloutStrategy,
   type Task,
   type TensorDtype,
 } from './manifest';
 import type { ModelDescription, TensorSignature } from './onnx-graph';
+import { multiclassLogLoss } from './metrics/classification';
 import { PROMOTION_DEFAULTS } from './promotion/defaults';
-import { holdoutTargets, type Target } from './promotion/evaluation';
+import { holdoutTargets, type MetricSet, type Target } from './promotion/evaluation';
 import { validateRows, type Row } from './request';
 import type { RowPrediction } from './tensors';
 
@@ -46,6 +49,11 @@ export interface PackageOptions {
   readonly target: string;
   /** Columns that are neither features nor the target (identifiers...). */
   readonly exclude?: readonly string[];
+  /**
+   * Columns that are not features but pass through requests to the log and the answer (an entity id): the
+   * manifest's `passThrough`, the first one its join key (ground truth may name it instead of a predictionId).
+   */
+  readonly passThrough?: readonly string[];
   /** Inferred when absent (see inferTask). */
   readonly task?: Task;
   readonly strategy?: RolloutStrategy;
@@ -103,7 +111,8 @@ function profileColumn(table: CsvTable, name: string, source = 'CSV'): ColumnPro
 
 /**
  * Drafts the manifest for a model trained on `table` (which has a header, the target column and the features):
- * 1. features: every column but the target and the excluded ones, in CSV order;
+ * 1. features: every column but the target, the excluded and the pass-through ones, in CSV order (the first
+ *    pass-through column is the join key);
  * 2. inputs: each model input named like a column takes that column; the one input left, if any, is an
  *    [N, F] tensor taking the remaining columns in CSV order (F must match when the model fixes it);
  * 3. feature types from the cells and the input's dtype: a string input makes a string feature; int64 needs
@@ -118,13 +127,16 @@ export function draftManifest(table: CsvTable, model: ModelDescription, options:
   const problems: string[] = [];
   const notes: string[] = [];
   const exclude = options.exclude ?? [];
-  for (const name of [options.target, ...exclude]) {
+  const passThrough = options.passThrough ?? [];
+  for (const name of [options.target, ...exclude, ...passThrough]) {
     if (!table.header.includes(name)) problems.push(`the CSV has no column "${name}" (columns: ${table.header.join(', ')})`);
   }
   if (exclude.includes(options.target)) problems.push(`the target "${options.target}" cannot also be excluded`);
+  if (passThrough.includes(options.target)) problems.push(`the target "${options.target}" cannot also pass through`);
+  for (const name of passThrough.filter((column) => exclude.includes(column))) problems.push(`column "${name}" is both excluded and passed through: give it to one of them`);
   if (problems.length > 0) throw new PackagingError(problems);
 
-  const featureColumns = table.header.filter((name) => name !== options.target && !exclude.includes(name));
+  const featureColumns = table.header.filter((name) => name !== options.target && !exclude.includes(name) && !passThrough.includes(name));
   if (featureColumns.length === 0) throw new PackagingError(['the CSV has no feature columns besides the target']);
   const mapping = mapInputs(featureColumns, model.inputs);
   const profiles = new Map(featureColumns.map((name) => [name, profileColumn(table, name)]));
@@ -154,6 +166,7 @@ export function draftManifest(table: CsvTable, model: ModelDescription, options:
     version: options.version,
     task,
     features,
+    ...(passThrough.length > 0 ? { passThrough: passThrough.map((name, i) => (i === 0 ? { name, joinKey: true } : { name })) } : {}),
     inputs: mapping.inputs,
     outputs,
     ...(classLabels ? { classLabels } : {}),
@@ -203,8 +216,7 @@ function mapInputs(columns: readonly string[], modelInputs: readonly TensorSigna
   } else if (leftInputs.length > 0) {
     const why =
       matrix && leftColumns.length > 0
-        ? `model input "${matrix.name}" ${shape(matrix)} takes ${matrix.dims?.[1] ?? 1} values per row, ` +
-          `but ${leftColumns.length} column(s) are left: ${quoted(leftColumns)}`
+        ? `model input "${matrix.name}" ${shape(matrix)} takes ${matrix.dims?.[1] ?? 1} values per row, ` + `but ${leftColumns.length} column(s) are left: ${quoted(leftColumns)}`
         : `model input(s) ${leftInputs.map((i) => `"${i.name}" ${shape(i)}`).join(', ')} match no CSV column` +
           (leftColumns.length > 0 ? ` (columns left: ${quoted(leftColumns)})` : ' and no column is left to fill them') +
           '; name the columns like the inputs, or give one [N, F] input the columns in order';
@@ -244,17 +256,11 @@ function inferFeature(profile: ColumnProfile, dtype: TensorDtype, input: string)
   else if (dtype === 'int64' && kind === 'integer') type = 'integer';
   else if (dtype === 'int64') {
     return `column "${name}" holds ${kind === 'number' ? 'non-integer numbers' : 'text'} (e.g. "${example}"), but model input "${input}" is int64`;
-  }
-  else if (kind === 'string') return `column "${name}" holds text (e.g. "${example}"), but model input "${input}" is ${dtype}`;
+  } else if (kind === 'string') return `column "${name}" holds text (e.g. "${example}"), but model input "${input}" is ${dtype}`;
   else type = kind;
 
   const present = profile.cells.length - profile.missing;
-  const categories =
-    type === 'string' && values.length <= MAX_CATEGORIES && values.length * 2 <= present
-      ? [...values].sort()
-      : type === 'integer' && flag
-        ? [0, 1]
-        : undefined;
+  const categories = type === 'string' && values.length <= MAX_CATEGORIES && values.length * 2 <= present ? [...values].sort() : type === 'integer' && flag ? [0, 1] : undefined;
   const feature: FeatureSpec = { name, type, ...(categories ? { categories } : {}) };
   if (profile.missing === 0) return { feature };
   if (dtype === 'float32' || dtype === 'float64') {
@@ -386,6 +392,69 @@ export function withCalibration(
 }
 
 /**
+ * The holdout gates a bundle gets by default, so that a first version — with no champion to be compared
+ * with — still has to beat a constant predictor by a margin (PROMOTION_DEFAULTS.defaultGates):
+ * - a classifier with probabilities or scores: ROC AUC >= 0.55 (one-vs-rest macro average for multiclass);
+ * - a classifier with probabilities: log loss at most the prior's — the log loss of predicting the training
+ *   class frequencies for every row — rounded down to 4 decimals;
+ * - regression with one value per row: R2 >= 0.01.
+ * Only metrics this holdout gives are gated (a gate on a metric it cannot give would reject every upload).
+ * Notes say which gates were written, and which of them the holdout fails already.
+ */
+export function withDefaultGates(
+  manifest: Manifest,
+  trainingTargets: readonly Target[],
+  holdoutMetrics: MetricSet,
+): { readonly manifest: Manifest; readonly notes: readonly string[] } {
+  const { rocAucMin, r2Min } = PROMOTION_DEFAULTS.defaultGates;
+  const wanted: [QualityMetric, MetricGate, string][] =
+    manifest.task === 'regression'
+      ? [['r2', { min: r2Min }, 'R2 of a constant: at most 0']]
+      : [
+          ['rocAuc', { min: rocAucMin }, 'a constant scores 0.5'],
+          ['logLoss', { max: floorTo4(priorLogLoss(manifest, trainingTargets)) }, "the training prior's log loss"],
+        ];
+  const gates: Partial<Record<QualityMetric, MetricGate>> = {};
+  const notes: string[] = [];
+  const written: string[] = [];
+  const skipped: string[] = [];
+  for (const [metric, gate, why] of wanted) {
+    const observed = holdoutMetrics[metric];
+    if (observed === undefined) {
+      skipped.push(metric);
+      continue;
+    }
+    gates[metric] = gate;
+    written.push(`${metric} ${gate.min !== undefined ? `>= ${gate.min}` : `<= ${gate.max}`} (${why})`);
+    const fails = gate.min !== undefined ? observed < gate.min : observed > (gate.max as number);
+    if (fails) {
+      notes.push(
+        `the holdout's ${metric} ${Number(observed.toFixed(4))} fails its default gate: validation will reject this bundle (${gate.min !== undefined ? 'METRIC_BELOW_GATE' : 'METRIC_ABOVE_GATE'})`,
+      );
+    }
+  }
+  if (written.length > 0) notes.unshift(`default holdout gates: ${written.join(', ')}; edit validation.gates to change them (docs/bundle.md)`);
+  if (skipped.length > 0) notes.push(`no default gate on ${skipped.join(', ')}: the model's outputs or this holdout do not give ${skipped.length === 1 ? 'it' : 'them'}`);
+  if (written.length === 0) return { manifest, notes };
+  return { manifest: parseManifest({ ...manifest, validation: { ...manifest.validation, gates } }), notes };
+}
+
+/** The log loss of predicting the training class frequencies for every row: the prior's, the bound to beat. */
+function priorLogLoss(manifest: Manifest, targets: readonly Target[]): number {
+  const labels = manifest.classLabels as readonly (string | number)[];
+  const frequencies = labels.map((label) => targets.filter((target) => target === label).length / targets.length);
+  return multiclassLogLoss(
+    targets,
+    targets.map(() => frequencies),
+    labels,
+  );
+}
+
+function floorTo4(value: number): number {
+  return Math.floor(value * 1e4) / 1e4;
+}
+
+/**
  * The distribution monitored for prediction drift: regression values and a binary classifier's P(positive)
  * are numeric; labels (multiclass, or binary without probabilities) are categorical over the class labels.
  * Multi-output regression has none.
@@ -399,7 +468,10 @@ export function predictionBaseline(manifest: Manifest, predictions: readonly Row
     const positive = String(manifest.positiveClass ?? labels[1]);
     return numericBaseline(predictions.map((p) => p.probabilities?.[positive] ?? null));
   }
-  return categoricalBaseline(predictions.map((p) => p.label ?? null), labels);
+  return categoricalBaseline(
+    predictions.map((p) => p.label ?? null),
+    labels,
+  );
 }
 
 function isFloat(output: TensorSignature): boolean {

@@ -25,6 +25,24 @@ export function packBundle(manifestText: string, modelBytes: Uint8Array): Uint8A
   return packed;
 }
 
+/**
+ * Where the manifest of a packed bundle ends (the model's bytes start), read from its first bytes; undefined
+ * while too few have arrived to say. Lets a reader check the model's size before downloading it.
+ */
+export function packedManifestEnd(head: Uint8Array): number | undefined {
+  const text = new TextDecoder().decode(head.subarray(0, Math.min(head.length, MAX_HEADER_BYTES)));
+  if (text.length < MAGIC.length) return undefined;
+  if (!text.startsWith(MAGIC)) throw new PackedBundleError(`not a packed bundle (it does not start with "${MAGIC.trim()}")`);
+  const end = text.indexOf('\n', MAGIC.length);
+  if (end === -1) {
+    if (head.length >= MAX_HEADER_BYTES) throw new PackedBundleError('the manifest length line is missing or not a number');
+    return undefined;
+  }
+  const lengthText = text.slice(MAGIC.length, end);
+  if (!/^\d{1,12}$/.test(lengthText)) throw new PackedBundleError('the manifest length line is missing or not a number');
+  return end + 1 + Number(lengthText);
+}
+
 export function unpackBundle(packed: Uint8Array): { manifestText: string; modelBytes: Uint8Array } {
   const head = new TextDecoder().decode(packed.subarray(0, Math.min(packed.length, MAX_HEADER_BYTES)));
   if (!head.startsWith(MAGIC)) throw new PackedBundleError(`not a packed bundle (it does not start with "${MAGIC.trim()}")`);

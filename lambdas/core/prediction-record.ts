@@ -1,11 +1,14 @@
 import type { FeatureValue, Manifest } from './manifest';
+import { joinKeyField, joinKeyOf, type PassThroughValues } from './pass-through';
 import type { Row } from './request';
 import type { RowPrediction } from './tensors';
 
 /**
  * One served prediction as stored in the prediction log. Keys: `predictionId` (ground-truth join by
- * GetItem) and `modelVersionShard` + `ts` (the byModelVersion index: one model version's predictions in
- * a time window, one Query per shard). See docs/infrastructure.md for the access patterns.
+ * GetItem), `modelVersionShard` + `ts` (the byModelVersion index: one model version's predictions in
+ * a time window, one Query per shard) and, on predictions that carry the model's join key, `joinKey` + `ts`
+ * (the sparse byJoinKey index: the latest prediction of an entity). See docs/infrastructure.md for the
+ * access patterns.
  */
 export interface PredictionRecord {
   readonly predictionId: string;
@@ -29,6 +32,10 @@ export interface PredictionRecord {
   readonly requestId?: string;
   /** The experiment unit the request named (header x-modelgate-unit-id or field unitId): sticky assignment joins on it. */
   readonly unitId?: string;
+  /** The pass-through values the instance sent (manifest `passThrough`); logged whatever the input sampling. */
+  readonly passThrough?: PassThroughValues;
+  /** `<model>#<field>#<value>` of the manifest's join-key field (joinKeyOf); only then is the item in the byJoinKey index. */
+  readonly joinKey?: string;
   /** Epoch seconds after which DynamoDB's TTL deletes the record. */
   readonly expiresAt: number;
 }
@@ -48,6 +55,8 @@ export interface ServedBatch {
   readonly latencyMs: number;
   readonly requestId?: string;
   readonly unitId?: string;
+  /** Per row, the pass-through values the instance sent (ValidatedInstances.passThrough). */
+  readonly passThrough?: readonly (PassThroughValues | undefined)[];
   /** Uniform [0, 1) source deciding input sampling (Math.random in production, seeded in tests). */
   readonly random: () => number;
 }
@@ -60,6 +69,7 @@ export function buildPredictionRecords(batch: ServedBatch, settings: RecordSetti
   const sampleRate = manifest.logging?.inputSampleRate ?? 1;
   const redact = manifest.logging?.redact ?? [];
   const versionShard = `${manifest.name}#${manifest.version}#`;
+  const joinField = joinKeyField(manifest);
   const records: PredictionRecord[] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const predictionId = predictionIds[i] as string;
@@ -79,6 +89,12 @@ export function buildPredictionRecords(batch: ServedBatch, settings: RecordSetti
     if (sampleRate >= 1 || batch.random() < sampleRate) record.inputs = redacted(rows[i] as Row, redact);
     if (batch.requestId !== undefined) record.requestId = batch.requestId;
     if (batch.unitId !== undefined) record.unitId = batch.unitId;
+    const passThrough = batch.passThrough?.[i];
+    if (passThrough !== undefined) {
+      record.passThrough = passThrough;
+      const key = joinField === undefined ? undefined : passThrough[joinField];
+      if (key !== undefined) record.joinKey = joinKeyOf(manifest.name, joinField as string, key);
+    }
     records[i] = record;
   }
   return records;

@@ -1,8 +1,17 @@
 import { ValidationError, type Issue } from './errors';
+import { describeJsonKey } from './json-body';
 import { valueProblem, type FeatureSpec, type FeatureValue, type Manifest } from './manifest';
+import { passThroughProblem, type PassThroughValues } from './pass-through';
 
 /** One validated instance: every feature of the manifest, `null` where an optional number is missing (fed as NaN). */
 export type Row = Record<string, FeatureValue | null>;
+
+/** Validated instances: the rows for the model and, when the manifest declares pass-through fields, their values per row. */
+export interface ValidatedInstances {
+  readonly rows: Row[];
+  /** One entry per row (undefined where the row carried none); absent when the manifest declares no pass-through fields. */
+  readonly passThrough?: readonly (PassThroughValues | undefined)[];
+}
 
 export interface RequestLimits {
   /** Rows per request; more is a 400. */
@@ -18,11 +27,11 @@ const MAX_ISSUES = 50;
  * Parses and validates `{"instances": [{feature: value, ...}, ...]}` against the manifest.
  * Throws a ValidationError whose issues name the row, the field and the reason.
  */
-export function parsePredictRequest(manifest: Manifest, body: string | null | undefined, limits: RequestLimits): Row[] {
+export function parsePredictRequest(manifest: Manifest, body: string | null | undefined, limits: RequestLimits): ValidatedInstances {
   const parsed = parseBody(body, limits);
   if (!isPlainObject(parsed)) throw invalid({ field: 'body', reason: 'expected a JSON object with an "instances" array' });
-  for (const key in parsed) {
-    if (key !== 'instances' && key !== 'unitId') throw invalid({ field: key, reason: 'is not a known field; send {"instances": [...]}' });
+  for (const key of Object.keys(parsed)) {
+    if (key !== 'instances' && key !== 'unitId') throw invalid({ field: describeJsonKey(key), reason: 'is not a known field; send {"instances": [...]}' });
   }
   // The experiment unit (sticky assignment, core/experiments/assignment.ts); the header x-modelgate-unit-id works too.
   if (parsed.unitId !== undefined && !(typeof parsed.unitId === 'string' && parsed.unitId !== '' && parsed.unitId.length <= 256)) {
@@ -31,13 +40,24 @@ export function parsePredictRequest(manifest: Manifest, body: string | null | un
   const instances = parsed.instances;
   if (!Array.isArray(instances)) throw invalid({ field: 'instances', reason: 'is required and must be an array of objects' });
   checkBatchSize(instances.length, 'instances', limits);
-  return validateRows(manifest, instances);
+  return validateInstances(manifest, instances);
 }
 
-/** Validates raw instances (objects keyed by feature name) into rows, collecting every issue. */
+/** Validates raw instances (objects keyed by feature name) into rows for the model, collecting every issue. */
 export function validateRows(manifest: Manifest, instances: readonly unknown[]): Row[] {
+  return validateInstances(manifest, instances).rows;
+}
+
+/**
+ * Validates raw instances into rows and their pass-through values, collecting every issue: a field that is
+ * neither a feature nor a pass-through field of the manifest is named, as is a pass-through value that is
+ * not an identifier. A missing or null pass-through field is simply not carried.
+ */
+export function validateInstances(manifest: Manifest, instances: readonly unknown[]): ValidatedInstances {
   const issues: Issue[] = [];
-  const known = featureNames(manifest);
+  const shape = rowShape(manifest);
+  const passThroughNames = manifest.passThrough?.map((f) => f.name);
+  const passThrough: (PassThroughValues | undefined)[] | undefined = passThroughNames ? new Array(instances.length) : undefined;
   const rows: Row[] = new Array(instances.length);
   for (let index = 0; index < instances.length && issues.length < MAX_ISSUES; index++) {
     const instance = instances[index];
@@ -48,38 +68,70 @@ export function validateRows(manifest: Manifest, instances: readonly unknown[]):
     const row: Row = {};
     for (const feature of manifest.features) {
       // Own properties only: a feature named like an Object.prototype member must not read the prototype.
-      const result = featureValue(feature, Object.hasOwn(instance, feature.name) ? instance[feature.name] : undefined);
+      const result = featureValue(feature, Object.hasOwn(instance, feature.name) ? instance[feature.name] : undefined, shape.float32Inputs.get(feature.name));
       if (typeof result === 'object' && result !== null) issues.push({ row: index, field: feature.name, reason: result.problem });
       else row[feature.name] = result;
     }
-    for (const key in instance) {
-      if (!known.has(key)) issues.push({ row: index, field: key, reason: 'is not a feature of this model' });
+    for (const key of Object.keys(instance)) {
+      if (!shape.names.has(key) && !passThroughNames?.includes(key)) {
+        issues.push({
+          row: index,
+          field: describeJsonKey(key),
+          reason: passThroughNames ? `is neither a feature nor a pass-through field (${passThroughNames.join(', ')}) of this model` : 'is not a feature of this model',
+        });
+      }
+    }
+    if (passThrough && passThroughNames) {
+      let values: Record<string, string | number> | undefined;
+      for (const name of passThroughNames) {
+        const value = Object.hasOwn(instance, name) ? instance[name] : undefined;
+        if (value === undefined || value === null) continue;
+        const problem = passThroughProblem(value);
+        if (problem) issues.push({ row: index, field: name, reason: problem });
+        else (values ??= {})[name] = value as string | number;
+      }
+      passThrough[index] = values;
     }
     rows[index] = row;
   }
   if (issues.length > 0) throw new ValidationError(summary(issues), issues.slice(0, MAX_ISSUES));
-  return rows;
+  return passThrough ? { rows, passThrough } : { rows };
 }
 
-const featureNameSets = new WeakMap<Manifest, ReadonlySet<string>>();
+/** What validation needs from a manifest besides its features, computed once per manifest (validation runs on every request). */
+interface RowShape {
+  readonly names: ReadonlySet<string>;
+  /** Number features fed to a float32 input -> that input's name. */
+  readonly float32Inputs: ReadonlyMap<string, string>;
+}
 
-/** The manifest's feature names, computed once per manifest (validation runs on every request). */
-function featureNames(manifest: Manifest): ReadonlySet<string> {
-  let names = featureNameSets.get(manifest);
-  if (names === undefined) {
-    names = new Set(manifest.features.map((f) => f.name));
-    featureNameSets.set(manifest, names);
+const rowShapes = new WeakMap<Manifest, RowShape>();
+
+function rowShape(manifest: Manifest): RowShape {
+  let shape = rowShapes.get(manifest);
+  if (shape === undefined) {
+    const float32Inputs = new Map<string, string>();
+    for (const input of manifest.inputs) {
+      if (input.dtype === 'float32') for (const name of input.features) float32Inputs.set(name, input.name);
+    }
+    shape = { names: new Set(manifest.features.map((f) => f.name)), float32Inputs };
+    rowShapes.set(manifest, shape);
   }
-  return names;
+  return shape;
 }
 
-function featureValue(feature: FeatureSpec, value: unknown): FeatureValue | null | { problem: string } {
+function featureValue(feature: FeatureSpec, value: unknown, float32Input: string | undefined): FeatureValue | null | { problem: string } {
   if (value === undefined || value === null) {
     if (feature.required !== false) return { problem: value === null ? 'is required and cannot be null' : 'is required' };
     return feature.default ?? null;
   }
   const problem = valueProblem(feature, value);
-  return problem === undefined ? (value as FeatureValue) : { problem };
+  if (problem !== undefined) return { problem };
+  // A number beyond float32's range reaches the model as Infinity, and its answer as NaN.
+  if (float32Input !== undefined && typeof value === 'number' && !Number.isFinite(Math.fround(value))) {
+    return { problem: `${value} is outside the range of float32, the type of the model input "${float32Input}" (magnitude at most 3.4028235e38)` };
+  }
+  return value as FeatureValue;
 }
 
 /** Open Inference Protocol datatypes and the feature types each can carry. */
@@ -99,9 +151,8 @@ const oipDatatypes: Readonly<Record<string, readonly FeatureSpec['type'][]>> = {
   UINT64: ['integer', 'number'],
 };
 
-export interface InferRequest {
+export interface InferRequest extends ValidatedInstances {
   readonly id?: string;
-  readonly rows: Row[];
 }
 
 /**
@@ -125,9 +176,11 @@ export function parseInferRequest(manifest: Manifest, body: string | null | unde
     if (!isPlainObject(input)) throw invalid({ field: `inputs[${i}]`, reason: 'expected an object {name, shape, datatype, data}' });
     const { name, shape, datatype, data } = input;
     if (typeof name !== 'string') throw invalid({ field: at('name'), reason: 'is required and must be a string' });
-    const target = features.has(name) ? [name] : manifest.inputs.find((x) => x.name === name)?.features;
+    const passingThrough = manifest.passThrough?.some((f) => f.name === name) === true;
+    const target = features.has(name) || passingThrough ? [name] : manifest.inputs.find((x) => x.name === name)?.features;
     if (!target) {
-      throw invalid({ field: at('name'), reason: `"${name}" is neither a feature nor an input of model ${manifest.name}` });
+      const kinds = manifest.passThrough ? 'a feature, an input nor a pass-through field' : 'a feature nor an input';
+      throw invalid({ field: at('name'), reason: `"${name}" is neither ${kinds} of model ${manifest.name}` });
     }
     if (!Array.isArray(shape) || shape.length < 1 || shape.length > 2 || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw invalid({ field: at('shape'), reason: 'must be [N] or [N, F] with non-negative integers' });
@@ -136,17 +189,22 @@ export function parseInferRequest(manifest: Manifest, body: string | null | unde
     if (width !== target.length) {
       throw invalid({ field: at('shape'), reason: `"${name}" takes ${target.length} feature(s) per row, shape says ${width}` });
     }
-    if (typeof datatype !== 'string' || !(datatype in oipDatatypes)) {
-      throw invalid({ field: at('datatype'), reason: `must be one of ${Object.keys(oipDatatypes).join(', ')}` });
-    }
+    // An own key only: "toString" or "__proto__" must not find Object.prototype's members.
+    const carries = typeof datatype === 'string' && Object.hasOwn(oipDatatypes, datatype) ? oipDatatypes[datatype] : undefined;
+    if (!carries) throw invalid({ field: at('datatype'), reason: `must be one of ${Object.keys(oipDatatypes).join(', ')}` });
     for (const featureName of target) {
+      if (columns.has(featureName)) throw invalid({ field: at('name'), reason: `${passingThrough ? 'pass-through field' : 'feature'} "${featureName}" is given twice` });
+      if (passingThrough) {
+        if (datatype === 'BOOL') throw invalid({ field: at('datatype'), reason: `pass-through field "${featureName}" takes BYTES (strings) or a number datatype` });
+        continue;
+      }
       const feature = features.get(featureName) as FeatureSpec;
-      if (!oipDatatypes[datatype]?.includes(feature.type)) {
+      if (!carries.includes(feature.type)) {
         throw invalid({ field: at('datatype'), reason: `${datatype} cannot carry ${feature.type} feature "${featureName}"` });
       }
-      if (columns.has(featureName)) throw invalid({ field: at('name'), reason: `feature "${featureName}" is given twice` });
     }
-    const flat = Array.isArray(data) && data.some(Array.isArray) ? data.flat(Infinity) : data;
+    const flat = flatData(data);
+    if (flat === 'nested') throw invalid({ field: at('data'), reason: 'must be a flat array, or an array of rows that are arrays of values (nested at most two deep)' });
     if (!Array.isArray(flat) || flat.length !== (n as number) * width) {
       throw invalid({ field: at('data'), reason: `must hold ${(n as number) * width} values for shape [${shape.join(', ')}]` });
     }
@@ -173,7 +231,19 @@ export function parseInferRequest(manifest: Manifest, body: string | null | unde
     instances[r] = instance;
   }
   if (instances.length === 0) throw invalid({ field: 'inputs', reason: 'hold no rows' });
-  return { ...(id === undefined ? {} : { id }), rows: validateRows(manifest, instances) };
+  return { ...(id === undefined ? {} : { id }), ...validateInstances(manifest, instances) };
+}
+
+/**
+ * The values of an input's `data`, row-major: a flat array as it is, an array of rows (arrays of values)
+ * flattened one level; 'nested' when anything is deeper. Iterative on purpose: `flat(Infinity)` recurses, and
+ * 10,000 nested arrays (a 20 KB body) overflow the stack.
+ */
+function flatData(data: unknown): unknown[] | 'nested' | undefined {
+  if (!Array.isArray(data)) return undefined;
+  if (!data.some(Array.isArray)) return data;
+  for (const row of data) if (Array.isArray(row) && row.some(Array.isArray)) return 'nested';
+  return data.flat();
 }
 
 function parseBody(body: string | null | undefined, limits: RequestLimits): unknown {

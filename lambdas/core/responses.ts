@@ -1,13 +1,25 @@
 import type { Manifest } from './manifest';
+import type { PassThroughValues } from './pass-through';
 import type { RowPrediction } from './tensors';
 
-/** Body of a /v1 predict answer. */
-export function predictResponse(manifest: Manifest, predictionIds: readonly string[], predictions: readonly RowPrediction[]) {
+/** Body of a /v1 predict answer: each prediction carries the pass-through values its instance sent, under `passThrough`. */
+export function predictResponse(
+  manifest: Manifest,
+  predictionIds: readonly string[],
+  predictions: readonly RowPrediction[],
+  passThrough?: readonly (PassThroughValues | undefined)[],
+) {
   return {
     model: { name: manifest.name, version: manifest.version },
-    predictions: predictions.map((prediction, i) => Object.assign({ predictionId: predictionIds[i] as string }, prediction)),
+    predictions: predictions.map((prediction, i) => {
+      const values = passThrough?.[i];
+      return Object.assign({ predictionId: predictionIds[i] as string }, prediction, values ? { passThrough: values } : {});
+    }),
   };
 }
+
+/** The output tensors of an infer answer; a pass-through field cannot be named like one (manifest.ts). */
+export const INFER_OUTPUT_NAMES = ['prediction_id', 'label', 'probabilities', 'scores', 'value'] as const;
 
 interface OipTensor {
   name: string;
@@ -18,9 +30,17 @@ interface OipTensor {
 
 /**
  * Body of an Open Inference Protocol infer answer: one output tensor per part of the prediction
- * (`prediction_id` and `label` as BYTES, `probabilities` [N, C] in classLabels order, `value`).
+ * (`prediction_id` and `label` as BYTES, `probabilities` [N, C] in classLabels order, `value`), then one
+ * [N] tensor per pass-through field the request sent (BYTES when any value is a string, else INT64 or FP64;
+ * null where a row had none).
  */
-export function inferResponse(manifest: Manifest, requestId: string, predictionIds: readonly string[], predictions: readonly RowPrediction[]) {
+export function inferResponse(
+  manifest: Manifest,
+  requestId: string,
+  predictionIds: readonly string[],
+  predictions: readonly RowPrediction[],
+  passThrough?: readonly (PassThroughValues | undefined)[],
+) {
   const n = predictions.length;
   const outputs: OipTensor[] = [{ name: 'prediction_id', shape: [n], datatype: 'BYTES', data: [...predictionIds] }];
   if (manifest.task === 'regression') {
@@ -42,6 +62,13 @@ export function inferResponse(manifest: Manifest, requestId: string, predictionI
       });
     }
   }
+  for (const { name } of manifest.passThrough ?? []) {
+    const values = predictions.map((_, i) => passThrough?.[i]?.[name] ?? null);
+    if (values.every((value) => value === null)) continue;
+    const text = values.some((value) => typeof value === 'string');
+    const datatype = text ? 'BYTES' : values.every((value) => value === null || Number.isSafeInteger(value)) ? 'INT64' : 'FP64';
+    outputs.push({ name, shape: [n], datatype, data: text ? values.map((value) => (value === null ? null : String(value))) : values });
+  }
   return { model_name: manifest.name, model_version: manifest.version, id: requestId, outputs };
 }
 
@@ -54,12 +81,13 @@ export function modelMetadata(manifest: Manifest) {
     versions: [manifest.version],
     platform: 'onnxruntime',
     inputs: manifest.features.map((f) => ({ name: f.name, datatype: oipDatatype[f.type], shape: [-1] })),
-    outputs: manifest.task === 'regression'
-      ? [{ name: 'value', datatype: 'FP64', shape: [-1] }]
-      : [
-          { name: 'label', datatype: 'BYTES', shape: [-1] },
-          { name: 'probabilities', datatype: 'FP32', shape: [-1, manifest.classLabels?.length ?? 0] },
-        ],
+    outputs:
+      manifest.task === 'regression'
+        ? [{ name: 'value', datatype: 'FP64', shape: [-1] }]
+        : [
+            { name: 'label', datatype: 'BYTES', shape: [-1] },
+            { name: 'probabilities', datatype: 'FP32', shape: [-1, manifest.classLabels?.length ?? 0] },
+          ],
     parameters: { task: manifest.task, classLabels: manifest.classLabels ?? null },
   };
 }

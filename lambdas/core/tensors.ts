@@ -1,4 +1,5 @@
 import type { FeatureValue, Manifest, TensorDtype } from './manifest';
+import { ValidationError } from './errors';
 import type { Row } from './request';
 
 export type TensorValues = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | string[] | boolean[];
@@ -178,6 +179,49 @@ export function decodePredictions(manifest: Manifest, outputs: Readonly<Record<s
   return predictions;
 }
 
+/** The model answered a row of valid inputs with a number that is not finite: the model failed, not the client. */
+export class ModelOutputError extends Error {
+  override readonly name = 'ModelOutputError';
+}
+
+/**
+ * Refuses an answer holding NaN or Infinity (an overflow inside the model) rather than serve a label decided
+ * by comparing NaN, or log a record DynamoDB cannot store. Whose fault it is depends on the inputs: a number
+ * feature outside the range of the training data (the manifest's baseline) is the client's — a 400 naming
+ * it; otherwise the model failed on inputs it should handle — a ModelOutputError (500).
+ */
+export function checkFinitePredictions(manifest: Manifest, rows: readonly Row[], predictions: readonly RowPrediction[]): void {
+  for (let r = 0; r < predictions.length; r++) {
+    const output = nonFiniteOutput(predictions[r] as RowPrediction);
+    if (output === undefined) continue;
+    const row = rows[r] as Row;
+    for (const feature of manifest.features) {
+      const baseline = manifest.baseline?.features[feature.name];
+      const value = row[feature.name];
+      if (baseline?.kind !== 'numeric' || typeof value !== 'number' || (value >= baseline.min && value <= baseline.max)) continue;
+      const reason = `the model computes no finite prediction for this row (${output}); ${value} is far outside the training data of ${feature.name} (${baseline.min} to ${baseline.max})`;
+      throw new ValidationError(`invalid request: row ${r}, ${feature.name}: ${reason}`, [{ row: r, field: feature.name, reason }]);
+    }
+    throw new ModelOutputError(`row ${r}: the model answered ${output} for inputs inside its training data`);
+  }
+}
+
+function nonFiniteOutput(prediction: RowPrediction): string | undefined {
+  const { value, probabilities, scores } = prediction;
+  if (typeof value === 'number' && !Number.isFinite(value)) return `value is ${value}`;
+  if (Array.isArray(value)) {
+    const i = value.findIndex((v) => !Number.isFinite(v));
+    if (i !== -1) return `value[${i}] is ${value[i]}`;
+  }
+  for (const [part, values] of [
+    ['probabilities', probabilities],
+    ['scores', scores],
+  ] as const) {
+    for (const key in values) if (!Number.isFinite(values[key])) return `${part}.${key} is ${values[key]}`;
+  }
+  return undefined;
+}
+
 /** The model answered, but not in the shape its manifest declares: a bundle defect, not a client error. */
 export class ContractError extends Error {
   override readonly name = 'ContractError';
@@ -220,4 +264,3 @@ function argmax(probabilities: Record<string, number>, classLabels: readonly (st
   }
   return best;
 }
-

@@ -4,6 +4,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ManifestStore } from '../adapters/manifest-store';
 import { MonitoringStore } from '../adapters/monitoring-store';
+import { batchItemFailures, type BatchItemFailures } from '../core/stream-batch';
 import { aggregatorHandler } from '../use-cases/aggregate-windows';
 import { monitoringConfigFromEnv } from '../contracts/monitoring-environment';
 
@@ -15,12 +16,16 @@ const aggregate = aggregatorHandler({
   manifests: new ManifestStore(new S3Client({}), config.bucket),
   logger,
   windowMinutes: config.windowMinutes,
+  minuteMs: config.minuteMs,
   windowTtlDays: config.windowTtlDays,
 });
 
-/** With a tumbling window on the mapping Lambda expects `{ state }` back; the state is not used (the table holds it). */
-export const handler = async (event: Parameters<typeof aggregate>[0]): Promise<{ state: Record<string, never> }> => {
+/**
+ * With a tumbling window on the mapping Lambda expects `{ state }` back; the state is not used (the table holds
+ * it). `batchItemFailures` names the first record not aggregated (ReportBatchItemFailures; core/stream-batch.ts).
+ */
+export const handler = async (event: Parameters<typeof aggregate>[0]): Promise<{ state: Record<string, never> } & BatchItemFailures> => {
   const result = await aggregate(event);
   logger.info('aggregated', { ...result });
-  return { state: {} };
+  return { state: {}, ...batchItemFailures(event.Records.length, result.failed) };
 };

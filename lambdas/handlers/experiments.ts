@@ -14,6 +14,10 @@ export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayPr
     return await experimentsApi(store, event, new Date());
   } catch (error) {
     logger.error('experiment read failed', error as Error);
-    return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'InternalError', message: 'the experiment could not be read; the error is logged' }) };
+    return {
+      statusCode: 500,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ error: 'InternalError', message: 'the experiment could not be read; the error is logged' }),
+    };
   }
 };

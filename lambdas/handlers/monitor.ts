@@ -15,5 +15,5 @@ export const handler = monitorHandler(config, {
   store: new MonitoringStore(new DynamoDBClient({}), config.monitoringTable),
   manifests: new ManifestStore(new S3Client({}), config.bucket),
   logger,
-  emit: (model, version, data, periodStart) => emitMonitorMetrics(model, version, data, periodStart, config.metricsNamespace),
+  emit: (model, version, data, at) => emitMonitorMetrics(model, version, data, at, config.metricsNamespace),
 });

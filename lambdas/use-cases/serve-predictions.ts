@@ -8,10 +8,11 @@ import { buildPredictionRecords } from '../core/prediction-record';
 import { parseInferRequest, parsePredictRequest } from '../core/request';
 import { inferResponse, modelMetadata, predictResponse } from '../core/responses';
 import { matchRoute } from '../core/routes';
+import { checkFinitePredictions } from '../core/tensors';
 import type { RequestRouter } from '../adapters/experiment-router';
 import { ServingMetrics } from '../adapters/metrics';
 import { fetchBundle } from '../adapters/model-store';
-import { loadModel, type LoadedModel } from '../adapters/onnx-runtime';
+import { loadModel, loadOnnxRuntime, type LoadedModel } from '../adapters/onnx-runtime';
 import { PredictionLog, type FallbackSink } from '../adapters/prediction-log';
 import { agreement, isShadowEvent, type ShadowEvent, type ShadowMirror } from '../adapters/shadow-mirror';
 import type { ServingConfig } from '../contracts/environment';
@@ -42,7 +43,8 @@ export interface Serving {
  * missing, corrupt or does not answer its contract.
  */
 export async function initServing(config: ServingConfig, deps: ServingDependencies): Promise<Serving> {
-  const bundle = await fetchBundle(deps.s3, config.bucket, config.prefix, config.packedFile);
+  // onnxruntime's native library loads while the bundle downloads.
+  const [bundle] = await Promise.all([fetchBundle(deps.s3, config.bucket, config.prefix, config.packedFile), loadOnnxRuntime()]);
   const model = await loadModel(bundle.manifest, bundle.modelBytes);
   const { manifest } = model;
   deps.logger.appendKeys({ model: manifest.name, modelVersion: manifest.version });
@@ -55,8 +57,19 @@ export async function initServing(config: ServingConfig, deps: ServingDependenci
   /** This version is the shadow: predict the champion's rows, log them, record the agreement; nobody waits. */
   const answerShadow = async ({ modelgateShadow: mirrored }: ShadowEvent, functionVersion: string): Promise<APIGatewayProxyResult> => {
     const predictions = await model.predict(mirrored.rows);
+    checkFinitePredictions(manifest, mirrored.rows, predictions);
     const records = buildPredictionRecords(
-      { manifest, rows: mirrored.rows, predictions, predictionIds: mirrored.rows.map(() => randomUUID()), variant: functionVersion, answeredAt: new Date(), latencyMs: 0, requestId: mirrored.requestId, random },
+      {
+        manifest,
+        rows: mirrored.rows,
+        predictions,
+        predictionIds: mirrored.rows.map(() => randomUUID()),
+        variant: functionVersion,
+        answeredAt: new Date(),
+        latencyMs: 0,
+        requestId: mirrored.requestId,
+        random,
+      },
       { ttlDays: config.ttlDays, shards: config.logShards },
     );
     await log.write(records);
@@ -76,27 +89,52 @@ export async function initServing(config: ServingConfig, deps: ServingDependenci
       if (route.kind === 'metadata') return json(200, modelMetadata(manifest));
       const body = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
       const infer = route.kind === 'infer' ? parseInferRequest(manifest, body, limits) : undefined;
-      const rows = infer ? infer.rows : parsePredictRequest(manifest, body, limits);
+      const { rows, passThrough } = infer ?? parsePredictRequest(manifest, body, limits);
       const requestId = infer?.id ?? context.awsRequestId;
       const started = performance.now();
       const predictions = await model.predict(rows);
       const latencyMs = performance.now() - started;
+      checkFinitePredictions(manifest, rows, predictions);
       const predictionIds = rows.map(() => randomUUID());
       const records = buildPredictionRecords(
-        { manifest, rows, predictions, predictionIds, variant: context.functionVersion, answeredAt: new Date(), latencyMs, requestId: context.awsRequestId, random, unitId: routing.unitId },
+        {
+          manifest,
+          rows,
+          predictions,
+          predictionIds,
+          variant: context.functionVersion,
+          answeredAt: new Date(),
+          latencyMs,
+          requestId: context.awsRequestId,
+          random,
+          unitId: routing.unitId,
+          passThrough,
+        },
         { ttlDays: config.ttlDays, shards: config.logShards },
       );
       const logStarted = performance.now();
       const written = deps.shadow
-        ? (await Promise.all([
-            log.write(records),
-            deps.shadow.mirror({ model: manifest.name, championVersion: manifest.version, requestId: context.awsRequestId, rows, championPredictions: predictions, championPredictionIds: predictionIds }),
-          ]))[0]
+        ? (
+            await Promise.all([
+              log.write(records),
+              deps.shadow.mirror({
+                model: manifest.name,
+                championVersion: manifest.version,
+                requestId: context.awsRequestId,
+                rows,
+                championPredictions: predictions,
+                championPredictionIds: predictionIds,
+              }),
+            ])
+          )[0]
         : await log.write(records);
       metrics.recordPredictions(rows.length, latencyMs, predictions);
       metrics.recordLogWrite(performance.now() - logStarted, written.fallback);
       if (written.fallback > 0) deps.logger.warn('prediction log fell back', { records: written.fallback });
-      return json(200, route.kind === 'predict' ? predictResponse(manifest, predictionIds, predictions) : inferResponse(manifest, requestId, predictionIds, predictions));
+      return json(
+        200,
+        route.kind === 'predict' ? predictResponse(manifest, predictionIds, predictions, passThrough) : inferResponse(manifest, requestId, predictionIds, predictions, passThrough),
+      );
     } catch (error) {
       return errorResponse(error, metrics, deps.logger);
     } finally {
@@ -120,7 +158,8 @@ function json(statusCode: number, body: unknown): APIGatewayProxyResult {
 
 function errorResponse(error: unknown, metrics: ServingMetrics, logger: Logger): APIGatewayProxyResult {
   if (error instanceof HttpError) {
-    metrics.recordError(error.name);
+    if (error.statusCode < 500) metrics.recordClientError(error.name);
+    else metrics.recordError(error.name);
     return json(error.statusCode, { error: error.name, message: error.message, issues: error.issues });
   }
   // Not the client's fault: a bundle that breaks its contract, or the log and its fallback both down.

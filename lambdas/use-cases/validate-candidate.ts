@@ -5,8 +5,8 @@ import { sha256Hex } from '../adapters/model-store';
 import { loadModel, type LoadedModel } from '../adapters/onnx-runtime';
 import { exampleRow } from '../core/contract';
 import { CsvError, parseCsv, type CsvTable } from '../core/csv';
-import { ManifestError, type Issue } from '../core/errors';
-import { parseManifestJson, type Manifest, type RolloutSpec, type RolloutStrategy } from '../core/manifest';
+import { ManifestError, ModelTooLargeError, type Issue } from '../core/errors';
+import { modelSizeLimit, parseManifestJson, type Manifest, type RolloutSpec, type RolloutStrategy } from '../core/manifest';
 import { ROLLOUT_STRATEGIES } from '../core/manifest-types';
 import { OnnxFormatError } from '../core/onnx-graph';
 import { PackagingError, tableRows, tableTargets } from '../core/packaging';
@@ -17,15 +17,19 @@ import { describeReport } from '../core/promotion/gate-text';
 import { validationReport, type ValidationEvidence, type ValidationReport } from '../core/promotion/gates';
 import { rolloutSpec } from '../core/promotion/rollout-plan';
 import { MANIFEST_FILE, UPLOAD_METADATA } from '../core/pipeline/candidate';
+import type { MemoryEvidence } from '../core/pipeline/provisioning';
+import { estimatedQualityThresholds, type AlarmThresholds } from '../core/monitoring/alarms';
 import type { GateOutcome, ReasonCode, ValidationMetrics } from '../core/pipeline/registry-types';
 import { validateRows, type Row } from '../core/request';
 import type { RowPrediction } from '../core/tensors';
 
-
 /** Where a bundle's files come from: an S3 prefix, or a folder. */
 export interface BundleSource {
-  /** The file's bytes, or undefined when it is not there. */
-  read(file: string): Promise<{ bytes: Uint8Array; versionId?: string; metadata?: Readonly<Record<string, string>> } | undefined>;
+  /**
+   * The file's bytes (and S3 object version), or undefined when it is not there. With `maxBytes`, a larger file
+   * is refused from its size before it is read: ModelTooLargeError.
+   */
+  read(file: string, options?: { readonly maxBytes?: number }): Promise<{ bytes: Uint8Array; versionId?: string; metadata?: Readonly<Record<string, string>> } | undefined>;
 }
 
 export interface Champion {
@@ -42,6 +46,8 @@ export interface ValidationInput {
   readonly replay?: readonly PredictionRecord[];
   /** One-row predictions timed for the p99 (default 200). */
   readonly latencySamples?: number;
+  /** The rollout the model's declaration makes the default (the manifest's own wins). */
+  readonly declaredRollout?: RolloutSpec;
 }
 
 export interface ValidationResult {
@@ -54,10 +60,19 @@ export interface ValidationResult {
   readonly sha256?: string;
   readonly modelObjectVersion?: string;
   readonly manifestObjectVersion?: string;
+  /**
+   * The S3 object version of each file validation read, by file name (empty for a folder): publish copies exactly
+   * these, so an upload over the candidate after validation does not change what goes live.
+   */
+  readonly objectVersions: Readonly<Record<string, string>>;
   /** The rollout the bundle asks for (manifest, with the upload's strategy override). */
   readonly rollout?: RolloutSpec;
-  /** The bundle's files, manifest last: what the pipeline copies to models/<model>/<version>/. */
+  /** The alarm settings the bundle's manifest sets (estimated-quality drops), for the alarms of the version. */
+  readonly alarms?: Partial<AlarmThresholds>;
+  /** The bundle's files validation read, manifest last: what the pipeline copies to models/<model>/<version>/. */
   readonly files: readonly string[];
+  /** What sizes the model's function (core/pipeline/provisioning.ts rightSizeMemory); absent when the model never loaded. */
+  readonly memory?: MemoryEvidence;
 }
 
 export async function validateCandidate(input: ValidationInput): Promise<ValidationResult> {
@@ -65,41 +80,64 @@ export async function validateCandidate(input: ValidationInput): Promise<Validat
   if (!manifestObject) return incomplete(`no ${MANIFEST_FILE} in the bundle`);
   const metadata = manifestObject.metadata ?? {};
   const manifestObjectVersion = manifestObject.versionId;
+  const objectVersions: Record<string, string> = manifestObjectVersion ? { [MANIFEST_FILE]: manifestObjectVersion } : {};
 
   let manifest: Manifest;
   try {
     manifest = parseManifestJson(new TextDecoder().decode(manifestObject.bytes));
   } catch (error) {
     const issues: Issue[] = error instanceof ManifestError ? [...error.issues] : [{ field: '(manifest)', reason: (error as Error).message }];
-    return finish(validationReport({ manifestIssues: issues }), {}, { files: [MANIFEST_FILE], manifestObjectVersion });
+    return finish(validationReport({ manifestIssues: issues }), {}, { files: [MANIFEST_FILE], manifestObjectVersion, objectVersions });
   }
   const pathIssues: Issue[] = [
     ...(manifest.name === input.model ? [] : [{ field: 'name', reason: `"${manifest.name}" differs from the upload path's model "${input.model}"` }]),
     ...(manifest.version === input.version ? [] : [{ field: 'version', reason: `"${manifest.version}" differs from the upload path's version "${input.version}"` }]),
   ];
-  if (pathIssues.length > 0) return finish(validationReport({ manifestIssues: pathIssues }), {}, { files: [MANIFEST_FILE], manifestObjectVersion });
+  if (pathIssues.length > 0) return finish(validationReport({ manifestIssues: pathIssues }), {}, { files: [MANIFEST_FILE], manifestObjectVersion, objectVersions });
 
   const override = metadata[UPLOAD_METADATA.strategy];
   if (override !== undefined && !(ROLLOUT_STRATEGIES as readonly string[]).includes(override)) {
     const issues = [{ field: `x-amz-meta-${UPLOAD_METADATA.strategy}`, reason: `must be one of ${ROLLOUT_STRATEGIES.join(', ')}, got: "${override}"` }];
-    return finish(validationReport({ manifestIssues: issues }), {}, { files: [MANIFEST_FILE], manifestObjectVersion });
+    return finish(validationReport({ manifestIssues: issues }), {}, { files: [MANIFEST_FILE], manifestObjectVersion, objectVersions });
   }
   if (metadata[UPLOAD_METADATA.allowBreakingChanges] === 'true') {
     manifest = { ...manifest, validation: { ...manifest.validation, allowBreakingChanges: true } };
   }
-  const rollout = rolloutSpec(manifest, override as RolloutStrategy | undefined);
+  const rollout = rolloutSpec(manifest, override as RolloutStrategy | undefined, input.declaredRollout);
   const holdoutFile = manifest.validation?.holdout ? (manifest.validation.holdout.file ?? PROMOTION_DEFAULTS.holdoutFile) : undefined;
-  const files = [manifest.model.file, ...(holdoutFile ? [holdoutFile] : []), MANIFEST_FILE];
+  const files = [manifest.model.file, MANIFEST_FILE];
 
   const fetchStarted = performance.now();
-  const modelObject = await input.candidate.read(manifest.model.file);
+  const sizeLimit = modelSizeLimit(manifest);
+  let modelObject: Awaited<ReturnType<BundleSource['read']>>;
+  try {
+    modelObject = await input.candidate.read(manifest.model.file, { maxBytes: sizeLimit });
+  } catch (error) {
+    // Refused from its size, before a byte of it was read: nothing else can be judged without reading it.
+    if (!(error instanceof ModelTooLargeError)) throw error;
+    const report = validationReport({ candidate: manifest, modelSize: { bytes: error.bytes, limit: error.limit } });
+    return finish(report, {}, { files, manifestObjectVersion, objectVersions, rollout });
+  }
   if (!modelObject) return incomplete(`the model file "${manifest.model.file}" the manifest names is not in the bundle`, manifest);
-  const extra = { files, manifestObjectVersion, rollout, ...(modelObject.versionId ? { modelObjectVersion: modelObject.versionId } : {}) };
+  if (modelObject.versionId) objectVersions[manifest.model.file] = modelObject.versionId;
+  const extra = {
+    files,
+    manifestObjectVersion,
+    objectVersions,
+    rollout,
+    alarms: estimatedQualityThresholds(manifest),
+    ...(modelObject.versionId ? { modelObjectVersion: modelObject.versionId } : {}),
+  };
   const sha256 = sha256Hex(modelObject.bytes);
-  const evidence: Mutable<ValidationEvidence> = { candidate: manifest, checksum: { expected: manifest.model.sha256, actual: sha256 } };
+  const evidence: Mutable<ValidationEvidence> = {
+    candidate: manifest,
+    modelSize: { bytes: modelObject.bytes.length, limit: sizeLimit },
+    checksum: { expected: manifest.model.sha256, actual: sha256 },
+  };
   if (sha256 !== manifest.model.sha256) return finish(validationReport(evidence), {}, { ...extra, sha256 });
 
   let candidate: LoadedModel;
+  const residentBefore = process.memoryUsage().rss;
   try {
     candidate = await loadModel(manifest, modelObject.bytes);
     evidence.load = {};
@@ -116,8 +154,11 @@ export async function validateCandidate(input: ValidationInput): Promise<Validat
     return finish(validationReport(evidence), {}, { ...extra, sha256 });
   }
   const initMs = performance.now() - fetchStarted;
+  // What the model adds to a process: its session and a first answer (before the champion is loaded beside it).
+  await candidate.predict([exampleRow(manifest)]).catch(() => undefined);
+  const footprintMb = Math.max(0, (process.memoryUsage().rss - residentBefore) / (1024 * 1024));
 
-  const metrics: Mutable<ValidationMetrics> = { initMs: round(initMs) };
+  const metrics: Mutable<ValidationMetrics> = { initMs: round(initMs), footprintMb: round(footprintMb) };
   let champion: LoadedModel | undefined;
   try {
     if (input.champion) {
@@ -130,6 +171,9 @@ export async function validateCandidate(input: ValidationInput): Promise<Validat
     if (holdoutFile) {
       const object = await input.candidate.read(holdoutFile);
       if (object) {
+        // Read, so published with the bundle: exactly this version of it.
+        files.splice(files.length - 1, 0, holdoutFile);
+        if (object.versionId) objectVersions[holdoutFile] = object.versionId;
         try {
           const table = parseCsv(new TextDecoder().decode(object.bytes), holdoutFile);
           const target = manifest.validation?.holdout?.target as string;
@@ -170,7 +214,14 @@ export async function validateCandidate(input: ValidationInput): Promise<Validat
     await candidate.release();
     await champion?.release();
   }
-  return finish(validationReport(evidence), metrics, { ...extra, sha256 });
+  const memory: MemoryEvidence = {
+    footprintMb,
+    initMs,
+    ...(metrics.p99Ms !== undefined ? { p99Ms: metrics.p99Ms } : {}),
+    initBudgetMs: manifest.validation?.latency?.initMs ?? PROMOTION_DEFAULTS.initMs,
+    latencyBudgetMs: manifest.validation?.latency?.p99Ms ?? PROMOTION_DEFAULTS.p99Ms,
+  };
+  return finish(validationReport(evidence), metrics, { ...extra, sha256, memory });
 }
 
 async function championHoldoutMetrics(champion: LoadedModel, table: CsvTable, target: string, source: string): Promise<MetricSet | undefined> {
@@ -195,10 +246,18 @@ async function replayRequests(manifest: Manifest, candidate: LoadedModel, record
       answers.push(null);
     }
   }
-  return summarizeReplay(manifest, answers, records.map((r) => r.outputs));
+  return summarizeReplay(
+    manifest,
+    answers,
+    records.map((r) => r.outputs),
+  );
 }
 
-function finish(report: ValidationReport, metrics: ValidationMetrics, extra: Partial<ValidationResult> & { files: readonly string[] }): ValidationResult {
+function finish(
+  report: ValidationReport,
+  metrics: ValidationMetrics,
+  extra: Partial<ValidationResult> & { files: readonly string[]; objectVersions: Readonly<Record<string, string>> },
+): ValidationResult {
   return {
     verdict: report.verdict,
     reasons: report.reasons,
@@ -225,6 +284,7 @@ function incomplete(detail: string, manifest?: Manifest): ValidationResult {
     gates: [{ rule: 'bundle', passed: false, reason: 'BUNDLE_INCOMPLETE' }],
     metrics: {},
     files: manifest ? [manifest.model.file, MANIFEST_FILE] : [MANIFEST_FILE],
+    objectVersions: {},
   };
 }
 

@@ -1,15 +1,13 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ExperimentTable } from './experiment-table';
-import type { ModelEndpoint } from '../serving/model-endpoint';
 import { predictionStreamSource } from '../storage/prediction-log-table';
 import { PropErrors } from '../validation/prop-validation';
 import { ModelgateFunction, type Invoker } from '../functions/modelgate-function';
@@ -19,11 +17,9 @@ export interface ExperimentServiceProps {
   readonly api: apigw.RestApi;
   /** The prediction log: events join to it by predictionId; its stream carries exposures and labels. */
   readonly predictionTable: dynamodb.ITable;
-  /** The model functions: they get the table's name and the rights sticky (unit-level) routing needs. */
-  readonly endpoints: readonly ModelEndpoint[];
   /** How often the scheduled analysis snapshots every running experiment. @default Duration.hours(1) */
   readonly analysisPeriod?: Duration;
-  /** Predictions the aggregator takes per invocation (1 to 10000). @default 1000 */
+  /** Predictions the aggregator takes per invocation (1 to 10000); smaller batches bisect to a poison record sooner. @default 100 */
   readonly aggregationBatchSize?: number;
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
@@ -54,7 +50,6 @@ export class ExperimentService extends Construct {
     const periodMinutes = analysisPeriod.toMinutes({ integral: false });
     errors.require(Number.isInteger(periodMinutes) && periodMinutes >= 1, `analysisPeriod must be a whole number of minutes >= 1, got: ${periodMinutes} minutes`);
     errors.integer('aggregationBatchSize', props.aggregationBatchSize, 1, 10_000);
-    errors.require(props.endpoints.length > 0, 'endpoints must hold at least one model endpoint, got: 0');
     errors.throwIfAny();
 
     this.table = new ExperimentTable(this, 'Table');
@@ -66,7 +61,14 @@ export class ExperimentService extends Construct {
       reason: 'This queue is itself the dead-letter destination of the experiment aggregator stream and the analysis schedule.',
     });
     const environment = { EXPERIMENT_TABLE: table.tableName, PREDICTION_TABLE: props.predictionTable.tableName };
-    const make = (id: string, handler: 'experiment-events' | 'experiments' | 'experiment-aggregator' | 'experiment-analysis', description: string, timeout: Duration, memorySize: number, invokedBy: Invoker) =>
+    const make = (
+      id: string,
+      handler: 'experiment-events' | 'experiments' | 'experiment-aggregator' | 'experiment-analysis',
+      description: string,
+      timeout: Duration,
+      memorySize: number,
+      invokedBy: Invoker,
+    ) =>
       new ModelgateFunction(this, id, {
         handler,
         description,
@@ -78,26 +80,36 @@ export class ExperimentService extends Construct {
         ...(props.logRetention ? { logRetention: props.logRetention } : {}),
       });
 
-    const eventsFunction = make('Events', 'experiment-events', 'modelgate: outcome events (POST /v1/events) -> experiment arm counters', Duration.seconds(29), 512, { kind: 'api-gateway' });
+    const eventsFunction = make('Events', 'experiment-events', 'modelgate: outcome events (POST /v1/events) -> experiment arm counters', Duration.seconds(29), 512, {
+      kind: 'api-gateway',
+    });
     eventsFunction.allow(['dynamodb:BatchGetItem'], [props.predictionTable.tableArn]);
     eventsFunction.allow(['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], [table.tableArn]);
     eventsFunction.allow(['dynamodb:Query'], [statusIndexArn]);
     this.eventsFunction = eventsFunction.function;
 
-    const experimentsFunction = make('Experiments', 'experiments', 'modelgate: experiments, their analysis and snapshots (GET /v1/experiments)', Duration.seconds(29), 512, { kind: 'api-gateway' });
+    const experimentsFunction = make('Experiments', 'experiments', 'modelgate: experiments, their analysis and snapshots (GET /v1/experiments)', Duration.seconds(29), 512, {
+      kind: 'api-gateway',
+    });
     experimentsFunction.allow(['dynamodb:GetItem', 'dynamodb:Query'], [table.tableArn]);
     experimentsFunction.allow(['dynamodb:Query'], [statusIndexArn]);
     this.experimentsFunction = experimentsFunction.function;
 
-    const aggregator = make('Aggregate', 'experiment-aggregator', 'modelgate: prediction log stream -> experiment exposures and ground truth per arm', Duration.minutes(2), 1024, { kind: 'stream', deadLetterQueue: this.deadLetters });
+    const aggregator = make('Aggregate', 'experiment-aggregator', 'modelgate: prediction log stream -> experiment exposures and ground truth per arm', Duration.minutes(2), 1024, {
+      kind: 'stream',
+      deadLetterQueue: this.deadLetters,
+    });
     aggregator.allow(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [table.tableArn]);
     aggregator.allow(['dynamodb:Query'], [statusIndexArn]);
     this.aggregatorFunction = aggregator.function;
     this.aggregatorFunction.addEventSource(
-      predictionStreamSource(props.predictionTable, { batchSize: props.aggregationBatchSize ?? 1000, maxBatchingWindow: Duration.seconds(5), deadLetters: this.deadLetters }),
+      predictionStreamSource(props.predictionTable, { batchSize: props.aggregationBatchSize ?? 100, maxBatchingWindow: Duration.seconds(5), deadLetters: this.deadLetters }),
     );
 
-    const analysis = make('Analyze', 'experiment-analysis', 'modelgate: scheduled analysis of running experiments (snapshots over time)', Duration.minutes(5), 512, { kind: 'schedule', deadLetterQueue: this.deadLetters });
+    const analysis = make('Analyze', 'experiment-analysis', 'modelgate: scheduled analysis of running experiments (snapshots over time)', Duration.minutes(5), 512, {
+      kind: 'schedule',
+      deadLetterQueue: this.deadLetters,
+    });
     analysis.allow(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem'], [table.tableArn]);
     analysis.allow(['dynamodb:Query'], [statusIndexArn]);
     this.analysisFunction = analysis.function;
@@ -107,24 +119,8 @@ export class ExperimentService extends Construct {
       targets: [new targets.LambdaFunction(this.analysisFunction, { deadLetterQueue: this.deadLetters, retryAttempts: 2 })],
     });
 
-    // Sticky routing runs in the inference functions (lambdas/adapters/experiment-router.ts): they read the
-    // running experiments and invoke their own function's other version. A separate policy, not the role's
-    // default one: the function depends on its default policy, and this one names the function's ARN.
-    for (const endpoint of props.endpoints) {
-      endpoint.function.addEnvironment('EXPERIMENT_TABLE', table.tableName);
-      const policy = new iam.Policy(this, `${endpoint.node.id}Routing`, {
-        statements: [
-          new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [statusIndexArn] }),
-          new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [`${endpoint.function.functionArn}:*`] }),
-        ],
-      });
-      endpoint.function.role?.attachInlinePolicy(policy);
-      Validations.of(policy).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(endpoint.function.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
-        reason: 'The router invokes the published version of the other experiment arm; versions are published after the deploy by the promotion pipeline, so they are named by wildcard within this one function.',
-      });
-    }
-
+    // Sticky routing runs in the inference functions (lambdas/adapters/experiment-router.ts): each model's stack
+    // gives its function this table's name and the rights it needs (lib/serving/model-stack.ts).
     const integration = (fn: lambda.IFunction) => new apigw.LambdaIntegration(fn, { proxy: true, allowTestInvoke: false });
     const v1 = props.api.root.resourceForPath('v1');
     v1.addResource('events').addMethod('POST', integration(this.eventsFunction));

@@ -5,7 +5,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { BUNDLE_HANDLER, bundledCode, HANDLERS_DIR, REPO_ROOT } from './bundling';
+import { PACKAGE_ROOT } from '../package-root';
+import { BUNDLE_HANDLER, bundledCode, HANDLERS_DIR } from './bundling';
 import { functionName as deployedName, metricsNamespace } from '../../lambdas/core/naming';
 import { PropErrors, show } from '../validation/prop-validation';
 
@@ -23,10 +24,12 @@ export type HandlerName =
   | 'validate'
   | 'publish'
   | 'routing'
+  | 'provision'
   | 'experiment-events'
   | 'experiments'
   | 'experiment-aggregator'
-  | 'experiment-analysis';
+  | 'experiment-analysis'
+  | 'api-key-authorizer';
 
 /** Who invokes the function: decides whether it needs a dead-letter queue, and says why not. */
 export type Invoker =
@@ -70,6 +73,13 @@ export interface ModelgateFunctionProps {
   readonly reservedConcurrency?: number;
   /** @default 'INFO' */
   readonly logLevel?: LogLevel;
+  /**
+   * Lambda's own log lines (START, END, REPORT: ~0.4 KB per invocation). The inference function keeps only
+   * warnings: at one invocation per prediction they would cost $0.20 per million in ingestion (docs/cost.md);
+   * Lambda's Duration and Invocations metrics do not need them.
+   * @default lambda.SystemLogLevel.INFO
+   */
+  readonly systemLogLevel?: lambda.SystemLogLevel;
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -80,13 +90,12 @@ export interface ModelgateFunctionProps {
   readonly code?: lambda.Code;
 }
 
-const PINNED_RUNTIME_REASON =
-  'Pinned to Node.js 22: the runtime the handlers (and the onnxruntime-node binding) are built and tested for (node@22 devDependency).';
+const PINNED_RUNTIME_REASON = 'Pinned to Node.js 22: the runtime the handlers (and the onnxruntime-node binding) are built and tested for (node@22 devDependency).';
 const XRAY_REASON = 'X-Ray PutTraceSegments / PutTelemetryRecords do not support resource-level permissions (added by tracing: ACTIVE).';
 
 /**
- * One Lambda function of modelgate, built the same way for every handler: its own log group (named like
- * the function, with retention), its own role (logs to that group only, no AWS managed policy; grants are
+ * One Lambda function of modelgate, built the same way for every handler: its own log group (with
+ * retention, kept when the stack goes), its own role (logs to that group only, no AWS managed policy; grants are
  * added with `allow`), Node.js 22 on arm64 with X-Ray, the esbuild bundle of `lambdas/handlers/<handler>.ts`
  * (onnxruntime-node beside it when asked), the cdk-nag acknowledgements every function shares, and the
  * metadata by which the local runtime runs the handler's source instead of the bundle.
@@ -105,8 +114,8 @@ export class ModelgateFunction extends Construct {
     const architecture = props.architecture ?? lambda.Architecture.ARM_64;
     const entry = path.join(HANDLERS_DIR, `${props.handler}.ts`);
 
+    // No explicit name: a retained group with a fixed name would make re-creating the stack fail.
     this.logGroup = new logs.LogGroup(this, 'Logs', {
-      logGroupName: `/aws/lambda/${this.functionName}`,
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -129,6 +138,10 @@ export class ModelgateFunction extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrency,
       role: this.role,
       logGroup: this.logGroup,
+      // JSON, so Lambda can filter its own lines by level; the handlers' lines are JSON already (Powertools writes
+      // its logs and EMF metrics straight to stdout, which Lambda does not wrap).
+      loggingFormat: lambda.LoggingFormat.JSON,
+      systemLogLevelV2: props.systemLogLevel ?? lambda.SystemLogLevel.INFO,
       environment: {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: props.handler,
@@ -139,7 +152,7 @@ export class ModelgateFunction extends Construct {
     });
     // The local runtime runs this source file instead of the bundle (docs/local-runtime.md).
     const cfn = this.function.node.defaultChild as lambda.CfnFunction;
-    cfn.addMetadata('modelgate:entry', path.relative(REPO_ROOT, entry).split(path.sep).join('/'));
+    cfn.addMetadata('modelgate:entry', path.relative(PACKAGE_ROOT, entry).split(path.sep).join('/'));
     cfn.addMetadata('modelgate:handler', 'handler');
 
     Validations.of(this.role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: XRAY_REASON });
@@ -166,9 +179,19 @@ function deadLetterAcknowledgement(invoker: Invoker): { id: string; reason: stri
     case 'api-gateway':
       return [{ id: 'Serverless-LambdaDLQ', reason: 'Invoked synchronously by API Gateway only: failures return to the caller, there is no event to dead-letter.' }];
     case 'step-functions':
-      return [{ id: 'Serverless-LambdaDLQ', reason: 'Invoked synchronously by Step Functions, which retries and catches its errors in the state machine: there is no event to dead-letter.' }];
+      return [
+        {
+          id: 'Serverless-LambdaDLQ',
+          reason: 'Invoked synchronously by Step Functions, which retries and catches its errors in the state machine: there is no event to dead-letter.',
+        },
+      ];
     case 'stream':
-      return [{ id: 'Serverless-LambdaDLQ', reason: 'Invoked by its stream event source mapping only, never asynchronously; the mapping sends batches that exhaust their retries to the dead-letter queue.' }];
+      return [
+        {
+          id: 'Serverless-LambdaDLQ',
+          reason: 'Invoked by its stream event source mapping only, never asynchronously; the mapping sends batches that exhaust their retries to the dead-letter queue.',
+        },
+      ];
     case 'schedule':
       return [];
   }
@@ -180,11 +203,12 @@ function validate(props: ModelgateFunctionProps, functionName: string): void {
     Token.isUnresolved(functionName) || /^[A-Za-z0-9_-]{1,64}$/.test(functionName),
     `functionName must be 1-64 letters, digits, '-' or '_' (Lambda's rule), got: ${show(functionName)} (${functionName.length} characters)`,
   );
-  errors.integer('memorySize', props.memorySize, 128, 10240);
+  const literal = (value: number | undefined) => (value === undefined || Token.isUnresolved(value) ? undefined : value);
+  errors.integer('memorySize', literal(props.memorySize), 128, 10240);
   if (props.timeout !== undefined) {
     const seconds = props.timeout.toMilliseconds() / 1000;
     errors.require(Number.isInteger(seconds) && seconds >= 1 && seconds <= 900, `timeout must be a whole number of seconds between 1 and 900, got: ${seconds}`);
   }
-  errors.integer('reservedConcurrency', props.reservedConcurrency, 0, 100_000);
+  errors.integer('reservedConcurrency', literal(props.reservedConcurrency), 0, 100_000);
   errors.throwIfAny();
 }

@@ -1,49 +1,45 @@
 import { Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import { degradationMetricName, METRIC, QUALITY_METRIC_NAMES } from '../../lambdas/core/monitoring/alarms';
+import { MONITOR_SERVICE, SERVING_SERVICE } from '../../lambdas/core/monitoring/alarms';
 import { metricsNamespace } from '../../lambdas/core/naming';
-import { VersionMetrics } from './monitoring-metrics';
 
 export interface MonitoringDashboardProps {
-  /** The model versions to show, with the features whose drift to chart. */
-  readonly versions: readonly { readonly model: string; readonly version: string; readonly features: readonly string[] }[];
-  /** @default 'modelgate' */
+  /** @default the deployment's name */
   readonly dashboardName?: string;
 }
 
-/** One CloudWatch dashboard: per model version, traffic and health, then drift and quality. */
+/**
+ * The deployment's CloudWatch dashboard: every model and version it serves, found with SEARCH expressions over
+ * the `model` and `version` dimensions, so models that arrive by upload appear without a deploy. Each model's
+ * own stack adds a dashboard of that model (lib/serving/model-stack.ts).
+ */
 export class MonitoringDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: MonitoringDashboardProps) {
     super(scope, id);
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: props.dashboardName });
-    for (const { model, version, features } of props.versions) {
-      const metrics = new VersionMetrics(metricsNamespace(Stack.of(this).stackName), model, version);
-      this.dashboard.addWidgets(
-        new cloudwatch.TextWidget({ markdown: `## ${model} v${version}`, width: 24, height: 1 }),
-        new cloudwatch.GraphWidget({ title: 'Predictions / min', left: [metrics.predictions()], width: 6 }),
-        new cloudwatch.GraphWidget({ title: 'Error rate', left: [metrics.errorRate()], width: 6 }),
-        new cloudwatch.GraphWidget({ title: 'p99 latency (ms)', left: [metrics.latencyP99()], width: 6 }),
-        new cloudwatch.GraphWidget({ title: 'Log fallbacks', left: [metrics.logFallbacks()], width: 6 }),
-        new cloudwatch.GraphWidget({
-          title: 'Drift share and prediction drift',
-          left: [metrics.driftShare(), metrics.monitor(METRIC.predictionDrift)],
-          width: 8,
-        }),
-        new cloudwatch.GraphWidget({
-          title: 'Drift statistic per feature',
-          left: features.map((feature) => metrics.featureDriftStatistic(feature)),
-          width: 8,
-        }),
-        new cloudwatch.GraphWidget({
-          title: 'Quality',
-          left: (['accuracy', 'rocAuc', 'f1', 'calibrationError'] as const).map((name) => metrics.monitor(QUALITY_METRIC_NAMES[name])),
-          right: (['accuracy', 'rocAuc'] as const).map((name) => metrics.monitor(degradationMetricName(name))),
-          width: 8,
-        }),
-      );
-    }
+    const deployment = Stack.of(this).stackName;
+    const namespace = metricsNamespace(deployment);
+    const search = (service: string, metric: string, stat: string, period = 300) =>
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('{${namespace},service,model,version} service="${service}" MetricName="${metric}"', '${stat}', ${period})`,
+        label: '',
+        usingMetrics: {},
+      });
+    const graph = (title: string, service: string, metric: string, stat: string, width = 8) =>
+      new cloudwatch.GraphWidget({ title, left: [search(service, metric, stat)], width, height: 6 });
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: props.dashboardName ?? deployment,
+      widgets: [
+        [new cloudwatch.TextWidget({ markdown: `## ${deployment}: every model and version`, width: 24, height: 1 })],
+        [
+          graph('Predictions / 5 min', SERVING_SERVICE, 'Predictions', 'Sum'),
+          graph('Errors / 5 min', SERVING_SERVICE, 'Errors', 'Sum'),
+          graph('p99 latency (ms)', SERVING_SERVICE, 'Latency', 'p99'),
+        ],
+        [graph('Drift share', MONITOR_SERVICE, 'DriftShare', 'Maximum', 12), graph('Log fallbacks', SERVING_SERVICE, 'LogFallbacks', 'Sum', 12)],
+      ],
+    });
   }
 }

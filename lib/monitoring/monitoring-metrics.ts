@@ -2,13 +2,7 @@
 // for the specs in lambdas/core/monitoring/alarms.ts, with exactly the dimensions the functions emit.
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import {
-  METRIC,
-  MONITOR_SERVICE,
-  SERVING_SERVICE,
-  type AlarmSpec,
-  type MetricRef,
-} from '../../lambdas/core/monitoring/alarms';
+import { DEFAULT_MONITOR_PERIOD_SECONDS, METRIC, MONITOR_SERVICE, SERVING_SERVICE, type AlarmSpec, type MetricRef } from '../../lambdas/core/monitoring/alarms';
 
 /** A CloudWatch metric for a metric reference of an alarm spec. */
 export function metricOf(ref: MetricRef, label?: string): cloudwatch.Metric {
@@ -43,7 +37,8 @@ export class VersionMetrics {
     readonly namespace: string,
     readonly model: string,
     readonly version: string,
-    private readonly monitorPeriod: Duration = Duration.hours(1),
+    /** The monitor's period: one datapoint per run. */
+    private readonly monitorPeriod: Duration = Duration.seconds(DEFAULT_MONITOR_PERIOD_SECONDS),
   ) {}
 
   private serving(metricName: string, statistic: string, period = Duration.minutes(1)): cloudwatch.Metric {

@@ -52,10 +52,7 @@ export class ModelBucket extends Construct {
     super(scope, id);
     const errors = new PropErrors('ModelBucket');
     const encryption = props.encryption ?? 'kms';
-    errors.require(
-      encryption === 'kms' || encryption === 's3-managed',
-      `encryption must be 'kms' or 's3-managed', got: ${JSON.stringify(encryption)}`,
-    );
+    errors.require(encryption === 'kms' || encryption === 's3-managed', `encryption must be 'kms' or 's3-managed', got: ${JSON.stringify(encryption)}`);
     errors.integer('noncurrentVersionExpirationDays', props.noncurrentVersionExpirationDays, 1, 3650);
     errors.integer('accessLogRetentionDays', props.accessLogRetentionDays, 1, 3650);
     errors.throwIfAny();
@@ -84,9 +81,7 @@ export class ModelBucket extends Construct {
     }
 
     this.bucket = new s3.Bucket(this, 'Bucket', {
-      ...(this.encryptionKey
-        ? { encryption: s3.BucketEncryption.KMS, encryptionKey: this.encryptionKey, bucketKeyEnabled: true }
-        : { encryption: s3.BucketEncryption.S3_MANAGED }),
+      ...(this.encryptionKey ? { encryption: s3.BucketEncryption.KMS, encryptionKey: this.encryptionKey, bucketKeyEnabled: true } : { encryption: s3.BucketEncryption.S3_MANAGED }),
       enforceSSL: true,
       versioned: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,

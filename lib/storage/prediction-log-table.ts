@@ -4,6 +4,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { PREDICTION_LOG_KEYS } from '../../lambdas/contracts/prediction-log';
 import { PropErrors, show } from '../validation/prop-validation';
 
 export interface PredictionLogTableProps {
@@ -37,17 +38,15 @@ export interface PredictionLogTableProps {
  * - Query `byModelVersion`: `modelVersionShard = '<model>#<version>#<shard>' AND ts BETWEEN :from AND :to`,
  *   once per shard (shards spread one hot model version over several partitions) — a monitoring window.
  *   `ts` is `<ISO-8601 UTC timestamp>#<predictionId>`, so bounds given as bare timestamps select [from, to).
+ * - Query `byJoinKey`: `joinKey = '<model>#<field>#<value>' AND ts < :next`, newest first, one item — the
+ *   latest prediction of one entity (the manifest's pass-through join key, e.g. a customerID) at or before a
+ *   label's time, for feedback that names the entity instead of a predictionId. Sparse (only predictions
+ *   that carry the key are in it) and KEYS_ONLY: one more write unit per such prediction, none per label.
  *
  * Items expire through TTL on `expiresAt` (epoch seconds); the NEW_IMAGE stream feeds consumers
  * (drift windows, archives) without reading the table.
  */
 export class PredictionLogTable extends Construct {
-  static readonly PARTITION_KEY = 'predictionId';
-  static readonly BY_MODEL_VERSION_INDEX = 'byModelVersion';
-  static readonly BY_MODEL_VERSION_PARTITION_KEY = 'modelVersionShard';
-  static readonly BY_MODEL_VERSION_SORT_KEY = 'ts';
-  static readonly TTL_ATTRIBUTE = 'expiresAt';
-
   readonly table: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: PredictionLogTableProps = {}) {
@@ -62,22 +61,30 @@ export class PredictionLogTable extends Construct {
     errors.throwIfAny();
 
     this.table = new dynamodb.Table(this, 'Table', {
-      partitionKey: { name: PredictionLogTable.PARTITION_KEY, type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: PREDICTION_LOG_KEYS.partitionKey, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: {
         pointInTimeRecoveryEnabled: true,
         recoveryPeriodInDays: props.recoveryPeriodDays ?? 35,
       },
-      timeToLiveAttribute: PredictionLogTable.TTL_ATTRIBUTE,
+      timeToLiveAttribute: PREDICTION_LOG_KEYS.ttl,
       stream: dynamodb.StreamViewType.NEW_IMAGE,
       deletionProtection,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     this.table.addGlobalSecondaryIndex({
-      indexName: PredictionLogTable.BY_MODEL_VERSION_INDEX,
-      partitionKey: { name: PredictionLogTable.BY_MODEL_VERSION_PARTITION_KEY, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: PredictionLogTable.BY_MODEL_VERSION_SORT_KEY, type: dynamodb.AttributeType.STRING },
+      indexName: PREDICTION_LOG_KEYS.byModelVersion.index,
+      partitionKey: { name: PREDICTION_LOG_KEYS.byModelVersion.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: PREDICTION_LOG_KEYS.byModelVersion.sortKey, type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
+    });
+    // KEYS_ONLY: the join needs the predictionId only (the table's key, always projected), and a label written
+    // onto the item changes no attribute of this index, so labels cost it nothing.
+    this.table.addGlobalSecondaryIndex({
+      indexName: PREDICTION_LOG_KEYS.byJoinKey.index,
+      partitionKey: { name: PREDICTION_LOG_KEYS.byJoinKey.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: PREDICTION_LOG_KEYS.byJoinKey.sortKey, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
   }
 }
@@ -97,8 +104,11 @@ export function predictionStreamSource(
     // Only with a tumbling window does the event name its shard, which consumers keep their exactly-once
     // marks per; its length does not matter otherwise (the state it carries is not used).
     tumblingWindow: Duration.minutes(1),
-    // Whole-batch retries only: a bisected batch would still be counted once, but there is no need.
-    bisectBatchOnError: false,
+    // One poison record must not block the shard: the consumers report the first record they could not
+    // process (the records before it are done), and a batch whose invocation fails is halved until the bad
+    // record is alone; after its retries it goes to the dead-letter queue, the rest are counted once.
+    reportBatchItemFailures: true,
+    bisectBatchOnError: true,
     parallelizationFactor: 1,
     retryAttempts: 10,
     maxRecordAge: Duration.days(1),

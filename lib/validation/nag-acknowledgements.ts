@@ -37,11 +37,7 @@ export function acknowledgeBucketNotificationsHandler(bucket: s3.IBucket): void 
  * The singleton function behind `BucketDeployment`. Its role and runtime are CDK's; its grants are
  * CDK's `grantRead` on the asset bucket and `grantReadWrite` on the destination, wildcards included.
  */
-export function acknowledgeBucketDeployment(
-  deployment: s3deploy.BucketDeployment,
-  destination: s3.IBucket,
-  destinationKeyEncrypted: boolean,
-): void {
+export function acknowledgeBucketDeployment(deployment: s3deploy.BucketDeployment, destination: s3.IBucket, destinationKeyEncrypted: boolean): void {
   // The role is created inside the singleton function, so its scope is the function.
   const uploader: IConstruct | undefined = deployment.handlerRole.node.scope;
   if (!uploader) return;

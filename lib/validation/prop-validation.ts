@@ -11,10 +11,7 @@ export class InvalidPropsError extends Error {
     readonly construct: string,
     readonly problems: readonly string[],
   ) {
-    super(
-      `Invalid ${construct} props (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
-        problems.map((problem) => `  - ${problem}`).join('\n'),
-    );
+    super(`Invalid ${construct} props (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` + problems.map((problem) => `  - ${problem}`).join('\n'));
   }
 }
 
@@ -46,10 +43,7 @@ export class PropErrors {
   /** An optional integer prop within [min, max]. */
   integer(name: string, value: number | undefined, min: number, max: number): void {
     if (value === undefined) return;
-    this.require(
-      Number.isInteger(value) && value >= min && value <= max,
-      `${name} must be an integer between ${min} and ${max}, got: ${show(value)}`,
-    );
+    this.require(Number.isInteger(value) && value >= min && value <= max, `${name} must be an integer between ${min} and ${max}, got: ${show(value)}`);
   }
 
   /** An optional number prop that must be finite and > 0. */

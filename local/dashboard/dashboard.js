@@ -1,7 +1,6 @@
 // The local dashboard's page script: fetches /dashboard/api/* every few seconds and renders plain DOM and
 // uPlot charts. No framework and no build step; every text goes through textContent.
 (() => {
-  'use strict';
   const REFRESH_MS = 5000;
   const palette = ['#2563eb', '#ea580c', '#16a34a', '#9333ea', '#db2777', '#0891b2', '#ca8a04', '#4b5563'];
   const colors = new Map();
@@ -27,7 +26,30 @@
   }
 
   function table(headers, rows) {
-    return el('table', {}, el('thead', {}, el('tr', {}, headers.map((h) => el('th', {}, h)))), el('tbody', {}, rows.map((cells) => el('tr', {}, cells.map((c) => el('td', {}, c))))));
+    return el(
+      'table',
+      {},
+      el(
+        'thead',
+        {},
+        el(
+          'tr',
+          {},
+          headers.map((h) => el('th', {}, h)),
+        ),
+      ),
+      el(
+        'tbody',
+        {},
+        rows.map((cells) =>
+          el(
+            'tr',
+            {},
+            cells.map((c) => el('td', {}, c)),
+          ),
+        ),
+      ),
+    );
   }
 
   const content = (id) => document.querySelector(`#${id} .content`);
@@ -55,13 +77,26 @@
             el(
               'div',
               { class: 'alias', 'data-alias': alias.name },
-              el('div', {}, 'alias ', el('strong', {}, alias.name), ' routes to ', alias.routing.map((r) => `version ${r.lambdaVersion} (model ${r.bundle}) ${(r.weight * 100).toFixed(1)}%`).join(', ')),
+              el(
+                'div',
+                {},
+                'alias ',
+                el('strong', {}, alias.name),
+                ' routes to ',
+                alias.routing.map((r) => `version ${r.lambdaVersion} (model ${r.bundle}) ${(r.weight * 100).toFixed(1)}%`).join(', '),
+              ),
               el(
                 'div',
                 { class: 'weights' },
                 alias.routing
                   .filter((r) => r.weight > 0)
-                  .map((r) => el('div', { style: { width: `${r.weight * 100}%`, background: colorFor(r.bundle) }, title: `Lambda version ${r.lambdaVersion}` }, `model ${r.bundle} · ${(r.weight * 100).toFixed(0)}%`)),
+                  .map((r) =>
+                    el(
+                      'div',
+                      { style: { width: `${r.weight * 100}%`, background: colorFor(r.bundle) }, title: `Lambda version ${r.lambdaVersion}` },
+                      `model ${r.bundle} · ${(r.weight * 100).toFixed(0)}%`,
+                    ),
+                  ),
               ),
             ),
           ),
@@ -78,10 +113,13 @@
   function align(start, end, period, seriesList, missingAs) {
     const xs = [];
     for (let t = start; t < end; t += period) xs.push(t);
-    return [xs, ...seriesList.map((points) => {
-      const byTime = new Map(points);
-      return xs.map((t) => (byTime.has(t) ? byTime.get(t) : missingAs));
-    })];
+    return [
+      xs,
+      ...seriesList.map((points) => {
+        const byTime = new Map(points);
+        return xs.map((t) => (byTime.has(t) ? byTime.get(t) : missingAs));
+      }),
+    ];
   }
 
   let chartLayout = '';
@@ -114,8 +152,22 @@
       chartLayout = '';
       return fill('traffic', empty('No predictions in this window yet: send one (see the curl example printed by npm start).'));
     }
-    const traffic = (view, versions) => align(metrics.start, metrics.end, metrics.period, versions.map((v) => view.versions[v].predictions), 0);
-    const latency = (view, versions) => align(metrics.start, metrics.end, metrics.period, versions.flatMap((v) => [view.versions[v].p50, view.versions[v].p99]), null);
+    const traffic = (view, versions) =>
+      align(
+        metrics.start,
+        metrics.end,
+        metrics.period,
+        versions.map((v) => view.versions[v].predictions),
+        0,
+      );
+    const latency = (view, versions) =>
+      align(
+        metrics.start,
+        metrics.end,
+        metrics.period,
+        versions.flatMap((v) => [view.versions[v].p50, view.versions[v].p99]),
+        null,
+      );
     const layout = JSON.stringify(models.map(([model, , versions]) => [model, versions]));
     if (layout === chartLayout) {
       for (const [model, view, versions] of models) {
@@ -165,11 +217,17 @@
   /** Alarms first, then insufficient data, then OK; the reason on one line (in full on hover). */
   function renderAlarms(alarms) {
     if (alarms.length === 0) return fill('alarms', empty('No CloudWatch alarms in this stack yet.'));
-    const counts = Object.keys(STATE_ORDER).map((state) => [state, alarms.filter((a) => a.StateValue === state).length]).filter(([, n]) => n > 0);
+    const counts = Object.keys(STATE_ORDER)
+      .map((state) => [state, alarms.filter((a) => a.StateValue === state).length])
+      .filter(([, n]) => n > 0);
     const sorted = [...alarms].sort((a, b) => STATE_ORDER[a.StateValue] - STATE_ORDER[b.StateValue] || a.AlarmName.localeCompare(b.AlarmName));
     fill(
       'alarms',
-      el('div', { class: 'counts' }, counts.map(([state, n]) => el('span', { class: `state ${state}` }, `${n} ${state}`))),
+      el(
+        'div',
+        { class: 'counts' },
+        counts.map(([state, n]) => el('span', { class: `state ${state}` }, `${n} ${state}`)),
+      ),
       el(
         'div',
         { class: 'scroll' },
@@ -201,10 +259,14 @@
       'notifications',
       notifications.length === 0
         ? empty('No notifications yet.')
-        : el('div', { class: 'scroll' }, table(
-            ['when', 'topic', 'subject / message'],
-            notifications.map((n) => [time(n.Timestamp), n.topicName, el('div', {}, el('strong', {}, n.Subject || ''), el('pre', {}, messageText(n.Message)))]),
-          )),
+        : el(
+            'div',
+            { class: 'scroll' },
+            table(
+              ['when', 'topic', 'subject / message'],
+              notifications.map((n) => [time(n.Timestamp), n.topicName, el('div', {}, el('strong', {}, n.Subject || ''), el('pre', {}, messageText(n.Message)))]),
+            ),
+          ),
     );
   }
 
@@ -214,7 +276,18 @@
     if (registry.items.length === 0) return fill('registry', empty(`${registry.tableName}: no promotions or rejections yet.`));
     const scalar = (v) => v === null || ['string', 'number', 'boolean'].includes(typeof v);
     const columns = [...new Set(registry.items.flatMap((item) => Object.keys(item).filter((k) => scalar(item[k]))))].slice(0, 8);
-    fill('registry', el('div', { class: 'muted' }, registry.tableName), el('div', { class: 'scroll' }, table(columns, registry.items.map((item) => columns.map((c) => (item[c] === undefined ? '' : String(item[c])))))));
+    fill(
+      'registry',
+      el('div', { class: 'muted' }, registry.tableName),
+      el(
+        'div',
+        { class: 'scroll' },
+        table(
+          columns,
+          registry.items.map((item) => columns.map((c) => (item[c] === undefined ? '' : String(item[c])))),
+        ),
+      ),
+    );
   }
 
   async function refresh() {

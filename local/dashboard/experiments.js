@@ -2,7 +2,6 @@
 // relative lift with its interval over time (one point per analysis snapshot). Reads /dashboard/api/experiments
 // (local/experiment-views.ts); plain DOM and uPlot, like dashboard.js.
 (() => {
-  'use strict';
   const REFRESH_MS = 5000;
   const section = document.querySelector('#experiments .content');
   if (!section) return;
@@ -29,25 +28,64 @@
       m.chanceToWin !== undefined ? `win ${(m.chanceToWin * 100).toFixed(1)}%` : pValue(m.adjustedPValue ?? m.pValue),
       m.verdict ?? '',
     ]);
-    return el('table', {}, el('thead', {}, el('tr', {}, ['metric', 'role', 'lift', 'interval', 'p / chance', 'verdict'].map((h) => el('th', {}, h)))), el('tbody', {}, rows.map((cells) => el('tr', {}, cells.map((c) => el('td', {}, c))))));
+    return el(
+      'table',
+      {},
+      el(
+        'thead',
+        {},
+        el(
+          'tr',
+          {},
+          ['metric', 'role', 'lift', 'interval', 'p / chance', 'verdict'].map((h) => el('th', {}, h)),
+        ),
+      ),
+      el(
+        'tbody',
+        {},
+        rows.map((cells) =>
+          el(
+            'tr',
+            {},
+            cells.map((c) => el('td', {}, c)),
+          ),
+        ),
+      ),
+    );
   }
 
   /** Lift and its interval of the primary metric per snapshot, as uPlot series (seconds on x). */
   function liftChart(view, container) {
     const metric = view.experiment.primaryMetric.name;
-    const points = view.snapshots.filter((s) => s.metrics[metric] && s.metrics[metric].ci);
+    const points = view.snapshots.filter((s) => s.metrics[metric]?.ci);
     const key = view.id;
     const existing = charts.get(key);
     if (existing) existing.destroy();
     if (points.length === 0) return el('p', { class: 'empty' }, 'No analysis with an interval yet (snapshots come from the schedule or `experiment status --snapshot`).');
-    const data = [points.map((s) => Date.parse(s.at) / 1000), points.map((s) => s.metrics[metric].lift), points.map((s) => s.metrics[metric].ci[0]), points.map((s) => s.metrics[metric].ci[1]), points.map(() => 0)];
-    const wrapper = el('div', { class: 'chart', 'data-chart': `experiment-${key}` }, el('h3', {}, `${metric}: relative lift of v${view.experiment.treatment.version} over v${view.experiment.control.version}, with its interval, per analysis`));
+    const data = [
+      points.map((s) => Date.parse(s.at) / 1000),
+      points.map((s) => s.metrics[metric].lift),
+      points.map((s) => s.metrics[metric].ci[0]),
+      points.map((s) => s.metrics[metric].ci[1]),
+      points.map(() => 0),
+    ];
+    const wrapper = el(
+      'div',
+      { class: 'chart', 'data-chart': `experiment-${key}` },
+      el('h3', {}, `${metric}: relative lift of v${view.experiment.treatment.version} over v${view.experiment.control.version}, with its interval, per analysis`),
+    );
     container.append(wrapper);
     const plot = new uPlot(
       {
         width: Math.max(320, wrapper.clientWidth || 520),
         height: 220,
-        series: [{}, { label: 'lift', stroke: '#2563eb', width: 2 }, { label: 'interval low', stroke: '#93c5fd', dash: [4, 4] }, { label: 'interval high', stroke: '#93c5fd', dash: [4, 4] }, { label: 'no effect', stroke: '#9ca3af', width: 1 }],
+        series: [
+          {},
+          { label: 'lift', stroke: '#2563eb', width: 2 },
+          { label: 'interval low', stroke: '#93c5fd', dash: [4, 4] },
+          { label: 'interval high', stroke: '#93c5fd', dash: [4, 4] },
+          { label: 'no effect', stroke: '#9ca3af', width: 1 },
+        ],
         bands: [{ series: [3, 2], fill: '#2563eb22' }],
         axes: [{}, { label: 'relative lift', size: 60, values: (_, ticks) => ticks.map((t) => `${(t * 100).toFixed(0)}%`) }],
         scales: { x: { time: true } },
@@ -71,9 +109,22 @@
       const block = el(
         'div',
         { class: 'experiment', 'data-experiment': view.id },
-        el('h3', {}, `${view.id} `, el('span', { class: 'muted' }, `${experiment.model} v${experiment.control.version} vs v${experiment.treatment.version} · ${experiment.assignment} assignment · ${experiment.status}`)),
+        el(
+          'h3',
+          {},
+          `${view.id} `,
+          el(
+            'span',
+            { class: 'muted' },
+            `${experiment.model} v${experiment.control.version} vs v${experiment.treatment.version} · ${experiment.assignment} assignment · ${experiment.status}`,
+          ),
+        ),
         el('div', {}, el('strong', {}, analysis.decisionText), ' ', el('span', { class: 'muted' }, analysis.reasons.map((r) => r.text).join(' '))),
-        el('div', { class: 'muted' }, `units ${analysis.arms.control.units} / ${analysis.arms.treatment.units} · sample ratio ${analysis.srm ? `${analysis.srm.mismatch ? 'MISMATCH' : 'ok'} (p ${pValue(analysis.srm.pValue)})` : 'no traffic yet'} · ${analysis.requiredUnitsPerArm === null ? 'sample size not planned yet' : `${analysis.unitsPerArm} of ${analysis.requiredUnitsPerArm} units per arm`}`),
+        el(
+          'div',
+          { class: 'muted' },
+          `units ${analysis.arms.control.units} / ${analysis.arms.treatment.units} · sample ratio ${analysis.srm ? `${analysis.srm.mismatch ? 'MISMATCH' : 'ok'} (p ${pValue(analysis.srm.pValue)})` : 'no traffic yet'} · ${analysis.requiredUnitsPerArm === null ? 'sample size not planned yet' : `${analysis.unitsPerArm} of ${analysis.requiredUnitsPerArm} units per arm`}`,
+        ),
         metricsTable(analysis),
       );
       section.append(block);

@@ -19,7 +19,9 @@ const meanTreatment = JSON.stringify({ n: 3461, sum: 2422.7, sumSquares: 134698.
 function expectClose(actual: unknown, expected: readonly number[]): void {
   const values = actual as number[];
   expect(values).toHaveLength(expected.length);
-  expected.forEach((e, i) => expect(values[i]).toBeCloseTo(e, 4));
+  expected.forEach((e, i) => {
+    expect(values[i]).toBeCloseTo(e, 4);
+  });
 }
 
 describe.concurrent('abtest --json on the known answers', () => {
@@ -44,26 +46,28 @@ describe.concurrent('abtest --json on the known answers', () => {
 
   it('sequential, mean metric, N* = 1000', async () => {
     const control = JSON.stringify({ n: 3000, sum: 1396.87, sumSquares: 52377.9767 });
-    const out = await abtestJson(
-      '--control', control, '--treatment', meanTreatment, '--engine', 'sequential', '--sequential-tuning', '1000',
-    );
+    const out = await abtestJson('--control', control, '--treatment', meanTreatment, '--engine', 'sequential', '--sequential-tuning', '1000');
     expectClose(out.ci, [-0.55844, 1.56516]);
     expect(out.pValue).toBe(1);
   });
 
   it('sequential, proportion, N* = 5000', async () => {
     const out = await abtestJson(
-      '--control', '{"n":3000,"conversions":1396}', '--treatment', '{"n":3461,"conversions":2422}',
-      '--engine', 'sequential', '--sequential-tuning', '5000',
+      '--control',
+      '{"n":3000,"conversions":1396}',
+      '--treatment',
+      '{"n":3461,"conversions":2422}',
+      '--engine',
+      'sequential',
+      '--sequential-tuning',
+      '5000',
     );
     expectClose([out.lift], [0.50386]);
     expectClose(out.ci, [0.40098, 0.60675]);
   });
 
   it('bayesian, proportion: chance to win instead of a p-value', async () => {
-    const out = await abtestJson(
-      '--control', '{"n":100,"conversions":49}', '--treatment', '{"n":100,"conversions":51}', '--engine', 'bayesian',
-    );
+    const out = await abtestJson('--control', '{"n":100,"conversions":49}', '--treatment', '{"n":100,"conversions":51}', '--engine', 'bayesian');
     expect(Object.keys(out)).toEqual(['lift', 'ci', 'chanceToWin']);
     expectClose([out.chanceToWin], [0.60918]);
     expectClose(out.ci, [-0.24779, 0.32943]);
@@ -75,9 +79,7 @@ describe.concurrent('abtest --json on the known answers', () => {
     const flat = await abtestJson('--control', control, '--treatment', treatment, '--engine', 'bayesian');
     expectClose([flat.lift, flat.chanceToWin], [0.05, 0.91923]);
     expectClose(flat.ci, [-0.02, 0.12]);
-    const informed = await abtestJson(
-      '--control', control, '--treatment', treatment, '--engine', 'bayesian', '--prior-mean', '0.1', '--prior-variance', '0.1',
-    );
+    const informed = await abtestJson('--control', control, '--treatment', treatment, '--engine', 'bayesian', '--prior-mean', '0.1', '--prior-variance', '0.1');
     expectClose([informed.lift, informed.chanceToWin], [0.05063, 0.92315]);
   });
 
@@ -114,9 +116,7 @@ describe.concurrent('abtest human-readable output', () => {
   });
 
   it('shows chance to win and risk for the Bayesian engine', async () => {
-    const { stdout } = await abtest(
-      '--control', '{"n":100,"conversions":49}', '--treatment', '{"n":100,"conversions":51}', '--engine', 'bayesian',
-    );
+    const { stdout } = await abtest('--control', '{"n":100,"conversions":49}', '--treatment', '{"n":100,"conversions":51}', '--engine', 'bayesian');
     expect(stdout).toMatch(/chance to win\s+60\.92%/);
     expect(stdout).toMatch(/risk\s+keep control 8\.14%, ship treatment 4\.06%/);
   });

@@ -33,7 +33,7 @@ function file(name: string, text: string): string {
 /** A one-column CSV with each category repeated its count of times. */
 function categoryCsv(name: string, counts: readonly number[]): string {
   const cells = counts.flatMap((count, i) => new Array<string>(count).fill(`c${i + 1}`));
-  return file(name, ['color', ...cells].join('\n') + '\n');
+  return file(name, `${['color', ...cells].join('\n')}\n`);
 }
 
 describe('modelgate drift: output', () => {
@@ -67,12 +67,12 @@ describe('modelgate drift: output', () => {
     expect(typeof report.datasetDrift).toBe('boolean');
   });
 
-  it('prints a table by default', async () => {
+  it('prints a table by default (four rows: no verdict on any column)', async () => {
     const run = await drift('--reference', reference, '--current', current);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^column\s+type\s+method\s+statistic\s+p-value\s+threshold\s+drift\s+notes/);
-    expect(run.stdout).toMatch(/^plan\s+categorical\s+chisquare\s.*1 in unseen categories \(e\.g\. gold\)/m);
-    expect(run.stdout).toMatch(/columns drifted \(drift share .*%\); dataset drift: (YES|no)/);
+    expect(run.stdout).toMatch(/^column\s+type\s+method\s+values\s+statistic\s+p-value\s+threshold\s+drift\s+notes/);
+    expect(run.stdout).toMatch(/^plan\s+categorical\s+chisquare\s+3\s.*not enough data\s+needs 30 values; missing 0 -> 1; 1 in unseen categories \(e\.g\. gold\)$/m);
+    expect(run.stdout).toContain('0 of 2 columns have the values a verdict needs; dataset drift: not enough data');
   });
 
   it('reproduces the Evidently categorical known answers from CSV files', async () => {
@@ -141,7 +141,7 @@ describe('modelgate drift on the telco churn data (a 1 200-row training sample a
       .filter((row) => row[contract] === 'Month-to-month')
       .slice(0, rows)
       .map((row) => row.map((cell, i) => (i === charges ? (Number(cell) * 1.3).toFixed(2) : cell)));
-    return file(`telco-shifted-${rows ?? 'all'}.csv`, [table.header, ...kept].map((row) => row.join(',')).join('\n') + '\n');
+    return file(`telco-shifted-${rows ?? 'all'}.csv`, `${[table.header, ...kept].map((row) => row.join(',')).join('\n')}\n`);
   }
 
   it('the holdout against itself: every statistic 0, no drift', async () => {
@@ -178,12 +178,54 @@ describe('modelgate drift on the telco churn data (a 1 200-row training sample a
   });
 
   it('the same shift on small samples (<= 1000 rows): KS and chi-squared flag it', async () => {
-    const smallReference = file('telco-small-ref.csv', readFileSync(reference, 'utf8').split('\n').slice(0, 401).join('\n') + '\n');
+    const smallReference = file('telco-small-ref.csv', `${readFileSync(reference, 'utf8').split('\n').slice(0, 401).join('\n')}\n`);
     const report = await driftJson('--reference', smallReference, '--current', shifted(300), '--columns', 'gender,Contract,MonthlyCharges');
     expect(report.features.Contract).toMatchObject({ method: 'chisquare', drifted: true });
     expect(report.features.MonthlyCharges).toMatchObject({ method: 'ks', drifted: true });
     expect(report.features.MonthlyCharges!.pValue).toBeLessThan(1e-10);
     expect(report.features.gender).toMatchObject({ method: 'chisquare', drifted: false });
     expect(report).toMatchObject({ driftShare: 2 / 3, datasetDrift: true });
+  });
+});
+
+describe('modelgate drift: the sample count, and no verdict below the minimum', () => {
+  // KS (a numeric reference of at most 1000 values with more than 5 distinct ones) needs 30 current values.
+  const reference = file('minimum-ref.csv', ['amount', ...Array.from({ length: 100 }, (_, i) => String(i))].join('\n') + '\n');
+  /** A current file far outside the reference. */
+  const current = (values: number) => file(`minimum-cur-${values}.csv`, ['amount', ...Array.from({ length: values }, (_, i) => String(1000 + i))].join('\n') + '\n');
+
+  it('29 values (one below the minimum): the count, "not enough data" and the minimum, no dataset verdict, exit 0 with --fail-on-drift', async () => {
+    const run = await drift('--reference', reference, '--current', current(29), '--fail-on-drift');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^column\s+type\s+method\s+values\s+statistic\s+p-value\s+threshold\s+drift\s+notes$/m);
+    expect(run.stdout).toMatch(/^amount\s+numeric\s+ks\s+29\s+1\.0000\s+\S+\s+0\.05\s+not enough data\s+needs 30 values; 29 out of range$/m);
+    expect(run.stdout).toContain('0 of 1 columns have the values a verdict needs; dataset drift: not enough data');
+    expect(run.stdout).not.toMatch(/YES/);
+  });
+
+  it('30 values (the minimum): a verdict, and --fail-on-drift exits 1 on it', async () => {
+    const run = await drift('--reference', reference, '--current', current(30), '--fail-on-drift');
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^amount\s+numeric\s+ks\s+30\s+1\.0000\s+\S+\s+0\.05\s+YES\s+30 out of range$/m);
+    expect(run.stdout).toContain('1 of 1 columns drifted (drift share 100.0%); dataset drift: YES');
+  });
+
+  it('missing cells do not count: 30 rows with one empty is 29 values', async () => {
+    const withEmptyCell = file('minimum-cur-empty.csv', ['amount,id', ...Array.from({ length: 30 }, (_, i) => `${i === 0 ? '' : 1000 + i},${i}`)].join('\n') + '\n');
+    const report = await driftJson('--reference', reference, '--current', withEmptyCell);
+    expect(report.features.amount).toMatchObject({ status: 'not-enough-data', minimum: 30, drifted: false, current: { values: 29, missing: 1 } });
+    expect(report).toMatchObject({ assessed: 0, status: 'not-enough-data', datasetDrift: false });
+  });
+
+  it('a column without enough data leaves the share to the assessed ones, and the line says how many waited', async () => {
+    const twoColumns = (name: string, amounts: number) =>
+      file(name, ['amount,score', ...Array.from({ length: 100 }, (_, i) => `${i < amounts ? 1000 + i : ''},${i % 50}`)].join('\n') + '\n');
+    const referenceTwo = file('minimum-two-ref.csv', ['amount,score', ...Array.from({ length: 100 }, (_, i) => `${i},${i % 50}`)].join('\n') + '\n');
+    const run = await drift('--reference', referenceTwo, '--current', twoColumns('minimum-two-cur.csv', 10));
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^amount\s+numeric\s+ks\s+10\s.*not enough data\s+needs 30 values/m);
+    expect(run.stdout).toMatch(/^score\s+numeric\s+ks\s+100\s.*\sno\b/m);
+    expect(run.stdout).toContain('0 of 1 assessed columns (1 with not enough data) drifted (drift share 0.0%); dataset drift: no');
   });
 });

@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main';
 import { ExperimentStore } from '../../lambdas/adapters/experiment-store';
+import { Registry } from '../../lambdas/adapters/registry';
 import { planExperiment } from '../../lambdas/core/experiments/definition';
 import { createTableInput, ensureTable } from '../../local/dynamodb-tables';
 import { ENDPOINTS_FILE } from '../../local/state-files';
-import { experimentTableProperties } from '../../local/template-tables';
+import { experimentTableProperties, registryTableProperties } from '../../local/template-tables';
 import { startLocalAws, type LocalAws } from '../support/local-aws';
 
 let aws: LocalAws;
@@ -19,9 +20,37 @@ let stateDir: string;
 beforeAll(async () => {
   aws = await startLocalAws();
   await ensureTable(aws.dynamodb, createTableInput('experiments', experimentTableProperties()));
+  await ensureTable(aws.dynamodb, createTableInput('registry', registryTableProperties()));
+  // Registered: churn v1 and v2 (both published), v1 live alone; and fraud v1 live with v2 at half the traffic.
+  const registry = new Registry(aws.dynamodb, 'registry');
+  const lineage = (lambdaVersion: string) => ({ bucket: 'models', candidatePrefix: 'candidates/x/', executionId: 'test', registeredAt: new Date().toISOString(), lambdaVersion });
+  for (const [model, version, lambdaVersion] of [
+    ['churn', '1', '2'],
+    ['churn', '2', '3'],
+    ['fraud', '1', '1'],
+    ['fraud', '2', '2'],
+  ] as const) {
+    await registry.register(model, version, lineage(lambdaVersion), new Date());
+  }
+  await registry.setRouting('churn', { primary: { version: '1', lambdaVersion: '2' }, updatedAt: new Date().toISOString() });
+  await registry.setRouting('fraud', {
+    primary: { version: '1', lambdaVersion: '1' },
+    additional: { version: '2', lambdaVersion: '2', weight: 0.5 },
+    updatedAt: new Date().toISOString(),
+  });
   stateDir = mkdtempSync(join(tmpdir(), 'modelgate-cli-experiment-'));
-  const outputs = { ExperimentTableName: 'experiments', ChurnFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:churn' };
-  writeFileSync(join(stateDir, ENDPOINTS_FILE), JSON.stringify({ apiUrl: 'http://127.0.0.1:1', dynamoDbEndpoint: aws.dynamoService.endpoint, s3Endpoint: aws.s3Service.endpoint, region: 'us-east-1', stackName: 'test', outputs }));
+  const outputs = { ExperimentTableName: 'experiments', RegistryTableName: 'registry' };
+  writeFileSync(
+    join(stateDir, ENDPOINTS_FILE),
+    JSON.stringify({
+      apiUrl: 'http://127.0.0.1:1',
+      dynamoDbEndpoint: aws.dynamoService.endpoint,
+      s3Endpoint: aws.s3Service.endpoint,
+      region: 'us-east-1',
+      stackName: 'test',
+      outputs,
+    }),
+  );
   const store = new ExperimentStore(aws.dynamodb, 'experiments');
   await store.create(planExperiment({ id: 'bank-a-vs-b', model: 'bank', control: 'a', treatment: 'b', metric: 'conversion', startDelaySeconds: 0 }, new Date()), 'test');
 });
@@ -50,9 +79,18 @@ describe('modelgate experiment', () => {
     [['experiment', 'stats', 'bank-a-vs-b'], 'did you mean "status"?'],
     [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metrc', 'conversion'], 'unknown option --metrc; did you mean --metric?'],
     [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2'], 'start needs --metric'],
-    [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--split', '1.5', '--mde', '0'], '--split: must be between 0 and 1 (the treatment share), got 1.5; --mde: must be a relative effect greater than 0 (0.05 = 5%) and at most 10, got 0'],
-    [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--max-days', '0'], '--max-days: must be greater than 0 and at most 365, got 0'],
-    [['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--direction', 'up'], '--direction must be one of increase, decrease, got "up"'],
+    [
+      ['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--split', '1.5', '--mde', '0'],
+      '--split: must be between 0 and 1 (the treatment share), got 1.5; --mde: must be a relative effect greater than 0 (0.05 = 5%) and at most 10, got 0',
+    ],
+    [
+      ['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--max-days', '0'],
+      '--max-days: must be greater than 0 and at most 365, got 0',
+    ],
+    [
+      ['experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--direction', 'up'],
+      '--direction must be one of increase, decrease, got "up"',
+    ],
     [['experiment', 'status'], 'status takes one experiment id'],
     [['experiment', 'status', 'Not An Id'], '"Not An Id" is not an experiment id'],
     [['experiment', 'stop', 'bank-a-vs-b', '--ship', '--keep-control'], '--ship and --keep-control exclude each other'],
@@ -78,13 +116,49 @@ describe('modelgate experiment', () => {
     expect(typo.out).toContain('did you mean "bank-a-vs-b"?');
   });
 
-  it('refuses to start without a readable live routing, and to stop while the analysis says keep running (exit 1)', async () => {
-    const start = await cli('experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion');
-    expect(start.code).toBe(1);
-    expect(start.out).toContain("cannot read how churn's live alias routes");
+  it('refuses to start when the alias cannot carry the experiment, each time with a next step that works; and to stop while the analysis says keep running (exit 1)', async () => {
+    // v2 was pushed already and left the alias: pushing it again would be a duplicate, unit assignment reaches it.
+    const request = await cli('experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion');
+    expect(request.code).toBe(1);
+    expect(request.out).toBe(
+      'modelgate experiment: a request-level experiment splits traffic with the live alias, but the live alias routes 1 (1) only; v2 was pushed already (a version is pushed once), ' +
+        'so use --assignment unit (requests carrying an x-modelgate-unit-id header are split by a hash), or push its model as a new version with --strategy ab-test',
+    );
+    const control = await cli('experiment', 'start', '--model', 'churn', '--control', '2', '--treatment', '1', '--metric', 'conversion', '--assignment', 'unit');
+    expect(control.code).toBe(1);
+    expect(control.out).toContain('the control must be the live version: the live alias routes 1 (1) only; use --control 1, or make v2 live first (`modelgate promote churn 2`)');
     const stop = await cli('experiment', 'stop', 'bank-a-vs-b');
     expect(stop.code).toBe(1);
     expect(stop.out).toContain('Keep the experiment running. Not enough sample yet');
     expect(stop.out).toContain('Pass --ship or --keep-control to conclude anyway.');
+  });
+});
+
+describe('modelgate experiment: when counting begins', () => {
+  it('start prints when counting begins; status counts the events about predictions served before it', async () => {
+    const started = await cli('experiment', 'start', '--model', 'fraud', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--id', 'fraud-early');
+    expect(started.code).toBe(0);
+    const stored = await new ExperimentStore(aws.dynamodb, 'experiments').get('fraud-early');
+    const startedAt = stored!.definition.startedAt;
+    expect(started.out).toMatch(
+      new RegExp(
+        `^Counting starts at ${startedAt.replaceAll('.', '\\.')}, in 1[45] s \\(every reader learns of the experiment first\\): predictions served before are not counted, ` +
+          'and events about them are answered not_in_experiment \\(status counts them as too early\\)\\.$',
+        'm',
+      ),
+    );
+    expect(started.out).toMatch(/^Started\. Read it with: npx modelgate experiment status fraud-early$/m);
+
+    const store = new ExperimentStore(aws.dynamodb, 'experiments');
+    for (const eventId of ['a', 'b']) await store.countEarlyEvent({ index: 0, experimentId: 'fraud-early', arm: 'treatment', eventId });
+    await store.countEarlyEvent({ index: 0, experimentId: 'fraud-early', arm: 'control', eventId: 'c' });
+    const status = await cli('experiment', 'status', 'fraud-early');
+    expect(status.code).toBe(0);
+    expect(status.out).toContain('  too early      3 event(s) about predictions served before counting began (not counted): control 1, treatment 2');
+    const json = await cli('experiment', 'status', 'fraud-early', '--json');
+    expect((JSON.parse(json.out) as { analysis: { arms: { control: { earlyEvents: number }; treatment: { earlyEvents: number } } } }).analysis.arms).toMatchObject({
+      control: { earlyEvents: 1 },
+      treatment: { earlyEvents: 2 },
+    });
   });
 });

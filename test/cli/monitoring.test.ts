@@ -40,16 +40,29 @@ beforeAll(async () => {
     const p = (i % 10) / 10;
     const predictionId = `p-${String(i).padStart(4, '0')}`;
     return {
-      predictionId, model: 'churn', version: '1', variant: '1', timestamp, modelVersionShard: `churn#1#${i % 4}`, ts: `${timestamp}#${predictionId}`,
-      inputs: inputs as LoggedRecord['inputs'], outputs: { label: p >= 0.5 ? 'Yes' : 'No', probabilities: { No: 1 - p, Yes: p } },
-      latencyMs: 1, batchRows: 1, expiresAt: Math.floor(Date.now() / 1000) + 86_400,
+      predictionId,
+      model: 'churn',
+      version: '1',
+      variant: '1',
+      timestamp,
+      modelVersionShard: `churn#1#${i % 4}`,
+      ts: `${timestamp}#${predictionId}`,
+      inputs: inputs as LoggedRecord['inputs'],
+      outputs: { label: p >= 0.5 ? 'Yes' : 'No', probabilities: { No: 1 - p, Yes: p } },
+      latencyMs: 1,
+      batchRows: 1,
+      expiresAt: Math.floor(Date.now() / 1000) + 86_400,
       // Every third labelled; month-to-month contracts labelled the opposite of the prediction.
       ...(i % 3 === 0 ? { actual: inputs.Contract === 'Month-to-month' ? (p >= 0.5 ? 'No' : 'Yes') : p >= 0.5 ? 'Yes' : 'No' } : {}),
     };
   });
   for (const record of records) await aws.dynamodb.send(new PutItemCommand({ TableName: TABLE, Item: toAttributeMap(record) }));
   const window = emptyWindow(manifest, windowStartOf(timestamp));
-  foldChanges(window, records.map((image, i) => ({ eventName: 'INSERT', shardId: 's', sequenceNumber: String(i + 1), image })), manifest);
+  foldChanges(
+    window,
+    records.map((image, i) => ({ eventName: 'INSERT', shardId: 's', sequenceNumber: String(i + 1), image })),
+    manifest,
+  );
   const store = new MonitoringStore(aws.dynamodb, MONITORING);
   await store.putWindow(window, undefined, Math.floor(Date.now() / 1000) + 86_400);
   await store.touchVersion('churn', '1', new Date().toISOString());
@@ -66,7 +79,10 @@ describe('modelgate drift <model>', () => {
     const run = await runCli(['drift', 'churn', '--since', '1h', '--json', ...servers(), '--s3-endpoint', aws.s3Service.endpoint, '--bucket', BUCKET], { cwd: root });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    const output = JSON.parse(run.stdout) as { model: string; versions: { version: string; predictions: number; features: Record<string, { statistic: number; drifted: boolean }>; driftShare: number }[] };
+    const output = JSON.parse(run.stdout) as {
+      model: string;
+      versions: { version: string; predictions: number; features: Record<string, { statistic: number; drifted: boolean }>; driftShare: number }[];
+    };
     expect(output.model).toBe('churn');
     expect(output.versions).toHaveLength(1);
     const [version] = output.versions;
@@ -82,7 +98,14 @@ describe('modelgate drift <model>', () => {
     const run = await runCli(['drift', 'churn', ...servers(), '--manifest', manifestPath], { cwd: root });
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('churn v1: 300 predictions in 1 windows');
-    expect(run.stdout).toMatch(/Contract\s+categorical/);
+    expect(run.stdout).toMatch(/^Contract\s+categorical\s+jensenshannon\s+300\s.*\s(YES|no)\b/m);
+    // Wasserstein against the 5 634-value baseline needs 504 values (docs/drift.md, "Minimum samples").
+    expect(run.stdout).toMatch(/^tenure\s+numeric\s+wasserstein\s+300\s.*\snot enough data\s+needs 504 values/m);
+    const store = new MonitoringStore(aws.dynamodb, MONITORING);
+    const windows = await store.queryWindows('churn', '1', '2000-01-01T00:00:00.000Z', new Date().toISOString());
+    const expected = versionReport(manifest, windows, { from: '', to: '' }, { minPredictions: 1 }).drift!;
+    const features = Object.keys(expected.features).length;
+    expect(run.stdout).toContain(`${expected.assessed} assessed columns (${features - expected.assessed} with not enough data) drifted`);
   });
 
   it('exits 2 on bad usage: a bad period, both forms at once, no runtime and no servers', async () => {
@@ -96,13 +119,14 @@ describe('modelgate drift <model>', () => {
 
 describe('modelgate errors <model>', () => {
   it('lists the wrong predictions and the error rate by slice, equal to the analysis on the logged rows', async () => {
-    const run = await runCli(
-      ['errors', 'churn', '--since', '1h', '--slice', 'Contract', '--json', ...servers(), '--prediction-table', TABLE, '--manifest', manifestPath],
-      { cwd: root },
-    );
+    const run = await runCli(['errors', 'churn', '--since', '1h', '--slice', 'Contract', '--json', ...servers(), '--prediction-table', TABLE, '--manifest', manifestPath], {
+      cwd: root,
+    });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    const output = JSON.parse(run.stdout) as { versions: { version: string; labelled: number; wrong: number; slices: { slice: string; errorRate: number; count: number }[]; wrongPredictions: unknown[] }[] };
+    const output = JSON.parse(run.stdout) as {
+      versions: { version: string; labelled: number; wrong: number; slices: { slice: string; errorRate: number; count: number }[]; wrongPredictions: unknown[] }[];
+    };
     const expected = errorAnalysis(manifest, records, 'Contract');
     const [version] = output.versions;
     expect(version?.labelled).toBe(100);

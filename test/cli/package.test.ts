@@ -38,7 +38,7 @@ function withoutColumn(text: string, name: string): string {
   const table = parseCsv(text);
   const drop = table.header.indexOf(name);
   const keep = (cells: readonly string[]) => cells.filter((_, i) => i !== drop).map((c) => (/[",]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c));
-  return [keep(table.header), ...table.rows.map(keep)].map((cells) => cells.join(',')).join('\n') + '\n';
+  return `${[keep(table.header), ...table.rows.map(keep)].map((cells) => cells.join(',')).join('\n')}\n`;
 }
 
 describe('modelgate package: the churn example', () => {
@@ -79,7 +79,7 @@ describe('modelgate package: the churn example', () => {
     expect(manifest.model).toEqual({ file: 'model.onnx', sha256: sha256Hex(bytes) });
     expect(manifest.model.sha256).toBe(example.model.sha256);
     expect(readFileSync(join(out, 'holdout.csv'))).toEqual(readFileSync(holdout));
-    expect(manifest.validation).toEqual({ holdout: { file: 'holdout.csv', target: 'Churn' } });
+    expect(manifest.validation).toEqual({ holdout: { file: 'holdout.csv', target: 'Churn' }, gates: { rocAuc: { min: 0.55 }, logLoss: { max: expect.any(Number) } } });
     expect(manifest.rollout).toEqual({ strategy: 'canary' });
   });
 
@@ -117,6 +117,32 @@ describe('modelgate package: the churn example', () => {
   });
 });
 
+describe('modelgate package --passthrough', () => {
+  it('keeps customerID as the pass-through join key instead of a feature', async () => {
+    const out = join(directory, 'churn-passthrough');
+    const run = await modelgatePackage(
+      ...['--onnx', join(root, 'examples/churn/v1/model.onnx'), '--train', join(root, 'examples/churn/data/telco-customer-churn.csv'), '--target', 'Churn'],
+      ...['--passthrough', 'customerID', '--name', 'churn', '--version', '1', '--out', out],
+    );
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('pass-through: customerID (join key)');
+    const manifest = readManifest(out);
+    expect(manifest.passThrough).toEqual([{ name: 'customerID', joinKey: true }]);
+    expect(manifest.features.map((f) => f.name)).not.toContain('customerID');
+    expect(manifest.features).toHaveLength(19);
+  });
+
+  it('exits 2 for a column given to --exclude and --passthrough both', async () => {
+    const run = await modelgatePackage(
+      ...['--onnx', join(root, 'examples/churn/v1/model.onnx'), '--train', join(root, 'examples/churn/v1/holdout.csv'), '--target', 'Churn'],
+      ...['--exclude', 'customerID', '--passthrough', 'customerID', '--name', 'churn', '--version', '1', '--out', join(directory, 'both')],
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('column "customerID" is both excluded and passed through: give it to one of them');
+  });
+});
+
 describe('modelgate package: exported models', () => {
   const titanic = file(
     'titanic.csv',
@@ -136,12 +162,33 @@ describe('modelgate package: exported models', () => {
   );
   const iris = file(
     'iris.csv',
-    ['sepal_length,sepal_width,petal_length,petal_width,species', '5.1,3.5,1.4,0.2,0', '4.9,3.0,1.4,0.2,0', '7.0,3.2,4.7,1.4,1', '6.4,3.2,4.5,1.5,1', '6.3,3.3,6.0,2.5,2', '5.8,2.7,5.1,1.9,2'].join('\n'),
+    [
+      'sepal_length,sepal_width,petal_length,petal_width,species',
+      '5.1,3.5,1.4,0.2,0',
+      '4.9,3.0,1.4,0.2,0',
+      '7.0,3.2,4.7,1.4,1',
+      '6.4,3.2,4.5,1.5,1',
+      '6.3,3.3,6.0,2.5,2',
+      '5.8,2.7,5.1,1.9,2',
+    ].join('\n'),
   );
 
   it('removes the ZipMap of a scikit-learn pipeline and declares its probabilities', async () => {
     const out = join(directory, 'titanic');
-    const run = await modelgatePackage('--onnx', join(models, 'pipeline_titanic.onnx'), '--train', titanic, '--target', 'survived', '--name', 'titanic', '--version', '1', '--out', out);
+    const run = await modelgatePackage(
+      '--onnx',
+      join(models, 'pipeline_titanic.onnx'),
+      '--train',
+      titanic,
+      '--target',
+      'survived',
+      '--name',
+      'titanic',
+      '--version',
+      '1',
+      '--out',
+      out,
+    );
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('(ZipMap removed: 1)');
@@ -164,7 +211,23 @@ describe('modelgate package: exported models', () => {
 
   it('maps the columns of a 4-column CSV onto one [1, 4] tensor with a batch size of 1', async () => {
     const out = join(directory, 'iris');
-    const run = await modelgatePackage('--onnx', join(models, 'logreg_iris.onnx'), '--train', iris, '--target', 'species', '--holdout', iris, '--name', 'iris', '--version', '2', '--out', out, '--json');
+    const run = await modelgatePackage(
+      '--onnx',
+      join(models, 'logreg_iris.onnx'),
+      '--train',
+      iris,
+      '--target',
+      'species',
+      '--holdout',
+      iris,
+      '--name',
+      'iris',
+      '--version',
+      '2',
+      '--out',
+      out,
+      '--json',
+    );
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const summary = JSON.parse(run.stdout) as { holdout: { rows: number; metrics: Record<string, number> } };
@@ -241,7 +304,10 @@ describe('modelgate package: bad input exits 2 and says why', () => {
 
   it.each([
     { args: ['--train', 'x.csv', '--target', 'y', ...common], message: '--onnx is required' },
-    { args: ['--onnx', 'm.onnx', '--train', 'x.csv', '--target', 'y', '--strategy', 'blue-green', ...common], message: '--strategy must be one of canary, linear, ab-test, shadow, all-at-once, got "blue-green"' },
+    {
+      args: ['--onnx', 'm.onnx', '--train', 'x.csv', '--target', 'y', '--strategy', 'blue-green', ...common],
+      message: '--strategy must be one of canary, linear, ab-test, shadow, all-at-once, got "blue-green"',
+    },
     { args: ['--onnx', 'm.onnx', '--train', 'x.csv', '--target', 'y', '--strategy', 'canery', ...common], message: 'did you mean "canary"?' },
     { args: ['--onnx', 'm.onnx', '--train', 'x.csv', '--target', 'y', '--task', 'ranking', ...common], message: '--task must be one of' },
     { args: ['--onnx', 'm.onnx', '--bogus'], message: 'unknown option --bogus' },

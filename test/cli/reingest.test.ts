@@ -88,7 +88,10 @@ describe('modelgate reingest', () => {
     const fallback = join(stateDir, 'prediction-log-fallback.jsonl');
     const ids = ['00000000-0000-4000-8000-000000000010', '00000000-0000-4000-8000-000000000011', '00000000-0000-4000-8000-000000000012'];
     // 1e200 is a valid JSON number, beyond the magnitude DynamoDB stores (ValidationException: Number overflow).
-    writeFileSync(fallback, [fallbackLine(record(ids[0] as string), 'x'), fallbackLine(record(ids[1] as string, 1e200), 'x'), fallbackLine(record(ids[2] as string), 'x')].join('\n'));
+    writeFileSync(
+      fallback,
+      [fallbackLine(record(ids[0] as string), 'x'), fallbackLine(record(ids[1] as string, 1e200), 'x'), fallbackLine(record(ids[2] as string), 'x')].join('\n'),
+    );
     const run = await runCli(['reingest', '--state-dir', stateDir, '--json']);
     expect(run.code, run.stderr).toBe(1);
     const refusedFile = join(stateDir, 'prediction-log-fallback.refused.jsonl');

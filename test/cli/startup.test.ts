@@ -17,7 +17,15 @@ const directory = mkdtempSync(join(tmpdir(), 'modelgate-startup-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
 /** Sources that only a command's own work needs. */
-const HEAVY: readonly RegExp[] = [/node_modules\/@aws-sdk\//, /node_modules\/@smithy\//, /node_modules\/onnxruntime-node\//, /node_modules\/ajv\//, /^local\/runtime\.ts$/, /^lambdas\/adapters\//, /^cli\/commands\//];
+const HEAVY: readonly RegExp[] = [
+  /node_modules\/@aws-sdk\//,
+  /node_modules\/@smithy\//,
+  /node_modules\/onnxruntime-node\//,
+  /node_modules\/ajv\//,
+  /^local\/runtime\.ts$/,
+  /^lambdas\/adapters\//,
+  /^cli\/commands\//,
+];
 
 /** The sources bundled into the given output files (paths relative to the repository root). */
 function sourcesOf(outputs: Iterable<string>): string[] {
@@ -44,7 +52,10 @@ async function loadedOutputs(args: readonly string[], expectedCode: number): Pro
 registerHooks({ load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); } });`;
   const run = await runCli(args, { cwd: root, env: { NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(hook)}` } });
   expect(run.code, run.stderr).toBe(expectedCode);
-  const files = readFileSync(log, 'utf8').split('\n').filter((url) => url.startsWith('file:')).map((url) => fileURLToPath(url));
+  const files = readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((url) => url.startsWith('file:'))
+    .map((url) => fileURLToPath(url));
   return {
     outputs: new Set(files.filter((file) => file.startsWith(CLI_DIST)).map((file) => relative(root, file))),
     externals: files.filter((file) => file.includes('/node_modules/')),
@@ -63,8 +74,12 @@ describe('the built CLI', () => {
   });
 
   it('splits each command into its own chunk', () => {
-    const entries = Object.values(metafile.outputs).map((output) => output.entryPoint).filter((entry) => entry?.startsWith('cli/commands/'));
-    expect(entries).toEqual(expect.arrayContaining(['cli/commands/models.ts', 'cli/commands/push.ts', 'cli/commands/drift.ts', 'cli/commands/experiment.ts', 'cli/commands/package.ts']));
+    const entries = Object.values(metafile.outputs)
+      .map((output) => output.entryPoint)
+      .filter((entry) => entry?.startsWith('cli/commands/'));
+    expect(entries).toEqual(
+      expect.arrayContaining(['cli/commands/models.ts', 'cli/commands/push.ts', 'cli/commands/drift.ts', 'cli/commands/experiment.ts', 'cli/commands/package.ts']),
+    );
   });
 
   it.each([

@@ -54,7 +54,9 @@ describe('numericBaseline', () => {
     const baseline = numericBaseline(values);
     // Decile positions 0.9 i: 0..6.3 fall in the zeros, 7.2 -> 0.2, 8.1 -> 1.1, 9 -> 2.
     expect(baseline.edges).toHaveLength(4);
-    [0, 0.2, 1.1, 2].forEach((edge, i) => expect(baseline.edges[i]).toBeCloseTo(edge, 12));
+    [0, 0.2, 1.1, 2].forEach((edge, i) => {
+      expect(baseline.edges[i]).toBeCloseTo(edge, 12);
+    });
     expect(baseline.counts).toEqual([8, 1, 1]);
     expect(baseline.counts.reduce((a, b) => a + b, 0)).toBe(10);
   });

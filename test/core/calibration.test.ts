@@ -69,7 +69,7 @@ describe('isotonic regression (pool-adjacent-violators), by hand', () => {
 });
 
 describe('expected calibration error, by hand', () => {
-  it('weighs each bin\'s |share of positives - mean probability| by its rows', () => {
+  it("weighs each bin's |share of positives - mean probability| by its rows", () => {
     // bins [0, 0.1): 0.05 vs 0 -> 0.05 x 1/5; [0.1, 0.2): 0.15 vs 1/2 -> 0.35 x 2/5; [0.8, 0.9): 0.85 vs 1
     // -> 0.15 x 1/5; [0.9, 1]: 0.95 vs 1 -> 0.05 x 1/5. Total 0.01 + 0.14 + 0.03 + 0.01 = 0.19.
     expect(expectedCalibrationError([false, false, true, true, true], [0.05, 0.15, 0.15, 0.85, 0.95])).toBeCloseTo(0.19, 12);
@@ -174,7 +174,7 @@ describe('calibratedProbabilities', () => {
     calibration: { method: 'isotonic', holdoutRows: 100, classes: { Yes: { rawError: 0.1, calibratedError: 0.05, map: { scores: [0.2, 0.8], probabilities: [0.3, 0.6] } } } },
   });
 
-  it('applies the positive class\'s map and gives the negative class the rest', () => {
+  it("applies the positive class's map and gives the negative class the rest", () => {
     // 0.5 is halfway between the knots 0.2 and 0.8: halfway between 0.3 and 0.6. Beyond 0.8: 0.6.
     const middle = calibratedProbabilities(manifest, { No: 0.5, Yes: 0.5 })!;
     expect(middle.Yes).toBeCloseTo(0.45, 12);

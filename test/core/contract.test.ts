@@ -57,9 +57,30 @@ describe('contractIssues', () => {
     { file: 'pipeline_titanic_nozipmap.onnx', manifest: titanic },
     { file: 'coreml_OneHotEncoder_BikeSharing.onnx', manifest: bikeSharing },
     // A free batch dimension takes any batchSize; a free width takes any number of features.
-    { file: 'pipeline_lightgbm.onnx', manifest: { ...iris, features: numbers(2), inputs: [{ name: 'input', dtype: 'float32', features: ['x0', 'x1'] }], batchSize: 8 } as Manifest },
-    { file: 'treecl.onnx', manifest: { ...iris, features: numbers(20), inputs: [{ name: 'input', dtype: 'float32', features: numbers(20).map((f) => f.name) }], outputs: { label: 'label_0', probabilities: 'proba_0' } } as Manifest },
-    { file: 'churn_model.onnx', manifest: { ...common, task: 'binary-classification', features: numbers(11), inputs: [{ name: 'input_layer', dtype: 'float32', features: numbers(11).map((f) => f.name) }], outputs: { probabilities: 'output_0' }, classLabels: [0, 1] } as Manifest },
+    {
+      file: 'pipeline_lightgbm.onnx',
+      manifest: { ...iris, features: numbers(2), inputs: [{ name: 'input', dtype: 'float32', features: ['x0', 'x1'] }], batchSize: 8 } as Manifest,
+    },
+    {
+      file: 'treecl.onnx',
+      manifest: {
+        ...iris,
+        features: numbers(20),
+        inputs: [{ name: 'input', dtype: 'float32', features: numbers(20).map((f) => f.name) }],
+        outputs: { label: 'label_0', probabilities: 'proba_0' },
+      } as Manifest,
+    },
+    {
+      file: 'churn_model.onnx',
+      manifest: {
+        ...common,
+        task: 'binary-classification',
+        features: numbers(11),
+        inputs: [{ name: 'input_layer', dtype: 'float32', features: numbers(11).map((f) => f.name) }],
+        outputs: { probabilities: 'output_0' },
+        classLabels: [0, 1],
+      } as Manifest,
+    },
   ])('finds none for $file and a manifest that fits it', ({ file, manifest }) => {
     expect(contractIssues(manifest, served(file))).toEqual([]);
   });
@@ -89,7 +110,14 @@ describe('contractIssues', () => {
     {
       problem: 'a batchSize other than the fixed one',
       file: 'SklearnStandardScalerFloat32.model.onnx',
-      manifest: { ...common, task: 'regression', features: numbers(3), inputs: [{ name: 'input', dtype: 'float32', features: ['x0', 'x1', 'x2'] }], outputs: { value: 'variable' }, batchSize: 1 },
+      manifest: {
+        ...common,
+        task: 'regression',
+        features: numbers(3),
+        inputs: [{ name: 'input', dtype: 'float32', features: ['x0', 'x1', 'x2'] }],
+        outputs: { value: 'variable' },
+        batchSize: 1,
+      },
       issues: [{ field: 'batchSize', reason: 'the model\'s input "input" has a fixed batch size of 4; set "batchSize": 4' }],
     },
     {
@@ -122,16 +150,22 @@ describe('contractIssues', () => {
       manifest: { ...titanic, inputs: titanic.inputs.filter((input) => input.name !== 'fare') },
       issues: [{ field: 'inputs', reason: 'the model\'s input "fare" is not fed by any manifest input' }],
     },
-  ] as { problem: string; file: string; manifest: Manifest; issues: { field: string; reason: string }[] }[])(
-    'reports $problem',
-    ({ file, manifest, issues }) => {
-      expect(contractIssues(manifest, served(file))).toEqual(issues);
-    },
-  );
+  ] as { problem: string; file: string; manifest: Manifest; issues: { field: string; reason: string }[] }[])('reports $problem', ({ file, manifest, issues }) => {
+    expect(contractIssues(manifest, served(file))).toEqual(issues);
+  });
 
   it.each([
     { file: 'logreg_iris.onnx', manifest: iris, field: 'outputs.probabilities', name: 'output_probability' },
-    { file: 'pipeline_titanic.onnx', manifest: { ...titanic, inputs: titanicInputs({ pclass: 'string', sex: 'string', embarked: 'string' }), outputs: { label: 'output_label', probabilities: 'output_probability' } }, field: 'outputs.probabilities', name: 'output_probability' },
+    {
+      file: 'pipeline_titanic.onnx',
+      manifest: {
+        ...titanic,
+        inputs: titanicInputs({ pclass: 'string', sex: 'string', embarked: 'string' }),
+        outputs: { label: 'output_label', probabilities: 'output_probability' },
+      },
+      field: 'outputs.probabilities',
+      name: 'output_probability',
+    },
   ] as { file: string; manifest: Manifest; field: string; name: string }[])('reports an output of $file that is still a ZipMap sequence', ({ file, manifest, field, name }) => {
     const raw = describeModel(fixture(file));
     expect(contractIssues(manifest, raw)).toContainEqual({ field, reason: `output "${name}" is a sequence, not a tensor (a ZipMap left in the graph)` });
@@ -139,12 +173,28 @@ describe('contractIssues', () => {
   });
 
   it('reports a map output like a sequence', () => {
-    const model: ModelDescription = { inputs: [{ name: 'float_input', type: 'float32', dims: ['N', 4] }], outputs: [{ name: 'output_label', type: 'int64' }, { name: 'output_probability', type: 'map' }], producer: '', opsets: {} };
+    const model: ModelDescription = {
+      inputs: [{ name: 'float_input', type: 'float32', dims: ['N', 4] }],
+      outputs: [
+        { name: 'output_label', type: 'int64' },
+        { name: 'output_probability', type: 'map' },
+      ],
+      producer: '',
+      opsets: {},
+    };
     expect(contractIssues(iris, model)).toEqual([{ field: 'outputs.probabilities', reason: 'output "output_probability" is a map, not a tensor (a ZipMap left in the graph)' }]);
   });
 
   it('accepts any rank when the model declares no shape', () => {
-    const model: ModelDescription = { inputs: [{ name: 'float_input', type: 'float32' }], outputs: [{ name: 'output_label', type: 'int64' }, { name: 'output_probability', type: 'float32' }], producer: '', opsets: {} };
+    const model: ModelDescription = {
+      inputs: [{ name: 'float_input', type: 'float32' }],
+      outputs: [
+        { name: 'output_label', type: 'int64' },
+        { name: 'output_probability', type: 'float32' },
+      ],
+      producer: '',
+      opsets: {},
+    };
     expect(contractIssues({ ...iris, batchSize: undefined }, model)).toEqual([]);
   });
 });

@@ -143,10 +143,14 @@ describe('window aggregates', () => {
       [{ color: 'blue' }, 0.5],
     ];
     const whole = emptyWindowAggregate(baseline);
-    rows.forEach(([features, prediction]) => addRow(whole, baseline, features, prediction));
+    rows.forEach(([features, prediction]) => {
+      addRow(whole, baseline, features, prediction);
+    });
     const first = addRow(emptyWindowAggregate(baseline), baseline, ...rows[0]!);
     const rest = emptyWindowAggregate(baseline);
-    rows.slice(1).forEach(([features, prediction]) => addRow(rest, baseline, features, prediction));
+    rows.slice(1).forEach(([features, prediction]) => {
+      addRow(rest, baseline, features, prediction);
+    });
 
     expect(mergeWindows(first, rest)).toEqual(whole);
     expect(whole.features.age).toMatchObject({ count: 3, missing: 1, overflow: 1 });

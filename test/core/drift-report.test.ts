@@ -23,7 +23,7 @@ const numbers = (values: readonly (number | null)[]): Column => ({ kind: 'numeri
 
 // Deterministic numeric samples with 101 distinct values (numpy reference numbers below are from them).
 const REFERENCE_NUMBERS = Array.from({ length: 150 }, (_, i) => Math.round((i * 37) % 101) / 10);
-const CURRENT_NUMBERS = Array.from({ length: 120 }, (_, i) => Math.round(((i * 53) % 113) / 10 * 10 + 8) / 10);
+const CURRENT_NUMBERS = Array.from({ length: 120 }, (_, i) => Math.round((((i * 53) % 113) / 10) * 10 + 8) / 10);
 
 describe('defaultMethod (Evidently selection)', () => {
   it.each([
@@ -59,8 +59,7 @@ describe('driftReport on raw columns', () => {
   it('numeric: KS and Wasserstein on the samples, PSI and Jensen-Shannon over Sturges bins (numpy/scipy numbers)', () => {
     const reference = { x: numbers(REFERENCE_NUMBERS) };
     const current = { x: numbers(CURRENT_NUMBERS) };
-    const report = (method: 'ks' | 'wasserstein' | 'psi' | 'jensenshannon') =>
-      driftReport(reference, current, { settings: { x: { method } } }).features.x!;
+    const report = (method: 'ks' | 'wasserstein' | 'psi' | 'jensenshannon') => driftReport(reference, current, { settings: { x: { method } } }).features.x!;
     expect(report('ks').statistic).toBeCloseTo(0.19, 12);
     expect(report('ks').pValue).toBeCloseTo(0.014167899103526862, 12);
     expect(report('wasserstein').statistic).toBeCloseTo(0.5026200106820119, 12);
@@ -119,9 +118,7 @@ describe('driftReport on raw columns', () => {
   it('refuses a method or threshold that cannot apply', () => {
     const column = categories([3, 4]);
     expect(() => driftReport({ c: column }, { c: column }, { settings: { c: { method: 'ks' } } })).toThrow(DriftConfigError);
-    expect(() => driftReport({ c: column }, { c: column }, { settings: { c: { method: 'chisquare', threshold: 1.5 } } })).toThrow(
-      /significance level in \(0, 1\), got: 1.5/,
-    );
+    expect(() => driftReport({ c: column }, { c: column }, { settings: { c: { method: 'chisquare', threshold: 1.5 } } })).toThrow(/significance level in \(0, 1\), got: 1.5/);
     expect(() => driftReport({ c: column }, {})).toThrow(/no such column/);
     expect(() => driftReport({ constructor: column }, {})).toThrow(/"constructor": the current data has no such column/);
     expect(() => driftReport({ c: column }, { c: numbers([1]) })).toThrow(/categorical in the reference, numeric/);
@@ -143,7 +140,9 @@ describe('driftReportFromAggregates (baseline vs window)', () => {
   };
   const windowOf = (amounts: readonly number[], planOf: (i: number) => string, predictionOf = (i: number) => (i % 3 === 2 ? 'yes' : 'no')) => {
     const window: WindowAggregate = emptyWindowAggregate(baseline);
-    amounts.forEach((amount, i) => addRow(window, baseline, { amount, plan: planOf(i) }, predictionOf(i)));
+    amounts.forEach((amount, i) => {
+      addRow(window, baseline, { amount, plan: planOf(i) }, predictionOf(i));
+    });
     return window;
   };
 
@@ -158,7 +157,11 @@ describe('driftReportFromAggregates (baseline vs window)', () => {
 
   it('shifted traffic: drift, out-of-range values and unseen categories counted; predictions apart from the share', () => {
     const shifted = training.slice(0, 1000).map((x) => x * 1.3);
-    const window = windowOf(shifted, (i) => (i % 2 === 0 ? 'basic' : 'enterprise'), () => 'yes');
+    const window = windowOf(
+      shifted,
+      (i) => (i % 2 === 0 ? 'basic' : 'enterprise'),
+      () => 'yes',
+    );
     const report = driftReportFromAggregates(baseline, window);
     expect(report.features.amount).toMatchObject({ method: 'wasserstein', drifted: true });
     expect(report.features.amount!.outOfRange).toBeGreaterThan(0);
@@ -169,7 +172,10 @@ describe('driftReportFromAggregates (baseline vs window)', () => {
 
   it('binned Wasserstein approximates the raw-sample value (the offline reference) to within a bin', () => {
     const current = training.slice(0, 1500).map((x) => x + 2);
-    const binned = driftReportFromAggregates(baseline, windowOf(current, () => 'basic')).features.amount!.statistic!;
+    const binned = driftReportFromAggregates(
+      baseline,
+      windowOf(current, () => 'basic'),
+    ).features.amount!.statistic!;
     const raw = wassersteinNormalised(training, current);
     const { edges, std } = amountBaseline;
     const widestBin = Math.max(...edges.slice(1).map((edge, i) => edge - (edges[i] as number)));

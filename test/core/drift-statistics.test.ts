@@ -37,7 +37,10 @@ describe('known answers (Evidently tests/stattests, categorical counts)', () => 
   });
 
   it('chi-squared goodness of fit does not depend on the reference size (reference counts doubled)', () => {
-    const result = chiSquaredGoodnessOfFit(REFERENCE.map((x) => 2 * x), CURRENT);
+    const result = chiSquaredGoodnessOfFit(
+      REFERENCE.map((x) => 2 * x),
+      CURRENT,
+    );
     expectDecimals(result.pValue, 0.67309, 5);
   });
 
@@ -97,7 +100,7 @@ describe('distances on counts', () => {
 });
 
 describe('chi-squared tests', () => {
-  it('homogeneity on 2 categories equals the pooled two-proportion z-test (Evidently\'s binary default)', () => {
+  it("homogeneity on 2 categories equals the pooled two-proportion z-test (Evidently's binary default)", () => {
     // 40/100 vs 55/100: z = -2.12398, two-sided p = 2 (1 - Phi(|z|)) = 0.0336721 (scipy.stats.norm)
     const result = chiSquaredHomogeneity([40, 60], [55, 45]);
     expectDecimals(result.statistic, 2.1239769762143665 ** 2, 9);
@@ -134,10 +137,7 @@ describe('two-sample Kolmogorov-Smirnov (as scipy.stats.ks_2samp, method auto)',
   });
 
   it("Evidently's two samples of 8: D = 5/8, exact p = 1120 / C(16, 8) = 0.087024087 (scipy 1.17)", () => {
-    const result = ksTwoSample(
-      [38.7, 41.5, 43.8, 44.5, 45.5, 46.0, 47.7, 58.0],
-      [39.2, 39.3, 39.7, 41.4, 41.8, 42.9, 43.3, 45.8],
-    );
+    const result = ksTwoSample([38.7, 41.5, 43.8, 44.5, 45.5, 46.0, 47.7, 58.0], [39.2, 39.3, 39.7, 41.4, 41.8, 42.9, 43.3, 45.8]);
     expect(result.statistic).toBe(0.625);
     expect(result.pValue).toBeCloseTo(1120 / 12870, 14);
   });

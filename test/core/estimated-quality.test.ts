@@ -46,7 +46,12 @@ function aggregate(manifest: Manifest, predictions: readonly RowPrediction[]): E
 describe('CBPE on small cases, by hand', () => {
   // P(Yes) 0.9, 0.7, 0.4, 0.2 at threshold 0.5: predicted Yes, Yes, No, No.
   const scores = [0.9, 0.7, 0.4, 0.2];
-  const estimate = estimateQuality(aggregate(binary, scores.map((p) => binaryPrediction(binary, p))));
+  const estimate = estimateQuality(
+    aggregate(
+      binary,
+      scores.map((p) => binaryPrediction(binary, p)),
+    ),
+  );
 
   it('the expected confusion matrix: TP 1.6, FP 0.4, FN 0.6, TN 1.4', () => {
     // TP = 0.9 + 0.7; FP = 2 - TP; FN = 0.4 + 0.2; TN = 2 - FN.
@@ -73,20 +78,30 @@ describe('CBPE on small cases, by hand', () => {
     expect(estimate.interval.recall!.standardError).toBeCloseTo(Math.sqrt((0.36 * 0.3 + 2.56 * 0.4) / 2.2 ** 4), 12);
   });
 
-  it('the predicted label is the model\'s: at threshold 0.8 the 0.7 row is predicted No and right with 0.3', () => {
+  it("the predicted label is the model's: at threshold 0.8 the 0.7 row is predicted No and right with 0.3", () => {
     const strict = parseManifest({ ...binary, threshold: 0.8 });
-    const estimated = estimateQuality(aggregate(strict, scores.map((p) => binaryPrediction(strict, p))));
+    const estimated = estimateQuality(
+      aggregate(
+        strict,
+        scores.map((p) => binaryPrediction(strict, p)),
+      ),
+    );
     expect(estimated.estimated.accuracy).toBeCloseTo((0.9 + 0.3 + 0.6 + 0.8) / 4, 12);
     expect(estimated.estimated.precision).toBeCloseTo(0.9, 12);
   });
 
-  it('calibrated probabilities make the expectations; the model\'s own scores order the rows', () => {
+  it("calibrated probabilities make the expectations; the model's own scores order the rows", () => {
     // A map that says 0.5 whatever the score: every prediction is a coin flip, and no order is better than chance.
     const flat = parseManifest({
       ...binary,
       calibration: { method: 'isotonic', holdoutRows: 100, classes: { Yes: { rawError: 0.2, calibratedError: 0.1, map: { scores: [0, 1], probabilities: [0.5, 0.5] } } } },
     });
-    const estimated = estimateQuality(aggregate(flat, scores.map((p) => binaryPrediction(flat, p))));
+    const estimated = estimateQuality(
+      aggregate(
+        flat,
+        scores.map((p) => binaryPrediction(flat, p)),
+      ),
+    );
     expect(estimated.estimated.accuracy).toBeCloseTo(0.5, 12);
     expect(estimated.estimated.rocAuc).toBeCloseTo(0.5, 12);
   });
@@ -130,7 +145,7 @@ describe('the estimation aggregate', () => {
     expect(JSON.stringify(estimation).length).toBeLessThan(8000);
   });
 
-  it('lives in the window\'s quality statistics; a window stored before estimation existed still merges', () => {
+  it("lives in the window's quality statistics; a window stored before estimation existed still merges", () => {
     const fresh = emptyQuality(binary) as ClassificationQuality;
     for (const prediction of predictions.slice(0, 100)) addServed(fresh, binary, prediction);
     const { estimation: _none, ...stored } = emptyQuality(binary) as ClassificationQuality;
@@ -177,7 +192,13 @@ describe('estimateQualityOnRows: the offline form', () => {
     expect(Object.keys(unlabeled.estimated)).toEqual(['accuracy', 'precision', 'recall', 'f1', 'rocAuc']);
     const labelled = estimateQualityOnRows(binary, predictions, actual);
     expect(labelled.estimated).toEqual(unlabeled.estimated);
-    expect(labelled.realized!.accuracy).toBeCloseTo(accuracy(actual, predictions.map((p) => p.label)), 12);
+    expect(labelled.realized!.accuracy).toBeCloseTo(
+      accuracy(
+        actual,
+        predictions.map((p) => p.label),
+      ),
+      12,
+    );
     for (const name of ['accuracy', 'rocAuc'] as const) {
       expect(labelled.realized![name]).toBeGreaterThanOrEqual(labelled.interval[name]!.lower);
       expect(labelled.realized![name]).toBeLessThanOrEqual(labelled.interval[name]!.upper);
@@ -224,7 +245,11 @@ function draw(n: number, shift: { m1: number; m2: number; sd: number }, random: 
 
 function calibratedManifest(): Manifest {
   const holdout = draw(5000, { m1: 0, m2: 0, sd: 1 }, mulberry32(100));
-  const { calibration } = fitCalibration(binary, holdout.positive.map((y) => (y ? 'Yes' : 'No')), holdout.predictions);
+  const { calibration } = fitCalibration(
+    binary,
+    holdout.positive.map((y) => (y ? 'Yes' : 'No')),
+    holdout.predictions,
+  );
   return parseManifest({ ...binary, calibration });
 }
 
@@ -242,7 +267,10 @@ function windowResult(manifest: Manifest, window: Draw): WindowResult {
   return {
     estimate: estimateQuality(merged),
     accuracy: accuracy(window.positive, predictedPositive),
-    rocAuc: rocAuc(window.positive, window.predictions.map((p) => p.probabilities!.Yes as number)),
+    rocAuc: rocAuc(
+      window.positive,
+      window.predictions.map((p) => p.probabilities!.Yes as number),
+    ),
   };
 }
 

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AnalysisResult } from '../../lambdas/core/experiments/analysis';
-import {
-  decide,
-  type ExperimentSnapshot,
-  type MetricReading,
-  type ReasonCode,
-} from '../../lambdas/core/experiments/decision';
+import { decide, type ExperimentSnapshot, type MetricReading, type ReasonCode } from '../../lambdas/core/experiments/decision';
 import { DECISION_TEXT, describeReason } from '../../lambdas/core/experiments/decision-text';
 import { checkSampleRatio } from '../../lambdas/core/experiments/srm';
 
@@ -59,10 +54,7 @@ describe('experiment decision rules', () => {
     {
       name: 'a guardrail significantly worse keeps control, even with a winning primary',
       snapshot: snapshot({
-        metrics: [
-          metric('conversion', 'primary', frequentist(0.1, 0.001)),
-          metric('latency', 'guardrail', frequentist(0.15, 0.01), false),
-        ],
+        metrics: [metric('conversion', 'primary', frequentist(0.1, 0.001)), metric('latency', 'guardrail', frequentist(0.15, 0.01), false)],
       }),
       decision: 'keep-control',
       reasons: ['guardrail-breached'],
@@ -70,10 +62,7 @@ describe('experiment decision rules', () => {
     {
       name: 'a guardrail that improved is no breach',
       snapshot: snapshot({
-        metrics: [
-          metric('conversion', 'primary', frequentist(0.1, 0.001)),
-          metric('latency', 'guardrail', frequentist(-0.15, 0.01), false),
-        ],
+        metrics: [metric('conversion', 'primary', frequentist(0.1, 0.001)), metric('latency', 'guardrail', frequentist(-0.15, 0.01), false)],
       }),
       decision: 'ship-treatment',
       reasons: ['significant-win'],
@@ -166,10 +155,7 @@ describe('experiment decision rules', () => {
     {
       name: 'bayesian: chance to win <= 0.05 on a guardrail is a breach',
       snapshot: snapshot({
-        metrics: [
-          metric('conversion', 'primary', bayesian(0.05, 0.97)),
-          metric('revenue', 'guardrail', bayesian(-0.05, 0.02)),
-        ],
+        metrics: [metric('conversion', 'primary', bayesian(0.05, 0.97)), metric('revenue', 'guardrail', bayesian(-0.05, 0.02))],
       }),
       decision: 'keep-control',
       reasons: ['guardrail-breached'],
@@ -181,10 +167,7 @@ describe('experiment decision rules', () => {
 
   it('reasons carry the numbers behind them', () => {
     const s = snapshot({
-      metrics: [
-        metric('conversion', 'primary', frequentist(0.1, 0.03)),
-        metric('revenue', 'secondary', frequentist(0.05, 0.04)),
-      ],
+      metrics: [metric('conversion', 'primary', frequentist(0.1, 0.03)), metric('revenue', 'secondary', frequentist(0.05, 0.04))],
     });
     expect(decide(s).reasons[0]).toEqual({
       code: 'no-significant-difference',
@@ -204,8 +187,7 @@ describe('experiment decision rules', () => {
     expect(Object.keys(DECISION_TEXT).sort()).toEqual(['invalid', 'keep-control', 'keep-running', 'ship-treatment']);
     const invalid = decide(snapshot({ sampleRatio: checkSampleRatio([1000, 1200], [0.5, 0.5]) }));
     expect(describeReason(invalid.reasons[0]!)).toBe(
-      'Sample ratio mismatch: units per arm 1000 / 1200 against expected 1100.0 / 1100.0 (p 2.0e-5 < 0.001); ' +
-        'assignment or logging is broken, so no metric can be trusted.',
+      'Sample ratio mismatch: units per arm 1000 / 1200 against expected 1100.0 / 1100.0 (p 2.0e-5 < 0.001); ' + 'assignment or logging is broken, so no metric can be trusted.',
     );
     const late = decide(snapshot({ unitsPerArm: 1000, daysRunning: 30 }));
     expect(late.reasons.map(describeReason)).toEqual([

@@ -135,7 +135,12 @@ describe('sticky assignment', () => {
     expect(unitIdOf({}, '{"instances":[]}')).toBeUndefined();
     expect(unitIdOf(null, 'not json "unitId"')).toBeUndefined();
     expect(unitIdOf({ 'x-modelgate-unit-id': 'x'.repeat(300) }, null)).toBeUndefined();
-    expect(wasRouted({ 'X-Modelgate-Routed-From': '1' })).toBe(true);
-    expect(wasRouted({ 'x-other': '1' })).toBe(false);
+  });
+
+  it('trusts the routed marker at the top of a directly invoked event, never in headers a client sends', () => {
+    expect(wasRouted({ httpMethod: 'POST', headers: {}, modelgateRoutedFrom: '1' })).toBe(true);
+    expect(wasRouted({ httpMethod: 'POST', headers: { 'x-modelgate-routed-from': '1', modelgateRoutedFrom: '1' } })).toBe(false);
+    expect(wasRouted({ httpMethod: 'POST', headers: {}, body: '{"modelgateRoutedFrom":"1"}' })).toBe(false);
+    expect(wasRouted(Object.create({ modelgateRoutedFrom: '1' }) as object)).toBe(false);
   });
 });

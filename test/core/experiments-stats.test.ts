@@ -5,12 +5,7 @@ import { fixedHorizonTest, sequentialTest } from '../../lambdas/core/experiments
 import { adjustPValues } from '../../lambdas/core/experiments/multiple-testing';
 import { requiredSampleSizePerArm } from '../../lambdas/core/experiments/sample-size';
 import { checkSampleRatio } from '../../lambdas/core/experiments/srm';
-import {
-  armMoments,
-  ExperimentDataError,
-  toArmStats,
-  type ArmStats,
-} from '../../lambdas/core/experiments/sufficient-statistics';
+import { armMoments, ExperimentDataError, toArmStats, type ArmStats } from '../../lambdas/core/experiments/sufficient-statistics';
 
 // Known answers: /work/shared/reference/known-answers.md (GrowthBook stats engine tests).
 const meanControl = { n: 3407, sum: 1396.87, sumSquares: 52377.9767 };
@@ -118,11 +113,7 @@ describe('known answers (GrowthBook), to 4 decimals', () => {
   });
 
   it('bayesian with a proper prior N(0.1, 0.1) on the lift', () => {
-    const result = bayesianTest(
-      { n: 10, sum: 100, sumSquares: 1002.25 },
-      { n: 10, sum: 105, sumSquares: 1111.5 },
-      { prior: { mean: 0.1, variance: 0.1 } },
-    );
+    const result = bayesianTest({ n: 10, sum: 100, sumSquares: 1002.25 }, { n: 10, sum: 105, sumSquares: 1111.5 }, { prior: { mean: 0.1, variance: 0.1 } });
     expect(result.lift).toBeCloseTo(0.05063, 4);
     expect(result.chanceToWin).toBeCloseTo(0.92315, 4);
   });
@@ -184,15 +175,9 @@ describe('sufficient statistics', () => {
   });
 
   it('refuses a relative lift on a zero control mean, and a pair with no variance', () => {
-    expect(() => fixedHorizonTest({ n: 100, conversions: 0 }, { n: 100, conversions: 5 })).toThrow(
-      /non-zero control mean/,
-    );
-    expect(() =>
-      fixedHorizonTest({ n: 100, conversions: 100 }, { n: 100, conversions: 100 }, { scale: 'absolute' }),
-    ).toThrow(/does not vary/);
-    expect(() => fixedHorizonTest({ n: 100, conversions: 5 }, { n: 100, sum: 5, sumSquares: 5 })).toThrow(
-      /same kind of metric/,
-    );
+    expect(() => fixedHorizonTest({ n: 100, conversions: 0 }, { n: 100, conversions: 5 })).toThrow(/non-zero control mean/);
+    expect(() => fixedHorizonTest({ n: 100, conversions: 100 }, { n: 100, conversions: 100 }, { scale: 'absolute' })).toThrow(/does not vary/);
+    expect(() => fixedHorizonTest({ n: 100, conversions: 5 }, { n: 100, sum: 5, sumSquares: 5 })).toThrow(/same kind of metric/);
   });
 
   it('checks weights and counts of the sample ratio', () => {
@@ -209,19 +194,21 @@ describe('multiple testing corrections (match R p.adjust)', () => {
   it('Holm: step-down, family-wise error', () => {
     // Sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04, then a running maximum.
     const adjusted = adjustPValues(pValues, 'holm');
-    [0.03, 0.06, 0.06, 0.02].forEach((p, i) => expect(adjusted[i]).toBeCloseTo(p, 12));
+    [0.03, 0.06, 0.06, 0.02].forEach((p, i) => {
+      expect(adjusted[i]).toBeCloseTo(p, 12);
+    });
   });
 
   it('Benjamini-Hochberg: step-up, false discovery rate', () => {
     // Sorted times 4/1, 4/2, 4/3, 4/4 = 0.02, 0.02, 0.04, 0.04, then a running minimum from the top.
     const adjusted = adjustPValues(pValues, 'benjamini-hochberg');
-    [0.02, 0.04, 0.04, 0.02].forEach((p, i) => expect(adjusted[i]).toBeCloseTo(p, 12));
+    [0.02, 0.04, 0.04, 0.02].forEach((p, i) => {
+      expect(adjusted[i]).toBeCloseTo(p, 12);
+    });
   });
 
   it("Benjamini & Hochberg (1995)'s 15 p-values: BH rejects 4 at 0.05, Holm 3", () => {
-    const paper = [
-      0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459, 0.324, 0.4262, 0.5719, 0.6528, 0.759, 1,
-    ];
+    const paper = [0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459, 0.324, 0.4262, 0.5719, 0.6528, 0.759, 1];
     expect(adjustPValues(paper, 'benjamini-hochberg').filter((p) => p < 0.05)).toHaveLength(4);
     expect(adjustPValues(paper, 'holm').filter((p) => p < 0.05)).toHaveLength(3);
   });
@@ -272,15 +259,9 @@ describe('required sample size per arm', () => {
   });
 
   it('rejects a plan that cannot be computed', () => {
-    expect(() => requiredSampleSizePerArm({ kind: 'proportion', rate: 0.95 }, { absolute: 0.1 })).toThrow(
-      /moves the rate out of \(0, 1\)/,
-    );
+    expect(() => requiredSampleSizePerArm({ kind: 'proportion', rate: 0.95 }, { absolute: 0.1 })).toThrow(/moves the rate out of \(0, 1\)/);
     expect(() => requiredSampleSizePerArm({ kind: 'proportion', rate: 0.1 }, { relative: 0 })).toThrow(/mde/);
-    expect(() => requiredSampleSizePerArm({ kind: 'mean', mean: 1, standardDeviation: 0 }, { absolute: 1 })).toThrow(
-      /standardDeviation/,
-    );
-    expect(() => requiredSampleSizePerArm({ kind: 'proportion', rate: 0.1 }, { absolute: 0.02 }, { power: 1 })).toThrow(
-      /power/,
-    );
+    expect(() => requiredSampleSizePerArm({ kind: 'mean', mean: 1, standardDeviation: 0 }, { absolute: 1 })).toThrow(/standardDeviation/);
+    expect(() => requiredSampleSizePerArm({ kind: 'proportion', rate: 0.1 }, { absolute: 0.02 }, { power: 1 })).toThrow(/power/);
   });
 });

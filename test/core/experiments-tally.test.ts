@@ -6,12 +6,15 @@ import { eventResult, eventsResponse, exposureKey, exposuresToLookUp, parseEvent
 import { sightingKey, streamDeltas, unitSightings, type UnitExposure } from '../../lambdas/core/experiments/exposure';
 import { fixedHorizonTest } from '../../lambdas/core/experiments/frequentist';
 import { analyzeExperiment, snapshotOf } from '../../lambdas/core/experiments/report';
-import { addDelta, eventDelta, metricStats, TALLY, type TallyDelta } from '../../lambdas/core/experiments/tally';
+import { addDelta, eventDelta, groundTruthDelta, metricStats, TALLY, type TallyDelta } from '../../lambdas/core/experiments/tally';
 import type { StreamChange } from '../../lambdas/core/monitoring/window';
 import type { PredictionRecord } from '../../lambdas/core/prediction-record';
 
 const START = new Date('2025-03-01T00:00:00.000Z');
-const requestExperiment = planExperiment({ id: 'exp-request', model: 'churn', control: '1', treatment: '2', metric: 'conversion', guardrails: 'revenue:mean,accuracy,logLoss', startDelaySeconds: 0 }, START);
+const requestExperiment = planExperiment(
+  { id: 'exp-request', model: 'churn', control: '1', treatment: '2', metric: 'conversion', guardrails: 'revenue:mean,accuracy,logLoss', startDelaySeconds: 0 },
+  START,
+);
 const unitExperiment = planExperiment({ id: 'exp-unit', model: 'bank', control: 'a', treatment: 'b', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 }, START);
 
 describe('event deltas', () => {
@@ -19,7 +22,11 @@ describe('event deltas', () => {
     const revenue = { name: 'revenue', kind: 'mean' as const };
     const tally: TallyDelta = {};
     const totals = new Map<string, number>();
-    for (const [unit, value] of [['a', 3], ['b', 2], ['a', 5]] as const) {
+    for (const [unit, value] of [
+      ['a', 3],
+      ['b', 2],
+      ['a', 5],
+    ] as const) {
       addDelta(tally, eventDelta(revenue, totals.get(unit), value));
       totals.set(unit, (totals.get(unit) ?? 0) + value);
     }
@@ -42,6 +49,39 @@ describe('event deltas', () => {
   });
 });
 
+describe('ground-truth deltas', () => {
+  const errors = [
+    { name: 'absoluteError', source: 'ground-truth' as const },
+    { name: 'squaredError', source: 'ground-truth' as const },
+  ];
+
+  it('tally the errors of a labelled regression prediction', () => {
+    expect(groundTruthDelta(errors, { value: 10 }, 13)).toEqual({
+      'g:absoluteError:n': 1,
+      'g:absoluteError:sum': 3,
+      'g:absoluteError:sq': 9,
+      'g:squaredError:n': 1,
+      'g:squaredError:sum': 9,
+      'g:squaredError:sq': 81,
+    });
+  });
+
+  // Counters are DynamoDB numbers: an error of 1e100 squared (1e200) would fail the stream batch's write
+  // every time it is retried, and one of 1e-70 squared (1e-140) is below the smallest number it stores.
+  it('leave out an error too large for the counters and count one too small as 0', () => {
+    expect(groundTruthDelta(errors, { value: 0 }, 1e100)).toEqual({});
+    expect(groundTruthDelta(errors, { value: 0 }, 1e16)).toEqual({ 'g:absoluteError:n': 1, 'g:absoluteError:sum': 1e16, 'g:absoluteError:sq': 1e32 });
+    expect(groundTruthDelta(errors, { value: 0 }, 1e-70)).toEqual({
+      'g:absoluteError:n': 1,
+      'g:absoluteError:sum': 0,
+      'g:absoluteError:sq': 0,
+      'g:squaredError:n': 1,
+      'g:squaredError:sum': 0,
+      'g:squaredError:sq': 0,
+    });
+  });
+});
+
 describe('POST /v1/events body', () => {
   let n = 0;
   const ids = () => `generated-${++n}`;
@@ -50,6 +90,11 @@ describe('POST /v1/events body', () => {
     expect(parseEventsRequest('{"predictionId":"p1","name":"conversion"}', ids)).toEqual([{ predictionId: 'p1', name: 'conversion', value: 1, eventId: 'generated-1' }]);
     expect(parseEventsRequest('[{"unitId":"u1","name":"revenue","value":12.5,"eventId":"e1"}]', ids)).toEqual([{ unitId: 'u1', name: 'revenue', value: 12.5, eventId: 'e1' }]);
     expect(parseEventsRequest('{"events":[{"predictionId":"p","name":"click"},{"predictionId":"q","name":"click"}]}', ids)).toHaveLength(2);
+    expect(
+      parseEventsRequest('[{"unitId":"u","name":"revenue","value":1e30},{"unitId":"u","name":"revenue","value":-1e-30},{"unitId":"u","name":"revenue","value":0}]', ids).map(
+        (e) => e.value,
+      ),
+    ).toEqual([1e30, -1e-30, 0]);
   });
 
   it.each([
@@ -60,7 +105,17 @@ describe('POST /v1/events body', () => {
     ['{"name":"conversion"}', 'predictionId: one of predictionId or unitId is required'],
     ['{"predictionId":"p","unitId":"u","name":"conversion"}', 'unitId: give predictionId or unitId, not both'],
     ['[{"predictionId":"p","name":"conversion"},{"predictionId":"p","name":"conversion","value":"1"}]', 'events[1].value: must be a finite number, got "1"'],
+    // The unit's total and its square are stored as DynamoDB numbers: a value must keep them in its range.
+    [
+      '{"predictionId":"p","name":"revenue","value":1e308}',
+      'value: must be 0 or have a magnitude between 1e-30 and 1e+30 (sums of values and of their squares are stored), got 1e+308',
+    ],
+    ['{"unitId":"u","name":"revenue","value":-5e-324}', 'value: must be 0 or have a magnitude between 1e-30 and 1e+30'],
+    ['[{"unitId":"u","name":"revenue","value":1},{"unitId":"u","name":"revenue","value":1e31}]', 'events[1].value: must be 0 or have a magnitude between'],
     ['{"predictionId":"p","name":"has space"}', 'name: must be a letter then up to 63 letters'],
+    // Described without JSON.stringify, which recursed and threw (a 500) on 10,000 nested arrays.
+    [`{"predictionId":"p","name":${'['.repeat(10_000)}${']'.repeat(10_000)}}`, "name: must be a letter then up to 63 letters, digits, '_' or '-', got an array of 1"],
+    [`{"predictionId":"p","name":"x","value":${'['.repeat(10_000)}${']'.repeat(10_000)}}`, 'value: must be a finite number, got an array of 1'],
     ['{"predictionId":"p","name":"x","colour":"red"}', 'colour: is not a field of an event'],
     ['{"predictionId":"p","name":"x","eventId":""}', 'eventId: must be a non-empty string'],
   ])('400 naming the field for %j', (body, issue) => {
@@ -118,10 +173,26 @@ describe('attributing events', () => {
   it('decides every event, in order, with a reason', () => {
     // u7 was first exposed to the control, although this prediction was served by b: intention to treat.
     const exposures = new Map([[exposureKey('exp-unit', 'u7'), 'control' as const]]);
-    const { results, writes } = planEvents(events, { predictions, experiments, exposures });
+    const { results, writes, early } = planEvents(events, { predictions, experiments, exposures });
     expect(results.map((r) => r?.status ?? 'write')).toEqual([
-      'write', 'not_found', 'not_in_experiment', 'not_in_experiment', 'ignored', 'invalid', 'write', 'write', 'not_found', 'retry', 'write',
+      'write',
+      'not_found',
+      'not_in_experiment',
+      'not_in_experiment',
+      'ignored',
+      'invalid',
+      'write',
+      'write',
+      'not_found',
+      'retry',
+      'write',
     ]);
+    // Served by the treatment a minute before the experiment started counting: too early, and said so.
+    expect(results[2]?.reason).toBe(
+      `the prediction was served at ${at(-1)}, before experiment exp-request started counting at ${requestExperiment.startedAt}: events about it are not counted`,
+    );
+    expect(early).toEqual([{ index: 2, experimentId: 'exp-request', arm: 'treatment', eventId: 'e2' }]);
+    expect(results[3]?.reason).toBe('the prediction was not served by an arm of a running experiment after its start');
     expect(results[4]?.reason).toBe('no running experiment measures "pageview" (exp-request: conversion, revenue)');
     expect(results[5]?.reason).toBe('conversion is a proportion metric: value must be 1 (it happened) or 0, got 3');
     expect(writes.map((w) => `${w.index} ${w.experimentId} ${w.arm} ${w.unitKey} ${w.metric.name} ${w.value}`)).toEqual([
@@ -130,6 +201,19 @@ describe('attributing events', () => {
       '7 exp-unit control u7 conversion 1',
       '10 exp-unit control u7 conversion 1',
     ]);
+  });
+
+  it('counts as early only events the experiment measures, about predictions one of its arms served', () => {
+    const before = parseEventsRequest(
+      JSON.stringify([
+        { predictionId: 'before-start', name: 'pageview', eventId: 'p1' },
+        { predictionId: 'before-start', name: 'revenue', value: 5, eventId: 'r1' },
+      ]),
+      () => 'unused',
+    );
+    const { results, early } = planEvents(before, { predictions, experiments, exposures: new Map() });
+    expect(results.map((r) => r?.status)).toEqual(['not_in_experiment', 'not_in_experiment']);
+    expect(early).toEqual([{ index: 1, experimentId: 'exp-request', arm: 'treatment', eventId: 'r1' }]);
   });
 
   it('answers accepted / duplicate / retry from the outcome of the writes', () => {
@@ -160,7 +244,12 @@ describe('exposures and ground truth from the prediction log stream', () => {
     expiresAt: 0,
     ...overrides,
   });
-  const change = (eventName: StreamChange['eventName'], image: ReturnType<typeof record>): StreamChange => ({ eventName, shardId: 'shard-1', sequenceNumber: String(sequence++), image });
+  const change = (eventName: StreamChange['eventName'], image: ReturnType<typeof record>): StreamChange => ({
+    eventName,
+    shardId: 'shard-1',
+    sequenceNumber: String(sequence++),
+    image,
+  });
 
   it('request assignment: each prediction is a unit, each request counts once, labels feed accuracy and log loss', () => {
     const changes = [
@@ -176,8 +265,26 @@ describe('exposures and ground truth from the prediction log stream', () => {
     ];
     const deltas = streamDeltas(changes, [requestExperiment], new Map());
     expect(Object.fromEntries([...deltas.values()].map((d) => [d.arm, d.delta]))).toEqual({
-      control: { units: 1, requests: 1, 'g:accuracy:n': 1, 'g:accuracy:sum': 1, 'g:accuracy:sq': 1, 'g:logLoss:n': 1, 'g:logLoss:sum': -Math.log(0.8), 'g:logLoss:sq': Math.log(0.8) ** 2 },
-      treatment: { units: 2, requests: 1, 'g:accuracy:n': 1, 'g:accuracy:sum': 0, 'g:accuracy:sq': 0, 'g:logLoss:n': 1, 'g:logLoss:sum': -Math.log(0.2), 'g:logLoss:sq': Math.log(0.2) ** 2 },
+      control: {
+        units: 1,
+        requests: 1,
+        'g:accuracy:n': 1,
+        'g:accuracy:sum': 1,
+        'g:accuracy:sq': 1,
+        'g:logLoss:n': 1,
+        'g:logLoss:sum': -Math.log(0.8),
+        'g:logLoss:sq': Math.log(0.8) ** 2,
+      },
+      treatment: {
+        units: 2,
+        requests: 1,
+        'g:accuracy:n': 1,
+        'g:accuracy:sum': 0,
+        'g:accuracy:sq': 0,
+        'g:logLoss:n': 1,
+        'g:logLoss:sum': -Math.log(0.2),
+        'g:logLoss:sq': Math.log(0.2) ** 2,
+      },
     });
   });
 
@@ -205,14 +312,30 @@ describe('exposures and ground truth from the prediction log stream', () => {
 });
 
 describe('the report', () => {
-  const tally = (units: number, conversions: number, extra: Record<string, number> = {}) => ({ [TALLY.units]: units, [TALLY.requests]: units, [TALLY.eventUnits('conversion')]: conversions, ...extra });
+  const tally = (units: number, conversions: number, extra: Record<string, number> = {}) => ({
+    [TALLY.units]: units,
+    [TALLY.requests]: units,
+    [TALLY.eventUnits('conversion')]: conversions,
+    ...extra,
+  });
   const later = (days: number) => new Date(START.getTime() + days * 86_400_000);
-  const definition = (overrides: Partial<ExperimentDefinition> = {}): ExperimentDefinition => ({ ...planExperiment({ id: 'exp', model: 'churn', control: '1', treatment: '2', metric: 'conversion', baseline: 0.2, mde: 0.25, startDelaySeconds: 0 }, START), ...overrides });
+  const definition = (overrides: Partial<ExperimentDefinition> = {}): ExperimentDefinition => ({
+    ...planExperiment({ id: 'exp', model: 'churn', control: '1', treatment: '2', metric: 'conversion', baseline: 0.2, mde: 0.25, startDelaySeconds: 0 }, START),
+    ...overrides,
+  });
 
   it('reads the primary with the engine on the tallies, as the offline calculator would', () => {
     const report = analyzeExperiment(definition(), { control: tally(1200, 240), treatment: tally(1210, 330) }, later(3));
     const expected = fixedHorizonTest({ n: 1200, conversions: 240 }, { n: 1210, conversions: 330 });
-    expect(report.metrics[0]).toMatchObject({ name: 'conversion', status: 'analysed', lift: expected.lift, ci: expected.ci, pValue: expected.pValue, adjustedPValue: expected.pValue, verdict: 'better' });
+    expect(report.metrics[0]).toMatchObject({
+      name: 'conversion',
+      status: 'analysed',
+      lift: expected.lift,
+      ci: expected.ci,
+      pValue: expected.pValue,
+      adjustedPValue: expected.pValue,
+      verdict: 'better',
+    });
     expect(report.requiredUnitsPerArm).toBe(1094);
     expect(report.plannedFrom).toBe('baseline');
     expect(report.srm).toMatchObject({ of: 'requests', observed: [1200, 1210], mismatch: false });
@@ -220,12 +343,19 @@ describe('the report', () => {
     expect(report.reasons[0]).toMatchObject({ code: 'significant-win', metric: 'conversion' });
     expect(report.reasons[0]?.text).toMatch(/^Primary metric "conversion" improved significantly: lift 0\.36/);
     expect(report.daysRunning).toBe(3);
-    expect(snapshotOf(report)).toMatchObject({ units: { control: 1200, treatment: 1210 }, decision: 'ship-treatment', metrics: { conversion: { lift: expected.lift, ci: expected.ci } } });
+    expect(snapshotOf(report)).toMatchObject({
+      units: { control: 1200, treatment: 1210 },
+      decision: 'ship-treatment',
+      metrics: { conversion: { lift: expected.lift, ci: expected.ci } },
+    });
   });
 
   it('keeps running before the planned sample with the fixed-horizon engine, not with the sequential one', () => {
     const small = { control: tally(400, 80), treatment: tally(400, 130) };
-    expect(analyzeExperiment(definition(), small, later(1))).toMatchObject({ decision: 'keep-running', reasons: [{ code: 'not-enough-sample', unitsPerArm: 400, requiredUnitsPerArm: 1094 }] });
+    expect(analyzeExperiment(definition(), small, later(1))).toMatchObject({
+      decision: 'keep-running',
+      reasons: [{ code: 'not-enough-sample', unitsPerArm: 400, requiredUnitsPerArm: 1094 }],
+    });
     expect(analyzeExperiment(definition({ engine: 'sequential', sequentialTuning: 1000 }), small, later(1)).decision).toBe('ship-treatment');
   });
 
@@ -240,7 +370,10 @@ describe('the report', () => {
     const empty = analyzeExperiment(definition(), { control: {}, treatment: {} }, later(0));
     expect(empty).toMatchObject({ srm: null, decision: 'keep-running', metrics: [{ status: 'waiting', reason: 'needs at least 2 units per arm (control 0, treatment 0)' }] });
     const unplanned = definition({ requiredSampleSizePerArm: null, baseline: undefined });
-    expect(analyzeExperiment(unplanned, { control: tally(100, 20), treatment: tally(100, 22) }, later(1))).toMatchObject({ plannedFrom: 'observed-control', requiredUnitsPerArm: 1094 });
+    expect(analyzeExperiment(unplanned, { control: tally(100, 20), treatment: tally(100, 22) }, later(1))).toMatchObject({
+      plannedFrom: 'observed-control',
+      requiredUnitsPerArm: 1094,
+    });
   });
 
   it('keeps control when a guardrail gets significantly worse, and at the maximum duration without a difference', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManifestError, type Issue } from '../../lambdas/core/errors';
-import { parseManifest, parseManifestJson, valueProblem, type FeatureSpec } from '../../lambdas/core/manifest';
+import { MODEL_SIZE, modelSizeLimit, parseManifest, parseManifestJson, valueProblem, type FeatureSpec } from '../../lambdas/core/manifest';
+import { manifestSchema } from '../../lambdas/core/manifest-schema';
 
 // Manifests are built as loose JSON drafts: the point of these tests is what a hand-written file may contain.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -99,7 +100,9 @@ describe('parseManifest accepts', () => {
       prediction: { kind: 'numeric', edges: [0, 0.5, 1], counts: [80, 20], underflow: 0, overflow: 0, missing: 0, count: 100, mean: 0.3, std: 0.2, min: 0, max: 1 },
     };
     m.logging = { inputSampleRate: 0.25, redact: ['age'] };
-    m.training = { data: 's3://bucket/train.csv', auc: 0.81 };
+    m.training = { data: 's3://bucket/train.csv', auc: 0.81, holdout: { metrics: { accuracy: 0.8, rocAuc: 0.85 } } };
+    m.monitoring = { windowMinutes: 15, estimatedQualityDrop: { rocAuc: { warning: 0.03, critical: 0.08 }, accuracy: { critical: 0.1 } } };
+    m.passThrough = [{ name: 'customerID', joinKey: true, description: 'the CRM id' }, { name: 'campaign' }];
   });
 
   it.each([
@@ -140,61 +143,293 @@ describe('parseManifest rejects each broken field, naming it', () => {
     { problem: 'name of 49 characters', manifest: edit(regression, (m) => (m.name = 'a'.repeat(49))), field: 'name', reason: /must match pattern/ },
     { problem: 'version with a space', manifest: edit(regression, (m) => (m.version = '1 0')), field: 'version', reason: /must match pattern/ },
     { problem: 'schemaVersion 2', manifest: edit(regression, (m) => (m.schemaVersion = '2')), field: 'schemaVersion', reason: /^must be "1"$/ },
-    { problem: 'unknown task', manifest: edit(regression, (m) => (m.task = 'clustering')), field: 'task', reason: /^must be one of "binary-classification", "multiclass-classification", "regression"$/ },
-    { problem: 'unknown feature type', manifest: edit(regression, (m) => (m.features[0].type = 'float')), field: 'features[0].type', reason: /^must be one of "number", "integer", "string", "boolean"$/ },
+    {
+      problem: 'unknown task',
+      manifest: edit(regression, (m) => (m.task = 'clustering')),
+      field: 'task',
+      reason: /^must be one of "binary-classification", "multiclass-classification", "regression"$/,
+    },
+    {
+      problem: 'unknown feature type',
+      manifest: edit(regression, (m) => (m.features[0].type = 'float')),
+      field: 'features[0].type',
+      reason: /^must be one of "number", "integer", "string", "boolean"$/,
+    },
     { problem: 'unknown dtype', manifest: edit(regression, (m) => (m.inputs[0].dtype = 'int32')), field: 'inputs[0].dtype', reason: /must be one of "float32"/ },
     { problem: 'rank 3', manifest: edit(regression, (m) => (m.inputs[0].rank = 3)), field: 'inputs[0].rank', reason: /^must be one of 1, 2$/ },
-    { problem: 'unknown drift method', manifest: edit(regression, (m) => (m.features[0].drift = { method: 'kl' })), field: 'features[0].drift.method', reason: /must be one of "psi"/ },
+    {
+      problem: 'unknown drift method',
+      manifest: edit(regression, (m) => (m.features[0].drift = { method: 'kl' })),
+      field: 'features[0].drift.method',
+      reason: /must be one of "psi"/,
+    },
     { problem: 'upper-case sha256', manifest: edit(regression, (m) => (m.model.sha256 = 'AB'.repeat(32))), field: 'model.sha256', reason: /must match pattern/ },
     { problem: 'model file in a folder', manifest: edit(regression, (m) => (m.model.file = 'models/model.onnx')), field: 'model.file', reason: /must match pattern/ },
+    { problem: 'a model size limit of 0', manifest: edit(regression, (m) => (m.model.maxBytes = 0)), field: 'model.maxBytes', reason: /must be >= 1/ },
+    {
+      problem: 'a model size limit above the ceiling',
+      manifest: edit(regression, (m) => (m.model.maxBytes = 512 * 1024 * 1024 + 1)),
+      field: 'model.maxBytes',
+      reason: /must be <= 536870912/,
+    },
+    { problem: 'a fractional model size limit', manifest: edit(regression, (m) => (m.model.maxBytes = 1.5)), field: 'model.maxBytes', reason: /must be integer/ },
     { problem: 'threshold above 1', manifest: edit(withModel, (m) => (m.threshold = 1.5)), field: 'threshold', reason: /must be <= 1/ },
     { problem: 'batchSize 0', manifest: edit(regression, (m) => (m.batchSize = 0)), field: 'batchSize', reason: /must be >= 1/ },
     { problem: 'sample rate above 1', manifest: edit(regression, (m) => (m.logging = { inputSampleRate: 1.5 })), field: 'logging.inputSampleRate', reason: /must be <= 1/ },
     { problem: 'duplicate class labels', manifest: edit(multiclass, (m) => (m.classLabels = ['a', 'b', 'a'])), field: 'classLabels', reason: /duplicate items/ },
     { problem: 'a float class label', manifest: edit(multiclass, (m) => (m.classLabels = [0, 1, 2.5])), field: 'classLabels[2]', reason: /must be string,integer/ },
-    { problem: 'numeric baseline without std', manifest: edit(regression, (m) => (m.baseline = { rows: 1, features: { x: { kind: 'numeric', edges: [0, 1], counts: [1], underflow: 0, overflow: 0, missing: 0, count: 1, mean: 0, min: 0, max: 1 } } })), field: 'baseline.features.x.std', reason: /^is required$/ },
+    {
+      problem: 'numeric baseline without std',
+      manifest: edit(
+        regression,
+        (m) =>
+          (m.baseline = { rows: 1, features: { x: { kind: 'numeric', edges: [0, 1], counts: [1], underflow: 0, overflow: 0, missing: 0, count: 1, mean: 0, min: 0, max: 1 } } }),
+      ),
+      field: 'baseline.features.x.std',
+      reason: /^is required$/,
+    },
 
     // Features against themselves.
-    { problem: 'duplicate feature', manifest: edit(regression, (m) => m.features.push({ name: 'x', type: 'number' })), field: 'features[2].name', reason: /duplicate feature name "x"/ },
-    { problem: 'categories on a number feature', manifest: edit(regression, (m) => (m.features[0].categories = [1, 2])), field: 'features[0].categories', reason: /a number feature cannot have categories/ },
-    { problem: 'categories on a boolean feature', manifest: edit(withModel, (m) => { m.features.push({ name: 'b', type: 'boolean', categories: ['yes'] }); m.inputs.push({ name: 'b', dtype: 'bool', features: ['b'] }); }), field: 'features[2].categories', reason: /a boolean feature cannot have categories/ },
-    { problem: 'integer categories on a string feature', manifest: edit(withModel, (m) => (m.features[1].categories = ['basic', 2])), field: 'features[1].categories', reason: /categories of a string feature must be strings/ },
-    { problem: 'string categories on an integer feature', manifest: edit(regression, (m) => (m.features[1].categories = [1, 'two'])), field: 'features[1].categories', reason: /categories of an integer feature must be integers/ },
+    {
+      problem: 'duplicate feature',
+      manifest: edit(regression, (m) => m.features.push({ name: 'x', type: 'number' })),
+      field: 'features[2].name',
+      reason: /duplicate feature name "x"/,
+    },
+    {
+      problem: 'categories on a number feature',
+      manifest: edit(regression, (m) => (m.features[0].categories = [1, 2])),
+      field: 'features[0].categories',
+      reason: /a number feature cannot have categories/,
+    },
+    {
+      problem: 'categories on a boolean feature',
+      manifest: edit(withModel, (m) => {
+        m.features.push({ name: 'b', type: 'boolean', categories: ['yes'] });
+        m.inputs.push({ name: 'b', dtype: 'bool', features: ['b'] });
+      }),
+      field: 'features[2].categories',
+      reason: /a boolean feature cannot have categories/,
+    },
+    {
+      problem: 'integer categories on a string feature',
+      manifest: edit(withModel, (m) => (m.features[1].categories = ['basic', 2])),
+      field: 'features[1].categories',
+      reason: /categories of a string feature must be strings/,
+    },
+    {
+      problem: 'string categories on an integer feature',
+      manifest: edit(regression, (m) => (m.features[1].categories = [1, 'two'])),
+      field: 'features[1].categories',
+      reason: /categories of an integer feature must be integers/,
+    },
     { problem: 'bounds on a string feature', manifest: edit(withModel, (m) => (m.features[1].max = 3)), field: 'features[1].max', reason: /a string feature cannot have bounds/ },
     { problem: 'min > max', manifest: edit(regression, (m) => Object.assign(m.features[1], { min: 5, max: 1 })), field: 'features[1].min', reason: /min 5 is greater than max 1/ },
-    { problem: 'default with required true', manifest: edit(regression, (m) => Object.assign(m.features[0], { required: true, default: 0 })), field: 'features[0].default', reason: /only used when the feature has "required": false/ },
-    { problem: 'default with required left out', manifest: edit(regression, (m) => (m.features[0].default = 0)), field: 'features[0].default', reason: /only used when the feature has "required": false/ },
-    { problem: 'default not in categories', manifest: edit(withModel, (m) => Object.assign(m.features[1], { required: false, default: 'gold' })), field: 'features[1].default', reason: /unknown category "gold"; allowed: "basic", "pro"/ },
-    { problem: 'default of the wrong type', manifest: edit(regression, (m) => Object.assign(m.features[0], { required: false, default: 'zero' })), field: 'features[0].default', reason: /expected a number, got the string "zero"/ },
-    { problem: 'default out of bounds', manifest: edit(regression, (m) => Object.assign(m.features[1], { required: false, default: 21 })), field: 'features[1].default', reason: /21 is above the maximum 20/ },
-    { problem: 'fractional default of an integer feature', manifest: edit(regression, (m) => Object.assign(m.features[1], { required: false, default: 2.5 })), field: 'features[1].default', reason: /expected an integer, got 2.5/ },
+    {
+      problem: 'default with required true',
+      manifest: edit(regression, (m) => Object.assign(m.features[0], { required: true, default: 0 })),
+      field: 'features[0].default',
+      reason: /only used when the feature has "required": false/,
+    },
+    {
+      problem: 'default with required left out',
+      manifest: edit(regression, (m) => (m.features[0].default = 0)),
+      field: 'features[0].default',
+      reason: /only used when the feature has "required": false/,
+    },
+    {
+      problem: 'default not in categories',
+      manifest: edit(withModel, (m) => Object.assign(m.features[1], { required: false, default: 'gold' })),
+      field: 'features[1].default',
+      reason: /unknown category "gold"; allowed: "basic", "pro"/,
+    },
+    {
+      problem: 'default of the wrong type',
+      manifest: edit(regression, (m) => Object.assign(m.features[0], { required: false, default: 'zero' })),
+      field: 'features[0].default',
+      reason: /expected a number, got the string "zero"/,
+    },
+    {
+      problem: 'default out of bounds',
+      manifest: edit(regression, (m) => Object.assign(m.features[1], { required: false, default: 21 })),
+      field: 'features[1].default',
+      reason: /21 is above the maximum 20/,
+    },
+    {
+      problem: 'fractional default of an integer feature',
+      manifest: edit(regression, (m) => Object.assign(m.features[1], { required: false, default: 2.5 })),
+      field: 'features[1].default',
+      reason: /expected an integer, got 2.5/,
+    },
+
+    // Pass-through fields against features, inputs and each other.
+    {
+      problem: 'a pass-through field without a name',
+      manifest: edit(regression, (m) => (m.passThrough = [{ joinKey: true }])),
+      field: 'passThrough[0].name',
+      reason: /^is required$/,
+    },
+    {
+      problem: 'an unknown pass-through field key',
+      manifest: edit(regression, (m) => (m.passThrough = [{ name: 'id', key: true }])),
+      field: 'passThrough[0].key',
+      reason: /^is not a known field$/,
+    },
+    {
+      problem: 'a pass-through field named like a feature',
+      manifest: edit(regression, (m) => (m.passThrough = [{ name: 'rooms' }])),
+      field: 'passThrough[0].name',
+      reason: /"rooms" is a feature/,
+    },
+    {
+      problem: 'a pass-through field named like an input',
+      manifest: edit(regression, (m) => (m.passThrough = [{ name: 'input' }])),
+      field: 'passThrough[0].name',
+      reason: /"input" names a model input/,
+    },
+    {
+      problem: 'a duplicate pass-through field',
+      manifest: edit(regression, (m) => (m.passThrough = [{ name: 'id' }, { name: 'id' }])),
+      field: 'passThrough[1].name',
+      reason: /duplicate pass-through field "id"/,
+    },
+    {
+      problem: 'a reserved pass-through name',
+      manifest: edit(regression, (m) => (m.passThrough = [{ name: 'actual' }])),
+      field: 'passThrough[0].name',
+      reason: /"actual" is reserved \(predictionId, model, actual, eventId, timestamp, feedback, prediction_id, label, probabilities, scores, value\)/,
+    },
+    {
+      problem: 'a pass-through name with #',
+      manifest: edit(regression, (m) => (m.passThrough = [{ name: 'crm#id' }])),
+      field: 'passThrough[0].name',
+      reason: /cannot contain "#"/,
+    },
+    {
+      problem: 'two join keys',
+      manifest: edit(
+        regression,
+        (m) =>
+          (m.passThrough = [
+            { name: 'a', joinKey: true },
+            { name: 'b', joinKey: true },
+          ]),
+      ),
+      field: 'passThrough[1].joinKey',
+      reason: /only one field can be the join key, and "a" is already/,
+    },
 
     // Inputs against features.
-    { problem: 'input naming an unknown feature', manifest: edit(regression, (m) => m.inputs[0].features.push('y')), field: 'inputs[0].features[2]', reason: /no feature named "y"/ },
-    { problem: 'feature fed twice', manifest: edit(regression, (m) => m.inputs.push({ name: 'again', dtype: 'float32', features: ['x'] })), field: 'inputs[1].features[0]', reason: /feature "x" already feeds input "input"/ },
-    { problem: 'duplicate input name', manifest: edit(regression, (m) => (m.inputs = [{ name: 'in', dtype: 'float32', features: ['x'] }, { name: 'in', dtype: 'float32', features: ['rooms'] }])), field: 'inputs[1].name', reason: /duplicate input name "in"/ },
+    {
+      problem: 'input naming an unknown feature',
+      manifest: edit(regression, (m) => m.inputs[0].features.push('y')),
+      field: 'inputs[0].features[2]',
+      reason: /no feature named "y"/,
+    },
+    {
+      problem: 'feature fed twice',
+      manifest: edit(regression, (m) => m.inputs.push({ name: 'again', dtype: 'float32', features: ['x'] })),
+      field: 'inputs[1].features[0]',
+      reason: /feature "x" already feeds input "input"/,
+    },
+    {
+      problem: 'duplicate input name',
+      manifest: edit(
+        regression,
+        (m) =>
+          (m.inputs = [
+            { name: 'in', dtype: 'float32', features: ['x'] },
+            { name: 'in', dtype: 'float32', features: ['rooms'] },
+          ]),
+      ),
+      field: 'inputs[1].name',
+      reason: /duplicate input name "in"/,
+    },
     { problem: 'feature feeding no input', manifest: edit(regression, (m) => (m.inputs[0].features = ['x'])), field: 'features[1]', reason: /feature "rooms" feeds no input/ },
-    { problem: 'string feature into a float32 input', manifest: edit(withModel, (m) => (m.inputs[1].dtype = 'float32')), field: 'inputs[1].features[0]', reason: /a string feature cannot feed a float32 input/ },
-    { problem: 'number feature into an int64 input', manifest: edit(regression, (m) => (m.inputs[0].dtype = 'int64')), field: 'inputs[0].features[0]', reason: /a number feature cannot feed a int64 input/ },
-    { problem: 'number feature into a bool input', manifest: edit(regression, (m) => (m.inputs = [{ name: 'a', dtype: 'bool', features: ['x'] }, { name: 'b', dtype: 'float32', features: ['rooms'] }])), field: 'inputs[0].features[0]', reason: /a number feature cannot feed a bool input/ },
+    {
+      problem: 'string feature into a float32 input',
+      manifest: edit(withModel, (m) => (m.inputs[1].dtype = 'float32')),
+      field: 'inputs[1].features[0]',
+      reason: /a string feature cannot feed a float32 input/,
+    },
+    {
+      problem: 'number feature into an int64 input',
+      manifest: edit(regression, (m) => (m.inputs[0].dtype = 'int64')),
+      field: 'inputs[0].features[0]',
+      reason: /a number feature cannot feed a int64 input/,
+    },
+    {
+      problem: 'number feature into a bool input',
+      manifest: edit(
+        regression,
+        (m) =>
+          (m.inputs = [
+            { name: 'a', dtype: 'bool', features: ['x'] },
+            { name: 'b', dtype: 'float32', features: ['rooms'] },
+          ]),
+      ),
+      field: 'inputs[0].features[0]',
+      reason: /a number feature cannot feed a bool input/,
+    },
     { problem: 'rank 1 with two features', manifest: edit(regression, (m) => (m.inputs[0].rank = 1)), field: 'inputs[0].rank', reason: /rank 1 takes exactly one feature, got 2/ },
-    { problem: 'optional int64 feature without default', manifest: edit(regression, (m) => { m.features[1].required = false; m.inputs = [{ name: 'x', dtype: 'float32', features: ['x'] }, { name: 'rooms', dtype: 'int64', features: ['rooms'] }]; }), field: 'features[1].default', reason: /optional feature "rooms" feeds a int64 input, so it needs a default/ },
-    { problem: 'optional string feature without default', manifest: edit(withModel, (m) => (m.features[1].required = false)), field: 'features[1].default', reason: /optional feature "plan" feeds a string input, so it needs a default/ },
+    {
+      problem: 'optional int64 feature without default',
+      manifest: edit(regression, (m) => {
+        m.features[1].required = false;
+        m.inputs = [
+          { name: 'x', dtype: 'float32', features: ['x'] },
+          { name: 'rooms', dtype: 'int64', features: ['rooms'] },
+        ];
+      }),
+      field: 'features[1].default',
+      reason: /optional feature "rooms" feeds a int64 input, so it needs a default/,
+    },
+    {
+      problem: 'optional string feature without default',
+      manifest: edit(withModel, (m) => (m.features[1].required = false)),
+      field: 'features[1].default',
+      reason: /optional feature "plan" feeds a string input, so it needs a default/,
+    },
 
     // Task against outputs and labels.
-    { problem: 'regression without outputs.value', manifest: edit(regression, (m) => (m.outputs = { label: 'label' })), field: 'outputs.value', reason: /^is required for regression$/ },
-    { problem: 'regression with probabilities', manifest: edit(regression, (m) => (m.outputs.probabilities = 'p')), field: 'outputs.probabilities', reason: /^is only for classification$/ },
+    {
+      problem: 'regression without outputs.value',
+      manifest: edit(regression, (m) => (m.outputs = { label: 'label' })),
+      field: 'outputs.value',
+      reason: /^is required for regression$/,
+    },
+    {
+      problem: 'regression with probabilities',
+      manifest: edit(regression, (m) => (m.outputs.probabilities = 'p')),
+      field: 'outputs.probabilities',
+      reason: /^is only for classification$/,
+    },
     { problem: 'regression with classLabels', manifest: edit(regression, (m) => (m.classLabels = [0, 1])), field: 'classLabels', reason: /^is only for classification$/ },
     { problem: 'regression with a threshold', manifest: edit(regression, (m) => (m.threshold = 0.5)), field: 'threshold', reason: /^is only for classification$/ },
     { problem: 'classifier without classLabels', manifest: edit(withModel, (m) => delete m.classLabels), field: 'classLabels', reason: /^is required for binary-classification$/ },
-    { problem: 'classifier with scores only', manifest: edit(withModel, (m) => (m.outputs = { scores: 'scores' })), field: 'outputs', reason: /needs a label or probabilities output/ },
+    {
+      problem: 'classifier with scores only',
+      manifest: edit(withModel, (m) => (m.outputs = { scores: 'scores' })),
+      field: 'outputs',
+      reason: /needs a label or probabilities output/,
+    },
     { problem: 'classifier with a value output', manifest: edit(withModel, (m) => (m.outputs.value = 'v')), field: 'outputs.value', reason: /^is only for regression$/ },
     { problem: 'binary with 3 labels', manifest: edit(withModel, (m) => (m.classLabels = [0, 1, 2])), field: 'classLabels', reason: /binary classification needs 2 labels, got 3/ },
-    { problem: 'multiclass with 2 labels', manifest: edit(multiclass, (m) => (m.classLabels = ['a', 'b'])), field: 'classLabels', reason: /multiclass classification needs 3 or more labels, got 2/ },
+    {
+      problem: 'multiclass with 2 labels',
+      manifest: edit(multiclass, (m) => (m.classLabels = ['a', 'b'])),
+      field: 'classLabels',
+      reason: /multiclass classification needs 3 or more labels, got 2/,
+    },
     { problem: 'positiveClass not in labels', manifest: edit(withModel, (m) => (m.positiveClass = 'yes')), field: 'positiveClass', reason: /"yes" is not one of classLabels/ },
     { problem: 'positiveClass "1" for labels [0, 1]', manifest: edit(withModel, (m) => (m.positiveClass = '1')), field: 'positiveClass', reason: /"1" is not one of classLabels/ },
     { problem: 'threshold on multiclass', manifest: edit(multiclass, (m) => (m.threshold = 0.4)), field: 'threshold', reason: /^is only for binary classification$/ },
-    { problem: 'positiveClass on multiclass', manifest: edit(multiclass, (m) => (m.positiveClass = 'setosa')), field: 'positiveClass', reason: /^is only for binary classification$/ },
+    {
+      problem: 'positiveClass on multiclass',
+      manifest: edit(multiclass, (m) => (m.positiveClass = 'setosa')),
+      field: 'positiveClass',
+      reason: /^is only for binary classification$/,
+    },
 
     // Baseline against features.
     {
@@ -250,19 +485,138 @@ describe('parseManifest rejects each broken field, naming it', () => {
     },
 
     // Logging against features.
-    { problem: 'logging.redact unknown feature', manifest: edit(regression, (m) => (m.logging = { redact: ['x', 'ssn'] })), field: 'logging.redact[1]', reason: /no feature named "ssn"/ },
+    {
+      problem: 'logging.redact unknown feature',
+      manifest: edit(regression, (m) => (m.logging = { redact: ['x', 'ssn'] })),
+      field: 'logging.redact[1]',
+      reason: /no feature named "ssn"/,
+    },
 
     // Calibration: of a classifier's probabilities, per class, with maps that are non-decreasing functions.
-    { problem: 'calibration without a method', manifest: edit(withModel, (m) => (m.calibration = { holdoutRows: 10, classes: {} })), field: 'calibration.method', reason: /^is required$/ },
-    { problem: 'calibration of a regression', manifest: edit(regression, (m) => (m.calibration = calibration({ '1': calibrated([0.1, 0.9], [0.2, 0.8]) }))), field: 'calibration', reason: /only for classification/ },
-    { problem: 'calibration without probabilities', manifest: edit(withModel, (m) => { m.outputs = { label: 'label' }; m.calibration = calibration({ '1': calibrated([0.1], [0.2]) }); }), field: 'calibration', reason: /no outputs.probabilities/ },
-    { problem: 'binary calibration of the negative class', manifest: edit(withModel, (m) => (m.calibration = calibration({ '0': calibrated([0.1], [0.2]) }))), field: 'calibration.classes[0]', reason: /the key must be the positive class "1"/ },
-    { problem: 'multiclass calibration of an unknown class', manifest: edit(multiclass, (m) => (m.calibration = calibration({ rose: calibrated([0.1], [0.2]) }))), field: 'calibration.classes.rose', reason: /is not one of classLabels/ },
-    { problem: 'map scores not ascending', manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': calibrated([0.5, 0.5], [0.2, 0.3]) }))), field: 'calibration.classes[1].map.scores', reason: /strictly ascending/ },
-    { problem: 'map probabilities decreasing', manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': calibrated([0.2, 0.5], [0.3, 0.2]) }))), field: 'calibration.classes[1].map.probabilities', reason: /non-decreasing/ },
-    { problem: 'map lengths differ', manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': calibrated([0.2, 0.5], [0.3]) }))), field: 'calibration.classes[1].map.probabilities', reason: /one probability per score \(2\), got 1/ },
-    { problem: 'map probability above 1', manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': calibrated([0.2, 0.5], [0.3, 1.2]) }))), field: 'calibration.classes[1].map.probabilities[1]', reason: /must be <= 1/ },
-    { problem: 'calibration without its errors', manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': { map: { scores: [0.1], probabilities: [0.2] } } }))), field: 'calibration.classes[1].rawError', reason: /^is required$/ },
+    {
+      problem: 'calibration without a method',
+      manifest: edit(withModel, (m) => (m.calibration = { holdoutRows: 10, classes: {} })),
+      field: 'calibration.method',
+      reason: /^is required$/,
+    },
+    {
+      problem: 'calibration of a regression',
+      manifest: edit(regression, (m) => (m.calibration = calibration({ '1': calibrated([0.1, 0.9], [0.2, 0.8]) }))),
+      field: 'calibration',
+      reason: /only for classification/,
+    },
+    {
+      problem: 'calibration without probabilities',
+      manifest: edit(withModel, (m) => {
+        m.outputs = { label: 'label' };
+        m.calibration = calibration({ '1': calibrated([0.1], [0.2]) });
+      }),
+      field: 'calibration',
+      reason: /no outputs.probabilities/,
+    },
+    {
+      problem: 'binary calibration of the negative class',
+      manifest: edit(withModel, (m) => (m.calibration = calibration({ '0': calibrated([0.1], [0.2]) }))),
+      field: 'calibration.classes[0]',
+      reason: /the key must be the positive class "1"/,
+    },
+    {
+      problem: 'multiclass calibration of an unknown class',
+      manifest: edit(multiclass, (m) => (m.calibration = calibration({ rose: calibrated([0.1], [0.2]) }))),
+      field: 'calibration.classes.rose',
+      reason: /is not one of classLabels/,
+    },
+    {
+      problem: 'map scores not ascending',
+      manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': calibrated([0.5, 0.5], [0.2, 0.3]) }))),
+      field: 'calibration.classes[1].map.scores',
+      reason: /strictly ascending/,
+    },
+    {
+      problem: 'map probabilities decreasing',
+      manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': calibrated([0.2, 0.5], [0.3, 0.2]) }))),
+      field: 'calibration.classes[1].map.probabilities',
+      reason: /non-decreasing/,
+    },
+    {
+      problem: 'map lengths differ',
+      manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': calibrated([0.2, 0.5], [0.3]) }))),
+      field: 'calibration.classes[1].map.probabilities',
+      reason: /one probability per score \(2\), got 1/,
+    },
+    {
+      problem: 'map probability above 1',
+      manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': calibrated([0.2, 0.5], [0.3, 1.2]) }))),
+      field: 'calibration.classes[1].map.probabilities[1]',
+      reason: /must be <= 1/,
+    },
+    // Monitoring: the sliding window, and estimated-quality alarms relative to recorded holdout values.
+    {
+      problem: 'monitoring window under 5 minutes',
+      manifest: edit(withModel, (m) => (m.monitoring = { windowMinutes: 1 })),
+      field: 'monitoring.windowMinutes',
+      reason: /must be >= 5/,
+    },
+    {
+      problem: 'monitoring window over a day',
+      manifest: edit(withModel, (m) => (m.monitoring = { windowMinutes: 2000 })),
+      field: 'monitoring.windowMinutes',
+      reason: /must be <= 1440/,
+    },
+    {
+      problem: 'estimated drop of a metric CBPE has not',
+      manifest: edit(withModel, (m) => (m.monitoring = { estimatedQualityDrop: { logLoss: { warning: 0.1 } } })),
+      field: 'monitoring.estimatedQualityDrop.logLoss',
+      reason: /^is not a known field$/,
+    },
+    {
+      problem: 'estimated drop of 0',
+      manifest: edit(withModel, (m) => (m.monitoring = { estimatedQualityDrop: { rocAuc: { warning: 0 } } })),
+      field: 'monitoring.estimatedQualityDrop.rocAuc.warning',
+      reason: /must be > 0/,
+    },
+    {
+      problem: 'estimated drop with no severity',
+      manifest: edit(withModel, (m) => (m.monitoring = { estimatedQualityDrop: { rocAuc: {} } })),
+      field: 'monitoring.estimatedQualityDrop.rocAuc',
+      reason: /must NOT have fewer than 1 properties/,
+    },
+    {
+      problem: 'estimated drop without a holdout value',
+      manifest: edit(withModel, (m) => (m.monitoring = { estimatedQualityDrop: { rocAuc: { warning: 0.05 } } })),
+      field: 'monitoring.estimatedQualityDrop.rocAuc',
+      reason: /relative to the holdout value, and the manifest records none \(training.holdout.metrics.rocAuc\)/,
+    },
+    {
+      problem: 'estimated critical drop below the warning',
+      manifest: edit(withModel, (m) => {
+        m.training = { holdoutMetrics: { f1: 0.6 } };
+        m.monitoring = { estimatedQualityDrop: { f1: { warning: 0.1, critical: 0.05 } } };
+      }),
+      field: 'monitoring.estimatedQualityDrop.f1.critical',
+      reason: /must be at least the warning drop \(0.1\), got: 0.05/,
+    },
+    {
+      problem: 'estimated drop of a regression',
+      manifest: edit(regression, (m) => (m.monitoring = { estimatedQualityDrop: { accuracy: { warning: 0.05 } } })),
+      field: 'monitoring.estimatedQualityDrop',
+      reason: /classifiers only; this model is a regression/,
+    },
+    {
+      problem: 'estimated drop without probabilities',
+      manifest: edit(withModel, (m) => {
+        m.outputs = { label: 'label' };
+        m.monitoring = { estimatedQualityDrop: { accuracy: { warning: 0.05 } } };
+      }),
+      field: 'monitoring.estimatedQualityDrop',
+      reason: /no outputs.probabilities/,
+    },
+    {
+      problem: 'calibration without its errors',
+      manifest: edit(withModel, (m) => (m.calibration = calibration({ '1': { map: { scores: [0.1], probabilities: [0.2] } } }))),
+      field: 'calibration.classes[1].rawError',
+      reason: /^is required$/,
+    },
   ];
 
   it.each(cases)('$problem -> $field', ({ manifest, field, reason }) => {
@@ -273,23 +627,27 @@ describe('parseManifest rejects each broken field, naming it', () => {
   });
 
   it('reports several schema problems together, each once', () => {
-    const issues = rejection(edit(regression, (m) => {
-      delete m.name;
-      m.task = 'clustering';
-      m.owner = 'me';
-      m.features[0].type = 'float';
-    }));
+    const issues = rejection(
+      edit(regression, (m) => {
+        delete m.name;
+        m.task = 'clustering';
+        m.owner = 'me';
+        m.features[0].type = 'float';
+      }),
+    );
     expect(issues.map((i) => i.field).sort()).toEqual(['features[0].type', 'name', 'owner', 'task']);
     expect(new Set(issues.map((i) => `${i.field}|${i.reason}`)).size).toBe(issues.length);
   });
 
   it('reports several consistency problems together', () => {
-    const issues = rejection(edit(withModel, (m) => {
-      m.features.push({ name: 'x', type: 'number' });
-      m.classLabels = [0, 1, 2];
-      m.logging = { redact: ['ssn'] };
-      m.inputs[0].features.push('ghost');
-    }));
+    const issues = rejection(
+      edit(withModel, (m) => {
+        m.features.push({ name: 'x', type: 'number' });
+        m.classLabels = [0, 1, 2];
+        m.logging = { redact: ['ssn'] };
+        m.inputs[0].features.push('ghost');
+      }),
+    );
     expect(issues.map((i) => i.field)).toEqual(expect.arrayContaining(['features[2].name', 'classLabels', 'logging.redact[0]', 'inputs[0].features[1]']));
   });
 
@@ -298,9 +656,7 @@ describe('parseManifest rejects each broken field, naming it', () => {
       m.classLabels = [0, 1, 2];
       m.positiveClass = 7;
     });
-    expect(() => parseManifest(manifest)).toThrow(
-      'invalid manifest: classLabels: binary classification needs 2 labels, got 3; positiveClass: 7 is not one of classLabels',
-    );
+    expect(() => parseManifest(manifest)).toThrow('invalid manifest: classLabels: binary classification needs 2 labels, got 3; positiveClass: 7 is not one of classLabels');
   });
 
   it.each([
@@ -379,5 +735,15 @@ describe('valueProblem', () => {
 
   it('shortens long strings in the reason', () => {
     expect(valueProblem({ name: 'n', type: 'number' }, 'y'.repeat(100))).toBe(`expected a number, got the string "${'y'.repeat(40)}..."`);
+  });
+});
+
+describe('model size limit', () => {
+  it("defaults to 256 MiB, takes the manifest's model.maxBytes up to the 512 MiB the schema admits", () => {
+    expect(modelSizeLimit(parseManifest(regression()))).toBe(256 * 1024 * 1024);
+    expect(modelSizeLimit(parseManifest(edit(regression, (m) => (m.model.maxBytes = 1_000_000))))).toBe(1_000_000);
+    expect(modelSizeLimit(parseManifest(edit(regression, (m) => (m.model.maxBytes = MODEL_SIZE.ceilingBytes))))).toBe(MODEL_SIZE.ceilingBytes);
+    const schema = manifestSchema as { properties: { model: { properties: { maxBytes: { maximum: number } } } } };
+    expect(schema.properties.model.properties.maxBytes.maximum).toBe(MODEL_SIZE.ceilingBytes);
   });
 });

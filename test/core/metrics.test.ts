@@ -131,10 +131,16 @@ describe('multiclass', () => {
       [0.35, 0.65],
     ];
     expect(multiclassLogLoss(['spam', 'ham', 'ham', 'spam'], probabilities, ['ham', 'spam'])).toBeCloseTo(0.21616187468057912, 10);
-    expect(multiclassLogLoss(['a', 'c'], [[0.2, 0.3, 0.5], [0.25, 0.25, 0.5]], ['a', 'b', 'c'])).toBeCloseTo(
-      -(Math.log(0.2) + Math.log(0.5)) / 2,
-      12,
-    );
+    expect(
+      multiclassLogLoss(
+        ['a', 'c'],
+        [
+          [0.2, 0.3, 0.5],
+          [0.25, 0.25, 0.5],
+        ],
+        ['a', 'b', 'c'],
+      ),
+    ).toBeCloseTo(-(Math.log(0.2) + Math.log(0.5)) / 2, 12);
   });
 
   it('log loss rejects unknown labels and short rows', () => {

@@ -9,16 +9,27 @@ const churn = {
   task: 'binary-classification',
   classLabels: ['No', 'Yes'],
   threshold: 0.5,
-  baseline: { rows: 10, features: { tenure: { kind: 'numeric', edges: [0, 12, 24, 72], counts: [3, 3, 4], underflow: 0, overflow: 0, missing: 0, count: 10, mean: 20, std: 10, min: 0, max: 72 } } },
+  baseline: {
+    rows: 10,
+    features: { tenure: { kind: 'numeric', edges: [0, 12, 24, 72], counts: [3, 3, 4], underflow: 0, overflow: 0, missing: 0, count: 10, mean: 20, std: 10, min: 0, max: 72 } },
+  },
 } as unknown as Manifest;
 const price = { name: 'price', version: '1', task: 'regression' } as unknown as Manifest;
 
 function row(i: number, p: number, actual: string | number | undefined, inputs: Record<string, unknown>, value?: number): LoggedRecord {
   return {
-    predictionId: `p${i}`, model: 'm', version: '1', variant: '1', timestamp: `2026-01-01T00:00:0${i}.000Z`, modelVersionShard: 'm#1#0', ts: '',
+    predictionId: `p${i}`,
+    model: 'm',
+    version: '1',
+    variant: '1',
+    timestamp: `2026-01-01T00:00:0${i}.000Z`,
+    modelVersionShard: 'm#1#0',
+    ts: '',
     inputs: inputs as LoggedRecord['inputs'],
     outputs: value === undefined ? { label: p >= 0.5 ? 'Yes' : 'No', probabilities: { No: 1 - p, Yes: p } } : { value },
-    latencyMs: 1, batchRows: 1, expiresAt: 0,
+    latencyMs: 1,
+    batchRows: 1,
+    expiresAt: 0,
     ...(actual === undefined ? {} : { actual }),
   };
 }

@@ -3,15 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../lambdas/core/manifest-types';
 import { binaryClassificationMetrics, binnedRocAuc, expectedCalibrationError, macroF1 } from '../../lambdas/core/metrics/classification';
 import { meanAbsoluteError, r2Score, rootMeanSquaredError } from '../../lambdas/core/metrics/regression';
-import {
-  addLabelled,
-  baselineQuality,
-  emptyQuality,
-  mergeQuality,
-  qualityDegradation,
-  qualityMetrics,
-  type QualityAggregate,
-} from '../../lambdas/core/monitoring/quality';
+import { addLabelled, baselineQuality, emptyQuality, mergeQuality, qualityDegradation, qualityMetrics, type QualityAggregate } from '../../lambdas/core/monitoring/quality';
 import { mulberry32 as random } from '../../lambdas/core/random';
 
 const outputs = { label: 'label', probabilities: 'probabilities' };
@@ -41,7 +33,11 @@ describe('binary classification quality from sufficient statistics', () => {
   const rows = binarySample(5000, 7);
   const quality = aggregateBinary(rows);
   const metrics = qualityMetrics(quality);
-  const exact = binaryClassificationMetrics(rows.map((r) => r.positive), rows.map((r) => r.p), 0.5);
+  const exact = binaryClassificationMetrics(
+    rows.map((r) => r.positive),
+    rows.map((r) => r.p),
+    0.5,
+  );
 
   it('reproduces accuracy, precision, recall, F1 and log loss exactly', () => {
     expect(metrics.labelled).toBe(5000);
@@ -49,7 +45,13 @@ describe('binary classification quality from sufficient statistics', () => {
   });
 
   it('reproduces the expected calibration error of 10 equal-width bins', () => {
-    expect(metrics.calibrationError).toBeCloseTo(expectedCalibrationError(rows.map((r) => r.positive), rows.map((r) => r.p)), 12);
+    expect(metrics.calibrationError).toBeCloseTo(
+      expectedCalibrationError(
+        rows.map((r) => r.positive),
+        rows.map((r) => r.p),
+      ),
+      12,
+    );
   });
 
   it('gives ROC AUC within its stated bound of the exact AUC (and the bound is small)', () => {
@@ -86,7 +88,9 @@ describe('multiclass and regression quality', () => {
     const actual = [0, 1, 2, 2, 1, 0, 0, 2];
     const predicted = [0, 2, 2, 2, 1, 1, 0, 0];
     const quality = emptyQuality(multiclass);
-    actual.forEach((a, i) => addLabelled(quality, multiclass, { label: predicted[i] }, a));
+    actual.forEach((a, i) => {
+      addLabelled(quality, multiclass, { label: predicted[i] }, a);
+    });
     const metrics = qualityMetrics(quality);
     expect(metrics.accuracy).toBeCloseTo(5 / 8, 12);
     expect(metrics.f1).toBeCloseTo(macroF1(actual, predicted), 12);
@@ -96,7 +100,9 @@ describe('multiclass and regression quality', () => {
     const actual = [3, -0.5, 2, 7];
     const predicted = [2.5, 0, 2, 8];
     const quality = emptyQuality(regression);
-    actual.forEach((a, i) => addLabelled(quality, regression, { value: predicted[i] }, a));
+    actual.forEach((a, i) => {
+      addLabelled(quality, regression, { value: predicted[i] }, a);
+    });
     const metrics = qualityMetrics(quality);
     // sklearn's documented examples: MAE 0.5, RMSE sqrt(0.375), R2 0.9486...
     expect(metrics.mae).toBeCloseTo(meanAbsoluteError(actual, predicted), 12);

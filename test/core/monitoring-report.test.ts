@@ -6,7 +6,9 @@ import { parseCsv } from '../../lambdas/core/csv';
 import { parseManifestJson, type Manifest } from '../../lambdas/core/manifest';
 import { MIN_METRIC_ROWS } from '../../lambdas/core/metrics/sample';
 import { baselineQuality } from '../../lambdas/core/monitoring/quality';
-import { reportMetrics, versionReport } from '../../lambdas/core/monitoring/report';
+import { monitorReport, reportMetrics, versionReport } from '../../lambdas/core/monitoring/report';
+import { qualityMetrics } from '../../lambdas/core/monitoring/quality';
+import { mergeMonitoringWindows } from '../../lambdas/core/monitoring/window';
 import { emptyWindow, foldChanges, type LoggedRecord, type StreamChange } from '../../lambdas/core/monitoring/window';
 import { tableRows } from '../../lambdas/core/packaging';
 
@@ -17,20 +19,23 @@ const churned = holdout.rows.map((row) => row[holdout.header.indexOf('Churn')] a
 const WINDOW = '2026-11-26T21:00:00.000Z';
 const period = { from: WINDOW, to: '2026-11-26T22:00:00.000Z' };
 
-/** A window of the first `n` holdout rows served (P(Yes) from tenure, a stand-in model), `labelled` of them labelled. */
-function windowOf(n: number, labelled = 0) {
-  const window = emptyWindow(manifest, WINDOW);
+/**
+ * A window of `n` holdout rows from `offset` on served (P(Yes) from tenure, a stand-in model), the first
+ * `labelled` of them labelled.
+ */
+function windowOf(n: number, labelled = 0, start = WINDOW, offset = 0) {
+  const window = emptyWindow(manifest, start);
   const changes: StreamChange[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = offset; i < offset + n; i++) {
     const p = Math.min(0.95, Math.max(0.05, 1 - (rows[i]!.tenure as number) / 40));
     const record: LoggedRecord = {
       predictionId: `p${i}`,
       model: manifest.name,
       version: manifest.version,
       variant: manifest.version,
-      timestamp: WINDOW,
+      timestamp: start,
       modelVersionShard: 'churn#1#0',
-      ts: `${WINDOW}#p${i}`,
+      ts: `${start}#p${i}`,
       inputs: rows[i]!,
       outputs: { label: p >= 0.5 ? 'Yes' : 'No', probabilities: { No: 1 - p, Yes: p } },
       latencyMs: 1,
@@ -38,7 +43,7 @@ function windowOf(n: number, labelled = 0) {
       expiresAt: 0,
     };
     changes.push({ eventName: 'INSERT', shardId: 's', sequenceNumber: String(2 * i + 1), image: record });
-    if (i < labelled) changes.push({ eventName: 'MODIFY', shardId: 's', sequenceNumber: String(2 * i + 2), image: { ...record, actual: churned[i] as string } });
+    if (i < offset + labelled) changes.push({ eventName: 'MODIFY', shardId: 's', sequenceNumber: String(2 * i + 2), image: { ...record, actual: churned[i] as string } });
   }
   changes.sort((a, b) => Number(a.sequenceNumber) - Number(b.sequenceNumber));
   foldChanges(window, changes, manifest);
@@ -81,7 +86,9 @@ describe('drift in the monitor report', () => {
     expect(drift.features.Contract).toMatchObject({ method: 'jensenshannon', minimum: 76 });
     expect(drift.features.Contract!.status).not.toBe('not-enough-data');
     expect(drift.assessed).toBe(16);
-    const flagged = reportMetrics(report).filter((d) => d.name === 'FeatureDrift').map((d) => d.feature);
+    const flagged = reportMetrics(report)
+      .filter((d) => d.name === 'FeatureDrift')
+      .map((d) => d.feature);
     expect(flagged).toHaveLength(16);
     expect(flagged).not.toContain('tenure');
     expect(flagged).not.toContain('MonthlyCharges');
@@ -100,6 +107,27 @@ describe('estimated quality in the monitor report', () => {
     expect(emitted.map((d) => d.name)).toEqual(expect.arrayContaining(['EstimatedRocAuc', 'EstimatedAccuracyDegradation', 'EstimatedRocAucDegradation']));
     // 10 labels: realized quality waits, the estimate does not.
     expect(emitted.map((d) => d.name)).not.toContain('Accuracy');
+  });
+
+  it('covers the sliding window, realized quality the lookback; the realized values of the same windows stand beside the estimate', () => {
+    const older = windowOf(600, 600, '2026-11-26T20:00:00.000Z', 0);
+    const recent = [windowOf(400, 200, '2026-11-26T21:50:00.000Z', 600), windowOf(300, 0, '2026-11-26T21:55:00.000Z', 1000)];
+    const report = monitorReport(
+      manifest,
+      { recent, lookback: [older, ...recent] },
+      { from: '2026-11-26T21:50:00.000Z', to: '2026-11-26T21:57:00.000Z', qualityFrom: '2026-11-25T22:00:00.000Z' },
+    );
+    expect(report).toMatchObject({ from: '2026-11-26T21:50:00.000Z', qualityFrom: '2026-11-25T22:00:00.000Z', windows: 2, predictions: 700, labels: 800 });
+    expect(report.estimated!.rows).toBe(700);
+    expect(report.drift!.features.Contract!.current.values).toBe(700);
+    const realizedRecent = qualityMetrics(mergeMonitoringWindows(manifest, recent).quality);
+    expect(report.estimateCheck).toEqual({
+      labels: 200,
+      realized: { accuracy: realizedRecent.accuracy, precision: realizedRecent.precision, recall: realizedRecent.recall, f1: realizedRecent.f1, rocAuc: realizedRecent.rocAuc },
+    });
+    const realizedLookback = qualityMetrics(mergeMonitoringWindows(manifest, [older, ...recent]).quality);
+    expect(report.quality!.accuracy).toBe(realizedLookback.accuracy);
+    expect(report.degradation.accuracy).toBeCloseTo(baselineQuality(manifest).accuracy! - realizedLookback.accuracy!, 12);
   });
 
   it(`waits for enough predictions: ${MIN_METRIC_ROWS - 1} emit no estimate, ${MIN_METRIC_ROWS} do`, () => {
@@ -133,7 +161,7 @@ describe('quality in the monitor report', () => {
     expect(samples.accuracy!.size).toBe(300);
   });
 
-  it('reads the holdout metrics where `modelgate package` writes them, as well as the example trainer\'s', () => {
+  it("reads the holdout metrics where `modelgate package` writes them, as well as the example trainer's", () => {
     const packaged = { ...manifest, training: { holdout: { rows: 1409, metrics: { accuracy: 0.8, rocAuc: 0.84 } } } } as Manifest;
     expect(baselineQuality(packaged)).toEqual({ accuracy: 0.8, rocAuc: 0.84 });
     expect(baselineQuality(manifest).accuracy).toBeCloseTo(0.797729, 6);

@@ -10,6 +10,7 @@ import {
   foldChanges,
   mergeMonitoringWindows,
   predictionValue,
+  slidingWindow,
   windowKeyOf,
   windowStartOf,
   type LoggedRecord,
@@ -52,7 +53,7 @@ describe('windows', () => {
     expect(windowStartOf('2026-11-26T21:20:00.000Z', 60)).toBe('2026-11-26T21:00:00.000Z');
   });
 
-  it('take a change into the window of the prediction\'s own time, even a label days later', () => {
+  it("take a change into the window of the prediction's own time, even a label days later", () => {
     const late = change('MODIFY', { ...record(1, '2026-11-20T10:03:00.000Z', 'Yes'), labeledAt: '2026-11-26T21:00:00.000Z' });
     expect(windowKeyOf(late)).toEqual({ model: 'churn', version: '1', windowStart: '2026-11-20T10:00:00.000Z' });
     expect(windowKeyOf({ eventName: 'REMOVE', shardId: 's', sequenceNumber: '1' })).toBeUndefined();
@@ -84,7 +85,7 @@ describe('foldChanges', () => {
     expect(contract?.count).toBe(20);
   });
 
-  it('keeps marks per shard: another shard\'s lower sequence numbers still count', () => {
+  it("keeps marks per shard: another shard's lower sequence numbers still count", () => {
     const window = emptyWindow(manifest, windowStartOf(at));
     foldChanges(window, [{ ...change('INSERT', record(1, at), 'shard-a'), sequenceNumber: '500' }], manifest);
     expect(foldChanges(window, [{ ...change('INSERT', record(2, at), 'shard-b'), sequenceNumber: '200' }], manifest)).toBe(1);
@@ -125,5 +126,19 @@ describe('foldChanges', () => {
     const rounded = (value: unknown) => JSON.parse(JSON.stringify(value, (_, x) => (typeof x === 'number' ? Number(x.toPrecision(12)) : x)));
     expect(rounded(merged.drift)).toEqual(rounded(whole));
     expect(merged.predictions).toBe(60);
+  });
+});
+
+describe('slidingWindow', () => {
+  it('is the newest whole windows covering the minutes, the window in progress included', () => {
+    const at = Date.parse('2026-01-15T10:07:30.000Z');
+    expect(slidingWindow(at, 60)).toEqual({ from: '2026-01-15T09:10:00.000Z', count: 12 });
+    expect(slidingWindow(at, 10)).toEqual({ from: '2026-01-15T10:00:00.000Z', count: 2 });
+    expect(slidingWindow(at, 7)).toEqual({ from: '2026-01-15T10:00:00.000Z', count: 2 });
+    expect(slidingWindow(at, 1)).toEqual({ from: '2026-01-15T10:05:00.000Z', count: 1 });
+  });
+
+  it('counts scaled minutes: at time scale 60, an hour of 5-minute windows is a minute of 5-second ones', () => {
+    expect(slidingWindow(Date.parse('2026-01-15T10:07:31.500Z'), 60, 5, 1000)).toEqual({ from: '2026-01-15T10:06:35.000Z', count: 12 });
   });
 });

@@ -9,7 +9,7 @@ const fixture = (file: string) => new Uint8Array(readFileSync(new URL(`../fixtur
 const opTypes = (bytes: Uint8Array) => (onnx.ModelProto.decode(bytes).graph?.node ?? []).map((n) => n.opType);
 
 const FLOAT = 1;
-const INT64 = 7;
+const _INT64 = 7;
 const STRING = 8;
 const tensorInfo = (name: string, elemType: number, dims: (number | string)[]) => ({
   name,
@@ -25,7 +25,10 @@ function syntheticClassifier(): Uint8Array {
     irVersion: 7,
     producerName: 'synthetic',
     producerVersion: '0.1',
-    opsetImport: [{ domain: '', version: 13 }, { domain: 'ai.onnx.ml', version: 1 }],
+    opsetImport: [
+      { domain: '', version: 13 },
+      { domain: 'ai.onnx.ml', version: 1 },
+    ],
     graph: {
       name: 'g',
       node: [
@@ -64,13 +67,19 @@ describe('describeModel', () => {
     {
       file: 'logreg_iris.onnx',
       inputs: [{ name: 'float_input', type: 'float32', dims: [1, 4] }],
-      outputs: [{ name: 'output_label', type: 'int64', dims: [1] }, { name: 'output_probability', type: 'sequence' }],
+      outputs: [
+        { name: 'output_label', type: 'int64', dims: [1] },
+        { name: 'output_probability', type: 'sequence' },
+      ],
       classLabels: [0, 1, 2],
     },
     {
       file: 'SklearnBinGradientBoostingClassifier.model.onnx',
       inputs: [{ name: 'input', type: 'float32', dims: [1, 2] }],
-      outputs: [{ name: 'label', type: 'string', dims: [1] }, { name: 'probabilities', type: 'sequence' }],
+      outputs: [
+        { name: 'label', type: 'string', dims: [1] },
+        { name: 'probabilities', type: 'sequence' },
+      ],
       classLabels: ['A', 'B'],
     },
     {
@@ -82,7 +91,10 @@ describe('describeModel', () => {
         { name: 'fare', type: 'float32', dims: ['?', 1] },
         { name: 'embarked', type: 'string', dims: ['?', 1] },
       ],
-      outputs: [{ name: 'label', type: 'int64', dims: ['?'] }, { name: 'probabilities', type: 'float32', dims: ['?', 2] }],
+      outputs: [
+        { name: 'label', type: 'int64', dims: ['?'] },
+        { name: 'probabilities', type: 'float32', dims: ['?', 2] },
+      ],
       classLabels: [0, 1],
     },
     {
@@ -99,7 +111,10 @@ describe('describeModel', () => {
     },
     {
       file: 'SklearnPipelineScalerMixed-OneOff.model.onnx',
-      inputs: [{ name: 'input1', type: 'int64', dims: [1, 1] }, { name: 'input2', type: 'float32', dims: [1, 1] }],
+      inputs: [
+        { name: 'input1', type: 'int64', dims: [1, 1] },
+        { name: 'input2', type: 'float32', dims: [1, 1] },
+      ],
       outputs: [{ name: 'variable1', type: 'float32', dims: [1, 2] }],
       classLabels: undefined,
     },

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCsv } from '../../lambdas/core/csv';
 import type { Manifest } from '../../lambdas/core/manifest';
 import type { ModelDescription, TensorSignature } from '../../lambdas/core/onnx-graph';
-import { PackagingError, draftManifest, predictionBaseline, tableRows, withBaseline, type PackageOptions } from '../../lambdas/core/packaging';
+import { PackagingError, draftManifest, predictionBaseline, tableRows, withBaseline, withDefaultGates, type PackageOptions } from '../../lambdas/core/packaging';
 
 const options: PackageOptions = { name: 'm', version: '1', target: 'y', modelFile: 'model.onnx', sha256: 'ab'.repeat(32) };
 const column = (name: string, type = 'float32', dims: (number | string)[] = ['N', 1]): TensorSignature => ({ name, type, dims });
@@ -34,14 +34,7 @@ function problems(csv: string, model: ModelDescription, extra: Partial<PackageOp
 }
 
 describe('feature schema', () => {
-  const csv = [
-    'amount,visits,flag,plan,note,opt,y',
-    '1.5,3,0,basic,a,,0',
-    '2,4,1,pro,b,2.5,1',
-    '3,5,1,basic,c,,0',
-    '4,6,0,pro,d,1,1',
-    '5,7,0,basic,e,3,0',
-  ].join('\n');
+  const csv = ['amount,visits,flag,plan,note,opt,y', '1.5,3,0,basic,a,,0', '2,4,1,pro,b,2.5,1', '3,5,1,basic,c,,0', '4,6,0,pro,d,1,1', '5,7,0,basic,e,3,0'].join('\n');
   const model = classifier([column('amount'), column('visits'), column('flag'), column('plan', 'string'), column('note', 'string'), column('opt')]);
 
   it('types each column from its cells and the input dtype; categories for repeated strings and 0/1 flags', () => {
@@ -148,6 +141,16 @@ describe('feature -> input mapping', () => {
     expect(problems(csv, classifier(inputs))).toEqual([problem]);
   });
 
+  it('keeps pass-through columns out of the features, the first one as the join key', () => {
+    const { manifest } = draft('id,region,a,b,y\nc1,n,1,2,0\nc2,s,3,4,1\n', classifier([column('x', 'float32', ['N', 2])]), { passThrough: ['id', 'region'] });
+    expect(manifest.features.map((f) => f.name)).toEqual(['a', 'b']);
+    expect(manifest.passThrough).toEqual([{ name: 'id', joinKey: true }, { name: 'region' }]);
+    expect(problems('id,a,b,y\nc1,1,2,0\n', classifier([column('x', 'float32', ['N', 2])]), { passThrough: ['id', 'crm'], exclude: ['id'] })).toEqual([
+      'the CSV has no column "crm" (columns: id, a, b, y)',
+      'column "id" is both excluded and passed through: give it to one of them',
+    ]);
+  });
+
   it('leaves out excluded columns, and needs the target and excluded columns to exist', () => {
     expect(draft('id,a,y\n1,2,0\n2,3,1\n', classifier([column('a')]), { exclude: ['id'] }).manifest.features).toEqual([{ name: 'a', type: 'integer' }]);
     expect(problems('a,y\n1,0\n', classifier([column('a')]), { target: 'churn', exclude: ['id'] })).toEqual([
@@ -169,7 +172,15 @@ describe('task, class labels and outputs', () => {
   it('takes class labels from the target when the model declares none', () => {
     const model: ModelDescription = { ...classifier(inputs), classLabels: undefined };
     expect(draft('a,y\n1,cat\n2,dog\n3,bird\n', model).manifest).toMatchObject({ task: 'multiclass-classification', classLabels: ['bird', 'cat', 'dog'] });
-    expect(draft('a,y\n1,10\n2,2\n3,2\n', { ...model, outputs: [{ name: 'label', type: 'int64' }, { name: 'p', type: 'float32', dims: ['N', 2] }] }).manifest).toMatchObject({
+    expect(
+      draft('a,y\n1,10\n2,2\n3,2\n', {
+        ...model,
+        outputs: [
+          { name: 'label', type: 'int64' },
+          { name: 'p', type: 'float32', dims: ['N', 2] },
+        ],
+      }).manifest,
+    ).toMatchObject({
       task: 'binary-classification',
       classLabels: [2, 10],
       outputs: { label: 'label', probabilities: 'p' },
@@ -234,8 +245,45 @@ describe('baseline', () => {
   it('reports a cell the schema rejects with its line', () => {
     const table = parseCsv(csv);
     const { manifest } = draftManifest(table, model, options);
-    expect(() => tableRows(manifest, parseCsv('amount,plan,y\n1,gold,0\n'), 'holdout.csv')).toThrow(
-      /holdout.csv: line 2, column "plan": unknown category "gold"/,
-    );
+    expect(() => tableRows(manifest, parseCsv('amount,plan,y\n1,gold,0\n'), 'holdout.csv')).toThrow(/holdout.csv: line 2, column "plan": unknown category "gold"/);
+  });
+});
+
+describe('default holdout gates', () => {
+  const model = classifier([column('a')]);
+  const binary = draft('a,y\n1,0\n2,1\n3,0\n4,0\n', model).manifest;
+
+  it("gates a classifier on ROC AUC >= 0.55 and on log loss at most the prior's, from the training class frequencies", () => {
+    // Training frequencies 3/4 and 1/4: the prior's log loss is -(3/4 ln 3/4 + 1/4 ln 1/4) = 0.562335...
+    const { manifest, notes } = withDefaultGates(binary, [0, 1, 0, 0], { rocAuc: 0.8, logLoss: 0.4, accuracy: 0.9 });
+    expect(manifest.validation?.gates).toEqual({ rocAuc: { min: 0.55 }, logLoss: { max: 0.5623 } });
+    expect(notes).toEqual([
+      "default holdout gates: rocAuc >= 0.55 (a constant scores 0.5), logLoss <= 0.5623 (the training prior's log loss); edit validation.gates to change them (docs/bundle.md)",
+    ]);
+  });
+
+  it('says which default gate the holdout fails already', () => {
+    const { notes } = withDefaultGates(binary, [0, 1, 0, 0], { rocAuc: 0.2, logLoss: 0.9 });
+    expect(notes.slice(1)).toEqual([
+      "the holdout's rocAuc 0.2 fails its default gate: validation will reject this bundle (METRIC_BELOW_GATE)",
+      "the holdout's logLoss 0.9 fails its default gate: validation will reject this bundle (METRIC_ABOVE_GATE)",
+    ]);
+  });
+
+  it('computes the prior over every class of a multiclass model, and gates only metrics the holdout gives', () => {
+    const three = draft('a,y\n1,0\n2,1\n3,2\n4,2\n', classifier([column('a')], [0, 1, 2])).manifest;
+    // ROC AUC is missing when a class is absent from the holdout: gating it would reject every upload.
+    const { manifest, notes } = withDefaultGates(three, [0, 1, 2, 2], { logLoss: 0.5, accuracy: 1 });
+    const prior = -(2 * 0.25 * Math.log(0.25) + 0.5 * Math.log(0.5));
+    expect(manifest.validation?.gates).toEqual({ logLoss: { max: Math.floor(prior * 1e4) / 1e4 } });
+    expect(notes).toContain("no default gate on rocAuc: the model's outputs or this holdout do not give it");
+  });
+
+  it('gates regression on R2 >= 0.01, and writes nothing for a label-only classifier', () => {
+    const regression = { ...binary, task: 'regression', outputs: { value: 'v' }, classLabels: undefined, validation: { holdout: { target: 'y' } } } as unknown as Manifest;
+    expect(withDefaultGates(regression, [1, 2, 3], { mae: 1, rmse: 1, r2: 0.3 }).manifest.validation).toEqual({ holdout: { target: 'y' }, gates: { r2: { min: 0.01 } } });
+    const labelsOnly = withDefaultGates(binary, [0, 1, 0, 0], { accuracy: 0.9, f1: 0.5 });
+    expect(labelsOnly.manifest).toBe(binary);
+    expect(labelsOnly.notes).toEqual(["no default gate on rocAuc, logLoss: the model's outputs or this holdout do not give them"]);
   });
 });

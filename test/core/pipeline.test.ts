@@ -1,5 +1,8 @@
-// The pipeline's pure rules: candidate keys, rollout steps in Lambda versions, operator promote/rollback.
+// The pipeline's pure rules: candidate keys, rollout steps in Lambda versions, operator promote/rollback,
+// which alarms roll a baking candidate back.
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_ALARM_THRESHOLDS } from '../../lambdas/core/monitoring/alarms';
+import { rollbackAlarmNames, rollsBack, versionAlarmInputs } from '../../lambdas/core/pipeline/alarms';
 import { CandidateKeyError, parseCandidateKey } from '../../lambdas/core/pipeline/candidate';
 import { ControlError, planControl } from '../../lambdas/core/pipeline/control';
 import { modelView } from '../../lambdas/core/pipeline/model-view';
@@ -17,10 +20,13 @@ describe('parseCandidateKey', () => {
       modelPrefix: 'models/churn/2.1/',
     });
   });
-  it.each(['candidates/churn/manifest.json', 'models/churn/2/manifest.json', 'candidates/churn/2/model.onnx', 'candidates/Churn/2/manifest.json', 'candidates/churn/a/b/manifest.json'])(
-    'refuses %s',
-    (key) => expect(() => parseCandidateKey('b', key)).toThrow(CandidateKeyError),
-  );
+  it.each([
+    'candidates/churn/manifest.json',
+    'models/churn/2/manifest.json',
+    'candidates/churn/2/model.onnx',
+    'candidates/Churn/2/manifest.json',
+    'candidates/churn/a/b/manifest.json',
+  ])('refuses %s', (key) => expect(() => parseCandidateKey('b', key)).toThrow(CandidateKeyError));
 });
 
 describe('executableRollout', () => {
@@ -60,7 +66,13 @@ function record(version: string, status: ModelStatus, sequence: number, lambdaVe
     status,
     sequence,
     history: [],
-    lineage: { bucket: 'b', candidatePrefix: `candidates/churn/${version}/`, executionId: 'e', registeredAt: `2025-01-0${sequence}T00:00:00.000Z`, ...(lambdaVersion ? { lambdaVersion } : {}) },
+    lineage: {
+      bucket: 'b',
+      candidatePrefix: `candidates/churn/${version}/`,
+      executionId: 'e',
+      registeredAt: `2025-01-0${sequence}T00:00:00.000Z`,
+      ...(lambdaVersion ? { lambdaVersion } : {}),
+    },
     updatedAt: '2025-01-01T00:00:00.000Z',
   };
 }
@@ -108,7 +120,11 @@ describe('planControl', () => {
 describe('modelView', () => {
   it('gives each version its share of traffic and the reason of its last reasoned transition, newest first', () => {
     const rejected = { ...record('4', 'rejected', 4), history: [{ status: 'rejected' as const, at: 'x', reason: 'CHECKSUM_MISMATCH' as const }] };
-    const view = modelView('churn', { model: 'churn', sequence: 4, routing: { primary: { version: '2', lambdaVersion: '4' }, additional: { version: '3', lambdaVersion: '5', weight: 0.1 }, updatedAt: 'x' } }, [record('2', 'live', 2, '4'), record('3', 'canary', 3, '5'), rejected]);
+    const view = modelView(
+      'churn',
+      { model: 'churn', sequence: 4, routing: { primary: { version: '2', lambdaVersion: '4' }, additional: { version: '3', lambdaVersion: '5', weight: 0.1 }, updatedAt: 'x' } },
+      [record('2', 'live', 2, '4'), record('3', 'canary', 3, '5'), rejected],
+    );
     expect(view.live).toEqual([
       { version: '2', lambdaVersion: '4', weight: 0.9, status: 'live' },
       { version: '3', lambdaVersion: '5', weight: 0.1, status: 'canary' },
@@ -119,5 +135,46 @@ describe('modelView', () => {
       ['2', 0.9, null],
     ]);
     expect(view.versions[0]?.reasonText).toBe("the model file's sha256 differs from the manifest's");
+  });
+});
+
+describe('rollback alarms', () => {
+  const alarms = versionAlarmInputs('modelgate-dev', 'churn', '7', DEFAULT_ALARM_THRESHOLDS, []);
+
+  it("are the candidate version's critical alarms: warnings page, they do not roll back", () => {
+    const names = rollbackAlarmNames(alarms, 'modelgate-dev', 'churn', '7');
+    expect(names.sort()).toEqual([
+      'modelgate-dev/churn/v7/accuracy-drop-critical',
+      'modelgate-dev/churn/v7/drift-share-critical',
+      'modelgate-dev/churn/v7/error-rate-critical',
+      // Estimated quality (CBPE) alarms only once enough predictions back the estimate (docs/monitoring.md).
+      'modelgate-dev/churn/v7/estimated-accuracy-drop-critical',
+      'modelgate-dev/churn/v7/estimated-roc-auc-drop-critical',
+      'modelgate-dev/churn/v7/latency-p99-critical',
+      'modelgate-dev/churn/v7/log-fallbacks-critical',
+      'modelgate-dev/churn/v7/roc-auc-drop-critical',
+    ]);
+    expect(alarms.map((a) => a.AlarmName)).toContain('modelgate-dev/churn/v7/log-fallbacks-warning');
+  });
+
+  it.each([
+    ['modelgate-dev/churn/v7/error-rate-critical', true],
+    ['modelgate-dev/churn/v7/log-fallbacks-warning', false],
+    ['modelgate-dev/churn/v7/latency-p99-warning', false],
+    // Another version, model or stage: never this candidate's.
+    ['modelgate-dev/churn/v70/error-rate-critical', false],
+    ['modelgate-dev/churn-v7/v7/error-rate-critical', false],
+    ['modelgate-prod/churn/v7/error-rate-critical', false],
+    ['modelgate-dev/churn/v7/error-rate-critical-copy', false],
+  ])('%s rolls churn v7 back: %s', (name, expected) => {
+    expect(rollsBack(name, 'modelgate-dev', 'churn', '7')).toBe(expected);
+  });
+
+  it('refuse more than one DescribeAlarms call can check, naming the way out', () => {
+    const features = Array.from({ length: 100 }, (_, i) => `f${i}`);
+    const many = versionAlarmInputs('modelgate-dev', 'churn', '7', { ...DEFAULT_ALARM_THRESHOLDS, featureDrift: { features, severity: 'critical' } }, []);
+    expect(() => rollbackAlarmNames(many, 'modelgate-dev', 'churn', '7')).toThrow(
+      'churn v7 has 108 critical alarms; a bake checks at most 100: give fewer features a critical drift alarm',
+    );
   });
 });

@@ -77,6 +77,21 @@ describe('buildPredictionRecords', () => {
     expect(second?.outputs.label).toBe(1);
   });
 
+  it('logs the pass-through values whatever the sampling, and the join key only when the row sent it', () => {
+    const withIds = { ...manifest({ inputSampleRate: 0 }), passThrough: [{ name: 'customerID', joinKey: true }, { name: 'campaign' }] };
+    const records = buildPredictionRecords(
+      batch(3, { manifest: withIds, random: () => 0.5, passThrough: [{ customerID: 'c-1', campaign: 'x' }, { campaign: 'y' }, undefined] }),
+      settings,
+    );
+    expect(records.map((r) => [r.passThrough, r.joinKey, r.inputs])).toEqual([
+      [{ customerID: 'c-1', campaign: 'x' }, 'churn#customerID#c-1', undefined],
+      [{ campaign: 'y' }, undefined, undefined],
+      [undefined, undefined, undefined],
+    ]);
+    expect(records[2]).not.toHaveProperty('joinKey');
+    expect(records[2]).not.toHaveProperty('passThrough');
+  });
+
   it('leaves requestId out when there is none', () => {
     const { requestId: _, ...withoutRequest } = batch(1);
     expect(buildPredictionRecords(withoutRequest, settings)[0]).not.toHaveProperty('requestId');
@@ -184,7 +199,13 @@ describe('shardOf', () => {
 
 describe('fallback lines', () => {
   const [record, sampledOut] = buildPredictionRecords(
-    batch(2, { manifest: manifest({ inputSampleRate: 0.5, redact: ['ssn'] }), random: ((draws) => () => draws.shift() as number)([0.1, 0.9]) }),
+    batch(2, {
+      manifest: manifest({ inputSampleRate: 0.5, redact: ['ssn'] }),
+      random: (
+        (draws) => () =>
+          draws.shift() as number
+      )([0.1, 0.9]),
+    }),
     settings,
   ) as [PredictionRecord, PredictionRecord];
 

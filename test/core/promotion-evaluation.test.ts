@@ -51,7 +51,11 @@ describe('evaluatePredictions', () => {
     // precision_score(average='macro') 0.22, recall 0.33, f1 0.267 for these labels.
     const actual = [0, 1, 2, 0, 1, 2];
     const predicted = [0, 2, 1, 0, 0, 1];
-    const metrics = evaluatePredictions({ ...multiclass, outputs: { label: 'l' } }, actual, predicted.map((label) => ({ label })));
+    const metrics = evaluatePredictions(
+      { ...multiclass, outputs: { label: 'l' } },
+      actual,
+      predicted.map((label) => ({ label })),
+    );
     expect(metrics.accuracy).toBeCloseTo(2 / 6, 12);
     expect(metrics.precision).toBeCloseTo(2 / 9, 12);
     expect(metrics.recall).toBeCloseTo(1 / 3, 12);
@@ -76,7 +80,11 @@ describe('evaluatePredictions', () => {
   });
 
   it('regression: MAE, RMSE and R2 (sklearn documentation example)', () => {
-    const metrics = evaluatePredictions(regression, [3, -0.5, 2, 7], [2.5, 0, 2, 8].map((value) => ({ value })));
+    const metrics = evaluatePredictions(
+      regression,
+      [3, -0.5, 2, 7],
+      [2.5, 0, 2, 8].map((value) => ({ value })),
+    );
     expect(metrics.mae).toBeCloseTo(0.5, 12);
     expect(metrics.rmse).toBeCloseTo(Math.sqrt(0.375), 12);
     expect(metrics.r2).toBeCloseTo(0.948608137, 8);

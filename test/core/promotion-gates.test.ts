@@ -189,6 +189,7 @@ const goodReplay: ReplaySummary = { requests: 200, errors: 0, errorRate: 0, comp
 const sound: ValidationEvidence = {
   manifestIssues: [],
   candidate,
+  modelSize: { bytes: 3_145_728, limit: 268_435_456 },
   checksum: { expected: sha256, actual: sha256 },
   load: {},
   contractIssues: [],
@@ -206,6 +207,7 @@ describe('validationReport', () => {
     expect(report.skipped).toEqual([]);
     expect(report.results.map((r) => `${r.rule}${r.metric ? `:${r.metric}:${r.bound}` : ''}`)).toEqual([
       'manifest',
+      'model-size',
       'checksum',
       'model-load',
       'contract',
@@ -224,6 +226,7 @@ describe('validationReport', () => {
   it.each<{ name: string; evidence: ValidationEvidence; reasons: string[] }>([
     { name: 'an invalid manifest', evidence: { manifestIssues: [{ field: 'task', reason: 'is required' }] }, reasons: ['MANIFEST_INVALID'] },
     { name: 'no manifest at all', evidence: {}, reasons: ['MANIFEST_INVALID'] },
+    { name: 'a model file above its size limit', evidence: { ...sound, modelSize: { bytes: 268_435_457, limit: 268_435_456 } }, reasons: ['MODEL_TOO_LARGE'] },
     { name: 'a checksum mismatch', evidence: { ...sound, checksum: { expected: sha256, actual: 'cd'.repeat(32) } }, reasons: ['CHECKSUM_MISMATCH'] },
     { name: 'a model that does not load', evidence: { ...sound, load: { error: 'bad locale' } }, reasons: ['MODEL_LOAD_FAILED'] },
     { name: 'a contract mismatch', evidence: { ...sound, contractIssues: [{ field: 'outputs.label', reason: 'no output "label"' }] }, reasons: ['CONTRACT_MISMATCH'] },
@@ -232,9 +235,17 @@ describe('validationReport', () => {
       evidence: { ...sound, candidate: { ...candidate, features: [champion.features[0] as never, { name: 'plan', type: 'string', categories: ['pro'] }] } },
       reasons: ['SCHEMA_INCOMPATIBLE'],
     },
-    { name: 'a metric below its gate', evidence: { ...sound, holdout: { ...goodHoldout, candidate: { ...goodHoldout.candidate, rocAuc: 0.7 } } }, reasons: ['METRIC_BELOW_GATE', 'WORSE_THAN_CHAMPION'] },
+    {
+      name: 'a metric below its gate',
+      evidence: { ...sound, holdout: { ...goodHoldout, candidate: { ...goodHoldout.candidate, rocAuc: 0.7 } } },
+      reasons: ['METRIC_BELOW_GATE', 'WORSE_THAN_CHAMPION'],
+    },
     { name: 'a metric above its gate', evidence: { ...sound, holdout: { ...goodHoldout, candidate: { ...goodHoldout.candidate, logLoss: 0.6 } } }, reasons: ['METRIC_ABOVE_GATE'] },
-    { name: 'worse than the champion beyond the margin', evidence: { ...sound, holdout: { ...goodHoldout, candidate: { ...goodHoldout.candidate, rocAuc: 0.8 } } }, reasons: ['WORSE_THAN_CHAMPION'] },
+    {
+      name: 'worse than the champion beyond the margin',
+      evidence: { ...sound, holdout: { ...goodHoldout, candidate: { ...goodHoldout.candidate, rocAuc: 0.8 } } },
+      reasons: ['WORSE_THAN_CHAMPION'],
+    },
     { name: 'a champion but no holdout', evidence: { ...sound, candidate: champion, holdout: undefined }, reasons: ['METRIC_UNAVAILABLE'] },
     { name: 'slow cold start', evidence: { ...sound, timing: { initMs: 12_000, p99Ms: 4 } }, reasons: ['INIT_BUDGET'] },
     { name: 'slow predictions', evidence: { ...sound, timing: { initMs: 100, p99Ms: 51 } }, reasons: ['LATENCY_BUDGET'] },
@@ -255,6 +266,7 @@ describe('validationReport', () => {
     const report = validationReport({ ...sound, load: { error: 'bad locale' } });
     expect(report.results.map((r) => [r.rule, r.passed])).toEqual([
       ['manifest', true],
+      ['model-size', true],
       ['checksum', true],
       ['model-load', false],
     ]);
@@ -316,7 +328,11 @@ describe('validationReport', () => {
   });
 
   it('accepts a breaking change the candidate explicitly allows, and says so', () => {
-    const breaking: Manifest = { ...candidate, features: [champion.features[0] as never, { name: 'plan', type: 'string', categories: ['pro'] }], validation: { ...candidate.validation, allowBreakingChanges: true } };
+    const breaking: Manifest = {
+      ...candidate,
+      features: [champion.features[0] as never, { name: 'plan', type: 'string', categories: ['pro'] }],
+      validation: { ...candidate.validation, allowBreakingChanges: true },
+    };
     const report = validationReport({ ...sound, candidate: breaking });
     expect(report.verdict).toBe('accepted');
     const compatibility = report.results.find((r) => r.rule === 'schema-compatibility');
@@ -346,6 +362,19 @@ describe('gate text', () => {
     expect(text).toContain('FAIL  non-inferiority rocAuc: 0.7 against champion 0.82 (must be >= 0.81, margin 0.01)');
     expect(text).toContain('FAIL  p99 latency: 61.25 ms (budget 50 ms)');
     expect(text).toContain('pass  replay agreement: 98% agree with the champion (at least 95%)');
+  });
+
+  it('says how large the model is against its limit, and stops there when it is too large', () => {
+    const report = validationReport({ ...sound, modelSize: { bytes: 157_286_400, limit: 134_217_728 } });
+    expect(describeReport(report).split('\n').slice(0, 3)).toEqual([
+      'rejected: MODEL_TOO_LARGE (the model file is larger than its size limit)',
+      'pass  manifest: ok',
+      'FAIL  model size: 150 MiB (157286400 bytes), above the limit of 128 MiB (134217728 bytes) (model.maxBytes)',
+    ]);
+    expect(report.skipped.map((s) => s.rule)).toContain('checksum');
+    expect(describeResult(validationReport(sound).results[1] as never)).toBe(
+      'pass  model size: 3 MiB (3145728 bytes), within the limit of 256 MiB (268435456 bytes) (model.maxBytes)',
+    );
   });
 
   it('lists schema changes under the compatibility rule', () => {

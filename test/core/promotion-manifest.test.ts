@@ -78,11 +78,24 @@ describe('manifest validation and rollout sections', () => {
   });
 
   it.each<[Draft, Issue[]]>([
-    [{ validation: { gates: { mae: { max: 2 } } } }, [{ field: 'validation.gates.mae', reason: expect.stringMatching(/^is not a binary-classification metric \(binary-classification: accuracy, precision, recall, f1, rocAuc, logLoss, calibrationError\)$/) as unknown as string }]],
+    [
+      { validation: { gates: { mae: { max: 2 } } } },
+      [
+        {
+          field: 'validation.gates.mae',
+          reason: expect.stringMatching(
+            /^is not a binary-classification metric \(binary-classification: accuracy, precision, recall, f1, rocAuc, logLoss, calibrationError\)$/,
+          ) as unknown as string,
+        },
+      ],
+    ],
     [{ validation: { gates: { rocAuc: { min: 0.9, max: 0.8 } } } }, [{ field: 'validation.gates.rocAuc.min', reason: 'min 0.9 is greater than max 0.8' }]],
     [{ outputs: { label: 'label' }, validation: { gates: { logLoss: { max: 0.5 } } } }, [{ field: 'validation.gates.logLoss', reason: 'needs a probabilities output' }]],
     [{ outputs: { label: 'label' }, validation: { gates: { rocAuc: { min: 0.5 } } } }, [{ field: 'validation.gates.rocAuc', reason: 'needs a probabilities or scores output' }]],
-    [{ validation: { primaryMetric: 'r2' } }, [{ field: 'validation.primaryMetric', reason: expect.stringMatching(/^r2 is not a binary-classification metric/) as unknown as string }]],
+    [
+      { validation: { primaryMetric: 'r2' } },
+      [{ field: 'validation.primaryMetric', reason: expect.stringMatching(/^r2 is not a binary-classification metric/) as unknown as string }],
+    ],
     [{ validation: { holdout: { target: 'plan' } } }, [{ field: 'validation.holdout.target', reason: '"plan" is a feature; the target must be another column' }]],
   ])('checks %j against the rest of the manifest', (extra, issues) => {
     expect(issuesOf(binary(extra))).toEqual(issues);

@@ -49,31 +49,37 @@ function rejection(parse: () => unknown): readonly Issue[] {
 
 describe('parsePredictRequest accepts', () => {
   it('a full row as it is, filling defaults of missing optional features', () => {
-    expect(parsePredictRequest(manifest, predictBody(valid), limits)).toEqual([{ ...valid, segment: 'a', plan: 1 }]);
+    expect(parsePredictRequest(manifest, predictBody(valid), limits).rows).toEqual([{ ...valid, segment: 'a', plan: 1 }]);
   });
 
   it.each([
     { what: 'missing', row: { age: 30, count: 2, city: 'rome', member: false } },
     { what: 'null', row: { age: 30, count: 2, city: 'rome', member: false, income: null, segment: null, plan: null } },
   ])('$what optional features: number -> null, others -> default', ({ row }) => {
-    expect(parsePredictRequest(manifest, predictBody(row), limits)).toEqual([{ age: 30, count: 2, income: null, city: 'rome', member: false, segment: 'a', plan: 1 }]);
+    expect(parsePredictRequest(manifest, predictBody(row), limits).rows).toEqual([{ age: 30, count: 2, income: null, city: 'rome', member: false, segment: 'a', plan: 1 }]);
   });
 
   it('given optional values over their defaults', () => {
-    const [row] = parsePredictRequest(manifest, predictBody({ ...valid, segment: 'z', plan: 3 }), limits);
+    const [row] = parsePredictRequest(manifest, predictBody({ ...valid, segment: 'z', plan: 3 }), limits).rows;
     expect(row).toMatchObject({ segment: 'z', plan: 3 });
   });
 
   it('values on the bounds, an integer written as 2.0, and a batch at the row limit', () => {
-    const rows = parsePredictRequest(manifest, '{"instances": [' + Array(10).fill('{"age": 18, "count": 2.0, "city": "rome", "member": true}').join(',') + ']}', limits);
+    const rows = parsePredictRequest(manifest, `{"instances": [${Array(10).fill('{"age": 18, "count": 2.0, "city": "rome", "member": true}').join(',')}]}`, limits).rows;
     expect(rows).toHaveLength(10);
     expect(rows[0]).toMatchObject({ age: 18, count: 2 });
-    expect(parsePredictRequest(manifest, predictBody({ ...valid, age: 120 }), limits)[0]?.age).toBe(120);
+    expect(parsePredictRequest(manifest, predictBody({ ...valid, age: 120 }), limits).rows[0]?.age).toBe(120);
+  });
+
+  it("numbers at the edges of DynamoDB's and float32's ranges, and 0", () => {
+    for (const income of [0, 1e-130, -1e-130, 3.4028234663852886e38, -3.4028234663852886e38]) {
+      expect(parsePredictRequest(manifest, predictBody({ ...valid, income }), limits).rows[0]?.income).toBe(income);
+    }
   });
 
   it('a body of exactly maxBodyBytes', () => {
     const body = predictBody(valid);
-    expect(parsePredictRequest(manifest, body, { ...limits, maxBodyBytes: Buffer.byteLength(body) })).toHaveLength(1);
+    expect(parsePredictRequest(manifest, body, { ...limits, maxBodyBytes: Buffer.byteLength(body) }).rows).toHaveLength(1);
   });
 });
 
@@ -82,24 +88,79 @@ describe('parsePredictRequest rejects, naming row, field and reason', () => {
     { problem: 'a string for a number', body: predictBody({ ...valid, age: '30' }), issue: { row: 0, field: 'age', reason: /^expected a number, got the string "30"$/ } },
     { problem: 'a float for an integer', body: predictBody(valid, { ...valid, count: 2.5 }), issue: { row: 1, field: 'count', reason: /^expected an integer, got 2.5$/ } },
     { problem: 'a number for a string', body: predictBody({ ...valid, city: 7 }), issue: { row: 0, field: 'city', reason: /^expected a string, got number 7$/ } },
-    { problem: 'a string for a boolean', body: predictBody({ ...valid, member: 'true' }), issue: { row: 0, field: 'member', reason: /^expected true or false, got the string "true"$/ } },
+    {
+      problem: 'a string for a boolean',
+      body: predictBody({ ...valid, member: 'true' }),
+      issue: { row: 0, field: 'member', reason: /^expected true or false, got the string "true"$/ },
+    },
     { problem: '0/1 for a boolean', body: predictBody({ ...valid, member: 1 }), issue: { row: 0, field: 'member', reason: /^expected true or false, got number 1$/ } },
-    { problem: 'an unknown category', body: predictBody({ ...valid, city: 'berlin' }), issue: { row: 0, field: 'city', reason: /^unknown category "berlin"; allowed: "paris", "rome"$/ } },
+    {
+      problem: 'an unknown category',
+      body: predictBody({ ...valid, city: 'berlin' }),
+      issue: { row: 0, field: 'city', reason: /^unknown category "berlin"; allowed: "paris", "rome"$/ },
+    },
     { problem: 'an unknown integer category', body: predictBody({ ...valid, plan: 4 }), issue: { row: 0, field: 'plan', reason: /^unknown category 4; allowed: 1, 2, 3$/ } },
     { problem: 'a value below min', body: predictBody({ ...valid, age: 17.9 }), issue: { row: 0, field: 'age', reason: /^17.9 is below the minimum 18$/ } },
     { problem: 'a value above max', body: predictBody({ ...valid, age: 121 }), issue: { row: 0, field: 'age', reason: /^121 is above the maximum 120$/ } },
     { problem: 'a missing required feature', body: predictBody(valid, valid, { ...valid, city: undefined }), issue: { row: 2, field: 'city', reason: /^is required$/ } },
     { problem: 'null for a required feature', body: predictBody({ ...valid, count: null }), issue: { row: 0, field: 'count', reason: /^is required and cannot be null$/ } },
-    { problem: '1e999 (Infinity) for a number', body: predictBody(valid).replace('"age":30', '"age":1e999'), issue: { row: 0, field: 'age', reason: /^expected a finite number, got Infinity$/ } },
-    { problem: '-1e999 for an optional number', body: predictBody(valid).replace('"income":1000.5', '"income":-1e999'), issue: { row: 0, field: 'income', reason: /^expected a finite number, got -Infinity$/ } },
-    { problem: '1e999 for an integer', body: predictBody(valid).replace('"count":2', '"count":1e999'), issue: { row: 0, field: 'count', reason: /^expected an integer, got Infinity$/ } },
+    {
+      problem: '1e999 (Infinity) for a number',
+      body: predictBody(valid).replace('"age":30', '"age":1e999'),
+      issue: { row: 0, field: 'age', reason: /^expected a finite number, got Infinity$/ },
+    },
+    {
+      problem: '-1e999 for an optional number',
+      body: predictBody(valid).replace('"income":1000.5', '"income":-1e999'),
+      issue: { row: 0, field: 'income', reason: /^expected a finite number, got -Infinity$/ },
+    },
+    {
+      problem: '1e999 for an integer',
+      body: predictBody(valid).replace('"count":2', '"count":1e999'),
+      issue: { row: 0, field: 'count', reason: /^expected an integer, got Infinity$/ },
+    },
     { problem: 'an unsafe integer', body: predictBody({ ...valid, count: 2 ** 53 }), issue: { row: 0, field: 'count', reason: /^expected an integer/ } },
+    // DynamoDB stores magnitudes in [1e-130, 1e126) and 0: anything else would fail the prediction log's write.
+    {
+      problem: "1e308, beyond DynamoDB's numbers",
+      body: predictBody(valid, { ...valid, income: 1e308 }),
+      issue: { row: 1, field: 'income', reason: /^1e\+308 is too large to store: the magnitude must be below 1e126$/ },
+    },
+    {
+      problem: "-1e126, beyond DynamoDB's numbers",
+      body: predictBody({ ...valid, income: -1e126 }),
+      issue: { row: 0, field: 'income', reason: /^-1e\+126 is too large to store/ },
+    },
+    {
+      problem: "5e-324, below DynamoDB's smallest number",
+      body: predictBody({ ...valid, income: 5e-324 }),
+      issue: { row: 0, field: 'income', reason: /^5e-324 is too small to store: a number other than 0 must have a magnitude of at least 1e-130$/ },
+    },
+    {
+      problem: "-1e-131, below DynamoDB's smallest number",
+      body: predictBody({ ...valid, income: -1e-131 }),
+      issue: { row: 0, field: 'income', reason: /^-1e-131 is too small to store/ },
+    },
+    // Within DynamoDB's range, but Infinity once it is a float32 in the model's input tensor.
+    {
+      problem: '1e39 for a float32 input',
+      body: predictBody({ ...valid, income: 1e39 }),
+      issue: { row: 0, field: 'income', reason: /^1e\+39 is outside the range of float32, the type of the model input "dense"/ },
+    },
     { problem: 'an unknown field', body: predictBody({ ...valid, salary: 1 }), issue: { row: 0, field: 'salary', reason: /^is not a feature of this model$/ } },
+    // A key that does not read plainly is named as a JSON string: an empty field name names nothing.
+    { problem: 'an empty key', body: predictBody({ ...valid, '': 1 }), issue: { row: 0, field: '""', reason: /^is not a feature of this model$/ } },
+    { problem: 'a key of spaces and a control character', body: predictBody({ ...valid, ' \u0007 ': 1 }), issue: { row: 0, field: '" \\u0007 "', reason: /^is not a feature/ } },
+    { problem: 'an empty top-level key', body: JSON.stringify({ instances: [valid], '': 1 }), issue: { field: '""', reason: /^is not a known field/ } },
     { problem: 'a non-object row', body: predictBody(valid, [30, 2]), issue: { row: 1, field: '(row)', reason: /^expected an object of feature values$/ } },
     { problem: 'a null row', body: predictBody(null), issue: { row: 0, field: '(row)', reason: /^expected an object/ } },
     { problem: 'empty instances', body: predictBody(), issue: { field: 'instances', reason: /^must hold at least one row$/ } },
     { problem: 'an oversized batch', body: predictBody(...Array(11).fill(valid)), issue: { field: 'instances', reason: /^holds 11 rows; the limit is 10 per request$/ } },
-    { problem: 'instances that are not an array', body: JSON.stringify({ instances: valid }), issue: { field: 'instances', reason: /^is required and must be an array of objects$/ } },
+    {
+      problem: 'instances that are not an array',
+      body: JSON.stringify({ instances: valid }),
+      issue: { field: 'instances', reason: /^is required and must be an array of objects$/ },
+    },
     { problem: 'no instances', body: '{}', issue: { field: 'instances', reason: /^is required/ } },
     { problem: 'malformed JSON', body: '{"instances": [', issue: { field: 'body', reason: /^malformed JSON: / } },
     { problem: 'an empty body', body: '', issue: { field: 'body', reason: /^is empty; send JSON$/ } },
@@ -107,7 +168,11 @@ describe('parsePredictRequest rejects, naming row, field and reason', () => {
     { problem: 'an undefined body', body: undefined, issue: { field: 'body', reason: /^is empty/ } },
     { problem: 'a top-level array', body: JSON.stringify([valid]), issue: { field: 'body', reason: /^expected a JSON object with an "instances" array$/ } },
     { problem: 'a top-level string', body: '"hello"', issue: { field: 'body', reason: /^expected a JSON object/ } },
-    { problem: 'an extra top-level key', body: JSON.stringify({ instances: [valid], parameters: {} }), issue: { field: 'parameters', reason: /^is not a known field; send \{"instances": \[\.\.\.\]\}$/ } },
+    {
+      problem: 'an extra top-level key',
+      body: JSON.stringify({ instances: [valid], parameters: {} }),
+      issue: { field: 'parameters', reason: /^is not a known field; send \{"instances": \[\.\.\.\]\}$/ },
+    },
     { problem: 'OIP inputs sent to /v1', body: JSON.stringify({ inputs: [] }), issue: { field: 'inputs', reason: /^is not a known field/ } },
   ];
 
@@ -153,12 +218,7 @@ describe('parsePredictRequest rejects, naming row, field and reason', () => {
 describe('parseInferRequest (Open Inference Protocol)', () => {
   const column = (name: string, datatype: string, data: unknown[], shape: number[] = [data.length]) => ({ name, shape, datatype, data });
   const inferBody = (inputs: unknown[], extra: Record<string, unknown> = {}) => JSON.stringify({ ...extra, inputs });
-  const validColumns = [
-    column('age', 'FP32', [30, 40]),
-    column('count', 'INT64', [2, 3]),
-    column('city', 'BYTES', ['paris', 'rome']),
-    column('member', 'BOOL', [true, false]),
-  ];
+  const validColumns = [column('age', 'FP32', [30, 40]), column('count', 'INT64', [2, 3]), column('city', 'BYTES', ['paris', 'rome']), column('member', 'BOOL', [true, false])];
 
   it('turns columnar inputs by feature name into validated rows', () => {
     expect(parseInferRequest(manifest, inferBody([...validColumns, column('income', 'FP64', [1.5, 2.5], [2, 1])]), limits)).toEqual({
@@ -171,7 +231,14 @@ describe('parseInferRequest (Open Inference Protocol)', () => {
 
   it.each([
     { layout: 'flat row-major data', data: [30, 2, 100, 40, 3, 200, 50, 4, 300] },
-    { layout: 'nested data', data: [[30, 2, 100], [40, 3, 200], [50, 4, 300]] },
+    {
+      layout: 'nested data',
+      data: [
+        [30, 2, 100],
+        [40, 3, 200],
+        [50, 4, 300],
+      ],
+    },
   ])('reads one [N, F] input by ONNX name in the order of its features: $layout', ({ data }) => {
     const { rows } = parseInferRequest(
       manifest,
@@ -191,24 +258,98 @@ describe('parseInferRequest (Open Inference Protocol)', () => {
   });
 
   const cases: { problem: string; body: string | null; issue: { row?: number; field: string; reason: RegExp }; limits?: RequestLimits }[] = [
-    { problem: 'BYTES for a number feature', body: inferBody([column('age', 'BYTES', ['30'])]), issue: { field: 'inputs[0].datatype', reason: /^BYTES cannot carry number feature "age"$/ } },
-    { problem: 'FP32 for a string feature', body: inferBody([validColumns[0], column('city', 'FP32', [1, 2])]), issue: { field: 'inputs[1].datatype', reason: /^FP32 cannot carry string feature "city"$/ } },
-    { problem: 'FP32 for a boolean feature', body: inferBody([column('member', 'FP32', [1])]), issue: { field: 'inputs[0].datatype', reason: /cannot carry boolean feature "member"/ } },
+    {
+      problem: 'BYTES for a number feature',
+      body: inferBody([column('age', 'BYTES', ['30'])]),
+      issue: { field: 'inputs[0].datatype', reason: /^BYTES cannot carry number feature "age"$/ },
+    },
+    {
+      problem: 'FP32 for a string feature',
+      body: inferBody([validColumns[0], column('city', 'FP32', [1, 2])]),
+      issue: { field: 'inputs[1].datatype', reason: /^FP32 cannot carry string feature "city"$/ },
+    },
+    {
+      problem: 'FP32 for a boolean feature',
+      body: inferBody([column('member', 'FP32', [1])]),
+      issue: { field: 'inputs[0].datatype', reason: /cannot carry boolean feature "member"/ },
+    },
     { problem: 'an unknown datatype', body: inferBody([column('age', 'FLOAT', [30])]), issue: { field: 'inputs[0].datatype', reason: /^must be one of BOOL, BYTES, / } },
-    { problem: 'shape / data length mismatch', body: inferBody([column('age', 'FP32', [30, 40, 50], [2])]), issue: { field: 'inputs[0].data', reason: /^must hold 2 values for shape \[2\]$/ } },
-    { problem: 'matrix data too short', body: inferBody([{ name: 'dense', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 4, 5] }]), issue: { field: 'inputs[0].data', reason: /^must hold 6 values for shape \[2, 3\]$/ } },
-    { problem: 'data that is not an array', body: inferBody([{ name: 'age', shape: [1], datatype: 'FP32', data: 30 }]), issue: { field: 'inputs[0].data', reason: /^must hold 1 values/ } },
-    { problem: 'differing row counts', body: inferBody([column('age', 'FP32', [30, 40]), column('count', 'INT64', [1, 2, 3])]), issue: { field: 'inputs[1].shape', reason: /^has 3 rows, earlier inputs have 2$/ } },
-    { problem: 'a matrix width that is not the input\'s', body: inferBody([{ name: 'dense', shape: [1, 2], datatype: 'FP32', data: [1, 2] }]), issue: { field: 'inputs[0].shape', reason: /^"dense" takes 3 feature\(s\) per row, shape says 2$/ } },
-    { problem: 'a feature with width 2', body: inferBody([column('age', 'FP32', [1, 2], [1, 2])]), issue: { field: 'inputs[0].shape', reason: /^"age" takes 1 feature\(s\) per row, shape says 2$/ } },
+    // Names of Object.prototype members are not datatypes (an `in` check found them, and the 500 followed).
+    ...['toString', '__proto__', 'constructor', 'hasOwnProperty', 'valueOf'].map((datatype) => ({
+      problem: `the datatype "${datatype}"`,
+      body: inferBody([column('age', datatype, [30])]),
+      issue: { field: 'inputs[0].datatype', reason: /^must be one of BOOL, BYTES, / },
+    })),
+    // flat(Infinity) recursed: 10,000 nested arrays (a 20 KB body) overflowed the stack.
+    {
+      problem: 'data nested 10,000 deep',
+      body: inferBody([{ name: 'age', shape: [1], datatype: 'FP32', data: 'x' }]).replace('"x"', `${'['.repeat(10_000)}30${']'.repeat(10_000)}`),
+      issue: { field: 'inputs[0].data', reason: /^must be a flat array, or an array of rows that are arrays of values \(nested at most two deep\)$/ },
+      limits: { maxBatchRows: 10, maxBodyBytes: 1e6 },
+    },
+    {
+      problem: 'data nested three deep',
+      body: inferBody([{ name: 'dense', shape: [1, 3], datatype: 'FP32', data: [[[30], 2, 1]] }]),
+      issue: { field: 'inputs[0].data', reason: /^must be a flat array, or an array of rows/ },
+    },
+    {
+      problem: 'shape / data length mismatch',
+      body: inferBody([column('age', 'FP32', [30, 40, 50], [2])]),
+      issue: { field: 'inputs[0].data', reason: /^must hold 2 values for shape \[2\]$/ },
+    },
+    {
+      problem: 'matrix data too short',
+      body: inferBody([{ name: 'dense', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 4, 5] }]),
+      issue: { field: 'inputs[0].data', reason: /^must hold 6 values for shape \[2, 3\]$/ },
+    },
+    {
+      problem: 'data that is not an array',
+      body: inferBody([{ name: 'age', shape: [1], datatype: 'FP32', data: 30 }]),
+      issue: { field: 'inputs[0].data', reason: /^must hold 1 values/ },
+    },
+    {
+      problem: 'differing row counts',
+      body: inferBody([column('age', 'FP32', [30, 40]), column('count', 'INT64', [1, 2, 3])]),
+      issue: { field: 'inputs[1].shape', reason: /^has 3 rows, earlier inputs have 2$/ },
+    },
+    {
+      problem: "a matrix width that is not the input's",
+      body: inferBody([{ name: 'dense', shape: [1, 2], datatype: 'FP32', data: [1, 2] }]),
+      issue: { field: 'inputs[0].shape', reason: /^"dense" takes 3 feature\(s\) per row, shape says 2$/ },
+    },
+    {
+      problem: 'a feature with width 2',
+      body: inferBody([column('age', 'FP32', [1, 2], [1, 2])]),
+      issue: { field: 'inputs[0].shape', reason: /^"age" takes 1 feature\(s\) per row, shape says 2$/ },
+    },
     { problem: 'a rank-3 shape', body: inferBody([column('age', 'FP32', [1], [1, 1, 1])]), issue: { field: 'inputs[0].shape', reason: /^must be \[N\] or \[N, F\]/ } },
     { problem: 'a negative dimension', body: inferBody([column('age', 'FP32', [1], [-1])]), issue: { field: 'inputs[0].shape', reason: /^must be \[N\] or \[N, F\]/ } },
     { problem: 'zero rows', body: inferBody([column('age', 'FP32', [])]), issue: { field: 'inputs[0].shape', reason: /^must hold at least one row$/ } },
-    { problem: 'an oversized batch', body: inferBody([column('age', 'FP32', Array(11).fill(30))]), issue: { field: 'inputs[0].shape', reason: /^holds 11 rows; the limit is 10 per request$/ } },
-    { problem: 'an unknown input name', body: inferBody([column('salary', 'FP32', [1])]), issue: { field: 'inputs[0].name', reason: /^"salary" is neither a feature nor an input of model loans$/ } },
-    { problem: 'a missing input name', body: inferBody([{ shape: [1], datatype: 'FP32', data: [1] }]), issue: { field: 'inputs[0].name', reason: /^is required and must be a string$/ } },
-    { problem: 'a feature given twice (matrix, then column)', body: inferBody([{ name: 'dense', shape: [1, 3], datatype: 'FP32', data: [30, 2, 1] }, column('age', 'FP32', [30])]), issue: { field: 'inputs[1].name', reason: /^feature "age" is given twice$/ } },
-    { problem: 'a feature given twice (column, column)', body: inferBody([column('age', 'FP32', [30]), column('age', 'FP64', [31])]), issue: { field: 'inputs[1].name', reason: /^feature "age" is given twice$/ } },
+    {
+      problem: 'an oversized batch',
+      body: inferBody([column('age', 'FP32', Array(11).fill(30))]),
+      issue: { field: 'inputs[0].shape', reason: /^holds 11 rows; the limit is 10 per request$/ },
+    },
+    {
+      problem: 'an unknown input name',
+      body: inferBody([column('salary', 'FP32', [1])]),
+      issue: { field: 'inputs[0].name', reason: /^"salary" is neither a feature nor an input of model loans$/ },
+    },
+    {
+      problem: 'a missing input name',
+      body: inferBody([{ shape: [1], datatype: 'FP32', data: [1] }]),
+      issue: { field: 'inputs[0].name', reason: /^is required and must be a string$/ },
+    },
+    {
+      problem: 'a feature given twice (matrix, then column)',
+      body: inferBody([{ name: 'dense', shape: [1, 3], datatype: 'FP32', data: [30, 2, 1] }, column('age', 'FP32', [30])]),
+      issue: { field: 'inputs[1].name', reason: /^feature "age" is given twice$/ },
+    },
+    {
+      problem: 'a feature given twice (column, column)',
+      body: inferBody([column('age', 'FP32', [30]), column('age', 'FP64', [31])]),
+      issue: { field: 'inputs[1].name', reason: /^feature "age" is given twice$/ },
+    },
     { problem: 'a non-object input', body: inferBody([[1, 2]]), issue: { field: 'inputs[0]', reason: /^expected an object/ } },
     { problem: 'empty inputs', body: inferBody([]), issue: { field: 'inputs', reason: /^is required and must be a non-empty array/ } },
     { problem: 'no inputs', body: '{"id": "x"}', issue: { field: 'inputs', reason: /^is required/ } },
@@ -216,13 +357,34 @@ describe('parseInferRequest (Open Inference Protocol)', () => {
     { problem: 'a top-level array', body: JSON.stringify(validColumns), issue: { field: 'body', reason: /^expected a JSON object with an "inputs" array$/ } },
     { problem: 'malformed JSON', body: '{"inputs": [}', issue: { field: 'body', reason: /^malformed JSON: / } },
     { problem: 'an empty body', body: '', issue: { field: 'body', reason: /^is empty/ } },
-    { problem: 'a body over the byte limit', body: inferBody(validColumns), issue: { field: 'body', reason: /^is larger than the limit of 100 bytes$/ }, limits: { maxBatchRows: 10, maxBodyBytes: 100 } },
+    {
+      problem: 'a body over the byte limit',
+      body: inferBody(validColumns),
+      issue: { field: 'body', reason: /^is larger than the limit of 100 bytes$/ },
+      limits: { maxBatchRows: 10, maxBodyBytes: 100 },
+    },
     // Values are validated like /v1, per row and feature.
-    { problem: 'an unknown category in row 1', body: inferBody([...validColumns.slice(0, 2), column('city', 'BYTES', ['paris', 'berlin']), validColumns[3]]), issue: { row: 1, field: 'city', reason: /^unknown category "berlin"/ } },
-    { problem: '1e999 in the data', body: inferBody(validColumns).replace('[30,40]', '[30,1e999]'), issue: { row: 1, field: 'age', reason: /^expected a finite number, got Infinity$/ } },
-    { problem: 'a float for an integer feature in FP32', body: inferBody([validColumns[0], column('count', 'FP32', [2, 2.5]), validColumns[2], validColumns[3]]), issue: { row: 1, field: 'count', reason: /^expected an integer, got 2.5$/ } },
+    {
+      problem: 'an unknown category in row 1',
+      body: inferBody([...validColumns.slice(0, 2), column('city', 'BYTES', ['paris', 'berlin']), validColumns[3]]),
+      issue: { row: 1, field: 'city', reason: /^unknown category "berlin"/ },
+    },
+    {
+      problem: '1e999 in the data',
+      body: inferBody(validColumns).replace('[30,40]', '[30,1e999]'),
+      issue: { row: 1, field: 'age', reason: /^expected a finite number, got Infinity$/ },
+    },
+    {
+      problem: 'a float for an integer feature in FP32',
+      body: inferBody([validColumns[0], column('count', 'FP32', [2, 2.5]), validColumns[2], validColumns[3]]),
+      issue: { row: 1, field: 'count', reason: /^expected an integer, got 2.5$/ },
+    },
     { problem: 'a missing required feature', body: inferBody(validColumns.slice(0, 3)), issue: { row: 0, field: 'member', reason: /^is required$/ } },
-    { problem: 'null in the data of a required feature', body: inferBody([column('age', 'FP32', [30, null]), ...validColumns.slice(1)]), issue: { row: 1, field: 'age', reason: /^is required and cannot be null$/ } },
+    {
+      problem: 'null in the data of a required feature',
+      body: inferBody([column('age', 'FP32', [30, null]), ...validColumns.slice(1)]),
+      issue: { row: 1, field: 'age', reason: /^is required and cannot be null$/ },
+    },
   ];
 
   it.each(cases)('rejects $problem', ({ body, issue, limits: given }) => {
@@ -232,8 +394,73 @@ describe('parseInferRequest (Open Inference Protocol)', () => {
 
   it('reports at most 50 value issues', () => {
     const n = 60;
-    const body = inferBody([column('age', 'FP32', Array(n).fill(1)), column('count', 'INT64', Array(n).fill(1)), column('city', 'BYTES', Array(n).fill('paris')), column('member', 'BOOL', Array(n).fill(true))]);
+    const body = inferBody([
+      column('age', 'FP32', Array(n).fill(1)),
+      column('count', 'INT64', Array(n).fill(1)),
+      column('city', 'BYTES', Array(n).fill('paris')),
+      column('member', 'BOOL', Array(n).fill(true)),
+    ]);
     expect(rejection(() => parseInferRequest(manifest, body, { maxBatchRows: 100, maxBodyBytes: 1e6 }))).toHaveLength(50);
+  });
+});
+
+describe('pass-through fields', () => {
+  // customerID is the join key; campaign is returned and logged only.
+  const withIds: Manifest = parseManifest({ ...manifest, passThrough: [{ name: 'customerID', joinKey: true }, { name: 'campaign' }] });
+
+  it('accepts them beside the features, keeps them out of the rows, and returns them per row', () => {
+    const parsed = parsePredictRequest(withIds, predictBody({ ...valid, customerID: '7590-VHVEG' }, { ...valid, customerID: 42, campaign: 'spring' }, valid), limits);
+    expect(parsed.rows).toEqual(parsePredictRequest(manifest, predictBody(valid, valid, valid), limits).rows);
+    expect(parsed.passThrough).toEqual([{ customerID: '7590-VHVEG' }, { customerID: 42, campaign: 'spring' }, undefined]);
+  });
+
+  it('carries nothing for a model without them', () => {
+    expect(parsePredictRequest(manifest, predictBody(valid), limits)).not.toHaveProperty('passThrough');
+  });
+
+  it.each([
+    {
+      problem: 'an unknown field next to them',
+      instance: { ...valid, customerID: 'a', salary: 1 },
+      issue: { row: 0, field: 'salary', reason: 'is neither a feature nor a pass-through field (customerID, campaign) of this model' },
+    },
+    { problem: 'an object', instance: { ...valid, customerID: { id: 1 } }, issue: { row: 0, field: 'customerID', reason: 'expected a string or a number, got object' } },
+    { problem: 'a boolean', instance: { ...valid, campaign: true }, issue: { row: 0, field: 'campaign', reason: 'expected a string or a number, got boolean' } },
+    { problem: 'an empty string', instance: { ...valid, customerID: '' }, issue: { row: 0, field: 'customerID', reason: 'expected a non-empty string of at most 256 characters' } },
+    {
+      problem: 'a 257-character string',
+      instance: { ...valid, customerID: 'x'.repeat(257) },
+      issue: { row: 0, field: 'customerID', reason: 'expected a non-empty string of at most 256 characters' },
+    },
+  ])('rejects $problem with a 400 naming the field', ({ instance, issue }) => {
+    expect(rejection(() => parsePredictRequest(withIds, predictBody(instance), limits))).toEqual([issue]);
+  });
+
+  it('still rejects them, as unknown fields, for a model that does not declare them', () => {
+    expect(rejection(() => parsePredictRequest(manifest, predictBody({ ...valid, customerID: 'a' }), limits))).toEqual([
+      { row: 0, field: 'customerID', reason: 'is not a feature of this model' },
+    ]);
+  });
+
+  it('takes /v2 inputs named like them, as BYTES or a number datatype, and nothing else unknown', () => {
+    const inputs = [
+      { name: 'age', shape: [2], datatype: 'FP32', data: [30, 40] },
+      { name: 'count', shape: [2], datatype: 'INT64', data: [2, 3] },
+      { name: 'city', shape: [2], datatype: 'BYTES', data: ['paris', 'rome'] },
+      { name: 'member', shape: [2], datatype: 'BOOL', data: [true, false] },
+      { name: 'customerID', shape: [2, 1], datatype: 'BYTES', data: ['a-1', 'b-2'] },
+    ];
+    const parsed = parseInferRequest(withIds, JSON.stringify({ inputs }), limits);
+    expect(parsed.passThrough).toEqual([{ customerID: 'a-1' }, { customerID: 'b-2' }]);
+    expect(parsed.rows).toHaveLength(2);
+    const bool = [...inputs.slice(0, 4), { name: 'campaign', shape: [2], datatype: 'BOOL', data: [true, false] }];
+    expect(rejection(() => parseInferRequest(withIds, JSON.stringify({ inputs: bool }), limits))).toEqual([
+      { field: 'inputs[4].datatype', reason: 'pass-through field "campaign" takes BYTES (strings) or a number datatype' },
+    ]);
+    const unknown = [...inputs.slice(0, 4), { name: 'salary', shape: [2], datatype: 'FP32', data: [1, 2] }];
+    expect(rejection(() => parseInferRequest(withIds, JSON.stringify({ inputs: unknown }), limits))).toEqual([
+      { field: 'inputs[4].name', reason: '"salary" is neither a feature, an input nor a pass-through field of model loans' },
+    ]);
   });
 });
 
@@ -261,6 +488,11 @@ describe('validateRows', () => {
 
 describe('describeIssues', () => {
   it('formats one issue per line, with the row when there is one', () => {
-    expect(describeIssues([{ field: 'body', reason: 'is empty' }, { row: 3, field: 'age', reason: 'is required' }])).toBe('body: is empty\nrow 3: age: is required');
+    expect(
+      describeIssues([
+        { field: 'body', reason: 'is empty' },
+        { row: 3, field: 'age', reason: 'is required' },
+      ]),
+    ).toBe('body: is empty\nrow 3: age: is required');
   });
 });

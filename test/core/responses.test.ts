@@ -19,7 +19,13 @@ const common = {
   model: { file: 'model.onnx', sha256: '0'.repeat(64) },
 } as const satisfies Partial<Manifest>;
 
-const multiclass: Manifest = { ...common, name: 'iris', task: 'multiclass-classification', outputs: { label: 'l', probabilities: 'p' }, classLabels: ['setosa', 'versicolor', 'virginica'] };
+const multiclass: Manifest = {
+  ...common,
+  name: 'iris',
+  task: 'multiclass-classification',
+  outputs: { label: 'l', probabilities: 'p' },
+  classLabels: ['setosa', 'versicolor', 'virginica'],
+};
 const binary: Manifest = { ...common, name: 'churn', task: 'binary-classification', outputs: { label: 'l', scores: 's' }, classLabels: [0, 1] };
 const regression: Manifest = { ...common, name: 'prices', task: 'regression', outputs: { value: 'v' } };
 
@@ -89,7 +95,11 @@ describe('inferResponse', () => {
 
   it.each([
     { what: 'one value per row', predictions: [{ value: 1.5 }, { value: -2 }], value: { name: 'value', shape: [2], datatype: 'FP64', data: [1.5, -2] } },
-    { what: 'K values per row, row-major', predictions: [{ value: [1, 2, 3] }, { value: [4, 5, 6] }], value: { name: 'value', shape: [2, 3], datatype: 'FP64', data: [1, 2, 3, 4, 5, 6] } },
+    {
+      what: 'K values per row, row-major',
+      predictions: [{ value: [1, 2, 3] }, { value: [4, 5, 6] }],
+      value: { name: 'value', shape: [2, 3], datatype: 'FP64', data: [1, 2, 3, 4, 5, 6] },
+    },
   ])('answers a regression model with $what as FP64', ({ predictions, value }) => {
     expect(inferResponse(regression, 'r', ids, predictions)).toEqual({
       model_name: 'prices',
@@ -97,6 +107,27 @@ describe('inferResponse', () => {
       id: 'r',
       outputs: [{ name: 'prediction_id', shape: [2], datatype: 'BYTES', data: ids }, value],
     });
+  });
+});
+
+describe('pass-through values in the answer', () => {
+  const withIds: Manifest = { ...regression, passThrough: [{ name: 'customerID', joinKey: true }, { name: 'campaign' }] };
+  const predictions: RowPrediction[] = [{ value: 1.5 }, { value: -2 }];
+
+  it('/v1: each prediction carries the values its instance sent, under passThrough', () => {
+    expect(predictResponse(withIds, ids, predictions, [{ customerID: 'c-1', campaign: 'spring' }, undefined]).predictions).toEqual([
+      { predictionId: 'id-1', value: 1.5, passThrough: { customerID: 'c-1', campaign: 'spring' } },
+      { predictionId: 'id-2', value: -2 },
+    ]);
+  });
+
+  it('/v2: one [N] tensor per field sent, BYTES when any value is a string, null where a row had none', () => {
+    const outputs = inferResponse(withIds, 'r', ids, predictions, [{ customerID: 'c-1', campaign: 7 }, { customerID: 42 }]).outputs;
+    expect(outputs.slice(2)).toEqual([
+      { name: 'customerID', shape: [2], datatype: 'BYTES', data: ['c-1', '42'] },
+      { name: 'campaign', shape: [2], datatype: 'INT64', data: [7, null] },
+    ]);
+    expect(inferResponse(withIds, 'r', ids, predictions, [undefined, undefined]).outputs.map((o) => o.name)).toEqual(['prediction_id', 'value']);
   });
 });
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { InputSpec, Manifest } from '../../lambdas/core/manifest';
 import type { Row } from '../../lambdas/core/request';
-import { ContractError, decodePredictions, encodeFeeds, type TensorData } from '../../lambdas/core/tensors';
+import { ValidationError } from '../../lambdas/core/errors';
+import { checkFinitePredictions, ContractError, decodePredictions, encodeFeeds, ModelOutputError, type TensorData } from '../../lambdas/core/tensors';
 
 const base = {
   schemaVersion: '1',
@@ -56,7 +57,13 @@ describe('encodeFeeds', () => {
   });
 
   it('stores a float32 value rounded to single precision, a float64 value exactly', () => {
-    const [chunk] = encodeFeeds(withInputs([{ name: 'f32', dtype: 'float32', features: ['a'] }, { name: 'f64', dtype: 'float64', features: ['opt'] }]), [{ ...rows[1], a: 0.1, opt: 0.1 } as Row]);
+    const [chunk] = encodeFeeds(
+      withInputs([
+        { name: 'f32', dtype: 'float32', features: ['a'] },
+        { name: 'f64', dtype: 'float64', features: ['opt'] },
+      ]),
+      [{ ...rows[1], a: 0.1, opt: 0.1 } as Row],
+    );
     expect(chunk?.feeds.f32?.data[0]).toBe(Math.fround(0.1));
     expect(chunk?.feeds.f32?.data[0]).not.toBe(0.1);
     expect(chunk?.feeds.f64?.data[0]).toBe(0.1);
@@ -78,7 +85,14 @@ describe('encodeFeeds', () => {
   });
 
   it('fills every input of the manifest', () => {
-    const [chunk] = encodeFeeds(withInputs([{ name: 'num', dtype: 'float32', features: ['a', 'opt'] }, { name: 'int', dtype: 'int64', features: ['b'] }, { name: 'str', dtype: 'string', features: ['s'], rank: 1 }]), rows);
+    const [chunk] = encodeFeeds(
+      withInputs([
+        { name: 'num', dtype: 'float32', features: ['a', 'opt'] },
+        { name: 'int', dtype: 'int64', features: ['b'] },
+        { name: 'str', dtype: 'string', features: ['s'], rank: 1 },
+      ]),
+      rows,
+    );
     expect(Object.keys(chunk?.feeds ?? {}).sort()).toEqual(['int', 'num', 'str']);
     expect(chunk?.feeds.str).toEqual({ dtype: 'string', dims: [2], data: ['x', 'y'] });
   });
@@ -209,12 +223,25 @@ describe('decodePredictions', () => {
   });
 
   describe('regression', () => {
-    const regression: Manifest = { ...base, task: 'regression', features: [{ name: 'x', type: 'number' }], inputs: [{ name: 'in', dtype: 'float32', features: ['x'] }], outputs: { value: 'v' } };
+    const regression: Manifest = {
+      ...base,
+      task: 'regression',
+      features: [{ name: 'x', type: 'number' }],
+      inputs: [{ name: 'in', dtype: 'float32', features: ['x'] }],
+      outputs: { value: 'v' },
+    };
 
     it.each([
       { shape: '[N]', tensor: f64([2], [1.5, -2]), values: [1.5, -2] },
       { shape: '[N, 1]', tensor: f64([2, 1], [1.5, -2]), values: [1.5, -2] },
-      { shape: '[N, K]', tensor: f64([2, 3], [1, 2, 3, 4, 5, 6]), values: [[1, 2, 3], [4, 5, 6]] },
+      {
+        shape: '[N, K]',
+        tensor: f64([2, 3], [1, 2, 3, 4, 5, 6]),
+        values: [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+      },
       { shape: '[N] float32', tensor: f32([2], [0.5, 0.25]), values: [0.5, 0.25] },
       { shape: '[N] int64', tensor: i64([3n, 4n]), values: [3, 4] },
     ])('$shape', ({ tensor, values }) => {
@@ -224,21 +251,104 @@ describe('decodePredictions', () => {
 
   describe('throws a ContractError', () => {
     it.each([
-      { what: 'probabilities of 4 columns for 3 labels', manifest: multiclass, outputs: { label: i64([0n]), probs: f64([1, 4], [0.25, 0.25, 0.25, 0.25]) }, message: /output "probs" has 4 columns, the manifest has 3 class labels/ },
-      { what: 'a [N, 1] probability for a multiclass model', manifest: multiclass, outputs: { label: i64([0n]), probs: f64([1, 1], [0.5]) }, message: /has 1 columns, the manifest has 3 class labels/ },
-      { what: 'scores of the wrong width', manifest: classifier('binary-classification', { outputs: { label: 'label', scores: 's' }, classLabels: [0, 1] }), outputs: { label: i64([0n]), s: f64([1, 3], [1, 2, 3]) }, message: /output "s" has 3 columns, the manifest has 2 class labels/ },
-      { what: 'a missing output', manifest: multiclass, outputs: { label: i64([0n]), output_probability: f64([1, 3], [1, 0, 0]) }, message: /the model has no output "probs" \(outputs: label, output_probability\)/ },
-      { what: 'a label not in classLabels', manifest: multiclass, outputs: { label: i64([7n]), probs: f64([1, 3], [1, 0, 0]) }, message: /the model answered label 7, which is not in classLabels/ },
+      {
+        what: 'probabilities of 4 columns for 3 labels',
+        manifest: multiclass,
+        outputs: { label: i64([0n]), probs: f64([1, 4], [0.25, 0.25, 0.25, 0.25]) },
+        message: /output "probs" has 4 columns, the manifest has 3 class labels/,
+      },
+      {
+        what: 'a [N, 1] probability for a multiclass model',
+        manifest: multiclass,
+        outputs: { label: i64([0n]), probs: f64([1, 1], [0.5]) },
+        message: /has 1 columns, the manifest has 3 class labels/,
+      },
+      {
+        what: 'scores of the wrong width',
+        manifest: classifier('binary-classification', { outputs: { label: 'label', scores: 's' }, classLabels: [0, 1] }),
+        outputs: { label: i64([0n]), s: f64([1, 3], [1, 2, 3]) },
+        message: /output "s" has 3 columns, the manifest has 2 class labels/,
+      },
+      {
+        what: 'a missing output',
+        manifest: multiclass,
+        outputs: { label: i64([0n]), output_probability: f64([1, 3], [1, 0, 0]) },
+        message: /the model has no output "probs" \(outputs: label, output_probability\)/,
+      },
+      {
+        what: 'a label not in classLabels',
+        manifest: multiclass,
+        outputs: { label: i64([7n]), probs: f64([1, 3], [1, 0, 0]) },
+        message: /the model answered label 7, which is not in classLabels/,
+      },
       { what: 'a rank-3 output', manifest: multiclass, outputs: { label: i64([0n]), probs: f64([1, 3, 1], [1, 0, 0]) }, message: /probabilities output has shape \[1, 3, 1\]/ },
-      { what: 'fewer rows than asked for', manifest: multiclass, outputs: { label: i64([0n]), probs: f64([1, 3], [1, 0, 0]) }, rows: 2, message: /expected \[N\] or \[N, K\] with N >= 2/ },
+      {
+        what: 'fewer rows than asked for',
+        manifest: multiclass,
+        outputs: { label: i64([0n]), probs: f64([1, 3], [1, 0, 0]) },
+        rows: 2,
+        message: /expected \[N\] or \[N, K\] with N >= 2/,
+      },
     ] as { what: string; manifest: Manifest; outputs: Record<string, TensorData>; message: RegExp; rows?: number }[])('for $what', ({ manifest, outputs, message, rows: n }) => {
       expect(() => decodePredictions(manifest, outputs, n ?? 1)).toThrow(ContractError);
       expect(() => decodePredictions(manifest, outputs, n ?? 1)).toThrow(message);
     });
 
     it('for a regression model without its value output', () => {
-      const regression: Manifest = { ...base, task: 'regression', features: [{ name: 'x', type: 'number' }], inputs: [{ name: 'in', dtype: 'float32', features: ['x'] }], outputs: { value: 'variable' } };
+      const regression: Manifest = {
+        ...base,
+        task: 'regression',
+        features: [{ name: 'x', type: 'number' }],
+        inputs: [{ name: 'in', dtype: 'float32', features: ['x'] }],
+        outputs: { value: 'variable' },
+      };
       expect(() => decodePredictions(regression, { v: f64([1], [1]) }, 1)).toThrow(/the model has no output "variable"/);
     });
+  });
+});
+
+describe('checkFinitePredictions', () => {
+  const numeric = (min: number, max: number) => ({
+    kind: 'numeric' as const,
+    edges: [min, max],
+    counts: [1],
+    underflow: 0,
+    overflow: 0,
+    missing: 0,
+    count: 1,
+    mean: min,
+    std: 0,
+    min,
+    max,
+  });
+  const manifest: Manifest = {
+    ...withInputs([{ name: 'x', dtype: 'float32', features: ['a', 'b', 'c', 'opt'] }]),
+    baseline: { rows: 1, features: { a: numeric(0, 10), opt: numeric(-1, 1) } },
+  };
+  const row = (a: number, opt: number | null = 0): Row => ({ a, b: 1, c: true, s: 'x', opt });
+
+  it('passes finite answers whatever the inputs', () => {
+    expect(() => checkFinitePredictions(manifest, [row(1), row(1e30)], [{ value: 1 }, { value: [2, 3] }])).not.toThrow();
+  });
+
+  // NaN from an overflow inside the model: a label decided on NaN, and a log record DynamoDB refuses.
+  it('blames the client (400, naming row and feature) when an input lies outside the training data', () => {
+    try {
+      checkFinitePredictions(manifest, [row(1), row(3e38)], [{ value: 1 }, { value: [1, Number.NaN] }]);
+      throw new Error('accepted');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).issues).toEqual([
+        { row: 1, field: 'a', reason: 'the model computes no finite prediction for this row (value[1] is NaN); 3e+38 is far outside the training data of a (0 to 10)' },
+      ]);
+    }
+  });
+
+  it('blames the model (ModelOutputError, a 500) when every input lies inside the training data', () => {
+    expect(() => checkFinitePredictions(manifest, [row(5, null)], [{ probabilities: { no: Number.NaN, yes: Number.NaN }, label: 'no' }])).toThrow(ModelOutputError);
+    expect(() => checkFinitePredictions(manifest, [row(5)], [{ value: Number.POSITIVE_INFINITY }])).toThrow(
+      'row 0: the model answered value is Infinity for inputs inside its training data',
+    );
+    expect(() => checkFinitePredictions({ ...manifest, baseline: undefined }, [row(3e38)], [{ scores: { no: Number.NEGATIVE_INFINITY } }])).toThrow(ModelOutputError);
   });
 });

@@ -10,11 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main';
+import { clientOfRoute, type ApiClient } from '../../lambdas/core/api-clients';
 import { parseCsv } from '../../lambdas/core/csv';
 import { csvInstances } from '../../lambdas/core/csv-instances';
 import type { ExperimentDefinition } from '../../lambdas/core/experiments/definition';
 import type { AnalysisSnapshot, ExperimentReport } from '../../lambdas/core/experiments/report';
 import { parseManifestJson } from '../../lambdas/core/manifest';
+import { modelFunctionName } from '../../lambdas/core/naming';
 import type { VersionView } from '../../lambdas/core/pipeline/model-view';
 import { startRuntime, type Runtime } from '../../local/runtime';
 import { mulberry32 as seeded } from '../../lambdas/core/random';
@@ -57,7 +59,11 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; json
 }
 
 async function post(path: string, body: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${runtime.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(`${runtime.apiUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys[clientOfRoute('POST', path) as ApiClient] },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, body: await response.json() };
 }
 
@@ -72,14 +78,18 @@ async function traffic(from: number, count: number): Promise<{ predictionId: str
     const rows = [(2 * request) % holdout.length, (2 * request + 1) % holdout.length];
     const answer = await post('/v1/models/churn/predict', { instances: rows.map((row) => holdout[row]) });
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-    answer.body.predictions.forEach((p: { predictionId: string }, i: number) => served.push({ predictionId: p.predictionId, version: answer.body.model.version, row: rows[i] as number }));
+    answer.body.predictions.forEach((p: { predictionId: string }, i: number) => {
+      served.push({ predictionId: p.predictionId, version: answer.body.model.version, row: rows[i] as number });
+    });
   }
   return served;
 }
 
 /** Conversions drawn with the known probabilities, sent in batches of 100 with event ids (idempotent). */
 async function outcomes(served: readonly { predictionId: string; version: string }[], random: () => number): Promise<{ predictionId: string; name: string; eventId: string }[]> {
-  const events = served.filter((s) => random() < CONVERSION[s.version as '1' | '2']).map((s) => ({ predictionId: s.predictionId, name: 'conversion', eventId: `conversion-${s.predictionId}` }));
+  const events = served
+    .filter((s) => random() < CONVERSION[s.version as '1' | '2'])
+    .map((s) => ({ predictionId: s.predictionId, name: 'conversion', eventId: `conversion-${s.predictionId}` }));
   for (let i = 0; i < events.length; i += 100) {
     const answer = await post('/v1/events', events.slice(i, i + 100));
     expect(answer.status).toBe(200);
@@ -88,7 +98,7 @@ async function outcomes(served: readonly { predictionId: string; version: string
   return events;
 }
 
-const liveAlias = () => runtime.lambda.getFunction([...runtime.names.values()].find((n) => n === 'modelgate-dev-model-churn') as string).aliases.find((a) => a.name === 'live');
+const liveAlias = () => runtime.lambda.getFunction(modelFunctionName(runtime.stack.stackName, 'churn')).aliases.find((a) => a.name === 'live');
 
 describe('an A/B experiment between churn v1 and v2 in the local runtime', () => {
   let id: string;
@@ -107,10 +117,38 @@ describe('an A/B experiment between churn v1 and v2 in the local runtime', () =>
     const mismatch = await cli('experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--split', '0.3');
     expect(mismatch.code).toBe(1);
     expect(mismatch.out).toContain('--split 0.3 does not match the alias, which gives v2 0.5');
-    const started = await cli('experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--guardrail', 'accuracy', '--baseline', '0.2', '--mde', '0.5', '--start-delay', '0', '--json');
+    const started = await cli(
+      'experiment',
+      'start',
+      '--model',
+      'churn',
+      '--control',
+      '1',
+      '--treatment',
+      '2',
+      '--metric',
+      'conversion',
+      '--guardrail',
+      'accuracy',
+      '--baseline',
+      '0.2',
+      '--mde',
+      '0.5',
+      '--start-delay',
+      '0',
+      '--json',
+    );
     expect(started.code, started.out).toBe(0);
     const { experiment } = started.json<{ experiment: ExperimentDefinition }>();
-    expect(experiment).toMatchObject({ model: 'churn', control: { version: '1' }, treatment: { version: '2' }, split: 0.5, assignment: 'request', requiredSampleSizePerArm: 294, status: 'running' });
+    expect(experiment).toMatchObject({
+      model: 'churn',
+      control: { version: '1' },
+      treatment: { version: '2' },
+      split: 0.5,
+      assignment: 'request',
+      requiredSampleSizePerArm: 294,
+      status: 'running',
+    });
     expect(experiment.control.lambdaVersion).toBeDefined();
     id = experiment.id;
     const again = await cli('experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion');
@@ -123,9 +161,12 @@ describe('an A/B experiment between churn v1 and v2 in the local runtime', () =>
     const sent = await outcomes(served, random);
     const resent = await post('/v1/events', sent.slice(0, 50));
     expect(resent.body.summary).toMatchObject({ accepted: 0, duplicate: 50 });
-    const unknown = await post('/v1/events', [{ predictionId: 'no-such-prediction', name: 'conversion' }, { predictionId: served[0]!.predictionId, name: 'conversion', value: 3 }]);
+    const unknown = await post('/v1/events', [
+      { predictionId: 'no-such-prediction', name: 'conversion' },
+      { predictionId: served[0]!.predictionId, name: 'conversion', value: 3 },
+    ]);
     expect(unknown.body.results.map((r: { status: string }) => r.status)).toEqual(['not_found', 'invalid']);
-    const malformed = await fetch(`${runtime.apiUrl}/v1/events`, { method: 'POST', body: '[{"name": 5}]' });
+    const malformed = await fetch(`${runtime.apiUrl}/v1/events`, { method: 'POST', headers: { 'x-api-key': runtime.apiKeys.events }, body: '[{"name": 5}]' });
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as { issues: { field: string }[] }).issues.map((i) => i.field)).toEqual(['events[0].predictionId', 'events[0].name']);
     await runtime.streams.idle();
@@ -173,7 +214,7 @@ describe('an A/B experiment between churn v1 and v2 in the local runtime', () =>
   });
 
   it('serves the experiment with its analysis and CIs over time (API and dashboard)', async () => {
-    const response = await fetch(`${runtime.apiUrl}/v1/experiments/${id}`);
+    const response = await fetch(`${runtime.apiUrl}/v1/experiments/${id}`, { headers: { 'x-api-key': runtime.apiKeys.events } });
     expect(response.status).toBe(200);
     const body = (await response.json()) as { experiment: ExperimentDefinition; analysis: ExperimentReport; snapshots: AnalysisSnapshot[] };
     expect(body.analysis.decision).toBe('ship-treatment');

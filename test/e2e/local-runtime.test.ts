@@ -15,9 +15,25 @@ import { chromiumLaunchOptions, ensureChromium } from '../support/chromium';
 import { mulberry32 } from '../../lambdas/core/random';
 
 const INSTANCE = {
-  gender: 'Female', SeniorCitizen: 0, Partner: 'Yes', Dependents: 'No', tenure: 1, PhoneService: 'No', MultipleLines: 'No phone service',
-  InternetService: 'DSL', OnlineSecurity: 'No', OnlineBackup: 'Yes', DeviceProtection: 'No', TechSupport: 'No', StreamingTV: 'No',
-  StreamingMovies: 'No', Contract: 'Month-to-month', PaperlessBilling: 'Yes', PaymentMethod: 'Electronic check', MonthlyCharges: 29.85, TotalCharges: 29.85,
+  gender: 'Female',
+  SeniorCitizen: 0,
+  Partner: 'Yes',
+  Dependents: 'No',
+  tenure: 1,
+  PhoneService: 'No',
+  MultipleLines: 'No phone service',
+  InternetService: 'DSL',
+  OnlineSecurity: 'No',
+  OnlineBackup: 'Yes',
+  DeviceProtection: 'No',
+  TechSupport: 'No',
+  StreamingTV: 'No',
+  StreamingMovies: 'No',
+  Contract: 'Month-to-month',
+  PaperlessBilling: 'Yes',
+  PaymentMethod: 'Electronic check',
+  MonthlyCharges: 29.85,
+  TotalCharges: 29.85,
 };
 const V2_WEIGHT = 0.3;
 const SPLIT_REQUESTS = 600;
@@ -34,7 +50,11 @@ const answered: PredictResponse[] = [];
 let routing: AliasState;
 
 async function predict(apiUrl: string): Promise<PredictResponse> {
-  const response = await fetch(`${apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: [INSTANCE] }) });
+  const response = await fetch(`${apiUrl}/v1/models/churn/predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict },
+    body: JSON.stringify({ instances: [INSTANCE] }),
+  });
   const text = await response.text();
   expect(response.status, text).toBe(200);
   const body = JSON.parse(text) as PredictResponse;
@@ -116,7 +136,11 @@ describe('local runtime, end to end', () => {
     for (let i = 0; i < ids.length; i += 100) {
       let keys = ids.slice(i, i + 100).map((id) => ({ predictionId: { S: id } }));
       while (keys.length > 0) {
-        const page = await dynamodb.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: keys, ProjectionExpression: 'predictionId, #version', ExpressionAttributeNames: { '#version': 'version' } } } }));
+        const page = await dynamodb.send(
+          new BatchGetItemCommand({
+            RequestItems: { [table]: { Keys: keys, ProjectionExpression: 'predictionId, #version', ExpressionAttributeNames: { '#version': 'version' } } },
+          }),
+        );
         for (const item of page.Responses?.[table] ?? []) found.set(item.predictionId?.S as string, item.version?.S as string);
         keys = (page.UnprocessedKeys?.[table]?.Keys ?? []) as typeof keys;
       }
@@ -131,7 +155,15 @@ describe('local runtime, end to end', () => {
     const count = (version: string) => answered.filter((a) => a.model.version === version).length;
     const sum = (metricName: string, version: string, statistic: 'Sum' | 'p99' = 'Sum') =>
       runtime.metrics
-        .query({ namespace: 'modelgate-dev', metricName, dimensions: { service: 'inference', model: 'churn', version }, statistic, period: 60, start: Date.now() - 10 * 60_000, end: Date.now() + 60_000 })
+        .query({
+          namespace: 'modelgate-dev',
+          metricName,
+          dimensions: { service: 'inference', model: 'churn', version },
+          statistic,
+          period: 60,
+          start: Date.now() - 10 * 60_000,
+          end: Date.now() + 60_000,
+        })
         .reduce((total, p) => total + p.value, 0);
     await eventually(() => {
       expect(sum('Predictions', '1')).toBe(count('1'));
@@ -140,7 +172,17 @@ describe('local runtime, end to end', () => {
     expect(sum('Latency', '2', 'p99')).toBeGreaterThan(0);
     expect(sum('Predictions', '2') + sum('Predictions', '1')).toBe(SPLIT_REQUESTS + 1);
     // Exact dimension sets: the set without `service` is another metric, with no data.
-    expect(runtime.metrics.query({ namespace: 'modelgate-dev', metricName: 'Predictions', dimensions: { model: 'churn', version: '1' }, statistic: 'Sum', period: 60, start: 0, end: Date.now() + 60_000 })).toEqual([]);
+    expect(
+      runtime.metrics.query({
+        namespace: 'modelgate-dev',
+        metricName: 'Predictions',
+        dimensions: { model: 'churn', version: '1' },
+        statistic: 'Sum',
+        period: 60,
+        start: 0,
+        end: Date.now() + 60_000,
+      }),
+    ).toEqual([]);
     expect(readFileSync(join(stateDir, 'logs', `${churnFunction(runtime)}.log`), 'utf8')).toContain('"model ready"');
   });
 

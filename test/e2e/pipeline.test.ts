@@ -12,6 +12,7 @@ import { sha256Hex } from '../../lambdas/adapters/model-store';
 import { parseCsv } from '../../lambdas/core/csv';
 import { csvInstances } from '../../lambdas/core/csv-instances';
 import { parseManifestJson } from '../../lambdas/core/manifest';
+import { modelFunctionName } from '../../lambdas/core/naming';
 import { unpackBundle } from '../../lambdas/core/packed-bundle';
 import type { VersionView } from '../../lambdas/core/pipeline/model-view';
 import { main } from '../../cli/main';
@@ -60,7 +61,11 @@ async function versions(): Promise<VersionView[]> {
 }
 
 const predict = (rows: unknown[]) =>
-  fetch(`${runtime.apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: rows }) });
+  fetch(`${runtime.apiUrl}/v1/models/churn/predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict },
+    body: JSON.stringify({ instances: rows }),
+  });
 
 /** Clients calling the API until stopped: every status is counted, by the model version that answered. */
 function traffic(clients = 2): { stop: () => Promise<{ total: number; failed: number; byVersion: Record<string, number> }> } {
@@ -98,7 +103,7 @@ function bundle(name: string, from: string, change: (manifest: Record<string, un
   return dir;
 }
 
-const liveAlias = () => runtime.lambda.getFunction([...runtime.names.values()].find((n) => n === 'modelgate-dev-model-churn') as string).aliases.find((a) => a.name === 'live');
+const liveAlias = () => runtime.lambda.getFunction(modelFunctionName(runtime.stack.stackName, 'churn')).aliases.find((a) => a.name === 'live');
 const notices = () => runtime.sns.recentNotifications().map((n) => n.Subject ?? '');
 
 describe('the promotion pipeline in the local runtime', () => {
@@ -108,7 +113,9 @@ describe('the promotion pipeline in the local runtime', () => {
     expect(v1?.history.map((h) => h.status)).toEqual(['candidate', 'validating', 'live']);
     const response = await predict([holdout[0]]);
     expect(response.status).toBe(200);
-    const registry = (await (await fetch(`${runtime.apiUrl}/v1/models/churn`)).json()) as { live: { version: string; weight: number }[] };
+    const registry = (await (await fetch(`${runtime.apiUrl}/v1/models/churn`, { headers: { 'x-api-key': runtime.apiKeys.predict } })).json()) as {
+      live: { version: string; weight: number }[];
+    };
     expect(registry.live).toEqual([expect.objectContaining({ version: '1', weight: 1 })]);
   });
 
@@ -135,7 +142,7 @@ describe('the promotion pipeline in the local runtime', () => {
     expect(liveAlias()).toMatchObject({ functionVersion: v2?.lambdaVersion, additionalVersionWeights: {} });
     expect(notices()).toContain('modelgate churn v2 is live');
     // The published version reads its bundle from the one packed object the publish step wrote.
-    const churn = runtime.lambda.getFunction([...runtime.names.values()].find((n) => n === 'modelgate-dev-model-churn') as string);
+    const churn = runtime.lambda.getFunction(modelFunctionName(runtime.stack.stackName, 'churn'));
     const published = churn.versions.find((v) => v.version === v2?.lambdaVersion);
     expect(published?.environment).toMatchObject({ MODEL_PREFIX: 'models/churn/2/', MODEL_PACKED_FILE: 'bundle.packed' });
     const s3 = localS3Client(runtime.s3Endpoint);
@@ -205,7 +212,11 @@ describe('the promotion pipeline in the local runtime', () => {
           contract.categories = contract.categories.filter((c) => c !== 'Two year');
         }),
     ],
-    ['metrics below the gate', 'METRIC_BELOW_GATE', () => bundle('gate', v2(), (m) => Object.assign(m, { version: '14', validation: { ...(m.validation as object), gates: { rocAuc: { min: 0.95 } } } }))],
+    [
+      'metrics below the gate',
+      'METRIC_BELOW_GATE',
+      () => bundle('gate', v2(), (m) => Object.assign(m, { version: '14', validation: { ...(m.validation as object), gates: { rocAuc: { min: 0.95 } } } })),
+    ],
     [
       'a model worse than the champion',
       'WORSE_THAN_CHAMPION',
@@ -221,7 +232,11 @@ describe('the promotion pipeline in the local runtime', () => {
           Object.assign(m, {
             version: '16',
             task: 'multiclass-classification',
-            features: [{ name: 'x0', type: 'number' }, { name: 'x1', type: 'number' }, { name: 'text', type: 'string' }],
+            features: [
+              { name: 'x0', type: 'number' },
+              { name: 'x1', type: 'number' },
+              { name: 'text', type: 'string' },
+            ],
             inputs: [
               { name: 'input', dtype: 'float32', features: ['x0', 'x1'] },
               { name: 'text', dtype: 'string', features: ['text'] },
@@ -258,7 +273,10 @@ describe('the promotion pipeline in the local runtime', () => {
     const push = await cli('push', dir, '--strategy', 'shadow', '--json');
     expect(push.code, push.out).toBe(0);
     expect(push.json()).toMatchObject({ status: 'shadow', weight: 0 });
-    const registry = (await (await fetch(`${runtime.apiUrl}/v1/models/churn`)).json()) as { live: { version: string }[]; shadow: { version: string; sampleRate: number } };
+    const registry = (await (await fetch(`${runtime.apiUrl}/v1/models/churn`, { headers: { 'x-api-key': runtime.apiKeys.predict } })).json()) as {
+      live: { version: string }[];
+      shadow: { version: string; sampleRate: number };
+    };
     expect(registry.live.map((l) => l.version)).toEqual(['2']);
     expect(registry.shadow).toMatchObject({ version: '4', sampleRate: 1 });
     // The inference function reads the shadow setting at init and every 15 s: a fresh environment sees it now.
@@ -270,7 +288,10 @@ describe('the promotion pipeline in the local runtime', () => {
     const table = runtime.outputs.PredictionTableName as string;
     const { recentRequests } = await import('../../lambdas/adapters/prediction-replay');
     const { localDynamoClient } = await import('../../local/aws-clients');
-    await vi.waitFor(async () => expect((await recentRequests(localDynamoClient(runtime.dynamoDbEndpoint), table, 'churn', '4', 4, 50)).length).toBeGreaterThanOrEqual(5), { timeout: 30_000, interval: 200 });
+    await vi.waitFor(async () => expect((await recentRequests(localDynamoClient(runtime.dynamoDbEndpoint), table, 'churn', '4', 4, 50)).length).toBeGreaterThanOrEqual(5), {
+      timeout: 30_000,
+      interval: 200,
+    });
 
     const rollback = await cli('rollback', 'churn', '--json');
     expect(rollback.code, rollback.out).toBe(0);

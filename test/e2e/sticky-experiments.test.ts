@@ -50,7 +50,7 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; json
 async function predict(unit: string | undefined, row: number): Promise<string> {
   const response = await fetch(`${runtime.apiUrl}/v1/models/churn/predict`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(unit ? { 'x-modelgate-unit-id': unit } : {}) },
+    headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict, ...(unit ? { 'x-modelgate-unit-id': unit } : {}) },
     body: JSON.stringify({ instances: [holdout[row % holdout.length]] }),
   });
   const body = (await response.json()) as { model: { version: string } };
@@ -63,7 +63,23 @@ describe('a unit-level experiment in the local runtime', () => {
 
   it('starts on v1 and v2 (published by the pipeline), with their Lambda versions', async () => {
     expect((await cli('push', join(EXAMPLES, 'v2'), '--strategy', 'ab-test')).code).toBe(0);
-    const started = await cli('experiment', 'start', '--model', 'churn', '--control', '1', '--treatment', '2', '--metric', 'conversion', '--assignment', 'unit', '--start-delay', '0', '--json');
+    const started = await cli(
+      'experiment',
+      'start',
+      '--model',
+      'churn',
+      '--control',
+      '1',
+      '--treatment',
+      '2',
+      '--metric',
+      'conversion',
+      '--assignment',
+      'unit',
+      '--start-delay',
+      '0',
+      '--json',
+    );
     expect(started.code, started.out).toBe(0);
     experiment = started.json<{ experiment: ExperimentDefinition }>().experiment;
     expect(experiment).toMatchObject({ assignment: 'unit', split: 0.5, control: { version: '1' }, treatment: { version: '2' } });
@@ -100,7 +116,11 @@ describe('a unit-level experiment in the local runtime', () => {
     const treated = UNITS.filter((u) => assignArm(experiment.id, u, experiment.split) === 'treatment');
     // Outcome events by unit id: every third treated unit converts, every sixth control unit.
     const events = UNITS.filter((u, i) => (treated.includes(u) ? i % 3 === 0 : i % 6 === 0)).map((unitId) => ({ unitId, name: 'conversion', eventId: `conv-${unitId}` }));
-    const posted = await fetch(`${runtime.apiUrl}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([...events, { unitId: 'never-seen', name: 'conversion' }]) });
+    const posted = await fetch(`${runtime.apiUrl}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.events },
+      body: JSON.stringify([...events, { unitId: 'never-seen', name: 'conversion' }]),
+    });
     const answer = (await posted.json()) as { results: { status: string }[] };
     expect(answer.results.map((r) => r.status)).toEqual([...events.map(() => 'accepted'), 'not_found']);
 

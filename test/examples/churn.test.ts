@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { column, parseCsv, type CsvTable } from '../../lambdas/core/csv';
 import { parseManifestJson, type DistributionBaseline, type Manifest } from '../../lambdas/core/manifest';
 import { rocAuc } from '../../lambdas/core/metrics/classification';
+import { onnxProbabilities } from '../support/onnx-probabilities';
 
 const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'churn');
 const VERSIONS = ['v1', 'v2'] as const;
@@ -30,23 +30,10 @@ beforeAll(async () => {
   }
 });
 
-/** Feeds the holdout to the model the way the manifest says: one [N, 1] tensor per input, blank numbers as NaN. */
+/** P(positive class) per holdout row, from onnxruntime. */
 async function positiveProbabilities(manifest: Manifest, model: Buffer, table: CsvTable): Promise<number[]> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const input of manifest.inputs) {
-    const cells = column(table, input.features[0] as string);
-    feeds[input.name] =
-      input.dtype === 'string'
-        ? new ort.Tensor('string', cells, [cells.length, 1])
-        : new ort.Tensor('float32', Float32Array.from(cells, (cell) => (cell === '' ? NaN : Number(cell))), [cells.length, 1]);
-  }
-  const session = await ort.InferenceSession.create(model);
-  const output = await session.run(feeds);
-  await session.release();
-  const classes = manifest.classLabels as readonly (string | number)[];
-  const positiveColumn = classes.indexOf(manifest.positiveClass as string);
-  const probabilities = output[manifest.outputs.probabilities as string]?.data as Float32Array;
-  return Array.from({ length: table.rows.length }, (_, row) => probabilities[row * classes.length + positiveColumn] as number);
+  const positiveColumn = (manifest.classLabels as readonly (string | number)[]).indexOf(manifest.positiveClass as string);
+  return (await onnxProbabilities(manifest, model, table)).map((row) => row[positiveColumn] as number);
 }
 
 function countsTotal(distribution: DistributionBaseline): number {

@@ -87,9 +87,7 @@ describe('ModelBucket', () => {
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: logBucket.asString() },
       PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'logging.s3.amazonaws.com' }, Action: 's3:PutObject' }),
-        ]),
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Allow', Principal: { Service: 'logging.s3.amazonaws.com' }, Action: 's3:PutObject' })]),
       },
     });
   });
@@ -125,18 +123,12 @@ describe('ModelBucket', () => {
     });
 
     it('retention days are not whole days in range', () => {
-      expect(thrownBy(() => synth({ noncurrentVersionExpirationDays: 0 })).message).toContain(
-        'noncurrentVersionExpirationDays must be an integer between 1 and 3650, got: 0',
-      );
-      expect(thrownBy(() => synth({ accessLogRetentionDays: 1.5 })).message).toContain(
-        'accessLogRetentionDays must be an integer between 1 and 3650, got: 1.5',
-      );
+      expect(thrownBy(() => synth({ noncurrentVersionExpirationDays: 0 })).message).toContain('noncurrentVersionExpirationDays must be an integer between 1 and 3650, got: 0');
+      expect(thrownBy(() => synth({ accessLogRetentionDays: 1.5 })).message).toContain('accessLogRetentionDays must be an integer between 1 and 3650, got: 1.5');
     });
 
     it('several props are wrong, reporting them all at once', () => {
-      const error = thrownBy(() =>
-        synth({ encryption: 'none' as ModelBucketEncryption, noncurrentVersionExpirationDays: -1, accessLogRetentionDays: 5000 }),
-      ) as InvalidPropsError;
+      const error = thrownBy(() => synth({ encryption: 'none' as ModelBucketEncryption, noncurrentVersionExpirationDays: -1, accessLogRetentionDays: 5000 })) as InvalidPropsError;
       expect(error.problems).toHaveLength(3);
       expect(error.message).toContain('(3 problems)');
       expect(error.message).toMatch(/got: "none"[\s\S]*got: -1[\s\S]*got: 5000/);

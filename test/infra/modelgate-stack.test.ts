@@ -1,228 +1,267 @@
-// The whole stack, synthesized once with real bundling (esbuild + npm install of onnxruntime-node):
-// composition, outputs, least privilege, cdk-nag and the size of what Lambda will unzip.
+// The base stack of a deployment: what it holds (everything models share, no model), its outputs, the upload of
+// declared bundles, least privilege across the whole template, cdk-nag, prop validation, and — from the one
+// synth with real bundling — the size of what Lambda will unzip.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Validations } from 'aws-cdk-lib';
-import { Capture, Match } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks, NagPack, ServerlessChecks } from 'cdk-nag';
-import type { IConstruct } from 'constructs';
+import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelgateStack, type ModelgateStackProps } from '../../lib/modelgate-stack';
+import type { HandlerName } from '../../lib/functions/modelgate-function';
 import { InvalidPropsError } from '../../lib/validation/prop-validation';
-import { BUNDLED_STACK_PROPS, type BundledApp, bundledApp, directorySize, FIXTURE_BUNDLE, fastStack, thrownBy } from './support';
+import type { CfnTemplate } from '../../local/template';
+import { deployed } from './deployed';
+import {
+  acknowledgementsIn,
+  acknowledgementsWithoutReason,
+  actionsOf,
+  bundledApp,
+  directorySize,
+  fastDeployment,
+  fastStack,
+  FIXTURE_BUNDLE,
+  modelStackParametersOf,
+  nagFindings,
+  policyDocuments,
+  thrownBy,
+  unusedAcknowledgements,
+} from './support';
 
 const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
-const INFERENCE = { Runtime: 'nodejs22.x', Handler: 'index.handler' };
 
-let synthesized: BundledApp;
+/** Every function the base stack deploys, by entry: no model's inference function among them. */
+const BASE_HANDLERS: readonly HandlerName[] = [
+  'aggregator',
+  'api-key-authorizer',
+  'experiment-aggregator',
+  'experiment-analysis',
+  'experiment-events',
+  'experiments',
+  'feedback',
+  'models',
+  'monitor',
+  'provision',
+  'publish',
+  'registry',
+  'routing',
+  'validate',
+];
+
+let stack: ModelgateStack;
+let template: Template;
+let raw: CfnTemplate;
+
 beforeAll(() => {
-  synthesized = bundledApp();
-  console.log(`synth with bundling: ${synthesized.synthSeconds.toFixed(1)} s`);
+  stack = fastDeployment({ models: { churn: { bundlePath: FIXTURE_BUNDLE, memorySize: 2048 }, fraud: { reservedConcurrency: 10 } }, allowUndeclaredModels: true });
+  template = Template.fromStack(stack);
+  raw = template.toJSON() as CfnTemplate;
 });
-afterAll(() => {
-  if (synthesized) fs.rmSync(synthesized.outdir, { recursive: true, force: true });
-});
+
+type Resources = CfnTemplate['Resources'];
+
+/** "METHOD /full/path" for every method, rebuilt from the resource tree (no logical ids involved). */
+function routes(resources: Resources): string[] {
+  const pathOf = (id: string): string => {
+    const { PathPart, ParentId } = resources[id]?.Properties as { PathPart: string; ParentId: { Ref?: string } };
+    return ParentId.Ref ? `${pathOf(ParentId.Ref)}/${PathPart}` : `/${PathPart}`;
+  };
+  return Object.values(resources)
+    .filter((r) => r.Type === 'AWS::ApiGateway::Method')
+    .map((m) => `${m.Properties?.HttpMethod} ${pathOf((m.Properties?.ResourceId as { Ref: string }).Ref)}`)
+    .sort();
+}
 
 describe('ModelgateStack', () => {
-  it('composes bucket, prediction log, one endpoint per model and the API', () => {
-    const { template } = synthesized;
-    // The prediction log and the model registry (the monitoring and experiment tables are checked in their tests).
-    template.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'predictionId', KeyType: 'HASH' }] });
-    template.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'model', KeyType: 'HASH' }, { AttributeName: 'item', KeyType: 'RANGE' }] });
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
-    template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
-    template.resourceCountIs('AWS::Lambda::Alias', 1);
-    template.hasResourceProperties('AWS::Lambda::Function', { ...INFERENCE, Architectures: ['arm64'] });
+  it("holds every shared function, named <deployment>-<handler>, and no model's function, alias or route", () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function', { Metadata: { 'modelgate:entry': Match.anyValue() } }));
+    const entries = functions.map((fn) => /^lambdas\/handlers\/(.+)\.ts$/.exec(fn.Metadata['modelgate:entry'] as string)?.[1]).sort();
+    expect(entries).toEqual([...BASE_HANDLERS]);
+    expect(functions.map((fn) => fn.Properties.FunctionName).sort()).toEqual(BASE_HANDLERS.map((handler) => `modelgate-dev-${handler}`));
+    template.resourceCountIs('AWS::Lambda::Alias', 0);
+    template.resourceCountIs('AWS::Lambda::Version', 0);
+    expect(routes(raw.Resources)).toEqual(['GET /v1/experiments', 'GET /v1/experiments/{id}', 'GET /v1/models/{name}', 'POST /v1/events', 'POST /v1/feedback']);
+  });
+
+  it('holds the shared state: a versioned model bucket, the prediction log, the registry, one API, one state machine, one on-call topic', () => {
     template.hasResourceProperties('AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
-  });
-
-  it('uploads the local bundle as a candidate (the pipeline rolls it out) without pruning what is there', () => {
-    synthesized.template.hasResourceProperties('Custom::CDKBucketDeployment', {
-      DestinationBucketKeyPrefix: 'candidates/churn/1/',
-      Prune: false,
-      RetainOnDelete: true,
+    template.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'predictionId', KeyType: 'HASH' }] });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'model', KeyType: 'HASH' },
+        { AttributeName: 'item', KeyType: 'RANGE' },
+      ],
     });
+    template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    template.resourceCountIs('AWS::SNS::Topic', 1);
   });
 
-  it('outputs the API URL and key id, bucket, table, function and alias ARNs', () => {
-    const { template } = synthesized;
-    const outputs = template.toJSON().Outputs as Record<string, unknown>;
-    expect(Object.keys(outputs).sort()).toEqual([
-      'ApiKeyId',
-      'ApiUrl',
-      'ChurnFunctionArn',
-      'ChurnLiveAliasArn',
-      'ExperimentTableName',
-      'ModelBucketName',
-      'MonitorFunctionName',
-      'MonitoringTableName',
-      'NotificationTopicArn',
-      'PipelineStateMachineArn',
-      'PredictionTableName',
-      'RegistryTableName',
-    ]);
-    const alias = new Capture();
-    template.hasOutput('ChurnLiveAliasArn', { Value: { Ref: alias } });
-    expect(template.toJSON().Resources[alias.asString()].Type).toBe('AWS::Lambda::Alias');
+  it('outputs what operators and the CLI look up, each naming the resource it says', () => {
+    const expected: Record<string, string> = {
+      EventsApiKeyId: 'AWS::ApiGateway::ApiKey',
+      ExperimentTableName: 'AWS::DynamoDB::Table',
+      ModelBucketName: 'AWS::S3::Bucket',
+      MonitorFunctionName: 'AWS::Lambda::Function',
+      MonitoringTableName: 'AWS::DynamoDB::Table',
+      FeedbackApiKeyId: 'AWS::ApiGateway::ApiKey',
+      NotificationTopicArn: 'AWS::SNS::Topic',
+      PredictApiKeyId: 'AWS::ApiGateway::ApiKey',
+      PipelineStateMachineArn: 'AWS::StepFunctions::StateMachine',
+      PredictionTableName: 'AWS::DynamoDB::Table',
+      RegistryTableName: 'AWS::DynamoDB::Table',
+    };
+    expect(Object.keys(raw.Outputs ?? {}).sort()).toEqual([...Object.keys(expected), 'ApiUrl'].sort());
+    for (const [output, type] of Object.entries(expected)) {
+      const ref = (raw.Outputs?.[output]?.Value as { Ref: string }).Ref;
+      expect(raw.Resources[ref]?.Type, output).toBe(type);
+    }
+    expect(raw.Resources[(raw.Outputs?.MonitorFunctionName?.Value as { Ref: string }).Ref]?.Metadata?.['modelgate:entry']).toBe('lambdas/handlers/monitor.ts');
+    const dev = deployed(raw, { stackName: stack.stackName });
+    const api = Object.keys(template.findResources('AWS::ApiGateway::RestApi'))[0] as string;
+    expect(dev.text(raw.Outputs?.ApiUrl?.Value)).toBe(`https://${dev.ref(api)}.execute-api.eu-west-1.amazonaws.com/api/`);
   });
 
-  it('grants no wildcard action on anything (the enforce-TLS denies aside)', () => {
-    const allows = Object.values(synthesized.template.findResources('AWS::IAM::Policy')).flatMap((policy) =>
-      (policy.Properties.PolicyDocument.Statement as { Effect: string; Action: string | string[] }[]).filter(
-        (statement) => statement.Effect === 'Allow',
-      ),
+  it("uploads a declared model's bundle as a candidate (the pipeline rolls it out), after the pipeline listens and its settings are published", () => {
+    const bucket = Object.keys(template.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: { Status: 'Enabled' } } }));
+    const publication = Object.keys(template.findResources('Custom::CDKBucketDeployment', { Properties: { DestinationBucketKeyPrefix: Match.absent() } }));
+    const uploadRule = Object.keys(template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.s3'] } } }));
+    expect([bucket, publication, uploadRule].map((ids) => ids.length)).toEqual([1, 1, 1]);
+    template.hasResource('Custom::CDKBucketDeployment', {
+      Properties: Match.objectLike({ DestinationBucketName: { Ref: bucket[0] }, DestinationBucketKeyPrefix: 'candidates/churn/1/', Prune: false, RetainOnDelete: true }),
+      DependsOn: Match.arrayWith([publication[0], uploadRule[0]]),
+    });
+    // fraud is declared without a bundle: it arrives by push.
+    expect(Object.keys(template.findResources('Custom::CDKBucketDeployment', { Properties: { DestinationBucketKeyPrefix: Match.stringLikeRegexp('fraud') } }))).toEqual([]);
+    template.resourceCountIs('Custom::CDKBucketDeployment', 2);
+  });
+
+  it('grants no wildcard action anywhere: only the key policies delegate their key to the account, as KMS does by default', () => {
+    const allows = policyDocuments(raw).flatMap((document) => document.statements.filter((s) => s.Effect === 'Allow').map((statement) => ({ ...document, statement })));
+    expect(allows.length).toBeGreaterThan(50);
+    const wildcards = allows.filter(({ statement }) => actionsOf(statement).some((action) => action === '*' || action.endsWith(':*')));
+    expect(wildcards.map(({ type, statement }) => ({ type, actions: statement.Action, principal: statement.Principal }))).toEqual(
+      Object.keys(template.findResources('AWS::KMS::Key')).map(() => ({
+        type: 'AWS::KMS::Key',
+        actions: 'kms:*',
+        principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:root']] } },
+      })),
     );
-    const actions = allows.flatMap((statement) => [statement.Action].flat());
-    expect(actions.length).toBeGreaterThan(0);
-    expect(actions.filter((action) => action === '*' || action.endsWith(':*'))).toEqual([]);
-    // The inference function only writes the log (with two actions); the monitoring functions' grants
-    // are checked in model-monitoring.test.ts.
-    const inferenceStatements = Object.values(synthesized.template.findResources('AWS::IAM::Policy'))
-      .filter((policy) => (policy.Properties.Roles as { Ref: string }[]).some((role) => /EndpointInferenceRole/.test(role.Ref)))
-      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as { Effect: string; Action: string | string[] }[]);
-    const tableActions = inferenceStatements
-      .filter((statement) => JSON.stringify(statement).includes('PredictionLog'))
-      .flatMap((statement) => [statement.Action].flat());
-    expect(tableActions.sort()).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:PutItem']);
+    // The denies are the TLS-only resource policies.
+    for (const { statements } of policyDocuments(raw)) {
+      for (const deny of statements.filter((s) => s.Effect === 'Deny')) expect(deny.Condition).toEqual({ Bool: { 'aws:SecureTransport': 'false' } });
+    }
   });
 
   describe('cdk-nag (AwsSolutions + Serverless)', () => {
     // The deployed shape (environment, KMS) and the other variant the acknowledgements depend on
-    // (environment-agnostic, SSE-S3: no KMS findings, tokens instead of account and region).
-    const apps = (): [string, IConstruct][] => [
-      ['bundled, with env and KMS', synthesized.app],
+    // (environment-agnostic, SSE-S3: no KMS findings, tokens instead of account and region), each with a bundle.
+    const variants = () =>
       [
-        'env-agnostic, SSE-S3',
-        new ModelgateStack(fastStack().node.root, 'Agnostic', { ...BUNDLED_STACK_PROPS, env: undefined, bucketEncryption: 's3-managed' })
-          .node.root,
-      ],
-    ];
-    const packs = () => [new AwsSolutionsChecks(), new ServerlessChecks()];
+        ['with env and KMS', stack.node.root],
+        [
+          'env-agnostic, SSE-S3',
+          new ModelgateStack(fastStack().node.root, 'modelgate-prod', { models: { churn: { bundlePath: FIXTURE_BUNDLE } }, bucketEncryption: 's3-managed' }).node.root,
+        ],
+      ] as const;
 
-    it('reports no unacknowledged error or warning', () => {
-      for (const [variant, app] of apps()) {
-        const findings = packs().flatMap((pack) =>
-          pack.validateScope(app).violations.map((v) => `${v.severity} ${v.ruleName}: ${v.description}`),
-        );
-        expect(findings, variant).toEqual([]);
+    it('reports no unacknowledged error or warning, acknowledges with reasons, and nothing that is not found', () => {
+      for (const [variant, root] of variants()) {
+        expect(nagFindings(root), variant).toEqual([]);
+        expect(acknowledgementsIn(root).length, variant).toBeGreaterThan(20);
+        expect(acknowledgementsWithoutReason(root), variant).toEqual([]);
+        expect(unusedAcknowledgements(root), variant).toEqual([]);
       }
-    });
-
-    it('acknowledges each finding with a reason, and nothing that is not found', () => {
-      for (const [variant, app] of apps()) {
-        const acknowledgements = acknowledgementsIn(app);
-        expect(acknowledgements.length).toBeGreaterThan(0);
-        for (const { reason } of acknowledgements) expect(reason.length).toBeGreaterThan(40);
-
-        const findings = withoutAcknowledgements(() =>
-          packs().flatMap((pack) =>
-            pack.validateScope(app).violations.flatMap((v) =>
-              v.violatingResources.map((resource) => ({ rule: v.ruleName, path: resource.constructPath ?? '' })),
-            ),
-          ),
-        );
-        const unused = acknowledgements.filter(
-          ({ id, path: scope }) => !findings.some((f) => f.rule === id && (f.path === scope || f.path.startsWith(`${scope}/`))),
-        );
-        expect(unused.map(({ id, path: scope }) => `${id} at ${scope}`), variant).toEqual([]);
-      }
-    });
-  });
-
-  describe('the inference asset', () => {
-    it('is well under Lambda\'s 250 MB unzipped and carries onnxruntime for linux-arm64 only', () => {
-      const { template, assembly, stack } = synthesized;
-      const code = new Capture();
-      template.hasResourceProperties('AWS::Lambda::Function', { ...INFERENCE, Code: { S3Key: code } });
-      const hash = code.asString().replace(/\.zip$/, '');
-      const manifest = JSON.parse(fs.readFileSync(path.join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8'));
-      const folder = path.join(assembly.directory, manifest.files[hash].source.path as string);
-
-      const bytes = directorySize(folder);
-      console.log(`inference asset: ${(bytes / 1024 / 1024).toFixed(1)} MB unzipped (${folder})`);
-      expect(bytes).toBeLessThan(LAMBDA_UNZIPPED_LIMIT);
-      expect(bytes).toBeLessThan(LAMBDA_UNZIPPED_LIMIT / 4);
-
-      const napi = path.join(folder, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6');
-      expect(fs.readdirSync(napi)).toEqual(['linux']);
-      expect(fs.readdirSync(path.join(napi, 'linux'))).toEqual(['arm64']);
-      expect(fs.existsSync(path.join(napi, 'linux', 'arm64', 'onnxruntime_binding.node'))).toBe(true);
-
-      const entry = fs.readFileSync(path.join(folder, 'index.mjs'), 'utf8');
-      expect(entry.slice(0, 200)).toContain('createRequire');
     });
   });
 });
 
-describe('ModelgateStack fails when', () => {
-  const build = (props: ModelgateStackProps) => () => new ModelgateStack(fastStack().node.root, 'Bad', props);
-
-  it('the model list is empty', () => {
-    expect(thrownBy(build({ models: [] })).message).toContain('models must list at least one model, got: []');
+describe('the deployed code (one synth with real bundling)', () => {
+  beforeAll(() => {
+    console.log(`synth with bundling: ${bundledApp().synthSeconds.toFixed(1)} s`);
+  });
+  afterAll(() => {
+    fs.rmSync(bundledApp().outdir, { recursive: true, force: true });
   });
 
-  it('a bundle folder is missing, incomplete or describes another model, reporting every problem at once', () => {
+  /** The staged folder of a file asset of the base stack, by its object key. */
+  function assetFolder(objectKey: string): string {
+    const { assembly, stack: bundledStack } = bundledApp();
+    const manifest = JSON.parse(fs.readFileSync(path.join(assembly.directory, `${bundledStack.artifactId}.assets.json`), 'utf8')) as {
+      files: Record<string, { source: { path: string } }>;
+    };
+    const source = manifest.files[objectKey.replace(/\.zip$/, '')]?.source.path;
+    if (!source) throw new Error(`no file asset ${objectKey}`);
+    return path.join(assembly.directory, source);
+  }
+
+  it("gives model stacks an inference bundle well under Lambda's 250 MB unzipped, carrying onnxruntime for linux-arm64 only", () => {
+    const { template: bundledTemplate, stack: bundledStack } = bundledApp();
+    const parameters = modelStackParametersOf(deployed(bundledTemplate.toJSON() as CfnTemplate, { stackName: bundledStack.stackName }), 'churn');
+    const folder = assetFolder(parameters.CodeKey as string);
+    const bytes = directorySize(folder);
+    console.log(`inference asset: ${(bytes / 1024 / 1024).toFixed(1)} MB unzipped`);
+    expect(bytes).toBeLessThan(LAMBDA_UNZIPPED_LIMIT / 4);
+
+    const napi = path.join(folder, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6');
+    expect(fs.readdirSync(napi)).toEqual(['linux']);
+    expect(fs.readdirSync(path.join(napi, 'linux'))).toEqual(['arm64']);
+    expect(fs.existsSync(path.join(napi, 'linux', 'arm64', 'onnxruntime_binding.node'))).toBe(true);
+    // The ESM bundle gives its CommonJS dependencies a require() (lib/functions/bundling.ts).
+    expect(fs.readFileSync(path.join(folder, 'index.mjs'), 'utf8').slice(0, 200)).toContain('createRequire');
+  });
+
+  it("bundles each base function into its own asset under Lambda's limit, onnxruntime only where a model is loaded", () => {
+    const { template: bundledTemplate } = bundledApp();
+    const sizes: string[] = [];
+    const keys: string[] = [];
+    for (const fn of Object.values(bundledTemplate.findResources('AWS::Lambda::Function', { Metadata: { 'modelgate:entry': Match.anyValue() } }))) {
+      const key = new Capture();
+      Template.fromJSON({ Resources: { F: fn } }).hasResourceProperties('AWS::Lambda::Function', { Code: { S3Key: key } });
+      keys.push(key.asString());
+      const folder = assetFolder(key.asString());
+      const bytes = directorySize(folder);
+      const entry = fn.Metadata['modelgate:entry'] as string;
+      sizes.push(`${path.basename(entry, '.ts')} ${(bytes / 1024 / 1024).toFixed(1)} MB`);
+      expect(bytes, entry).toBeLessThan(LAMBDA_UNZIPPED_LIMIT / 4);
+      expect(fs.existsSync(path.join(folder, 'node_modules', 'onnxruntime-node')), entry).toBe(entry === 'lambdas/handlers/validate.ts');
+    }
+    console.log(`function assets: ${sizes.join(', ')}`);
+    expect(sizes).toHaveLength(BASE_HANDLERS.length);
+    // Each function runs its own bundle (CDK's bundling cache once gave every function the first one's).
+    expect(new Set(keys).size).toBe(BASE_HANDLERS.length);
+  });
+});
+
+describe('ModelgateStack fails when', () => {
+  const build = (props: ModelgateStackProps) => () => new ModelgateStack(fastStack().node.root, 'modelgate-dev', props);
+
+  it('a declaration or a bundle folder is wrong, reporting every problem with its model and value', () => {
     const incomplete = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-bundle-'));
-    fs.writeFileSync(
-      path.join(incomplete, 'manifest.json'),
-      JSON.stringify({ name: 'fraud', version: 1, model: { file: 'fraud.onnx' } }),
-    );
+    fs.writeFileSync(path.join(incomplete, 'manifest.json'), JSON.stringify({ name: 'fraud', version: 1, model: { file: 'fraud.onnx' } }));
     try {
       const error = thrownBy(
         build({
-          models: [
-            { name: 'churn', version: '2', bundlePath: FIXTURE_BUNDLE },
-            { name: 'churn', version: '1', bundlePath: '/nonexistent/bundle' },
-            { name: 'fraud', version: '1', bundlePath: incomplete },
-            { name: 'Bad_Name', version: '1' },
-          ],
+          models: {
+            churn: { bundlePath: FIXTURE_BUNDLE, memorySize: 64, rollout: { strategy: 'big-bang' } as never },
+            fraud: { bundlePath: incomplete },
+            Bad_Name: {},
+            lost: { bundlePath: '/nonexistent/bundle' },
+            other: { bundlePath: FIXTURE_BUNDLE },
+          },
         }),
       ) as InvalidPropsError;
       expect(error).toBeInstanceOf(InvalidPropsError);
       expect(error.problems).toEqual([
-        'models must have distinct names, got duplicates: ["churn"]',
-        'models[0].bundlePath/manifest.json must have version "2", got: "1"',
-        'models[1].bundlePath must be a bundle folder holding manifest.json and the model file, got: "/nonexistent/bundle" (not found)',
-        'models[2].bundlePath/manifest.json must have version "1", got: 1',
-        'models[2].bundlePath must hold the model file its manifest names, got: "fraud.onnx" (not found)',
-        'models[3]: model name must be 1-40 lower-case letters, digits and single dashes, got: "Bad_Name"',
+        'models.churn.memorySize must be an integer between 128 and 10240, got: 64',
+        'models.churn.rollout.strategy must be one of canary, linear, ab-test, shadow, all-at-once, got: "big-bang"',
+        'models.fraud.bundlePath/manifest.json must have a version, got: 1',
+        `models.fraud.bundlePath must hold the model file its manifest names, got: ${JSON.stringify(path.join(incomplete, 'fraud.onnx'))} (not found)`,
+        'models.Bad_Name: model name must be 1-40 lower-case letters, digits and single dashes, got: "Bad_Name"',
+        'models.lost.bundlePath must be a bundle folder holding manifest.json and the model file, got: "/nonexistent/bundle" (not found)',
+        'models.other.bundlePath/manifest.json must name model "other", got: "churn"',
       ]);
     } finally {
       fs.rmSync(incomplete, { recursive: true, force: true });
     }
   });
 });
-
-interface Acknowledgement {
-  readonly id: string;
-  readonly reason: string;
-  readonly path: string;
-}
-
-/** Every `Validations.of(x).acknowledge()` in the tree, with the construct it was made on. */
-function acknowledgementsIn(root: IConstruct): Acknowledgement[] {
-  return root.node.findAll().flatMap((construct) =>
-    construct.node.metadata
-      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-      .flatMap((entry) =>
-        Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({
-          id: id.replace(/^annotation::/i, ''),
-          reason,
-          path: construct.node.path,
-        })),
-      ),
-  );
-}
-
-/** Runs `check` with cdk-nag ignoring acknowledgements, to see the findings they cover. */
-function withoutAcknowledgements<T>(check: () => T): T {
-  const prototype = NagPack.prototype as unknown as { isAcknowledged: () => boolean };
-  const original = prototype.isAcknowledged;
-  prototype.isAcknowledged = () => false;
-  try {
-    return check();
-  } finally {
-    prototype.isAcknowledged = original;
-  }
-}

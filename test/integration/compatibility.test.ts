@@ -8,8 +8,7 @@ import { lambdaContext, serve, startLocalAws, withChecksum, type LocalAws } from
 
 const modelBytes = (file: string) => new Uint8Array(readFileSync(new URL(`../fixtures/models/${file}`, import.meta.url)));
 
-const numbers = (prefix: string, count: number): FeatureSpec[] =>
-  Array.from({ length: count }, (_, i) => ({ name: `${prefix}${i}`, type: 'number' as const }));
+const numbers = (prefix: string, count: number): FeatureSpec[] => Array.from({ length: count }, (_, i) => ({ name: `${prefix}${i}`, type: 'number' as const }));
 const matrix = (name: string, features: FeatureSpec[]): InputSpec[] => [{ name, dtype: 'float32', features: features.map((f) => f.name) }];
 
 interface Case {
@@ -82,39 +81,46 @@ const cases: Case[] = [
       sumsToOne(predictions);
     },
   },
-  ...['logreg_iris.onnx', 'rf_iris.onnx'].map((file): Case => ({
-    file,
-    manifest: {
-      task: 'multiclass-classification',
-      features: iris,
-      inputs: matrix('float_input', iris),
-      outputs: { label: 'output_label', probabilities: 'output_probability' },
-      classLabels: [0, 1, 2],
-      batchSize: 1,
-    },
-    instances: [irisRow, { x0: 6.7, x1: 3.0, x2: 5.2, x3: 2.3 }, irisRow],
-    check: (predictions) => {
-      expect(predictions[0]?.label).toBe(0);
-      expect(predictions[2]).toEqual({ ...predictions[0], predictionId: predictions[2]?.predictionId });
-      expect(predictions[1]?.label).not.toBe(0);
-      sumsToOne(predictions);
-    },
-  })),
-  ...['pipeline_lightgbm.onnx', 'pipeline_xgboost.onnx'].map((file): Case => ({
-    file,
-    manifest: {
-      task: 'multiclass-classification',
-      features: twoFeatures,
-      inputs: matrix('input', twoFeatures),
-      outputs: { label: 'output_label', probabilities: 'output_probability' },
-      classLabels: [0, 1, 2],
-    },
-    instances: [{ x0: 1, x1: 2 }, { x0: -3, x1: 0.5 }],
-    check: (predictions) => {
-      sumsToOne(predictions);
-      for (const p of predictions) expect([0, 1, 2]).toContain(p.label);
-    },
-  })),
+  ...['logreg_iris.onnx', 'rf_iris.onnx'].map(
+    (file): Case => ({
+      file,
+      manifest: {
+        task: 'multiclass-classification',
+        features: iris,
+        inputs: matrix('float_input', iris),
+        outputs: { label: 'output_label', probabilities: 'output_probability' },
+        classLabels: [0, 1, 2],
+        batchSize: 1,
+      },
+      instances: [irisRow, { x0: 6.7, x1: 3.0, x2: 5.2, x3: 2.3 }, irisRow],
+      check: (predictions) => {
+        expect(predictions[0]?.label).toBe(0);
+        expect(predictions[2]).toEqual({ ...predictions[0], predictionId: predictions[2]?.predictionId });
+        expect(predictions[1]?.label).not.toBe(0);
+        sumsToOne(predictions);
+      },
+    }),
+  ),
+  ...['pipeline_lightgbm.onnx', 'pipeline_xgboost.onnx'].map(
+    (file): Case => ({
+      file,
+      manifest: {
+        task: 'multiclass-classification',
+        features: twoFeatures,
+        inputs: matrix('input', twoFeatures),
+        outputs: { label: 'output_label', probabilities: 'output_probability' },
+        classLabels: [0, 1, 2],
+      },
+      instances: [
+        { x0: 1, x1: 2 },
+        { x0: -3, x1: 0.5 },
+      ],
+      check: (predictions) => {
+        sumsToOne(predictions);
+        for (const p of predictions) expect([0, 1, 2]).toContain(p.label);
+      },
+    }),
+  ),
   {
     file: 'treecl.onnx',
     manifest: {
@@ -157,7 +163,10 @@ const cases: Case[] = [
       classLabels: [0, 1],
       batchSize: 1,
     },
-    instances: [{ x0: 1, x1: 2, x2: 3 }, { x0: -1, x1: 0, x2: 4 }],
+    instances: [
+      { x0: 1, x1: 2, x2: 3 },
+      { x0: -1, x1: 0, x2: 4 },
+    ],
     check: sumsToOne,
   },
   {
@@ -170,20 +179,28 @@ const cases: Case[] = [
       classLabels: ['A', 'B'],
       batchSize: 1,
     },
-    instances: [{ x0: 0, x1: 1 }, { x0: 5, x1: -2 }],
+    instances: [
+      { x0: 0, x1: 1 },
+      { x0: 5, x1: -2 },
+    ],
     check: (predictions) => {
       sumsToOne(predictions);
       for (const p of predictions) expect(['A', 'B']).toContain(p.label);
     },
   },
-  ...['SklearnRegGradientBoostingRegressor.model.onnx', 'SklearnRegRandomForestRegressor.model.onnx'].map((file): Case => ({
-    file,
-    manifest: { task: 'regression', features: twoFeatures, inputs: matrix('input', twoFeatures), outputs: { value: 'variable' }, batchSize: 1 },
-    instances: [{ x0: 1, x1: 2 }, { x0: 3, x1: 4 }],
-    check: (predictions) => {
-      for (const p of predictions) expect(typeof p.value).toBe('number');
-    },
-  })),
+  ...['SklearnRegGradientBoostingRegressor.model.onnx', 'SklearnRegRandomForestRegressor.model.onnx'].map(
+    (file): Case => ({
+      file,
+      manifest: { task: 'regression', features: twoFeatures, inputs: matrix('input', twoFeatures), outputs: { value: 'variable' }, batchSize: 1 },
+      instances: [
+        { x0: 1, x1: 2 },
+        { x0: 3, x1: 4 },
+      ],
+      check: (predictions) => {
+        for (const p of predictions) expect(typeof p.value).toBe('number');
+      },
+    }),
+  ),
   {
     file: 'SklearnOneHotEncoderInt64-SkipDim1.model.onnx',
     manifest: {
@@ -210,7 +227,10 @@ const cases: Case[] = [
     file: 'SklearnPipelineScalerMixed-OneOff.model.onnx',
     manifest: {
       task: 'regression',
-      features: [{ name: 'count', type: 'integer' }, { name: 'ratio', type: 'number' }],
+      features: [
+        { name: 'count', type: 'integer' },
+        { name: 'ratio', type: 'number' },
+      ],
       inputs: [
         { name: 'input1', dtype: 'int64', features: ['count'] },
         { name: 'input2', dtype: 'float32', features: ['ratio'] },
@@ -224,7 +244,10 @@ const cases: Case[] = [
   {
     file: 'test_xgb.onnx',
     manifest: { task: 'regression', features: numbers('x', 4), inputs: matrix('X', numbers('x', 4)), outputs: { value: 'variable' } },
-    instances: [{ x0: 1, x1: 2, x2: 3, x3: 4 }, { x0: 0, x1: 0, x2: 0, x3: 0 }],
+    instances: [
+      { x0: 1, x1: 2, x2: 3, x3: 4 },
+      { x0: 0, x1: 0, x2: 0, x3: 0 },
+    ],
     check: (predictions) => {
       for (const p of predictions) expect(Number.isFinite(p.value)).toBe(true);
     },
@@ -274,13 +297,14 @@ describe('compatibility set', () => {
 
   it.each(cases)('serves $file', async ({ file, manifest, instances, check }) => {
     const bytes = modelBytes(file);
-    const name = file.replace(/\..*$/, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/-+$/, '');
+    const name = file
+      .replace(/\..*$/, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/-+$/, '');
     const serving = await serve(aws, withChecksum({ schemaVersion: '1', name, version: '1', ...manifest }, bytes), bytes);
     try {
-      const response = await serving.handle(
-        proxyEvent({ method: 'POST', path: `/v1/models/${name}/predict`, body: JSON.stringify({ instances }) }),
-        lambdaContext,
-      );
+      const response = await serving.handle(proxyEvent({ method: 'POST', path: `/v1/models/${name}/predict`, body: JSON.stringify({ instances }) }), lambdaContext);
       expect(response.statusCode, response.body).toBe(200);
       const body = JSON.parse(response.body) as { model: unknown; predictions: Record<string, unknown>[] };
       expect(body.model).toEqual({ name, version: '1' });
@@ -300,7 +324,11 @@ describe('compatibility set', () => {
         name: 'tfidf',
         version: '1',
         task: 'multiclass-classification',
-        features: [{ name: 'x0', type: 'number' }, { name: 'x1', type: 'number' }, { name: 'text', type: 'string' }],
+        features: [
+          { name: 'x0', type: 'number' },
+          { name: 'x1', type: 'number' },
+          { name: 'text', type: 'string' },
+        ],
         inputs: [
           { name: 'input', dtype: 'float32', features: ['x0', 'x1'] },
           { name: 'text', dtype: 'string', features: ['text'] },

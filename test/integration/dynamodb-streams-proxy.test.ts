@@ -104,7 +104,12 @@ describe('local DynamoDB streams proxy', () => {
     direct = localDynamoClient(dynamo.endpoint);
     for (const { name } of TABLES) {
       await direct.send(
-        new CreateTableCommand({ TableName: name, KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }),
+        new CreateTableCommand({
+          TableName: name,
+          KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+          AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
       );
     }
     interceptor = new Interceptor(dynamo.endpoint);
@@ -118,12 +123,15 @@ describe('local DynamoDB streams proxy', () => {
       onError: () => undefined,
     });
     for (const { name } of TABLES) {
-      streams.subscribe({ streamArn: arn(name), functionName: name, batchSize: 100, batchingWindowMs: 0, retryAttempts: 0, filters: [] }, {
-        invoke: async (_name, _qualifier, event) => {
-          records.get(name)?.push(...(event as { Records: StreamRecord[] }).Records);
-          return { result: null, executedVersion: '$LATEST' };
+      streams.subscribe(
+        { streamArn: arn(name), functionName: name, batchSize: 100, batchingWindowMs: 0, retryAttempts: 0, filters: [] },
+        {
+          invoke: async (_name, _qualifier, event) => {
+            records.get(name)?.push(...(event as { Records: StreamRecord[] }).Records);
+            return { result: null, executedVersion: '$LATEST' };
+          },
         },
-      });
+      );
     }
     client = localDynamoClient(streams.endpoint, { maxAttempts: 1 });
   });
@@ -150,14 +158,26 @@ describe('local DynamoDB streams proxy', () => {
       expect(put2.Attributes).toEqual({ id: { S: 'a' }, n: { N: '1.5' }, m: { M: { x: { N: '100' } } } });
       expect(streams.stats().reads).toBe(before);
       const afterPuts = await stored(name, 'a');
-      const update = await client.send(new UpdateItemCommand({ TableName: name, Key: { id: { S: 'a' } }, UpdateExpression: 'SET n = n + :one', ExpressionAttributeValues: { ':one': { N: '1' } }, ReturnValues: 'UPDATED_NEW' }));
+      const update = await client.send(
+        new UpdateItemCommand({
+          TableName: name,
+          Key: { id: { S: 'a' } },
+          UpdateExpression: 'SET n = n + :one',
+          ExpressionAttributeValues: { ':one': { N: '1' } },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
       expect(update.Attributes).toEqual({ n: { N: '3' } });
       const afterUpdate = await stored(name, 'a');
-      const created = await client.send(new UpdateItemCommand({ TableName: name, Key: { id: { S: 'b' } }, UpdateExpression: 'SET n = :n', ExpressionAttributeValues: { ':n': { N: '7' } } }));
+      const created = await client.send(
+        new UpdateItemCommand({ TableName: name, Key: { id: { S: 'b' } }, UpdateExpression: 'SET n = :n', ExpressionAttributeValues: { ':n': { N: '7' } } }),
+      );
       expect(created.Attributes).toBeUndefined();
       await client.send(new DeleteItemCommand({ TableName: name, Key: { id: { S: 'a' } } }));
       await client.send(new DeleteItemCommand({ TableName: name, Key: { id: { S: 'never' } } })); // deletes nothing: no record
-      await client.send(new BatchWriteItemCommand({ RequestItems: { [name]: [{ PutRequest: { Item: { id: { S: 'c' }, n: { N: '0.10' } } } }, { DeleteRequest: { Key: { id: { S: 'b' } } } }] } }));
+      await client.send(
+        new BatchWriteItemCommand({ RequestItems: { [name]: [{ PutRequest: { Item: { id: { S: 'c' }, n: { N: '0.10' } } } }, { DeleteRequest: { Key: { id: { S: 'b' } } } }] } }),
+      );
       await streams.idle();
 
       const includeNew = name === 'both' || name === 'new';
@@ -184,8 +204,12 @@ describe('local DynamoDB streams proxy', () => {
       expect(await stored(name, 'c')).toEqual({ id: { S: 'c' }, n: { N: '0.1' } });
       // A write dynalite refuses gets dynalite's own answer (its read before refused too) and records nothing.
       const wrongKey = { id: { N: '1' } };
-      await expect(client.send(new UpdateItemCommand({ TableName: name, Key: wrongKey, UpdateExpression: 'SET n = :n', ExpressionAttributeValues: { ':n': { N: '1' } } }))).rejects.toMatchObject({ name: 'ValidationException' });
-      await expect(client.send(new BatchWriteItemCommand({ RequestItems: { [name]: [{ DeleteRequest: { Key: wrongKey } }] } }))).rejects.toMatchObject({ name: 'ValidationException' });
+      await expect(
+        client.send(new UpdateItemCommand({ TableName: name, Key: wrongKey, UpdateExpression: 'SET n = :n', ExpressionAttributeValues: { ':n': { N: '1' } } })),
+      ).rejects.toMatchObject({ name: 'ValidationException' });
+      await expect(client.send(new BatchWriteItemCommand({ RequestItems: { [name]: [{ DeleteRequest: { Key: wrongKey } }] } }))).rejects.toMatchObject({
+        name: 'ValidationException',
+      });
       await expect(client.send(new PutItemCommand({ TableName: name, Item: wrongKey }))).rejects.toMatchObject({ name: 'ValidationException' });
       await streams.idle();
       expect(records.get(name)).toHaveLength(expected.length);
@@ -262,7 +286,7 @@ describe('local DynamoDB streams proxy', () => {
     expect((records.get(table) ?? []).some((r) => r.dynamodb.Keys.id?.N !== undefined || r.dynamodb.Keys.id?.S === 'huge')).toBe(false);
   });
 
-  it('keeps each item\'s records in the order of its writes when concurrent puts and updates hit the same items', async () => {
+  it("keeps each item's records in the order of its writes when concurrent puts and updates hit the same items", async () => {
     const table = 'both';
     const ids = ['o0', 'o1', 'o2', 'o3'];
     await Promise.all(
@@ -282,7 +306,9 @@ describe('local DynamoDB streams proxy', () => {
       expect(chain[0]?.eventName).toBe('INSERT');
       expect(chain.slice(1).every((r) => r.eventName === 'MODIFY')).toBe(true);
       // Each record's old image is the previous record's new image, and the last new image is what is stored.
-      chain.slice(1).forEach((record, i) => expect(record.dynamodb.OldImage).toEqual(chain[i]?.dynamodb.NewImage));
+      chain.slice(1).forEach((record, i) => {
+        expect(record.dynamodb.OldImage).toEqual(chain[i]?.dynamodb.NewImage);
+      });
       expect(chain.at(-1)?.dynamodb.NewImage).toEqual(await stored(table, id));
     }
   });

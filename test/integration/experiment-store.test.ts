@@ -57,7 +57,13 @@ describe('ExperimentStore', () => {
 
   it('revises under optimistic concurrency, keeps every revision, frees the model when it stops', async () => {
     const { definition } = (await store.get('bank-a'))!;
-    const stopped = await store.revise(definition, { ...definition, status: 'stopped', endedAt: '2025-03-02T00:00:00.000Z' }, 'stopped', 'carol', new Date('2025-03-02T00:00:00.000Z'));
+    const stopped = await store.revise(
+      definition,
+      { ...definition, status: 'stopped', endedAt: '2025-03-02T00:00:00.000Z' },
+      'stopped',
+      'carol',
+      new Date('2025-03-02T00:00:00.000Z'),
+    );
     expect(stopped.revision).toBe(2);
     await expect(store.revise(definition, { ...definition, status: 'concluded' }, 'concluded', 'dave', NOW)).rejects.toThrow(/changed since it was read \(revision 1\)/);
     const stored = (await store.get('bank-a'))!;
@@ -107,13 +113,22 @@ describe('ExperimentStore', () => {
     expect(await store.recordSighting(sighting, definition, NOW)).toEqual({ first: true, arm: 'treatment' });
     expect(await store.recordSighting(sighting, definition, NOW)).toEqual({ first: true, arm: 'treatment' });
     expect(await store.recordSighting({ ...sighting, arm: 'control', seenBy: 'shard-2/3' }, definition, NOW)).toEqual({ first: false, arm: 'treatment' });
-    const exposures = await store.exposures([{ experimentId: 'bank-b', unitId: 'u1' }, { experimentId: 'bank-b', unitId: 'u2' }]);
+    const exposures = await store.exposures([
+      { experimentId: 'bank-b', unitId: 'u1' },
+      { experimentId: 'bank-b', unitId: 'u2' },
+    ]);
     expect([...exposures]).toEqual([['bank-b\u0000u1', 'treatment']]);
   });
 
   it('keeps snapshots in time order', async () => {
     for (const minute of [3, 1, 2]) {
-      await store.putSnapshot('churn-a', { at: `2025-03-01T00:0${minute}:00.000Z`, units: { control: minute, treatment: minute }, srmPValue: null, decision: 'keep-running', metrics: {} });
+      await store.putSnapshot('churn-a', {
+        at: `2025-03-01T00:0${minute}:00.000Z`,
+        units: { control: minute, treatment: minute },
+        srmPValue: null,
+        decision: 'keep-running',
+        metrics: {},
+      });
     }
     expect((await store.snapshots('churn-a')).map((s) => s.units.control)).toEqual([1, 2, 3]);
     expect((await store.snapshots('churn-a', 2)).map((s) => s.units.control)).toEqual([2, 3]);
@@ -123,8 +138,12 @@ describe('ExperimentStore', () => {
 describe('predictionFacts', () => {
   it('reads model, version, time and unit of logged predictions; unknown ids are absent', async () => {
     const base = { model: 'churn', variant: '1', modelVersionShard: 'churn#2#0', outputs: {}, latencyMs: 1, batchRows: 1, expiresAt: 2_000_000_000 };
-    await aws.dynamodb.send(new PutItemCommand({ TableName: TABLE, Item: toAttributeMap({ ...base, predictionId: 'a', version: '2', timestamp: '2025-03-01T00:00:01.000Z', ts: 'x#a', unitId: 'u1' }) }));
-    await aws.dynamodb.send(new PutItemCommand({ TableName: TABLE, Item: toAttributeMap({ ...base, predictionId: 'b', version: '1', timestamp: '2025-03-01T00:00:02.000Z', ts: 'x#b' }) }));
+    await aws.dynamodb.send(
+      new PutItemCommand({ TableName: TABLE, Item: toAttributeMap({ ...base, predictionId: 'a', version: '2', timestamp: '2025-03-01T00:00:01.000Z', ts: 'x#a', unitId: 'u1' }) }),
+    );
+    await aws.dynamodb.send(
+      new PutItemCommand({ TableName: TABLE, Item: toAttributeMap({ ...base, predictionId: 'b', version: '1', timestamp: '2025-03-01T00:00:02.000Z', ts: 'x#b' }) }),
+    );
     const facts = await predictionFacts(aws.dynamodb, TABLE, ['a', 'b', 'c', 'a']);
     expect(Object.fromEntries(facts)).toEqual({
       a: { model: 'churn', version: '2', timestamp: '2025-03-01T00:00:01.000Z', unitId: 'u1' },

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toAttributeMap } from '../../lambdas/adapters/attribute-values';
 import { ExperimentStore, predictionFacts } from '../../lambdas/adapters/experiment-store';
 import { planExperiment } from '../../lambdas/core/experiments/definition';
+import { analyzeExperiment } from '../../lambdas/core/experiments/report';
 import type { LoggedRecord, StreamChange } from '../../lambdas/core/monitoring/window';
 import { aggregateForExperiments } from '../../lambdas/use-cases/experiments/aggregate-exposures';
 import { analyzeRunning } from '../../lambdas/use-cases/experiments/analyze-experiments';
@@ -23,7 +24,10 @@ let aws: LocalAws;
 let store: ExperimentStore;
 let ids = 0;
 
-const definition = planExperiment({ id: 'churn-exp', model: 'churn', control: '1', treatment: '2', metric: 'conversion', guardrails: 'revenue:mean,accuracy', baseline: 0.2, mde: 0.5, startDelaySeconds: 0 }, START);
+const definition = planExperiment(
+  { id: 'churn-exp', model: 'churn', control: '1', treatment: '2', metric: 'conversion', guardrails: 'revenue:mean,accuracy', baseline: 0.2, mde: 0.5, startDelaySeconds: 0 },
+  START,
+);
 
 /** Logged predictions: `n` per version, alternating, after the start. */
 function records(n: number): LoggedRecord[] {
@@ -31,7 +35,19 @@ function records(n: number): LoggedRecord[] {
     const predictionId = `pred-${i}`;
     const timestamp = new Date(START.getTime() + 60_000 + i * 1000).toISOString();
     const version = i % 2 === 0 ? '1' : '2';
-    return { predictionId, model: 'churn', version, variant: version, timestamp, modelVersionShard: `churn#${version}#0`, ts: `${timestamp}#${predictionId}`, outputs: { label: 'Yes', probabilities: { No: 0.3, Yes: 0.7 } }, latencyMs: 1, batchRows: 1, expiresAt: 2_000_000_000 };
+    return {
+      predictionId,
+      model: 'churn',
+      version,
+      variant: version,
+      timestamp,
+      modelVersionShard: `churn#${version}#0`,
+      ts: `${timestamp}#${predictionId}`,
+      outputs: { label: 'Yes', probabilities: { No: 0.3, Yes: 0.7 } },
+      latencyMs: 1,
+      batchRows: 1,
+      expiresAt: 2_000_000_000,
+    };
   });
 }
 const logged = records(40);
@@ -112,14 +128,21 @@ describe('GET /v1/experiments and the scheduled analysis', () => {
     expect(await analyzeRunning(store, new Date())).toEqual({ analysed: [{ id: 'churn-exp', decision: 'keep-running' }], failed: [] });
     const response = await experimentsApi(store, { httpMethod: 'GET', path: '/v1/experiments/churn-exp', pathParameters: { id: 'churn-exp' } }, new Date());
     expect(response.statusCode).toBe(200);
-    const body = JSON.parse(response.body) as { experiment: { id: string }; revisions: unknown[]; analysis: { arms: { control: { units: number } }; metrics: { name: string; control: { n: number } }[]; srm: { mismatch: boolean } }; snapshots: unknown[] };
+    const body = JSON.parse(response.body) as {
+      experiment: { id: string };
+      revisions: unknown[];
+      analysis: { arms: { control: { units: number } }; metrics: { name: string; control: { n: number } }[]; srm: { mismatch: boolean } };
+      snapshots: unknown[];
+    };
     expect(body.experiment.id).toBe('churn-exp');
     expect(body.revisions).toHaveLength(1);
     expect(body.analysis.arms.control.units).toBe(20);
     expect(body.analysis.metrics.map((m) => `${m.name} ${m.control.n}`)).toEqual(['conversion 20', 'revenue 20', 'accuracy 2']);
     expect(body.analysis.srm.mismatch).toBe(false);
     expect(body.snapshots).toHaveLength(1);
-    const listed = JSON.parse((await experimentsApi(store, { httpMethod: 'GET', path: '/v1/experiments', pathParameters: null }, new Date())).body) as { experiments: { id: string; status: string }[] };
+    const listed = JSON.parse((await experimentsApi(store, { httpMethod: 'GET', path: '/v1/experiments', pathParameters: null }, new Date())).body) as {
+      experiments: { id: string; status: string }[];
+    };
     expect(listed.experiments).toEqual([expect.objectContaining({ id: 'churn-exp', status: 'running' })]);
   });
 
@@ -129,5 +152,32 @@ describe('GET /v1/experiments and the scheduled analysis', () => {
     [{ httpMethod: 'DELETE', path: '/v1/experiments/churn-exp', pathParameters: { id: 'churn-exp' } }, 405],
   ])('%j -> %i', async (event, statusCode) => {
     expect((await experimentsApi(store, event, new Date())).statusCode).toBe(statusCode);
+  });
+});
+
+// Last: a second running experiment, which the analysis above does not expect.
+describe('POST /v1/events before an experiment counts', () => {
+  it('counts events about predictions served before counting began as too early, in their arm, and the analysis reports them', async () => {
+    const early = planExperiment({ id: 'late-exp', model: 'late', control: '1', treatment: '2', metric: 'conversion' }, new Date());
+    await store.create(early, 'test');
+    const served = new Date().toISOString();
+    const prediction = { ...logged[1]!, predictionId: 'late-pred', model: 'late', version: '2', timestamp: served, ts: `${served}#late-pred`, modelVersionShard: 'late#2#0' };
+    await aws.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [TABLE]: [{ PutRequest: { Item: toAttributeMap(prediction) } }] } }));
+    const answer = JSON.parse(
+      (
+        await post([
+          { predictionId: 'late-pred', name: 'conversion', eventId: 'too-soon' },
+          { predictionId: 'late-pred', name: 'pageview' },
+        ])
+      ).body,
+    ) as { results: { status: string; reason: string }[] };
+    expect(answer.results.map((r) => r.status)).toEqual(['not_in_experiment', 'not_in_experiment']);
+    expect(answer.results[0]?.reason).toBe(
+      `the prediction was served at ${served}, before experiment late-exp started counting at ${early.startedAt}: events about it are not counted`,
+    );
+    const tallies = await store.tallies('late-exp');
+    expect([tallies.control.early, tallies.treatment.early, tallies.treatment['e:conversion:events']]).toEqual([undefined, 1, undefined]);
+    const report = analyzeExperiment(early, tallies, new Date());
+    expect([report.arms.control.earlyEvents, report.arms.treatment.earlyEvents]).toEqual([0, 1]);
   });
 });

@@ -15,6 +15,7 @@ import { csvInstances } from '../../lambdas/core/csv-instances';
 import { parseManifestJson } from '../../lambdas/core/manifest';
 import { binaryClassificationMetrics } from '../../lambdas/core/metrics/classification';
 import type { MetricDatum } from '../../lambdas/core/monitoring/report';
+import { emptyWindow, foldChanges, type LoggedRecord } from '../../lambdas/core/monitoring/window';
 import { aggregatorHandler, type StreamBatchEvent } from '../../lambdas/use-cases/aggregate-windows';
 import { feedbackHandler } from '../../lambdas/use-cases/record-ground-truth';
 import { monitorHandler } from '../../lambdas/use-cases/monitor-versions';
@@ -45,7 +46,7 @@ describe('monitoring: feedback, stream aggregation, monitor', () => {
   let predict: (rows: unknown[]) => Promise<Predicted[]>;
   let feedback: ReturnType<typeof feedbackHandler>;
   const aggregatorCalls: StreamBatchEvent[] = [];
-  const emitted: { model: string; version: string; data: readonly MetricDatum[] }[] = [];
+  const emitted: { model: string; version: string; data: readonly MetricDatum[]; at: Date }[] = [];
   let monitor: ReturnType<typeof monitorHandler>;
 
   beforeAll(async () => {
@@ -82,10 +83,19 @@ describe('monitoring: feedback, stream aggregation, monitor', () => {
     );
     feedback = feedbackHandler({ store: new FeedbackStore(viaStreams, TABLE), manifests, logger: silent });
     const config: MonitoringConfig = {
-      bucket: BUCKET, predictionTable: TABLE, monitoringTable: MONITORING_TABLE, windowMinutes: 5, windowTtlDays: 30,
-      periodMinutes: 60, qualityLookbackHours: 24, minPredictions: 100, minLabels: 30, metricsNamespace: 'modelgate',
+      bucket: BUCKET,
+      predictionTable: TABLE,
+      monitoringTable: MONITORING_TABLE,
+      windowMinutes: 5,
+      windowTtlDays: 30,
+      driftWindowMinutes: 60,
+      qualityLookbackHours: 24,
+      minPredictions: 100,
+      minLabels: 30,
+      metricsNamespace: 'modelgate',
+      minuteMs: 60_000,
     };
-    monitor = monitorHandler(config, { store, manifests, logger: silent, emit: (model, version, data) => emitted.push({ model, version, data }) });
+    monitor = monitorHandler(config, { store, manifests, logger: silent, emit: (model, version, data, at) => emitted.push({ model, version, data, at }) });
   });
   afterAll(async () => {
     await streams?.close();
@@ -107,6 +117,49 @@ describe('monitoring: feedback, stream aggregation, monitor', () => {
     // The holdout is the training distribution: no dataset drift.
     expect(report?.drift?.datasetDrift).toBe(false);
     expect(report?.quality).toBeNull();
+  });
+
+  it('reports every version when the EventBridge schedule starts it (whose event has a "version" of its own)', async () => {
+    const scheduled = {
+      version: '0',
+      id: 'e1',
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '0',
+      region: 'us-east-1',
+      resources: [],
+      detail: {},
+      time: new Date(Date.now() + 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    };
+    const run = await monitor(scheduled);
+    expect(run.reports.map((r) => `${r.model} v${r.version}`)).toEqual([`churn v${manifest.version}`]);
+    expect(run.reports[0]?.predictions).toBe(1200);
+  });
+
+  it('covers the sliding window the manifest asks for (the window in progress included), and stamps the metrics at the run', async () => {
+    const short = { ...manifest, version: 'short-window', monitoring: { windowMinutes: 10 } };
+    await aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `models/churn/short-window/manifest.json`, Body: JSON.stringify(short) }));
+    const store = new MonitoringStore(aws.dynamodb, MONITORING_TABLE);
+    const at = new Date('2026-01-15T10:07:30.000Z');
+    // 100 predictions in each of four windows; the run at 10:07:30 reads the two newest (10:00, 10:05 in progress).
+    for (const [w, start] of ['09:50', '09:55', '10:00', '10:05'].entries()) {
+      const windowStart = `2026-01-15T${start}:00.000Z`;
+      const window = emptyWindow(short, windowStart);
+      foldChanges(
+        window,
+        holdout
+          .slice(w * 100, w * 100 + 100)
+          .map((inputs, i) => ({ eventName: 'INSERT', shardId: 's', sequenceNumber: String(i + 1), image: loggedRecord(short.version, windowStart, `${w}-${i}`, inputs) })),
+        short,
+      );
+      await store.putWindow(window, undefined, 0);
+    }
+    await store.touchVersion('churn', 'short-window', at.toISOString());
+    emitted.length = 0;
+    const run = await monitor({ at: at.toISOString(), model: 'churn', version: 'short-window' });
+    expect(run.reports[0]).toMatchObject({ from: '2026-01-15T10:00:00.000Z', to: at.toISOString(), windows: 2, predictions: 200, estimated: { rows: 200 } });
+    expect(run.reports[0]?.drift?.features.Contract?.current.values).toBe(200);
+    expect(emitted.map((e) => [e.version, e.at.toISOString()])).toEqual([['short-window', at.toISOString()]]);
   });
 
   it('records labels once, and answers each item: accepted, duplicate, conflict, not found, invalid', async () => {
@@ -150,7 +203,11 @@ describe('monitoring: feedback, stream aggregation, monitor', () => {
     const report = run.reports[0]!;
     expect(report.labels).toBe(1000);
     const actualPositive = labelled.map((_, i) => (i === 0 ? 'Yes' : churned[i]) === 'Yes');
-    const exact = binaryClassificationMetrics(actualPositive, labelled.map((p) => p.probabilities.Yes as number), 0.5);
+    const exact = binaryClassificationMetrics(
+      actualPositive,
+      labelled.map((p) => p.probabilities.Yes as number),
+      0.5,
+    );
     expect(report.quality?.accuracy).toBeCloseTo(exact.accuracy, 12);
     expect(report.quality?.f1).toBeCloseTo(exact.f1, 12);
     // Log loss reads P(actual) as logged (P(No) is the model's float32, not 1 - P(Yes)): equal to 1e-8.
@@ -163,3 +220,21 @@ describe('monitoring: feedback, stream aggregation, monitor', () => {
     expect(emitted[0]?.data.filter((d) => d.name === 'FeatureDrift').map((d) => d.feature)).toHaveLength(manifest.features.length);
   });
 });
+
+/** A logged prediction of the churn model as the stream shows it (P(Yes) a stand-in: 0.3). */
+function loggedRecord(version: string, timestamp: string, id: string, inputs: Record<string, string | number | boolean>): LoggedRecord {
+  return {
+    predictionId: id,
+    model: 'churn',
+    version,
+    variant: '1',
+    timestamp,
+    modelVersionShard: `churn#${version}#0`,
+    ts: `${timestamp}#${id}`,
+    inputs,
+    outputs: { label: 'No', probabilities: { No: 0.7, Yes: 0.3 } },
+    latencyMs: 1,
+    batchRows: 1,
+    expiresAt: 0,
+  };
+}

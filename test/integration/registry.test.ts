@@ -1,14 +1,12 @@
 // The registry adapter against dynalite, with the table exactly as the construct synthesizes it: duplicates,
 // the per-model lock under concurrency, checked status transitions, newest-first listing.
-import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry, RegistryConflictError } from '../../lambdas/adapters/registry';
 import { StatusTransitionError } from '../../lambdas/core/promotion/status';
-import { ModelRegistryTable } from '../../lib/storage/model-registry-table';
 import { localDynamoClient } from '../../local/aws-clients';
 import { startDynamoDb, type LocalService } from '../../local/aws-services';
-import { createTableInput, ensureTable, type CfnTableProperties } from '../../local/dynamodb-tables';
+import { createTableInput, ensureTable } from '../../local/dynamodb-tables';
+import { registryTableProperties } from '../../local/template-tables';
 
 let dynamo: LocalService;
 let registry: Registry;
@@ -16,11 +14,8 @@ const lineage = (executionId: string) => ({ bucket: 'b', candidatePrefix: 'candi
 
 beforeAll(async () => {
   dynamo = await startDynamoDb();
-  const stack = new Stack(new App(), 'RegistryOnly');
-  new ModelRegistryTable(stack, 'Registry');
-  const [table] = Object.values(Template.fromStack(stack).findResources('AWS::DynamoDB::Table')) as { Properties: CfnTableProperties }[];
   const client = localDynamoClient(dynamo.endpoint);
-  await ensureTable(client, createTableInput('registry', table?.Properties as CfnTableProperties));
+  await ensureTable(client, createTableInput('registry', registryTableProperties()));
   registry = new Registry(client, 'registry');
 });
 afterAll(async () => dynamo?.close());
@@ -63,7 +58,9 @@ describe('Registry (dynalite)', () => {
     await registry.register('churn', '2', lineage('e4'), now);
     await expect(registry.transition('churn', '2', 'live', { executionId: 'e4' }, now)).rejects.toThrow(StatusTransitionError);
     await registry.transition('churn', '2', 'validating', { executionId: 'e4' }, now);
-    const rejected = await registry.transition('churn', '2', 'rejected', { executionId: 'e4', reason: 'CHECKSUM_MISMATCH', detail: 'sha differs' }, now, { reasons: ['CHECKSUM_MISMATCH'] });
+    const rejected = await registry.transition('churn', '2', 'rejected', { executionId: 'e4', reason: 'CHECKSUM_MISMATCH', detail: 'sha differs' }, now, {
+      reasons: ['CHECKSUM_MISMATCH'],
+    });
     expect(rejected.history.map((h) => h.status)).toEqual(['candidate', 'validating', 'rejected']);
     expect((await registry.listVersions('churn')).map((v) => v.version)).toEqual(['2', '1']);
     expect((await registry.listVersions('churn', 1)).map((v) => v.version)).toEqual(['2']);

@@ -14,8 +14,9 @@ import { PACKED_BUNDLE_FILE, packBundle } from '../../lambdas/core/packed-bundle
 import { parseFallbackRecords, type PredictionRecord } from '../../lambdas/core/prediction-record';
 import { initServing } from '../../lambdas/use-cases/serve-predictions';
 import { proxyEvent } from '../../local/api-gateway-event';
-import { localDynamoClient } from '../../local/aws-clients';
-import { BUCKET, TABLE, lambdaContext, serve, servingConfig, startLocalAws, uploadBundle, type LocalAws } from '../support/local-aws';
+import { localDynamoClient, localS3Client } from '../../local/aws-clients';
+import { sha256Hex } from '../../lambdas/adapters/model-store';
+import { BUCKET, TABLE, lambdaContext, serve, servingConfig, startLocalAws, uploadBundle, withChecksum, type LocalAws } from '../support/local-aws';
 import { startTcpProxy } from '../support/tcp-proxy';
 
 const bundleDir = new URL('../../examples/churn/v1/', import.meta.url);
@@ -23,10 +24,11 @@ const manifest = parseManifestJson(readFileSync(new URL('manifest.json', bundleD
 const modelBytes = new Uint8Array(readFileSync(new URL(manifest.model.file, bundleDir)));
 const holdout = csvInstances(manifest, parseCsv(readFileSync(new URL('holdout.csv', bundleDir), 'utf8')));
 
+const MIB = 1024 * 1024;
+
 type Body = { model: { name: string; version: string }; predictions: { predictionId: string; label: string; probabilities: Record<string, number> }[] };
 
-const predict = (instances: unknown[], name = manifest.name) =>
-  proxyEvent({ method: 'POST', path: `/v1/models/${name}/predict`, body: JSON.stringify({ instances }) });
+const predict = (instances: unknown[], name = manifest.name) => proxyEvent({ method: 'POST', path: `/v1/models/${name}/predict`, body: JSON.stringify({ instances }) });
 
 async function getLogged(aws: LocalAws, predictionId: string): Promise<PredictionRecord | undefined> {
   const { Item } = await aws.dynamodb.send(new GetItemCommand({ TableName: TABLE, Key: { predictionId: { S: predictionId } } }));
@@ -71,7 +73,7 @@ describe('inference handler with the churn model', () => {
     expect(stored.every(Boolean)).toBe(true);
   });
 
-  it('finds one model version\'s predictions in a time window through the byModelVersion index', async () => {
+  it("finds one model version's predictions in a time window through the byModelVersion index", async () => {
     const from = new Date().toISOString();
     const response = await handle(predict(holdout.slice(0, 40)), lambdaContext);
     const ids = (JSON.parse(response.body) as Body).predictions.map((p) => p.predictionId);
@@ -101,10 +103,7 @@ describe('inference handler with the churn model', () => {
         datatype: f.type === 'string' ? 'BYTES' : f.type === 'integer' ? 'INT64' : 'FP32',
         data: rows.map((row) => row[f.name]),
       }));
-    const response = await handle(
-      proxyEvent({ method: 'POST', path: '/v2/models/churn/infer', body: JSON.stringify({ id: 'req-1', inputs }) }),
-      lambdaContext,
-    );
+    const response = await handle(proxyEvent({ method: 'POST', path: '/v2/models/churn/infer', body: JSON.stringify({ id: 'req-1', inputs }) }), lambdaContext);
     expect(response.statusCode, response.body).toBe(200);
     const body = JSON.parse(response.body) as { model_name: string; id: string; outputs: { name: string; shape: number[]; data: unknown[] }[] };
     expect(body).toMatchObject({ model_name: 'churn', model_version: manifest.version, id: 'req-1' });
@@ -130,7 +129,13 @@ describe('inference handler with the churn model', () => {
     { case: 'wrong type', body: JSON.stringify({ instances: [valid, { ...valid, tenure: 'twelve' }] }), row: 1, field: 'tenure', reason: /expected a number|expected an integer/ },
     { case: 'unknown category', body: JSON.stringify({ instances: [{ ...valid, Contract: 'Weekly' }] }), row: 0, field: 'Contract', reason: /unknown category "Weekly"/ },
     { case: 'missing required field', body: JSON.stringify({ instances: [{ ...valid, Contract: undefined }] }), row: 0, field: 'Contract', reason: /is required/ },
-    { case: 'Infinity', body: `{"instances": [${JSON.stringify(valid).replace(/"MonthlyCharges":[^,}]+/, '"MonthlyCharges":1e999')}]}`, row: 0, field: 'MonthlyCharges', reason: /finite/ },
+    {
+      case: 'Infinity',
+      body: `{"instances": [${JSON.stringify(valid).replace(/"MonthlyCharges":[^,}]+/, '"MonthlyCharges":1e999')}]}`,
+      row: 0,
+      field: 'MonthlyCharges',
+      reason: /finite/,
+    },
     { case: 'NaN as a string', body: JSON.stringify({ instances: [{ ...valid, MonthlyCharges: 'NaN' }] }), row: 0, field: 'MonthlyCharges', reason: /expected a number/ },
     { case: 'unknown field', body: JSON.stringify({ instances: [{ ...valid, tenur: 3 }] }), row: 0, field: 'tenur', reason: /not a feature/ },
     { case: 'oversized batch', body: JSON.stringify({ instances: Array(1001).fill(valid) }), field: 'instances', reason: /limit is 1000/ },
@@ -158,10 +163,40 @@ describe('inference handler with the churn model', () => {
   });
 
   it('never answers 5xx to hostile bodies', async () => {
-    const bodies = ['null', '[]', '"x"', '{"instances": null}', '{"instances": [null]}', '{"instances": [[1,2]]}', '{"instances": [{"__proto__": {"x": 1}}]}', '\u0000', '{"instances":[{}]}'];
+    const bodies = [
+      'null',
+      '[]',
+      '"x"',
+      '{"instances": null}',
+      '{"instances": [null]}',
+      '{"instances": [[1,2]]}',
+      '{"instances": [{"__proto__": {"x": 1}}]}',
+      '\u0000',
+      '{"instances":[{}]}',
+    ];
     for (const body of bodies) {
       const response = await handle(proxyEvent({ method: 'POST', path: '/v1/models/churn/predict', body }), lambdaContext);
       expect(response.statusCode, body).toBe(400);
+    }
+  });
+
+  it('never answers 5xx to hostile /v2 bodies', async () => {
+    const input = (fields: Record<string, unknown>) => JSON.stringify({ inputs: [{ name: 'tenure', shape: [1], datatype: 'INT64', data: [1], ...fields }] });
+    const bodies = [
+      input({ datatype: 'toString' }),
+      input({ datatype: '__proto__' }),
+      input({ datatype: 'constructor' }),
+      input({ data: 'x' }).replace('"x"', `${'['.repeat(10_000)}1${']'.repeat(10_000)}`),
+      input({ name: '__proto__' }),
+      input({ shape: { length: 1 } }),
+      '{"inputs": [null]}',
+      '{"inputs": {}}',
+      '{"__proto__": {"inputs": []}}',
+    ];
+    for (const body of bodies) {
+      const response = await handle(proxyEvent({ method: 'POST', path: '/v2/models/churn/infer', body }), lambdaContext);
+      expect(response.statusCode, body.slice(0, 100)).toBe(400);
+      expect(JSON.parse(response.body).issues[0], body.slice(0, 100)).toMatchObject({ field: expect.stringMatching(/^(inputs|body)/), reason: expect.any(String) });
     }
   });
 
@@ -217,6 +252,35 @@ describe('inference handler with the churn model', () => {
     await put('models/churn/not-packed/', modelBytes);
     await expect(initServing(config('models/churn/not-packed/'), deps)).rejects.toThrow(/not-packed\/bundle.packed: not a packed bundle/);
   });
+
+  it("refuses at init a model larger than its manifest's limit from its size, without downloading it (plain and packed)", async () => {
+    // S3 behind a proxy that counts what it hands the function: the refusal must come before the bytes do.
+    const proxy = await startTcpProxy(aws.s3Service.endpoint);
+    const deps = { s3: localS3Client(proxy.endpoint), dynamodb: aws.dynamodb, fallback: new FileFallbackSink(aws.fallbackFile), logger: new Logger({ logLevel: 'SILENT' }) };
+    const large = new Uint8Array(64 * MIB).fill(7); // never loaded: refused before
+    const limited = (version: string): Manifest => ({ ...withChecksum({ ...manifest, version }, large), model: { file: 'model.onnx', sha256: sha256Hex(large), maxBytes: MIB } });
+    try {
+      const prefix = await uploadBundle(aws, limited('large'), large);
+      await aws.s3.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: `models/churn/large-packed/${PACKED_BUNDLE_FILE}`, Body: packBundle(JSON.stringify(limited('large-packed')), large) }),
+      );
+      const cases = [
+        [servingConfig(prefix), `s3://${BUCKET}/${prefix}model.onnx`],
+        [servingConfig('models/churn/large-packed/', { packedFile: PACKED_BUNDLE_FILE }), `s3://${BUCKET}/models/churn/large-packed/${PACKED_BUNDLE_FILE} (model model.onnx)`],
+      ] as const;
+      for (const [config, where] of cases) {
+        const before = proxy.bytesToClient;
+        await expect(initServing(config, deps)).rejects.toThrow(
+          `MODEL_TOO_LARGE: ${where} is 64 MiB (67108864 bytes), above the model size limit of 1 MiB (1048576 bytes) (model.maxBytes); refused before reading it`,
+        );
+        const downloaded = proxy.bytesToClient - before;
+        console.log(`${where}: ${(downloaded / MIB).toFixed(1)} MiB of 64 MiB through the proxy before the refusal`);
+        expect(downloaded).toBeLessThan(4 * MIB);
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
 });
 
 describe('prediction log durability', () => {
@@ -258,5 +322,64 @@ describe('prediction log durability', () => {
     const again = await reingestRecords(aws.dynamodb, TABLE, fallback);
     expect(again).toEqual({ inserted: 0, alreadyPresent: fallback.length, refused: [] });
     for (const id of answered) expect(await getLogged(aws, id), id).toBeDefined();
+  });
+});
+
+// A standard scaler divides by a scale below 1: an input near float32's limit overflows to Infinity inside the
+// model. Such an answer was served (a label decided on NaN) and its log record refused by DynamoDB: the
+// fallback, and a log-fallbacks alarm, from one client's request.
+describe('answers that are not finite', () => {
+  const scalerBytes = new Uint8Array(readFileSync(new URL('../fixtures/models/SklearnStandardScalerFloat32.model.onnx', import.meta.url)));
+  const features = ['x0', 'x1', 'x2'].map((name) => ({ name, type: 'number' as const }));
+  const scaler = (version: string, baseline?: Manifest['baseline']) =>
+    withChecksum(
+      {
+        schemaVersion: '1',
+        name: 'scaler',
+        version,
+        task: 'regression',
+        features,
+        inputs: [{ name: 'input', dtype: 'float32', features: ['x0', 'x1', 'x2'] }],
+        outputs: { value: 'variable' },
+        batchSize: 4,
+        ...(baseline ? { baseline } : {}),
+      },
+      scalerBytes,
+    );
+  const numeric = { kind: 'numeric' as const, edges: [0, 10], counts: [1], underflow: 0, overflow: 0, missing: 0, count: 1, mean: 5, std: 1, min: 0, max: 10 };
+  const request = (...instances: unknown[]) => proxyEvent({ method: 'POST', path: '/v1/models/scaler/predict', body: JSON.stringify({ instances }) });
+  let aws: LocalAws;
+  beforeAll(async () => {
+    aws = await startLocalAws();
+  });
+  afterAll(async () => aws?.close());
+
+  it('are refused, not served and not logged: 400 when an input is outside the training data, else 500', async () => {
+    const trained = await serve(aws, scaler('trained', { rows: 1, features: { x0: numeric, x1: numeric, x2: numeric } }), scalerBytes);
+    const fine = await trained.handle(request({ x0: 1, x1: 2, x2: 3 }), lambdaContext);
+    expect(fine.statusCode, fine.body).toBe(200);
+    for (const instances of [
+      [{ x0: 3.4e38, x1: 1, x2: 1 }],
+      [
+        { x0: 1, x1: 2, x2: 3 },
+        { x0: 3.4e38, x1: 1, x2: 1 },
+      ],
+    ]) {
+      const refused = await trained.handle(request(...instances), lambdaContext);
+      expect(refused.statusCode, refused.body).toBe(400);
+      expect(JSON.parse(refused.body).issues).toEqual([
+        {
+          row: instances.length - 1,
+          field: 'x0',
+          reason: expect.stringMatching(
+            /^the model computes no finite prediction for this row \(value\[0\] is -?Infinity\); 3\.4e\+38 is far outside the training data of x0 \(0 to 10\)$/,
+          ),
+        },
+      ]);
+    }
+    // Without a baseline to tell whose fault it is, the model failed.
+    const untrained = await serve(aws, scaler('untrained'), scalerBytes);
+    expect((await untrained.handle(request({ x0: 3.4e38, x1: 1, x2: 1 }), lambdaContext)).statusCode).toBe(500);
+    expect(existsSync(aws.fallbackFile) ? readFileSync(aws.fallbackFile, 'utf8') : '').toBe('');
   });
 });

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalAlarms, alarmsFromTemplate, registerAlarmIdentities } from '../../local/alarms';
+import { LocalAlarms, alarmDefinition, alarmsFromTemplate, registerAlarmIdentities } from '../../local/alarms';
 import { LocalMetricStore } from '../../local/metrics-store';
 import { LocalSns, checkWebhookUrl, registerTopicIdentities, topicsFromTemplate } from '../../local/sns';
 import type { CfnTemplate, ResolutionContext } from '../../local/template';
@@ -57,8 +57,16 @@ const template: CfnTemplate = {
       Type: 'AWS::CloudWatch::Alarm',
       Properties: {
         Metrics: [
-          { Id: 'errors', MetricStat: { Metric: { Namespace: 'modelgate', MetricName: 'Errors', Dimensions: [{ Name: 'model', Value: 'churn' }] }, Period: 60, Stat: 'Sum' }, ReturnData: false },
-          { Id: 'predictions', MetricStat: { Metric: { Namespace: 'modelgate', MetricName: 'Predictions', Dimensions: [{ Name: 'model', Value: 'churn' }] }, Period: 60, Stat: 'Sum' }, ReturnData: false },
+          {
+            Id: 'errors',
+            MetricStat: { Metric: { Namespace: 'modelgate', MetricName: 'Errors', Dimensions: [{ Name: 'model', Value: 'churn' }] }, Period: 60, Stat: 'Sum' },
+            ReturnData: false,
+          },
+          {
+            Id: 'predictions',
+            MetricStat: { Metric: { Namespace: 'modelgate', MetricName: 'Predictions', Dimensions: [{ Name: 'model', Value: 'churn' }] }, Period: 60, Stat: 'Sum' },
+            ReturnData: false,
+          },
           { Id: 'rate', Expression: '100 * FILL(errors, 0) / predictions', Label: 'error rate (%)' },
         ],
         EvaluationPeriods: 1,
@@ -136,7 +144,10 @@ describe('LocalAlarms', () => {
     expect(described.map((a) => a.AlarmName).sort()).toEqual([`${STACK}-bandalarm`, `${STACK}-errorratealarm`, errorsAlarm, `${STACK}-latency-p99`].sort());
     const errors = described.find((a) => a.AlarmName === errorsAlarm);
     expect(errors).toMatchObject({
-      Dimensions: [{ Name: 'model', Value: 'churn' }, { Name: 'version', Value: '2' }],
+      Dimensions: [
+        { Name: 'model', Value: 'churn' },
+        { Name: 'version', Value: '2' },
+      ],
       Statistic: 'Sum',
       AlarmActions: ['arn:aws:sns:us-east-1:000000000000:alarm-test-alertstopic'],
       StateValue: 'INSUFFICIENT_DATA',
@@ -161,7 +172,14 @@ describe('LocalAlarms', () => {
     clock.now = T0 + 2 * MINUTE + 1_000; // minutes 0 and 1 are complete; minute 2 is not evaluated yet
     const changes = alarms.evaluate({ dueOnly: true });
     expect(changes.filter((c) => c.alarmName === errorsAlarm)).toEqual([
-      { alarmName: errorsAlarm, oldState: 'OK', newState: 'ALARM', reason: expect.stringMatching(/^Threshold Crossed: 2 out of the last 2 datapoints \[3\.0 .*, 1\.0 .*\] were greater than or equal to the threshold \(1\.0\) and 1 missing datapoint treated as not breaching/) },
+      {
+        alarmName: errorsAlarm,
+        oldState: 'OK',
+        newState: 'ALARM',
+        reason: expect.stringMatching(
+          /^Threshold Crossed: 2 out of the last 2 datapoints \[3\.0 .*, 1\.0 .*\] were greater than or equal to the threshold \(1\.0\) and 1 missing datapoint treated as not breaching/,
+        ),
+      },
     ]);
     expect(alarms.evaluate({ dueOnly: true })).toEqual([]); // same period: not evaluated again
     await sns.flush();
@@ -203,7 +221,11 @@ describe('LocalAlarms', () => {
     clock.now = T0 + 9 * MINUTE + 1_000;
     alarms.evaluate();
     expect(alarms.describeAlarms([`${STACK}-latency-p99`]).MetricAlarms[0]).toMatchObject({ StateValue: 'ALARM', StateReason: expect.stringContaining('[500.0') });
-    expect(JSON.parse(alarms.describeAlarms([`${STACK}-latency-p99`]).MetricAlarms[0]?.StateReasonData as string)).toMatchObject({ extendedStatistic: 'p99', period: 60, threshold: 100 });
+    expect(JSON.parse(alarms.describeAlarms([`${STACK}-latency-p99`]).MetricAlarms[0]?.StateReasonData as string)).toMatchObject({
+      extendedStatistic: 'p99',
+      period: 60,
+      threshold: 100,
+    });
   });
 
   it('setAlarmState sets the state and runs the actions; the next evaluation puts it back', () => {
@@ -220,6 +242,101 @@ describe('LocalAlarms', () => {
     const again = setup(clock);
     expect(state(again.alarms, `${STACK}-errorratealarm`)).toBe('ALARM');
     expect(again.sns.recentNotifications().length).toBe(sns.recentNotifications().length);
+    again.alarms.close();
+  });
+
+  it('keeps the alarms PutMetricAlarm created across a restart, as CloudWatch does; deleted ones stay deleted', () => {
+    // As the promotion pipeline creates a published version's alarms: no stack declares them, so nothing else brings them back.
+    const put = (name: string) =>
+      alarmDefinition(
+        name,
+        {
+          Namespace: 'modelgate',
+          MetricName: 'Errors',
+          Dimensions: [{ Name: 'model', Value: 'fraud' }],
+          Statistic: 'Sum',
+          Period: 60,
+          EvaluationPeriods: 1,
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        },
+        name,
+        'us-east-1',
+        '000000000000',
+      );
+    const before = setup(clock);
+    before.alarms.putAlarm(put('alarm-test/fraud/v1/errors-critical'));
+    before.alarms.putAlarm(put('alarm-test/fraud/v1/errors-warning'));
+    before.alarms.setAlarmState('alarm-test/fraud/v1/errors-critical', 'ALARM', 'testing a restart');
+    before.alarms.deleteAlarms(['alarm-test/fraud/v1/errors-warning']);
+    const after = setup(clock);
+    expect(after.alarms.describeAlarms(['alarm-test/fraud/v1/errors-critical']).MetricAlarms[0]).toMatchObject({
+      StateValue: 'ALARM',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'model', Value: 'fraud' }],
+    });
+    expect(after.alarms.describeAlarms(['alarm-test/fraud/v1/errors-warning']).MetricAlarms).toEqual([]);
+    after.alarms.close();
+  });
+});
+
+describe("LocalAlarms under a time scale (CloudWatch's sliding evaluation window)", () => {
+  // A monitor alarm as versionAlarmSpecs makes it: 5-minute periods, 2 of the last 3, missing data not breaching.
+  const monitorTemplate: CfnTemplate = {
+    Resources: {
+      DriftAlarm: {
+        Type: 'AWS::CloudWatch::Alarm',
+        Properties: {
+          AlarmName: 'scaled/churn/v1/drift-share-warning',
+          Namespace: 'modelgate',
+          MetricName: 'DriftShare',
+          Dimensions: [{ Name: 'model', Value: 'churn' }],
+          Statistic: 'Maximum',
+          Period: 300,
+          EvaluationPeriods: 3,
+          DatapointsToAlarm: 2,
+          Threshold: 0.25,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          TreatMissingData: 'notBreaching',
+        },
+      },
+    },
+  };
+  const second = 1000; // a minute at time scale 60
+  const clock = { now: T0 };
+  const context: ResolutionContext = { region: 'us-east-1', accountId: '000000000000', stackName: 'scaled', refs: new Map(), attributes: new Map() };
+  const metrics = new LocalMetricStore({ now: () => clock.now, minuteMs: second });
+  const alarms = new LocalAlarms({
+    definitions: alarmsFromTemplate(monitorTemplate, context),
+    metrics,
+    sns: new LocalSns({ topics: [], print: () => undefined }),
+    region: 'us-east-1',
+    accountId: '000000000000',
+    now: () => clock.now,
+    print: () => undefined,
+  });
+  const run = (atMinute: number, driftShare: number) => metrics.ingestLine(emf(T0 + atMinute * second, { model: 'churn' }, { DriftShare: driftShare }));
+  const evaluateAt = (minute: number) => {
+    clock.now = T0 + minute * second;
+    alarms.evaluate({ dueOnly: true });
+    return state(alarms, 'scaled/churn/v1/drift-share-warning');
+  };
+
+  it('reads periods of scaled minutes ending at the evaluation, so a run counts at the next minute, not at a period boundary', () => {
+    run(2.5, 0.6); // one breaching run: not enough
+    expect(evaluateAt(3)).toBe('OK');
+    run(7.5, 0.1);
+    expect(evaluateAt(8)).toBe('OK');
+    run(12.5, 0.1);
+    run(17.5, 0.7); // breaching runs 15 minutes apart: never 2 of the last 3, so a lone noisy run never pages
+    expect(evaluateAt(18)).toBe('OK');
+    run(22.5, 0.8);
+    expect(evaluateAt(22.9)).toBe('OK'); // the run's minute is not over yet
+    expect(evaluateAt(23)).toBe('ALARM'); // 17.5 and 22.5 breach: at the first evaluation after 22.5's minute, not at a period boundary
+    expect(JSON.parse(alarms.describeAlarms(['scaled/churn/v1/drift-share-warning']).MetricAlarms[0]?.StateReasonData as string)).toMatchObject({
+      period: 300,
+      recentDatapoints: [0.6, 0.1, 0.1, 0.7, 0.8],
+    });
   });
 });
 

@@ -6,7 +6,19 @@ const TS = 1_795_728_000_000;
 describe('parseEmfLine', () => {
   it('reads what the serving metrics emit: one datum per metric, dimensions from the root', () => {
     const line = JSON.stringify({
-      _aws: { Timestamp: TS, CloudWatchMetrics: [{ Namespace: 'modelgate', Dimensions: [['service', 'model', 'version']], Metrics: [{ Name: 'Predictions', Unit: 'Count' }, { Name: 'Latency', Unit: 'Milliseconds' }] }] },
+      _aws: {
+        Timestamp: TS,
+        CloudWatchMetrics: [
+          {
+            Namespace: 'modelgate',
+            Dimensions: [['service', 'model', 'version']],
+            Metrics: [
+              { Name: 'Predictions', Unit: 'Count' },
+              { Name: 'Latency', Unit: 'Milliseconds' },
+            ],
+          },
+        ],
+      },
       service: 'predict',
       model: 'churn',
       version: '1',
@@ -33,7 +45,13 @@ describe('parseEmfLine', () => {
 
   it('reads several directives with different namespaces', () => {
     const line = JSON.stringify({
-      _aws: { Timestamp: TS, CloudWatchMetrics: [{ Namespace: 'a', Dimensions: [[]], Metrics: [{ Name: 'X' }] }, { Namespace: 'b', Dimensions: [[]], Metrics: [{ Name: 'Y' }] }] },
+      _aws: {
+        Timestamp: TS,
+        CloudWatchMetrics: [
+          { Namespace: 'a', Dimensions: [[]], Metrics: [{ Name: 'X' }] },
+          { Namespace: 'b', Dimensions: [[]], Metrics: [{ Name: 'Y' }] },
+        ],
+      },
       X: 1,
       Y: 2,
     });
@@ -42,7 +60,10 @@ describe('parseEmfLine', () => {
 
   it('drops a dimension set whose dimension the line lacks, and metrics without a numeric value', () => {
     const line = JSON.stringify({
-      _aws: { Timestamp: TS, CloudWatchMetrics: [{ Namespace: 'ns', Dimensions: [['missing'], ['model']], Metrics: [{ Name: 'A' }, { Name: 'B' }, { Name: 'C' }, { Name: 'D' }] }] },
+      _aws: {
+        Timestamp: TS,
+        CloudWatchMetrics: [{ Namespace: 'ns', Dimensions: [['missing'], ['model']], Metrics: [{ Name: 'A' }, { Name: 'B' }, { Name: 'C' }, { Name: 'D' }] }],
+      },
       model: 'churn',
       A: 1,
       B: 'high',

@@ -12,7 +12,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function emf(timestamp: number, metrics: Record<string, number | number[]>, dimensions: Record<string, string> = dims): string {
   return JSON.stringify({
-    _aws: { Timestamp: timestamp, CloudWatchMetrics: [{ Namespace: 'modelgate', Dimensions: [Object.keys(dimensions)], Metrics: Object.keys(metrics).map((Name) => ({ Name, Unit: 'Milliseconds' })) }] },
+    _aws: {
+      Timestamp: timestamp,
+      CloudWatchMetrics: [{ Namespace: 'modelgate', Dimensions: [Object.keys(dimensions)], Metrics: Object.keys(metrics).map((Name) => ({ Name, Unit: 'Milliseconds' })) }],
+    },
     ...dimensions,
     ...metrics,
   });
@@ -56,16 +59,50 @@ describe('LocalMetricStore statistics', () => {
     expect(query(small, 'p99')[0]?.value).toBe(40);
   });
 
-  it('aggregates minutes into longer periods aligned to the period, leaving out periods without data', () => {
+  it('aggregates minutes into longer periods counted from the start, leaving out periods without data', () => {
     const t = store(T0 + 30 * MINUTE);
-    for (const [minute, value] of [[0, 1], [1, 2], [4, 3], [12, 4]] as const) t.ingestLine(emf(T0 + minute * MINUTE + 5000, { Latency: value }));
+    for (const [minute, value] of [
+      [0, 1],
+      [1, 2],
+      [4, 3],
+      [12, 4],
+    ] as const)
+      t.ingestLine(emf(T0 + minute * MINUTE + 5000, { Latency: value }));
     expect(query(t, 'Sum', 300, T0, T0 + 30 * MINUTE).map((p) => [(p.timestamp - T0) / MINUTE, p.value])).toEqual([
       [0, 6],
       [10, 4],
     ]);
-    // Start is rounded down to the period; end is exclusive.
-    expect(query(t, 'Sum', 300, T0 + 2 * MINUTE, T0 + 12 * MINUTE).map((p) => p.value)).toEqual([6]);
+    // As CloudWatch: the start is rounded down to the minute and periods count from it; the end is exclusive.
+    expect(query(t, 'Sum', 300, T0 + 2 * MINUTE + 30_000, T0 + 13 * MINUTE).map((p) => [(p.timestamp - T0) / MINUTE, p.value])).toEqual([
+      [2, 3],
+      [12, 4],
+    ]);
     expect(query(t, 'Maximum', 60, T0, T0 + 30 * MINUTE).map((p) => p.value)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('keeps scaled minutes under a time scale: at 60, a minute lasts a second and a 5-minute period five', () => {
+    const second = 1000;
+    const t = store(T0 + 30 * second, { minuteMs: second });
+    for (const [at, value] of [
+      [0, 1],
+      [1_500, 2],
+      [4_999, 3],
+      [5_000, 4],
+      [12_000, 5],
+    ] as const)
+      t.ingestLine(emf(T0 + at, { Latency: value }));
+    expect(query(t, 'Sum', 300, T0, T0 + 30 * second).map((p) => [(p.timestamp - T0) / second, p.value])).toEqual([
+      [0, 6],
+      [5, 4],
+      [10, 5],
+    ]);
+    expect(query(t, 'SampleCount', 60, T0, T0 + 30 * second).map((p) => [(p.timestamp - T0) / second, p.value])).toEqual([
+      [0, 1],
+      [1, 1],
+      [4, 1],
+      [5, 1],
+      [12, 1],
+    ]);
   });
 
   it('matches the dimension set exactly, as CloudWatch does', () => {
@@ -118,6 +155,20 @@ describe('LocalMetricStore retention and snapshots', () => {
     now = T0 + 24 * 60 * MINUTE + MINUTE;
     t.ingestLine(emf(now, { Latency: 3 }));
     expect(query(t, 'Sum', 60, T0, now + MINUTE).map((p) => p.value)).toEqual([3]);
+  });
+
+  it('keeps 24 scaled hours under a time scale, and does not read a snapshot kept at another scale', () => {
+    const second = 1000;
+    let now = T0;
+    const file = join(dir, 'scaled.json');
+    const t = new LocalMetricStore({ now: () => now, minuteMs: second, snapshotFile: file });
+    t.ingestLine(emf(T0 - 25 * 60 * second, { Latency: 1 }));
+    t.ingestLine(emf(T0 - 23 * 60 * second, { Latency: 2 }));
+    expect(query(t, 'Sum', 60, T0 - 26 * 60 * second, T0 + second).map((p) => p.value)).toEqual([2]);
+    t.close();
+    now = T0 + second;
+    expect(query(new LocalMetricStore({ now: () => now, minuteMs: second, snapshotFile: file }), 'Sum', 60, T0 - 26 * 60 * second, T0 + second)).toHaveLength(1);
+    expect(query(new LocalMetricStore({ now: () => now, snapshotFile: file }), 'Sum', 60, T0 - 26 * 60 * MINUTE, T0 + second)).toEqual([]);
   });
 
   it('restores a snapshot: same answers after a restart, raw values and histograms included', () => {

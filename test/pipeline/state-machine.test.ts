@@ -1,7 +1,8 @@
 // The promotion state machine exactly as CDK synthesizes it, executed by aws-local-stepfunctions branch by
-// branch. The routing function is the real one (real rollout plans, a recording alias); the registry and
-// validation functions are scripted per scenario, so each test says what the pipeline was told and checks
-// what it did: the states it went through, the alias writes, the notices and the lock.
+// branch. The routing function is the real one (real rollout plans, a recording alias); the registry,
+// validation, provision and publish functions are scripted per scenario, so each test says what the pipeline
+// was told and checks what it did: the states it went through, the alias writes, the stack operations, the
+// alarms created and deleted, the API deployments, the notices and the lock.
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LambdaControl } from '../../lambdas/adapters/lambda-control';
@@ -11,25 +12,18 @@ import type { ExecutableStep } from '../../lambdas/core/pipeline/rollout';
 import type { RolloutSpec } from '../../lambdas/core/manifest';
 import type { AliasRouting } from '../../lambdas/core/promotion/rollout-plan';
 import { REJECTION_REASONS } from '../../lambdas/core/promotion/gates';
-import { routingAction, type RoutingRequest } from '../../lambdas/handlers/routing';
-import type { RegistryRequest } from '../../lambdas/handlers/registry';
-import { ModelRegistryTable } from '../../lib/storage/model-registry-table';
-import { PromotionPipeline } from '../../lib/pipeline/promotion-pipeline';
-import { ModelBucket } from '../../lib/storage/model-bucket';
-import type { PredictionLogTable } from '../../lib/storage/prediction-log-table';
+import { routingAction, type RoutingRequest } from '../../lambdas/use-cases/routing-actions';
+import type { RegistryRequest } from '../../lambdas/use-cases/registry-actions';
+import type { ProvisionRequest } from '../../lambdas/use-cases/provision-model';
 import { placeholderContext, stateMachinesFromTemplate } from '../../local/state-machine-definitions';
 import { startExecution, type ExecutionOutcome, type StateMachineDefinition } from '../../local/state-machine-runner';
 import type { CfnTemplate } from '../../local/template';
-import { endpointStack } from '../infra/support';
+import { fastDeployment } from '../infra/support';
 
 let definition: StateMachineDefinition;
 
 beforeAll(() => {
-  const { stack, endpoint } = endpointStack();
-  const bucket = stack.node.findChild('Bucket') as ModelBucket;
-  const log = stack.node.findChild('Log') as PredictionLogTable;
-  const registry = new ModelRegistryTable(stack, 'Registry');
-  new PromotionPipeline(stack, 'Pipeline', { modelBucket: bucket.bucket, predictionTable: log.table, registryTable: registry.table, endpoints: [endpoint] });
+  const stack = fastDeployment();
   const template = Template.fromStack(stack).toJSON() as CfnTemplate;
   const [machine] = stateMachinesFromTemplate(template, placeholderContext(template));
   definition = (machine as { definition: StateMachineDefinition }).definition;
@@ -49,6 +43,20 @@ const uploadEvent = (version = '2') => ({
 
 interface Scenario {
   readonly duplicate?: boolean;
+  /** The deployment does not admit the model (MODEL_NOT_DECLARED). */
+  readonly notDeclared?: boolean;
+  /** The model's stack: none yet (created), current (nothing to do, the default), or settings changed (updated). */
+  readonly stack?: 'absent' | 'current' | 'changed';
+  /** DescribeStacks answers "in progress" this many times before done. */
+  readonly stackPolls?: number;
+  /** CloudFormation fails the stack operation. */
+  readonly stackFails?: boolean;
+  /** Every SNS publish fails. */
+  readonly snsDown?: boolean;
+  /** The apply-step call moves the alias, then fails before answering. */
+  readonly applyStepFailsAfterMove?: boolean;
+  /** record-step answers that these versions left traffic. */
+  readonly retiredByStep?: readonly string[];
   /** acquire-lock answers, in order (then acquired). */
   readonly lockBusy?: number;
   readonly verdict?: 'accepted' | 'rejected';
@@ -61,6 +69,8 @@ interface Scenario {
   readonly preemptAtTick?: number;
   readonly publishFails?: boolean;
   readonly controlFails?: boolean;
+  /** Lambda refuses this many task invocations (the account's concurrency used up) before it runs them. */
+  readonly throttledInvocations?: number;
 }
 
 interface Run {
@@ -70,6 +80,11 @@ interface Run {
   readonly notices: { subject: string; message: string }[];
   readonly registryActions: string[];
   readonly alarmsCreated: string[];
+  readonly alarmsDeleted: string[];
+  readonly provisions: string[];
+  /** What the publish function was asked to copy: the files and the object versions validation read. */
+  readonly publishRequests: { files: string[]; objectVersions: Record<string, string> }[];
+  readonly apiDeployments: number;
   readonly lockHeld: () => boolean;
 }
 
@@ -78,11 +93,47 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
   const notices: { subject: string; message: string }[] = [];
   const registryActions: string[] = [];
   const alarmsCreated: string[] = [];
+  const alarmsDeleted: string[] = [];
+  const provisions: string[] = [];
+  const publishRequests: Run['publishRequests'] = [];
+  const existingAlarms = new Set(['modelgate-dev/churn/v1/error-rate-critical', 'modelgate-dev/churn/v1/drift-share-warning', 'modelgate-dev/churn-v1/vx/error-rate-critical']);
+  let apiDeployments = 0;
+  let polls = 0;
   let lockBusy = scenario.lockBusy ?? 0;
   let lockHolder: string | undefined;
   let checks = 0;
   let ticks = 0;
-  const lambda = { setRouting: async (_fn: string, routing: AliasRouting) => void aliasWrites.push(routing) } as unknown as LambdaControl;
+  let throttled = scenario.throttledInvocations ?? 0;
+  const lambda = {
+    setRouting: async (fn: string, routing: AliasRouting) => {
+      expect(fn).toBe('modelgate-dev-model-churn');
+      aliasWrites.push(routing);
+      if (scenario.applyStepFailsAfterMove && aliasWrites.length === 1) throw Object.assign(new Error('the task timed out after UpdateAlias'), { name: 'States.Timeout' });
+    },
+  } as unknown as LambdaControl;
+
+  const provision = async (request: ProvisionRequest): Promise<unknown> => {
+    provisions.push(request.action === 'progress' ? `progress:${request.expect}` : request.action);
+    const stackName = 'modelgate-dev-model-churn';
+    switch (request.action) {
+      case 'ensure': {
+        const state = scenario.stack ?? 'current';
+        if (state === 'current') return { stackName, pending: false, again: false, memoryMb: 256, memoryReason: 'sized' };
+        return { stackName, pending: true, expect: state === 'absent' ? 'create' : 'update', again: false, memoryMb: 256, memoryReason: 'sized' };
+      }
+      case 'progress':
+        if (polls++ < (scenario.stackPolls ?? 0)) return { done: false };
+        if (scenario.stackFails)
+          throw Object.assign(new Error(`${stackName}: ROLLBACK_COMPLETE: InferenceFunction (AWS::Lambda::Function): memory above the account limit`), {
+            name: 'ProvisioningError',
+          });
+        return { done: true };
+      case 'unserve':
+        return { stackName, pending: true, expect: 'update', again: false };
+      case 'delete':
+        return { stackName, pending: true, expect: 'delete', again: false };
+    }
+  };
 
   const registry = async (request: RegistryRequest): Promise<unknown> => {
     registryActions.push(request.action);
@@ -95,7 +146,11 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
           candidatePrefix: 'candidates/churn/2/',
           modelPrefix: 'models/churn/2/',
           duplicate: scenario.duplicate ?? false,
-          ...(scenario.duplicate ? { notice: notification({ event: 'duplicate', model: 'churn', version: '2', reasons: ['DUPLICATE_VERSION'], summary: 'registered already' }) } : {}),
+          ...(scenario.duplicate
+            ? { notice: notification({ event: 'duplicate', model: 'churn', version: '2', reasons: ['DUPLICATE_VERSION'], summary: 'registered already' }) }
+            : {}),
+          ...(scenario.duplicate ? {} : { admitted: !scenario.notDeclared }),
+          ...(scenario.notDeclared ? { notice: notification({ event: 'rejected', model: 'churn', version: '2', reasons: ['MODEL_NOT_DECLARED'], summary: 'not declared' }) } : {}),
         };
       case 'acquire-lock':
         if (lockBusy > 0) {
@@ -113,15 +168,24 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
         return request.validation.verdict === 'accepted'
           ? { accepted: true }
           : { accepted: false, notice: notification({ event: 'rejected', model: 'churn', version: '2', reasons: request.validation.reasons, summary: 'rejected' }) };
-      case 'record-step':
-        return request.step.last ? { notice: notification({ event: 'promoted', model: 'churn', version: '2', summary: request.step.status }) } : {};
+      case 'record-step': {
+        const retiredAlarmPrefixes = request.step.last ? (scenario.retiredByStep ?? []).map((v) => `modelgate-dev/churn/v${v}/`) : [];
+        return request.step.last
+          ? { retiredAlarmPrefixes, notice: notification({ event: 'promoted', model: 'churn', version: '2', summary: request.step.status }) }
+          : { retiredAlarmPrefixes };
+      }
       case 'bake-tick':
         ticks++;
         return { checks: request.bake.checks - 1, checkSeconds: request.bake.checkSeconds, preempted: ticks === scenario.preemptAtTick };
       case 'record-rollback':
-        return { notice: notification({ event: 'rolled-back', model: 'churn', version: '2', reasons: ['ALARM'], summary: request.alarms.join(', ') }) };
-      case 'record-failure':
-        return { notice: notification({ event: 'failed', model: 'churn', version: '2', reasons: ['PIPELINE_ERROR'], summary: String(request.state.error?.Cause) }) };
+        return {
+          retiredAlarmPrefixes: ['modelgate-dev/churn/v2/'],
+          notice: notification({ event: 'rolled-back', model: 'churn', version: '2', reasons: ['ALARM'], summary: request.alarms.join(', ') }),
+        };
+      case 'record-failure': {
+        const reason = request.state.error?.Error === 'ProvisioningError' ? 'PROVISIONING_FAILED' : 'PIPELINE_ERROR';
+        return { notice: notification({ event: 'failed', model: 'churn', version: '2', reasons: [reason], summary: String(request.state.error?.Cause) }) };
+      }
       case 'plan-control': {
         if (scenario.controlFails) {
           const error = new Error('version "9" is not registered');
@@ -131,7 +195,11 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
         return { target: { version: request.request.version, lambdaVersion: '5' }, changes: [], summary: 'promoted' };
       }
       case 'record-control':
-        return { notice: notification({ event: 'operator', model: 'churn', version: request.control.target.version, summary: request.control.summary }) };
+        return { retiredAlarmPrefixes: [], notice: notification({ event: 'operator', model: 'churn', version: request.control.target.version, summary: request.control.summary }) };
+      case 'plan-retire':
+        return { model: 'churn', serving: ['1'], alarmPrefix: 'modelgate-dev/churn/' };
+      case 'record-retire':
+        return { notice: notification({ event: 'retired', model: 'churn', version: '1', summary: 'churn retired' }) };
     }
   };
 
@@ -140,8 +208,11 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
     input,
     {
       async lambda(arn, payload) {
+        if (throttled-- > 0) throw Object.assign(new Error('Rate Exceeded.'), { name: 'Lambda.TooManyRequestsException' });
         if (arn.includes('RegistryFunction')) return registry(payload as RegistryRequest);
-        if (arn.includes('RoutingFunction')) return routingAction({ lambda, deployment: 'modelgate-dev', modelFunctions: { churn: 'churn-fn' }, bakeCheckSeconds: 60 }, payload as RoutingRequest);
+        if (arn.includes('RoutingFunction'))
+          return routingAction({ lambda, deployment: 'modelgate-dev', bakeCheckSeconds: 60, alarmThresholds: async () => undefined }, payload as RoutingRequest);
+        if (arn.includes('ProvisionFunction')) return provision(payload as ProvisionRequest);
         if (arn.includes('ValidateFunction')) {
           return {
             verdict: scenario.verdict ?? 'accepted',
@@ -150,43 +221,79 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
             gates: [],
             metrics: {},
             files: ['model.onnx', 'manifest.json'],
+            objectVersions: { 'model.onnx': 'model-version-validated', 'manifest.json': 'manifest-version-validated' },
             rollout: scenario.rollout ?? { strategy: 'canary', canary: { weight: 0.1, bakeMinutes: 3 } },
             champion: scenario.champion === undefined ? CHAMPION : scenario.champion,
+            memory: { footprintMb: 12, initMs: 80, p99Ms: 0.2, initBudgetMs: 10_000, latencyBudgetMs: 50 },
+            alarms: { estimatedQualityDegradation: {} },
           };
         }
         if (arn.includes('PublishFunction')) {
+          const { files, objectVersions } = payload as { files: string[]; objectVersions: Record<string, string> };
+          publishRequests.push({ files, objectVersions });
           if (scenario.publishFails) {
             const error = new Error('UpdateFunctionConfiguration failed');
             error.name = 'FunctionUpdateError';
             throw error;
           }
-          return { lambdaVersion: LAMBDA_VERSION, functionName: 'churn-fn', modelPrefix: 'models/churn/2/' };
+          return { lambdaVersion: LAMBDA_VERSION, functionName: 'modelgate-dev-model-churn', modelPrefix: 'models/churn/2/' };
         }
         throw new Error(`unexpected function ${arn}`);
       },
       async snsPublish(parameters) {
+        if (scenario.snsDown) throw Object.assign(new Error('KMS.AccessDeniedException: the topic key denies the publisher'), { name: 'SNS.KMSAccessDeniedException' });
         notices.push({ subject: String(parameters.Subject), message: String(parameters.Message) });
         return { MessageId: `m-${notices.length}` };
       },
       async awsSdk(service, action, parameters) {
+        if (service === 'apigateway' && action === 'createDeployment') {
+          apiDeployments++;
+          return { id: `d${apiDeployments}` };
+        }
         if (action === 'putMetricAlarm') {
           alarmsCreated.push(String(parameters.AlarmName));
+          existingAlarms.add(String(parameters.AlarmName));
+          return {};
+        }
+        if (action === 'deleteAlarms') {
+          for (const name of parameters.AlarmNames as string[]) {
+            alarmsDeleted.push(name);
+            existingAlarms.delete(name);
+          }
           return {};
         }
         expect(`${service}:${action}`).toBe('cloudwatch:describeAlarms');
-        expect(parameters).toEqual({ AlarmNamePrefix: 'modelgate-dev/churn/v2/', StateValue: 'ALARM' });
+        if (parameters.StateValue === undefined) {
+          const prefix = String(parameters.AlarmNamePrefix);
+          return { MetricAlarms: [...existingAlarms].filter((name) => name.startsWith(prefix)).map((AlarmName) => ({ AlarmName })), CompositeAlarms: [] };
+        }
+        expect(parameters.StateValue).toBe('ALARM');
+        expect(parameters.AlarmNames).toContain('modelgate-dev/churn/v2/error-rate-critical');
+        expect((parameters.AlarmNames as string[]).every((name) => name.startsWith('modelgate-dev/churn/v2/') && name.endsWith('-critical'))).toBe(true);
         checks++;
         return { MetricAlarms: checks === scenario.alarmAtCheck ? [{ AlarmName: 'modelgate-dev/churn/v2/error-rate-critical', StateValue: 'ALARM' }] : [], CompositeAlarms: [] };
       },
     },
     {
-      waitOverridesMs: { Bake: 0, WaitForLock: 0, WaitForControlLock: 0 },
+      waitOverridesMs: { Bake: 0, WaitForLock: 0, WaitForControlLock: 0, StackWait: 0, UnserveWait: 0, DeleteWait: 0 },
       execution: { id: 'arn:aws:states:us-east-1:000000000000:execution:Pipeline:test', name: 'test', startTime: new Date().toISOString() },
     },
   );
   const outcome = await execution.done;
   const states = outcome.events.filter((e) => e.type === 'StateEntered').map((e) => e.stateName as string);
-  return { outcome, states, aliasWrites, notices, registryActions, alarmsCreated, lockHeld: () => lockHolder !== undefined };
+  return {
+    outcome,
+    states,
+    aliasWrites,
+    notices,
+    registryActions,
+    alarmsCreated,
+    alarmsDeleted,
+    provisions,
+    publishRequests,
+    apiDeployments,
+    lockHeld: () => lockHolder !== undefined,
+  };
 }
 
 const subjects = (r: Run) => r.notices.map((n) => n.subject);
@@ -197,7 +304,21 @@ describe('the promotion state machine (synthesized definition, aws-local-stepfun
     expect(r.outcome.status, JSON.stringify(r.outcome)).toBe('SUCCEEDED');
     expect(r.aliasWrites).toEqual([{ version: '3', additionalVersion: '7', additionalWeight: 0.1 }, { version: '7' }]);
     expect(r.states.filter((s) => s === 'CheckAlarms')).toHaveLength(3);
-    expect(r.states).toEqual(expect.arrayContaining(['Register', 'AcquireLock', 'MarkValidating', 'Validate', 'RecordValidation', 'Publish', 'PlanRollout', 'Bake', 'NotifyOutcome', 'ReleaseLock', 'RolledOut']));
+    expect(r.states).toEqual(
+      expect.arrayContaining([
+        'Register',
+        'AcquireLock',
+        'MarkValidating',
+        'Validate',
+        'RecordValidation',
+        'Publish',
+        'PlanRollout',
+        'Bake',
+        'NotifyOutcome',
+        'ReleaseLock',
+        'RolledOut',
+      ]),
+    );
     expect(r.registryActions.filter((a) => a === 'record-step')).toHaveLength(2);
     expect(subjects(r)).toEqual(['modelgate churn v2 is live']);
     expect(r.lockHeld()).toBe(false);
@@ -205,12 +326,16 @@ describe('the promotion state machine (synthesized definition, aws-local-stepfun
     expect(r.alarmsCreated).toContain('modelgate-dev/churn/v2/error-rate-critical');
     expect(r.alarmsCreated.every((name) => name.startsWith('modelgate-dev/churn/v2/'))).toBe(true);
     expect(r.states.indexOf('CreateAlarms')).toBeLessThan(r.states.indexOf('ApplyStep'));
+    // Publish copies the object versions validation read, not whatever is under candidates/ by then.
+    expect(r.publishRequests).toEqual([
+      { files: ['model.onnx', 'manifest.json'], objectVersions: { 'model.onnx': 'model-version-validated', 'manifest.json': 'manifest-version-validated' } },
+    ]);
   });
 
   it('canary rolled back when a version-scoped alarm fires during the bake', async () => {
     const r = await run(uploadEvent(), { alarmAtCheck: 2 });
     expect(r.outcome.status).toBe('FAILED');
-    expect(r.outcome.error).toBe('RolledBack');
+    expect(r.outcome.error, JSON.stringify(r.outcome.cause)).toBe('RolledBack');
     expect(r.aliasWrites).toEqual([{ version: '3', additionalVersion: '7', additionalWeight: 0.1 }, { version: '3' }]);
     expect(r.states).toEqual(expect.arrayContaining(['AlarmFiring?', 'RollBack', 'RecordRollback', 'NotifyRollback', 'ReleaseLockAfterRollback', 'RolledBack']));
     expect(subjects(r)).toEqual(['modelgate churn v2 rolled back (ALARM)']);
@@ -319,5 +444,97 @@ describe('the promotion state machine (synthesized definition, aws-local-stepfun
     expect(r.outcome.cause).toContain('version "9" is not registered');
     expect(r.aliasWrites).toEqual([]);
     expect(r.lockHeld()).toBe(false);
+  });
+
+  describe('a model of its own stack', () => {
+    it('a new model: its stack is created (polled until done) before publishing; its routes go live after the first step', async () => {
+      const r = await run(uploadEvent('1'), { champion: null, stack: 'absent', stackPolls: 2 });
+      expect(r.outcome.status, JSON.stringify(r.outcome.cause)).toBe('SUCCEEDED');
+      expect(r.provisions).toEqual(['ensure', 'progress:create', 'progress:create', 'progress:create']);
+      expect(r.states.indexOf('StackProgress')).toBeLessThan(r.states.indexOf('Publish'));
+      expect(r.states.indexOf('ApplyStep')).toBeLessThan(r.states.indexOf('DeployRoutes'));
+      expect(r.states.indexOf('DeployRoutes')).toBeLessThan(r.states.indexOf('RecordStep'));
+      expect(r.apiDeployments).toBe(1);
+      expect(r.aliasWrites).toEqual([{ version: '7' }]);
+    });
+
+    it('a model whose settings changed: its stack is updated before publishing', async () => {
+      const r = await run(uploadEvent(), { stack: 'changed', rollout: { strategy: 'all-at-once' } });
+      expect(r.outcome.status).toBe('SUCCEEDED');
+      expect(r.provisions).toEqual(['ensure', 'progress:update']);
+    });
+
+    it('a stack CloudFormation cannot create fails the upload as PROVISIONING_FAILED: nothing published, lock released, on-call told why', async () => {
+      const r = await run(uploadEvent('1'), { champion: null, stack: 'absent', stackFails: true });
+      expect(r.outcome.status).toBe('FAILED');
+      expect(r.outcome.error).toBe('ProvisioningError');
+      expect(r.states).not.toContain('Publish');
+      expect(r.aliasWrites).toEqual([]);
+      expect(subjects(r)).toEqual(['modelgate churn v2 pipeline failed (PROVISIONING_FAILED)']);
+      expect(r.notices[0]?.message).toContain('memory above the account limit');
+      expect(r.lockHeld()).toBe(false);
+    });
+
+    it('a model the deployment does not declare is rejected at registration (MODEL_NOT_DECLARED), before any lock or stack', async () => {
+      const r = await run(uploadEvent(), { notDeclared: true });
+      expect(r.outcome.status).toBe('FAILED');
+      expect(r.outcome.error).toBe('MODEL_NOT_DECLARED');
+      expect(r.registryActions).toEqual(['register']);
+      expect(r.provisions).toEqual([]);
+      expect(subjects(r)).toEqual(['modelgate churn v2 rejected (MODEL_NOT_DECLARED)']);
+    });
+
+    it("retire: routes out of the stage first, then the stack, then every alarm of the model (no other model's); history kept", async () => {
+      const r = await run({ operation: 'retire', model: 'churn' });
+      expect(r.outcome.status, JSON.stringify(r.outcome.cause)).toBe('SUCCEEDED');
+      expect(r.provisions).toEqual(['unserve', 'progress:update', 'delete', 'progress:delete']);
+      expect(r.states.indexOf('WithdrawRoutes')).toBeGreaterThan(r.states.indexOf('UnserveProgress'));
+      expect(r.states.indexOf('WithdrawRoutes')).toBeLessThan(r.states.indexOf('DeleteStack'));
+      expect(r.apiDeployments).toBe(1);
+      expect(r.alarmsDeleted.sort()).toEqual(['modelgate-dev/churn/v1/drift-share-warning', 'modelgate-dev/churn/v1/error-rate-critical']);
+      expect(r.registryActions).toEqual(['acquire-lock', 'plan-retire', 'record-retire', 'release-lock']);
+      expect(subjects(r)).toEqual(['modelgate churn v1 retired with its model: serving removed, history kept']);
+      expect(r.lockHeld()).toBe(false);
+    });
+  });
+
+  describe('faults', () => {
+    it('a promotion deletes the alarms of the version it retired', async () => {
+      const r = await run(uploadEvent(), { rollout: { strategy: 'all-at-once' }, retiredByStep: ['1'] });
+      expect(r.outcome.status).toBe('SUCCEEDED');
+      expect(r.alarmsDeleted.sort()).toEqual(['modelgate-dev/churn/v1/drift-share-warning', 'modelgate-dev/churn/v1/error-rate-critical']);
+    });
+
+    it('on-call unreachable (every SNS publish denied): the rollout still ends and the lock is released', async () => {
+      const r = await run(uploadEvent(), { snsDown: true, rollout: { strategy: 'all-at-once' } });
+      expect(r.outcome.status).toBe('SUCCEEDED');
+      expect(r.states.filter((s) => s === 'NotifyOutcome')).toHaveLength(1);
+      expect(r.lockHeld()).toBe(false);
+      // The notice that could not be sent is recorded in the execution's output, with the reason.
+      expect((r.outcome.output as { notifyErrors?: Record<string, { Error?: string }> }).notifyErrors?.NotifyOutcome?.Error).toBe('SNS.KMSAccessDeniedException');
+    });
+
+    it('on-call unreachable during a failure: the lock is still released', async () => {
+      const r = await run(uploadEvent(), { snsDown: true, publishFails: true });
+      expect(r.outcome.status).toBe('FAILED');
+      expect(r.states).toEqual(expect.arrayContaining(['NotifyFailure', 'ReleaseLockAfterFailure']));
+      expect(r.lockHeld()).toBe(false);
+    });
+
+    it('Lambda throttling a pipeline function: the task waits for capacity and the rollout goes on', async () => {
+      const r = await run(uploadEvent(), { throttledInvocations: 2, rollout: { strategy: 'all-at-once' } });
+      expect(r.outcome.status, JSON.stringify(r.outcome.cause)).toBe('SUCCEEDED');
+      expect(r.registryActions[0]).toBe('register');
+      expect(r.aliasWrites).toEqual([{ version: '7' }]);
+      expect(r.lockHeld()).toBe(false);
+    });
+
+    it("a first step that moved the alias and then failed: the champion's routing is restored", async () => {
+      const r = await run(uploadEvent(), { applyStepFailsAfterMove: true });
+      expect(r.outcome.status).toBe('FAILED');
+      expect(r.aliasWrites).toEqual([{ version: '3', additionalVersion: '7', additionalWeight: 0.1 }, { version: '3' }]);
+      expect(r.states).toEqual(expect.arrayContaining(['RestoreRouting', 'RecordFailure', 'ReleaseLockAfterFailure']));
+      expect(r.lockHeld()).toBe(false);
+    });
   });
 });

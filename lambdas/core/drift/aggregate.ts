@@ -82,11 +82,7 @@ export function emptyAggregate(baseline: DistributionBaseline): FeatureAggregate
  * `undefined` and NaN are missing; a numeric feature takes only numbers and they must be finite (request
  * validation rejects anything else, so anything else here is a bug upstream).
  */
-export function addValue(
-  aggregate: FeatureAggregate,
-  baseline: DistributionBaseline,
-  value: FeatureValue | null | undefined,
-): FeatureAggregate {
+export function addValue(aggregate: FeatureAggregate, baseline: DistributionBaseline, value: FeatureValue | null | undefined): FeatureAggregate {
   if (aggregate.kind !== baseline.kind) throw new TypeError(`a ${aggregate.kind} aggregate needs a ${aggregate.kind} baseline`);
   aggregate.count++;
   if (value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value))) {
@@ -139,10 +135,7 @@ export function merge(a: FeatureAggregate, b: FeatureAggregate): FeatureAggregat
 }
 
 /** A window with an empty aggregate per baseline feature (or per named feature) and for the predictions. */
-export function emptyWindowAggregate(
-  baseline: Baseline,
-  features: readonly string[] = Object.keys(baseline.features),
-): WindowAggregate {
+export function emptyWindowAggregate(baseline: Baseline, features: readonly string[] = Object.keys(baseline.features)): WindowAggregate {
   const window: WindowAggregate = {
     features: Object.fromEntries(features.map((name) => [name, emptyAggregate(featureBaseline(baseline, name))])),
   };

@@ -5,16 +5,7 @@ import { binIndex } from '../baseline';
 import type { Baseline, DistributionBaseline, DriftMethod, FeatureSpec } from '../manifest-types';
 import { chiSquaredQuantileAbove } from '../stats/distributions';
 import { type FeatureAggregate, own, type WindowAggregate } from './aggregate';
-import {
-  chiSquaredHomogeneity,
-  jensenShannonDistance,
-  ksBinned,
-  ksTwoSample,
-  psi,
-  wassersteinNormalised,
-  wassersteinNormalisedBinned,
-  type Histogram,
-} from './statistics';
+import { chiSquaredHomogeneity, jensenShannonDistance, ksBinned, ksTwoSample, psi, wassersteinNormalised, wassersteinNormalisedBinned, type Histogram } from './statistics';
 
 export type FeatureKind = 'numeric' | 'categorical';
 
@@ -85,9 +76,7 @@ export interface DriftReport {
 }
 
 /** A column of raw values; null is missing. */
-export type Column =
-  | { readonly kind: 'numeric'; readonly values: readonly (number | null)[] }
-  | { readonly kind: 'categorical'; readonly values: readonly (string | null)[] };
+export type Column = { readonly kind: 'numeric'; readonly values: readonly (number | null)[] } | { readonly kind: 'categorical'; readonly values: readonly (string | null)[] };
 
 /** A drift method or threshold that cannot apply to a feature. */
 export class DriftConfigError extends Error {
@@ -140,12 +129,7 @@ const WASSERSTEIN_NOISE_QUANTILE = 2.15;
  *   minimum is the n at which that noise reaches the threshold in at most 5% of windows without drift
  *   (and at least 30).
  */
-export function minimumCurrentValues(
-  method: DriftMethod,
-  referenceValues: number,
-  referenceCategories: number,
-  threshold: number,
-): number | null {
+export function minimumCurrentValues(method: DriftMethod, referenceValues: number, referenceCategories: number, threshold: number): number | null {
   if (method === 'ks') return MIN_DRIFT_VALUES;
   if (method === 'chisquare') return Math.max(MIN_DRIFT_VALUES, CHI_SQUARED_VALUES_PER_CATEGORY * referenceCategories);
   let effective: number;
@@ -183,11 +167,7 @@ export function driftSettings(features: readonly FeatureSpec[]): Record<string, 
  * columns and numeric ones with <= 20 distinct reference values, else over Sturges bins spanning both
  * samples (Evidently's binning, so the numbers compare with its).
  */
-export function driftReport(
-  reference: Readonly<Record<string, Column>>,
-  current: Readonly<Record<string, Column>>,
-  options: DriftOptions = {},
-): DriftReport {
+export function driftReport(reference: Readonly<Record<string, Column>>, current: Readonly<Record<string, Column>>, options: DriftOptions = {}): DriftReport {
   const features = Object.entries(reference).map(([name, referenceColumn]): [string, FeatureDrift] => {
     const currentColumn = own(current, name);
     if (!currentColumn) throw new DriftConfigError(`feature "${name}": the current data has no such column`);
@@ -214,20 +194,13 @@ export function driftReport(
  * not invent it, and Wasserstein is off by less than the widest occupied bins' widths. Features the window
  * does not aggregate (e.g. redacted ones) are not reported.
  */
-export function driftReportFromAggregates(
-  baseline: Baseline,
-  window: WindowAggregate,
-  options: DriftOptions = {},
-): DriftReport {
+export function driftReportFromAggregates(baseline: Baseline, window: WindowAggregate, options: DriftOptions = {}): DriftReport {
   const features = Object.entries(window.features).map(([name, aggregate]): [string, FeatureDrift] => {
     const distribution = own(baseline.features, name);
     if (!distribution) throw new DriftConfigError(`feature "${name}": the baseline has no such feature`);
     return [name, aggregateDrift(name, distribution, aggregate, own(options.settings, name) ?? {})];
   });
-  const prediction =
-    baseline.prediction && window.prediction
-      ? aggregateDrift('prediction', baseline.prediction, window.prediction, options.prediction ?? {})
-      : undefined;
+  const prediction = baseline.prediction && window.prediction ? aggregateDrift('prediction', baseline.prediction, window.prediction, options.prediction ?? {}) : undefined;
   return assemble(Object.fromEntries(features), options, prediction);
 }
 
@@ -240,21 +213,12 @@ function assemble(features: Record<string, FeatureDrift>, options: DriftOptions,
   const assessed = results.filter((f) => f.status !== 'not-enough-data');
   const driftShare = assessed.length === 0 ? 0 : assessed.filter((f) => f.drifted).length / assessed.length;
   const status: DriftStatus =
-    assessed.length === 0 || 2 * assessed.length < results.length
-      ? 'not-enough-data'
-      : driftShare >= (options.driftShareThreshold ?? DEFAULT_DRIFT_SHARE)
-        ? 'drift'
-        : 'no-drift';
+    assessed.length === 0 || 2 * assessed.length < results.length ? 'not-enough-data' : driftShare >= (options.driftShareThreshold ?? DEFAULT_DRIFT_SHARE) ? 'drift' : 'no-drift';
   const report = { features, assessed: assessed.length, driftShare, status, datasetDrift: status === 'drift' };
   return prediction ? { ...report, prediction } : report;
 }
 
-function numericColumnDrift(
-  name: string,
-  referenceColumn: readonly (number | null)[],
-  currentColumn: readonly (number | null)[],
-  settings: DriftSettings,
-): FeatureDrift {
+function numericColumnDrift(name: string, referenceColumn: readonly (number | null)[], currentColumn: readonly (number | null)[], settings: DriftSettings): FeatureDrift {
   const reference = present(referenceColumn);
   const current = present(currentColumn);
   const distinct = new Set([...reference, ...current]).size;
@@ -282,12 +246,7 @@ function numericColumnDrift(
   };
 }
 
-function categoricalColumnDrift(
-  name: string,
-  referenceColumn: readonly (string | null)[],
-  currentColumn: readonly (string | null)[],
-  settings: DriftSettings,
-): FeatureDrift {
+function categoricalColumnDrift(name: string, referenceColumn: readonly (string | null)[], currentColumn: readonly (string | null)[], settings: DriftSettings): FeatureDrift {
   const referenceCounts = countValues(referenceColumn);
   const currentCounts = countValues(currentColumn);
   const categories = [...new Set([...referenceCounts.keys(), ...currentCounts.keys()])];
@@ -329,7 +288,11 @@ function aggregateDrift(name: string, baseline: DistributionBaseline, aggregate:
       // PSI fill values' noise.
       const keep = (i: number) => (i > 0 && i < referenceCounts.length - 1) || referenceCounts[i]! + currentCounts[i]! > 0;
       const indices = referenceCounts.map((_, i) => i).filter(keep);
-      result = countsStatistic(method, indices.map((i) => referenceCounts[i]!), indices.map((i) => currentCounts[i]!));
+      result = countsStatistic(
+        method,
+        indices.map((i) => referenceCounts[i]!),
+        indices.map((i) => currentCounts[i]!),
+      );
     }
     const sample = { current: sum(currentCounts), reference: referenceValues, referenceCategories: occupied(referenceCounts) };
     return {
@@ -364,13 +327,7 @@ function aggregateDrift(name: string, baseline: DistributionBaseline, aggregate:
   throw new DriftConfigError(`feature "${name}": a ${aggregate.kind} aggregate cannot be compared with a ${baseline.kind} baseline`);
 }
 
-function chooseMethod(
-  name: string,
-  kind: FeatureKind,
-  settings: DriftSettings,
-  referenceValues: number,
-  distinctValues: number,
-): DriftMethod {
+function chooseMethod(name: string, kind: FeatureKind, settings: DriftSettings, referenceValues: number, distinctValues: number): DriftMethod {
   const method = settings.method ?? defaultMethod(kind, referenceValues, distinctValues);
   if (kind === 'categorical' && NUMERIC_ONLY_METHODS.has(method)) {
     throw new DriftConfigError(`feature "${name}": ${method} needs numeric values, the feature is categorical`);
@@ -400,9 +357,7 @@ function verdict(
   if (minimum === null || sample.current < minimum) {
     return { kind, method, statistic, pValue, threshold, drifted: false, status: 'not-enough-data', minimum };
   }
-  const drifted = P_VALUE_METHODS.has(method)
-    ? pValue !== null && pValue <= threshold
-    : statistic !== null && statistic >= threshold;
+  const drifted = P_VALUE_METHODS.has(method) ? pValue !== null && pValue <= threshold : statistic !== null && statistic >= threshold;
   return { kind, method, statistic, pValue, threshold, drifted, status: drifted ? 'drift' : 'no-drift', minimum };
 }
 
@@ -412,11 +367,7 @@ function occupied(counts: readonly number[]): number {
 }
 
 /** PSI, Jensen-Shannon or chi-squared (homogeneity: see docs/drift.md) on aligned counts. */
-function countsStatistic(
-  method: DriftMethod,
-  referenceCounts: readonly number[],
-  currentCounts: readonly number[],
-): { statistic: number; pValue: number | null } {
+function countsStatistic(method: DriftMethod, referenceCounts: readonly number[], currentCounts: readonly number[]): { statistic: number; pValue: number | null } {
   switch (method) {
     case 'psi':
       return { statistic: psi(referenceCounts, currentCounts), pValue: null };

@@ -89,10 +89,7 @@ export function hellingerDistance(referenceCounts: readonly number[], currentCou
  * shares as exact. A category with reference count 0 and current count > 0 makes the statistic infinite
  * and the p-value 0; categories empty on both sides are left out.
  */
-export function chiSquaredGoodnessOfFit(
-  referenceCounts: readonly number[],
-  currentCounts: readonly number[],
-): ChiSquaredResult {
+export function chiSquaredGoodnessOfFit(referenceCounts: readonly number[], currentCounts: readonly number[]): ChiSquaredResult {
   assertAligned(referenceCounts, currentCounts);
   const referenceTotal = sum(referenceCounts);
   const currentTotal = sum(currentCounts);
@@ -115,10 +112,7 @@ export function chiSquaredGoodnessOfFit(
  * small reference does not inflate the statistic; with two categories it equals the pooled two-proportion
  * z-test (z^2 = chi^2). Categories empty on both sides are left out.
  */
-export function chiSquaredHomogeneity(
-  referenceCounts: readonly number[],
-  currentCounts: readonly number[],
-): ChiSquaredResult {
+export function chiSquaredHomogeneity(referenceCounts: readonly number[], currentCounts: readonly number[]): ChiSquaredResult {
   assertAligned(referenceCounts, currentCounts);
   const referenceTotal = sum(referenceCounts);
   const currentTotal = sum(currentCounts);
@@ -133,8 +127,7 @@ export function chiSquaredHomogeneity(
     categories++;
     const expectedReference = (referenceTotal * categoryTotal) / total;
     const expectedCurrent = (currentTotal * categoryTotal) / total;
-    statistic +=
-      (referenceCount - expectedReference) ** 2 / expectedReference + (currentCount - expectedCurrent) ** 2 / expectedCurrent;
+    statistic += (referenceCount - expectedReference) ** 2 / expectedReference + (currentCount - expectedCurrent) ** 2 / expectedCurrent;
   });
   return chiSquared(statistic, categories - 1);
 }
@@ -254,10 +247,7 @@ function chiSquared(statistic: number, degreesOfFreedom: number): ChiSquaredResu
 }
 
 /** Shares of each side, or undefined for a side with no values. */
-function alignedShares(
-  referenceCounts: readonly number[],
-  currentCounts: readonly number[],
-): [number[] | undefined, number[] | undefined] {
+function alignedShares(referenceCounts: readonly number[], currentCounts: readonly number[]): [number[] | undefined, number[] | undefined] {
   assertAligned(referenceCounts, currentCounts);
   return [shares(referenceCounts), shares(currentCounts)];
 }
@@ -275,15 +265,12 @@ function fillEmptyShares(values: readonly number[]): number[] {
 
 function assertAligned(referenceCounts: readonly number[], currentCounts: readonly number[]): void {
   if (referenceCounts.length !== currentCounts.length) {
-    throw new RangeError(
-      `reference and current counts must be aligned, got ${referenceCounts.length} and ${currentCounts.length} entries`,
-    );
+    throw new RangeError(`reference and current counts must be aligned, got ${referenceCounts.length} and ${currentCounts.length} entries`);
   }
 }
 
 function assertSameEdges(reference: Histogram, current: Histogram): void {
-  const same =
-    reference.edges.length === current.edges.length && reference.edges.every((edge, i) => edge === current.edges[i]);
+  const same = reference.edges.length === current.edges.length && reference.edges.every((edge, i) => edge === current.edges[i]);
   if (!same || reference.counts.length !== reference.edges.length - 1 || current.counts.length !== current.edges.length - 1) {
     throw new RangeError('binned drift statistics need two histograms over the same edges');
   }

@@ -51,8 +51,10 @@ export function fitCalibration(manifest: Manifest, actual: readonly Target[], pr
     const outcomes = actual.map((target) => String(target) === label);
     const members = outcomes.filter(Boolean).length;
     if (Math.min(members, outcomes.length - members) < CALIBRATION_FOLDS) {
-      notes.push(`calibration of ${JSON.stringify(label)}: ${members} of ${outcomes.length} holdout rows are of this class; ` +
-        `judging a map needs ${CALIBRATION_FOLDS} in and ${CALIBRATION_FOLDS} out of it, so it is left uncalibrated`);
+      notes.push(
+        `calibration of ${JSON.stringify(label)}: ${members} of ${outcomes.length} holdout rows are of this class; ` +
+          `judging a map needs ${CALIBRATION_FOLDS} in and ${CALIBRATION_FOLDS} out of it, so it is left uncalibrated`,
+      );
       continue;
     }
     const entry = judgeClass(scores, outcomes);
@@ -114,7 +116,10 @@ function judgeClass(scores: readonly number[], outcomes: readonly boolean[]): Cl
   const outOfFold = new Array<number>(scores.length);
   for (let f = 0; f < CALIBRATION_FOLDS; f++) {
     const train = scores.map((_, i) => i).filter((i) => fold[i] !== f);
-    const map = fitIsotonic(train.map((i) => scores[i] as number), train.map((i) => (outcomes[i] ? 1 : 0)));
+    const map = fitIsotonic(
+      train.map((i) => scores[i] as number),
+      train.map((i) => (outcomes[i] ? 1 : 0)),
+    );
     scores.forEach((score, i) => {
       if (fold[i] === f) outOfFold[i] = applyIsotonic(map, score);
     });
@@ -122,7 +127,14 @@ function judgeClass(scores: readonly number[], outcomes: readonly boolean[]): Cl
   const rawError = expectedCalibrationError(outcomes, scores);
   const calibratedError = expectedCalibrationError(outcomes, outOfFold);
   if (!(calibratedError < rawError)) return { rawError, calibratedError };
-  return { rawError, calibratedError, map: fitIsotonic(scores, outcomes.map((y) => (y ? 1 : 0))) };
+  return {
+    rawError,
+    calibratedError,
+    map: fitIsotonic(
+      scores,
+      outcomes.map((y) => (y ? 1 : 0)),
+    ),
+  };
 }
 
 /** A fold per row: each class's rows shuffled (seeded) and dealt round the folds, so every fold has both. */

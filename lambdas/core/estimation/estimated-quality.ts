@@ -151,9 +151,27 @@ export function estimateQuality(estimation: EstimationAggregate): EstimatedQuali
     // F1 and ROC AUC of different classes share every row, whose one label is positive for one class and
     // negative for the others; the aggregate cannot tell how their errors co-vary, so their standard errors
     // add instead (the most they can be, perfectly correlated).
-    parts.precision = { ...macro(perClass.map((c) => c.precision), 'independent'), size: Math.min(...perClass.map((c) => c.predicted)) };
-    parts.recall = { ...macro(perClass.map((c) => c.recall), 'correlated'), size: Math.min(...perClass.map((c) => c.positives)) };
-    parts.f1 = { ...macro(perClass.map((c) => c.f1), 'correlated'), size: Math.min(...perClass.map((c) => Math.min(c.predicted, c.positives))) };
+    parts.precision = {
+      ...macro(
+        perClass.map((c) => c.precision),
+        'independent',
+      ),
+      size: Math.min(...perClass.map((c) => c.predicted)),
+    };
+    parts.recall = {
+      ...macro(
+        perClass.map((c) => c.recall),
+        'correlated',
+      ),
+      size: Math.min(...perClass.map((c) => c.positives)),
+    };
+    parts.f1 = {
+      ...macro(
+        perClass.map((c) => c.f1),
+        'correlated',
+      ),
+      size: Math.min(...perClass.map((c) => Math.min(c.predicted, c.positives))),
+    };
     const aucs = perClass.map((c) => c.rocAuc);
     if (aucs.every((auc) => auc !== undefined)) {
       parts.rocAuc = { ...macro(aucs as { value: number; variance: number }[], 'correlated'), size: Math.min(...perClass.map((c) => Math.min(c.positives, n - c.positives))) };

@@ -28,8 +28,13 @@ export function assignArm(experimentId: string, unitId: string, treatmentShare: 
 
 /** Header that carries the unit id of a request (the `unitId` field of a /v1 predict body works too). */
 export const UNIT_ID_HEADER = 'x-modelgate-unit-id';
-/** Set on a request one version forwarded to another: the receiver serves it, never forwards it again. */
-export const ROUTED_HEADER = 'x-modelgate-routed-from';
+/**
+ * Set at the top level of an event one version forwards to another with a direct Invoke: the receiver serves
+ * it and never forwards it again. Outside `headers` on purpose: API Gateway builds its proxy events itself and
+ * never sets a top-level field of this name, so only a caller allowed to invoke the function directly (the
+ * function itself) can; a header anyone could send, and skip sticky assignment to pick an arm.
+ */
+export const ROUTED_MARKER = 'modelgateRoutedFrom';
 /** Unit ids longer than this are refused (they become DynamoDB key parts). */
 export const MAX_UNIT_ID_LENGTH = 256;
 
@@ -42,7 +47,7 @@ export function unitIdOf(headers: Readonly<Record<string, string | undefined>> |
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (name.toLowerCase() === UNIT_ID_HEADER && value) return value.length <= MAX_UNIT_ID_LENGTH ? value : undefined;
   }
-  if (!body || !body.includes('"unitId"')) return undefined;
+  if (!body?.includes('"unitId"')) return undefined;
   try {
     const parsed = JSON.parse(body) as { unitId?: unknown };
     const unitId = parsed?.unitId;
@@ -52,7 +57,7 @@ export function unitIdOf(headers: Readonly<Record<string, string | undefined>> |
   }
 }
 
-/** Whether a request was already forwarded by another version (loop guard). */
-export function wasRouted(headers: Readonly<Record<string, string | undefined>> | null | undefined): boolean {
-  return Object.keys(headers ?? {}).some((name) => name.toLowerCase() === ROUTED_HEADER);
+/** Whether an event was forwarded by another version of the function (loop guard); headers do not count. */
+export function wasRouted(event: object): boolean {
+  return Object.hasOwn(event, ROUTED_MARKER) && typeof (event as Record<string, unknown>)[ROUTED_MARKER] === 'string';
 }

@@ -34,11 +34,7 @@ export interface BayesianResult {
   readonly standardError: number;
 }
 
-export function bayesianTest(
-  control: ArmStats,
-  treatment: ArmStats,
-  { scale = 'relative', alpha = EXPERIMENT_DEFAULTS.alpha, prior }: BayesianOptions = {},
-): BayesianResult {
+export function bayesianTest(control: ArmStats, treatment: ArmStats, { scale = 'relative', alpha = EXPERIMENT_DEFAULTS.alpha, prior }: BayesianOptions = {}): BayesianResult {
   assertComparable(control, treatment);
   const observed = estimateEffect(armMoments(control), armMoments(treatment), scale);
   const posterior = prior ? combineWithPrior(observed.variance, observed.lift, prior) : observed;
@@ -61,9 +57,7 @@ export function bayesianTest(
 /** Conjugate normal update: precisions add, means average weighted by precision. */
 function combineWithPrior(variance: number, lift: number, prior: GaussianPrior): { lift: number; variance: number } {
   if (!(prior.variance > 0) || !Number.isFinite(prior.mean)) {
-    throw new ExperimentDataError([
-      { field: 'prior', reason: `needs a finite mean and a variance > 0, got N(${prior.mean}, ${prior.variance})` },
-    ]);
+    throw new ExperimentDataError([{ field: 'prior', reason: `needs a finite mean and a variance > 0, got N(${prior.mean}, ${prior.variance})` }]);
   }
   const precision = 1 / variance + 1 / prior.variance;
   return { lift: (lift / variance + prior.mean / prior.variance) / precision, variance: 1 / precision };

@@ -55,5 +55,8 @@ export function planConclusion(definition: ExperimentDefinition, report: Experim
   if (outcome === 'ship-treatment') return { outcome, action: { kind: 'promote', version: definition.treatment.version } };
   const challengers = [routing?.additional?.version, routing?.shadow?.version];
   if (challengers.includes(definition.treatment.version)) return { outcome, action: { kind: 'rollback' } };
-  return { outcome, action: { kind: 'none', why: `the live alias does not route ${definition.model} v${definition.treatment.version}: the control keeps serving, nothing to roll back` } };
+  return {
+    outcome,
+    action: { kind: 'none', why: `the live alias does not route ${definition.model} v${definition.treatment.version}: the control keeps serving, nothing to roll back` },
+  };
 }

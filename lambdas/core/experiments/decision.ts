@@ -112,8 +112,7 @@ export function decide(snapshot: ExperimentSnapshot): ExperimentDecision {
   const timeUp = daysRunning >= maxDurationDays;
   // A fixed-horizon p-value read before the planned sample is peeking; the confidence sequence is not.
   const readableNow = primary.result.engine === 'sequential' || sampleReached || timeUp;
-  const because = (reason: Reason): Reason[] =>
-    timeUp ? [reason, { code: 'max-duration-reached', daysRunning, maxDurationDays }] : [reason];
+  const because = (reason: Reason): Reason[] => (timeUp ? [reason, { code: 'max-duration-reached', daysRunning, maxDurationDays }] : [reason]);
 
   if (readableNow && verdict === 'better') {
     return { decision: 'ship-treatment', reasons: because({ code: 'significant-win', ...primaryEvidence }) };
@@ -152,11 +151,7 @@ function adjustedPValue(snapshot: ExperimentSnapshot, primary: MetricReading): n
 }
 
 /** Whether the metric moved significantly, and in its good or its bad direction. */
-function judge(
-  metric: MetricReading,
-  decisivePValue: number | undefined,
-  rules: { alpha: number; chanceToWinThreshold: number },
-): { evidence: MetricEvidence; verdict: Verdict } {
+function judge(metric: MetricReading, decisivePValue: number | undefined, rules: { alpha: number; chanceToWinThreshold: number }): { evidence: MetricEvidence; verdict: Verdict } {
   const { result } = metric;
   const evidence: MetricEvidence =
     result.engine === 'bayesian'
@@ -167,11 +162,7 @@ function judge(
   return { evidence, verdict: (moved === 'up') === metric.higherIsBetter ? 'better' : 'worse' };
 }
 
-function directionOf(
-  result: AnalysisResult,
-  decisivePValue: number | undefined,
-  rules: { alpha: number; chanceToWinThreshold: number },
-): 'up' | 'down' | undefined {
+function directionOf(result: AnalysisResult, decisivePValue: number | undefined, rules: { alpha: number; chanceToWinThreshold: number }): 'up' | 'down' | undefined {
   if (result.engine === 'bayesian') {
     if (result.chanceToWin >= rules.chanceToWinThreshold) return 'up';
     if (result.chanceToWin <= 1 - rules.chanceToWinThreshold) return 'down';

@@ -2,6 +2,7 @@
 // measured and what would count as a win. `planExperiment` turns a request (CLI flags, API body) into a
 // definition, naming every bad field at once; the sample size comes from sample-size.ts.
 import { ValidationError, type Issue } from '../errors';
+import { describeJsonValue } from '../json-body';
 import { MODEL_NAME_PATTERN, MODEL_VERSION_PATTERN } from '../pipeline/identity';
 import { ENGINES, type Engine } from './analysis';
 import { EXPERIMENT_DEFAULTS } from './defaults';
@@ -170,23 +171,36 @@ export function planExperiment(
   const treatment = version('treatment');
   if (control !== undefined && control === treatment) issues.push({ field: 'treatment', reason: `must differ from control (both are ${control})` });
 
-  const id = request.id === undefined ? options.generatedId : text(request.id, 'id', issues, (v) => (EXPERIMENT_ID_PATTERN.test(v) ? undefined : 'must be 3-80 lower-case letters, digits and dashes, starting with a letter or digit'));
+  const id =
+    request.id === undefined
+      ? options.generatedId
+      : text(request.id, 'id', issues, (v) => (EXPERIMENT_ID_PATTERN.test(v) ? undefined : 'must be 3-80 lower-case letters, digits and dashes, starting with a letter or digit'));
   if (id === undefined && request.id === undefined) issues.push({ field: 'id', reason: 'is required (or let the caller generate one)' });
 
-  const hypothesis = request.hypothesis === undefined ? undefined : text(request.hypothesis, 'hypothesis', issues, (v) => (v.length <= 1000 ? undefined : 'must be at most 1000 characters'));
+  const hypothesis =
+    request.hypothesis === undefined ? undefined : text(request.hypothesis, 'hypothesis', issues, (v) => (v.length <= 1000 ? undefined : 'must be at most 1000 characters'));
   const split = number(request.split, 'split', EXPERIMENT_PLAN_DEFAULTS.split, issues, (v) => (v > 0 && v < 1 ? undefined : 'must be between 0 and 1 (the treatment share)'));
   const assignment = choice(request.assignment, 'assignment', ASSIGNMENT_MODES, EXPERIMENT_PLAN_DEFAULTS.assignment, issues);
   const engine = choice(request.engine, 'engine', ENGINES, EXPERIMENT_PLAN_DEFAULTS.engine, issues);
   const correction = choice(request.correction, 'correction', CORRECTIONS, EXPERIMENT_PLAN_DEFAULTS.correction, issues);
-  const mde = number(request.mde, 'mde', EXPERIMENT_PLAN_DEFAULTS.minimumDetectableEffect, issues, (v) => (v > 0 && v <= 10 ? undefined : 'must be a relative effect greater than 0 (0.05 = 5%) and at most 10'));
+  const mde = number(request.mde, 'mde', EXPERIMENT_PLAN_DEFAULTS.minimumDetectableEffect, issues, (v) =>
+    v > 0 && v <= 10 ? undefined : 'must be a relative effect greater than 0 (0.05 = 5%) and at most 10',
+  );
   const alpha = number(request.alpha, 'alpha', EXPERIMENT_DEFAULTS.alpha, issues, (v) => (v > 0 && v < 1 ? undefined : 'must be between 0 and 1'));
   const power = number(request.power, 'power', EXPERIMENT_DEFAULTS.power, issues, (v) => (v > 0 && v < 1 ? undefined : 'must be between 0 and 1'));
-  const maxDays = number(request.maxDays, 'maxDays', EXPERIMENT_PLAN_DEFAULTS.maxDurationDays, issues, (v) => (v > 0 && v <= MAX_DURATION_DAYS ? undefined : `must be greater than 0 and at most ${MAX_DURATION_DAYS}`));
-  const tuning = number(request.sequentialTuning, 'sequentialTuning', EXPERIMENT_DEFAULTS.sequentialTuning, issues, (v) => (v >= 1 ? undefined : 'must be at least 1 (total units)'));
+  const maxDays = number(request.maxDays, 'maxDays', EXPERIMENT_PLAN_DEFAULTS.maxDurationDays, issues, (v) =>
+    v > 0 && v <= MAX_DURATION_DAYS ? undefined : `must be greater than 0 and at most ${MAX_DURATION_DAYS}`,
+  );
+  const tuning = number(request.sequentialTuning, 'sequentialTuning', EXPERIMENT_DEFAULTS.sequentialTuning, issues, (v) =>
+    v >= 1 ? undefined : 'must be at least 1 (total units)',
+  );
   if (request.sequentialTuning !== undefined && engine !== 'sequential') issues.push({ field: 'sequentialTuning', reason: 'applies to the sequential engine only' });
-  const startDelay = number(request.startDelaySeconds, 'startDelaySeconds', EXPERIMENT_PLAN_DEFAULTS.startDelaySeconds, issues, (v) => (v >= 0 && v <= 3600 ? undefined : 'must be between 0 and 3600 seconds'));
+  const startDelay = number(request.startDelaySeconds, 'startDelaySeconds', EXPERIMENT_PLAN_DEFAULTS.startDelaySeconds, issues, (v) =>
+    v >= 0 && v <= 3600 ? undefined : 'must be between 0 and 3600 seconds',
+  );
 
-  const primary = request.metric === undefined ? (issues.push({ field: 'metric', reason: 'is required: the primary metric, e.g. "conversion"' }), undefined) : readMetric(request.metric, 'metric', issues);
+  if (request.metric === undefined) issues.push({ field: 'metric', reason: 'is required: the primary metric, e.g. "conversion"' });
+  const primary = request.metric === undefined ? undefined : readMetric(request.metric, 'metric', issues);
   const secondary = readMetricList(request.secondary, 'secondary', issues);
   const guardrails = readMetricList(request.guardrails, 'guardrails', issues);
   const names = [primary, ...secondary, ...guardrails].filter((m): m is MetricDefinition => m !== undefined).map((m) => m.name);
@@ -253,7 +267,11 @@ export function armOfVersion(definition: Pick<ExperimentDefinition, 'control' | 
 
 /** A readable id: `<model>-<control>-vs-<treatment>-<suffix>`, versions reduced to id characters. */
 export function experimentId(model: string, control: string, treatment: string, suffix: string): string {
-  const clean = (v: string) => v.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'v';
+  const clean = (v: string) =>
+    v
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'v';
   return `${model}-${clean(control)}-vs-${clean(treatment)}-${suffix}`.slice(0, 80).replace(/-+$/, '');
 }
 
@@ -280,15 +298,16 @@ export function readMetric(value: unknown, field: string, issues: Issue[]): Metr
   } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     ({ name, kind, direction } = value as Record<string, unknown>);
   } else {
-    issues.push({ field, reason: `must be a metric name like "conversion" or "revenue:mean", got ${JSON.stringify(value)}` });
+    issues.push({ field, reason: `must be a metric name like "conversion" or "revenue:mean", got ${describeJsonValue(value)}` });
     return undefined;
   }
   const before = issues.length;
   if (typeof name !== 'string' || !METRIC_NAME_PATTERN.test(name)) {
-    issues.push({ field: `${field}.name`, reason: `must be a letter then up to 63 letters, digits, '_' or '-', got ${JSON.stringify(name)}` });
+    issues.push({ field: `${field}.name`, reason: `must be a letter then up to 63 letters, digits, '_' or '-', got ${describeJsonValue(name)}` });
   }
-  if (kind !== undefined && kind !== 'proportion' && kind !== 'mean') issues.push({ field: `${field}.kind`, reason: `must be proportion or mean, got ${JSON.stringify(kind)}` });
-  if (direction !== undefined && direction !== 'increase' && direction !== 'decrease') issues.push({ field: `${field}.direction`, reason: `must be increase or decrease, got ${JSON.stringify(direction)}` });
+  if (kind !== undefined && kind !== 'proportion' && kind !== 'mean') issues.push({ field: `${field}.kind`, reason: `must be proportion or mean, got ${describeJsonValue(kind)}` });
+  if (direction !== undefined && direction !== 'increase' && direction !== 'decrease')
+    issues.push({ field: `${field}.direction`, reason: `must be increase or decrease, got ${describeJsonValue(direction)}` });
   if (issues.length > before) return undefined;
   const groundTruth = GROUND_TRUTH_METRICS[name as string];
   if (groundTruth && kind !== undefined && kind !== groundTruth.kind) {
@@ -318,15 +337,26 @@ function readBaseline(value: unknown, primary: MetricDefinition, issues: Issue[]
   if (primary.kind === 'proportion') {
     const rate = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
     if (typeof rate !== 'number' || !(rate > 0 && rate < 1)) {
-      issues.push({ field: 'baseline', reason: `the primary metric ${primary.name} is a proportion: the baseline is its rate, between 0 and 1, got ${JSON.stringify(value)}` });
+      issues.push({ field: 'baseline', reason: `the primary metric ${primary.name} is a proportion: the baseline is its rate, between 0 and 1, got ${describeJsonValue(value)}` });
       return undefined;
     }
     return { kind: 'proportion', rate };
   }
-  const parsed = typeof value === 'string' ? Object.fromEntries(value.split(',').map((part) => part.split('=')).map(([k, v]) => [k?.trim(), v === undefined ? NaN : Number(v)])) : value;
+  const parsed =
+    typeof value === 'string'
+      ? Object.fromEntries(
+          value
+            .split(',')
+            .map((part) => part.split('='))
+            .map(([k, v]) => [k?.trim(), v === undefined ? NaN : Number(v)]),
+        )
+      : value;
   const { mean, standardDeviation } = (parsed ?? {}) as { mean?: unknown; standardDeviation?: unknown };
   if (typeof mean !== 'number' || !Number.isFinite(mean) || typeof standardDeviation !== 'number' || !(standardDeviation > 0)) {
-    issues.push({ field: 'baseline', reason: `the primary metric ${primary.name} is a mean: the baseline is {mean, standardDeviation > 0} ("mean=12.5,standardDeviation=30"), got ${JSON.stringify(value)}` });
+    issues.push({
+      field: 'baseline',
+      reason: `the primary metric ${primary.name} is a mean: the baseline is {mean, standardDeviation > 0} ("mean=12.5,standardDeviation=30"), got ${describeJsonValue(value)}`,
+    });
     return undefined;
   }
   if (mean === 0) {
@@ -342,12 +372,12 @@ function text(value: unknown, field: string, issues: Issue[], check: (v: string)
     return undefined;
   }
   if (typeof value !== 'string' || value === '') {
-    issues.push({ field, reason: `must be a non-empty string, got ${JSON.stringify(value)}` });
+    issues.push({ field, reason: `must be a non-empty string, got ${describeJsonValue(value)}` });
     return undefined;
   }
   const problem = check(value);
   if (problem) {
-    issues.push({ field, reason: `${problem}, got ${JSON.stringify(value)}` });
+    issues.push({ field, reason: `${problem}, got ${describeJsonValue(value)}` });
     return undefined;
   }
   return value;
@@ -358,7 +388,7 @@ function number(value: unknown, field: string, fallback: number, issues: Issue[]
   if (value === undefined) return fallback;
   const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof parsed !== 'number' || !Number.isFinite(parsed)) {
-    issues.push({ field, reason: `must be a number, got ${JSON.stringify(value)}` });
+    issues.push({ field, reason: `must be a number, got ${describeJsonValue(value)}` });
     return fallback;
   }
   const problem = check(parsed);
@@ -369,6 +399,6 @@ function number(value: unknown, field: string, fallback: number, issues: Issue[]
 function choice<T extends string>(value: unknown, field: string, allowed: readonly T[], fallback: T, issues: Issue[]): T {
   if (value === undefined) return fallback;
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
-  issues.push({ field, reason: `must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}` });
+  issues.push({ field, reason: `must be one of ${allowed.join(', ')}, got ${describeJsonValue(value)}` });
   return fallback;
 }

@@ -15,15 +15,11 @@ export interface EffectEstimate {
 
 export function estimateEffect(control: ArmMoments, treatment: ArmMoments, scale: LiftScale): EffectEstimate {
   if (scale === 'relative' && control.mean === 0) {
-    throw new ExperimentDataError([
-      { field: 'control', reason: 'a relative lift needs a non-zero control mean; use the absolute scale' },
-    ]);
+    throw new ExperimentDataError([{ field: 'control', reason: 'a relative lift needs a non-zero control mean; use the absolute scale' }]);
   }
   const effect = scale === 'absolute' ? absoluteEffect(control, treatment) : relativeEffect(control, treatment);
   if (!(effect.variance > 0)) {
-    throw new ExperimentDataError([
-      { field: 'control, treatment', reason: 'the metric does not vary in either arm, so no test is defined' },
-    ]);
+    throw new ExperimentDataError([{ field: 'control, treatment', reason: 'the metric does not vary in either arm, so no test is defined' }]);
   }
   return effect;
 }
@@ -40,9 +36,7 @@ function relativeEffect(control: ArmMoments, treatment: ArmMoments): EffectEstim
   const c = control.mean;
   return {
     lift: (treatment.mean - c) / c,
-    variance:
-      treatment.variance / (c * c * treatment.n) +
-      (control.variance * treatment.mean * treatment.mean) / (c ** 4 * control.n),
+    variance: treatment.variance / (c * c * treatment.n) + (control.variance * treatment.mean * treatment.mean) / (c ** 4 * control.n),
   };
 }
 

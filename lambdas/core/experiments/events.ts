@@ -3,8 +3,8 @@
 import { ValidationError, type Issue } from '../errors';
 import { MAX_UNIT_ID_LENGTH } from './assignment';
 import { armOfVersion, METRIC_NAME_PATTERN, metricsOf, type ExperimentDefinition, type MetricDefinition } from './definition';
-import { eventValueProblem } from './tally';
-import { readJsonBody } from '../json-body';
+import { eventValueProblem, talliedValueProblem } from './tally';
+import { describeJsonKey, describeJsonValue, readJsonBody } from '../json-body';
 
 /** Events one request may carry. */
 export const MAX_EVENTS = 1000;
@@ -58,7 +58,8 @@ export function parseEventsRequest(body: string | null | undefined, newEventId: 
     const before = issues.length;
     const { predictionId, unitId, name, value, eventId } = item;
     for (const key of Object.keys(item)) {
-      if (!['predictionId', 'unitId', 'name', 'value', 'eventId'].includes(key)) issues.push({ field: at(key), reason: 'is not a field of an event (predictionId, unitId, name, value, eventId)' });
+      if (!['predictionId', 'unitId', 'name', 'value', 'eventId'].includes(key))
+        issues.push({ field: at(describeJsonKey(key)), reason: 'is not a field of an event (predictionId, unitId, name, value, eventId)' });
     }
     if (predictionId === undefined && unitId === undefined) issues.push({ field: at('predictionId'), reason: 'one of predictionId or unitId is required' });
     if (predictionId !== undefined && unitId !== undefined) issues.push({ field: at('unitId'), reason: 'give predictionId or unitId, not both' });
@@ -69,8 +70,12 @@ export function parseEventsRequest(body: string | null | undefined, newEventId: 
       issues.push({ field: at('unitId'), reason: `expected a non-empty string of at most ${MAX_UNIT_ID_LENGTH} characters` });
     }
     if (name === undefined) issues.push({ field: at('name'), reason: 'is required, e.g. "conversion"' });
-    else if (typeof name !== 'string' || !METRIC_NAME_PATTERN.test(name)) issues.push({ field: at('name'), reason: `must be a letter then up to 63 letters, digits, '_' or '-', got ${JSON.stringify(name)}` });
-    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value))) issues.push({ field: at('value'), reason: `must be a finite number, got ${JSON.stringify(value)}` });
+    else if (typeof name !== 'string' || !METRIC_NAME_PATTERN.test(name))
+      issues.push({ field: at('name'), reason: `must be a letter then up to 63 letters, digits, '_' or '-', got ${describeJsonValue(name)}` });
+    if (value !== undefined) {
+      const problem = typeof value === 'number' ? talliedValueProblem(value) : `must be a finite number, got ${describeJsonValue(value)}`;
+      if (problem) issues.push({ field: at('value'), reason: problem });
+    }
     if (eventId !== undefined && !(typeof eventId === 'string' && eventId !== '' && eventId.length <= MAX_ID_LENGTH)) {
       issues.push({ field: at('eventId'), reason: `must be a non-empty string of at most ${MAX_ID_LENGTH} characters` });
     }
@@ -83,7 +88,14 @@ export function parseEventsRequest(body: string | null | undefined, newEventId: 
       eventId: (eventId as string | undefined) ?? newEventId(),
     });
   });
-  if (issues.length > 0) throw new ValidationError(`invalid events: ${issues.slice(0, 20).map((x) => `${x.field}: ${x.reason}`).join('; ')}`, issues.slice(0, 100));
+  if (issues.length > 0)
+    throw new ValidationError(
+      `invalid events: ${issues
+        .slice(0, 20)
+        .map((x) => `${x.field}: ${x.reason}`)
+        .join('; ')}`,
+      issues.slice(0, 100),
+    );
   return events;
 }
 
@@ -120,6 +132,18 @@ export interface EventWrite {
   readonly value: number;
 }
 
+/**
+ * An event that came too early: its prediction was served by an arm of a running experiment that measures the
+ * event, but before the experiment started counting (`startedAt`). Not counted; the arm keeps how many there
+ * were (`TALLY.earlyEvents`), so the analysis can say why they are missing.
+ */
+export interface EarlyEvent {
+  readonly index: number;
+  readonly experimentId: string;
+  readonly arm: 'control' | 'treatment';
+  readonly eventId: string;
+}
+
 /** The (experiment, unit) assignments the planner needs: look them up before calling `planEvents`. */
 export function exposuresToLookUp(events: readonly OutcomeEvent[], context: Omit<AttributionContext, 'exposures'>): { experimentId: string; unitId: string }[] {
   const wanted = new Map<string, { experimentId: string; unitId: string }>();
@@ -136,10 +160,12 @@ export function exposuresToLookUp(events: readonly OutcomeEvent[], context: Omit
  * experiment after its start, or its unit was never exposed (not_in_experiment, or retry while the exposure
  * may still be on its way from the prediction log's stream); no experiment measures the event's name
  * (ignored); the value does not fit the metric (invalid); or counts to make (one per experiment measuring it).
+ * A not_in_experiment whose prediction an arm served before the experiment started counting is also `early`.
  */
-export function planEvents(events: readonly OutcomeEvent[], context: AttributionContext): { results: (EventResult | undefined)[]; writes: EventWrite[] } {
+export function planEvents(events: readonly OutcomeEvent[], context: AttributionContext): { results: (EventResult | undefined)[]; writes: EventWrite[]; early: EarlyEvent[] } {
   const results: (EventResult | undefined)[] = [];
   const writes: EventWrite[] = [];
+  const early: EarlyEvent[] = [];
   events.forEach((event, index) => {
     const base = { index, eventId: event.eventId };
     if (event.predictionId !== undefined && !context.predictions.has(event.predictionId)) {
@@ -160,12 +186,22 @@ export function planEvents(events: readonly OutcomeEvent[], context: Attribution
     }
     if (inExperiment.length === 0) {
       if (waitingForExposure) {
-        results.push({ ...base, status: 'retry', reason: "the unit's exposure is not recorded yet (exposures arrive from the prediction log's stream within seconds): send the event again" });
+        results.push({
+          ...base,
+          status: 'retry',
+          reason: "the unit's exposure is not recorded yet (exposures arrive from the prediction log's stream within seconds): send the event again",
+        });
+      } else if (event.unitId !== undefined) {
+        results.push({ ...base, status: 'not_found', reason: `unit ${JSON.stringify(event.unitId)} has not been exposed to a running unit-level experiment` });
       } else {
-        const reason = event.unitId !== undefined
-          ? `unit ${JSON.stringify(event.unitId)} has not been exposed to a running unit-level experiment`
-          : 'the prediction was not served by an arm of a running experiment after its start';
-        results.push({ ...base, status: event.unitId !== undefined ? 'not_found' : 'not_in_experiment', reason });
+        const tooEarly = earlyCandidates(event, context);
+        early.push(...tooEarly.map(({ experiment, arm }) => ({ index, experimentId: experiment.id, arm, eventId: event.eventId })));
+        const served = context.predictions.get(event.predictionId as string)?.timestamp;
+        const reason =
+          tooEarly.length > 0
+            ? `the prediction was served at ${served}, before experiment ${tooEarly.map((c) => c.experiment.id).join(', ')} started counting at ${tooEarly.map((c) => c.experiment.startedAt).join(', ')}: events about it are not counted`
+            : 'the prediction was not served by an arm of a running experiment after its start';
+        results.push({ ...base, status: 'not_in_experiment', reason });
       }
       return;
     }
@@ -184,11 +220,19 @@ export function planEvents(events: readonly OutcomeEvent[], context: Attribution
     } else if (problems.length > 0) {
       results.push({ ...base, status: 'invalid', reason: problems.join('; ') });
     } else {
-      const measured = inExperiment.map(({ experiment }) => `${experiment.id}: ${metricsOf(experiment).filter((m) => m.metric.source === 'event').map((m) => m.metric.name).join(', ') || 'no event metrics'}`);
+      const measured = inExperiment.map(
+        ({ experiment }) =>
+          `${experiment.id}: ${
+            metricsOf(experiment)
+              .filter((m) => m.metric.source === 'event')
+              .map((m) => m.metric.name)
+              .join(', ') || 'no event metrics'
+          }`,
+      );
       results.push({ ...base, status: 'ignored', reason: `no running experiment measures "${event.name}" (${measured.join('; ')})` });
     }
   });
-  return { results, writes };
+  return { results, writes, early };
 }
 
 /** The answer for one event from the outcome of its writes (one per experiment that measures it). */
@@ -228,6 +272,19 @@ function candidates(event: OutcomeEvent, context: Omit<AttributionContext, 'expo
     .filter((e) => e.model === prediction.model && prediction.timestamp >= e.startedAt)
     .map((experiment) => ({ experiment, arm: armOfVersion(experiment, prediction.version), unitId: prediction.unitId }))
     .filter((c) => c.arm !== undefined && (c.experiment.assignment === 'request' || c.unitId !== undefined));
+}
+
+/** The running experiments measuring the event whose arm served its prediction before they started counting. */
+function earlyCandidates(event: OutcomeEvent, context: Omit<AttributionContext, 'exposures'>): { experiment: ExperimentDefinition; arm: 'control' | 'treatment' }[] {
+  const prediction = context.predictions.get(event.predictionId as string);
+  if (!prediction) return [];
+  return context.experiments
+    .filter((e) => e.model === prediction.model && prediction.timestamp < e.startedAt)
+    .filter((e) => metricsOf(e).some((m) => m.metric.source === 'event' && m.metric.name === event.name))
+    .flatMap((experiment) => {
+      const arm = armOfVersion(experiment, prediction.version);
+      return arm === undefined || (experiment.assignment === 'unit' && prediction.unitId === undefined) ? [] : [{ experiment, arm }];
+    });
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

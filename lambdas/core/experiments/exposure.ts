@@ -46,7 +46,7 @@ export function unitSightings(changes: readonly StreamChange[], experiments: rea
   for (const change of changes) {
     if (change.eventName !== 'INSERT') continue;
     const found = experimentOf(change, experiments);
-    if (!found || found.experiment.assignment !== 'unit') continue;
+    if (found?.experiment.assignment !== 'unit') continue;
     const unitId = change.image?.unitId as string;
     const key = sightingKey(found.experiment.id, unitId);
     if (!sightings.has(key)) sightings.set(key, { experimentId: found.experiment.id, unitId, arm: found.arm, seenBy: `${change.shardId}/${change.sequenceNumber}` });
@@ -94,7 +94,15 @@ export function streamDeltas(
       }
     }
     if ((change.eventName === 'INSERT' || change.eventName === 'MODIFY') && image.actual !== undefined && image.actual !== null) {
-      add(experiment.id, arm, groundTruthDelta(metricsOf(experiment).map((m) => m.metric), image.outputs, image.actual));
+      add(
+        experiment.id,
+        arm,
+        groundTruthDelta(
+          metricsOf(experiment).map((m) => m.metric),
+          image.outputs,
+          image.actual,
+        ),
+      );
     }
   }
   return deltas;

@@ -30,11 +30,7 @@ export interface FrequentistResult {
  * Welch's t-test on the lift, with Welch-Satterthwaite degrees of freedom. Given two proportions it is the
  * two-proportion test with unpooled variances p(1 - p) (GrowthBook's choice, and its known answers).
  */
-export function fixedHorizonTest(
-  control: ArmStats,
-  treatment: ArmStats,
-  { scale = 'relative', alpha = EXPERIMENT_DEFAULTS.alpha }: FrequentistOptions = {},
-): FrequentistResult {
+export function fixedHorizonTest(control: ArmStats, treatment: ArmStats, { scale = 'relative', alpha = EXPERIMENT_DEFAULTS.alpha }: FrequentistOptions = {}): FrequentistResult {
   assertComparable(control, treatment);
   const c = armMoments(control);
   const t = armMoments(treatment);
@@ -61,11 +57,7 @@ export function fixedHorizonTest(
 export function sequentialTest(
   control: ArmStats,
   treatment: ArmStats,
-  {
-    scale = 'relative',
-    alpha = EXPERIMENT_DEFAULTS.alpha,
-    tuning = EXPERIMENT_DEFAULTS.sequentialTuning,
-  }: SequentialOptions = {},
+  { scale = 'relative', alpha = EXPERIMENT_DEFAULTS.alpha, tuning = EXPERIMENT_DEFAULTS.sequentialTuning }: SequentialOptions = {},
 ): FrequentistResult {
   assertComparable(control, treatment);
   const { lift, variance } = estimateEffect(armMoments(control), armMoments(treatment), scale);
@@ -74,9 +66,7 @@ export function sequentialTest(
   const growth = total * rhoSquared + 1;
   // sigma^2 is the per-unit variance of the estimate: N times its variance at N units.
   const sigmaSquared = variance * total;
-  const halfWidth = Math.sqrt(
-    (sigmaSquared * 2 * growth * Math.log(Math.sqrt(growth) / alpha)) / (total * total * rhoSquared),
-  );
+  const halfWidth = Math.sqrt((sigmaSquared * 2 * growth * Math.log(Math.sqrt(growth) / alpha)) / (total * total * rhoSquared));
   const zSquared = (lift * lift) / variance;
   const pValue = Math.min(1, Math.sqrt(growth) * Math.exp((-zSquared * total * rhoSquared) / (2 * growth)));
   return {

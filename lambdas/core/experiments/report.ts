@@ -21,6 +21,11 @@ export interface ArmSummary {
   readonly requests: number;
   /** Unit assignment: predictions of a unit served by the other arm (stickiness broken). */
   readonly crossovers: number;
+  /**
+   * Outcome events about predictions this arm served before the experiment started counting: answered
+   * not_in_experiment and not counted (every attempt counts, resends included).
+   */
+  readonly earlyEvents: number;
 }
 
 export interface MetricReport {
@@ -88,6 +93,7 @@ export function analyzeExperiment(definition: ExperimentDefinition, tallies: Arm
     units: tallies[side][TALLY.units] ?? 0,
     requests: round6(tallies[side][TALLY.requests] ?? 0),
     crossovers: tallies[side][TALLY.crossovers] ?? 0,
+    earlyEvents: tallies[side][TALLY.earlyEvents] ?? 0,
   });
   const arms = { control: arm('control'), treatment: arm('treatment') };
   const warnings: string[] = [];
@@ -100,7 +106,8 @@ export function analyzeExperiment(definition: ExperimentDefinition, tallies: Arm
     srm = { ...check, of: srmOf };
   }
   const crossovers = arms.control.crossovers + arms.treatment.crossovers;
-  if (crossovers > 0) warnings.push(`${crossovers} prediction(s) of exposed units were served by the other arm: sticky routing was bypassed (a stale router or a client setting the routed header)`);
+  if (crossovers > 0)
+    warnings.push(`${crossovers} prediction(s) of exposed units were served by the other arm: sticky routing was bypassed (a stale router or a client setting the routed header)`);
 
   const options = { engine: definition.engine, alpha: definition.alpha, sequentialTuning: definition.sequentialTuning, scale: 'relative' as const };
   const analysed = metricsOf(definition).map(({ metric, role }) => {
@@ -118,8 +125,13 @@ export function analyzeExperiment(definition: ExperimentDefinition, tallies: Arm
   const family = analysed.filter((m) => m.role !== 'guardrail' && m.result && m.result.engine !== 'bayesian');
   const adjusted = new Map<string, number>();
   if (family.length > 0) {
-    const values = adjustPValues(family.map((m) => (m.result as { pValue: number }).pValue), definition.correction);
-    family.forEach((m, i) => adjusted.set(m.metric.name, values[i]!));
+    const values = adjustPValues(
+      family.map((m) => (m.result as { pValue: number }).pValue),
+      definition.correction,
+    );
+    family.forEach((m, i) => {
+      adjusted.set(m.metric.name, values[i]!);
+    });
   }
 
   const primary = analysed[0]!;
@@ -238,7 +250,10 @@ function plannedSampleSize(definition: ExperimentDefinition, primary: MetricDefi
   }
   if (!baseline) return { units: null, from: null };
   try {
-    return { units: requiredSampleSizePerArm(baseline, { relative: definition.minimumDetectableEffect }, { alpha: definition.alpha, power: definition.power }), from: 'observed-control' };
+    return {
+      units: requiredSampleSizePerArm(baseline, { relative: definition.minimumDetectableEffect }, { alpha: definition.alpha, power: definition.power }),
+      from: 'observed-control',
+    };
   } catch (error) {
     if (error instanceof ExperimentDataError) return { units: null, from: null };
     throw error;
@@ -281,7 +296,20 @@ export interface AnalysisSnapshot {
   readonly units: { readonly control: number; readonly treatment: number };
   readonly srmPValue: number | null;
   readonly decision: Decision;
-  readonly metrics: Readonly<Record<string, { readonly lift?: number; readonly ci?: readonly [number, number]; readonly pValue?: number; readonly adjustedPValue?: number; readonly chanceToWin?: number; readonly control: number | null; readonly treatment: number | null }>>;
+  readonly metrics: Readonly<
+    Record<
+      string,
+      {
+        readonly lift?: number;
+        readonly ci?: readonly [number, number];
+        readonly pValue?: number;
+        readonly adjustedPValue?: number;
+        readonly chanceToWin?: number;
+        readonly control: number | null;
+        readonly treatment: number | null;
+      }
+    >
+  >;
 }
 
 export function snapshotOf(report: ExperimentReport): AnalysisSnapshot {

@@ -6,9 +6,7 @@ import { EXPERIMENT_DEFAULTS } from './defaults';
 import { ExperimentDataError } from './sufficient-statistics';
 
 /** The metric before the experiment: a conversion rate, or a mean with its per-unit standard deviation. */
-export type Baseline =
-  | { readonly kind: 'proportion'; readonly rate: number }
-  | { readonly kind: 'mean'; readonly mean: number; readonly standardDeviation: number };
+export type Baseline = { readonly kind: 'proportion'; readonly rate: number } | { readonly kind: 'mean'; readonly mean: number; readonly standardDeviation: number };
 
 /**
  * The smallest effect worth detecting. `relative`: a share of the baseline (0.2 = 20%, so 10% -> 12%).

@@ -20,11 +20,7 @@ export interface SampleRatioCheck {
 const WEIGHT_SUM_TOLERANCE = 1e-6;
 
 /** Chi-squared goodness of fit of the units per arm against the weights; flags p < threshold. */
-export function checkSampleRatio(
-  observed: readonly number[],
-  weights: readonly number[],
-  threshold: number = EXPERIMENT_DEFAULTS.srmThreshold,
-): SampleRatioCheck {
+export function checkSampleRatio(observed: readonly number[], weights: readonly number[], threshold: number = EXPERIMENT_DEFAULTS.srmThreshold): SampleRatioCheck {
   const issues = sampleRatioIssues(observed, weights);
   if (issues.length > 0) throw new ExperimentDataError(issues);
   const total = observed.reduce((a, b) => a + b, 0);

@@ -1,6 +1,7 @@
 // Per-arm sufficient statistics: three running sums per arm are all the analysis needs, so the cost of
 // reading an experiment does not grow with its traffic.
 import type { Issue } from '../errors';
+import { describeJsonKey, describeJsonValue } from '../json-body';
 
 /** A mean metric (revenue, latency, score): units, sum of the metric, sum of its squares. */
 export interface MeanMetricStats {
@@ -87,20 +88,22 @@ export function armIssues(stats: ArmStats): Issue[] {
 export function toArmStats(value: unknown): ArmStats {
   const record = value as Record<string, unknown>;
   const isObject = typeof value === 'object' && value !== null && !Array.isArray(value);
-  if (!isObject || !('sum' in record || 'conversions' in record)) {
+  // Own keys only: an untrusted object must not answer from Object.prototype.
+  const has = (field: string) => isObject && Object.hasOwn(record, field);
+  if (!has('sum') && !has('conversions')) {
     const shapes = '{n, sum, sumSquares} (mean metric) or {n, conversions} (proportion)';
-    throw new ExperimentDataError([{ field: 'arm', reason: `must be ${shapes}, got ${JSON.stringify(value)}` }]);
+    throw new ExperimentDataError([{ field: 'arm', reason: `must be ${shapes}, got ${describeJsonValue(value)}` }]);
   }
-  const fields = 'conversions' in record ? ['n', 'conversions'] : ['n', 'sum', 'sumSquares'];
+  const fields = has('conversions') ? ['n', 'conversions'] : ['n', 'sum', 'sumSquares'];
   const issues: Issue[] = [];
   for (const field of fields) {
-    if (!(field in record)) issues.push({ field, reason: 'is missing' });
+    if (!has(field)) issues.push({ field, reason: 'is missing' });
     else if (typeof record[field] !== 'number') {
-      issues.push({ field, reason: `must be a number, got ${JSON.stringify(record[field])}` });
+      issues.push({ field, reason: `must be a number, got ${describeJsonValue(record[field])}` });
     }
   }
   for (const field of Object.keys(record)) {
-    if (!fields.includes(field)) issues.push({ field, reason: `is not a field of ${describeShape(fields)}` });
+    if (!fields.includes(field)) issues.push({ field: describeJsonKey(field), reason: `is not a field of ${describeShape(fields)}` });
   }
   if (issues.length > 0) throw new ExperimentDataError(issues);
   const stats = Object.fromEntries(fields.map((f) => [f, record[f]])) as unknown as ArmStats;
@@ -111,10 +114,7 @@ export function toArmStats(value: unknown): ArmStats {
 
 /** Checks a control/treatment pair: each arm valid, and both the same kind of metric. */
 export function assertComparable(control: ArmStats, treatment: ArmStats): void {
-  const issues = [
-    ...armIssues(control).map((i) => ({ ...i, field: `control.${i.field}` })),
-    ...armIssues(treatment).map((i) => ({ ...i, field: `treatment.${i.field}` })),
-  ];
+  const issues = [...armIssues(control).map((i) => ({ ...i, field: `control.${i.field}` })), ...armIssues(treatment).map((i) => ({ ...i, field: `treatment.${i.field}` }))];
   if (isProportion(control) !== isProportion(treatment)) {
     issues.push({ field: 'treatment', reason: 'must be the same kind of metric (mean or proportion) as control' });
   }

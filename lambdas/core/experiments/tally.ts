@@ -6,6 +6,7 @@
 //   e:<metric>:sum, e:<metric>:sq    sum over units of the unit's total, and of its square (mean metrics)
 //   e:<metric>:events                events counted (for people, not for tests)
 //   g:<metric>:n, :sum, :sq          ground truth: labelled predictions, sum of the per-prediction value and of its square
+//   early                            events about predictions served before the experiment started counting (not counted)
 import { LOG_LOSS_EPSILON } from '../metrics/classification';
 import type { RowPrediction } from '../tensors';
 import type { AssignmentMode, MetricDefinition } from './definition';
@@ -27,7 +28,25 @@ export const TALLY = {
   truthN: (metric: string) => `g:${metric}:n`,
   truthSum: (metric: string) => `g:${metric}:sum`,
   truthSquares: (metric: string) => `g:${metric}:sq`,
+  earlyEvents: 'early',
 } as const;
+
+/**
+ * Magnitudes a counter takes. Counters are DynamoDB numbers (magnitudes in [1e-130, 1e126)); they hold sums
+ * of values and of their squares over an experiment, so a value is kept well inside: event values outside are
+ * refused at the request (events.ts), ground-truth values above are left out and those below count as 0.
+ */
+export const TALLIED_MAGNITUDE = { max: 1e30, min: 1e-30 } as const;
+
+/** Why an event value cannot be counted, or undefined when it can (any metric; see eventValueProblem). */
+export function talliedValueProblem(value: number): string | undefined {
+  if (!Number.isFinite(value)) return `must be a finite number, got ${value}`;
+  const magnitude = Math.abs(value);
+  if (magnitude > TALLIED_MAGNITUDE.max || (magnitude !== 0 && magnitude < TALLIED_MAGNITUDE.min)) {
+    return `must be 0 or have a magnitude between ${TALLIED_MAGNITUDE.min} and ${TALLIED_MAGNITUDE.max} (sums of values and of their squares are stored), got ${value}`;
+  }
+  return undefined;
+}
 
 /** Adds `delta` into `into` (in place) and returns it. */
 export function addDelta(into: TallyDelta, delta: Readonly<TallyDelta>): TallyDelta {
@@ -78,14 +97,11 @@ export function exposureDelta(mode: AssignmentMode, batchRows: number, firstExpo
 }
 
 /** What a labelled prediction adds to the ground-truth metrics of its arm (the ones the experiment reads). */
-export function groundTruthDelta(
-  metrics: readonly Pick<MetricDefinition, 'name' | 'source'>[],
-  outputs: RowPrediction,
-  actual: string | number,
-): TallyDelta {
+export function groundTruthDelta(metrics: readonly Pick<MetricDefinition, 'name' | 'source'>[], outputs: RowPrediction, actual: string | number): TallyDelta {
   const delta: TallyDelta = {};
-  const add = (name: string, value: number | undefined) => {
-    if (value === undefined || !Number.isFinite(value)) return;
+  const add = (name: string, raw: number | undefined) => {
+    if (raw === undefined || !Number.isFinite(raw) || Math.abs(raw) > TALLIED_MAGNITUDE.max) return;
+    const value = Math.abs(raw) < TALLIED_MAGNITUDE.min ? 0 : raw;
     addDelta(delta, { [TALLY.truthN(name)]: 1, [TALLY.truthSum(name)]: value, [TALLY.truthSquares(name)]: value * value });
   };
   for (const { name, source } of metrics) {

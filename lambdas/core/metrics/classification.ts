@@ -109,11 +109,7 @@ export function logLoss(actualPositive: readonly boolean[], probabilityPositive:
  * ([i/bins, (i+1)/bins), the last bin closed); ECE = sum over bins of (rows in bin / rows) x
  * |share of positives in bin - mean predicted probability in bin|.
  */
-export function expectedCalibrationError(
-  actualPositive: readonly boolean[],
-  probabilityPositive: readonly number[],
-  bins = 10,
-): number {
+export function expectedCalibrationError(actualPositive: readonly boolean[], probabilityPositive: readonly number[], bins = 10): number {
   checkPaired(actualPositive, probabilityPositive);
   const rows = new Array<number>(bins).fill(0);
   const positives = new Array<number>(bins).fill(0);
@@ -148,11 +144,7 @@ export function macroF1<L>(actual: readonly L[], predicted: readonly L[]): numbe
  * Multiclass log loss: `probabilities[i][c]` is P(classLabels[c]) for row i. Each probability is
  * clipped to [eps, 1 - eps]; rows are not renormalised.
  */
-export function multiclassLogLoss<L>(
-  actual: readonly L[],
-  probabilities: readonly (readonly number[])[],
-  classLabels: readonly L[],
-): number {
+export function multiclassLogLoss<L>(actual: readonly L[], probabilities: readonly (readonly number[])[], classLabels: readonly L[]): number {
   checkPaired(actual, probabilities);
   let total = 0;
   actual.forEach((label, i) => {
@@ -168,11 +160,7 @@ export function multiclassLogLoss<L>(
 }
 
 /** The standard report for a binary classifier: labels are P(positive) >= threshold. */
-export function binaryClassificationMetrics(
-  actualPositive: readonly boolean[],
-  probabilityPositive: readonly number[],
-  threshold = 0.5,
-): BinaryClassificationMetrics {
+export function binaryClassificationMetrics(actualPositive: readonly boolean[], probabilityPositive: readonly number[], threshold = 0.5): BinaryClassificationMetrics {
   const predictedPositive = probabilityPositive.map((p) => p >= threshold);
   const counts = confusionCounts(actualPositive, predictedPositive, true);
   return {
@@ -192,10 +180,7 @@ export function binaryClassificationMetrics(
  * through pairs that share a bin, so |error| <= (sum over bins of positives x negatives) / (2 P N),
  * returned as `maxError`. Undefined when a class has no weight.
  */
-export function binnedRocAuc(
-  positives: Readonly<Record<string, number>>,
-  negatives: Readonly<Record<string, number>>,
-): { auc: number; maxError: number } | undefined {
+export function binnedRocAuc(positives: Readonly<Record<string, number>>, negatives: Readonly<Record<string, number>>): { auc: number; maxError: number } | undefined {
   const bins = [...new Set([...Object.keys(positives), ...Object.keys(negatives)])].map(Number).sort((a, b) => a - b);
   const totalPositives = Object.values(positives).reduce((total, x) => total + x, 0);
   const totalNegatives = Object.values(negatives).reduce((total, x) => total + x, 0);

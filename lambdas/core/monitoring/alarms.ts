@@ -1,11 +1,13 @@
 // The alarms of one model version, as plain data: names, metrics (with exactly the dimensions the functions
-// emit), thresholds by severity. The CDK construct turns them into AWS::CloudWatch::Alarm resources for the
-// versions known at synth; the promotion pipeline turns the same specs into PutMetricAlarm calls for the
-// versions it publishes later. One definition, two writers of disjoint alarms (docs/monitoring.md).
+// emit), thresholds by severity. The promotion pipeline turns them into PutMetricAlarm calls for each version it
+// publishes and deletes them when the version leaves traffic; no stack holds a version's alarms
+// (docs/monitoring.md).
+import { emptyEstimation, ESTIMATED_METRICS, type EstimatedMetricName } from '../estimation/estimated-quality';
+import type { Manifest } from '../manifest-types';
 import { alarmName, metricsNamespace } from '../naming';
 import type { QualityMetricName } from './quality';
 
-/** `service` dimension of the inference function's EMF (POWERTOOLS_SERVICE_NAME in lib/model-endpoint.ts). */
+/** `service` dimension of the inference function's EMF (POWERTOOLS_SERVICE_NAME, set by lib/functions/modelgate-function.ts). */
 export const SERVING_SERVICE = 'inference';
 /** `service` dimension of the monitor's EMF. */
 export const MONITOR_SERVICE = 'monitor';
@@ -15,7 +17,10 @@ export const METRIC = {
   // inference function (lambdas/adapters/metrics.ts)
   predictions: 'Predictions',
   requests: 'Requests',
+  /** Server-side failures only (model, bundle, log and fallback): client errors are `ClientErrors`. */
   errors: 'Errors',
+  /** 4xx answers: watched by no alarm, so bad requests cannot roll a version back. */
+  clientErrors: 'ClientErrors',
   latency: 'Latency',
   logFallbacks: 'LogFallbacks',
   // monitor (lambdas/core/monitoring/report.ts)
@@ -46,21 +51,50 @@ export interface AlarmThresholds {
   readonly predictionDrift?: Severity;
   /** Degradation against the validation baseline (baseline - current for accuracy-like metrics; >=). */
   readonly qualityDegradation: Readonly<Partial<Record<QualityMetricName, SeverityThresholds>>>;
-  /** Errors / Requests of the inference function, per minute, 3 of 5 minutes (>=). */
+  /**
+   * Drop of the estimated quality (CBPE, before labels) below the holdout value: holdout - estimate (>=).
+   * Set per bundle in the manifest (`monitoring.estimatedQualityDrop`, `estimatedQualityThresholds`).
+   * @default DEFAULT_ESTIMATED_QUALITY_DROP
+   */
+  readonly estimatedQualityDegradation?: Readonly<Partial<Record<EstimatedMetricName, SeverityThresholds>>>;
+  /** Errors / Requests of the inference function (server-side failures; client errors are not errors here), per minute, 3 of 5 minutes (>=). */
   readonly errorRate: SeverityThresholds;
   /** p99 of the model run time in ms, per minute, 3 of 5 minutes (>=). */
   readonly latencyP99Ms: SeverityThresholds;
   /** Prediction records written to the fallback instead of the table, per 5 minutes (>=). */
   readonly logFallbacks: SeverityThresholds;
-  /** The monitor's period in seconds: the period of the drift and quality alarms. @default 3600 */
+  /** How often the monitor runs, in seconds: the period of the drift and quality alarms. @default DEFAULT_MONITOR_PERIOD_SECONDS */
   readonly monitorPeriodSeconds?: number;
+  /**
+   * M of N for the monitor's alarms: ALARM when `datapointsToAlarm` of the last `evaluationPeriods` monitor
+   * runs breach, so one noisy run does not page. @default DEFAULT_MONITOR_EVALUATION
+   */
+  readonly monitorEvaluation?: AlarmEvaluationSettings;
 }
+
+export interface AlarmEvaluationSettings {
+  /** N. */
+  readonly evaluationPeriods: number;
+  /** M, at most N. */
+  readonly datapointsToAlarm: number;
+}
+
+/** The monitor runs every 5 minutes (docs/monitoring.md, "How fast a page comes"). */
+export const DEFAULT_MONITOR_PERIOD_SECONDS = 300;
+/** 2 of the last 3 runs: one breaching run alone never pages, one missed run does not hold a page back. */
+export const DEFAULT_MONITOR_EVALUATION: AlarmEvaluationSettings = { evaluationPeriods: 3, datapointsToAlarm: 2 };
+/** Estimated accuracy or ROC AUC 0.05 (warning) or 0.10 (critical) below the holdout value, as for realized quality. */
+export const DEFAULT_ESTIMATED_QUALITY_DROP: Readonly<Partial<Record<EstimatedMetricName, SeverityThresholds>>> = {
+  accuracy: { warning: 0.05, critical: 0.1 },
+  rocAuc: { warning: 0.05, critical: 0.1 },
+};
 
 export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
   driftShare: { warning: 0.25, critical: 0.5 },
   featureDrift: { features: [], severity: 'warning' },
   predictionDrift: 'warning',
   qualityDegradation: { accuracy: { warning: 0.05, critical: 0.1 }, rocAuc: { warning: 0.05, critical: 0.1 } },
+  estimatedQualityDegradation: DEFAULT_ESTIMATED_QUALITY_DROP,
   errorRate: { warning: 0.01, critical: 0.05 },
   latencyP99Ms: { warning: 250, critical: 1000 },
   logFallbacks: { warning: 1, critical: 100 },
@@ -112,6 +146,11 @@ const QUALITY_KEYS: Readonly<Record<QualityMetricName, string>> = {
   r2: 'r2',
 };
 
+/** The `<metric>` of a quality alarm's name: `accuracy-drop`, `roc-auc-drop`, `estimated-roc-auc-drop`... */
+export function qualityAlarmKey(metric: QualityMetricName, kind: 'realized' | 'estimated' = 'realized'): string {
+  return `${kind === 'estimated' ? 'estimated-' : ''}${QUALITY_KEYS[metric]}-drop`;
+}
+
 /** Metric names of the quality metrics; `<name>Degradation` is how much worse than the baseline (positive = worse). */
 export const QUALITY_METRIC_NAMES: Readonly<Record<QualityMetricName, string>> = {
   accuracy: 'Accuracy',
@@ -137,13 +176,24 @@ export function estimatedMetricName(metric: QualityMetricName): string {
 }
 
 /**
+ * The estimated-quality alarm thresholds of one bundle: its manifest's `monitoring.estimatedQualityDrop`,
+ * or the defaults; none for a model whose quality cannot be estimated (a regression, or no probabilities
+ * output), whose estimated metrics are never emitted.
+ */
+export function estimatedQualityThresholds(manifest: Manifest): Partial<AlarmThresholds> {
+  if (!emptyEstimation(manifest)) return { estimatedQualityDegradation: {} };
+  return { estimatedQualityDegradation: manifest.monitoring?.estimatedQualityDrop ?? DEFAULT_ESTIMATED_QUALITY_DROP };
+}
+
+/**
  * Every alarm of one model version. Drift and quality alarms read the monitor's metrics (one datapoint
- * per monitor run, Maximum over the monitor's period, 1 of 1); serving alarms read the inference
- * function's (per minute, 3 of 5 for error rate and latency; Sum per 5 minutes for log fallbacks).
+ * per monitor run, Maximum over the monitor's period, M of N runs: 2 of 3 by default); serving alarms read
+ * the inference function's (per minute, 3 of 5 for error rate and latency; Sum per 5 minutes for log fallbacks).
  */
 export function versionAlarmSpecs(deployment: string, model: string, version: string, thresholds: AlarmThresholds = DEFAULT_ALARM_THRESHOLDS): AlarmSpec[] {
   const namespace = metricsNamespace(deployment);
-  const monitorPeriod = thresholds.monitorPeriodSeconds ?? 3600;
+  const monitorPeriod = thresholds.monitorPeriodSeconds ?? DEFAULT_MONITOR_PERIOD_SECONDS;
+  const monitorEvaluation = thresholds.monitorEvaluation ?? DEFAULT_MONITOR_EVALUATION;
   const monitorDimensions = { service: MONITOR_SERVICE, model, version };
   const servingDimensions = { service: SERVING_SERVICE, model, version };
   const monitorMetric = (metricName: string, extra: Record<string, string> = {}): MetricRef => ({
@@ -190,17 +240,30 @@ export function versionAlarmSpecs(deployment: string, model: string, version: st
   };
 
   bySeverity(thresholds.driftShare, (severity, threshold) =>
-    add('drift-share', severity, threshold, monitorMetric(METRIC.driftShare), 'share of drifted features'),
+    add('drift-share', severity, threshold, monitorMetric(METRIC.driftShare), 'share of drifted features', monitorEvaluation),
   );
   for (const feature of thresholds.featureDrift.features) {
-    add(metricKeyOfFeature(feature), thresholds.featureDrift.severity, 1, monitorMetric(METRIC.featureDrift, { feature }), `drift of feature ${feature} (0/1)`);
+    add(metricKeyOfFeature(feature), thresholds.featureDrift.severity, 1, monitorMetric(METRIC.featureDrift, { feature }), `drift of feature ${feature} (0/1)`, monitorEvaluation);
   }
   if (thresholds.predictionDrift) {
-    add('prediction-drift', thresholds.predictionDrift, 1, monitorMetric(METRIC.predictionDrift), 'drift of the prediction distribution (0/1)');
+    add('prediction-drift', thresholds.predictionDrift, 1, monitorMetric(METRIC.predictionDrift), 'drift of the prediction distribution (0/1)', monitorEvaluation);
   }
   for (const [metric, levels] of Object.entries(thresholds.qualityDegradation) as [QualityMetricName, SeverityThresholds][]) {
     bySeverity(levels, (severity, threshold) =>
-      add(`${QUALITY_KEYS[metric]}-drop`, severity, threshold, monitorMetric(degradationMetricName(metric)), `${metric} below the validation baseline by`),
+      add(qualityAlarmKey(metric), severity, threshold, monitorMetric(degradationMetricName(metric)), `${metric} below the validation baseline by`, monitorEvaluation),
+    );
+  }
+  const estimated = thresholds.estimatedQualityDegradation ?? DEFAULT_ESTIMATED_QUALITY_DROP;
+  for (const [metric, levels] of Object.entries(estimated) as [EstimatedMetricName, SeverityThresholds][]) {
+    bySeverity(levels, (severity, threshold) =>
+      add(
+        qualityAlarmKey(metric, 'estimated'),
+        severity,
+        threshold,
+        monitorMetric(degradationMetricName(metric, 'estimated')),
+        `${metric} estimated from the probabilities (no labels) below the holdout value by`,
+        monitorEvaluation,
+      ),
     );
   }
   const perMinute = { evaluationPeriods: 5, datapointsToAlarm: 3 };
@@ -253,9 +316,24 @@ export function thresholdProblems(thresholds: AlarmThresholds): string[] {
     if (!Object.hasOwn(QUALITY_KEYS, metric)) problems.push(`qualityDegradation.${metric} is not a quality metric (${Object.keys(QUALITY_KEYS).join(', ')})`);
     else check(`qualityDegradation.${metric}`, levels as SeverityThresholds, [0, Number.MAX_SAFE_INTEGER]);
   }
+  for (const [metric, levels] of Object.entries(thresholds.estimatedQualityDegradation ?? {})) {
+    if (!(ESTIMATED_METRICS as readonly string[]).includes(metric))
+      problems.push(`estimatedQualityDegradation.${metric} is not an estimated metric (${ESTIMATED_METRICS.join(', ')})`);
+    else check(`estimatedQualityDegradation.${metric}`, levels as SeverityThresholds, [0, 1]);
+  }
   const period = thresholds.monitorPeriodSeconds;
   if (period !== undefined && !(Number.isInteger(period) && period >= 60 && period % 60 === 0)) {
     problems.push(`monitorPeriodSeconds must be a whole number of minutes in seconds (>= 60), got: ${period}`);
+  }
+  const evaluation = thresholds.monitorEvaluation;
+  if (evaluation !== undefined) {
+    const { evaluationPeriods: n, datapointsToAlarm: m } = evaluation;
+    if (!(Number.isInteger(n) && n >= 1)) problems.push(`monitorEvaluation.evaluationPeriods must be a whole number >= 1, got: ${n}`);
+    else if (!(Number.isInteger(m) && m >= 1 && m <= n)) problems.push(`monitorEvaluation.datapointsToAlarm must be a whole number in [1, evaluationPeriods (${n})], got: ${m}`);
+    // CloudWatch: an alarm with a period under an hour may look back at most one day.
+    else if ((period ?? DEFAULT_MONITOR_PERIOD_SECONDS) * n > 86_400) {
+      problems.push(`monitorEvaluation.evaluationPeriods x monitorPeriodSeconds must be at most one day (86400 s), got: ${n} x ${period ?? DEFAULT_MONITOR_PERIOD_SECONDS}`);
+    }
   }
   return problems;
 }

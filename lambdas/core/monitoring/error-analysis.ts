@@ -77,14 +77,16 @@ export function errorAnalysis(manifest: Manifest, records: readonly LoggedRecord
   const threshold = manifest.threshold ?? 0.5;
   const confidence = (w: WrongPrediction) => (w.score === null ? 0 : regression ? w.score : Math.abs(w.score - threshold));
   wrongPredictions.sort((a, b) => confidence(b) - confidence(a) || (a.timestamp < b.timestamp ? -1 : 1));
-  const sliceErrors = [...slices].map(([name, s]): SliceErrors => ({
-    slice: name,
-    count: s.count,
-    wrong: s.wrong,
-    errorRate: s.wrong / s.count,
-    ...wilson(s.wrong, s.count),
-    ...(regression ? { mae: s.absoluteErrors / s.count } : {}),
-  }));
+  const sliceErrors = [...slices].map(
+    ([name, s]): SliceErrors => ({
+      slice: name,
+      count: s.count,
+      wrong: s.wrong,
+      errorRate: s.wrong / s.count,
+      ...wilson(s.wrong, s.count),
+      ...(regression ? { mae: s.absoluteErrors / s.count } : {}),
+    }),
+  );
   sliceErrors.sort((a, b) => b.errorRate - a.errorRate || b.count - a.count);
   const wrong = wrongPredictions.length;
   return { labelled: labelled.length, wrong, errorRate: labelled.length === 0 ? 0 : wrong / labelled.length, slices: sliceErrors, wrongPredictions };

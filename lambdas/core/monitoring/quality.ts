@@ -292,10 +292,7 @@ export function baselineQuality(manifest: Manifest): Partial<Record<QualityMetri
  * better, current - baseline for the others, so a positive number is always a degradation. Only metrics
  * both sides have, and that rest on enough rows (a degradation is what the alarms watch).
  */
-export function qualityDegradation(
-  current: QualityMetrics,
-  baseline: Partial<Record<QualityMetricName, number>>,
-): Partial<Record<QualityMetricName, number>> {
+export function qualityDegradation(current: QualityMetrics, baseline: Partial<Record<QualityMetricName, number>>): Partial<Record<QualityMetricName, number>> {
   const degradation: Partial<Record<QualityMetricName, number>> = {};
   for (const [name, reference] of Object.entries(baseline) as [QualityMetricName, number][]) {
     const value = current[name];

@@ -3,13 +3,7 @@
 import { driftReportFromAggregates, driftSettings, type DriftReport } from '../drift/report';
 import { ESTIMATED_METRICS, estimateQuality, type EstimatedMetricName, type EstimatedQuality } from '../estimation/estimated-quality';
 import type { Manifest } from '../manifest-types';
-import {
-  baselineQuality,
-  qualityDegradation,
-  qualityMetrics,
-  type QualityMetricName,
-  type QualityMetrics,
-} from './quality';
+import { baselineQuality, qualityDegradation, qualityMetrics, type QualityMetricName, type QualityMetrics } from './quality';
 import { mergeMonitoringWindows, type MonitoringWindow } from './window';
 import { degradationMetricName, estimatedMetricName, METRIC, QUALITY_METRIC_NAMES } from './alarms';
 
@@ -50,6 +44,12 @@ export interface VersionReport {
    */
   readonly estimated: EstimatedQuality | null;
   readonly estimatedDegradation: Partial<Record<EstimatedMetricName, number>>;
+  /**
+   * The realized values of the estimated metrics over the same windows as the estimate, from the labels that
+   * have arrived for those predictions (only metrics resting on enough labels): how good the estimate was.
+   * Set by `monitorReport`, whose quality covers a longer lookback than its estimate.
+   */
+  readonly estimateCheck?: { readonly labels: number; readonly realized: Partial<Record<EstimatedMetricName, number>> };
 }
 
 export function versionReport(
@@ -90,6 +90,38 @@ export function versionReport(
     degradation: quality ? qualityDegradation(quality, baseline) : {},
     estimated,
     estimatedDegradation: estimated ? estimatedDegradation(estimated, baseline) : {},
+  };
+}
+
+/**
+ * What a monitor run reports for one model version. Drift, prediction drift and estimated quality cover the
+ * sliding window (`recent`: the newest windows): they need no labels, so they can follow the traffic as
+ * closely as the window allows. Realized quality covers the quality lookback (`lookback`, which includes
+ * `recent`): labels arrive late and count in their prediction's window. Beside the estimate, the realized
+ * values on the same windows (`estimateCheck`) once labels for them are in.
+ */
+export function monitorReport(
+  manifest: Manifest,
+  windows: { readonly recent: readonly MonitoringWindow[]; readonly lookback: readonly MonitoringWindow[] },
+  period: { readonly from: string; readonly to: string; readonly qualityFrom: string },
+  settings: MonitorSettings = {},
+): VersionReport {
+  const recent = versionReport(manifest, windows.recent, period, settings);
+  const lookback = versionReport(manifest, windows.lookback, { from: period.qualityFrom, to: period.to }, settings);
+  const { qualitySkipped: _recentQualitySkipped, quality: recentQuality, ...drift } = recent;
+  const realized: Partial<Record<EstimatedMetricName, number>> = {};
+  for (const metric of ESTIMATED_METRICS) {
+    const value = recentQuality?.[metric];
+    if (value !== undefined && recentQuality?.samples?.[metric]?.enough !== false) realized[metric] = value;
+  }
+  return {
+    ...drift,
+    labels: lookback.labels,
+    qualityFrom: period.qualityFrom,
+    quality: lookback.quality,
+    ...(lookback.qualitySkipped ? { qualitySkipped: lookback.qualitySkipped } : {}),
+    degradation: lookback.degradation,
+    ...(recent.estimated ? { estimateCheck: { labels: recent.labels, realized } } : {}),
   };
 }
 

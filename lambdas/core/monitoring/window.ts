@@ -48,12 +48,25 @@ export interface MonitoringWindow {
   applied: Record<string, string>;
 }
 
+/** A minute in milliseconds. The local runtime's `--time-scale` shortens it (MonitoringConfig.minuteMs). */
+export const MINUTE_MS = 60_000;
+
 /** The start of the window holding `timestamp`, windows aligned on the epoch. */
-export function windowStartOf(timestamp: string | number | Date, windowMinutes = DEFAULT_WINDOW_MINUTES): string {
+export function windowStartOf(timestamp: string | number | Date, windowMinutes = DEFAULT_WINDOW_MINUTES, minuteMs = MINUTE_MS): string {
   const ms = new Date(timestamp).getTime();
   if (Number.isNaN(ms)) throw new RangeError(`not a time: ${String(timestamp)}`);
-  const size = windowMinutes * 60_000;
+  const size = windowMinutes * minuteMs;
   return new Date(Math.floor(ms / size) * size).toISOString();
+}
+
+/**
+ * The sliding window a monitor run at `at` reads: the newest whole windows covering `minutes`, the window in
+ * progress included — `from` is the start of the oldest of them, `count` how many there are.
+ */
+export function slidingWindow(at: number, minutes: number, windowMinutes = DEFAULT_WINDOW_MINUTES, minuteMs = MINUTE_MS): { from: string; count: number } {
+  const count = Math.max(1, Math.ceil(minutes / windowMinutes));
+  const current = Date.parse(windowStartOf(at, windowMinutes, minuteMs));
+  return { from: new Date(current - (count - 1) * windowMinutes * minuteMs).toISOString(), count };
 }
 
 /** The features a window aggregates: the baseline's, less the ones the log never stores (redacted). */
@@ -94,10 +107,14 @@ export function predictionValue(manifest: Manifest, outputs: RowPrediction): Fea
 }
 
 /** Which window of which model version a change belongs to: the window of the prediction's own time. */
-export function windowKeyOf(change: StreamChange, windowMinutes = DEFAULT_WINDOW_MINUTES): { model: string; version: string; windowStart: string } | undefined {
+export function windowKeyOf(
+  change: StreamChange,
+  windowMinutes = DEFAULT_WINDOW_MINUTES,
+  minuteMs = MINUTE_MS,
+): { model: string; version: string; windowStart: string } | undefined {
   const image = change.image;
   if (change.eventName === 'REMOVE' || !image || typeof image.timestamp !== 'string') return undefined;
-  return { model: image.model, version: image.version, windowStart: windowStartOf(image.timestamp, windowMinutes) };
+  return { model: image.model, version: image.version, windowStart: windowStartOf(image.timestamp, windowMinutes, minuteMs) };
 }
 
 /**

@@ -1,14 +1,41 @@
 // Which alarms roll a baking candidate back. Version-scoped alarms are named by the monitoring convention
 // (core/naming.ts): `<deployment>/<model>/v<version>/<metric>-<severity>`, <version> being the MODEL
 // version (the `version` dimension of the serving and monitor metrics). During a bake the state machine asks
-// CloudWatch for the alarms in ALARM whose names start with the candidate's prefix: any of them, warning or
-// critical, rolls the canary back — a version on trial gets no benefit of the doubt.
-import { versionAlarmSpecs, type AlarmThresholds, type MetricRef } from '../monitoring/alarms';
+// CloudWatch which of the candidate's critical alarms are in ALARM (DescribeAlarms by AlarmNames): any of
+// them rolls the canary back. Warnings page on-call through their actions but do not roll back: their
+// thresholds (one record in the log fallback, p99 over 250 ms for three minutes) are ones a single client or
+// a noisy neighbour can cross, and a rollback of a good version is an outage of the improvement it brings.
+import { versionAlarmSpecs, type AlarmThresholds, type MetricRef, type Severity } from '../monitoring/alarms';
 import { versionAlarmPrefix } from '../naming';
 
-/** The prefix whose alarms in ALARM roll a baking candidate back. */
+/** The severity whose alarms roll a baking candidate back. */
+export const ROLLBACK_SEVERITY: Severity = 'critical';
+
+/** DescribeAlarms takes at most this many AlarmNames. */
+export const MAX_DESCRIBED_ALARM_NAMES = 100;
+
+/** The prefix of every alarm of a candidate version. */
 export function rollbackAlarmPrefix(deployment: string, model: string, version: string): string {
   return versionAlarmPrefix(deployment, model, version);
+}
+
+/** Whether an alarm, by name, rolls back the baking candidate `version` of `model`: one of its critical alarms. */
+export function rollsBack(alarmName: string, deployment: string, model: string, version: string): boolean {
+  return alarmName.startsWith(versionAlarmPrefix(deployment, model, version)) && alarmName.endsWith(`-${ROLLBACK_SEVERITY}`);
+}
+
+/**
+ * The names of the candidate's alarms that roll it back, for the bake's DescribeAlarms (AlarmNames, StateValue
+ * ALARM). Throws when there are more than DescribeAlarms takes (critical drift alarms on very many features).
+ */
+export function rollbackAlarmNames(alarms: readonly Pick<PutMetricAlarmInput, 'AlarmName'>[], deployment: string, model: string, version: string): string[] {
+  const names = alarms.map((alarm) => alarm.AlarmName).filter((name) => rollsBack(name, deployment, model, version));
+  if (names.length > MAX_DESCRIBED_ALARM_NAMES) {
+    throw new RangeError(
+      `${model} v${version} has ${names.length} ${ROLLBACK_SEVERITY} alarms; a bake checks at most ${MAX_DESCRIBED_ALARM_NAMES}: give fewer features a ${ROLLBACK_SEVERITY} drift alarm`,
+    );
+  }
+  return names;
 }
 
 /**
@@ -25,13 +52,12 @@ export interface PutMetricAlarmInput {
   readonly DatapointsToAlarm: number;
   readonly TreatMissingData: string;
   readonly AlarmActions: readonly string[];
+  /** The same actions when the alarm clears: on-call hears that it is over, not only that it began. */
+  readonly OKActions: readonly string[];
   readonly Metrics: readonly Record<string, unknown>[];
 }
 
-/**
- * The alarms of a version the pipeline publishes, from the same specs the stack turns into
- * AWS::CloudWatch::Alarm for the versions it knows at synth (core/monitoring/alarms.ts).
- */
+/** The alarms of a version the pipeline publishes, from its specs (core/monitoring/alarms.ts). */
 export function versionAlarmInputs(deployment: string, model: string, version: string, thresholds: AlarmThresholds, actions: readonly string[]): PutMetricAlarmInput[] {
   const dimensions = (d: Readonly<Record<string, string>>) => Object.entries(d).map(([Name, Value]) => ({ Name, Value }));
   const metricStat = (id: string, m: MetricRef, returnData: boolean) => ({
@@ -48,6 +74,7 @@ export function versionAlarmInputs(deployment: string, model: string, version: s
     DatapointsToAlarm: spec.datapointsToAlarm,
     TreatMissingData: spec.treatMissingData,
     AlarmActions: actions,
+    OKActions: actions,
     Metrics:
       'expression' in spec.metric
         ? [

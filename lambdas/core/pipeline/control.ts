@@ -3,9 +3,7 @@
 import { canTransition, type ModelStatus } from '../promotion/status';
 import type { ReasonCode, RoutedVersion, RoutingState, VersionRecord } from './registry-types';
 
-export type ControlOperation =
-  | { readonly kind: 'promote'; readonly version: string }
-  | { readonly kind: 'rollback'; readonly to?: string };
+export type ControlOperation = { readonly kind: 'promote'; readonly version: string } | { readonly kind: 'rollback'; readonly to?: string };
 
 export interface StatusChange {
   readonly version: string;
@@ -48,9 +46,7 @@ export function planControl(operation: ControlOperation, routing: RoutingState |
     return { version: v.version, lambdaVersion: v.lineage.lambdaVersion };
   };
   const live = record(routing.primary.version);
-  const challengers = [routing.additional?.version, routing.shadow?.version]
-    .filter((v): v is string => v !== undefined && v !== live.version)
-    .map(record);
+  const challengers = [routing.additional?.version, routing.shadow?.version].filter((v): v is string => v !== undefined && v !== live.version).map(record);
   const changes: StatusChange[] = [];
   const change = (v: VersionRecord, to: ModelStatus, reason: ReasonCode, detail: string) => {
     if (v.status === to) return;
@@ -80,9 +76,7 @@ export function planControl(operation: ControlOperation, routing: RoutingState |
   const target =
     operation.to !== undefined
       ? record(operation.to)
-      : [...versions]
-          .filter((v) => v.status === 'retired' && v.lineage.lambdaVersion !== undefined && v.version !== live.version)
-          .sort((a, b) => b.sequence - a.sequence)[0];
+      : [...versions].filter((v) => v.status === 'retired' && v.lineage.lambdaVersion !== undefined && v.version !== live.version).sort((a, b) => b.sequence - a.sequence)[0];
   if (!target) throw new ControlError(`no earlier version to roll back to: ${live.version} is the only version that was live (use promote, or rollback --to <version>)`);
   if (target.version === live.version) throw new ControlError(`version ${target.version} is already live`);
   if (target.status !== 'retired' && target.status !== 'rolled-back') {

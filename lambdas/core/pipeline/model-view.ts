@@ -1,5 +1,6 @@
 // What `GET /v1/models/{name}` and `modelgate models <name>` show: the live version(s) with their weights,
 // the shadow, and each registered version newest first with its status, reason, metrics and lineage.
+import { predictionCost, type PredictionCost } from '../cost';
 import { REASON_TEXT } from '../promotion/gate-text';
 import type { RejectionReason } from '../promotion/gates';
 import { weightsOf, type ModelRecord, type VersionRecord } from './registry-types';
@@ -19,6 +20,8 @@ export interface VersionView {
   readonly shadow: boolean;
   readonly strategy: string | null;
   readonly lambdaVersion: string | null;
+  /** The function's memory when the version was published, why, and what a million predictions cost at it. */
+  readonly memory: { readonly memoryMb: number; readonly reason: string | null; readonly costPerMillion: PredictionCost | null } | null;
   readonly sha256: string | null;
   readonly registeredAt: string;
   readonly updatedAt: string;
@@ -58,18 +61,26 @@ export function modelView(model: string, record: ModelRecord | undefined, versio
 
 function versionView(v: VersionRecord, weight: number, shadow: boolean): VersionView {
   const lastReason = [...v.history].reverse().find((h) => h.reason !== undefined);
+  // The reasons recorded with a rejection or a rollback describe that status only: once the version moves on
+  // (an operator promotes it again), the latest transition's reason speaks for it.
+  const recordedReasons = v.status === 'rejected' || v.status === 'rolled-back';
+  const textOf = (code: string | undefined) => (code && Object.hasOwn(REASON_TEXT, code) ? REASON_TEXT[code as RejectionReason] : null);
+  const memoryMb = v.lineage.memoryMb;
   return {
     version: v.version,
     status: v.status,
     reason: lastReason?.reason ?? null,
-    reasons: v.reasons ?? [],
-    reasonText: v.reasonText ?? (lastReason?.reason && lastReason.reason in REASON_TEXT ? REASON_TEXT[lastReason.reason as RejectionReason] : (lastReason?.detail ?? null)),
-    metrics: v.metrics?.candidate ? { ...v.metrics.candidate } as Record<string, number> : null,
+    reasons: recordedReasons ? (v.reasons ?? []) : lastReason?.reason ? [lastReason.reason] : [],
+    reasonText: (recordedReasons ? v.reasonText : undefined) ?? lastReason?.detail ?? textOf(lastReason?.reason) ?? null,
+    metrics: v.metrics?.candidate ? ({ ...v.metrics.candidate } as Record<string, number>) : null,
     validation: v.metrics ?? null,
     weight,
     shadow,
     strategy: v.strategy ?? null,
     lambdaVersion: v.lineage.lambdaVersion ?? null,
+    memory: memoryMb
+      ? { memoryMb, reason: v.lineage.memoryReason ?? null, costPerMillion: v.metrics?.p99Ms !== undefined ? predictionCost({ memoryMb, inferenceMs: v.metrics.p99Ms }) : null }
+      : null,
     sha256: v.lineage.sha256 ?? null,
     registeredAt: v.lineage.registeredAt,
     updatedAt: v.updatedAt,

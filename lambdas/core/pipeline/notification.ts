@@ -2,7 +2,7 @@
 // (`event`, `reasons`) with a sentence for people (`summary`).
 import type { ReasonCode } from './registry-types';
 
-export type PipelineEvent = 'rejected' | 'duplicate' | 'rolled-back' | 'promoted' | 'experiment' | 'shadow' | 'failed' | 'operator';
+export type PipelineEvent = 'rejected' | 'duplicate' | 'rolled-back' | 'promoted' | 'experiment' | 'shadow' | 'failed' | 'operator' | 'retired';
 
 export interface Notification {
   readonly subject: string;
@@ -28,6 +28,7 @@ const SUBJECTS: Readonly<Record<PipelineEvent, string>> = {
   shadow: 'is shadowing the champion',
   failed: 'pipeline failed',
   operator: 'routing changed by an operator',
+  retired: 'retired with its model: serving removed, history kept',
 };
 
 /** SNS subjects are at most 100 printable ASCII characters. */

@@ -22,6 +22,12 @@ export const PIPELINE_REASONS = [
   'PIPELINE_ERROR',
   /** Another version took this one's place (a newer candidate replaced an experiment or a shadow). */
   'SUPERSEDED',
+  /** The deployment serves declared models only, and this model is not declared (modelgate.config.json). */
+  'MODEL_NOT_DECLARED',
+  /** The model's CloudFormation stack could not be created or updated; the stack events say why. */
+  'PROVISIONING_FAILED',
+  /** An operator retired the whole model (`modelgate retire`): its serving is gone, its history kept. */
+  'MODEL_RETIRED',
 ] as const;
 export type PipelineReason = (typeof PIPELINE_REASONS)[number];
 export type ReasonCode = RejectionReason | PipelineReason;
@@ -51,6 +57,9 @@ export interface Lineage {
   /** The Lambda version published for this model version. */
   readonly lambdaVersion?: string;
   readonly functionName?: string;
+  /** The function's memory when this version was published (MB), and why (right-sized or declared). */
+  readonly memoryMb?: number;
+  readonly memoryReason?: string;
   /** The execution that registered the version. */
   readonly executionId: string;
   readonly uploadedAt?: string;
@@ -67,6 +76,8 @@ export interface ValidationMetrics {
   readonly holdoutError?: string;
   readonly initMs?: number;
   readonly p99Ms?: number;
+  /** Resident memory the model added to the validating process (session + a first answer), MB: sizes the function. */
+  readonly footprintMb?: number;
   readonly replay?: ReplaySummary;
 }
 
@@ -122,6 +133,8 @@ export interface ModelRecord {
   /** The last registration number handed out. */
   readonly sequence: number;
   readonly routing?: RoutingState;
+  /** Set by `modelgate retire`: the model's serving is gone (its versions and history stay). */
+  readonly retired?: { readonly at: string; readonly executionId: string };
 }
 
 export interface LockRecord {

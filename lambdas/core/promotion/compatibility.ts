@@ -133,15 +133,16 @@ function featureChanges(before: FeatureSpec, after: FeatureSpec, add: Add): void
   }
 }
 
-function categoryChanges(
-  field: string,
-  before: readonly (string | number)[] | undefined,
-  after: readonly (string | number)[] | undefined,
-  add: Add,
-): void {
+function categoryChanges(field: string, before: readonly (string | number)[] | undefined, after: readonly (string | number)[] | undefined, add: Add): void {
   if (before === undefined && after === undefined) return;
-  if (before === undefined) return add('CATEGORIES_INTRODUCED', field, undefined, after);
-  if (after === undefined) return add('CATEGORIES_LIFTED', field, before);
+  if (before === undefined) {
+    add('CATEGORIES_INTRODUCED', field, undefined, after);
+    return;
+  }
+  if (after === undefined) {
+    add('CATEGORIES_LIFTED', field, before);
+    return;
+  }
   const removed = before.filter((c) => !after.includes(c));
   const added = after.filter((c) => !before.includes(c));
   if (removed.length > 0) add('CATEGORY_REMOVED', field, removed);

@@ -16,6 +16,12 @@ export const PROMOTION_DEFAULTS = {
   maxErrorRate: 0,
   /** Regression replay: values agree when |candidate - champion| <= valueTolerance x max(1, |champion|). */
   valueTolerance: 0.05,
+  /**
+   * The holdout gates `modelgate package --holdout` writes (packaging.ts defaultGates): better than a constant
+   * predictor by a margin. A constant scores a ROC AUC of 0.5 and an R2 of at most 0 on a holdout; the log
+   * loss gate is the training prior's own log loss, computed per bundle.
+   */
+  defaultGates: { rocAucMin: 0.55, r2Min: 0.01 },
   holdoutFile: 'holdout.csv',
   strategy: 'canary' as RolloutStrategy,
   canary: { weight: 0.1, bakeMinutes: 30 },

@@ -2,18 +2,7 @@
 // the p99 of latency samples, and the agreement of a candidate with the champion on replayed requests.
 import { CsvError } from '../csv';
 import type { Manifest, QualityMetric } from '../manifest-types';
-import {
-  accuracy,
-  confusionCounts,
-  expectedCalibrationError,
-  f1,
-  logLoss,
-  macroF1,
-  multiclassLogLoss,
-  precision,
-  recall,
-  rocAuc,
-} from '../metrics/classification';
+import { accuracy, confusionCounts, expectedCalibrationError, f1, logLoss, macroF1, multiclassLogLoss, precision, recall, rocAuc } from '../metrics/classification';
 import { meanAbsoluteError, r2Score, rootMeanSquaredError } from '../metrics/regression';
 import type { RowPrediction } from '../tensors';
 import { PROMOTION_DEFAULTS } from './defaults';
@@ -121,7 +110,14 @@ function multiclassMetrics(
   const everyClassPresent = labels.every((label) => actual.includes(label));
   const classScores = labels.map((label) => predictions.map((p) => score(p, label)));
   if (everyClassPresent && classScores.every((column) => column.every(isNumber))) {
-    metrics.rocAuc = mean(labels.map((label, c) => rocAuc(actual.map((a) => a === label), classScores[c] as number[])));
+    metrics.rocAuc = mean(
+      labels.map((label, c) =>
+        rocAuc(
+          actual.map((a) => a === label),
+          classScores[c] as number[],
+        ),
+      ),
+    );
   }
   if (predictions.every((p) => p.probabilities !== undefined)) {
     const rows = predictions.map((p) => labels.map((label) => (p.probabilities as Record<string, number>)[String(label)] as number));

@@ -1,10 +1,11 @@
 // Words for the results of gates.ts and the changes of compatibility.ts, kept apart from the rules.
-import { describeIssues } from '../errors';
+import { describeBytes, describeIssues } from '../errors';
 import type { ChangeKind, SchemaChange } from './compatibility';
 import type { RejectionReason, RuleId, RuleResult, SkippedRule, SkipReason, ValidationReport } from './gates';
 
 export const REASON_TEXT: Readonly<Record<RejectionReason, string>> = {
   MANIFEST_INVALID: 'the manifest is invalid',
+  MODEL_TOO_LARGE: 'the model file is larger than its size limit',
   CHECKSUM_MISMATCH: "the model file's sha256 differs from the manifest's",
   MODEL_LOAD_FAILED: 'onnxruntime cannot load the model',
   CONTRACT_MISMATCH: "the model does not answer the manifest's contract",
@@ -21,6 +22,7 @@ export const REASON_TEXT: Readonly<Record<RejectionReason, string>> = {
 
 const RULE_TEXT: Readonly<Record<RuleId, string>> = {
   manifest: 'manifest',
+  'model-size': 'model size',
   checksum: 'checksum',
   'model-load': 'model loads',
   contract: 'contract',
@@ -36,7 +38,7 @@ const RULE_TEXT: Readonly<Record<RuleId, string>> = {
 const SKIP_TEXT: Readonly<Record<SkipReason, string>> = {
   EARLIER_STAGE_FAILED: 'an earlier stage failed',
   NO_CHAMPION: 'no live champion',
-  NO_GATES: 'the manifest declares no gates',
+  NO_GATES: 'the manifest declares no gates (`modelgate package --holdout` writes default ones)',
   CHAMPION_NOT_EVALUATED: 'the champion could not be evaluated on this holdout',
   NOT_MEASURED: 'not measured',
   NO_REPLAY_TRAFFIC: 'no logged requests to replay',
@@ -55,6 +57,8 @@ function details(result: RuleResult): string {
     case 'manifest':
     case 'contract':
       return result.issues ? `${result.issues.length} problem(s)\n${indent(describeIssues(result.issues))}` : 'ok';
+    case 'model-size':
+      return `${describeBytes(Number(observed))}, ${result.passed ? 'within' : 'above'} the limit of ${describeBytes(Number(threshold))} (model.maxBytes)`;
     case 'checksum':
       return result.passed ? `sha256 ${observed}` : `sha256 ${observed}, the manifest says ${threshold}`;
     case 'model-load':
@@ -65,8 +69,7 @@ function details(result: RuleResult): string {
       const summary =
         changes.length === 0
           ? 'same schema as the live version'
-          : `${breaking} breaking, ${changes.length - breaking} compatible change(s)` +
-            (result.allowed ? ' (breaking changes allowed by validation.allowBreakingChanges)' : '');
+          : `${breaking} breaking, ${changes.length - breaking} compatible change(s)` + (result.allowed ? ' (breaking changes allowed by validation.allowBreakingChanges)' : '');
       return changes.length === 0 ? summary : `${summary}\n${indent(changes.map(describeChange).join('\n'))}`;
     }
     case 'non-inferiority':
@@ -120,10 +123,7 @@ export function describeSkip(skipped: SkippedRule): string {
 
 /** The whole report: the verdict with its reasons, then one line per rule. */
 export function describeReport(report: ValidationReport): string {
-  const verdict =
-    report.verdict === 'accepted'
-      ? 'accepted'
-      : `rejected: ${report.reasons.map((reason) => `${reason} (${REASON_TEXT[reason]})`).join('; ')}`;
+  const verdict = report.verdict === 'accepted' ? 'accepted' : `rejected: ${report.reasons.map((reason) => `${reason} (${REASON_TEXT[reason]})`).join('; ')}`;
   return [verdict, ...report.results.map(describeResult), ...report.skipped.map(describeSkip)].join('\n');
 }
 

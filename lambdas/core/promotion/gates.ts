@@ -10,6 +10,7 @@ import type { MetricSet, ReplaySummary } from './evaluation';
 /** Why a candidate was rejected, in the order of the validation stages. */
 export const REJECTION_REASONS = [
   'MANIFEST_INVALID',
+  'MODEL_TOO_LARGE',
   'CHECKSUM_MISMATCH',
   'MODEL_LOAD_FAILED',
   'CONTRACT_MISMATCH',
@@ -27,6 +28,7 @@ export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
 export type RuleId =
   | 'manifest'
+  | 'model-size'
   | 'checksum'
   | 'model-load'
   | 'contract'
@@ -41,6 +43,7 @@ export type RuleId =
 /** The rules in the order validation runs them. */
 const RULE_ORDER: readonly RuleId[] = [
   'manifest',
+  'model-size',
   'checksum',
   'model-load',
   'contract',
@@ -81,14 +84,7 @@ export interface RuleResult {
 /** Metric comparisons allow this much floating-point rounding: a metric exactly at its bound passes. */
 const ROUNDING = 1e-9;
 
-function numericResult(
-  rule: RuleId,
-  reason: RejectionReason,
-  observed: number,
-  bound: 'min' | 'max',
-  threshold: number,
-  extra: Partial<RuleResult> = {},
-): RuleResult {
+function numericResult(rule: RuleId, reason: RejectionReason, observed: number, bound: 'min' | 'max', threshold: number, extra: Partial<RuleResult> = {}): RuleResult {
   const passed = bound === 'min' ? observed >= threshold - ROUNDING : observed <= threshold + ROUNDING;
   return { rule, passed, ...(passed ? {} : { reason }), ...extra, observed, bound, threshold };
 }
@@ -101,6 +97,11 @@ function issuesResult(rule: RuleId, reason: RejectionReason, issues: readonly Is
 /** The manifest parsed: `issues` from ManifestError (empty when it parsed). */
 export function manifestRule(issues: readonly Issue[]): RuleResult {
   return issuesResult('manifest', 'MANIFEST_INVALID', issues);
+}
+
+/** The model file is no larger than the manifest's limit (`model.maxBytes`, or the default), bytes: checked before it is read. */
+export function modelSizeRule(bytes: number, limit: number): RuleResult {
+  return numericResult('model-size', 'MODEL_TOO_LARGE', bytes, 'max', limit);
 }
 
 /** The model file is the one the manifest names: sha256 hex of its bytes equals `model.sha256`. */
@@ -187,13 +188,7 @@ export function replayAgreementRule(replay: ReplaySummary & { readonly agreement
 }
 
 /** Why a rule did not run: the evidence it needs does not exist (yet). */
-export type SkipReason =
-  | 'EARLIER_STAGE_FAILED'
-  | 'NO_CHAMPION'
-  | 'NO_GATES'
-  | 'CHAMPION_NOT_EVALUATED'
-  | 'NOT_MEASURED'
-  | 'NO_REPLAY_TRAFFIC';
+export type SkipReason = 'EARLIER_STAGE_FAILED' | 'NO_CHAMPION' | 'NO_GATES' | 'CHAMPION_NOT_EVALUATED' | 'NOT_MEASURED' | 'NO_REPLAY_TRAFFIC';
 
 export interface SkippedRule {
   readonly rule: RuleId;
@@ -209,6 +204,8 @@ export interface ValidationEvidence {
   readonly manifestIssues?: readonly Issue[];
   /** The candidate's manifest; its `validation` section sets every threshold. */
   readonly candidate?: Manifest;
+  /** The model file's size and the manifest's limit on it, bytes (the size as S3 or the file system reports it, before reading). */
+  readonly modelSize?: { readonly bytes: number; readonly limit: number };
   /** sha256 the manifest names and sha256 of the model file's bytes. */
   readonly checksum?: { readonly expected: string; readonly actual: string };
   /** Present once the load stage ran; `error` when onnxruntime could not create the session or run the warm-up row. */
@@ -234,7 +231,7 @@ export interface ValidationReport {
 
 /**
  * Runs every rule the evidence allows and combines them: accepted when every rule passed. Stages run in
- * order and a failed manifest, checksum, load or contract stage stops there (what follows needs a sound,
+ * order and a failed manifest, model size, checksum, load or contract stage stops there (what follows needs a sound,
  * loadable model). The holdout is required once there is something to hold it to: gates declared, or a
  * champion to compare with (missing metrics fail as METRIC_UNAVAILABLE, so leaving the holdout out of a
  * bundle cannot skip its gates). Timing and replay are skipped when not measured, and replay agreement
@@ -257,6 +254,7 @@ export function validationReport(evidence: ValidationEvidence): ValidationReport
   }
   results.push(manifest);
   const early: (RuleResult | undefined)[] = [
+    evidence.modelSize && modelSizeRule(evidence.modelSize.bytes, evidence.modelSize.limit),
     evidence.checksum && checksumRule(evidence.checksum.expected, evidence.checksum.actual),
     evidence.load && modelLoadRule(evidence.load.error),
     evidence.contractIssues && contractRule(evidence.contractIssues),

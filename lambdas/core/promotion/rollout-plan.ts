@@ -90,11 +90,11 @@ export function planRollout(spec: RolloutSpec, candidate: string, champion?: str
 }
 
 /**
- * The rollout a bundle asks for: the manifest's `rollout` (canary by default), with the strategy replaced when
- * the upload chose another one; the manifest's settings for that strategy still apply.
+ * The rollout a bundle asks for: the manifest's `rollout`, else the model's declared default, else canary; with
+ * the strategy replaced when the upload chose another one (the settings for that strategy still apply).
  */
-export function rolloutSpec(manifest: { readonly rollout?: RolloutSpec }, strategy?: RolloutStrategy): RolloutSpec {
-  const spec = manifest.rollout ?? { strategy: PROMOTION_DEFAULTS.strategy };
+export function rolloutSpec(manifest: { readonly rollout?: RolloutSpec }, strategy?: RolloutStrategy, declared?: RolloutSpec): RolloutSpec {
+  const spec = manifest.rollout ?? declared ?? { strategy: PROMOTION_DEFAULTS.strategy };
   return strategy === undefined ? spec : { ...spec, strategy };
 }
 

@@ -1,17 +1,7 @@
 // The registry's status model of one model version and the transitions between statuses, as data. The
 // registry adapter calls `transition` before every write so an impossible history cannot be recorded.
 
-export const MODEL_STATUSES = [
-  'candidate',
-  'validating',
-  'rejected',
-  'canary',
-  'experiment',
-  'shadow',
-  'live',
-  'retired',
-  'rolled-back',
-] as const;
+export const MODEL_STATUSES = ['candidate', 'validating', 'rejected', 'canary', 'experiment', 'shadow', 'live', 'retired', 'rolled-back'] as const;
 export type ModelStatus = (typeof MODEL_STATUSES)[number];
 
 /**

@@ -114,10 +114,7 @@ export function twoSampleKsSurvival(d: number, n1: number, n2: number): number {
   for (let i = 1; i <= n1; i++) {
     touched[0] = i * n2 >= boundary ? 1 : (touched[0] as number);
     for (let j = 1; j <= n2; j++) {
-      touched[j] =
-        Math.abs(i * n2 - j * n1) >= boundary
-          ? 1
-          : (i * (touched[j] as number) + j * (touched[j - 1] as number)) / (i + j);
+      touched[j] = Math.abs(i * n2 - j * n1) >= boundary ? 1 : (i * (touched[j] as number) + j * (touched[j - 1] as number)) / (i + j);
     }
   }
   return touched[n2] as number;

@@ -18,7 +18,10 @@ export async function recordAnalysis(store: AnalysisStore, definition: Experimen
 }
 
 /** The scheduled run: every running experiment, one snapshot each; one failing does not stop the others. */
-export async function analyzeRunning(store: AnalysisStore & Pick<ExperimentStore, 'list'>, now: Date): Promise<{ analysed: { id: string; decision: string }[]; failed: { id: string; error: string }[] }> {
+export async function analyzeRunning(
+  store: AnalysisStore & Pick<ExperimentStore, 'list'>,
+  now: Date,
+): Promise<{ analysed: { id: string; decision: string }[]; failed: { id: string; error: string }[] }> {
   const analysed: { id: string; decision: string }[] = [];
   const failed: { id: string; error: string }[] = [];
   for (const definition of await store.list('running')) {

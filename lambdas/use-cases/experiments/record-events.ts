@@ -8,7 +8,7 @@ import type { ExperimentStore } from '../../adapters/experiment-store';
 import { mapLimit } from '../../contracts/experiment-environment';
 
 export interface EventsDependencies {
-  readonly store: Pick<ExperimentStore, 'list' | 'exposures' | 'countEvent'>;
+  readonly store: Pick<ExperimentStore, 'list' | 'exposures' | 'countEvent' | 'countEarlyEvent'>;
   readonly predictions: (ids: readonly string[]) => Promise<Map<string, PredictionFacts>>;
   readonly logger: Logger;
   readonly newEventId: () => string;
@@ -26,15 +26,23 @@ export function eventsHandler(deps: EventsDependencies): (event: APIGatewayProxy
   return async (event) => {
     try {
       if (!/^\/v1\/events\/?$/.test(event.path)) throw new NotFoundError(`no route ${event.httpMethod} ${event.path}`, [{ field: 'path', reason: `no route ${event.path}` }]);
-      if (event.httpMethod.toUpperCase() !== 'POST') throw new MethodNotAllowedError(`${event.httpMethod} is not allowed on ${event.path}`, [{ field: 'method', reason: 'POST only' }]);
+      if (event.httpMethod.toUpperCase() !== 'POST')
+        throw new MethodNotAllowedError(`${event.httpMethod} is not allowed on ${event.path}`, [{ field: 'method', reason: 'POST only' }]);
       const body = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
       const events = parseEventsRequest(body, deps.newEventId);
       const predictionIds = events.flatMap((e) => (e.predictionId === undefined ? [] : [e.predictionId]));
-      const [experiments, predictions] = await Promise.all([deps.store.list('running'), predictionIds.length > 0 ? deps.predictions(predictionIds) : Promise.resolve(new Map<string, PredictionFacts>())]);
+      const [experiments, predictions] = await Promise.all([
+        deps.store.list('running'),
+        predictionIds.length > 0 ? deps.predictions(predictionIds) : Promise.resolve(new Map<string, PredictionFacts>()),
+      ]);
       const exposures = await deps.store.exposures(exposuresToLookUp(events, { predictions, experiments }));
       const plan = planEvents(events, { predictions, experiments, exposures });
       const byId = new Map(experiments.map((e) => [e.id, e]));
       const outcomes = await mapLimit(plan.writes, WRITE_CONCURRENCY, async (write) => ({ write, ...(await deps.store.countEvent(write, byId.get(write.experimentId)!)) }));
+      // Counted for the analysis to explain the events it is missing; losing one of these costs no statistic.
+      await mapLimit(plan.early, WRITE_CONCURRENCY, (early) =>
+        deps.store.countEarlyEvent(early).catch((error: unknown) => deps.logger.warn('early event not counted', { error: String(error) })),
+      );
       const results = [...plan.results];
       const byIndex = new Map<number, typeof outcomes>();
       for (const outcome of outcomes) byIndex.set(outcome.write.index, [...(byIndex.get(outcome.write.index) ?? []), outcome]);

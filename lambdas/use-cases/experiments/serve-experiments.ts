@@ -13,14 +13,28 @@ const RECENT = 50;
 
 export type ExperimentsReader = Pick<ExperimentStore, 'get' | 'list' | 'tallies' | 'snapshots'>;
 
-export async function experimentsApi(store: ExperimentsReader, event: Pick<APIGatewayProxyEvent, 'httpMethod' | 'path' | 'pathParameters'>, now: Date): Promise<APIGatewayProxyResult> {
+export async function experimentsApi(
+  store: ExperimentsReader,
+  event: Pick<APIGatewayProxyEvent, 'httpMethod' | 'path' | 'pathParameters'>,
+  now: Date,
+): Promise<APIGatewayProxyResult> {
   const match = /^\/v1\/experiments(?:\/([^/]+))?\/?$/.exec(event.path);
   if (!match) return json(404, { error: 'NotFoundError', message: `no route ${event.httpMethod} ${event.path}` });
   if (event.httpMethod !== 'GET') return json(405, { error: 'MethodNotAllowedError', message: `${event.httpMethod} is not allowed on ${event.path}` });
   const id = event.pathParameters?.id ?? match[1];
   if (id === undefined) {
     const [running, stopped, concluded] = await Promise.all([store.list('running'), store.list('stopped'), store.list('concluded')]);
-    const summary = (d: (typeof running)[number]) => ({ id: d.id, model: d.model, status: d.status, control: d.control.version, treatment: d.treatment.version, primaryMetric: d.primaryMetric.name, assignment: d.assignment, startedAt: d.startedAt, endedAt: d.endedAt ?? null });
+    const summary = (d: (typeof running)[number]) => ({
+      id: d.id,
+      model: d.model,
+      status: d.status,
+      control: d.control.version,
+      treatment: d.treatment.version,
+      primaryMetric: d.primaryMetric.name,
+      assignment: d.assignment,
+      startedAt: d.startedAt,
+      endedAt: d.endedAt ?? null,
+    });
     const ended = [...stopped, ...concluded].sort((a, b) => (b.endedAt ?? '').localeCompare(a.endedAt ?? '')).slice(0, RECENT);
     return json(200, { experiments: [...running, ...ended].map(summary) });
   }

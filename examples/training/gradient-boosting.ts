@@ -32,20 +32,14 @@ export interface GradientBoostingModel {
   readonly trees: readonly (readonly TreeNode[])[];
 }
 
-export function trainGradientBoosting(
-  rows: readonly Float64Array[],
-  positive: readonly boolean[],
-  options: GradientBoostingOptions,
-): GradientBoostingModel {
+export function trainGradientBoosting(rows: readonly Float64Array[], positive: readonly boolean[], options: GradientBoostingOptions): GradientBoostingModel {
   const random = mulberry32(options.seed);
   const width = (rows[0] as Float64Array).length;
   const labels = positive.map((p) => (p ? 1 : 0));
   const positiveShare = labels.reduce((sum: number, y) => sum + y, 0) / labels.length;
   const baseScore = Math.fround(Math.log(positiveShare / (1 - positiveShare)));
   // Rows sorted by each column once; every level of every tree scans these orders.
-  const orderByColumn = Array.from({ length: width }, (_, column) =>
-    Int32Array.from(rows.keys()).sort((a, b) => (rows[a]![column] as number) - (rows[b]![column] as number)),
-  );
+  const orderByColumn = Array.from({ length: width }, (_, column) => Int32Array.from(rows.keys()).sort((a, b) => (rows[a]![column] as number) - (rows[b]![column] as number)));
   const scores = new Float64Array(rows.length).fill(baseScore);
   const trees: TreeNode[][] = [];
   for (let t = 0; t < options.trees; t++) {

@@ -1,6 +1,5 @@
 import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 import type { FeatureSpec, TensorDtype } from '../../lambdas/core/manifest-types';
-import { CLASS_LABELS } from './dataset';
 import { oneHotWidth, type Encoding } from './encoding';
 import type { GradientBoostingModel } from './gradient-boosting';
 import type { LogisticRegressionModel } from './logistic-regression';
@@ -11,7 +10,7 @@ const { DataType } = onnx.TensorProto;
 const { AttributeType } = onnx.AttributeProto;
 
 /**
- * The churn classifiers as ONNX models with their preprocessing inside the graph, in the shape that
+ * Binary classifiers as ONNX models with their preprocessing inside the graph, in the shape that
  * skl2onnx gives a ColumnTransformer + classifier pipeline:
  *
  *   numeric inputs  -> Concat -> Imputer (training medians) [-> Scaler] ---------------------+
@@ -19,14 +18,25 @@ const { AttributeType } = onnx.AttributeProto;
  *   integer categories -> Cast(int64) -> OneHotEncoder -> Concat(axis 2) -> Reshape [N, K] --+      -> label, probabilities
  *
  * One input per feature, shape [N, 1]: float32 for numbers and integers, string for strings. Outputs:
- * `label` (string [N]) and `probabilities` (float32 [N, 2], in CLASS_LABELS order), no ZipMap.
+ * `label` ([N], string or int64 like the class labels) and `probabilities` (float32 [N, 2], in class label
+ * order), no ZipMap.
  */
 
 export const OPSETS = { 'ai.onnx': 17, 'ai.onnx.ml': 3 } as const;
 /** IR version 8 goes with opset 17 (ONNX 1.12); onnx-proto 8 holds exactly that proto. */
 const IR_VERSION = 8;
-const PRODUCER = 'modelgate examples/churn/train.ts';
 const ML = 'ai.onnx.ml';
+
+/** What the model says about itself, and its classes. */
+export interface ModelDescription {
+  /** The graph's name and doc string. */
+  readonly name: string;
+  readonly docString: string;
+  /** The model's producer: the script that wrote it. */
+  readonly producer: string;
+  /** Negative class first. Strings make a string label output, integers an int64 one. */
+  readonly classLabels: readonly [string, string] | readonly [number, number];
+}
 
 /** The graph input dtype of a feature. */
 export function inputDtype(feature: FeatureSpec): TensorDtype {
@@ -35,17 +45,17 @@ export function inputDtype(feature: FeatureSpec): TensorDtype {
 
 /**
  * LinearClassifier with one row of coefficients per class, [-w, w] and intercepts [-b, b], and a
- * LOGISTIC post-transform: the scores become [sigmoid(-z), sigmoid(z)] = [P(No), P(Yes)], which already
+ * LOGISTIC post-transform: the scores become [sigmoid(-z), sigmoid(z)] = [P(negative), P(positive)], which already
  * sum to one (skl2onnx adds a Normalizer that changes nothing here).
  */
-export function logisticRegressionOnnx(features: readonly FeatureSpec[], encoding: Encoding, model: LogisticRegressionModel): Uint8Array {
+export function logisticRegressionOnnx(features: readonly FeatureSpec[], encoding: Encoding, model: LogisticRegressionModel, description: ModelDescription): Uint8Array {
   const classifier = node('LinearClassifier', ['features'], ['label', 'probabilities'], ML, [
-    strings('classlabels_strings', CLASS_LABELS),
+    classLabels(description),
     floats('coefficients', [...model.weights.map((w) => -w), ...model.weights]),
     floats('intercepts', [-model.intercept, model.intercept]),
     string('post_transform', 'LOGISTIC'),
   ]);
-  return encodeModel('churn_logistic_regression', 'Telco churn: logistic regression on imputed, standardised numbers and one-hot categories.', features, encoding, model, classifier);
+  return encodeModel(description, features, encoding, model, classifier);
 }
 
 /**
@@ -56,8 +66,16 @@ export function logisticRegressionOnnx(features: readonly FeatureSpec[], encodin
  * weight: when every weight is positive, onnxruntime 1.30 still outputs the sigmoids but picks the label
  * by s > 0.5, as if s were a probability, so label and probabilities disagree (checked).
  */
-export function gradientBoostingOnnx(features: readonly FeatureSpec[], encoding: Encoding, model: GradientBoostingModel): Uint8Array {
-  const nodes = { treeIds: [] as number[], nodeIds: [] as number[], featureIds: [] as number[], modes: [] as string[], values: [] as number[], trueIds: [] as number[], falseIds: [] as number[] };
+export function gradientBoostingOnnx(features: readonly FeatureSpec[], encoding: Encoding, model: GradientBoostingModel, description: ModelDescription): Uint8Array {
+  const nodes = {
+    treeIds: [] as number[],
+    nodeIds: [] as number[],
+    featureIds: [] as number[],
+    modes: [] as string[],
+    values: [] as number[],
+    trueIds: [] as number[],
+    falseIds: [] as number[],
+  };
   const leaves = { treeIds: [] as number[], nodeIds: [] as number[], weights: [] as number[] };
   model.trees.forEach((tree, treeId) => {
     tree.forEach((treeNode, nodeId) => {
@@ -94,18 +112,20 @@ export function gradientBoostingOnnx(features: readonly FeatureSpec[], encoding:
     ints('nodes_falsenodeids', nodes.falseIds),
     ints('class_treeids', leaves.treeIds),
     ints('class_nodeids', leaves.nodeIds),
-    ints('class_ids', leaves.weights.map(() => 0)),
+    ints(
+      'class_ids',
+      leaves.weights.map(() => 0),
+    ),
     floats('class_weights', leaves.weights),
-    strings('classlabels_strings', CLASS_LABELS),
+    classLabels(description),
     floats('base_values', [model.baseScore]),
     string('post_transform', 'LOGISTIC'),
   ]);
-  return encodeModel('churn_gradient_boosting', 'Telco churn: gradient-boosted trees on imputed numbers and one-hot categories.', features, encoding, undefined, classifier);
+  return encodeModel(description, features, encoding, undefined, classifier);
 }
 
 function encodeModel(
-  name: string,
-  docString: string,
+  description: ModelDescription,
   features: readonly FeatureSpec[],
   encoding: Encoding,
   standardisation: { readonly offset: readonly number[]; readonly scale: readonly number[] } | undefined,
@@ -139,23 +159,32 @@ function encodeModel(
   );
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,
-    producerName: PRODUCER,
-    docString,
+    producerName: description.producer,
+    docString: description.docString,
     opsetImport: Object.entries(OPSETS).map(([domain, version]) => ({ domain: domain === 'ai.onnx' ? '' : domain, version })),
     graph: {
-      name,
+      name: description.name,
       node: nodes.map((n, i) => ({ ...n, name: `${n.opType}_${i}` })),
       initializer: [{ name: 'onehot_shape', dataType: DataType.INT64, dims: [2], int64Data: [-1, oneHotWidth(encoding)] }],
-      input: features.map((feature) =>
-        tensorInfo(feature.name, inputDtype(feature) === 'string' ? DataType.STRING : DataType.FLOAT, [{ dimParam: 'N' }, { dimValue: 1 }]),
-      ),
+      input: features.map((feature) => tensorInfo(feature.name, inputDtype(feature) === 'string' ? DataType.STRING : DataType.FLOAT, [{ dimParam: 'N' }, { dimValue: 1 }])),
       output: [
-        tensorInfo('label', DataType.STRING, [{ dimParam: 'N' }]),
-        tensorInfo('probabilities', DataType.FLOAT, [{ dimParam: 'N' }, { dimValue: CLASS_LABELS.length }]),
+        tensorInfo('label', labelsAreStrings(description) ? DataType.STRING : DataType.INT64, [{ dimParam: 'N' }]),
+        tensorInfo('probabilities', DataType.FLOAT, [{ dimParam: 'N' }, { dimValue: description.classLabels.length }]),
       ],
     },
   });
   return onnx.ModelProto.encode(model).finish();
+}
+
+function labelsAreStrings(description: ModelDescription): boolean {
+  return typeof description.classLabels[0] === 'string';
+}
+
+/** The classifier's class labels attribute, for the labels' type. */
+function classLabels(description: ModelDescription): OnnxTypes.IAttributeProto {
+  return labelsAreStrings(description)
+    ? strings('classlabels_strings', description.classLabels as readonly string[])
+    : ints('classlabels_ints', description.classLabels as readonly number[]);
 }
 
 function node(opType: string, input: readonly string[], output: readonly string[], domain: string, attribute: OnnxTypes.IAttributeProto[] = []): OnnxTypes.INodeProto {

@@ -15,18 +15,14 @@ export interface Encoding {
 }
 
 export function fitEncoding(features: readonly FeatureSpec[], trainRows: readonly Row[]): Encoding {
-  const numeric = features
-    .filter((feature) => (feature.type === 'number' || feature.type === 'integer') && feature.categories === undefined)
-    .map((feature) => feature.name);
+  const numeric = features.filter((feature) => (feature.type === 'number' || feature.type === 'integer') && feature.categories === undefined).map((feature) => feature.name);
   return {
     numeric,
     imputeValues: numeric.map((name) => {
       const present = trainRows.flatMap((row) => (row[name] === null ? [] : [Math.fround(row[name] as number)]));
       return Math.fround(median(present));
     }),
-    categorical: features.flatMap((feature) =>
-      feature.categories === undefined ? [] : [{ name: feature.name, categories: feature.categories }],
-    ),
+    categorical: features.flatMap((feature) => (feature.categories === undefined ? [] : [{ name: feature.name, categories: feature.categories }])),
   };
 }
 
