@@ -6,6 +6,7 @@ import type { CommandInput, CommandRun } from '../command';
 import type { driftOptions } from '../specs/drift';
 import { nearest, requireOneOf } from '../suggest';
 import { UsageError } from '../usage-error';
+import { columns } from '../columns';
 
 const METHODS: readonly DriftMethod[] = ['psi', 'ks', 'chisquare', 'jensenshannon', 'wasserstein'];
 
@@ -179,13 +180,7 @@ export function table(report: DriftReport): string {
     VERDICT[feature.status],
     notes(feature),
   ]);
-  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] as string).length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, i) => cell.padEnd(widths[i] as number))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line), '', datasetLine(report)].join('\n');
+  return [columns([header, ...rows]), '', datasetLine(report)].join('\n');
 }
 
 const VERDICT: Readonly<Record<DriftStatus, string>> = { drift: 'YES', 'no-drift': 'no', 'not-enough-data': 'not enough data' };

@@ -5,6 +5,7 @@ import { parseDuration, resolveMonitoringTarget, versionsOf } from '../monitorin
 import type { errorsOptions } from '../specs/errors';
 import { nearest } from '../suggest';
 import { UsageError } from '../usage-error';
+import { columns } from '../columns';
 
 export const runErrors: CommandRun<typeof errorsOptions> = async ({ values, positionals }) => {
   const model = oneModel('errors', positionals, 'modelgate errors churn --since 24h');
@@ -78,16 +79,4 @@ export const runErrors: CommandRun<typeof errorsOptions> = async ({ values, posi
 
 function percent(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
-}
-
-function columns(rows: readonly (readonly string[])[]): string {
-  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
-  return rows
-    .map((row) =>
-      row
-        .map((cell, i) => cell.padEnd(widths[i] as number))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }

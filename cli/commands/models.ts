@@ -6,6 +6,7 @@ import type { Registry } from '../../lambdas/adapters/registry';
 import { registryOf, requireRegistered } from '../registry';
 import type { modelsOptions } from '../specs/models';
 import { resolveTarget } from '../target';
+import { columns } from '../columns';
 
 export const runModels: CommandRun<typeof modelsOptions> = async ({ values, positionals }) => {
   const registry = registryOf(await resolveTarget(values));
@@ -22,7 +23,7 @@ export const runModels: CommandRun<typeof modelsOptions> = async ({ values, posi
     (record?.retired ? `none (retired ${record.retired.at.slice(0, 19).replace('T', ' ')} UTC)` : 'none');
   console.log(`${name}: live ${live}${view.shadow ? `; shadow v${view.shadow.version} (${Math.round(view.shadow.sampleRate * 100)}% mirrored)` : ''}`);
   // What the version that answers most traffic runs on, and what it costs (docs/cost.md).
-  const serving = view.versions.find((v) => v.version === view.live[0]?.version)?.memory;
+  const serving = servingMemory(view);
   if (serving) {
     const cost = serving.costPerMillion;
     console.log(`memory ${serving.memoryMb} MB${serving.reason ? ` (${serving.reason.replace(/^\d+ MB: /, '').replace(/^\d+ MB, /, '')})` : ''}`);
@@ -41,15 +42,7 @@ export const runModels: CommandRun<typeof modelsOptions> = async ({ values, posi
     v.updatedAt.slice(0, 19).replace('T', ' '),
     v.reason ? `${v.reason}${v.reasonText ? `: ${v.reasonText}` : ''}` : '',
   ]);
-  const header = ['VERSION', 'STATUS', 'WEIGHT', 'LAMBDA', 'METRIC', 'UPDATED (UTC)', 'REASON'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  for (const row of [header, ...rows])
-    console.log(
-      row
-        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] as number)))
-        .join('  ')
-        .trimEnd(),
-    );
+  console.log(columns([['VERSION', 'STATUS', 'WEIGHT', 'LAMBDA', 'METRIC', 'UPDATED (UTC)', 'REASON'], ...rows]));
   return 0;
 };
 
@@ -60,7 +53,7 @@ async function listModels(registry: Registry, json: boolean): Promise<number> {
     names.map(async (model) => {
       const [record, versions] = await Promise.all([registry.getModel(model), registry.listVersions(model)]);
       const view = modelView(model, record, versions);
-      const serving = view.versions.find((v) => v.version === view.live[0]?.version)?.memory;
+      const serving = servingMemory(view);
       const newest = view.versions[0];
       return {
         model,
@@ -87,16 +80,13 @@ async function listModels(registry: Registry, json: boolean): Promise<number> {
     s.memoryMb === null ? '' : `${s.memoryMb} MB`,
     s.costPerMillion === null ? '' : `$${s.costPerMillion.toFixed(2)}`,
   ]);
-  const header = ['MODEL', 'LIVE', 'NEWEST', 'MEMORY', 'COST/M (+ API GATEWAY)'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  for (const row of [header, ...rows])
-    console.log(
-      row
-        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] as number)))
-        .join('  ')
-        .trimEnd(),
-    );
+  console.log(columns([['MODEL', 'LIVE', 'NEWEST', 'MEMORY', 'COST/M (+ API GATEWAY)'], ...rows]));
   return 0;
+}
+
+/** What the version answering most of the live traffic runs on, and what it costs (docs/cost.md). */
+function servingMemory(view: ReturnType<typeof modelView>) {
+  return view.versions.find((v) => v.version === view.live[0]?.version)?.memory;
 }
 
 function metric(metrics: Readonly<Record<string, number>> | null, name: string): string | undefined {
