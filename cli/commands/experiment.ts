@@ -8,7 +8,14 @@ import { ExperimentConflictError, ExperimentStore } from '../../lambdas/adapters
 import { LambdaControl } from '../../lambdas/adapters/lambda-control';
 import { ValidationError } from '../../lambdas/core/errors';
 import { ConclusionError, planConclusion, type ConclusionChoice, type ControlOutcome, type PipelineControl } from '../../lambdas/core/experiments/conclusion';
-import { EXPERIMENT_ID_PATTERN, experimentId, planExperiment, type ExperimentDefinition, type ExperimentRequest } from '../../lambdas/core/experiments/definition';
+import {
+  EXPERIMENT_ID_PATTERN,
+  experimentId,
+  experimentSummary,
+  planExperiment,
+  type ExperimentDefinition,
+  type ExperimentRequest,
+} from '../../lambdas/core/experiments/definition';
 import { snapshotOf } from '../../lambdas/core/experiments/report';
 import type { RoutingState, VersionRecord } from '../../lambdas/core/pipeline/registry-types';
 import { currentReport } from '../../lambdas/use-cases/experiments/analyze-experiments';
@@ -295,18 +302,7 @@ async function list({ values }: Input<'list'>): Promise<number> {
   if (values.json) {
     console.log(
       JSON.stringify({
-        experiments: all.map((d) => ({
-          id: d.id,
-          model: d.model,
-          status: d.status,
-          control: d.control.version,
-          treatment: d.treatment.version,
-          primaryMetric: d.primaryMetric.name,
-          assignment: d.assignment,
-          startedAt: d.startedAt,
-          endedAt: d.endedAt ?? null,
-          outcome: d.conclusion?.outcome ?? null,
-        })),
+        experiments: all.map((d) => ({ ...experimentSummary(d), outcome: d.conclusion?.outcome ?? null })),
       }),
     );
   } else if (all.length === 0) {

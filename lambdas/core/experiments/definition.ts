@@ -250,6 +250,21 @@ export function planExperiment(
 }
 
 /** Every metric of a definition with its role, primary first. */
+/** An experiment in a list (GET /v1/experiments, `modelgate experiment list --json`): what it compares and where it stands. */
+export function experimentSummary(d: ExperimentDefinition) {
+  return {
+    id: d.id,
+    model: d.model,
+    status: d.status,
+    control: d.control.version,
+    treatment: d.treatment.version,
+    primaryMetric: d.primaryMetric.name,
+    assignment: d.assignment,
+    startedAt: d.startedAt,
+    endedAt: d.endedAt ?? null,
+  };
+}
+
 export function metricsOf(definition: Pick<ExperimentDefinition, 'primaryMetric' | 'secondaryMetrics' | 'guardrailMetrics'>): { metric: MetricDefinition; role: MetricRole }[] {
   return [
     { metric: definition.primaryMetric, role: 'primary' as const },

@@ -3,7 +3,7 @@
 // with the operator's credentials), not something an API key may do.
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { ExperimentStore } from '../../adapters/experiment-store';
-import { EXPERIMENT_ID_PATTERN } from '../../core/experiments/definition';
+import { EXPERIMENT_ID_PATTERN, experimentSummary } from '../../core/experiments/definition';
 import { currentReport } from './analyze-experiments';
 
 /** Snapshots returned with an experiment: the newest ones (hourly: 28 days). */
@@ -24,19 +24,8 @@ export async function experimentsApi(
   const id = event.pathParameters?.id ?? match[1];
   if (id === undefined) {
     const [running, stopped, concluded] = await Promise.all([store.list('running'), store.list('stopped'), store.list('concluded')]);
-    const summary = (d: (typeof running)[number]) => ({
-      id: d.id,
-      model: d.model,
-      status: d.status,
-      control: d.control.version,
-      treatment: d.treatment.version,
-      primaryMetric: d.primaryMetric.name,
-      assignment: d.assignment,
-      startedAt: d.startedAt,
-      endedAt: d.endedAt ?? null,
-    });
     const ended = [...stopped, ...concluded].sort((a, b) => (b.endedAt ?? '').localeCompare(a.endedAt ?? '')).slice(0, RECENT);
-    return json(200, { experiments: [...running, ...ended].map(summary) });
+    return json(200, { experiments: [...running, ...ended].map(experimentSummary) });
   }
   if (!EXPERIMENT_ID_PATTERN.test(id)) return json(404, { error: 'NotFoundError', message: `no experiment "${id}"` });
   const stored = await store.get(id);
