@@ -43,6 +43,7 @@ export interface DashboardSources {
 const STATIC_DIR = join(import.meta.dirname, 'dashboard');
 const require = createRequire(import.meta.url);
 const STATIC_FILES: Record<string, { path: () => string; type: string }> = {
+  '/dashboard/static/dom.js': { path: () => join(STATIC_DIR, 'dom.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/static/dashboard.js': { path: () => join(STATIC_DIR, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/static/experiments.js': { path: () => join(STATIC_DIR, 'experiments.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/static/monitoring.js': { path: () => join(STATIC_DIR, 'monitoring.js'), type: 'text/javascript; charset=utf-8' },

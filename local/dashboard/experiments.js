@@ -7,15 +7,7 @@
   if (!section) return;
   const charts = new Map();
 
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs)) {
-      if (key === 'class') node.className = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children.flat()) if (child !== null && child !== undefined) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    return node;
-  }
+  const { el, table } = window.modelgateDom;
   const percent = (x) => (x === undefined || x === null ? '' : `${x > 0 ? '+' : ''}${(x * 100).toFixed(1)}%`);
   const pValue = (p) => (p === undefined ? '' : p < 1e-4 ? p.toExponential(1) : p.toPrecision(3));
 
@@ -28,30 +20,7 @@
       m.chanceToWin !== undefined ? `win ${(m.chanceToWin * 100).toFixed(1)}%` : pValue(m.adjustedPValue ?? m.pValue),
       m.verdict ?? '',
     ]);
-    return el(
-      'table',
-      {},
-      el(
-        'thead',
-        {},
-        el(
-          'tr',
-          {},
-          ['metric', 'role', 'lift', 'interval', 'p / chance', 'verdict'].map((h) => el('th', {}, h)),
-        ),
-      ),
-      el(
-        'tbody',
-        {},
-        rows.map((cells) =>
-          el(
-            'tr',
-            {},
-            cells.map((c) => el('td', {}, c)),
-          ),
-        ),
-      ),
-    );
+    return table(['metric', 'role', 'lift', 'interval', 'p / chance', 'verdict'], rows);
   }
 
   /** Lift and its interval of the primary metric per snapshot, as uPlot series (seconds on x). */

@@ -13,15 +13,7 @@
   const STATUS_TEXT = { drift: 'DRIFT', 'no-drift': 'no drift', 'not-enough-data': 'not enough data' };
   const METRIC_NAMES = { accuracy: 'accuracy', rocAuc: 'ROC AUC' };
 
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs)) {
-      if (key === 'class') node.className = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children.flat()) if (child !== null && child !== undefined) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    return node;
-  }
+  const { el } = window.modelgateDom;
   const svg = (tag, attrs = {}) => {
     const node = document.createElementNS('http://www.w3.org/2000/svg', tag);
     for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
