@@ -26,6 +26,7 @@ import { localDynamoClient, localS3Client } from '../local/aws-clients';
 import { startDynamoDb, startS3 } from '../local/aws-services';
 import { createTableInput, ensureTable } from '../local/dynamodb-tables';
 import { predictionTableProperties } from '../local/template-tables';
+import { servingConfig } from '../test/support/local-aws';
 
 const { values } = parseArgs({
   options: { bundle: { type: 'string', default: 'examples/churn/v1' }, mode: { type: 'string', default: 'bare' }, port: { type: 'string', default: '0' } },
@@ -73,20 +74,12 @@ if (values.mode === 'bare') {
   for (const file of readdirSync(values.bundle)) {
     await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${file}`, Body: readFileSync(join(values.bundle, file)) }));
   }
-  const serving = await initServing(
-    {
-      bucket: 'models',
-      prefix,
-      table: 'predictions',
-      ttlDays: 90,
-      logShards: 4,
-      maxBatchRows: 1000,
-      maxBodyBytes: 1_048_576,
-      metricsNamespace: 'modelgate',
-      serviceName: 'predict',
-    },
-    { s3: s3Client, dynamodb, fallback: new FileFallbackSink(join(work, 'fallback.jsonl')), logger: new Logger({ logLevel: 'WARN' }) },
-  );
+  const serving = await initServing(servingConfig(prefix, { serviceName: 'predict' }), {
+    s3: s3Client,
+    dynamodb,
+    fallback: new FileFallbackSink(join(work, 'fallback.jsonl')),
+    logger: new Logger({ logLevel: 'WARN' }),
+  });
   answer = async (path, body) => {
     const result = await serving.handle(proxyEvent({ method: 'POST', path, body }), { functionVersion: '1', awsRequestId: randomUUID() });
     return { status: result.statusCode, body: result.body };

@@ -23,7 +23,6 @@ import { planExperiment } from '../lambdas/core/experiments/definition';
 import { parseCsv } from '../lambdas/core/csv';
 import { csvInstances } from '../lambdas/core/csv-instances';
 import { parseManifestJson } from '../lambdas/core/manifest';
-import type { ServingConfig } from '../lambdas/contracts/environment';
 import { initServing } from '../lambdas/use-cases/serve-predictions';
 import { proxyEvent } from '../local/api-gateway-event';
 import { localDynamoClient, localS3Client } from '../local/aws-clients';
@@ -31,6 +30,7 @@ import { startDynamoDb, startS3 } from '../local/aws-services';
 import { createTableInput, ensureTable } from '../local/dynamodb-tables';
 import { startRuntime } from '../local/runtime';
 import { experimentTableProperties, predictionTableProperties } from '../local/template-tables';
+import { servingConfig } from '../test/support/local-aws';
 
 const { values: options } = parseArgs({ options: { seconds: { type: 'string', default: '2' }, json: { type: 'boolean', default: false } } });
 const seconds = Number(options.seconds);
@@ -85,17 +85,7 @@ const s3Client = localS3Client(s3.endpoint);
 const prefix = 'models/churn/1/';
 for (const file of ['manifest.json', v1.model.file])
   await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${file}`, Body: readFileSync(join(examples, 'v1', file)) }));
-const config: ServingConfig = {
-  bucket: 'models',
-  prefix,
-  table: 'predictions',
-  ttlDays: 90,
-  logShards: 4,
-  maxBatchRows: 1000,
-  maxBodyBytes: 1_048_576,
-  metricsNamespace: 'modelgate',
-  serviceName: 'bench',
-};
+const config = servingConfig(prefix, { serviceName: 'bench' });
 const deps = { s3: s3Client, dynamodb, fallback: new FileFallbackSink(join(work, 'fallback.jsonl')), logger };
 const store = new ExperimentStore(dynamodb, 'experiments');
 // The hop itself is measured end to end below; here a unit of the serving arm never leaves the function.
