@@ -31,6 +31,8 @@ import { createTableInput, ensureTable } from '../local/dynamodb-tables';
 import { startRuntime } from '../local/runtime';
 import { experimentTableProperties, predictionTableProperties } from '../local/template-tables';
 import { servingConfig } from '../test/support/local-aws';
+import { modelFunctionName } from '../lambdas/core/naming';
+import { INFERENCE_VARIABLES } from '../lambdas/contracts/environment';
 
 const { values: options } = parseArgs({ options: { seconds: { type: 'string', default: '2' }, json: { type: 'boolean', default: false } } });
 const seconds = Number(options.seconds);
@@ -128,7 +130,8 @@ await Promise.all([dynamo.close(), s3.close()]);
 // --- 2. End to end in the local runtime ---------------------------------------------------------------------
 const stateDir = join(work, 'runtime');
 const runtime = await startRuntime({ stateDir, clean: true, port: 0, echoLogs: false, print: () => undefined, timeScale: 600, alarmTickMs: 3_600_000 });
-const functionName = [...runtime.names.values()].find((n) => n === 'modelgate-dev-model-churn') as string;
+// The model's function lives in its own stack, which the pipeline created: named, not found among the base stack's.
+const functionName = modelFunctionName(runtime.stack.stackName, 'churn');
 const live = runtime.lambda.getAlias(functionName, 'live');
 // v2 published as the pipeline would (environment naming its bundle), but not routed by the alias: only the
 // router reaches it, so each case below runs on a known version.
@@ -137,7 +140,9 @@ for (const file of ['manifest.json', manifestOf('2').model.file]) {
   await runtimeS3.send(new PutObjectCommand({ Bucket: runtime.outputs.ModelBucketName as string, Key: `models/churn/2/${file}`, Body: readFileSync(join(examples, 'v2', file)) }));
 }
 const current = runtime.lambda.getFunction(functionName);
-runtime.lambda.updateFunctionConfiguration(functionName, { ...current.environment, MODEL_PREFIX: 'models/churn/2/', MODEL_VERSION: '2' });
+// v2's own bundle, read file by file: the packed bundle the environment names is v1's (only publish writes one).
+const { [INFERENCE_VARIABLES.packedFile]: _v1Packed, ...environment } = current.environment;
+runtime.lambda.updateFunctionConfiguration(functionName, { ...environment, [INFERENCE_VARIABLES.prefix]: 'models/churn/2/', [INFERENCE_VARIABLES.modelVersion]: '2' });
 const published = runtime.lambda.publishVersion(functionName, 'bench: churn v2');
 const runtimeStore = new ExperimentStore(localDynamoClient(runtime.dynamoDbEndpoint), runtime.outputs.ExperimentTableName as string);
 const post =
