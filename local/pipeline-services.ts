@@ -13,7 +13,7 @@ import type { LocalIam } from './iam/local-iam';
 import { FunctionError, LambdaApiError, type LocalLambdaService } from './lambda-service';
 import type { LocalSns } from './sns';
 import type { TaskBindings } from './state-machine-runner';
-import { LocalStepFunctions, startStepFunctionsApi, type StepFunctionsApiServer } from './step-functions';
+import { ExecutionNotFound, LocalStepFunctions, startStepFunctionsApi, type StepFunctionsApiServer } from './step-functions';
 
 export interface PipelineServicesOptions {
   readonly region: string;
@@ -78,6 +78,7 @@ export async function startPipelineServices(options: PipelineServicesOptions): P
         options.alarms.deleteAlarms((parameters.AlarmNames as string[] | undefined) ?? []);
         return {};
       }
+      if (service === 'sfn' && action === 'describeExecution') return describeExecution(stepFunctions, String(parameters.ExecutionArn));
       if (service === 'apigateway' && action === 'createDeployment' && options.createDeployment) {
         try {
           return options.createDeployment(
@@ -152,6 +153,25 @@ function describeAlarms(alarms: LocalAlarms, parameters: Record<string, unknown>
       (a) => (prefix === undefined || a.AlarmName.startsWith(prefix)) && (names === undefined || names.includes(a.AlarmName)) && (state === undefined || a.StateValue === state),
     ),
     CompositeAlarms: [],
+  };
+}
+
+/** DescribeExecution as the SDK integration returns it; an unknown execution fails as `Sfn.ExecutionDoesNotExistException`. */
+function describeExecution(stepFunctions: LocalStepFunctions, executionArn: string): unknown {
+  let execution;
+  try {
+    execution = stepFunctions.describe(executionArn);
+  } catch (error) {
+    if (error instanceof ExecutionNotFound) throw Object.assign(new Error(error.message), { name: 'Sfn.ExecutionDoesNotExistException' });
+    throw error;
+  }
+  return {
+    ExecutionArn: execution.executionArn,
+    StateMachineArn: execution.stateMachineArn,
+    Name: execution.name,
+    Status: execution.status,
+    StartDate: execution.startDate,
+    ...(execution.stopDate ? { StopDate: execution.stopDate } : {}),
   };
 }
 

@@ -298,6 +298,31 @@ export class Registry {
     }
   }
 
+  /**
+   * Takes the lock from `from`, an execution that ended without freeing it, if `from` still has it. The same answer
+   * as acquireLock: taken, or who holds it now.
+   */
+  async takeOverLock(model: string, from: string, holder: string, now: Date, ttlSeconds: number): Promise<LockResult> {
+    const lock: LockRecord = { model, holder, acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttlSeconds * 1000).toISOString() };
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.key(model, LOCK_ITEM),
+          UpdateExpression: 'SET #holder = :holder, #acquiredAt = :acquiredAt, #expiresAt = :expiresAt REMOVE #preempt',
+          ConditionExpression: '#holder = :from',
+          ExpressionAttributeNames: { '#holder': 'holder', '#acquiredAt': 'acquiredAt', '#expiresAt': 'expiresAt', '#preempt': 'preemptRequestedBy' },
+          ExpressionAttributeValues: { ':holder': { S: holder }, ':from': { S: from }, ':acquiredAt': { S: lock.acquiredAt }, ':expiresAt': { S: lock.expiresAt } },
+        }),
+      );
+      return { acquired: true, lock };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const busy = await this.getLock(model);
+    return busy ? { acquired: false, holder: busy.holder, expiresAt: busy.expiresAt } : this.acquireLock(model, holder, now, ttlSeconds);
+  }
+
   /** Frees the lock if `holder` has it; releasing a lock one does not hold is a no-op. */
   async releaseLock(model: string, holder: string): Promise<boolean> {
     try {

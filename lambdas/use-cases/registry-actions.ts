@@ -3,7 +3,7 @@
 // access in adapters/registry.ts; the entry is lambdas/handlers/registry.ts.
 import { modelAlarmPrefix, versionAlarmPrefix } from '../core/naming';
 import { admission, type DeploymentDeclarations } from '../core/pipeline/declarations';
-import type { Registry } from '../adapters/registry';
+import type { LockResult, Registry } from '../adapters/registry';
 import { parseCandidateKey, type ObjectCreatedEvent } from '../core/pipeline/candidate';
 import { ControlError, planControl, type ControlPlan } from '../core/pipeline/control';
 import { notification, type Notification } from '../core/pipeline/notification';
@@ -15,6 +15,8 @@ import type { CandidateRef, PipelineState, PlannedRollout, Published, Validation
 export type RegistryRequest =
   | { readonly action: 'register'; readonly event: ObjectCreatedEvent; readonly executionId: string }
   | { readonly action: 'acquire-lock'; readonly model: string; readonly executionId: string; readonly preempt?: boolean }
+  /** `from` holds the lock but its execution has ended (stopped, timed out): it will never free it. */
+  | { readonly action: 'take-over-lock'; readonly model: string; readonly executionId: string; readonly from: string }
   | { readonly action: 'release-lock'; readonly model: string; readonly executionId: string }
   | { readonly action: 'mark-validating'; readonly model: string; readonly version: string; readonly executionId: string }
   | { readonly action: 'record-validation'; readonly model: string; readonly version: string; readonly executionId: string; readonly validation: ValidationOutput }
@@ -113,10 +115,10 @@ export async function registryAction(registry: Registry, settings: RegistrySetti
       });
       return { ...ref, duplicate: true, existingStatus: result.existing.status, notice };
     }
-    case 'acquire-lock': {
-      const result = await registry.acquireLock(request.model, request.executionId, now, settings.lockTtlSeconds, request.preempt ?? false);
-      return result.acquired ? { acquired: true } : { acquired: false, holder: result.holder, expiresAt: result.expiresAt };
-    }
+    case 'acquire-lock':
+      return lockAnswer(await registry.acquireLock(request.model, request.executionId, now, settings.lockTtlSeconds, request.preempt ?? false));
+    case 'take-over-lock':
+      return lockAnswer(await registry.takeOverLock(request.model, request.from, request.executionId, now, settings.lockTtlSeconds));
     case 'release-lock':
       return { released: await registry.releaseLock(request.model, request.executionId) };
     case 'mark-validating':
@@ -333,4 +335,9 @@ function describeStep(step: ExecutableStep): string {
 
 function firstLine(text: string): string {
   return text.split('\n')[0] ?? text;
+}
+
+/** What the state machine reads of a lock attempt (`$.lock`): taken, or who holds it until when. */
+function lockAnswer(result: LockResult): { acquired: true } | { acquired: false; holder: string; expiresAt: string } {
+  return result.acquired ? { acquired: true } : { acquired: false, holder: result.holder, expiresAt: result.expiresAt };
 }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -240,6 +240,31 @@ export class PromotionPipeline extends Construct {
     // The Notify states publish as this role: with an encrypted topic that takes kms:GenerateDataKey* and
     // kms:Decrypt on its key too, which grantPublish adds and SnsPublish's own sns:Publish grant does not.
     this.topic.grantPublish(this.stateMachine);
+    // Who holds a busy model lock: an execution of this state machine that has ended is taken over (tasks.ts,
+    // lockHolder). A policy of its own, apart from the role's default policy the state machine depends on: naming
+    // the state machine there would be a circular reference.
+    const lockHolderReads = new iam.Policy(this, 'LockHolderReads', {
+      roles: [this.stateMachine.role],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['states:DescribeExecution'],
+          resources: [
+            Stack.of(this).formatArn({
+              service: 'states',
+              resource: 'execution',
+              resourceName: `${this.stateMachine.stateMachineName}:*`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          ],
+        }),
+      ],
+    });
+    const stateMachineName = `<${Stack.of(this).getLogicalId(this.stateMachine.node.defaultChild as sfn.CfnStateMachine)}.Name>`;
+    Validations.of(lockHolderReads).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${tokenOr(Stack.of(this).region, '<AWS::Region>')}:${tokenOr(Stack.of(this).account, '<AWS::AccountId>')}:execution:${stateMachineName}:*]`,
+      reason:
+        "Executions are named when they start: the holder of a model's lock is one of this state machine's executions, read (DescribeExecution) to tell a running holder from one that ended without freeing it.",
+    });
 
     // Any model's candidate manifest starts an execution: the pipeline itself decides whether the model may be served.
     const deadLetters = new sqs.Queue(this, 'TriggerDeadLetters', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });

@@ -363,6 +363,9 @@ function sdkChecks(service: string, action: string, parameters: Record<string, u
     if (typeof parameters.AlarmNamePrefix === 'string') return [{ action: iamAction, resource: alarm(`${parameters.AlarmNamePrefix}*`) }];
     return [{ action: iamAction, resource: alarm('*') }];
   }
+  // Step Functions' IAM prefix is states; DescribeExecution is authorized on the execution.
+  if (service === 'sfn')
+    return [{ action: `states:${action.charAt(0).toUpperCase()}${action.slice(1)}`, resource: String(parameters.ExecutionArn ?? parameters.StateMachineArn ?? '*') }];
   // API Gateway authorizes its REST API by HTTP method on the path: CreateDeployment is a POST to the API's deployments.
   if (service === 'apigateway' && action === 'createDeployment') {
     return [{ action: 'apigateway:POST', resource: `arn:aws:apigateway:${region}::/restapis/${String(parameters.RestApiId)}/deployments` }];
@@ -371,5 +374,5 @@ function sdkChecks(service: string, action: string, parameters: Record<string, u
 }
 
 function sdkServiceName(service: string): string {
-  return { cloudwatch: 'CloudWatch', sns: 'SNS', lambda: 'Lambda', dynamodb: 'DynamoDb', s3: 'S3', apigateway: 'ApiGateway' }[service] ?? service;
+  return { cloudwatch: 'CloudWatch', sns: 'SNS', lambda: 'Lambda', dynamodb: 'DynamoDb', s3: 'S3', apigateway: 'ApiGateway', sfn: 'Sfn' }[service] ?? service;
 }

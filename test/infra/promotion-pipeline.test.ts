@@ -139,6 +139,8 @@ describe('PromotionPipeline', () => {
       'cloudwatch:putMetricAlarm': 'cloudwatch:PutMetricAlarm',
       'cloudwatch:deleteAlarms': 'cloudwatch:DeleteAlarms',
       'apigateway:createDeployment': 'apigateway:POST',
+      // Who holds a busy lock: an execution of this state machine.
+      'sfn:describeExecution': 'states:DescribeExecution',
     };
     const anAlarm = `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${alarmName('modelgate-dev', 'churn', '2', 'error-rate', 'critical')}`;
     const calls = tasks.map(({ Resource, Parameters }): [string, string] => {
@@ -147,6 +149,7 @@ describe('PromotionPipeline', () => {
       const sdk = /^arn:aws:states:::aws-sdk:(.+)$/.exec(Resource)?.[1] as string;
       const action = sdkActions[sdk];
       if (!action) throw new Error(`the definition calls ${Resource}: say which IAM action authorizes it`);
+      if (sdk.startsWith('sfn:')) return [action, `${dev.ref(stateMachine()).replace(':stateMachine:', ':execution:')}:a-stopped-execution`];
       return [action, sdk.startsWith('apigateway:') ? `arn:aws:apigateway:${REGION}::/restapis/${String(Parameters?.RestApiId)}/deployments` : anAlarm];
     });
     expect(new Set(calls.map(([action]) => action))).toEqual(new Set(['lambda:InvokeFunction', 'sns:Publish', ...Object.values(sdkActions)]));
@@ -172,6 +175,8 @@ describe('PromotionPipeline', () => {
         `cloudwatch:PutMetricAlarm on ${alarms}`,
         `cloudwatch:DeleteAlarms on ${alarms}`,
         `apigateway:POST on arn:aws:apigateway:${REGION}::/restapis/${dev.ref(only('AWS::ApiGateway::RestApi'))}/deployments`,
+        // A busy lock's holder: the executions of this state machine only.
+        `states:DescribeExecution on ${dev.ref(stateMachine()).replace(':stateMachine:', ':execution:')}:*`,
         'xray:PutTraceSegments on *',
         'xray:PutTelemetryRecords on *',
         'xray:GetSamplingRules on *',

@@ -30,6 +30,7 @@ beforeAll(() => {
 });
 
 const CHAMPION: RoutedVersion = { version: '1', lambdaVersion: '3' };
+const ENDED_HOLDER = 'arn:aws:states:us-east-1:000000000000:execution:Pipeline:stopped-by-hand';
 const LAMBDA_VERSION = '7';
 
 const uploadEvent = (version = '2') => ({
@@ -57,8 +58,10 @@ interface Scenario {
   readonly applyStepFailsAfterMove?: boolean;
   /** record-step answers that these versions left traffic. */
   readonly retiredByStep?: readonly string[];
-  /** acquire-lock answers, in order (then acquired). */
+  /** acquire-lock answers, in order (then acquired), for a holder that is running. */
   readonly lockBusy?: number;
+  /** The lock is held by an execution that has ended without freeing it (stopped by hand), or that Step Functions no longer knows. */
+  readonly lockHeldByEnded?: 'ABORTED' | 'gone';
   readonly verdict?: 'accepted' | 'rejected';
   readonly reasons?: readonly string[];
   readonly rollout?: RolloutSpec;
@@ -100,7 +103,7 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
   let apiDeployments = 0;
   let polls = 0;
   let lockBusy = scenario.lockBusy ?? 0;
-  let lockHolder: string | undefined;
+  let lockHolder: string | undefined = scenario.lockHeldByEnded ? ENDED_HOLDER : undefined;
   let checks = 0;
   let ticks = 0;
   let throttled = scenario.throttledInvocations ?? 0;
@@ -157,6 +160,11 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
           lockBusy--;
           return { acquired: false, holder: 'other' };
         }
+        if (lockHolder !== undefined && lockHolder !== request.executionId) return { acquired: false, holder: lockHolder };
+        lockHolder = request.executionId;
+        return { acquired: true };
+      case 'take-over-lock':
+        if (lockHolder !== request.from) return { acquired: false, holder: lockHolder };
         lockHolder = request.executionId;
         return { acquired: true };
       case 'release-lock':
@@ -249,6 +257,11 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
         if (service === 'apigateway' && action === 'createDeployment') {
           apiDeployments++;
           return { id: `d${apiDeployments}` };
+        }
+        if (service === 'sfn' && action === 'describeExecution') {
+          if (parameters.ExecutionArn !== ENDED_HOLDER) return { Status: 'RUNNING' };
+          if (scenario.lockHeldByEnded === 'gone') throw Object.assign(new Error(`Execution Does Not Exist: '${ENDED_HOLDER}'`), { name: 'Sfn.ExecutionDoesNotExistException' });
+          return { Status: scenario.lockHeldByEnded };
         }
         if (action === 'putMetricAlarm') {
           alarmsCreated.push(String(parameters.AlarmName));
@@ -519,6 +532,30 @@ describe('the promotion state machine (synthesized definition, aws-local-stepfun
       expect(r.outcome.status).toBe('FAILED');
       expect(r.states).toEqual(expect.arrayContaining(['NotifyFailure', 'ReleaseLockAfterFailure']));
       expect(r.lockHeld()).toBe(false);
+    });
+
+    it('an upload finds the lock held by an execution stopped by hand (no Catch ran): it takes the lock over at once and rolls out', async () => {
+      const r = await run(uploadEvent(), { lockHeldByEnded: 'ABORTED', rollout: { strategy: 'all-at-once' } });
+      expect(r.outcome.status, JSON.stringify(r.outcome.cause)).toBe('SUCCEEDED');
+      expect(r.registryActions.slice(0, 3)).toEqual(['register', 'acquire-lock', 'take-over-lock']);
+      expect(r.states).not.toContain('WaitForLock');
+      expect(r.aliasWrites).toEqual([{ version: '7' }]);
+      expect(r.lockHeld()).toBe(false);
+    });
+
+    it('an operator rollback takes over the lock of an execution Step Functions no longer knows', async () => {
+      const r = await run({ operation: 'rollback', model: 'churn' }, { lockHeldByEnded: 'gone' });
+      expect(r.outcome.status, JSON.stringify(r.outcome.cause)).toBe('SUCCEEDED');
+      expect(r.registryActions).toEqual(['acquire-lock', 'take-over-lock', 'plan-control', 'record-control', 'release-lock']);
+      expect(r.lockHeld()).toBe(false);
+    });
+
+    it('a running holder is waited for, never taken over', async () => {
+      const r = await run({ operation: 'promote', model: 'churn', version: '2' }, { lockBusy: 2 });
+      expect(r.outcome.status).toBe('SUCCEEDED');
+      expect(r.states.filter((state) => state === 'ControlLockHolderStatus')).toHaveLength(2);
+      expect(r.states.filter((state) => state === 'WaitForControlLock')).toHaveLength(2);
+      expect(r.registryActions).not.toContain('take-over-lock');
     });
 
     it('Lambda throttling a pipeline function: the task waits for capacity and the rollout goes on', async () => {

@@ -5,7 +5,7 @@ import type { Construct } from 'constructs';
 import { executionId, type PipelineTasks } from './tasks';
 
 /** Wraps a task so any error after its retries runs the failure path. */
-export type OnFailure = <T extends sfn.TaskStateBase | sfn.Map>(task: T) => T;
+export type OnFailure = <T extends sfn.TaskStateBase | sfn.Map | sfn.CustomState>(task: T) => T;
 
 export function failurePath(scope: Construct, tasks: PipelineTasks): OnFailure {
   const failed = new sfn.Fail(scope, 'PipelineFailed', { errorPath: '$.error.Error', causePath: '$.error.Cause' });

@@ -45,9 +45,10 @@ export function operatorPath(scope: Construct, tasks: PipelineTasks, settings: {
 
   const acquire = onFailure(tasks.registry('AcquireControlLock', { action: 'acquire-lock', model, executionId, preempt: true }, '$.lock'));
   const operation = new sfn.Choice(scope, 'Retire?').when(sfn.Condition.stringEquals('$.operation', 'retire'), retire).otherwise(control);
-  return acquire.next(
-    new sfn.Choice(scope, 'ControlLockAcquired?')
-      .when(sfn.Condition.booleanEquals('$.lock.acquired', true), operation)
-      .otherwise(new sfn.Wait(scope, 'WaitForControlLock', { time: sfn.WaitTime.duration(Duration.seconds(5)) }).next(acquire)),
-  );
+  const wait = new sfn.Wait(scope, 'WaitForControlLock', { time: sfn.WaitTime.duration(Duration.seconds(5)) });
+  wait.next(acquire);
+  const locked = new sfn.Choice(scope, 'ControlLockAcquired?').when(sfn.Condition.booleanEquals('$.lock.acquired', true), operation);
+  // A holder that is still running was asked to yield (preempt) and is waited for; one that has ended is taken over.
+  locked.otherwise(tasks.lockHolder('Control', '$.model', onFailure, wait, locked));
+  return acquire.next(locked);
 }

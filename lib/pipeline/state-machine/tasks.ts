@@ -13,6 +13,7 @@ import type { RegistryRequest } from '../../../lambdas/use-cases/registry-action
 import type { RoutingRequest } from '../../../lambdas/use-cases/routing-actions';
 import type { PublishRequest } from '../../../lambdas/handlers/publish';
 import type { ValidateRequest } from '../../../lambdas/handlers/validate';
+import type { OnFailure } from './failure-path';
 
 /**
  * One of the requests `R` the function accepts, its values JSONPath expressions or literals: the action and the
@@ -66,6 +67,39 @@ export class PipelineTasks {
 
   publish(id: string, payload: Fields<PublishRequest>, resultPath: string): tasks.LambdaInvoke {
     return this.invoke(id, this.settings.functions.publish, payload, resultPath, Duration.minutes(5));
+  }
+
+  /**
+   * The model's lock is busy (`$.lock.holder`): Step Functions says whether its holder still runs. An execution
+   * that ended without freeing it — stopped by hand, timed out, failed where no Catch runs — never will: its lock
+   * is taken over at once and the attempt goes back to `locked` (the `$.lock.acquired` choice). A running holder
+   * is waited for (`wait`, then the next attempt).
+   */
+  lockHolder(prefix: string, modelPath: string, onFailure: OnFailure, wait: sfn.IChainable, locked: sfn.IChainable): sfn.IChainable {
+    const takeOver = onFailure(
+      this.registry(
+        `${prefix}TakeOverLock`,
+        { action: 'take-over-lock', model: sfn.JsonPath.stringAt(modelPath), executionId, from: sfn.JsonPath.stringAt('$.lock.holder') },
+        '$.lock',
+      ),
+    );
+    takeOver.next(locked);
+    // A raw Task state: its one IAM grant, DescribeExecution on this state machine's own executions, is added by
+    // the state machine's construct once the state machine's name exists (a reference here would be circular).
+    const status = new sfn.CustomState(this.scope, `${prefix}LockHolderStatus`, {
+      stateJson: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::aws-sdk:sfn:describeExecution',
+        Parameters: { 'ExecutionArn.$': '$.lock.holder' },
+        ResultSelector: { 'status.$': '$.Status' },
+        ResultPath: '$.lockHolder',
+      },
+    });
+    status.addRetry({ errors: ['Sfn.ThrottlingException'], interval: Duration.seconds(1), maxAttempts: 5, backoffRate: 2 });
+    status.addCatch(takeOver, { errors: ['Sfn.ExecutionDoesNotExistException'], resultPath: '$.lockHolder' });
+    return onFailure(status).next(
+      new sfn.Choice(this.scope, `${prefix}LockHolderRunning?`).when(sfn.Condition.stringEquals('$.lockHolder.status', 'RUNNING'), wait).otherwise(takeOver),
+    );
   }
 
   /** Frees the model's lock (a no-op when this execution does not hold it). */

@@ -74,9 +74,12 @@ export function uploadPath(scope: Construct, tasks: PipelineTasks, onFailure: On
   publish.next(rolloutPath(scope, tasks, onFailure));
 
   const accepted = new sfn.Choice(scope, 'Accepted?').when(sfn.Condition.booleanEquals('$.recorded.accepted', true), provisioned).otherwise(rejected);
-  const locked = new sfn.Choice(scope, 'LockAcquired?')
-    .when(sfn.Condition.booleanEquals('$.lock.acquired', true), markValidating.next(validate).next(recordValidation).next(accepted))
-    .otherwise(waitForLock.next(acquireLock));
+  waitForLock.next(acquireLock);
+  const locked = new sfn.Choice(scope, 'LockAcquired?').when(
+    sfn.Condition.booleanEquals('$.lock.acquired', true),
+    markValidating.next(validate).next(recordValidation).next(accepted),
+  );
+  locked.otherwise(tasks.lockHolder('', '$.candidate.model', onFailure, waitForLock, locked));
   return register.next(
     new sfn.Choice(scope, 'Registered?')
       .when(sfn.Condition.booleanEquals('$.candidate.duplicate', true), duplicate)
