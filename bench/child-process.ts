@@ -12,7 +12,10 @@ export function startChild(args: string[], ready: RegExp, timeoutMs = 120_000): 
   const errors: string[] = [];
   createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => errors.push(line));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args[0]} not ready after ${timeoutMs / 1000} s: ${errors.slice(-10).join('\n')}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args[0]} not ready after ${timeoutMs / 1000} s: ${errors.slice(-10).join('\n')}`));
+    }, timeoutMs);
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       const match = ready.exec(line);
       if (match) {

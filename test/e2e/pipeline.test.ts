@@ -3,7 +3,7 @@
 // live alias, with client traffic running; a rollback triggered by an alarm; each rejection with a real bad
 // bundle. The first start seeds churn v1 through the same path (the stack's bucket deployment uploads it to
 // candidates/).
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -18,6 +18,7 @@ import type { VersionView } from '../../lambdas/core/pipeline/model-view';
 import { main } from '../../cli/main';
 import { localS3Client } from '../../local/aws-clients';
 import { startRuntime, type Runtime } from '../../local/runtime';
+import { changedBundle } from '../support/bundles';
 
 const EXAMPLES = join(import.meta.dirname, '..', '..', 'examples', 'churn');
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'models');
@@ -93,15 +94,7 @@ function traffic(clients = 2): { stop: () => Promise<{ total: number; failed: nu
   };
 }
 
-/** A copy of a bundle with its manifest changed (and written last, as push does). */
-function bundle(name: string, from: string, change: (manifest: Record<string, unknown>, dir: string) => void): string {
-  const dir = join(work, name);
-  cpSync(from, dir, { recursive: true });
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
-  change(manifest, dir);
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
-  return dir;
-}
+const bundle = (name: string, from: string, change: (manifest: Record<string, unknown>, dir: string) => void) => changedBundle(work, name, from, change);
 
 const liveAlias = () => runtime.lambda.getFunction(modelFunctionName(runtime.stack.stackName, 'churn')).aliases.find((a) => a.name === 'live');
 const notices = () => runtime.sns.recentNotifications().map((n) => n.Subject ?? '');
