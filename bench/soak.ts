@@ -61,9 +61,12 @@ function processTree(root: number): Map<number, string> {
   return tree;
 }
 
-function threadCount(pid: number): number | undefined {
+/** The runtime's thread count and its resident memory split: private (anonymous) and file-backed (mapped files), in MB. */
+function runtimeDetail(pid: number): { threads: number; anonMb: number; fileMb: number } | undefined {
   try {
-    return Number(/Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1]);
+    return { threads: field('Threads'), anonMb: field('RssAnon') / 1024, fileMb: field('RssFile') / 1024 };
   } catch {
     return undefined;
   }
@@ -75,7 +78,7 @@ interface Sample {
   readonly answered: number;
   /** Resident MB by process (pid -> MB). */
   readonly residentMb: Readonly<Record<number, number>>;
-  readonly runtimeThreads?: number;
+  readonly runtime?: { readonly threads: number; readonly anonMb: number; readonly fileMb: number };
   readonly loadAverage: number;
 }
 
@@ -98,12 +101,12 @@ try {
       const mb = residentMb(pid);
       if (mb !== undefined) resident[pid] = mb;
     }
-    const threads = threadCount(runtimePid);
+    const detail = runtimeDetail(runtimePid);
     samples.push({
       seconds: (performance.now() - began) / 1000,
       answered: predictionIds.length,
       residentMb: resident,
-      ...(threads === undefined ? {} : { runtimeThreads: threads }),
+      ...(detail ? { runtime: detail } : {}),
       loadAverage: loadavg()[0] as number,
     });
     const last = samples.at(-1) as Sample;
@@ -200,7 +203,7 @@ try {
       (s) =>
         `${f(s.seconds).padStart(5)} s ${String(s.answered).padStart(8)} answered  ${Object.entries(s.residentMb)
           .map(([pid, mb]) => `${processNames.get(Number(pid))} ${f(mb)} MB`)
-          .join(', ')}  ${s.runtimeThreads ?? '?'} threads  load ${f(s.loadAverage, 1)}`,
+          .join(', ')}  (runtime ${f(s.runtime?.anonMb)} MB private, ${f(s.runtime?.fileMb)} MB mapped files, ${s.runtime?.threads ?? '?'} threads)  load ${f(s.loadAverage, 1)}`,
     )
     .join('\n                           ')}
   load average after       ${report.loadAverage.map((n) => f(n, 2)).join(' ')} (${cpus().length} cores; other work on the machine skews every figure)

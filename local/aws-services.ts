@@ -29,7 +29,7 @@ let iteratorsClosed = false;
  * are destroyed, but the iterators of abstract-level (its LevelDB layer) have `close()` and no `return()`: every
  * Query, Scan and listing left its iterator open. An open iterator pins the LevelDB version it reads, so the table
  * files compaction replaced were never deleted, and stayed mapped in memory: under load the state folder grew to
- * 25 times its data and the runtime's resident memory with it (docs/local-runtime.md, "Soak"). Each iterator
+ * 25 times its data and the runtime's resident memory with it (docs/reliability.md, "Soak"). Each iterator
  * dynalite's store opens gets the `return()` its streams call.
  */
 function closeDynaliteIterators(): void {
