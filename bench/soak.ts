@@ -4,7 +4,8 @@
 // or the fallback file) and the log holds no more records than the answers plus the requests in flight at the
 // stop, and the resident memory of every process of the runtime stays within 1.5x of what it was after the
 // first minute. Memory is sampled every `--sample-seconds` (10) from /proc: the runtime's process (its worker
-// threads, the Lambda execution environments, share its memory) and any process it started.
+// threads, the Lambda execution environments, share its memory; its private and file-backed parts are shown
+// apart) and any process it started.
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
