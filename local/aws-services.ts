@@ -41,7 +41,12 @@ function closeDynaliteIterators(): void {
     const store = create(options);
     for (const kind of ['keys', 'values'] as const) {
       const open = store.db[kind].bind(store.db);
-      store.db[kind] = (iteratorOptions) => Object.assign(open(iteratorOptions), { return(this: LevelIterator) { return this.close(); } });
+      store.db[kind] = (iteratorOptions) =>
+        Object.assign(open(iteratorOptions), {
+          return(this: LevelIterator) {
+            return this.close();
+          },
+        });
     }
     return store;
   };

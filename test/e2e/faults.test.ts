@@ -55,7 +55,11 @@ interface Answer {
 }
 
 async function predict(rows: readonly unknown[]): Promise<Answer> {
-  const response = await fetch(`${endpoints.apiUrl}/v1/models/churn/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: rows }) });
+  const response = await fetch(`${endpoints.apiUrl}/v1/models/churn/predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ instances: rows }),
+  });
   return { status: response.status, body: (await response.json()) as Answer['body'] };
 }
 
@@ -75,7 +79,9 @@ async function whereLogged(ids: readonly string[]): Promise<{ inTable: Set<strin
   const table = endpoints.outputs.PredictionTableName as string;
   const inTable = new Set<string>();
   for (let i = 0; i < ids.length; i += 100) {
-    const page = await localDynamoClient(endpoints.dynamoDbEndpoint).send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: ids.slice(i, i + 100).map((id) => ({ predictionId: { S: id } })), ProjectionExpression: 'predictionId' } } }));
+    const page = await localDynamoClient(endpoints.dynamoDbEndpoint).send(
+      new BatchGetItemCommand({ RequestItems: { [table]: { Keys: ids.slice(i, i + 100).map((id) => ({ predictionId: { S: id } })), ProjectionExpression: 'predictionId' } } }),
+    );
     for (const item of page.Responses?.[table] ?? []) inTable.add(item.predictionId?.S as string);
   }
   const file = join(stateDir, PREDICTION_LOG_FALLBACK_FILE);
@@ -104,7 +110,10 @@ async function canaryOf(version: string): Promise<void> {
 describe('the local runtime killed (SIGKILL) during a canary and started again', () => {
   let child: ChildProcess | undefined;
   const start = async (clean: boolean) => {
-    ({ child } = await startChild(['local/start.ts', ...(clean ? ['--clean'] : []), '--quiet', '--port', '0', '--state-dir', stateDir, '--time-scale', String(TIME_SCALE)], /^\s+API\s+(http:\/\/\S+)/));
+    ({ child } = await startChild(
+      ['local/start.ts', ...(clean ? ['--clean'] : []), '--quiet', '--port', '0', '--state-dir', stateDir, '--time-scale', String(TIME_SCALE)],
+      /^\s+API\s+(http:\/\/\S+)/,
+    ));
     endpoints = JSON.parse(readFileSync(join(stateDir, ENDPOINTS_FILE), 'utf8')) as LocalEndpoints;
   };
   beforeAll(() => start(true));
@@ -135,7 +144,10 @@ describe('the local runtime killed (SIGKILL) during a canary and started again',
 
     await start(false);
     const sfn = new SFNClient({ endpoint: endpoints.stepFunctionsEndpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
-    expect(await sfn.send(new DescribeExecutionCommand({ executionArn: interrupted }))).toMatchObject({ status: 'ABORTED', cause: 'the local runtime stopped while the execution ran' });
+    expect(await sfn.send(new DescribeExecutionCommand({ executionArn: interrupted }))).toMatchObject({
+      status: 'ABORTED',
+      cause: 'the local runtime stopped while the execution ran',
+    });
     expect(await registry().getLock('churn')).toBeUndefined();
     const { inTable, inFallback } = await whereLogged(answered);
     expect(answered.filter((id) => !inTable.has(id) && !inFallback.has(id))).toEqual([]);
@@ -172,7 +184,9 @@ describe('faults injected into the runtime', () => {
       expect(failed.body).toMatchObject({ error: 'INTEGRATION_FAILURE', message: 'Internal server error' });
       expect(outage.hits).toBe(3); // the SDK's three attempts at the one packed bundle object
       outage.clear();
-      await vi.waitFor(() => expect(readFileSync(join(stateDir, 'logs', `${CHURN_FUNCTION}.log`), 'utf8')).toMatch(/init failed: the model cannot be served.*InternalError/), { timeout: 5_000 });
+      await vi.waitFor(() => expect(readFileSync(join(stateDir, 'logs', `${CHURN_FUNCTION}.log`), 'utf8')).toMatch(/init failed: the model cannot be served.*InternalError/), {
+        timeout: 5_000,
+      });
 
       const slowDown = runtime.faults.inject({ service: 's3', kind: 'throttle', actions: ['GetObject'], caller: CHURN_FUNCTION, times: 2 });
       const served = await serve(1, 0);
@@ -203,10 +217,13 @@ describe('faults injected into the runtime', () => {
 
       // On-call is paged: the live version's log-fallbacks warning (one record in the fallback in 5 minutes).
       const warning = alarmName(DEPLOYMENT, 'churn', '1', 'log-fallbacks', 'warning');
-      await vi.waitFor(() => {
-        runtime.alarms.evaluate({ names: [warning] });
-        expect(runtime.alarms.describeAlarms([warning]).MetricAlarms[0]?.StateValue).toBe('ALARM');
-      }, { timeout: 10_000, interval: 50 });
+      await vi.waitFor(
+        () => {
+          runtime.alarms.evaluate({ names: [warning] });
+          expect(runtime.alarms.describeAlarms([warning]).MetricAlarms[0]?.StateValue).toBe('ALARM');
+        },
+        { timeout: 10_000, interval: 50 },
+      );
       await runtime.alarms.settle();
       expect(notices()).toContain(`ALARM: "${warning}" in US East (N. Virginia)`);
 
@@ -234,7 +251,11 @@ describe('faults injected into the runtime', () => {
 
     it('S3 failing past the SDK retries: the upload fails as PIPELINE_ERROR, on-call told why, the lock released, routing unchanged', async () => {
       const outage = runtime.faults.inject({ service: 's3', kind: 'server-error', actions: ['GetObject'], caller: validator });
-      const push = await cli('push', changedBundle(work, 'v3', join(EXAMPLES, 'v2'), (m) => void (m.version = '3')), '--json');
+      const push = await cli(
+        'push',
+        changedBundle(work, 'v3', join(EXAMPLES, 'v2'), (m) => void (m.version = '3')),
+        '--json',
+      );
       outage.clear();
       expect(push.code, push.stdout + push.stderr).toBe(1);
       expect(JSON.parse(push.stdout)).toMatchObject({ status: 'rejected', reason: 'PIPELINE_ERROR', error: 'InternalError' });
@@ -259,7 +280,7 @@ describe('faults injected into the runtime', () => {
   });
 
   describe('a pipeline execution stopped mid-rollout (StopExecution: no Catch runs, as on AWS)', () => {
-    it('routing stays where the registry says; the next operator command takes the stopped execution\'s lock over and rolls the canary back', async () => {
+    it("routing stays where the registry says; the next operator command takes the stopped execution's lock over and rolls the canary back", async () => {
       const [stopped] = runtime.pipeline.stepFunctions.list(undefined, 'ABORTED');
       expect(stopped?.error).toBe('Operator');
       expect(await registry().getVersion('churn', '4')).toMatchObject({ status: 'canary' });

@@ -22,7 +22,20 @@ describe('dynalite on disk', () => {
     try {
       const client = localDynamoClient(dynamo.endpoint);
       const TableName = 'items';
-      await client.send(new CreateTableCommand({ TableName, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'N' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }] }));
+      await client.send(
+        new CreateTableCommand({
+          TableName,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [
+            { AttributeName: 'pk', AttributeType: 'S' },
+            { AttributeName: 'sk', AttributeType: 'N' },
+          ],
+          KeySchema: [
+            { AttributeName: 'pk', KeyType: 'HASH' },
+            { AttributeName: 'sk', KeyType: 'RANGE' },
+          ],
+        }),
+      );
       // 1,500 items of 20 KB that do not compress (30 MB), a Query after every 10 writes: LevelDB compacts several times meanwhile.
       const items = 1_500;
       const writers = 4;
@@ -30,7 +43,8 @@ describe('dynalite on disk', () => {
         Array.from({ length: writers }, async (_, writer) => {
           for (let i = writer; i < items; i += writers) {
             await client.send(new PutItemCommand({ TableName, Item: { pk: { S: `p${i % 20}` }, sk: { N: String(i) }, payload: { S: randomBytes(15_000).toString('base64') } } }));
-            if (i % 10 === 0) await client.send(new QueryCommand({ TableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: `p${i % 20}` } }, Limit: 2 }));
+            if (i % 10 === 0)
+              await client.send(new QueryCommand({ TableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: `p${i % 20}` } }, Limit: 2 }));
           }
         }),
       );
