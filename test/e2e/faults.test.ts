@@ -57,7 +57,7 @@ interface Answer {
 async function predict(rows: readonly unknown[]): Promise<Answer> {
   const response = await fetch(`${endpoints.apiUrl}/v1/models/churn/predict`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', 'x-api-key': endpoints.apiKeys?.predict ?? '' },
     body: JSON.stringify({ instances: rows }),
   });
   return { status: response.status, body: (await response.json()) as Answer['body'] };
