@@ -1,6 +1,8 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
+import { LAMBDA_NAMESPACE } from '../lambdas/core/monitoring/alarms';
+import type { MetricDatum } from './emf';
 import type { LocalFaults } from './faults';
 import type { FromWorker, SerializedError, ToWorker, WorkerSetup } from './lambda-worker';
 
@@ -94,6 +96,8 @@ export interface LambdaServiceOptions {
   readonly credentials?: (functionName: string) => { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** Invocations a `lambda` fault rule matches are throttled (local/faults.ts). */
   readonly faults?: LocalFaults;
+  /** Where Lambda's own metrics go (`AWS/Lambda`: Invocations, Errors, Throttles, Duration), as Lambda publishes them to CloudWatch. */
+  readonly metrics?: { put(datum: MetricDatum): void };
 }
 
 interface Environment {
@@ -274,13 +278,22 @@ export class LocalLambdaService {
     const state = this.state(name);
     const version = this.pickVersion(state, qualifier);
     // Lambda refuses an invocation beyond the function's concurrency before it runs anything.
-    if (this.options.faults?.meet({ service: 'lambda', actions: ['InvokeFunction'], functionName: name })) throw new LambdaApiError('TooManyRequestsException', 'Rate Exceeded.');
+    if (this.options.faults?.meet({ service: 'lambda', actions: ['InvokeFunction'], functionName: name })) {
+      this.putMetrics(name, qualifier, undefined, { Throttles: 1 });
+      throw new LambdaApiError('TooManyRequestsException', 'Rate Exceeded.');
+    }
     const environment = this.environmentFor(state, version);
     environment.inUse++;
+    const began = performance.now();
+    let failed = false;
     try {
       await environment.ready;
       return { result: await this.run(name, qualifier, version, state.definition.timeoutSeconds, environment, event), executedVersion: version };
+    } catch (error) {
+      failed = error instanceof FunctionError;
+      throw error;
     } finally {
+      this.putMetrics(name, qualifier, version, { Invocations: 1, Errors: failed ? 1 : 0, Duration: performance.now() - began });
       environment.inUse--;
       if (environment.draining && environment.inUse === 0) void environment.worker.terminate();
     }
@@ -305,6 +318,25 @@ export class LocalLambdaService {
         deadline: Date.now() + timeoutMs,
       } satisfies ToWorker);
     });
+  }
+
+  /**
+   * Lambda's metrics of one invocation, under the dimension sets Lambda uses: the function, the function with the
+   * qualifier it was invoked by (`Resource`), and for an alias the version that ran (`ExecutedVersion`).
+   */
+  private putMetrics(name: string, qualifier: string | undefined, executedVersion: string | undefined, values: Readonly<Record<string, number>>): void {
+    const metrics = this.options.metrics;
+    if (!metrics) return;
+    const resource = qualifier === undefined || qualifier === '$LATEST' ? undefined : `${name}:${qualifier}`;
+    const dimensionSets: Record<string, string>[] = [{ FunctionName: name }];
+    if (resource) dimensionSets.push({ FunctionName: name, Resource: resource });
+    if (resource && executedVersion !== undefined && qualifier !== executedVersion)
+      dimensionSets.push({ FunctionName: name, Resource: resource, ExecutedVersion: executedVersion });
+    const timestamp = Date.now();
+    for (const [metricName, value] of Object.entries(values)) {
+      const unit = metricName === 'Duration' ? 'Milliseconds' : 'Count';
+      for (const dimensions of dimensionSets) metrics.put({ namespace: LAMBDA_NAMESPACE, metricName, dimensions, timestamp, values: [value], unit });
+    }
   }
 
   /** Starts the execution environment of a version ahead of traffic (what provisioned concurrency does). */

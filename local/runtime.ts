@@ -207,6 +207,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       onLogLine: functionLogs.onLogLine,
       credentials: (functionName) => iam.functionCredentials(functionName),
       faults,
+      metrics,
       ...(options.random ? { random: options.random } : {}),
     });
     lambdaService = lambda;

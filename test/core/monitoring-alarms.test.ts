@@ -32,13 +32,14 @@ describe('versionAlarmSpecs', () => {
         'modelgate-dev/churn/v7/prediction-drift-warning',
         'modelgate-dev/churn/v7/roc-auc-drop-critical',
         'modelgate-dev/churn/v7/roc-auc-drop-warning',
+        'modelgate-dev/churn/v7/throttles-warning',
       ].sort(),
     );
     expect(alarmName('modelgate-dev', 'churn', '7', 'drift-share', 'critical')).toBe('modelgate-dev/churn/v7/drift-share-critical');
   });
 
   it('scopes every metric to the model version, with the service the function emits as', () => {
-    for (const spec of specs) {
+    for (const spec of specs.filter((s) => s.metricKey !== 'throttles')) {
       const refs = 'expression' in spec.metric ? Object.values(spec.metric.metrics) : [spec.metric];
       for (const ref of refs) {
         expect(ref.namespace).toBe('modelgate-dev');
@@ -46,6 +47,14 @@ describe('versionAlarmSpecs', () => {
         expect(['inference', 'monitor']).toContain(ref.dimensions.service);
       }
     }
+    // Lambda counts throttled invocations per function, before any version runs: the alarm reads Lambda's metric.
+    expect(specs.find((s) => s.metricKey === 'throttles')).toMatchObject({
+      severity: 'warning',
+      threshold: 1,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      metric: { namespace: 'AWS/Lambda', metricName: 'Throttles', dimensions: { FunctionName: 'modelgate-dev-model-churn' }, statistic: 'Sum', periodSeconds: 60 },
+    });
     const feature = specs.find((s) => s.metricKey === 'feature-drift-Monthly_Charges');
     expect(feature?.metric).toMatchObject({ metricName: 'FeatureDrift', dimensions: { service: 'monitor', feature: 'Monthly Charges' } });
     const errorRate = specs.find((s) => s.name.endsWith('error-rate-critical'));

@@ -234,14 +234,31 @@ describe('faults injected into the runtime', () => {
   });
 
   describe('Lambda throttling of the inference function', () => {
-    it('API Gateway answers 500 to each throttled request (retryable; nothing served, the function never ran); then serves', async () => {
-      const throttled = runtime.faults.inject({ service: 'lambda', kind: 'throttle', functionName: CHURN_FUNCTION, times: 3 });
-      for (let i = 0; i < 3; i++) {
-        const answer = await predict([holdout[i]]);
+    it('API Gateway answers 500 to each throttled request (retryable; nothing served, the function never ran); throttling for 3 of 5 minutes pages on-call; then serves', async () => {
+      const throttled = runtime.faults.inject({ service: 'lambda', kind: 'throttle', functionName: CHURN_FUNCTION });
+      let sent = 0;
+      const throttledRequest = async () => {
+        sent++;
+        const answer = await predict([holdout[sent % holdout.length]]);
         expect(answer.status).toBe(500);
         expect(answer.body).toMatchObject({ error: 'API_CONFIGURATION_ERROR', message: 'Internal server error' });
-      }
-      expect(throttled.hits).toBe(3);
+      };
+      await throttledRequest();
+      // The function stays throttled, as in a traffic peak, until Lambda's Throttles metric of the function has
+      // breached in 3 of the last 5 minutes: the live version's throttles warning.
+      const warning = alarmName(DEPLOYMENT, 'churn', '1', 'throttles', 'warning');
+      await vi.waitFor(
+        async () => {
+          await throttledRequest();
+          runtime.alarms.evaluate({ names: [warning] });
+          expect(runtime.alarms.describeAlarms([warning]).MetricAlarms[0]?.StateValue).toBe('ALARM');
+        },
+        { timeout: 30_000, interval: 60_000 / TIME_SCALE },
+      );
+      throttled.clear();
+      expect(throttled.hits).toBe(sent);
+      await runtime.alarms.settle();
+      expect(notices()).toContain(`ALARM: "${warning}" in US East (N. Virginia)`);
       expect(await serve(1, 0)).toHaveLength(1);
     });
   });

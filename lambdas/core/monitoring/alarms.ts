@@ -4,7 +4,7 @@
 // (docs/monitoring.md).
 import { emptyEstimation, ESTIMATED_METRICS, type EstimatedMetricName } from '../estimation/estimated-quality';
 import type { Manifest } from '../manifest-types';
-import { alarmName, metricsNamespace } from '../naming';
+import { alarmName, metricsNamespace, modelFunctionName } from '../naming';
 import type { QualityMetricName } from './quality';
 
 /** `service` dimension of the inference function's EMF (POWERTOOLS_SERVICE_NAME, set by lib/functions/modelgate-function.ts). */
@@ -36,6 +36,11 @@ export const METRIC = {
   featureDriftPValue: 'FeatureDriftPValue',
 } as const;
 
+/** Lambda's own metrics (namespace `AWS/Lambda`, dimension `FunctionName`), which Lambda emits for every function. */
+export const LAMBDA_NAMESPACE = 'AWS/Lambda';
+/** Invocations Lambda refused because the function (or the account) had no concurrency left: API Gateway answered 500. */
+export const LAMBDA_THROTTLES = 'Throttles';
+
 export type Severity = 'warning' | 'critical';
 export const SEVERITIES: readonly Severity[] = ['warning', 'critical'];
 
@@ -63,6 +68,12 @@ export interface AlarmThresholds {
   readonly latencyP99Ms: SeverityThresholds;
   /** Prediction records written to the fallback instead of the table, per 5 minutes (>=). */
   readonly logFallbacks: SeverityThresholds;
+  /**
+   * Invocations of the model's function that Lambda throttled (each one a 500 to the client), per minute, 3 of 5
+   * minutes (>=). Lambda counts them per function, not per version: every version in traffic has this alarm.
+   * @default DEFAULT_ALARM_THRESHOLDS.throttles
+   */
+  readonly throttles?: SeverityThresholds;
   /** How often the monitor runs, in seconds: the period of the drift and quality alarms. @default DEFAULT_MONITOR_PERIOD_SECONDS */
   readonly monitorPeriodSeconds?: number;
   /**
@@ -98,6 +109,9 @@ export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
   errorRate: { warning: 0.01, critical: 0.05 },
   latencyP99Ms: { warning: 250, critical: 1000 },
   logFallbacks: { warning: 1, critical: 100 },
+  // A warning only: throttling is capacity (reserved or account concurrency), not the version, so it must not
+  // roll a canary back (the bake watches critical alarms).
+  throttles: { warning: 1 },
 };
 
 export interface MetricRef {
@@ -289,6 +303,16 @@ export function versionAlarmSpecs(deployment: string, model: string, version: st
   bySeverity(thresholds.logFallbacks, (severity, threshold) =>
     add('log-fallbacks', severity, threshold, servingMetric(METRIC.logFallbacks, 'Sum', 300), 'prediction records sent to the log fallback per 5 minutes'),
   );
+  const throttles: MetricRef = {
+    namespace: LAMBDA_NAMESPACE,
+    metricName: LAMBDA_THROTTLES,
+    dimensions: { FunctionName: modelFunctionName(deployment, model) },
+    statistic: 'Sum',
+    periodSeconds: 60,
+  };
+  bySeverity(thresholds.throttles ?? DEFAULT_ALARM_THRESHOLDS.throttles ?? {}, (severity, threshold) =>
+    add('throttles', severity, threshold, throttles, "invocations of the model's function Lambda throttled (500 to the client) per minute", perMinute),
+  );
   return specs;
 }
 
@@ -312,6 +336,7 @@ export function thresholdProblems(thresholds: AlarmThresholds): string[] {
   check('errorRate', thresholds.errorRate, [0, 1]);
   check('latencyP99Ms', thresholds.latencyP99Ms, [0, 900_000]);
   check('logFallbacks', thresholds.logFallbacks, [0, Number.MAX_SAFE_INTEGER]);
+  if (thresholds.throttles !== undefined) check('throttles', thresholds.throttles, [0, Number.MAX_SAFE_INTEGER]);
   for (const [metric, levels] of Object.entries(thresholds.qualityDegradation)) {
     if (!Object.hasOwn(QUALITY_KEYS, metric)) problems.push(`qualityDegradation.${metric} is not a quality metric (${Object.keys(QUALITY_KEYS).join(', ')})`);
     else check(`qualityDegradation.${metric}`, levels as SeverityThresholds, [0, Number.MAX_SAFE_INTEGER]);
