@@ -127,6 +127,7 @@ describe('every command takes --json', () => {
       'promote',
       'push',
       'reingest',
+      'replay',
       'retire',
       'rollback',
       'validate',
@@ -145,6 +146,7 @@ describe('every command takes --json', () => {
     ['experiment', ['experiment', 'list', '--json'], 0],
     ['abtest', ['abtest', '--srm', '1000,1200', '--json'], 0],
     ['reingest', ['reingest', '--json'], 0],
+    ['replay', ['replay', 'churn', '--input', 'examples/churn/v1/holdout.csv', '--rate', '5', '--json'], 2],
   ])('%s prints JSON on stdout, result or failure', async (_, args, code) => {
     const run = await cli(...args);
     expect(run.code, run.stderr).toBe(code);
@@ -173,6 +175,7 @@ describe.concurrent('an unknown flag names the nearest one', () => {
     ['experiment', ['experiment', 'start', '--model', 'churn', '--treatmnet', '2'], '--treatmnet', '--treatment'],
     ['abtest', ['abtest', '--wieghts', '0.5,0.5'], '--wieghts', '--weights'],
     ['reingest', ['reingest', '--stat-dir', 'x'], '--stat-dir', '--state-dir'],
+    ['replay', ['replay', 'churn', '--input', 'examples/churn/v1/holdout.csv', '--rat', '5'], '--rat', '--rate'],
   ])('%s', async (command, args, typo, meant) => {
     const run = await cli(...args);
     expect(run.code).toBe(2);
@@ -196,6 +199,7 @@ describe.concurrent('an unknown model or version lists the known ones and sugges
     ['promote', ['promote', 'chrun', '2'], knownModels],
     ['rollback', ['rollback', 'chrun'], knownModels],
     ['experiment', ['experiment', 'start', '--model', 'chrun', '--control', '1', '--treatment', '2', '--metric', 'conversion'], knownModels],
+    ['replay', ['replay', 'chrun', '--input', 'examples/churn/v1/holdout.csv', '--rate', '5'], knownModels],
     ['promote', ['promote', 'churn', '9'], 'unknown churn version "9" (known churn versions: 2, 1); give one of the known churn versions'],
     ['rollback', ['rollback', 'churn', '--to', '7'], 'unknown churn version "7" (known churn versions: 2, 1); give one of the known churn versions'],
     ['drift', ['drift', 'churn', '--version', '9'], 'unknown churn version "9" (known churn versions: 1, 2); give one of the known churn versions'],
@@ -287,6 +291,7 @@ describe.concurrent('exit codes and next steps of the documented cases', () => {
       ['drift', 'churn'],
       ['experiment', 'list'],
       ['reingest', fallback],
+      ['replay', 'churn', '--input', join(root, 'examples/churn/v1/holdout.csv'), '--rate', '5'],
     ]) {
       const run = await runCli([...args, '--state-dir', crashedDir]);
       expect(run.code, args.join(' ')).toBe(2);
