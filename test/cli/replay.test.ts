@@ -16,6 +16,7 @@ import { parseCsv } from '../../lambdas/core/csv';
 import { csvInstances } from '../../lambdas/core/csv-instances';
 import { parseManifestJson } from '../../lambdas/core/manifest';
 import { LocalApiGateway } from '../../local/api-gateway';
+import { LOCAL_CREDENTIALS } from '../../local/aws-clients';
 import { startApiGatewayApi, type ApiGatewayApiServer } from '../../local/api-gateway-api';
 import { createTableInput, ensureTable } from '../../local/dynamodb-tables';
 import { ENDPOINTS_FILE, type LocalEndpoints } from '../../local/state-files';
@@ -25,6 +26,7 @@ import { replayRequest, replaySpec } from '../../cli/specs/replay';
 import { UsageError } from '../../cli/usage-error';
 import { runCli, type CliResult } from '../support/cli';
 import { BUCKET, startLocalAws, type LocalAws } from '../support/local-aws';
+import { type StackOutputsServer, startStackOutputs } from '../support/stack-outputs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const holdout = join(root, 'examples/churn/v1/holdout.csv');
@@ -79,6 +81,7 @@ let api: ModelApi;
 let directory: string;
 let stateDir: string;
 let keys: { predict: string; feedback: string };
+let stack: StackOutputsServer;
 const manifest = parseManifestJson(readFileSync(join(root, 'examples/churn/v1/manifest.json'), 'utf8'));
 
 beforeAll(async () => {
@@ -115,6 +118,8 @@ beforeAll(async () => {
   await api.start();
   stateDir = join(directory, 'state');
   mkdirSync(stateDir);
+  const outputs = { ApiUrl: api.url, ModelBucketName: BUCKET, RegistryTableName: 'registry', PredictApiKeyId: predictKey.id, FeedbackApiKeyId: feedbackKey.id };
+  stack = await startStackOutputs('team-stack', outputs);
   const endpoints: LocalEndpoints = {
     apiUrl: api.url,
     dynamoDbEndpoint: aws.dynamoService.endpoint,
@@ -122,13 +127,14 @@ beforeAll(async () => {
     apiGatewayEndpoint: gatewayApi.endpoint,
     region: 'us-east-1',
     stackName: 'test',
-    outputs: { ApiUrl: api.url, ModelBucketName: BUCKET, RegistryTableName: 'registry', PredictApiKeyId: predictKey.id, FeedbackApiKeyId: feedbackKey.id },
+    outputs,
   };
   writeFileSync(join(stateDir, ENDPOINTS_FILE), JSON.stringify(endpoints));
 });
 
 afterAll(async () => {
   await api?.close();
+  await stack?.close();
   await gatewayApi?.close();
   await aws?.close();
   if (directory) rmSync(directory, { recursive: true, force: true });
@@ -257,5 +263,37 @@ describe('modelgate replay: a run', () => {
     expect(report.latencyMs).toEqual({ p50: expect.any(Number), p90: expect.any(Number), p99: expect.any(Number), max: expect.any(Number) });
     expect(report).not.toHaveProperty('labels');
     expect(api.predicted.slice(-40).map((p) => p.instances[0])).toEqual(Array.from({ length: 40 }, (_, i) => instances[i % instances.length]));
+  });
+
+  it('--aws: the same from a deployed stack, its outputs and keys read through the standard AWS variables', async () => {
+    const instances = csvInstances(manifest, parseCsv(readFileSync(holdout, 'utf8')))
+      .filter((instance) => instance.tenure !== 1)
+      .slice(0, 5);
+    const input = file(
+      'labelled.jsonl',
+      instances.map((instance, i) => JSON.stringify({ ...instance, Churn: i % 2 === 0 ? 'Yes' : 'No' })),
+    );
+    const before = { predicted: api.predicted.length, labelled: api.labelled.flatMap((l) => l.feedback).length };
+    const run = await runCli(['replay', 'churn', '--input', input, '--rate', '50', '--target', 'Churn', '--json', '--aws', '--stack', 'team-stack'], {
+      cwd: root,
+      env: {
+        AWS_REGION: 'eu-west-1',
+        // s3rver's own key (it checks the key id); dynalite and the API Gateway API take any
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        AWS_CONFIG_FILE: join(directory, 'none'),
+        AWS_SHARED_CREDENTIALS_FILE: join(directory, 'none'),
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_ENDPOINT_URL_CLOUDFORMATION: stack.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: aws.dynamoService.endpoint,
+        AWS_ENDPOINT_URL_S3: aws.s3Service.endpoint,
+        AWS_ENDPOINT_URL_API_GATEWAY: gatewayApi.endpoint,
+      },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ model: 'churn', version: '2', sent: 5, answered: 5, labels: { posted: 5, accepted: 5, rejected: 0, failed: 0 } });
+    expect(api.predicted.slice(before.predicted).every((p) => p.apiKey === keys.predict)).toBe(true);
+    const labels = api.labelled.flatMap((l) => l.feedback).slice(before.labelled);
+    expect(labels.map((l) => l.actual).sort()).toEqual(['No', 'No', 'Yes', 'Yes', 'Yes']);
   });
 });

@@ -3,7 +3,7 @@
 // holds (registry, monitoring, experiment and prediction tables, the model bucket), found through a state
 // folder's endpoints file as a running runtime's would be.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import { ENDPOINTS_FILE, type LocalEndpoints } from '../../local/state-files';
 import { experimentTableProperties, monitoringTableProperties } from '../../local/template-tables';
 import { runCli, type CliResult } from '../support/cli';
 import { BUCKET, startLocalAws, TABLE, type LocalAws } from '../support/local-aws';
+import { type StackOutputsServer, startStackOutputs } from '../support/stack-outputs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const outputs = {
@@ -322,29 +323,11 @@ describe.concurrent('exit codes and next steps of the documented cases', () => {
 });
 
 describe('the target from the environment', () => {
-  let cloudFormation: Server;
+  let cloudFormation: StackOutputsServer;
   let awsEnv: Record<string, string>;
 
   beforeAll(async () => {
-    // No local CloudFormation exists: this answers DescribeStacks as the service does (query protocol, XML),
-    // with the outputs of the stack named `team-stack`, and the service's error for any other name.
-    cloudFormation = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      request.on('end', () => {
-        const name = new URLSearchParams(body).get('StackName');
-        const members = Object.entries(outputs)
-          .map(([key, value]) => `<member><OutputKey>${key}</OutputKey><OutputValue>${value}</OutputValue></member>`)
-          .join('');
-        response.writeHead(name === 'team-stack' ? 200 : 400, { 'content-type': 'text/xml' });
-        response.end(
-          name === 'team-stack'
-            ? `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>${name}</StackName><StackStatus>CREATE_COMPLETE</StackStatus><CreationTime>2026-01-01T00:00:00Z</CreationTime><Outputs>${members}</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeStacksResponse>`
-            : `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id ${name} does not exist</Message></Error><RequestId>r</RequestId></ErrorResponse>`,
-        );
-      });
-    });
-    await new Promise<void>((resolve) => cloudFormation.listen(0, '127.0.0.1', resolve));
+    cloudFormation = await startStackOutputs('team-stack', outputs);
     // The standard AWS variables, every endpoint on loopback: nothing can reach an AWS account.
     awsEnv = {
       MODELGATE_TARGET: 'aws',
@@ -355,12 +338,12 @@ describe('the target from the environment', () => {
       AWS_CONFIG_FILE: join(emptyDir, 'none'),
       AWS_SHARED_CREDENTIALS_FILE: join(emptyDir, 'none'),
       AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_ENDPOINT_URL_CLOUDFORMATION: `http://127.0.0.1:${(cloudFormation.address() as AddressInfo).port}`,
+      AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormation.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: aws.dynamoService.endpoint,
       AWS_ENDPOINT_URL_S3: aws.s3Service.endpoint,
     };
   });
-  afterAll(() => new Promise((resolve) => cloudFormation?.close(resolve)));
+  afterAll(() => cloudFormation?.close());
 
   it('MODELGATE_STATE_DIR names the state folder; --state-dir wins over it', async () => {
     const fromEnv = await runCli(['models', 'churn', '--json'], { env: { MODELGATE_STATE_DIR: stateDir } });
