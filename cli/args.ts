@@ -62,3 +62,10 @@ export function parseCommandArgs<O extends OptionSpecs>(
   }
   return { values: values as ParsedArgs<O>['values'], positionals, notes };
 }
+
+/** A duration flag's value in milliseconds: `30s`, `10m`, `1h`, `7d`; zero or anything else is bad usage naming the flag. */
+export function parseDuration(text: string, flag: string): number {
+  const match = /^(\d+)([smhd])$/.exec(text);
+  if (!match || Number(match[1]) === 0) throw new UsageError(`${flag} must be a duration such as 30s, 10m, 1h or 7d, got: ${text}`);
+  return Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
+}

@@ -13,6 +13,7 @@ import { packageSpec } from './specs/package';
 import { promoteSpec } from './specs/promote';
 import { pushSpec } from './specs/push';
 import { reingestSpec } from './specs/reingest';
+import { replaySpec } from './specs/replay';
 import { retireSpec } from './specs/retire';
 import { rollbackSpec } from './specs/rollback';
 import { validateSpec } from './specs/validate';
@@ -30,6 +31,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   retireSpec,
   driftSpec,
   errorsSpec,
+  replaySpec,
   experimentSpec,
   abtestSpec,
   reingestSpec,

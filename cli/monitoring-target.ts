@@ -87,13 +87,6 @@ async function readManifest(path: string): Promise<string> {
   }
 }
 
-/** `30m`, `1h`, `24h`, `7d` in milliseconds. */
-export function parseDuration(text: string, flag: string): number {
-  const match = /^(\d+)([mhd])$/.exec(text);
-  if (!match || Number(match[1]) === 0) throw new UsageError(`${flag} must be a duration such as 30m, 1h, 24h or 7d, got: ${text}`);
-  return Number(match[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'];
-}
-
 /**
  * The versions of `model` the monitoring table has seen since `since`, or just `version`. A model or version
  * that neither the monitoring table nor the registry knows is refused (exit 2), naming the known ones.

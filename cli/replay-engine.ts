@@ -87,7 +87,12 @@ function readCsv(manifest: Manifest, text: string, source: string, target: strin
       bad.push({ line, reason: error.message.replace(`line ${line}, `, '') });
       return;
     }
-    accept(manifest, { line, instance, ...labelOf(targetIndex === -1 ? undefined : row[targetIndex]) }, rows, bad);
+    const label = labelOf(manifest, targetIndex === -1 ? undefined : row[targetIndex]);
+    if ('reason' in label) {
+      bad.push({ line, reason: `the label "${target}" ${label.reason}` });
+      return;
+    }
+    accept(manifest, { line, instance, ...label }, rows, bad);
   });
   return { rows, bad };
 }
@@ -134,8 +139,15 @@ function accept(manifest: Manifest, row: ReplayRow, rows: ReplayRow[], bad: BadR
   }
 }
 
-function labelOf(cell: string | undefined): { actual?: string } {
-  return cell === undefined || cell === '' ? {} : { actual: cell };
+/**
+ * A CSV cell as the label feedback takes: a class label as written (the route matches it to the model's labels,
+ * numeric ones too), a regression target as a number (the route refuses a string for a regression model).
+ */
+function labelOf(manifest: Manifest, cell: string | undefined): { actual?: string | number } | { reason: string } {
+  if (cell === undefined || cell === '') return {};
+  if (manifest.task !== 'regression') return { actual: cell };
+  const value = Number(cell);
+  return Number.isFinite(value) ? { actual: value } : { reason: `must be a number for the regression model ${manifest.name}, got ${JSON.stringify(cell)}` };
 }
 
 /** What the target answered one predict request. */

@@ -17,7 +17,7 @@ export interface Target {
   readonly s3: S3Client;
   readonly dynamodb: DynamoDBClient;
   /** Endpoint overrides to hand to any other SDK client (local only). */
-  readonly endpoints: { readonly s3?: string; readonly dynamodb?: string; readonly stepFunctions?: string; readonly lambda?: string };
+  readonly endpoints: { readonly s3?: string; readonly dynamodb?: string; readonly stepFunctions?: string; readonly lambda?: string; readonly apiGateway?: string };
 }
 
 /** Output names a command needs; a missing one is bad usage, not a crash. */
@@ -92,6 +92,7 @@ function localTarget(flags: TargetFlags): Target {
       dynamodb: local.dynamoDbEndpoint,
       ...(local.stepFunctionsEndpoint ? { stepFunctions: local.stepFunctionsEndpoint } : {}),
       ...(local.lambdaEndpoint ? { lambda: local.lambdaEndpoint } : {}),
+      ...(local.apiGatewayEndpoint ? { apiGateway: local.apiGatewayEndpoint } : {}),
     },
   };
 }

@@ -1,7 +1,8 @@
 import { versionReport, type VersionReport } from '../../lambdas/core/monitoring/report';
 import { windowStartOf } from '../../lambdas/core/monitoring/window';
 import { oneModel } from '../command';
-import { parseDuration, resolveMonitoringTarget, versionsOf } from '../monitoring-target';
+import { parseDuration } from '../args';
+import { resolveMonitoringTarget, versionsOf } from '../monitoring-target';
 import { UsageError } from '../usage-error';
 import { table, type DriftInput } from './drift';
 

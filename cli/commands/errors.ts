@@ -1,7 +1,8 @@
 import { queryLabelledPredictions } from '../../lambdas/adapters/prediction-query';
 import { errorAnalysis, type ErrorAnalysis } from '../../lambdas/core/monitoring/error-analysis';
 import { oneModel, type CommandRun } from '../command';
-import { parseDuration, resolveMonitoringTarget, versionsOf } from '../monitoring-target';
+import { parseDuration } from '../args';
+import { resolveMonitoringTarget, versionsOf } from '../monitoring-target';
 import type { errorsOptions } from '../specs/errors';
 import { nearest } from '../suggest';
 import { UsageError } from '../usage-error';

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseManifestJson } from '../../lambdas/core/manifest';
+import { type Manifest, parseManifestJson } from '../../lambdas/core/manifest';
 import { httpReplayTarget, readReplayInput, replay, ReplayInputError, type ReplayRow } from '../../cli/replay-engine';
 
 const manifest = parseManifestJson(readFileSync(new URL('../../examples/churn/v1/manifest.json', import.meta.url), 'utf8'));
@@ -177,6 +177,18 @@ describe('bad rows', () => {
     api.reset();
     const report = await replay({ rows: input.rows, bad: input.bad, target: target(), rate: 50 });
     expect(report).toMatchObject({ sent: 2, answered: 1, failed: 1, failures: { '400: invalid request: tenure 99': 1 } });
+  });
+
+  it('takes a CSV label as written for a classifier, as a number for a regression model (feedback refuses a string there)', () => {
+    const regression = { ...manifest, task: 'regression' } as Manifest;
+    const text = [holdoutText.split('\n')[0], ...csv.split('\n').slice(1, 2), csv.split('\n')[1]?.replace(/,No$/, ',12.5'), csv.split('\n')[5]].join('\n');
+    expect(readReplayInput(manifest, text, { format: 'csv', target: 'Churn' }).rows.map((r) => r.actual)).toEqual(['No', '12.5', 'Yes']);
+    const input = readReplayInput(regression, text, { format: 'csv', target: 'Churn' });
+    expect(input.rows.map((r) => [r.line, r.actual])).toEqual([[3, 12.5]]);
+    expect(input.bad.map((b) => b.reason)).toEqual([
+      'the label "Churn" must be a number for the regression model churn, got "No"',
+      'the label "Churn" must be a number for the regression model churn, got "Yes"',
+    ]);
   });
 
   it('refuses a file it cannot read at all, naming the problem', () => {

@@ -3,7 +3,7 @@
 // holds (registry, monitoring, experiment and prediction tables, the model bucket), found through a state
 // folder's endpoints file as a running runtime's would be.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import { ENDPOINTS_FILE, type LocalEndpoints } from '../../local/state-files';
 import { experimentTableProperties, monitoringTableProperties } from '../../local/template-tables';
 import { runCli, type CliResult } from '../support/cli';
 import { BUCKET, startLocalAws, TABLE, type LocalAws } from '../support/local-aws';
+import { type StackOutputsServer, startStackOutputs } from '../support/stack-outputs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const outputs = {
@@ -127,6 +128,7 @@ describe('every command takes --json', () => {
       'promote',
       'push',
       'reingest',
+      'replay',
       'retire',
       'rollback',
       'validate',
@@ -145,6 +147,7 @@ describe('every command takes --json', () => {
     ['experiment', ['experiment', 'list', '--json'], 0],
     ['abtest', ['abtest', '--srm', '1000,1200', '--json'], 0],
     ['reingest', ['reingest', '--json'], 0],
+    ['replay', ['replay', 'churn', '--input', 'examples/churn/v1/holdout.csv', '--rate', '5', '--json'], 2],
   ])('%s prints JSON on stdout, result or failure', async (_, args, code) => {
     const run = await cli(...args);
     expect(run.code, run.stderr).toBe(code);
@@ -173,6 +176,7 @@ describe.concurrent('an unknown flag names the nearest one', () => {
     ['experiment', ['experiment', 'start', '--model', 'churn', '--treatmnet', '2'], '--treatmnet', '--treatment'],
     ['abtest', ['abtest', '--wieghts', '0.5,0.5'], '--wieghts', '--weights'],
     ['reingest', ['reingest', '--stat-dir', 'x'], '--stat-dir', '--state-dir'],
+    ['replay', ['replay', 'churn', '--input', 'examples/churn/v1/holdout.csv', '--rat', '5'], '--rat', '--rate'],
   ])('%s', async (command, args, typo, meant) => {
     const run = await cli(...args);
     expect(run.code).toBe(2);
@@ -196,6 +200,7 @@ describe.concurrent('an unknown model or version lists the known ones and sugges
     ['promote', ['promote', 'chrun', '2'], knownModels],
     ['rollback', ['rollback', 'chrun'], knownModels],
     ['experiment', ['experiment', 'start', '--model', 'chrun', '--control', '1', '--treatment', '2', '--metric', 'conversion'], knownModels],
+    ['replay', ['replay', 'chrun', '--input', 'examples/churn/v1/holdout.csv', '--rate', '5'], knownModels],
     ['promote', ['promote', 'churn', '9'], 'unknown churn version "9" (known churn versions: 2, 1); give one of the known churn versions'],
     ['rollback', ['rollback', 'churn', '--to', '7'], 'unknown churn version "7" (known churn versions: 2, 1); give one of the known churn versions'],
     ['drift', ['drift', 'churn', '--version', '9'], 'unknown churn version "9" (known churn versions: 1, 2); give one of the known churn versions'],
@@ -287,6 +292,7 @@ describe.concurrent('exit codes and next steps of the documented cases', () => {
       ['drift', 'churn'],
       ['experiment', 'list'],
       ['reingest', fallback],
+      ['replay', 'churn', '--input', join(root, 'examples/churn/v1/holdout.csv'), '--rate', '5'],
     ]) {
       const run = await runCli([...args, '--state-dir', crashedDir]);
       expect(run.code, args.join(' ')).toBe(2);
@@ -317,29 +323,11 @@ describe.concurrent('exit codes and next steps of the documented cases', () => {
 });
 
 describe('the target from the environment', () => {
-  let cloudFormation: Server;
+  let cloudFormation: StackOutputsServer;
   let awsEnv: Record<string, string>;
 
   beforeAll(async () => {
-    // No local CloudFormation exists: this answers DescribeStacks as the service does (query protocol, XML),
-    // with the outputs of the stack named `team-stack`, and the service's error for any other name.
-    cloudFormation = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      request.on('end', () => {
-        const name = new URLSearchParams(body).get('StackName');
-        const members = Object.entries(outputs)
-          .map(([key, value]) => `<member><OutputKey>${key}</OutputKey><OutputValue>${value}</OutputValue></member>`)
-          .join('');
-        response.writeHead(name === 'team-stack' ? 200 : 400, { 'content-type': 'text/xml' });
-        response.end(
-          name === 'team-stack'
-            ? `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>${name}</StackName><StackStatus>CREATE_COMPLETE</StackStatus><CreationTime>2026-01-01T00:00:00Z</CreationTime><Outputs>${members}</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeStacksResponse>`
-            : `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id ${name} does not exist</Message></Error><RequestId>r</RequestId></ErrorResponse>`,
-        );
-      });
-    });
-    await new Promise<void>((resolve) => cloudFormation.listen(0, '127.0.0.1', resolve));
+    cloudFormation = await startStackOutputs('team-stack', outputs);
     // The standard AWS variables, every endpoint on loopback: nothing can reach an AWS account.
     awsEnv = {
       MODELGATE_TARGET: 'aws',
@@ -350,12 +338,12 @@ describe('the target from the environment', () => {
       AWS_CONFIG_FILE: join(emptyDir, 'none'),
       AWS_SHARED_CREDENTIALS_FILE: join(emptyDir, 'none'),
       AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_ENDPOINT_URL_CLOUDFORMATION: `http://127.0.0.1:${(cloudFormation.address() as AddressInfo).port}`,
+      AWS_ENDPOINT_URL_CLOUDFORMATION: cloudFormation.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: aws.dynamoService.endpoint,
       AWS_ENDPOINT_URL_S3: aws.s3Service.endpoint,
     };
   });
-  afterAll(() => new Promise((resolve) => cloudFormation?.close(resolve)));
+  afterAll(() => cloudFormation?.close());
 
   it('MODELGATE_STATE_DIR names the state folder; --state-dir wins over it', async () => {
     const fromEnv = await runCli(['models', 'churn', '--json'], { env: { MODELGATE_STATE_DIR: stateDir } });

@@ -36,7 +36,7 @@ const DOCUMENTED_ADDRESS = /(?:http:\/\/)?(?:127\.0\.0\.1|localhost):3000/g;
 /** Placeholders the test fills: the predictionId of the last answer. */
 const PREDICTION_ID_PLACEHOLDERS = ['<id from the answer>', '<id>'];
 /** `modelgate` commands that talk to a stack (the others read files only). */
-const STACK_COMMANDS = new Set(['push', 'models', 'promote', 'rollback', 'retire', 'experiment', 'errors', 'reingest']);
+const STACK_COMMANDS = new Set(['push', 'models', 'promote', 'rollback', 'retire', 'experiment', 'errors', 'reingest', 'replay']);
 /** Context keys bin/app.ts reads (lib/app/modelgate-app.ts). */
 const CDK_CONTEXT = new Set(['stage', 'deployExample', 'notificationEmails', 'config']);
 const SCRIPTS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
