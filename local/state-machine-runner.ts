@@ -65,6 +65,7 @@ interface AslState {
   Iterator?: { States: Record<string, AslState> };
   ItemProcessor?: { States: Record<string, AslState> };
   Branches?: { States: Record<string, AslState> }[];
+  Retry?: { IntervalSeconds?: number }[];
   [key: string]: unknown;
 }
 
@@ -158,6 +159,14 @@ export function startExecution(original: StateMachineDefinition, input: unknown,
   for (const [name, state] of allStates(definition.States as unknown as Record<string, AslState>)) {
     if (state.Type === 'Wait') waitTimeOverrides[name] = options.waitOverridesMs?.[name] ?? Math.max(0, ((state.Seconds ?? 0) * 1000) / scale);
   }
+  // Retries wait scaled too. aws-local-stepfunctions takes one fixed wait per retrier, so under a time scale a
+  // retrier waits its first interval, scaled, every time: no backoff and no jitter (docs/local-runtime.md).
+  const retryIntervalOverrides: Record<string, number[]> = {};
+  if (scale !== 1) {
+    for (const [name, state] of allStates(definition.States as unknown as Record<string, AslState>)) {
+      if (state.Retry) retryIntervalOverrides[name] = state.Retry.map((retrier) => ((retrier.IntervalSeconds ?? 1) * 1000) / scale);
+    }
+  }
   const handlers = taskHandlers(definition, bindings);
   const scaledWaits = new Set<string>();
   for (const [name, state] of allStates(definition.States as unknown as Record<string, AslState>)) {
@@ -178,7 +187,7 @@ export function startExecution(original: StateMachineDefinition, input: unknown,
     options.onEvent?.(full);
   };
   const execution = machine.run(toJson(input), {
-    overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides },
+    overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides, retryIntervalOverrides },
     noThrowOnAbort: true,
     ...(options.execution
       ? { context: { Execution: { Id: options.execution.id, Name: options.execution.name, StartTime: options.execution.startTime, Input: toJson(input) } } }

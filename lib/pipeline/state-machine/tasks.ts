@@ -62,11 +62,11 @@ export class PipelineTasks {
   }
 
   validate(id: string, payload: Fields<ValidateRequest>, resultPath: string): tasks.LambdaInvoke {
-    return this.invoke(id, this.settings.functions.validate, payload, resultPath, Duration.minutes(10));
+    return withS3Retry(this.invoke(id, this.settings.functions.validate, payload, resultPath, Duration.minutes(10)));
   }
 
   publish(id: string, payload: Fields<PublishRequest>, resultPath: string): tasks.LambdaInvoke {
-    return this.invoke(id, this.settings.functions.publish, payload, resultPath, Duration.minutes(5));
+    return withS3Retry(this.invoke(id, this.settings.functions.publish, payload, resultPath, Duration.minutes(5)));
   }
 
   /**
@@ -179,4 +179,17 @@ export class PipelineTasks {
     });
     return task;
   }
+}
+
+/**
+ * S3's transient errors, as the function's error name: what the SDK's own three attempts (about a second) did
+ * not outlast. Validation and publishing read and copy the candidate's objects and change nothing else, so they
+ * run again: an S3 outage of a few minutes delays the upload instead of spending its version (4 more attempts,
+ * 15 s apart and doubling: about 4 minutes).
+ */
+export const S3_TRANSIENT_ERRORS = ['InternalError', 'ServiceUnavailable', 'SlowDown', 'RequestTimeout'];
+
+function withS3Retry(task: tasks.LambdaInvoke): tasks.LambdaInvoke {
+  task.addRetry({ errors: S3_TRANSIENT_ERRORS, interval: Duration.seconds(15), maxAttempts: 4, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+  return task;
 }
