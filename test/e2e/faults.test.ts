@@ -162,7 +162,7 @@ describe('the local runtime killed (SIGKILL) during a canary and started again',
     expect(await registry().getVersion('churn', '2')).toMatchObject({ status: 'rolled-back' });
     expect(await registry().getLock('churn')).toBeUndefined();
     await expectRoutingAsRegistry();
-  });
+  }, 180_000); // a push, a canary, a kill, a restart and a rollback: longer than one request-sized test
 });
 
 describe('faults injected into the runtime', () => {
