@@ -143,11 +143,11 @@ export function decodePredictions(manifest: Manifest, outputs: Readonly<Record<s
     for (let r = 0; r < rows; r++) {
       const probabilities: Record<string, number> = {};
       if (sigmoid) {
-        const p = toNumber(tensor.data[r]);
+        const p = probability(tensor.data[r]);
         probabilities[negativeKey] = 1 - p;
         probabilities[positiveKey] = p;
       } else {
-        for (let c = 0; c < width; c++) probabilities[keys[c] as string] = toNumber(tensor.data[r * width + c]);
+        for (let c = 0; c < width; c++) probabilities[keys[c] as string] = probability(tensor.data[r * width + c]);
       }
       (predictions[r] as RowPrediction).probabilities = probabilities;
     }
@@ -247,6 +247,20 @@ function readRow(tensor: TensorData, r: number, width: number): number[] {
 
 function toNumber(value: unknown): number {
   return typeof value === 'bigint' ? Number(value) : (value as number);
+}
+
+/** How far float32 arithmetic puts a probability outside [0, 1] (a forest's sum of 100 leaf weights: 1.0000001). */
+const PROBABILITY_ROUNDING = 1e-5;
+
+/**
+ * A probability output's value, rounding noise taken back into [0, 1] so clients, calibration and the drift
+ * histograms see a probability; a value further out is returned as it is (validation reports such a model).
+ */
+function probability(value: unknown): number {
+  const p = toNumber(value);
+  if (p > 1 && p <= 1 + PROBABILITY_ROUNDING) return 1;
+  if (p < 0 && p >= -PROBABILITY_ROUNDING) return 0;
+  return p;
 }
 
 /** Maps a label tensor value to the manifest's class label (int64 labels arrive as bigint). */

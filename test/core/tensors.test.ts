@@ -149,6 +149,12 @@ describe('decodePredictions', () => {
     ]);
   });
 
+  it("takes float32 rounding back into [0, 1] (a forest's 1.0000001), and leaves a value further out as it is", () => {
+    const [rounded, outside] = decodePredictions(multiclass, { label: i64([2n, 2n]), probs: f32([2, 3], [-1e-7, 0, 1.0000001, 0, -0.5, 1.5]) }, 2);
+    expect(rounded?.probabilities).toEqual({ 0: 0, 1: 0, 2: 1 });
+    expect(outside?.probabilities).toEqual({ 0: 0, 1: -0.5, 2: 1.5 });
+  });
+
   it('trusts the label tensor of a multiclass model over the largest probability', () => {
     const [p] = decodePredictions(multiclass, { label: i64([1n]), probs: f64([1, 3], [0.1, 0.2, 0.7]) }, 1);
     expect(p?.label).toBe(1);
