@@ -54,7 +54,7 @@ export const runPush: CommandRun<typeof pushOptions> = async ({ values, position
   const status = duplicate ? 'rejected' : (view?.status ?? 'unknown');
   const reason = duplicate ? 'DUPLICATE_VERSION' : (view?.reason ?? (execution.status === 'SUCCEEDED' ? null : (execution.error ?? null)));
   const ok = !duplicate && execution.status === 'SUCCEEDED' && TAKING_TRAFFIC.has(status);
-  const next = ok ? null : nextStepAfter(model, version, dir, duplicate, status);
+  const next = ok ? null : nextStepAfter(model, version, dir, duplicate, status, reason);
   if (values.json) {
     console.log(
       JSON.stringify({
@@ -86,7 +86,10 @@ export const runPush: CommandRun<typeof pushOptions> = async ({ values, position
 };
 
 /** What to do after a push that did not reach traffic. */
-function nextStepAfter(model: string, version: string, dir: string, duplicate: boolean, status: string): string {
+function nextStepAfter(model: string, version: string, dir: string, duplicate: boolean, status: string, reason: string | null): string {
+  if (reason === 'MODEL_NOT_DECLARED') {
+    return `declare ${model} for the stage (modelgate.config.json), or allow undeclared models there, then push the same version again: nothing of it ran`;
+  }
   if (duplicate) return `a version is pushed once: bump "version" in ${join(dir, MANIFEST_FILE)} (or package again with --version <next>) and push again`;
   if (status === 'rejected') return `fix what the report names (\`modelgate validate ${dir}\` runs the same checks locally), bump the version and push again`;
   if (status === 'rolled-back') return `\`modelgate models ${model}\` shows why v${version} was rolled back; fix it and push a new version`;

@@ -53,11 +53,12 @@ export class Registry {
 
   /**
    * Registers a new version as `candidate`, numbered after the model's last registration. A version that is
-   * registered already is a duplicate: nothing is written and the existing record is returned.
+   * registered already is a duplicate: nothing is written and the existing record is returned — unless
+   * `replaces(existing)` says that record may be written over (a version refused before anything ran).
    */
-  async register(model: string, version: string, lineage: VersionRecord['lineage'], now: Date): Promise<RegisterResult> {
+  async register(model: string, version: string, lineage: VersionRecord['lineage'], now: Date, replaces?: (existing: VersionRecord) => boolean): Promise<RegisterResult> {
     const existing = await this.getVersion(model, version);
-    if (existing) return { duplicate: true, existing };
+    if (existing && !replaces?.(existing)) return { duplicate: true, existing };
     const { Attributes } = await this.client.send(
       new UpdateItemCommand({
         TableName: this.table,
@@ -84,13 +85,19 @@ export class Registry {
         new PutItemCommand({
           TableName: this.table,
           Item: { ...this.key(model, versionItem(version)), [REGISTRY_KEYS.sequence]: { S: sequenceKey(sequence) }, ...toItem(record) },
-          ConditionExpression: 'attribute_not_exists(#item)',
-          ExpressionAttributeNames: { '#item': REGISTRY_KEYS.sort },
+          // A new version, or the replaceable record as it was read.
+          ...(existing
+            ? {
+                ConditionExpression: '#updatedAt = :updatedAt',
+                ExpressionAttributeNames: { '#updatedAt': 'updatedAt' },
+                ExpressionAttributeValues: { ':updatedAt': { S: existing.updatedAt } },
+              }
+            : { ConditionExpression: 'attribute_not_exists(#item)', ExpressionAttributeNames: { '#item': REGISTRY_KEYS.sort } }),
         }),
       );
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      // Registered by a concurrent upload of the same version between the read and the write.
+      // Registered (or replaced) by a concurrent upload of the same version between the read and the write.
       return { duplicate: true, existing: (await this.getVersion(model, version)) as VersionRecord };
     }
     return { duplicate: false, record };

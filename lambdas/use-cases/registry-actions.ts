@@ -86,6 +86,7 @@ export async function registryAction(registry: Registry, settings: RegistrySetti
           ...(request.event.time ? { uploadedAt: request.event.time } : {}),
         },
         now,
+        refusedUndeclared,
       );
       if (!result.duplicate) {
         const admitted = admission(await settings.declarations(), ref.model);
@@ -335,6 +336,14 @@ function describeStep(step: ExecutableStep): string {
 
 function firstLine(text: string): string {
   return text.split('\n')[0] ?? text;
+}
+
+/**
+ * A version refused because the stage did not admit its model (MODEL_NOT_DECLARED) was never validated or
+ * served: once the model is declared, the same upload is registered again rather than a DUPLICATE_VERSION.
+ */
+function refusedUndeclared(existing: VersionRecord): boolean {
+  return existing.status === 'rejected' && existing.reasons?.length === 1 && existing.reasons[0] === 'MODEL_NOT_DECLARED';
 }
 
 /** What the state machine reads of a lock attempt (`$.lock`): taken, or who holds it until when. */

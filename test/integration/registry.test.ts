@@ -2,11 +2,13 @@
 // the per-model lock under concurrency, checked status transitions, newest-first listing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry, RegistryConflictError } from '../../lambdas/adapters/registry';
+import type { DeploymentDeclarations } from '../../lambdas/core/pipeline/declarations';
 import { StatusTransitionError } from '../../lambdas/core/promotion/status';
 import { localDynamoClient } from '../../local/aws-clients';
 import { startDynamoDb, type LocalService } from '../../local/aws-services';
 import { createTableInput, ensureTable } from '../../local/dynamodb-tables';
 import { registryTableProperties } from '../../local/template-tables';
+import { registryAction } from '../../lambdas/use-cases/registry-actions';
 
 let dynamo: LocalService;
 let registry: Registry;
@@ -78,5 +80,32 @@ describe('Registry (dynalite)', () => {
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       for (const f of failures) expect((f as PromiseRejectedResult).reason).toSatisfy((e: Error) => e instanceof RegistryConflictError || e instanceof StatusTransitionError);
     });
+  });
+
+  it('registers a version refused with MODEL_NOT_DECLARED again once the model is declared; any other rejection stays a duplicate', async () => {
+    let declarations: DeploymentDeclarations = { deployment: 'modelgate-prod', allowUndeclaredModels: false, models: {} };
+    const settings = { lockTtlSeconds: 60, deployment: 'modelgate-prod', declarations: async () => declarations };
+    const upload = (executionId: string) =>
+      registryAction(registry, settings, {
+        action: 'register',
+        executionId,
+        event: { detail: { bucket: { name: 'models' }, object: { key: 'candidates/fraud/3/manifest.json' } } },
+      }) as Promise<{ duplicate: boolean; admitted?: boolean }>;
+
+    expect(await upload('refused')).toMatchObject({ duplicate: false, admitted: false });
+    expect(await registry.getVersion('fraud', '3')).toMatchObject({ status: 'rejected', reasons: ['MODEL_NOT_DECLARED'] });
+    expect(await upload('refused-again')).toMatchObject({ duplicate: false, admitted: false });
+
+    declarations = { ...declarations, models: { fraud: {} } };
+    expect(await upload('declared')).toMatchObject({ duplicate: false, admitted: true });
+    const registered = await registry.getVersion('fraud', '3');
+    expect(registered).toMatchObject({ status: 'candidate', lineage: { executionId: 'declared' } });
+    expect(registered?.reasons).toBeUndefined();
+    expect(await upload('twice')).toMatchObject({ duplicate: true });
+
+    // Refused for any other reason (it ran): the version is spent.
+    await registry.transition('fraud', '3', 'validating', { executionId: 'declared' }, new Date());
+    await registry.transition('fraud', '3', 'rejected', { executionId: 'declared', reason: 'MODEL_LOAD_FAILED' }, new Date(), { reasons: ['MODEL_LOAD_FAILED'] });
+    expect(await upload('after-gates')).toMatchObject({ duplicate: true });
   });
 });
