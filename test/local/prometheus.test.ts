@@ -226,7 +226,12 @@ describe('exposition format rules', () => {
   });
 
   it.each<[string | undefined, 'text' | 'openmetrics']>([
+    // Prometheus 2's and 3's scrape headers.
     ['application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1', 'openmetrics'],
+    [
+      'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1',
+      'openmetrics',
+    ],
     ['application/openmetrics-text', 'openmetrics'],
     ['application/openmetrics-text; version=0.0.1', 'text'],
     ['application/openmetrics-text;q=0', 'text'],
