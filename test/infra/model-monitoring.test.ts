@@ -15,7 +15,7 @@ import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import type { CfnTemplate } from '../../local/template';
 import { ACCOUNT, deployed, REGION } from './deployed';
 import { functionWithEntry, grants, roleOf, roleStatements, thrownBy } from './support';
-import { readDashboard, type Panel } from '../support/grafana-dashboard';
+import { readDashboard, sections, type Panel } from '../support/grafana-dashboard';
 
 function monitoringStack(overrides: Partial<ModelMonitoringProps> = {}, options: { api?: boolean } = {}) {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -188,8 +188,9 @@ describe('MonitoringDashboard', () => {
     expect(expressions.filter((e) => e.includes(`service="${SERVING_SERVICE}"`))).toHaveLength(4);
   });
 
-  describe('as dashboards/modelgate-cloudwatch.json shows it in Grafana', () => {
+  describe("as dashboards/modelgate-cloudwatch.json shows it in Grafana (its first section; monitoring-widgets.test.ts checks the model's)", () => {
     const dashboard = readDashboard('modelgate-cloudwatch.json');
+    const panels = sections(dashboard)[0] ?? [];
     /** SEARCH('{<namespace>,<dimension>...} service="<service>" MetricName="<name>"', '<stat>', <period>) */
     const search = (expression: string) => {
       const match = /^SEARCH\('\{([^,}]+),([^}]*)\} service="([^"]+)" MetricName="([^"]+)"', '([^']+)', (\d+)\)$/.exec(expression);
@@ -200,9 +201,9 @@ describe('MonitoringDashboard', () => {
     const namespaceVariable = dashboard.templating.list.find((v) => v.name === 'namespace');
 
     it('has the same panels, in the same places, with the same metric, statistic and period', () => {
-      expect(dashboard.panels).toHaveLength(body.widgets.length);
+      expect(panels).toHaveLength(body.widgets.length);
       body.widgets.forEach((widget, i) => {
-        const panel = dashboard.panels[i] as Panel;
+        const panel = panels[i] as Panel;
         expect(panel.gridPos).toEqual({ x: widget.x, y: widget.y, w: widget.width, h: widget.height });
         if (widget.type === 'text') {
           expect(panel.type).toBe('text');
@@ -237,7 +238,7 @@ describe('MonitoringDashboard', () => {
           ('expression' in spec.metric ? Object.values(spec.metric.metrics) : [spec.metric]).map((ref) => ref.metricName),
         ),
       ]);
-      const targets = dashboard.panels.flatMap((p) => p.targets ?? []);
+      const targets = panels.flatMap((p) => p.targets ?? []);
       expect(targets.length).toBeGreaterThan(0);
       expect(targets.map((t) => t.metricName).filter((name) => !known.has(name as string))).toEqual([]);
       expect(namespaceVariable?.query).toBe(search(body.widgets[1]?.properties.metrics?.[0]?.[0].expression ?? '').namespace);

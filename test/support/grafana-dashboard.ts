@@ -34,3 +34,13 @@ export interface Dashboard {
 }
 
 export const readDashboard = (file: string) => JSON.parse(readFileSync(join(DASHBOARDS_DIR, file), 'utf8')) as Dashboard;
+
+/** The dashboard's sections: each starts at a text panel (its heading) and runs to the next. */
+export function sections(dashboard: Dashboard): Panel[][] {
+  const result: Panel[][] = [];
+  for (const panel of dashboard.panels) {
+    if (panel.type === 'text' || result.length === 0) result.push([]);
+    result.at(-1)?.push(panel);
+  }
+  return result;
+}
