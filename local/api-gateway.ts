@@ -15,6 +15,7 @@ import { proxyEvent, type HttpRequestParts } from './api-gateway-event';
 import { executeApiDecision } from './iam/authorizer';
 import type { PolicyDocument } from './iam/iam-model';
 import { FunctionError, LambdaApiError, type LocalLambdaService } from './lambda-service';
+import type { ServedRequest } from './prometheus/totals';
 
 /** API Gateway REST's hard payload limit. */
 export const API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -627,6 +628,8 @@ export async function startApiGateway(options: {
   readonly port: number;
   /** Extra pages the runtime serves itself (dashboard, health); return false to fall through to the API. */
   readonly extraRoutes?: (request: IncomingMessage, response: ServerResponse) => boolean | Promise<boolean>;
+  /** Told of every request answered with a function's response, once the answer is sent (request durations for /metrics). */
+  readonly onServed?: (served: ServedRequest) => void;
 }): Promise<ApiGatewayServer> {
   const answers = new Map<string, AuthorizerAnswer>();
 
@@ -681,6 +684,7 @@ export async function startApiGateway(options: {
   }
 
   const server = createServer(async (request, response) => {
+    const received = performance.now();
     const requestId = randomUUID();
     const table = options.gateway.table();
     const url = new URL(request.url ?? '/', 'http://local');
@@ -729,11 +733,18 @@ export async function startApiGateway(options: {
         ...(apiKey ? { apiKey: { id: apiKey.id, value: apiKey.value } } : {}),
         ...(authorized.context ? { authorizer: authorized.context } : {}),
       });
-      const { result } = await options.lambda.invoke(route.functionName, route.qualifier, event);
+      const { result, executedVersion } = await options.lambda.invoke(route.functionName, route.qualifier, event);
       const answer = result as APIGatewayProxyResult;
       if (!answer || typeof answer.statusCode !== 'number') return fail({ type: 'INTEGRATION_FAILURE' });
       response.writeHead(answer.statusCode, { ...(answer.headers as Record<string, string> | undefined) });
       response.end(answer.isBase64Encoded ? Buffer.from(answer.body, 'base64') : answer.body);
+      options.onServed?.({
+        functionName: route.functionName,
+        executedVersion,
+        route: `${route.method} ${route.resourcePath}`,
+        statusCode: answer.statusCode,
+        seconds: (performance.now() - received) / 1000,
+      });
     } catch (error) {
       // The Lambda API refused the invocation (throttled): API Gateway answers 500, a configuration error.
       if (error instanceof LambdaApiError) return fail({ type: 'API_CONFIGURATION_ERROR' });

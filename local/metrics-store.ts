@@ -46,6 +46,8 @@ export interface MetricStoreOptions {
   readonly minuteMs?: number;
   /** Clock (tests). @default Date.now */
   readonly now?: () => number;
+  /** Called with every datum the store keeps (the Prometheus totals count them: local/prometheus/totals.ts). */
+  readonly onDatum?: (datum: MetricDatum) => void;
 }
 
 const MINUTE_MS = 60_000;
@@ -161,6 +163,7 @@ export class LocalMetricStore {
     const now = this.now();
     this.pruneIfNewMinute(now);
     if (datum.timestamp < now - this.retentionMs) return;
+    this.options.onDatum?.(datum);
     const key = seriesKey(datum.namespace, datum.metricName, datum.dimensions);
     let series = this.series.get(key);
     if (!series) {

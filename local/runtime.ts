@@ -17,11 +17,13 @@ import { startPipelineServices, type PipelineServices } from './pipeline-service
 import { synthesizeLocal, type SynthesizedStack } from './synth';
 import { LocalAlarms } from './alarms';
 import { experimentViews } from './experiment-views';
-import { dashboardRoutes, dynamoRegistrySource, registryTableName, type RegistrySource } from './dashboard';
+import { dashboardRoutes, dynamoRegistrySource, modelsView, registryTableName, type RegistrySource } from './dashboard';
 import { monitoringViewsOfStack } from './monitoring-views';
 import { FunctionLogs } from './function-logs';
 import { LocalIam } from './iam/local-iam';
 import { LocalMetricStore } from './metrics-store';
+import { metricsRoute } from './prometheus/route';
+import { MetricTotals } from './prometheus/totals';
 import { answers, assertPortFree } from './ports';
 import { LocalSns } from './sns';
 import { metricsNamespace } from '../lambdas/core/naming';
@@ -151,7 +153,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const iam = new LocalIam({ region: REGION, accountId: ACCOUNT_ID, print, functionPolicy: (name, qualifier) => lambdaService?.policy(name, qualifier) ?? [] });
   // Time scale: metrics and alarms keep minutes of this length, and the monitoring functions read the scale.
   const timeScale = options.timeScale ?? 1;
-  const metrics = new LocalMetricStore({ snapshotFile: join(stateDir, 'metrics', 'snapshot.json'), minuteMs: scaledMinuteMs(timeScale) });
+  // Prometheus counters count from this start (a reset Prometheus expects); the store keeps the CloudWatch window.
+  const totals = new MetricTotals();
+  const metrics = new LocalMetricStore({ snapshotFile: join(stateDir, 'metrics', 'snapshot.json'), minuteMs: scaledMinuteMs(timeScale), onDatum: totals.add });
   const functionLogs = new FunctionLogs({ directory: join(stateDir, 'logs'), metrics, echo: options.echoLogs ?? true });
 
   const faults = new LocalFaults();
@@ -306,7 +310,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       timeScale,
       alarms: () => alarms.describeAlarms().MetricAlarms,
     });
-    const extraRoutes = dashboardRoutes({
+    const dashboard = dashboardRoutes({
       stackName: stack.stackName,
       namespace: metricsNamespace(stack.stackName),
       apiUrl: () => apiUrl,
@@ -319,6 +323,13 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...(experimentTable ? { experiments: experimentViews(dynamodb, experimentTable) } : {}),
       ...(monitoring ? { monitoring } : {}),
     });
+    const prometheus = metricsRoute(() => ({
+      namespace: metricsNamespace(stack.stackName),
+      series: totals.series(),
+      requests: totals.requests(),
+      alarms: alarms.describeAlarms().MetricAlarms,
+      models: modelsView({ lambda, routes: () => gateway.routes() }),
+    }));
     const api: ApiGatewayServer = await startApiGateway({
       gateway,
       lambda,
@@ -327,7 +338,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       accountId: ACCOUNT_ID,
       host,
       port: options.port ?? 3000,
-      extraRoutes,
+      extraRoutes: async (request, response) => prometheus(request, response) || (await dashboard(request, response)),
+      onServed: totals.addRequest,
     });
     apiUrl = api.url;
     metrics.startSnapshots();

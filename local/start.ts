@@ -79,6 +79,7 @@ console.log(`
 modelgate local runtime ready in ${((performance.now() - started) / 1000).toFixed(1)} s — stack ${runtime.stack.stackName}
   API            ${runtime.apiUrl}
   dashboard      ${runtime.apiUrl}/dashboard
+  Prometheus     ${runtime.apiUrl}/metrics
   DynamoDB       ${runtime.dynamoDbEndpoint}
   S3             ${runtime.s3Endpoint}
   state          ${runtime.stateDir}

@@ -13,6 +13,8 @@ import type { AliasState } from '../../local/lambda-service';
 import { startRuntime, type Runtime } from '../../local/runtime';
 import { chromiumLaunchOptions, ensureChromium } from '../support/chromium';
 import { mulberry32 } from '../../lambdas/core/random';
+import { checkExposition } from '../support/exposition-checks';
+import { parseExposition, type ParsedFamily } from '../support/exposition-parser';
 
 const INSTANCE = {
   gender: 'Female',
@@ -69,11 +71,11 @@ function churnFunction(rt: Runtime): string {
 }
 
 /** Polls until `check` passes (metric lines arrive asynchronously from the worker's stdout). */
-async function eventually(check: () => void, timeoutMs = 5_000): Promise<void> {
+async function eventually(check: () => void | Promise<void>, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      check();
+      await check();
       return;
     } catch (error) {
       if (Date.now() > deadline) throw error;
@@ -184,6 +186,50 @@ describe('local runtime, end to end', () => {
       }),
     ).toEqual([]);
     expect(readFileSync(join(stateDir, 'logs', `${churnFunction(runtime)}.log`), 'utf8')).toContain('"model ready"');
+  });
+
+  it('serves /metrics to a Prometheus scrape: the traffic sent, per model version, in the text format and in OpenMetrics', async () => {
+    const count = (version: string) => answered.filter((a) => a.model.version === version).length;
+    const scrape = async (accept?: string) => {
+      const response = await fetch(`${runtime.apiUrl}/metrics`, accept ? { headers: { accept } } : {});
+      expect(response.status).toBe(200);
+      return { type: response.headers.get('content-type'), body: await response.text() };
+    };
+    const sample = (families: ParsedFamily[], name: string, labels: Record<string, string>) =>
+      families.flatMap((f) => f.samples).filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+    await eventually(async () => {
+      const families = parseExposition((await scrape()).body, 'text');
+      for (const version of ['1', '2']) expect(sample(families, 'modelgate_model_latency_seconds_count', { model: 'churn', version })[0]?.value).toBe(count(version));
+    });
+    const text = await scrape();
+    // What Prometheus sends when it scrapes (OpenMetrics first).
+    const openMetrics = await scrape('application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1');
+    expect(text.type).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(openMetrics.type).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
+    for (const [format, { body }] of [
+      ['text', text],
+      ['openmetrics', openMetrics],
+    ] as const) {
+      const families = parseExposition(body, format);
+      checkExposition(families, format);
+      for (const version of ['1', '2']) {
+        const labels = { model: 'churn', version };
+        expect(sample(families, 'modelgate_predictions_total', labels)[0]?.value, `v${version} predictions`).toBe(count(version));
+        expect(sample(families, 'modelgate_requests_total', labels)[0]?.value, `v${version} requests`).toBe(count(version));
+        expect(sample(families, 'modelgate_model_latency_seconds_count', labels)[0]?.value).toBe(count(version));
+        const durations = sample(families, 'modelgate_request_duration_seconds_count', { ...labels, code: '200' });
+        expect(durations.map((d) => [d.labels.route, d.value])).toEqual([['POST /v1/models/churn/predict', count(version)]]);
+      }
+      expect(sample(families, 'modelgate_errors_total', {})).toEqual([]);
+      const weights = sample(families, 'modelgate_routing_weight', { model: 'churn', alias: 'live' });
+      expect(Object.fromEntries(weights.map((w) => [w.labels.version, w.value]))).toEqual({ '1': 1 - V2_WEIGHT, '2': V2_WEIGHT });
+      const alarms = runtime.alarms.describeAlarms().MetricAlarms;
+      for (const alarm of alarms) {
+        const states = sample(families, 'modelgate_alarm_state', { alarm: alarm.AlarmName });
+        expect(states.filter((s) => s.value === 1).map((s) => s.labels.state)).toEqual([alarm.StateValue]);
+      }
+    }
+    expect((await fetch(`${runtime.apiUrl}/metrics`, { method: 'POST' })).status).toBe(405);
   });
 
   it('serves a dashboard showing the live model, its versions and weights, and charts (headless Chromium)', async () => {

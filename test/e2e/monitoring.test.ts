@@ -16,6 +16,8 @@ import { startRuntime, type Runtime } from '../../local/runtime';
 import type { VersionMonitoring } from '../../local/monitoring-views';
 import { churnStreams, isDriftPage, isMonitorPage, serveChurnBundle, startOnCallWebhook, type OnCallWebhook } from '../../bench/time-to-page';
 import { chromiumLaunchOptions, ensureChromium } from '../support/chromium';
+import { checkExposition } from '../support/exposition-checks';
+import { parseExposition } from '../support/exposition-parser';
 
 const SCALE = 60;
 /** Rows per wall second: 60 a scaled minute, so the sliding hour holds thousands and every feature gets a verdict. */
@@ -73,10 +75,10 @@ function monitorRuns(from: number): number[] {
     .map((p) => p.value);
 }
 
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs: number): Promise<T> {
+async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -171,6 +173,42 @@ describe('the on-call loop in scaled minutes', { timeout: 180_000 }, () => {
     expect(churn.alarms.find((a) => a.metricKey === 'feature-drift-MonthlyCharges')?.state).toBe('ALARM');
     expect(churn.errors?.labelled).toBe(300);
     expect(churn.errors?.slices.MonthlyCharges?.length).toBeGreaterThan(0);
+  });
+
+  it("/metrics: the monitor's last readings as gauges, the store's latest datapoints, and the alarm states", async () => {
+    const dimensions = (extra: Record<string, string> = {}) => ({ service: 'monitor', model: 'churn', version: manifest.version, ...extra });
+    const latest = (metricName: string, extra?: Record<string, string>) =>
+      runtime.metrics
+        .query({ namespace: deployment, metricName, dimensions: dimensions(extra), statistic: 'Maximum', period: 60, start: Date.now() - 30 * minute, end: Date.now() + minute })
+        .at(-1)?.value;
+    const readings = () => ({
+      drift: latest('DriftShare'),
+      monthlyCharges: latest('FeatureDriftStatistic', { feature: 'MonthlyCharges' }),
+      accuracy: latest('Accuracy'),
+      estimatedRocAuc: latest('EstimatedRocAuc'),
+    });
+    // A monitor run between the scrape and the store's answer changes both: read until they agree.
+    const { families, expected } = await until(
+      'a scrape between two monitor runs',
+      async () => {
+        const before = readings();
+        const text = await (await fetch(`${runtime.apiUrl}/metrics`)).text();
+        return JSON.stringify(before) === JSON.stringify(readings()) ? { families: parseExposition(text, 'text'), expected: before } : false;
+      },
+      30 * minute,
+    );
+    checkExposition(families, 'text');
+    const gauge = (name: string, labels: Record<string, string>) =>
+      families
+        .flatMap((f) => f.samples)
+        .find((s) => s.name === name && Object.entries({ model: 'churn', version: manifest.version, ...labels }).every(([k, v]) => s.labels[k] === v))?.value;
+    expect(expected.drift).toBeDefined();
+    expect(gauge('modelgate_drift_share', {})).toBe(expected.drift);
+    expect(gauge('modelgate_feature_drift_statistic', { feature: 'MonthlyCharges' })).toBe(expected.monthlyCharges);
+    expect(gauge('modelgate_feature_drift', { feature: 'MonthlyCharges' })).toBe(1);
+    expect(gauge('modelgate_quality', { metric: 'accuracy', kind: 'realized' })).toBe(expected.accuracy);
+    expect(gauge('modelgate_quality', { metric: 'roc_auc', kind: 'estimated' })).toBe(expected.estimatedRocAuc);
+    expect(gauge('modelgate_alarm_state', { alarm: `${prefix}feature-drift-MonthlyCharges-warning`, state: 'ALARM' })).toBe(1);
   });
 
   it("the dashboard's monitoring section marks the drifted features, with counts, distributions, charts and slices (headless Chromium)", async () => {

@@ -15,6 +15,7 @@ import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import type { CfnTemplate } from '../../local/template';
 import { ACCOUNT, deployed, REGION } from './deployed';
 import { functionWithEntry, grants, roleOf, roleStatements, thrownBy } from './support';
+import { readDashboard, sections, type Panel } from '../support/grafana-dashboard';
 
 function monitoringStack(overrides: Partial<ModelMonitoringProps> = {}, options: { api?: boolean } = {}) {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -169,22 +170,78 @@ describe('ModelMonitoring fails when', () => {
 });
 
 describe('MonitoringDashboard', () => {
-  const stack = new Stack(new App(), 'modelgate-dev');
+  const deployment = 'modelgate-dev';
+  const stack = new Stack(new App(), deployment);
   new MonitoringDashboard(stack, 'Dashboard', {});
   const template = Template.fromStack(stack);
+  const captured = new Capture();
+  template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: deployment, DashboardBody: captured });
+  const body = JSON.parse(deployed(template.toJSON() as CfnTemplate, { stackName: deployment }).text(captured.asObject())) as {
+    widgets: { type: string; x: number; y: number; width: number; height: number; properties: { title?: string; markdown?: string; metrics?: [{ expression: string }][] } }[];
+  };
+  const expressions = body.widgets.flatMap((w) => w.properties.metrics ?? []).map(([metric]) => metric.expression);
 
   it("is named after the deployment and finds every model and version by SEARCH in the deployment's namespace", () => {
-    const body = new Capture();
-    template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'modelgate-dev', DashboardBody: body });
-    const widgets = (
-      JSON.parse(deployed(template.toJSON() as CfnTemplate, { stackName: 'modelgate-dev' }).text(body.asObject())) as {
-        widgets: { properties: { metrics?: [{ expression: string }][] } }[];
-      }
-    ).widgets;
-    const expressions = widgets.flatMap((w) => w.properties.metrics ?? []).map(([metric]) => metric.expression);
     expect(expressions).toHaveLength(5);
     for (const expression of expressions)
       expect(expression).toMatch(/^SEARCH\('\{modelgate-dev,service,model,version\} service="(inference|monitor)" MetricName="\w+"', '\w+', 300\)$/);
     expect(expressions.filter((e) => e.includes(`service="${SERVING_SERVICE}"`))).toHaveLength(4);
+  });
+
+  describe("as dashboards/modelgate-cloudwatch.json shows it in Grafana (its first section; monitoring-widgets.test.ts checks the model's)", () => {
+    const dashboard = readDashboard('modelgate-cloudwatch.json');
+    const panels = sections(dashboard)[0] ?? [];
+    /** SEARCH('{<namespace>,<dimension>...} service="<service>" MetricName="<name>"', '<stat>', <period>) */
+    const search = (expression: string) => {
+      const match = /^SEARCH\('\{([^,}]+),([^}]*)\} service="([^"]+)" MetricName="([^"]+)"', '([^']+)', (\d+)\)$/.exec(expression);
+      if (!match) throw new Error(`not a SEARCH this test reads: ${expression}`);
+      const [, namespace, dimensions, service, metricName, statistic, period] = match as unknown as string[];
+      return { namespace, dimensions: (dimensions as string).split(',').sort(), service, metricName, statistic, period };
+    };
+    const namespaceVariable = dashboard.templating.list.find((v) => v.name === 'namespace');
+
+    it('has the same panels, in the same places, with the same metric, statistic and period', () => {
+      expect(panels).toHaveLength(body.widgets.length);
+      body.widgets.forEach((widget, i) => {
+        const panel = panels[i] as Panel;
+        expect(panel.gridPos).toEqual({ x: widget.x, y: widget.y, w: widget.width, h: widget.height });
+        if (widget.type === 'text') {
+          expect(panel.type).toBe('text');
+          expect(panel.options?.content?.replaceAll('$namespace', deployment)).toBe(widget.properties.markdown);
+          return;
+        }
+        expect(panel.type).toBe('timeseries');
+        expect(panel.title).toBe(widget.properties.title);
+        const expected = (widget.properties.metrics ?? []).map(([{ expression }]) => search(expression));
+        expect(
+          (panel.targets ?? []).map((t) => ({
+            namespace: t.namespace === '$namespace' ? namespaceVariable?.query : t.namespace,
+            dimensions: Object.keys(t.dimensions as object).sort(),
+            service: (t.dimensions as Record<string, string>).service,
+            metricName: t.metricName,
+            statistic: t.statistic,
+            period: t.period,
+          })),
+        ).toEqual(expected);
+        // Every other dimension a wildcard and matched exactly: Grafana's builder then sends the same SEARCH.
+        for (const target of panel.targets ?? []) {
+          expect(Object.entries(target.dimensions as object).filter(([k, v]) => k !== 'service' && v !== '*')).toEqual([]);
+          expect(target).toMatchObject({ matchExact: true, metricQueryType: 0, metricEditorMode: 0, queryMode: 'Metrics' });
+        }
+      });
+    });
+
+    it("names only metrics the stack's dashboard and the version alarms use, in the deployment's namespace", () => {
+      const known = new Set([
+        ...body.widgets.flatMap((w) => (w.properties.metrics ?? []).map(([{ expression }]) => search(expression).metricName)),
+        ...versionAlarmSpecs(deployment, 'm', '1').flatMap((spec) =>
+          ('expression' in spec.metric ? Object.values(spec.metric.metrics) : [spec.metric]).map((ref) => ref.metricName),
+        ),
+      ]);
+      const targets = panels.flatMap((p) => p.targets ?? []);
+      expect(targets.length).toBeGreaterThan(0);
+      expect(targets.map((t) => t.metricName).filter((name) => !known.has(name as string))).toEqual([]);
+      expect(namespaceVariable?.query).toBe(search(body.widgets[1]?.properties.metrics?.[0]?.[0].expression ?? '').namespace);
+    });
   });
 });

@@ -7,9 +7,17 @@ import { describe, expect, it } from 'vitest';
 import { monitoringWidgets, type MonitoringWidgetsProps } from '../../lib/monitoring/monitoring-widgets';
 import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import { fastStack, thrownBy } from './support';
+import { readDashboard, sections, type Panel } from '../support/grafana-dashboard';
 
 interface Body {
-  widgets: { type: string; properties: { title?: string; markdown?: string; metrics?: unknown[][]; annotations?: { horizontal?: { value: number; label: string }[] } } }[];
+  widgets: {
+    type: string;
+    x: number;
+    y: number;
+    width: number;
+    height: number;
+    properties: { title?: string; markdown?: string; metrics?: unknown[][]; annotations?: { horizontal?: { value: number; label: string }[] } };
+  }[];
 }
 
 function dashboard(props: MonitoringWidgetsProps): Body {
@@ -68,5 +76,60 @@ describe('monitoringWidgets', () => {
     expect(error.message).toContain('model must be a model name (lower-case letters, digits, dashes), got: "Churn"');
     expect(error.message).toContain('features must be feature names without quotes, got: "it\'s"');
     expect(error.message).toContain('period must be a whole number of minutes, got: 90 seconds');
+  });
+});
+
+describe('monitoringWidgets as dashboards/modelgate-cloudwatch.json shows them in Grafana (its model section)', () => {
+  const model = 'churn';
+  const widgets = dashboard({ namespace: 'modelgate-dev', model }).widgets;
+  const grafana = readDashboard('modelgate-cloudwatch.json');
+  const panels = sections(grafana).find((section) => section[0]?.options?.content?.startsWith('## $model')) ?? [];
+  const variable = (name: string) => grafana.templating.list.find((v) => v.name === name);
+  /** A panel's text with the model variable set to the model synthesized here. */
+  const withModel = (text: string | undefined) => text?.replaceAll('$model', model);
+  /** SEARCH('{"<namespace>",<dimension>...} MetricName="<name>" service="<service>" model="<model>"', '<stat>', <period>) */
+  const search = (expression: string) => {
+    const match = /^SEARCH\('\{"([^"]+)",([^}]*)\} MetricName="([^"]+)" service="([^"]+)" model="([^"]+)"', '([^']+)', (\d+)\)$/.exec(expression);
+    if (!match) throw new Error(`not a SEARCH this test reads: ${expression}`);
+    const [, namespace, dimensions, metricName, service, searchedModel, statistic, period] = match as unknown as string[];
+    return { namespace, dimensions: (dimensions as string).split(',').sort(), metricName, service, model: searchedModel, statistic, period };
+  };
+
+  it('has the same panels, placed alike, with the same metrics, statistics, periods, labels, axes, bounds and alarm levels', () => {
+    expect(variable('model')?.type).toBe('query');
+    expect(panels).toHaveLength(widgets.length);
+    const top = (widgets[0] as Body['widgets'][number]).y;
+    const panelTop = (panels[0] as Panel).gridPos.y;
+    widgets.forEach((widget, i) => {
+      const panel = panels[i] as Panel & { fieldConfig?: { defaults: Record<string, unknown>; overrides: { matcher: { options: string }; properties: { value: string }[] }[] } };
+      expect(panel.gridPos).toEqual({ x: widget.x, y: panelTop + widget.y - top, w: widget.width, h: widget.height });
+      if (widget.type === 'text') {
+        expect(withModel(panel.options?.content)).toBe(widget.properties.markdown);
+        return;
+      }
+      expect(withModel(panel.title)).toBe(widget.properties.title);
+      const metrics = (widget.properties.metrics ?? []).map((m) => m[0] as { expression: string; label: string; yAxis?: string });
+      const right = new Set(panel.fieldConfig?.overrides.filter((o) => o.properties.some((p) => p.value === 'right')).map((o) => o.matcher.options));
+      expect(
+        (panel.targets ?? []).map((t) => ({
+          namespace: t.namespace === '$namespace' ? variable('namespace')?.query : t.namespace,
+          dimensions: Object.keys(t.dimensions as object).sort(),
+          metricName: t.metricName,
+          service: (t.dimensions as Record<string, string>).service,
+          model: withModel((t.dimensions as Record<string, string>).model),
+          statistic: t.statistic,
+          period: t.period,
+          label: t.label,
+          right: right.has(t.refId),
+        })),
+      ).toEqual(metrics.map((m) => ({ ...search(m.expression), label: m.label, right: m.yAxis === 'right' })));
+      for (const target of panel.targets ?? []) expect((target.dimensions as Record<string, string>).version).toBe('*');
+      const yAxis = (widget.properties as { yAxis?: { left?: { min?: number; max?: number } } }).yAxis?.left;
+      expect([panel.fieldConfig?.defaults.min, panel.fieldConfig?.defaults.max]).toEqual([yAxis?.min, yAxis?.max]);
+      const steps = ((panel.fieldConfig?.defaults.thresholds as { steps: { value: number | null }[] } | undefined)?.steps ?? []).flatMap((step) =>
+        step.value === null ? [] : [step.value],
+      );
+      expect(steps).toEqual(widget.properties.annotations?.horizontal?.map((a) => a.value) ?? []);
+    });
   });
 });
