@@ -12,6 +12,7 @@ import { modelsSpec } from './specs/models';
 import { packageSpec } from './specs/package';
 import { promoteSpec } from './specs/promote';
 import { pushSpec } from './specs/push';
+import { qualitySpec } from './specs/quality';
 import { reingestSpec } from './specs/reingest';
 import { retireSpec } from './specs/retire';
 import { rollbackSpec } from './specs/rollback';
@@ -29,6 +30,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   rollbackSpec,
   retireSpec,
   driftSpec,
+  qualitySpec,
   errorsSpec,
   experimentSpec,
   abtestSpec,
