@@ -150,6 +150,15 @@ function table(manifest: Manifest, source: string, estimate: RowsEstimate): stri
   });
   const classes = manifest.classLabels?.length ?? 0;
   const scope = classes > 2 ? `macro averages over ${classes} classes` : `positive class ${JSON.stringify(manifest.positiveClass ?? manifest.classLabels?.[1])}`;
-  const calibration = manifest.calibration ? 'calibrated probabilities from the bundle' : 'the model probabilities (the bundle has no calibration)';
-  return [`${manifest.name} v${manifest.version} on ${source}: ${estimate.rows} rows, ${scope}, ${calibration}`, '', columns([header, ...rows])].join('\n');
+  return [`${manifest.name} v${manifest.version} on ${source}: ${estimate.rows} rows, ${scope}, ${calibrationNote(manifest)}`, '', columns([header, ...rows])].join('\n');
+}
+
+/** Which probabilities the estimate rests on: the bundle's calibration applies only where it lowered the error. */
+function calibrationNote(manifest: Manifest): string {
+  if (!manifest.calibration) return 'raw probabilities (the bundle has no calibration: package it with a holdout)';
+  const calibrated = Object.entries(manifest.calibration.classes)
+    .filter(([, calibration]) => calibration.map !== undefined)
+    .map(([label]) => JSON.stringify(label));
+  if (calibrated.length === 0) return 'raw probabilities (calibrating them did not lower their calibration error on the holdout)';
+  return `probabilities calibrated on the holdout (isotonic) for ${calibrated.join(', ')}`;
 }

@@ -55,7 +55,9 @@ describe('modelgate quality on the churn example', () => {
     const run = await quality('--bundle', 'examples/churn/v1', '--current', 'test/fixtures/drift/telco-current.csv');
     expect(run.code).toBe(0);
     const lines = run.stdout.trim().split('\n');
-    expect(lines[0]).toBe('churn v1 on test/fixtures/drift/telco-current.csv: 1200 rows, positive class "Yes", the model probabilities (the bundle has no calibration)');
+    expect(lines[0]).toBe(
+      'churn v1 on test/fixtures/drift/telco-current.csv: 1200 rows, positive class "Yes", raw probabilities (the bundle has no calibration: package it with a holdout)',
+    );
     expect(lines[2]).toMatch(/^metric +estimated +interval \(\+-3 SE\) +notes$/);
     expect(lines.slice(3).map((line) => line.split(/ {2,}/)[0])).toEqual(['accuracy', 'precision', 'recall', 'F1', 'ROC AUC']);
     expect(lines[3]).toMatch(/^accuracy +0\.\d{4} +0\.\d{4} - 0\.\d{4}$/);
