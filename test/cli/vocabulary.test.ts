@@ -126,6 +126,7 @@ describe('every command takes --json', () => {
       'package',
       'promote',
       'push',
+      'quality',
       'reingest',
       'retire',
       'rollback',
@@ -145,6 +146,7 @@ describe('every command takes --json', () => {
     ['experiment', ['experiment', 'list', '--json'], 0],
     ['abtest', ['abtest', '--srm', '1000,1200', '--json'], 0],
     ['reingest', ['reingest', '--json'], 0],
+    ['quality', ['quality', '--bundle', 'examples/churn/v1', '--current', 'missing.csv', '--json'], 2],
   ])('%s prints JSON on stdout, result or failure', async (_, args, code) => {
     const run = await cli(...args);
     expect(run.code, run.stderr).toBe(code);
@@ -173,6 +175,7 @@ describe.concurrent('an unknown flag names the nearest one', () => {
     ['experiment', ['experiment', 'start', '--model', 'churn', '--treatmnet', '2'], '--treatmnet', '--treatment'],
     ['abtest', ['abtest', '--wieghts', '0.5,0.5'], '--wieghts', '--weights'],
     ['reingest', ['reingest', '--stat-dir', 'x'], '--stat-dir', '--state-dir'],
+    ['quality', ['quality', '--bundel', 'examples/churn/v1'], '--bundel', '--bundle'],
   ])('%s', async (command, args, typo, meant) => {
     const run = await cli(...args);
     expect(run.code).toBe(2);
