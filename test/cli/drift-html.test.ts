@@ -80,7 +80,7 @@ describe('toMarkup', () => {
   });
 });
 
-describe('modelgate drift --reference --current --html, opened in headless Chromium', () => {
+describe.concurrent('modelgate drift --reference --current --html, opened in headless Chromium', () => {
   it('the summary first: the verdict, the drifted features and the samples; then every feature with its chart', async () => {
     // Run where the files are, as a person would: the report names them as given.
     file('telco-reference.csv', readFileSync(join(root, 'test/fixtures/drift/telco-reference.csv'), 'utf8'));

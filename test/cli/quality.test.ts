@@ -32,7 +32,7 @@ function manifestOnlyBundle(name: string, manifest: object): string {
   return dir;
 }
 
-describe('modelgate quality on the churn example', () => {
+describe.concurrent('modelgate quality on the churn example', () => {
   it('--json --target: every estimate inside its interval, and the realized values validate reports (docs/cli.md)', async () => {
     const run = await quality('--bundle', 'examples/churn/v1', '--current', 'examples/churn/v1/holdout.csv', '--target', 'Churn', '--json');
     expect(run.stderr).toBe('');
@@ -70,7 +70,7 @@ describe('modelgate quality on the churn example', () => {
   });
 });
 
-describe('modelgate quality: what it cannot estimate is exit 2, named', () => {
+describe.concurrent('modelgate quality: what it cannot estimate is exit 2, named', () => {
   it('a CSV without a feature the model requires names the column', async () => {
     const lines = holdout.split('\n').slice(0, 20);
     const drop = lines[0]!.split(',').indexOf('MonthlyCharges');
