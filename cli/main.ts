@@ -12,6 +12,7 @@ import { modelsSpec } from './specs/models';
 import { packageSpec } from './specs/package';
 import { promoteSpec } from './specs/promote';
 import { pushSpec } from './specs/push';
+import { qualitySpec } from './specs/quality';
 import { reingestSpec } from './specs/reingest';
 import { replaySpec } from './specs/replay';
 import { retireSpec } from './specs/retire';
@@ -30,6 +31,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   rollbackSpec,
   retireSpec,
   driftSpec,
+  qualitySpec,
   errorsSpec,
   replaySpec,
   experimentSpec,

@@ -47,6 +47,7 @@ const STATIC_FILES: Record<string, { path: () => string; type: string }> = {
   '/dashboard/static/dashboard.js': { path: () => join(STATIC_DIR, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/static/experiments.js': { path: () => join(STATIC_DIR, 'experiments.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/static/monitoring.js': { path: () => join(STATIC_DIR, 'monitoring.js'), type: 'text/javascript; charset=utf-8' },
+  '/dashboard/static/drift-view.js': { path: () => join(STATIC_DIR, 'drift-view.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard/static/dashboard.css': { path: () => join(STATIC_DIR, 'dashboard.css'), type: 'text/css; charset=utf-8' },
   // Served from node_modules: the page needs no network.
   '/dashboard/static/uPlot.iife.min.js': { path: () => require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },

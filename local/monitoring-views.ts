@@ -12,11 +12,10 @@ import { MonitoringStore } from '../lambdas/adapters/monitoring-store';
 import { queryLabelledPredictions } from '../lambdas/adapters/prediction-query';
 import { join } from 'node:path';
 import { monitoringConfigFromEnv, TIME_SCALE_VARIABLE, type MonitoringConfig } from '../lambdas/contracts/monitoring-environment';
-import { compareDistributions, type DistributionComparison } from '../lambdas/core/drift/distribution';
-import type { DriftStatus, FeatureDrift } from '../lambdas/core/drift/report';
+import { windowDriftViews, type FeatureView } from '../lambdas/core/drift/feature-view';
+import type { DriftStatus } from '../lambdas/core/drift/report';
 import { ESTIMATED_METRICS, type EstimatedMetricName, type EstimatedQuality } from '../lambdas/core/estimation/estimated-quality';
-import type { DistributionBaseline, Manifest } from '../lambdas/core/manifest';
-import type { FeatureAggregate } from '../lambdas/core/drift/aggregate';
+import type { Manifest } from '../lambdas/core/manifest';
 import { qualityAlarmKey, type Severity, type SeverityThresholds } from '../lambdas/core/monitoring/alarms';
 import { errorAnalysis, type SliceErrors } from '../lambdas/core/monitoring/error-analysis';
 import type { QualityMetricName, QualityMetrics } from '../lambdas/core/monitoring/quality';
@@ -25,24 +24,6 @@ import { mergeMonitoringWindows, monitoredFeatures, slidingWindow, windowStartOf
 import { versionAlarmPrefix } from '../lambdas/core/naming';
 import type { MetricAlarm } from './alarms';
 import type { LocalLambdaService } from './lambda-service';
-
-/** One feature's (or the prediction's) drift in the sliding window, with what it rests on and what it looks like. */
-export interface FeatureView {
-  readonly name: string;
-  readonly kind: FeatureDrift['kind'];
-  readonly method: FeatureDrift['method'];
-  readonly statistic: number | null;
-  readonly pValue: number | null;
-  readonly threshold: number;
-  readonly status: DriftStatus;
-  /** Current values (not missing), and the fewest the method's verdict needs (null: the reference is too small). */
-  readonly values: number;
-  readonly minimum: number | null;
-  readonly missing: number;
-  readonly outOfRange?: number;
-  readonly unseenCategories?: number;
-  readonly distribution: DistributionComparison;
-}
 
 /** The monitor's view at the end of one aggregation window: its sliding window ending there. */
 export interface TimelinePoint {
@@ -151,12 +132,7 @@ export function monitoringViews(options: MonitoringViewsOptions): MonitoringView
     const windows = await store.queryWindows(model, version, oldest, to);
     const recent = windows.filter((w) => w.windowStart >= from);
     const report = monitorReport(manifest, { recent, lookback: windows.filter((w) => w.windowStart >= qualityFrom) }, { from, to, qualityFrom }, config);
-    const merged = mergeMonitoringWindows(manifest, recent);
-    const featureViews = Object.entries(report.drift?.features ?? {})
-      .map(([name, drift]) => featureView(name, drift, manifest.baseline?.features[name], merged.drift?.features[name]))
-      .filter((view): view is FeatureView => view !== null)
-      .sort(byConcern);
-    const prediction = report.drift?.prediction ? featureView('prediction', report.drift.prediction, manifest.baseline?.prediction, merged.drift?.prediction) : null;
+    const { features, prediction } = windowDriftViews(report.drift, manifest.baseline, mergeMonitoringWindows(manifest, recent).drift);
     const alarms = versionAlarms(options, model, version);
     return {
       model,
@@ -166,7 +142,7 @@ export function monitoringViews(options: MonitoringViewsOptions): MonitoringView
       predictions: report.predictions,
       drift: report.drift ? { status: report.drift.status, driftShare: report.drift.driftShare, assessed: report.drift.assessed } : null,
       ...(report.driftSkipped ? { driftSkipped: report.driftSkipped } : {}),
-      features: featureViews,
+      features,
       prediction,
       estimated: report.estimated ? { ...report.estimated, realized: report.estimateCheck?.realized ?? {}, labels: report.estimateCheck?.labels ?? 0 } : null,
       quality: { from: qualityFrom, labels: report.labels, metrics: report.quality, ...(report.qualitySkipped ? { skipped: report.qualitySkipped } : {}) },
@@ -189,37 +165,6 @@ export function monitoringViews(options: MonitoringViewsOptions): MonitoringView
       return Promise.all(seen.map((v) => version(v.model, v.version, minutes)));
     },
   };
-}
-
-function featureView(name: string, drift: FeatureDrift, baseline: DistributionBaseline | undefined, aggregate: FeatureAggregate | undefined): FeatureView | null {
-  if (!baseline || !aggregate) return null;
-  return {
-    name,
-    kind: drift.kind,
-    method: drift.method,
-    statistic: drift.statistic,
-    pValue: drift.pValue,
-    threshold: drift.threshold,
-    status: drift.status,
-    values: drift.current.values,
-    minimum: drift.minimum,
-    missing: drift.current.missing,
-    ...(drift.outOfRange !== undefined ? { outOfRange: drift.outOfRange } : {}),
-    ...(drift.unseenCategories !== undefined ? { unseenCategories: drift.unseenCategories } : {}),
-    distribution: compareDistributions(baseline, aggregate),
-  };
-}
-
-/** How far past its threshold a feature is: a distance over its threshold, a p-value's threshold over it. */
-function excess(view: FeatureView): number {
-  if (view.statistic === null) return 0;
-  if (view.pValue !== null) return view.threshold / Math.max(view.pValue, 1e-300);
-  return view.statistic / view.threshold;
-}
-
-function byConcern(a: FeatureView, b: FeatureView): number {
-  const rank = (view: FeatureView) => (view.status === 'drift' ? 0 : view.status === 'no-drift' ? 1 : 2);
-  return rank(a) - rank(b) || excess(b) - excess(a) || a.name.localeCompare(b.name);
 }
 
 /** Per aggregation window in the span, what the monitor would have read at its end: the sliding window ending there. */

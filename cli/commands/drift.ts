@@ -7,6 +7,8 @@ import type { driftOptions } from '../specs/drift';
 import { nearest, requireOneOf } from '../suggest';
 import { UsageError } from '../usage-error';
 import { columns } from '../columns';
+import { writeDriftHtml, type DriftHtml } from '../drift-html';
+import { columnDriftViews } from '../../lambdas/core/drift/feature-view';
 
 const METHODS: readonly DriftMethod[] = ['psi', 'ks', 'chisquare', 'jensenshannon', 'wasserstein'];
 
@@ -32,6 +34,7 @@ export const runDrift: CommandRun<typeof driftOptions> = async (input) => {
   const settings = settingsFromFlags(values.method, values.threshold);
 
   let report: DriftReport;
+  let html: DriftHtml;
   try {
     const reference = await readTable(values.reference);
     const current = await readTable(values.current);
@@ -50,16 +53,30 @@ export const runDrift: CommandRun<typeof driftOptions> = async (input) => {
         currentColumns.push([name, { kind: 'categorical', values: currentCells.map(cellOrMissing) }]);
       }
     }
-    report = driftReport(Object.fromEntries(referenceColumns), Object.fromEntries(currentColumns), {
-      settings: Object.fromEntries(names.map((name) => [name, settings])),
-    });
+    const referenceData = Object.fromEntries(referenceColumns);
+    const currentData = Object.fromEntries(currentColumns);
+    report = driftReport(referenceData, currentData, { settings: Object.fromEntries(names.map((name) => [name, settings])) });
+    html = {
+      title: `Drift of ${values.current} against ${values.reference}`,
+      sections: [
+        {
+          title: values.current,
+          reference: `${values.reference}, ${reference.rows.length} rows`,
+          current: `${values.current}, ${current.rows.length} rows`,
+          report,
+          views: columnDriftViews(report, referenceData, currentData),
+        },
+      ],
+    };
   } catch (error) {
     if (error instanceof CsvError || error instanceof DriftConfigError || error instanceof BadInputError) {
       throw new UsageError(error.message, error instanceof BadInputError ? error.nextStep : 'fix the file, or leave the column out with --exclude');
     }
     throw error;
   }
+  if (values.html !== undefined) await writeDriftHtml(values.html, html);
   console.log(values.json ? JSON.stringify(report, null, 2) : table(report));
+  if (values.html !== undefined && !values.json) console.log(`\nreport written to ${values.html}`);
   return values['fail-on-drift'] && report.datasetDrift ? 1 : 0;
 };
 

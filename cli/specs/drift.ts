@@ -10,6 +10,7 @@ export const driftOptions = {
   exclude: { type: 'string' },
   version: { type: 'string' },
   'fail-on-drift': { type: 'boolean' },
+  html: { type: 'string' },
   ...sinceOption,
   ...jsonOption,
   ...monitoringTargetOptions,
@@ -18,8 +19,8 @@ export const driftOptions = {
 export const driftSpec = defineCommand({
   name: 'drift',
   summary: 'Data drift: of a served model against its baseline, or between two CSV files (PSI, KS, Wasserstein, chi-squared, JS)',
-  usage: `usage: modelgate drift <model> [--version <v>] [--since 1h] [--fail-on-drift] [--json] [target options]
-       modelgate drift --reference <a.csv> --current <b.csv> [options]
+  usage: `usage: modelgate drift <model> [--version <v>] [--since 1h] [--fail-on-drift] [--html <file>] [--json] [target options]
+       modelgate drift --reference <a.csv> --current <b.csv> [--html <file>] [options]
 
 The first form prints the per-feature drift of a served model's recent traffic against its manifest
 baseline, from the monitoring table's window aggregates (as the scheduled monitor computes it): every
@@ -43,6 +44,9 @@ column is numeric when every non-empty cell of the reference is a number; empty 
 
 Both forms:
   --fail-on-drift       exit 1 when dataset drift is found (for CI and scheduled checks)
+  --html <file>         also write the report as one self-contained HTML file (inline style and
+                        charts, no script, no request): the summary first, then per feature its
+                        verdict and the reference and current distributions
   --json                print the report as JSON
 
 Exit codes: 0 report printed (drift or not, or no traffic in the period), 1 dataset drift found with

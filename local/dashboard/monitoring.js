@@ -2,7 +2,10 @@
 // (per feature: method, statistic, threshold, verdict or "not enough data" with the count, and the training
 // distribution beside the current one), the prediction distribution, estimated and realized quality and the
 // drift share over time with the alarm thresholds drawn, the version's alarms, and the error rate per slice.
-// Reads /dashboard/api/monitoring (local/monitoring-views.ts); plain DOM, SVG and uPlot, like dashboard.js.
+// Reads /dashboard/api/monitoring (local/monitoring-views.ts); plain DOM, SVG and uPlot, like dashboard.js. A
+// module: the drift table and its charts are drift-view.js's, which `modelgate drift --html` renders too.
+import { badge as badgeNode, featureTable as featureTableNode, num, percent, STATUS_TEXT, toDom } from './drift-view.js';
+
 (() => {
   const REFRESH_MS = 10_000;
   const section = document.querySelector('#monitoring .content');
@@ -10,93 +13,15 @@
   const windowSelect = document.getElementById('window');
   const charts = [];
   const sliceChoice = new Map();
-  const STATUS_TEXT = { drift: 'DRIFT', 'no-drift': 'no drift', 'not-enough-data': 'not enough data' };
   const METRIC_NAMES = { accuracy: 'accuracy', rocAuc: 'ROC AUC' };
 
   const { el } = window.modelgateDom;
-  const svg = (tag, attrs = {}) => {
-    const node = document.createElementNS('http://www.w3.org/2000/svg', tag);
-    for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
-    return node;
-  };
-  const num = (x, digits = 3) => (x === null || x === undefined ? '–' : Math.abs(x) >= 1000 ? x.toFixed(0) : Number(x.toPrecision(digits)).toString());
-  const percent = (x) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
-  const badge = (status, text) => el('span', { class: `status ${status}` }, text ?? STATUS_TEXT[status] ?? status);
-
-  /** Training distribution (gray) beside the current window's (blue, red when drifted), one pair of bars per bin. */
-  function distributionChart(view) {
-    const bins = view.distribution.bins;
-    const width = 150;
-    const height = 40;
-    const slot = width / Math.max(1, bins.length);
-    const top = Math.max(...bins.flatMap((b) => [b.reference, b.current]), 0.01);
-    const chart = svg('svg', {
-      width,
-      height,
-      viewBox: `0 0 ${width} ${height}`,
-      class: 'distribution',
-      role: 'img',
-      'aria-label': `${view.name}: training against current distribution`,
-    });
-    bins.forEach((bin, i) => {
-      for (const [k, share, color] of [
-        [0, bin.reference, '#9ca3af'],
-        [1, bin.current, view.status === 'drift' ? '#dc2626' : '#2563eb'],
-      ]) {
-        const h = (share / top) * (height - 2);
-        const rect = svg('rect', { x: i * slot + 1 + (k * (slot - 2)) / 2, y: height - h, width: Math.max(1, (slot - 2) / 2 - 0.5), height: Math.max(0, h), fill: color });
-        const title = svg('title');
-        title.textContent = `${bin.label}: training ${percent(bin.reference)}, current ${percent(bin.current)}`;
-        rect.append(title);
-        chart.append(rect);
-      }
-    });
-    return chart;
-  }
-
-  function featureRow(view) {
-    const sample = view.status === 'not-enough-data' ? `${view.values} of ${view.minimum ?? '—'} needed` : String(view.values);
-    const notes = [
-      view.outOfRange ? `${view.outOfRange} out of range` : '',
-      view.unseenCategories ? `${view.unseenCategories} unseen` : '',
-      view.missing ? `${view.missing} missing` : '',
-    ]
-      .filter(Boolean)
-      .join(', ');
-    return el(
-      'tr',
-      { 'data-feature': view.name, 'data-status': view.status },
-      el('td', {}, el('strong', {}, view.name), notes ? el('div', { class: 'reason' }, notes) : null),
-      el('td', {}, view.method),
-      el('td', {}, num(view.statistic), view.pValue !== null ? el('div', { class: 'reason' }, `p ${num(view.pValue, 2)}`) : null),
-      el('td', {}, num(view.threshold)),
-      el('td', {}, badge(view.status)),
-      el('td', {}, sample),
-      el('td', {}, distributionChart(view)),
-    );
-  }
+  const badge = (status, text) => toDom(badgeNode(status, text));
 
   function featureTable(version) {
-    const rows = [...(version.prediction ? [featureRow(version.prediction)] : []), ...version.features.map(featureRow)];
-    if (rows.length === 0) return el('p', { class: 'empty' }, version.driftSkipped ? `No drift report: ${version.driftSkipped}.` : 'No drift report yet.');
-    return el(
-      'div',
-      { class: 'scroll tall' },
-      el(
-        'table',
-        { class: 'features' },
-        el(
-          'thead',
-          {},
-          el(
-            'tr',
-            {},
-            ['feature', 'method', 'statistic', 'threshold', 'verdict', 'values', 'training vs current'].map((h) => el('th', {}, h)),
-          ),
-        ),
-        el('tbody', {}, rows),
-      ),
-    );
+    const views = [...(version.prediction ? [version.prediction] : []), ...version.features];
+    if (views.length === 0) return el('p', { class: 'empty' }, version.driftSkipped ? `No drift report: ${version.driftSkipped}.` : 'No drift report yet.');
+    return el('div', { class: 'scroll tall' }, toDom(featureTableNode(views, 'training vs current')));
   }
 
   /** A uPlot chart of the timeline; `lines` are constant thresholds drawn across it. */

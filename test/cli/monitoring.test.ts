@@ -108,6 +108,23 @@ describe('modelgate drift <model>', () => {
     expect(run.stdout).toContain(`${expected.assessed} assessed columns (${features - expected.assessed} with not enough data) drifted`);
   });
 
+  it('--html writes the report of the same windows: per feature its verdict and chart, the prediction first', async () => {
+    const report = join(emptyState, 'drift.html');
+    const run = await runCli(['drift', 'churn', ...servers(), '--manifest', manifestPath, '--html', report], { cwd: root });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`report written to ${report}`);
+    const html = readFileSync(report, 'utf8');
+    const store = new MonitoringStore(aws.dynamodb, MONITORING);
+    const windows = await store.queryWindows('churn', '1', '2000-01-01T00:00:00.000Z', new Date().toISOString());
+    const expected = versionReport(manifest, windows, { from: '', to: '' }, { minPredictions: 1 }).drift!;
+    expect(html).toContain('<section data-section="churn v1">');
+    expect(html).toMatch(/<dt>reference<\/dt><dd>training baseline of the manifest, 5634 rows<\/dd><dt>current<\/dt><dd>300 predictions in 1 aggregation windows, /);
+    const rows = [...html.matchAll(/<tr data-feature="([^"]+)" data-status="([^"]+)">/g)].map(([, name, status]) => [name, status]);
+    expect(rows[0]).toEqual(['prediction', expected.prediction!.status]);
+    expect(Object.fromEntries(rows.slice(1))).toEqual(Object.fromEntries(Object.entries(expected.features).map(([name, feature]) => [name, feature.status])));
+    expect(html.indexOf('class="summary"')).toBeLessThan(html.indexOf('<table'));
+  });
+
   it('exits 2 on bad usage: a bad period, both forms at once, no runtime and no servers', async () => {
     expect((await runCli(['drift', 'churn', '--since', 'soon', ...servers(), '--manifest', manifestPath], { cwd: root })).code).toBe(2);
     expect((await runCli(['drift', 'churn', '--reference', 'a.csv', '--current', 'b.csv'], { cwd: root })).code).toBe(2);

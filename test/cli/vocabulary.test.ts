@@ -127,6 +127,7 @@ describe('every command takes --json', () => {
       'package',
       'promote',
       'push',
+      'quality',
       'reingest',
       'replay',
       'retire',
@@ -148,6 +149,7 @@ describe('every command takes --json', () => {
     ['abtest', ['abtest', '--srm', '1000,1200', '--json'], 0],
     ['reingest', ['reingest', '--json'], 0],
     ['replay', ['replay', 'churn', '--input', 'examples/churn/v1/holdout.csv', '--rate', '5', '--json'], 2],
+    ['quality', ['quality', '--bundle', 'examples/churn/v1', '--current', 'missing.csv', '--json'], 2],
   ])('%s prints JSON on stdout, result or failure', async (_, args, code) => {
     const run = await cli(...args);
     expect(run.code, run.stderr).toBe(code);
@@ -177,6 +179,7 @@ describe.concurrent('an unknown flag names the nearest one', () => {
     ['abtest', ['abtest', '--wieghts', '0.5,0.5'], '--wieghts', '--weights'],
     ['reingest', ['reingest', '--stat-dir', 'x'], '--stat-dir', '--state-dir'],
     ['replay', ['replay', 'churn', '--input', 'examples/churn/v1/holdout.csv', '--rat', '5'], '--rat', '--rate'],
+    ['quality', ['quality', '--bundel', 'examples/churn/v1'], '--bundel', '--bundle'],
   ])('%s', async (command, args, typo, meant) => {
     const run = await cli(...args);
     expect(run.code).toBe(2);

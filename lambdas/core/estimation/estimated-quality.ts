@@ -195,19 +195,23 @@ export function estimateQuality(estimation: EstimationAggregate): EstimatedQuali
   return { rows: n, estimated, interval, samples };
 }
 
+/** The empty aggregate of a model that can be estimated; throws EstimationError saying why one cannot. */
+export function estimationFor(manifest: Manifest): EstimationAggregate {
+  const estimation = emptyEstimation(manifest);
+  if (estimation) return estimation;
+  throw new EstimationError(
+    manifest.task === 'regression'
+      ? `estimated quality is for classifiers; ${manifest.name} v${manifest.version} is a regression`
+      : `estimated quality needs probabilities, and ${manifest.name} v${manifest.version} has no outputs.probabilities`,
+  );
+}
+
 /**
  * The offline form: the estimate for a set of the model's predictions (e.g. on an unlabeled CSV), through
  * the same aggregate the monitor keeps, and the realized metrics beside it when `actual` is given.
  */
 export function estimateQualityOnRows(manifest: Manifest, predictions: readonly RowPrediction[], actual?: readonly Target[]): RowsEstimate {
-  const estimation = emptyEstimation(manifest);
-  if (!estimation) {
-    throw new EstimationError(
-      manifest.task === 'regression'
-        ? `estimated quality is for classifiers; ${manifest.name} v${manifest.version} is a regression`
-        : `estimated quality needs probabilities, and ${manifest.name} v${manifest.version} has no outputs.probabilities`,
-    );
-  }
+  const estimation = estimationFor(manifest);
   for (const prediction of predictions) addPrediction(estimation, manifest, prediction);
   const estimate = estimateQuality(estimation);
   if (actual === undefined) return estimate;
