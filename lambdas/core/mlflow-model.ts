@@ -80,7 +80,7 @@ const NUMPY_DTYPES: Readonly<Record<string, string>> = {
 
 /** How to turn the flavors MLflow logs most often into an onnx flavor; anything else gets the general advice. */
 function conversionOf(directory: string, flavors: readonly string[]): string {
-  const save = `mlflow.onnx.save_model(onx, 'onnx-model', signature=Model.load('${directory}').signature)`;
+  const save = `mlflow.onnx.save_model(onx, 'onnx-model', signature=Model.load('${directory}').signature, save_as_external_data=False)`;
   if (flavors.includes('sklearn')) {
     return (
       `convert it where it was trained (pip install skl2onnx==${CONVERTERS.skl2onnx}), keeping its signature:\n` +

@@ -73,7 +73,7 @@ describe('parseMlmodel', () => {
       'mlruns/sk is an MLflow model without the onnx flavor (flavors: python_function, sklearn); modelgate serves ONNX models only, and never loads a pickle',
     );
     expect(error?.nextStep).toContain(`pip install skl2onnx==${CONVERTERS.skl2onnx}`);
-    expect(error?.nextStep).toContain("mlflow.onnx.save_model(onx, 'onnx-model', signature=Model.load('mlruns/sk').signature)");
+    expect(error?.nextStep).toContain("mlflow.onnx.save_model(onx, 'onnx-model', signature=Model.load('mlruns/sk').signature, save_as_external_data=False)");
   });
 
   it.each([
