@@ -9,6 +9,8 @@ import { sha256Hex } from '../../lambdas/adapters/model-store';
 import { parseCsv } from '../../lambdas/core/csv';
 import { parseManifestJson, type DistributionBaseline, type FeatureSpec, type Manifest } from '../../lambdas/core/manifest';
 import { prepareModel } from '../../lambdas/core/onnx-graph';
+import { validateCandidate } from '../../lambdas/use-cases/validate-candidate';
+import { bundleFolderSource } from '../../cli/bundle-folder';
 import { runCli, type CliResult } from '../support/cli';
 import { IRIS_MLMODEL, SKLEARN_MLMODEL, TITANIC_EXAMPLE, TITANIC_MLMODEL, writeMlflowModel } from '../support/mlflow';
 
@@ -276,6 +278,13 @@ describe('modelgate package --mlflow: an MLflow model directory with the onnx fl
       },
     });
     expect(manifest.training?.model).toMatchObject({ file: 'model.onnx', zipMapsRemoved: 1, mlflow: { directory: 'mlflow-titanic', onnxVersion: '1.17.0' } });
+  });
+
+  it("hands the lineage to the pipeline: validation of the bundle returns it for the registry's record", async () => {
+    const result = await validateCandidate({ model: 'titanic-mlflow', version: '1', candidate: bundleFolderSource(join(directory, 'titanic-mlflow-bundle')), latencySamples: 5 });
+    expect(result.verdict, result.summary).toBe('accepted');
+    expect(result.mlflow).toEqual(readManifest(join(directory, 'titanic-mlflow-bundle')).lineage?.mlflow);
+    expect(result.mlflow?.runId).toBe('8ede7df408dd42ed9fc39019ef7df309');
   });
 
   it('checks a tensor signature against the graph and keeps a uuid of digits as written', async () => {
