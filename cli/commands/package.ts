@@ -315,6 +315,7 @@ function summaryJson(request: Request, bundle: Bundle) {
     baselineRows: manifest.baseline?.rows,
     ...(bundle.holdout ? { holdout: { rows: bundle.holdout.rows, metrics: bundle.holdout.metrics } } : {}),
     ...(manifest.validation?.gates ? { gates: manifest.validation.gates } : {}),
+    ...(manifest.lineage ? { lineage: manifest.lineage } : {}),
     notes: bundle.notes,
   };
 }
@@ -354,6 +355,8 @@ function summaryText(request: Request, bundle: Bundle): string {
     const metrics = Object.entries(bundle.holdout.metrics).map(([metric, value]) => `${metric} ${Number((value as number).toFixed(4))}`);
     lines.push(`holdout (${bundle.holdout.rows} rows): ${metrics.join(', ')}`);
   }
+  const mlflow = manifest.lineage?.mlflow;
+  if (mlflow) lines.push(`lineage: MLflow ${mlflow.runId ? `run ${mlflow.runId}, ` : ''}model ${mlflow.modelUuid}`);
   for (const note of bundle.notes) lines.push(`note: ${note}`);
   const files = [MODEL_FILE, 'manifest.json', ...(request.holdout ? [PROMOTION_DEFAULTS.holdoutFile] : [])];
   lines.push(`wrote ${files.map((f) => join(request.out, f)).join(', ')} (model sha256 ${manifest.model.sha256})`);

@@ -259,6 +259,7 @@ describe('modelgate package --mlflow: an MLflow model directory with the onnx fl
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('note: input_example.json: 2 example row(s) match the features and the model answers them');
+    expect(run.stdout).toContain('lineage: MLflow run 8ede7df408dd42ed9fc39019ef7df309, model 3f1c0b6a2d5e4f7a9b8c1d2e3f4a5b6c');
     const manifest = readManifest(join(directory, 'titanic-mlflow-bundle'));
     expect(manifest.features).toEqual([
       { name: 'pclass', type: 'string', categories: ['1', '2', '3'] },
