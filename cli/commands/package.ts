@@ -237,7 +237,8 @@ async function readModel(path: string): Promise<Uint8Array> {
   if (folder) {
     const files = await readdir(path);
     if (files.some((file) => SAVED_MODEL_FILES.includes(file))) throw foreignModelError({ kind: 'saved-model' }, path);
-    throw new InputFileError(`${path} is a folder; --onnx takes the model file`);
+    const mlflow = files.includes(MLMODEL_FILE) ? `; it is an MLflow model: --mlflow ${path}` : '';
+    throw new InputFileError(`${path} is a folder; --onnx takes the model file${mlflow}`);
   }
   const bytes = await readInput(path);
   const foreign = recognizeForeignModel(bytes, decompressStart);

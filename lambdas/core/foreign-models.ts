@@ -117,6 +117,7 @@ function firstGlobal(bytes: Uint8Array): string | undefined {
       }
       case 0x58: {
         // BINUNICODE: 4-byte little-endian length
+        if (at + 4 > bytes.length) return undefined;
         const length = new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0, true);
         strings.push(text.decode(bytes.subarray(at + 4, at + 4 + length)));
         at += 4 + length;

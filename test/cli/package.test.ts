@@ -414,6 +414,11 @@ describe('modelgate package: bad input exits 2 and says why', () => {
       message: `${join(directory, 'saved')} is a TensorFlow SavedModel: modelgate serves ONNX models only; convert it with tf2onnx (pip install tf2onnx==1.16.1):\n  python -m tf2onnx.convert --saved-model ${join(directory, 'saved')} --output model.onnx --opset 17`,
     },
     {
+      name: 'an MLflow model folder given to --onnx',
+      args: () => ['--onnx', writeMlflowModel(join(directory, 'mlflow-as-onnx'), IRIS_MLMODEL, join(models, 'logreg_iris.onnx')), '--train', titanic(), '--target', 'survived'],
+      message: `${join(directory, 'mlflow-as-onnx')} is a folder; --onnx takes the model file; it is an MLflow model: --mlflow ${join(directory, 'mlflow-as-onnx')}`,
+    },
+    {
       name: 'a missing file',
       args: () => ['--onnx', join(directory, 'nope.onnx'), '--train', titanic(), '--target', 'survived'],
       message: `cannot read ${join(directory, 'nope.onnx')}: no such file`,

@@ -28,8 +28,10 @@ describe('recognizeForeignModel', () => {
     expect(recognizeForeignModel(bytes)).toEqual({ kind: 'pickle', protocol, global: 'sklearn.linear_model._logistic.LogisticRegression' });
   });
 
-  it('names a pickle whose class it cannot read by its protocol alone', () => {
+  it('names a pickle whose class it cannot read by its protocol alone, truncated ones too', () => {
     expect(recognizeForeignModel(Uint8Array.of(0x80, 0x04, 0x95, 0x01))).toEqual({ kind: 'pickle', protocol: 4 });
+    expect(recognizeForeignModel(bytesOf(PROTOCOL_2).subarray(0, 40))).toEqual({ kind: 'pickle', protocol: 2 });
+    expect(recognizeForeignModel(Uint8Array.of(0x80, 0x03, 0x58, 0x05, 0x00))).toEqual({ kind: 'pickle', protocol: 3 });
   });
 
   it("recognises joblib's compressed files, and the pickle inside a zlib stream when it can inflate it", () => {
