@@ -33,6 +33,8 @@ export const runModels: CommandRun<typeof modelsOptions> = async ({ values, posi
       );
   }
   console.log('');
+  // Where versions came from MLflow, the run (or, saved outside a run, the model uuid) that made each.
+  const fromMlflow = view.versions.some((v) => v.mlflow);
   const rows = view.versions.map((v) => [
     v.version,
     v.status,
@@ -40,9 +42,11 @@ export const runModels: CommandRun<typeof modelsOptions> = async ({ values, posi
     v.lambdaVersion ?? '',
     metric(v.metrics, 'rocAuc') ?? metric(v.metrics, 'accuracy') ?? metric(v.metrics, 'rmse') ?? '',
     v.updatedAt.slice(0, 19).replace('T', ' '),
+    ...(fromMlflow ? [v.mlflow ? (v.mlflow.runId ?? `model ${v.mlflow.modelUuid}`) : ''] : []),
     v.reason ? `${v.reason}${v.reasonText ? `: ${v.reasonText}` : ''}` : '',
   ]);
-  console.log(columns([['VERSION', 'STATUS', 'WEIGHT', 'LAMBDA', 'METRIC', 'UPDATED (UTC)', 'REASON'], ...rows]));
+  const header = ['VERSION', 'STATUS', 'WEIGHT', 'LAMBDA', 'METRIC', 'UPDATED (UTC)', ...(fromMlflow ? ['MLFLOW RUN'] : []), 'REASON'];
+  console.log(columns([header, ...rows]));
   return 0;
 };
 

@@ -1,12 +1,16 @@
 // `modelgate package`: builds a bundle (model.onnx without ZipMap, manifest.json, holdout.csv) from a model and
 // its training CSV. The inference rules are pure (lambdas/core/packaging.ts); this file reads and writes files
 // and runs the model through the same runtime adapter that serves it.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { ModelLoadError, loadModel } from '../../lambdas/adapters/onnx-runtime';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { constants, gunzipSync, inflateSync } from 'node:zlib';
+import { ModelLoadError, loadModel, type LoadedModel } from '../../lambdas/adapters/onnx-runtime';
 import { sha256Hex } from '../../lambdas/adapters/model-store';
 import { CsvError, parseCsv } from '../../lambdas/core/csv';
-import { ManifestError, describeIssues } from '../../lambdas/core/errors';
+import { ManifestError, ValidationError, describeIssues } from '../../lambdas/core/errors';
+import { ForeignModelError, foreignModelError, recognizeForeignModel, type Compression } from '../../lambdas/core/foreign-models';
+import { MLMODEL_FILE, MlflowModelError, exampleInstances, parseMlmodel, signatureMismatches, type MlflowModel } from '../../lambdas/core/mlflow-model';
+import { validateRows, type Row } from '../../lambdas/core/request';
 import type { Manifest, RolloutStrategy, Task } from '../../lambdas/core/manifest';
 import { ROLLOUT_STRATEGIES } from '../../lambdas/core/manifest-types';
 import { OnnxFormatError, prepareModel } from '../../lambdas/core/onnx-graph';
@@ -49,7 +53,8 @@ export const runPackage: CommandRun<typeof packageOptions> = async ({ values }) 
 };
 
 interface Request {
-  readonly model: string;
+  /** The ONNX file (--onnx), or the MLflow model directory (--mlflow). */
+  readonly model: { readonly onnx: string } | { readonly mlflow: string };
   readonly train: string;
   readonly target: string;
   readonly holdout?: string;
@@ -63,17 +68,21 @@ interface Request {
 }
 
 function readRequest(values: CommandInput<typeof packageOptions>['values']): Request {
-  const required = (flag: 'onnx' | 'train' | 'target' | 'name' | 'version' | 'out'): string => {
+  const example = 'e.g. `modelgate package --onnx model.onnx --train train.csv --target Churn --name churn --version 1 --out bundle/`';
+  const required = (flag: 'train' | 'target' | 'name' | 'version' | 'out'): string => {
     const value = values[flag];
-    if (value === undefined || value === '')
-      throw new UsageError(`--${flag} is required`, 'e.g. `modelgate package --onnx model.onnx --train train.csv --target Churn --name churn --version 1 --out bundle/`');
+    if (value === undefined || value === '') throw new UsageError(`--${flag} is required`, example);
     return value;
   };
+  const given = (value: string | undefined) => value !== undefined && value !== '';
+  if (given(values.onnx) === given(values.mlflow)) {
+    throw new UsageError(given(values.onnx) ? 'give --onnx or --mlflow, not both' : '--onnx is required (or --mlflow with an MLflow model directory)', example);
+  }
   const strategy = values.strategy === undefined ? undefined : requireOneOf('--strategy', values.strategy, ROLLOUT_STRATEGIES);
   const task = values.task === undefined ? undefined : requireOneOf('--task', values.task, TASKS);
   const holdout = values.holdout;
   return {
-    model: required('onnx'),
+    model: given(values.onnx) ? { onnx: values.onnx as string } : { mlflow: values.mlflow as string },
     train: required('train'),
     target: required('target'),
     name: required('name'),
@@ -103,12 +112,19 @@ interface Bundle {
 }
 
 async function build(request: Request): Promise<Bundle> {
-  const modelFile = await readInput(request.model);
+  const source = 'mlflow' in request.model ? await readMlflowModel(request.model.mlflow) : undefined;
+  const modelPath = 'onnx' in request.model ? request.model.onnx : join(request.model.mlflow, (source as MlflowSource).model.onnxFile);
+  const modelFile = await readModel(modelPath);
   const trainFile = await readInput(request.train);
   const train = parseCsv(new TextDecoder().decode(trainFile), request.train);
   const holdout = request.holdout === undefined ? undefined : await readHoldout(request.holdout);
 
   const prepared = prepareModel(modelFile);
+  const signature = source?.model.signature;
+  if (signature) {
+    const mismatches = signatureMismatches(signature, prepared.description);
+    if (mismatches.length > 0) throw new PackagingError(mismatches.map((m) => `the MLflow signature does not match the ONNX graph: ${m}`));
+  }
   const sha256 = sha256Hex(prepared.bytes);
   const { manifest: draft, notes } = draftManifest(train, prepared.description, {
     name: request.name,
@@ -124,17 +140,27 @@ async function build(request: Request): Promise<Bundle> {
     training: {
       target: request.target,
       data: { file: basename(request.train), sha256: sha256Hex(trainFile), rows: train.rows.length },
-      model: { file: basename(request.model), producer: prepared.description.producer, zipMapsRemoved: prepared.zipMapsRemoved },
+      model: {
+        file: basename(modelPath),
+        producer: prepared.description.producer,
+        zipMapsRemoved: prepared.zipMapsRemoved,
+        ...(source ? { mlflow: { directory: basename(source.directory), ...(source.model.onnxVersion ? { onnxVersion: source.model.onnxVersion } : {}) } } : {}),
+      },
       packagedBy: 'modelgate package',
     },
+    ...(source?.model.lineage ? { lineage: { mlflow: source.model.lineage } } : {}),
+    ...(signature?.inputs.kind === 'columns'
+      ? { declaredColumns: signature.inputs.columns.map((c) => ({ name: c.name, type: c.type, declaredAs: c.mlflowType, required: c.required })) }
+      : {}),
   });
 
   const model = await loadModel(draft, prepared.bytes);
   try {
+    const exampleNotes = source?.example ? await checkInputExample(draft, source, model) : [];
     const trainRows = tableRows(draft, train, request.train);
     const manifest = withBaseline(draft, trainRows, await model.predict(trainRows));
-    const bundle = { manifest, modelBytes: prepared.bytes, zipMapsRemoved: prepared.zipMapsRemoved, notes };
-    if (!holdout) return { ...bundle, notes: [...notes, NO_HOLDOUT_NOTE] };
+    const bundle = { manifest, modelBytes: prepared.bytes, zipMapsRemoved: prepared.zipMapsRemoved, notes: [...notes, ...exampleNotes] };
+    if (!holdout) return { ...bundle, notes: [...bundle.notes, NO_HOLDOUT_NOTE] };
     const actual = tableTargets(manifest, holdout.table, request.target, holdout.path);
     const holdoutPredictions = await model.predict(tableRows(manifest, holdout.table, holdout.path));
     const metrics = evaluatePredictions(manifest, actual, holdoutPredictions);
@@ -145,12 +171,93 @@ async function build(request: Request): Promise<Bundle> {
     return {
       ...bundle,
       manifest: { ...gated.manifest, training: { ...manifest.training, holdout: provenance } },
-      notes: [...notes, ...calibrated.notes, ...gated.notes],
+      notes: [...bundle.notes, ...calibrated.notes, ...gated.notes],
       holdout: { rows, metrics, bytes: holdout.bytes },
     };
   } finally {
     await model.release();
   }
+}
+
+interface MlflowSource {
+  readonly directory: string;
+  readonly model: MlflowModel;
+  /** input_example.json, parsed, when the MLmodel file names one. */
+  readonly example?: unknown;
+}
+
+/** The MLmodel file of an MLflow model directory (YAML as MLflow's PyYAML writes it) and its input example. */
+async function readMlflowModel(directory: string): Promise<MlflowSource> {
+  const path = join(directory, MLMODEL_FILE);
+  const model = parseMlmodel(new TextDecoder().decode(await readInput(path)), directory);
+  if (!model.inputExample) return { directory, model };
+  const examplePath = join(directory, model.inputExample.file);
+  const exampleText = await readFile(examplePath, 'utf8').catch(() => {
+    throw new MlflowModelError([`${path} names the input example ${model.inputExample?.file}, which is not in ${directory}`]);
+  });
+  try {
+    return { directory, model, example: JSON.parse(exampleText) };
+  } catch (error) {
+    throw new MlflowModelError([`${examplePath} is not valid JSON: ${(error as Error).message}`]);
+  }
+}
+
+/**
+ * The input example MLflow saved, read as requests are: each row must be valid for the manifest and answered by
+ * the model, or the bundle is refused naming the row and field. An example of tensors is not checked.
+ */
+async function checkInputExample(manifest: Manifest, source: MlflowSource, model: LoadedModel): Promise<string[]> {
+  const file = source.model.inputExample?.file as string;
+  const instances = exampleInstances(source.model, source.example);
+  if (!instances) return [`${file}: an example of type ${source.model.inputExample?.type} is not checked (only DataFrame examples map to features)`];
+  let rows: Row[];
+  try {
+    rows = validateRows(manifest, instances);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    throw new PackagingError(error.issues.map((i) => `${file}: row ${(i.row ?? 0) + 1}, field "${i.field}": ${i.reason}`));
+  }
+  await model.predict(rows);
+  return [`${file}: ${rows.length} example row(s) match the features and the model answers them`];
+}
+
+/** TensorFlow writes its graph as saved_model.pb (or .pbtxt) at the top of a SavedModel folder. */
+const SAVED_MODEL_FILES = ['saved_model.pb', 'saved_model.pbtxt'];
+
+/**
+ * The model's bytes, refused before any ONNX reading when the path is something modelgate will not load: a
+ * TensorFlow SavedModel (the folder or its saved_model.pb), a pickle or a joblib file (by their bytes).
+ */
+async function readModel(path: string): Promise<Uint8Array> {
+  if (SAVED_MODEL_FILES.includes(basename(path))) throw foreignModelError({ kind: 'saved-model' }, dirname(path));
+  const folder = await stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (folder) {
+    const files = await readdir(path);
+    if (files.some((file) => SAVED_MODEL_FILES.includes(file))) throw foreignModelError({ kind: 'saved-model' }, path);
+    const mlflow = files.includes(MLMODEL_FILE) ? `; it is an MLflow model: --mlflow ${path}` : '';
+    throw new InputFileError(`${path} is a folder; --onnx takes the model file${mlflow}`);
+  }
+  const bytes = await readInput(path);
+  const foreign = recognizeForeignModel(bytes, decompressStart);
+  if (foreign) throw foreignModelError(foreign, path);
+  return bytes;
+}
+
+/** Inflates the start of a zlib or gzip stream: a few KiB show whether a pickle is inside. */
+function decompressStart(bytes: Uint8Array, compression: Compression): Uint8Array | undefined {
+  const start = bytes.subarray(0, 64 * 1024);
+  // A prefix has no end of stream: flush what it holds instead of failing on the truncation.
+  const options = { finishFlush: constants.Z_SYNC_FLUSH };
+  try {
+    if (compression === 'zlib') return new Uint8Array(inflateSync(start, options));
+    if (compression === 'gzip') return new Uint8Array(gunzipSync(start, options));
+  } catch {
+    // Not a stream after all: the file is named by its first bytes alone.
+  }
+  return undefined;
 }
 
 async function readHoldout(path: string) {
@@ -180,6 +287,12 @@ function inputProblem(error: unknown): { message: string; nextStep: string } | u
   if (error instanceof ModelLoadError)
     return { message: `the model does not load: ${error.message}`, nextStep: 'check that --onnx is a model onnxruntime can load (docs/cli.md, "package")' };
   if (error instanceof ContractError) return { message: `the model's answer does not match its outputs: ${error.message}`, nextStep: inference };
+  if (error instanceof ForeignModelError) return { message: error.message, nextStep: error.conversion };
+  if (error instanceof MlflowModelError)
+    return {
+      message: error.problems.length === 1 ? error.message : `\n  ${error.problems.join('\n  ')}`,
+      nextStep: error.nextStep ?? 'fix the MLflow model directory (docs/bundle.md, "From MLflow")',
+    };
   if (error instanceof OnnxFormatError) return { message: error.message, nextStep: 'give an ONNX model file with --onnx' };
   if (error instanceof CsvError) return { message: error.message, nextStep: 'fix the CSV file' };
   if (error instanceof InputFileError) return { message: error.message, nextStep: 'check the path' };
@@ -203,6 +316,7 @@ function summaryJson(request: Request, bundle: Bundle) {
     baselineRows: manifest.baseline?.rows,
     ...(bundle.holdout ? { holdout: { rows: bundle.holdout.rows, metrics: bundle.holdout.metrics } } : {}),
     ...(manifest.validation?.gates ? { gates: manifest.validation.gates } : {}),
+    ...(manifest.lineage ? { lineage: manifest.lineage } : {}),
     notes: bundle.notes,
   };
 }
@@ -242,6 +356,8 @@ function summaryText(request: Request, bundle: Bundle): string {
     const metrics = Object.entries(bundle.holdout.metrics).map(([metric, value]) => `${metric} ${Number((value as number).toFixed(4))}`);
     lines.push(`holdout (${bundle.holdout.rows} rows): ${metrics.join(', ')}`);
   }
+  const mlflow = manifest.lineage?.mlflow;
+  if (mlflow) lines.push(`lineage: MLflow ${mlflow.runId ? `run ${mlflow.runId}, ` : ''}model ${mlflow.modelUuid}`);
   for (const note of bundle.notes) lines.push(`note: ${note}`);
   const files = [MODEL_FILE, 'manifest.json', ...(request.holdout ? [PROMOTION_DEFAULTS.holdoutFile] : [])];
   lines.push(`wrote ${files.map((f) => join(request.out, f)).join(', ')} (model sha256 ${manifest.model.sha256})`);

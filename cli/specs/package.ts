@@ -3,6 +3,7 @@ import { jsonOption } from '../target-options';
 
 export const packageOptions = {
   onnx: { type: 'string' },
+  mlflow: { type: 'string' },
   train: { type: 'string' },
   target: { type: 'string' },
   holdout: { type: 'string' },
@@ -21,6 +22,8 @@ export const packageSpec = defineCommand({
   summary: 'Build a model bundle (model, manifest with schema and baseline, holdout) from an ONNX model and a training CSV',
   usage: `usage: modelgate package --onnx <m.onnx> --train <train.csv> --target <column> --name <model>
                         --version <v> --out <dir> [options]
+       modelgate package --mlflow <model dir> --train <train.csv> --target <column> --name <model>
+                        --version <v> --out <dir> [options]
 
 Builds a model bundle in <dir>: model.onnx (ZipMap removed), manifest.json (validated) and, with
 --holdout, holdout.csv. The feature schema comes from the training CSV, the feature -> input mapping
@@ -29,6 +32,10 @@ takes the remaining columns in CSV order. The baseline is computed from the trai
 model's predictions on them. See docs/cli.md and docs/bundle.md.
 
   --onnx <file>         the ONNX model (--model is its old name)
+  --mlflow <dir>        an MLflow model directory with the onnx flavor (MLmodel, model.onnx):
+                        its signature's columns are the features, its run id and model uuid the
+                        lineage; its input example is checked. A pickle, a joblib file or a
+                        TensorFlow SavedModel is refused with the command that converts it
   --train <file>        training CSV with a header row: the features and the target
   --target <column>     the column holding the label (classification) or value (regression)
   --holdout <file>      labelled holdout CSV: copied into the bundle, its metrics printed, and

@@ -259,4 +259,26 @@ export interface Manifest {
   readonly monitoring?: MonitoringSpec;
   /** Where the bundle came from: free-form provenance (training data, code revision, metrics). */
   readonly training?: Readonly<Record<string, unknown>>;
+  /** The ids the tools that made the model give it: kept in the registry with the version. */
+  readonly lineage?: ManifestLineage;
+}
+
+export interface ManifestLineage {
+  readonly mlflow?: MlflowLineage;
+}
+
+/** The MLflow model a bundle was packaged from, as its MLmodel file names it (`modelgate package --mlflow`). */
+export interface MlflowLineage {
+  /** MLmodel `run_id`: the run that logged the model (absent for a model saved outside a run). */
+  readonly runId?: string;
+  /** MLmodel `model_uuid`. */
+  readonly modelUuid: string;
+  /** MLmodel `model_id`: the logged model's id (MLflow 3). */
+  readonly modelId?: string;
+  /** MLmodel `artifact_path`. */
+  readonly artifactPath?: string;
+  /** MLmodel `utc_time_created`, as MLflow wrote it. */
+  readonly createdAt?: string;
+  /** MLmodel `mlflow_version`. */
+  readonly mlflowVersion?: string;
 }

@@ -112,6 +112,15 @@ export interface PreparedModel {
 export function prepareModel(bytes: Uint8Array): PreparedModel {
   const model = decode(bytes);
   const graph = model.graph as onnxProto.onnx.GraphProto;
+  // onnxruntime reads a model from bytes here, with no folder to find a tensor's external file in.
+  const external = graph.initializer.find((tensor) => tensor.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
+  if (external) {
+    const location = (external.externalData ?? []).find((entry) => entry.key === 'location')?.value ?? '?';
+    throw new OnnxFormatError(
+      `the model keeps tensor "${external.name}" in the external file "${location}" (onnx save_as_external_data, mlflow.onnx's default); ` +
+        'save it as one file: onnx.save_model(onnx.load("model.onnx"), "model-one-file.onnx", save_as_external_data=False)',
+    );
+  }
   let removed = 0;
   for (const node of graph.node) {
     if (node.opType !== 'ZipMap') continue;

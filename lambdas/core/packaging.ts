@@ -11,8 +11,10 @@ import {
   parseManifest,
   type DistributionBaseline,
   type FeatureSpec,
+  type FeatureType,
   type FeatureValue,
   type InputSpec,
+  type ManifestLineage,
   type Manifest,
   type MetricGate,
   type OutputSpec,
@@ -64,6 +66,21 @@ export interface PackageOptions {
   readonly sha256: string;
   /** Free-form provenance for `training`. */
   readonly training?: Readonly<Record<string, unknown>>;
+  /** The manifest's `lineage`: the ids the tools that made the model give it. */
+  readonly lineage?: ManifestLineage;
+  /**
+   * The input columns the model declares (an MLflow signature): the features are these, in this order, with
+   * these types — the CSV's cells must fit them — and a column declared not required is optional.
+   */
+  readonly declaredColumns?: readonly DeclaredColumn[];
+}
+
+export interface DeclaredColumn {
+  readonly name: string;
+  readonly type: FeatureType;
+  /** The model's own name for the type, for messages (e.g. MLflow's `long`). */
+  readonly declaredAs: string;
+  readonly required: boolean;
 }
 
 export interface PackageDraft {
@@ -136,14 +153,23 @@ export function draftManifest(table: CsvTable, model: ModelDescription, options:
   for (const name of passThrough.filter((column) => exclude.includes(column))) problems.push(`column "${name}" is both excluded and passed through: give it to one of them`);
   if (problems.length > 0) throw new PackagingError(problems);
 
-  const featureColumns = table.header.filter((name) => name !== options.target && !exclude.includes(name) && !passThrough.includes(name));
+  const csvFeatures = table.header.filter((name) => name !== options.target && !exclude.includes(name) && !passThrough.includes(name));
+  const declared = options.declaredColumns;
+  if (declared) problems.push(...declaredColumnProblems(declared, csvFeatures, table.header));
+  if (problems.length > 0) throw new PackagingError(problems);
+  const featureColumns = declared ? declared.map((column) => column.name) : csvFeatures;
   if (featureColumns.length === 0) throw new PackagingError(['the CSV has no feature columns besides the target']);
   const mapping = mapInputs(featureColumns, model.inputs);
   const profiles = new Map(featureColumns.map((name) => [name, profileColumn(table, name)]));
   const features: FeatureSpec[] = [];
   for (const name of featureColumns) {
     const dtype = mapping.dtypeOf.get(name) as TensorDtype;
-    const result = inferFeature(profiles.get(name) as ColumnProfile, dtype, mapping.inputOf.get(name) as string);
+    const result = inferFeature(
+      profiles.get(name) as ColumnProfile,
+      dtype,
+      mapping.inputOf.get(name) as string,
+      declared?.find((column) => column.name === name),
+    );
     if (typeof result === 'string') problems.push(result);
     else {
       features.push(result.feature);
@@ -175,10 +201,38 @@ export function draftManifest(table: CsvTable, model: ModelDescription, options:
     ...validation,
     ...(options.strategy ? { rollout: { strategy: options.strategy } } : {}),
     ...(options.training ? { training: options.training } : {}),
+    ...(options.lineage ? { lineage: options.lineage } : {}),
   });
   // Every target must be a class label (or a number for regression): the same reading the holdout gets.
   tableTargets(manifest, table, options.target, 'train CSV');
   return { manifest, notes };
+}
+
+/** The declared columns are the CSV's feature columns: each one is in the CSV, and the CSV has no other. */
+function declaredColumnProblems(declared: readonly DeclaredColumn[], csvFeatures: readonly string[], header: readonly string[]): string[] {
+  const problems: string[] = [];
+  const names = declared.map((column) => column.name);
+  const absent = names.filter((name) => !header.includes(name));
+  if (absent.length > 0) problems.push(`the CSV has no column ${quoted(absent)}, which the model's signature declares (columns: ${header.join(', ')})`);
+  const undeclared = csvFeatures.filter((name) => !names.includes(name));
+  if (undeclared.length > 0)
+    problems.push(`the CSV's column(s) ${quoted(undeclared)} are not in the model's signature; leave them out with --exclude, or name them --target or --passthrough`);
+  return problems;
+}
+
+/** Which column kinds (from the cells) a declared feature type accepts: integers are numbers, 0/1 are booleans. */
+function declaredKindProblem(profile: ColumnProfile, declared: DeclaredColumn): string | undefined {
+  const { kind, counts } = profile;
+  const flag = kind === 'integer' && [...counts.keys()].every((value) => value === '0' || value === '1');
+  const fits =
+    declared.type === 'string' ||
+    (declared.type === 'number' && (kind === 'number' || kind === 'integer')) ||
+    (declared.type === 'integer' && kind === 'integer') ||
+    (declared.type === 'boolean' && (kind === 'boolean' || flag));
+  if (fits) return undefined;
+  const example = [...counts.keys()].find((value) => (kind === 'integer' || kind === 'number' ? true : !NUMBER.test(value))) ?? '';
+  const holds = kind === 'string' ? 'text' : kind === 'number' ? 'non-integer numbers' : kind === 'integer' ? 'integers' : 'true/false';
+  return `column "${profile.name}" holds ${holds} (e.g. "${example}"), but the model's signature declares it ${declared.declaredAs}`;
 }
 
 interface InputMapping {
@@ -244,13 +298,21 @@ function fitsColumns(input: TensorSignature, count: number): boolean {
   return typeof width !== 'number' || width <= 0 || width === count;
 }
 
-function inferFeature(profile: ColumnProfile, dtype: TensorDtype, input: string): { feature: FeatureSpec; note?: string } | string {
-  const { name, kind, counts } = profile;
+function inferFeature(profile: ColumnProfile, dtype: TensorDtype, input: string, declared?: DeclaredColumn): { feature: FeatureSpec; note?: string } | string {
+  const { name, counts } = profile;
   const values = [...counts.keys()];
   const flag = values.length === 2 && values[0] === '0' && values[1] === '1';
   const example = values.find((v) => !NUMBER.test(v)) ?? values[0];
+  if (declared) {
+    const problem = declaredKindProblem(profile, declared);
+    if (problem) return problem;
+  }
+  // A declared type is what the cells are read as: a `double` column of integers holds numbers.
+  const kind: ColumnKind = declared ? declared.type : profile.kind;
   let type: FeatureSpec['type'];
-  if (dtype === 'string') type = 'string';
+  if (declared && dtype === 'string' && declared.type !== 'string') {
+    return `the model's signature declares column "${name}" ${declared.declaredAs}, but model input "${input}" is string`;
+  } else if (dtype === 'string') type = 'string';
   else if (kind === 'boolean' || (dtype === 'bool' && flag)) type = 'boolean';
   else if (dtype === 'bool') return `column "${name}" holds ${kind} values (e.g. "${example}"), but model input "${input}" is bool: expected true/false or 0/1`;
   else if (dtype === 'int64' && kind === 'integer') type = 'integer';
@@ -262,15 +324,16 @@ function inferFeature(profile: ColumnProfile, dtype: TensorDtype, input: string)
   const present = profile.cells.length - profile.missing;
   const categories = type === 'string' && values.length <= MAX_CATEGORIES && values.length * 2 <= present ? [...values].sort() : type === 'integer' && flag ? [0, 1] : undefined;
   const feature: FeatureSpec = { name, type, ...(categories ? { categories } : {}) };
-  if (profile.missing === 0) return { feature };
+  if (profile.missing === 0 && declared?.required !== false) return { feature };
+  const why = profile.missing > 0 ? `${profile.missing} empty cells` : "the model's signature says not required";
   if (dtype === 'float32' || dtype === 'float64') {
-    return { feature: { ...feature, required: false }, note: `${name}: optional (${profile.missing} empty cells); missing values reach the model as NaN` };
+    return { feature: { ...feature, required: false }, note: `${name}: optional (${why}); missing values reach the model as NaN` };
   }
   const mode = mostFrequent(counts);
   const fallback: FeatureValue = type === 'string' ? mode : type === 'boolean' ? /^(true|1)$/i.test(mode) : Number(mode);
   return {
     feature: { ...feature, required: false, default: fallback },
-    note: `${name}: optional (${profile.missing} empty cells); default ${JSON.stringify(fallback)}, its most frequent value`,
+    note: `${name}: optional (${why}); default ${JSON.stringify(fallback)}, its most frequent value`,
   };
 }
 

@@ -135,6 +135,7 @@ export async function registryAction(registry: Registry, settings: RegistrySetti
         lineage: {
           ...(validation.sha256 ? { sha256: validation.sha256 } : {}),
           ...(validation.modelObjectVersion ? { modelObjectVersion: validation.modelObjectVersion } : {}),
+          ...(validation.mlflow ? { mlflow: validation.mlflow } : {}),
         },
       };
       if (validation.verdict === 'accepted') {

@@ -6,7 +6,7 @@ import { loadModel, type LoadedModel } from '../adapters/onnx-runtime';
 import { exampleRow } from '../core/contract';
 import { CsvError, parseCsv, type CsvTable } from '../core/csv';
 import { ManifestError, ModelTooLargeError, type Issue } from '../core/errors';
-import { modelSizeLimit, parseManifestJson, type Manifest, type RolloutSpec, type RolloutStrategy } from '../core/manifest';
+import { modelSizeLimit, parseManifestJson, type Manifest, type MlflowLineage, type RolloutSpec, type RolloutStrategy } from '../core/manifest';
 import { ROLLOUT_STRATEGIES } from '../core/manifest-types';
 import { OnnxFormatError } from '../core/onnx-graph';
 import { PackagingError, tableRows, tableTargets } from '../core/packaging';
@@ -60,6 +60,8 @@ export interface ValidationResult {
   readonly sha256?: string;
   readonly modelObjectVersion?: string;
   readonly manifestObjectVersion?: string;
+  /** The MLflow model the bundle was packaged from (manifest `lineage.mlflow`), for the registry's lineage. */
+  readonly mlflow?: MlflowLineage;
   /**
    * The S3 object version of each file validation read, by file name (empty for a folder): publish copies exactly
    * these, so an upload over the candidate after validation does not change what goes live.
@@ -127,6 +129,7 @@ export async function validateCandidate(input: ValidationInput): Promise<Validat
     rollout,
     alarms: estimatedQualityThresholds(manifest),
     ...(modelObject.versionId ? { modelObjectVersion: modelObject.versionId } : {}),
+    ...(manifest.lineage?.mlflow ? { mlflow: manifest.lineage.mlflow } : {}),
   };
   const sha256 = sha256Hex(modelObject.bytes);
   const evidence: Mutable<ValidationEvidence> = {

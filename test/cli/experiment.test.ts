@@ -32,6 +32,8 @@ beforeAll(async () => {
   ] as const) {
     await registry.register(model, version, lineage(lambdaVersion), new Date());
   }
+  // churn v2 was packaged from an MLflow model (modelgate package --mlflow): validation recorded its run.
+  await registry.annotate('churn', '2', new Date(), { lineage: { mlflow: { runId: '8ede7df408dd42ed9fc39019ef7df309', modelUuid: '3f1c0b6a2d5e4f7a9b8c1d2e3f4a5b6c' } } });
   await registry.setRouting('churn', { primary: { version: '1', lambdaVersion: '2' }, updatedAt: new Date().toISOString() });
   await registry.setRouting('fraud', {
     primary: { version: '1', lambdaVersion: '1' },
@@ -160,5 +162,28 @@ describe('modelgate experiment: when counting begins', () => {
       control: { earlyEvents: 1 },
       treatment: { earlyEvents: 2 },
     });
+  });
+});
+
+// `modelgate models` on the same target: the registry's lineage of a version packaged from MLflow.
+describe('modelgate models', () => {
+  it('shows the MLflow run a version came from, in its own column, and in --json', async () => {
+    const { code, out } = await cli('models', 'churn');
+    expect(code).toBe(0);
+    expect(out).toMatch(/^VERSION +STATUS .* MLFLOW RUN +REASON$/m);
+    expect(out).toMatch(/^2 +candidate .*8ede7df408dd42ed9fc39019ef7df309/m);
+    expect(out).not.toMatch(/^1 .*8ede7df4/m);
+    const json = await cli('models', 'churn', '--json');
+    const versions = JSON.parse(json.out) as { version: string; mlflow: unknown }[];
+    expect(versions.map((v) => [v.version, v.mlflow])).toEqual([
+      ['2', { runId: '8ede7df408dd42ed9fc39019ef7df309', modelUuid: '3f1c0b6a2d5e4f7a9b8c1d2e3f4a5b6c' }],
+      ['1', null],
+    ]);
+  });
+
+  it('has no MLflow column when no version came from MLflow', async () => {
+    const { code, out } = await cli('models', 'fraud');
+    expect(code).toBe(0);
+    expect(out).not.toContain('MLFLOW RUN');
   });
 });

@@ -1,14 +1,18 @@
 // `modelgate package` as users run it: a subprocess per case, bundles written to a temp directory.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../lambdas/adapters/model-store';
 import { parseCsv } from '../../lambdas/core/csv';
 import { parseManifestJson, type DistributionBaseline, type FeatureSpec, type Manifest } from '../../lambdas/core/manifest';
 import { prepareModel } from '../../lambdas/core/onnx-graph';
+import { validateCandidate } from '../../lambdas/use-cases/validate-candidate';
+import { bundleFolderSource } from '../../cli/bundle-folder';
 import { runCli, type CliResult } from '../support/cli';
+import { IRIS_MLMODEL, SKLEARN_MLMODEL, TITANIC_EXAMPLE, TITANIC_MLMODEL, writeMlflowModel } from '../support/mlflow';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const models = join(root, 'test/fixtures/models');
@@ -245,8 +249,116 @@ describe('modelgate package: exported models', () => {
   });
 });
 
+describe('modelgate package --mlflow: an MLflow model directory with the onnx flavor', () => {
+  const titanicCsv = () => join(directory, 'titanic.csv');
+  const common = (name: string) => ['--name', name, '--version', '1', '--out', join(directory, `${name}-bundle`)];
+
+  it('takes the features from a column signature, categories from the training data, and the run into the lineage', async () => {
+    const model = writeMlflowModel(join(directory, 'mlflow-titanic'), TITANIC_MLMODEL, join(models, 'pipeline_titanic.onnx'), { 'input_example.json': TITANIC_EXAMPLE });
+    const run = await modelgatePackage('--mlflow', model, '--train', titanicCsv(), '--target', 'survived', ...common('titanic-mlflow'));
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('note: input_example.json: 2 example row(s) match the features and the model answers them');
+    expect(run.stdout).toContain('lineage: MLflow run 8ede7df408dd42ed9fc39019ef7df309, model 3f1c0b6a2d5e4f7a9b8c1d2e3f4a5b6c');
+    const manifest = readManifest(join(directory, 'titanic-mlflow-bundle'));
+    expect(manifest.features).toEqual([
+      { name: 'pclass', type: 'string', categories: ['1', '2', '3'] },
+      { name: 'sex', type: 'string', categories: ['female', 'male'] },
+      // Declared double: a number, though the CSV holds integers only.
+      { name: 'age', type: 'number', required: false },
+      { name: 'fare', type: 'number' },
+      { name: 'embarked', type: 'string', categories: ['C', 'Q', 'S'], required: false, default: 'S' },
+    ]);
+    expect(manifest.lineage).toEqual({
+      mlflow: {
+        runId: '8ede7df408dd42ed9fc39019ef7df309',
+        modelUuid: '3f1c0b6a2d5e4f7a9b8c1d2e3f4a5b6c',
+        artifactPath: 'model',
+        createdAt: '2026-11-30 09:12:44.123456',
+        mlflowVersion: '2.19.0',
+      },
+    });
+    expect(manifest.training?.model).toMatchObject({ file: 'model.onnx', zipMapsRemoved: 1, mlflow: { directory: 'mlflow-titanic', onnxVersion: '1.17.0' } });
+  });
+
+  it("hands the lineage to the pipeline: validation of the bundle returns it for the registry's record", async () => {
+    const result = await validateCandidate({ model: 'titanic-mlflow', version: '1', candidate: bundleFolderSource(join(directory, 'titanic-mlflow-bundle')), latencySamples: 5 });
+    expect(result.verdict, result.summary).toBe('accepted');
+    expect(result.mlflow).toEqual(readManifest(join(directory, 'titanic-mlflow-bundle')).lineage?.mlflow);
+    expect(result.mlflow?.runId).toBe('8ede7df408dd42ed9fc39019ef7df309');
+  });
+
+  it('checks a tensor signature against the graph and keeps a uuid of digits as written', async () => {
+    const model = writeMlflowModel(join(directory, 'mlflow-iris'), IRIS_MLMODEL, join(models, 'logreg_iris.onnx'));
+    const run = await modelgatePackage('--mlflow', model, '--train', join(directory, 'iris.csv'), '--target', 'species', ...common('iris-mlflow'));
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const manifest = readManifest(join(directory, 'iris-mlflow-bundle'));
+    expect(manifest.lineage?.mlflow).toEqual({ modelUuid: '0123456789', createdAt: '2026-11-30 09:12:44.123456', mlflowVersion: '2.19.0' });
+    expect(manifest.inputs).toEqual([{ name: 'float_input', dtype: 'float32', features: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'] }]);
+  });
+
+  it.each([
+    {
+      name: 'a signature that does not match the graph',
+      model: () => writeMlflowModel(join(directory, 'mlflow-iris-3'), IRIS_MLMODEL.replace('[-1, 4]', '[-1, 3]'), join(models, 'logreg_iris.onnx')),
+      message: 'the MLflow signature does not match the ONNX graph: signature tensor "float_input" has 3 at dimension 1, but the ONNX input "float_input" has 4 [1, 4]',
+    },
+    {
+      name: 'an MLflow scikit-learn model (a pickle)',
+      model: () => writeMlflowModel(join(directory, 'mlflow-sklearn'), SKLEARN_MLMODEL, undefined, { 'model.pkl': 'not read' }),
+      message: `${join(directory, 'mlflow-sklearn')} is an MLflow model without the onnx flavor (flavors: python_function, sklearn); modelgate serves ONNX models only, and never loads a pickle; convert it where it was trained (pip install skl2onnx==1.19.1)`,
+    },
+    {
+      name: 'a graph input the signature does not declare',
+      model: () =>
+        writeMlflowModel(
+          join(directory, 'mlflow-titanic-cols'),
+          TITANIC_MLMODEL.replace(', {"type": "string",\n    "name": "embarked", "required": false}', ''),
+          join(models, 'pipeline_titanic.onnx'),
+          {
+            'input_example.json': TITANIC_EXAMPLE,
+          },
+        ),
+      message: `the MLflow signature does not match the ONNX graph: ONNX input "embarked" has no column in the signature`,
+    },
+    {
+      name: 'an input example the features refuse',
+      model: () =>
+        writeMlflowModel(join(directory, 'mlflow-titanic-example'), TITANIC_MLMODEL, join(models, 'pipeline_titanic.onnx'), {
+          'input_example.json': TITANIC_EXAMPLE.replace('"S"]', '"X"]'),
+        }),
+      message: 'input_example.json: row 1, field "embarked": unknown category "X"; allowed: "C", "Q", "S"',
+    },
+    {
+      name: 'an input example the MLmodel names but the directory lacks',
+      model: () => writeMlflowModel(join(directory, 'mlflow-titanic-no-example'), TITANIC_MLMODEL, join(models, 'pipeline_titanic.onnx')),
+      message: `names the input example input_example.json, which is not in ${join(directory, 'mlflow-titanic-no-example')}`,
+    },
+  ])('exits 2 for $name', async ({ model, message }) => {
+    const run = await modelgatePackage('--mlflow', model(), '--train', titanicCsv(), '--target', 'survived', ...common('refused'));
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(message);
+    expect(run.code).toBe(2);
+  });
+});
+
 describe('modelgate package: bad input exits 2 and says why', () => {
   const titanic = () => join(directory, 'titanic.csv');
+  // pickle.dumps(model, protocol=4) of an object of class sklearn.linear_model._logistic.LogisticRegression (CPython 3.11).
+  const pickle4 =
+    'gASViQAAAAAAAACMHnNrbGVhcm4ubGluZWFyX21vZGVsLl9sb2dpc3RpY5SMEkxvZ2lzdGljUmVncmVzc2lvbpSTlCmBlH2UKIwBQ5RHP/AAAAAAAACMBWNvZWZflF2UXZQoRz/gAAAAAAAAR7/QAAAAAAAAZWGMCGNsYXNzZXNflF2UKIwCTm+UjANZZXOUZXViLg==';
+  const joblibFile = () => {
+    const path = join(directory, 'model.joblib');
+    writeFileSync(path, deflateSync(Buffer.from(pickle4, 'base64'), { level: 3 }));
+    return path;
+  };
+  const savedModelFolder = () => {
+    const folder = join(directory, 'saved');
+    mkdirSync(join(folder, 'variables'), { recursive: true });
+    writeFileSync(join(folder, 'saved_model.pb'), Uint8Array.of(0x08, 0x01));
+    return folder;
+  };
   const common = ['--name', 'm', '--version', '1', '--out', join(directory, 'bad')];
 
   it.each([
@@ -289,6 +401,22 @@ describe('modelgate package: bad input exits 2 and says why', () => {
       name: 'a file that is not a model',
       args: () => ['--onnx', titanic(), '--train', titanic(), '--target', 'survived'],
       message: 'not an ONNX model',
+    },
+    {
+      // joblib.dump(model, 'model.joblib', compress=3) of a scikit-learn model: a zlib stream around a pickle.
+      name: 'a compressed joblib pickle, named by the class inside, never loaded',
+      args: () => ['--onnx', joblibFile(), '--train', titanic(), '--target', 'survived'],
+      message: `${join(directory, 'model.joblib')} is a zlib-compressed Python pickle (protocol 4) of sklearn.linear_model._logistic.LogisticRegression, as joblib.dump(..., compress=...) writes: modelgate serves ONNX models only, and never loads a pickle (loading one runs the code it holds); convert it where it was trained, with the Python that can load it (pip install skl2onnx==1.19.1)`,
+    },
+    {
+      name: 'a TensorFlow SavedModel folder',
+      args: () => ['--onnx', savedModelFolder(), '--train', titanic(), '--target', 'survived'],
+      message: `${join(directory, 'saved')} is a TensorFlow SavedModel: modelgate serves ONNX models only; convert it with tf2onnx (pip install tf2onnx==1.16.1):\n  python -m tf2onnx.convert --saved-model ${join(directory, 'saved')} --output model.onnx --opset 17`,
+    },
+    {
+      name: 'an MLflow model folder given to --onnx',
+      args: () => ['--onnx', writeMlflowModel(join(directory, 'mlflow-as-onnx'), IRIS_MLMODEL, join(models, 'logreg_iris.onnx')), '--train', titanic(), '--target', 'survived'],
+      message: `${join(directory, 'mlflow-as-onnx')} is a folder; --onnx takes the model file; it is an MLflow model: --mlflow ${join(directory, 'mlflow-as-onnx')}`,
     },
     {
       name: 'a missing file',

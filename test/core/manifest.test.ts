@@ -101,6 +101,16 @@ describe('parseManifest accepts', () => {
     };
     m.logging = { inputSampleRate: 0.25, redact: ['age'] };
     m.training = { data: 's3://bucket/train.csv', auc: 0.81, holdout: { metrics: { accuracy: 0.8, rocAuc: 0.85 } } };
+    m.lineage = {
+      mlflow: {
+        runId: '8ede7df408dd42ed9fc39019ef7df309',
+        modelUuid: '39ca11813cfc46b09ab83972740b80ca',
+        modelId: 'm-5e1b2c3d4e5f',
+        artifactPath: 'model',
+        createdAt: '2026-11-30 09:12:44.123456',
+        mlflowVersion: '3.1.4',
+      },
+    };
     m.monitoring = { windowMinutes: 15, estimatedQualityDrop: { rocAuc: { warning: 0.03, critical: 0.08 }, accuracy: { critical: 0.1 } } };
     m.passThrough = [{ name: 'customerID', joinKey: true, description: 'the CRM id' }, { name: 'campaign' }];
   });
@@ -138,6 +148,18 @@ describe('parseManifest rejects each broken field, naming it', () => {
     { problem: 'unknown top-level field', manifest: edit(regression, (m) => (m.owner = 'me')), field: 'owner', reason: /^is not a known field$/ },
     { problem: 'unknown feature field', manifest: edit(regression, (m) => (m.features[0].unit = 'cm')), field: 'features[0].unit', reason: /^is not a known field$/ },
     { problem: 'unknown outputs field', manifest: edit(regression, (m) => (m.outputs.values = 'v')), field: 'outputs.values', reason: /^is not a known field$/ },
+    {
+      problem: 'MLflow lineage without its model uuid',
+      manifest: edit(regression, (m) => (m.lineage = { mlflow: { runId: 'abc' } })),
+      field: 'lineage.mlflow.modelUuid',
+      reason: /^is required$/,
+    },
+    {
+      problem: 'an MLflow run id that is not an id',
+      manifest: edit(regression, (m) => (m.lineage = { mlflow: { modelUuid: 'abc', runId: 'runs:/abc/model' } })),
+      field: 'lineage.mlflow.runId',
+      reason: /must match pattern/,
+    },
     { problem: 'upper-case name', manifest: edit(regression, (m) => (m.name = 'House_Prices')), field: 'name', reason: /must match pattern/ },
     { problem: 'name starting with a dash', manifest: edit(regression, (m) => (m.name = '-prices')), field: 'name', reason: /must match pattern/ },
     { problem: 'name of 49 characters', manifest: edit(regression, (m) => (m.name = 'a'.repeat(49))), field: 'name', reason: /must match pattern/ },

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { describeModel, OnnxFormatError, removeZipMap } from '../../lambdas/core/onnx-graph';
+import { describeModel, OnnxFormatError, prepareModel, removeZipMap } from '../../lambdas/core/onnx-graph';
 
 const { onnx } = onnxProto;
 
@@ -229,3 +229,17 @@ function randomBytes(length: number, seed: number): Uint8Array {
   }
   return bytes;
 }
+
+describe('prepareModel', () => {
+  it('refuses a model whose tensors live in an external file (onnx save_as_external_data), naming the file and the fix', () => {
+    const model = onnx.ModelProto.decode(fixture('churn_model.onnx'));
+    const tensor = model.graph?.initializer?.[0] as onnxProto.onnx.TensorProto;
+    tensor.rawData = new Uint8Array();
+    tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+    tensor.externalData = [onnx.StringStringEntryProto.create({ key: 'location', value: '6f1c2d3e-weights' })];
+    const bytes = onnx.ModelProto.encode(model).finish();
+    expect(() => prepareModel(bytes)).toThrow(OnnxFormatError);
+    expect(() => prepareModel(bytes)).toThrow(`the model keeps tensor "${tensor.name}" in the external file "6f1c2d3e-weights"`);
+    expect(prepareModel(fixture('churn_model.onnx')).description.inputs).toHaveLength(1);
+  });
+});

@@ -33,6 +33,38 @@ function problems(csv: string, model: ModelDescription, extra: Partial<PackageOp
   throw new Error('expected a PackagingError');
 }
 
+describe('declared columns (an MLflow signature)', () => {
+  const csv = ['visits,amount,flag,y', '3,1.5,0,0', '4,2,1,1', '5,3,1,0', '6,4,0,1'].join('\n');
+  const declared = (name: string, type: 'number' | 'integer' | 'boolean' | 'string', declaredAs: string, required = true) => ({ name, type, declaredAs, required });
+  const matrix = classifier([column('features', 'float32', ['N', 3])]);
+
+  it('makes the declared columns the features, in their order and with their types', () => {
+    const { manifest, notes } = draft(csv, matrix, {
+      declaredColumns: [declared('amount', 'number', 'double'), declared('visits', 'number', 'double'), declared('flag', 'boolean', 'boolean', false)],
+    });
+    // visits holds integers, declared double: a number feature. flag holds 0/1, declared boolean.
+    expect(manifest.features).toEqual([
+      { name: 'amount', type: 'number' },
+      { name: 'visits', type: 'number' },
+      { name: 'flag', type: 'boolean', required: false },
+    ]);
+    expect(manifest.inputs).toEqual([{ name: 'features', dtype: 'float32', features: ['amount', 'visits', 'flag'] }]);
+    expect(notes).toContain("flag: optional (the model's signature says not required); missing values reach the model as NaN");
+  });
+
+  it('names declared columns the CSV lacks, CSV columns the signature lacks, and cells that do not fit the declared type', () => {
+    expect(
+      problems(csv, matrix, { declaredColumns: [declared('amount', 'number', 'double'), declared('visits', 'number', 'double'), declared('tenure', 'integer', 'long')] }),
+    ).toEqual([
+      'the CSV has no column "tenure", which the model\'s signature declares (columns: visits, amount, flag, y)',
+      'the CSV\'s column(s) "flag" are not in the model\'s signature; leave them out with --exclude, or name them --target or --passthrough',
+    ]);
+    expect(
+      problems(csv, matrix, { declaredColumns: [declared('amount', 'integer', 'long'), declared('visits', 'number', 'double'), declared('flag', 'integer', 'long')] }),
+    ).toEqual(['column "amount" holds non-integer numbers (e.g. "1.5"), but the model\'s signature declares it long']);
+  });
+});
+
 describe('feature schema', () => {
   const csv = ['amount,visits,flag,plan,note,opt,y', '1.5,3,0,basic,a,,0', '2,4,1,pro,b,2.5,1', '3,5,1,basic,c,,0', '4,6,0,pro,d,1,1', '5,7,0,basic,e,3,0'].join('\n');
   const model = classifier([column('amount'), column('visits'), column('flag'), column('plan', 'string'), column('note', 'string'), column('opt')]);

@@ -135,6 +135,7 @@ describe('modelView', () => {
       ['2', 0.9, null],
     ]);
     expect(view.versions[0]?.reasonText).toBe("the model file's sha256 differs from the manifest's");
+    expect(view.versions.map((v) => v.mlflow)).toEqual([null, null, null]);
   });
 });
 

@@ -3,12 +3,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry, RegistryConflictError } from '../../lambdas/adapters/registry';
 import type { DeploymentDeclarations } from '../../lambdas/core/pipeline/declarations';
+import { modelView } from '../../lambdas/core/pipeline/model-view';
 import { StatusTransitionError } from '../../lambdas/core/promotion/status';
+import { registryAction } from '../../lambdas/use-cases/registry-actions';
 import { localDynamoClient } from '../../local/aws-clients';
 import { startDynamoDb, type LocalService } from '../../local/aws-services';
 import { createTableInput, ensureTable } from '../../local/dynamodb-tables';
 import { registryTableProperties } from '../../local/template-tables';
-import { registryAction } from '../../lambdas/use-cases/registry-actions';
 
 let dynamo: LocalService;
 let registry: Registry;
@@ -66,6 +67,19 @@ describe('Registry (dynalite)', () => {
     expect(rejected.history.map((h) => h.status)).toEqual(['candidate', 'validating', 'rejected']);
     expect((await registry.listVersions('churn')).map((v) => v.version)).toEqual(['2', '1']);
     expect((await registry.listVersions('churn', 1)).map((v) => v.version)).toEqual(['2']);
+  });
+
+  it('keeps the MLflow run and model a validated bundle came from in its lineage, which the model view shows', async () => {
+    const now = new Date();
+    const mlflow = { runId: '8ede7df408dd42ed9fc39019ef7df309', modelUuid: '0123456789', createdAt: '2026-11-30 09:12:44.123456', mlflowVersion: '2.19.0' };
+    await registry.register('iris', '1', lineage('e7'), now);
+    await registry.transition('iris', '1', 'validating', { executionId: 'e7' }, now);
+    const validation = { verdict: 'accepted' as const, reasons: [], summary: 'accepted', gates: [], metrics: {}, sha256: 'ab'.repeat(32), objectVersions: {}, files: [], mlflow };
+    const settings = { lockTtlSeconds: 60, deployment: 'modelgate-dev', declarations: async () => ({ deployment: 'modelgate-dev', allowUndeclaredModels: true, models: {} }) };
+    await registryAction(registry, settings, { action: 'record-validation', model: 'iris', version: '1', executionId: 'e7', validation }, now);
+    const versions = await registry.listVersions('iris');
+    expect(versions[0]?.lineage).toMatchObject({ sha256: 'ab'.repeat(32), mlflow });
+    expect(modelView('iris', await registry.getModel('iris'), versions).versions[0]?.mlflow).toEqual(mlflow);
   });
 
   it('refuses a write based on a stale read (optimistic condition)', async () => {

@@ -1,6 +1,7 @@
 // What `GET /v1/models/{name}` and `modelgate models <name>` show: the live version(s) with their weights,
 // the shadow, and each registered version newest first with its status, reason, metrics and lineage.
 import { predictionCost, type PredictionCost } from '../cost';
+import type { MlflowLineage } from '../manifest-types';
 import { REASON_TEXT } from '../promotion/gate-text';
 import type { RejectionReason } from '../promotion/gates';
 import { weightsOf, type ModelRecord, type VersionRecord } from './registry-types';
@@ -23,6 +24,8 @@ export interface VersionView {
   /** The function's memory when the version was published, why, and what a million predictions cost at it. */
   readonly memory: { readonly memoryMb: number; readonly reason: string | null; readonly costPerMillion: PredictionCost | null } | null;
   readonly sha256: string | null;
+  /** The MLflow run and model the version was packaged from (`modelgate package --mlflow`). */
+  readonly mlflow: MlflowLineage | null;
   readonly registeredAt: string;
   readonly updatedAt: string;
   readonly history: VersionRecord['history'];
@@ -82,6 +85,7 @@ function versionView(v: VersionRecord, weight: number, shadow: boolean): Version
       ? { memoryMb, reason: v.lineage.memoryReason ?? null, costPerMillion: v.metrics?.p99Ms !== undefined ? predictionCost({ memoryMb, inferenceMs: v.metrics.p99Ms }) : null }
       : null,
     sha256: v.lineage.sha256 ?? null,
+    mlflow: v.lineage.mlflow ?? null,
     registeredAt: v.lineage.registeredAt,
     updatedAt: v.updatedAt,
     history: v.history,

@@ -2,7 +2,7 @@
 // model: one item per registered version (status history, metrics, reasons, lineage), one MODEL item (the
 // registration sequence and the routing the pipeline last wrote), and one LOCK item (who may change the
 // model's routing now). docs/pipeline.md describes the keys and access patterns.
-import type { RolloutStrategy } from '../manifest-types';
+import type { MlflowLineage, RolloutStrategy } from '../manifest-types';
 import type { MetricSet, ReplaySummary } from '../promotion/evaluation';
 import type { RejectionReason } from '../promotion/gates';
 import type { ModelStatus } from '../promotion/status';
@@ -60,6 +60,8 @@ export interface Lineage {
   /** The function's memory when this version was published (MB), and why (right-sized or declared). */
   readonly memoryMb?: number;
   readonly memoryReason?: string;
+  /** The MLflow model the bundle was packaged from (manifest `lineage.mlflow`), recorded at validation. */
+  readonly mlflow?: MlflowLineage;
   /** The execution that registered the version. */
   readonly executionId: string;
   readonly uploadedAt?: string;
