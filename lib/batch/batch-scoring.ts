@@ -112,8 +112,8 @@ export class BatchScoring extends Construct {
   }
 
   private definition(): sfn.IChainable {
-    const prepare = this.invoke('Prepare', this.jobFunction.function, { step: 'prepare', job: sfn.JsonPath.entirePayload }, '$');
-    const summarize = this.invoke('Summarize', this.jobFunction.function, { step: 'summarize', job: sfn.JsonPath.entirePayload, results: sfn.JsonPath.objectAt('$.results') }, '$');
+    const prepare = this.invoke('Prepare', this.jobFunction.function, { step: 'prepare', job: sfn.JsonPath.entirePayload });
+    const summarize = this.invoke('Summarize', this.jobFunction.function, { step: 'summarize', job: sfn.JsonPath.entirePayload, results: sfn.JsonPath.objectAt('$.results') });
     const score = (format: BatchFormat) => {
       const reader =
         format === 'csv'
@@ -153,12 +153,12 @@ export class BatchScoring extends Construct {
     return prepare.next(new sfn.Choice(this, 'Format').when(sfn.Condition.stringEquals('$.format', 'jsonl'), score('jsonl')).otherwise(score('csv')));
   }
 
-  private invoke(id: string, fn: lambda.IFunction, payload: Record<string, unknown>, resultPath: string): tasks.LambdaInvoke {
+  /** A step whose result replaces the state (the default ResultPath: aws-local-stepfunctions takes an explicit "$" for a key). */
+  private invoke(id: string, fn: lambda.IFunction, payload: Record<string, unknown>): tasks.LambdaInvoke {
     const task = new tasks.LambdaInvoke(this, id, {
       lambdaFunction: fn,
       payload: sfn.TaskInput.fromObject(payload),
       payloadResponseOnly: true,
-      resultPath,
       taskTimeout: sfn.Timeout.duration(Duration.minutes(15)),
     });
     task.addRetry({

@@ -108,7 +108,8 @@ export function encodeBatch(manifest: Manifest, items: readonly BatchItem[], opt
       const { feature, float32Input } = plans[f] as FeaturePlan;
       let raw = Object.hasOwn(cells, feature.name) ? cells[feature.name] : undefined;
       if (csv && typeof raw === 'string') {
-        if (raw === '') raw = undefined;
+        // A blank cell is a missing value, as an empty one (Number(' ') would read it as 0).
+        if (raw.trim() === '') raw = undefined;
         else {
           const parsed = parseCell(feature, raw);
           if (typeof parsed === 'object') {
@@ -178,8 +179,13 @@ export async function scoreBatch(manifest: Manifest, run: RunModel, items: reado
     const byNumber = new Map(items.map((item) => [item.index + 1, item]));
     const keep: number[] = [];
     predictions.forEach((prediction, r) => {
-      if (nonFiniteOutput(prediction) === undefined) return void keep.push(r);
-      rejected.push({ row: rowNumbers[r] as number, field: '(model)', reason: nonFiniteReason(manifest, byNumber.get(rowNumbers[r] as number) as BatchItem, prediction, options) });
+      if (nonFiniteOutput(prediction) === undefined) keep.push(r);
+      else
+        rejected.push({
+          row: rowNumbers[r] as number,
+          field: '(model)',
+          reason: nonFiniteReason(manifest, byNumber.get(rowNumbers[r] as number) as BatchItem, prediction, options),
+        });
     });
     predictions = keep.map((r) => predictions[r] as RowPrediction);
     rowNumbers = Int32Array.from(keep, (r) => rowNumbers[r] as number);
