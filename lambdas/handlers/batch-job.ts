@@ -5,7 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { Registry } from '../adapters/registry';
 import { batchConfigFromEnv, type BatchJobInput, type PreparedJob, type SummarizeEvent } from '../contracts/batch-job';
 import type { BatchSummary } from '../core/batch/summary';
-import { prepareJob, summarizeJob } from '../use-cases/batch-scoring';
+import { prepareJob, summarizeJob } from '../use-cases/batch-jobs';
 
 export type BatchJobRequest = { readonly step: 'prepare'; readonly job: BatchJobInput } | ({ readonly step: 'summarize' } & SummarizeEvent);
 

@@ -46,6 +46,7 @@ export class BatchScoring extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly jobFunction: ModelgateFunction;
   readonly scoringFunction: ModelgateFunction;
+  private readonly bucket: s3.IBucket;
 
   constructor(scope: Construct, id: string, props: BatchScoringProps) {
     super(scope, id);
@@ -55,6 +56,7 @@ export class BatchScoring extends Construct {
     this.node.setContext(cxapi.STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2, true);
     const stack = Stack.of(this);
     const bucket = props.modelBucket;
+    this.bucket = bucket;
     const environment = { [BATCH_VARIABLES.bucket]: bucket.bucketName, [BATCH_VARIABLES.registryTable]: props.registryTable.tableName };
     const common = {
       environment,
@@ -98,13 +100,11 @@ export class BatchScoring extends Construct {
       comment: 'modelgate batch inference: check the job and its input, score it in batches (Distributed Map), write the summary',
       definitionBody: sfn.DefinitionBody.fromChainable(this.definition()),
       tracingEnabled: true,
-      logs: { destination: logGroup, level: sfn.LogLevel.ERROR, includeExecutionData: false },
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
+    // The ItemReader and ResultWriter name the model bucket: CDK grants their S3 actions on its objects (with a
+    // bucketNamePath it would grant them on every bucket's). Jobs are checked to be under batch/ by the prepare step.
     const role = this.stateMachine.role;
-    // The ItemReader reads the input, the ResultWriter writes the children's results (multipart uploads for large ones).
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'], resources: [batchObjects] }),
-    );
     if (props.modelBucketKey) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [props.modelBucketKey.keyArn], conditions: viaS3 }));
     }
@@ -118,11 +118,11 @@ export class BatchScoring extends Construct {
       const reader =
         format === 'csv'
           ? new sfn.S3CsvItemReader({
-              bucketNamePath: sfn.JsonPath.stringAt('$.input.bucket'),
+              bucket: this.bucket,
               key: sfn.JsonPath.stringAt('$.input.key'),
               csvHeaders: sfn.CsvHeaders.useFirstRow(),
             })
-          : new sfn.S3JsonLItemReader({ bucketNamePath: sfn.JsonPath.stringAt('$.input.bucket'), key: sfn.JsonPath.stringAt('$.input.key') });
+          : new sfn.S3JsonLItemReader({ bucket: this.bucket, key: sfn.JsonPath.stringAt('$.input.key') });
       const map = new sfn.DistributedMap(this, `Score${format === 'csv' ? 'Csv' : 'JsonLines'}`, {
         itemReader: reader,
         // Each item carries its row number: parts and rejected rows name rows as they are in the input.
@@ -132,7 +132,7 @@ export class BatchScoring extends Construct {
         toleratedFailurePercentagePath: '$.toleratedFailurePercentage',
         // Express children: a batch takes seconds, and Express bills by duration instead of per state transition.
         mapExecutionType: sfn.StateMachineType.EXPRESS,
-        resultWriterV2: new sfn.ResultWriterV2({ bucketNamePath: sfn.JsonPath.stringAt('$.output.bucket'), prefix: sfn.JsonPath.stringAt('$.resultsPrefix') }),
+        resultWriterV2: new sfn.ResultWriterV2({ bucket: this.bucket, prefix: sfn.JsonPath.stringAt('$.resultsPrefix') }),
         resultPath: '$.results',
         label: `score${format}`,
       });
@@ -179,15 +179,30 @@ export class BatchScoring extends Construct {
     const objects = 'Batch inputs and outputs are objects under batch/ named per job at run time; bundles are read from models/<model>/<version>/ of any model.';
     this.jobFunction.acknowledgeWildcards([batch, models], objects);
     this.scoringFunction.acknowledgeWildcards([batch, models], objects);
+    const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
     const invoked = [this.jobFunction, this.scoringFunction].map((fn) => `Resource::<${stack.getLogicalId(fn.function.node.defaultChild as lambda.CfnFunction)}.Arn>:*`);
     Validations.of(this.stateMachine.role).acknowledge(
       ...invoked.map((finding) => ({
         id: `AwsSolutions-IAM5[${finding}]`,
         reason: "CDK's LambdaInvoke grants the batch functions and their qualified ARNs; the state machine invokes $LATEST of functions of this stack only.",
       })),
-      { id: `AwsSolutions-IAM5[${batch}]`, reason: objects },
+      {
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<${stack.getLogicalId(props.modelBucket.node.defaultChild as s3.CfnBucket)}>/*]`,
+        reason: "CDK's grant for the Distributed Map's ItemReader and ResultWriter on the model bucket's objects; the prepare step refuses inputs and outputs outside batch/.",
+      },
+
       { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray tracing of the state machine: PutTraceSegments and GetSamplingRules have no resource-level permissions.' },
     );
+    const mapPolicy = this.stateMachine.node.tryFindChild('DistributedMapPolicy');
+    if (mapPolicy) {
+      Validations.of(mapPolicy).acknowledge(
+        ...['', '/scorecsv', '/scorejsonl'].map((run) => ({
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${region}:${account}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${stack.getLogicalId(this.stateMachine.node.defaultChild as sfn.CfnStateMachine)}"}]}]}${run}:*]`,
+          reason: "CDK's Distributed Map policy: the state machine describes, stops and redrives its own executions and map runs, whose names are chosen at run time.",
+        })),
+      );
+    }
   }
 }
 

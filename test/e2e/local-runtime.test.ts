@@ -273,7 +273,9 @@ describe('local runtime, end to end', () => {
         });
         const body = (await response.json()) as { model: { version: string }; predictions: { probabilities: Record<string, number> }[] };
         if (body.model.version !== '1') continue;
-        pending.forEach(([n], i) => answers.set(n, body.predictions[i]?.probabilities as Record<string, number>));
+        pending.forEach(([n], i) => {
+          answers.set(n, body.predictions[i]?.probabilities as Record<string, number>);
+        });
       }
       return answers;
     }

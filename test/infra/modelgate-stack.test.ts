@@ -33,6 +33,8 @@ const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
 const BASE_HANDLERS: readonly HandlerName[] = [
   'aggregator',
   'api-key-authorizer',
+  'batch-job',
+  'batch-score',
   'experiment-aggregator',
   'experiment-analysis',
   'experiment-events',
@@ -82,7 +84,7 @@ describe('ModelgateStack', () => {
     expect(routes(raw.Resources)).toEqual(['GET /v1/experiments', 'GET /v1/experiments/{id}', 'GET /v1/models/{name}', 'POST /v1/events', 'POST /v1/feedback']);
   });
 
-  it('holds the shared state: a versioned model bucket, the prediction log, the registry, one API, one state machine, one on-call topic', () => {
+  it('holds the shared state: a versioned model bucket, the prediction log, the registry, one API, the pipeline and batch state machines, one on-call topic', () => {
     template.hasResourceProperties('AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
     template.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'predictionId', KeyType: 'HASH' }] });
     template.hasResourceProperties('AWS::DynamoDB::Table', {
@@ -92,12 +94,13 @@ describe('ModelgateStack', () => {
       ],
     });
     template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
     template.resourceCountIs('AWS::SNS::Topic', 1);
   });
 
   it('outputs what operators and the CLI look up, each naming the resource it says', () => {
     const expected: Record<string, string> = {
+      BatchStateMachineArn: 'AWS::StepFunctions::StateMachine',
       EventsApiKeyId: 'AWS::ApiGateway::ApiKey',
       ExperimentTableName: 'AWS::DynamoDB::Table',
       ModelBucketName: 'AWS::S3::Bucket',
@@ -223,7 +226,9 @@ describe('the deployed code (one synth with real bundling)', () => {
       const entry = fn.Metadata['modelgate:entry'] as string;
       sizes.push(`${path.basename(entry, '.ts')} ${(bytes / 1024 / 1024).toFixed(1)} MB`);
       expect(bytes, entry).toBeLessThan(LAMBDA_UNZIPPED_LIMIT / 4);
-      expect(fs.existsSync(path.join(folder, 'node_modules', 'onnxruntime-node')), entry).toBe(entry === 'lambdas/handlers/validate.ts');
+      expect(fs.existsSync(path.join(folder, 'node_modules', 'onnxruntime-node')), entry).toBe(
+        entry === 'lambdas/handlers/validate.ts' || entry === 'lambdas/handlers/batch-score.ts',
+      );
     }
     console.log(`function assets: ${sizes.join(', ')}`);
     expect(sizes).toHaveLength(BASE_HANDLERS.length);
