@@ -1,6 +1,5 @@
 // Scoring one batch of a batch job's Distributed Map (lib/batch/batch-scoring.ts) with the serving session code,
 // and writing its part and its rejected rows under the job's output prefix.
-import type { S3Client } from '@aws-sdk/client-s3';
 import { BATCH_OUTPUT, partName, type BatchEvent, type BatchPartResult } from '../contracts/batch-job';
 import { formatPredictions, formatRejections } from '../core/batch/output';
 import { scoreBatch } from '../core/batch/score';
