@@ -119,6 +119,7 @@ describe('every command takes --json', () => {
     }
     expect(COMMANDS.map((c) => c.name).sort()).toEqual([
       'abtest',
+      'batch',
       'drift',
       'errors',
       'experiment',
@@ -145,6 +146,7 @@ describe('every command takes --json', () => {
     ['experiment', ['experiment', 'list', '--json'], 0],
     ['abtest', ['abtest', '--srm', '1000,1200', '--json'], 0],
     ['reingest', ['reingest', '--json'], 0],
+    ['batch', ['batch', 'nosuchmodel', '--input', 'x.csv', '--output', 'out', '--json'], 2],
   ])('%s prints JSON on stdout, result or failure', async (_, args, code) => {
     const run = await cli(...args);
     expect(run.code, run.stderr).toBe(code);

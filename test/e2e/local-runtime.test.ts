@@ -1,7 +1,7 @@
 // The local runtime end to end, as a client drives it: predict over HTTP, a weighted alias splitting traffic
 // between two model versions, the prediction log in DynamoDB, EMF metrics in the metric store, the dashboard
 // in headless Chromium, and a restart on the same state folder.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchGetItemCommand } from '@aws-sdk/client-dynamodb';
@@ -12,6 +12,7 @@ import { localDynamoClient, localS3Client } from '../../local/aws-clients';
 import type { AliasState } from '../../local/lambda-service';
 import { startRuntime, type Runtime } from '../../local/runtime';
 import { chromiumLaunchOptions, ensureChromium } from '../support/chromium';
+import { runCli } from '../support/cli';
 import { mulberry32 } from '../../lambdas/core/random';
 import { parseCsv } from '../../lambdas/core/csv';
 import { csvInstances } from '../../lambdas/core/csv-instances';
@@ -369,6 +370,24 @@ describe('local runtime, end to end', () => {
       const summary = JSON.parse(await read('batch/e2e/jsonl/_SUCCESS.json')) as BatchSummary;
       expect(summary.rows).toEqual({ input: instances.length, scored: instances.length - badRows.length, rejected: badRows.length, unprocessed: 0 });
     }, 120_000);
+
+    it('runs from the CLI on local files: the input uploaded, the results written into the output folder; an unknown model exits 2', async () => {
+      const folder = mkdtempSync(join(tmpdir(), 'modelgate-batch-cli-'));
+      const input = join(folder, 'customers.csv');
+      writeFileSync(input, `${[csvLine(header), ...Array.from({ length: 300 }, (_, i) => csvLine(generated(i + 1).cells))].join('\n')}\n`);
+      const out = join(folder, 'out');
+      const run = await runCli(['batch', 'churn', '--input', input, '--output', out, '--version', '1', '--id-column', 'customerID', '--state-dir', stateDir, '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const summary = JSON.parse(run.stdout) as BatchSummary;
+      expect(summary.rows).toEqual({ input: 300, scored: 299, rejected: 1, unprocessed: 0 }); // row 7 is broken
+      expect(JSON.parse(readFileSync(join(out, '_SUCCESS.json'), 'utf8'))).toEqual(summary);
+      expect(readdirSync(join(out, 'parts')).length).toBe(summary.parts);
+      const unknown = await runCli(['batch', 'churm', '--input', input, '--output', out, '--state-dir', stateDir]);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toMatch(/churm/);
+      expect(unknown.stderr).not.toMatch(/\n\s+at /);
+      rmSync(folder, { recursive: true, force: true });
+    }, 60_000);
 
     it('fails a job whose input lacks feature columns before scoring anything, naming every missing one', async () => {
       const dropped = ['tenure', 'Contract'].map((name) => header.indexOf(name));
