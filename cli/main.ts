@@ -5,6 +5,7 @@ import { parseCommandArgs, type ParsedArgs } from './args';
 import type { CommandSpec, OptionSpecs } from './command';
 import { reportFailure } from './failure';
 import { abtestSpec } from './specs/abtest';
+import { batchSpec } from './specs/batch';
 import { driftSpec } from './specs/drift';
 import { errorsSpec } from './specs/errors';
 import { experimentSpec } from './specs/experiment';
@@ -37,6 +38,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   experimentSpec,
   abtestSpec,
   reingestSpec,
+  batchSpec,
 ];
 
 function help(): string {

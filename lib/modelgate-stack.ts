@@ -9,6 +9,7 @@ import { API_CLIENTS, apiKeyOutputName } from '../lambdas/core/api-clients';
 import type { DeploymentDeclarations } from '../lambdas/core/pipeline/declarations';
 import { bundlePrefixes, MANIFEST_FILE } from '../lambdas/core/pipeline/candidate';
 import { bundleProblems, type DeclaredModel } from './app/model-declarations';
+import { BatchScoring } from './batch/batch-scoring';
 import { ModelApi, type QuotaSettings, type ThrottleSettings } from './api/model-api';
 import { ExperimentService } from './experiments/experiment-service';
 import type { LogLevel } from './functions/modelgate-function';
@@ -75,6 +76,7 @@ export class ModelgateStack extends Stack {
   readonly experiments: ExperimentService;
   readonly serving: ModelServingTemplate;
   readonly pipeline: PromotionPipeline;
+  readonly batch: BatchScoring;
 
   constructor(scope: Construct, id: string, props: ModelgateStackProps = {}) {
     super(scope, id, props);
@@ -129,6 +131,12 @@ export class ModelgateStack extends Stack {
       notificationEmails: props.notificationEmails,
       ...logs_,
     });
+    this.batch = new BatchScoring(this, 'Batch', {
+      modelBucket: this.modelBucket.bucket,
+      modelBucketKey: this.modelBucket.encryptionKey,
+      registryTable: this.registry.table,
+      ...logs_,
+    });
     new MonitoringDashboard(this, 'Dashboard', {});
 
     for (const [name, model] of Object.entries(models)) {
@@ -149,6 +157,7 @@ export class ModelgateStack extends Stack {
     new CfnOutput(this, 'MonitorFunctionName', { value: this.monitoring.monitorFunction.functionName });
     new CfnOutput(this, 'RegistryTableName', { value: this.registry.table.tableName });
     new CfnOutput(this, 'PipelineStateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'BatchStateMachineArn', { value: this.batch.stateMachine.stateMachineArn });
     new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.topic.topicArn });
   }
 

@@ -4,7 +4,9 @@
 // local CloudFormation (local/cloudformation/provisioners.ts). The Lambda API façade
 // (local/lambda-api.ts) is started by the runtime before the functions, which get its address.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Registry } from '../lambdas/adapters/registry';
+import { localS3Client } from './aws-clients';
 import { parseCandidateKey } from '../lambdas/core/pipeline/candidate';
 import { alarmDefinition, type LocalAlarms } from './alarms';
 import type { LocalS3 } from './aws-services';
@@ -51,6 +53,8 @@ export async function startPipelineServices(options: PipelineServicesOptions): P
   const { lambda, host } = options;
   const print = options.print ?? ((text: string) => console.log(text));
 
+  // The Distributed Map's ItemReader and ResultWriter; local/iam checks each call against the machine's role first.
+  const mapS3 = localS3Client(options.s3.endpoint);
   const bindings: TaskBindings = {
     async lambda(functionArn, payload) {
       const [, , , , , , name, qualifier] = functionArn.split(':');
@@ -63,6 +67,14 @@ export async function startPipelineServices(options: PipelineServicesOptions): P
         if (error instanceof LambdaApiError) throw Object.assign(new Error(error.message), { name: `Lambda.${error.code}` });
         throw error;
       }
+    },
+    s3: {
+      async getObject(bucket, key) {
+        return (await mapS3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body as AsyncIterable<Uint8Array>;
+      },
+      async putObject(bucket, key, body) {
+        await mapS3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      },
     },
     async snsPublish(parameters) {
       return options.sns.publish(parameters.TopicArn, parameters.Subject, typeof parameters.Message === 'string' ? parameters.Message : JSON.stringify(parameters.Message));

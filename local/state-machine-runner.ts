@@ -4,6 +4,7 @@
 // integrations to the local alarms. Used by the local runtime (local/step-functions.ts) and by the tests
 // that run the pipeline's definition branch by branch.
 import { type ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { runDistributedMap, type DistributedMapState, type MapObjectStore } from './distributed-map';
 
 type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -15,6 +16,8 @@ export interface TaskBindings {
   snsPublish?(parameters: { TopicArn: string; Message: unknown; Subject?: string }): Promise<unknown>;
   /** `arn:aws:states:::aws-sdk:<service>:<action>`, e.g. cloudwatch describeAlarms. */
   awsSdk?(service: string, action: string, parameters: Record<string, unknown>): Promise<unknown>;
+  /** The objects a Distributed Map's ItemReader reads and its ResultWriter writes (local/distributed-map.ts). */
+  s3?: MapObjectStore;
 }
 
 export interface RunOptions {
@@ -24,6 +27,8 @@ export interface RunOptions {
   readonly waitOverridesMs?: Readonly<Record<string, number>>;
   /** Called with each history event as it happens. */
   readonly onEvent?: (event: HistoryEvent) => void;
+  /** Skip validating the definition (a Distributed Map's children: their processor was validated at the first one). */
+  readonly skipValidation?: boolean;
   /** The context object's Execution.Id / Name / StartTime. */
   readonly execution?: { readonly id: string; readonly name: string; readonly startTime: string };
 }
@@ -116,6 +121,9 @@ function unsupported(state: string, resource: string): Error {
 }
 
 const LOCAL_WAIT = 'arn:aws:states:::modelgate-local:wait';
+const LOCAL_DISTRIBUTED_MAP = 'arn:aws:states:::modelgate-local:distributed-map';
+/** What a Distributed Map keeps when it becomes a local Task: the fields that shape its data flow and errors. */
+const MAP_TASK_FIELDS = ['Next', 'End', 'Comment', 'InputPath', 'OutputPath', 'ResultPath', 'ResultSelector', 'Retry', 'Catch'];
 
 /**
  * The definition as the local runtime runs it. Wait states with a fixed `Seconds` stay Wait states (their
@@ -123,6 +131,7 @@ const LOCAL_WAIT = 'arn:aws:states:::modelgate-local:wait';
  * (`SecondsPath`) cannot be scaled that way — the override is read before the input is known — so it becomes
  * a Task state of the same name that reads the seconds through Parameters, sleeps the scaled time and passes
  * its input on unchanged (ResultPath null): the same data flow, a different state type in the history.
+ * A Map with an ItemReader (Distributed Map) becomes a Task of the same name that local/distributed-map.ts runs.
  */
 export function localDefinition(definition: StateMachineDefinition): StateMachineDefinition {
   const rewrite = (states: Record<string, AslState>): Record<string, AslState> =>
@@ -132,6 +141,10 @@ export function localDefinition(definition: StateMachineDefinition): StateMachin
         if (state.Type === 'Wait' && state.SecondsPath) {
           const { SecondsPath, Type: _type, ...rest } = state;
           next = { ...rest, Type: 'Task', Resource: LOCAL_WAIT, Parameters: { 'seconds.$': SecondsPath }, ResultPath: null };
+        }
+        if (state.Type === 'Map' && state.ItemReader) {
+          next = { ...Object.fromEntries(MAP_TASK_FIELDS.filter((field) => field in state).map((field) => [field, state[field]])), Type: 'Task', Resource: LOCAL_DISTRIBUTED_MAP };
+          return [name, next];
         }
         if (state.Iterator) next.Iterator = { ...state.Iterator, States: rewrite(state.Iterator.States) };
         if (state.ItemProcessor) next.ItemProcessor = { ...state.ItemProcessor, States: rewrite(state.ItemProcessor.States) };
@@ -179,7 +192,33 @@ export function startExecution(original: StateMachineDefinition, input: unknown,
       };
     }
   }
-  const machine = new StateMachine(definition, { validationOptions: { checkArn: false, checkPaths: false } });
+  const originals = new Map(allStates(original.States as unknown as Record<string, AslState>));
+  for (const [name, state] of allStates(definition.States as unknown as Record<string, AslState>)) {
+    if (state.Type !== 'Task' || state.Resource !== LOCAL_DISTRIBUTED_MAP) continue;
+    let validated = false;
+    handlers[name] = async (input) => {
+      if (!bindings.s3) throw unsupported(name, 'a Distributed Map ItemReader');
+      return toJson(
+        await runDistributedMap({
+          state: originals.get(name) as unknown as DistributedMapState,
+          stateName: name,
+          input,
+          executionArn: options.execution?.id ?? `arn:aws:states:local:000000000000:execution:local:${name}`,
+          store: bindings.s3,
+          runChild: async (processor, childInput) => {
+            const child = { StartAt: processor.StartAt, States: processor.States } as unknown as StateMachineDefinition;
+            // Validating the processor again for each of thousands of batches would cost more than running it.
+            const outcome = await startExecution(child, childInput, bindings, { timeScale: scale, skipValidation: validated }).done;
+            validated = true;
+            return outcome.status === 'SUCCEEDED'
+              ? { status: 'SUCCEEDED', output: outcome.output }
+              : { status: 'FAILED', ...(outcome.error ? { error: outcome.error } : {}), ...(outcome.cause ? { cause: outcome.cause } : {}) };
+          },
+        }),
+      );
+    };
+  }
+  const machine = new StateMachine(definition, { validationOptions: options.skipValidation ? { noValidate: true } : { checkArn: false, checkPaths: false } });
   const events: HistoryEvent[] = [];
   const record = (event: Omit<HistoryEvent, 'id'>) => {
     const full = { id: events.length + 1, ...event };

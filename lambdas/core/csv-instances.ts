@@ -40,16 +40,23 @@ export function instanceOf(columns: readonly FeatureColumn[], cells: readonly st
 }
 
 function cellValue(feature: FeatureSpec, cell: string, where: () => string): string | number | boolean {
+  const value = parseCell(feature, cell);
+  if (typeof value === 'object') throw new CsvError(`${where()}: ${value.problem}`);
+  return value;
+}
+
+/** A non-empty CSV cell read as its feature's type (a number, true/false, or the text); `{ problem }` when it cannot be. */
+export function parseCell(feature: FeatureSpec, cell: string): string | number | boolean | { problem: string } {
   switch (feature.type) {
     case 'string':
       return cell;
     case 'boolean':
       if (/^(true|1|yes)$/i.test(cell)) return true;
       if (/^(false|0|no)$/i.test(cell)) return false;
-      throw new CsvError(`${where()}: expected true/false, got "${cell}"`);
+      return { problem: `expected true/false, got "${cell}"` };
     default: {
       const value = Number(cell);
-      if (!Number.isFinite(value)) throw new CsvError(`${where()}: expected a number, got "${cell}"`);
+      if (!Number.isFinite(value)) return { problem: `expected a number, got "${cell}"` };
       return value;
     }
   }

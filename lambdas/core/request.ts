@@ -99,7 +99,7 @@ export function validateInstances(manifest: Manifest, instances: readonly unknow
 }
 
 /** What validation needs from a manifest besides its features, computed once per manifest (validation runs on every request). */
-interface RowShape {
+export interface RowShape {
   readonly names: ReadonlySet<string>;
   /** Number features fed to a float32 input -> that input's name. */
   readonly float32Inputs: ReadonlyMap<string, string>;
@@ -107,7 +107,7 @@ interface RowShape {
 
 const rowShapes = new WeakMap<Manifest, RowShape>();
 
-function rowShape(manifest: Manifest): RowShape {
+export function rowShape(manifest: Manifest): RowShape {
   let shape = rowShapes.get(manifest);
   if (shape === undefined) {
     const float32Inputs = new Map<string, string>();
@@ -120,7 +120,12 @@ function rowShape(manifest: Manifest): RowShape {
   return shape;
 }
 
-function featureValue(feature: FeatureSpec, value: unknown, float32Input: string | undefined): FeatureValue | null | { problem: string } {
+/**
+ * One feature's value as the model gets it: the default (or null) for a missing optional value, else the value
+ * checked against the feature; `{ problem }` names what is wrong. `float32Input` is the input the feature feeds
+ * when that input is float32 ({@link rowShape}).
+ */
+export function featureValue(feature: FeatureSpec, value: unknown, float32Input: string | undefined): FeatureValue | null | { problem: string } {
   if (value === undefined || value === null) {
     if (feature.required !== false) return { problem: value === null ? 'is required and cannot be null' : 'is required' };
     return feature.default ?? null;

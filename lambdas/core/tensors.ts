@@ -77,6 +77,58 @@ export function fillFeeds(manifest: Manifest, rows: readonly Row[], feeds: Feeds
   }
 }
 
+/** Where one feature's values go: the data of the input it feeds, that input's width, and its column in a row. */
+export interface FeedSlot {
+  readonly data: TensorValues;
+  readonly width: number;
+  readonly column: number;
+}
+
+/** Each feature's slots in `feeds` ({@link allocateFeeds}), by feature name: what {@link writeValue} writes through. */
+export function feedSlots(manifest: Manifest, feeds: Feeds): ReadonlyMap<string, readonly FeedSlot[]> {
+  const slots = new Map<string, FeedSlot[]>();
+  for (const input of manifest.inputs) {
+    const data = (feeds[input.name] as TensorData).data;
+    input.features.forEach((name, column) => {
+      const slot = { data, width: input.features.length, column };
+      const existing = slots.get(name);
+      if (existing) existing.push(slot);
+      else slots.set(name, [slot]);
+    });
+  }
+  return slots;
+}
+
+/** Writes one validated value of row `r` into its slot, encoded as {@link fillFeeds} encodes it. */
+export function writeValue(slot: FeedSlot, r: number, value: FeatureValue | null): void {
+  const { data } = slot;
+  const i = r * slot.width + slot.column;
+  if (data instanceof Float32Array || data instanceof Float64Array) data[i] = toFloat(value);
+  else if (data instanceof BigInt64Array) data[i] = toBigInt(value);
+  else (data as unknown[])[i] = value;
+}
+
+/** The feeds of rows [start, start + count): views of typed data (no copy), copies of string and bool data. */
+export function sliceFeeds(feeds: Feeds, start: number, count: number): Feeds {
+  const sliced: Feeds = {};
+  for (const name in feeds) {
+    const { dtype, dims, data } = feeds[name] as TensorData;
+    const width = dims.length === 1 ? 1 : (dims[1] as number);
+    const part = Array.isArray(data) ? data.slice(start * width, (start + count) * width) : data.subarray(start * width, (start + count) * width);
+    sliced[name] = { dtype, dims: dims.length === 1 ? [count] : [count, width], data: part as TensorValues };
+  }
+  return sliced;
+}
+
+/** Rows [from, to) of `feeds` become copies of row `source`: the padding of a fixed batch size. */
+export function padFeeds(feeds: Feeds, source: number, from: number, to: number): void {
+  for (const name in feeds) {
+    const { dims, data } = feeds[name] as TensorData;
+    const width = dims.length === 1 ? 1 : (dims[1] as number);
+    for (let r = from; r < to; r++) for (let f = 0; f < width; f++) (data as unknown[])[r * width + f] = (data as unknown[])[source * width + f];
+  }
+}
+
 function toFloat(value: FeatureValue | null | undefined): number {
   return value === null || value === undefined ? Number.NaN : value === true ? 1 : value === false ? 0 : (value as number);
 }
@@ -206,7 +258,8 @@ export function checkFinitePredictions(manifest: Manifest, rows: readonly Row[],
   }
 }
 
-function nonFiniteOutput(prediction: RowPrediction): string | undefined {
+/** Where a prediction holds NaN or Infinity (`value is NaN`, `probabilities.Yes is Infinity`), or undefined when it holds none. */
+export function nonFiniteOutput(prediction: RowPrediction): string | undefined {
   const { value, probabilities, scores } = prediction;
   if (typeof value === 'number' && !Number.isFinite(value)) return `value is ${value}`;
   if (Array.isArray(value)) {

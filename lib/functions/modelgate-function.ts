@@ -29,7 +29,9 @@ export type HandlerName =
   | 'experiments'
   | 'experiment-aggregator'
   | 'experiment-analysis'
-  | 'api-key-authorizer';
+  | 'api-key-authorizer'
+  | 'batch-job'
+  | 'batch-score';
 
 /** Who invokes the function: decides whether it needs a dead-letter queue, and says why not. */
 export type Invoker =

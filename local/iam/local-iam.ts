@@ -18,7 +18,7 @@ import { startDynamoDbGateway } from './dynamodb-gateway';
 import { IamModel, stackResources } from './iam-model';
 import { accessKeyIdOf, administrator, LocalIdentities, roleSession, type LocalCredentials } from './identities';
 import { provisioningChecks } from './provisioning';
-import { startS3Gateway } from './s3-gateway';
+import { kmsChecks, s3Checks, startS3Gateway } from './s3-gateway';
 
 export interface LocalIamOptions {
   readonly region: string;
@@ -249,6 +249,20 @@ export class LocalIam {
             },
           }
         : {}),
+      ...(bindings.s3
+        ? {
+            s3: {
+              getObject: async (bucket, key) => {
+                for (const check of this.s3ObjectChecks('GET', bucket, key)) await require(check, 'States.ItemReaderFailed', 'Amazon S3');
+                return (bindings.s3 as NonNullable<TaskBindings['s3']>).getObject(bucket, key);
+              },
+              putObject: async (bucket, key, body) => {
+                for (const check of this.s3ObjectChecks('PUT', bucket, key)) await require(check, 'States.ResultWriterFailed', 'Amazon S3');
+                return (bindings.s3 as NonNullable<TaskBindings['s3']>).putObject(bucket, key, body);
+              },
+            },
+          }
+        : {}),
       ...(bindings.awsSdk
         ? {
             awsSdk: async (service, action, parameters) => {
@@ -260,6 +274,12 @@ export class LocalIam {
           }
         : {}),
     };
+  }
+
+  /** What S3 checks for a GetObject / PutObject of the Map's ItemReader and ResultWriter: the object action and, with a KMS-encrypted bucket, the key. */
+  private s3ObjectChecks(method: 'GET' | 'PUT', bucket: string, key: string): Omit<AccessRequest, 'caller'>[] {
+    const query = new URLSearchParams();
+    return [...s3Checks(method, bucket, key, query, {}), ...kmsChecks(method, bucket, key, query, {}, this.model, this.options.region, this.options.accountId)];
   }
 
   /**

@@ -120,6 +120,7 @@ describe('every command takes --json', () => {
     }
     expect(COMMANDS.map((c) => c.name).sort()).toEqual([
       'abtest',
+      'batch',
       'drift',
       'errors',
       'experiment',
@@ -150,6 +151,7 @@ describe('every command takes --json', () => {
     ['reingest', ['reingest', '--json'], 0],
     ['replay', ['replay', 'churn', '--input', 'examples/churn/v1/holdout.csv', '--rate', '5', '--json'], 2],
     ['quality', ['quality', '--bundle', 'examples/churn/v1', '--current', 'missing.csv', '--json'], 2],
+    ['batch', ['batch', 'nosuchmodel', '--input', 'x.csv', '--output', 'out', '--json'], 2],
   ])('%s prints JSON on stdout, result or failure', async (_, args, code) => {
     const run = await cli(...args);
     expect(run.code, run.stderr).toBe(code);

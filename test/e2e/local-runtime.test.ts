@@ -1,20 +1,26 @@
 // The local runtime end to end, as a client drives it: predict over HTTP, a weighted alias splitting traffic
 // between two model versions, the prediction log in DynamoDB, EMF metrics in the metric store, the dashboard
 // in headless Chromium, and a restart on the same state folder.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchGetItemCommand } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localDynamoClient, localS3Client } from '../../local/aws-clients';
 import type { AliasState } from '../../local/lambda-service';
 import { startRuntime, type Runtime } from '../../local/runtime';
 import { chromiumLaunchOptions, ensureChromium } from '../support/chromium';
+import { runCli } from '../support/cli';
 import { mulberry32 } from '../../lambdas/core/random';
 import { checkExposition } from '../support/exposition-checks';
 import { parseExposition, type ParsedFamily } from '../support/exposition-parser';
+import { parseCsv } from '../../lambdas/core/csv';
+import { csvInstances } from '../../lambdas/core/csv-instances';
+import { parseManifestJson } from '../../lambdas/core/manifest';
+import type { BatchJobInput } from '../../lambdas/contracts/batch-job';
+import type { BatchSummary } from '../../lambdas/core/batch/summary';
 
 const INSTANCE = {
   gender: 'Female',
@@ -259,6 +265,186 @@ describe('local runtime, end to end', () => {
       await browser.close();
       rmSync(userDataDir, { recursive: true, force: true });
     }
+  });
+
+  describe('batch inference (Distributed Map on the local S3)', () => {
+    const CHURN = parseCsv(readFileSync(join(import.meta.dirname, '../../examples/churn/data/telco-customer-churn.csv'), 'utf8'));
+    const manifest = parseManifestJson(readFileSync(join(import.meta.dirname, '../../examples/churn/v1/manifest.json'), 'utf8'));
+    const header = CHURN.header;
+    const tenure = header.indexOf('tenure');
+    const contract = header.indexOf('Contract');
+    const monthly = header.indexOf('MonthlyCharges');
+    /** Row n (1-based) of the generated input: a churn row with a unique id, every 1000th broken in one of three ways. */
+    const generated = (n: number): { cells: string[]; bad?: { field: string; reason: RegExp } } => {
+      const cells = [...(CHURN.rows[(n - 1) % CHURN.rows.length] as string[])];
+      cells[0] = `c${n}`;
+      if (n % 1000 === 7) return { cells: Object.assign(cells, { [tenure]: 'abc' }), bad: { field: 'tenure', reason: /expected a number/ } };
+      if (n % 1000 === 507) return { cells: Object.assign(cells, { [contract]: 'Weekly' }), bad: { field: 'Contract', reason: /unknown category "Weekly"/ } };
+      if (n % 1000 === 907) return { cells: Object.assign(cells, { [monthly]: '' }), bad: { field: 'MonthlyCharges', reason: /is required/ } };
+      return { cells };
+    };
+    const csvLine = (cells: readonly string[]) => cells.map((c) => (/[",\n]/.test(c) ? `"${c.replaceAll('"', '""')}"` : c)).join(',');
+
+    async function runJob(key: string, body: string, job: Omit<BatchJobInput, 'input' | 'output' | 'model'>, prefix: string) {
+      const s3 = localS3Client(runtime.s3Endpoint);
+      const bucket = runtime.outputs.ModelBucketName as string;
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      const input: BatchJobInput = { model: 'churn', input: { bucket, key }, output: { bucket, prefix }, ...job };
+      const started = runtime.pipeline.stepFunctions.start(runtime.outputs.BatchStateMachineArn as string, input);
+      const done = await runtime.pipeline.stepFunctions.wait(started.executionArn);
+      const read = async (k: string) => (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: k }))).Body?.transformToString() as Promise<string>;
+      const keys = async (p: string) => {
+        const found: string[] = [];
+        let token: string | undefined;
+        do {
+          const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p, ContinuationToken: token }));
+          found.push(...(page.Contents ?? []).map((c) => c.Key as string));
+          token = page.NextContinuationToken;
+        } while (token);
+        return found.sort();
+      };
+      return { done, read, keys };
+    }
+
+    /** The real-time endpoint's probabilities for rows, from v1 (the alias also routes to v2: answers from v2 are asked again). */
+    async function realTime(rows: readonly number[]): Promise<Map<number, Record<string, number>>> {
+      const table = { header, rows: rows.map((n) => generated(n).cells) };
+      const instances = csvInstances(manifest, table);
+      const answers = new Map<number, Record<string, number>>();
+      for (let attempt = 0; attempt < 20 && answers.size < rows.length; attempt++) {
+        const pending = rows.map((n, i) => [n, instances[i]] as const).filter(([n]) => !answers.has(n));
+        const response = await fetch(`${runtime.apiUrl}/v1/models/churn/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict },
+          body: JSON.stringify({ instances: pending.map(([, instance]) => instance) }),
+        });
+        const body = (await response.json()) as { model: { version: string }; predictions: { probabilities: Record<string, number> }[] };
+        if (body.model.version !== '1') continue;
+        pending.forEach(([n], i) => {
+          answers.set(n, body.predictions[i]?.probabilities as Record<string, number>);
+        });
+      }
+      return answers;
+    }
+
+    it('scores a 100,000-row CSV: every good row once, with the real-time probabilities; bad rows rejected with their field and reason; counts add up', async () => {
+      const ROWS = 100_000;
+      const lines = [csvLine(header)];
+      for (let n = 1; n <= ROWS; n++) lines.push(csvLine(generated(n).cells));
+      const { done, read, keys } = await runJob(
+        'batch/e2e/customers.csv',
+        `${lines.join('\n')}\n`,
+        { format: 'csv', version: '1', idColumn: 'customerID', maxConcurrency: 8 },
+        'batch/e2e/csv/',
+      );
+      expect(done.status, `${done.error}: ${done.cause}`).toBe('SUCCEEDED');
+
+      const scored = new Map<string, string[]>();
+      let partHeader: string | undefined;
+      for (const key of await keys('batch/e2e/csv/parts/')) {
+        const [first, ...rest] = (await read(key)).trimEnd().split('\n');
+        partHeader = first;
+        for (const line of rest) {
+          const cells = line.split(',');
+          expect(scored.has(cells[0] as string), `${cells[0]} scored twice`).toBe(false);
+          scored.set(cells[0] as string, cells);
+        }
+      }
+      expect(partHeader).toBe('customerID,version,label,probability_No,probability_Yes');
+      const bad = new Map<number, { field: string; reason: RegExp }>();
+      for (let n = 1; n <= ROWS; n++) {
+        const { bad: broken } = generated(n);
+        if (broken) bad.set(n, broken);
+        else expect(scored.has(`c${n}`), `row ${n} not scored`).toBe(true);
+      }
+      expect(scored.size).toBe(ROWS - bad.size);
+
+      const rejected = (await Promise.all((await keys('batch/e2e/csv/rejected/')).map(read))).flatMap((text) => parseCsv(text).rows);
+      expect(rejected).toHaveLength(bad.size);
+      for (const [row, id, field, reason] of rejected) {
+        const expected = bad.get(Number(row));
+        expect(expected, `row ${row} rejected but valid`).toBeDefined();
+        expect(id).toBe(`c${row}`);
+        expect(field).toBe(expected?.field);
+        expect(reason).toMatch(expected?.reason as RegExp);
+      }
+
+      const sample = Array.from({ length: 40 }, (_, i) => 1 + ((i * 2459 + 11) % ROWS)).filter((n) => !bad.has(n));
+      const online = await realTime(sample);
+      expect(online.size).toBe(sample.length);
+      for (const n of sample) {
+        const cells = scored.get(`c${n}`) as string[];
+        expect(cells[1]).toBe('1');
+        expect({ No: Number(cells[3]), Yes: Number(cells[4]) }).toEqual(online.get(n));
+      }
+
+      const summary = JSON.parse(await read('batch/e2e/csv/_SUCCESS.json')) as BatchSummary;
+      expect(summary.rows).toEqual({ input: ROWS, scored: ROWS - bad.size, rejected: bad.size, unprocessed: 0 });
+      expect(summary.version).toBe('1');
+      expect(summary.parts).toBe((await keys('batch/e2e/csv/parts/')).length);
+      expect(summary.input.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(Object.values(summary.predictions.labels).reduce((a, b) => a + b, 0)).toBe(ROWS - bad.size);
+      expect(summary.drift?.features.tenure?.status).toBeDefined();
+      expect(done.output).toEqual(summary);
+    }, 180_000);
+
+    it('scores JSON Lines the same way, rows numbered when there is no id column', async () => {
+      const ROWS = 5_000;
+      const instances = csvInstances(manifest, { header, rows: Array.from({ length: ROWS }, (_, i) => generated(i + 1).cells).filter((_, i) => !generated(i + 1).bad) });
+      const text = instances.map((instance, i) => JSON.stringify(i % 1000 === 42 ? { ...instance, tenure: 'long' } : instance)).join('\n');
+      const { done, read, keys } = await runJob('batch/e2e/customers.jsonl', `${text}\n`, { format: 'jsonl', version: '1' }, 'batch/e2e/jsonl/');
+      expect(done.status, `${done.error}: ${done.cause}`).toBe('SUCCEEDED');
+      const lines = (await Promise.all((await keys('batch/e2e/jsonl/parts/')).map(read))).flatMap((t) =>
+        t
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+      );
+      const badRows = instances
+        .map((_, i) => i)
+        .filter((i) => i % 1000 === 42)
+        .map((i) => i + 1);
+      expect(lines.map((l) => l.row)).toEqual(Array.from({ length: instances.length }, (_, i) => i + 1).filter((n) => !badRows.includes(n)));
+      expect(lines[0]).toEqual({ row: 1, version: '1', label: expect.any(String), probabilities: { No: expect.any(Number), Yes: expect.any(Number) } });
+      const rejected = (await Promise.all((await keys('batch/e2e/jsonl/rejected/')).map(read))).flatMap((t) =>
+        t
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+      );
+      expect(rejected).toEqual(badRows.map((row) => ({ row, field: 'tenure', reason: 'expected an integer, got the string "long"' })));
+      const summary = JSON.parse(await read('batch/e2e/jsonl/_SUCCESS.json')) as BatchSummary;
+      expect(summary.rows).toEqual({ input: instances.length, scored: instances.length - badRows.length, rejected: badRows.length, unprocessed: 0 });
+    }, 120_000);
+
+    it('runs from the CLI on local files: the input uploaded, the results written into the output folder; an unknown model exits 2', async () => {
+      const folder = mkdtempSync(join(tmpdir(), 'modelgate-batch-cli-'));
+      const input = join(folder, 'customers.csv');
+      writeFileSync(input, `${[csvLine(header), ...Array.from({ length: 300 }, (_, i) => csvLine(generated(i + 1).cells))].join('\n')}\n`);
+      const out = join(folder, 'out');
+      const run = await runCli(['batch', 'churn', '--input', input, '--output', out, '--version', '1', '--id-column', 'customerID', '--state-dir', stateDir, '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const summary = JSON.parse(run.stdout) as BatchSummary;
+      expect(summary.rows).toEqual({ input: 300, scored: 299, rejected: 1, unprocessed: 0 }); // row 7 is broken
+      expect(JSON.parse(readFileSync(join(out, '_SUCCESS.json'), 'utf8'))).toEqual(summary);
+      expect(readdirSync(join(out, 'parts')).length).toBe(summary.parts);
+      const unknown = await runCli(['batch', 'churm', '--input', input, '--output', out, '--state-dir', stateDir]);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toMatch(/churm/);
+      expect(unknown.stderr).not.toMatch(/\n\s+at /);
+      rmSync(folder, { recursive: true, force: true });
+    }, 60_000);
+
+    it('fails a job whose input lacks feature columns before scoring anything, naming every missing one', async () => {
+      const dropped = ['tenure', 'Contract'].map((name) => header.indexOf(name));
+      const keep = (cells: readonly string[]) => cells.filter((_, i) => !dropped.includes(i));
+      const body = [csvLine(keep(header)), ...Array.from({ length: 50 }, (_, i) => csvLine(keep(generated(i + 1).cells)))].join('\n');
+      const { done, keys } = await runJob('batch/e2e/missing.csv', body, { format: 'csv' }, 'batch/e2e/missing/');
+      expect(done.status).toBe('FAILED');
+      expect(done.error).toBe('BatchInputError');
+      expect(done.cause).toMatch(/missing 2 columns "tenure", "Contract" that model churn v1 requires; nothing was scored/);
+      expect(await keys('batch/e2e/missing/')).toEqual([]);
+    });
   });
 
   it('refuses to start a second runtime on a busy port, before touching the state folder (even with clean)', async () => {

@@ -10,7 +10,8 @@ import { ModelgateStack, type ModelgateStackProps } from '../../lib/modelgate-st
 import type { HandlerName } from '../../lib/functions/modelgate-function';
 import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import type { CfnTemplate } from '../../local/template';
-import { deployed } from './deployed';
+import { deployed, type DeployedStack } from './deployed';
+import { MAX_INPUT_BYTES_PER_BATCH } from '../../lambdas/contracts/batch-job';
 import {
   acknowledgementsIn,
   acknowledgementsWithoutReason,
@@ -20,9 +21,13 @@ import {
   fastDeployment,
   fastStack,
   FIXTURE_BUNDLE,
+  functionWithEntry,
+  grants,
   modelStackParametersOf,
   nagFindings,
   policyDocuments,
+  roleOf,
+  roleStatements,
   thrownBy,
   unusedAcknowledgements,
 } from './support';
@@ -33,6 +38,8 @@ const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
 const BASE_HANDLERS: readonly HandlerName[] = [
   'aggregator',
   'api-key-authorizer',
+  'batch-job',
+  'batch-score',
   'experiment-aggregator',
   'experiment-analysis',
   'experiment-events',
@@ -82,7 +89,7 @@ describe('ModelgateStack', () => {
     expect(routes(raw.Resources)).toEqual(['GET /v1/experiments', 'GET /v1/experiments/{id}', 'GET /v1/models/{name}', 'POST /v1/events', 'POST /v1/feedback']);
   });
 
-  it('holds the shared state: a versioned model bucket, the prediction log, the registry, one API, one state machine, one on-call topic', () => {
+  it('holds the shared state: a versioned model bucket, the prediction log, the registry, one API, the pipeline and batch state machines, one on-call topic', () => {
     template.hasResourceProperties('AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' } });
     template.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'predictionId', KeyType: 'HASH' }] });
     template.hasResourceProperties('AWS::DynamoDB::Table', {
@@ -92,12 +99,13 @@ describe('ModelgateStack', () => {
       ],
     });
     template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
     template.resourceCountIs('AWS::SNS::Topic', 1);
   });
 
   it('outputs what operators and the CLI look up, each naming the resource it says', () => {
     const expected: Record<string, string> = {
+      BatchStateMachineArn: 'AWS::StepFunctions::StateMachine',
       EventsApiKeyId: 'AWS::ApiGateway::ApiKey',
       ExperimentTableName: 'AWS::DynamoDB::Table',
       ModelBucketName: 'AWS::S3::Bucket',
@@ -223,12 +231,63 @@ describe('the deployed code (one synth with real bundling)', () => {
       const entry = fn.Metadata['modelgate:entry'] as string;
       sizes.push(`${path.basename(entry, '.ts')} ${(bytes / 1024 / 1024).toFixed(1)} MB`);
       expect(bytes, entry).toBeLessThan(LAMBDA_UNZIPPED_LIMIT / 4);
-      expect(fs.existsSync(path.join(folder, 'node_modules', 'onnxruntime-node')), entry).toBe(entry === 'lambdas/handlers/validate.ts');
+      expect(fs.existsSync(path.join(folder, 'node_modules', 'onnxruntime-node')), entry).toBe(
+        entry === 'lambdas/handlers/validate.ts' || entry === 'lambdas/handlers/batch-score.ts',
+      );
     }
     console.log(`function assets: ${sizes.join(', ')}`);
     expect(sizes).toHaveLength(BASE_HANDLERS.length);
     // Each function runs its own bundle (CDK's bundling cache once gave every function the first one's).
     expect(new Set(keys).size).toBe(BASE_HANDLERS.length);
+  });
+});
+
+describe('the batch state machine (lib/batch/batch-scoring.ts; run end to end in test/e2e/local-runtime.test.ts)', () => {
+  let dev: DeployedStack;
+  let definition: { States: Record<string, Record<string, unknown>> };
+  beforeAll(() => {
+    dev = deployed(raw, { stackName: stack.stackName });
+    const machine = Object.entries(raw.Resources).find(([id, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && id.startsWith('Batch'));
+    definition = JSON.parse(dev.text(machine?.[1].Properties?.DefinitionString)) as typeof definition;
+  });
+
+  it('scores CSV and JSON Lines with a Distributed Map: ItemReader on the input object, ItemBatcher under 256 KiB, limits from the execution input', () => {
+    for (const [state, inputType] of [
+      ['ScoreCsv', 'CSV'],
+      ['ScoreJsonLines', 'JSONL'],
+    ] as const) {
+      const map = definition.States[state] as Record<string, any>;
+      expect(map.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'EXPRESS' });
+      expect(map.ItemReader.ReaderConfig.InputType).toBe(inputType);
+      expect(map.ItemReader.Parameters).toEqual({ Bucket: expect.stringMatching(/^modelgate-dev-modelbucket/), 'Key.$': '$.input.key' });
+      expect(map.ItemBatcher.MaxInputBytesPerBatch).toBe(MAX_INPUT_BYTES_PER_BATCH);
+      expect(MAX_INPUT_BYTES_PER_BATCH).toBeLessThan(256 * 1024);
+      expect(map.ItemBatcher.BatchInput).toEqual({ 'job.$': '$.batchInput' });
+      expect(map.MaxConcurrencyPath).toBe('$.maxConcurrency');
+      expect(map.ToleratedFailurePercentagePath).toBe('$.toleratedFailurePercentage');
+      expect(map.ResultWriter.Parameters).toEqual({ Bucket: map.ItemReader.Parameters.Bucket, 'Prefix.$': '$.resultsPrefix' });
+      expect(map.Next).toBe('Summarize');
+    }
+    expect(definition.States.Prepare?.Next).toBe('Format');
+  });
+
+  it('lets the functions and the state machine touch batch/ objects and read bundles, the state machine the model bucket objects only', () => {
+    const bucket = 'arn:aws:s3:::<bucket>';
+    const s3Grants = (roleId: string) =>
+      grants(dev, roleStatements(raw, roleId))
+        .filter((g) => g.startsWith('s3:'))
+        .map((g) => g.replace(/arn:aws:s3:::modelgate-dev-modelbucket[a-z0-9-]*/, bucket));
+    expect(s3Grants(roleOf(raw, functionWithEntry(raw, 'batch-score')))).toEqual([`s3:GetObject on ${bucket}/models/*`, `s3:PutObject on ${bucket}/batch/*`]);
+    expect(s3Grants(roleOf(raw, functionWithEntry(raw, 'batch-job')))).toEqual([
+      `s3:GetObject on ${bucket}/batch/*`,
+      `s3:GetObject on ${bucket}/models/*`,
+      `s3:PutObject on ${bucket}/batch/*`,
+    ]);
+    const machineRole = Object.keys(raw.Resources).find((id) => id.startsWith('BatchStateMachineRole') && raw.Resources[id]?.Type === 'AWS::IAM::Role') as string;
+    // CDK's grants for the ItemReader and ResultWriter: the model bucket's objects, no other bucket's.
+    expect([...new Set(s3Grants(machineRole))]).toEqual(
+      ['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].map((a) => `${a} on ${bucket}/*`),
+    );
   });
 });
 

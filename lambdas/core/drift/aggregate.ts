@@ -227,8 +227,10 @@ function capUnseen(aggregate: CategoricalAggregate): void {
  * assigned, so that categories such as "constructor" or "__proto__" are counted like any other.
  */
 function increment(record: Record<string, number>, key: string, by: number): void {
-  const value = (Object.hasOwn(record, key) ? (record[key] as number) : 0) + by;
-  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+  // An own data property, even one named "__proto__", is written by plain assignment; only a new key needs
+  // defineProperty (assignment would set the prototype). Batch scoring counts every value of every row here.
+  if (Object.hasOwn(record, key)) record[key] = (record[key] as number) + by;
+  else Object.defineProperty(record, key, { value: by, enumerable: true, writable: true, configurable: true });
 }
 
 /** A record's own entry: feature names and categories come from traffic, and may be "constructor". */

@@ -1,0 +1,44 @@
+import { defineCommand } from '../command';
+import { checkTarget, jsonOption, targetOptions, targetUsage } from '../target-options';
+
+export const batchOptions = {
+  input: { type: 'string' },
+  output: { type: 'string' },
+  version: { type: 'string' },
+  format: { type: 'string' },
+  'id-column': { type: 'string' },
+  'max-concurrency': { type: 'string' },
+  'tolerated-failure-percentage': { type: 'string' },
+  'no-follow': { type: 'boolean' },
+  ...jsonOption,
+  ...targetOptions,
+} as const;
+
+export const batchSpec = defineCommand({
+  name: 'batch',
+  summary: 'Score a CSV or JSON Lines file with a model (batch inference), and list, show or stop jobs',
+  usage: `usage: modelgate batch <model> --input <s3-uri|file> --output <s3-uri prefix|folder> [options]
+       modelgate batch status <job> | modelgate batch list | modelgate batch stop <job>
+
+Starts the batch state machine on the input (docs/batch.md) and follows the job to its end. Against the local
+runtime, --input may be a local file (uploaded to batch/<job>/input.<format>) and --output a local folder: the
+parts, the rejected rows and the summary are written into it when the job ends. S3 inputs and outputs must be
+under batch/ of the model bucket.
+
+  --version <n>                       the version to score with (default: the one taking the model's traffic)
+  --format csv|jsonl                  the input's format (default: from the input's extension)
+  --id-column <name>                  the column (or JSON field) that identifies a row (default: rows numbered)
+  --max-concurrency <n>               batches scored at once (default 100)
+  --tolerated-failure-percentage <p>  share of batches that may fail without failing the job (default 0)
+  --no-follow                         start the job, print its id and return
+  --json                              print the summary (or the job) as JSON
+
+Exit codes: 0 the job succeeded; 1 it failed (the reason is printed); 2 bad usage, an unknown model or version,
+an input that is not there, or an unreachable target. Ctrl-C stops following, not the job.
+
+${targetUsage}`,
+  options: batchOptions,
+  positionals: true,
+  preflight: ({ values }) => checkTarget(values),
+  load: () => import('../commands/batch').then((m) => m.runBatch),
+});

@@ -1,0 +1,135 @@
+// The payloads of the batch-scoring state machine (lib/batch/batch-scoring.ts), shared by the CLI that starts a
+// job, the functions that run its steps and the construct that wires them: one definition for every side.
+import type { WindowAggregate } from '../core/drift/aggregate';
+import { EnvReader } from './environment';
+
+export const BATCH_FORMATS = ['csv', 'jsonl'] as const;
+export type BatchFormat = (typeof BATCH_FORMATS)[number];
+
+/** Where input and output objects of batch jobs must live (the state machine and its functions may touch nothing else). */
+export const BATCH_PREFIX = 'batch/';
+
+/** Children of the Distributed Map running at once, unless the job says otherwise. */
+export const DEFAULT_MAX_CONCURRENCY = 100;
+/** Share of failed children (batches) a job tolerates, unless it says otherwise: none. */
+export const DEFAULT_TOLERATED_FAILURE_PERCENTAGE = 0;
+/** The ItemBatcher's byte budget per batch: under the 256 KiB state payload, with room for the batch input. */
+export const MAX_INPUT_BYTES_PER_BATCH = 240 * 1024;
+
+export interface S3Location {
+  readonly bucket: string;
+  readonly key: string;
+}
+
+/** The execution input: what `modelgate batch` starts a job with. */
+export interface BatchJobInput {
+  readonly model: string;
+  /** The version to score with. @default the version the model's traffic goes to (the registry's primary) */
+  readonly version?: string;
+  readonly input: S3Location;
+  /** Parts, rejected rows and the summary are written under `<prefix>` (which ends with '/'). */
+  readonly output: { readonly bucket: string; readonly prefix: string };
+  readonly format: BatchFormat;
+  /** The input column (or JSON field) that identifies a row; rows are numbered when there is none. */
+  readonly idColumn?: string;
+  /** @default DEFAULT_MAX_CONCURRENCY */
+  readonly maxConcurrency?: number;
+  /** @default DEFAULT_TOLERATED_FAILURE_PERCENTAGE */
+  readonly toleratedFailurePercentage?: number;
+}
+
+/** What the prepare step answers: the job with its defaults applied and what it found in the input. */
+export interface PreparedJob {
+  readonly model: string;
+  readonly version: string;
+  readonly input: S3Location;
+  readonly output: BatchJobInput['output'];
+  readonly format: BatchFormat;
+  readonly idColumn?: string;
+  readonly maxConcurrency: number;
+  readonly toleratedFailurePercentage: number;
+  /** sha256 of the input object, hex. */
+  readonly inputSha256: string;
+  /** Data rows (lines after the header, blank lines left out). */
+  readonly rows: number;
+  readonly startedAt: string;
+  /** What every batch of the Distributed Map gets as its BatchInput. */
+  readonly batchInput: BatchContext;
+  /** Where the Distributed Map's ResultWriter writes the children's results: `<output prefix>_results`. */
+  readonly resultsPrefix: string;
+}
+
+/** The BatchInput of every batch: enough for the scoring function to load the model and write its part. */
+export interface BatchContext {
+  readonly model: string;
+  readonly version: string;
+  readonly format: BatchFormat;
+  readonly idColumn?: string;
+  readonly output: BatchJobInput['output'];
+}
+
+/** One item of a batch: its 0-based index in the input (the Map's ItemSelector adds it) and the row as the ItemReader read it. */
+export interface BatchItem {
+  readonly index: number;
+  readonly row: unknown;
+}
+
+/** The event of the scoring function: one ItemBatcher batch. */
+export interface BatchEvent {
+  readonly Items: readonly BatchItem[];
+  readonly BatchInput: { readonly job: BatchContext };
+}
+
+/** What one batch reports (the Map's ResultWriter stores it; the summary step merges them). */
+export interface BatchPartResult {
+  /** 1-based number of the batch's first row. */
+  readonly firstRow: number;
+  readonly rows: number;
+  readonly scored: number;
+  readonly rejected: number;
+  /** Key of the part's predictions (absent when every row was rejected). */
+  readonly partKey?: string;
+  /** Key of the part's rejected rows (absent when there were none). */
+  readonly rejectedKey?: string;
+  /** Feature and prediction counts against the model's baseline (null when the manifest has no baseline). */
+  readonly drift: WindowAggregate | null;
+  /** Scored rows per predicted label (classification). */
+  readonly labels: Readonly<Record<string, number>>;
+}
+
+/** The summary step's event: the prepared job and where the ResultWriter put the children's results. */
+export interface SummarizeEvent {
+  readonly job: PreparedJob;
+  readonly results: { readonly ResultWriterDetails: { readonly Bucket: string; readonly Key: string } };
+}
+
+/** Names the output prefix's objects. */
+export const BATCH_OUTPUT = {
+  summary: '_SUCCESS.json',
+  parts: 'parts/',
+  rejected: 'rejected/',
+  results: '_results/',
+} as const;
+
+/** `part-000000000001.csv`: parts sort in input order by name. */
+export function partName(firstRow: number, format: BatchFormat): string {
+  return `part-${String(firstRow).padStart(12, '0')}.${format}`;
+}
+
+/** The batch functions' variables: lib/batch writes them, the handlers read them (batchConfigFromEnv). */
+export const BATCH_VARIABLES = {
+  bucket: 'MODEL_BUCKET',
+  registryTable: 'REGISTRY_TABLE',
+} as const;
+
+export interface BatchConfig {
+  readonly bucket: string;
+  readonly registryTable: string;
+}
+
+export function batchConfigFromEnv(env: NodeJS.ProcessEnv): BatchConfig {
+  const read = new EnvReader(env);
+  const config = { bucket: read.required(BATCH_VARIABLES.bucket), registryTable: read.required(BATCH_VARIABLES.registryTable) };
+  read.throwIfAny();
+  return config;
+}

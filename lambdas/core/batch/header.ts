@@ -1,0 +1,56 @@
+// The check a batch job makes before any scoring: the input names every feature the model requires (and the id
+// column when one is given). A job whose input lacks one fails at once, naming every missing column.
+import { parse } from 'csv-parse/sync';
+import type { BatchFormat } from '../../contracts/batch-job';
+import type { Manifest } from '../manifest';
+
+/** The input cannot be scored as a whole (missing columns, no header, not the format it claims): the job fails before scoring. */
+export class BatchInputError extends Error {
+  override readonly name = 'BatchInputError';
+}
+
+/**
+ * The columns of the input: a CSV's header line, or the keys of the first JSON Lines record. `head` is the
+ * beginning of the object (at least its first line).
+ */
+export function inputColumns(head: string, format: BatchFormat, where: string): string[] {
+  const text = head.charCodeAt(0) === 0xfeff ? head.slice(1) : head;
+  const end = text.search(/\r?\n/);
+  const firstLine = end === -1 ? text : text.slice(0, end);
+  if (firstLine.trim() === '') throw new BatchInputError(`${where}: the first line is empty; expected ${format === 'csv' ? 'a CSV header' : 'a JSON object'}`);
+  if (format === 'csv') {
+    try {
+      const [header] = parse(firstLine, { trim: true }) as string[][];
+      return header ?? [];
+    } catch (error) {
+      throw new BatchInputError(`${where}: the header line is not valid CSV: ${(error as Error).message}`);
+    }
+  }
+  let record: unknown;
+  try {
+    record = JSON.parse(firstLine);
+  } catch (error) {
+    throw new BatchInputError(`${where}: line 1 is not JSON (${(error as Error).message}); JSON Lines holds one object per line`);
+  }
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) throw new BatchInputError(`${where}: line 1 is not a JSON object`);
+  return Object.keys(record);
+}
+
+/** Every required feature (and the id column, when named) the columns lack, in the manifest's order. */
+export function missingColumns(manifest: Manifest, columns: readonly string[], idColumn?: string): string[] {
+  const present = new Set(columns);
+  const missing = manifest.features.filter((f) => f.required !== false && !present.has(f.name)).map((f) => f.name);
+  if (idColumn !== undefined && !present.has(idColumn)) missing.push(idColumn);
+  return missing;
+}
+
+/** Throws a BatchInputError naming every missing column, or returns. */
+export function checkColumns(manifest: Manifest, columns: readonly string[], idColumn: string | undefined, where: string): void {
+  const missing = missingColumns(manifest, columns, idColumn);
+  if (missing.length === 0) return;
+  const names = missing.map((name) => `"${name}"`).join(', ');
+  const idNote = idColumn !== undefined && missing.includes(idColumn) ? ` ("${idColumn}" is the id column given)` : '';
+  throw new BatchInputError(
+    `${where}: missing ${missing.length === 1 ? 'column' : `${missing.length} columns`} ${names} that model ${manifest.name} v${manifest.version} requires${idNote}; nothing was scored`,
+  );
+}

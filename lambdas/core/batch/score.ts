@@ -1,0 +1,220 @@
+// Batch scoring of one Distributed Map batch: the rows the ItemReader read (CSV rows as strings keyed by the
+// header, JSON Lines as parsed values) validated feature by feature with the serving validation and written
+// straight into the model's input tensors (no row objects in between), the session run in chunks, the
+// outputs decoded by the serving decoder, and the part's CSV / JSON Lines text and statistics produced.
+import type { BatchFormat, BatchItem } from '../../contracts/batch-job';
+import { parseCell } from '../csv-instances';
+import { addValue, emptyWindowAggregate, own, type FeatureAggregate, type WindowAggregate } from '../drift/aggregate';
+import type { DistributionBaseline, FeatureSpec, FeatureValue, Manifest } from '../manifest';
+import { monitoredFeatures, predictionValue } from '../monitoring/window';
+import { featureValue, rowShape, type Row } from '../request';
+import {
+  allocateFeeds,
+  checkFinitePredictions,
+  decodePredictions,
+  feedSlots,
+  nonFiniteOutput,
+  padFeeds,
+  sliceFeeds,
+  writeValue,
+  type FeedSlot,
+  type Feeds,
+  type RowPrediction,
+  type TensorData,
+  ModelOutputError,
+} from '../tensors';
+import { ValidationError } from '../errors';
+
+/** A row that was not scored: its 1-based row number, the field at fault and why. */
+export interface Rejection {
+  readonly row: number;
+  readonly id?: string | number;
+  readonly field: string;
+  readonly reason: string;
+}
+
+/** The rows of a batch that passed validation, in their tensors, and the ones that did not. */
+export interface EncodedBatch {
+  readonly feeds: Feeds;
+  /** Rows written into the feeds (the rest of the feeds, if any, is padding or unused). */
+  readonly rows: number;
+  /** Rows the feeds were allocated for. */
+  readonly capacity: number;
+  /** Per encoded row: its 1-based row number and its id (the id column's value, else the row number). */
+  readonly rowNumbers: Int32Array;
+  readonly ids: readonly (string | number)[];
+  readonly rejected: Rejection[];
+  /** Counts of the encoded rows' features against the baseline (predictions are added after scoring). */
+  readonly drift: WindowAggregate | null;
+}
+
+export interface BatchOptions {
+  readonly format: BatchFormat;
+  readonly idColumn?: string;
+}
+
+interface FeaturePlan {
+  readonly feature: FeatureSpec;
+  readonly slots: readonly FeedSlot[];
+  readonly float32Input: string | undefined;
+  /** The drift aggregate the feature's values are counted into, with its baseline. */
+  readonly drift?: { readonly aggregate: FeatureAggregate; readonly baseline: DistributionBaseline };
+}
+
+/**
+ * Validates the items into the model's input tensors. A value that is missing, of the wrong type, out of range
+ * or not a category rejects its row (every problem of the row is reported); other rows go on.
+ */
+export function encodeBatch(manifest: Manifest, items: readonly BatchItem[], options: BatchOptions): EncodedBatch {
+  const fixed = manifest.batchSize;
+  const capacity = fixed === undefined ? Math.max(1, items.length) : Math.max(1, Math.ceil(items.length / fixed)) * fixed;
+  const feeds = allocateFeeds(manifest, capacity);
+  const slots = feedSlots(manifest, feeds);
+  const shape = rowShape(manifest);
+  const drift = manifest.baseline ? emptyWindowAggregate(manifest.baseline, monitoredFeatures(manifest)) : null;
+  const plans: FeaturePlan[] = manifest.features.map((feature) => {
+    const aggregate = drift ? own(drift.features, feature.name) : undefined;
+    const baseline = manifest.baseline ? own(manifest.baseline.features, feature.name) : undefined;
+    return {
+      feature,
+      slots: slots.get(feature.name) ?? [],
+      float32Input: shape.float32Inputs.get(feature.name),
+      ...(aggregate && baseline ? { drift: { aggregate, baseline } } : {}),
+    };
+  });
+  const csv = options.format === 'csv';
+  const values: (FeatureValue | null)[] = new Array(plans.length);
+  const rowNumbers = new Int32Array(items.length);
+  const ids: (string | number)[] = [];
+  const rejected: Rejection[] = [];
+  let encoded = 0;
+  for (const item of items) {
+    const rowNumber = item.index + 1;
+    const record = item.row;
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+      rejected.push({ row: rowNumber, field: '(row)', reason: csv ? 'expected a CSV row' : 'expected a JSON object of feature values' });
+      continue;
+    }
+    const cells = record as Record<string, unknown>;
+    let id: string | number = rowNumber;
+    const problems: { field: string; reason: string }[] = [];
+    if (options.idColumn !== undefined) {
+      const value = Object.hasOwn(cells, options.idColumn) ? cells[options.idColumn] : undefined;
+      if (typeof value === 'string' && value !== '') id = value;
+      else if (typeof value === 'number' && Number.isFinite(value)) id = value;
+      else problems.push({ field: options.idColumn, reason: 'is the id column and must be a non-empty string or a number' });
+    }
+    for (let f = 0; f < plans.length; f++) {
+      const { feature, float32Input } = plans[f] as FeaturePlan;
+      let raw = Object.hasOwn(cells, feature.name) ? cells[feature.name] : undefined;
+      if (csv && typeof raw === 'string') {
+        // A blank cell is a missing value, as an empty one (Number(' ') would read it as 0).
+        if (raw.trim() === '') raw = undefined;
+        else {
+          const parsed = parseCell(feature, raw);
+          if (typeof parsed === 'object') {
+            problems.push({ field: feature.name, reason: parsed.problem });
+            continue;
+          }
+          raw = parsed;
+        }
+      }
+      const value = featureValue(feature, raw, float32Input);
+      if (typeof value === 'object' && value !== null) problems.push({ field: feature.name, reason: value.problem });
+      else values[f] = value;
+    }
+    if (problems.length > 0) {
+      for (const problem of problems) rejected.push({ row: rowNumber, ...(options.idColumn !== undefined && id !== rowNumber ? { id } : {}), ...problem });
+      continue;
+    }
+    for (let f = 0; f < plans.length; f++) {
+      const plan = plans[f] as FeaturePlan;
+      const value = values[f] as FeatureValue | null;
+      for (const slot of plan.slots) writeValue(slot, encoded, value);
+      if (plan.drift) addValue(plan.drift.aggregate, plan.drift.baseline, value);
+    }
+    rowNumbers[encoded] = rowNumber;
+    ids.push(id);
+    encoded++;
+  }
+  return { feeds, rows: encoded, capacity, rowNumbers: rowNumbers.subarray(0, encoded), ids, rejected, drift };
+}
+
+/** Runs the session on prepared feeds (LoadedModel.run of the serving adapter). */
+export type RunModel = (feeds: Feeds) => Promise<Record<string, TensorData>>;
+
+/** The scored rows of a batch, decoded, and what was rejected. */
+export interface ScoredBatch {
+  readonly predictions: RowPrediction[];
+  readonly rowNumbers: Int32Array;
+  readonly ids: readonly (string | number)[];
+  readonly rejected: readonly Rejection[];
+  readonly drift: WindowAggregate | null;
+}
+
+/**
+ * Scores the encoded rows: one run of all of them when the batch dimension is free, runs of the fixed size
+ * (the last padded) otherwise. A row the model answers with NaN or Infinity is rejected with the serving
+ * path's reason (a feature far outside the training data, or the model's own failure).
+ */
+export async function scoreBatch(manifest: Manifest, run: RunModel, items: readonly BatchItem[], options: BatchOptions): Promise<ScoredBatch> {
+  const encoded = encodeBatch(manifest, items, options);
+  const { feeds, rows } = encoded;
+  let predictions: RowPrediction[] = [];
+  if (rows > 0) {
+    const size = manifest.batchSize ?? rows;
+    if (manifest.batchSize !== undefined && rows % size !== 0) padFeeds(feeds, rows - 1, rows, Math.ceil(rows / size) * size);
+    for (let start = 0; start < rows; start += size) {
+      // The allocated feeds are used as they are when the run fills them exactly; else a view of the rows run.
+      const chunkFeeds = start === 0 && size === encoded.capacity ? feeds : sliceFeeds(feeds, start, size);
+      const real = Math.min(size, rows - start);
+      const decoded = decodePredictions(manifest, await run(chunkFeeds), real);
+      predictions = predictions.length === 0 ? decoded : predictions.concat(decoded);
+    }
+  }
+  const rejected = [...encoded.rejected];
+  let rowNumbers = encoded.rowNumbers;
+  let ids = encoded.ids;
+  if (predictions.some((p) => nonFiniteOutput(p) !== undefined)) {
+    const byNumber = new Map(items.map((item) => [item.index + 1, item]));
+    const keep: number[] = [];
+    predictions.forEach((prediction, r) => {
+      if (nonFiniteOutput(prediction) === undefined) keep.push(r);
+      else
+        rejected.push({
+          row: rowNumbers[r] as number,
+          field: '(model)',
+          reason: nonFiniteReason(manifest, byNumber.get(rowNumbers[r] as number) as BatchItem, prediction, options),
+        });
+    });
+    predictions = keep.map((r) => predictions[r] as RowPrediction);
+    rowNumbers = Int32Array.from(keep, (r) => rowNumbers[r] as number);
+    ids = keep.map((r) => ids[r] as string | number);
+  }
+  const drift = encoded.drift;
+  if (drift?.prediction && manifest.baseline?.prediction) {
+    for (const prediction of predictions) addValue(drift.prediction, manifest.baseline.prediction, predictionValue(manifest, prediction));
+  }
+  rejected.sort((a, b) => a.row - b.row);
+  return { predictions, rowNumbers, ids, rejected, drift };
+}
+
+/** The serving path's words for a row answered with NaN or Infinity (tensors.ts checkFinitePredictions). */
+function nonFiniteReason(manifest: Manifest, item: BatchItem, prediction: RowPrediction, options: BatchOptions): string {
+  const cells = item.row as Record<string, unknown>;
+  const row: Row = {};
+  for (const feature of manifest.features) {
+    let raw = cells[feature.name];
+    if (options.format === 'csv' && typeof raw === 'string') raw = raw === '' ? undefined : parseCell(feature, raw);
+    const value = featureValue(feature, raw, undefined);
+    row[feature.name] = typeof value === 'object' ? null : value;
+  }
+  try {
+    checkFinitePredictions(manifest, [row], [prediction]);
+  } catch (error) {
+    if (error instanceof ValidationError) return error.issues[0]?.reason ?? error.message;
+    if (error instanceof ModelOutputError) return `the model answered ${nonFiniteOutput(prediction)} for inputs inside its training data`;
+    throw error;
+  }
+  return `the model answered ${nonFiniteOutput(prediction)}`;
+}

@@ -1,0 +1,72 @@
+// Scoring one batch of a batch job's Distributed Map (lib/batch/batch-scoring.ts) with the serving session code,
+// and writing its part and its rejected rows under the job's output prefix.
+import { BATCH_OUTPUT, partName, type BatchEvent, type BatchPartResult } from '../contracts/batch-job';
+import { formatPredictions, formatRejections } from '../core/batch/output';
+import { scoreBatch } from '../core/batch/score';
+import { PACKED_BUNDLE_FILE } from '../core/packed-bundle';
+import { bundlePrefixes } from '../core/pipeline/candidate';
+import { BatchStore } from '../adapters/batch-store';
+import { fetchBundle } from '../adapters/model-store';
+import { loadModel, type LoadedModel } from '../adapters/onnx-runtime';
+import type { BatchDependencies } from './batch-jobs';
+
+const CONTENT_TYPES = { csv: 'text/csv', jsonl: 'application/x-ndjson' } as const;
+
+/** The scoring function's loaded models, by model and version: a container scores the batches of one job after another. */
+export class ModelCache {
+  private readonly loaded = new Map<string, Promise<LoadedModel>>();
+
+  constructor(private readonly deps: BatchDependencies) {}
+
+  get(model: string, version: string): Promise<LoadedModel> {
+    const key = `${model}@${version}`;
+    let entry = this.loaded.get(key);
+    if (entry === undefined) {
+      // One model at a time: a container that moves on to another job's model frees the last one's session.
+      for (const [other, previous] of this.loaded) {
+        this.loaded.delete(other);
+        void previous.then((m) => m.release()).catch(() => undefined);
+      }
+      entry = fetchBundle(this.deps.s3, this.deps.bucket, bundlePrefixes(model, version).modelPrefix, PACKED_BUNDLE_FILE).then((bundle) =>
+        loadModel(bundle.manifest, bundle.modelBytes),
+      );
+      entry.catch(() => this.loaded.delete(key));
+      this.loaded.set(key, entry);
+    }
+    return entry;
+  }
+}
+
+/** Scores one batch and writes its part (and its rejected rows); the answer is the part's counts and statistics. */
+export async function scoreBatchEvent(deps: BatchDependencies, models: ModelCache, event: BatchEvent): Promise<BatchPartResult> {
+  const context = event.BatchInput.job;
+  const model = await models.get(context.model, context.version);
+  const items = event.Items;
+  const options = { format: context.format, ...(context.idColumn !== undefined ? { idColumn: context.idColumn } : {}) };
+  const scored = await scoreBatch(model.manifest, model.run, items, options);
+  const firstRow = items.length === 0 ? 0 : (items[0] as { index: number }).index + 1;
+  const store = new BatchStore(deps.s3);
+  const { bucket, prefix } = context.output;
+  const name = partName(firstRow, context.format);
+  const partKey = scored.predictions.length > 0 ? `${prefix}${BATCH_OUTPUT.parts}${name}` : undefined;
+  const rejectedKey = scored.rejected.length > 0 ? `${prefix}${BATCH_OUTPUT.rejected}${name}` : undefined;
+  await Promise.all([
+    partKey && store.putText(bucket, partKey, formatPredictions(model.manifest, scored, context.format, context.idColumn), CONTENT_TYPES[context.format]),
+    rejectedKey && store.putText(bucket, rejectedKey, formatRejections(scored.rejected, context.format, context.idColumn), CONTENT_TYPES[context.format]),
+  ]);
+  const labels: Record<string, number> = {};
+  for (const prediction of scored.predictions) {
+    if (prediction.label !== undefined) labels[String(prediction.label)] = (labels[String(prediction.label)] ?? 0) + 1;
+  }
+  const rejectedRows = new Set(scored.rejected.map((r) => r.row)).size;
+  return {
+    firstRow,
+    rows: items.length,
+    scored: scored.predictions.length,
+    rejected: rejectedRows,
+    ...(partKey ? { partKey } : {}),
+    ...(rejectedKey ? { rejectedKey } : {}),
+    drift: scored.drift,
+    labels,
+  };
+}
