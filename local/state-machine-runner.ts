@@ -122,6 +122,14 @@ function unsupported(state: string, resource: string): Error {
 
 const LOCAL_WAIT = 'arn:aws:states:::modelgate-local:wait';
 const LOCAL_DISTRIBUTED_MAP = 'arn:aws:states:::modelgate-local:distributed-map';
+/**
+ * The TimeoutSeconds of the Tasks that stand in for a Wait or a Distributed Map, which have no timeout of their own:
+ * aws-local-stepfunctions gives a Task without one 60 s (Step Functions' default is none), which would end a long
+ * wait or a large batch job with States.Timeout. 24 days: the longest a Node timer runs (2^31 - 1 ms; a longer
+ * one fires at once), far beyond any local execution.
+ */
+const NO_TASK_TIMEOUT_SECONDS = 24 * 24 * 3600;
+
 /** What a Distributed Map keeps when it becomes a local Task: the fields that shape its data flow and errors. */
 const MAP_TASK_FIELDS = ['Next', 'End', 'Comment', 'InputPath', 'OutputPath', 'ResultPath', 'ResultSelector', 'Retry', 'Catch'];
 
@@ -140,10 +148,15 @@ export function localDefinition(definition: StateMachineDefinition): StateMachin
         let next: AslState = { ...state };
         if (state.Type === 'Wait' && state.SecondsPath) {
           const { SecondsPath, Type: _type, ...rest } = state;
-          next = { ...rest, Type: 'Task', Resource: LOCAL_WAIT, Parameters: { 'seconds.$': SecondsPath }, ResultPath: null };
+          next = { ...rest, Type: 'Task', Resource: LOCAL_WAIT, Parameters: { 'seconds.$': SecondsPath }, ResultPath: null, TimeoutSeconds: NO_TASK_TIMEOUT_SECONDS };
         }
         if (state.Type === 'Map' && state.ItemReader) {
-          next = { ...Object.fromEntries(MAP_TASK_FIELDS.filter((field) => field in state).map((field) => [field, state[field]])), Type: 'Task', Resource: LOCAL_DISTRIBUTED_MAP };
+          next = {
+            ...Object.fromEntries(MAP_TASK_FIELDS.filter((field) => field in state).map((field) => [field, state[field]])),
+            Type: 'Task',
+            Resource: LOCAL_DISTRIBUTED_MAP,
+            TimeoutSeconds: NO_TASK_TIMEOUT_SECONDS,
+          };
           return [name, next];
         }
         if (state.Iterator) next.Iterator = { ...state.Iterator, States: rewrite(state.Iterator.States) };
