@@ -22,6 +22,8 @@ export interface RunOptions {
   readonly timeScale?: number;
   /** Per-Wait-state duration in milliseconds, overriding the definition and the time scale (tests). */
   readonly waitOverridesMs?: Readonly<Record<string, number>>;
+  /** Every Retry's pause in milliseconds, instead of IntervalSeconds growing by BackoffRate (tests); default: as defined. */
+  readonly retryPauseMs?: number;
   /** Called with each history event as it happens. */
   readonly onEvent?: (event: HistoryEvent) => void;
   /** The context object's Execution.Id / Name / StartTime. */
@@ -62,6 +64,7 @@ interface AslState {
   SecondsPath?: string;
   Parameters?: unknown;
   ResultPath?: string | null;
+  Retry?: unknown[];
   Iterator?: { States: Record<string, AslState> };
   ItemProcessor?: { States: Record<string, AslState> };
   Branches?: { States: Record<string, AslState> }[];
@@ -141,6 +144,12 @@ export function localDefinition(definition: StateMachineDefinition): StateMachin
   return { ...definition, States: rewrite(definition.States as unknown as Record<string, AslState>) as unknown as StateMachineDefinition['States'] };
 }
 
+/**
+ * Definitions already validated: aws-local-stepfunctions validates with asl-validator at every construction, which
+ * compiles its schemas again (about a second of CPU), and an execution does not change its definition.
+ */
+const validated = new WeakSet<StateMachineDefinition>();
+
 /** Starts an execution; `done` settles with its outcome and full history. */
 export function startExecution(original: StateMachineDefinition, input: unknown, bindings: TaskBindings, options: RunOptions = {}): RunningExecution {
   const scale = options.timeScale ?? 1;
@@ -158,6 +167,10 @@ export function startExecution(original: StateMachineDefinition, input: unknown,
   for (const [name, state] of allStates(definition.States as unknown as Record<string, AslState>)) {
     if (state.Type === 'Wait') waitTimeOverrides[name] = options.waitOverridesMs?.[name] ?? Math.max(0, ((state.Seconds ?? 0) * 1000) / scale);
   }
+  const retryIntervalOverrides: Record<string, number> = {};
+  if (options.retryPauseMs !== undefined) {
+    for (const [name, state] of allStates(definition.States as unknown as Record<string, AslState>)) if (state.Retry) retryIntervalOverrides[name] = options.retryPauseMs;
+  }
   const handlers = taskHandlers(definition, bindings);
   const scaledWaits = new Set<string>();
   for (const [name, state] of allStates(definition.States as unknown as Record<string, AslState>)) {
@@ -170,7 +183,8 @@ export function startExecution(original: StateMachineDefinition, input: unknown,
       };
     }
   }
-  const machine = new StateMachine(definition, { validationOptions: { checkArn: false, checkPaths: false } });
+  const machine = new StateMachine(definition, { validationOptions: validated.has(original) ? { noValidate: true } : { checkArn: false, checkPaths: false } });
+  validated.add(original);
   const events: HistoryEvent[] = [];
   const record = (event: Omit<HistoryEvent, 'id'>) => {
     const full = { id: events.length + 1, ...event };
@@ -178,7 +192,7 @@ export function startExecution(original: StateMachineDefinition, input: unknown,
     options.onEvent?.(full);
   };
   const execution = machine.run(toJson(input), {
-    overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides },
+    overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides, retryIntervalOverrides },
     noThrowOnAbort: true,
     ...(options.execution
       ? { context: { Execution: { Id: options.execution.id, Name: options.execution.name, StartTime: options.execution.startTime, Input: toJson(input) } } }
