@@ -3,16 +3,22 @@ import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * Folders whose files take longest, slowest first: the docs and end-to-end files start local runtimes and wait
- * on scaled time (a minute or more each), then the files that run the pipeline, pack the package, start
- * services or the CLI. The unit tests (milliseconds a file) come last, so the workers run out of work together.
+ * The files that start local runtimes. They run one at a time, as they always have, after the other files (a
+ * project with one worker is vitest's sequential group, which runs last): two runtimes at once on 2 cores push
+ * what they measure past its bounds (the pipeline's p99 latency gate, the monitoring test's page time, the e2e
+ * timeouts), as a run with both workers on them showed.
  */
-const SLOW_FOLDERS_FIRST = ['test/docs/', 'test/e2e/', 'test/pipeline/', 'test/package/', 'test/integration/', 'test/cli/'];
+const RUNTIME_FILES = ['test/e2e/**/*.test.ts', 'test/docs/examples.test.ts', 'test/integration/cloudformation.test.ts'];
+
+/**
+ * Folders whose files take longest, slowest first (the pipeline branches, packing the package, services, the
+ * CLI in subprocesses); the unit tests (milliseconds a file) last, so the workers run out of work together.
+ */
+const SLOW_FOLDERS_FIRST = ['test/pipeline/', 'test/package/', 'test/integration/', 'test/cli/'];
 
 /**
  * Vitest orders files by their durations in its cache of earlier runs, or by size when it has none (a fresh
- * clone, as in CI), which would leave long end-to-end files for the end of the run. Folders first, then
- * vitest's order within a folder.
+ * clone, as in CI). Folders first, then vitest's order within a folder.
  */
 class SlowFoldersFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -26,13 +32,9 @@ class SlowFoldersFirst extends BaseSequencer {
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/build-cli.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // Vitest's default is one worker fewer than the CPUs: one on a 2-core machine, every file in turn. Most of
-    // an end-to-end file's time is waiting (scaled time, replays at a fixed rate, the pipeline), not CPU.
-    maxWorkers: Math.max(2, availableParallelism() - 1),
     sequence: { sequencer: SlowFoldersFirst },
     env: {
       // EMF lines would flood the test output; the metrics test turns them on for itself.
@@ -42,5 +44,19 @@ export default defineConfig({
       // to warnings) and no test reads its report; cdk-nag's packs, which the tests do check, still run.
       CDK_VALIDATION: 'false',
     },
+    projects: [
+      { extends: true, test: { name: 'runtime', include: RUNTIME_FILES, maxWorkers: 1, sequence: { groupOrder: 0 } } },
+      {
+        extends: true,
+        test: {
+          name: 'rest',
+          include: ['test/**/*.test.ts'],
+          exclude: RUNTIME_FILES,
+          // Vitest's default is one worker fewer than the CPUs: one on a 2-core machine, every file in turn.
+          maxWorkers: Math.max(2, availableParallelism() - 1),
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });
