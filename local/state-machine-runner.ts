@@ -25,10 +25,10 @@ export interface RunOptions {
   readonly timeScale?: number;
   /** Per-Wait-state duration in milliseconds, overriding the definition and the time scale (tests). */
   readonly waitOverridesMs?: Readonly<Record<string, number>>;
+  /** Every Retry's pause in milliseconds, instead of IntervalSeconds growing by BackoffRate (tests); default: as defined. */
+  readonly retryPauseMs?: number;
   /** Called with each history event as it happens. */
   readonly onEvent?: (event: HistoryEvent) => void;
-  /** Skip validating the definition (a Distributed Map's children: their processor was validated at the first one). */
-  readonly skipValidation?: boolean;
   /** The context object's Execution.Id / Name / StartTime. */
   readonly execution?: { readonly id: string; readonly name: string; readonly startTime: string };
 }
@@ -168,6 +168,12 @@ export function localDefinition(definition: StateMachineDefinition): StateMachin
   return { ...definition, States: rewrite(definition.States as unknown as Record<string, AslState>) as unknown as StateMachineDefinition['States'] };
 }
 
+/**
+ * Definitions already validated: aws-local-stepfunctions validates with asl-validator at every construction, which
+ * compiles its schemas again (about a second of CPU), and an execution does not change its definition.
+ */
+const validated = new WeakSet<StateMachineDefinition>();
+
 /** Starts an execution; `done` settles with its outcome and full history. */
 export function startExecution(original: StateMachineDefinition, input: unknown, bindings: TaskBindings, options: RunOptions = {}): RunningExecution {
   const scale = options.timeScale ?? 1;
@@ -187,10 +193,11 @@ export function startExecution(original: StateMachineDefinition, input: unknown,
   }
   // Retries wait scaled too. aws-local-stepfunctions takes one fixed wait per retrier, so under a time scale a
   // retrier waits its first interval, scaled, every time: no backoff and no jitter (docs/local-runtime.md).
-  const retryIntervalOverrides: Record<string, number[]> = {};
-  if (scale !== 1) {
+  // Tests may drop the pause altogether (retryPauseMs).
+  const retryIntervalOverrides: Record<string, number | number[]> = {};
+  if (options.retryPauseMs !== undefined || scale !== 1) {
     for (const [name, state] of allStates(definition.States as unknown as Record<string, AslState>)) {
-      if (state.Retry) retryIntervalOverrides[name] = state.Retry.map((retrier) => ((retrier.IntervalSeconds ?? 1) * 1000) / scale);
+      if (state.Retry) retryIntervalOverrides[name] = options.retryPauseMs ?? state.Retry.map((retrier) => ((retrier.IntervalSeconds ?? 1) * 1000) / scale);
     }
   }
   const handlers = taskHandlers(definition, bindings);
@@ -208,7 +215,7 @@ export function startExecution(original: StateMachineDefinition, input: unknown,
   const originals = new Map(allStates(original.States as unknown as Record<string, AslState>));
   for (const [name, state] of allStates(definition.States as unknown as Record<string, AslState>)) {
     if (state.Type !== 'Task' || state.Resource !== LOCAL_DISTRIBUTED_MAP) continue;
-    let validated = false;
+    let child: StateMachineDefinition | undefined;
     handlers[name] = async (input) => {
       if (!bindings.s3) throw unsupported(name, 'a Distributed Map ItemReader');
       return toJson(
@@ -219,10 +226,9 @@ export function startExecution(original: StateMachineDefinition, input: unknown,
           executionArn: options.execution?.id ?? `arn:aws:states:local:000000000000:execution:local:${name}`,
           store: bindings.s3,
           runChild: async (processor, childInput) => {
-            const child = { StartAt: processor.StartAt, States: processor.States } as unknown as StateMachineDefinition;
-            // Validating the processor again for each of thousands of batches would cost more than running it.
-            const outcome = await startExecution(child, childInput, bindings, { timeScale: scale, skipValidation: validated }).done;
-            validated = true;
+            // One definition object for every batch: it is validated once (validated, above), not per batch.
+            child ??= { StartAt: processor.StartAt, States: processor.States } as unknown as StateMachineDefinition;
+            const outcome = await startExecution(child, childInput, bindings, { timeScale: scale }).done;
             return outcome.status === 'SUCCEEDED'
               ? { status: 'SUCCEEDED', output: outcome.output }
               : { status: 'FAILED', ...(outcome.error ? { error: outcome.error } : {}), ...(outcome.cause ? { cause: outcome.cause } : {}) };
@@ -231,7 +237,8 @@ export function startExecution(original: StateMachineDefinition, input: unknown,
       );
     };
   }
-  const machine = new StateMachine(definition, { validationOptions: options.skipValidation ? { noValidate: true } : { checkArn: false, checkPaths: false } });
+  const machine = new StateMachine(definition, { validationOptions: validated.has(original) ? { noValidate: true } : { checkArn: false, checkPaths: false } });
+  validated.add(original);
   const events: HistoryEvent[] = [];
   const record = (event: Omit<HistoryEvent, 'id'>) => {
     const full = { id: events.length + 1, ...event };

@@ -289,6 +289,8 @@ async function run(input: unknown, scenario: Scenario = {}): Promise<Run> {
     },
     {
       waitOverridesMs: { Bake: 0, WaitForLock: 0, WaitForControlLock: 0, StackWait: 0, UnserveWait: 0, DeleteWait: 0 },
+      // Retries still happen, as many as the definition allows; only their pauses (2 s doubling) are skipped.
+      retryPauseMs: 0,
       execution: { id: 'arn:aws:states:us-east-1:000000000000:execution:Pipeline:test', name: 'test', startTime: new Date().toISOString() },
     },
   );
