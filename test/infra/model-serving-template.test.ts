@@ -13,6 +13,7 @@ import type { ModelgateStack } from '../../lib/modelgate-stack';
 import { INFERENCE_DOCKERFILE } from '../../lib/serving/inference-image';
 import { synthesizeModelStackTemplate } from '../../lib/serving/model-stack';
 import { resolveParameters } from '../../local/cloudformation/parameters';
+import { provisioningChecks } from '../../local/iam/provisioning';
 import type { CfnTemplate } from '../../local/template';
 import { ACCOUNT, deployed, type DeployedStack, iamMatches, REGION } from './deployed';
 import { actionsOf, fastDeployment, FIXTURE_BUNDLE, functionWithEntry, grants, modelStackParametersOf, roleOf, roleStatements, type Statement } from './support';
@@ -189,6 +190,17 @@ describe('the inference image (a declared model with packaging: image)', () => {
     const repository = `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/cdk-hnb659fds-container-assets-${ACCOUNT}-${REGION}`;
     const role = roleStatements(raw, cloudFormationRole());
     expect(grants(dev, role).filter((grant) => grant.startsWith('ecr:'))).toEqual([`ecr:BatchGetImage on ${repository}`, `ecr:GetDownloadUrlForLayer on ${repository}`]);
+    // What the local runtime's IAM checks when it creates the image function as that role: the pull, granted.
+    const fraud = deployed(modelTemplate, { stackName: modelStackName(stack.stackName, 'fraud'), parameters: modelStackParametersOf(dev, 'fraud', { packageType: 'Image' }) });
+    const [id] = fraud.created.filter((logicalId) => modelTemplate.Resources[logicalId]?.Type === 'AWS::Lambda::Function') as [string];
+    const properties = fraud.resolve(modelTemplate.Resources[id]?.Properties) as Record<string, unknown>;
+    const resource = { stackName: 'fraud', logicalId: id, type: 'AWS::Lambda::Function', metadata: {}, physicalName: fraud.ref(id), properties };
+    const checks = provisioningChecks({ action: 'create', stack: { tags: [] } as never, resource }, { region: REGION, accountId: ACCOUNT, model: {} as never }) ?? [];
+    const pulls = checks.filter((c) => c.action.startsWith('ecr:'));
+    expect(pulls.map((c) => `${c.action} on ${c.resource}`)).toEqual([`ecr:BatchGetImage on ${repository}`, `ecr:GetDownloadUrlForLayer on ${repository}`]);
+    const allowed = role.filter((statement) => statement.Effect === 'Allow');
+    const may = (action: string, arn: string) => allowed.some((st) => actionsOf(st).includes(action) && [st.Resource].flat().some((pattern) => iamMatches(dev.text(pattern), arn)));
+    expect(pulls.filter((c) => !may(c.action, c.resource))).toEqual([]);
   });
 });
 
