@@ -126,7 +126,8 @@ export class ModelServingStack extends Stack {
    * A model declared with `packaging: image` runs the base stack's inference image (the same handler, built on
    * Lambda's Node.js 22 base image): ImageUri instead of the zip's bucket and key, and no Handler or Runtime,
    * which the image's CMD and base image fix. A zip function's template has no PackageType at all, as before
-   * the parameter existed: CloudFormation replaces a function whose PackageType changes, even to its default.
+   * the parameter existed: a PackageType change requires replacement, and CloudFormation compares template
+   * properties, so even adding its default risks one.
    */
   private packaging(cfnFunction: lambda.CfnFunction, image: CfnCondition): void {
     const ifImage = (imageValue: unknown, zipValue: unknown) => Fn.conditionIf(image.logicalId, imageValue, zipValue);
