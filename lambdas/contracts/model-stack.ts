@@ -8,6 +8,8 @@ export type DeploymentParameters = {
   /** The inference code the base stack published (an S3 asset). */
   readonly CodeBucket: string;
   readonly CodeKey: string;
+  /** The inference image the base stack built (an ECR image asset); empty when no declared model is packaged as an image. */
+  readonly ImageUri: string;
   readonly ModelBucketName: string;
   /** The bucket's KMS key; empty when the bucket uses SSE-S3. */
   readonly ModelBucketKeyArn: string;
@@ -39,6 +41,8 @@ export type ModelParameters = {
   readonly MemorySize: string;
   /** Empty for unreserved concurrency. */
   readonly ReservedConcurrency: string;
+  /** 'Image' runs the function from ImageUri (a model declared with packaging: image), 'Zip' from CodeBucket/CodeKey. */
+  readonly PackageType: 'Zip' | 'Image';
 };
 
 export type ModelStackParameters = DeploymentParameters & ModelParameters;
@@ -51,9 +55,11 @@ export const MODEL_STACK_PARAMETER_NAMES: readonly ModelStackParameterName[] = [
   'Serving',
   'MemorySize',
   'ReservedConcurrency',
+  'PackageType',
   'Deployment',
   'CodeBucket',
   'CodeKey',
+  'ImageUri',
   'ModelBucketName',
   'ModelBucketKeyArn',
   'PredictionTableName',
@@ -73,7 +79,7 @@ export const MODEL_STACK_PARAMETER_NAMES: readonly ModelStackParameterName[] = [
 
 /** The parameters the base stack decides, the same for every model. */
 export const DEPLOYMENT_PARAMETER_NAMES: readonly ModelStackParameterName[] = MODEL_STACK_PARAMETER_NAMES.filter(
-  (name) => !['ModelName', 'Serving', 'MemorySize', 'ReservedConcurrency'].includes(name),
+  (name) => !['ModelName', 'Serving', 'MemorySize', 'ReservedConcurrency', 'PackageType'].includes(name),
 );
 
 /** Where the base stack publishes the model stack's template, in the model bucket. */

@@ -5,7 +5,7 @@ import type { ModelStacks } from '../adapters/model-stacks';
 import type { DeploymentParameters, ModelStackParameters } from '../contracts/model-stack';
 import type { DeploymentDeclarations } from '../core/pipeline/declarations';
 import { modelStackName } from '../core/naming';
-import { provisionOperation, rightSizeMemory, stackProgress, type MemoryEvidence } from '../core/pipeline/provisioning';
+import { packageType, packageTypeSwitch, provisionOperation, rightSizeMemory, stackProgress, type MemoryEvidence } from '../core/pipeline/provisioning';
 
 /** The model's stack could not be brought to the wanted state; the message is CloudFormation's reason. */
 export class ProvisioningError extends Error {
@@ -118,9 +118,15 @@ async function ensureStack(deps: ProvisionDependencies, stackName: string, model
     Serving: 'true',
     MemorySize: String(sized.memoryMb),
     ReservedConcurrency: declared?.reservedConcurrency === undefined ? '' : String(declared.reservedConcurrency),
+    PackageType: packageType(declared),
   };
+  if (parameters.PackageType === 'Image' && deps.deployment.ImageUri === '') {
+    throw new ProvisioningError(`${stackName}: model "${model}" is declared with packaging: image, but the deployed base stack built no inference image: deploy it (cdk deploy)`);
+  }
   const deployed = current ? await deps.stacks.template(stackName) : undefined;
   const operation = provisionOperation(current, parameters, deployed !== undefined && !sameTemplate(deployed, template));
+  const switched = operation === 'update' && current ? packageTypeSwitch(model, current, parameters.PackageType) : undefined;
+  if (switched) throw new ProvisioningError(`${stackName}: ${switched}`);
   const stackRequest = {
     stackName,
     templateBody: template,

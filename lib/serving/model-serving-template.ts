@@ -1,5 +1,7 @@
-import { type CfnElement, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as path from 'node:path';
+import { AssetStaging, type CfnElement, RemovalPolicy, Stack, Stage, Token, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -14,6 +16,7 @@ import type { ModelApi } from '../api/model-api';
 import { bundlingOptions, HANDLERS_DIR } from '../functions/bundling';
 import type { LogLevel } from '../functions/modelgate-function';
 import { acknowledgeBucketDeployment, nagArnOf } from '../validation/nag-acknowledgements';
+import { stageInferenceImageContext } from './inference-image';
 import { synthesizeModelStackTemplate } from './model-stack';
 
 export interface ModelServingTemplateProps {
@@ -40,6 +43,8 @@ export interface ModelServingTemplateProps {
  */
 export class ModelServingTemplate extends Construct {
   readonly inferenceCode: s3assets.Asset;
+  /** The inference code as a container image, built when a declared model has `packaging: image`. */
+  readonly inferenceImage?: ecrAssets.DockerImageAsset;
   readonly cloudFormationRole: iam.Role;
   readonly boundary: iam.ManagedPolicy;
   readonly publication: s3deploy.BucketDeployment;
@@ -57,6 +62,8 @@ export class ModelServingTemplate extends Construct {
     const stacks = `arn:${partition}:cloudformation:${region}:${account}:stack/${modelStackName(deployment, '*')}/*`;
 
     this.inferenceCode = new s3assets.Asset(this, 'InferenceCode', bundlingOptions({ entry: `${HANDLERS_DIR}/inference.ts`, onnxPlatform: 'arm64' }));
+
+    if (Object.values(props.declarations.models).some((model) => model.packaging === 'image')) this.inferenceImage = this.buildInferenceImage();
 
     const template = synthesizeModelStackTemplate();
     const templateBytes = Buffer.byteLength(JSON.stringify(template));
@@ -128,14 +135,17 @@ export class ModelServingTemplate extends Construct {
       [`arn:${partition}:apigateway:${region}::/restapis/${props.api.api.restApiId}/resources*`],
     );
     allow(['cloudwatch:PutDashboard', 'cloudwatch:DeleteDashboards', 'cloudwatch:GetDashboard'], [`arn:${partition}:cloudwatch::${account}:dashboard/${deployment}-*`]);
-    // Lambda reads the code object with the caller's (this role's) permissions.
+    // Lambda reads the code object, and pulls the image, with the caller's (this role's) permissions. The image's
+    // repository (the bootstrap's container assets) lets Lambda itself pull from it (its repository policy).
     allow(['s3:GetObject'], [this.inferenceCode.bucket.arnForObjects(this.inferenceCode.s3ObjectKey)]);
+    if (this.inferenceImage) allow(['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'], [this.inferenceImage.repository.repositoryArn]);
     allow(['cloudformation:DescribeStacks'], [stacks]);
 
     this.parameters = {
       Deployment: deployment,
       CodeBucket: this.inferenceCode.s3BucketName,
       CodeKey: this.inferenceCode.s3ObjectKey,
+      ImageUri: this.inferenceImage?.imageUri ?? '',
       ModelBucketName: props.modelBucket.bucketName,
       ModelBucketKeyArn: props.modelBucketKey?.keyArn ?? '',
       PredictionTableName: props.predictionTable.tableName,
@@ -164,6 +174,18 @@ export class ModelServingTemplate extends Construct {
     acknowledgeBucketDeployment(this.publication, props.modelBucket, props.modelBucketKey !== undefined);
 
     this.acknowledge(props);
+  }
+
+  /**
+   * One image for every image-packaged model, as one zip serves every zip model: the code is the same, the
+   * model is read from the bucket at init. Built from the zip asset's bundle, so both run the same code.
+   */
+  private buildInferenceImage(): ecrAssets.DockerImageAsset {
+    const context = path.join(Stage.of(this)?.outdir ?? '.', '.inference-image-context', Stack.of(this).artifactId);
+    const staging = this.inferenceCode.node.tryFindChild('Stage');
+    // Without bundling (synth for the local runtime) the zip asset's staged path is the source tree: no bundle.
+    stageInferenceImageContext(context, Stack.of(this).bundlingRequired && staging instanceof AssetStaging ? staging.absoluteStagedPath : undefined);
+    return new ecrAssets.DockerImageAsset(this, 'InferenceImage', { directory: context, platform: ecrAssets.Platform.LINUX_ARM64 });
   }
 
   /** The wildcards that are the point of these grants: model stacks, and what is in them, are named by convention and created at run time. */

@@ -47,6 +47,7 @@ export class ModelServingStack extends Stack {
     const serving = new CfnCondition(this, 'IsServing', { expression: Fn.conditionEquals(p('Serving'), 'true') });
     const reserved = new CfnCondition(this, 'ReservesConcurrency', { expression: Fn.conditionNot(Fn.conditionEquals(p('ReservedConcurrency'), '')) });
     const encrypted = new CfnCondition(this, 'BucketEncryptedWithKey', { expression: Fn.conditionNot(Fn.conditionEquals(p('ModelBucketKeyArn'), '')) });
+    const image = new CfnCondition(this, 'PackagedAsImage', { expression: Fn.conditionEquals(p('PackageType'), 'Image') });
 
     const arn = (service: string, resource: string) => Fn.sub(`arn:\${AWS::Partition}:${service}:\${AWS::Region}:\${AWS::AccountId}:${resource}`);
     const predictionTableArn = arn('dynamodb', 'table/${PredictionTableName}');
@@ -85,6 +86,7 @@ export class ModelServingStack extends Stack {
     const fn = this.inference.function;
     const cfnFunction = fn.node.defaultChild as lambda.CfnFunction;
     cfnFunction.reservedConcurrentExecutions = Fn.conditionIf(reserved.logicalId, p('ReservedConcurrency'), Fn.ref('AWS::NoValue')) as unknown as number;
+    this.packaging(cfnFunction, image);
     iam.PermissionsBoundary.of(this.inference.role).apply(iam.ManagedPolicy.fromManagedPolicyArn(this, 'Boundary', p('PermissionsBoundaryArn')));
 
     // Every version of this model is under models/<name>/; the publish step moves MODEL_PREFIX within it.
@@ -120,6 +122,22 @@ export class ModelServingStack extends Stack {
     this.acknowledge(fn);
   }
 
+  /**
+   * A model declared with `packaging: image` runs the base stack's inference image (the same handler, built on
+   * Lambda's Node.js 22 base image): ImageUri instead of the zip's bucket and key, and no Handler or Runtime,
+   * which the image's CMD and base image fix. A zip function's template has no PackageType at all, as before
+   * the parameter existed: a PackageType change requires replacement, and CloudFormation compares template
+   * properties, so even adding its default risks one.
+   */
+  private packaging(cfnFunction: lambda.CfnFunction, image: CfnCondition): void {
+    const ifImage = (imageValue: unknown, zipValue: unknown) => Fn.conditionIf(image.logicalId, imageValue, zipValue);
+    const zipCode = cfnFunction.code as lambda.CfnFunction.CodeProperty;
+    cfnFunction.code = ifImage({ ImageUri: this.parameters.ImageUri.valueAsString }, { S3Bucket: zipCode.s3Bucket, S3Key: zipCode.s3Key }) as lambda.CfnFunction.CodeProperty;
+    cfnFunction.packageType = ifImage('Image', Fn.ref('AWS::NoValue')).toString();
+    cfnFunction.handler = ifImage(Fn.ref('AWS::NoValue'), cfnFunction.handler).toString();
+    cfnFunction.runtime = ifImage(Fn.ref('AWS::NoValue'), cfnFunction.runtime).toString();
+  }
+
   private declareParameters(): Record<ModelStackParameterName, CfnParameter> {
     const numberParameter = (id: string, description: string, min: number, max: number) =>
       new CfnParameter(this, id, { type: 'Number', description, minValue: min, maxValue: max });
@@ -139,6 +157,14 @@ export class ModelServingStack extends Stack {
           description: "'false' removes the routes (before the stack is deleted).",
         }),
       MemorySize: () => numberParameter('MemorySize', 'Memory of the inference function in MB.', 128, 10_240),
+      PackageType: () =>
+        new CfnParameter(this, 'PackageType', {
+          type: 'String',
+          allowedValues: ['Zip', 'Image'],
+          default: 'Zip',
+          description: "'Image' runs the function from ImageUri; Lambda cannot change it once the function exists.",
+        }),
+      ImageUri: () => new CfnParameter(this, 'ImageUri', { type: 'String', default: '', description: "The deployment's inference image; empty when it built none." }),
       ReservedConcurrency: () =>
         new CfnParameter(this, 'ReservedConcurrency', { type: 'String', allowedPattern: '^[0-9]*$', default: '', description: 'Reserved concurrency; empty for none.' }),
       ModelBucketKeyArn: () => new CfnParameter(this, 'ModelBucketKeyArn', { type: 'String', default: '', description: "The model bucket's KMS key; empty for SSE-S3." }),

@@ -94,9 +94,18 @@ function passRole(roleArn: unknown, service: string): Check[] {
   return typeof roleArn === 'string' ? [check('iam:PassRole', roleArn, { 'iam:PassedToService': service })] : [];
 }
 
-/** Lambda reads the code object with the caller's permissions (and the bucket's key, when it has one). */
+/**
+ * Lambda reads the code object with the caller's permissions (and the bucket's key, when it has one), and pulls a
+ * same-account image from ECR with them too (its layers; the repository's policy must also admit Lambda).
+ */
 function codeChecks(p: Properties, scope: ProvisioningScope): Check[] {
-  const code = (p.Code ?? {}) as { S3Bucket?: string; S3Key?: string; S3ObjectVersion?: string };
+  const code = (p.Code ?? {}) as { S3Bucket?: string; S3Key?: string; S3ObjectVersion?: string; ImageUri?: string };
+  if (typeof code.ImageUri === 'string') {
+    const image = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\/([^:@]+)/.exec(code.ImageUri);
+    if (!image) return [];
+    const repository = `arn:aws:ecr:${image[2]}:${image[1]}:repository/${image[3]}`;
+    return [check('ecr:BatchGetImage', repository), check('ecr:GetDownloadUrlForLayer', repository)];
+  }
   if (code.S3Bucket === undefined || code.S3Key === undefined) return [];
   const key = scope.model.bucketKey(code.S3Bucket);
   return [

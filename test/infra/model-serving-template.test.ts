@@ -10,8 +10,10 @@ import { DEPLOYMENT_PARAMETER_NAMES, MODEL_STACK_TEMPLATE_KEY } from '../../lamb
 import { modelStackName } from '../../lambdas/core/naming';
 import { DECLARATIONS_KEY, parseDeclarations } from '../../lambdas/core/pipeline/declarations';
 import type { ModelgateStack } from '../../lib/modelgate-stack';
+import { INFERENCE_DOCKERFILE } from '../../lib/serving/inference-image';
 import { synthesizeModelStackTemplate } from '../../lib/serving/model-stack';
 import { resolveParameters } from '../../local/cloudformation/parameters';
+import { provisioningChecks } from '../../local/iam/provisioning';
 import type { CfnTemplate } from '../../local/template';
 import { ACCOUNT, deployed, type DeployedStack, iamMatches, REGION } from './deployed';
 import { actionsOf, fastDeployment, FIXTURE_BUNDLE, functionWithEntry, grants, modelStackParametersOf, roleOf, roleStatements, type Statement } from './support';
@@ -29,7 +31,10 @@ let modelTemplate: CfnTemplate;
 
 beforeAll(() => {
   stack = fastDeployment({
-    models: { churn: { bundlePath: FIXTURE_BUNDLE, memorySize: 2048, alarms: CHURN_ALARMS }, fraud: { reservedConcurrency: 5, rollout: { strategy: 'canary' } as never } },
+    models: {
+      churn: { bundlePath: FIXTURE_BUNDLE, memorySize: 2048, alarms: CHURN_ALARMS },
+      fraud: { reservedConcurrency: 5, rollout: { strategy: 'canary' } as never, packaging: 'image' },
+    },
     allowUndeclaredModels: false,
     logLevel: 'DEBUG',
   });
@@ -85,7 +90,7 @@ describe('the published template and declarations', () => {
     expect(declarations).toEqual({
       deployment: 'modelgate-dev',
       allowUndeclaredModels: false,
-      models: { churn: { memorySize: 2048, alarms: CHURN_ALARMS }, fraud: { reservedConcurrency: 5, rollout: { strategy: 'canary' } } },
+      models: { churn: { memorySize: 2048, alarms: CHURN_ALARMS }, fraud: { reservedConcurrency: 5, rollout: { strategy: 'canary' }, packaging: 'image' } },
     });
     expect(parseDeclarations(JSON.stringify(declarations))).toEqual(declarations);
   });
@@ -98,7 +103,7 @@ describe('the published template and declarations', () => {
 describe('the parameters of a model stack', () => {
   it("are the deployment's (DEPLOYMENT_PARAMETER_NAMES), and the model stack template accepts them", () => {
     const parameters = modelStackParametersOf(dev, 'churn', { memorySize: 3008, reservedConcurrency: 20 });
-    expect(Object.keys(parameters).sort()).toEqual([...DEPLOYMENT_PARAMETER_NAMES, 'MemorySize', 'ModelName', 'ReservedConcurrency', 'Serving'].sort());
+    expect(Object.keys(parameters).sort()).toEqual([...DEPLOYMENT_PARAMETER_NAMES, 'MemorySize', 'ModelName', 'PackageType', 'ReservedConcurrency', 'Serving'].sort());
     const accepted = resolveParameters(
       modelTemplate,
       Object.entries(parameters).map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
@@ -145,6 +150,57 @@ describe('the parameters of a model stack', () => {
     const boundaryId = Object.keys(Template.fromStack(sseS3).findResources('AWS::IAM::ManagedPolicy'))[0] as string;
     const statements = (sseS3Raw.Resources[boundaryId]?.Properties?.PolicyDocument as { Statement: Statement[] }).Statement;
     expect(statements.flatMap(actionsOf).filter((action) => action.startsWith('kms:'))).toEqual([]);
+  });
+});
+
+describe('the inference image (a declared model with packaging: image)', () => {
+  /** The Docker images in the stack's asset manifest: what cdk deploy builds and pushes. */
+  function dockerImages(): { directory: string; source: { directory: string; dockerFile?: string; platform?: string } }[] {
+    const assembly = (stack.node.root as App).synth();
+    const manifest = JSON.parse(fs.readFileSync(path.join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8')) as {
+      dockerImages?: Record<string, { source: { directory: string; dockerFile?: string; platform?: string } }>;
+    };
+    return Object.values(manifest.dockerImages ?? {}).map((image) => ({ ...image, directory: path.join(assembly.directory, image.source.directory) }));
+  }
+
+  it('is one image asset for the deployment, built for arm64 from the Dockerfile the package ships', () => {
+    const images = dockerImages();
+    expect(images).toHaveLength(1);
+    const [image] = images as [(typeof images)[0]];
+    expect(image.source.platform).toBe('linux/arm64');
+    expect(image.source.dockerFile ?? 'Dockerfile').toBe('Dockerfile');
+    expect(fs.readFileSync(path.join(image.directory, 'Dockerfile'), 'utf8')).toBe(fs.readFileSync(INFERENCE_DOCKERFILE, 'utf8'));
+  });
+
+  it('is the ImageUri of every model stack; a model declared with packaging: image gets a function of that image, the others a zip', () => {
+    const imageUri = modelStackParametersOf(dev, 'fraud').ImageUri as string;
+    expect(imageUri).toMatch(new RegExp(`^${ACCOUNT}\\.dkr\\.ecr\\.${REGION}\\.amazonaws\\.com/cdk-hnb659fds-container-assets-${ACCOUNT}-${REGION}:[0-9a-f]{64}$`));
+    const fraud = deployed(modelTemplate, { stackName: modelStackName(stack.stackName, 'fraud'), parameters: modelStackParametersOf(dev, 'fraud', { packageType: 'Image' }) });
+    const fn = (deployment: DeployedStack) => {
+      const [id] = deployment.created.filter((logicalId) => modelTemplate.Resources[logicalId]?.Type === 'AWS::Lambda::Function');
+      return deployment.resolve(modelTemplate.Resources[id as string]?.Properties) as Record<string, unknown>;
+    };
+    expect(fn(fraud)).toMatchObject({ PackageType: 'Image', Code: { ImageUri: imageUri } });
+    expect(fn(fraud)).not.toHaveProperty('Handler');
+    expect(fn(churn).Code).toHaveProperty('S3Key');
+    expect(fn(churn)).not.toHaveProperty('PackageType');
+  });
+
+  it("may be pulled by the CloudFormation role, which creates the functions (Lambda pulls with the caller's permissions)", () => {
+    const repository = `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/cdk-hnb659fds-container-assets-${ACCOUNT}-${REGION}`;
+    const role = roleStatements(raw, cloudFormationRole());
+    expect(grants(dev, role).filter((grant) => grant.startsWith('ecr:'))).toEqual([`ecr:BatchGetImage on ${repository}`, `ecr:GetDownloadUrlForLayer on ${repository}`]);
+    // What the local runtime's IAM checks when it creates the image function as that role: the pull, granted.
+    const fraud = deployed(modelTemplate, { stackName: modelStackName(stack.stackName, 'fraud'), parameters: modelStackParametersOf(dev, 'fraud', { packageType: 'Image' }) });
+    const [id] = fraud.created.filter((logicalId) => modelTemplate.Resources[logicalId]?.Type === 'AWS::Lambda::Function') as [string];
+    const properties = fraud.resolve(modelTemplate.Resources[id]?.Properties) as Record<string, unknown>;
+    const resource = { stackName: 'fraud', logicalId: id, type: 'AWS::Lambda::Function', metadata: {}, physicalName: fraud.ref(id), properties };
+    const checks = provisioningChecks({ action: 'create', stack: { tags: [] } as never, resource }, { region: REGION, accountId: ACCOUNT, model: {} as never }) ?? [];
+    const pulls = checks.filter((c) => c.action.startsWith('ecr:'));
+    expect(pulls.map((c) => `${c.action} on ${c.resource}`)).toEqual([`ecr:BatchGetImage on ${repository}`, `ecr:GetDownloadUrlForLayer on ${repository}`]);
+    const allowed = role.filter((statement) => statement.Effect === 'Allow');
+    const may = (action: string, arn: string) => allowed.some((st) => actionsOf(st).includes(action) && [st.Resource].flat().some((pattern) => iamMatches(dev.text(pattern), arn)));
+    expect(pulls.filter((c) => !may(c.action, c.resource))).toEqual([]);
   });
 });
 
@@ -201,7 +257,7 @@ describe('the CloudFormation role model stacks are created with', () => {
     expect(passers).toEqual([roleOf(raw, functionWithEntry(raw, 'provision'))]);
   });
 
-  it("touches only the model stacks' resources, named <deployment>-model-* by convention, the API's resources, and the inference code", () => {
+  it("touches only the model stacks' resources, named <deployment>-model-* by convention, the API's resources, and the inference code and image", () => {
     const scopes = [
       `arn:aws:lambda:${REGION}:${ACCOUNT}:function:modelgate-dev-model-*`,
       `arn:aws:lambda:${REGION}:${ACCOUNT}:function:modelgate-dev-model-*:*`,
@@ -211,6 +267,7 @@ describe('the CloudFormation role model stacks are created with', () => {
       `arn:aws:cloudwatch::${ACCOUNT}:dashboard/modelgate-dev-*`,
       `arn:aws:s3:::cdk-hnb659fds-assets-${ACCOUNT}-${REGION}/${modelStackParametersOf(dev, 'churn').CodeKey}`,
       `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/modelgate-dev-model-*/*`,
+      `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/cdk-hnb659fds-container-assets-${ACCOUNT}-${REGION}`,
     ];
     const resources = grants(dev, statements()).map((grant) => grant.split(' on ')[1]!.replace(/ if .*$/, ''));
     // DescribeLogGroups has no resource-level permission below the account.

@@ -23,9 +23,11 @@ const PARAMETERS = {
   Serving: 'true',
   MemorySize: '1536',
   ReservedConcurrency: '',
+  PackageType: 'Zip',
   Deployment: 'modelgate-dev',
   CodeBucket: 'code-bucket',
   CodeKey: 'inference-code.zip',
+  ImageUri: '',
   ModelBucketName: 'model-bucket',
   ModelBucketKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/model-bucket-key`,
   PredictionTableName: 'prediction-log',
@@ -98,13 +100,15 @@ describe('ModelServingStack parameters', () => {
     expect(parameters.MemorySize).toMatchObject({ Type: 'Number', MinValue: 128, MaxValue: 10_240 });
     expect(parameters.ReservedConcurrency).toMatchObject({ Type: 'String', AllowedPattern: '^[0-9]*$', Default: '' });
     expect(parameters.ModelBucketKeyArn).toMatchObject({ Type: 'String', Default: '' });
+    expect(parameters.PackageType).toMatchObject({ Type: 'String', AllowedValues: ['Zip', 'Image'], Default: 'Zip' });
+    expect(parameters.ImageUri).toMatchObject({ Type: 'String', Default: '' });
     expect(parameters.LogLevel).toMatchObject({ Type: 'String', AllowedValues: ['DEBUG', 'INFO', 'WARN', 'ERROR'], Default: 'INFO' });
     // CloudWatch Logs' retention values only (PutRetentionPolicy refuses any other): the ones CDK knows, "never" aside.
     const retentions = Object.values(RetentionDays).filter((days) => typeof days === 'number' && days !== RetentionDays.INFINITE);
     expect(parameters.LogRetentionDays).toEqual({ Type: 'Number', Default: RetentionDays.THREE_MONTHS, AllowedValues: retentions.map(String) });
     // Every deployment setting is required: an empty one would name nothing.
     const required = MODEL_STACK_PARAMETER_NAMES.filter(
-      (name) => !['Serving', 'MemorySize', 'ReservedConcurrency', 'ModelBucketKeyArn', 'LogLevel', 'LogRetentionDays', 'ModelName'].includes(name),
+      (name) => !['Serving', 'MemorySize', 'ReservedConcurrency', 'PackageType', 'ImageUri', 'ModelBucketKeyArn', 'LogLevel', 'LogRetentionDays', 'ModelName'].includes(name),
     );
     for (const name of required) expect(parameters[name], name).toEqual({ Type: 'String', MinLength: 1 });
   });
@@ -125,6 +129,7 @@ describe('ModelServingStack parameters', () => {
     expect(failure({ MemorySize: '64' })).toBe("Parameter 'MemorySize' must be a number not less than 128");
     expect(failure({ ReservedConcurrency: '-1' })).toBe("Parameter 'ReservedConcurrency' failed to satisfy constraint: must match pattern ^[0-9]*$");
     expect(failure({ LogRetentionDays: '45' })).toBe("Parameter 'LogRetentionDays' must be one of AllowedValues");
+    expect(failure({ PackageType: 'image' })).toBe("Parameter 'PackageType' must be one of AllowedValues");
     expect(failure({ CodeKey: '' })).toBe("Parameter 'CodeKey' must contain at least 1 characters");
     expect(failure({ ReservedConcurrency: '10', ModelBucketKeyArn: '' })).toBe('accepted');
   });
@@ -143,16 +148,25 @@ describe('ModelServingStack inference function', () => {
   it('runs the inference entry from the code the base stack published, memory from its parameter, Node.js 22 on arm64', () => {
     template.hasResource('AWS::Lambda::Function', {
       Metadata: { 'modelgate:entry': 'lambdas/handlers/inference.ts' },
-      Properties: Match.objectLike({
-        Code: { S3Bucket: { Ref: 'CodeBucket' }, S3Key: { Ref: 'CodeKey' } },
-        MemorySize: { Ref: 'MemorySize' },
-        Runtime: 'nodejs22.x',
-        Architectures: ['arm64'],
-        Handler: 'index.handler',
-        Timeout: 30,
-        TracingConfig: { Mode: 'Active' },
-      }),
+      Properties: Match.objectLike({ MemorySize: { Ref: 'MemorySize' }, Architectures: ['arm64'], Timeout: 30, TracingConfig: { Mode: 'Active' } }),
     });
+    const fn = onlyOfType('AWS::Lambda::Function');
+    const zip = churn.resolve(raw.Resources[fn]?.Properties) as Record<string, unknown>;
+    expect(zip).toMatchObject({ Code: { S3Bucket: PARAMETERS.CodeBucket, S3Key: PARAMETERS.CodeKey }, Runtime: 'nodejs22.x', Handler: 'index.handler' });
+    // No PackageType at all: a zip function's template stays as it was before the parameter existed (a change of
+    // PackageType, even to its default, replaces the function).
+    expect(zip).not.toHaveProperty('PackageType');
+  });
+
+  it("runs the base stack's inference image instead under PackageType=Image: ImageUri, and no Code in S3, Handler or Runtime", () => {
+    const fn = onlyOfType('AWS::Lambda::Function');
+    expect(raw.Conditions?.PackagedAsImage).toEqual({ 'Fn::Equals': [{ Ref: 'PackageType' }, 'Image'] });
+    const imageUri = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/cdk-hnb659fds-container-assets-${ACCOUNT}-${REGION}:${'a'.repeat(64)}`;
+    const image = resolvedAs({ PackageType: 'Image', ImageUri: imageUri }).resolve(raw.Resources[fn]?.Properties) as Record<string, unknown>;
+    expect(image).toMatchObject({ PackageType: 'Image', Code: { ImageUri: imageUri }, Architectures: ['arm64'], MemorySize: '1536' });
+    expect(Object.keys(image.Code as object)).toEqual(['ImageUri']);
+    expect(image).not.toHaveProperty('Handler');
+    expect(image).not.toHaveProperty('Runtime');
   });
 
   it('reserves concurrency only when ReservedConcurrency is given', () => {

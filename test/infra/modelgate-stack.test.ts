@@ -162,13 +162,17 @@ describe('ModelgateStack', () => {
 
   describe('cdk-nag (AwsSolutions + Serverless)', () => {
     // The deployed shape (environment, KMS) and the other variant the acknowledgements depend on
-    // (environment-agnostic, SSE-S3: no KMS findings, tokens instead of account and region), each with a bundle.
+    // (environment-agnostic, SSE-S3: no KMS findings, tokens instead of account and region; an image-packaged
+    // model), each with a bundle.
     const variants = () =>
       [
         ['with env and KMS', stack.node.root],
         [
           'env-agnostic, SSE-S3',
-          new ModelgateStack(fastStack().node.root, 'modelgate-prod', { models: { churn: { bundlePath: FIXTURE_BUNDLE } }, bucketEncryption: 's3-managed' }).node.root,
+          new ModelgateStack(fastStack().node.root, 'modelgate-prod', {
+            models: { churn: { bundlePath: FIXTURE_BUNDLE, packaging: 'image' } },
+            bucketEncryption: 's3-managed',
+          }).node.root,
         ],
       ] as const;
 
@@ -216,6 +220,28 @@ describe('the deployed code (one synth with real bundling)', () => {
     expect(fs.existsSync(path.join(napi, 'linux', 'arm64', 'onnxruntime_binding.node'))).toBe(true);
     // The ESM bundle gives its CommonJS dependencies a require() (lib/functions/bundling.ts).
     expect(fs.readFileSync(path.join(folder, 'index.mjs'), 'utf8').slice(0, 200)).toContain('createRequire');
+  });
+
+  it('builds the inference image from the files of the inference asset: the code in one folder, onnxruntime and its linux-arm64 binary in another', () => {
+    const { template: bundledTemplate, stack: bundledStack, assembly } = bundledApp();
+    const parameters = modelStackParametersOf(deployed(bundledTemplate.toJSON() as CfnTemplate, { stackName: bundledStack.stackName }), 'churn');
+    const manifest = JSON.parse(fs.readFileSync(path.join(assembly.directory, `${bundledStack.artifactId}.assets.json`), 'utf8')) as {
+      dockerImages: Record<string, { source: { directory: string } }>;
+    };
+    const images = Object.values(manifest.dockerImages);
+    expect(images).toHaveLength(1);
+    const context = path.join(assembly.directory, (images[0] as { source: { directory: string } }).source.directory);
+    const files = (dir: string) =>
+      fs
+        .readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+        .sort();
+    const zip = files(assetFolder(parameters.CodeKey as string));
+    const image = [...files(path.join(context, 'code')), ...files(path.join(context, 'node_modules')).map((file) => path.join('node_modules', file))].sort();
+    expect(image).toEqual(zip);
+    expect(zip).toContain(path.join('node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'arm64', 'onnxruntime_binding.node'));
+    expect(fs.readdirSync(context).sort()).toEqual(['Dockerfile', 'code', 'node_modules']);
   });
 
   it("bundles each base function into its own asset under Lambda's limit, onnxruntime only where a model is loaded", () => {

@@ -123,7 +123,7 @@ describe('stage config fails when', () => {
           allowUndeclaredModels: 'yes',
           retention: 30,
           models: {
-            churn: { memorySize: 64, strategy: 'canary', rollout: { strategy: 'big-bang' }, alarms: { driftShare: { warning: 1.5 } } },
+            churn: { memorySize: 64, strategy: 'canary', rollout: { strategy: 'big-bang' }, alarms: { driftShare: { warning: 1.5 } }, packaging: 'docker' },
             Bad_Name: {},
             fraud: { bundle: 7 },
             lost: { bundle: 'no/such/folder' },
@@ -139,7 +139,8 @@ describe('stage config fails when', () => {
       'modelgate.config.json: stages.dev.models.churn.memorySize must be an integer between 128 and 10240, got: 64',
       'modelgate.config.json: stages.dev.models.churn.alarms.driftShare.warning must be a number in [0, 1], got: 1.5',
       'modelgate.config.json: stages.dev.models.churn.rollout.strategy must be one of canary, linear, ab-test, shadow, all-at-once, got: "big-bang"',
-      'modelgate.config.json: stages.dev.models.churn.strategy is not a model setting (known: memorySize, reservedConcurrency, alarms, rollout, bundle)',
+      'modelgate.config.json: stages.dev.models.churn.packaging must be one of zip, image, got: "docker"',
+      'modelgate.config.json: stages.dev.models.churn.strategy is not a model setting (known: memorySize, reservedConcurrency, alarms, rollout, packaging, bundle)',
       'modelgate.config.json: stages.dev.models.Bad_Name: model name must be 1-40 lower-case letters, digits and single dashes, got: "Bad_Name"',
       'modelgate.config.json: stages.dev.models.fraud.bundle must be a folder path, got: 7',
       'modelgate.config.json: stages.dev.models.lost.bundle must be a bundle folder holding manifest.json and the model file, got: "no/such/folder" (not found): ' +

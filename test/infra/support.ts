@@ -43,9 +43,9 @@ export interface BundledApp {
   readonly synthSeconds: number;
 }
 
-/** Like a deploy: an environment (account and region appear literally in some ARNs) and a local bundle. */
+/** Like a deploy: an environment (account and region appear literally in some ARNs), a local bundle, an image-packaged model. */
 export const BUNDLED_STACK_PROPS: ModelgateStackProps = {
-  models: { churn: { bundlePath: FIXTURE_BUNDLE } },
+  models: { churn: { bundlePath: FIXTURE_BUNDLE, packaging: 'image' } },
   allowUndeclaredModels: true,
   env: { account: ACCOUNT, region: REGION },
 };
@@ -230,7 +230,7 @@ export function acknowledgementsWithoutReason(root: IConstruct): string[] {
 export function modelStackParametersOf(
   base: DeployedStack,
   model: string,
-  settings: { readonly memorySize?: number; readonly reservedConcurrency?: number; readonly serving?: boolean } = {},
+  settings: { readonly memorySize?: number; readonly reservedConcurrency?: number; readonly serving?: boolean; readonly packageType?: 'Zip' | 'Image' } = {},
 ): Record<string, string> {
   const provision = functionWithEntry(base.template, 'provision');
   const variables = (base.template.Resources[provision]?.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
@@ -241,5 +241,6 @@ export function modelStackParametersOf(
     Serving: String(settings.serving ?? true),
     MemorySize: String(settings.memorySize ?? 2048),
     ReservedConcurrency: settings.reservedConcurrency === undefined ? '' : String(settings.reservedConcurrency),
+    PackageType: settings.packageType ?? 'Zip',
   };
 }

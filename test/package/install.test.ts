@@ -116,7 +116,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('npm pack', () => {
-  it('packs the bin, the built CLI and construct with their declarations, and the handlers the construct bundles; not the checkout', () => {
+  it('packs the bin, the built CLI and construct with their declarations, the handlers the construct bundles and the inference Dockerfile; not the checkout', () => {
     expect(packed.private).toBeUndefined();
     expect(packed.bin).toEqual({ modelgate: 'cli/modelgate.mjs' });
     expect(packed.exports['./cdk']).toEqual({ types: './dist/cdk/types/lib/index.d.ts', default: './dist/cdk/index.mjs' });
@@ -127,11 +127,14 @@ describe('npm pack', () => {
       'dist/cdk/types/lib/index.d.ts',
       'lambdas/handlers/inference.ts',
       'lambdas/core/manifest.v1.schema.json',
+      'lib/serving/inference-image/Dockerfile',
       'README.md',
     ]) {
       expect(packedFiles).toContain(file);
     }
-    expect(packedFiles.filter((file) => /^(test|local|bench|examples|docs|bin|lib|cli\/commands)\//.test(file))).toEqual([]);
+    // The construct builds the inference image from the Dockerfile (a model declared with packaging: image).
+    const dockerfile = 'lib/serving/inference-image/Dockerfile';
+    expect(packedFiles.filter((file) => /^(test|local|bench|examples|docs|bin|lib|cli\/commands)\//.test(file) && file !== dockerfile)).toEqual([]);
     expect(packedFiles.filter((file) => /(meta|inputs)\.json$|\.npmignore$|\.gitignore$/.test(file))).toEqual([]);
   });
 });

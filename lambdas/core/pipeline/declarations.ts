@@ -18,7 +18,20 @@ export interface ModelDeclaration {
   readonly alarms?: Partial<AlarmThresholds>;
   /** The rollout used when a bundle's manifest names none (the manifest's own `rollout` wins). */
   readonly rollout?: RolloutSpec;
+  /**
+   * How the inference function is deployed: a zip on Lambda's Node.js 22 runtime, or a container image built on
+   * Lambda's Node.js 22 base image with the same handler, for dependencies beyond the zip's 250 MB unzipped
+   * limit (docs/infrastructure.md, "Container images"). Fixed once the model's stack exists: Lambda cannot
+   * change the package type of a function.
+   *
+   * @default 'zip'
+   */
+  readonly packaging?: Packaging;
 }
+
+/** How a model's inference function is packaged. */
+export type Packaging = 'zip' | 'image';
+export const PACKAGINGS: readonly Packaging[] = ['zip', 'image'];
 
 export interface DeploymentDeclarations {
   /** The deployment (base stack) the declarations belong to. */
@@ -66,7 +79,10 @@ export function declarationProblems(where: string, name: string, declaration: un
       problems.push(`${where}.rollout.strategy must be one of ${STRATEGIES.join(', ')}, got: ${JSON.stringify(strategy)}`);
     }
   }
-  const known = new Set(['memorySize', 'reservedConcurrency', 'alarms', 'rollout', 'bundle']);
+  if (d.packaging !== undefined && !PACKAGINGS.includes(d.packaging as Packaging)) {
+    problems.push(`${where}.packaging must be one of ${PACKAGINGS.join(', ')}, got: ${JSON.stringify(d.packaging)}`);
+  }
+  const known = new Set(['memorySize', 'reservedConcurrency', 'alarms', 'rollout', 'packaging', 'bundle']);
   for (const key of Object.keys(d)) if (!known.has(key)) problems.push(`${where}.${key} is not a model setting (known: ${[...known].join(', ')})`);
   return problems;
 }

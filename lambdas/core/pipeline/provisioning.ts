@@ -1,7 +1,7 @@
 // A model's CloudFormation stack, as plain decisions: what to do given the stack's state and the parameters
 // it should have, whether an operation is done, and how much memory the model's function gets.
 import { FULL_VCPU_MB } from '../cost';
-import { LAMBDA_MEMORY_RANGE } from './declarations';
+import { LAMBDA_MEMORY_RANGE, type ModelDeclaration } from './declarations';
 
 /** The parts of DescribeStacks the pipeline reads. */
 export interface StackState {
@@ -30,6 +30,27 @@ export function provisionOperation(current: StackState | undefined, desired: Rea
   if (current.status === 'DELETE_FAILED') return 'recreate';
   const changed = Object.keys(desired).some((key) => current.parameters[key] !== desired[key]);
   return changed || templateChanged ? 'update' : 'none';
+}
+
+/** Lambda's package type of a model's function: its declaration's `packaging`; an undeclared model's is Zip. */
+export function packageType(declaration: ModelDeclaration | undefined): 'Zip' | 'Image' {
+  return declaration?.packaging === 'image' ? 'Image' : 'Zip';
+}
+
+/**
+ * Why an existing stack cannot be updated to `desired` package type, or undefined when it can. Lambda cannot
+ * change the package type of a function; CloudFormation would replace it, which fails for a function with a
+ * fixed name (and would drop the published versions the `live` alias routes between). A stack created before
+ * packaging was a parameter has none: it is Zip.
+ */
+export function packageTypeSwitch(model: string, current: StackState, desired: 'Zip' | 'Image'): string | undefined {
+  const deployed = current.parameters.PackageType ?? 'Zip';
+  if (deployed === desired) return undefined;
+  const wanted = desired === 'Image' ? 'image' : 'zip';
+  return (
+    `model "${model}" is served by a ${deployed} function and its declaration now asks for packaging: ${wanted}; Lambda cannot change an existing ` +
+    `function's package type. Declare packaging: ${deployed === 'Image' ? 'image' : 'zip'} again, or retire the model (modelgate retire ${model}), deploy, and push it again.`
+  );
 }
 
 /** Where an operation on a stack stands. */
