@@ -241,27 +241,10 @@ export class Registry {
    * a busy lock is asked to yield (the holder's next bake check sees the request and releases it).
    */
   async acquireLock(model: string, holder: string, now: Date, ttlSeconds: number, preempt = false): Promise<LockResult> {
-    const lock: LockRecord = { model, holder, acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttlSeconds * 1000).toISOString() };
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(model, LOCK_ITEM),
-          UpdateExpression: 'SET #holder = :holder, #acquiredAt = :acquiredAt, #expiresAt = :expiresAt REMOVE #preempt',
-          ConditionExpression: 'attribute_not_exists(#holder) OR #holder = :holder OR #expiresAt < :now',
-          ExpressionAttributeNames: { '#holder': 'holder', '#acquiredAt': 'acquiredAt', '#expiresAt': 'expiresAt', '#preempt': 'preemptRequestedBy' },
-          ExpressionAttributeValues: {
-            ':holder': { S: holder },
-            ':acquiredAt': { S: lock.acquiredAt },
-            ':expiresAt': { S: lock.expiresAt },
-            ':now': { S: now.toISOString() },
-          },
-        }),
-      );
-      return { acquired: true, lock };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+    const lock = await this.writeLock(model, holder, now, ttlSeconds, 'attribute_not_exists(#holder) OR #holder = :holder OR #expiresAt < :now', {
+      ':now': { S: now.toISOString() },
+    });
+    if (lock) return { acquired: true, lock };
     const busy = await this.getLock(model);
     if (!busy) return this.acquireLock(model, holder, now, ttlSeconds, preempt);
     if (preempt && busy.preemptRequestedBy === undefined) {
@@ -281,6 +264,34 @@ export class Registry {
         });
     }
     return { acquired: false, holder: busy.holder, expiresAt: busy.expiresAt };
+  }
+
+  /** Writes `holder`'s lock, fresh for `ttlSeconds`, where `condition` holds (#holder, #expiresAt, :holder and `values`); undefined where it does not. */
+  private async writeLock(
+    model: string,
+    holder: string,
+    now: Date,
+    ttlSeconds: number,
+    condition: string,
+    values: Record<string, AttributeValue>,
+  ): Promise<LockRecord | undefined> {
+    const lock: LockRecord = { model, holder, acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttlSeconds * 1000).toISOString() };
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.key(model, LOCK_ITEM),
+          UpdateExpression: 'SET #holder = :holder, #acquiredAt = :acquiredAt, #expiresAt = :expiresAt REMOVE #preempt',
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#holder': 'holder', '#acquiredAt': 'acquiredAt', '#expiresAt': 'expiresAt', '#preempt': 'preemptRequestedBy' },
+          ExpressionAttributeValues: { ':holder': { S: holder }, ':acquiredAt': { S: lock.acquiredAt }, ':expiresAt': { S: lock.expiresAt }, ...values },
+        }),
+      );
+      return lock;
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
   }
 
   /** Extends the holder's lock (a heartbeat during long bakes); says whether an operator asked it to yield. */
@@ -310,22 +321,8 @@ export class Registry {
    * as acquireLock: taken, or who holds it now.
    */
   async takeOverLock(model: string, from: string, holder: string, now: Date, ttlSeconds: number): Promise<LockResult> {
-    const lock: LockRecord = { model, holder, acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttlSeconds * 1000).toISOString() };
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(model, LOCK_ITEM),
-          UpdateExpression: 'SET #holder = :holder, #acquiredAt = :acquiredAt, #expiresAt = :expiresAt REMOVE #preempt',
-          ConditionExpression: '#holder = :from',
-          ExpressionAttributeNames: { '#holder': 'holder', '#acquiredAt': 'acquiredAt', '#expiresAt': 'expiresAt', '#preempt': 'preemptRequestedBy' },
-          ExpressionAttributeValues: { ':holder': { S: holder }, ':from': { S: from }, ':acquiredAt': { S: lock.acquiredAt }, ':expiresAt': { S: lock.expiresAt } },
-        }),
-      );
-      return { acquired: true, lock };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+    const lock = await this.writeLock(model, holder, now, ttlSeconds, '#holder = :from', { ':from': { S: from } });
+    if (lock) return { acquired: true, lock };
     const busy = await this.getLock(model);
     return busy ? { acquired: false, holder: busy.holder, expiresAt: busy.expiresAt } : this.acquireLock(model, holder, now, ttlSeconds);
   }
