@@ -217,7 +217,7 @@ describe('bring your own model: credit, next to churn, on the local runtime', ()
     runtime = await startRuntime(options);
     expect(runtime.gateway.routes().map((r) => `${r.method} ${r.resourcePath}`)).toContain('POST /v1/models/credit/predict');
     // The version's alarms are the pipeline's (PutMetricAlarm): no stack puts them back, the alarm store keeps them.
-    expect(runtime.alarms.describeAlarms().MetricAlarms.filter((a) => a.AlarmName.startsWith(modelAlarmPrefix(DEPLOYMENT, 'credit')))).toHaveLength(17);
+    expect(runtime.alarms.describeAlarms().MetricAlarms.filter((a) => a.AlarmName.startsWith(modelAlarmPrefix(DEPLOYMENT, 'credit')))).toHaveLength(18); // a version's alarms with the default thresholds (docs/monitoring.md)
     expectOnnxProbabilities(await predictCredit());
     expect((await registryView()).live).toEqual([expect.objectContaining({ version: '1', weight: 1 })]);
   });

@@ -73,7 +73,12 @@ describe('PromotionPipeline', () => {
   const bucketKey = () => dev.arn(only('AWS::KMS::Key', { Properties: { Description: 'modelgate model bundles' } }));
   const topicKey = () => only('AWS::KMS::Key', { Properties: { Description: 'modelgate pipeline notifications' } });
   const viaS3 = `if {"StringEquals":{"kms:ViaService":"s3.${REGION}.amazonaws.com"}}`;
-  const stateMachine = () => only('AWS::StepFunctions::StateMachine');
+  /** The promotion pipeline's state machine (`Pipeline/StateMachine`); the batch jobs' is another (`Batch/StateMachine`). */
+  const stateMachine = (): string => {
+    const ids = Object.keys(template.findResources('AWS::StepFunctions::StateMachine')).filter((id) => id.startsWith('PipelineStateMachine'));
+    expect(ids).toHaveLength(1);
+    return ids[0] as string;
+  };
   const stateMachineRole = () => (raw.Resources[stateMachine()]?.Properties?.RoleArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
   /** Grants of a pipeline function's role. */
   const grantsOf = (handler: string) => grants(dev, roleStatements(raw, roleOf(raw, functionWithEntry(raw, handler))));

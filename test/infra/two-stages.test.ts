@@ -98,8 +98,11 @@ function namespaces(stage: Stage): string[] {
       )
       .filter((namespace): namespace is string => namespace !== undefined),
   );
+  // AWS's own namespaces (AWS/Lambda: the throttles alarm) are every stage's; their dimensions tell the stages apart.
   const fromAlarms = stage.alarms.flatMap((a) =>
-    a.Metrics.map((m) => (m as { MetricStat?: { Metric: { Namespace: string } } }).MetricStat?.Metric.Namespace).filter((n): n is string => n !== undefined),
+    a.Metrics.map((m) => (m as { MetricStat?: { Metric: { Namespace: string } } }).MetricStat?.Metric.Namespace).filter(
+      (n): n is string => n !== undefined && !n.startsWith('AWS/'),
+    ),
   );
   return [...new Set([...fromFunctions, ...fromAlarms])];
 }
@@ -130,7 +133,7 @@ describe('dev and prod in one account and region', () => {
     expect(duplicates).toEqual([]);
     // Enough of each kind that the comparison means something.
     const count = (kind: string) => all.filter((name) => name.startsWith(`${kind}: `)).length;
-    expect(count('function')).toBe(2 * 14 + 3); // 14 in each base stack (the key authorizer the 14th), 1 per model stack
+    expect(count('function')).toBe(2 * 16 + 3); // 16 in each base stack (the key authorizer, the batch job and scoring functions), 1 per model stack
     expect(count('stack')).toBe(2 + 3);
     expect(count('dashboard')).toBe(2 + 3);
     expect(count('API')).toBe(2);
@@ -154,6 +157,17 @@ describe('dev and prod in one account and region', () => {
   it('write metrics to one namespace each, named after the deployment', () => {
     expect(namespaces(stages.dev)).toEqual(['modelgate-dev']);
     expect(namespaces(stages.prod)).toEqual(['modelgate-prod']);
+    // An alarm on Lambda's own metrics names a function of its own stage.
+    for (const stage of STAGES) {
+      const functions = stages[stage].alarms.flatMap((a) =>
+        a.Metrics.flatMap((m) => {
+          const metric = (m as { MetricStat?: { Metric: { Namespace: string; Dimensions?: { Name: string; Value: string }[] } } }).MetricStat?.Metric;
+          return metric?.Namespace === 'AWS/Lambda' ? (metric.Dimensions ?? []).filter((d) => d.Name === 'FunctionName').map((d) => d.Value) : [];
+        }),
+      );
+      expect(functions.length, stage).toBeGreaterThan(0);
+      for (const name of functions) expect(name.startsWith(`${deploymentName(stage)}-`), name).toBe(true);
+    }
   });
 
   it("grant nothing that reaches the other stage's resources, stacks or alarms", () => {
