@@ -8,30 +8,10 @@ import autocannon, { type Result } from 'autocannon';
 import { parseFallbackRecords } from '../lambdas/core/prediction-record';
 import { localDynamoClient } from '../local/aws-clients';
 import type { LocalEndpoints } from '../local/state-files';
+import { CHURN_INSTANCE } from '../test/support/churn-row';
 
-const INSTANCE = {
-  gender: 'Female',
-  SeniorCitizen: 0,
-  Partner: 'Yes',
-  Dependents: 'No',
-  tenure: 1,
-  PhoneService: 'No',
-  MultipleLines: 'No phone service',
-  InternetService: 'DSL',
-  OnlineSecurity: 'No',
-  OnlineBackup: 'Yes',
-  DeviceProtection: 'No',
-  TechSupport: 'No',
-  StreamingTV: 'No',
-  StreamingMovies: 'No',
-  Contract: 'Month-to-month',
-  PaperlessBilling: 'Yes',
-  PaymentMethod: 'Electronic check',
-  MonthlyCharges: 29.85,
-  TotalCharges: 29.85,
-};
 export const PREDICT_PATH = '/v1/models/churn/predict';
-const BODY = JSON.stringify({ instances: [INSTANCE] });
+const BODY = JSON.stringify({ instances: [CHURN_INSTANCE] });
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 

@@ -21,28 +21,8 @@ import { csvInstances } from '../../lambdas/core/csv-instances';
 import { parseManifestJson } from '../../lambdas/core/manifest';
 import type { BatchJobInput } from '../../lambdas/contracts/batch-job';
 import type { BatchSummary } from '../../lambdas/core/batch/summary';
+import { CHURN_INSTANCE } from '../support/churn-row';
 
-const INSTANCE = {
-  gender: 'Female',
-  SeniorCitizen: 0,
-  Partner: 'Yes',
-  Dependents: 'No',
-  tenure: 1,
-  PhoneService: 'No',
-  MultipleLines: 'No phone service',
-  InternetService: 'DSL',
-  OnlineSecurity: 'No',
-  OnlineBackup: 'Yes',
-  DeviceProtection: 'No',
-  TechSupport: 'No',
-  StreamingTV: 'No',
-  StreamingMovies: 'No',
-  Contract: 'Month-to-month',
-  PaperlessBilling: 'Yes',
-  PaymentMethod: 'Electronic check',
-  MonthlyCharges: 29.85,
-  TotalCharges: 29.85,
-};
 const V2_WEIGHT = 0.3;
 const SPLIT_REQUESTS = 600;
 
@@ -61,7 +41,7 @@ async function predict(apiUrl: string): Promise<PredictResponse> {
   const response = await fetch(`${apiUrl}/v1/models/churn/predict`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': runtime.apiKeys.predict },
-    body: JSON.stringify({ instances: [INSTANCE] }),
+    body: JSON.stringify({ instances: [CHURN_INSTANCE] }),
   });
   const text = await response.text();
   expect(response.status, text).toBe(200);

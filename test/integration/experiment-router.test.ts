@@ -17,6 +17,7 @@ import { proxyEvent } from '../../local/api-gateway-event';
 import { createTableInput, ensureTable } from '../../local/dynamodb-tables';
 import { experimentTableProperties } from '../../local/template-tables';
 import { servingConfig, startLocalAws, TABLE, uploadBundle, type LocalAws } from '../support/local-aws';
+import { CHURN_INSTANCE } from '../support/churn-row';
 
 const EXPERIMENTS = 'experiments';
 const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
@@ -146,29 +147,8 @@ describe('serving with the router', () => {
     const router = new ExperimentRouter({ store, lambda: recordingLambda().client, functionName: 'churn-fn', logger });
     const serving = await initServing(servingConfig(prefix), { s3: aws.s3, dynamodb: aws.dynamodb, fallback: new FileFallbackSink(aws.fallbackFile), logger, router });
     await router.start(manifest.name, manifest.version);
-    const instance = {
-      gender: 'Female',
-      SeniorCitizen: 0,
-      Partner: 'Yes',
-      Dependents: 'No',
-      tenure: 1,
-      PhoneService: 'No',
-      MultipleLines: 'No phone service',
-      InternetService: 'DSL',
-      OnlineSecurity: 'No',
-      OnlineBackup: 'Yes',
-      DeviceProtection: 'No',
-      TechSupport: 'No',
-      StreamingTV: 'No',
-      StreamingMovies: 'No',
-      Contract: 'Month-to-month',
-      PaperlessBilling: 'Yes',
-      PaymentMethod: 'Electronic check',
-      MonthlyCharges: 29.85,
-      TotalCharges: 29.85,
-    };
     const unit = controlled[0] as string;
-    const response = await serving.handle(proxyEvent({ method: 'POST', path: '/v1/models/churn/predict', body: JSON.stringify({ instances: [instance], unitId: unit }) }), {
+    const response = await serving.handle(proxyEvent({ method: 'POST', path: '/v1/models/churn/predict', body: JSON.stringify({ instances: [CHURN_INSTANCE], unitId: unit }) }), {
       functionVersion: '3',
       awsRequestId: 'r',
     });
