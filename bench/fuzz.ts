@@ -14,12 +14,11 @@ import { ExperimentStore } from '../lambdas/adapters/experiment-store';
 import { parseCsv } from '../lambdas/core/csv';
 import { clientOfRoute } from '../lambdas/core/api-clients';
 import { csvInstances } from '../lambdas/core/csv-instances';
-import { planExperiment } from '../lambdas/core/experiments/definition';
 import { parseManifestJson } from '../lambdas/core/manifest';
 import { mulberry32 } from '../lambdas/core/random';
 import { localDynamoClient } from '../local/aws-clients';
 import type { LocalEndpoints } from '../local/state-files';
-import { classifyAnswer, fuzzBody, fuzzPath, type AnswerClass, type FuzzContext, type Route } from '../test/support/fuzz';
+import { classifyAnswer, fuzzBody, fuzzExperiments, fuzzPath, type AnswerClass, type FuzzContext, type Route } from '../test/support/fuzz';
 import { startRuntimeChild, stopChild } from './child-process';
 import { residentMb } from './load-driver';
 
@@ -110,17 +109,8 @@ try {
   prefix = base.pathname.replace(/\/$/, '');
   apiKeys = endpoints.apiKeys ?? {};
 
-  // An experiment on churn (events on its predictions count) and a unit-level one (unit events look up exposures).
   const experiments = new ExperimentStore(localDynamoClient(endpoints.dynamoDbEndpoint), endpoints.outputs.ExperimentTableName as string);
-  const start = new Date(Date.now() - 60_000);
-  await experiments.create(
-    planExperiment({ id: 'churn-fuzz', model: 'churn', control: '1', treatment: '2', metric: 'conversion', guardrails: 'revenue:mean', startDelaySeconds: 0 }, start),
-    'fuzz',
-  );
-  await experiments.create(
-    planExperiment({ id: 'bank-fuzz', model: 'bank', control: 'a', treatment: 'b', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 }, start),
-    'fuzz',
-  );
+  for (const experiment of fuzzExperiments(new Date())) await experiments.create(experiment, 'fuzz');
   const first = await send(base, 'POST', `${prefix}${ROUTES.predict}`, JSON.stringify({ instances: rows.slice(0, 20) }));
   if (first.status !== 200) throw new Error(`the runtime does not serve churn: ${first.status} ${first.body}`);
   const predictionIds = (JSON.parse(first.body) as { predictions: { predictionId: string }[] }).predictions.map((p) => p.predictionId);

@@ -12,7 +12,6 @@ import { FeedbackStore } from '../../lambdas/adapters/feedback-store';
 import { ManifestStore } from '../../lambdas/adapters/manifest-store';
 import { parseCsv } from '../../lambdas/core/csv';
 import { csvInstances } from '../../lambdas/core/csv-instances';
-import { planExperiment } from '../../lambdas/core/experiments/definition';
 import { parseManifestJson } from '../../lambdas/core/manifest';
 import { mulberry32 } from '../../lambdas/core/random';
 import { eventsHandler } from '../../lambdas/use-cases/experiments/record-events';
@@ -20,7 +19,7 @@ import { feedbackHandler } from '../../lambdas/use-cases/record-ground-truth';
 import { proxyEvent } from '../../local/api-gateway-event';
 import { createTableInput, ensureTable } from '../../local/dynamodb-tables';
 import { experimentTableProperties } from '../../local/template-tables';
-import { classifyAnswer, fuzzBody, fuzzPath, type AnswerClass, type FuzzContext, type Route } from '../support/fuzz';
+import { classifyAnswer, fuzzBody, fuzzExperiments, fuzzPath, type AnswerClass, type FuzzContext, type Route } from '../support/fuzz';
 import { BUCKET, TABLE, lambdaContext, serve, startLocalAws, type LocalAws } from '../support/local-aws';
 
 const BODIES_PER_ROUTE = 2_000;
@@ -49,16 +48,7 @@ describe('fuzz', () => {
     handlers.feedback = feedbackHandler({ store: new FeedbackStore(aws.dynamodb, TABLE), manifests: new ManifestStore(aws.s3, BUCKET), logger });
     await ensureTable(aws.dynamodb, createTableInput('experiments', experimentTableProperties()));
     const experiments = new ExperimentStore(aws.dynamodb, 'experiments');
-    const start = new Date(Date.now() - 60_000);
-    // Request-level on churn (events on its predictions count), unit-level on another model (unit events look up exposures).
-    await experiments.create(
-      planExperiment({ id: 'churn-fuzz', model: 'churn', control: '1', treatment: '2', metric: 'conversion', guardrails: 'revenue:mean', startDelaySeconds: 0 }, start),
-      'fuzz',
-    );
-    await experiments.create(
-      planExperiment({ id: 'bank-fuzz', model: 'bank', control: 'a', treatment: 'b', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 }, start),
-      'fuzz',
-    );
+    for (const experiment of fuzzExperiments(new Date())) await experiments.create(experiment, 'fuzz');
     handlers.events = eventsHandler({ store: experiments, predictions: (ids) => predictionFacts(aws.dynamodb, TABLE, ids), logger, newEventId: randomUUID });
     const answer = await inference(proxyEvent({ method: 'POST', path: '/v1/models/churn/predict', body: JSON.stringify({ instances: rows.slice(0, 20) }) }));
     const predictionIds = (JSON.parse(answer.body) as { predictions: { predictionId: string }[] }).predictions.map((p) => p.predictionId);

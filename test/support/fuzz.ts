@@ -6,6 +6,7 @@
 // surrogates, 70,000 characters), a key removed or added, nesting 10,000 deep, literals JSON.stringify cannot
 // make (1e999, a 400-digit integer), a batch past its limit; or, for a few, the text itself cut, prefixed or
 // replaced. What every answer must be is in `classifyAnswer`.
+import { type ExperimentDefinition, planExperiment } from '../../lambdas/core/experiments/definition';
 import type { Manifest } from '../../lambdas/core/manifest';
 
 export type Random = () => number;
@@ -362,4 +363,16 @@ export function classifyAnswer(status: number, body: string): AnswerClass {
   } catch {
     return 'unnamed';
   }
+}
+
+/**
+ * The experiments the event route is fuzzed against, started a minute before `now`: one on churn (events on its
+ * predictions count) and a unit-level one on another model (unit events look up exposures).
+ */
+export function fuzzExperiments(now: Date): ExperimentDefinition[] {
+  const start = new Date(now.getTime() - 60_000);
+  return [
+    planExperiment({ id: 'churn-fuzz', model: 'churn', control: '1', treatment: '2', metric: 'conversion', guardrails: 'revenue:mean', startDelaySeconds: 0 }, start),
+    planExperiment({ id: 'bank-fuzz', model: 'bank', control: 'a', treatment: 'b', metric: 'conversion', assignment: 'unit', startDelaySeconds: 0 }, start),
+  ];
 }
