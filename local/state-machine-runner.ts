@@ -187,8 +187,10 @@ export function startExecution(original: StateMachineDefinition, input: unknown,
       }, ms);
       timers.add(timer);
     });
+  // Every state, nested ones included, walked once for all the overrides and local handlers below.
+  const states = allStates(definition.States as unknown as Record<string, AslState>);
   const waitTimeOverrides: Record<string, number> = {};
-  for (const [name, state] of allStates(definition.States as unknown as Record<string, AslState>)) {
+  for (const [name, state] of states) {
     if (state.Type === 'Wait') waitTimeOverrides[name] = options.waitOverridesMs?.[name] ?? Math.max(0, ((state.Seconds ?? 0) * 1000) / scale);
   }
   // Retries wait scaled too. aws-local-stepfunctions takes one fixed wait per retrier, so under a time scale a
@@ -196,13 +198,13 @@ export function startExecution(original: StateMachineDefinition, input: unknown,
   // Tests may drop the pause altogether (retryPauseMs).
   const retryIntervalOverrides: Record<string, number | number[]> = {};
   if (options.retryPauseMs !== undefined || scale !== 1) {
-    for (const [name, state] of allStates(definition.States as unknown as Record<string, AslState>)) {
+    for (const [name, state] of states) {
       if (state.Retry) retryIntervalOverrides[name] = options.retryPauseMs ?? state.Retry.map((retrier) => ((retrier.IntervalSeconds ?? 1) * 1000) / scale);
     }
   }
   const handlers = taskHandlers(definition, bindings);
   const scaledWaits = new Set<string>();
-  for (const [name, state] of allStates(definition.States as unknown as Record<string, AslState>)) {
+  for (const [name, state] of states) {
     if (state.Type === 'Task' && state.Resource === LOCAL_WAIT) {
       scaledWaits.add(name);
       handlers[name] = async (input) => {
@@ -213,7 +215,7 @@ export function startExecution(original: StateMachineDefinition, input: unknown,
     }
   }
   const originals = new Map(allStates(original.States as unknown as Record<string, AslState>));
-  for (const [name, state] of allStates(definition.States as unknown as Record<string, AslState>)) {
+  for (const [name, state] of states) {
     if (state.Type !== 'Task' || state.Resource !== LOCAL_DISTRIBUTED_MAP) continue;
     let child: StateMachineDefinition | undefined;
     handlers[name] = async (input) => {
