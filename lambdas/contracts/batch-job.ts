@@ -109,11 +109,18 @@ export const BATCH_OUTPUT = {
   parts: 'parts/',
   rejected: 'rejected/',
   results: '_results/',
+  /** The prepared job (PreparedJob: its rows, version, checksum), written before any scoring: what a follower reads the total from. */
+  job: '_job.json',
+  /** One BatchProgress per scored batch, written as the batch ends: what a follower counts rows done and rejected from. */
+  progress: '_progress/',
 } as const;
 
-/** `part-000000000001.csv`: parts sort in input order by name. */
-export function partName(firstRow: number, format: BatchFormat): string {
-  return `part-${String(firstRow).padStart(12, '0')}.${format}`;
+/** `_progress/part-<first row>.json`: what one batch did, small enough to read many of while a job runs. */
+export type BatchProgress = Pick<BatchPartResult, 'firstRow' | 'rows' | 'scored' | 'rejected'>;
+
+/** `part-000000000001.csv`: parts (and their progress files, `.json`) sort in input order by name. */
+export function partName(firstRow: number, extension: BatchFormat | 'json'): string {
+  return `part-${String(firstRow).padStart(12, '0')}.${extension}`;
 }
 
 /** The batch functions' variables: lib/batch writes them, the handlers read them (batchConfigFromEnv). */

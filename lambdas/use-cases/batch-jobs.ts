@@ -55,7 +55,7 @@ export async function prepareJob(deps: BatchDependencies & { readonly registry: 
     output: input.output,
     ...(input.idColumn !== undefined ? { idColumn: input.idColumn } : {}),
   };
-  return {
+  const prepared: PreparedJob = {
     model: input.model,
     version,
     input: input.input,
@@ -70,6 +70,8 @@ export async function prepareJob(deps: BatchDependencies & { readonly registry: 
     batchInput,
     resultsPrefix: `${input.output.prefix}${BATCH_OUTPUT.results.replace(/\/$/, '')}`,
   };
+  await store.putText(input.output.bucket, `${input.output.prefix}${BATCH_OUTPUT.job}`, `${JSON.stringify(prepared, null, 2)}\n`, 'application/json');
+  return prepared;
 }
 
 /** Every problem of an execution input, each naming its field. */

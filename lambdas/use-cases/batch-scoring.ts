@@ -1,6 +1,6 @@
 // Scoring one batch of a batch job's Distributed Map (lib/batch/batch-scoring.ts) with the serving session code,
 // and writing its part and its rejected rows under the job's output prefix.
-import { BATCH_OUTPUT, partName, type BatchEvent, type BatchPartResult } from '../contracts/batch-job';
+import { BATCH_OUTPUT, partName, type BatchEvent, type BatchPartResult, type BatchProgress } from '../contracts/batch-job';
 import { formatPredictions, formatRejections } from '../core/batch/output';
 import { scoreBatch } from '../core/batch/score';
 import { PACKED_BUNDLE_FILE } from '../core/packed-bundle';
@@ -58,12 +58,11 @@ export async function scoreBatchEvent(deps: BatchDependencies, models: ModelCach
   for (const prediction of scored.predictions) {
     if (prediction.label !== undefined) labels[String(prediction.label)] = (labels[String(prediction.label)] ?? 0) + 1;
   }
-  const rejectedRows = new Set(scored.rejected.map((r) => r.row)).size;
+  const progress: BatchProgress = { firstRow, rows: items.length, scored: scored.predictions.length, rejected: new Set(scored.rejected.map((r) => r.row)).size };
+  // Written after the part: a follower that counts this batch as done finds its rows in the output.
+  await store.putText(bucket, `${prefix}${BATCH_OUTPUT.progress}${partName(firstRow, 'json')}`, JSON.stringify(progress), 'application/json');
   return {
-    firstRow,
-    rows: items.length,
-    scored: scored.predictions.length,
-    rejected: rejectedRows,
+    ...progress,
     ...(partKey ? { partKey } : {}),
     ...(rejectedKey ? { rejectedKey } : {}),
     drift: scored.drift,
