@@ -1,7 +1,7 @@
 // A Distributed Map state run on this machine. aws-local-stepfunctions validates ItemReader, ItemBatcher and
 // ResultWriter but does not execute them, so the runner (local/state-machine-runner.ts) hands each Map that has
-// an ItemReader to this: the input object is streamed from the local S3 (CSV with its header row, or JSON
-// Lines), each item shaped by the ItemSelector, grouped by the ItemBatcher's limits, every batch run as a child
+// an ItemReader to this: the input object is streamed from the local S3 (CSV with its header row, JSON Lines,
+// or a JSON array), each item shaped by the ItemSelector, grouped by the ItemBatcher's limits, every batch run as a child
 // execution of the ItemProcessor with at most MaxConcurrency — and never more than the machine can run — at
 // once, failures counted against ToleratedFailurePercentage, and the children's results written by the
 // ResultWriter as on AWS (manifest.json and SUCCEEDED_n / FAILED_n files under `<Prefix>/<map run id>/`).
@@ -156,7 +156,7 @@ export async function runDistributedMap(run: DistributedMapRun): Promise<unknown
   return { MapRunArn: mapRunArn, ResultWriterDetails: { Bucket: writer.Bucket, Key: manifestKey } };
 }
 
-/** The items of the input object, read as a stream: CSV rows keyed by the header, or JSON Lines values. */
+/** The items of the input object, read as a stream: CSV rows keyed by the header, JSON Lines values, or a JSON array's items. */
 async function* readItems(store: MapObjectStore, bucket: string, key: string, config: NonNullable<DistributedMapState['ItemReader']['ReaderConfig']>): AsyncGenerator<unknown> {
   let body: AsyncIterable<Uint8Array>;
   try {
@@ -194,7 +194,21 @@ async function* readItems(store: MapObjectStore, bucket: string, key: string, co
     }
     return;
   }
-  throw statesError('States.ItemReaderFailed', `the local runtime reads CSV and JSONL objects, not ${config.InputType ?? 'a manifest'}`);
+  if (config.InputType === 'JSON') {
+    // AWS reads a JSON array of items (up to its 10 GiB object limit): the whole object is parsed.
+    const parts: Uint8Array[] = [];
+    for await (const part of stream) parts.push(part as Uint8Array);
+    let items: unknown;
+    try {
+      items = JSON.parse(Buffer.concat(parts).toString('utf8'));
+    } catch (error) {
+      throw statesError('States.ItemReaderFailed', `s3://${bucket}/${key} is not JSON (${(error as Error).message})`);
+    }
+    if (!Array.isArray(items)) throw statesError('States.ItemReaderFailed', `s3://${bucket}/${key}: a JSON ItemReader reads an array of items`);
+    yield* items;
+    return;
+  }
+  throw statesError('States.ItemReaderFailed', `the local runtime reads CSV, JSONL and JSON objects, not ${config.InputType ?? 'a manifest'}`);
 }
 
 function numberSetting(value: number | undefined, path: string | undefined, input: unknown, fallback: number): number {

@@ -1,5 +1,6 @@
 // The payloads of the batch-scoring state machine (lib/batch/batch-scoring.ts), shared by the CLI that starts a
 // job, the functions that run its steps and the construct that wires them: one definition for every side.
+import type { Chunk } from '../core/batch/records';
 import type { WindowAggregate } from '../core/drift/aggregate';
 import { EnvReader } from './environment';
 
@@ -13,8 +14,11 @@ export const BATCH_PREFIX = 'batch/';
 export const DEFAULT_MAX_CONCURRENCY = 100;
 /** Share of failed children (batches) a job tolerates, unless it says otherwise: none. */
 export const DEFAULT_TOLERATED_FAILURE_PERCENTAGE = 0;
-/** The ItemBatcher's byte budget per batch: under the 256 KiB state payload, with room for the batch input. */
-export const MAX_INPUT_BYTES_PER_BATCH = 240 * 1024;
+/**
+ * Input bytes per chunk (one child of the Distributed Map): ~28,000 churn rows, scored in about a second, with a
+ * few MB of tensors and output; 100M rows of 140 bytes make ~3,300 children.
+ */
+export const CHUNK_BYTES = 4 * 1024 * 1024;
 
 export interface S3Location {
   readonly bucket: string;
@@ -36,6 +40,8 @@ export interface BatchJobInput {
   readonly maxConcurrency?: number;
   /** @default DEFAULT_TOLERATED_FAILURE_PERCENTAGE */
   readonly toleratedFailurePercentage?: number;
+  /** Repeat each row's input columns in the output (SageMaker's JoinSource=Input). @default false */
+  readonly joinInput?: boolean;
 }
 
 /** What the prepare step answers: the job with its defaults applied and what it found in the input. */
@@ -50,8 +56,10 @@ export interface PreparedJob {
   readonly toleratedFailurePercentage: number;
   /** sha256 of the input object, hex. */
   readonly inputSha256: string;
-  /** Data rows (lines after the header, blank lines left out). */
+  /** Data rows (records after the header, blank ones left out). */
   readonly rows: number;
+  /** The chunks' list (a JSON array of Chunk) the Distributed Map's ItemReader reads: `<output prefix>_chunks.json`. */
+  readonly chunks: S3Location;
   readonly startedAt: string;
   /** What every batch of the Distributed Map gets as its BatchInput. */
   readonly batchInput: BatchContext;
@@ -59,25 +67,23 @@ export interface PreparedJob {
   readonly resultsPrefix: string;
 }
 
-/** The BatchInput of every batch: enough for the scoring function to load the model and write its part. */
+/** What every child of the Distributed Map gets besides its chunk: enough to load the model, read the chunk and write its part. */
 export interface BatchContext {
   readonly model: string;
   readonly version: string;
   readonly format: BatchFormat;
+  readonly input: S3Location;
+  /** The CSV header's columns (a chunk holds data rows only). */
+  readonly header?: readonly string[];
   readonly idColumn?: string;
+  readonly joinInput?: boolean;
   readonly output: BatchJobInput['output'];
 }
 
-/** One item of a batch: its 0-based index in the input (the Map's ItemSelector adds it) and the row as the ItemReader read it. */
-export interface BatchItem {
-  readonly index: number;
-  readonly row: unknown;
-}
-
-/** The event of the scoring function: one ItemBatcher batch. */
+/** The event of the scoring function: one chunk of the input (the ItemSelector adds the job). */
 export interface BatchEvent {
-  readonly Items: readonly BatchItem[];
-  readonly BatchInput: { readonly job: BatchContext };
+  readonly chunk: Chunk;
+  readonly job: BatchContext;
 }
 
 /** What one batch reports (the Map's ResultWriter stores it; the summary step merges them). */
@@ -106,6 +112,8 @@ export interface SummarizeEvent {
 /** Names the output prefix's objects. */
 export const BATCH_OUTPUT = {
   summary: '_SUCCESS.json',
+  /** The prepare step's cut of the input into chunks, the Distributed Map's items. */
+  chunks: '_chunks.json',
   parts: 'parts/',
   rejected: 'rejected/',
   results: '_results/',

@@ -1,4 +1,4 @@
-// The batch-scoring function: one Distributed Map batch of a batch job -> the serving session -> its part in S3.
+// The batch-scoring function: one chunk of a batch job's input (a byte range) -> the serving session -> its part in S3.
 // Predictions of a batch are not written to the prediction log: the output is their log.
 import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -12,8 +12,8 @@ const models = new ModelCache(deps);
 export const handler = async (event: BatchEvent): Promise<BatchPartResult> => {
   const result = await scoreBatchEvent(deps, models, event);
   logger.info('batch scored', {
-    model: event.BatchInput.job.model,
-    version: event.BatchInput.job.version,
+    model: event.job.model,
+    version: event.job.version,
     firstRow: result.firstRow,
     scored: result.scored,
     rejected: result.rejected,

@@ -1,11 +1,12 @@
 // The steps around a batch job's Distributed Map (lib/batch/batch-scoring.ts): prepare (check the job, resolve
-// the version, one pass over the input for its checksum, rows and header — a missing column fails the job before
-// any scoring) and summarize the parts. Scoring a batch is in ./batch-scoring.ts.
+// the version, one pass over the input for its checksum, header and rows cut into chunks — a missing column fails
+// the job before any scoring) and summarize the parts. Scoring a batch is in ./batch-scoring.ts.
 import type { S3Client } from '@aws-sdk/client-s3';
 import {
   BATCH_FORMATS,
   BATCH_OUTPUT,
   BATCH_PREFIX,
+  CHUNK_BYTES,
   DEFAULT_MAX_CONCURRENCY,
   DEFAULT_TOLERATED_FAILURE_PERCENTAGE,
   type BatchContext,
@@ -14,7 +15,8 @@ import {
   type PreparedJob,
   type SummarizeEvent,
 } from '../contracts/batch-job';
-import { BatchInputError, checkColumns, inputColumns } from '../core/batch/header';
+import { BatchInputError, checkColumns, checkJoinable, inputColumns } from '../core/batch/header';
+import { RecordError } from '../core/batch/records';
 import { summarizeBatch, type BatchSummary } from '../core/batch/summary';
 import { parseManifestJson, type Manifest } from '../core/manifest';
 import { bundlePrefixes, MANIFEST_FILE } from '../core/pipeline/candidate';
@@ -40,20 +42,27 @@ export async function prepareJob(deps: BatchDependencies & { readonly registry: 
   const where = `s3://${input.input.bucket}/${input.input.key}`;
   let scan: Awaited<ReturnType<BatchStore['scan']>>;
   try {
-    scan = await store.scan(input.input.bucket, input.input.key);
+    scan = await store.scan(input.input.bucket, input.input.key, input.format, CHUNK_BYTES);
   } catch (error) {
     if (error instanceof BatchObjectError) throw new BatchInputError(error.message);
+    if (error instanceof RecordError) throw new BatchInputError(`${where}: ${error.message}`);
     throw error;
   }
-  checkColumns(manifest, inputColumns(scan.firstLine, input.format, where), input.idColumn, where);
-  const rows = input.format === 'csv' ? Math.max(0, scan.lines - 1) : scan.lines;
-  if (rows === 0) throw new BatchInputError(`${where}: no data rows`);
+  const columns = inputColumns(scan.firstLine, input.format, where);
+  checkColumns(manifest, columns, input.idColumn, where);
+  if (input.joinInput === true && input.format === 'csv') checkJoinable(manifest, columns, input.idColumn, where);
+  if (scan.rows === 0) throw new BatchInputError(`${where}: no data rows`);
+  const chunks = { bucket: input.output.bucket, key: `${input.output.prefix}${BATCH_OUTPUT.chunks}` };
+  await store.putText(chunks.bucket, chunks.key, JSON.stringify(scan.chunks), 'application/json');
   const batchInput: BatchContext = {
     model: input.model,
     version,
     format: input.format,
+    input: input.input,
+    ...(input.format === 'csv' ? { header: columns } : {}),
     output: input.output,
     ...(input.idColumn !== undefined ? { idColumn: input.idColumn } : {}),
+    ...(input.joinInput === true ? { joinInput: true } : {}),
   };
   const prepared: PreparedJob = {
     model: input.model,
@@ -65,7 +74,8 @@ export async function prepareJob(deps: BatchDependencies & { readonly registry: 
     maxConcurrency: input.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
     toleratedFailurePercentage: input.toleratedFailurePercentage ?? DEFAULT_TOLERATED_FAILURE_PERCENTAGE,
     inputSha256: scan.sha256,
-    rows,
+    rows: scan.rows,
+    chunks,
     startedAt: now.toISOString(),
     batchInput,
     resultsPrefix: `${input.output.prefix}${BATCH_OUTPUT.results.replace(/\/$/, '')}`,
@@ -88,6 +98,7 @@ export function jobInputProblems(input: BatchJobInput, bucket: string): string[]
     problems.push(`output: must be a prefix ending with "/" under s3://${bucket}/${BATCH_PREFIX}`);
   }
   if (input?.idColumn !== undefined && !text(input.idColumn)) problems.push('idColumn: must be a non-empty string');
+  if (input?.joinInput !== undefined && typeof input.joinInput !== 'boolean') problems.push(`joinInput: must be true or false, got ${JSON.stringify(input.joinInput)}`);
   const max = input?.maxConcurrency;
   if (max !== undefined && !(Number.isSafeInteger(max) && max >= 1 && max <= 10_000)) problems.push(`maxConcurrency: must be an integer from 1 to 10000, got ${max}`);
   const tolerated = input?.toleratedFailurePercentage;

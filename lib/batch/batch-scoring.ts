@@ -9,7 +9,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
-import { BATCH_PREFIX, BATCH_VARIABLES, MAX_INPUT_BYTES_PER_BATCH, type BatchFormat } from '../../lambdas/contracts/batch-job';
+import { BATCH_PREFIX, BATCH_VARIABLES } from '../../lambdas/contracts/batch-job';
 import { MODELS_PREFIX } from '../../lambdas/core/pipeline/candidate';
 import { ModelgateFunction, type LogLevel } from '../functions/modelgate-function';
 import { nagArnOf } from '../validation/nag-acknowledgements';
@@ -36,10 +36,10 @@ export interface BatchScoringProps {
 }
 
 /**
- * Batch inference (docs/batch.md): a state machine that checks a job and its input (prepare), scores the input
- * object with a Distributed Map — an ItemReader on the CSV or JSON Lines object, an ItemBatcher that keeps each
- * batch under the state payload limit, one scoring function per batch reusing the serving session code, its
- * concurrency and tolerated failures from the execution input — and writes the summary. The functions and the
+ * Batch inference (docs/batch.md): a state machine that checks a job and cuts its input into chunks at row
+ * boundaries (prepare), scores the chunks with a Distributed Map — an ItemReader on the prepare step's list of
+ * chunks, one scoring function per chunk reading its byte range of the input and reusing the serving session
+ * code, its concurrency and tolerated failures from the execution input — and writes the summary. The functions and the
  * state machine may read and write objects under batch/ of the model bucket and read bundles, nothing else.
  */
 export class BatchScoring extends Construct {
@@ -81,13 +81,13 @@ export class BatchScoring extends Construct {
 
     this.scoringFunction = new ModelgateFunction(this, 'ScoringFunction', {
       handler: 'batch-score',
-      description: 'modelgate batch scoring: one batch of rows through the serving session, its part written to S3',
+      description: 'modelgate batch scoring: one chunk of an input through the serving session, its part written to S3',
       timeout: Duration.minutes(5),
       memorySize: props.scoringMemorySize ?? 2048,
       onnx: true,
       ...common,
     });
-    this.scoringFunction.allow(['s3:GetObject'], [bundles]);
+    this.scoringFunction.allow(['s3:GetObject'], [batchObjects, bundles]);
     this.scoringFunction.allow(['s3:PutObject'], [batchObjects]);
     if (props.modelBucketKey) {
       this.jobFunction.allow(['kms:Decrypt', 'kms:GenerateDataKey'], [props.modelBucketKey.keyArn], viaS3);
@@ -114,43 +114,33 @@ export class BatchScoring extends Construct {
   private definition(): sfn.IChainable {
     const prepare = this.invoke('Prepare', this.jobFunction.function, { step: 'prepare', job: sfn.JsonPath.entirePayload });
     const summarize = this.invoke('Summarize', this.jobFunction.function, { step: 'summarize', job: sfn.JsonPath.entirePayload, results: sfn.JsonPath.objectAt('$.results') });
-    const score = (format: BatchFormat) => {
-      const reader =
-        format === 'csv'
-          ? new sfn.S3CsvItemReader({
-              bucket: this.bucket,
-              key: sfn.JsonPath.stringAt('$.input.key'),
-              csvHeaders: sfn.CsvHeaders.useFirstRow(),
-            })
-          : new sfn.S3JsonLItemReader({ bucket: this.bucket, key: sfn.JsonPath.stringAt('$.input.key') });
-      const map = new sfn.DistributedMap(this, `Score${format === 'csv' ? 'Csv' : 'JsonLines'}`, {
-        itemReader: reader,
-        // Each item carries its row number: parts and rejected rows name rows as they are in the input.
-        itemSelector: { index: sfn.JsonPath.stringAt('$$.Map.Item.Index'), row: sfn.JsonPath.stringAt('$$.Map.Item.Value') },
-        itemBatcher: new sfn.ItemBatcher({ maxInputBytesPerBatch: MAX_INPUT_BYTES_PER_BATCH, batchInput: { 'job.$': '$.batchInput' } }),
-        maxConcurrencyPath: '$.maxConcurrency',
-        toleratedFailurePercentagePath: '$.toleratedFailurePercentage',
-        // Express children: a batch takes seconds, and Express bills by duration instead of per state transition.
-        mapExecutionType: sfn.StateMachineType.EXPRESS,
-        resultWriterV2: new sfn.ResultWriterV2({ bucket: this.bucket, prefix: sfn.JsonPath.stringAt('$.resultsPrefix') }),
-        resultPath: '$.results',
-        label: `score${format}`,
-      });
-      const task = new tasks.LambdaInvoke(this, `ScoreBatch${format === 'csv' ? 'Csv' : 'JsonLines'}`, {
-        lambdaFunction: this.scoringFunction.function,
-        payloadResponseOnly: true,
-        taskTimeout: sfn.Timeout.duration(Duration.minutes(5)),
-      });
-      task.addRetry({
-        errors: ['Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'],
-        interval: Duration.seconds(2),
-        maxAttempts: 6,
-        backoffRate: 2,
-      });
-      map.itemProcessor(task);
-      return map.next(summarize);
-    };
-    return prepare.next(new sfn.Choice(this, 'Format').when(sfn.Condition.stringEquals('$.format', 'jsonl'), score('jsonl')).otherwise(score('csv')));
+    const map = new sfn.DistributedMap(this, 'Score', {
+      // The items are the prepare step's chunks (byte ranges of the input, cut at row boundaries), not the input's
+      // rows: each child reads its own range and parses it straight into the model's tensors, where rows handed
+      // over by a CSV ItemReader would be JSON objects of strings whose parse alone takes as long as the model.
+      itemReader: new sfn.S3JsonItemReader({ bucket: this.bucket, key: sfn.JsonPath.stringAt('$.chunks.key') }),
+      itemSelector: { chunk: sfn.JsonPath.stringAt('$$.Map.Item.Value'), job: sfn.JsonPath.objectAt('$.batchInput') },
+      maxConcurrencyPath: '$.maxConcurrency',
+      toleratedFailurePercentagePath: '$.toleratedFailurePercentage',
+      // Express children: a chunk takes seconds, and Express bills by duration instead of per state transition.
+      mapExecutionType: sfn.StateMachineType.EXPRESS,
+      resultWriterV2: new sfn.ResultWriterV2({ bucket: this.bucket, prefix: sfn.JsonPath.stringAt('$.resultsPrefix') }),
+      resultPath: '$.results',
+      label: 'score',
+    });
+    const task = new tasks.LambdaInvoke(this, 'ScoreChunk', {
+      lambdaFunction: this.scoringFunction.function,
+      payloadResponseOnly: true,
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(5)),
+    });
+    task.addRetry({
+      errors: ['Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'],
+      interval: Duration.seconds(2),
+      maxAttempts: 6,
+      backoffRate: 2,
+    });
+    map.itemProcessor(task);
+    return prepare.next(map).next(summarize);
   }
 
   /** A step whose result replaces the state (the default ResultPath: aws-local-stepfunctions takes an explicit "$" for a key). */
@@ -197,7 +187,7 @@ export class BatchScoring extends Construct {
     const mapPolicy = this.stateMachine.node.tryFindChild('DistributedMapPolicy');
     if (mapPolicy) {
       Validations.of(mapPolicy).acknowledge(
-        ...['', '/scorecsv', '/scorejsonl'].map((run) => ({
+        ...['', '/score'].map((run) => ({
           id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${region}:${account}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${stack.getLogicalId(this.stateMachine.node.defaultChild as sfn.CfnStateMachine)}"}]}]}${run}:*]`,
           reason: "CDK's Distributed Map policy: the state machine describes, stops and redrives its own executions and map runs, whose names are chosen at run time.",
         })),

@@ -368,11 +368,12 @@ describe('local runtime, end to end', () => {
       expect(done.output).toEqual(summary);
     }, 180_000);
 
-    it('scores JSON Lines the same way, rows numbered when there is no id column', async () => {
+    it('scores JSON Lines the same way, rows numbered when there is no id column, the input joined on request', async () => {
       const ROWS = 5_000;
       const instances = csvInstances(manifest, { header, rows: Array.from({ length: ROWS }, (_, i) => generated(i + 1).cells).filter((_, i) => !generated(i + 1).bad) });
-      const text = instances.map((instance, i) => JSON.stringify(i % 1000 === 42 ? { ...instance, tenure: 'long' } : instance)).join('\n');
-      const { done, read, keys } = await runJob('batch/e2e/customers.jsonl', `${text}\n`, { format: 'jsonl', version: '1' }, 'batch/e2e/jsonl/');
+      // Every 1000th record has a bad tenure; one line is not JSON at all (a rejected row, not a failed job).
+      const text = instances.map((instance, i) => (i === 4000 ? '{"tenure": 3,' : JSON.stringify(i % 1000 === 42 ? { ...instance, tenure: 'long' } : instance))).join('\n');
+      const { done, read, keys } = await runJob('batch/e2e/customers.jsonl', `${text}\n`, { format: 'jsonl', version: '1', joinInput: true }, 'batch/e2e/jsonl/');
       expect(done.status, `${done.error}: ${done.cause}`).toBe('SUCCEEDED');
       const lines = (await Promise.all((await keys('batch/e2e/jsonl/parts/')).map(read))).flatMap((t) =>
         t
@@ -384,17 +385,22 @@ describe('local runtime, end to end', () => {
         .map((_, i) => i)
         .filter((i) => i % 1000 === 42)
         .map((i) => i + 1);
-      expect(lines.map((l) => l.row)).toEqual(Array.from({ length: instances.length }, (_, i) => i + 1).filter((n) => !badRows.includes(n)));
-      expect(lines[0]).toEqual({ row: 1, version: '1', label: expect.any(String), probabilities: { No: expect.any(Number), Yes: expect.any(Number) } });
+      expect(lines.map((l) => l.row)).toEqual(Array.from({ length: instances.length }, (_, i) => i + 1).filter((n) => !badRows.includes(n) && n !== 4001));
+      expect(lines[0]).toEqual({ row: 1, version: '1', label: expect.any(String), probabilities: { No: expect.any(Number), Yes: expect.any(Number) }, input: instances[0] });
       const rejected = (await Promise.all((await keys('batch/e2e/jsonl/rejected/')).map(read))).flatMap((t) =>
         t
           .trimEnd()
           .split('\n')
           .map((l) => JSON.parse(l)),
       );
-      expect(rejected).toEqual(badRows.map((row) => ({ row, field: 'tenure', reason: 'expected an integer, got the string "long"' })));
+      expect(rejected).toEqual(
+        [
+          ...badRows.map((row) => ({ row, field: 'tenure', reason: 'expected an integer, got the string "long"' })),
+          { row: 4001, field: '(row)', reason: expect.stringMatching(/^is not JSON/) },
+        ].sort((a, b) => a.row - b.row),
+      );
       const summary = JSON.parse(await read('batch/e2e/jsonl/_SUCCESS.json')) as BatchSummary;
-      expect(summary.rows).toEqual({ input: instances.length, scored: instances.length - badRows.length, rejected: badRows.length, unprocessed: 0 });
+      expect(summary.rows).toEqual({ input: instances.length, scored: instances.length - badRows.length - 1, rejected: badRows.length + 1, unprocessed: 0 });
     }, 120_000);
 
     it('runs from the CLI on local files: the input uploaded, the results written into the output folder; an unknown model exits 2', async () => {

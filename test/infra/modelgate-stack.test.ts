@@ -11,7 +11,6 @@ import type { HandlerName } from '../../lib/functions/modelgate-function';
 import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import type { CfnTemplate } from '../../local/template';
 import { deployed, type DeployedStack } from './deployed';
-import { MAX_INPUT_BYTES_PER_BATCH } from '../../lambdas/contracts/batch-job';
 import {
   acknowledgementsIn,
   acknowledgementsWithoutReason,
@@ -277,24 +276,19 @@ describe('the batch state machine (lib/batch/batch-scoring.ts; run end to end in
     definition = JSON.parse(dev.text(machine?.[1].Properties?.DefinitionString)) as typeof definition;
   });
 
-  it('scores CSV and JSON Lines with a Distributed Map: ItemReader on the input object, ItemBatcher under 256 KiB, limits from the execution input', () => {
-    for (const [state, inputType] of [
-      ['ScoreCsv', 'CSV'],
-      ['ScoreJsonLines', 'JSONL'],
-    ] as const) {
-      const map = definition.States[state] as Record<string, any>;
-      expect(map.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'EXPRESS' });
-      expect(map.ItemReader.ReaderConfig.InputType).toBe(inputType);
-      expect(map.ItemReader.Parameters).toEqual({ Bucket: expect.stringMatching(/^modelgate-dev-modelbucket/), 'Key.$': '$.input.key' });
-      expect(map.ItemBatcher.MaxInputBytesPerBatch).toBe(MAX_INPUT_BYTES_PER_BATCH);
-      expect(MAX_INPUT_BYTES_PER_BATCH).toBeLessThan(256 * 1024);
-      expect(map.ItemBatcher.BatchInput).toEqual({ 'job.$': '$.batchInput' });
-      expect(map.MaxConcurrencyPath).toBe('$.maxConcurrency');
-      expect(map.ToleratedFailurePercentagePath).toBe('$.toleratedFailurePercentage');
-      expect(map.ResultWriter.Parameters).toEqual({ Bucket: map.ItemReader.Parameters.Bucket, 'Prefix.$': '$.resultsPrefix' });
-      expect(map.Next).toBe('Summarize');
-    }
-    expect(definition.States.Prepare?.Next).toBe('Format');
+  it('scores the chunks the prepare step cut with a Distributed Map: ItemReader on their JSON list, one child per chunk, limits from the execution input', () => {
+    const map = definition.States.Score as Record<string, any>;
+    expect(definition.States.Prepare?.Next).toBe('Score');
+    expect(map.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'EXPRESS' });
+    expect(map.ItemReader.ReaderConfig.InputType).toBe('JSON');
+    expect(map.ItemReader.Parameters).toEqual({ Bucket: expect.stringMatching(/^modelgate-dev-modelbucket/), 'Key.$': '$.chunks.key' });
+    // No ItemBatcher: a child's event is one chunk (a byte range) and the job, far under the 256 KiB payload.
+    expect(map.ItemBatcher).toBeUndefined();
+    expect(map.ItemSelector).toEqual({ 'chunk.$': '$$.Map.Item.Value', 'job.$': '$.batchInput' });
+    expect(map.MaxConcurrencyPath).toBe('$.maxConcurrency');
+    expect(map.ToleratedFailurePercentagePath).toBe('$.toleratedFailurePercentage');
+    expect(map.ResultWriter.Parameters).toEqual({ Bucket: map.ItemReader.Parameters.Bucket, 'Prefix.$': '$.resultsPrefix' });
+    expect(map.Next).toBe('Summarize');
   });
 
   it('lets the functions and the state machine touch batch/ objects and read bundles, the state machine the model bucket objects only', () => {
@@ -303,7 +297,11 @@ describe('the batch state machine (lib/batch/batch-scoring.ts; run end to end in
       grants(dev, roleStatements(raw, roleId))
         .filter((g) => g.startsWith('s3:'))
         .map((g) => g.replace(/arn:aws:s3:::modelgate-dev-modelbucket[a-z0-9-]*/, bucket));
-    expect(s3Grants(roleOf(raw, functionWithEntry(raw, 'batch-score')))).toEqual([`s3:GetObject on ${bucket}/models/*`, `s3:PutObject on ${bucket}/batch/*`]);
+    expect(s3Grants(roleOf(raw, functionWithEntry(raw, 'batch-score')))).toEqual([
+      `s3:GetObject on ${bucket}/batch/*`,
+      `s3:GetObject on ${bucket}/models/*`,
+      `s3:PutObject on ${bucket}/batch/*`,
+    ]);
     expect(s3Grants(roleOf(raw, functionWithEntry(raw, 'batch-job')))).toEqual([
       `s3:GetObject on ${bucket}/batch/*`,
       `s3:GetObject on ${bucket}/models/*`,

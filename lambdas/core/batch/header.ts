@@ -3,6 +3,7 @@
 import { parse } from 'csv-parse/sync';
 import type { BatchFormat } from '../../contracts/batch-job';
 import type { Manifest } from '../manifest';
+import { idColumnName, predictionColumns } from './output';
 
 /** The input cannot be scored as a whole (missing columns, no header, not the format it claims): the job fails before scoring. */
 export class BatchInputError extends Error {
@@ -52,5 +53,19 @@ export function checkColumns(manifest: Manifest, columns: readonly string[], idC
   const idNote = idColumn !== undefined && missing.includes(idColumn) ? ` ("${idColumn}" is the id column given)` : '';
   throw new BatchInputError(
     `${where}: missing ${missing.length === 1 ? 'column' : `${missing.length} columns`} ${names} that model ${manifest.name} v${manifest.version} requires${idNote}; nothing was scored`,
+  );
+}
+
+/**
+ * Throws a BatchInputError naming every input column a joined CSV output would repeat under an output column's
+ * name (`row` when there is no id column, `version`, `label`, `probability_<class>`…): a CSV with two columns of
+ * one name cannot be read back.
+ */
+export function checkJoinable(manifest: Manifest, columns: readonly string[], idColumn: string | undefined, where: string): void {
+  const outputs = new Set([...(idColumn === undefined ? [idColumnName(undefined)] : []), ...predictionColumns(manifest)]);
+  const clashing = columns.filter((c) => outputs.has(c));
+  if (clashing.length === 0) return;
+  throw new BatchInputError(
+    `${where}: the input's ${clashing.map((c) => `"${c}"`).join(', ')} ${clashing.length === 1 ? 'column has the name' : 'columns have the names'} of output columns; rename ${clashing.length === 1 ? 'it' : 'them'} or score without joining the input`,
   );
 }

@@ -1,8 +1,7 @@
-// Batch scoring of one Distributed Map batch: the rows the ItemReader read (CSV rows as strings keyed by the
-// header, JSON Lines as parsed values) validated feature by feature with the serving validation and written
-// straight into the model's input tensors (no row objects in between), the session run in chunks, the
-// outputs decoded by the serving decoder, and the part's CSV / JSON Lines text and statistics produced.
-import type { BatchFormat, BatchItem } from '../../contracts/batch-job';
+// Batch scoring of one chunk of a job's input: its rows (./rows.ts: CSV cells cut from the bytes, JSON Lines
+// records) validated feature by feature with the serving validation and written straight into the model's input
+// tensors (no row objects in between), the session run, the outputs decoded by the serving decoder.
+import type { BatchFormat } from '../../contracts/batch-job';
 import { parseCell } from '../csv-instances';
 import { addValue, emptyWindowAggregate, own, type FeatureAggregate, type WindowAggregate } from '../drift/aggregate';
 import type { DistributionBaseline, FeatureSpec, FeatureValue, Manifest } from '../manifest';
@@ -24,6 +23,7 @@ import {
   ModelOutputError,
 } from '../tensors';
 import { ValidationError } from '../errors';
+import type { BatchColumn, RowSource } from './rows';
 
 /** A row that was not scored: its 1-based row number, the field at fault and why. */
 export interface Rejection {
@@ -61,13 +61,22 @@ interface FeaturePlan {
   readonly drift?: { readonly aggregate: FeatureAggregate; readonly baseline: DistributionBaseline };
 }
 
+/** The columns a batch reads of its rows: the features in the manifest's order, then the id column. */
+export function batchColumns(manifest: Manifest, idColumn: string | undefined): BatchColumn[] {
+  return [
+    ...manifest.features.map((f) => ({ name: f.name, numeric: f.type === 'number' || f.type === 'integer' })),
+    ...(idColumn !== undefined ? [{ name: idColumn, numeric: false }] : []),
+  ];
+}
+
 /**
- * Validates the items into the model's input tensors. A value that is missing, of the wrong type, out of range
- * or not a category rejects its row (every problem of the row is reported); other rows go on.
+ * Validates the rows into the model's input tensors. A value that is missing, of the wrong type, out of range
+ * or not a category rejects its row (every problem of the row is reported); other rows go on. `rows` reads the
+ * columns of {@link batchColumns}.
  */
-export function encodeBatch(manifest: Manifest, items: readonly BatchItem[], options: BatchOptions): EncodedBatch {
+export function encodeBatch(manifest: Manifest, rows: RowSource, options: BatchOptions): EncodedBatch {
   const fixed = manifest.batchSize;
-  const capacity = fixed === undefined ? Math.max(1, items.length) : Math.max(1, Math.ceil(items.length / fixed)) * fixed;
+  const capacity = fixed === undefined ? Math.max(1, rows.length) : Math.max(1, Math.ceil(rows.length / fixed)) * fixed;
   const feeds = allocateFeeds(manifest, capacity);
   const slots = feedSlots(manifest, feeds);
   const shape = rowShape(manifest);
@@ -83,61 +92,73 @@ export function encodeBatch(manifest: Manifest, items: readonly BatchItem[], opt
     };
   });
   const csv = options.format === 'csv';
+  const cells: unknown[] = new Array(plans.length + (options.idColumn !== undefined ? 1 : 0));
   const values: (FeatureValue | null)[] = new Array(plans.length);
-  const rowNumbers = new Int32Array(items.length);
+  const rowNumbers = new Int32Array(rows.length);
   const ids: (string | number)[] = [];
   const rejected: Rejection[] = [];
+  // A categorical feature's values are tallied and counted into its aggregate once per value at the end: a chunk
+  // repeats a few categories thousands of times.
+  const tallies = plans.map((plan) => (plan.drift?.baseline.kind === 'categorical' ? new Map<FeatureValue | null, number>() : undefined));
   let encoded = 0;
-  for (const item of items) {
-    const rowNumber = item.index + 1;
-    const record = item.row;
-    if (typeof record !== 'object' || record === null || Array.isArray(record)) {
-      rejected.push({ row: rowNumber, field: '(row)', reason: csv ? 'expected a CSV row' : 'expected a JSON object of feature values' });
+  for (let r = 0; r < rows.length; r++) {
+    const rowNumber = rows.firstRow + r;
+    const notARecord = rows.read(r, cells);
+    if (notARecord !== undefined) {
+      rejected.push({ row: rowNumber, field: '(row)', reason: notARecord });
       continue;
     }
-    const cells = record as Record<string, unknown>;
     let id: string | number = rowNumber;
-    const problems: { field: string; reason: string }[] = [];
+    let problems: { field: string; reason: string }[] | undefined;
     if (options.idColumn !== undefined) {
-      const value = Object.hasOwn(cells, options.idColumn) ? cells[options.idColumn] : undefined;
+      const value = cells[plans.length];
       if (typeof value === 'string' && value !== '') id = value;
       else if (typeof value === 'number' && Number.isFinite(value)) id = value;
-      else problems.push({ field: options.idColumn, reason: 'is the id column and must be a non-empty string or a number' });
+      else (problems ??= []).push({ field: options.idColumn, reason: 'is the id column and must be a non-empty string or a number' });
     }
     for (let f = 0; f < plans.length; f++) {
       const { feature, float32Input } = plans[f] as FeaturePlan;
-      let raw = Object.hasOwn(cells, feature.name) ? cells[feature.name] : undefined;
-      if (csv && typeof raw === 'string') {
-        // A blank cell is a missing value, as an empty one (Number(' ') would read it as 0).
-        if (raw.trim() === '') raw = undefined;
-        else {
-          const parsed = parseCell(feature, raw);
-          if (typeof parsed === 'object') {
-            problems.push({ field: feature.name, reason: parsed.problem });
-            continue;
-          }
-          raw = parsed;
-        }
-      }
-      const value = featureValue(feature, raw, float32Input);
-      if (typeof value === 'object' && value !== null) problems.push({ field: feature.name, reason: value.problem });
+      const value = cellValue(feature, cells[f], csv, float32Input);
+      if (typeof value === 'object' && value !== null) (problems ??= []).push({ field: feature.name, reason: value.problem });
       else values[f] = value;
     }
-    if (problems.length > 0) {
+    if (problems !== undefined) {
       for (const problem of problems) rejected.push({ row: rowNumber, ...(options.idColumn !== undefined && id !== rowNumber ? { id } : {}), ...problem });
       continue;
     }
     for (let f = 0; f < plans.length; f++) {
       const plan = plans[f] as FeaturePlan;
       const value = values[f] as FeatureValue | null;
-      for (const slot of plan.slots) writeValue(slot, encoded, value);
-      if (plan.drift) addValue(plan.drift.aggregate, plan.drift.baseline, value);
+      const slots = plan.slots;
+      for (let k = 0; k < slots.length; k++) writeValue(slots[k] as FeedSlot, encoded, value);
+      const tally = tallies[f];
+      if (tally !== undefined) tally.set(value, (tally.get(value) ?? 0) + 1);
+      else if (plan.drift) addValue(plan.drift.aggregate, plan.drift.baseline, value);
     }
     rowNumbers[encoded] = rowNumber;
     ids.push(id);
     encoded++;
   }
+  tallies.forEach((tally, f) => {
+    const drift = (plans[f] as FeaturePlan).drift;
+    if (tally !== undefined && drift !== undefined) for (const [value, times] of tally) addValue(drift.aggregate, drift.baseline, value, times);
+  });
   return { feeds, rows: encoded, capacity, rowNumbers: rowNumbers.subarray(0, encoded), ids, rejected, drift };
+}
+
+/** One cell validated as the serving path validates a value; a CSV cell is text read as the feature's type first. */
+function cellValue(feature: FeatureSpec, cell: unknown, csv: boolean, float32Input: string | undefined): FeatureValue | null | { problem: string } {
+  let raw = cell;
+  if (csv && typeof raw === 'string') {
+    // A blank cell is a missing value, as an empty one (Number(' ') would read it as 0).
+    if (raw.trim() === '') raw = undefined;
+    else {
+      const parsed = parseCell(feature, raw);
+      if (typeof parsed === 'object') return parsed;
+      raw = parsed;
+    }
+  }
+  return featureValue(feature, raw, float32Input);
 }
 
 /** Runs the session on prepared feeds (LoadedModel.run of the serving adapter). */
@@ -157,17 +178,17 @@ export interface ScoredBatch {
  * (the last padded) otherwise. A row the model answers with NaN or Infinity is rejected with the serving
  * path's reason (a feature far outside the training data, or the model's own failure).
  */
-export async function scoreBatch(manifest: Manifest, run: RunModel, items: readonly BatchItem[], options: BatchOptions): Promise<ScoredBatch> {
-  const encoded = encodeBatch(manifest, items, options);
-  const { feeds, rows } = encoded;
+export async function scoreBatch(manifest: Manifest, run: RunModel, rows: RowSource, options: BatchOptions): Promise<ScoredBatch> {
+  const encoded = encodeBatch(manifest, rows, options);
+  const { feeds, rows: count } = encoded;
   let predictions: RowPrediction[] = [];
-  if (rows > 0) {
-    const size = manifest.batchSize ?? rows;
-    if (manifest.batchSize !== undefined && rows % size !== 0) padFeeds(feeds, rows - 1, rows, Math.ceil(rows / size) * size);
-    for (let start = 0; start < rows; start += size) {
+  if (count > 0) {
+    const size = manifest.batchSize ?? count;
+    if (manifest.batchSize !== undefined && count % size !== 0) padFeeds(feeds, count - 1, count, Math.ceil(count / size) * size);
+    for (let start = 0; start < count; start += size) {
       // The allocated feeds are used as they are when the run fills them exactly; else a view of the rows run.
       const chunkFeeds = start === 0 && size === encoded.capacity ? feeds : sliceFeeds(feeds, start, size);
-      const real = Math.min(size, rows - start);
+      const real = Math.min(size, count - start);
       const decoded = decodePredictions(manifest, await run(chunkFeeds), real);
       predictions = predictions.length === 0 ? decoded : predictions.concat(decoded);
     }
@@ -176,7 +197,6 @@ export async function scoreBatch(manifest: Manifest, run: RunModel, items: reado
   let rowNumbers = encoded.rowNumbers;
   let ids = encoded.ids;
   if (predictions.some((p) => nonFiniteOutput(p) !== undefined)) {
-    const byNumber = new Map(items.map((item) => [item.index + 1, item]));
     const keep: number[] = [];
     predictions.forEach((prediction, r) => {
       if (nonFiniteOutput(prediction) === undefined) keep.push(r);
@@ -184,7 +204,7 @@ export async function scoreBatch(manifest: Manifest, run: RunModel, items: reado
         rejected.push({
           row: rowNumbers[r] as number,
           field: '(model)',
-          reason: nonFiniteReason(manifest, byNumber.get(rowNumbers[r] as number) as BatchItem, prediction, options),
+          reason: nonFiniteReason(manifest, rows, (rowNumbers[r] as number) - rows.firstRow, prediction, options),
         });
     });
     predictions = keep.map((r) => predictions[r] as RowPrediction);
@@ -200,15 +220,14 @@ export async function scoreBatch(manifest: Manifest, run: RunModel, items: reado
 }
 
 /** The serving path's words for a row answered with NaN or Infinity (tensors.ts checkFinitePredictions). */
-function nonFiniteReason(manifest: Manifest, item: BatchItem, prediction: RowPrediction, options: BatchOptions): string {
-  const cells = item.row as Record<string, unknown>;
+function nonFiniteReason(manifest: Manifest, rows: RowSource, r: number, prediction: RowPrediction, options: BatchOptions): string {
+  const cells: unknown[] = new Array(batchColumns(manifest, options.idColumn).length);
+  rows.read(r, cells);
   const row: Row = {};
-  for (const feature of manifest.features) {
-    let raw = cells[feature.name];
-    if (options.format === 'csv' && typeof raw === 'string') raw = raw === '' ? undefined : parseCell(feature, raw);
-    const value = featureValue(feature, raw, undefined);
+  manifest.features.forEach((feature, f) => {
+    const value = cellValue(feature, cells[f], options.format === 'csv', undefined);
     row[feature.name] = typeof value === 'object' ? null : value;
-  }
+  });
   try {
     checkFinitePredictions(manifest, [row], [prediction]);
   } catch (error) {

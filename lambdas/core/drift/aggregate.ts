@@ -78,19 +78,20 @@ export function emptyAggregate(baseline: DistributionBaseline): FeatureAggregate
 }
 
 /**
- * Counts one value into `aggregate` (which it changes in place, as a builder, and returns). `null`,
- * `undefined` and NaN are missing; a numeric feature takes only numbers and they must be finite (request
- * validation rejects anything else, so anything else here is a bug upstream).
+ * Counts one value (`times` times: a tally of a category's values is counted at once) into `aggregate` (which
+ * it changes in place, as a builder, and returns). `null`, `undefined` and NaN are missing; a numeric feature
+ * takes only numbers and they must be finite (request validation rejects anything else, so anything else here
+ * is a bug upstream).
  */
-export function addValue(aggregate: FeatureAggregate, baseline: DistributionBaseline, value: FeatureValue | null | undefined): FeatureAggregate {
+export function addValue(aggregate: FeatureAggregate, baseline: DistributionBaseline, value: FeatureValue | null | undefined, times = 1): FeatureAggregate {
   if (aggregate.kind !== baseline.kind) throw new TypeError(`a ${aggregate.kind} aggregate needs a ${aggregate.kind} baseline`);
-  aggregate.count++;
+  aggregate.count += times;
   if (value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value))) {
-    aggregate.missing++;
+    aggregate.missing += times;
   } else if (aggregate.kind === 'numeric') {
-    addNumber(aggregate, baseline as NumericBaseline, value);
+    addNumber(aggregate, baseline as NumericBaseline, value, times);
   } else {
-    addCategory(aggregate, baseline as CategoricalBaseline, String(value));
+    addCategory(aggregate, baseline as CategoricalBaseline, String(value), times);
   }
   return aggregate;
 }
@@ -183,28 +184,28 @@ function featureBaseline(baseline: Baseline, name: string): DistributionBaseline
   return distribution;
 }
 
-function addNumber(aggregate: NumericAggregate, baseline: NumericBaseline, value: FeatureValue): void {
+function addNumber(aggregate: NumericAggregate, baseline: NumericBaseline, value: FeatureValue, times: number): void {
   if (typeof value !== 'number') throw new TypeError(`a numeric feature takes numbers, got ${JSON.stringify(value)}`);
   if (!Number.isFinite(value)) throw new RangeError(`a numeric feature takes finite numbers, got ${value}`);
   if (aggregate.counts.length !== baseline.counts.length) {
     throw new RangeError(`the aggregate has ${aggregate.counts.length} bins, the baseline ${baseline.counts.length}`);
   }
   const bin = binIndex(baseline.edges, value);
-  if (bin === -1) aggregate.underflow++;
-  else if (bin === aggregate.counts.length) aggregate.overflow++;
-  else aggregate.counts[bin]!++;
-  aggregate.sum += value;
-  aggregate.sumSquares += value * value;
+  if (bin === -1) aggregate.underflow += times;
+  else if (bin === aggregate.counts.length) aggregate.overflow += times;
+  else aggregate.counts[bin]! += times;
+  aggregate.sum += value * times;
+  aggregate.sumSquares += value * value * times;
   aggregate.min = extreme(aggregate.min, value, Math.min);
   aggregate.max = extreme(aggregate.max, value, Math.max);
 }
 
-function addCategory(aggregate: CategoricalAggregate, baseline: CategoricalBaseline, category: string): void {
+function addCategory(aggregate: CategoricalAggregate, baseline: CategoricalBaseline, category: string, times: number): void {
   if (Object.hasOwn(baseline.counts, category)) {
-    increment(aggregate.counts, category, 1);
+    increment(aggregate.counts, category, times);
     return;
   }
-  increment(aggregate.unseen, category, 1);
+  increment(aggregate.unseen, category, times);
   capUnseen(aggregate);
 }
 
