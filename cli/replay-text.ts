@@ -1,5 +1,6 @@
 // The words of `modelgate replay`: what it is about to send, its progress, and its report as lines for people
 // (JSON is the report itself).
+import { duration } from './live-line';
 import type { ReplayProgress, ReplayReport } from './replay-engine';
 
 export interface ReplayPlan {
@@ -18,19 +19,19 @@ export interface ReplayPlan {
 
 export function describePlan(plan: ReplayPlan): string {
   const live = plan.live.map((l) => `v${l.version}${plan.live.length > 1 ? ` ${Math.round(l.weight * 100)}%` : ''}`).join(', ');
-  const how = plan.durationMs === undefined ? `each row once (${seconds((plan.rows * 1000) / plan.rate)})` : `for ${seconds(plan.durationMs)}`;
-  const labels = plan.labels ? `; labels from column ${plan.labels.column}, ${plan.labels.delayMs === 0 ? 'at once' : `${seconds(plan.labels.delayMs)} after each answer`}` : '';
+  const how = plan.durationMs === undefined ? `each row once (${duration((plan.rows * 1000) / plan.rate)})` : `for ${duration(plan.durationMs)}`;
+  const labels = plan.labels ? `; labels from column ${plan.labels.column}, ${plan.labels.delayMs === 0 ? 'at once' : `${duration(plan.labels.delayMs)} after each answer`}` : '';
   const bad = plan.bad > 0 ? ` (${plan.bad} bad, not sent)` : '';
   return `replaying ${plan.rows} rows of ${plan.input}${bad} to ${plan.model} (${live}, ${plan.target}) at ${plan.rate} rows/s, ${how}${labels}`;
 }
 
 export function describeProgress(progress: ReplayProgress): string {
-  return `${seconds(progress.elapsedMs)}: ${progress.sent} sent, ${progress.answered} answered, ${progress.failed} failed, ${Math.round(progress.lagMs)} ms behind schedule`;
+  return `${duration(progress.elapsedMs)}: ${progress.sent} sent, ${progress.answered} answered, ${progress.failed} failed, ${Math.round(progress.lagMs)} ms behind schedule`;
 }
 
 export function describeReport(report: ReplayReport): string[] {
   const lines = [
-    `sent ${report.sent} rows in ${report.requests} requests at ${report.achievedRate.toFixed(1)} rows/s: ${report.answered} answered, ${report.failed} failed; done in ${seconds(report.elapsedMs)}${report.labels ? ', the last labels included' : ''}`,
+    `sent ${report.sent} rows in ${report.requests} requests at ${report.achievedRate.toFixed(1)} rows/s: ${report.answered} answered, ${report.failed} failed; done in ${duration(report.elapsedMs)}${report.labels ? ', the last labels included' : ''}`,
   ];
   for (const [reason, rows] of Object.entries(report.failures).sort((a, b) => b[1] - a[1])) lines.push(`  ${rows} failed: ${reason}`);
   const latency = report.latencyMs;
@@ -41,7 +42,7 @@ export function describeReport(report: ReplayReport): string[] {
   );
   lines.push(
     report.lag.behind
-      ? `lag: BEHIND, up to ${seconds(report.lag.maxMs)} behind schedule, ${report.achievedRate.toFixed(1)} of the ${report.rate} rows/s asked: the replayer could not keep up, so the figures describe a lower rate`
+      ? `lag: BEHIND, up to ${duration(report.lag.maxMs)} behind schedule, ${report.achievedRate.toFixed(1)} of the ${report.rate} rows/s asked: the replayer could not keep up, so the figures describe a lower rate`
       : `lag: kept up (at most ${Math.round(report.lag.maxMs)} ms behind schedule)`,
   );
   if (report.labels) {
@@ -59,8 +60,4 @@ export function describeReport(report: ReplayReport): string[] {
 /** Whether the replay is a success: every row sent answered, every label posted accepted. */
 export function replaySucceeded(report: ReplayReport): boolean {
   return report.failed === 0 && (report.labels === undefined || (report.labels.failed === 0 && report.labels.rejected === 0));
-}
-
-function seconds(ms: number): string {
-  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }

@@ -1,13 +1,12 @@
 // `modelgate batch <model> --input … --output …`: starts a batch job (lib/batch/batch-scoring.ts), local files
-// uploaded first, follows it with a progress line and writes the results back into a local output folder;
-// `batch status <job>`, `batch list` and `batch stop <job>` manage jobs.
-import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, extname, join, relative } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { DescribeExecutionCommand, ListExecutionsCommand, StartExecutionCommand, StopExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+// uploaded first, follows it with a progress line and writes the results back into a local output folder
+// (./batch-follow.ts); `batch status <job>`, `batch list` and `batch stop <job>` manage jobs.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { ListExecutionsCommand, StartExecutionCommand, StopExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { BATCH_FORMATS, BATCH_OUTPUT, BATCH_PREFIX, type BatchFormat, type BatchJobInput } from '../../lambdas/contracts/batch-job';
-import type { BatchSummary } from '../../lambdas/core/batch/summary';
+import { DEFAULT_MAX_REJECTED, parseMaxRejected, type RejectedLimit } from '../batch-progress';
 import type { CommandRun } from '../command';
 import { stepFunctionsClient } from '../pipeline-client';
 import { registryOf, requireRegistered } from '../registry';
@@ -15,12 +14,12 @@ import type { batchOptions } from '../specs/batch';
 import { requireOneOf } from '../suggest';
 import { requireOutput, resolveTarget, type Target } from '../target';
 import { UsageError } from '../usage-error';
-
-const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']);
+import { describeJob, downloadOutput, followJob, reportJob, showJob } from './batch-follow';
 
 export const runBatch: CommandRun<typeof batchOptions> = async ({ values, positionals }) => {
   const [first, second, ...extra] = positionals;
   if (first === undefined) throw new UsageError('which model?', 'e.g. `modelgate batch churn --input customers.csv --output out/`');
+  const limit = parseMaxRejected(values['max-rejected'] ?? DEFAULT_MAX_REJECTED);
   const target = await resolveTarget(values);
   const stateMachineArn = requireOutput(target, 'BatchStateMachineArn');
   const sfn = stepFunctionsClient(target);
@@ -30,19 +29,25 @@ export const runBatch: CommandRun<typeof batchOptions> = async ({ values, positi
       throw new UsageError(`batch ${first} takes one job`, `e.g. \`modelgate batch ${first} <job>\` (\`modelgate batch list\` names them)`);
     const executionArn = second.startsWith('arn:') ? second : `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${second}`;
     if (first === 'stop') {
-      await describe(sfn, executionArn, second);
+      await describeJob(sfn, executionArn, second);
       await sfn.send(new StopExecutionCommand({ executionArn, cause: 'stopped with modelgate batch stop' }));
       console.log(values.json ? JSON.stringify({ job: second, status: 'ABORTED' }) : `${second}: stopped`);
       return 0;
     }
-    const execution = await describe(sfn, executionArn, second);
-    return report(execution, values.json === true, second);
+    return showJob(target.s3, await describeJob(sfn, executionArn, second), second, { json: values.json === true, limit });
   }
   if (second !== undefined) throw new UsageError(`one model at a time, got "${first}" and "${second}"`);
-  return start(target, sfn, stateMachineArn, first, values);
+  return start(target, sfn, stateMachineArn, first, values, limit);
 };
 
-async function start(target: Target, sfn: SFNClient, stateMachineArn: string, model: string, values: Parameters<typeof runBatch>[0]['values']): Promise<number> {
+async function start(
+  target: Target,
+  sfn: SFNClient,
+  stateMachineArn: string,
+  model: string,
+  values: Parameters<typeof runBatch>[0]['values'],
+  limit: RejectedLimit,
+): Promise<number> {
   if (values.input === undefined) throw new UsageError('--input is required', 'a local CSV or JSON Lines file, or s3://<model bucket>/batch/...');
   if (values.output === undefined) throw new UsageError('--output is required', 'a local folder, or s3://<model bucket>/batch/<prefix>/');
   const format = (values.format === undefined ? formatOf(values.input) : requireOneOf('--format', values.format, BATCH_FORMATS)) as BatchFormat;
@@ -77,38 +82,13 @@ async function start(target: Target, sfn: SFNClient, stateMachineArn: string, mo
     console.log(values.json ? JSON.stringify({ job, executionArn }) : `follow it with \`modelgate batch status ${job}\`; stop it with \`modelgate batch stop ${job}\``);
     return 0;
   }
-  process.once('SIGINT', () => {
-    console.error(`\nstopped following; job ${job} goes on (\`modelgate batch stop ${job}\` stops it)`);
-    process.exit(130);
-  });
-  const started = Date.now();
-  let execution: Awaited<ReturnType<typeof describe>>;
-  for (;;) {
-    execution = await describe(sfn, executionArn as string, job);
-    if (TERMINAL.has(execution.status ?? '')) break;
-    const parts = await countKeys(target, jobInput.output.bucket, `${jobInput.output.prefix}${BATCH_OUTPUT.parts}`);
-    log(`${job}: ${execution.status?.toLowerCase()}, ${parts} part(s) written, ${Math.round((Date.now() - started) / 1000)} s`);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-  }
+  const execution = await followJob(target.s3, sfn, { name: job, executionArn: executionArn as string, output: jobInput.output }, { json: values.json === true, limit });
   if (localOutput !== undefined && execution.status === 'SUCCEEDED') {
-    const written = await download(target, jobInput.output.bucket, jobInput.output.prefix, localOutput);
+    const written = await downloadOutput(target.s3, jobInput.output, localOutput);
     log(`wrote ${written} file(s) into ${localOutput}`);
   }
-  return report(execution, values.json === true, job);
-}
-
-function report(execution: Awaited<ReturnType<typeof describe>>, json: boolean, job: string): number {
-  const summary = execution.output ? (JSON.parse(execution.output) as BatchSummary) : undefined;
-  if (json)
-    console.log(JSON.stringify(execution.status === 'SUCCEEDED' ? summary : { job, status: execution.status, error: execution.error ?? null, cause: execution.cause ?? null }));
-  else if (execution.status === 'SUCCEEDED' && summary) {
-    const { rows } = summary;
-    console.log(
-      `${job}: done — ${rows.scored} of ${rows.input} rows scored by ${summary.model} v${summary.version}, ${rows.rejected} rejected${rows.unprocessed ? `, ${rows.unprocessed} in failed batches` : ''}, ${summary.durationSeconds.toFixed(1)} s; drift: ${summary.drift?.status ?? 'no baseline'}`,
-    );
-  } else console.log(`${job}: ${execution.status}${execution.error ? ` (${execution.error}: ${execution.cause ?? ''})` : ''}`);
-  if (execution.status === 'RUNNING') return 0;
-  return execution.status === 'SUCCEEDED' ? 0 : 1;
+  const rejectedAt = localOutput === undefined ? `s3://${jobInput.output.bucket}/${jobInput.output.prefix}${BATCH_OUTPUT.rejected}` : join(localOutput, BATCH_OUTPUT.rejected);
+  return reportJob(execution, job, { json: values.json === true, limit, rejectedAt });
 }
 
 async function list(sfn: SFNClient, stateMachineArn: string, json: boolean): Promise<number> {
@@ -118,15 +98,6 @@ async function list(sfn: SFNClient, stateMachineArn: string, json: boolean): Pro
   else if (jobs.length === 0) console.log('no batch jobs');
   else for (const j of jobs) console.log(`${j.job}  ${j.status}  ${j.startDate}${j.stopDate ? ` .. ${j.stopDate}` : ''}`);
   return 0;
-}
-
-async function describe(sfn: SFNClient, executionArn: string, job: string) {
-  try {
-    return await sfn.send(new DescribeExecutionCommand({ executionArn }));
-  } catch (error) {
-    if ((error as Error).name === 'ExecutionDoesNotExist') throw new UsageError(`no batch job "${job}"`, '`modelgate batch list` names the jobs');
-    throw error;
-  }
 }
 
 function formatOf(input: string): BatchFormat {
@@ -147,35 +118,4 @@ function integerFlag(flag: string, value: string | undefined, min: number, max: 
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer from ${min} to ${max}, got "${value}"`);
   return n;
-}
-
-async function countKeys(target: Target, bucket: string, prefix: string): Promise<number> {
-  let count = 0;
-  let token: string | undefined;
-  do {
-    const page = await target.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    count += page.KeyCount ?? 0;
-    token = page.NextContinuationToken;
-  } while (token);
-  return count;
-}
-
-/** The job's parts, rejected rows and summary, into `folder` (the Distributed Map's own result files left out). */
-async function download(target: Target, bucket: string, prefix: string, folder: string): Promise<number> {
-  let written = 0;
-  let token: string | undefined;
-  do {
-    const page = await target.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const { Key } of page.Contents ?? []) {
-      const name = relative(prefix, Key as string);
-      if (name.startsWith(BATCH_OUTPUT.results)) continue;
-      const file = join(folder, name);
-      mkdirSync(dirname(file), { recursive: true });
-      const object = await target.s3.send(new GetObjectCommand({ Bucket: bucket, Key }));
-      await pipeline(object.Body as NodeJS.ReadableStream, createWriteStream(file));
-      written++;
-    }
-    token = page.NextContinuationToken;
-  } while (token);
-  return written;
 }

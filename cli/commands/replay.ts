@@ -6,6 +6,7 @@ import { ManifestStore } from '../../lambdas/adapters/manifest-store';
 import { modelView } from '../../lambdas/core/pipeline/model-view';
 import { apiKeyValues } from '../api-keys';
 import type { CommandRun } from '../command';
+import { liveLine } from '../live-line';
 import { registryOf, requireRegistered } from '../registry';
 import { httpReplayTarget, readReplayInput, replay, ReplayInputError, type ReplayInput } from '../replay-engine';
 import { describePlan, describeProgress, describeReport, replaySucceeded } from '../replay-text';
@@ -68,7 +69,7 @@ export const runReplay: CommandRun<typeof replayOptions> = async (input) => {
     console.error('\nstopping: waiting for the answers and labels still due (Ctrl-C again quits without a report)');
     stop.abort();
   });
-  const progress = process.stderr.isTTY && !json;
+  const line = process.stderr.isTTY && !json ? liveLine(process.stderr) : undefined;
   const report = await replay({
     rows: rows.rows,
     bad: rows.bad,
@@ -77,9 +78,9 @@ export const runReplay: CommandRun<typeof replayOptions> = async (input) => {
     ...(request.durationMs === undefined ? {} : { durationMs: request.durationMs }),
     ...(labels ? { labelDelayMs: labels.delayMs } : {}),
     signal: stop.signal,
-    ...(progress ? { onProgress: (p) => process.stderr.write(`\r\x1b[K${describeProgress(p)}`) } : {}),
+    ...(line ? { onProgress: (p) => line.show(describeProgress(p)) } : {}),
   });
-  if (progress) process.stderr.write('\r\x1b[K');
+  line?.clear();
   if (json) console.log(JSON.stringify({ model, version: serving.version, input: request.input, ...report }, null, 2));
   else console.log(describeReport(report).join('\n'));
   return replaySucceeded(report) ? 0 : 1;

@@ -9,6 +9,7 @@ export const batchOptions = {
   'id-column': { type: 'string' },
   'max-concurrency': { type: 'string' },
   'tolerated-failure-percentage': { type: 'string' },
+  'max-rejected': { type: 'string' },
   'no-follow': { type: 'boolean' },
   ...jsonOption,
   ...targetOptions,
@@ -20,21 +21,26 @@ export const batchSpec = defineCommand({
   usage: `usage: modelgate batch <model> --input <s3-uri|file> --output <s3-uri prefix|folder> [options]
        modelgate batch status <job> | modelgate batch list | modelgate batch stop <job>
 
-Starts the batch state machine on the input (docs/batch.md) and follows the job to its end. Against the local
-runtime, --input may be a local file (uploaded to batch/<job>/input.<format>) and --output a local folder: the
-parts, the rejected rows and the summary are written into it when the job ends. S3 inputs and outputs must be
-under batch/ of the model bucket.
+Starts the batch state machine on the input (docs/batch.md) and follows the job to its end with a progress
+line on stderr (rows done of the total, rows/s, ETA, rejected rows): redrawn in place on a terminal, otherwise
+a line at each tenth of the rows and at least once a minute. Against the local runtime, --input may be a local
+file (uploaded to batch/<job>/input.<format>) and --output a local folder: the parts, the rejected rows and the
+summary are written into it when the job ends. S3 inputs and outputs must be under batch/ of the model bucket.
+\`batch status\` of a running job shows the same figures.
 
   --version <n>                       the version to score with (default: the one taking the model's traffic)
   --format csv|jsonl                  the input's format (default: from the input's extension)
   --id-column <name>                  the column (or JSON field) that identifies a row (default: rows numbered)
   --max-concurrency <n>               batches scored at once (default 100)
   --tolerated-failure-percentage <p>  share of batches that may fail without failing the job (default 0)
+  --max-rejected <n|p%>               rejected rows allowed, a number or a share of the input rows, before the
+                                      command exits 1 (default 1%; the output is written all the same)
   --no-follow                         start the job, print its id and return
   --json                              print the summary (or the job) as JSON
 
-Exit codes: 0 the job succeeded; 1 it failed (the reason is printed); 2 bad usage, an unknown model or version,
-an input that is not there, or an unreachable target. Ctrl-C stops following, not the job.
+Exit codes: 0 the job succeeded; 1 it failed (the reason is printed) or rejected more rows than --max-rejected
+allows; 2 bad usage, an unknown model or version, an input that is not there, or an unreachable target.
+Ctrl-C stops following, not the job (\`modelgate batch stop <job>\` stops it).
 
 ${targetUsage}`,
   options: batchOptions,

@@ -414,10 +414,46 @@ describe('local runtime, end to end', () => {
       expect(summary.rows).toEqual({ input: 300, scored: 299, rejected: 1, unprocessed: 0 }); // row 7 is broken
       expect(JSON.parse(readFileSync(join(out, '_SUCCESS.json'), 'utf8'))).toEqual(summary);
       expect(readdirSync(join(out, 'parts')).length).toBe(summary.parts);
+      expect(readdirSync(out).sort()).toEqual(['_SUCCESS.json', 'parts', 'rejected']); // not _job.json, _progress/ nor _results/
       const unknown = await runCli(['batch', 'churm', '--input', input, '--output', out, '--state-dir', stateDir]);
       expect(unknown.code).toBe(2);
       expect(unknown.stderr).toMatch(/churm/);
       expect(unknown.stderr).not.toMatch(/\n\s+at /);
+      rmSync(folder, { recursive: true, force: true });
+    }, 60_000);
+
+    it('shows progress on stderr and only the result on stdout; exits 1 over --max-rejected with the output still written, and `batch status` judges the job the same way', async () => {
+      const folder = mkdtempSync(join(tmpdir(), 'modelgate-batch-limit-'));
+      const input = join(folder, 'customers.csv');
+      writeFileSync(input, `${[csvLine(header), ...Array.from({ length: 1500 }, (_, i) => csvLine(generated(i + 1).cells))].join('\n')}\n`); // rows 7, 507, 907 and 1007 are broken
+      const out = join(folder, 'out');
+      const common = ['--input', input, '--output', out, '--version', '1', '--id-column', 'customerID', '--state-dir', stateDir];
+      const bad = await runCli(['batch', 'churn', ...common, '--max-rejected', 'lots']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/--max-rejected must be a number of rows .* got "lots"/);
+
+      const run = await runCli(['batch', 'churn', ...common, '--max-rejected', '3']);
+      expect(run.code, run.stderr).toBe(1);
+      const [result, ...more] = run.stdout.trimEnd().split('\n');
+      expect(more).toEqual([]);
+      expect(result).toMatch(/^churn-\S+: done — 1496 of 1500 rows scored by churn v1, 4 rejected, /);
+      expect(run.stderr).toMatch(/^[\d.]+ (s|min)[^:]*: (preparing|[\d,]+ of 1,500 rows)/m);
+      expect(run.stderr).not.toMatch(/part\(s\) written|\n\s+at /);
+      expect(run.stderr).toContain(`too many rejected rows: 4 of 1,500 (0.27%), over --max-rejected 3 rows; each with its field and reason in ${join(out, 'rejected')}/`);
+      const summary = JSON.parse(readFileSync(join(out, '_SUCCESS.json'), 'utf8')) as BatchSummary;
+      expect(summary.rows).toEqual({ input: 1500, scored: 1496, rejected: 4, unprocessed: 0 });
+      const rejected = readdirSync(join(out, 'rejected')).flatMap((name) => parseCsv(readFileSync(join(out, 'rejected', name), 'utf8')).rows);
+      expect(rejected.map(([row]) => Number(row)).sort((a, b) => a - b)).toEqual([7, 507, 907, 1007]);
+
+      const job = (result as string).split(':')[0] as string;
+      const status = await runCli(['batch', 'status', job, '--state-dir', stateDir, '--max-rejected', '0.1%']);
+      expect(status.code).toBe(1);
+      expect(status.stderr).toMatch(
+        /too many rejected rows: 4 of 1,500 \(0\.27%\), over --max-rejected 0\.1%; each with its field and reason in s3:\/\/\S+\/batch\/churn-\S+\/output\/rejected\//,
+      );
+      const byDefault = await runCli(['batch', 'status', job, '--state-dir', stateDir, '--json']);
+      expect(byDefault.code, byDefault.stderr).toBe(0); // 0.27% is under the default 1%
+      expect(JSON.parse(byDefault.stdout)).toEqual(summary);
       rmSync(folder, { recursive: true, force: true });
     }, 60_000);
 
