@@ -1,7 +1,7 @@
 // `modelgate batch <model> --input … --output …`: starts a batch job (lib/batch/batch-scoring.ts), local files
 // uploaded first, follows it with a progress line and writes the results back into a local output folder
 // (./batch-follow.ts); `batch status <job>`, `batch list` and `batch stop <job>` manage jobs.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ListExecutionsCommand, StartExecutionCommand, StopExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
@@ -62,7 +62,8 @@ async function start(
   if (!values.input.startsWith('s3://')) {
     if (!existsSync(values.input) || !statSync(values.input).isFile()) throw new UsageError(`--input ${values.input}: no such file`);
     log(`uploading ${values.input} to s3://${input.bucket}/${input.key}`);
-    await target.s3.send(new PutObjectCommand({ Bucket: input.bucket, Key: input.key, Body: readFileSync(values.input) }));
+    // Streamed: a file of millions of rows never sits in the CLI's memory.
+    await target.s3.send(new PutObjectCommand({ Bucket: input.bucket, Key: input.key, Body: createReadStream(values.input), ContentLength: statSync(values.input).size }));
   }
   const localOutput = values.output.startsWith('s3://') ? undefined : values.output;
   const output = localOutput === undefined ? parseS3(values.output, '--output') : { bucket, key: `${BATCH_PREFIX}${job}/output/` };
@@ -73,6 +74,7 @@ async function start(
     output: { bucket: output.bucket, prefix: output.key.endsWith('/') ? output.key : `${output.key}/` },
     format,
     ...(values['id-column'] !== undefined ? { idColumn: values['id-column'] } : {}),
+    ...(values['join-input'] === true ? { joinInput: true } : {}),
     ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
     ...(tolerated !== undefined ? { toleratedFailurePercentage: tolerated } : {}),
   };

@@ -7,6 +7,7 @@ export const batchOptions = {
   version: { type: 'string' },
   format: { type: 'string' },
   'id-column': { type: 'string' },
+  'join-input': { type: 'boolean' },
   'max-concurrency': { type: 'string' },
   'tolerated-failure-percentage': { type: 'string' },
   'max-rejected': { type: 'string' },
@@ -31,8 +32,9 @@ summary are written into it when the job ends. S3 inputs and outputs must be und
   --version <n>                       the version to score with (default: the one taking the model's traffic)
   --format csv|jsonl                  the input's format (default: from the input's extension)
   --id-column <name>                  the column (or JSON field) that identifies a row (default: rows numbered)
-  --max-concurrency <n>               batches scored at once (default 100)
-  --tolerated-failure-percentage <p>  share of batches that may fail without failing the job (default 0)
+  --join-input                        repeat each row's input columns in the output (SageMaker's JoinSource=Input)
+  --max-concurrency <n>               chunks (~4 MiB of the input each) scored at once (default 100)
+  --tolerated-failure-percentage <p>  share of chunks that may fail without failing the job (default 0)
   --max-rejected <n|p%>               rejected rows allowed, a number or a share of the input rows, before the
                                       command exits 1 (default 1%; the output is written all the same)
   --no-follow                         start the job, print its id and return

@@ -403,15 +403,33 @@ describe('local runtime, end to end', () => {
       expect(summary.rows).toEqual({ input: instances.length, scored: instances.length - badRows.length - 1, rejected: badRows.length + 1, unprocessed: 0 });
     }, 120_000);
 
-    it('runs from the CLI on local files: the input uploaded, the results written into the output folder; an unknown model exits 2', async () => {
+    it('runs from the CLI on local files: the input uploaded, the results (joined to the input) written into the output folder; an unknown model exits 2', async () => {
       const folder = mkdtempSync(join(tmpdir(), 'modelgate-batch-cli-'));
       const input = join(folder, 'customers.csv');
       writeFileSync(input, `${[csvLine(header), ...Array.from({ length: 300 }, (_, i) => csvLine(generated(i + 1).cells))].join('\n')}\n`);
       const out = join(folder, 'out');
-      const run = await runCli(['batch', 'churn', '--input', input, '--output', out, '--version', '1', '--id-column', 'customerID', '--state-dir', stateDir, '--json']);
+      const run = await runCli([
+        'batch',
+        'churn',
+        '--input',
+        input,
+        '--output',
+        out,
+        '--version',
+        '1',
+        '--id-column',
+        'customerID',
+        '--join-input',
+        '--state-dir',
+        stateDir,
+        '--json',
+      ]);
       expect(run.code, run.stderr).toBe(0);
       const summary = JSON.parse(run.stdout) as BatchSummary;
       expect(summary.rows).toEqual({ input: 300, scored: 299, rejected: 1, unprocessed: 0 }); // row 7 is broken
+      const [partHeader, firstRow] = readFileSync(join(out, 'parts', readdirSync(join(out, 'parts'))[0] as string), 'utf8').split('\n');
+      expect(partHeader).toBe(`${csvLine(header)},version,label,probability_No,probability_Yes`);
+      expect(firstRow).toMatch(new RegExp(`^${csvLine(generated(1).cells).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')},1,(No|Yes),0\\.\\d+,0\\.\\d+$`));
       expect(JSON.parse(readFileSync(join(out, '_SUCCESS.json'), 'utf8'))).toEqual(summary);
       expect(readdirSync(join(out, 'parts')).length).toBe(summary.parts);
       expect(readdirSync(out).sort()).toEqual(['_SUCCESS.json', 'parts', 'rejected']); // not _job.json, _progress/ nor _results/
