@@ -19,6 +19,7 @@ import { describeJob, downloadOutput, followJob, reportJob, showJob } from './ba
 export const runBatch: CommandRun<typeof batchOptions> = async ({ values, positionals }) => {
   const [first, second, ...extra] = positionals;
   if (first === undefined) throw new UsageError('which model?', 'e.g. `modelgate batch churn --input customers.csv --output out/`');
+  if (first === 'labels') return (await import('./batch-labels')).runBatchLabels({ values, positionals: positionals.slice(1) });
   const limit = parseMaxRejected(values['max-rejected'] ?? DEFAULT_MAX_REJECTED);
   const target = await resolveTarget(values);
   const stateMachineArn = requireOutput(target, 'BatchStateMachineArn');
@@ -109,7 +110,7 @@ function formatOf(input: string): BatchFormat {
   throw new UsageError(`cannot tell the format of ${input} from its extension`, 'give --format csv or --format jsonl');
 }
 
-function parseS3(uri: string, flag: string): { bucket: string; key: string } {
+export function parseS3(uri: string, flag: string): { bucket: string; key: string } {
   const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
   if (!match) throw new UsageError(`${flag} ${uri}: expected s3://<bucket>/<key>`);
   return { bucket: match[1] as string, key: match[2] as string };

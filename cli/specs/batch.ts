@@ -12,6 +12,8 @@ export const batchOptions = {
   'tolerated-failure-percentage': { type: 'string' },
   'max-rejected': { type: 'string' },
   'no-follow': { type: 'boolean' },
+  labels: { type: 'string' },
+  target: { type: 'string' },
   ...jsonOption,
   ...targetOptions,
 } as const;
@@ -21,6 +23,7 @@ export const batchSpec = defineCommand({
   summary: 'Score a CSV or JSON Lines file with a model (batch inference), and list, show or stop jobs',
   usage: `usage: modelgate batch <model> --input <s3-uri|file> --output <s3-uri prefix|folder> [options]
        modelgate batch status <job> | modelgate batch list | modelgate batch stop <job>
+       modelgate batch labels <output folder|s3-uri prefix> --labels <file.csv|.jsonl> --target <column> [--id-column <name>]
 
 Starts the batch state machine on the input (docs/batch.md) and follows the job to its end with a progress
 line on stderr (rows done of the total, rows/s, ETA, rejected rows): redrawn in place on a terminal, otherwise
@@ -39,6 +42,13 @@ summary are written into it when the job ends. S3 inputs and outputs must be und
                                       command exits 1 (default 1%; the output is written all the same)
   --no-follow                         start the job, print its id and return
   --json                              print the summary (or the job) as JSON
+
+batch labels joins ground truth to a finished job's output by id: --labels, a CSV (with a header) or JSON Lines
+file; --target, its label column; --id-column, its id column (default: the output's). It prints how many rows
+got a label, the labels that matched no row, and the job's realized quality against the version's validation
+baseline (docs/batch.md, "Monitoring"). Batch rows are not in the prediction log: POST /v1/feedback cannot
+label them.
+
 
 Exit codes: 0 the job succeeded; 1 it failed (the reason is printed) or rejected more rows than --max-rejected
 allows; 2 bad usage, an unknown model or version, an input that is not there, or an unreachable target.

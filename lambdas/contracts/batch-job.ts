@@ -140,11 +140,17 @@ export const BATCH_VARIABLES = {
 export interface BatchConfig {
   readonly bucket: string;
   readonly registryTable: string;
+  /** The deployment's metrics namespace (set on every function by lib/functions/modelgate-function.ts). */
+  readonly metricsNamespace: string;
 }
 
 export function batchConfigFromEnv(env: NodeJS.ProcessEnv): BatchConfig {
   const read = new EnvReader(env);
-  const config = { bucket: read.required(BATCH_VARIABLES.bucket), registryTable: read.required(BATCH_VARIABLES.registryTable) };
+  const config = {
+    bucket: read.required(BATCH_VARIABLES.bucket),
+    registryTable: read.required(BATCH_VARIABLES.registryTable),
+    metricsNamespace: read.required('POWERTOOLS_METRICS_NAMESPACE'),
+  };
   read.throwIfAny();
   return config;
 }

@@ -37,6 +37,14 @@ export function alarmName(deployment: string, model: string, version: string, me
   return `${versionAlarmPrefix(deployment, model, version)}${metricKey}-${severity}`;
 }
 
+/**
+ * An alarm of one model's batch jobs, whatever version they score: `<deployment>/<model>/batch/<metric>-<severity>`
+ * (under the model's prefix, so retiring the model deletes it; no version prefix `v<n>/` holds it).
+ */
+export function batchAlarmName(deployment: string, model: string, metricKey: string, severity: string): string {
+  return `${modelAlarmPrefix(deployment, model)}batch/${metricKey}-${severity}`;
+}
+
 /** Every alarm of one model version. */
 export function versionAlarmPrefix(deployment: string, model: string, version: string): string {
   return `${modelAlarmPrefix(deployment, model)}v${version}/`;

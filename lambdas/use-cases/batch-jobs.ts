@@ -1,7 +1,9 @@
 // The steps around a batch job's Distributed Map (lib/batch/batch-scoring.ts): prepare (check the job, resolve
 // the version, one pass over the input for its checksum, header and rows cut into chunks — a missing column fails
-// the job before any scoring) and summarize the parts. Scoring a batch is in ./batch-scoring.ts.
+// the job before any scoring) and summarize the parts (the summary, then the job's drift metrics for the model's
+// batch alarms). Scoring a chunk is in ./batch-scoring.ts.
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import {
   BATCH_FORMATS,
   BATCH_OUTPUT,
@@ -17,7 +19,8 @@ import {
 } from '../contracts/batch-job';
 import { BatchInputError, checkColumns, checkJoinable, inputColumns } from '../core/batch/header';
 import { RecordError } from '../core/batch/records';
-import { summarizeBatch, type BatchSummary } from '../core/batch/summary';
+import { batchMetrics, summarizeBatch, type BatchSummary } from '../core/batch/summary';
+import type { MetricDatum } from '../core/monitoring/report';
 import { parseManifestJson, type Manifest } from '../core/manifest';
 import { bundlePrefixes, MANIFEST_FILE } from '../core/pipeline/candidate';
 import { BatchObjectError, BatchStore } from '../adapters/batch-store';
@@ -124,8 +127,18 @@ interface ChildResult {
   readonly Output?: string;
 }
 
-/** Reads the ResultWriter's manifest and result files, merges the parts' results and writes the summary. */
-export async function summarizeJob(deps: BatchDependencies, event: SummarizeEvent, now: () => Date): Promise<BatchSummary> {
+export interface SummarizeDependencies extends BatchDependencies {
+  /** Emits a finished job's metrics (lambdas/adapters/monitor-metrics.ts, emitBatchMetrics). */
+  readonly emitMetrics: (model: string, version: string, data: readonly MetricDatum[], at: Date) => void;
+  readonly logger: Pick<Logger, 'error'>;
+}
+
+/**
+ * Reads the ResultWriter's manifest and result files, merges the parts' results, writes the summary, then emits
+ * the job's drift metrics. The summary is written first and a failure to emit is logged, not thrown: the job's
+ * outputs are complete either way, and its drift is in the summary (the model's batch alarm then gets no datapoint).
+ */
+export async function summarizeJob(deps: SummarizeDependencies, event: SummarizeEvent, now: () => Date): Promise<BatchSummary> {
   const store = new BatchStore(deps.s3);
   const { Bucket, Key } = event.results.ResultWriterDetails;
   const resultManifest = JSON.parse(await store.getText(Bucket, Key)) as { ResultFiles?: Record<string, readonly { Key: string }[]> };
@@ -144,5 +157,15 @@ export async function summarizeJob(deps: BatchDependencies, event: SummarizeEven
   const manifest = await readManifest(store, deps.bucket, job.model, job.version);
   const summary = summarizeBatch(manifest, job, parts, failed, now());
   await store.putText(job.output.bucket, `${job.output.prefix}${BATCH_OUTPUT.summary}`, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');
+  try {
+    deps.emitMetrics(summary.model, summary.version, batchMetrics(summary), new Date(summary.finishedAt));
+  } catch (error) {
+    deps.logger.error('the batch job metrics could not be emitted: the summary is written, the batch alarm gets no datapoint for this job', {
+      model: summary.model,
+      version: summary.version,
+      output: `s3://${job.output.bucket}/${job.output.prefix}`,
+      error: error as Error,
+    });
+  }
   return summary;
 }

@@ -2,7 +2,7 @@
 // rollout (pure, core/pipeline/rollout.ts) and applies its steps, a rollback, or an operator's promote/rollback
 // target with one UpdateAlias each. The entry is lambdas/handlers/routing.ts.
 import type { LambdaControl } from '../adapters/lambda-control';
-import { rollbackAlarmNames, versionAlarmInputs } from '../core/pipeline/alarms';
+import { rollbackAlarmNames, rolloutAlarmInputs } from '../core/pipeline/alarms';
 import { DEFAULT_ALARM_THRESHOLDS, type AlarmThresholds } from '../core/monitoring/alarms';
 import type { ControlPlan } from '../core/pipeline/control';
 import type { RoutedVersion } from '../core/pipeline/registry-types';
@@ -43,7 +43,7 @@ export async function routingAction(deps: RoutingDependencies, request: RoutingR
       const rollout = executableRollout(request.spec, request.candidate, request.champion ?? undefined, deps.bakeCheckSeconds);
       const thresholds = { ...DEFAULT_ALARM_THRESHOLDS, ...(await deps.alarmThresholds(request.model)), ...request.alarms };
       const { model, candidate } = request;
-      const alarms = versionAlarmInputs(deps.deployment, model, candidate.version, thresholds, deps.alarmActions ?? []);
+      const alarms = rolloutAlarmInputs(deps.deployment, model, candidate.version, thresholds, deps.alarmActions ?? []);
       return { ...rollout, alarms, rollbackAlarms: rollbackAlarmNames(alarms, deps.deployment, model, candidate.version) } satisfies PlannedRollout;
     }
     case 'apply-step': {

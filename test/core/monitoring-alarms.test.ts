@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parseManifestJson } from '../../lambdas/core/manifest';
-import { DEFAULT_ALARM_THRESHOLDS, estimatedQualityThresholds, thresholdProblems, versionAlarmSpecs } from '../../lambdas/core/monitoring/alarms';
+import { batchAlarmSpecs, DEFAULT_ALARM_THRESHOLDS, estimatedQualityThresholds, thresholdProblems, versionAlarmSpecs } from '../../lambdas/core/monitoring/alarms';
+import { batchMetrics } from '../../lambdas/core/batch/summary';
+import type { DriftReport } from '../../lambdas/core/drift/report';
 import { alarmName } from '../../lambdas/core/naming';
 import type { LambdaControl } from '../../lambdas/adapters/lambda-control';
 import { routingAction } from '../../lambdas/use-cases/routing-actions';
@@ -146,5 +148,76 @@ describe('versionAlarmSpecs', () => {
         MetricStat: expect.objectContaining({ Period: 300, Stat: 'Maximum', Metric: expect.objectContaining({ MetricName: 'EstimatedRocAucDegradation' }) }),
       }),
     ]);
+  });
+});
+
+describe("batchAlarmSpecs: the alarms of a model's batch jobs", () => {
+  it('watch the model (every version a job may score) with the online drift thresholds, one job one datapoint', () => {
+    const specs = batchAlarmSpecs('modelgate-dev', 'churn', { ...DEFAULT_ALARM_THRESHOLDS, driftShare: { critical: 0.4 }, predictionDrift: 'critical' });
+    expect(specs.map((s) => [s.name, s.threshold, s.evaluationPeriods, s.datapointsToAlarm, s.treatMissingData])).toEqual([
+      ['modelgate-dev/churn/batch/drift-share-critical', 0.4, 1, 1, 'notBreaching'],
+      ['modelgate-dev/churn/batch/prediction-drift-critical', 1, 1, 1, 'notBreaching'],
+    ]);
+    expect(specs[0]?.metric).toEqual({
+      namespace: 'modelgate-dev',
+      metricName: 'BatchDriftShare',
+      dimensions: { service: 'batch', model: 'churn' },
+      statistic: 'Maximum',
+      periodSeconds: 300,
+    });
+    expect(specs[0]?.version).toBeUndefined();
+    expect(batchAlarmSpecs('modelgate-dev', 'churn', { ...DEFAULT_ALARM_THRESHOLDS, driftShare: {}, predictionDrift: undefined })).toEqual([]);
+  });
+
+  it("are put by every rollout beside the version's, under the model's prefix: none rolls a canary back", async () => {
+    const plan = (await routingAction(
+      { lambda: {} as LambdaControl, deployment: 'modelgate-dev', bakeCheckSeconds: 60, alarmThresholds: async () => undefined, alarmActions: ['arn:aws:sns:us-east-1:1:oncall'] },
+      { action: 'plan', model: 'churn', spec: { strategy: 'all-at-once' }, candidate: { version: '9', lambdaVersion: '4' } },
+    )) as PlannedRollout;
+    const batch = plan.alarms.filter((a) => a.AlarmName.startsWith('modelgate-dev/churn/batch/')).map((a) => a.AlarmName);
+    expect(batch).toEqual([
+      'modelgate-dev/churn/batch/drift-share-warning',
+      'modelgate-dev/churn/batch/drift-share-critical',
+      'modelgate-dev/churn/batch/prediction-drift-warning',
+    ]);
+    expect(plan.rollbackAlarms.filter((name) => batch.includes(name))).toEqual([]);
+  });
+});
+
+describe('batchMetrics: what a finished job emits', () => {
+  const report = (over: Partial<DriftReport>): DriftReport => ({ features: {}, assessed: 19, driftShare: 0.58, status: 'drift', datasetDrift: true, ...over });
+  const prediction = (status: 'drift' | 'no-drift' | 'not-enough-data') => ({ ...report({}), prediction: { status, drifted: status === 'drift' } }) as unknown as DriftReport;
+
+  it.each([
+    [
+      'drift, prediction drifted',
+      prediction('drift'),
+      [
+        ['BatchDriftShare', 0.58],
+        ['BatchDatasetDrift', 1],
+        ['BatchPredictionDrift', 1],
+      ],
+    ],
+    [
+      'no drift',
+      report({ driftShare: 0.05, status: 'no-drift', datasetDrift: false }),
+      [
+        ['BatchDriftShare', 0.05],
+        ['BatchDatasetDrift', 0],
+      ],
+    ],
+    // As the monitor: a verdict without enough data is no datapoint, so no page (the summary still has the report).
+    ['too few rows for a verdict', report({ driftShare: 0, status: 'not-enough-data', datasetDrift: false }), []],
+    [
+      'prediction without enough data',
+      prediction('not-enough-data'),
+      [
+        ['BatchDriftShare', 0.58],
+        ['BatchDatasetDrift', 1],
+      ],
+    ],
+    ['no baseline', null, []],
+  ])('%s', (_, drift, expected) => {
+    expect(batchMetrics({ drift }).map((d) => [d.name, d.value])).toEqual(expected);
   });
 });

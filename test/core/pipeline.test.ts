@@ -2,7 +2,7 @@
 // which alarms roll a baking candidate back.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ALARM_THRESHOLDS } from '../../lambdas/core/monitoring/alarms';
-import { rollbackAlarmNames, rollsBack, versionAlarmInputs } from '../../lambdas/core/pipeline/alarms';
+import { rollbackAlarmNames, rollsBack, rolloutAlarmInputs } from '../../lambdas/core/pipeline/alarms';
 import { CandidateKeyError, parseCandidateKey } from '../../lambdas/core/pipeline/candidate';
 import { ControlError, planControl } from '../../lambdas/core/pipeline/control';
 import { modelView } from '../../lambdas/core/pipeline/model-view';
@@ -140,7 +140,7 @@ describe('modelView', () => {
 });
 
 describe('rollback alarms', () => {
-  const alarms = versionAlarmInputs('modelgate-dev', 'churn', '7', DEFAULT_ALARM_THRESHOLDS, []);
+  const alarms = rolloutAlarmInputs('modelgate-dev', 'churn', '7', DEFAULT_ALARM_THRESHOLDS, []);
 
   it("are the candidate version's critical alarms: warnings page, they do not roll back", () => {
     const names = rollbackAlarmNames(alarms, 'modelgate-dev', 'churn', '7');
@@ -173,7 +173,7 @@ describe('rollback alarms', () => {
 
   it('refuse more than one DescribeAlarms call can check, naming the way out', () => {
     const features = Array.from({ length: 100 }, (_, i) => `f${i}`);
-    const many = versionAlarmInputs('modelgate-dev', 'churn', '7', { ...DEFAULT_ALARM_THRESHOLDS, featureDrift: { features, severity: 'critical' } }, []);
+    const many = rolloutAlarmInputs('modelgate-dev', 'churn', '7', { ...DEFAULT_ALARM_THRESHOLDS, featureDrift: { features, severity: 'critical' } }, []);
     expect(() => rollbackAlarmNames(many, 'modelgate-dev', 'churn', '7')).toThrow(
       'churn v7 has 108 critical alarms; a bake checks at most 100: give fewer features a critical drift alarm',
     );

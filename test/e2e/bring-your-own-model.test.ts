@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../lambdas/core/csv';
 import { csvInstances } from '../../lambdas/core/csv-instances';
 import { parseManifestJson, type Manifest } from '../../lambdas/core/manifest';
+import { batchAlarmSpecs } from '../../lambdas/core/monitoring/alarms';
 import { modelAlarmPrefix, modelFunctionName, modelStackName } from '../../lambdas/core/naming';
 import { startRuntime, type Runtime, type RuntimeOptions } from '../../local/runtime';
 import { runCli } from '../support/cli';
@@ -217,7 +218,10 @@ describe('bring your own model: credit, next to churn, on the local runtime', ()
     runtime = await startRuntime(options);
     expect(runtime.gateway.routes().map((r) => `${r.method} ${r.resourcePath}`)).toContain('POST /v1/models/credit/predict');
     // The version's alarms are the pipeline's (PutMetricAlarm): no stack puts them back, the alarm store keeps them.
-    expect(runtime.alarms.describeAlarms().MetricAlarms.filter((a) => a.AlarmName.startsWith(modelAlarmPrefix(DEPLOYMENT, 'credit')))).toHaveLength(18); // a version's alarms with the default thresholds (docs/monitoring.md)
+    // A version's alarms with the default thresholds, and the model's batch alarms (docs/monitoring.md).
+    expect(runtime.alarms.describeAlarms().MetricAlarms.filter((a) => a.AlarmName.startsWith(modelAlarmPrefix(DEPLOYMENT, 'credit')))).toHaveLength(
+      18 + batchAlarmSpecs(DEPLOYMENT, 'credit').length,
+    );
     expectOnnxProbabilities(await predictCredit());
     expect((await registryView()).live).toEqual([expect.objectContaining({ version: '1', weight: 1 })]);
   });

@@ -366,6 +366,30 @@ describe('local runtime, end to end', () => {
       expect(Object.values(summary.predictions.labels).reduce((a, b) => a + b, 0)).toBe(ROWS - bad.size);
       expect(summary.drift?.features.tenure?.status).toBeDefined();
       expect(done.output).toEqual(summary);
+      // The job's drift reaches the metric store from the job function's EMF, where the model's batch alarm (put by
+      // the bootstrap version's rollout) looks: docs/batch.md, "Monitoring".
+      expect(summary.drift?.status).not.toBe('not-enough-data');
+      await eventually(() => {
+        const [share] = runtime.metrics.query({
+          namespace: 'modelgate-dev',
+          metricName: 'BatchDriftShare',
+          dimensions: { service: 'batch', model: 'churn' },
+          statistic: 'Maximum',
+          period: 60,
+          start: Date.parse(summary.finishedAt) - 60_000,
+          end: Date.now() + 60_000,
+        });
+        expect(share?.value).toBe(summary.drift?.driftShare);
+      });
+      const [alarm] = runtime.alarms.describeAlarms(['modelgate-dev/churn/batch/drift-share-critical']).MetricAlarms;
+      expect(alarm?.Metrics?.[0]?.MetricStat?.Metric).toEqual({
+        Namespace: 'modelgate-dev',
+        MetricName: 'BatchDriftShare',
+        Dimensions: [
+          { Name: 'service', Value: 'batch' },
+          { Name: 'model', Value: 'churn' },
+        ],
+      });
     }, 180_000);
 
     it('scores JSON Lines the same way, rows numbered when there is no id column, the input joined on request', async () => {
@@ -432,6 +456,19 @@ describe('local runtime, end to end', () => {
       expect(firstRow).toMatch(new RegExp(`^${csvLine(generated(1).cells).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')},1,(No|Yes),0\\.\\d+,0\\.\\d+$`));
       expect(JSON.parse(readFileSync(join(out, '_SUCCESS.json'), 'utf8'))).toEqual(summary);
       expect(readdirSync(join(out, 'parts')).length).toBe(summary.parts);
+      // Ground truth for every input row, from a file, joined to the output folder by id (docs/batch.md, "Monitoring").
+      const churned = join(folder, 'churned.csv');
+      const churn = header.indexOf('Churn');
+      writeFileSync(churned, `${['customerID,Churn', ...Array.from({ length: 300 }, (_, i) => `c${i + 1},${generated(i + 1).cells[churn]}`)].join('\n')}\n`);
+      const labelled = await runCli(['batch', 'labels', out, '--labels', churned, '--target', 'Churn', '--state-dir', stateDir, '--json']);
+      expect(labelled.code, labelled.stderr).toBe(0);
+      expect(JSON.parse(labelled.stdout)).toMatchObject({
+        version: '1',
+        predictions: 299,
+        labelled: 299,
+        labelsWithoutPrediction: { count: 1, rejectedRows: 1, examples: ['c7'] },
+        quality: { labelled: 299, accuracy: expect.any(Number) },
+      });
       expect(readdirSync(out).sort()).toEqual(['_SUCCESS.json', 'parts', 'rejected']); // not _job.json, _progress/ nor _results/
       const unknown = await runCli(['batch', 'churm', '--input', input, '--output', out, '--state-dir', stateDir]);
       expect(unknown.code).toBe(2);

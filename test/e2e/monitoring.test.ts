@@ -5,12 +5,17 @@
 // webhook standing for the on-call. A no-drift stream (the holdout) pages nobody; a drifted one (an upstream
 // unit change) pages within the bound docs/monitoring.md derives, naming the model, version and features;
 // flipped labels page the accuracy drop; the dashboard's monitoring section shows it all (headless Chromium).
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { httpReplayTarget, replay, type ReplayRow } from '../../cli/replay-engine';
+import type { BatchJobInput } from '../../lambdas/contracts/batch-job';
+import type { BatchSummary } from '../../lambdas/core/batch/summary';
+import { parseCsv } from '../../lambdas/core/csv';
+import { localS3Client } from '../../local/aws-clients';
 import { DEFAULT_MONITOR_EVALUATION, DEFAULT_MONITOR_PERIOD_SECONDS } from '../../lambdas/core/monitoring/alarms';
 import { startRuntime, type Runtime } from '../../local/runtime';
 import type { VersionMonitoring } from '../../local/monitoring-views';
@@ -144,6 +149,35 @@ describe('the on-call loop in scaled minutes', { timeout: 180_000 }, () => {
       signal: AbortSignal.timeout(30 * minute),
     });
     expect(page.dimensions).toMatchObject({ model: 'churn', version: manifest.version });
+  });
+
+  it("batch: a job over a selection of customers pages on the model's batch alarm, through the same topic", async () => {
+    const from = Date.now();
+    const holdout = parseCsv(readFileSync(new URL('holdout.csv', bundle), 'utf8'));
+    const [contract, churned] = ['Contract', 'Churn'].map((name) => holdout.header.indexOf(name));
+    // The month-to-month customers who churned: 11 of the 16 features with a verdict drift (a dataset drift).
+    const selected = holdout.rows.filter((row) => row[contract as number] === 'Month-to-month' && row[churned as number] === 'Yes');
+    const s3 = localS3Client(runtime.s3Endpoint);
+    const bucket = runtime.outputs.ModelBucketName as string;
+    const key = 'batch/e2e/selected.csv';
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${[holdout.header, ...selected].map((row) => row.join(',')).join('\n')}\n` }));
+    const input: BatchJobInput = {
+      model: 'churn',
+      version: manifest.version,
+      input: { bucket, key },
+      output: { bucket, prefix: 'batch/e2e/selected/' },
+      format: 'csv',
+      idColumn: 'customerID',
+    };
+    const done = await runtime.pipeline.stepFunctions.wait(runtime.pipeline.stepFunctions.start(runtime.outputs.BatchStateMachineArn as string, input).executionArn);
+    expect(done.status, `${done.error}: ${done.cause}`).toBe('SUCCEEDED');
+    expect((done.output as BatchSummary).drift).toMatchObject({ status: 'drift', datasetDrift: true });
+    const page = await webhook.waitFor((p) => p.newState === 'ALARM' && p.alarmName === `${deployment}/churn/batch/drift-share-critical`, {
+      since: from,
+      signal: AbortSignal.timeout(10 * minute),
+    });
+    expect(page.dimensions).toEqual({ service: 'batch', model: 'churn' });
+    expect(page.description).toContain('a batch job: share of drifted features >= 0.5');
   });
 
   it('the monitoring API: per feature its verdict and sample, the estimate beside the realized values of the same windows', async () => {

@@ -11,6 +11,7 @@ import type { HandlerName } from '../../lib/functions/modelgate-function';
 import { InvalidPropsError } from '../../lib/validation/prop-validation';
 import type { CfnTemplate } from '../../local/template';
 import { deployed, type DeployedStack } from './deployed';
+import { batchAlarmSpecs } from '../../lambdas/core/monitoring/alarms';
 import {
   acknowledgementsIn,
   acknowledgementsWithoutReason,
@@ -312,6 +313,17 @@ describe('the batch state machine (lib/batch/batch-scoring.ts; run end to end in
     expect([...new Set(s3Grants(machineRole))]).toEqual(
       ['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'].map((a) => `${a} on ${bucket}/*`),
     );
+  });
+
+  it("emits a job's drift where the model's batch alarms look, as EMF in the job function's own log group: no CloudWatch API grant", () => {
+    const jobFunction = functionWithEntry(raw, 'batch-job');
+    const variables = dev.resolve(raw.Resources[jobFunction]?.Properties?.Environment) as { Variables: Record<string, string> };
+    for (const spec of batchAlarmSpecs(stack.stackName, 'churn')) {
+      expect('namespace' in spec.metric && spec.metric.namespace).toBe(variables.Variables.POWERTOOLS_METRICS_NAMESPACE);
+    }
+    const granted = grants(dev, roleStatements(raw, roleOf(raw, jobFunction)));
+    expect(granted.filter((g) => g.startsWith('cloudwatch:'))).toEqual([]);
+    expect(granted.filter((g) => g.startsWith('logs:'))).toEqual(expect.arrayContaining([expect.stringMatching(/^logs:PutLogEvents on /)]));
   });
 });
 

@@ -6,7 +6,7 @@ import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ALARM_THRESHOLDS } from '../../lambdas/core/monitoring/alarms';
 import { deploymentName, modelStackName } from '../../lambdas/core/naming';
-import { versionAlarmInputs } from '../../lambdas/core/pipeline/alarms';
+import { rolloutAlarmInputs } from '../../lambdas/core/pipeline/alarms';
 import { defineApp } from '../../lib/app/modelgate-app';
 import { stageConfig, STAGES, type StageName } from '../../lib/app/stage-config';
 import { synthesizeModelStackTemplate } from '../../lib/serving/model-stack';
@@ -42,7 +42,7 @@ interface Stage {
   readonly base: DeployedStack;
   readonly models: readonly DeployedStack[];
   /** PutMetricAlarm inputs the pipeline sends for version 1 of each model. */
-  readonly alarms: ReturnType<typeof versionAlarmInputs>;
+  readonly alarms: ReturnType<typeof rolloutAlarmInputs>;
 }
 
 const stages = {} as Record<StageName, Stage>;
@@ -68,7 +68,7 @@ beforeAll(() => {
         );
         return deployed(modelTemplate, { stackName: modelStackName(stack.stackName, model), parameters });
       }),
-      alarms: MODELS[stage].flatMap((model) => versionAlarmInputs(stack.stackName, model, '1', { ...DEFAULT_ALARM_THRESHOLDS, ...declared[model]?.alarms }, [topic])),
+      alarms: MODELS[stage].flatMap((model) => rolloutAlarmInputs(stack.stackName, model, '1', { ...DEFAULT_ALARM_THRESHOLDS, ...declared[model]?.alarms }, [topic])),
     };
   }
 });

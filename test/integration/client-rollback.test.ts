@@ -10,7 +10,7 @@ import { parseCsv } from '../../lambdas/core/csv';
 import { csvInstances } from '../../lambdas/core/csv-instances';
 import { parseManifestJson } from '../../lambdas/core/manifest';
 import { DEFAULT_ALARM_THRESHOLDS, METRIC, SERVING_SERVICE } from '../../lambdas/core/monitoring/alarms';
-import { rollbackAlarmNames, versionAlarmInputs } from '../../lambdas/core/pipeline/alarms';
+import { rollbackAlarmNames, rolloutAlarmInputs } from '../../lambdas/core/pipeline/alarms';
 import type { Serving } from '../../lambdas/use-cases/serve-predictions';
 import { LocalAlarms, alarmsFromTemplate } from '../../local/alarms';
 import { proxyEvent } from '../../local/api-gateway-event';
@@ -32,7 +32,7 @@ describe('a client cannot roll back a good canary', () => {
   let serving: Serving;
   const clock = { now: T0 };
   const metrics = new LocalMetricStore({ now: () => clock.now });
-  const alarmInputs = versionAlarmInputs(DEPLOYMENT, manifest.name, manifest.version, DEFAULT_ALARM_THRESHOLDS, []);
+  const alarmInputs = rolloutAlarmInputs(DEPLOYMENT, manifest.name, manifest.version, DEFAULT_ALARM_THRESHOLDS, []);
   let alarms: LocalAlarms;
 
   beforeAll(async () => {

@@ -337,9 +337,14 @@ describe('the promotion state machine (synthesized definition, aws-local-stepfun
     expect(r.registryActions.filter((a) => a === 'record-step')).toHaveLength(2);
     expect(subjects(r)).toEqual(['modelgate churn v2 is live']);
     expect(r.lockHeld()).toBe(false);
-    // The new version's alarms exist before it takes traffic (the monitoring convention's names).
+    // The new version's alarms exist before it takes traffic (the monitoring convention's names), and the model's
+    // batch alarms are put again beside them.
     expect(r.alarmsCreated).toContain('modelgate-dev/churn/v2/error-rate-critical');
-    expect(r.alarmsCreated.every((name) => name.startsWith('modelgate-dev/churn/v2/'))).toBe(true);
+    expect(r.alarmsCreated.filter((name) => !name.startsWith('modelgate-dev/churn/v2/')).sort()).toEqual([
+      'modelgate-dev/churn/batch/drift-share-critical',
+      'modelgate-dev/churn/batch/drift-share-warning',
+      'modelgate-dev/churn/batch/prediction-drift-warning',
+    ]);
     expect(r.states.indexOf('CreateAlarms')).toBeLessThan(r.states.indexOf('ApplyStep'));
     // Publish copies the object versions validation read, not whatever is under candidates/ by then.
     expect(r.publishRequests).toEqual([

@@ -38,14 +38,14 @@ export interface JoinedInput {
  */
 export function formatPredictions(
   manifest: Manifest,
-  scored: Pick<ScoredBatch, 'predictions' | 'ids' | 'rowNumbers'>,
+  scored: Pick<ScoredBatch, 'predictions' | 'ids'> & Partial<Pick<ScoredBatch, 'rowNumbers'>>,
   format: BatchFormat,
   idColumn: string | undefined,
   joined?: JoinedInput,
 ): string {
   const idName = idColumnName(idColumn);
   const version = manifest.version;
-  const inputOf = (r: number) => (joined as JoinedInput).rows.text((scored.rowNumbers[r] as number) - (joined as JoinedInput).rows.firstRow);
+  const inputOf = (r: number) => (joined as JoinedInput).rows.text(((scored.rowNumbers as Int32Array)[r] as number) - (joined as JoinedInput).rows.firstRow);
   if (format === 'jsonl') {
     const lines: string[] = [];
     scored.predictions.forEach((prediction, r) => {

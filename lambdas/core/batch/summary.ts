@@ -5,6 +5,8 @@ import type { BatchPartResult, PreparedJob } from '../../contracts/batch-job';
 import { mergeWindows, type FeatureAggregate, type WindowAggregate } from '../drift/aggregate';
 import { driftReportFromAggregates, driftSettings, type DriftReport } from '../drift/report';
 import type { Manifest } from '../manifest';
+import { METRIC } from '../monitoring/alarms';
+import type { MetricDatum } from '../monitoring/report';
 
 export interface BatchSummary {
   readonly model: string;
@@ -65,4 +67,24 @@ export function summarizeBatch(manifest: Manifest, job: PreparedJob, parts: read
     predictions: { labels, ...(window?.prediction ? { distribution: window.prediction } : {}) },
     drift,
   };
+}
+
+/**
+ * The metrics of a finished job, dimensioned by the emitter (service `batch`, model; and version): its drift
+ * share and dataset drift flag, and whether its prediction distribution drifted — what the model's batch alarms
+ * watch (core/monitoring/alarms.ts, batchAlarmSpecs). As the monitor's, a verdict without enough data emits
+ * nothing: no datapoint is no page.
+ */
+export function batchMetrics(summary: Pick<BatchSummary, 'drift'>): MetricDatum[] {
+  const drift = summary.drift;
+  if (!drift) return [];
+  const data: MetricDatum[] = [];
+  if (drift.status !== 'not-enough-data') {
+    data.push({ name: METRIC.batchDriftShare, value: drift.driftShare, unit: 'None' });
+    data.push({ name: METRIC.batchDatasetDrift, value: drift.datasetDrift ? 1 : 0, unit: 'None' });
+  }
+  if (drift.prediction && drift.prediction.status !== 'not-enough-data') {
+    data.push({ name: METRIC.batchPredictionDrift, value: drift.prediction.drifted ? 1 : 0, unit: 'None' });
+  }
+  return data;
 }

@@ -4,13 +4,15 @@
 // (docs/monitoring.md).
 import { emptyEstimation, ESTIMATED_METRICS, type EstimatedMetricName } from '../estimation/estimated-quality';
 import type { Manifest } from '../manifest-types';
-import { alarmName, metricsNamespace, modelFunctionName } from '../naming';
+import { alarmName, batchAlarmName, metricsNamespace, modelFunctionName } from '../naming';
 import type { QualityMetricName } from './quality';
 
 /** `service` dimension of the inference function's EMF (POWERTOOLS_SERVICE_NAME, set by lib/functions/modelgate-function.ts). */
 export const SERVING_SERVICE = 'inference';
 /** `service` dimension of the monitor's EMF. */
 export const MONITOR_SERVICE = 'monitor';
+/** `service` dimension of the batch job function's EMF: one datapoint per finished job (docs/batch.md, "Monitoring"). */
+export const BATCH_SERVICE = 'batch';
 
 /** Metric names, as emitted. */
 export const METRIC = {
@@ -34,6 +36,10 @@ export const METRIC = {
   featureDrift: 'FeatureDrift',
   featureDriftStatistic: 'FeatureDriftStatistic',
   featureDriftPValue: 'FeatureDriftPValue',
+  // batch job function, summarize step (lambdas/core/batch/summary.ts): the job's drift against the baseline
+  batchDriftShare: 'BatchDriftShare',
+  batchDatasetDrift: 'BatchDatasetDrift',
+  batchPredictionDrift: 'BatchPredictionDrift',
 } as const;
 
 /** Lambda's own metrics (namespace `AWS/Lambda`, dimension `FunctionName`), which Lambda emits for every function. */
@@ -124,11 +130,12 @@ export interface MetricRef {
 }
 
 export interface AlarmSpec {
-  /** `<deployment>/<model>/v<version>/<metric>-<severity>` (core/naming.ts). */
+  /** `<deployment>/<model>/v<version>/<metric>-<severity>`, or `<deployment>/<model>/batch/<metric>-<severity>` (core/naming.ts). */
   readonly name: string;
   readonly description: string;
   readonly model: string;
-  readonly version: string;
+  /** Absent for the model's batch alarms, which watch every version's jobs. */
+  readonly version?: string;
   /** The short metric key in the name, e.g. `drift-share`, `feature-drift-Contract`, `error-rate`. */
   readonly metricKey: string;
   readonly severity: Severity;
@@ -313,6 +320,50 @@ export function versionAlarmSpecs(deployment: string, model: string, version: st
   bySeverity(thresholds.throttles ?? DEFAULT_ALARM_THRESHOLDS.throttles ?? {}, (severity, threshold) =>
     add('throttles', severity, threshold, throttles, "invocations of the model's function Lambda throttled (500 to the client) per minute", perMinute),
   );
+  return specs;
+}
+
+/**
+ * A batch job's drift is one datapoint (Maximum over 5 minutes): long enough that the datapoint, emitted as EMF
+ * when the job ends, is still in the evaluation range when CloudWatch Logs has turned it into a metric.
+ */
+export const BATCH_ALARM_PERIOD_SECONDS = 300;
+
+/**
+ * The batch alarms of one model, for jobs of any of its versions (a job may score a version that takes no
+ * traffic): the online drift thresholds (share of drifted features per severity, the prediction distribution),
+ * on the summarize step's metrics. One job is one datapoint, so one breaching job pages; missing data (no job)
+ * is not breaching, so the alarm returns to OK once the job's datapoint leaves the evaluation range.
+ */
+export function batchAlarmSpecs(deployment: string, model: string, thresholds: AlarmThresholds = DEFAULT_ALARM_THRESHOLDS): AlarmSpec[] {
+  const metric = (metricName: string): MetricRef => ({
+    namespace: metricsNamespace(deployment),
+    metricName,
+    dimensions: { service: BATCH_SERVICE, model },
+    statistic: 'Maximum',
+    periodSeconds: BATCH_ALARM_PERIOD_SECONDS,
+  });
+  const spec = (metricKey: string, severity: Severity, threshold: number, metricName: string, what: string): AlarmSpec => ({
+    name: batchAlarmName(deployment, model, metricKey, severity),
+    description: `${severity.toUpperCase()}: ${model}, a batch job: ${what} >= ${threshold} (the job's _SUCCESS.json has the per-feature report)`,
+    model,
+    metricKey,
+    severity,
+    metric: metric(metricName),
+    comparison: 'GreaterThanOrEqualToThreshold',
+    threshold,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    treatMissingData: 'notBreaching',
+  });
+  const specs: AlarmSpec[] = [];
+  for (const severity of SEVERITIES) {
+    const threshold = thresholds.driftShare[severity];
+    if (threshold !== undefined) specs.push(spec('drift-share', severity, threshold, METRIC.batchDriftShare, 'share of drifted features'));
+  }
+  if (thresholds.predictionDrift) {
+    specs.push(spec('prediction-drift', thresholds.predictionDrift, 1, METRIC.batchPredictionDrift, 'drift of the prediction distribution (0/1)'));
+  }
   return specs;
 }
 

@@ -5,7 +5,7 @@
 // them rolls the canary back. Warnings page on-call through their actions but do not roll back: their
 // thresholds (one record in the log fallback, p99 over 250 ms for three minutes) are ones a single client or
 // a noisy neighbour can cross, and a rollback of a good version is an outage of the improvement it brings.
-import { versionAlarmSpecs, type AlarmThresholds, type MetricRef, type Severity } from '../monitoring/alarms';
+import { batchAlarmSpecs, versionAlarmSpecs, type AlarmSpec, type AlarmThresholds, type MetricRef, type Severity } from '../monitoring/alarms';
 import { versionAlarmPrefix } from '../naming';
 
 /** The severity whose alarms roll a baking candidate back. */
@@ -57,15 +57,24 @@ export interface PutMetricAlarmInput {
   readonly Metrics: readonly Record<string, unknown>[];
 }
 
-/** The alarms of a version the pipeline publishes, from its specs (core/monitoring/alarms.ts). */
-export function versionAlarmInputs(deployment: string, model: string, version: string, thresholds: AlarmThresholds, actions: readonly string[]): PutMetricAlarmInput[] {
+/**
+ * The alarms a rollout of a version puts: the version's own (core/monitoring/alarms.ts), and its model's batch
+ * alarms, put again by every rollout (PutMetricAlarm overwrites an alarm of the same name and keeps its state)
+ * so that every model in traffic has them; they live under the model's prefix, not the version's, so a version
+ * leaving traffic does not delete them, and no bake watches them.
+ */
+export function rolloutAlarmInputs(deployment: string, model: string, version: string, thresholds: AlarmThresholds, actions: readonly string[]): PutMetricAlarmInput[] {
+  return [...versionAlarmSpecs(deployment, model, version, thresholds), ...batchAlarmSpecs(deployment, model, thresholds)].map((spec) => alarmInput(spec, actions));
+}
+
+function alarmInput(spec: AlarmSpec, actions: readonly string[]): PutMetricAlarmInput {
   const dimensions = (d: Readonly<Record<string, string>>) => Object.entries(d).map(([Name, Value]) => ({ Name, Value }));
   const metricStat = (id: string, m: MetricRef, returnData: boolean) => ({
     Id: id,
     ReturnData: returnData,
     MetricStat: { Metric: { Namespace: m.namespace, MetricName: m.metricName, Dimensions: dimensions(m.dimensions) }, Period: m.periodSeconds, Stat: m.statistic },
   });
-  return versionAlarmSpecs(deployment, model, version, thresholds).map((spec) => ({
+  return {
     AlarmName: spec.name,
     AlarmDescription: spec.description,
     ComparisonOperator: spec.comparison,
@@ -82,5 +91,5 @@ export function versionAlarmInputs(deployment: string, model: string, version: s
             ...Object.entries(spec.metric.metrics).map(([id, m]) => metricStat(id, m, false)),
           ]
         : [metricStat('metric', spec.metric, true)],
-  }));
+  };
 }
