@@ -2,7 +2,8 @@
 // cut into rows, validated straight into the model's tensors, the session run, the outputs decoded and the
 // part's CSV bytes written — as rows/s against raw session.run on tensors prepared beforehand for the same rows
 // (one run of the chunk, as the function runs it), measured in the same run (the machines are shared: ratios, not
-// absolute times), for churn v1 and v2. `--rows N` scores a chunk of N rows instead of CHUNK_BYTES of them.
+// absolute times), for churn v1 and v2, and the time of each step alone. `--rows N` scores a chunk of N rows
+// instead of CHUNK_BYTES of them; `--rounds N` times N runs of each (default 10).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CHUNK_BYTES } from '../lambdas/contracts/batch-job';

@@ -1,7 +1,7 @@
 // A Distributed Map state run on this machine. aws-local-stepfunctions validates ItemReader, ItemBatcher and
 // ResultWriter but does not execute them, so the runner (local/state-machine-runner.ts) hands each Map that has
 // an ItemReader to this: the input object is streamed from the local S3 (CSV with its header row, JSON Lines,
-// or a JSON array), each item shaped by the ItemSelector, grouped by the ItemBatcher's limits, every batch run as a child
+// or a JSON array), each item shaped by the ItemSelector, grouped by the ItemBatcher's limits if the Map has one, every batch run as a child
 // execution of the ItemProcessor with at most MaxConcurrency — and never more than the machine can run — at
 // once, failures counted against ToleratedFailurePercentage, and the children's results written by the
 // ResultWriter as on AWS (manifest.json and SUCCEEDED_n / FAILED_n files under `<Prefix>/<map run id>/`).
