@@ -122,7 +122,7 @@ export function reportJob(
 
 /** The job's parts, rejected rows and summary, into `folder`: the Distributed Map's result files and what a follower reads are left out. */
 export async function downloadOutput(s3: S3Client, output: Output, folder: string): Promise<number> {
-  const left = [BATCH_OUTPUT.results, BATCH_OUTPUT.progress, BATCH_OUTPUT.job];
+  const left = [BATCH_OUTPUT.results, BATCH_OUTPUT.progress, BATCH_OUTPUT.job, BATCH_OUTPUT.chunks];
   let written = 0;
   let token: string | undefined;
   do {

@@ -71,7 +71,8 @@ export async function runBatchLabels({ values, positionals }: Pick<CommandInput<
     const parts = await output.list(BATCH_OUTPUT.parts);
     if (parts.length === 0)
       throw new UsageError(`${output.where}: no scored rows (no ${BATCH_OUTPUT.parts} files)`, 'a job whose every row was rejected has no predictions to label');
-    const read = async (name: string) => readPart(manifest, (await output.read(name)) as string, format, `${output.where}${name}`);
+    // A summary written before it named the output's id column has no `output.idColumn`: the first column is the id.
+    const read = async (name: string) => readPart(manifest, (await output.read(name)) as string, format, `${output.where}${name}`, summary.output?.idColumn);
     const first = await read(parts[0] as string);
     const idColumn = values['id-column'] ?? first.idColumn;
     const labels = readLabels(manifest, labelsText, labelsFormat, { idColumn, target: values.target as string }, labelsFile);

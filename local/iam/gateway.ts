@@ -3,12 +3,21 @@
 // denial or passes the request on unchanged and streams the answer back.
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { LocalService } from '../aws-services';
+import { pipeline } from 'node:stream/promises';
+import type { Transform } from 'node:stream';
 import { listenLocally } from '../ports';
 
 /** What a gateway does with one request. */
 export type GatewayVerdict =
   /** Pass it on, with these headers (e.g. the credential rewritten for the server behind). */
-  | { readonly forward: true; readonly headers: OutgoingHttpHeaders; readonly body?: Buffer; readonly onAnswer?: (answer: IncomingMessage) => Promise<Refusal | undefined> }
+  | {
+      readonly forward: true;
+      readonly headers: OutgoingHttpHeaders;
+      readonly body?: Buffer;
+      /** Streams the body through this on its way (S3's aws-chunked decoding); a failure of it is answered with `refusalOf` its error. */
+      readonly decodeBody?: { readonly transform: Transform; readonly refusalOf: (error: Error) => Refusal | undefined };
+      readonly onAnswer?: (answer: IncomingMessage) => Promise<Refusal | undefined>;
+    }
   /** Answer it here; `connection-reset` answers nothing and resets the connection, as an unreachable service does. */
   | { readonly forward: false; readonly refusal: Refusal | 'connection-reset' };
 
@@ -51,13 +60,21 @@ export async function startGateway(options: GatewayOptions): Promise<LocalServic
         );
         outgoing.once('error', (error: NodeJS.ErrnoException) => reject(Object.assign(error, { reusedSocket: outgoing.reusedSocket })));
         if (buffered) outgoing.end(buffered);
+        else if (verdict.decodeBody) pipeline(request, verdict.decodeBody.transform, outgoing).catch(reject);
         else request.pipe(outgoing);
       });
     // A kept-alive connection the server closed as the request went out: sent again once, when the body is at hand.
-    const answer = await send().catch((error: NodeJS.ErrnoException & { reusedSocket?: boolean }) => {
-      if (buffered && error.reusedSocket && error.code === 'ECONNRESET') return send();
+    let answer: IncomingMessage;
+    try {
+      answer = await send().catch((error: NodeJS.ErrnoException & { reusedSocket?: boolean }) => {
+        if (buffered && error.reusedSocket && error.code === 'ECONNRESET') return send();
+        throw error;
+      });
+    } catch (error) {
+      const refusal = verdict.decodeBody?.refusalOf(error as Error);
+      if (refusal) return refuse(response, refusal);
       throw error;
-    });
+    }
     const replaced = verdict.onAnswer ? await verdict.onAnswer(answer) : undefined;
     if (replaced) {
       answer.resume();

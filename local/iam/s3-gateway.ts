@@ -11,6 +11,7 @@ import type { FaultKind, LocalFaults } from '../faults';
 import { AccessDeniedError, type AccessRequest, type Authorizer, type Caller } from './authorizer';
 import type { IamModel } from './iam-model';
 import { accessKeyIdOf, sessionNameOf, type LocalIdentities } from './identities';
+import { awsChunkedDecoder, ChunkedBodyError, decodedHeaders, isAwsChunked } from './aws-chunked';
 import { passHeaders, startGateway, type Refusal } from './gateway';
 
 type Check = Omit<AccessRequest, 'caller'>;
@@ -186,7 +187,9 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<LocalSe
         caller: sessionNameOf(caller),
       });
       if (fault) return { forward: false, refusal: fault === 'unreachable' ? 'connection-reset' : s3Fault(fault, head) };
-      const headers = passHeaders(request.headers);
+      // S3 undoes the aws-chunked encoding the SDK streams a body with; s3rver would store the framing.
+      const chunked = isAwsChunked(request.headers);
+      const headers = chunked ? decodedHeaders(request.headers) : passHeaders(request.headers);
       // s3rver knows one account: the request goes on signed as it (it does not check v4 signatures).
       if (typeof headers.authorization === 'string') headers.authorization = headers.authorization.replace(/Credential=[^/]+\//, `Credential=${LOCAL_CREDENTIALS.accessKeyId}/`);
       const missingAnswer = (method === 'GET' || head) && key !== undefined ? () => listDenied(caller, decodeURIComponent(bucket)) : undefined;
@@ -194,6 +197,14 @@ export async function startS3Gateway(options: S3GatewayOptions): Promise<LocalSe
         forward: true,
         headers,
         ...(body ? { body } : {}),
+        ...(chunked && !body
+          ? {
+              decodeBody: {
+                transform: awsChunkedDecoder(typeof request.headers['x-amz-trailer'] === 'string' ? request.headers['x-amz-trailer'] : undefined),
+                refusalOf: (error: Error) => (error instanceof ChunkedBodyError ? s3Error(error.code, error.message, head, 400) : undefined),
+              },
+            }
+          : {}),
         ...(missingAnswer
           ? {
               // Without s3:ListBucket, S3 does not say whether a key exists: a missing object is a 403.

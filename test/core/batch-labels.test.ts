@@ -37,7 +37,7 @@ describe('readPart', () => {
   it("refuses a part that is not this model version's, naming its columns and the expected ones", () => {
     expect(() => readPart(manifest, 'customerID,version,value\nc1,1,0.3\n', 'csv', 'out/parts/part-1.csv')).toThrow(
       new BatchLabelsError(
-        'out/parts/part-1.csv: not a part of churn v1: its columns are customerID, version, value, expected <id>, version, label, probability_No, probability_Yes',
+        "out/parts/part-1.csv: not a part of churn v1: its columns are customerID, version, value, expected <id>, [the input's columns,] version, label, probability_No, probability_Yes",
       ),
     );
   });

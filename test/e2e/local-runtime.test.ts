@@ -469,7 +469,7 @@ describe('local runtime, end to end', () => {
         labelsWithoutPrediction: { count: 1, rejectedRows: 1, examples: ['c7'] },
         quality: { labelled: 299, accuracy: expect.any(Number) },
       });
-      expect(readdirSync(out).sort()).toEqual(['_SUCCESS.json', 'parts', 'rejected']); // not _job.json, _progress/ nor _results/
+      expect(readdirSync(out).sort()).toEqual(['_SUCCESS.json', 'parts', 'rejected']); // not _job.json, _chunks.json, _progress/ nor _results/
       const unknown = await runCli(['batch', 'churm', '--input', input, '--output', out, '--state-dir', stateDir]);
       expect(unknown.code).toBe(2);
       expect(unknown.stderr).toMatch(/churm/);

@@ -110,10 +110,17 @@ function jsonRecords(text: string, source: string): { line: number; record: Reco
 
 /**
  * The scored rows of one output part, as the batch-score function writes it (./output.ts): CSV with the id
- * column, `version` and the prediction columns for the manifest's task, or JSON Lines. Throws BatchLabelsError
+ * column, `version` and the prediction columns for the manifest's task — after the input's columns when the job
+ * joined them, the id column then found by its name, `outputIdColumn` — or JSON Lines. Throws BatchLabelsError
  * when the part is not one of this model version's.
  */
-export function readPart(manifest: Manifest, text: string, format: BatchFormat, source: string): { readonly idColumn: string; readonly rows: ScoredRow[] } {
+export function readPart(
+  manifest: Manifest,
+  text: string,
+  format: BatchFormat,
+  source: string,
+  outputIdColumn?: string,
+): { readonly idColumn: string; readonly rows: ScoredRow[] } {
   if (format === 'jsonl') {
     const rows: ScoredRow[] = [];
     let idColumn: string | undefined;
@@ -135,10 +142,15 @@ export function readPart(manifest: Manifest, text: string, format: BatchFormat, 
     return { idColumn: idColumn ?? idColumnName(undefined), rows };
   }
   const table = csvTable(text, source);
-  const [idColumn, ...rest] = table.header;
   const expected = predictionColumns(manifest);
-  if (idColumn === undefined || rest.join(',') !== expected.join(',')) {
-    throw new BatchLabelsError(`${source}: not a part of ${manifest.name} v${manifest.version}: its columns are ${table.header.join(', ')}, expected <id>, ${expected.join(', ')}`);
+  const tail = table.header.slice(-expected.length);
+  const joined = table.header.length > expected.length + 1;
+  const idIndex = joined ? table.header.indexOf(outputIdColumn ?? (table.header[0] as string)) : 0;
+  const idColumn = table.header[idIndex];
+  if (idColumn === undefined || idIndex === -1 || idIndex >= table.header.length - expected.length || tail.join(',') !== expected.join(',')) {
+    throw new BatchLabelsError(
+      `${source}: not a part of ${manifest.name} v${manifest.version}: its columns are ${table.header.join(', ')}, expected <id>, [the input's columns,] ${expected.join(', ')}`,
+    );
   }
   const classes = (manifest.classLabels ?? []).map(String);
   const rows = table.rows.map((cells): ScoredRow => {
@@ -152,7 +164,7 @@ export function readPart(manifest: Manifest, text: string, format: BatchFormat, 
       if (manifest.outputs.probabilities !== undefined) prediction.probabilities = Object.fromEntries(classes.map((c) => [c, Number(cell(`probability_${c}`))]));
       if (manifest.outputs.scores !== undefined) prediction.scores = Object.fromEntries(classes.map((c) => [c, Number(cell(`score_${c}`))]));
     }
-    return { id: cells[0] as string, prediction };
+    return { id: cells[idIndex] as string, prediction };
   });
   return { idColumn, rows };
 }

@@ -7,12 +7,14 @@ import { driftReportFromAggregates, driftSettings, type DriftReport } from '../d
 import type { Manifest } from '../manifest';
 import { METRIC } from '../monitoring/alarms';
 import type { MetricDatum } from '../monitoring/report';
+import { idColumnName } from './output';
 
 export interface BatchSummary {
   readonly model: string;
   readonly version: string;
   readonly input: { readonly bucket: string; readonly key: string; readonly format: string; readonly sha256: string };
-  readonly output: { readonly bucket: string; readonly prefix: string };
+  /** Where the output is, its id column (`row` when the input had none) and whether its rows repeat the input's. */
+  readonly output: { readonly bucket: string; readonly prefix: string; readonly idColumn: string; readonly joinedInput: boolean };
   readonly rows: {
     /** Data rows of the input. */
     readonly input: number;
@@ -57,7 +59,7 @@ export function summarizeBatch(manifest: Manifest, job: PreparedJob, parts: read
     model: job.model,
     version: job.version,
     input: { ...job.input, format: job.format, sha256: job.inputSha256 },
-    output: job.output,
+    output: { ...job.output, idColumn: idColumnName(job.idColumn), joinedInput: job.batchInput.joinInput === true },
     rows: { input: job.rows, scored, rejected, unprocessed: Math.max(0, job.rows - scored - rejected) },
     parts: written,
     batches: { succeeded: parts.length, failed: failedBatches },
