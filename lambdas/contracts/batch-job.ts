@@ -15,7 +15,7 @@ export const DEFAULT_MAX_CONCURRENCY = 100;
 /** Share of failed children (batches) a job tolerates, unless it says otherwise: none. */
 export const DEFAULT_TOLERATED_FAILURE_PERCENTAGE = 0;
 /**
- * Input bytes per chunk (one child of the Distributed Map): ~28,000 churn rows, scored in about a second, with a
+ * Input bytes per chunk (one child of the Distributed Map): ~30,000 churn rows, scored in about a second, with a
  * few MB of tensors and output; 100M rows of 140 bytes make ~3,300 children.
  */
 export const CHUNK_BYTES = 4 * 1024 * 1024;
