@@ -100,6 +100,7 @@ export function encodeBatch(manifest: Manifest, rows: RowSource, options: BatchO
   // A categorical feature's values are tallied and counted into its aggregate once per value at the end: a chunk
   // repeats a few categories thousands of times.
   const tallies = plans.map((plan) => (plan.drift?.baseline.kind === 'categorical' ? new Map<FeatureValue | null, number>() : undefined));
+  const memos = plans.map(() => new Map<string, FeatureValue | null | { problem: string }>());
   let encoded = 0;
   for (let r = 0; r < rows.length; r++) {
     const rowNumber = rows.firstRow + r;
@@ -118,7 +119,15 @@ export function encodeBatch(manifest: Manifest, rows: RowSource, options: BatchO
     }
     for (let f = 0; f < plans.length; f++) {
       const { feature, float32Input } = plans[f] as FeaturePlan;
-      const value = cellValue(feature, cells[f], csv, float32Input);
+      const cell = cells[f];
+      // A text cell's verdict is remembered per feature (a category column repeats a few values): the same text,
+      // the same value or problem.
+      const memo = typeof cell === 'string' ? memos[f] : undefined;
+      let value = memo?.get(cell as string);
+      if (value === undefined) {
+        value = cellValue(feature, cell, csv, float32Input);
+        if (memo !== undefined && memo.size < MEMO_LIMIT) memo.set(cell as string, value);
+      }
       if (typeof value === 'object' && value !== null) (problems ??= []).push({ field: feature.name, reason: value.problem });
       else values[f] = value;
     }
@@ -145,6 +154,9 @@ export function encodeBatch(manifest: Manifest, rows: RowSource, options: BatchO
   });
   return { feeds, rows: encoded, capacity, rowNumbers: rowNumbers.subarray(0, encoded), ids, rejected, drift };
 }
+
+/** Texts a feature's verdicts are remembered for, at most: a category column has a few; an id-like column stops being remembered. */
+const MEMO_LIMIT = 256;
 
 /** One cell validated as the serving path validates a value; a CSV cell is text read as the feature's type first. */
 function cellValue(feature: FeatureSpec, cell: unknown, csv: boolean, float32Input: string | undefined): FeatureValue | null | { problem: string } {
