@@ -1,7 +1,7 @@
 // Benchmark servers in their own processes: what the measured code talks to (S3, DynamoDB, the runtime)
 // runs on another core, as a remote service would, instead of taking turns with it on one thread.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ENDPOINTS_FILE, type LocalEndpoints } from '../local/state-files';
@@ -50,4 +50,35 @@ export async function startRuntimeChild(stateDir: string): Promise<{ child: Chil
   const { child } = await startChild(['local/start.ts', '--clean', '--quiet', '--port', '0', '--state-dir', stateDir], /^\s+API\s+(http:\/\/\S+)/);
   await new Promise((resolve) => setTimeout(resolve, 500)); // let the ready banner finish
   return { child, endpoints: JSON.parse(readFileSync(join(stateDir, ENDPOINTS_FILE), 'utf8')) as LocalEndpoints };
+}
+
+/**
+ * A process and every process it started, from /proc (the parent pid is field 4 of /proc/<pid>/stat), each named
+ * `<command> <pid>` — the root `<rootName> <pid>`.
+ */
+export function processTree(root: number, rootName: string): Map<number, string> {
+  const parents = new Map<number, number>();
+  const names = new Map<number, string>();
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(Number(entry), parent);
+      names.set(Number(entry), name);
+    } catch {
+      // ended while listed
+    }
+  }
+  const tree = new Map<number, string>([[root, `${rootName} ${root}`]]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, parent] of parents) {
+      if (!tree.has(pid) && tree.has(parent)) {
+        tree.set(pid, `${names.get(pid) ?? '?'} ${pid}`);
+        grew = true;
+      }
+    }
+  }
+  return tree;
 }

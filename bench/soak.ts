@@ -7,12 +7,12 @@
 // threads, the Lambda execution environments, share its memory; its private and file-backed parts are shown
 // apart) and any process it started.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PREDICTION_LOG_FALLBACK_FILE } from '../local/state-files';
-import { startRuntimeChild, stopChild } from './child-process';
+import { processTree, startRuntimeChild, stopChild } from './child-process';
 import { checkLog, loadPredictions, residentMb } from './load-driver';
 
 const { values: options } = parseArgs({
@@ -33,34 +33,6 @@ if (!(minutes >= 2 && minutes <= 24 * 60) || !(connections > 0 && connections <=
 /** What every process's resident memory is compared with: its value after the first minute. */
 const BASELINE_SECONDS = 60;
 const GROWTH_LIMIT = 1.5;
-
-/** A process and every process it started, from /proc (parent pid is field 4 of /proc/<pid>/stat). */
-function processTree(root: number): Map<number, string> {
-  const parents = new Map<number, number>();
-  const names = new Map<number, string>();
-  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(Number(entry), parent);
-      names.set(Number(entry), name);
-    } catch {
-      // ended while listed
-    }
-  }
-  const tree = new Map<number, string>([[root, `runtime ${root}`]]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, parent] of parents) {
-      if (!tree.has(pid) && tree.has(parent)) {
-        tree.set(pid, `${names.get(pid) ?? '?'} ${pid}`);
-        grew = true;
-      }
-    }
-  }
-  return tree;
-}
 
 /** The runtime's thread count and its resident memory split: private (anonymous) and file-backed (mapped files), in MB. */
 function runtimeDetail(pid: number): { threads: number; anonMb: number; fileMb: number } | undefined {
@@ -95,7 +67,7 @@ try {
   const predictionIds: string[] = [];
   const began = performance.now();
   const sample = () => {
-    const tree = processTree(runtimePid);
+    const tree = processTree(runtimePid, 'runtime');
     for (const [pid, name] of tree) processNames.set(pid, name);
     const resident: Record<number, number> = {};
     for (const pid of tree.keys()) {
