@@ -12,6 +12,12 @@ export const PRICES = {
   logsPerGbIngested: 0.5,
   /** X-Ray, per million traces recorded. */
   xrayPerMillionTraces: 5.0,
+  /** Step Functions Standard, per million state transitions (a Distributed Map's child started is one). */
+  stepFunctionsStandardPerMillionTransitions: 25,
+  /** Step Functions Express, per million workflows started. */
+  stepFunctionsExpressPerMillionRequests: 1.0,
+  /** Step Functions Express duration, per GB-hour: the first 1,000 GB-hours of a month (less beyond). */
+  stepFunctionsExpressPerGbHour: 0.06,
 } as const;
 
 /**
@@ -81,5 +87,68 @@ export function predictionCost(input: PredictionCostInput): PredictionCost {
     traces: cents(traces),
     total: cents(total),
     billedMs,
+  };
+}
+
+/** Distributed Map's ceiling on children running at once (docs.aws.amazon.com/step-functions, "Distributed Map state"). */
+export const DISTRIBUTED_MAP_MAX_CHILDREN = 10_000;
+/** An Express child's billed memory: 50 MB plus the definition and its payload, in 64 MB steps; a chunk's child stays under 64 MB. */
+const EXPRESS_CHILD_BILLED_MB = 64;
+/** States the batch state machine's parent execution passes through besides the Map's children: prepare, score, summarize. */
+const BATCH_PARENT_STATES = 3;
+
+export interface BatchJobCostInput {
+  readonly rows: number;
+  readonly bytesPerRow: number;
+  /** Input bytes per chunk, one child of the Distributed Map (CHUNK_BYTES). */
+  readonly chunkBytes: number;
+  /** What the scoring function takes per chunk: its ranged GET, the scoring, the part's and progress file's PUTs. */
+  readonly secondsPerChunk: number;
+  readonly scoringMemoryMb: number;
+  /** The job's MaxConcurrency (Distributed Map caps it at 10,000). */
+  readonly maxConcurrency: number;
+}
+
+/** A batch job's Lambda and Step Functions lines in dollars, and how long its Map runs. S3 requests and the prepare and summarize steps are not in it. */
+export interface BatchJobCost {
+  readonly chunks: number;
+  readonly lambdaRequests: number;
+  readonly lambdaGbSeconds: number;
+  readonly lambdaCompute: number;
+  readonly stateTransitions: number;
+  readonly standardTransitions: number;
+  readonly expressRequests: number;
+  readonly expressGbHours: number;
+  readonly expressDuration: number;
+  readonly total: number;
+  /** Wall-clock seconds of the Map: waves of MaxConcurrency chunks, one after another. */
+  readonly mapSeconds: number;
+}
+
+/** docs/batch.md, "Cost and speed on AWS": one scoring invocation and one Express child per chunk, one parent state transition per child. */
+export function batchJobCost(input: BatchJobCostInput): BatchJobCost {
+  const rowsPerChunk = Math.max(1, Math.floor(input.chunkBytes / input.bytesPerRow));
+  const chunks = Math.ceil(input.rows / rowsPerChunk);
+  const billedSeconds = Math.ceil(input.secondsPerChunk * 1000) / 1000;
+  const lambdaGbSeconds = chunks * (input.scoringMemoryMb / 1024) * billedSeconds;
+  // Express bills duration in 100 ms steps; the child lasts as long as its invocation.
+  const expressGbHours = (chunks * (EXPRESS_CHILD_BILLED_MB / 1024) * (Math.ceil(input.secondsPerChunk * 10) / 10)) / 3600;
+  const stateTransitions = chunks + BATCH_PARENT_STATES;
+  const lines = {
+    lambdaRequests: (chunks / 1e6) * PRICES.lambdaPerMillionRequests,
+    lambdaCompute: lambdaGbSeconds * PRICES.lambdaPerGbSecond,
+    standardTransitions: (stateTransitions / 1e6) * PRICES.stepFunctionsStandardPerMillionTransitions,
+    expressRequests: (chunks / 1e6) * PRICES.stepFunctionsExpressPerMillionRequests,
+    expressDuration: expressGbHours * PRICES.stepFunctionsExpressPerGbHour,
+  };
+  const concurrency = Math.min(input.maxConcurrency, DISTRIBUTED_MAP_MAX_CHILDREN);
+  return {
+    chunks,
+    lambdaGbSeconds,
+    stateTransitions,
+    expressGbHours,
+    ...lines,
+    total: Object.values(lines).reduce((sum, line) => sum + line, 0),
+    mapSeconds: Math.ceil(chunks / concurrency) * input.secondsPerChunk,
   };
 }
