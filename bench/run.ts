@@ -242,20 +242,39 @@ async function compareRequestForms(bundle: string) {
   const budget = Math.max(seconds, 3);
   const [json, columnar] = (await interleaved(raw, [() => check(logged, jsonEvent), () => check(logged, columnarEvent)], budget * 4)) as [Measured, Measured];
   const [jsonUnlogged, columnarUnlogged] = (await interleaved(raw, [() => check(unlogged, jsonEvent), () => check(unlogged, columnarEvent)], budget)) as [Measured, Measured];
+  // The function's own CPU a request (onnxruntime's included): with the log on, the time above is mostly the local DynamoDB's.
+  const cpu = {
+    json: await cpuMsPerRun(() => check(logged, jsonEvent)),
+    columnar: await cpuMsPerRun(() => check(logged, columnarEvent)),
+    jsonWithoutLogWrite: await cpuMsPerRun(() => check(unlogged, jsonEvent)),
+    columnarWithoutLogWrite: await cpuMsPerRun(() => check(unlogged, columnarEvent)),
+  };
   await Promise.all([session.release(), logged.model.release(), unlogged.model.release()]);
-  const form = (m: Measured) => ({ rowsPerSecond: rowsPerSecond(m.candidateMs), ratio: 1 / m.ratio });
+  const form = (m: Measured, cpuMs: number) => ({ rowsPerSecond: rowsPerSecond(m.candidateMs), ratio: 1 / m.ratio, cpuMs });
   return {
     model: `${name} v${published.manifest.version}`,
     rawRowsPerSecond: rowsPerSecond(jsonUnlogged.baselineMs),
     jsonBodyBytes: Buffer.byteLength(jsonEvent.body as string),
     columnarBodyBytes: Buffer.byteLength(columnarEvent.body as string),
-    json: form(json),
-    columnar: form(columnar),
-    jsonWithoutLogWrite: form(jsonUnlogged),
-    columnarWithoutLogWrite: form(columnarUnlogged),
+    json: form(json, cpu.json),
+    columnar: form(columnar, cpu.columnar),
+    jsonWithoutLogWrite: form(jsonUnlogged, cpu.jsonWithoutLogWrite),
+    columnarWithoutLogWrite: form(columnarUnlogged, cpu.columnarWithoutLogWrite),
     columnarOverJson: roundRatio(json, columnar),
     columnarOverJsonWithoutLogWrite: roundRatio(jsonUnlogged, columnarUnlogged),
   };
+}
+
+/** Median CPU time of this process (all its threads) for one run of `fn`, in ms, over 15 runs. */
+async function cpuMsPerRun(fn: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const start = process.cpuUsage();
+    await fn();
+    const used = process.cpuUsage(start);
+    times.push((used.user + used.system) / 1000);
+  }
+  return middle(times);
 }
 
 /** Both forms of the request must get the same predictions, or the comparison would not be of the same work. */
@@ -360,18 +379,19 @@ else {
     of which the bundle fetch from local S3 ${f(bundleFetch, 1)} ms; without it ${f(results.initWithoutFetchMs, 1)} ms   ${f(results.initWithoutFetchRatio, 2)}x raw
   peak RSS                               ${f(results.peakRssMb, 0)} MB`);
   const rate = (n: number) => `${f(n, 0).padStart(8)} rows/s`;
-  const form = (label: string, m: { rowsPerSecond: number; ratio: number }) => `  ${label.padEnd(44)}${rate(m.rowsPerSecond)}   ${f(m.ratio, 3)}x raw`;
+  const form = (label: string, m: { rowsPerSecond: number; ratio: number; cpuMs: number }) =>
+    `  ${label.padEnd(44)}${rate(m.rowsPerSecond)}   ${f(m.ratio, 3)}x raw   CPU ${f(m.cpuMs, 1).padStart(5)} ms`;
   console.log(`
 1000-row requests through the handler (API Gateway proxy events), /v1 JSON instances against the same rows as
 OIP /v2 columnar inputs, interleaved with raw session.run on them; prediction log: local DynamoDB (dynalite, its
-own process), ${fellBack} record(s) fell back to the file; load average ${f(formsLoadAverage, 1)}`);
+own process), ${fellBack} record(s) fell back to the file; load average ${f(formsLoadAverage, 1)}; CPU: this process's, a request`);
   for (const r of requestForms) {
     console.log(`${r.model}: bodies ${f(r.jsonBodyBytes / 1024, 0)} KiB JSON, ${f(r.columnarBodyBytes / 1024, 0)} KiB /v2
   ${'raw session.run, 1000 prepared rows'.padEnd(44)}${rate(r.rawRowsPerSecond)}
 ${form('/v1 JSON instances, log write', r.json)}
-${form('/v2 columnar, log write', r.columnar)}   ${f(r.columnarOverJson, 2)}x /v1
+${form('/v2 columnar, log write', r.columnar)}   /v2 ${f(r.columnarOverJson, 2)}x /v1
 ${form('/v1 JSON instances, no log write', r.jsonWithoutLogWrite)}
-${form('/v2 columnar, no log write', r.columnarWithoutLogWrite)}   ${f(r.columnarOverJsonWithoutLogWrite, 2)}x /v1`);
+${form('/v2 columnar, no log write', r.columnarWithoutLogWrite)}   /v2 ${f(r.columnarOverJsonWithoutLogWrite, 2)}x /v1`);
   }
   const c = coldStart;
   const row = (name: string, p: ColdStartPhases) =>
