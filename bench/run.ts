@@ -1,26 +1,28 @@
 // `npm run bench`: the serving path against baselines measured in the same run (raw session.run,
 // raw session create + warm-up), as ratios, because the machines are shared and absolute times drift; then the
 // cold start of the built inference function in fresh processes (bench/cold-start.ts).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
 import * as ort from 'onnxruntime-node';
 import { loadModel } from '../lambdas/adapters/onnx-runtime';
 import { fetchBundle } from '../lambdas/adapters/model-store';
 import { FileFallbackSink } from '../lambdas/adapters/prediction-log';
 import { parseCsv } from '../lambdas/core/csv';
 import { csvInstances } from '../lambdas/core/csv-instances';
-import { parseManifestJson } from '../lambdas/core/manifest';
+import { parseManifestJson, type Manifest } from '../lambdas/core/manifest';
 import { PACKED_BUNDLE_FILE, packBundle } from '../lambdas/core/packed-bundle';
 import { removeZipMap } from '../lambdas/core/onnx-graph';
 import { validateRows } from '../lambdas/core/request';
+import { modelMetadata } from '../lambdas/core/responses';
 import { encodeFeeds, type Feeds } from '../lambdas/core/tensors';
 import { INFERENCE_VARIABLES, inferenceEnvironment, type ServingConfig } from '../lambdas/contracts/environment';
-import { initServing, type ServingDependencies } from '../lambdas/use-cases/serve-predictions';
+import { initServing, type Serving, type ServingDependencies } from '../lambdas/use-cases/serve-predictions';
 import { proxyEvent } from '../local/api-gateway-event';
 import { LOCAL_CREDENTIALS, localDynamoClient, localS3Client } from '../local/aws-clients';
 import { createTableInput, ensureTable } from '../local/dynamodb-tables';
@@ -32,6 +34,8 @@ const { values: options } = parseArgs({
   options: {
     bundle: { type: 'string', default: 'examples/churn/v1' },
     seconds: { type: 'string', default: '2' },
+    // Whose 1000-row requests are compared in both forms, /v1 JSON instances and /v2 columnar.
+    'request-bundle': { type: 'string', multiple: true, default: ['examples/churn/v1', 'examples/churn/v2'] },
     'cold-start-rounds': { type: 'string', default: '15' },
     json: { type: 'boolean', default: false },
   },
@@ -57,40 +61,73 @@ function middle(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
+interface Measured {
+  readonly baselineMs: number;
+  readonly candidateMs: number;
+  /** Median of the per-round ratios of the candidate's time to the baseline's. */
+  readonly ratio: number;
+  /** The candidate's mean time in each round, in ms. */
+  readonly rounds: readonly number[];
+}
+
+/** Median of the per-round ratios of one candidate's time to another's, measured in the same {@link interleaved} rounds. */
+function roundRatio(candidate: Measured, other: Measured): number {
+  return middle(candidate.rounds.map((t, i) => t / (other.rounds[i] as number)));
+}
+
 /**
  * A candidate against its baseline on a shared, noisy machine: short alternating rounds (each a few
  * runs of one, then of the other), so both see the same background load; the ratio is the median of
  * the per-round ratios of mean times.
  */
 async function paired(baseline: () => Promise<unknown>, candidate: () => Promise<unknown>, budgetSeconds = seconds) {
+  const [measured] = await interleaved(baseline, [candidate], budgetSeconds);
+  return measured as Measured;
+}
+
+/**
+ * {@link paired} for several candidates against one baseline: each round runs the baseline, then every
+ * candidate, each for about 20 ms (at least once); a candidate's ratio is the median of its per-round ratios to
+ * the baseline.
+ */
+async function interleaved(baseline: () => Promise<unknown>, candidates: readonly (() => Promise<unknown>)[], budgetSeconds = seconds): Promise<Measured[]> {
   const round = async (fn: () => Promise<unknown>, runs: number) => {
     const start = performance.now();
     for (let i = 0; i < runs; i++) await fn();
     return (performance.now() - start) / runs;
   };
-  const probe = await round(candidate, 5);
-  const runs = Math.max(1, Math.round(20 / Math.max(probe, 0.001)));
-  const base: number[] = [];
-  const cand: number[] = [];
+  const fns = [baseline, ...candidates];
+  const runs: number[] = [];
+  for (const fn of fns) runs.push(Math.max(1, Math.round(20 / Math.max(await round(fn, 5), 0.001))));
+  const times: number[][] = fns.map(() => []);
   const deadline = performance.now() + budgetSeconds * 2000;
-  while (base.length < 15 || performance.now() < deadline) {
-    base.push(await round(baseline, runs));
-    cand.push(await round(candidate, runs));
+  for (let k = 0; k < 15 || performance.now() < deadline; k++) {
+    // The candidates take turns at going first: one that leaves work behind (garbage, a service's writes) slows whichever runs next.
+    for (let i = 0; i < fns.length; i++) {
+      const f = i === 0 ? 0 : 1 + ((i - 1 + k) % candidates.length);
+      (times[f] as number[]).push(await round(fns[f] as () => Promise<unknown>, runs[f] as number));
+    }
   }
-  return { baselineMs: middle(base), candidateMs: middle(cand), ratio: middle(cand.map((c, i) => c / (base[i] as number))) };
+  const [base, ...measured] = times as [number[], ...number[][]];
+  return measured.map((cand) => ({ baselineMs: middle(base), candidateMs: middle(cand), ratio: middle(cand.map((c, i) => c / (base[i] as number))), rounds: cand }));
+}
+
+/** 1000 rows for a 1000-row request, the bundle's holdout rows repeated as needed. */
+function thousand(instances: readonly Record<string, unknown>[]): Record<string, unknown>[] {
+  return Array.from({ length: 1000 }, (_, i) => instances[i % instances.length] as Record<string, unknown>);
+}
+
+/** The rows as an OIP /v2 infer body in columnar form: one flat array per input a client reads from GET /v2/models/<m>. */
+function columnarBody(manifest: Manifest, rows: readonly Record<string, unknown>[]): string {
+  const inputs = modelMetadata(manifest).inputs.map(({ name, datatype }) => ({ name, datatype, shape: [rows.length], data: rows.map((row) => row[name] ?? null) }));
+  return JSON.stringify({ inputs });
 }
 
 function toOrt(feeds: Feeds): Record<string, ort.Tensor> {
   return Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, new ort.Tensor(t.dtype as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.dims)]));
 }
 
-const dir = join(process.cwd(), options.bundle);
-const manifest = parseManifestJson(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-const modelBytes = new Uint8Array(readFileSync(join(dir, manifest.model.file)));
-const instances = csvInstances(manifest, parseCsv(readFileSync(join(dir, 'holdout.csv'), 'utf8')));
-const batch = Array.from({ length: 1000 }, (_, i) => instances[i % instances.length] as Record<string, unknown>);
 const sessionOptions: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: 1, interOpNumThreads: 1 };
-const fetches = Object.values(manifest.outputs) as string[];
 
 const work = mkdtempSync(join(tmpdir(), 'modelgate-bench-'));
 // S3 and DynamoDB run in their own process: their request handling is not the function's cost.
@@ -99,23 +136,35 @@ const [, dynamoEndpoint, s3Endpoint] = aws.match as unknown as [string, string, 
 const dynamodb = localDynamoClient(dynamoEndpoint);
 await ensureTable(dynamodb, createTableInput('predictions', predictionTableProperties()));
 const s3Client = localS3Client(s3Endpoint);
-const prefix = `models/${manifest.name}/${manifest.version}/`;
-await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}manifest.json`, Body: JSON.stringify(manifest) }));
-await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${manifest.model.file}`, Body: modelBytes }));
-// As the pipeline publishes a version: the bundle also packed in one object, which the function reads at init.
-await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${PACKED_BUNDLE_FILE}`, Body: packBundle(JSON.stringify(manifest), modelBytes) }));
-const config: ServingConfig = {
-  bucket: 'models',
-  prefix,
-  packedFile: PACKED_BUNDLE_FILE,
-  table: 'predictions',
-  ttlDays: 90,
-  logShards: 4,
-  maxBatchRows: 1000,
-  maxBodyBytes: 5 * 1024 * 1024,
-  metricsNamespace: 'modelgate',
-  serviceName: 'bench',
-};
+
+/** A bundle as the pipeline publishes a version (its files, and all of it packed in one object the function reads at init), and its holdout rows. */
+async function publish(bundle: string) {
+  const dir = join(process.cwd(), bundle);
+  const manifest = parseManifestJson(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  const modelBytes = new Uint8Array(readFileSync(join(dir, manifest.model.file)));
+  const instances = csvInstances(manifest, parseCsv(readFileSync(join(dir, 'holdout.csv'), 'utf8')));
+  const prefix = `models/${manifest.name}/${manifest.version}/`;
+  await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}manifest.json`, Body: JSON.stringify(manifest) }));
+  await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${manifest.model.file}`, Body: modelBytes }));
+  await s3Client.send(new PutObjectCommand({ Bucket: 'models', Key: `${prefix}${PACKED_BUNDLE_FILE}`, Body: packBundle(JSON.stringify(manifest), modelBytes) }));
+  const config: ServingConfig = {
+    bucket: 'models',
+    prefix,
+    packedFile: PACKED_BUNDLE_FILE,
+    table: 'predictions',
+    ttlDays: 90,
+    logShards: 4,
+    maxBatchRows: 1000,
+    maxBodyBytes: 5 * 1024 * 1024,
+    metricsNamespace: 'modelgate',
+    serviceName: 'bench',
+  };
+  return { manifest, modelBytes, instances, prefix, config };
+}
+
+const { manifest, modelBytes, instances, prefix, config } = await publish(options.bundle);
+const batch = thousand(instances);
+const fetches = Object.values(manifest.outputs) as string[];
 const logger = new Logger({ logLevel: 'SILENT' });
 const fallback = new FileFallbackSink(join(work, 'fallback.jsonl'));
 // "Without the log write": a client that confirms every write at once, isolating the handler's own cost.
@@ -131,9 +180,10 @@ const withLog = await initServing(config, deps(dynamodb));
 const context = { functionVersion: '1', awsRequestId: 'bench' };
 const singleEvent = proxyEvent({ method: 'POST', path: `/v1/models/${manifest.name}/predict`, body: JSON.stringify({ instances: [instances[0]] }) });
 const batchEvent = proxyEvent({ method: 'POST', path: `/v1/models/${manifest.name}/predict`, body: JSON.stringify({ instances: batch }) });
-const check = async (serving: typeof withLog, event: typeof singleEvent) => {
+const check = async (serving: Serving, event: APIGatewayProxyEvent) => {
   const response = await serving.handle(event, context);
   if (response.statusCode !== 200) throw new Error(`bench request failed: ${response.body}`);
+  return response;
 };
 const single = await paired(
   () => rawSession.run(oneRow, fetches),
@@ -169,6 +219,83 @@ const initWithoutFetch = await paired(
   async () => (await loadModel(manifest, modelBytes)).release(),
 );
 const bundleFetch = await median(() => fetchBundle(s3Client, config.bucket, config.prefix, config.packedFile), seconds);
+
+/**
+ * One 1000-row request in each form, through the handler with the prediction log on (local DynamoDB) and with
+ * the log write answered at once, against raw session.run on the same rows prepared as tensors, interleaved.
+ */
+async function compareRequestForms(bundle: string) {
+  const published = await publish(bundle);
+  const rows = thousand(published.instances);
+  const name = published.manifest.name;
+  const session = await ort.InferenceSession.create(removeZipMap(published.modelBytes).bytes, sessionOptions);
+  const feeds = toOrt(encodeFeeds(published.manifest, validateRows(published.manifest, rows))[0]!.feeds);
+  const outputs = Object.values(published.manifest.outputs) as string[];
+  const logged = await initServing(published.config, deps(dynamodb));
+  const unlogged = await initServing(published.config, deps(confirmingClient));
+  const jsonEvent = proxyEvent({ method: 'POST', path: `/v1/models/${name}/predict`, body: JSON.stringify({ instances: rows }) });
+  const columnarEvent = proxyEvent({ method: 'POST', path: `/v2/models/${name}/infer`, body: columnarBody(published.manifest, rows) });
+  await sameAnswers(unlogged, jsonEvent, columnarEvent);
+  // Apart, so that each form follows the other as often: a logged request leaves DynamoDB work that slows the next one.
+  // A logged request is one run a round, its time mostly the local DynamoDB's: it gets four times the rounds.
+  const raw = () => session.run(feeds, outputs);
+  const budget = Math.max(seconds, 3);
+  const [json, columnar] = (await interleaved(raw, [() => check(logged, jsonEvent), () => check(logged, columnarEvent)], budget * 4)) as [Measured, Measured];
+  const [jsonUnlogged, columnarUnlogged] = (await interleaved(raw, [() => check(unlogged, jsonEvent), () => check(unlogged, columnarEvent)], budget)) as [Measured, Measured];
+  // The function's own CPU a request (onnxruntime's included): with the log on, the time above is mostly the local DynamoDB's.
+  const cpu = {
+    json: await cpuMsPerRun(() => check(logged, jsonEvent)),
+    columnar: await cpuMsPerRun(() => check(logged, columnarEvent)),
+    jsonWithoutLogWrite: await cpuMsPerRun(() => check(unlogged, jsonEvent)),
+    columnarWithoutLogWrite: await cpuMsPerRun(() => check(unlogged, columnarEvent)),
+  };
+  await Promise.all([session.release(), logged.model.release(), unlogged.model.release()]);
+  const form = (m: Measured, cpuMs: number) => ({ rowsPerSecond: rowsPerSecond(m.candidateMs), ratio: 1 / m.ratio, cpuMs });
+  return {
+    model: `${name} v${published.manifest.version}`,
+    rawRowsPerSecond: rowsPerSecond(jsonUnlogged.baselineMs),
+    jsonBodyBytes: Buffer.byteLength(jsonEvent.body as string),
+    columnarBodyBytes: Buffer.byteLength(columnarEvent.body as string),
+    json: form(json, cpu.json),
+    columnar: form(columnar, cpu.columnar),
+    jsonWithoutLogWrite: form(jsonUnlogged, cpu.jsonWithoutLogWrite),
+    columnarWithoutLogWrite: form(columnarUnlogged, cpu.columnarWithoutLogWrite),
+    columnarOverJson: roundRatio(json, columnar),
+    columnarOverJsonWithoutLogWrite: roundRatio(jsonUnlogged, columnarUnlogged),
+  };
+}
+
+/** Median CPU time of this process (all its threads) for one run of `fn`, in ms, over 15 runs. */
+async function cpuMsPerRun(fn: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const start = process.cpuUsage();
+    await fn();
+    const used = process.cpuUsage(start);
+    times.push((used.user + used.system) / 1000);
+  }
+  return middle(times);
+}
+
+/** Both forms of the request must get the same predictions, or the comparison would not be of the same work. */
+async function sameAnswers(serving: Serving, jsonEvent: APIGatewayProxyEvent, columnarEvent: APIGatewayProxyEvent) {
+  const json = JSON.parse((await check(serving, jsonEvent)).body) as { predictions: { label: unknown; probabilities: Record<string, number> }[] };
+  const columnar = JSON.parse((await check(serving, columnarEvent)).body) as { outputs: { name: string; data: unknown[] }[] };
+  const labels = columnar.outputs.find((o) => o.name === 'label')?.data;
+  const probabilities = columnar.outputs.find((o) => o.name === 'probabilities')?.data;
+  const classes = (serving.model.manifest.classLabels ?? []).map(String);
+  json.predictions.forEach((p, r) => {
+    const same = p.label === labels?.[r] && classes.every((c, k) => p.probabilities[c] === probabilities?.[r * classes.length + k]);
+    if (!same) throw new Error(`bench: row ${r} is answered differently by /v1 and /v2`);
+  });
+}
+
+const rowsPerSecond = (ms: number) => 1000 / (ms / 1000);
+const requestForms = [];
+const formsLoadBefore = loadavg()[0] as number;
+for (const bundle of options['request-bundle']) requestForms.push(await compareRequestForms(bundle));
+const formsLoadAverage = (formsLoadBefore + (loadavg()[0] as number)) / 2;
+const fellBack = existsSync(fallback.path) ? readFileSync(fallback.path, 'utf8').split('\n').filter(Boolean).length : 0;
 
 // Cold start as Lambda sees it: the built function in fresh processes, with the environment the pipeline gives a
 // published version (model-stack.ts, the publish step, the function construct) and what Lambda itself sets.
@@ -215,7 +342,6 @@ const coldStart = await measureColdStart({
 });
 const loadAverage = (loadBefore + (loadavg()[0] as number)) / 2;
 
-const rowsPerSecond = (ms: number) => 1000 / (ms / 1000);
 const results = {
   model: `${manifest.name} v${manifest.version}`,
   rawSessionRunSingleRowMs: rawSingle,
@@ -234,6 +360,7 @@ const results = {
   initWithoutFetchMs: initWithoutFetch.candidateMs,
   initWithoutFetchRatio: initWithoutFetch.ratio,
   peakRssMb: process.resourceUsage().maxRSS / 1024,
+  requestForms: { loadAverage: formsLoadAverage, predictionLogRecordsFellBack: fellBack, models: requestForms },
   coldStart: { ...coldStart, loadAverage },
 };
 
@@ -251,6 +378,21 @@ else {
   handler cold init (S3 fetch, sha256, session, warm-up)  ${f(handlerInit, 1)} ms   ${f(results.coldInitRatio, 2)}x raw   (target <= 2x)
     of which the bundle fetch from local S3 ${f(bundleFetch, 1)} ms; without it ${f(results.initWithoutFetchMs, 1)} ms   ${f(results.initWithoutFetchRatio, 2)}x raw
   peak RSS                               ${f(results.peakRssMb, 0)} MB`);
+  const rate = (n: number) => `${f(n, 0).padStart(8)} rows/s`;
+  const form = (label: string, m: { rowsPerSecond: number; ratio: number; cpuMs: number }) =>
+    `  ${label.padEnd(44)}${rate(m.rowsPerSecond)}   ${f(m.ratio, 3)}x raw   CPU ${f(m.cpuMs, 1).padStart(5)} ms`;
+  console.log(`
+1000-row requests through the handler (API Gateway proxy events), /v1 JSON instances against the same rows as
+OIP /v2 columnar inputs, interleaved with raw session.run on them; prediction log: local DynamoDB (dynalite, its
+own process), ${fellBack} record(s) fell back to the file; load average ${f(formsLoadAverage, 1)}; CPU: this process's, a request`);
+  for (const r of requestForms) {
+    console.log(`${r.model}: bodies ${f(r.jsonBodyBytes / 1024, 0)} KiB JSON, ${f(r.columnarBodyBytes / 1024, 0)} KiB /v2
+  ${'raw session.run, 1000 prepared rows'.padEnd(44)}${rate(r.rawRowsPerSecond)}
+${form('/v1 JSON instances, log write', r.json)}
+${form('/v2 columnar, log write', r.columnar)}   /v2 ${f(r.columnarOverJson, 2)}x /v1
+${form('/v1 JSON instances, no log write', r.jsonWithoutLogWrite)}
+${form('/v2 columnar, no log write', r.columnarWithoutLogWrite)}   /v2 ${f(r.columnarOverJsonWithoutLogWrite, 2)}x /v1`);
+  }
   const c = coldStart;
   const row = (name: string, p: ColdStartPhases) =>
     `  ${name.padEnd(44)}${f(p.importMs, 1).padStart(7)}${f(p.initMs, 1).padStart(8)}${f(p.firstAnswerMs, 1).padStart(8)}${f(p.totalMs, 1).padStart(8)}${f(p.cpuMs, 1).padStart(8)}${f(p.initServicesMs + p.answerServicesMs, 1).padStart(9)}`;

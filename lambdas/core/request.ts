@@ -227,16 +227,52 @@ export function parseInferRequest(manifest: Manifest, body: string | null | unde
       });
     }
   });
-  const names = [...columns.keys()];
-  const values = [...columns.values()];
-  const instances = new Array<Record<string, unknown>>(rowCount ?? 0);
-  for (let r = 0; r < instances.length; r++) {
+  if (!rowCount) throw invalid({ field: 'inputs', reason: 'hold no rows' });
+  return { ...(id === undefined ? {} : { id }), ...validateColumns(manifest, columns, rowCount) };
+}
+
+/**
+ * Validates columns (one value per row, by feature or pass-through field name; a feature without a column is
+ * missing from every row) into rows for the model, as {@link validateInstances} validates the same values sent
+ * as instances, one loop per column and no object per instance. Columns with any problem are validated again
+ * as instances, so a problem is reported alike whatever form the request had.
+ */
+export function validateColumns(manifest: Manifest, columns: ReadonlyMap<string, readonly unknown[]>, rowCount: number): ValidatedInstances {
+  const shape = rowShape(manifest);
+  const rows: Row[] = new Array(rowCount);
+  for (let r = 0; r < rowCount; r++) rows[r] = {};
+  for (const feature of manifest.features) {
+    const column = columns.get(feature.name);
+    const float32Input = shape.float32Inputs.get(feature.name);
+    for (let r = 0; r < rowCount; r++) {
+      const result = featureValue(feature, column?.[r], float32Input);
+      if (typeof result === 'object' && result !== null) return validateInstances(manifest, asInstances(columns, rowCount));
+      (rows[r] as Row)[feature.name] = result;
+    }
+  }
+  if (!manifest.passThrough) return { rows };
+  const passThrough = new Array<Record<string, string | number> | undefined>(rowCount).fill(undefined);
+  for (const { name } of manifest.passThrough) {
+    const column = columns.get(name);
+    if (!column) continue;
+    for (let r = 0; r < rowCount; r++) {
+      const value = column[r];
+      if (value === undefined || value === null) continue;
+      if (passThroughProblem(value)) return validateInstances(manifest, asInstances(columns, rowCount));
+      (passThrough[r] ??= {})[name] = value as string | number;
+    }
+  }
+  return { rows, passThrough };
+}
+
+function asInstances(columns: ReadonlyMap<string, readonly unknown[]>, rowCount: number): Record<string, unknown>[] {
+  const instances = new Array<Record<string, unknown>>(rowCount);
+  for (let r = 0; r < rowCount; r++) {
     const instance: Record<string, unknown> = {};
-    for (let c = 0; c < names.length; c++) instance[names[c] as string] = (values[c] as unknown[])[r];
+    for (const [name, column] of columns) instance[name] = column[r];
     instances[r] = instance;
   }
-  if (instances.length === 0) throw invalid({ field: 'inputs', reason: 'hold no rows' });
-  return { ...(id === undefined ? {} : { id }), ...validateInstances(manifest, instances) };
+  return instances;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeIssues, ValidationError, type Issue } from '../../lambdas/core/errors';
 import { parseManifest, type Manifest } from '../../lambdas/core/manifest';
-import { parseInferRequest, parsePredictRequest, validateRows, type RequestLimits } from '../../lambdas/core/request';
+import { parseInferRequest, parsePredictRequest, validateColumns, validateInstances, validateRows, type RequestLimits } from '../../lambdas/core/request';
 
 // One feature of each kind: bounded number, integer, categorical string, boolean, optional number
 // (no default: null), optional string and integer with defaults. `dense` is one [N, 3] matrix input.
@@ -461,6 +461,60 @@ describe('pass-through fields', () => {
     expect(rejection(() => parseInferRequest(withIds, JSON.stringify({ inputs: unknown }), limits))).toEqual([
       { field: 'inputs[4].name', reason: '"salary" is neither a feature, an input nor a pass-through field of model loans' },
     ]);
+  });
+});
+
+describe('validateColumns', () => {
+  const withIds: Manifest = parseManifest({ ...manifest, passThrough: [{ name: 'customerID', joinKey: true }, { name: 'campaign' }] });
+  /** The same values as one object per row: what validateColumns must answer like. */
+  const asInstances = (columns: Record<string, unknown[]>, rows: number) =>
+    Array.from({ length: rows }, (_, r) => Object.fromEntries(Object.entries(columns).map(([name, column]) => [name, column[r]])));
+  const outcome = (validate: () => unknown) => {
+    try {
+      return { accepted: validate() };
+    } catch (error) {
+      expect(error).toBeInstanceOf(ValidationError);
+      return { message: (error as ValidationError).message, issues: (error as ValidationError).issues };
+    }
+  };
+  const valid = { age: [30, 40], count: [2, 3], city: ['paris', 'rome'], member: [true, false] };
+
+  it.each([
+    { what: 'valid columns, optional features missing or null', manifest, columns: { ...valid, income: [null, 2.5] } },
+    { what: 'pass-through values, missing in a row or null', manifest: withIds, columns: { ...valid, customerID: ['c-1', null], campaign: [7, 'spring'] } },
+    { what: 'no pass-through column at all', manifest: withIds, columns: valid },
+    { what: 'a value of the wrong type and an unknown category', manifest, columns: { ...valid, count: [2, 2.5], city: ['lyon', 'rome'] } },
+    { what: 'a required column missing', manifest, columns: { age: valid.age, count: valid.count, city: valid.city } },
+    { what: 'null for a required feature', manifest, columns: { ...valid, age: [30, null] } },
+    { what: 'a number beyond float32 for a float32 input', manifest, columns: { ...valid, income: [1e39, 1] } },
+    { what: 'a pass-through value that is no identifier', manifest: withIds, columns: { ...valid, customerID: ['', 'x'.repeat(257)] } },
+  ])('answers as validateInstances does for the same values as instances: $what', ({ manifest: m, columns }) => {
+    const byName = new Map(Object.entries(columns));
+    expect(outcome(() => validateColumns(m, byName, 2))).toStrictEqual(outcome(() => validateInstances(m, asInstances(columns, 2))));
+  });
+
+  it('reports problems row by row, each with its field, whatever column they are in', () => {
+    const columns = new Map<string, unknown[]>(Object.entries({ ...valid, count: [2, 2.5], city: ['lyon', 'rome'] }));
+    expect(rejection(() => validateColumns(manifest, columns, 2))).toEqual([
+      { row: 0, field: 'city', reason: 'unknown category "lyon"; allowed: "paris", "rome"' },
+      { row: 1, field: 'count', reason: 'expected an integer, got 2.5' },
+    ]);
+  });
+
+  it('keeps to 50 issues, with the count in the message, as for instances', () => {
+    const columns = { age: Array(60).fill(10), count: Array(60).fill(1), city: Array(60).fill('paris'), member: Array(60).fill(true) };
+    const columnar = outcome(() => validateColumns(manifest, new Map(Object.entries(columns)), 60));
+    expect(columnar.issues).toHaveLength(50);
+    expect(columnar).toStrictEqual(outcome(() => validateInstances(manifest, asInstances(columns, 60))));
+  });
+
+  it('fills rows with every feature, defaults for missing optional ones', () => {
+    expect(validateColumns(manifest, new Map(Object.entries(valid)), 2)).toStrictEqual({
+      rows: [
+        { age: 30, count: 2, income: null, city: 'paris', member: true, segment: 'a', plan: 1 },
+        { age: 40, count: 3, income: null, city: 'rome', member: false, segment: 'a', plan: 1 },
+      ],
+    });
   });
 });
 
