@@ -107,8 +107,11 @@ describe('the header check', () => {
     const required = manifest.features.filter((f) => f.required !== false && !columns.includes(f.name)).map((f) => `"${f.name}"`);
     expect(() => checkColumns(manifest, columns, 'id', 'in.csv')).toThrow(
       new BatchInputError(
-        `in.csv: missing ${required.length + 1} columns ${[...required, '"id"'].join(', ')} that model churn v1 requires ("id" is the id column given); nothing was scored`,
+        `in.csv: missing ${required.length} columns ${required.join(', ')} that model churn v1 requires, and no column "id", the id column given; nothing was scored`,
       ),
+    );
+    expect(() => checkColumns(manifest, holdout.header, 'customer', 'in.csv')).toThrow(
+      new BatchInputError('in.csv: no column "customer", the id column given; nothing was scored'),
     );
     expect(() => checkColumns(manifest, holdout.header, undefined, 'in.csv')).not.toThrow();
     expect(() => inputColumns('[1,2]\n', 'jsonl', 'in.jsonl')).toThrow('in.jsonl: line 1 is not a JSON object');

@@ -37,23 +37,22 @@ export function inputColumns(head: string, format: BatchFormat, where: string): 
   return Object.keys(record);
 }
 
-/** Every required feature (and the id column, when named) the columns lack, in the manifest's order. */
-export function missingColumns(manifest: Manifest, columns: readonly string[], idColumn?: string): string[] {
-  const present = new Set(columns);
-  const missing = manifest.features.filter((f) => f.required !== false && !present.has(f.name)).map((f) => f.name);
-  if (idColumn !== undefined && !present.has(idColumn)) missing.push(idColumn);
-  return missing;
-}
-
-/** Throws a BatchInputError naming every missing column, or returns. */
+/**
+ * Throws a BatchInputError naming every required feature the columns lack, and the id column when one is named
+ * and absent; or returns.
+ */
 export function checkColumns(manifest: Manifest, columns: readonly string[], idColumn: string | undefined, where: string): void {
-  const missing = missingColumns(manifest, columns, idColumn);
-  if (missing.length === 0) return;
-  const names = missing.map((name) => `"${name}"`).join(', ');
-  const idNote = idColumn !== undefined && missing.includes(idColumn) ? ` ("${idColumn}" is the id column given)` : '';
-  throw new BatchInputError(
-    `${where}: missing ${missing.length === 1 ? 'column' : `${missing.length} columns`} ${names} that model ${manifest.name} v${manifest.version} requires${idNote}; nothing was scored`,
-  );
+  const present = new Set(columns);
+  const features = manifest.features.filter((f) => f.required !== false && !present.has(f.name)).map((f) => `"${f.name}"`);
+  const idMissing = idColumn !== undefined && !present.has(idColumn);
+  if (features.length === 0 && !idMissing) return;
+  const problems = [
+    ...(features.length > 0
+      ? [`missing ${features.length === 1 ? 'column' : `${features.length} columns`} ${features.join(', ')} that model ${manifest.name} v${manifest.version} requires`]
+      : []),
+    ...(idMissing ? [`${features.length > 0 ? 'and ' : ''}no column "${idColumn}", the id column given`] : []),
+  ];
+  throw new BatchInputError(`${where}: ${problems.join(', ')}; nothing was scored`);
 }
 
 /**
