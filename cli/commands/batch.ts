@@ -2,10 +2,10 @@
 // uploaded first, follows it with a progress line and writes the results back into a local output folder
 // (./batch-follow.ts); `batch status <job>`, `batch list` and `batch stop <job>` manage jobs.
 import { createReadStream, existsSync, statSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ListExecutionsCommand, StartExecutionCommand, StopExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { BATCH_FORMATS, BATCH_OUTPUT, BATCH_PREFIX, type BatchFormat, type BatchJobInput } from '../../lambdas/contracts/batch-job';
+import { BATCH_FORMATS, BATCH_OUTPUT, BATCH_PREFIX, formatOfFile, type BatchFormat, type BatchJobInput } from '../../lambdas/contracts/batch-job';
 import { DEFAULT_MAX_REJECTED, parseMaxRejected, type RejectedLimit } from '../batch-progress';
 import type { CommandRun } from '../command';
 import { stepFunctionsClient } from '../pipeline-client';
@@ -104,10 +104,9 @@ async function list(sfn: SFNClient, stateMachineArn: string, json: boolean): Pro
 }
 
 function formatOf(input: string): BatchFormat {
-  const extension = extname(input.replace(/\/$/, '')).slice(1).toLowerCase();
-  if (extension === 'csv') return 'csv';
-  if (extension === 'jsonl' || extension === 'ndjson') return 'jsonl';
-  throw new UsageError(`cannot tell the format of ${input} from its extension`, 'give --format csv or --format jsonl');
+  const format = formatOfFile(input.replace(/\/$/, ''));
+  if (format === undefined) throw new UsageError(`cannot tell the format of ${input} from its extension`, 'give --format csv or --format jsonl');
+  return format;
 }
 
 export function parseS3(uri: string, flag: string): { bucket: string; key: string } {

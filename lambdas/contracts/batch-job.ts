@@ -7,6 +7,13 @@ import { EnvReader } from './environment';
 export const BATCH_FORMATS = ['csv', 'jsonl'] as const;
 export type BatchFormat = (typeof BATCH_FORMATS)[number];
 
+/** The format of a file by its extension: `.csv`, or `.jsonl` / `.ndjson`; undefined for anything else. */
+export function formatOfFile(path: string): BatchFormat | undefined {
+  if (/\.csv$/i.test(path)) return 'csv';
+  if (/\.(jsonl|ndjson)$/i.test(path)) return 'jsonl';
+  return undefined;
+}
+
 /** Where input and output objects of batch jobs must live (the state machine and its functions may touch nothing else). */
 export const BATCH_PREFIX = 'batch/';
 

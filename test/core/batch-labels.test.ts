@@ -3,7 +3,8 @@
 // promotion gates' sklearn-exact metrics on the same joined rows.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BatchLabelsError, BatchLabelsJoin, formatOfFile, readLabels, readPart, rejectedIds, type ScoredRow } from '../../lambdas/core/batch/labels';
+import { formatOfFile } from '../../lambdas/contracts/batch-job';
+import { BatchLabelsError, BatchLabelsJoin, readLabels, readPart, rejectedIds, type ScoredRow } from '../../lambdas/core/batch/labels';
 import { formatPredictions, formatRejections } from '../../lambdas/core/batch/output';
 import { parseManifestJson } from '../../lambdas/core/manifest';
 import { baselineQuality } from '../../lambdas/core/monitoring/quality';

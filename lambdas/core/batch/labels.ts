@@ -43,13 +43,6 @@ export interface ScoredRow {
   readonly prediction: RowPrediction;
 }
 
-/** The format of a file by its extension: `.csv`, or `.jsonl` / `.ndjson`; undefined for anything else. */
-export function formatOfFile(path: string): BatchFormat | undefined {
-  if (/\.csv$/i.test(path)) return 'csv';
-  if (/\.(jsonl|ndjson)$/i.test(path)) return 'jsonl';
-  return undefined;
-}
-
 /**
  * The labels of a CSV (with a header) or JSON Lines file: the id from `idColumn`, the label from `target`,
  * checked as the feedback route checks an actual (a class label of the model; a number for a regression).
