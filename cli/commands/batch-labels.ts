@@ -13,6 +13,7 @@ import { BatchLabelsError, BatchLabelsJoin, readLabels, readPart, rejectedIds, t
 import type { BatchSummary } from '../../lambdas/core/batch/summary';
 import type { QualityMetricName } from '../../lambdas/core/monitoring/quality';
 import { columns } from '../columns';
+import { QUALITY_METRIC_LABELS } from '../metric-labels';
 import type { CommandInput } from '../command';
 import type { batchOptions } from '../specs/batch';
 import { requireOutput, resolveTarget, type Target } from '../target';
@@ -146,19 +147,6 @@ function s3Output(target: Target, uri: string): JobOutput {
   };
 }
 
-const METRIC_LABELS: Readonly<Record<QualityMetricName, string>> = {
-  accuracy: 'accuracy',
-  precision: 'precision',
-  recall: 'recall',
-  f1: 'F1',
-  rocAuc: 'ROC AUC',
-  logLoss: 'log loss',
-  calibrationError: 'calibration error',
-  mae: 'MAE',
-  rmse: 'RMSE',
-  r2: 'R2',
-};
-
 function text(result: BatchLabelsReport & { model: string; version: string; output: string; labelsFile: string; idColumn: string; target: unknown }): string {
   const { labelsWithoutPrediction: missing, duplicateLabels: duplicates } = result;
   const lines = [
@@ -170,14 +158,14 @@ function text(result: BatchLabelsReport & { model: string; version: string; outp
     lines.push(`  ${duplicates.same + duplicates.conflicting} ids labelled more than once (${duplicates.conflicting} with another label): the first label counts`);
   }
   if (result.labelsOnSeveralPredictions > 0) lines.push(`  ${result.labelsOnSeveralPredictions} labels joined more than one prediction (an id the input held twice): each counts`);
-  const rows = (Object.keys(METRIC_LABELS) as QualityMetricName[])
+  const rows = (Object.keys(QUALITY_METRIC_LABELS) as QualityMetricName[])
     .filter((name) => result.quality[name] !== undefined)
     .map((name) => {
       const sample = result.quality.samples?.[name];
       const baseline = result.baseline[name];
       const degradation = result.degradation[name];
       return [
-        METRIC_LABELS[name],
+        QUALITY_METRIC_LABELS[name],
         (result.quality[name] as number).toFixed(4),
         baseline === undefined ? '-' : baseline.toFixed(4),
         degradation === undefined ? '-' : `${degradation > 0 ? '+' : ''}${degradation.toFixed(4)}`,

@@ -7,14 +7,7 @@ import { join } from 'node:path';
 import { loadModel, ModelLoadError } from '../../lambdas/adapters/onnx-runtime';
 import { CsvError } from '../../lambdas/core/csv';
 import { describeIssues, ManifestError } from '../../lambdas/core/errors';
-import {
-  ESTIMATED_METRICS,
-  EstimationError,
-  estimateQualityOnRows,
-  estimationFor,
-  type EstimatedMetricName,
-  type RowsEstimate,
-} from '../../lambdas/core/estimation/estimated-quality';
+import { ESTIMATED_METRICS, EstimationError, estimateQualityOnRows, estimationFor, type RowsEstimate } from '../../lambdas/core/estimation/estimated-quality';
 import { parseManifestJson, type Manifest } from '../../lambdas/core/manifest';
 import { OnnxFormatError } from '../../lambdas/core/onnx-graph';
 import { holdoutTargets } from '../../lambdas/core/promotion/evaluation';
@@ -22,6 +15,7 @@ import { validateRows } from '../../lambdas/core/request';
 import { ContractError } from '../../lambdas/core/tensors';
 import { readBundleManifest } from '../bundle-folder';
 import { columns } from '../columns';
+import { QUALITY_METRIC_LABELS } from '../metric-labels';
 import type { CommandRun } from '../command';
 import { readReplayInput, ReplayInputError, type ReplayInput } from '../replay-engine';
 import type { qualityOptions } from '../specs/quality';
@@ -130,8 +124,6 @@ async function predict(manifest: Manifest, dir: string, input: ReplayInput) {
   }
 }
 
-const METRIC_LABELS: Readonly<Record<EstimatedMetricName, string>> = { accuracy: 'accuracy', precision: 'precision', recall: 'recall', f1: 'F1', rocAuc: 'ROC AUC' };
-
 /** Per metric: the estimate, its interval, the realized value when labelled, and a note below the minimum sample. */
 function table(manifest: Manifest, source: string, estimate: RowsEstimate): string {
   const labelled = estimate.realized !== undefined;
@@ -141,7 +133,7 @@ function table(manifest: Manifest, source: string, estimate: RowsEstimate): stri
     const sample = estimate.samples[name];
     const realized = estimate.realized?.[name];
     return [
-      METRIC_LABELS[name],
+      QUALITY_METRIC_LABELS[name],
       (estimate.estimated[name] as number).toFixed(4),
       interval ? `${interval.lower.toFixed(4)} - ${interval.upper.toFixed(4)}` : '-',
       ...(labelled ? [realized === undefined ? '-' : realized.toFixed(4)] : []),
