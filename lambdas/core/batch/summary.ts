@@ -6,7 +6,7 @@ import { mergeWindows, type FeatureAggregate, type WindowAggregate } from '../dr
 import { driftReportFromAggregates, driftSettings, type DriftReport } from '../drift/report';
 import type { Manifest } from '../manifest';
 import { METRIC } from '../monitoring/alarms';
-import type { MetricDatum } from '../monitoring/report';
+import { driftVerdictMetrics, type MetricDatum } from '../monitoring/report';
 import { idColumnName } from './output';
 
 export interface BatchSummary {
@@ -78,15 +78,7 @@ export function summarizeBatch(manifest: Manifest, job: PreparedJob, parts: read
  * nothing: no datapoint is no page.
  */
 export function batchMetrics(summary: Pick<BatchSummary, 'drift'>): MetricDatum[] {
-  const drift = summary.drift;
-  if (!drift) return [];
-  const data: MetricDatum[] = [];
-  if (drift.status !== 'not-enough-data') {
-    data.push({ name: METRIC.batchDriftShare, value: drift.driftShare, unit: 'None' });
-    data.push({ name: METRIC.batchDatasetDrift, value: drift.datasetDrift ? 1 : 0, unit: 'None' });
-  }
-  if (drift.prediction && drift.prediction.status !== 'not-enough-data') {
-    data.push({ name: METRIC.batchPredictionDrift, value: drift.prediction.drifted ? 1 : 0, unit: 'None' });
-  }
-  return data;
+  return summary.drift
+    ? driftVerdictMetrics(summary.drift, { driftShare: METRIC.batchDriftShare, datasetDrift: METRIC.batchDatasetDrift, predictionDrift: METRIC.batchPredictionDrift })
+    : [];
 }

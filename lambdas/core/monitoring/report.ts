@@ -145,6 +145,23 @@ export interface MetricDatum {
 }
 
 /**
+ * A drift report's verdicts as metrics under `names` — its drift share, whether the dataset drifted, whether
+ * the predictions did — as the drift alarms watch them (the monitor's per version, the batch jobs' per model).
+ * A verdict without enough data emits nothing: an absent datapoint is not breaching, so no page.
+ */
+export function driftVerdictMetrics(drift: DriftReport, names: { readonly driftShare: string; readonly datasetDrift: string; readonly predictionDrift: string }): MetricDatum[] {
+  const data: MetricDatum[] = [];
+  if (drift.status !== 'not-enough-data') {
+    data.push({ name: names.driftShare, value: drift.driftShare, unit: 'None' });
+    data.push({ name: names.datasetDrift, value: drift.datasetDrift ? 1 : 0, unit: 'None' });
+  }
+  if (drift.prediction && drift.prediction.status !== 'not-enough-data') {
+    data.push({ name: names.predictionDrift, value: drift.prediction.drifted ? 1 : 0, unit: 'None' });
+  }
+  return data;
+}
+
+/**
  * The metrics of a report, dimensioned by model and version by the emitter (and by feature where set).
  * Drift flags are 0/1 so one alarm threshold fits every method (p-value tests and distances alike); the
  * statistics go out too, for dashboards.
@@ -156,15 +173,10 @@ export function reportMetrics(report: VersionReport): MetricDatum[] {
     { name: METRIC.skippedRecords, value: report.skipped, unit: 'Count' },
   ];
   if (report.drift) {
-    // A verdict without enough data emits nothing: an absent datapoint is not breaching, so no page.
-    if (report.drift.status !== 'not-enough-data') {
-      data.push({ name: METRIC.driftShare, value: report.drift.driftShare, unit: 'None' });
-      data.push({ name: METRIC.datasetDrift, value: report.drift.datasetDrift ? 1 : 0, unit: 'None' });
-    }
+    data.push(...driftVerdictMetrics(report.drift, { driftShare: METRIC.driftShare, datasetDrift: METRIC.datasetDrift, predictionDrift: METRIC.predictionDrift }));
     const prediction = report.drift.prediction;
-    if (prediction && prediction.status !== 'not-enough-data') {
-      data.push({ name: METRIC.predictionDrift, value: prediction.drifted ? 1 : 0, unit: 'None' });
-      if (prediction.statistic !== null) data.push({ name: METRIC.predictionDriftStatistic, value: prediction.statistic, unit: 'None' });
+    if (prediction && prediction.status !== 'not-enough-data' && prediction.statistic !== null) {
+      data.push({ name: METRIC.predictionDriftStatistic, value: prediction.statistic, unit: 'None' });
     }
     for (const [feature, drift] of Object.entries(report.drift.features)) {
       if (drift.status === 'not-enough-data') continue;
